@@ -1,0 +1,61 @@
+# Which kernel sets (ISAs) this target CPU family gets, and the flags of each
+# per-ISA translation unit. Flags are set per source file, never globally, so
+# the rest of the library stays at the target's baseline (e.g. -march=x86-64)
+# and dispatch decides at run time. -march=native is never used: g++ 12 maps
+# Zen 5 to znver3 without AVX-512.
+set(QKV_ISAS "")
+string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" _proc)
+if(QKV_SIMD)
+  if(_proc MATCHES "^(x86_64|amd64|x64)$")
+    set(QKV_ISAS sse2 avx2 avx512)
+  elseif(_proc MATCHES "^(i[3-6]86|x86)$")
+    set(QKV_ISAS sse2 avx2 avx512)
+  elseif(_proc MATCHES "^(aarch64|arm64)$")
+    set(QKV_ISAS neon64)
+  elseif(_proc MATCHES "^arm")
+    set(QKV_ISAS neon)
+  endif()
+endif()
+set(QKV_IS_I686 OFF)
+if(_proc MATCHES "^(i[3-6]86|x86)$")
+  set(QKV_IS_I686 ON)
+endif()
+
+# Per-ISA compile flags. -O2 is forced: at -O0 per-ISA objects share weak
+# copies of inline functions and the linker may keep an AVX copy for the
+# SSE2 path (SIGILL on older CPUs).
+function(qkv_isa_flags isa out)
+  set(f -O2)
+  if(isa STREQUAL "sse2")
+    if(QKV_IS_I686)
+      list(APPEND f -msse2 -mfpmath=sse)
+    endif()
+  elseif(isa STREQUAL "avx2")
+    list(APPEND f -mavx2 -mfma)
+  elseif(isa STREQUAL "avx512")
+    # GCC 12 warns falsely (maybe-uninitialized) inside avx512fintrin.h.
+    list(APPEND f -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma
+         -Wno-maybe-uninitialized)
+  elseif(isa STREQUAL "neon")
+    list(APPEND f -mfpu=neon-vfpv4)
+  endif()
+  set(${out} ${f} PARENT_SCOPE)
+endfunction()
+
+message(STATUS "qkv: kernel sets: scalar ${QKV_ISAS}; OpenMP ${QKV_OPENMP}; bare metal ${QKV_BAREMETAL}")
+
+# xsimd is header-only and private to the kernel translation units. Its
+# headers are reached through a link farm so that cross compilers that do not
+# search /usr/include (and must not be given -I/usr/include) still find them.
+if(QKV_ISAS)
+  find_path(QKV_XSIMD_INCLUDE_DIR xsimd/xsimd.hpp
+            PATHS /usr/include /usr/local/include NO_CMAKE_FIND_ROOT_PATH)
+  if(NOT QKV_XSIMD_INCLUDE_DIR)
+    message(FATAL_ERROR "xsimd not found: run ./scripts/setup-deps.sh or pass -DQKV_SIMD=OFF")
+  endif()
+  set(QKV_HOSTINC ${CMAKE_BINARY_DIR}/hostinc)
+  file(MAKE_DIRECTORY ${QKV_HOSTINC})
+  if(NOT EXISTS ${QKV_HOSTINC}/xsimd)
+    file(CREATE_LINK ${QKV_XSIMD_INCLUDE_DIR}/xsimd ${QKV_HOSTINC}/xsimd SYMBOLIC)
+  endif()
+endif()

@@ -1,0 +1,20 @@
+/* qkv/qkv.h - the whole public C API of qkv: trainable self-attention on CPUs.
+ *
+ * Conventions shared by every function:
+ *  - every function returns qkv_status (qkv/status.h), except the constant
+ *    lookups qkv_status_string, qkv_isa_name, qkv_version_number/_string;
+ *  - matrices are row-major fp32 with an explicit leading dimension in elements;
+ *  - the caller owns all memory; routines that need scratch space take it as a
+ *    (void* workspace, size_t bytes) pair sized by a *_workspace_size() query,
+ *    and nothing allocates on a compute path;
+ *  - on error nothing is written to any output. */
+#ifndef QKV_QKV_H
+#define QKV_QKV_H
+
+#include "qkv/export.h"
+#include "qkv/version.h"
+#include "qkv/status.h"
+#include "qkv/runtime.h"
+#include "qkv/vector.h"
+
+#endif /* QKV_QKV_H */

@@ -1,0 +1,55 @@
+// C boundary: ISA selection and thread count.
+#include "dispatch/dispatch.hpp"
+#include "ops/threads.hpp"
+#include "qkv/runtime.h"
+
+namespace {
+bool valid(qkv_isa isa) { return static_cast<int>(isa) >= 0 && static_cast<int>(isa) < QKV_ISA_COUNT; }
+}  // namespace
+
+extern "C" {
+
+const char* qkv_isa_name(qkv_isa isa) {
+  const char* name = qkv::dispatch::name(isa);
+  return name ? name : "unknown";
+}
+
+qkv_status qkv_isa_from_name(const char* name, qkv_isa* isa) {
+  if (!name || !isa) return QKV_ERR_NULL_POINTER;
+  return qkv::dispatch::parse(name, isa) ? QKV_OK : QKV_ERR_BAD_ARGUMENT;
+}
+
+qkv_status qkv_isa_query(qkv_isa isa, int* compiled, int* supported) {
+  if (!valid(isa)) return QKV_ERR_BAD_ARGUMENT;
+  const bool c = qkv::dispatch::compiled(isa);
+  if (compiled) *compiled = c ? 1 : 0;
+  if (supported) *supported = (c && qkv::dispatch::cpu_supports(isa)) ? 1 : 0;
+  return QKV_OK;
+}
+
+qkv_status qkv_get_isa(qkv_isa* isa) {
+  if (!isa) return QKV_ERR_NULL_POINTER;
+  *isa = qkv::dispatch::active();
+  return QKV_OK;
+}
+
+qkv_status qkv_set_isa(qkv_isa isa) {
+  if (!valid(isa)) return QKV_ERR_BAD_ARGUMENT;
+  if (!qkv::dispatch::compiled(isa) || !qkv::dispatch::cpu_supports(isa)) return QKV_ERR_UNSUPPORTED;
+  qkv::dispatch::set_active(isa);
+  return QKV_OK;
+}
+
+qkv_status qkv_set_num_threads(int n) {
+  if (n < 1) return QKV_ERR_BAD_ARGUMENT;
+  qkv::ops::set_num_threads(n);
+  return QKV_OK;
+}
+
+qkv_status qkv_get_num_threads(int* n) {
+  if (!n) return QKV_ERR_NULL_POINTER;
+  *n = qkv::ops::num_threads();
+  return QKV_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,50 @@
+// isa_select.hpp - maps a qkv_isa to one of a module's per-ISA kernel tables.
+// A table for an ISA that is not compiled in is never named (the macro drops
+// it), so its extern declaration stays unresolved without harm.
+#pragma once
+
+#include "qkv/runtime.h"
+
+#ifdef QKV_HAVE_SSE2
+#define QKV_IF_SSE2(x) (&(x))
+#else
+#define QKV_IF_SSE2(x) nullptr
+#endif
+#ifdef QKV_HAVE_AVX2
+#define QKV_IF_AVX2(x) (&(x))
+#else
+#define QKV_IF_AVX2(x) nullptr
+#endif
+#ifdef QKV_HAVE_AVX512
+#define QKV_IF_AVX512(x) (&(x))
+#else
+#define QKV_IF_AVX512(x) nullptr
+#endif
+#ifdef QKV_HAVE_NEON
+#define QKV_IF_NEON(x) (&(x))
+#else
+#define QKV_IF_NEON(x) nullptr
+#endif
+#ifdef QKV_HAVE_NEON64
+#define QKV_IF_NEON64(x) (&(x))
+#else
+#define QKV_IF_NEON64(x) nullptr
+#endif
+
+// Declares `name##_scalar`, `name##_sse2`, ... and defines the lookup
+// `const Table& name##_for(qkv_isa)` falling back to scalar.
+#define QKV_DECLARE_KERNEL_TABLES(Table, name)                                      \
+  extern const Table name##_scalar, name##_sse2, name##_avx2, name##_avx512,        \
+      name##_neon, name##_neon64;                                                   \
+  inline const Table& name##_for(qkv_isa isa) noexcept {                            \
+    const Table* t = nullptr;                                                       \
+    switch (isa) {                                                                  \
+      case QKV_ISA_SSE2: t = QKV_IF_SSE2(name##_sse2); break;                       \
+      case QKV_ISA_AVX2: t = QKV_IF_AVX2(name##_avx2); break;                       \
+      case QKV_ISA_AVX512: t = QKV_IF_AVX512(name##_avx512); break;                 \
+      case QKV_ISA_NEON: t = QKV_IF_NEON(name##_neon); break;                       \
+      case QKV_ISA_NEON64: t = QKV_IF_NEON64(name##_neon64); break;                 \
+      default: break;                                                               \
+    }                                                                               \
+    return t ? *t : name##_scalar;                                                  \
+  }

@@ -1,0 +1,18 @@
+// vec - level-1 fp32 kernels. Contract: contiguous arrays of n floats,
+// no allocation, no threads; deterministic summation order per ISA.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/isa_select.hpp"
+
+namespace qkv::kern {
+
+struct vec_kernels {
+  float (*dot)(std::size_t n, const float* x, const float* y);
+  void (*axpy)(std::size_t n, float alpha, const float* x, float* y);
+};
+
+QKV_DECLARE_KERNEL_TABLES(vec_kernels, vec)
+
+}  // namespace qkv::kern

@@ -1,0 +1,30 @@
+// Scalar level-1 kernels: the fallback on every CPU and the only set on Cortex-M.
+#include "kernels/vec/vec.hpp"
+
+namespace qkv::kern {
+namespace {
+
+// Four partial sums: the same association shape as the SIMD kernels, and it
+// lets a Cortex-M7/M55 compiler overlap the FPU latency.
+float dot_f32_scalar(std::size_t n, const float* x, const float* y) {
+  float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i] * y[i];
+    s1 += x[i + 1] * y[i + 1];
+    s2 += x[i + 2] * y[i + 2];
+    s3 += x[i + 3] * y[i + 3];
+  }
+  for (; i < n; ++i) s0 += x[i] * y[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+void axpy_f32_scalar(std::size_t n, float alpha, const float* x, float* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+}  // namespace
+
+const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar};
+
+}  // namespace qkv::kern

@@ -1,0 +1,35 @@
+/* Every public header, compiled as strict C99 and C11 (-pedantic -Werror),
+ * linked against the library and called: the C contract holds for C users. */
+#include <qkv/qkv.h>
+#include <qkv/export.h>
+#include <qkv/runtime.h>
+#include <qkv/status.h>
+#include <qkv/vector.h>
+#include <qkv/version.h>
+
+#include <stdio.h>
+#include <string.h>
+
+int main(void) {
+  qkv_isa isa;
+  int threads = 0, i;
+  float x[5] = {1, 2, 3, 4, 5}, dot = 0.0f;
+  if (qkv_version_number() != QKV_VERSION_NUMBER) return 1;
+  if (qkv_get_isa(&isa) != QKV_OK) return 2;
+  if (qkv_get_num_threads(&threads) != QKV_OK || threads < 1) return 3;
+  if (qkv_sdot(5, x, x, &dot) != QKV_OK || dot != 55.0f) return 4;
+  if (qkv_sdot(5, NULL, x, &dot) != QKV_ERR_NULL_POINTER) return 5;
+  if (strcmp(qkv_status_string(QKV_ERR_BAD_SHAPE), "bad shape") != 0) return 6;
+  for (i = 0; i < QKV_ISA_COUNT; ++i) {
+    int compiled = 0, supported = 0;
+    if (qkv_isa_query((qkv_isa)i, &compiled, &supported) != QKV_OK) return 7;
+  }
+  /* C lets any int reach an enum parameter: out-of-range values are refused. */
+  if (qkv_set_isa((qkv_isa)-3) != QKV_ERR_BAD_ARGUMENT || qkv_set_isa((qkv_isa)1000) != QKV_ERR_BAD_ARGUMENT) return 8;
+  if (strcmp(qkv_isa_name((qkv_isa)-1), "unknown") != 0) return 9;
+  if (strcmp(qkv_status_string((qkv_status)-1000), "unknown status") != 0) return 10;
+  if (qkv_isa_query((qkv_isa)-1, NULL, NULL) != QKV_ERR_BAD_ARGUMENT) return 11;
+  printf("C%ld: qkv %s, isa %s, %d threads\n", (long)__STDC_VERSION__, qkv_version_string(),
+         qkv_isa_name(isa), threads);
+  return 0;
+}
