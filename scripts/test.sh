@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (and what CI runs): installs dependencies, builds
-# with warnings as errors, runs every test. Each stage is a function; run a
-# subset with QKV_STAGES="native scalar" ./scripts/test.sh.
+# with warnings as errors, runs every test. Each stage is a function
+# `stage_<name>` in scripts/stages/<name>.sh; QKV_STAGES="native scalar"
+# ./scripts/test.sh runs a subset, in the order given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -9,41 +10,36 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 log() { printf '\n=== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
-# configure_build NAME [cmake args...]: a fresh build tree under build/NAME.
+# configure_build NAME [cmake args...]: configure and build under build/NAME.
 configure_build() {
   local name=$1; shift
+  mkdir -p "$root/build"
   cmake -S "$root" -B "$root/build/$name" -DQKV_WERROR=ON "$@" >"$root/build/$name.configure.log" 2>&1 ||
     { cat "$root/build/$name.configure.log"; return 1; }
   cmake --build "$root/build/$name" -j "$jobs"
 }
 
+# run_ctest NAME [ctest args...]
 run_ctest() {
   local name=$1; shift
   (cd "$root/build/$name" && ctest --output-on-failure -j "$jobs" "$@")
 }
 
-# Native build: every ISA this CPU runs, the C99 header tests, the consumer
-# tests, and the qemu CPU-model runs of the same binary (sse2, avx2 paths).
-stage_native() {
-  log "native: Release, OpenMP, all kernel sets"
-  configure_build native -DCMAKE_BUILD_TYPE=Release
-  run_ctest native
-}
+for f in scripts/stages/*.sh; do
+  # shellcheck source=/dev/null
+  source "$f"
+done
 
-# The scalar-only, single-threaded library (what Cortex-M gets), on the host.
-stage_scalar() {
-  log "scalar: QKV_SIMD=OFF QKV_OPENMP=OFF"
-  configure_build scalar -DCMAKE_BUILD_TYPE=Release -DQKV_SIMD=OFF -DQKV_OPENMP=OFF -DQKV_BUILD_BENCH=OFF
-  run_ctest scalar -E "qemu_"
-}
+# Default order: cheapest feedback first.
+stages=${QKV_STAGES:-"native scalar"}
 
-mkdir -p build
 log "dependencies"
 ./scripts/setup-deps.sh core
 
-stages=${QKV_STAGES:-"native scalar"}
 start=$SECONDS
 for s in $stages; do
+  stage_start=$SECONDS
   "stage_$s"
+  log "stage $s passed in $((SECONDS - stage_start)) s"
 done
 log "all stages passed ($stages) in $((SECONDS - start)) s"
