@@ -16,5 +16,7 @@
 #include "qkv/status.h"
 #include "qkv/runtime.h"
 #include "qkv/vector.h"
+#include "qkv/softmax.h"
+#include "qkv/attention.h"
 
 #endif /* QKV_QKV_H */
