@@ -18,5 +18,6 @@
 #include "qkv/vector.h"
 #include "qkv/softmax.h"
 #include "qkv/attention.h"
+#include "qkv/layer.h"
 
 #endif /* QKV_QKV_H */

@@ -5,6 +5,7 @@
 #include <qkv/runtime.h>
 #include <qkv/status.h>
 #include <qkv/vector.h>
+#include <qkv/layer.h>
 #include <qkv/version.h>
 
 #include <stdio.h>
