@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
              now_s() - t0);
       fflush(stdout);
       if (acc >= target || now_s() - t0 > budget) break;
+    }
   }
   {
     const double secs = now_s() - t0;
