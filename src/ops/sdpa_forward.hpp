@@ -18,7 +18,10 @@
 namespace qkv::ops {
 
 // Keys per tile of the fused kernel.
-constexpr std::size_t kSdpaKeyTile = 128;
+#ifndef QKV_SDPA_KEY_TILE
+#define QKV_SDPA_KEY_TILE 128
+#endif
+constexpr std::size_t kSdpaKeyTile = QKV_SDPA_KEY_TILE;
 
 // Workspace alignment: the drivers round the caller's pointer up to this.
 constexpr std::size_t kSdpaAlign = 64;

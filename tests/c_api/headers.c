@@ -6,6 +6,8 @@
 #include <qkv/status.h>
 #include <qkv/vector.h>
 #include <qkv/version.h>
+#include <qkv/softmax.h>
+#include <qkv/attention.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +31,17 @@ int main(void) {
   if (strcmp(qkv_isa_name((qkv_isa)-1), "unknown") != 0) return 9;
   if (strcmp(qkv_status_string((qkv_status)-1000), "unknown status") != 0) return 10;
   if (qkv_isa_query((qkv_isa)-1, NULL, NULL) != QKV_ERR_BAD_ARGUMENT) return 11;
+  {
+    float w[5];
+    qkv_sdpa_desc d;
+    size_t bytes = 0;
+    if (qkv_softmax(1, 5, 1.0f, x, 5, w, 5) != QKV_OK || w[4] <= w[0]) return 12;
+    memset(&d, 0, sizeof d);
+    d.batch = d.heads = d.q_len = d.kv_len = 1;
+    d.head_dim = 5;
+    d.q.token = d.k.token = d.v.token = d.o.token = 5;
+    if (qkv_sdpa_workspace_size(&d, 1, &bytes) != QKV_OK || bytes == 0) return 13;
+  }
   printf("C%ld: qkv %s, isa %s, %d threads\n", (long)__STDC_VERSION__, qkv_version_string(),
          qkv_isa_name(isa), threads);
   return 0;
