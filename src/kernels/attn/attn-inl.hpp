@@ -79,7 +79,7 @@ void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alph
 #pragma GCC unroll 16
   for (std::size_t c = 0; c < C; ++c) {
     mu[c] = xsimd::select(mx[c] == ninf, V(0.0f), mx[c]);
-    const V a = exp_f32<A>(V::load_unaligned(m + c * W) - mu[c]);
+    const V a = exp_nonpos_f32<A>(V::load_unaligned(m + c * W) - mu[c]);
     a.store_unaligned(alpha + c * W);
     mx[c].store_unaligned(m + c * W);
     sum[c] = V::load_unaligned(l + c * W) * a;
@@ -87,7 +87,7 @@ void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alph
   for (std::size_t j = 0; j < kb; ++j)
 #pragma GCC unroll 16
     for (std::size_t c = 0; c < C; ++c) {
-      const V e = exp_f32<A>(V::load_unaligned(st + j * BR + c * W) - mu[c]);
+      const V e = exp_nonpos_f32<A>(V::load_unaligned(st + j * BR + c * W) - mu[c]);
       e.store_unaligned(st + j * BR + c * W);
       sum[c] += e;
     }
@@ -95,23 +95,34 @@ void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alph
   for (std::size_t c = 0; c < C; ++c) sum[c].store_unaligned(l + c * W);
 }
 
-// One register tile of O^T: NB features x QV vectors of queries, over all kb keys.
+// Keys per chunk of the accumulate step.
+constexpr std::size_t kAttnKeyChunk = 32;
+
+// One register tile of O^T: NB features x QV vectors of queries, over kb
+// keys; alpha == nullptr: no rescale (a later chunk of the same tile).
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 inline void attn_accumulate_tile(std::size_t kb, const float* pt, const float* v, std::size_t ldv,
                                  const float* alpha, float* ot) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
   V acc[NB][QV];
-  {
+#pragma GCC unroll 8
+  for (std::size_t n = 0; n < NB; ++n)
+#pragma GCC unroll 8
+    for (std::size_t u = 0; u < QV; ++u) acc[n][u] = V::load_unaligned(ot + n * BR + u * W);
+  if (alpha) {  // the first key chunk of a tile applies the rescale
     V a[QV];
 #pragma GCC unroll 8
     for (std::size_t u = 0; u < QV; ++u) a[u] = V::load_unaligned(alpha + u * W);
 #pragma GCC unroll 8
     for (std::size_t n = 0; n < NB; ++n)
 #pragma GCC unroll 8
-      for (std::size_t u = 0; u < QV; ++u) acc[n][u] = V::load_unaligned(ot + n * BR + u * W) * a[u];
+      for (std::size_t u = 0; u < QV; ++u) acc[n][u] *= a[u];
   }
   for (std::size_t j = 0; j < kb; ++j) {
+    // This block's V line in the next chunk: one L2 fetch in flight per step
+    // (a hint: it never faults, even past the end of V).
+    __builtin_prefetch(v + (j + kAttnKeyChunk) * ldv);
     V p[QV];
 #pragma GCC unroll 8
     for (std::size_t u = 0; u < QV; ++u) p[u] = V::load_unaligned(pt + j * BR + u * W);
@@ -143,11 +154,21 @@ template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 void attn_accumulate_f32(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
                          const float* alpha, float* ot) {
   constexpr std::size_t PW = QV * simd::vf<A>::size;
-  for (std::size_t p = 0; p < BR; p += PW) {
-    std::size_t f = 0;
-    for (; f + NB <= dv; f += NB)
-      attn_accumulate_tile<A, QV, NB, BR>(kb, pt + p, v + f, ldv, alpha + p, ot + f * BR + p);
-    attn_accumulate_rest<A, QV, NB - 1, BR>(dv - f, kb, pt + p, v + f, ldv, alpha + p, ot + f * BR + p);
+  // Keys in chunks of kAttnKeyChunk: every feature block of a chunk reuses the
+  // same few P^T and V rows from L1. (A feature block streaming all kb keys
+  // re-reads a column strip of V whose rows, at a power-of-two stride, crowd
+  // into a few L1 sets and get evicted between blocks.)
+  for (std::size_t j0 = 0; j0 < kb; j0 += kAttnKeyChunk) {
+    const std::size_t kc = kb - j0 < kAttnKeyChunk ? kb - j0 : kAttnKeyChunk;
+    const float* ptc = pt + j0 * BR;
+    const float* vc = v + j0 * ldv;
+    for (std::size_t p = 0; p < BR; p += PW) {
+      const float* ap = j0 == 0 ? alpha + p : nullptr;
+      std::size_t f = 0;
+      for (; f + NB <= dv; f += NB)
+        attn_accumulate_tile<A, QV, NB, BR>(kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
+      attn_accumulate_rest<A, QV, NB - 1, BR>(dv - f, kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
+    }
   }
 }
 

@@ -12,8 +12,8 @@ namespace {
 
 inline float exp_f32_scalar(float x) noexcept {
   constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-  constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f,
-                  kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
+  constexpr float kC2 = 0.49999991059303284f, kC3 = 0.16666419804096222f, kC4 = 0.04166822507977486f,
+                  kC5 = 0.008374815806746483f, kC6 = 0.001383684342727065f;
   if (x < -87.33654f) return 0.0f;
   if (x > 88.3762626647949f) return __builtin_huge_valf();
   if (x != x) return x;
@@ -22,13 +22,12 @@ inline float exp_f32_scalar(float x) noexcept {
   const float n = std::nearbyint(x * 1.44269504088896341f);
   float r = x - n * kLn2Hi;
   r = r - n * kLn2Lo;
-  const float z = r * r;
-  float p = kP0 * r + kP1;
-  p = p * r + kP2;
-  p = p * r + kP3;
-  p = p * r + kP4;
-  p = p * r + kP5;
-  p = (p * z + r) + 1.0f;
+  float p = kC6 * r + kC5;
+  p = p * r + kC4;
+  p = p * r + kC3;
+  p = p * r + kC2;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
   const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
   float two_n;
   std::memcpy(&two_n, &bits, sizeof two_n);
