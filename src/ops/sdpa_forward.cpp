@@ -41,6 +41,31 @@ struct dropout_cfg {
 
 // ---- fused ---------------------------------------------------------------
 
+// qt[f][r] = scale * q[r][f] for r < rows, 0 for rows <= r < br. Four rows
+// at a time, so each feature's four values leave as one vector store.
+void pack_qt(const float* q, std::size_t ldq, std::size_t rows, std::size_t D, float scale, std::size_t br,
+             float* qt) {
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* q0 = q + r * ldq;
+    const float* q1 = q0 + ldq;
+    const float* q2 = q1 + ldq;
+    const float* q3 = q2 + ldq;
+    for (std::size_t f = 0; f < D; ++f) {
+      float* o = qt + f * br + r;
+      o[0] = scale * q0[f];
+      o[1] = scale * q1[f];
+      o[2] = scale * q2[f];
+      o[3] = scale * q3[f];
+    }
+  }
+  for (; r < rows; ++r)
+    for (std::size_t f = 0; f < D; ++f) qt[f * br + r] = scale * q[r * ldq + f];
+  if (rows < br)
+    for (std::size_t f = 0; f < D; ++f)
+      for (std::size_t t = rows; t < br; ++t) qt[f * br + t] = 0.0f;
+}
+
 // One task: query tile `qi` of head (b, h). w: this thread's workspace.
 void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropout_cfg& drop, const float* q,
                 const float* k, const float* v, float* out, float* lse, std::size_t b, std::size_t h,
@@ -58,8 +83,7 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
 
   // Qt = scale * Q^T; padding queries are zero (finite, never written out).
   const float* qb = q + base(d.q, b, h) + i0 * d.q.token;
-  for (std::size_t r = 0; r < br; ++r)
-    for (std::size_t f = 0; f < D; ++f) qt[f * br + r] = r < rows ? p.scale * qb[r * d.q.token + f] : 0.0f;
+  pack_qt(qb, d.q.token, rows, D, p.scale, br, qt);
   for (std::size_t r = 0; r < br; ++r) {
     m[r] = kNegInf;
     l[r] = 0.0f;
@@ -81,7 +105,8 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
     if (d.causal && static_cast<ll>(j0 + kb - 1) > static_cast<ll>(i0) + off) {  // a diagonal tile
       for (std::size_t j = 0; j < kb; ++j) {
         const ll first_seeing = static_cast<ll>(j0 + j) - off - static_cast<ll>(i0);  // first row r that sees j
-        for (std::size_t r = 0; r < br && static_cast<ll>(r) < first_seeing; ++r) st[j * br + r] = kNegInf;
+        const std::size_t hidden = first_seeing <= 0 ? 0 : (first_seeing >= static_cast<ll>(br) ? br : static_cast<std::size_t>(first_seeing));
+        for (std::size_t r = 0; r < hidden; ++r) st[j * br + r] = kNegInf;
       }
     }
     kn.softmax(kb, st, m, l, alpha);  // l and lse are taken before dropout
