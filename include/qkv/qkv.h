@@ -16,5 +16,6 @@
 #include "qkv/status.h"
 #include "qkv/runtime.h"
 #include "qkv/vector.h"
+#include "qkv/gemm.h"
 
 #endif /* QKV_QKV_H */
