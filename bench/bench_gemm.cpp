@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -25,15 +26,25 @@ namespace {
 #ifdef QKV_BENCH_HAVE_CBLAS
 // OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in its own constructor,
 // which runs before anything in this executable, so unsetting them in main()
-// is too late: they force the AVX2 kernel on this machine. Drop them and
-// re-execute the program once, from the earliest hook an executable has
-// (glibc passes argc/argv/envp to .init_array functions).
-__attribute__((constructor)) void reexec_without_openblas_overrides(int, char** argv, char**) {
-  if (!std::getenv("OPENBLAS_CORETYPE") && !std::getenv("OPENBLAS_L2_SIZE")) return;
-  unsetenv("OPENBLAS_CORETYPE");
+// is too late (the environment may force the AVX2 kernel). Fix the
+// environment and re-execute the program once, from the earliest hook an
+// executable has (glibc passes argc/argv/envp to .init_array functions).
+// QKV_BENCH_OPENBLAS_CORETYPE=<core> asks for that OpenBLAS core instead of
+// its own choice: OpenBLAS 0.3.21 does not know this Xeon's CPU model and
+// falls back to the SSE3 "Prescott" kernels unless told e.g. SkylakeX.
+__attribute__((constructor)) void reexec_with_openblas_env(int, char** argv, char**) {
+  const char* want = std::getenv("QKV_BENCH_OPENBLAS_CORETYPE");
+  if (want && !*want) want = nullptr;
+  const char* have = std::getenv("OPENBLAS_CORETYPE");
+  const bool core_ok = want ? (have && std::strcmp(have, want) == 0) : !have;
+  if (core_ok && !std::getenv("OPENBLAS_L2_SIZE")) return;
   unsetenv("OPENBLAS_L2_SIZE");
+  if (want)
+    setenv("OPENBLAS_CORETYPE", want, 1);
+  else
+    unsetenv("OPENBLAS_CORETYPE");
   execv("/proc/self/exe", argv);
-  std::perror("bench_gemm: re-exec without OPENBLAS_CORETYPE failed; OpenBLAS figures use the forced core");
+  std::perror("bench_gemm: re-exec for the OpenBLAS environment failed; OpenBLAS figures use the inherited core");
 }
 
 const bool g_corename_printed = [] {
