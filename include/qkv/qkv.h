@@ -16,6 +16,7 @@
 #include "qkv/status.h"
 #include "qkv/runtime.h"
 #include "qkv/vector.h"
+#include "qkv/gemm.h"
 #include "qkv/softmax.h"
 #include "qkv/attention.h"
 

@@ -2,6 +2,7 @@
  * linked against the library and called: the C contract holds for C users. */
 #include <qkv/qkv.h>
 #include <qkv/export.h>
+#include <qkv/gemm.h>
 #include <qkv/runtime.h>
 #include <qkv/status.h>
 #include <qkv/vector.h>
@@ -29,6 +30,12 @@ int main(void) {
   if (strcmp(qkv_isa_name((qkv_isa)-1), "unknown") != 0) return 9;
   if (strcmp(qkv_status_string((qkv_status)-1000), "unknown status") != 0) return 10;
   if (qkv_isa_query((qkv_isa)-1, NULL, NULL) != QKV_ERR_BAD_ARGUMENT) return 11;
+  {
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {0, 0, 0, 0};
+    if (qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2) != QKV_OK) return 12;
+    if (c[0] != 4.0f || c[1] != 5.0f || c[2] != 10.0f || c[3] != 11.0f) return 13;
+    if (qkv_sgemm((qkv_trans)2, QKV_NO_TRANS, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2) != QKV_ERR_BAD_ARGUMENT) return 14;
+  }
   printf("C%ld: qkv %s, isa %s, %d threads\n", (long)__STDC_VERSION__, qkv_version_string(),
          qkv_isa_name(isa), threads);
   return 0;
