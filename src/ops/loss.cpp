@@ -15,8 +15,8 @@ namespace {
 // count, and no workspace is needed (the partial sums live on the stack).
 constexpr std::size_t kBlocks = 64;
 
-// ~ exp (counted as 10 flops) plus 3 flops per logit, twice (max, sum).
-double row_flops(std::size_t classes) { return 15.0 * static_cast<double>(classes); }
+// Per logit: an exp (counted as 10 flops) plus the max and sum passes.
+constexpr double kFlopsPerLogit = 15.0;
 
 }  // namespace
 
@@ -38,7 +38,7 @@ double cross_entropy_sum(std::size_t rows, std::size_t classes, const float* log
     partial[b] = s;
   };
 #ifdef _OPENMP
-  const int nt = threads_for(static_cast<double>(rows) * row_flops(classes), blocks);
+  const int nt = threads_for(kFlopsPerLogit * static_cast<double>(rows * classes), blocks);
   if (nt > 1) {
     const auto nb = static_cast<long long>(blocks);
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -70,7 +70,7 @@ void cross_entropy_grad(std::size_t rows, std::size_t classes, const float* logi
     y[targets[r]] -= scale;
   };
 #ifdef _OPENMP
-  const int nt = threads_for(static_cast<double>(rows) * 1.5 * row_flops(classes), rows);
+  const int nt = threads_for(1.5 * kFlopsPerLogit * static_cast<double>(rows * classes), rows);
   if (nt > 1) {
     const auto nr = static_cast<long long>(rows);
 #pragma omp parallel for num_threads(nt) schedule(static)
