@@ -76,8 +76,10 @@ void BM_sgd_momentum_step(benchmark::State& state) {
   set_bytes(state, 20.0 * double(n));  // p, buf read and written; g read
 }
 
-// Language-model head shapes: rows = tokens, classes = vocabulary.
-void BM_cross_entropy_fwd_bwd(benchmark::State& state) {
+// Language-model head shapes: rows = tokens, classes = vocabulary (GPT-2's).
+// Bytes: the compulsory traffic, logits read once and the gradient written
+// once (8 bytes a logit), so separate and fused calls compare directly.
+void BM_cross_entropy_fwd_then_bwd(benchmark::State& state) {
   const auto rows = static_cast<std::size_t>(state.range(0)), classes = std::size_t{50257};
   run_scope scope(state, int(state.range(1)), int(state.range(2)));
   if (!scope.ok()) return;
@@ -91,7 +93,24 @@ void BM_cross_entropy_fwd_bwd(benchmark::State& state) {
     qkv_cross_entropy_backward(rows, classes, x.data(), classes, targets.data(), -100, 1.f, d.data(), classes);
     benchmark::DoNotOptimize(loss);
   }
-  set_bytes(state, 12.0 * double(rows * classes));  // logits read twice, gradient written once
+  set_bytes(state, 8.0 * double(rows * classes));
+}
+
+void BM_cross_entropy_fused(benchmark::State& state) {
+  const auto rows = static_cast<std::size_t>(state.range(0)), classes = std::size_t{50257};
+  run_scope scope(state, int(state.range(1)), int(state.range(2)));
+  if (!scope.ok()) return;
+  const auto x = filled(rows * classes, 4.f, 3);
+  std::vector<std::int32_t> targets(rows);
+  for (std::size_t r = 0; r < rows; ++r) targets[r] = std::int32_t((r * 7919) % classes);
+  std::vector<float> d(rows * classes);
+  float loss = 0;
+  for (auto _ : state) {
+    qkv_cross_entropy_forward_backward(rows, classes, x.data(), classes, targets.data(), -100, 1.f, &loss,
+                                       d.data(), classes);
+    benchmark::DoNotOptimize(loss);
+  }
+  set_bytes(state, 8.0 * double(rows * classes));
 }
 
 // GPT-2 small: d = 768, vocab 50257, 1024 positions.
@@ -128,5 +147,6 @@ void isa_thread_args(benchmark::internal::Benchmark* b, std::initializer_list<lo
 
 BENCHMARK(BM_adamw_step)->Apply([](auto* b) { isa_thread_args(b, {1 << 14, 1 << 18, 7 << 20}); });
 BENCHMARK(BM_sgd_momentum_step)->Apply([](auto* b) { isa_thread_args(b, {1 << 18, 7 << 20}); });
-BENCHMARK(BM_cross_entropy_fwd_bwd)->Apply([](auto* b) { isa_thread_args(b, {64}); });
+BENCHMARK(BM_cross_entropy_fwd_then_bwd)->Apply([](auto* b) { isa_thread_args(b, {64}); });
+BENCHMARK(BM_cross_entropy_fused)->Apply([](auto* b) { isa_thread_args(b, {64}); });
 BENCHMARK(BM_embedding_fwd_bwd)->Apply([](auto* b) { isa_thread_args(b, {256, 1024}); });

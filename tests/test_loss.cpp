@@ -180,16 +180,28 @@ TEST_CASE("cross-entropy is stable for huge logits and handles ignored rows", "[
   });
 }
 
-TEST_CASE("cross-entropy backward in place equals out of place", "[loss]") {
+TEST_CASE("cross-entropy fused and in-place calls equal the separate ones bitwise", "[loss]") {
   qkv_test::for_each_isa([](qkv_isa) {
-    auto p = make_problem(13, 37, 3, 5, 4.f, 4);
-    std::vector<float> d(p.rows * p.ld, 0.f);
+    const auto p = make_problem(13, 37, 3, 5, 4.f, 4);
+    float loss = 0, fused_loss = 0, inplace_loss = 0;
+    std::vector<float> d(p.rows * p.ld, 0.f), fused(p.rows * p.ld, 0.f), inplace = p.logits, back = p.logits;
+    REQUIRE(qkv_cross_entropy_forward(p.rows, p.classes, p.logits.data(), p.ld, p.targets.data(), kIgnore, &loss) ==
+            QKV_OK);
     REQUIRE(qkv_cross_entropy_backward(p.rows, p.classes, p.logits.data(), p.ld, p.targets.data(), kIgnore, 2.f,
                                        d.data(), p.ld) == QKV_OK);
-    REQUIRE(qkv_cross_entropy_backward(p.rows, p.classes, p.logits.data(), p.ld, p.targets.data(), kIgnore, 2.f,
-                                       p.logits.data(), p.ld) == QKV_OK);
-    for (std::size_t r = 0; r < p.rows; ++r)
-      CHECK(std::memcmp(&d[r * p.ld], &p.logits[r * p.ld], p.classes * sizeof(float)) == 0);
+    REQUIRE(qkv_cross_entropy_forward_backward(p.rows, p.classes, p.logits.data(), p.ld, p.targets.data(), kIgnore,
+                                               2.f, &fused_loss, fused.data(), p.ld) == QKV_OK);
+    REQUIRE(qkv_cross_entropy_forward_backward(p.rows, p.classes, inplace.data(), p.ld, p.targets.data(), kIgnore,
+                                               2.f, &inplace_loss, inplace.data(), p.ld) == QKV_OK);
+    REQUIRE(qkv_cross_entropy_backward(p.rows, p.classes, back.data(), p.ld, p.targets.data(), kIgnore, 2.f,
+                                       back.data(), p.ld) == QKV_OK);
+    CHECK(std::memcmp(&loss, &fused_loss, sizeof loss) == 0);
+    CHECK(std::memcmp(&loss, &inplace_loss, sizeof loss) == 0);
+    for (std::size_t r = 0; r < p.rows; ++r) {
+      CHECK(std::memcmp(&d[r * p.ld], &fused[r * p.ld], p.classes * sizeof(float)) == 0);
+      CHECK(std::memcmp(&d[r * p.ld], &inplace[r * p.ld], p.classes * sizeof(float)) == 0);
+      CHECK(std::memcmp(&d[r * p.ld], &back[r * p.ld], p.classes * sizeof(float)) == 0);
+    }
   });
 }
 
@@ -206,6 +218,12 @@ TEST_CASE("cross-entropy is bitwise identical for 1 and 2 threads", "[loss][thre
                                         &loss[t - 1]) == QKV_OK);
       REQUIRE(qkv_cross_entropy_backward(rows, classes, p.logits.data(), classes, p.targets.data(), kIgnore, 1.f,
                                          d[t - 1].data(), classes) == QKV_OK);
+      float fused_loss = 0;
+      std::vector<float> fused(rows * classes, 0.f);
+      REQUIRE(qkv_cross_entropy_forward_backward(rows, classes, p.logits.data(), classes, p.targets.data(), kIgnore,
+                                                 1.f, &fused_loss, fused.data(), classes) == QKV_OK);
+      CHECK(fused_loss == loss[t - 1]);
+      CHECK(fused == d[t - 1]);
     }
     CHECK(std::memcmp(&loss[0], &loss[1], sizeof(float)) == 0);
     CHECK(std::memcmp(d[0].data(), d[1].data(), d[0].size() * sizeof(float)) == 0);
@@ -233,6 +251,9 @@ TEST_CASE("cross-entropy rejects bad arguments and writes nothing", "[loss][args
         QKV_ERR_BAD_ARGUMENT);
   CHECK(qkv_cross_entropy_backward(2, 3, x, 3, t, kIgnore, std::numeric_limits<float>::quiet_NaN(), d, 3) ==
         QKV_ERR_BAD_ARGUMENT);
+  CHECK(qkv_cross_entropy_forward_backward(2, 3, x, 3, t, kIgnore, 1.f, nullptr, d, 3) == QKV_ERR_NULL_POINTER);
+  CHECK(qkv_cross_entropy_forward_backward(2, 3, x, 3, t, kIgnore, 1.f, &loss, nullptr, 3) == QKV_ERR_NULL_POINTER);
+  CHECK(qkv_cross_entropy_forward_backward(2, 3, x, 3, t, kIgnore, 1.f, &loss, d, 1) == QKV_ERR_BAD_STRIDE);
   // In place needs the same leading dimension.
   float y[8] = {9, 9, 9, 9, 9, 9, 9, 9};
   CHECK(qkv_cross_entropy_backward(2, 3, y, 3, t, kIgnore, 1.f, y, 4) == QKV_ERR_BAD_STRIDE);
@@ -243,6 +264,7 @@ TEST_CASE("cross-entropy rejects bad arguments and writes nothing", "[loss][args
     t[1] = bad;
     CHECK(qkv_cross_entropy_forward(2, 3, x, 3, t, -5, &loss) == QKV_ERR_BAD_TOKEN);
     CHECK(qkv_cross_entropy_backward(2, 3, x, 3, t, -5, 1.f, d, 3) == QKV_ERR_BAD_TOKEN);
+    CHECK(qkv_cross_entropy_forward_backward(2, 3, x, 3, t, -5, 1.f, &loss, d, 3) == QKV_ERR_BAD_TOKEN);
   }
   untouched();
 }

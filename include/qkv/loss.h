@@ -56,6 +56,20 @@ QKV_API qkv_status qkv_cross_entropy_backward(size_t rows, size_t classes, const
                                               const int32_t* targets, int32_t ignore_index, float dloss,
                                               float* dlogits, size_t ldd);
 
+/** The forward and the backward in one pass over the logits (what a training
+ *  step needs): *loss is bitwise what qkv_cross_entropy_forward() gives and
+ *  dlogits bitwise what qkv_cross_entropy_backward() gives, at about half the
+ *  memory traffic of the two calls. In place (dlogits == logits, ldd == ld) is
+ *  allowed: each row's loss is taken before its gradient overwrites it.
+ *  @param[in]  rows, classes, logits, ld, targets, ignore_index, dloss  as in the backward.
+ *  @param[out] loss     the mean loss.
+ *  @param[out] dlogits  as in the backward.
+ *  @param[in]  ldd      >= classes.
+ *  @return as the backward. */
+QKV_API qkv_status qkv_cross_entropy_forward_backward(size_t rows, size_t classes, const float* logits, size_t ld,
+                                                      const int32_t* targets, int32_t ignore_index, float dloss,
+                                                      float* loss, float* dlogits, size_t ldd);
+
 QKV_EXTERN_C_END
 
 #endif /* QKV_LOSS_H */

@@ -28,6 +28,27 @@ qkv_status check(size_t rows, size_t classes, const float* logits, size_t ld, co
   return QKV_OK;
 }
 
+// The backward's extra checks: the gradient matrix and dloss.
+qkv_status check_grad(const float* logits, size_t ld, size_t rows, size_t classes, float dloss,
+                      const float* dlogits, size_t ldd) {
+  if (ldd < classes) return QKV_ERR_BAD_STRIDE;
+  size_t extent;
+  if (!qkv::capi::matrix_extent(rows, classes, ldd, &extent)) return QKV_ERR_SIZE_OVERFLOW;
+  if (dlogits == logits && ldd != ld) return QKV_ERR_BAD_STRIDE;
+  if (!std::isfinite(dloss)) return QKV_ERR_BAD_ARGUMENT;
+  return QKV_OK;
+}
+
+// Shared tail of the three entry points, after validation.
+void run(size_t rows, size_t classes, const float* logits, size_t ld, const int32_t* targets, int32_t ignore,
+         size_t count, float dloss, float* loss, float* dlogits, size_t ldd) {
+  // count == 0: every row is ignored, loss 0 and zero gradient (scale unused).
+  const double inv_count = count ? 1.0 / static_cast<double>(count) : 0.0;
+  const auto scale = static_cast<float>(static_cast<double>(dloss) * inv_count);
+  const double sum = qkv::ops::cross_entropy(rows, classes, logits, ld, targets, ignore, scale, dlogits, ldd);
+  if (loss) *loss = static_cast<float>(sum * inv_count);
+}
+
 }  // namespace
 
 extern "C" {
@@ -38,12 +59,7 @@ qkv_status qkv_cross_entropy_forward(size_t rows, size_t classes, const float* l
   size_t count = 0;
   const qkv_status st = check(rows, classes, logits, ld, targets, ignore_index, &count);
   if (st != QKV_OK) return st;
-  if (count == 0) {
-    *loss = 0.f;
-    return QKV_OK;
-  }
-  const double sum = qkv::ops::cross_entropy_sum(rows, classes, logits, ld, targets, ignore_index);
-  *loss = static_cast<float>(sum / static_cast<double>(count));
+  run(rows, classes, logits, ld, targets, ignore_index, count, 0.f, loss, nullptr, 0);
   return QKV_OK;
 }
 
@@ -53,15 +69,21 @@ qkv_status qkv_cross_entropy_backward(size_t rows, size_t classes, const float* 
   if (!dlogits) return QKV_ERR_NULL_POINTER;
   size_t count = 0;
   qkv_status st = check(rows, classes, logits, ld, targets, ignore_index, &count);
-  if (st == QKV_OK && ldd < classes) st = QKV_ERR_BAD_STRIDE;
-  size_t extent;
-  if (st == QKV_OK && !qkv::capi::matrix_extent(rows, classes, ldd, &extent)) st = QKV_ERR_SIZE_OVERFLOW;
-  if (st == QKV_OK && dlogits == logits && ldd != ld) st = QKV_ERR_BAD_STRIDE;
-  if (st == QKV_OK && !std::isfinite(dloss)) st = QKV_ERR_BAD_ARGUMENT;
+  if (st == QKV_OK) st = check_grad(logits, ld, rows, classes, dloss, dlogits, ldd);
   if (st != QKV_OK) return st;
-  // count == 0: every row is ignored and gets zeros (scale unused).
-  const float scale = count ? static_cast<float>(static_cast<double>(dloss) / static_cast<double>(count)) : 0.f;
-  qkv::ops::cross_entropy_grad(rows, classes, logits, ld, targets, ignore_index, scale, dlogits, ldd);
+  run(rows, classes, logits, ld, targets, ignore_index, count, dloss, nullptr, dlogits, ldd);
+  return QKV_OK;
+}
+
+qkv_status qkv_cross_entropy_forward_backward(size_t rows, size_t classes, const float* logits, size_t ld,
+                                              const int32_t* targets, int32_t ignore_index, float dloss,
+                                              float* loss, float* dlogits, size_t ldd) {
+  if (!loss || !dlogits) return QKV_ERR_NULL_POINTER;
+  size_t count = 0;
+  qkv_status st = check(rows, classes, logits, ld, targets, ignore_index, &count);
+  if (st == QKV_OK) st = check_grad(logits, ld, rows, classes, dloss, dlogits, ldd);
+  if (st != QKV_OK) return st;
+  run(rows, classes, logits, ld, targets, ignore_index, count, dloss, loss, dlogits, ldd);
   return QKV_OK;
 }
 
