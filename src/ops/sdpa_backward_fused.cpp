@@ -33,7 +33,8 @@ namespace {
 
 constexpr std::size_t kBr = 64;           // query rows per tile
 constexpr std::size_t kBc = 64;           // keys per tile
-constexpr std::size_t kGroupTiles = 8;    // query tiles per dQ task (split): amortizes K/V packing
+constexpr std::size_t kBlockTiles = 4;    // key tiles held at once: amortizes packing Q_i and dO_i
+constexpr std::size_t kGroupTiles = 8;    // query tiles per dQ task (split): amortizes packing K_j, V_j
 constexpr std::size_t kDqBudget = 1u << 20;  // bytes of a per-head dQ accumulator (odd head_dim only)
 constexpr std::size_t kPad = kern::kAttnBwdPad;
 
@@ -44,8 +45,8 @@ enum class schedule { per_head, split };
 
 struct geometry {
   std::size_t B, H, Tq, Tk, D, Dv;
-  std::size_t br, bc, bcp, dp, dvp, nq, nk, gr, ng;
-  bool pack_d, pack_dv;  // head_dim / v_dim not a multiple of kPad: operands go through padded copies
+  std::size_t br, bc, bcp, dp, dvp, nq, nk, nkb, gr, ng;
+  bool pack_d;           // head_dim not a multiple of kPad: dQ accumulates in a padded copy
   std::ptrdiff_t off;    // kv_len - q_len: query i sees key j iff j <= i + off (causal)
 
   geometry(const qkv_sdpa_desc& d, std::size_t v_dim)
@@ -57,22 +58,27 @@ struct geometry {
     dvp = round_up(Dv, kPad);
     nq = ceil_div(Tq, br);
     nk = ceil_div(Tk, bc);
+    nkb = ceil_div(nk, kBlockTiles);
     gr = br * kGroupTiles < Tq ? br * kGroupTiles : Tq;
     ng = ceil_div(Tq, gr);
     pack_d = D % kPad != 0;
-    pack_dv = Dv % kPad != 0;
     off = static_cast<std::ptrdiff_t>(Tk) - static_cast<std::ptrdiff_t>(Tq);
   }
   bool dq_fits_per_head() const { return !pack_d || Tq * dp * sizeof(float) <= kDqBudget; }
 };
 
+// Packed key tile j and its gradient accumulators.
+struct key_bufs {
+  float *kt, *vt;  // K_jᵀ [D][bcp], V_jᵀ [Dv][bcp], zero-padded columns
+  float *kp;       // K_j rows [bc][dp]
+  float *dk, *dv;  // [bc][dp], [bc][dvp]
+};
+
 // One thread's scratch.
 struct tbufs {
-  float *kt, *vt;        // K_jᵀ [D][bcp], V_jᵀ [Dv][bcp], zero-padded columns
-  float *kp;             // K_j rows [bc][dp] (pack_d)
-  float *qp, *dop;       // Q rows [rows][dp] (pack_d), dO rows [rows][dvp] (pack_dv)
+  key_bufs key[kBlockTiles];
+  float *qp, *dop;       // Q rows [rows][dp], dO rows [rows][dvp]
   float *s, *dpm, *drop; // [br][bcp]: scores -> P m, dP -> scale dS, dropout multipliers
-  float *dk, *dv;        // key-tile accumulators [bc][dp], [bc][dvp] (when packed)
   float *dq;             // dQ accumulator [rows][dp] (pack_d)
   float* Dr;             // D = rowsum(dO ∘ O) for [rows]
   std::size_t* valid;    // visible keys per row of the current tile [br]
@@ -84,16 +90,18 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout) {
   const std::size_t rows = sc == schedule::per_head ? g.Tq : g.gr;
   const std::size_t prow = sc == schedule::per_head ? g.br : g.gr;  // rows of packed Q / dO
   tbufs t{};
-  t.kt = w.take<float>(g.D * g.bcp);
-  t.vt = w.take<float>(g.Dv * g.bcp);
-  t.kp = w.take<float>(g.pack_d ? g.bc * g.dp : 0);
-  t.qp = w.take<float>(g.pack_d ? prow * g.dp : 0);
-  t.dop = w.take<float>(g.pack_dv ? prow * g.dvp : 0);
+  for (key_bufs& k : t.key) {
+    k.kt = w.take<float>(g.D * g.bcp);
+    k.vt = w.take<float>(g.Dv * g.bcp);
+    k.kp = w.take<float>(g.bc * g.dp);
+    k.dk = w.take<float>(g.bc * g.dp);
+    k.dv = w.take<float>(g.bc * g.dvp);
+  }
+  t.qp = w.take<float>(prow * g.dp);
+  t.dop = w.take<float>(prow * g.dvp);
   t.s = w.take<float>(g.br * g.bcp);
   t.dpm = w.take<float>(g.br * g.bcp);
   t.drop = w.take<float>(dropout ? g.br * g.bcp : 0);
-  t.dk = w.take<float>(g.pack_d ? g.bc * g.dp : 0);
-  t.dv = w.take<float>(g.pack_dv ? g.bc * g.dvp : 0);
   t.dq = w.take<float>(g.pack_d ? rows * g.dp : 0);
   t.Dr = w.take<float>(rows);
   t.valid = w.take<std::size_t>(g.br);
@@ -134,12 +142,14 @@ class fused_backward {
     const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq, d_.q.token};
     zero_rows(dq, g_.Tq, g_.D);
     row_dots(h, 0, g_.Tq, t.Dr);
-    for (std::size_t j = 0; j < g_.nk; ++j) key_tile(h, j, t, &dq, t.Dr);
+    for (std::size_t jb = 0; jb < g_.nkb; ++jb) key_block(h, jb, t, &dq, t.Dr);
     if (g_.pack_d) copy_rows(dq, mat{h.dq, d_.q.token}, g_.Tq, g_.D);
   }
 
-  // Tasks of schedule split: key tile `j` of head `bh` (dK, dV) ...
-  void run_key_tile(std::size_t bh, std::size_t j, const tbufs& t) const { key_tile(head_at(bh), j, t, nullptr, nullptr); }
+  // Tasks of schedule split: key block `jb` of head `bh` (dK, dV) ...
+  void run_key_block(std::size_t bh, std::size_t jb, const tbufs& t) const {
+    key_block(head_at(bh), jb, t, nullptr, nullptr);
+  }
 
   // ... and query group `gi` of head `bh` (dQ).
   void run_query_group(std::size_t bh, std::size_t gi, const tbufs& t) const {
@@ -154,13 +164,13 @@ class fused_backward {
       const std::size_t j0 = j * g_.bc;
       if (!visible(g0, rows, j0)) break;  // causal: later key tiles are hidden as well
       const std::size_t bcj = key_count(j);
-      pack_keys(h, j0, bcj, t, /*rows_for_dq=*/true);
+      pack_keys(h, j0, bcj, t.key[0], /*rows_for_dq=*/true);
       for (std::size_t i0 = g0; i0 < g0 + rows; i0 += g_.br) {
         const std::size_t bri = g0 + rows - i0 < g_.br ? g0 + rows - i0 : g_.br;
         if (!visible(i0, bri, j0)) continue;
         const std::size_t r0 = i0 - g0;
-        scores(h, i0, bri, j0, bcj, cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld}, t.Dr + r0, t);
-        add_dq(bri, bcj, t, key_rows(h, j0, t), mat{dq.row(r0), dq.ld});
+        scores(h, i0, bri, j0, bcj, t.key[0], cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld}, t.Dr + r0, t);
+        add_dq(bri, bcj, t, t.key[0], mat{dq.row(r0), dq.ld});
       }
     }
     if (g_.pack_d) copy_rows(dq, mat{h.dq + g0 * d_.q.token, d_.q.token}, rows, g_.D);
@@ -202,29 +212,31 @@ class fused_backward {
       std::memset(dst + r * cols_pad + cols, 0, (cols_pad - cols) * sizeof(float));
     }
   }
-  // Transpose rows x cols of `src` into dst [cols][ld_dst], columns >= rows zeroed up to ld_dst.
+  // Transpose rows x cols of `src` into dst [cols][ld_dst], columns >= rows
+  // zeroed up to ld_dst. Eight source rows at a time: strided rows (a
+  // [B,T,H,d] layout) share few L1 sets, and 8 of them fit.
   static void pack_transposed(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
                               std::size_t ld_dst, float* dst) {
-    for (std::size_t f = 0; f < cols; ++f) {
-      float* drow = dst + f * ld_dst;
-      for (std::size_t c = 0; c < rows; ++c) drow[c] = src[c * ld + f];
-      for (std::size_t c = rows; c < ld_dst; ++c) drow[c] = 0.f;
+    constexpr std::size_t kRows = 8;
+    for (std::size_t c0 = 0; c0 < rows; c0 += kRows) {
+      const std::size_t n = rows - c0 < kRows ? rows - c0 : kRows;
+      for (std::size_t f = 0; f < cols; ++f)
+        for (std::size_t c = 0; c < n; ++c) dst[f * ld_dst + c0 + c] = src[(c0 + c) * ld + f];
     }
+    for (std::size_t f = 0; f < cols; ++f)
+      for (std::size_t c = rows; c < ld_dst; ++c) dst[f * ld_dst + c] = 0.f;
   }
 
-  // Q / dO rows [i0, i0 + rows) as GEMM B operands: in place, or padded copies.
+  // Q / dO rows [i0, i0 + rows) as GEMM operands: always contiguous, padded
+  // copies. In place, a [B,T,H,d] layout's token stride (H d floats, a
+  // multiple of 4 KiB / 64 lines) maps a tile's rows onto a few L1 sets.
   cmat query_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
-    if (!g_.pack_d) return {h.q + i0 * d_.q.token, d_.q.token};
     pack_rows(h.q + i0 * d_.q.token, d_.q.token, rows, g_.D, g_.dp, buf);
     return {buf, g_.dp};
   }
   cmat dout_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
-    if (!g_.pack_dv) return {h.dout + i0 * d_.o.token, d_.o.token};
     pack_rows(h.dout + i0 * d_.o.token, d_.o.token, rows, g_.Dv, g_.dvp, buf);
     return {buf, g_.dvp};
-  }
-  cmat key_rows(const head& h, std::size_t j0, const tbufs& t) const {
-    return g_.pack_d ? cmat{t.kp, g_.dp} : cmat{h.k + j0 * d_.k.token, d_.k.token};
   }
 
   // D_i = dO_i . O_i for rows [i0, i0 + rows).
@@ -234,18 +246,18 @@ class fused_backward {
   }
 
   // K_jᵀ, V_jᵀ (and K_j rows, padded, when dQ needs them) for keys [j0, j0 + bcj).
-  void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const tbufs& t, bool rows_for_dq) const {
-    pack_transposed(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.bcp, t.kt);
-    pack_transposed(h.v + j0 * d_.v.token, d_.v.token, bcj, g_.Dv, g_.bcp, t.vt);
-    if (rows_for_dq && g_.pack_d) pack_rows(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.dp, t.kp);
+  void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb, bool rows_for_dq) const {
+    pack_transposed(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.bcp, kb.kt);
+    pack_transposed(h.v + j0 * d_.v.token, d_.v.token, bcj, g_.Dv, g_.bcp, kb.vt);
+    if (rows_for_dq) pack_rows(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.dp, kb.kp);
   }
 
   // Tile (i, j): t.s <- P m, t.dpm <- scale dS, for query rows [i0, i0 + bri), keys [j0, j0 + bcj).
-  void scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, std::size_t bcj, const cmat& q,
-              const cmat& dout, const float* Dr, const tbufs& t) const {
+  void scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, std::size_t bcj, const key_bufs& kb,
+              const cmat& q, const cmat& dout, const float* Dr, const tbufs& t) const {
     const std::size_t n = round_up(bcj, kPad), ld = g_.bcp;
-    kern_.gemm(bri, n, g_.D, q.p, q.ld, 1, t.kt, ld, t.s, ld, 0);
-    kern_.gemm(bri, n, g_.Dv, dout.p, dout.ld, 1, t.vt, ld, t.dpm, ld, 0);
+    kern_.gemm(bri, n, g_.D, q.p, q.ld, 1, kb.kt, ld, t.s, ld, 0);
+    kern_.gemm(bri, n, g_.Dv, dout.p, dout.ld, 1, kb.vt, ld, t.dpm, ld, 0);
     const float* lse = h.lse + i0;
     for (std::size_t r = 0; r < bri; ++r) {
       std::size_t v = bcj;
@@ -267,35 +279,47 @@ class fused_backward {
   }
 
   // dQ_i += (scale dS) K_j
-  void add_dq(std::size_t bri, std::size_t bcj, const tbufs& t, const cmat& keys, const mat& dq) const {
-    kern_.gemm(bri, g_.dp, bcj, t.dpm, g_.bcp, 1, keys.p, keys.ld, dq.p, dq.ld, 1);
+  void add_dq(std::size_t bri, std::size_t bcj, const tbufs& t, const key_bufs& kb, const mat& dq) const {
+    kern_.gemm(bri, g_.dp, bcj, t.dpm, g_.bcp, 1, kb.kp, g_.dp, dq.p, dq.ld, 1);
   }
 
-  // Key tile j: dK_j and dV_j over every query tile that sees it; with `dq`,
-  // also dQ += (per_head, where Dr holds D for all rows of the head).
-  void key_tile(const head& h, std::size_t j, const tbufs& t, const mat* dq, const float* Dr_head) const {
-    const std::size_t j0 = j * g_.bc, bcj = key_count(j);
-    pack_keys(h, j0, bcj, t, dq != nullptr);
-    const mat dk = g_.pack_d ? mat{t.dk, g_.dp} : mat{h.dk + j0 * d_.k.token, d_.k.token};
-    const mat dv = g_.pack_dv ? mat{t.dv, g_.dvp} : mat{h.dv + j0 * d_.v.token, d_.v.token};
-    zero_rows(dk, bcj, g_.dp);
-    zero_rows(dv, bcj, g_.dvp);
-    const cmat keys = key_rows(h, j0, t);
+  // Key block jb (up to kBlockTiles key tiles): dK_j and dV_j over every
+  // query tile that sees them, query tiles outer so each Q_i, dO_i is packed
+  // once per block; with `dq` also dQ += (per_head; Dr then holds D for every
+  // row of the head). For each i the key tiles still come in ascending order.
+  void key_block(const head& h, std::size_t jb, const tbufs& t, const mat* dq, const float* Dr_head) const {
+    const std::size_t jfirst = jb * kBlockTiles;
+    const std::size_t nj = g_.nk - jfirst < kBlockTiles ? g_.nk - jfirst : kBlockTiles;
+    for (std::size_t jj = 0; jj < nj; ++jj) {
+      const key_bufs& kb = t.key[jj];
+      const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
+      pack_keys(h, j0, bcj, kb, dq != nullptr);
+      zero_rows(mat{kb.dk, g_.dp}, bcj, g_.dp);
+      zero_rows(mat{kb.dv, g_.dvp}, bcj, g_.dvp);
+    }
     for (std::size_t i0 = 0; i0 < g_.Tq; i0 += g_.br) {
       const std::size_t bri = g_.Tq - i0 < g_.br ? g_.Tq - i0 : g_.br;
-      if (!visible(i0, bri, j0)) continue;
+      if (!visible(i0, bri, jfirst * g_.bc)) continue;
       const cmat q = query_operand(h, i0, bri, t.qp);
       const cmat dout = dout_operand(h, i0, bri, t.dop);
       const float* Dr = Dr_head ? Dr_head + i0 : t.Dr;
       if (!Dr_head) row_dots(h, i0, bri, t.Dr);
-      scores(h, i0, bri, j0, bcj, q, dout, Dr, t);
-      // dV_j += (P m)ᵀ dO_i ; dK_j += (scale dS)ᵀ Q_i : A read transposed from the tiles.
-      kern_.gemm(bcj, g_.dvp, bri, t.s, 1, g_.bcp, dout.p, dout.ld, dv.p, dv.ld, 1);
-      kern_.gemm(bcj, g_.dp, bri, t.dpm, 1, g_.bcp, q.p, q.ld, dk.p, dk.ld, 1);
-      if (dq) add_dq(bri, bcj, t, keys, mat{dq->row(i0), dq->ld});
+      for (std::size_t jj = 0; jj < nj; ++jj) {
+        const key_bufs& kb = t.key[jj];
+        const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
+        if (!visible(i0, bri, j0)) break;
+        scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
+        // dV_j += (P m)ᵀ dO_i ; dK_j += (scale dS)ᵀ Q_i : A read transposed from the tiles.
+        kern_.gemm(bcj, g_.dvp, bri, t.s, 1, g_.bcp, dout.p, dout.ld, kb.dv, g_.dvp, 1);
+        kern_.gemm(bcj, g_.dp, bri, t.dpm, 1, g_.bcp, q.p, q.ld, kb.dk, g_.dp, 1);
+        if (dq) add_dq(bri, bcj, t, kb, mat{dq->row(i0), dq->ld});
+      }
     }
-    if (g_.pack_d) copy_rows(dk, mat{h.dk + j0 * d_.k.token, d_.k.token}, bcj, g_.D);
-    if (g_.pack_dv) copy_rows(dv, mat{h.dv + j0 * d_.v.token, d_.v.token}, bcj, g_.Dv);
+    for (std::size_t jj = 0; jj < nj; ++jj) {
+      const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
+      copy_rows(mat{t.key[jj].dk, g_.dp}, mat{h.dk + j0 * d_.k.token, d_.k.token}, bcj, g_.D);
+      copy_rows(mat{t.key[jj].dv, g_.dvp}, mat{h.dv + j0 * d_.v.token, d_.v.token}, bcj, g_.Dv);
+    }
   }
 
   const sdpa_bwd_args& a_;
@@ -318,7 +342,7 @@ schedule pick(const geometry& g, int threads) {
   return static_cast<double>(bh) >= 0.7 * static_cast<double>(t * rounds) ? schedule::per_head : schedule::split;
 }
 
-std::size_t max_tasks(const geometry& g) { return g.B * g.H * (g.nk + g.ng); }
+std::size_t max_tasks(const geometry& g) { return g.B * g.H * (g.nkb + g.ng); }
 
 bool total_bytes(const geometry& g, schedule sc, bool dropout, int threads, std::size_t* bytes) {
   std::size_t per;
@@ -365,16 +389,16 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
 
   const fused_backward run(a, g);
   const std::size_t bh_count = g.B * g.H;
-  const std::size_t tasks = sc == schedule::per_head ? bh_count : bh_count * (g.nk + g.ng);
+  const std::size_t tasks = sc == schedule::per_head ? bh_count : bh_count * (g.nkb + g.ng);
   auto task = [&](std::size_t id, int tid) {
     ws_carver w(base + static_cast<std::size_t>(tid) * per);
     const tbufs t = carve(w, g, sc, dropout);
     if (sc == schedule::per_head) {
       run.run_head(id, t);
-    } else if (id < bh_count * g.nk) {  // key tiles first: causal ones at j = 0 are the longest
-      run.run_key_tile(id / g.nk, id % g.nk, t);
+    } else if (id < bh_count * g.nkb) {  // key blocks first: causal ones at j = 0 are the longest
+      run.run_key_block(id / g.nkb, id % g.nkb, t);
     } else {
-      const std::size_t q = id - bh_count * g.nk;
+      const std::size_t q = id - bh_count * g.nkb;
       run.run_query_group(q / g.ng, g.ng - 1 - q % g.ng, t);  // longest (last rows) first
     }
   };
