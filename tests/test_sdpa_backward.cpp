@@ -225,10 +225,13 @@ TEST_CASE("sdpa backward: gradients match central differences of the forward", "
 TEST_CASE("sdpa backward: 1 and 2 threads give the same bits", "[sdpa][backward][threads]") {
   // B*H = 1 runs one task per head on 1 thread and the split schedule (key
   // tiles, query groups) on 2; B*H = 3 runs per head on both.
-  const shape shapes[] = {
-      {1, 1, 200, 190, 64, 64, 1, BHTD, 0, 0.f}, {1, 1, 150, 150, 5, 7, 0, BTHD, 1, 0.1f},
-      {1, 3, 130, 140, 16, 16, 1, BTHD, 0, 0.f}, {2, 1, 160, 97, 64, 32, 0, BHTD, 0, 0.f},
+  // Big enough that the library starts 2 threads (~1 MFLOP per thread).
+  std::vector<shape> shapes = {
+      {1, 1, 200, 190, 64, 64, 1, BHTD, 0, 0.f}, {1, 3, 130, 140, 16, 16, 1, BTHD, 0, 0.f},
+      {1, 1, 150, 150, 5, 7, 0, BTHD, 1, 0.1f}, {2, 1, 160, 97, 64, 32, 0, BHTD, 0, 0.f},
+      {1, 1, 600, 330, 16, 16, 1, BHTD, 0, 0.f},  // several key blocks and query groups
   };
+  if (qkv_test::small_tests()) shapes = {{1, 1, 100, 90, 64, 64, 1, BHTD, 0, 0.1f}, {1, 3, 70, 70, 16, 16, 0, BTHD, 1, 0.f}};
   std::uint64_t seed = 900;
   for (const shape& s : shapes) {
     const problem p(s, seed += 3);
