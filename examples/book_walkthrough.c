@@ -87,7 +87,7 @@ int main(void) {
     qkv_mha_desc d;
     qkv_mha_layout lay;
     float params[3 * D_IN * D_OUT], y[T][D_OUT];
-    static float ws[4096];
+    static float ws[16384]; /* 64 KiB: the size query below says what is needed */
     size_t need = 0;
     memset(&d, 0, sizeof d);
     d.d_in = D_IN;

@@ -75,16 +75,6 @@ static void copy_make_text(uint64_t* rng, char* text, size_t cap) {
   copy_detokenize(ids, 2 * COPY_L + 1, text, cap);
 }
 
-/* Model inputs and targets of one tokenized example of 2L+1 ids: the model
- * reads the first 2L; position p >= L must predict id p + 1. */
-static void copy_inputs_targets(const int32_t* all, int32_t* in, int32_t* target) {
-  int p;
-  for (p = 0; p < COPY_T; ++p) {
-    in[p] = all[p];
-    target[p] = p >= COPY_L ? all[p + 1] : COPY_IGNORE;
-  }
-}
-
 typedef struct copy_model {
   qkv_embedding_desc emb;
   qkv_mha_desc attn;
@@ -129,20 +119,6 @@ static int32_t copy_argmax(const float* logits) {
   for (j = 1; j < COPY_V; ++j)
     if (logits[j] > logits[best]) best = j;
   return best;
-}
-
-static int copy_model_save(const copy_model* m, const char* path) {
-  FILE* f = fopen(path, "wb");
-  int ok = f && fwrite(m->params, sizeof(float), m->count, f) == m->count;
-  if (f) fclose(f);
-  return ok;
-}
-
-static int copy_model_load(copy_model* m, const char* path) {
-  FILE* f = fopen(path, "rb");
-  int ok = f && fread(m->params, sizeof(float), m->count, f) == m->count;
-  if (f) fclose(f);
-  return ok;
 }
 
 #endif /* QKV_EXAMPLE_COPY_TASK_H */

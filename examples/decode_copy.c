@@ -9,6 +9,13 @@
 
 #include "copy_task.h"
 
+static int copy_model_load(copy_model* m, const char* path) {
+  FILE* f = fopen(path, "rb");
+  int ok = f && fread(m->params, sizeof(float), m->count, f) == m->count;
+  if (f) fclose(f);
+  return ok;
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -12,6 +12,23 @@
 
 #include "copy_task.h"
 
+/* Model inputs and targets of one tokenized example of 2L+1 ids: the model
+ * reads the first 2L; position p >= L must predict id p + 1. */
+static void copy_inputs_targets(const int32_t* all, int32_t* in, int32_t* target) {
+  int p;
+  for (p = 0; p < COPY_T; ++p) {
+    in[p] = all[p];
+    target[p] = p >= COPY_L ? all[p + 1] : COPY_IGNORE;
+  }
+}
+
+static int copy_model_save(const copy_model* m, const char* path) {
+  FILE* f = fopen(path, "wb");
+  int ok = f && fwrite(m->params, sizeof(float), m->count, f) == m->count;
+  if (f) fclose(f);
+  return ok;
+}
+
 #define BATCH 32
 #define ROWS (BATCH * COPY_T)
 #define MAX_STEPS 3000

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 #include "capi/checked.hpp"
 #include "ops/mha_layer.hpp"
