@@ -3,7 +3,7 @@
  *
  *   train_copy MODEL_PATH [seconds] [target_accuracy]
  *
- * Prints the loss every 50 steps, a progress line, the held-out accuracy on
+ * Prints the loss every 10 steps, a progress line, the held-out accuracy on
  * the copied halves, and the throughput. Exits 0 when the target accuracy
  * (default 0.95) is reached within the time budget (default 60 s).
  * Deterministic for a fixed seed: same bits on every run and thread count. */
@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     TRY(qkv_zero(grads, m.count));
 
     loss_avg = step == 1 ? loss : 0.9 * loss_avg + 0.1 * loss;
-    if (step % 50 == 0) {
+    if (step % 10 == 0) {
       acc = evaluate(&m, &w, 99);
       printf("  step %4d  loss %.4f  held-out accuracy %5.1f%%  (%.1f s)\n", step, loss_avg, 100.0 * acc,
              now_s() - t0);
