@@ -6,9 +6,10 @@
 // Tiles above the causal diagonal are skipped. Determinism without atomics:
 // dK_j and dV_j are owned by the task of key tile j, which walks i in order;
 // dQ_i is summed over j in order. Two schedules give the same bits:
-//  - per_head: one task per (b, h) walks j then i and also accumulates dQ
-//    (10 matmul units of work for the 8 counted);
-//  - split: tasks over key tiles (dK, dV) and over query groups (dQ, which
+//  - per_head: one task per (b, h) walks blocks of key tiles, in each the
+//    query tiles, and also accumulates dQ (10 matmul units of work for the 8
+//    counted);
+//  - split: tasks over key blocks (dK, dV) and over query groups (dQ, which
 //    recomputes S and dP: 14 units), for when B*H is too small to share.
 // Every GEMM is called with the same tile shapes in both and sums each
 // element in a fixed order, so which schedule and thread ran it is invisible.
@@ -72,7 +73,7 @@ struct geometry {
 struct key_bufs {
   float *kt, *vt;  // K_jᵀ [D][bcp], V_jᵀ [Dv][bcp], zero-padded columns
   float *kp;       // K_j rows [bc][dp]
-  float *dk, *dv;  // [bc][dp], [bc][dvp]
+  float *dk, *dv;  // accumulators [bc][dp], [bc][dvp]; dv first stages V_j rows for the transpose
 };
 
 // One thread's scratch.
@@ -344,7 +345,8 @@ class fused_backward {
       std::size_t r = 0;  // the first row that sees key c0 (so any key of the chunk)
       if (!full)
         while (r < bri && t.valid[r] <= c0) ++r;
-      if (r < bri) kern_.gemm(keys, n, bri - r, tile + r * g_.bcp + c0, 1, g_.bcp, x.row(r), x.ld, acc.row(c0), acc.ld, 1);
+      if (r < bri)
+        kern_.gemm(keys, n, bri - r, tile + r * g_.bcp + c0, 1, g_.bcp, x.row(r), x.ld, acc.row(c0), acc.ld, 1);
     }
   }
 
