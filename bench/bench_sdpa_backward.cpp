@@ -1,6 +1,8 @@
 // Attention backward (issue 5): GFLOP/s and % of peak of the fused backward
-// and of the unfused reference (materialized P, level-1 kernels) in the same
-// run, for the issue's shapes, causal and not, 1 and 2 threads.
+// and, in the same run, of two unfused baselines that materialize the T x T
+// weights: the library's reference path (level-1 kernels) and one composed of
+// five qkv_sgemm calls per head with the softmax gradient as plain loops.
+// The issue's shapes, causal and not, 1 and 2 threads.
 // FLOPs: 8 B H Tq Tk d (four matmuls, recompute not counted); causal half.
 // Filter with e.g. --benchmark_filter='sdpa_backward/fused'.
 #include <cmath>
@@ -92,6 +94,54 @@ void BM_sdpa_backward(benchmark::State& state, qkv_sdpa_algo algo) {
   state.counters["ws_KiB_per_thread"] = double(bytes) / 1024.0 / threads;
 }
 
+// The unfused backward from qkv_sgemm, per (b, h): S = Q Kᵀ, P = exp(scale S
+// - lse) (masked), dP = dO Vᵀ, dS = P (dP - D), then dV = Pᵀ dO, dQ = scale
+// dS K, dK = scale dSᵀ Q. Full T x T products even when causal (a plain
+// composition cannot skip the masked half); sgemm threads internally.
+void unfused_sgemm(bench_data& x, std::vector<float>& P, std::vector<float>& dP) {
+  const qkv_sdpa_desc& d = x.d;
+  const std::size_t T = d.q_len, D = d.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  for (std::size_t b = 0; b < d.batch; ++b)
+    for (std::size_t h = 0; h < d.heads; ++h) {
+      const std::size_t off = b * d.q.batch + h * d.q.head, ld = d.q.token;  // one layout for all four
+      const float *q = x.q.data() + off, *k = x.k.data() + off, *v = x.v.data() + off;
+      const float *o = x.o.data() + off, *g = x.dout.data() + off, *lse = x.lse.data() + (b * d.heads + h) * T;
+      qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, T, T, D, scale, q, ld, k, ld, 0.f, P.data(), T);
+      qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, T, T, D, 1.f, g, ld, v, ld, 0.f, dP.data(), T);
+      for (std::size_t i = 0; i < T; ++i) {
+        float Di = 0;
+        for (std::size_t f = 0; f < D; ++f) Di += g[i * ld + f] * o[i * ld + f];
+        float* pr = P.data() + i * T;
+        float* dr = dP.data() + i * T;
+        for (std::size_t j = 0; j < T; ++j) {
+          const float p = (!d.causal || j <= i) ? std::exp(pr[j] - lse[i]) : 0.f;
+          pr[j] = p;
+          dr[j] = p * (dr[j] - Di) * scale;
+        }
+      }
+      qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, T, D, T, 1.f, P.data(), T, g, ld, 0.f, x.dv.data() + off, ld);
+      qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, T, D, T, 1.f, dP.data(), T, k, ld, 0.f, x.dq.data() + off, ld);
+      qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, T, D, T, 1.f, dP.data(), T, q, ld, 0.f, x.dk.data() + off, ld);
+    }
+}
+
+void BM_sdpa_backward_unfused_sgemm(benchmark::State& state) {
+  const int shape = static_cast<int>(state.range(0)), causal = static_cast<int>(state.range(1));
+  const int threads = static_cast<int>(state.range(2));
+  bench_data& x = data_for(shape, causal);
+  qkv_set_num_threads(threads);
+  const std::size_t T = x.d.q_len;
+  std::vector<float> P(T * T), dP(T * T);
+  for (auto _ : state) {
+    unfused_sgemm(x, P, dP);
+    benchmark::DoNotOptimize(x.dq.data());
+  }
+  const bench_shape& s = kShapes[shape];
+  const double flops = 8.0 * double(s.B * s.H) * double(s.T) * double(s.T) * double(s.D) * (causal ? 0.5 : 1.0);
+  qkv_bench::set_rate(state, flops, threads);
+}
+
 void args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape", "causal", "threads"});
   for (int s = 0; s < 3; ++s)
@@ -104,5 +154,6 @@ BENCHMARK_CAPTURE(BM_sdpa_backward, unfused_reference, QKV_SDPA_REFERENCE)
     ->Apply(args)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sdpa_backward_unfused_sgemm)->Apply(args)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -231,7 +231,8 @@ TEST_CASE("sdpa backward: 1 and 2 threads give the same bits", "[sdpa][backward]
       {1, 1, 150, 150, 5, 7, 0, BTHD, 1, 0.1f}, {2, 1, 160, 97, 64, 32, 0, BHTD, 0, 0.f},
       {1, 1, 600, 330, 16, 16, 1, BHTD, 0, 0.f},  // several key blocks and query groups
   };
-  if (qkv_test::small_tests()) shapes = {{1, 1, 100, 90, 64, 64, 1, BHTD, 0, 0.1f}, {1, 3, 70, 70, 16, 16, 0, BTHD, 1, 0.f}};
+  if (qkv_test::small_tests())
+    shapes = {{1, 1, 100, 90, 64, 64, 1, BHTD, 0, 0.1f}, {1, 3, 70, 70, 16, 16, 0, BTHD, 1, 0.f}};
   std::uint64_t seed = 900;
   for (const shape& s : shapes) {
     const problem p(s, seed += 3);
@@ -345,7 +346,12 @@ TEST_CASE("sdpa backward: bad arguments return a status and write nothing", "[sd
       {"NaN scale", [](qkv_sdpa_desc& d) { d.scale = std::nanf(""); }, QKV_ERR_BAD_ARGUMENT},
       {"causal 2", [](qkv_sdpa_desc& d) { d.causal = 2; }, QKV_ERR_BAD_ARGUMENT},
       {"dropout 1", [](qkv_sdpa_desc& d) { d.dropout_p = 1.f; }, QKV_ERR_BAD_ARGUMENT},
-      {"algo out of range", [](qkv_sdpa_desc& d) { int bad_algo = 9; std::memcpy(&d.algo, &bad_algo, sizeof bad_algo); }, QKV_ERR_BAD_ARGUMENT},
+      {"algo out of range",  // any int can reach the enum from C
+       [](qkv_sdpa_desc& d) {
+         const int bad_algo = 9;
+         std::memcpy(&d.algo, &bad_algo, sizeof bad_algo);
+       },
+       QKV_ERR_BAD_ARGUMENT},
       {"huge batch", [](qkv_sdpa_desc& d) { d.batch = std::size_t(1) << 62; }, QKV_ERR_SIZE_OVERFLOW},
   };
   for (const bad& c : cases) {

@@ -6,9 +6,10 @@
 // Tiles above the causal diagonal are skipped. Determinism without atomics:
 // dK_j and dV_j are owned by the task of key tile j, which walks i in order;
 // dQ_i is summed over j in order. Two schedules give the same bits:
-//  - per_head: one task per (b, h) walks j then i and also accumulates dQ
-//    (10 matmul units of work for the 8 counted);
-//  - split: tasks over key tiles (dK, dV) and over query groups (dQ, which
+//  - per_head: one task per (b, h) walks blocks of key tiles, in each the
+//    query tiles, and also accumulates dQ (10 matmul units of work for the 8
+//    counted);
+//  - split: tasks over key blocks (dK, dV) and over query groups (dQ, which
 //    recomputes S and dP: 14 units), for when B*H is too small to share.
 // Every GEMM is called with the same tile shapes in both and sums each
 // element in a fixed order, so which schedule and thread ran it is invisible.
@@ -37,6 +38,7 @@ constexpr std::size_t kBlockTiles = 4;    // key tiles held at once: amortizes p
 constexpr std::size_t kGroupTiles = 8;    // query tiles per dQ task (split): amortizes packing K_j, V_j
 constexpr std::size_t kDqBudget = 1u << 20;  // bytes of a per-head dQ accumulator (odd head_dim only)
 constexpr std::size_t kPad = kern::kAttnBwdPad;
+constexpr std::size_t kChunk = 12;        // rows / keys per product on a causal-diagonal tile (2 x MR)
 
 std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
 std::size_t ceil_div(std::size_t x, std::size_t m) { return (x + m - 1) / m; }
@@ -71,7 +73,7 @@ struct geometry {
 struct key_bufs {
   float *kt, *vt;  // K_jᵀ [D][bcp], V_jᵀ [Dv][bcp], zero-padded columns
   float *kp;       // K_j rows [bc][dp]
-  float *dk, *dv;  // [bc][dp], [bc][dvp]
+  float *dk, *dv;  // accumulators [bc][dp], [bc][dvp]; dv first stages V_j rows for the transpose
 };
 
 // One thread's scratch.
@@ -164,13 +166,14 @@ class fused_backward {
       const std::size_t j0 = j * g_.bc;
       if (!visible(g0, rows, j0)) break;  // causal: later key tiles are hidden as well
       const std::size_t bcj = key_count(j);
-      pack_keys(h, j0, bcj, t.key[0], /*rows_for_dq=*/true);
+      pack_keys(h, j0, bcj, t.key[0]);
       for (std::size_t i0 = g0; i0 < g0 + rows; i0 += g_.br) {
         const std::size_t bri = g0 + rows - i0 < g_.br ? g0 + rows - i0 : g_.br;
         if (!visible(i0, bri, j0)) continue;
         const std::size_t r0 = i0 - g0;
-        scores(h, i0, bri, j0, bcj, t.key[0], cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld}, t.Dr + r0, t);
-        add_dq(bri, bcj, t, t.key[0], mat{dq.row(r0), dq.ld});
+        const bool full =
+            scores(h, i0, bri, j0, bcj, t.key[0], cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld}, t.Dr + r0, t);
+        add_dq(bri, bcj, full, t, t.key[0], mat{dq.row(r0), dq.ld});
       }
     }
     if (g_.pack_d) copy_rows(dq, mat{h.dq + g0 * d_.q.token, d_.q.token}, rows, g_.D);
@@ -198,30 +201,50 @@ class fused_backward {
            static_cast<std::ptrdiff_t>(j0) <= static_cast<std::ptrdiff_t>(i0 + rows - 1) + g_.off;
   }
 
+  // Touch the cache lines of row r + kAhead while row r is copied: strided
+  // rows (one per token) defeat the hardware prefetchers, and each tile is
+  // the first touch of its part of the caller's tensors.
+  static constexpr std::size_t kAhead = 8;
+  static void prefetch_row(const float* p, std::size_t cols) {
+    for (std::size_t c = 0; c < cols; c += 16) __builtin_prefetch(p + c);
+  }
+  static void prefetch_row_for_write(float* p, std::size_t cols) {
+    for (std::size_t c = 0; c < cols; c += 16) __builtin_prefetch(p + c, 1);
+  }
   static void zero_rows(const mat& m, std::size_t rows, std::size_t cols) {
-    for (std::size_t r = 0; r < rows; ++r) std::memset(m.row(r), 0, cols * sizeof(float));
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row_for_write(m.row(r + kAhead), cols);
+      std::memset(m.row(r), 0, cols * sizeof(float));
+    }
   }
   static void copy_rows(const mat& from, const mat& to, std::size_t rows, std::size_t cols) {
-    for (std::size_t r = 0; r < rows; ++r) std::memcpy(to.row(r), from.row(r), cols * sizeof(float));
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row_for_write(to.row(r + kAhead), cols);
+      std::memcpy(to.row(r), from.row(r), cols * sizeof(float));
+    }
   }
   // Rows of `src` into a zero-padded [rows][cols_pad] copy.
   static void pack_rows(const float* src, std::size_t ld, std::size_t rows, std::size_t cols, std::size_t cols_pad,
                         float* dst) {
+    for (std::size_t r = 0; r < rows && r < kAhead; ++r) prefetch_row(src + r * ld, cols);
     for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row(src + (r + kAhead) * ld, cols);
       std::memcpy(dst + r * cols_pad, src + r * ld, cols * sizeof(float));
-      std::memset(dst + r * cols_pad + cols, 0, (cols_pad - cols) * sizeof(float));
+      if (cols_pad > cols) std::memset(dst + r * cols_pad + cols, 0, (cols_pad - cols) * sizeof(float));
     }
   }
-  // Transpose rows x cols of `src` into dst [cols][ld_dst], columns >= rows
-  // zeroed up to ld_dst. Eight source rows at a time: strided rows (a
-  // [B,T,H,d] layout) share few L1 sets, and 8 of them fit.
-  static void pack_transposed(const float* src, std::size_t ld, std::size_t rows, std::size_t cols,
-                              std::size_t ld_dst, float* dst) {
-    constexpr std::size_t kRows = 8;
-    for (std::size_t c0 = 0; c0 < rows; c0 += kRows) {
-      const std::size_t n = rows - c0 < kRows ? rows - c0 : kRows;
-      for (std::size_t f = 0; f < cols; ++f)
-        for (std::size_t c = 0; c < n; ++c) dst[f * ld_dst + c0 + c] = src[(c0 + c) * ld + f];
+  // Transpose rows x cols of the packed src [rows][ld] into dst [cols][ld_dst],
+  // columns >= rows zeroed up to ld_dst. 16 x 16 blocks stay in L1.
+  static void transpose(const float* src, std::size_t ld, std::size_t rows, std::size_t cols, std::size_t ld_dst,
+                        float* dst) {
+    constexpr std::size_t kB = 16;
+    for (std::size_t c0 = 0; c0 < rows; c0 += kB) {
+      const std::size_t nc = rows - c0 < kB ? rows - c0 : kB;
+      for (std::size_t f0 = 0; f0 < cols; f0 += kB) {
+        const std::size_t nf = cols - f0 < kB ? cols - f0 : kB;
+        for (std::size_t f = f0; f < f0 + nf; ++f)
+          for (std::size_t c = c0; c < c0 + nc; ++c) dst[f * ld_dst + c] = src[c * ld + f];
+      }
     }
     for (std::size_t f = 0; f < cols; ++f)
       for (std::size_t c = rows; c < ld_dst; ++c) dst[f * ld_dst + c] = 0.f;
@@ -241,24 +264,33 @@ class fused_backward {
 
   // D_i = dO_i . O_i for rows [i0, i0 + rows).
   void row_dots(const head& h, std::size_t i0, std::size_t rows, float* Dr) const {
-    for (std::size_t r = 0; r < rows; ++r)
-      Dr[r] = dot_(g_.Dv, h.dout + (i0 + r) * d_.o.token, h.o + (i0 + r) * d_.o.token);
+    const float* o = h.o + i0 * d_.o.token;
+    const float* g = h.dout + i0 * d_.o.token;
+    const std::size_t ld = d_.o.token;
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row(o + (r + kAhead) * ld, g_.Dv), prefetch_row(g + (r + kAhead) * ld, g_.Dv);
+      Dr[r] = dot_(g_.Dv, g + r * ld, o + r * ld);
+    }
   }
 
-  // K_jᵀ, V_jᵀ (and K_j rows, padded, when dQ needs them) for keys [j0, j0 + bcj).
-  void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb, bool rows_for_dq) const {
-    pack_transposed(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.bcp, kb.kt);
-    pack_transposed(h.v + j0 * d_.v.token, d_.v.token, bcj, g_.Dv, g_.bcp, kb.vt);
-    if (rows_for_dq) pack_rows(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.dp, kb.kp);
+  // K_j rows (padded) and K_jᵀ, V_jᵀ for keys [j0, j0 + bcj). V_j's rows
+  // are staged in the dV accumulator, which the caller zeroes afterwards.
+  void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb) const {
+    pack_rows(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.dp, kb.kp);
+    transpose(kb.kp, g_.dp, bcj, g_.D, g_.bcp, kb.kt);
+    pack_rows(h.v + j0 * d_.v.token, d_.v.token, bcj, g_.Dv, g_.dvp, kb.dv);
+    transpose(kb.dv, g_.dvp, bcj, g_.Dv, g_.bcp, kb.vt);
   }
 
-  // Tile (i, j): t.s <- P m, t.dpm <- scale dS, for query rows [i0, i0 + bri), keys [j0, j0 + bcj).
-  void scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, std::size_t bcj, const key_bufs& kb,
+  // Tile (i, j): t.s <- P m, t.dpm <- scale dS, for query rows [i0, i0 + bri),
+  // keys [j0, j0 + bcj). Returns whether every row sees every key; if not (a
+  // tile on the causal diagonal), the products run in chunks of kChunk rows
+  // or keys that skip what no row of the chunk sees.
+  bool scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, std::size_t bcj, const key_bufs& kb,
               const cmat& q, const cmat& dout, const float* Dr, const tbufs& t) const {
-    const std::size_t n = round_up(bcj, kPad), ld = g_.bcp;
-    kern_.gemm(bri, n, g_.D, q.p, q.ld, 1, kb.kt, ld, t.s, ld, 0);
-    kern_.gemm(bri, n, g_.Dv, dout.p, dout.ld, 1, kb.vt, ld, t.dpm, ld, 0);
+    const std::size_t ld = g_.bcp;
     const float* lse = h.lse + i0;
+    bool full = true;
     for (std::size_t r = 0; r < bri; ++r) {
       std::size_t v = bcj;
       if (d_.causal) {
@@ -267,6 +299,15 @@ class fused_backward {
       }
       if (lse[r] == -INFINITY) v = 0;  // a row that sees no key has P = 0
       t.valid[r] = v;
+      full = full && v == bcj;
+    }
+    for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
+      const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
+      const std::size_t seen = max_valid(t, r0, rows);
+      if (seen == 0) continue;  // softmax_grad zeroes these rows without reading them
+      const std::size_t n = round_up(seen, kPad);
+      kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
+      kern_.gemm(rows, n, g_.Dv, dout.row(r0), dout.ld, 1, kb.vt, ld, t.dpm + r0 * ld, ld, 0);
     }
     if (dropout_) {
       for (std::size_t r = 0; r < bri; ++r) {
@@ -275,12 +316,38 @@ class fused_backward {
         for (std::size_t c = 0; c < t.valid[r]; ++c) m[c] = dropout::keep(key, j0 + c, thresh_) ? drop_scale_ : 0.f;
       }
     }
-    kern_.softmax_grad(bri, n, t.valid, lse, Dr, a_.scale, dropout_ ? t.drop : nullptr, t.s, t.dpm, ld);
+    kern_.softmax_grad(bri, round_up(bcj, kPad), t.valid, lse, Dr, a_.scale, dropout_ ? t.drop : nullptr, t.s,
+                       t.dpm, ld);
+    return full;
   }
 
-  // dQ_i += (scale dS) K_j
-  void add_dq(std::size_t bri, std::size_t bcj, const tbufs& t, const key_bufs& kb, const mat& dq) const {
-    kern_.gemm(bri, g_.dp, bcj, t.dpm, g_.bcp, 1, kb.kp, g_.dp, dq.p, dq.ld, 1);
+  static std::size_t max_valid(const tbufs& t, std::size_t r0, std::size_t rows) {
+    std::size_t m = 0;
+    for (std::size_t r = r0; r < r0 + rows; ++r) m = t.valid[r] > m ? t.valid[r] : m;
+    return m;
+  }
+
+  // dQ_i += (scale dS) K_j ; per row chunk only over the keys it sees.
+  void add_dq(std::size_t bri, std::size_t bcj, bool full, const tbufs& t, const key_bufs& kb, const mat& dq) const {
+    for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
+      const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
+      const std::size_t k = full ? bcj : max_valid(t, r0, rows);
+      if (k) kern_.gemm(rows, g_.dp, k, t.dpm + r0 * g_.bcp, g_.bcp, 1, kb.kp, g_.dp, dq.row(r0), dq.ld, 1);
+    }
+  }
+
+  // acc_j += tileᵀ X_i (dV with P m and dO, dK with scale dS and Q): A read
+  // transposed from the tile; per key chunk only over the rows that see it.
+  void add_keys(std::size_t bri, std::size_t bcj, bool full, const tbufs& t, const float* tile, const cmat& x,
+                std::size_t n, const mat& acc) const {
+    for (std::size_t c0 = 0; c0 < bcj; c0 += full ? bcj : kChunk) {
+      const std::size_t keys = full ? bcj : (bcj - c0 < kChunk ? bcj - c0 : kChunk);
+      std::size_t r = 0;  // the first row that sees key c0 (so any key of the chunk)
+      if (!full)
+        while (r < bri && t.valid[r] <= c0) ++r;
+      if (r < bri)
+        kern_.gemm(keys, n, bri - r, tile + r * g_.bcp + c0, 1, g_.bcp, x.row(r), x.ld, acc.row(c0), acc.ld, 1);
+    }
   }
 
   // Key block jb (up to kBlockTiles key tiles): dK_j and dV_j over every
@@ -293,7 +360,7 @@ class fused_backward {
     for (std::size_t jj = 0; jj < nj; ++jj) {
       const key_bufs& kb = t.key[jj];
       const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
-      pack_keys(h, j0, bcj, kb, dq != nullptr);
+      pack_keys(h, j0, bcj, kb);
       zero_rows(mat{kb.dk, g_.dp}, bcj, g_.dp);
       zero_rows(mat{kb.dv, g_.dvp}, bcj, g_.dvp);
     }
@@ -308,11 +375,10 @@ class fused_backward {
         const key_bufs& kb = t.key[jj];
         const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
         if (!visible(i0, bri, j0)) break;
-        scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
-        // dV_j += (P m)ᵀ dO_i ; dK_j += (scale dS)ᵀ Q_i : A read transposed from the tiles.
-        kern_.gemm(bcj, g_.dvp, bri, t.s, 1, g_.bcp, dout.p, dout.ld, kb.dv, g_.dvp, 1);
-        kern_.gemm(bcj, g_.dp, bri, t.dpm, 1, g_.bcp, q.p, q.ld, kb.dk, g_.dp, 1);
-        if (dq) add_dq(bri, bcj, t, kb, mat{dq->row(i0), dq->ld});
+        const bool full = scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
+        add_keys(bri, bcj, full, t, t.s, dout, g_.dvp, mat{kb.dv, g_.dvp});   // dV_j += (P m)ᵀ dO_i
+        add_keys(bri, bcj, full, t, t.dpm, q, g_.dp, mat{kb.dk, g_.dp});      // dK_j += (scale dS)ᵀ Q_i
+        if (dq) add_dq(bri, bcj, full, t, kb, mat{dq->row(i0), dq->ld});
       }
     }
     for (std::size_t jj = 0; jj < nj; ++jj) {

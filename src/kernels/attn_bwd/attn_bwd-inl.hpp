@@ -63,7 +63,8 @@ template <class A, int NV>
 void attn_gemm_panel(std::size_t m, std::size_t k, const float* a, std::size_t ar, std::size_t ac, const float* b,
                      std::size_t ldb, float* c, std::size_t ldc, int acc) {
   std::size_t r = 0;
-  for (; r + kAttnMr <= m; r += kAttnMr) attn_gemm_tile<A, kAttnMr, NV>(k, a + r * ar, ar, ac, b, ldb, c + r * ldc, ldc, acc);
+  for (; r + kAttnMr <= m; r += kAttnMr)
+    attn_gemm_tile<A, kAttnMr, NV>(k, a + r * ar, ar, ac, b, ldb, c + r * ldc, ldc, acc);
   a += r * ar;
   c += r * ldc;
   switch (m - r) {
