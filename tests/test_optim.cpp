@@ -16,7 +16,7 @@ namespace {
 
 constexpr double kEps = std::numeric_limits<float>::epsilon();
 // Around every vector width (4, 8, 16), and past the 16 Ki-float chunk of the driver.
-const std::size_t kSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 16385, 40000};
+const std::size_t kSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 16385};
 constexpr int kSteps = 5;
 
 // torch.optim.SGD's step for one element, in double. Returns |lr * g| (the
@@ -32,13 +32,14 @@ double ref_sgd(const qkv_sgd_config& c, int t, double& p, double g, double& buf)
 }
 
 // torch.optim.AdamW's step (amsgrad off) for one element, in double.
-double ref_adamw(const qkv_adamw_config& c, int t, double& p, double g, double& m, double& v) {
+// bc1 = 1 - beta1^t and bc2 = 1 - beta2^t, the bias corrections of step t.
+double ref_adamw(const qkv_adamw_config& c, double bc1, double bc2, double& p, double g, double& m, double& v) {
   const double lr = c.lr, b1 = c.beta1, b2 = c.beta2;
   p *= 1.0 - lr * double(c.weight_decay);
   m = b1 * m + (1.0 - b1) * g;
   v = b2 * v + (1.0 - b2) * g * g;
-  const double step_size = lr / (1.0 - std::pow(b1, t));
-  const double denom = std::sqrt(v) / std::sqrt(1.0 - std::pow(b2, t)) + double(c.eps);
+  const double step_size = lr / bc1;
+  const double denom = std::sqrt(v) / std::sqrt(bc2) + double(c.eps);
   const double u = step_size * m / denom;
   p -= u;
   return std::fabs(u) + std::fabs(p) * lr * double(c.weight_decay);
@@ -130,6 +131,11 @@ TEST_CASE("AdamW matches PyTorch's update rule over several steps on every ISA",
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const auto& c : configs) {
       INFO("lr " << c.lr << " betas " << c.beta1 << "," << c.beta2 << " eps " << c.eps << " wd " << c.weight_decay);
+      double bc1[kSteps + 1], bc2[kSteps + 1];
+      for (int t = 1; t <= kSteps; ++t) {
+        bc1[t] = 1.0 - std::pow(double(c.beta1), t);
+        bc2[t] = 1.0 - std::pow(double(c.beta2), t);
+      }
       for (std::size_t n : kSizes) {
         if (qkv_test::small_tests() && n > 1000) continue;
         std::size_t state_n = 0;
@@ -138,7 +144,7 @@ TEST_CASE("AdamW matches PyTorch's update rule over several steps on every ISA",
         run_steps(
             n, state_n, 5 + n,
             [&](int t, float* p, const float* g, float* s) { return qkv_adamw_step(&c, std::uint64_t(t), n, p, g, s); },
-            [&](int t, double& p, double g, double& m, double& v) { return ref_adamw(c, t, p, g, m, v); });
+            [&](int t, double& p, double g, double& m, double& v) { return ref_adamw(c, bc1[t], bc2[t], p, g, m, v); });
       }
     }
   });
