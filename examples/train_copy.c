@@ -142,9 +142,9 @@ int main(int argc, char** argv) {
     size_t bad = 0;
     make_batch(&rng, BATCH, w.ids, w.targets);
     forward(&m, &w, 1);
-    TRY(qkv_cross_entropy_forward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, &loss));
-    /* Backward, head first: dlogits (in place), dW_head, db_head, dY. */
-    TRY(qkv_cross_entropy_backward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, 1.0f, w.logits, COPY_V));
+    /* Loss and dlogits in one pass (in place), then the head: dW_head, db_head, dY. */
+    TRY(qkv_cross_entropy_forward_backward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, 1.0f, &loss,
+                                           w.logits, COPY_V));
     TRY(qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, COPY_D, COPY_V, ROWS, 1.0f, w.y, COPY_D, w.logits, COPY_V, 1.0f,
                   grads + m.off_head_w, COPY_V));
     for (s = 0; s < ROWS; ++s) TRY(qkv_saxpy(COPY_V, 1.0f, w.logits + s * COPY_V, grads + m.off_head_b));
