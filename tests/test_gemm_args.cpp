@@ -67,7 +67,7 @@ TEST_CASE("sgemm_ws checks the workspace and the size query its arguments", "[ge
   REQUIRE(bytes > 0);
   std::size_t bytes2 = 0;
   REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 2, &bytes2) == QKV_OK);
-  CHECK(bytes2 > bytes);
+  CHECK(bytes2 >= bytes);  // equal where A is never packed (AVX-512)
   std::vector<unsigned char> ws(bytes);
   CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N, nullptr,
                      bytes) == QKV_ERR_NULL_POINTER);
@@ -87,5 +87,5 @@ TEST_CASE("sgemm_ws checks the workspace and the size query its arguments", "[ge
         QKV_ERR_BAD_ARGUMENT);
   CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1, nullptr) == QKV_ERR_NULL_POINTER);
   CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1 << 30, &untouched) == QKV_OK);
-  CHECK(untouched > bytes);
+  CHECK(untouched >= bytes);
 }

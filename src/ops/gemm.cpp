@@ -26,7 +26,7 @@ std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
 // Block sizes for one problem: the table's, clipped to the problem.
 struct blocks {
   std::size_t mc, kc, nc;
-  std::size_t a_floats, b_floats;  // one packed A block, the packed B block (aligned sizes)
+  std::size_t a_floats, b_floats;  // one packed A block (0: A not packed), the B block; aligned sizes
 };
 
 blocks blocks_for(const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
@@ -34,7 +34,10 @@ blocks blocks_for(const gemm_kernels& t, std::size_t M, std::size_t N, std::size
   b.mc = min_sz(t.mc, round_up(M, t.mr));
   b.kc = min_sz(t.kc, K);
   b.nc = min_sz(t.nc, round_up(N, t.nr));
-  b.a_floats = round_up(b.mc * b.kc, kAlignFloats);
+  // Packing A pays off when each A micro-panel meets enough B panels
+  // (N > pack_a_min_n); otherwise the micro-kernel reads A in place. A shape
+  // property, so the same for any thread count.
+  b.a_floats = N > t.pack_a_min_n ? round_up(b.mc * b.kc, kAlignFloats) : 0;
   b.b_floats = round_up(b.kc * b.nc, kAlignFloats);
   return b;
 }
@@ -64,20 +67,31 @@ struct problem {
   std::size_t ldc;
 };
 
-// The macro-kernel: packed A block (mc x kc) times packed B columns
-// [j0, j1) of the B block (multiples of nr except at the end), into C.
+// Where the macro-kernel reads A: a packed block, or op(A) in place with
+// op(A)(i,k) = a[i*rs + k*cs].
+struct a_view {
+  const float* a;
+  std::size_t rs, cs;
+  bool packed;
+};
+
+// The macro-kernel: A block (mc x kc) times the packed B columns [j0, j1)
+// (multiples of nr except at the end) into C. jr outside ir: one B
+// micro-panel stays in L1 while the A micro-panels stream from L2.
 void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::size_t j1, std::size_t kc, float alpha,
-                  const float* ap, const float* bp, float beta, float* C, std::size_t ldc) {
+                  const a_view& av, const float* bp, float beta, float* C, std::size_t ldc) {
   for (std::size_t jr = j0; jr < j1; jr += t.nr) {
     const std::size_t n = min_sz(t.nr, j1 - jr);
     const float* b = bp + jr * kc;
     for (std::size_t ir = 0; ir < mc; ir += t.mr) {
       const std::size_t m = min_sz(t.mr, mc - ir);
       float* c = C + ir * ldc + jr;
-      if (m == t.mr && n == t.nr)
-        t.ukernel(kc, alpha, ap + ir * kc, b, beta, c, ldc);
+      if (!av.packed)
+        t.ukernel_strided_a(m, n, kc, alpha, av.a + ir * av.rs, av.rs, av.cs, b, beta, c, ldc);
+      else if (m == t.mr && n == t.nr)
+        t.ukernel(kc, alpha, av.a + ir * kc, b, beta, c, ldc);
       else
-        t.ukernel_edge(m, n, kc, alpha, ap + ir * kc, b, beta, c, ldc);
+        t.ukernel_edge(m, n, kc, alpha, av.a + ir * kc, b, beta, c, ldc);
     }
   }
 }
@@ -93,6 +107,7 @@ inline void barrier() {
 void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int tid,
                    int nth) {
   const std::size_t T = static_cast<std::size_t>(nth), id = static_cast<std::size_t>(tid);
+  const bool pack_a = bl.a_floats != 0;
   const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr;
   // Split M tiles when there are enough, else N panels of each B block.
   const bool split_m = m_tiles >= T;
@@ -123,8 +138,12 @@ void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, fl
         for (std::size_t ic = m_lo; ic < m_hi; ic += bl.mc) {
           const std::size_t mc = min_sz(bl.mc, m_hi - ic);
           const float* a = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
-          t.pack_a(p.ta, mc, kc, a, p.lda, ap);
-          macro_kernel(t, mc, j0, j1, kc, p.alpha, ap, bp, beta, p.C + ic * p.ldc + jc, p.ldc);
+          a_view av{a, p.ta ? 1 : p.lda, p.ta ? p.lda : 1, false};
+          if (pack_a) {
+            t.pack_a(p.ta, mc, kc, a, p.lda, ap);
+            av = a_view{ap, 0, 0, true};
+          }
+          macro_kernel(t, mc, j0, j1, kc, p.alpha, av, bp, beta, p.C + ic * p.ldc + jc, p.ldc);
         }
       }
       barrier();  // the B block is overwritten next
@@ -190,8 +209,10 @@ void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float 
       t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
       return;
     }
-    const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
-    if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
+    if (bl.a_floats) {  // each extra thread needs its own packed A block
+      const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
+      if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
+    }
     ws_base = align64(ws);
   } else {
 #ifndef QKV_HOSTED

@@ -8,6 +8,8 @@
 // an edge element goes through exactly the operations of an interior one.
 // The packers transpose 16x16 blocks in registers.
 #include <immintrin.h>
+#include <array>
+#include <utility>
 
 #include "kernels/gemm/gemm-inl.hpp"
 
@@ -16,11 +18,15 @@ namespace {
 
 constexpr std::size_t kMR = 14, kNR = 32;
 
-// C[0:M, 0:32] (columns masked by m0/m1 when Masked) = alpha*Ap.Bp + beta*C.
-// a: packed A panel (stride kMR per k, first M rows used), b: packed B panel.
-template <std::size_t M, bool Masked>
-inline void tile_f32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
-                     std::size_t ldc, __mmask16 m0, __mmask16 m1) {
+// Where the micro-kernel reads A: packed panels (stride kMR per k), or in
+// place from a row-major op(A) with rows lda apart (a_rows) or from a
+// transposed one, op(A)(i,k) = a[k*lda + i] (a_cols).
+enum class a_src { packed, rows, cols };
+
+// C[0:M, 0:32] (columns masked by m0/m1 when Masked) = alpha*A.Bp + beta*C.
+template <std::size_t M, bool Masked, a_src Src>
+inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t lda, const float* b, float beta,
+                     float* c, std::size_t ldc, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[M], acc1[M];
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < M; ++i) {
@@ -30,11 +36,13 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, const float* b
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
   }
-  for (std::size_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
+  const std::size_t a_step = Src == a_src::packed ? kMR : Src == a_src::rows ? 1 : lda;
+  const std::size_t a_row = Src == a_src::packed ? 1 : Src == a_src::rows ? lda : 1;
+  for (std::size_t k = 0; k < kc; ++k, a += a_step, b += kNR) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < M; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i]);
+      const __m512 av = _mm512_set1_ps(a[i * a_row]);
       acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
       acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
     }
@@ -65,20 +73,20 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, const float* b
 
 void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                     std::size_t ldc) {
-  tile_f32<kMR, false>(kc, alpha, a, b, beta, c, ldc, 0xFFFF, 0xFFFF);
+  tile_f32<kMR, false, a_src::packed>(kc, alpha, a, 0, b, beta, c, ldc, 0xFFFF, 0xFFFF);
 }
 
-template <std::size_t M>
-void edge_rows(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c, std::size_t ldc,
-               __mmask16 m0, __mmask16 m1) {
-  tile_f32<M, true>(kc, alpha, a, b, beta, c, ldc, m0, m1);
-}
+using tile_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, float, float*, std::size_t,
+                         __mmask16, __mmask16);
 
-using edge_fn = void (*)(std::size_t, float, const float*, const float*, float, float*, std::size_t, __mmask16,
-                         __mmask16);
-constexpr edge_fn kEdges[kMR] = {edge_rows<1>, edge_rows<2>,  edge_rows<3>,  edge_rows<4>,  edge_rows<5>,
-                                 edge_rows<6>, edge_rows<7>,  edge_rows<8>,  edge_rows<9>,  edge_rows<10>,
-                                 edge_rows<11>, edge_rows<12>, edge_rows<13>, edge_rows<14>};
+// Row count 1..14 -> the instantiation for it (masked columns).
+template <a_src Src, std::size_t... I>
+constexpr std::array<tile_fn, kMR> masked_tiles(std::index_sequence<I...>) {
+  return {tile_f32<I + 1, true, Src>...};
+}
+constexpr auto kEdgePacked = masked_tiles<a_src::packed>(std::make_index_sequence<kMR>());
+constexpr auto kEdgeRows = masked_tiles<a_src::rows>(std::make_index_sequence<kMR>());
+constexpr auto kEdgeCols = masked_tiles<a_src::cols>(std::make_index_sequence<kMR>());
 
 __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
   return static_cast<__mmask16>((1u << n) - 1u);
@@ -87,7 +95,25 @@ __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
 void gemm_f32_14x32_edge(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a, const float* b,
                          float beta, float* c, std::size_t ldc) {
   const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
-  kEdges[m - 1](kc, alpha, a, b, beta, c, ldc, m0, m1);
+  kEdgePacked[m - 1](kc, alpha, a, 0, b, beta, c, ldc, m0, m1);
+}
+
+void gemm_f32_14x32_strided_a(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
+                              std::size_t a_rs, std::size_t a_cs, const float* b, float beta, float* c,
+                              std::size_t ldc) {
+  const bool rows = a_cs == 1;  // else a_rs == 1
+  if (m == kMR && n == kNR) {
+    if (rows)
+      tile_f32<kMR, false, a_src::rows>(kc, alpha, a, a_rs, b, beta, c, ldc, 0xFFFF, 0xFFFF);
+    else
+      tile_f32<kMR, false, a_src::cols>(kc, alpha, a, a_cs, b, beta, c, ldc, 0xFFFF, 0xFFFF);
+    return;
+  }
+  const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
+  if (rows)
+    kEdgeRows[m - 1](kc, alpha, a, a_rs, b, beta, c, ldc, m0, m1);
+  else
+    kEdgeCols[m - 1](kc, alpha, a, a_cs, b, beta, c, ldc, m0, m1);
 }
 
 // In-register transpose: r[i] lane j  ->  r[j] lane i.
@@ -163,16 +189,21 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
   }
 }
 
-// Blocks for a 48 KiB L1d / 2 MiB L2 core: a 256 x 32 B micro-panel (32 KiB)
-// stays in L1 while the 14 x 256 A micro-panels stream from L2; the A block
-// (336 x 256, 336 KiB) and the B block (256 x 1024, 1 MiB) share the L2.
-constexpr std::size_t kMC = 14 * 24, kKC = 256, kNC = 1024;
+// Blocks for a 48 KiB L1d / 2 MiB L2 core. A 256 x 32 B micro-panel (32 KiB)
+// is reused by the 12 A micro-panels of an MC block; A is read in place,
+// never packed: with 14 rows the broadcasts stream 14 lines per 16 k from
+// L2, which measured as fast as packed panels (and packing A costs up to a
+// third of the run when N is small, e.g. P.V with a 64-wide head). The B
+// block (256 x 1024, 1 MiB) stays in L2. Measured on the 1024^3 case:
+// KC 192..384 and MC 168..336 are within noise of each other, MC 672 is slower.
+constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
+constexpr std::size_t kPackAMinN = static_cast<std::size_t>(-1);
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
 static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hosted buffer");
 
 }  // namespace
 
-const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, gemm_f32_14x32,
-                                  gemm_f32_14x32_edge, pack_a_14, pack_b_32, direct_simd<xsimd::avx512bw>};
+const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kPackAMinN, gemm_f32_14x32,
+                                  gemm_f32_14x32_edge, gemm_f32_14x32_strided_a, pack_a_14, pack_b_32, direct_simd<xsimd::avx512bw>};
 
 }  // namespace qkv::kern
