@@ -5,7 +5,8 @@
 //
 // Algorithm (BLIS): jc over NC columns -> pc over KC -> pack B block (shared,
 // threads pack disjoint panels) -> ic over MC rows -> pack A block (per
-// thread) -> jr over NR -> ir over MR -> micro-kernel. Threads split M tiles
+// thread, unless the ISA reads A in place) -> ir over MR -> jr over NR ->
+// micro-kernel. Threads split M tiles
 // (or N panels when M has fewer tiles than threads), never K, and every C
 // element is computed by the same operations whatever the split: results are
 // bitwise identical for any thread count. Problems with M*N*K <= 4096 use the

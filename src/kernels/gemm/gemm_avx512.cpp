@@ -189,13 +189,13 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
   }
 }
 
-// Blocks for a 48 KiB L1d / 2 MiB L2 core. A 256 x 32 B micro-panel (32 KiB)
-// is reused by the 12 A micro-panels of an MC block; A is read in place,
-// never packed: with 14 rows the broadcasts stream 14 lines per 16 k from
-// L2, which measured as fast as packed panels (and packing A costs up to a
-// third of the run when N is small, e.g. P.V with a 64-wide head). The B
-// block (256 x 1024, 1 MiB) stays in L2. Measured on the 1024^3 case:
-// KC 192..384 and MC 168..336 are within noise of each other, MC 672 is slower.
+// Blocks for a 48 KiB L1d / 2 MiB L2 core. The driver keeps one A
+// micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B micro-panels stream
+// from the B block (256 x 1024, 1 MiB) in L2. A is read in place, never
+// packed: with 14 rows the broadcasts stream 14 lines per 16 k, which
+// measured as fast as packed panels, and packing A costs up to a third of the
+// run when N is small (P.V with a 64-wide head). Measured at 1024^3-2048^3:
+// KC 256 beats 128/192/384 by 3-15 %; MC matters little once A is not packed.
 constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
 constexpr std::size_t kPackAMinN = static_cast<std::size_t>(-1);
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
