@@ -189,6 +189,53 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
   }
 }
 
+// Small problems (the unpacked path, M*N*K <= 4096) and the fallback for
+// large ones. C columns in 16-wide vectors, A broadcast from where it is.
+// Narrow C (N < 16, e.g. the book's 6x2x3) is done in scalar FMAs instead:
+// a masked 16-wide load there would span bytes past B's rows, and the CPU
+// stalls such a load behind any recent store to those bytes (C often sits
+// right after B), which doubled the cost of a 6x2x3 call.
+void direct_narrow(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+                   std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
+  const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  const std::size_t b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
+  for (std::size_t i = 0; i < M; ++i) {
+    const float* a = A + i * a_rs;
+    float* c = C + i * ldc;
+    for (std::size_t j = 0; j < N; ++j) {  // elements are independent chains the core overlaps
+      const float* b = B + j * b_cs;
+      __m128 acc = _mm_setzero_ps();
+      for (std::size_t k = 0; k < K; ++k) acc = _mm_fmadd_ss(_mm_load_ss(a + k * a_cs), _mm_load_ss(b + k * b_rs), acc);
+      __m128 r = _mm_mul_ss(_mm_set_ss(alpha), acc);
+      if (beta != 0.f) r = _mm_fmadd_ss(_mm_set_ss(beta), _mm_load_ss(c + j), r);
+      _mm_store_ss(c + j, r);
+    }
+  }
+}
+
+void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+                       std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
+  if (N < 16 || tb) {  // B^T columns would need a gather: scalar FMAs, fine at this size
+    direct_narrow(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (std::size_t j0 = 0; j0 < N; j0 += 16) {
+    const __mmask16 mask = first_n(N - j0 < 16 ? N - j0 : 16);
+    for (std::size_t i = 0; i < M; ++i) {  // rows are independent chains the core overlaps
+      const float* a = A + i * a_rs;
+      __m512 acc = _mm512_setzero_ps();
+      for (std::size_t k = 0; k < K; ++k)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(a[k * a_cs]), _mm512_maskz_loadu_ps(mask, B + k * ldb + j0), acc);
+      float* c = C + i * ldc + j0;
+      __m512 r = _mm512_mul_ps(va, acc);
+      if (beta != 0.f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, c), r);
+      _mm512_mask_storeu_ps(c, mask, r);
+    }
+  }
+}
+
 // Blocks for a 48 KiB L1d / 2 MiB L2 core. The driver keeps one A
 // micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B micro-panels stream
 // from the B block (256 x 1024, 1 MiB) in L2. A is read in place, never
@@ -204,6 +251,6 @@ static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hos
 }  // namespace
 
 const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kPackAMinN, gemm_f32_14x32,
-                                  gemm_f32_14x32_edge, gemm_f32_14x32_strided_a, pack_a_14, pack_b_32, direct_simd<xsimd::avx512bw>};
+                                  gemm_f32_14x32_edge, gemm_f32_14x32_strided_a, pack_a_14, pack_b_32, direct_f32_avx512};
 
 }  // namespace qkv::kern
