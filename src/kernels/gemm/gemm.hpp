@@ -28,6 +28,7 @@ struct gemm_kernels {
   std::size_t mr, nr;      // register tile
   std::size_t mc, kc, nc;  // cache blocks: mc % mr == 0, nc % nr == 0
   std::size_t pack_a_min_n;  // the driver packs A only when N exceeds this
+  std::size_t inplace_b_max;  // and reads a non-transposed B in place when kc*N <= this (floats)
 
   // C[0:mr, 0:nr] = alpha * (A panel . B panel) + beta * C, kc >= 1.
   // a: packed A panel (mr*kc floats), b: packed B panel (kc*nr floats),
@@ -40,12 +41,13 @@ struct gemm_kernels {
   void (*ukernel_edge)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
                        const float* b, float beta, float* c, std::size_t ldc);
   // ukernel/ukernel_edge (same rounding) on the m x n corner with op(A) read
-  // in place, not packed: op(A)(i,k) = a[i*a_rs + k*a_cs]. For shapes where
-  // each A element meets few B panels (small N), packing A costs more than
-  // it saves.
-  void (*ukernel_strided_a)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
-                            std::size_t a_rs, std::size_t a_cs, const float* b, float beta, float* c,
-                            std::size_t ldc);
+  // in place, op(A)(i,k) = a[i*a_rs + k*a_cs], and B either a packed panel
+  // (b_rs == 0) or op(B) read in place, op(B)(k,j) = b[k*b_rs + j].
+  // Where each A element meets few B panels (small N) packing A costs more
+  // than it saves, and a small B is cheaper read in place than packed.
+  void (*ukernel_strided)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
+                          std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta, float* c,
+                          std::size_t ldc);
   // Packs op(A)[0:mc, 0:kc] into ceil(mc/mr) A panels at dst (64-byte
   // aligned). op(A)(i,k) = a[i*lda + k], or a[k*lda + i] when trans.
   void (*pack_a)(bool trans, std::size_t mc, std::size_t kc, const float* a, std::size_t lda, float* dst);

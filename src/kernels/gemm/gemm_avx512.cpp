@@ -24,9 +24,11 @@ constexpr std::size_t kMR = 14, kNR = 32;
 enum class a_src { packed, rows, cols };
 
 // C[0:M, 0:32] (columns masked by m0/m1 when Masked) = alpha*A.Bp + beta*C.
-template <std::size_t M, bool Masked, a_src Src>
-inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t lda, const float* b, float beta,
-                     float* c, std::size_t ldc, __mmask16 m0, __mmask16 m1) {
+// B is a packed panel (PackedB: rows kNR apart, aligned) or op(B) in place
+// with rows ldb apart (columns past n masked off when Masked).
+template <std::size_t M, bool Masked, a_src Src, bool PackedB>
+inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                     float beta, float* c, std::size_t ldc, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[M], acc1[M];
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < M; ++i) {
@@ -38,8 +40,19 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
   }
   const std::size_t a_step = Src == a_src::packed ? kMR : Src == a_src::rows ? 1 : lda;
   const std::size_t a_row = Src == a_src::packed ? 1 : Src == a_src::rows ? lda : 1;
-  for (std::size_t k = 0; k < kc; ++k, a += a_step, b += kNR) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+  const std::size_t b_step = PackedB ? kNR : ldb;
+  for (std::size_t k = 0; k < kc; ++k, a += a_step, b += b_step) {
+    __m512 b0, b1;
+    if (PackedB) {
+      b0 = _mm512_load_ps(b);
+      b1 = _mm512_load_ps(b + 16);
+    } else if (Masked) {
+      b0 = _mm512_maskz_loadu_ps(m0, b);
+      b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+    } else {
+      b0 = _mm512_loadu_ps(b);
+      b1 = _mm512_loadu_ps(b + 16);
+    }
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < M; ++i) {
       const __m512 av = _mm512_set1_ps(a[i * a_row]);
@@ -73,20 +86,27 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
 
 void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                     std::size_t ldc) {
-  tile_f32<kMR, false, a_src::packed>(kc, alpha, a, 0, b, beta, c, ldc, 0xFFFF, 0xFFFF);
+  tile_f32<kMR, false, a_src::packed, true>(kc, alpha, a, 0, b, kNR, beta, c, ldc, 0xFFFF, 0xFFFF);
 }
 
-using tile_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, float, float*, std::size_t,
-                         __mmask16, __mmask16);
+using tile_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, std::size_t, float, float*,
+                         std::size_t, __mmask16, __mmask16);
 
 // Row count 1..14 -> the instantiation for it (masked columns).
-template <a_src Src, std::size_t... I>
+template <a_src Src, bool PackedB, std::size_t... I>
 constexpr std::array<tile_fn, kMR> masked_tiles(std::index_sequence<I...>) {
-  return {tile_f32<I + 1, true, Src>...};
+  return {tile_f32<I + 1, true, Src, PackedB>...};
 }
-constexpr auto kEdgePacked = masked_tiles<a_src::packed>(std::make_index_sequence<kMR>());
-constexpr auto kEdgeRows = masked_tiles<a_src::rows>(std::make_index_sequence<kMR>());
-constexpr auto kEdgeCols = masked_tiles<a_src::cols>(std::make_index_sequence<kMR>());
+constexpr auto kEdgePacked = masked_tiles<a_src::packed, true>(std::make_index_sequence<kMR>());
+// [A rows / A cols][B packed / in place]
+constexpr std::array<tile_fn, kMR> kEdgeStrided[2][2] = {
+    {masked_tiles<a_src::rows, true>(std::make_index_sequence<kMR>()),
+     masked_tiles<a_src::rows, false>(std::make_index_sequence<kMR>())},
+    {masked_tiles<a_src::cols, true>(std::make_index_sequence<kMR>()),
+     masked_tiles<a_src::cols, false>(std::make_index_sequence<kMR>())}};
+constexpr tile_fn kFullStrided[2][2] = {
+    {tile_f32<kMR, false, a_src::rows, true>, tile_f32<kMR, false, a_src::rows, false>},
+    {tile_f32<kMR, false, a_src::cols, true>, tile_f32<kMR, false, a_src::cols, false>}};
 
 __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
   return static_cast<__mmask16>((1u << n) - 1u);
@@ -95,25 +115,21 @@ __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
 void gemm_f32_14x32_edge(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a, const float* b,
                          float beta, float* c, std::size_t ldc) {
   const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
-  kEdgePacked[m - 1](kc, alpha, a, 0, b, beta, c, ldc, m0, m1);
+  kEdgePacked[m - 1](kc, alpha, a, 0, b, kNR, beta, c, ldc, m0, m1);
 }
 
-void gemm_f32_14x32_strided_a(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
-                              std::size_t a_rs, std::size_t a_cs, const float* b, float beta, float* c,
-                              std::size_t ldc) {
-  const bool rows = a_cs == 1;  // else a_rs == 1
+void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
+                            std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta,
+                            float* c, std::size_t ldc) {
+  const int cols = a_cs == 1 ? 0 : 1;  // A read along rows (a_cs == 1) or columns (a_rs == 1)
+  const std::size_t lda = cols ? a_cs : a_rs;
+  const int inplace_b = b_rs == 0 ? 0 : 1;
   if (m == kMR && n == kNR) {
-    if (rows)
-      tile_f32<kMR, false, a_src::rows>(kc, alpha, a, a_rs, b, beta, c, ldc, 0xFFFF, 0xFFFF);
-    else
-      tile_f32<kMR, false, a_src::cols>(kc, alpha, a, a_cs, b, beta, c, ldc, 0xFFFF, 0xFFFF);
+    kFullStrided[cols][inplace_b](kc, alpha, a, lda, b, b_rs, beta, c, ldc, 0xFFFF, 0xFFFF);
     return;
   }
   const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
-  if (rows)
-    kEdgeRows[m - 1](kc, alpha, a, a_rs, b, beta, c, ldc, m0, m1);
-  else
-    kEdgeCols[m - 1](kc, alpha, a, a_cs, b, beta, c, ldc, m0, m1);
+  kEdgeStrided[cols][inplace_b][m - 1](kc, alpha, a, lda, b, b_rs, beta, c, ldc, m0, m1);
 }
 
 // In-register transpose: r[i] lane j  ->  r[j] lane i.
@@ -245,12 +261,15 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
 // KC 256 beats 128/192/384 by 3-15 %; MC matters little once A is not packed.
 constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
 constexpr std::size_t kPackAMinN = static_cast<std::size_t>(-1);
+// A B block of up to 64 KiB (64^3, P.V's 256 x 64) is read in place:
+// packing it cost ~7 % of a 64^3 call.
+constexpr std::size_t kInplaceBMax = 16384;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
 static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hosted buffer");
 
 }  // namespace
 
-const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kPackAMinN, gemm_f32_14x32,
-                                  gemm_f32_14x32_edge, gemm_f32_14x32_strided_a, pack_a_14, pack_b_32, direct_f32_avx512};
+const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kPackAMinN, kInplaceBMax, gemm_f32_14x32,
+                                  gemm_f32_14x32_edge, gemm_f32_14x32_strided, pack_a_14, pack_b_32, direct_f32_avx512};
 
 }  // namespace qkv::kern
