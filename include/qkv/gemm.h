@@ -42,7 +42,7 @@ typedef enum qkv_trans { QKV_NO_TRANS = 0, QKV_TRANS = 1 } qkv_trans;
 /** C = alpha*op(A)*op(B) + beta*C, packing into an internal buffer.
  *
  * Memory: allocates nothing. Packed blocks go to a static, fixed-capacity
- * buffer per thread (thread_local, 1.34 MiB per thread that calls qkv_sgemm
+ * buffer per thread (thread_local, 1.19 MiB per thread that calls qkv_sgemm
  * or runs as one of its OpenMP workers; part of every thread's static TLS in
  * a program that links qkv). Small problems (M*N*K <= 4096) use no buffer.
  * On bare-metal builds, which have no thread_local, the call uses an unpacked

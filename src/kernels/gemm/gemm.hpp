@@ -63,8 +63,8 @@ struct gemm_kernels {
 
 // Capacity of one hosted per-thread packing buffer, in floats: every ISA's
 // table satisfies mc*kc + kc*nc <= kGemmBufferFloats (checked where each table
-// is defined). 352*256 + 256*1024 floats = 1.34 MiB.
-constexpr std::size_t kGemmBufferFloats = (352 + 1024) * 256;
+// is defined): (192 + 1024) * 256 floats = 1.19 MiB.
+constexpr std::size_t kGemmBufferFloats = (192 + 1024) * 256;
 
 QKV_DECLARE_KERNEL_TABLES(gemm_kernels, gemm)
 

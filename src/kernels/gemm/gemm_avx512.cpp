@@ -206,50 +206,90 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
 }
 
 // Small problems (the unpacked path, M*N*K <= 4096) and the fallback for
-// large ones. C columns in 16-wide vectors, A broadcast from where it is.
-// Narrow C (N < 16, e.g. the book's 6x2x3) is done in scalar FMAs instead:
-// a masked 16-wide load there would span bytes past B's rows, and the CPU
-// stalls such a load behind any recent store to those bytes (C often sits
-// right after B), which doubled the cost of a 6x2x3 call.
-void direct_narrow(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
-                   std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
-  const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
-  const std::size_t b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
-  for (std::size_t i = 0; i < M; ++i) {
+// large ones: C columns in vectors, A broadcast from where it is. The column
+// tail (and all of a narrow C, e.g. the book's 6x2x3) uses exact-width
+// loads (8, 4, 2, 1 floats), never masked 16-wide ones: those span bytes past
+// B's rows, and the CPU stalls such a load behind any recent store to those
+// bytes (C often sits right after B), which doubled the cost of a 6x2x3 call.
+template <class V, V (*Load)(const float*), V (*Bcast)(float), V (*Fma)(V, V, V), V (*Mul)(V, V),
+          void (*Store)(float*, V)>
+inline void direct_cols(std::size_t M, std::size_t K, float alpha, const float* A, std::size_t a_rs,
+                        std::size_t a_cs, const float* B, std::size_t b_rs, float beta, float* C, std::size_t ldc) {
+  const V va = Bcast(alpha), vb = Bcast(beta);
+  for (std::size_t i = 0; i < M; ++i) {  // rows are independent chains the core overlaps
     const float* a = A + i * a_rs;
+    V acc = Bcast(0.f);
+    for (std::size_t k = 0; k < K; ++k) acc = Fma(Bcast(a[k * a_cs]), Load(B + k * b_rs), acc);
     float* c = C + i * ldc;
-    for (std::size_t j = 0; j < N; ++j) {  // elements are independent chains the core overlaps
-      const float* b = B + j * b_cs;
-      __m128 acc = _mm_setzero_ps();
-      for (std::size_t k = 0; k < K; ++k) acc = _mm_fmadd_ss(_mm_load_ss(a + k * a_cs), _mm_load_ss(b + k * b_rs), acc);
-      __m128 r = _mm_mul_ss(_mm_set_ss(alpha), acc);
-      if (beta != 0.f) r = _mm_fmadd_ss(_mm_set_ss(beta), _mm_load_ss(c + j), r);
-      _mm_store_ss(c + j, r);
-    }
+    V r = Mul(va, acc);
+    if (beta != 0.f) r = Fma(vb, Load(c), r);
+    Store(c, r);
   }
+}
+
+// The small path has K*N <= 4096: a transposed B fits this stack block.
+constexpr std::size_t kDirectBtFloats = 4096;
+
+inline __m512 ld16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 bc16(float x) { return _mm512_set1_ps(x); }
+inline __m512 fma16(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+inline __m512 mul16(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+inline void st16(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+inline __m256 ld8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 bc8(float x) { return _mm256_set1_ps(x); }
+inline __m256 fma8(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+inline __m256 mul8(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+inline void st8(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+inline __m128 ld4(const float* p) { return _mm_loadu_ps(p); }
+inline __m128 ld2(const float* p) { return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p))); }
+inline __m128 ld1(const float* p) { return _mm_load_ss(p); }
+inline __m128 bc4(float x) { return _mm_set1_ps(x); }
+inline __m128 fma4(__m128 a, __m128 b, __m128 c) { return _mm_fmadd_ps(a, b, c); }
+inline __m128 mul4(__m128 a, __m128 b) { return _mm_mul_ps(a, b); }
+inline void st4(float* p, __m128 v) { _mm_storeu_ps(p, v); }
+inline void st2(float* p, __m128 v) { _mm_store_sd(reinterpret_cast<double*>(p), _mm_castps_pd(v)); }
+inline void st1(float* p, __m128 v) { _mm_store_ss(p, v); }
+
+__attribute__((always_inline)) inline void direct_nn(bool ta, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A, std::size_t lda,
+               const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
+  const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  std::size_t j = 0;
+  for (; j + 16 <= N; j += 16)
+    direct_cols<__m512, ld16, bc16, fma16, mul16, st16>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+  if (j + 8 <= N) {
+    direct_cols<__m256, ld8, bc8, fma8, mul8, st8>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    j += 8;
+  }
+  if (j + 4 <= N) {
+    direct_cols<__m128, ld4, bc4, fma4, mul4, st4>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    j += 4;
+  }
+  if (j + 2 <= N) {
+    direct_cols<__m128, ld2, bc4, fma4, mul4, st2>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    j += 2;
+  }
+  if (j < N) direct_cols<__m128, ld1, bc4, fma4, mul4, st1>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+}
+
+// Transposed B: op(B) rows are B's columns, so copy op(B) to a K x N stack
+// block first (kept out of direct_nn, whose frame stays small).
+__attribute__((noinline)) void direct_nt(bool ta, std::size_t M, std::size_t N, std::size_t K, float alpha,
+                                         const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta,
+                                         float* C, std::size_t ldc) {
+  alignas(64) float bt[kDirectBtFloats];
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+  direct_nn(ta, M, N, K, alpha, A, lda, bt, N, beta, C, ldc);
 }
 
 void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                        std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
-  if (N < 16 || tb) {  // B^T columns would need a gather: scalar FMAs, fine at this size
-    direct_narrow(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  for (std::size_t j0 = 0; j0 < N; j0 += 16) {
-    const __mmask16 mask = first_n(N - j0 < 16 ? N - j0 : 16);
-    for (std::size_t i = 0; i < M; ++i) {  // rows are independent chains the core overlaps
-      const float* a = A + i * a_rs;
-      __m512 acc = _mm512_setzero_ps();
-      for (std::size_t k = 0; k < K; ++k)
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(a[k * a_cs]), _mm512_maskz_loadu_ps(mask, B + k * ldb + j0), acc);
-      float* c = C + i * ldc + j0;
-      __m512 r = _mm512_mul_ps(va, acc);
-      if (beta != 0.f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, c), r);
-      _mm512_mask_storeu_ps(c, mask, r);
-    }
-  }
+  if (!tb)
+    direct_nn(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (K * N <= kDirectBtFloats)
+    direct_nt(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else  // only as the fallback for a large problem
+    direct_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // Blocks for a 48 KiB L1d / 2 MiB L2 core. The driver keeps one A
