@@ -76,7 +76,8 @@ std::vector<float> check_case(const gemm_case& c, api which, std::uint64_t seed,
   for (std::size_t i = 0; i < c.M; ++i)
     for (std::size_t j = 0; j < c.N; ++j) C[i * ldc + j] = c.beta == 0.f ? kNaN : r.uniform();
   qkv_test::gemm_ref_result ref;
-  if (against_ref) ref = qkv_test::ref_sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C, ldc);
+  if (against_ref)
+    ref = qkv_test::ref_sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C, ldc);
 
   const qkv_trans ta = c.ta ? QKV_TRANS : QKV_NO_TRANS, tb = c.tb ? QKV_TRANS : QKV_NO_TRANS;
   if (which == api::plain) {
