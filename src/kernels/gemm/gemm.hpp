@@ -41,8 +41,10 @@ struct gemm_kernels {
   void (*ukernel_edge)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
                        const float* b, float beta, float* c, std::size_t ldc);
   // ukernel/ukernel_edge (same rounding) on the m x n corner with op(A) read
-  // in place, op(A)(i,k) = a[i*a_rs + k*a_cs], and B either a packed panel
-  // (b_rs == 0) or op(B) read in place, op(B)(k,j) = b[k*b_rs + j].
+  // in place, op(A)(i,k) = a[i*a_rs + k*a_cs] (a_rs == 1 or a_cs == 1; a
+  // packed panel is a_rs = 1, a_cs = mr), and B either a packed panel
+  // (b_rs == 0) or op(B) read in place, op(B)(k,j) = b[k*b_rs + j]; kc <= the
+  // table's kc.
   // Where each A element meets few B panels (small N) packing A costs more
   // than it saves, and a small B is cheaper read in place than packed.
   void (*ukernel_strided)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
@@ -56,7 +58,8 @@ struct gemm_kernels {
   void (*pack_b)(bool trans, std::size_t kc, std::size_t nc, const float* b, std::size_t ldb, float* dst);
   // Unpacked C = alpha*op(A)*op(B) + beta*C for any M, N >= 1, K >= 1: the
   // small-matrix path (no packing, no threads) and the bare-metal fallback.
-  // Rounds like the contract above, with one k block of size K.
+  // Deterministic for a given ISA and shape; its rounding may differ from the
+  // packed path's (the choice between them depends on the shape only).
   void (*direct)(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc);
 };
