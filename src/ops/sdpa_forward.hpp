@@ -6,8 +6,10 @@
 //    ones masked. Threads take (batch, head, query tile) tasks, heaviest
 //    (last, for causal) first; each task writes only its own rows, so the
 //    result is the same for any thread count.
-//  - reference: per (batch, head) the full q_len x kv_len score matrix, a
-//    stable row softmax, then weights x V: the plain path to compare with.
+//  - reference: per (batch, head) the full q_len x kv_len score matrix by
+//    GEMM, a stable row softmax, then weights x V by GEMM: the plain
+//    (unfused) path to compare with. It uses one score matrix whatever the
+//    thread count (the GEMMs and the row softmax are threaded inside).
 // Arguments are validated by the C boundary (capi/sdpa_check).
 #pragma once
 
