@@ -1,5 +1,6 @@
 #include "ops/sdpa_forward.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -74,10 +75,10 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
   const std::size_t br = kn.br, D = d.head_dim, Dv = p.v_dim;
   const std::size_t i0 = qi * br;
   const std::size_t rows = d.q_len - i0 < br ? d.q_len - i0 : br;
-  float* qt = w;                     // [D][br]
-  float* st = qt + D * br;           // [kSdpaKeyTile][br]
+  float* qt = w;                       // [D][br]
+  float* st = qt + D * br;             // [kSdpaKeyTile][br]
   float* ot = st + kSdpaKeyTile * br;  // [Dv][br]
-  float* m = ot + Dv * br;           // [br] each
+  float* m = ot + Dv * br;             // [br] each
   float* l = m + br;
   float* alpha = l + br;
 
@@ -95,7 +96,7 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
   std::size_t kv_end = d.kv_len;
   if (d.causal) {
     const ll last = static_cast<ll>(i0 + rows - 1) + off;  // the furthest key any row sees
-    kv_end = last < 0 ? 0 : (static_cast<std::size_t>(last) + 1 < d.kv_len ? static_cast<std::size_t>(last) + 1 : d.kv_len);
+    kv_end = last < 0 ? 0 : std::min(static_cast<std::size_t>(last) + 1, d.kv_len);
   }
   const float* kb_ptr = k + base(d.k, b, h);
   const float* vb_ptr = v + base(d.v, b, h);
@@ -105,7 +106,7 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
     if (d.causal && static_cast<ll>(j0 + kb - 1) > static_cast<ll>(i0) + off) {  // a diagonal tile
       for (std::size_t j = 0; j < kb; ++j) {
         const ll first_seeing = static_cast<ll>(j0 + j) - off - static_cast<ll>(i0);  // first row r that sees j
-        const std::size_t hidden = first_seeing <= 0 ? 0 : (first_seeing >= static_cast<ll>(br) ? br : static_cast<std::size_t>(first_seeing));
+        const std::size_t hidden = static_cast<std::size_t>(std::clamp<ll>(first_seeing, 0, static_cast<ll>(br)));
         for (std::size_t r = 0; r < hidden; ++r) st[j * br + r] = kNegInf;
       }
     }
