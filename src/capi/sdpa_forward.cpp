@@ -31,6 +31,8 @@ qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int threads, size_
   if (st != QKV_OK) return st;
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   if (!bytes) return QKV_ERR_NULL_POINTER;
+  // The reference path holds one score matrix whatever the thread count.
+  if (desc->algo == QKV_SDPA_REFERENCE) threads = 1;
   // kSdpaAlign - 1 bytes of slack let the pointer be rounded up to the alignment.
   std::size_t total;
   if (!qkv::capi::mul_ok(per, static_cast<std::size_t>(threads), &total) ||
@@ -51,7 +53,7 @@ qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const flo
   const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
   if (workspace_bytes < pad || (workspace_bytes - pad) / per < 1) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const std::size_t fit = (workspace_bytes - pad) / per;  // threads the workspace can feed
-  const int max_threads = fit > 1024 ? 1024 : static_cast<int>(fit);
+  const int max_threads = fit > 1024 || desc->algo == QKV_SDPA_REFERENCE ? 1024 : static_cast<int>(fit);
   qkv::ops::sdpa_forward_run(p, q, k, v, out, lse, static_cast<char*>(workspace) + pad, per, max_threads);
   return QKV_OK;
 }
