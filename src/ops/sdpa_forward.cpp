@@ -236,4 +236,29 @@ void sdpa_forward_run(const sdpa_problem& p, const float* q, const float* k, con
     fused_forward(p, q, k, v, out, lse, w, per_thread_floats, max_threads);
 }
 
+bool sdpa_forward_workspace_bytes(const sdpa_problem& p, int threads, std::size_t* bytes) noexcept {
+  std::size_t per = 0, total = 0;
+  // The reference path holds one score matrix whatever the thread count.
+  if (p.desc->algo == QKV_SDPA_REFERENCE) threads = 1;
+  if (!sdpa_forward_bytes_per_thread(p, p.desc->algo, &per) ||
+      __builtin_mul_overflow(per, static_cast<std::size_t>(threads), &total) ||
+      __builtin_add_overflow(total, kSdpaAlign - 1, &total))
+    return false;
+  *bytes = total;
+  return true;
+}
+
+bool sdpa_forward(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out, float* lse,
+                  void* ws, std::size_t bytes) noexcept {
+  std::size_t per = 0;
+  if (!ws || !sdpa_forward_bytes_per_thread(p, p.desc->algo, &per)) return false;
+  const auto addr = reinterpret_cast<std::uintptr_t>(ws);
+  const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
+  if (bytes < pad || (bytes - pad) / per < 1) return false;
+  const std::size_t fit = (bytes - pad) / per;  // threads the workspace can feed
+  const int max_threads = fit > 1024 || p.desc->algo == QKV_SDPA_REFERENCE ? 1024 : static_cast<int>(fit);
+  sdpa_forward_run(p, q, k, v, out, lse, static_cast<char*>(ws) + pad, per, max_threads);
+  return true;
+}
+
 }  // namespace qkv::ops

@@ -43,4 +43,14 @@ bool sdpa_forward_bytes_per_thread(const sdpa_problem& p, qkv_sdpa_algo algo, st
 void sdpa_forward_run(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out, float* lse,
                       void* ws, std::size_t per_thread, int max_threads) noexcept;
 
+// Workspace for up to `threads` threads of p.desc->algo, with the slack that
+// lets any caller pointer be rounded up to kSdpaAlign; false on overflow.
+bool sdpa_forward_workspace_bytes(const sdpa_problem& p, int threads, std::size_t* bytes) noexcept;
+
+// Runs in a caller workspace of any alignment, with as many threads as it
+// feeds (the result does not depend on it). False, nothing written, when it
+// does not hold even one thread's share.
+bool sdpa_forward(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out, float* lse,
+                  void* ws, std::size_t bytes) noexcept;
+
 }  // namespace qkv::ops

@@ -1,7 +1,6 @@
 #include "ops/self_attention.hpp"
 
 #include <cmath>
-#include <cstdint>
 
 #include "ops/gemm.hpp"
 #include "ops/sdpa_forward.hpp"
@@ -30,13 +29,7 @@ sdpa_problem problem_of(const qkv_sdpa_desc& s, const self_attention_dims& d) {
 
 bool self_attention_workspace_bytes(const self_attention_dims& d, int threads, std::size_t* bytes) noexcept {
   const qkv_sdpa_desc s = head_desc(d, d.d_out);
-  std::size_t per, total;
-  if (!sdpa_forward_bytes_per_thread(problem_of(s, d), QKV_SDPA_FUSED, &per) ||
-      __builtin_mul_overflow(per, static_cast<std::size_t>(threads), &total) ||
-      __builtin_add_overflow(total, kSdpaAlign - 1, &total))
-    return false;
-  *bytes = total;
-  return true;
+  return sdpa_forward_workspace_bytes(problem_of(s, d), threads, bytes);
 }
 
 void self_attention_forward(const self_attention_dims& d, const float* x, std::size_t ldx, const float* wq,
@@ -46,14 +39,7 @@ void self_attention_forward(const self_attention_dims& d, const float* x, std::s
   sgemm(false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wk, ldw, 0.0f, k, d.d_out, nullptr, 0);
   sgemm(false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wv, ldw, 0.0f, v, d.d_out, nullptr, 0);
   const qkv_sdpa_desc s = head_desc(d, ldc);
-  const sdpa_problem p = problem_of(s, d);
-  std::size_t per = 0;
-  sdpa_forward_bytes_per_thread(p, QKV_SDPA_FUSED, &per);
-  const auto addr = reinterpret_cast<std::uintptr_t>(ws);
-  const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
-  const std::size_t fit = (ws_bytes - pad) / per;
-  sdpa_forward_run(p, q, k, v, ctx, lse, static_cast<char*>(ws) + pad, per,
-                   fit > 1024 ? 1024 : static_cast<int>(fit));
+  sdpa_forward(problem_of(s, d), q, k, v, ctx, lse, ws, ws_bytes);
 }
 
 }  // namespace qkv::ops
