@@ -16,36 +16,46 @@
 #define QKV_PB_BAREMETAL 0
 #endif
 
-#if QKV_PB_BAREMETAL && defined(QKV_PB_CPU_HZ)
+#if QKV_PB_BAREMETAL
+#ifdef QKV_PB_CPU_HZ
 /* Cortex-M3/M4/M7/M33/M55 DWT cycle counter: enable trace (DEMCR.TRCENA),
- * then the counter (DWT_CTRL.CYCCNTENA). 32 bits: wraps after 2^32 cycles
- * (25 s at 168 MHz); only differences are used, each well below that. */
+ * then the counter (DWT_CTRL.CYCCNTENA). A core without one (NOCYCCNT), or
+ * QEMU, whose DWT reads as zero, falls back to clock(). 32 bits: wraps after
+ * 2^32 cycles (25 s at 168 MHz); only differences are accumulated, each call
+ * far apart by less than that. */
 #define QKV_PB_DEMCR (*(volatile uint32_t*)0xE000EDFCu)
 #define QKV_PB_DWT_CTRL (*(volatile uint32_t*)0xE0001000u)
 #define QKV_PB_DWT_CYCCNT (*(volatile uint32_t*)0xE0001004u)
+static int use_dwt = -1; /* -1: not probed yet */
 static uint32_t last_cycles;
 static double total_seconds;
-static int started;
 
-__attribute__((weak)) double qkv_pb_seconds(void) {
-  uint32_t now;
-  if (!started) {
+static int dwt_usable(void) {
+  if (use_dwt < 0) {
     QKV_PB_DEMCR |= 1u << 24;
     QKV_PB_DWT_CYCCNT = 0;
     QKV_PB_DWT_CTRL |= 1u;
-    started = 1;
+    use_dwt = (QKV_PB_DWT_CTRL & 1u) != 0 && (QKV_PB_DWT_CTRL & (1u << 25)) == 0;
     last_cycles = QKV_PB_DWT_CYCCNT;
   }
-  now = QKV_PB_DWT_CYCCNT;
-  total_seconds += (double)(uint32_t)(now - last_cycles) / (double)(QKV_PB_CPU_HZ);
-  last_cycles = now;
-  return total_seconds;
+  return use_dwt;
 }
-const char* qkv_pb_clock_name(void) { return "DWT cycle counter"; }
+#else
+static int dwt_usable(void) { return 0; }
+#endif
 
-#elif QKV_PB_BAREMETAL
-__attribute__((weak)) double qkv_pb_seconds(void) { return (double)clock() / (double)CLOCKS_PER_SEC; }
-const char* qkv_pb_clock_name(void) { return "clock() (semihosting)"; }
+__attribute__((weak)) double qkv_pb_seconds(void) {
+#ifdef QKV_PB_CPU_HZ
+  if (dwt_usable()) {
+    const uint32_t now = QKV_PB_DWT_CYCCNT;
+    total_seconds += (double)(uint32_t)(now - last_cycles) / (double)(QKV_PB_CPU_HZ);
+    last_cycles = now;
+    return total_seconds;
+  }
+#endif
+  return (double)clock() / (double)CLOCKS_PER_SEC;
+}
+const char* qkv_pb_clock_name(void) { return dwt_usable() ? "DWT cycle counter" : "clock() (semihosting)"; }
 
 #else
 double qkv_pb_seconds(void) {
