@@ -16,8 +16,10 @@ set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
 # try_compile cannot link an executable without startup code and a linker script.
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 # CMake also passes these on the link line, which selects the right multilib.
-set(CMAKE_C_FLAGS_INIT "${QKV_CPU_FLAGS}")
-set(CMAKE_CXX_FLAGS_INIT "${QKV_CPU_FLAGS}")
+# -fstack-usage writes a .su file (stack frame per function) next to each
+# object: scripts/size-table.sh reports them. -Wno-psabi: GCC 7.1 ABI notes.
+set(CMAKE_C_FLAGS_INIT "${QKV_CPU_FLAGS} -fstack-usage")
+set(CMAKE_CXX_FLAGS_INIT "${QKV_CPU_FLAGS} -fstack-usage -Wno-psabi")
 set(CMAKE_ASM_FLAGS_INIT "${QKV_CPU_FLAGS}")
 # Never look on the host for libraries or headers (-I/usr/include breaks newlib).
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
