@@ -14,6 +14,7 @@
 
 double qkv_pb_min_time = 0.2; /* seconds per measurement; main.c may lower it */
 int qkv_pb_quick = 0;
+int qkv_pb_repetitions = 3; /* measurements per row; the median is printed */
 
 static double arena[QKV_PB_ARENA_BYTES / sizeof(double)];
 static size_t arena_used;
@@ -44,9 +45,24 @@ void qkv_pb_fill(float* x, size_t n, float lo, float hi, unsigned seed) {
   }
 }
 
+static double median(double* v, int n) {
+  int i, j;
+  for (i = 1; i < n; ++i) /* insertion sort: n is a handful */
+    for (j = i; j > 0 && v[j - 1] > v[j]; --j) {
+      const double t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 void qkv_pb_time(const char* name, const char* shape, double flops, qkv_pb_fn fn, void* ctx) {
+  enum { kMaxReps = 15 };
+  double per_call[kMaxReps];
+  const int reps = qkv_pb_repetitions < 1 ? 1 : qkv_pb_repetitions > kMaxReps ? kMaxReps : qkv_pb_repetitions;
   unsigned long iters = 1, i;
-  double t0, elapsed;
+  double t0, elapsed, t;
+  int r;
   qkv_isa isa = QKV_ISA_SCALAR;
   qkv_status st = fn(ctx); /* warm-up: caches, page faults, OpenMP team */
   qkv_get_isa(&isa);
@@ -54,6 +70,7 @@ void qkv_pb_time(const char* name, const char* shape, double flops, qkv_pb_fn fn
     printf("%-24s %-20s %-7s failed: %s\n", name, shape, qkv_isa_name(isa), qkv_status_string(st));
     return;
   }
+  /* Calibrate: batches growing until one lasts the minimum time. */
   for (;;) {
     t0 = qkv_pb_seconds();
     for (i = 0; i < iters; ++i) fn(ctx);
@@ -65,6 +82,12 @@ void qkv_pb_time(const char* name, const char* shape, double flops, qkv_pb_fn fn
     else
       iters *= 8u;
   }
-  printf("%-24s %-20s %-7s %12.3f %10.3f\n", name, shape, qkv_isa_name(isa), 1e6 * elapsed / (double)iters,
-         elapsed > 0.0 ? 1e-9 * flops * (double)iters / elapsed : 0.0);
+  per_call[0] = elapsed / (double)iters;
+  for (r = 1; r < reps; ++r) {
+    t0 = qkv_pb_seconds();
+    for (i = 0; i < iters; ++i) fn(ctx);
+    per_call[r] = (qkv_pb_seconds() - t0) / (double)iters;
+  }
+  t = median(per_call, reps);
+  printf("%-24s %-20s %-7s %12.3f %10.3f\n", name, shape, qkv_isa_name(isa), 1e6 * t, t > 0.0 ? 1e-9 * flops / t : 0.0);
 }
