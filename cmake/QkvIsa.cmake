@@ -34,8 +34,10 @@ function(qkv_isa_flags isa out)
     list(APPEND f -mavx2 -mfma)
   elseif(isa STREQUAL "avx512")
     # GCC 12 warns falsely (maybe-uninitialized) inside avx512fintrin.h.
-    list(APPEND f -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma
-         -Wno-maybe-uninitialized)
+    list(APPEND f -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      list(APPEND f -Wno-maybe-uninitialized)
+    endif()
   elseif(isa STREQUAL "neon")
     list(APPEND f -mfpu=neon-vfpv4)
   endif()

@@ -16,5 +16,12 @@
 #include "qkv/status.h"
 #include "qkv/runtime.h"
 #include "qkv/vector.h"
+#include "qkv/gemm.h"
+#include "qkv/softmax.h"
+#include "qkv/attention.h"
+#include "qkv/optim.h"
+#include "qkv/init.h"
+#include "qkv/loss.h"
+#include "qkv/embedding.h"
 
 #endif /* QKV_QKV_H */

@@ -10,7 +10,8 @@ trap 'rm -rf "$work"' EXIT
 "$cmake" --install "$build" --prefix "$work/prefix" >/dev/null
 
 echo "== find_package(qkv) consumer"
-"$cmake" -S "$src/cmake" -B "$work/cm" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+"$cmake" -S "$src/cmake" -B "$work/cm" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_C_COMPILER="$cc" >/dev/null
 "$cmake" --build "$work/cm" >/dev/null
 "$work/cm/consumer"
 

@@ -1,0 +1,107 @@
+/* qkv/attention.h - scaled dot-product attention (SDPA), forward and backward.
+ *
+ *   O = softmax(scale * Q K^T + mask) V      per (batch, head)
+ *
+ * Shapes: Q [batch, heads, q_len, head_dim], K [batch, heads, kv_len, head_dim],
+ * V [batch, heads, kv_len, v_dim], O [batch, heads, q_len, v_dim], each
+ * described by element strides for batch, head and token; the feature
+ * dimension is contiguous. So both [B,T,H,d] (heads interleaved, as a fused
+ * QKV projection writes them: token stride H*d, head stride d) and [B,H,T,d]
+ * (head stride T*d, token stride d) work without copies. Input head strides
+ * may be 0 (K/V shared by all heads: multi-query attention) in the forward.
+ *
+ * Causal masking uses the bottom-right alignment of decoding: query i sees
+ * key j iff j <= i + kv_len - q_len. A query row that sees no key (possible
+ * when q_len > kv_len) outputs zeros and log-sum-exp -INFINITY.
+ *
+ * Dropout on the attention weights (training): weight (b,h,i,j) is kept iff a
+ * counter-based hash of (dropout_seed, b, h, i, j) clears p, and kept weights
+ * are scaled by 1/(1-p), as in PyTorch. The mask is never stored: the
+ * backward pass regenerates it, and it does not depend on the thread count.
+ *
+ * Results are bitwise identical for any thread count. Outputs must not alias
+ * inputs. Thread-safety: reentrant (each call uses only its own workspace). */
+#ifndef QKV_ATTENTION_H
+#define QKV_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qkv/export.h"
+#include "qkv/status.h"
+
+/** Element strides of one 4-D attention tensor; the last dimension is contiguous. */
+typedef struct qkv_sdpa_strides {
+  size_t batch; /**< elements between consecutive batch entries */
+  size_t head;  /**< elements between consecutive heads */
+  size_t token; /**< elements between consecutive tokens (>= the feature dimension) */
+} qkv_sdpa_strides;
+
+/** Which implementation runs. Both honour the same contract. */
+typedef enum qkv_sdpa_algo {
+  QKV_SDPA_AUTO = 0,     /**< the library picks (the fused kernel) */
+  QKV_SDPA_FUSED = 1,    /**< FlashAttention-2 style streaming kernel, O(tile*d) workspace */
+  QKV_SDPA_REFERENCE = 2 /**< materializes the q_len x kv_len scores per (batch, head): the plain path */
+} qkv_sdpa_algo;
+
+/** Plain description of one attention call. Zero-initialize, then fill. */
+typedef struct qkv_sdpa_desc {
+  size_t batch;    /**< >= 1 */
+  size_t heads;    /**< >= 1 */
+  size_t q_len;    /**< >= 1 query tokens */
+  size_t kv_len;   /**< >= 1 key/value tokens */
+  size_t head_dim; /**< >= 1, feature size of Q and K */
+  size_t v_dim;    /**< feature size of V and O; 0 means head_dim */
+  qkv_sdpa_strides q, k, v, o; /**< layouts; gradients use their primal's layout (dQ like Q, dO like O) */
+  float scale;         /**< multiplies Q K^T; 0 means 1/sqrt(head_dim); else finite and > 0 */
+  int causal;          /**< 0 or 1 */
+  float dropout_p;     /**< in [0, 1); 0 disables dropout */
+  uint64_t dropout_seed;
+  qkv_sdpa_algo algo;
+} qkv_sdpa_desc;
+
+QKV_EXTERN_C_BEGIN
+
+/** Workspace the forward needs when it runs with up to @p threads threads.
+ *  A call given less than that for @p threads but enough for fewer threads
+ *  runs with fewer threads (same result, bitwise).
+ *  @param[in]  desc     a valid description.
+ *  @param[in]  threads  >= 1.
+ *  @param[out] bytes    written on success.
+ *  @return QKV_OK or the status qkv_sdpa_forward() would return for @p desc;
+ *          QKV_ERR_BAD_ARGUMENT for threads < 1. */
+QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes);
+
+/** Forward attention.
+ *  @param[in]  desc       the shapes, strides, scale, mask, dropout and algorithm.
+ *  @param[in]  q, k, v    inputs in the layouts of @p desc.
+ *  @param[out] out        O in layout desc->o; fully overwritten.
+ *  @param[out] lse        optional (may be NULL): [batch][heads][q_len] contiguous natural-log
+ *                         sum-exp of each row's scaled scores over the keys it sees (before
+ *                         dropout): what qkv_sdpa_backward() needs.
+ *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size(desc, 1) bytes, 64-byte
+ *                         alignment recommended; NULL allowed when that size is 0.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero dimension);
+ *          QKV_ERR_BAD_STRIDE (token stride < feature size, or an output layout whose
+ *          elements overlap); QKV_ERR_BAD_ARGUMENT (scale, causal, dropout_p or algo out of
+ *          range); QKV_ERR_SIZE_OVERFLOW; QKV_ERR_WORKSPACE_TOO_SMALL. Nothing is written on error. */
+QKV_API qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
+                                    float* out, float* lse, void* workspace, size_t workspace_bytes);
+
+/** Workspace the backward needs with up to @p threads threads (same rules as the forward). */
+QKV_API qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes);
+
+/** Backward attention: gradients of a loss L with respect to Q, K and V, given
+ *  dO = dL/dO and what the forward produced (O and the log-sum-exp).
+ *  @param[in]  q, k, v, out, lse  the forward's inputs, output and lse (same desc).
+ *  @param[in]  dout               dL/dO in layout desc->o.
+ *  @param[out] dq, dk, dv         overwritten (not accumulated), in the layouts of q, k, v.
+ *                                 Their layouts must not overlap (so head stride 0 is refused).
+ *  @return the statuses of qkv_sdpa_forward(). Nothing is written on error. */
+QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
+                                     const float* out, const float* lse, const float* dout, float* dq, float* dk,
+                                     float* dv, void* workspace, size_t workspace_bytes);
+
+QKV_EXTERN_C_END
+
+#endif /* QKV_ATTENTION_H */

@@ -1,0 +1,14 @@
+# The full test suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+# OpenMP on, any finding fatal (-fno-sanitize-recover=all).
+stage_sanitize() {
+  log "sanitize: ASan + UBSan, OpenMP on"
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  configure_build sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQKV_BUILD_BENCH=OFF \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
+  # qemu runs and the install test are covered by the native stage.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest sanitize -E "^(qemu_|install_consumers)"
+}
