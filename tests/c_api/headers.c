@@ -60,5 +60,5 @@ int main(void) {
   }
   printf("C%ld: qkv %s, isa %s, %d threads\n", (long)__STDC_VERSION__, qkv_version_string(),
          qkv_isa_name(isa), threads);
-  return 10;
+  return 0;
 }
