@@ -11,6 +11,10 @@
 #endif
 
 int qkv_check_failures = 0;
+/* Only the first failures are described: a broken kernel fails thousands of
+ * cases, and the first few say what is wrong. */
+#define QKV_CHECK_MAX_REPORTS 20
+static int reports(void) { return qkv_check_failures <= QKV_CHECK_MAX_REPORTS; }
 static double arena[QKV_CHECK_ARENA_BYTES / sizeof(double)];
 static size_t arena_used = 0; /* in bytes */
 
@@ -19,7 +23,7 @@ void qkv_check_reset_arena(void) { arena_used = 0; }
 int qkv_check_true(int ok, const char* what, const char* file, int line) {
   if (!ok) {
     ++qkv_check_failures;
-    printf("  FAIL %s:%d: %s\n", file, line, what);
+    if (reports()) printf("  FAIL %s:%d: %s\n", file, line, what);
   }
   return ok;
 }
@@ -27,7 +31,8 @@ int qkv_check_true(int ok, const char* what, const char* file, int line) {
 int qkv_check_status(qkv_status got, qkv_status want, const char* what, const char* file, int line) {
   if (got != want) {
     ++qkv_check_failures;
-    printf("  FAIL %s:%d: %s returned %d (%s), expected %d (%s)\n", file, line, what, (int)got,
+    if (reports())
+      printf("  FAIL %s:%d: %s returned %d (%s), expected %d (%s)\n", file, line, what, (int)got,
            qkv_status_string(got), (int)want, qkv_status_string(want));
     return 0;
   }
@@ -47,7 +52,8 @@ int qkv_check_close(const char* what, const float* got, const double* want, size
   }
   if (n == 0 || worst_err <= tol * scale) return 1;
   ++qkv_check_failures;
-  printf("  FAIL %s: element %lu: got %.9g, want %.9g (|err| %.3g > tol %.3g * scale %.3g)\n", what,
+  if (reports())
+    printf("  FAIL %s: element %lu: got %.9g, want %.9g (|err| %.3g > tol %.3g * scale %.3g)\n", what,
          (unsigned long)worst, (double)got[worst], want[worst], worst_err, tol, scale);
   return 0;
 }

@@ -17,6 +17,7 @@
 #define QKV_TESTS_BAREMETAL_CHECK_H
 
 #include <stddef.h>
+#include <stdio.h> /* checks may print context after a failure */
 
 #include <qkv/qkv.h>
 
