@@ -6,12 +6,16 @@
 #   Nehalem (SSE4.2, picks sse2), SandyBridge (AVX, picks sse2),
 #   Haswell (AVX2+FMA, picks avx2). QEMU 7.2 emulates no AVX-512.
 #   cmake -S . -B build/nehalem -DCMAKE_TOOLCHAIN_FILE=toolchains/x86_64-qemu.cmake -DQKV_QEMU_CPU=Nehalem
-# An empty QKV_QEMU_CPU runs the tests natively (a plain baseline build).
+# QKV_QEMU_CPU=env runs plain qemu-x86_64, whose CPU model then comes from the
+# QEMU_CPU environment variable at test time (one build, several CPUs; unset:
+# qemu64, SSE2 only). An empty QKV_QEMU_CPU runs the tests natively.
 set(CMAKE_C_FLAGS_INIT "-march=x86-64 -mtune=generic")
 set(CMAKE_CXX_FLAGS_INIT "-march=x86-64 -mtune=generic")
 if(NOT DEFINED QKV_QEMU_CPU)
   set(QKV_QEMU_CPU Nehalem)
 endif()
-if(NOT CMAKE_CROSSCOMPILING_EMULATOR AND QKV_QEMU_CPU)
+if(NOT CMAKE_CROSSCOMPILING_EMULATOR AND QKV_QEMU_CPU STREQUAL "env")
+  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-x86_64)
+elseif(NOT CMAKE_CROSSCOMPILING_EMULATOR AND QKV_QEMU_CPU)
   set(CMAKE_CROSSCOMPILING_EMULATOR qemu-x86_64 -cpu ${QKV_QEMU_CPU})
 endif()
