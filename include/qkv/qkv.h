@@ -19,6 +19,7 @@
 #include "qkv/gemm.h"
 #include "qkv/softmax.h"
 #include "qkv/attention.h"
+#include "qkv/layer.h"
 #include "qkv/optim.h"
 #include "qkv/init.h"
 #include "qkv/loss.h"
