@@ -16,10 +16,12 @@ int main(int argc, char** argv) {
   int threads = 0;
   qkv_get_isa(&isa);
   qkv_get_num_threads(&threads);
-  std::printf("qkv %s tests: active ISA %s, %d threads\n", qkv_version_string(), qkv_isa_name(isa), threads);
+  // stderr: catch_discover_tests parses stdout as the list of test names.
+  std::fprintf(stderr, "qkv %s tests: active ISA %s, %d threads\n", qkv_version_string(), qkv_isa_name(isa),
+               threads);
   if (const char* want = std::getenv("QKV_EXPECT_ISA")) {
     if (std::strcmp(want, qkv_isa_name(isa)) != 0) {
-      std::printf("FAIL: expected dispatch to pick %s, it picked %s\n", want, qkv_isa_name(isa));
+      std::fprintf(stderr, "FAIL: expected dispatch to pick %s, it picked %s\n", want, qkv_isa_name(isa));
       return 1;
     }
   }

@@ -86,6 +86,12 @@ TEST_CASE("sgemm_ws checks the workspace and the size query its arguments", "[ge
   CHECK(qkv_sgemm_workspace_size(bad_trans(5), QKV_NO_TRANS, M, N, K, 1, &untouched) ==
         QKV_ERR_BAD_ARGUMENT);
   CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1, nullptr) == QKV_ERR_NULL_POINTER);
-  CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1 << 30, &untouched) == QKV_OK);
-  CHECK(untouched >= bytes);
+  const qkv_status many = qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1 << 30, &untouched);
+  if (sizeof(std::size_t) >= 8 || many == QKV_OK) {
+    CHECK(many == QKV_OK);
+    CHECK(untouched >= bytes);
+  } else {  // a 32-bit size_t may not hold the packed blocks of 2^30 threads (armhf)
+    CHECK(many == QKV_ERR_SIZE_OVERFLOW);
+    CHECK(untouched == 42);
+  }
 }

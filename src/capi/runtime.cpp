@@ -4,7 +4,12 @@
 #include "qkv/runtime.h"
 
 namespace {
-bool valid(qkv_isa isa) { return static_cast<int>(isa) >= 0 && static_cast<int>(isa) < QKV_ISA_COUNT; }
+// Through an int: arm-none-eabi uses short enums, where qkv_isa is unsigned
+// and a direct `>= 0` test trips -Wtype-limits.
+bool valid(qkv_isa isa) {
+  const int i = static_cast<int>(isa);
+  return i >= 0 && i < QKV_ISA_COUNT;
+}
 }  // namespace
 
 extern "C" {

@@ -1,11 +1,15 @@
-#include <cstring>
-
 #include "dispatch/dispatch.hpp"
 
 namespace qkv::dispatch {
 namespace {
 constexpr const char* kNames[QKV_ISA_COUNT] = {"scalar", "sse2", "avx2", "avx512", "neon", "neon64"};
+
+// Not strcmp: on bare metal the library links against libm alone.
+bool same(const char* a, const char* b) noexcept {
+  while (*a && *a == *b) ++a, ++b;
+  return *a == *b;
 }
+}  // namespace
 
 const char* name(qkv_isa isa) noexcept {
   const int i = static_cast<int>(isa);
@@ -14,7 +18,7 @@ const char* name(qkv_isa isa) noexcept {
 
 bool parse(const char* text, qkv_isa* isa) noexcept {
   for (int i = 0; i < QKV_ISA_COUNT; ++i)
-    if (std::strcmp(text, kNames[i]) == 0) {
+    if (same(text, kNames[i])) {
       *isa = static_cast<qkv_isa>(i);
       return true;
     }

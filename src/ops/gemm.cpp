@@ -228,7 +228,7 @@ void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float 
   // Hosted buffers: each thread's A block at the start of its own buffer,
   // the B block after the A block in the calling thread's buffer.
   float* ws_base = nullptr;
-  bool hosted_buffers = false;
+  [[maybe_unused]] bool hosted_buffers = false;  // read only where QKV_HOSTED
   if (bl.a_floats != 0 || bl.b_floats != 0) {
     if (ws) {
       const std::size_t need1 = sgemm_workspace_bytes(ta, tb, M, N, K, 1);

@@ -1,0 +1,52 @@
+/* pbench.h - the portable benchmark harness (plain C99, no Google Benchmark,
+ * no heap): what a user builds and runs on a real board.
+ *
+ * One file per module area, bench/portable/pb_<area>.c, defining
+ *   void qkv_pb_<area>(void);
+ * which takes buffers from qkv_pb_alloc() (reset before each area), picks
+ * shapes with qkv_pb_small() and times calls with qkv_pb_time(). CMake globs
+ * the files; main.c runs every area and prints one table row per kernel. */
+#ifndef QKV_BENCH_PORTABLE_PBENCH_H
+#define QKV_BENCH_PORTABLE_PBENCH_H
+
+#include <stddef.h>
+
+#include <qkv/qkv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One benchmarked call; returns its status (a failure aborts the row). */
+typedef qkv_status (*qkv_pb_fn)(void* ctx);
+
+/* Times fn(ctx): one warm-up call, then batches doubling in size until a
+ * batch lasts the minimum time; prints "name  shape  isa  us/call  GFLOP/s"
+ * with `flops` floating-point operations per call. */
+void qkv_pb_time(const char* name, const char* shape, double flops, qkv_pb_fn fn, void* ctx);
+
+/* True where memory is small (bare metal) or --quick was given: areas then
+ * use small shapes only. */
+int qkv_pb_small(void);
+
+/* 16-byte aligned, zero-filled floats from a static arena; NULL (with a
+ * message) when it is exhausted. */
+float* qkv_pb_alloc(size_t floats);
+
+/* Deterministic values uniform in [lo, hi). */
+void qkv_pb_fill(float* x, size_t n, float lo, float hi, unsigned seed);
+
+/* The clock: seconds from an arbitrary origin, monotonic. Hosted:
+ * clock_gettime(CLOCK_MONOTONIC). Bare metal: the DWT cycle counter divided
+ * by QKV_PB_CPU_HZ when that is defined at compile time, else newlib's
+ * clock() (semihosting under QEMU, 10 ms resolution). Weak: firmware may
+ * define its own (a SysTick or timer peripheral). */
+double qkv_pb_seconds(void);
+/* Says which clock qkv_pb_seconds() reads, for the header line. */
+const char* qkv_pb_clock_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QKV_BENCH_PORTABLE_PBENCH_H */
