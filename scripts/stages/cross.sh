@@ -27,7 +27,9 @@ cross_ctest() {
     export QKV_TEST_SCALE=small
     if [ -n "$isa" ]; then export QKV_EXPECT_ISA=$isa; fi
     for kv in "$@"; do export "${kv?}"; done
-    run_ctest "$name"
+    # The training example runs for minutes under emulation; the native
+    # stage runs it (and the decode test that needs its model).
+    run_ctest "$name" -E "^example_(train|decode)_copy$"
     cross_isa_lines "$name"
   )
 }
@@ -67,15 +69,17 @@ stage_cross() {
   fi
   [ -d "$root/build/i686" ] && "$root/scripts/check-isa-objects.sh" "$root/build/i686"
 
-  # x86-64 baseline binaries on a CPU without AVX (Nehalem), in Debug: -O0 is
-  # where duplicated inline functions appear. (The native stage runs its
-  # Release binary under Nehalem and Haswell; Haswell on a Debug build costs
-  # minutes of emulated AVX2.) Plus the per-ISA object check. The toolchain's
-  # QKV_QEMU_CPU=env takes the CPU from QEMU_CPU, so QEMU_CPU=Haswell on the
-  # same build needs no rebuild.
-  cross_build x86_64-qemu x86_64-qemu -DQKV_QEMU_CPU=env -DCMAKE_BUILD_TYPE=Debug
-  cross_ctest x86_64-qemu sse2 QEMU_CPU=Nehalem
-  "$root/scripts/check-isa-objects.sh" "$root/build/x86_64-qemu"
+  # x86-64 baseline objects in Debug: -O0 is where per-ISA objects would share
+  # duplicated inline functions (an AVX copy reaching the SSE2 path). The
+  # check reads the objects; running the suite on older CPUs is the native
+  # stage's job (its baseline binary under qemu -cpu Nehalem and Haswell).
+  log "cross: x86_64 baseline Debug: per-ISA object check"
+  cmake -S "$root" -B "$root/build/x86_64-debug" -DQKV_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/x86_64-qemu.cmake" -DQKV_BUILD_TESTS=OFF \
+    -DQKV_BUILD_BENCH=OFF -DQKV_BUILD_EXAMPLES=OFF >"$root/build/x86_64-debug.configure.log" 2>&1 ||
+    { cat "$root/build/x86_64-debug.configure.log"; return 1; }
+  cmake --build "$root/build/x86_64-debug" -j "$jobs" --target qkv
+  "$root/scripts/check-isa-objects.sh" "$root/build/x86_64-debug"
 
   # Cortex-M: M4 at -Os (the size the README reports), M7 and M55 at -O3 (M55
   # auto-vectorized with MVE). The M7 bench probes the DWT cycle counter.
