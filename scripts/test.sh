@@ -31,7 +31,7 @@ for f in scripts/stages/*.sh; do
 done
 
 # Default order: cheapest feedback first.
-stages=${QKV_STAGES:-"native scalar sanitize valgrind"}
+stages=${QKV_STAGES:-"native scalar sanitize valgrind fuzz"}
 
 log "dependencies"
 ./scripts/setup-deps.sh core

@@ -1,0 +1,21 @@
+# Runs a seeded program twice in separate processes (and once more with a
+# different thread count) and fails unless the output files are identical.
+#   cmake -DEXE=prog -DDIR=workdir -DSEED=n -P same_seed.cmake
+file(MAKE_DIRECTORY ${DIR})
+foreach(run a:1 b:1 c:3)
+  string(REPLACE ":" ";" _r ${run})
+  list(GET _r 0 _name)
+  list(GET _r 1 _threads)
+  execute_process(COMMAND ${EXE} ${DIR}/${_name}.bin ${_threads} ${SEED} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "run ${_name} (${_threads} threads) failed: ${rc}")
+  endif()
+endforeach()
+file(SIZE ${DIR}/a.bin _size)
+foreach(other b c)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${DIR}/a.bin ${DIR}/${other}.bin RESULT_VARIABLE diff)
+  if(NOT diff EQUAL 0)
+    message(FATAL_ERROR "same seed, different bytes: a.bin vs ${other}.bin")
+  endif()
+endforeach()
+message(STATUS "same seed: 3 processes, ${_size} bytes each, byte-identical")
