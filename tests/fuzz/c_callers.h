@@ -14,6 +14,13 @@ qkv_status fuzz_c_isa_query(int isa, int* compiled, int* supported);
 qkv_status fuzz_c_set_isa(int isa);
 /* Stores v into desc->algo as C would. */
 void fuzz_c_set_algo(qkv_sdpa_desc* desc, int v);
+#ifdef QKV_GEMM_H
+qkv_status fuzz_c_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                        const float* B, size_t ldb, float beta, float* C, size_t ldc);
+qkv_status fuzz_c_sgemm_workspace_size(int ta, int tb, size_t M, size_t N, size_t K, int threads, size_t* bytes);
+qkv_status fuzz_c_sgemm_ws(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                           const float* B, size_t ldb, float beta, float* C, size_t ldc, void* ws, size_t ws_bytes);
+#endif
 QKV_EXTERN_C_END
 
 #endif
