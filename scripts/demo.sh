@@ -1,8 +1,36 @@
 #!/usr/bin/env bash
-# The README's main-job command: installs dependencies, builds, runs the demo.
+# The README's main-job command: installs dependencies, builds, then runs the
+# whole pipeline from text to trained attention:
+#   1. the book's chapter 3 walkthrough, checked against the book (PASS/FAIL),
+#   2. training a tiny decoder from scratch on a copy task (>= 95 % held out),
+#   3. generation with the trained model through the KV cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh core
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DQKV_BUILD_TESTS=OFF -DQKV_BUILD_BENCH=OFF >/dev/null
-cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" --target demo >/dev/null
-./build/demo/examples/demo
+cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+ex=build/demo/examples
+start=$SECONDS
+
+echo "=== qkv on this machine"
+"$ex/demo"
+
+echo
+echo "=== 1. Book walkthrough: \"Your journey starts with one step\" (chapter 3)"
+t=$SECONDS
+"$ex/book_walkthrough"
+echo "(step 1 took $((SECONDS - t)) s)"
+
+echo
+echo "=== 2. Training a decoder from scratch: embeddings + causal multi-head attention + head, AdamW"
+t=$SECONDS
+"$ex/train_copy" build/demo/copy_model.bin 60 0.95
+echo "(step 2 took $((SECONDS - t)) s)"
+
+echo
+echo "=== 3. Decoding held-out sentences token by token through the KV cache"
+t=$SECONDS
+"$ex/decode_copy" build/demo/copy_model.bin 5
+echo "(step 3 took $((SECONDS - t)) s)"
+echo
+echo "demo finished in $((SECONDS - start)) s"

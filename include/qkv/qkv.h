@@ -16,7 +16,13 @@
 #include "qkv/status.h"
 #include "qkv/runtime.h"
 #include "qkv/vector.h"
+#include "qkv/gemm.h"
 #include "qkv/softmax.h"
 #include "qkv/attention.h"
+#include "qkv/layer.h"
+#include "qkv/optim.h"
+#include "qkv/init.h"
+#include "qkv/loss.h"
+#include "qkv/embedding.h"
 
 #endif /* QKV_QKV_H */

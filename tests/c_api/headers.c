@@ -1,13 +1,23 @@
 /* Every public header, compiled as strict C99 and C11 (-pedantic -Werror),
  * linked against the library and called: the C contract holds for C users. */
 #include <qkv/qkv.h>
+#include <qkv/attention.h>
+#include <qkv/embedding.h>
 #include <qkv/export.h>
+#include <qkv/gemm.h>
+#include <qkv/init.h>
+#include <qkv/loss.h>
+#include <qkv/optim.h>
 #include <qkv/runtime.h>
 #include <qkv/status.h>
 #include <qkv/vector.h>
+#include <qkv/layer.h>
 #include <qkv/version.h>
+#include <qkv/softmax.h>
+#include <qkv/attention.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int main(void) {
@@ -29,6 +39,55 @@ int main(void) {
   if (strcmp(qkv_isa_name((qkv_isa)-1), "unknown") != 0) return 9;
   if (strcmp(qkv_status_string((qkv_status)-1000), "unknown status") != 0) return 10;
   if (qkv_isa_query((qkv_isa)-1, NULL, NULL) != QKV_ERR_BAD_ARGUMENT) return 11;
+  {
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {0, 0, 0, 0};
+    if (qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2) != QKV_OK) return 12;
+    if (c[0] != 4.0f || c[1] != 5.0f || c[2] != 10.0f || c[3] != 11.0f) return 13;
+    if (qkv_sgemm((qkv_trans)2, QKV_NO_TRANS, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2) != QKV_ERR_BAD_ARGUMENT) return 14;
+    /* Training blocks: embed, score, step. */
+    qkv_embedding_desc ed = {4, 2, 3};
+    qkv_adamw_config ac = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    qkv_sgd_config sc = {0.1f, 0.0f, 0.0f, 0.0f, 0};
+    int32_t ids[2] = {3, 1}, targets[2] = {1, -100};
+    float tables[14], emb[4], grads[4], state[8], loss = -1.0f;
+    size_t bad = 0, floats = 0;
+    if (qkv_init_uniform(tables, 14, 0.5f, 42u) != QKV_OK || qkv_zero(grads, 4) != QKV_OK) return 22;
+    if (qkv_embedding_forward(&ed, 1, 2, 0, ids, tables, tables + 8, emb, 2, &bad) != QKV_OK) return 23;
+    ids[1] = 4;
+    if (qkv_embedding_forward(&ed, 1, 2, 0, ids, tables, tables + 8, emb, 2, &bad) != QKV_ERR_BAD_TOKEN ||
+        bad != 1) return 24;
+    if (qkv_cross_entropy_forward(2, 2, emb, 2, targets, -100, &loss) != QKV_OK || !(loss > 0.0f)) return 25;
+    if (qkv_cross_entropy_backward(2, 2, emb, 2, targets, -100, 1.0f, grads, 2) != QKV_OK) return 26;
+    if (qkv_adamw_state_floats(4, &floats) != QKV_OK || floats != 8) return 27;
+    if (qkv_adamw_step(&ac, 1, 4, emb, grads, state) != QKV_OK) return 28;
+    if (qkv_sgd_state_floats(&sc, 4, &floats) != QKV_OK || floats != 0) return 29;
+    if (qkv_sgd_step(&sc, 1, 4, emb, grads, NULL) != QKV_OK) return 30;
+  }
+  {
+    float w[5];
+    qkv_sdpa_desc d;
+    size_t bytes = 0;
+    if (qkv_softmax(1, 5, 1.0f, x, 5, w, 5) != QKV_OK || w[4] <= w[0]) return 40;
+    memset(&d, 0, sizeof d);
+    d.batch = d.heads = d.q_len = d.kv_len = 1;
+    d.head_dim = 5;
+    d.q.token = d.k.token = d.v.token = d.o.token = 5;
+    if (qkv_sdpa_workspace_size(&d, 1, &bytes) != QKV_OK || bytes == 0) return 41;
+  }
+  { /* Attention backward, one query and one key: P = 1, so dV = dO and dQ = dK = 0. */
+    qkv_sdpa_desc sd;
+    float q1[2] = {1, 2}, k1[2] = {3, 4}, v1[2] = {5, 6}, lse1 = 11.0f, do1[2] = {1, -1}, dq1[2], dk1[2], dv1[2];
+    size_t need = 0;
+    void* ws;
+    memset(&sd, 0, sizeof sd);
+    sd.batch = sd.heads = sd.q_len = sd.kv_len = 1;
+    sd.head_dim = 2;
+    sd.scale = 1.0f;
+    if (qkv_sdpa_backward_workspace_size(&sd, 1, &need) != QKV_OK || !(ws = malloc(need))) return 50;
+    if (qkv_sdpa_backward(&sd, q1, k1, v1, v1, &lse1, do1, dq1, dk1, dv1, ws, need) != QKV_OK) return 51;
+    free(ws);
+    if (dv1[0] != 1.0f || dv1[1] != -1.0f || dq1[0] != 0.0f || dk1[1] != 0.0f) return 52;
+  }
   printf("C%ld: qkv %s, isa %s, %d threads\n", (long)__STDC_VERSION__, qkv_version_string(),
          qkv_isa_name(isa), threads);
   return 0;

@@ -1,0 +1,93 @@
+/* qkv/gemm.h - single-precision general matrix multiply (SGEMM).
+ *
+ *   C = alpha * op(A) * op(B) + beta * C
+ *
+ * Row-major, leading dimensions in elements. op(X) is X or its transpose;
+ * op(A) is M x K, op(B) is K x N, C is M x N. The stored A is M x K (lda >= K)
+ * when ta == QKV_NO_TRANS and K x M (lda >= M) when ta == QKV_TRANS; likewise
+ * the stored B is K x N (ldb >= N) or N x K (ldb >= K); ldc >= N.
+ *
+ * Contract shared by the functions below:
+ *  - beta == 0 never reads C (NaN or garbage in C cannot leak into the result);
+ *  - K == 0 or alpha == 0 sets C = beta * C without reading A or B;
+ *    M == 0 or N == 0 does nothing;
+ *  - nothing outside the declared extents is read or written;
+ *  - a pointer may be NULL only when its matrix has no elements;
+ *  - C must not overlap A or B (not checked); A and B may overlap each other;
+ *  - results are bitwise identical for any thread count (qkv_set_num_threads);
+ *    they depend on the ISA (qkv_get_isa), whose kernels differ in rounding;
+ *  - on error nothing is written.
+ *
+ * Errors, in the order they are checked:
+ *  - QKV_ERR_BAD_ARGUMENT: ta or tb is not a qkv_trans value;
+ *  - QKV_ERR_NULL_POINTER: A, B or C is NULL while its matrix has elements;
+ *  - QKV_ERR_BAD_STRIDE: lda, ldb or ldc is smaller than its stored row length;
+ *  - QKV_ERR_SIZE_OVERFLOW: (rows - 1) * ld + cols of a stored matrix, in bytes,
+ *    does not fit in ptrdiff_t;
+ *  - qkv_sgemm_ws only, last: QKV_ERR_NULL_POINTER when the workspace is NULL
+ *    although the call needs one, then QKV_ERR_WORKSPACE_TOO_SMALL. */
+#ifndef QKV_GEMM_H
+#define QKV_GEMM_H
+
+#include <stddef.h>
+
+#include "qkv/export.h"
+#include "qkv/status.h"
+
+QKV_EXTERN_C_BEGIN
+
+/** Whether a matrix operand is used as stored or transposed. */
+typedef enum qkv_trans { QKV_NO_TRANS = 0, QKV_TRANS = 1 } qkv_trans;
+
+/** C = alpha*op(A)*op(B) + beta*C, packing into an internal buffer.
+ *
+ * Memory: allocates nothing. Packed blocks go to a static, fixed-capacity
+ * buffer per thread (thread_local, 1.34 MiB per thread that calls qkv_sgemm
+ * or runs as one of its OpenMP workers; part of every thread's static TLS in
+ * a program that links qkv). Small problems (M*N*K <= 4096) use no buffer.
+ * On bare-metal builds, which have no thread_local, the call uses an unpacked
+ * kernel instead: use qkv_sgemm_ws there for full speed.
+ * Thread-safety: reentrant; any number of threads may call it at once.
+ *
+ * @param[in]     ta, tb   QKV_NO_TRANS or QKV_TRANS for A and B.
+ * @param[in]     M, N, K  op(A) is M x K, op(B) is K x N, C is M x N.
+ * @param[in]     alpha    scale of the product.
+ * @param[in]     A, lda   the stored A and its leading dimension.
+ * @param[in]     B, ldb   the stored B and its leading dimension.
+ * @param[in]     beta     scale of the previous C (0: C is write-only).
+ * @param[in,out] C, ldc   M x N result and its leading dimension.
+ * @return QKV_OK or an error listed at the top of this header. */
+QKV_API qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, float alpha,
+                             const float* A, size_t lda, const float* B, size_t ldb, float beta, float* C,
+                             size_t ldc);
+
+/** Workspace qkv_sgemm_ws needs to run this problem with up to @p threads
+ *  threads on the active ISA (qkv_get_isa; query again after qkv_set_isa).
+ *  0 for problems that need none (empty, or small). Any alignment works: the
+ *  size includes 64 bytes of slack for aligning the blocks.
+ * @param[in]  ta, tb, M, N, K  as for qkv_sgemm.
+ * @param[in]  threads  >= 1; more threads need one more packed A block each.
+ * @param[out] bytes    the size in bytes.
+ * @return QKV_OK, QKV_ERR_NULL_POINTER (bytes NULL), QKV_ERR_BAD_ARGUMENT
+ *  (bad ta/tb or threads < 1), QKV_ERR_SIZE_OVERFLOW. */
+QKV_API qkv_status qkv_sgemm_workspace_size(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, int threads,
+                                            size_t* bytes);
+
+/** qkv_sgemm with caller-provided scratch memory: nothing static is used, so
+ *  this is the form for firmware. Runs with at most as many threads as the
+ *  workspace has room for (see qkv_sgemm_workspace_size) and as qkv allows.
+ *  Same results as qkv_sgemm.
+ * @param[in] workspace        scratch memory owned by the caller, not kept;
+ *                             may be NULL only when the size query gives 0.
+ * @param[in] workspace_bytes  its size; at least qkv_sgemm_workspace_size(
+ *                             ..., threads = 1, ...), else
+ *                             QKV_ERR_WORKSPACE_TOO_SMALL.
+ * Thread-safety: reentrant; concurrent calls need distinct workspaces.
+ * Other parameters and errors as for qkv_sgemm. */
+QKV_API qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, float alpha,
+                                const float* A, size_t lda, const float* B, size_t ldb, float beta, float* C,
+                                size_t ldc, void* workspace, size_t workspace_bytes);
+
+QKV_EXTERN_C_END
+
+#endif /* QKV_GEMM_H */

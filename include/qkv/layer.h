@@ -1,0 +1,157 @@
+/* qkv/layer.h - trainable attention layers: the book's SelfAttention,
+ * CausalAttention (mask + dropout) and MultiHeadAttention, as one layer type.
+ *
+ *   Q = X W_q + b_q,  K = X W_k + b_k,  V = X W_v + b_v        (X: [B, T, d_in])
+ *   A = concat_h softmax(Q_h K_h^T / sqrt(d_head) + causal mask, dropout) V_h
+ *   Y = A W_o + b_o   (out_proj = 1)   or   Y = A   (out_proj = 0)
+ *
+ * num_heads = 1, out_proj = 0, causal = 0 is the book's SelfAttention_v2;
+ * causal = 1 with dropout is CausalAttention; num_heads > 1 with out_proj = 1
+ * is MultiHeadAttention. d_head = d_out / num_heads.
+ *
+ * Parameters live in ONE caller-owned float buffer of qkv_mha_param_count()
+ * floats, in this order (offsets from qkv_mha_param_layout()):
+ *   W_q [d_in][d_out], W_k [d_in][d_out], W_v [d_in][d_out],
+ *   b_q [d_out], b_k [d_out], b_v [d_out]           (only if qkv_bias)
+ *   W_o [d_out][d_out], b_o [d_out]                 (only if out_proj)
+ * Weights are in the x*W layout ([in][out], row-major). PyTorch's nn.Linear
+ * stores weight as [out][in]: use qkv_linear_weight_from_torch() to convert.
+ * Gradients use the same layout in a buffer of the same size.
+ *
+ * Memory: the caller owns everything. The forward in training mode writes
+ * what the backward needs into a cache buffer (Q, K, V, the attention output
+ * and one log-sum-exp per row and head: O(B*T*d_out), never T x T). Scratch
+ * comes from a workspace sized by the matching *_workspace_size() query.
+ * Nothing allocates. Results are bitwise identical for any thread count.
+ * Thread-safety: reentrant; concurrent calls must use distinct caches,
+ * workspaces and outputs. */
+#ifndef QKV_LAYER_H
+#define QKV_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qkv/export.h"
+#include "qkv/status.h"
+
+/** Plain description of a multi-head attention layer. */
+typedef struct qkv_mha_desc {
+  size_t d_in;           /**< input features, >= 1 */
+  size_t d_out;          /**< output features, >= 1, divisible by num_heads */
+  size_t num_heads;      /**< >= 1 */
+  int causal;            /**< 0 or 1: token t attends to tokens <= t */
+  int qkv_bias;          /**< 0 or 1: biases on the Q, K, V projections */
+  int out_proj;          /**< 0 or 1: output projection W_o, b_o */
+  float dropout_p;       /**< dropout on attention weights in training, in [0, 1) */
+  uint64_t dropout_seed; /**< seeds the counter-based dropout mask */
+} qkv_mha_desc;
+
+/** Offsets (in floats) of each parameter tensor in the flat buffer;
+ *  SIZE_MAX for tensors the description does not have. */
+typedef struct qkv_mha_layout {
+  size_t w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o;
+  size_t count; /**< total floats */
+} qkv_mha_layout;
+
+QKV_EXTERN_C_BEGIN
+
+/** @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, d_out not
+ *  divisible by num_heads); QKV_ERR_BAD_ARGUMENT (flags not 0/1, dropout_p outside
+ *  [0, 1) or NaN); QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
+QKV_API qkv_status qkv_mha_validate(const qkv_mha_desc* desc);
+
+/** @param[out] count  floats in the parameter (and gradient) buffer. */
+QKV_API qkv_status qkv_mha_param_count(const qkv_mha_desc* desc, size_t* count);
+
+/** @param[out] layout  offsets of every parameter tensor. */
+QKV_API qkv_status qkv_mha_param_layout(const qkv_mha_desc* desc, qkv_mha_layout* layout);
+
+/** Initializes parameters like PyTorch's nn.Linear default: every weight and
+ *  bias uniform in +-1/sqrt(fan_in) (fan_in = d_in for W_q/W_k/W_v and their
+ *  biases, d_out for W_o, b_o), from a counter-based generator: the same seed
+ *  gives the same bits on every platform.
+ *  @param[out] params  qkv_mha_param_count() floats. */
+QKV_API qkv_status qkv_mha_init(const qkv_mha_desc* desc, float* params, uint64_t seed);
+
+/** Converts an nn.Linear weight ([out_features][in_features], row-major) to
+ *  qkv's [in][out] layout. @p dst and @p src must not overlap. */
+QKV_API qkv_status qkv_linear_weight_from_torch(size_t out_features, size_t in_features, const float* src,
+                                                float* dst);
+
+/** Bytes of the training cache for a batch of @p batch sequences of @p seq_len tokens. */
+QKV_API qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, size_t* bytes);
+
+/** Scratch bytes for qkv_mha_forward() (training or not) with up to @p threads threads. */
+QKV_API qkv_status qkv_mha_forward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len,
+                                                  int threads, size_t* bytes);
+
+/** Forward: Y = layer(X).
+ *  @param[in]  params    qkv_mha_param_count() floats.
+ *  @param[in]  x         [batch][seq_len][d_in], contiguous.
+ *  @param[out] y         [batch][seq_len][d_out], contiguous; must not alias x.
+ *  @param[in]  training  1: apply dropout and fill @p cache for qkv_mha_backward();
+ *                        0: inference (no dropout; @p cache may be NULL).
+ *  @param[out] cache     qkv_mha_cache_size() bytes when training, 64-byte aligned.
+ *  @param[in]  workspace qkv_mha_forward_workspace_size() bytes, 64-byte aligned.
+ *  @return QKV_OK or a status (nothing written): the statuses of qkv_mha_validate(),
+ *  QKV_ERR_BAD_SHAPE (batch or seq_len 0), QKV_ERR_BAD_ARGUMENT (training not 0/1),
+ *  QKV_ERR_WORKSPACE_TOO_SMALL, QKV_ERR_SIZE_OVERFLOW. */
+QKV_API qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
+                                   const float* x, float* y, int training, void* cache, size_t cache_bytes,
+                                   void* workspace, size_t workspace_bytes);
+
+/** Scratch bytes for qkv_mha_backward(). */
+QKV_API qkv_status qkv_mha_backward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len,
+                                                   int threads, size_t* bytes);
+
+/** Backward of a training-mode forward with the same desc, params, x and cache.
+ *  @param[in]  dy     dL/dY, [batch][seq_len][d_out].
+ *  @param[out] dx     dL/dX, [batch][seq_len][d_in]: OVERWRITTEN. May be NULL when
+ *                     the input needs no gradient (first layer).
+ *  @param[in,out] grads  parameter gradients, same layout as params: ACCUMULATED
+ *                     (grads += dL/dparams), so several backward calls sum up, as
+ *                     gradient accumulation wants; zero it with qkv_mha_zero_grads().
+ *  @return as qkv_mha_forward(). */
+QKV_API qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
+                                    const float* x, const void* cache, size_t cache_bytes, const float* dy,
+                                    float* dx, float* grads, void* workspace, size_t workspace_bytes);
+
+/** grads[i] = 0 for every parameter gradient of @p desc. */
+QKV_API qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads);
+
+/* ---- Incremental decoding with a KV cache ------------------------------ */
+
+/** Bookkeeping of a KV cache; the K and V rows live in a caller buffer of
+ *  qkv_mha_kv_cache_size() bytes. Initialize with qkv_mha_kv_cache_init(). */
+typedef struct qkv_mha_kv_state {
+  size_t batch;    /**< sequences decoded together */
+  size_t capacity; /**< tokens per sequence the buffer holds */
+  size_t length;   /**< tokens cached so far (same for every sequence) */
+} qkv_mha_kv_state;
+
+/** Bytes of a KV cache for @p batch sequences of up to @p capacity tokens. */
+QKV_API qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t capacity, size_t* bytes);
+
+/** Sets @p state to an empty cache of that batch and capacity. */
+QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, size_t capacity);
+
+/** Scratch bytes for qkv_mha_decode() of @p n_new tokens. */
+QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
+                                                 size_t n_new, int threads, size_t* bytes);
+
+/** Appends @p n_new tokens per sequence and returns their layer outputs,
+ *  attending over everything cached (inference: no dropout). Requires a
+ *  causal layer. Token by token this equals one full-sequence forward (to
+ *  fp32 rounding).
+ *  @param[in]     x_new  [batch][n_new][d_in].
+ *  @param[out]    y_new  [batch][n_new][d_out].
+ *  @param[in,out] state, kv_buffer  the cache; state->length grows by n_new.
+ *  @return QKV_OK; QKV_ERR_CAPACITY if length + n_new > capacity (nothing changed);
+ *  QKV_ERR_BAD_ARGUMENT for a non-causal layer; the statuses of qkv_mha_forward(). */
+QKV_API qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha_kv_state* state,
+                                  void* kv_buffer, size_t kv_bytes, size_t n_new, const float* x_new, float* y_new,
+                                  void* workspace, size_t workspace_bytes);
+
+QKV_EXTERN_C_END
+
+#endif /* QKV_LAYER_H */

@@ -1,0 +1,98 @@
+/* qkv/optim.h - optimizers over flat fp32 parameter buffers: SGD with
+ * momentum and AdamW, with PyTorch's update rules (torch.optim.SGD and
+ * torch.optim.AdamW, amsgrad=False, maximize=False).
+ *
+ * One call updates n parameters in place from their gradients. The state
+ * (momentum buffer, Adam moments) lives in a caller-owned float buffer whose
+ * length the *_state_floats() query gives; the step counter t is the caller's
+ * (1 for the first update, then 2, 3, ...). At t == 1 the previous contents
+ * of the state are ignored (PyTorch starts from an empty/zero state), so the
+ * state need not be cleared before training starts.
+ *
+ * Results are elementwise: bitwise identical for any thread count, and for a
+ * buffer updated whole or in pieces. Different ISAs may differ in the last
+ * bit (fused multiply-add, vector square root). params, grads and state must
+ * not overlap each other. Thread-safety: reentrant. */
+#ifndef QKV_OPTIM_H
+#define QKV_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qkv/export.h"
+#include "qkv/status.h"
+
+/** SGD hyper-parameters (torch.optim.SGD). Per step t, for each element:
+ *    g = grad + weight_decay * param
+ *    if momentum != 0:
+ *      buf = (t == 1) ? g : momentum * buf + (1 - dampening) * g
+ *      g   = nesterov ? g + momentum * buf : buf
+ *    param = param - lr * g */
+typedef struct qkv_sgd_config {
+  float lr;           /**< learning rate, finite and >= 0 */
+  float momentum;     /**< finite and >= 0; 0 means plain SGD and no state */
+  float dampening;    /**< finite; PyTorch's default is 0 */
+  float weight_decay; /**< L2 penalty added to the gradient, finite and >= 0 */
+  int nesterov;       /**< 0 or 1; 1 requires momentum > 0 and dampening == 0 */
+} qkv_sgd_config;
+
+/** AdamW hyper-parameters (torch.optim.AdamW). Per step t, for each element:
+ *    param = param * (1 - lr * weight_decay)          (decoupled weight decay)
+ *    m = beta1 * m + (1 - beta1) * grad
+ *    v = beta2 * v + (1 - beta2) * grad^2
+ *    param = param - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ *  The bias corrections are computed in double from t. PyTorch's defaults:
+ *  lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-8, weight_decay 1e-2. */
+typedef struct qkv_adamw_config {
+  float lr;           /**< learning rate, finite and >= 0 */
+  float beta1;        /**< in [0, 1) */
+  float beta2;        /**< in [0, 1) */
+  float eps;          /**< finite and >= 0; added outside the square root */
+  float weight_decay; /**< finite and >= 0 */
+} qkv_adamw_config;
+
+QKV_EXTERN_C_BEGIN
+
+/** Length of the SGD state for n parameters: n when cfg->momentum != 0, else 0.
+ *  @param[in]  cfg     hyper-parameters (validated as by qkv_sgd_step()).
+ *  @param[in]  n       number of parameters.
+ *  @param[out] floats  number of floats the state buffer must hold.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_ARGUMENT (bad cfg);
+ *          QKV_ERR_SIZE_OVERFLOW (n floats do not fit in memory). */
+QKV_API qkv_status qkv_sgd_state_floats(const qkv_sgd_config* cfg, size_t n, size_t* floats);
+
+/** One SGD step over n parameters, in place.
+ *  @param[in]     cfg     hyper-parameters.
+ *  @param[in]     t       step number, >= 1; t == 1 initializes the momentum buffer to g.
+ *  @param[in]     n       number of parameters; 0 is a no-op.
+ *  @param[in,out] params  n floats, updated.
+ *  @param[in]     grads   n floats.
+ *  @param[in,out] state   qkv_sgd_state_floats() floats (the momentum buffer);
+ *                         may be NULL when that is 0.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_ARGUMENT (bad cfg, t == 0);
+ *          QKV_ERR_SIZE_OVERFLOW. Nothing is written on error. */
+QKV_API qkv_status qkv_sgd_step(const qkv_sgd_config* cfg, uint64_t t, size_t n, float* params,
+                                const float* grads, float* state);
+
+/** Length of the AdamW state for n parameters: 2n floats, the first moment m
+ *  at state[0, n) and the second moment v at state[n, 2n).
+ *  @param[in]  n       number of parameters.
+ *  @param[out] floats  2n.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_SIZE_OVERFLOW. */
+QKV_API qkv_status qkv_adamw_state_floats(size_t n, size_t* floats);
+
+/** One AdamW step over n parameters, in place.
+ *  @param[in]     cfg     hyper-parameters.
+ *  @param[in]     t       step number, >= 1 (bias correction uses it; t == 1 starts from m = v = 0).
+ *  @param[in]     n       number of parameters; 0 is a no-op.
+ *  @param[in,out] params  n floats, updated.
+ *  @param[in]     grads   n floats.
+ *  @param[in,out] state   2n floats: m then v (see qkv_adamw_state_floats()).
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_ARGUMENT (bad cfg, t == 0);
+ *          QKV_ERR_SIZE_OVERFLOW. Nothing is written on error. */
+QKV_API qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, float* params,
+                                  const float* grads, float* state);
+
+QKV_EXTERN_C_END
+
+#endif /* QKV_OPTIM_H */

@@ -1,0 +1,87 @@
+// C boundary: SGEMM. Validates every argument (qkv/gemm.h lists the order
+// of the checks), then calls the trusted ops layer.
+#include <cstdint>
+
+#include "ops/gemm.hpp"
+#include "qkv/gemm.h"
+
+namespace {
+
+bool valid_trans(qkv_trans t) { return t == QKV_NO_TRANS || t == QKV_TRANS; }
+
+// A stored rows x cols matrix with leading dimension ld.
+struct stored {
+  const void* ptr;
+  std::size_t rows, cols, ld;
+  bool empty() const { return rows == 0 || cols == 0; }
+};
+
+stored stored_a(qkv_trans t, std::size_t rows, std::size_t cols, const void* p, std::size_t ld) {
+  return t == QKV_TRANS ? stored{p, cols, rows, ld} : stored{p, rows, cols, ld};
+}
+
+// (rows-1)*ld + cols floats, in bytes, within ptrdiff_t.
+bool extent_fits(const stored& m) {
+  if (m.empty()) return true;
+  constexpr std::size_t kMax = static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(float);
+  if (m.rows - 1 != 0 && m.ld > kMax / (m.rows - 1)) return false;
+  const std::size_t span = (m.rows - 1) * m.ld;
+  return span <= kMax - m.cols;
+}
+
+qkv_status check(qkv_trans ta, qkv_trans tb, std::size_t M, std::size_t N, std::size_t K, const float* A,
+                 std::size_t lda, const float* B, std::size_t ldb, const float* C, std::size_t ldc) {
+  if (!valid_trans(ta) || !valid_trans(tb)) return QKV_ERR_BAD_ARGUMENT;
+  const stored ms[3] = {stored_a(ta, M, K, A, lda), stored_a(tb, K, N, B, ldb), stored{C, M, N, ldc}};
+  for (const stored& m : ms)
+    if (!m.ptr && !m.empty()) return QKV_ERR_NULL_POINTER;
+  for (const stored& m : ms)
+    if (m.ld < m.cols) return QKV_ERR_BAD_STRIDE;
+  for (const stored& m : ms)
+    if (!extent_fits(m)) return QKV_ERR_SIZE_OVERFLOW;
+  return QKV_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, float alpha, const float* A,
+                     size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc) {
+  const qkv_status s = check(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
+  if (s != QKV_OK) return s;
+  qkv::ops::sgemm(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, 0);
+  return QKV_OK;
+}
+
+qkv_status qkv_sgemm_workspace_size(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, int threads,
+                                    size_t* bytes) {
+  if (!valid_trans(ta) || !valid_trans(tb) || threads < 1) return QKV_ERR_BAD_ARGUMENT;
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  // Packed blocks are clipped to the table's cache blocks, so only the
+  // thread count can make the size large: bound it before multiplying.
+  const std::size_t one = qkv::ops::sgemm_workspace_bytes(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1);
+  const std::size_t two = qkv::ops::sgemm_workspace_bytes(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 2);
+  const std::size_t per_thread = two - one;
+  if (per_thread && static_cast<std::size_t>(threads - 1) > (SIZE_MAX - one) / per_thread)
+    return QKV_ERR_SIZE_OVERFLOW;
+  *bytes = one + static_cast<std::size_t>(threads - 1) * per_thread;
+  return QKV_OK;
+}
+
+qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, float alpha, const float* A,
+                        size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc, void* workspace,
+                        size_t workspace_bytes) {
+  const qkv_status s = check(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
+  if (s != QKV_OK) return s;
+  // Only the packed path (not empty, not small, alpha != 0) uses the workspace.
+  const bool packs = M && N && K && alpha != 0.f && !qkv::ops::sgemm_is_small(M, N, K);
+  const std::size_t need = packs ? qkv::ops::sgemm_workspace_bytes(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1) : 0;
+  if (need && !workspace) return QKV_ERR_NULL_POINTER;
+  if (workspace_bytes < need) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  qkv::ops::sgemm(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                  need ? workspace : nullptr, workspace_bytes);
+  return QKV_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,26 @@
+// C boundary: parameter initialization and clearing.
+#include <cmath>
+#include <cstring>
+
+#include "capi/checked.hpp"
+#include "ops/optim_init.hpp"
+#include "qkv/init.h"
+
+extern "C" {
+
+qkv_status qkv_init_uniform(float* p, size_t n, float bound, uint64_t seed) {
+  if (n && !p) return QKV_ERR_NULL_POINTER;
+  if (!std::isfinite(bound) || bound < 0.f) return QKV_ERR_BAD_ARGUMENT;
+  if (n > qkv::capi::kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  if (n) qkv::ops::init_uniform(p, n, bound, seed);
+  return QKV_OK;
+}
+
+qkv_status qkv_zero(float* p, size_t n) {
+  if (n && !p) return QKV_ERR_NULL_POINTER;
+  if (n > qkv::capi::kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  if (n) std::memset(p, 0, n * sizeof(float));  // all-zero bits are +0.0f in IEEE 754
+  return QKV_OK;
+}
+
+}  // extern "C"

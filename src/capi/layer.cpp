@@ -1,0 +1,250 @@
+// C boundary of the attention layer: validation, parameter layout, size
+// queries. The computation is in src/ops/mha_layer.cpp.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+
+#include "capi/checked.hpp"
+#include "ops/mha_layer.hpp"
+#include "ops/threads.hpp"
+#include "qkv/init.h"
+#include "qkv/layer.h"
+
+namespace {
+
+using qkv::capi::add_ok;
+using qkv::capi::mul_ok;
+constexpr std::size_t kAbsent = SIZE_MAX;
+
+qkv_status validate(const qkv_mha_desc* d) {
+  if (!d) return QKV_ERR_NULL_POINTER;
+  if (d->d_in == 0 || d->d_out == 0 || d->num_heads == 0 || d->d_out % d->num_heads != 0) return QKV_ERR_BAD_SHAPE;
+  for (int flag : {d->causal, d->qkv_bias, d->out_proj})
+    if (flag != 0 && flag != 1) return QKV_ERR_BAD_ARGUMENT;
+  if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;
+  return QKV_OK;
+}
+
+qkv_status layout(const qkv_mha_desc* d, qkv_mha_layout* p) {
+  if (qkv_status st = validate(d); st != QKV_OK) return st;
+  std::size_t w, off = 0;
+  if (!mul_ok(d->d_in, d->d_out, &w)) return QKV_ERR_SIZE_OVERFLOW;
+  qkv_mha_layout l{kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, 0};
+  auto place = [&](std::size_t* field, std::size_t n) {
+    *field = off;
+    return add_ok(off, n, &off);
+  };
+  bool ok = place(&l.w_q, w) && place(&l.w_k, w) && place(&l.w_v, w);
+  if (ok && d->qkv_bias) ok = place(&l.b_q, d->d_out) && place(&l.b_k, d->d_out) && place(&l.b_v, d->d_out);
+  if (ok && d->out_proj) {
+    std::size_t wo;
+    ok = mul_ok(d->d_out, d->d_out, &wo) && place(&l.w_o, wo) && place(&l.b_o, d->d_out);
+  }
+  if (!ok || off > qkv::capi::kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  l.count = off;
+  *p = l;
+  return QKV_OK;
+}
+
+// Checks batch/seq and that every activation buffer's size fits.
+qkv_status dims(const qkv_mha_desc* d, std::size_t batch, std::size_t seq, qkv::ops::mha_dims* n) {
+  if (batch == 0 || seq == 0) return QKV_ERR_BAD_SHAPE;
+  std::size_t rows, e;
+  if (!mul_ok(batch, seq, &rows) || !mul_ok(rows, d->d_out, &e) || !mul_ok(e, 8, &e) ||
+      !mul_ok(rows, d->d_in, &e) || !mul_ok(rows, d->num_heads, &e) || e > qkv::capi::kMaxElems)
+    return QKV_ERR_SIZE_OVERFLOW;
+  *n = qkv::ops::mha_dims{batch, seq, d->d_in, d->d_out, d->num_heads, d->d_out / d->num_heads, rows};
+  return QKV_OK;
+}
+
+qkv_status layer_setup(const qkv_mha_desc* d, std::size_t batch, std::size_t seq, qkv_mha_layout* p,
+                       qkv::ops::mha_dims* n) {
+  if (qkv_status st = layout(d, p); st != QKV_OK) return st;
+  return dims(d, batch, seq, n);
+}
+
+int threads_or_error(int threads) { return threads >= 1 ? threads : 0; }
+
+}  // namespace
+
+extern "C" {
+
+qkv_status qkv_mha_validate(const qkv_mha_desc* desc) {
+  qkv_mha_layout l;
+  return layout(desc, &l);
+}
+
+qkv_status qkv_mha_param_count(const qkv_mha_desc* desc, size_t* count) {
+  if (!count) return QKV_ERR_NULL_POINTER;
+  qkv_mha_layout l;
+  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
+  *count = l.count;
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_param_layout(const qkv_mha_desc* desc, qkv_mha_layout* out) {
+  if (!out) return QKV_ERR_NULL_POINTER;
+  return layout(desc, out);
+}
+
+qkv_status qkv_mha_init(const qkv_mha_desc* desc, float* params, uint64_t seed) {
+  qkv_mha_layout l;
+  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
+  if (!params) return QKV_ERR_NULL_POINTER;
+  // nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias. Each
+  // tensor gets its own stream (seed + index) so adding a bias does not
+  // change the weights.
+  const float in_bound = 1.0f / std::sqrt(static_cast<float>(desc->d_in));
+  const float out_bound = 1.0f / std::sqrt(static_cast<float>(desc->d_out));
+  const std::size_t w = desc->d_in * desc->d_out;
+  const struct {
+    std::size_t off, n;
+    float bound;
+  } tensors[] = {{l.w_q, w, in_bound},      {l.w_k, w, in_bound},      {l.w_v, w, in_bound},
+                 {l.b_q, desc->d_out, in_bound}, {l.b_k, desc->d_out, in_bound}, {l.b_v, desc->d_out, in_bound},
+                 {l.w_o, desc->d_out * desc->d_out, out_bound}, {l.b_o, desc->d_out, out_bound}};
+  std::uint64_t stream = 0;
+  for (const auto& t : tensors) {
+    ++stream;
+    if (t.off == kAbsent) continue;
+    qkv_init_uniform(params + t.off, t.n, t.bound, seed * 0x9E3779B97F4A7C15ull + stream);
+  }
+  return QKV_OK;
+}
+
+qkv_status qkv_linear_weight_from_torch(size_t out_features, size_t in_features, const float* src, float* dst) {
+  if (out_features == 0 || in_features == 0) return QKV_ERR_BAD_SHAPE;
+  std::size_t n;
+  if (!mul_ok(out_features, in_features, &n) || n > qkv::capi::kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  if (!src || !dst) return QKV_ERR_NULL_POINTER;
+  if (dst < src + n && src < dst + n) return QKV_ERR_BAD_ARGUMENT;  // overlap
+  for (std::size_t o = 0; o < out_features; ++o)
+    for (std::size_t i = 0; i < in_features; ++i) dst[i * out_features + o] = src[o * in_features + i];
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, size_t* bytes) {
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
+  *bytes = qkv::ops::mha_cache_layout_for(n).floats * sizeof(float);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_forward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, int threads,
+                                          size_t* bytes) {
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
+  *bytes = qkv::ops::mha_forward_workspace_bytes(*desc, n, threads);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_backward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, int threads,
+                                           size_t* bytes) {
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
+  *bytes = qkv::ops::mha_backward_workspace_bytes(*desc, n, threads);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
+                           const float* x, float* y, int training, void* cache, size_t cache_bytes, void* workspace,
+                           size_t workspace_bytes) {
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
+  if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
+  if (!params || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
+  if (training && cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float))
+    return QKV_ERR_WORKSPACE_TOO_SMALL;
+  // Sized for one thread; more threads only need more when the caller asked for them.
+  if (!workspace || workspace_bytes < qkv::ops::mha_forward_workspace_bytes(*desc, n, 1))
+    return workspace ? QKV_ERR_WORKSPACE_TOO_SMALL : QKV_ERR_NULL_POINTER;
+  qkv::ops::mha_forward(*desc, l, n, params, x, y, training != 0, static_cast<float*>(cache), workspace,
+                        workspace_bytes);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
+                            const float* x, const void* cache, size_t cache_bytes, const float* dy, float* dx,
+                            float* grads, void* workspace, size_t workspace_bytes) {
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
+  if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
+  if (cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (!workspace || workspace_bytes < qkv::ops::mha_backward_workspace_bytes(*desc, n, 1))
+    return workspace ? QKV_ERR_WORKSPACE_TOO_SMALL : QKV_ERR_NULL_POINTER;
+  qkv::ops::mha_backward(*desc, l, n, params, x, static_cast<const float*>(cache), dy, dx, grads, workspace,
+                         workspace_bytes);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads) {
+  qkv_mha_layout l;
+  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
+  if (!grads) return QKV_ERR_NULL_POINTER;
+  std::memset(grads, 0, l.count * sizeof(float));
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t capacity, size_t* bytes) {
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, batch, capacity, &l, &n); st != QKV_OK) return st;
+  std::size_t b;
+  if (!mul_ok(n.rows * n.d_out, 2 * sizeof(float), &b)) return QKV_ERR_SIZE_OVERFLOW;
+  *bytes = b;
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, size_t capacity) {
+  if (!state) return QKV_ERR_NULL_POINTER;
+  if (batch == 0 || capacity == 0) return QKV_ERR_BAD_SHAPE;
+  *state = qkv_mha_kv_state{batch, capacity, 0};
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state, size_t n_new,
+                                         int threads, size_t* bytes) {
+  if (!bytes || !state) return QKV_ERR_NULL_POINTER;
+  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
+  if (n_new == 0) return QKV_ERR_BAD_SHAPE;
+  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
+  *bytes = qkv::ops::mha_decode_workspace_bytes(*desc, state->batch, n_new, state->length + n_new, threads);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha_kv_state* state, void* kv_buffer,
+                          size_t kv_bytes, size_t n_new, const float* x_new, float* y_new, void* workspace,
+                          size_t workspace_bytes) {
+  if (!state) return QKV_ERR_NULL_POINTER;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
+  if (!desc->causal) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0) return QKV_ERR_BAD_SHAPE;
+  if (!params || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
+  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
+  if (kv_bytes < n.rows * n.d_out * 2 * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(*desc, state->batch, n_new, state->length + n_new, 1);
+  if (!workspace || workspace_bytes < need) return workspace ? QKV_ERR_WORKSPACE_TOO_SMALL : QKV_ERR_NULL_POINTER;
+  qkv::ops::mha_decode(*desc, l, params, state->batch, state->capacity, state->length, n_new,
+                       static_cast<float*>(kv_buffer), x_new, y_new, workspace, workspace_bytes);
+  state->length += n_new;
+  return QKV_OK;
+}
+
+}  // extern "C"

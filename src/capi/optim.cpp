@@ -1,0 +1,94 @@
+// C boundary: SGD and AdamW steps.
+#include <cmath>
+
+#include "capi/checked.hpp"
+#include "ops/optim.hpp"
+#include "qkv/optim.h"
+
+namespace {
+
+using qkv::capi::kMaxElems;
+
+bool finite_nonneg(float x) { return std::isfinite(x) && x >= 0.f; }
+
+bool sgd_valid(const qkv_sgd_config& c) {
+  if (!finite_nonneg(c.lr) || !finite_nonneg(c.momentum) || !finite_nonneg(c.weight_decay)) return false;
+  if (!std::isfinite(c.dampening)) return false;
+  if (c.nesterov != 0 && c.nesterov != 1) return false;
+  // PyTorch: "Nesterov momentum requires a momentum and zero dampening".
+  return !c.nesterov || (c.momentum > 0.f && c.dampening == 0.f);
+}
+
+bool adamw_valid(const qkv_adamw_config& c) {
+  auto beta_ok = [](float b) { return b >= 0.f && b < 1.f; };  // false for NaN
+  return finite_nonneg(c.lr) && beta_ok(c.beta1) && beta_ok(c.beta2) && finite_nonneg(c.eps) &&
+         finite_nonneg(c.weight_decay);
+}
+
+}  // namespace
+
+extern "C" {
+
+qkv_status qkv_sgd_state_floats(const qkv_sgd_config* cfg, size_t n, size_t* floats) {
+  if (!cfg || !floats) return QKV_ERR_NULL_POINTER;
+  if (!sgd_valid(*cfg)) return QKV_ERR_BAD_ARGUMENT;
+  if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  *floats = cfg->momentum != 0.f ? n : 0;
+  return QKV_OK;
+}
+
+qkv_status qkv_sgd_step(const qkv_sgd_config* cfg, uint64_t t, size_t n, float* params, const float* grads,
+                        float* state) {
+  if (!cfg) return QKV_ERR_NULL_POINTER;
+  const bool use_momentum = cfg->momentum != 0.f;
+  if (n && (!params || !grads || (use_momentum && !state))) return QKV_ERR_NULL_POINTER;
+  if (!sgd_valid(*cfg) || t == 0) return QKV_ERR_BAD_ARGUMENT;
+  if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  if (n == 0) return QKV_OK;
+  qkv::kern::sgd_args a{};
+  a.lr = cfg->lr;
+  a.weight_decay = cfg->weight_decay;
+  a.momentum = cfg->momentum;
+  a.damp_keep = static_cast<float>(1.0 - static_cast<double>(cfg->dampening));
+  a.use_momentum = use_momentum;
+  a.nesterov = cfg->nesterov != 0;
+  a.first = t == 1;
+  qkv::ops::sgd_step(a, n, params, grads, state);
+  return QKV_OK;
+}
+
+qkv_status qkv_adamw_state_floats(size_t n, size_t* floats) {
+  if (!floats) return QKV_ERR_NULL_POINTER;
+  size_t two_n;
+  if (!qkv::capi::mul_ok(n, 2, &two_n) || two_n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  *floats = two_n;
+  return QKV_OK;
+}
+
+qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, float* params, const float* grads,
+                          float* state) {
+  if (!cfg) return QKV_ERR_NULL_POINTER;
+  if (n && (!params || !grads || !state)) return QKV_ERR_NULL_POINTER;
+  if (!adamw_valid(*cfg) || t == 0) return QKV_ERR_BAD_ARGUMENT;
+  size_t two_n;
+  if (!qkv::capi::mul_ok(n, 2, &two_n) || two_n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  if (n == 0) return QKV_OK;
+  // Scalars in double, as PyTorch computes them in Python floats; beta^t
+  // underflows to 0 for large t, which is the right limit.
+  const double lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2, td = static_cast<double>(t);
+  const double bc1 = 1.0 - std::pow(b1, td), bc2 = 1.0 - std::pow(b2, td);
+  qkv::kern::adamw_args a{};
+  a.decay = static_cast<float>(1.0 - lr * static_cast<double>(cfg->weight_decay));
+  a.beta1 = cfg->beta1;
+  a.one_minus_beta1 = static_cast<float>(1.0 - b1);
+  a.beta2 = cfg->beta2;
+  a.one_minus_beta2 = static_cast<float>(1.0 - b2);
+  a.step_size = static_cast<float>(lr / bc1);
+  a.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bc2));
+  a.eps = cfg->eps;
+  a.first = t == 1;
+  qkv::ops::adamw_step(a, n, params, grads, state, state + n);
+  return QKV_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,183 @@
+// attn-inl.hpp - xsimd tile kernels of the fused attention forward,
+// templated on the architecture and the register tile. Included only by
+// attn_<isa>.cpp; internal linkage throughout.
+//
+// Register tiles (QV vectors of queries x NB keys or features):
+//   scores:     acc[NB keys][QV]     += bcast(K[j][f]) * Qt[f][QV vectors]
+//   accumulate: acc[NB features][QV] += bcast(V[j][f]) * Pt[j][QV vectors]
+// e.g. avx512 QV=4, NB=6: 24 accumulators, 4 loads + 6 broadcasts per 24 FMAs.
+#pragma once
+
+#include "kernels/attn/attn.hpp"
+#include "kernels/softmax/exp-inl.hpp"
+
+namespace qkv::kern {
+namespace {
+
+// One register tile of S^T: NB keys x QV vectors of queries, over all d.
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+inline void attn_scores_tile(std::size_t d, const float* qt, const float* k, std::size_t ldk, float* st) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  V acc[NB][QV];
+#pragma GCC unroll 8
+  for (std::size_t n = 0; n < NB; ++n)
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < QV; ++v) acc[n][v] = V(0.0f);
+  for (std::size_t f = 0; f < d; ++f) {
+    V q[QV];
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < QV; ++v) q[v] = V::load_unaligned(qt + f * BR + v * W);
+#pragma GCC unroll 8
+    for (std::size_t n = 0; n < NB; ++n) {
+      const V b(k[n * ldk + f]);
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < QV; ++v) acc[n][v] = simd::fmadd<A>(b, q[v], acc[n][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (std::size_t n = 0; n < NB; ++n)
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < QV; ++v) acc[n][v].store_unaligned(st + n * BR + v * W);
+}
+
+// The last r < NB keys, by a tile of exactly r rows.
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+inline void attn_scores_rest(std::size_t r, std::size_t d, const float* qt, const float* k, std::size_t ldk,
+                             float* st) {
+  if constexpr (NB > 0) {
+    if (r == NB)
+      attn_scores_tile<A, QV, NB, BR>(d, qt, k, ldk, st);
+    else
+      attn_scores_rest<A, QV, NB - 1, BR>(r, d, qt, k, ldk, st);
+  }
+}
+
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+void attn_scores_f32(std::size_t kb, std::size_t d, const float* qt, const float* k, std::size_t ldk, float* st) {
+  constexpr std::size_t PW = QV * simd::vf<A>::size;  // queries per panel
+  static_assert(BR % PW == 0, "a tile is whole panels");
+  for (std::size_t p = 0; p < BR; p += PW) {
+    std::size_t j = 0;
+    for (; j + NB <= kb; j += NB) attn_scores_tile<A, QV, NB, BR>(d, qt + p, k + j * ldk, ldk, st + j * BR + p);
+    attn_scores_rest<A, QV, NB - 1, BR>(kb - j, d, qt + p, k + j * ldk, ldk, st + j * BR + p);
+  }
+}
+
+template <class A, std::size_t BR>
+void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alpha) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  constexpr std::size_t C = BR / W;
+  const V ninf(-__builtin_huge_valf());
+  V mx[C], mu[C], sum[C];
+#pragma GCC unroll 16
+  for (std::size_t c = 0; c < C; ++c) mx[c] = V::load_unaligned(m + c * W);
+  for (std::size_t j = 0; j < kb; ++j)
+#pragma GCC unroll 16
+    for (std::size_t c = 0; c < C; ++c) mx[c] = vmax<A>(mx[c], V::load_unaligned(st + j * BR + c * W));
+#pragma GCC unroll 16
+  for (std::size_t c = 0; c < C; ++c) {
+    mu[c] = xsimd::select(mx[c] == ninf, V(0.0f), mx[c]);
+    const V a = exp_nonpos_f32<A>(V::load_unaligned(m + c * W) - mu[c]);
+    a.store_unaligned(alpha + c * W);
+    mx[c].store_unaligned(m + c * W);
+    sum[c] = V::load_unaligned(l + c * W) * a;
+  }
+  for (std::size_t j = 0; j < kb; ++j)
+#pragma GCC unroll 16
+    for (std::size_t c = 0; c < C; ++c) {
+      const V e = exp_nonpos_f32<A>(V::load_unaligned(st + j * BR + c * W) - mu[c]);
+      e.store_unaligned(st + j * BR + c * W);
+      sum[c] += e;
+    }
+#pragma GCC unroll 16
+  for (std::size_t c = 0; c < C; ++c) sum[c].store_unaligned(l + c * W);
+}
+
+// Keys per chunk of the accumulate step.
+constexpr std::size_t kAttnKeyChunk = 32;
+
+// One register tile of O^T: NB features x QV vectors of queries, over kb
+// keys; alpha == nullptr: no rescale (a later chunk of the same tile).
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+inline void attn_accumulate_tile(std::size_t kb, const float* pt, const float* v, std::size_t ldv,
+                                 const float* alpha, float* ot) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  V acc[NB][QV];
+#pragma GCC unroll 8
+  for (std::size_t n = 0; n < NB; ++n)
+#pragma GCC unroll 8
+    for (std::size_t u = 0; u < QV; ++u) acc[n][u] = V::load_unaligned(ot + n * BR + u * W);
+  if (alpha) {  // the first key chunk of a tile applies the rescale
+    V a[QV];
+#pragma GCC unroll 8
+    for (std::size_t u = 0; u < QV; ++u) a[u] = V::load_unaligned(alpha + u * W);
+#pragma GCC unroll 8
+    for (std::size_t n = 0; n < NB; ++n)
+#pragma GCC unroll 8
+      for (std::size_t u = 0; u < QV; ++u) acc[n][u] *= a[u];
+  }
+  for (std::size_t j = 0; j < kb; ++j) {
+    // This block's V line in the next chunk: one L2 fetch in flight per step
+    // (a hint: it never faults, even past the end of V).
+    __builtin_prefetch(v + (j + kAttnKeyChunk) * ldv);
+    V p[QV];
+#pragma GCC unroll 8
+    for (std::size_t u = 0; u < QV; ++u) p[u] = V::load_unaligned(pt + j * BR + u * W);
+#pragma GCC unroll 8
+    for (std::size_t n = 0; n < NB; ++n) {
+      const V b(v[j * ldv + n]);
+#pragma GCC unroll 8
+      for (std::size_t u = 0; u < QV; ++u) acc[n][u] = simd::fmadd<A>(b, p[u], acc[n][u]);
+    }
+  }
+#pragma GCC unroll 8
+  for (std::size_t n = 0; n < NB; ++n)
+#pragma GCC unroll 8
+    for (std::size_t u = 0; u < QV; ++u) acc[n][u].store_unaligned(ot + n * BR + u * W);
+}
+
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+inline void attn_accumulate_rest(std::size_t r, std::size_t kb, const float* pt, const float* v, std::size_t ldv,
+                                 const float* alpha, float* ot) {
+  if constexpr (NB > 0) {
+    if (r == NB)
+      attn_accumulate_tile<A, QV, NB, BR>(kb, pt, v, ldv, alpha, ot);
+    else
+      attn_accumulate_rest<A, QV, NB - 1, BR>(r, kb, pt, v, ldv, alpha, ot);
+  }
+}
+
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+void attn_accumulate_f32(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
+                         const float* alpha, float* ot) {
+  constexpr std::size_t PW = QV * simd::vf<A>::size;
+  // Keys in chunks of kAttnKeyChunk: every feature block of a chunk reuses the
+  // same few P^T and V rows from L1. (A feature block streaming all kb keys
+  // re-reads a column strip of V whose rows, at a power-of-two stride, crowd
+  // into a few L1 sets and get evicted between blocks.)
+  for (std::size_t j0 = 0; j0 < kb; j0 += kAttnKeyChunk) {
+    const std::size_t kc = kb - j0 < kAttnKeyChunk ? kb - j0 : kAttnKeyChunk;
+    const float* ptc = pt + j0 * BR;
+    const float* vc = v + j0 * ldv;
+    for (std::size_t p = 0; p < BR; p += PW) {
+      const float* ap = j0 == 0 ? alpha + p : nullptr;
+      std::size_t f = 0;
+      for (; f + NB <= dv; f += NB)
+        attn_accumulate_tile<A, QV, NB, BR>(kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
+      attn_accumulate_rest<A, QV, NB - 1, BR>(dv - f, kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
+    }
+  }
+}
+
+// The table for one ISA: QV vectors x NB rows per register tile, BR queries per tile.
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+constexpr attn_kernels make_attn_kernels() {
+  static_assert(BR <= kAttnMaxBr, "workspace sizes assume br <= kAttnMaxBr");
+  return {BR, attn_scores_f32<A, QV, NB, BR>, attn_softmax_f32<A, BR>, attn_accumulate_f32<A, QV, NB, BR>};
+}
+
+}  // namespace
+}  // namespace qkv::kern

@@ -1,0 +1,43 @@
+// attn - the tile kernels of the fused (FlashAttention-2 style) attention
+// forward. The driver (ops/sdpa_forward.cpp) walks a tile of `br` queries
+// over tiles of keys; these kernels do the arithmetic of one step.
+//
+// Layouts are query-minor ("transposed"): each row holds `br` queries, so
+// the softmax across keys and the rescale of the accumulator are plain
+// lane-wise vector operations (no horizontal reductions), and K and V are
+// read in place (one broadcast per element) with no packing:
+//   qt [d][br]    scale * Q^T of the tile (zero-padded queries)
+//   st [kb][br]   S^T = K_tile Q_tile^T, then P^T = exp(S^T - m) in place
+//   ot [dv][br]   the unnormalized output O^T
+//   m, l, alpha [br]   running max, running sum, last rescale factor
+// Rows of these buffers are `br` floats; the buffers need no alignment.
+// No allocation, no threads.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/isa_select.hpp"
+
+namespace qkv::kern {
+
+// The largest `br` of any kernel set: workspace sizes use it, so a query does
+// not depend on the ISA chosen later.
+constexpr std::size_t kAttnMaxBr = 64;
+
+struct attn_kernels {
+  std::size_t br;  // queries per tile, a multiple of the vector width, <= kAttnMaxBr
+  // st[j][:] = sum_f k[j*ldk + f] * qt[f][:], for j < kb.
+  void (*scores)(std::size_t kb, std::size_t d, const float* qt, const float* k, std::size_t ldk, float* st);
+  // Online softmax step over st[kb][br] (-INFINITY = masked): new max
+  // m' = max(m, max_j st), alpha = exp(m - m'), st = exp(st - m'),
+  // l = alpha*l + sum_j st. A lane with m' = -INFINITY uses 0 for m' in the
+  // exponents (so it gets alpha = 0, st = 0 and never NaN).
+  void (*softmax)(std::size_t kb, float* st, float* m, float* l, float* alpha);
+  // ot[f][:] = alpha[:] * ot[f][:] + sum_j v[j*ldv + f] * pt[j][:], for f < dv.
+  void (*accumulate)(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
+                     const float* alpha, float* ot);
+};
+
+QKV_DECLARE_KERNEL_TABLES(attn_kernels, attn)
+
+}  // namespace qkv::kern

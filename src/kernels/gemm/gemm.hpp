@@ -1,0 +1,61 @@
+// gemm - the per-ISA pieces of fp32 GEMM (BLIS split): a register-blocked
+// MR x NR micro-kernel, the two packing routines that feed it, and an
+// unpacked kernel for small problems. Blocking, threading and buffers are
+// written once in ops/gemm.cpp. Other kernels (fused attention) may call the
+// micro-kernel and packers directly on their own packed panels.
+//
+// Packed layouts (zero-padded, so the micro-kernel never branches on edges):
+//   A panel: MR rows x kc, k-major:  ap[k*MR + i] = op(A)(i, k)
+//   B panel: kc x NR,      k-major:  bp[k*NR + j] = op(B)(k, j)
+// A packed block of mc rows is ceil(mc/MR) A panels one after another;
+// a packed block of nc columns is ceil(nc/NR) B panels one after another.
+//
+// Rounding contract, which makes results independent of the tiling and thus
+// of the thread count: every C element is acc = sum over k (in order, one
+// fused or unfused multiply-add per k, starting from 0), then
+// C = alpha*acc + beta*C (beta == 0: C = alpha*acc, C never read), in the
+// same operations whichever tile, edge or thread computes it.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/isa_select.hpp"
+
+namespace qkv::kern {
+
+struct gemm_kernels {
+  const char* name;        // "gemm_f32_<MR>x<NR>", reported with the ISA
+  std::size_t mr, nr;      // register tile
+  std::size_t mc, kc, nc;  // cache blocks: mc % mr == 0, nc % nr == 0
+
+  // C[0:mr, 0:nr] = alpha * (A panel . B panel) + beta * C, kc >= 1.
+  // a: packed A panel (mr*kc floats), b: packed B panel (kc*nr floats),
+  // c: row-major with leading dimension ldc. beta == 0 never reads C.
+  void (*ukernel)(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
+                  std::size_t ldc);
+  // The same on the top-left m x n corner of the tile (1 <= m <= mr,
+  // 1 <= n <= nr), bit-for-bit the values ukernel would give there; nothing
+  // outside the corner is read or written.
+  void (*ukernel_edge)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
+                       const float* b, float beta, float* c, std::size_t ldc);
+  // Packs op(A)[0:mc, 0:kc] into ceil(mc/mr) A panels at dst (64-byte
+  // aligned). op(A)(i,k) = a[i*lda + k], or a[k*lda + i] when trans.
+  void (*pack_a)(bool trans, std::size_t mc, std::size_t kc, const float* a, std::size_t lda, float* dst);
+  // Packs op(B)[0:kc, 0:nc] into ceil(nc/nr) B panels at dst (64-byte
+  // aligned). op(B)(k,j) = b[k*ldb + j], or b[j*ldb + k] when trans.
+  void (*pack_b)(bool trans, std::size_t kc, std::size_t nc, const float* b, std::size_t ldb, float* dst);
+  // Unpacked C = alpha*op(A)*op(B) + beta*C for any M, N >= 1, K >= 1: the
+  // small-matrix path (no packing, no threads) and the bare-metal fallback.
+  // Rounds like the contract above, with one k block of size K.
+  void (*direct)(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+                 std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc);
+};
+
+// Capacity of one hosted per-thread packing buffer, in floats: every ISA's
+// table satisfies mc*kc + kc*nc <= kGemmBufferFloats (checked where each table
+// is defined). 352*256 + 256*1024 floats = 1.34 MiB.
+constexpr std::size_t kGemmBufferFloats = (352 + 1024) * 256;
+
+QKV_DECLARE_KERNEL_TABLES(gemm_kernels, gemm)
+
+}  // namespace qkv::kern

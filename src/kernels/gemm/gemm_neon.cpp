@@ -1,0 +1,18 @@
+// gemm kernels for neon: gemm_f32_4x8. Compiled with that ISA's flags only.
+#include "kernels/gemm/gemm-inl.hpp"
+
+namespace qkv::kern {
+namespace {
+using Arch = xsimd::neon;
+constexpr std::size_t kMR = 4, kNV = 2, kNR = kNV * simd::vf<Arch>::size;
+constexpr std::size_t kMC = 128, kKC = 256, kNC = 1024;
+static_assert(kNR == 8 && kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
+static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hosted buffer");
+constexpr ukernel_fn kFull = ukernel_simd<Arch, kMR, kNV>;
+}  // namespace
+
+const gemm_kernels gemm_neon = {"gemm_f32_4x8", kMR, kNR, kMC, kKC, kNC, kFull,
+                                   edge_via_tile<kMR, kNR, kFull>, pack_a_ref<kMR>, pack_b_ref<kNR>,
+                                   direct_simd<Arch>};
+
+}  // namespace qkv::kern

@@ -1,0 +1,38 @@
+// exp_scalar.hpp - the scalar twin of exp-inl.hpp (same reduction, same
+// polynomial, same flush and overflow points), without xsimd: used by the
+// scalar kernel sets, the only ones on Cortex-M. Baseline translation units only.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace qkv::kern {
+namespace {
+
+inline float exp_f32_scalar(float x) noexcept {
+  constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+  constexpr float kC2 = 0.49999991059303284f, kC3 = 0.16666419804096222f, kC4 = 0.04166822507977486f,
+                  kC5 = 0.008374815806746483f, kC6 = 0.001383684342727065f;
+  if (x < -87.33654f) return 0.0f;
+  if (x > 88.3762626647949f) return __builtin_huge_valf();
+  if (x != x) return x;
+  // nearbyint rounds half to even like the SIMD magic-number addition, and
+  // unlike that trick it is also exact under x87 excess precision (i686).
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  float r = x - n * kLn2Hi;
+  r = r - n * kLn2Lo;
+  float p = kC6 * r + kC5;
+  p = p * r + kC4;
+  p = p * r + kC3;
+  p = p * r + kC2;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
+  float two_n;
+  std::memcpy(&two_n, &bits, sizeof two_n);
+  return p * two_n;
+}
+
+}  // namespace
+}  // namespace qkv::kern

@@ -1,0 +1,79 @@
+#include "ops/embedding.hpp"
+
+#include <cstring>
+
+#include "dispatch/dispatch.hpp"
+#include "kernels/vec/vec.hpp"
+#include "ops/threads.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace qkv::ops {
+namespace {
+
+// The backward splits the columns among threads in multiples of 16 floats
+// (one 64-byte cache line), so no two threads write the same line.
+constexpr std::size_t kColQuantum = 16;
+
+// Work per element in threads_for's flop units (~1/100 ns on an AVX-512
+// core): these loops are bound by memory traffic (~12-16 bytes an element),
+// which costs several flops' time; 8 starts a second thread from ~250 K elements.
+constexpr double kFlopsPerElem = 8.0;
+
+}  // namespace
+
+void embedding_forward(const embedding_shape& s, const std::int32_t* ids, const float* tok, const float* pos,
+                       float* out, std::size_t ld_out) noexcept {
+  const auto& k = kern::vec_for(dispatch::active());
+  auto row = [&](std::size_t r) {
+    float* y = out + r * ld_out;
+    std::memcpy(y, tok + static_cast<std::size_t>(ids[r]) * s.dim, s.dim * sizeof(float));
+    // y += 1 * p is exactly y + p (one rounding), the same on every path.
+    if (pos) k.axpy(s.dim, 1.f, pos + (s.pos_offset + r % s.seq_len) * s.dim, y);
+  };
+#ifdef _OPENMP
+  const int nt = threads_for(kFlopsPerElem * static_cast<double>(s.rows * s.dim), s.rows);
+  if (nt > 1) {
+    const auto nr = static_cast<long long>(s.rows);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long long r = 0; r < nr; ++r) row(static_cast<std::size_t>(r));
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < s.rows; ++r) row(r);
+}
+
+void embedding_backward(const embedding_shape& s, const std::int32_t* ids, const float* dout,
+                        std::size_t ld_dout, float* dtok, float* dpos) noexcept {
+  const auto& k = kern::vec_for(dispatch::active());
+  // Columns [c0, c1) of every gradient row, contributions in token order.
+  // Each element's sum is a fixed sequence of fp32 adds (axpy with alpha 1
+  // rounds exactly like +), so the column split cannot change any bit.
+  auto columns = [&](std::size_t c0, std::size_t c1) {
+    const std::size_t w = c1 - c0;
+    for (std::size_t r = 0; r < s.rows; ++r) {
+      const float* g = dout + r * ld_dout + c0;
+      if (dtok) k.axpy(w, 1.f, g, dtok + static_cast<std::size_t>(ids[r]) * s.dim + c0);
+      if (dpos) k.axpy(w, 1.f, g, dpos + (s.pos_offset + r % s.seq_len) * s.dim + c0);
+    }
+  };
+#ifdef _OPENMP
+  const std::size_t quanta = (s.dim + kColQuantum - 1) / kColQuantum;
+  const int nt = threads_for(kFlopsPerElem * static_cast<double>(s.rows * s.dim), quanta);
+  if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+    {
+      const auto t = static_cast<std::size_t>(omp_get_thread_num());
+      const auto n = static_cast<std::size_t>(omp_get_num_threads());
+      const std::size_t c0 = quanta * t / n * kColQuantum, c1 = quanta * (t + 1) / n * kColQuantum;
+      if (c0 < s.dim) columns(c0, c1 < s.dim ? c1 : s.dim);
+    }
+    return;
+  }
+#endif
+  columns(0, s.dim);
+}
+
+}  // namespace qkv::ops

@@ -1,0 +1,229 @@
+#include "ops/gemm.hpp"
+
+#include <cstdint>
+
+#include "dispatch/dispatch.hpp"
+#include "kernels/gemm/gemm.hpp"
+#include "ops/threads.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace qkv::ops {
+namespace {
+
+using kern::gemm_kernels;
+
+// Up to 16^3 multiply-adds the unpacked kernel beats packing (measured on
+// AVX-512: packing two 16x16 blocks costs about what the product does).
+constexpr double kSmallFmas = 4096.0;
+constexpr std::size_t kAlignFloats = 16;  // 64 bytes
+
+std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+// Block sizes for one problem: the table's, clipped to the problem.
+struct blocks {
+  std::size_t mc, kc, nc;
+  std::size_t a_floats, b_floats;  // one packed A block, the packed B block (aligned sizes)
+};
+
+blocks blocks_for(const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
+  blocks b{};
+  b.mc = min_sz(t.mc, round_up(M, t.mr));
+  b.kc = min_sz(t.kc, K);
+  b.nc = min_sz(t.nc, round_up(N, t.nr));
+  b.a_floats = round_up(b.mc * b.kc, kAlignFloats);
+  b.b_floats = round_up(b.kc * b.nc, kAlignFloats);
+  return b;
+}
+
+// C = beta*C; beta == 0 writes zeros without reading C.
+void scale_c(std::size_t M, std::size_t N, float beta, float* C, std::size_t ldc) {
+  if (beta == 1.f) return;
+  for (std::size_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.f)
+      for (std::size_t j = 0; j < N; ++j) c[j] = 0.f;
+    else
+      for (std::size_t j = 0; j < N; ++j) c[j] *= beta;
+  }
+}
+
+struct problem {
+  bool ta, tb;
+  std::size_t M, N, K;
+  float alpha;
+  const float* A;
+  std::size_t lda;
+  const float* B;
+  std::size_t ldb;
+  float beta;
+  float* C;
+  std::size_t ldc;
+};
+
+// The macro-kernel: packed A block (mc x kc) times packed B columns
+// [j0, j1) of the B block (multiples of nr except at the end), into C.
+void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::size_t j1, std::size_t kc, float alpha,
+                  const float* ap, const float* bp, float beta, float* C, std::size_t ldc) {
+  for (std::size_t jr = j0; jr < j1; jr += t.nr) {
+    const std::size_t n = min_sz(t.nr, j1 - jr);
+    const float* b = bp + jr * kc;
+    for (std::size_t ir = 0; ir < mc; ir += t.mr) {
+      const std::size_t m = min_sz(t.mr, mc - ir);
+      float* c = C + ir * ldc + jr;
+      if (m == t.mr && n == t.nr)
+        t.ukernel(kc, alpha, ap + ir * kc, b, beta, c, ldc);
+      else
+        t.ukernel_edge(m, n, kc, alpha, ap + ir * kc, b, beta, c, ldc);
+    }
+  }
+}
+
+inline void barrier() {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}
+
+// One thread's share of the packed algorithm; all `nth` threads run it with
+// the same shared B block `bp` and their own A block `ap`.
+void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int tid,
+                   int nth) {
+  const std::size_t T = static_cast<std::size_t>(nth), id = static_cast<std::size_t>(tid);
+  const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr;
+  // Split M tiles when there are enough, else N panels of each B block.
+  const bool split_m = m_tiles >= T;
+  std::size_t m_lo = 0, m_hi = p.M;
+  if (split_m) {
+    m_lo = min_sz(m_tiles * id / T * t.mr, p.M);
+    m_hi = min_sz(m_tiles * (id + 1) / T * t.mr, p.M);
+  }
+  for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {
+    const std::size_t nc = min_sz(bl.nc, p.N - jc);
+    const std::size_t panels = (nc + t.nr - 1) / t.nr;
+    for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
+      const std::size_t kc = min_sz(bl.kc, p.K - pc);
+      const float beta = pc == 0 ? p.beta : 1.f;
+      // Pack this thread's share of the B block's panels.
+      for (std::size_t q = panels * id / T; q < panels * (id + 1) / T; ++q) {
+        const std::size_t j = q * t.nr;
+        const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
+        t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
+      }
+      barrier();
+      std::size_t j0 = 0, j1 = nc;
+      if (!split_m) {
+        j0 = panels * id / T * t.nr;
+        j1 = min_sz(panels * (id + 1) / T * t.nr, nc);
+      }
+      if (j0 < j1) {
+        for (std::size_t ic = m_lo; ic < m_hi; ic += bl.mc) {
+          const std::size_t mc = min_sz(bl.mc, m_hi - ic);
+          const float* a = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
+          t.pack_a(p.ta, mc, kc, a, p.lda, ap);
+          macro_kernel(t, mc, j0, j1, kc, p.alpha, ap, bp, beta, p.C + ic * p.ldc + jc, p.ldc);
+        }
+      }
+      barrier();  // the B block is overwritten next
+    }
+  }
+}
+
+float* align64(void* p) {
+  const std::uintptr_t u = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<float*>((u + 63) & ~static_cast<std::uintptr_t>(63));
+}
+
+#ifdef QKV_HOSTED
+// The per-thread packing buffer (kern::kGemmBufferFloats floats): A block
+// first, then (used by the calling thread only) the B block.
+float* thread_buffer() {
+  alignas(64) static thread_local float buf[kern::kGemmBufferFloats];
+  return buf;
+}
+#endif
+
+int threads_for_gemm(const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
+  const std::size_t m_tiles = (M + t.mr - 1) / t.mr;
+  const std::size_t n_panels = (min_sz(N, t.nc) + t.nr - 1) / t.nr;
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  return threads_for(flops, m_tiles > n_panels ? m_tiles : n_panels);
+}
+
+}  // namespace
+
+bool sgemm_is_small(std::size_t M, std::size_t N, std::size_t K) {
+  return static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) <= kSmallFmas;
+}
+
+std::size_t sgemm_workspace_bytes(bool, bool, std::size_t M, std::size_t N, std::size_t K, int threads) {
+  if (M == 0 || N == 0 || K == 0 || sgemm_is_small(M, N, K)) return 0;
+  const gemm_kernels& t = kern::gemm_for(dispatch::active());
+  const blocks bl = blocks_for(t, M, N, K);
+  const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
+  return (bl.b_floats + th * bl.a_floats) * sizeof(float) + 64;
+}
+
+void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+           std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
+           std::size_t ws_bytes) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f) {  // A and B are not read (BLAS semantics)
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const gemm_kernels& t = kern::gemm_for(dispatch::active());
+  if (sgemm_is_small(M, N, K)) {
+    t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const blocks bl = blocks_for(t, M, N, K);
+  const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  int nth = threads_for_gemm(t, M, N, K);
+  float* ws_base = nullptr;
+  if (ws) {
+    const std::size_t need1 = sgemm_workspace_bytes(ta, tb, M, N, K, 1);
+    if (ws_bytes < need1) {
+      t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    }
+    const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
+    if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
+    ws_base = align64(ws);
+  } else {
+#ifndef QKV_HOSTED
+    t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+#endif
+  }
+  // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...].
+  // Hosted buffers: each thread's A block at the start of its own buffer,
+  // the B block after the A block in the calling thread's buffer.
+#ifdef QKV_HOSTED
+  float* const bp = ws_base ? ws_base : thread_buffer() + round_up(t.mc * t.kc, kAlignFloats);
+#else
+  float* const bp = ws_base;
+#endif
+  auto a_block = [&](int tid) -> float* {
+#ifdef QKV_HOSTED
+    if (!ws_base) return thread_buffer();
+#endif
+    return ws_base + bl.b_floats + static_cast<std::size_t>(tid) * bl.a_floats;
+  };
+#ifdef _OPENMP
+  if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+    {
+      const int tid = omp_get_thread_num();
+      packed_worker(t, p, bl, bp, a_block(tid), tid, omp_get_num_threads());
+    }
+    return;
+  }
+#endif
+  packed_worker(t, p, bl, bp, a_block(0), 0, 1);
+}
+
+}  // namespace qkv::ops

@@ -1,0 +1,41 @@
+// ops/gemm - fp32 GEMM driver: C = alpha*op(A)*op(B) + beta*C, row-major.
+// Arguments are trusted (validated by the C boundary or by the calling op):
+// leading dimensions cover the rows, pointers are valid for the extents, C
+// does not overlap A or B.
+//
+// Algorithm (BLIS): jc over NC columns -> pc over KC -> pack B block (shared,
+// threads pack disjoint panels) -> ic over MC rows -> pack A block (per
+// thread) -> jr over NR -> ir over MR -> micro-kernel. Threads split M tiles
+// (or N panels when M has fewer tiles than threads), never K, and every C
+// element is computed by the same operations whatever the split: results are
+// bitwise identical for any thread count. Problems with M*N*K <= 4096 use the
+// unpacked kernel (no packing, no OpenMP region).
+//
+// Memory: nothing is allocated. The packed blocks live in the caller's
+// workspace (ws, ws_bytes), or with ws == nullptr in a per-thread static
+// buffer of kern::kGemmBufferFloats floats (hosted builds, thread_local: each
+// OpenMP worker packs A into its own, the calling thread's holds the shared B
+// block); on bare metal ws == nullptr selects the unpacked kernel.
+#pragma once
+
+#include <cstddef>
+
+namespace qkv::ops {
+
+// Bytes of workspace sgemm() needs to run with up to `threads` threads
+// (threads >= 1) on the active ISA; 0 when the problem takes the unpacked
+// path. Includes 64 bytes of slack, so any workspace pointer works.
+std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads);
+
+// ws == nullptr: hosted builds use the internal per-thread buffer; bare metal
+// uses the unpacked kernel. With ws, at most as many threads run as the
+// workspace has room for; a workspace too small for one thread falls back to
+// the unpacked kernel.
+void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+           std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
+           std::size_t ws_bytes);
+
+// Is (M, N, K) handled by the unpacked small-matrix kernel?
+bool sgemm_is_small(std::size_t M, std::size_t N, std::size_t K);
+
+}  // namespace qkv::ops

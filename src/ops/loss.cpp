@@ -1,0 +1,69 @@
+#include "ops/loss.hpp"
+
+#include <cmath>
+
+#include "dispatch/dispatch.hpp"
+#include "kernels/loss/loss.hpp"
+#include "ops/threads.hpp"
+
+namespace qkv::ops {
+namespace {
+
+// The reduction: rows are cut into at most kBlocks blocks by a rule that
+// depends on the row count only; each block sums its rows in order and the
+// blocks are added in order. So the result is the same for any thread count,
+// and no workspace is needed (the partial sums live on the stack).
+constexpr std::size_t kBlocks = 64;
+
+// Per logit: an exp (counted as 10 flops) plus the max and sum passes.
+constexpr double kFlopsPerLogit = 15.0;
+
+}  // namespace
+
+double cross_entropy(std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
+                     const std::int32_t* targets, std::int32_t ignore, float scale, float* dlogits,
+                     std::size_t ldd) noexcept {
+  const auto& k = kern::loss_for(dispatch::active());
+  const std::size_t blocks = rows < kBlocks ? rows : kBlocks;
+  double partial[kBlocks];
+  auto block = [&](std::size_t b) {
+    const std::size_t r0 = b * rows / blocks, r1 = (b + 1) * rows / blocks;
+    double s = 0.0;
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* x = logits + r * ld;
+      float* y = dlogits ? dlogits + r * ldd : nullptr;
+      const std::int32_t t = targets[r];
+      if (t == ignore) {
+        if (y)
+          for (std::size_t j = 0; j < classes; ++j) y[j] = 0.f;
+        continue;
+      }
+      float m, sum;
+      k.row_max_sumexp_f32(classes, x, &m, &sum);
+      // Read x[t] before y (possibly x itself) is overwritten.
+      s += (static_cast<double>(m) - x[t]) + std::log(static_cast<double>(sum));
+      if (y) {
+        k.row_scaled_exp_f32(classes, x, m, scale / sum, y);
+        y[t] -= scale;
+      }
+    }
+    partial[b] = s;
+  };
+#ifdef _OPENMP
+  const double flops = (dlogits ? 1.5 : 1.0) * kFlopsPerLogit * static_cast<double>(rows * classes);
+  const int nt = threads_for(flops, blocks);
+  if (nt > 1) {
+    const auto nb = static_cast<long long>(blocks);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long long b = 0; b < nb; ++b) block(static_cast<std::size_t>(b));
+  } else
+#endif
+  {
+    for (std::size_t b = 0; b < blocks; ++b) block(b);
+  }
+  double total = 0.0;
+  for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
+  return total;
+}
+
+}  // namespace qkv::ops

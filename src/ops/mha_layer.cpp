@@ -1,0 +1,210 @@
+// The attention layer: projections (GEMM), fused attention, output projection,
+// and the backward through all three. See mha_layer.hpp.
+#include "ops/mha_layer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ops/arena.hpp"
+#include "ops/gemm.hpp"
+#include "ops/mha_sdpa_glue.hpp"
+#include "ops/rows.hpp"
+#include "ops/threads.hpp"
+
+namespace qkv::ops {
+namespace {
+
+std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+// Y[rows][n] = X[rows][k] W[k][n] (+ b): bias rows first, then GEMM with beta = 1
+// (one pass over Y instead of two).
+void project(std::size_t rows, std::size_t k, std::size_t n, const float* x, std::size_t ldx, const float* w,
+             const float* b, float* y, std::size_t ldy, void* gws, std::size_t gws_bytes) {
+  if (b) broadcast_rows(rows, n, b, y, ldy);
+  sgemm(false, false, rows, n, k, 1.f, x, ldx, w, n, b ? 1.f : 0.f, y, ldy, gws, gws_bytes);
+}
+
+// Workspace the GEMMs of a layer call need: the largest of its shapes.
+std::size_t gemm_ws(const mha_dims& n, int threads) {
+  const std::size_t shapes[][5] = {
+      // ta, tb, M, N, K
+      {0, 0, n.rows, n.d_out, n.d_in},   // projections
+      {0, 0, n.rows, n.d_out, n.d_out},  // output projection
+      {1, 0, n.d_in, n.d_out, n.rows},   // dW = X^T dQ
+      {1, 0, n.d_out, n.d_out, n.rows},  // dW_o = A^T dY
+      {0, 1, n.rows, n.d_out, n.d_out},  // dA = dY W_o^T
+      {0, 1, n.rows, n.d_in, n.d_out},   // dX = dQ W_q^T
+  };
+  std::size_t best = 0;
+  for (const auto& s : shapes) best = std::max(best, sgemm_workspace_bytes(s[0] != 0, s[1] != 0, s[2], s[3], s[4], threads));
+  return best;
+}
+
+}  // namespace
+
+mha_cache_layout mha_cache_layout_for(const mha_dims& n) {
+  // Each piece starts on a 64-byte (16-float) boundary relative to the cache base.
+  const std::size_t act = round_up(n.rows * n.d_out, 16);
+  mha_cache_layout c{};
+  c.q = 0;
+  c.k = c.q + act;
+  c.v = c.k + act;
+  c.a = c.v + act;
+  c.lse = c.a + act;
+  c.floats = c.lse + round_up(n.batch * n.heads * n.seq, 16);
+  return c;
+}
+
+qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool training) {
+  qkv_sdpa_desc s{};
+  s.batch = n.batch;
+  s.heads = n.heads;
+  s.q_len = s.kv_len = n.seq;
+  s.head_dim = s.v_dim = n.d_head;
+  // [B, T, H, d_head] as rows of d_out: heads interleaved, no copies.
+  s.q = s.k = s.v = s.o = qkv_sdpa_strides{n.seq * n.d_out, n.d_head, n.d_out};
+  s.causal = layer.causal;
+  s.dropout_p = training ? layer.dropout_p : 0.f;
+  s.dropout_seed = layer.dropout_seed;
+  s.algo = QKV_SDPA_AUTO;
+  return s;
+}
+
+std::size_t mha_forward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& n, int threads) {
+  arena plan;
+  plan.take(n.rows * n.d_out);  // Q, K, V, A when not training (training uses the cache)
+  plan.take(n.rows * n.d_out);
+  plan.take(n.rows * n.d_out);
+  plan.take(n.rows * n.d_out);
+  plan.take(n.batch * n.heads * n.seq);  // lse scratch in inference
+  const std::size_t sub = std::max(gemm_ws(n, threads), sdpa_forward_ws(mha_sdpa_desc(d, n, true), threads));
+  return plan.used() + sub + arena::kAlign;
+}
+
+void mha_forward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
+                 const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
+  arena mem(ws, ws_bytes);
+  float *q, *k, *v, *a, *lse;
+  float* ws_q = mem.take(n.rows * n.d_out);
+  float* ws_k = mem.take(n.rows * n.d_out);
+  float* ws_v = mem.take(n.rows * n.d_out);
+  float* ws_a = mem.take(n.rows * n.d_out);
+  float* ws_lse = mem.take(n.batch * n.heads * n.seq);
+  if (training) {
+    const mha_cache_layout c = mha_cache_layout_for(n);
+    q = cache + c.q, k = cache + c.k, v = cache + c.v, a = cache + c.a, lse = cache + c.lse;
+  } else {
+    q = ws_q, k = ws_k, v = ws_v, a = ws_a, lse = ws_lse;
+  }
+  std::size_t sub_bytes = 0;
+  void* sub = mem.rest(&sub_bytes);
+
+  const bool bias = d.qkv_bias != 0;
+  project(n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
+  project(n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, k, n.d_out, sub, sub_bytes);
+  project(n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, v, n.d_out, sub, sub_bytes);
+
+  float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
+  sdpa_forward_run(mha_sdpa_desc(d, n, training), q, k, v, attn_out, lse, sub, sub_bytes);
+  if (d.out_proj) {
+    project(n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y, n.d_out, sub, sub_bytes);
+  } else if (training) {
+    std::memcpy(a, y, n.rows * n.d_out * sizeof(float));  // backward needs O
+  }
+}
+
+std::size_t mha_backward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& n, int threads) {
+  arena plan;
+  plan.take(n.rows * n.d_out);  // dA
+  plan.take(n.rows * n.d_out);  // dQ
+  plan.take(n.rows * n.d_out);  // dK
+  plan.take(n.rows * n.d_out);  // dV
+  const std::size_t sub = std::max(gemm_ws(n, threads), sdpa_backward_ws(mha_sdpa_desc(d, n, true), threads));
+  return plan.used() + sub + arena::kAlign;
+}
+
+void mha_backward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
+                  const float* x, const float* cache, const float* dy, float* dx, float* grads, void* ws,
+                  std::size_t ws_bytes) {
+  const mha_cache_layout c = mha_cache_layout_for(n);
+  const float *q = cache + c.q, *k = cache + c.k, *v = cache + c.v, *a = cache + c.a, *lse = cache + c.lse;
+  arena mem(ws, ws_bytes);
+  float* da = mem.take(n.rows * n.d_out);
+  float* dq = mem.take(n.rows * n.d_out);
+  float* dk = mem.take(n.rows * n.d_out);
+  float* dv = mem.take(n.rows * n.d_out);
+  std::size_t sub_bytes = 0;
+  void* sub = mem.rest(&sub_bytes);
+
+  // Output projection: dW_o += A^T dY, db_o += colsum(dY), dA = dY W_o^T.
+  const float* dattn = dy;
+  if (d.out_proj) {
+    sgemm(true, false, n.d_out, n.d_out, n.rows, 1.f, a, n.d_out, dy, n.d_out, 1.f, grads + p.w_o, n.d_out, sub, sub_bytes);
+    add_column_sums(n.rows, n.d_out, dy, n.d_out, grads + p.b_o);
+    sgemm(false, true, n.rows, n.d_out, n.d_out, 1.f, dy, n.d_out, params + p.w_o, n.d_out, 0.f, da, n.d_out, sub, sub_bytes);
+    dattn = da;
+  }
+
+  sdpa_backward_run(mha_sdpa_desc(d, n, true), q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
+
+  // Projections: dW += X^T dP, db += colsum(dP), dX = sum of dP W^T.
+  const float* dproj[3] = {dq, dk, dv};
+  const std::size_t w_off[3] = {p.w_q, p.w_k, p.w_v};
+  const std::size_t b_off[3] = {p.b_q, p.b_k, p.b_v};
+  for (int i = 0; i < 3; ++i) {
+    sgemm(true, false, n.d_in, n.d_out, n.rows, 1.f, x, n.d_in, dproj[i], n.d_out, 1.f, grads + w_off[i], n.d_out, sub, sub_bytes);
+    if (d.qkv_bias) add_column_sums(n.rows, n.d_out, dproj[i], n.d_out, grads + b_off[i]);
+    if (dx)
+      sgemm(false, true, n.rows, n.d_in, n.d_out, 1.f, dproj[i], n.d_out, params + w_off[i], n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
+  }
+}
+
+std::size_t mha_decode_workspace_bytes(const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
+                                       std::size_t kv_len, int threads) {
+  const std::size_t d_head = d.d_out / d.num_heads;
+  arena plan;
+  plan.take(batch * n_new * d.d_out);  // Q of the new tokens
+  plan.take(batch * n_new * d.d_out);  // their attention output
+  plan.take(batch * d.num_heads * n_new);  // lse (unused by the caller)
+  mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
+  qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
+  s.kv_len = kv_len;
+  const std::size_t sub = std::max(gemm_ws(n, threads), sdpa_forward_ws(s, threads));
+  return plan.used() + sub + arena::kAlign;
+}
+
+void mha_decode(const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
+                std::size_t capacity, std::size_t length, std::size_t n_new, float* kv, const float* x_new,
+                float* y_new, void* ws, std::size_t ws_bytes) {
+  const std::size_t d_head = d.d_out / d.num_heads;
+  const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
+  arena mem(ws, ws_bytes);
+  float* q = mem.take(n.rows * n.d_out);
+  float* a = mem.take(n.rows * n.d_out);
+  float* lse = mem.take(batch * d.num_heads * n_new);
+  std::size_t sub_bytes = 0;
+  void* sub = mem.rest(&sub_bytes);
+
+  float* kc = kv;
+  float* vc = kv + batch * capacity * d.d_out;
+  const bool bias = d.qkv_bias != 0;
+  project(n.rows, n.d_in, n.d_out, x_new, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
+  // K and V of the new tokens go straight into their cache rows.
+  for (std::size_t b = 0; b < batch; ++b) {
+    const float* xb = x_new + b * n_new * n.d_in;
+    float* kb = kc + (b * capacity + length) * n.d_out;
+    float* vb = vc + (b * capacity + length) * n.d_out;
+    project(n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, kb, n.d_out, sub, sub_bytes);
+    project(n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, vb, n.d_out, sub, sub_bytes);
+  }
+
+  qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
+  s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
+  s.k = s.v = qkv_sdpa_strides{capacity * n.d_out, d_head, n.d_out};
+  float* attn_out = d.out_proj ? a : y_new;
+  sdpa_forward_run(s, q, kc, vc, attn_out, lse, sub, sub_bytes);
+  if (d.out_proj)
+    project(n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y_new, n.d_out, sub, sub_bytes);
+}
+
+}  // namespace qkv::ops

@@ -1,0 +1,53 @@
+#include "ops/optim.hpp"
+
+#include "dispatch/dispatch.hpp"
+#include "ops/threads.hpp"
+
+namespace qkv::ops {
+namespace {
+
+// 16 Ki floats: 64 KiB per array, large enough that a thread's start-up and
+// per-chunk call cost vanish, small enough to balance two threads on the
+// parameter counts of small models. The kernels give the same bits for any
+// split, so the chunk size only matters for speed.
+constexpr std::size_t kChunk = std::size_t{1} << 14;
+
+// Calls body(begin, count) over [0, n) in kChunk pieces; `flops_per_elem`
+// sizes the thread team.
+template <class Body>
+void for_chunks(std::size_t n, double flops_per_elem, const Body& body) noexcept {
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+  const int nt = threads_for(static_cast<double>(n) * flops_per_elem, chunks);
+  if (nt <= 1) {
+    body(std::size_t{0}, n);
+    return;
+  }
+#ifdef _OPENMP
+  const auto nc = static_cast<long long>(chunks);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (long long c = 0; c < nc; ++c) {
+    const std::size_t begin = static_cast<std::size_t>(c) * kChunk;
+    body(begin, n - begin < kChunk ? n - begin : kChunk);
+  }
+#else
+  body(std::size_t{0}, n);
+#endif
+}
+
+}  // namespace
+
+void sgd_step(const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept {
+  const auto& k = kern::optim_for(dispatch::active());
+  for_chunks(n, 6.0, [&](std::size_t i, std::size_t len) {
+    k.sgd_f32(len, a, p + i, g + i, a.use_momentum ? buf + i : nullptr);
+  });
+}
+
+void adamw_step(const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
+                float* v) noexcept {
+  const auto& k = kern::optim_for(dispatch::active());
+  // ~12 flops plus a square root and a division (counted as 10 each).
+  for_chunks(n, 32.0, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, a, p + i, g + i, m + i, v + i); });
+}
+
+}  // namespace qkv::ops

@@ -1,0 +1,17 @@
+// optim - drivers of the optimizer steps: split a flat buffer into fixed
+// chunks and run the active ISA's elementwise kernel on them, in parallel
+// when the buffer is large. Arguments are validated by the C boundary.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/optim/optim.hpp"
+
+namespace qkv::ops {
+
+void sgd_step(const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept;
+
+void adamw_step(const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
+                float* v) noexcept;
+
+}  // namespace qkv::ops

@@ -1,0 +1,483 @@
+// The fused attention backward (FlashAttention-2 on a CPU). Per (b, h), key
+// tile j and query tile i, with P recomputed from Q, K and the saved lse:
+//   S = Q_i K_jᵀ, dP = dO_i V_jᵀ, P = exp(scale S - lse), m = dropout mask,
+//   dS = P (dP m - D) with D = rowsum(dO ∘ O),
+//   dV_j += (P m)ᵀ dO_i,  dK_j += scale dSᵀ Q_i,  dQ_i += scale dS K_j.
+// Tiles above the causal diagonal are skipped. Determinism without atomics:
+// dK_j and dV_j are owned by the task of key tile j, which walks i in order;
+// dQ_i is summed over j in order. Two schedules give the same bits:
+//  - per_head: one task per (b, h) walks blocks of key tiles, in each the
+//    query tiles, and also accumulates dQ (10 matmul units of work for the 8
+//    counted);
+//  - split: tasks over key blocks (dK, dV) and over query groups (dQ, which
+//    recomputes S and dP: 14 units), for when B*H is too small to share.
+// Every GEMM is called with the same tile shapes in both and sums each
+// element in a fixed order, so which schedule and thread ran it is invisible.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "dispatch/dispatch.hpp"
+#include "kernels/attn_bwd/attn_bwd.hpp"
+#include "kernels/vec/vec.hpp"
+#include "ops/dropout_rng.hpp"
+#include "ops/sdpa_backward.hpp"
+#include "ops/threads.hpp"
+#include "ops/ws_carver.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace qkv::ops {
+namespace {
+
+constexpr std::size_t kBr = 64;           // query rows per tile
+constexpr std::size_t kBc = 64;           // keys per tile
+constexpr std::size_t kBlockTiles = 4;    // key tiles held at once: amortizes packing Q_i and dO_i
+constexpr std::size_t kGroupTiles = 8;    // query tiles per dQ task (split): amortizes packing K_j, V_j
+constexpr std::size_t kDqBudget = 1u << 20;  // bytes of a per-head dQ accumulator (odd head_dim only)
+constexpr std::size_t kPad = kern::kAttnBwdPad;
+constexpr std::size_t kChunk = 12;        // rows / keys per product on a causal-diagonal tile (2 x MR)
+
+std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+std::size_t ceil_div(std::size_t x, std::size_t m) { return (x + m - 1) / m; }
+
+enum class schedule { per_head, split };
+
+struct geometry {
+  std::size_t B, H, Tq, Tk, D, Dv;
+  std::size_t br, bc, bcp, dp, dvp, nq, nk, nkb, gr, ng;
+  bool pack_d;           // head_dim not a multiple of kPad: dQ accumulates in a padded copy
+  std::ptrdiff_t off;    // kv_len - q_len: query i sees key j iff j <= i + off (causal)
+
+  geometry(const qkv_sdpa_desc& d, std::size_t v_dim)
+      : B(d.batch), H(d.heads), Tq(d.q_len), Tk(d.kv_len), D(d.head_dim), Dv(v_dim) {
+    br = Tq < kBr ? Tq : kBr;
+    bc = Tk < kBc ? Tk : kBc;
+    bcp = round_up(bc, kPad);
+    dp = round_up(D, kPad);
+    dvp = round_up(Dv, kPad);
+    nq = ceil_div(Tq, br);
+    nk = ceil_div(Tk, bc);
+    nkb = ceil_div(nk, kBlockTiles);
+    gr = br * kGroupTiles < Tq ? br * kGroupTiles : Tq;
+    ng = ceil_div(Tq, gr);
+    pack_d = D % kPad != 0;
+    off = static_cast<std::ptrdiff_t>(Tk) - static_cast<std::ptrdiff_t>(Tq);
+  }
+  bool dq_fits_per_head() const { return !pack_d || Tq * dp * sizeof(float) <= kDqBudget; }
+};
+
+// Packed key tile j and its gradient accumulators.
+struct key_bufs {
+  float *kt, *vt;  // K_jᵀ [D][bcp], V_jᵀ [Dv][bcp], zero-padded columns
+  float *kp;       // K_j rows [bc][dp]
+  float *dk, *dv;  // accumulators [bc][dp], [bc][dvp]; dv first stages V_j rows for the transpose
+};
+
+// One thread's scratch.
+struct tbufs {
+  key_bufs key[kBlockTiles];
+  float *qp, *dop;       // Q rows [rows][dp], dO rows [rows][dvp]
+  float *s, *dpm, *drop; // [br][bcp]: scores -> P m, dP -> scale dS, dropout multipliers
+  float *dq;             // dQ accumulator [rows][dp] (pack_d)
+  float* Dr;             // D = rowsum(dO ∘ O) for [rows]
+  std::size_t* valid;    // visible keys per row of the current tile [br]
+};
+
+// Layout of one thread's scratch; `rows` = query rows a task holds at once
+// (Tq per head, gr for a dQ group, br for a key tile).
+tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout) {
+  const std::size_t rows = sc == schedule::per_head ? g.Tq : g.gr;
+  const std::size_t prow = sc == schedule::per_head ? g.br : g.gr;  // rows of packed Q / dO
+  tbufs t{};
+  for (key_bufs& k : t.key) {
+    k.kt = w.take<float>(g.D * g.bcp);
+    k.vt = w.take<float>(g.Dv * g.bcp);
+    k.kp = w.take<float>(g.bc * g.dp);
+    k.dk = w.take<float>(g.bc * g.dp);
+    k.dv = w.take<float>(g.bc * g.dvp);
+  }
+  t.qp = w.take<float>(prow * g.dp);
+  t.dop = w.take<float>(prow * g.dvp);
+  t.s = w.take<float>(g.br * g.bcp);
+  t.dpm = w.take<float>(g.br * g.bcp);
+  t.drop = w.take<float>(dropout ? g.br * g.bcp : 0);
+  t.dq = w.take<float>(g.pack_d ? rows * g.dp : 0);
+  t.Dr = w.take<float>(rows);
+  t.valid = w.take<std::size_t>(g.br);
+  return t;
+}
+
+bool thread_bytes(const geometry& g, schedule sc, bool dropout, std::size_t* bytes) {
+  ws_carver w;
+  carve(w, g, sc, dropout);
+  return w.size(bytes);
+}
+
+// A row-major operand: base pointer and leading dimension.
+struct mat {
+  float* p;
+  std::size_t ld;
+  float* row(std::size_t r) const { return p + r * ld; }
+};
+struct cmat {
+  const float* p;
+  std::size_t ld;
+  const float* row(std::size_t r) const { return p + r * ld; }
+};
+
+class fused_backward {
+ public:
+  fused_backward(const sdpa_bwd_args& a, const geometry& g)
+      : a_(a), d_(*a.desc), g_(g), kern_(kern::attn_bwd_for(dispatch::active())),
+        dot_(kern::vec_for(dispatch::active()).dot) {
+    dropout_ = d_.dropout_p > 0.f;
+    thresh_ = dropout::threshold(d_.dropout_p);
+    drop_scale_ = 1.0f / (1.0f - d_.dropout_p);
+  }
+
+  // Task of schedule per_head: everything of head `bh`.
+  void run_head(std::size_t bh, const tbufs& t) const {
+    const head h = head_at(bh);
+    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq, d_.q.token};
+    zero_rows(dq, g_.Tq, g_.D);
+    row_dots(h, 0, g_.Tq, t.Dr);
+    for (std::size_t jb = 0; jb < g_.nkb; ++jb) key_block(h, jb, t, &dq, t.Dr);
+    if (g_.pack_d) copy_rows(dq, mat{h.dq, d_.q.token}, g_.Tq, g_.D);
+  }
+
+  // Tasks of schedule split: key block `jb` of head `bh` (dK, dV) ...
+  void run_key_block(std::size_t bh, std::size_t jb, const tbufs& t) const {
+    key_block(head_at(bh), jb, t, nullptr, nullptr);
+  }
+
+  // ... and query group `gi` of head `bh` (dQ).
+  void run_query_group(std::size_t bh, std::size_t gi, const tbufs& t) const {
+    const head h = head_at(bh);
+    const std::size_t g0 = gi * g_.gr, rows = g_.Tq - g0 < g_.gr ? g_.Tq - g0 : g_.gr;
+    const cmat q = query_operand(h, g0, rows, t.qp);
+    const cmat dout = dout_operand(h, g0, rows, t.dop);
+    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq + g0 * d_.q.token, d_.q.token};
+    zero_rows(dq, rows, g_.D);
+    row_dots(h, g0, rows, t.Dr);
+    for (std::size_t j = 0; j < g_.nk; ++j) {
+      const std::size_t j0 = j * g_.bc;
+      if (!visible(g0, rows, j0)) break;  // causal: later key tiles are hidden as well
+      const std::size_t bcj = key_count(j);
+      pack_keys(h, j0, bcj, t.key[0]);
+      for (std::size_t i0 = g0; i0 < g0 + rows; i0 += g_.br) {
+        const std::size_t bri = g0 + rows - i0 < g_.br ? g0 + rows - i0 : g_.br;
+        if (!visible(i0, bri, j0)) continue;
+        const std::size_t r0 = i0 - g0;
+        const bool full =
+            scores(h, i0, bri, j0, bcj, t.key[0], cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld}, t.Dr + r0, t);
+        add_dq(bri, bcj, full, t, t.key[0], mat{dq.row(r0), dq.ld});
+      }
+    }
+    if (g_.pack_d) copy_rows(dq, mat{h.dq + g0 * d_.q.token, d_.q.token}, rows, g_.D);
+  }
+
+ private:
+  struct head {
+    std::size_t b, h;
+    const float *q, *k, *v, *o, *dout, *lse;
+    float *dq, *dk, *dv;
+  };
+
+  head head_at(std::size_t bh) const {
+    const std::size_t b = bh / g_.H, hh = bh % g_.H;
+    auto off = [&](const qkv_sdpa_strides& s) { return b * s.batch + hh * s.head; };
+    return {b, hh, a_.q + off(d_.q), a_.k + off(d_.k), a_.v + off(d_.v), a_.out + off(d_.o),
+            a_.dout + off(d_.o), a_.lse + bh * g_.Tq, a_.dq + off(d_.q), a_.dk + off(d_.k), a_.dv + off(d_.v)};
+  }
+
+  std::size_t key_count(std::size_t j) const { return g_.Tk - j * g_.bc < g_.bc ? g_.Tk - j * g_.bc : g_.bc; }
+
+  // Does any of query rows [i0, i0 + rows) see key j0?
+  bool visible(std::size_t i0, std::size_t rows, std::size_t j0) const {
+    return !d_.causal ||
+           static_cast<std::ptrdiff_t>(j0) <= static_cast<std::ptrdiff_t>(i0 + rows - 1) + g_.off;
+  }
+
+  // Touch the cache lines of row r + kAhead while row r is copied: strided
+  // rows (one per token) defeat the hardware prefetchers, and each tile is
+  // the first touch of its part of the caller's tensors.
+  static constexpr std::size_t kAhead = 8;
+  static void prefetch_row(const float* p, std::size_t cols) {
+    for (std::size_t c = 0; c < cols; c += 16) __builtin_prefetch(p + c);
+  }
+  static void prefetch_row_for_write(float* p, std::size_t cols) {
+    for (std::size_t c = 0; c < cols; c += 16) __builtin_prefetch(p + c, 1);
+  }
+  static void zero_rows(const mat& m, std::size_t rows, std::size_t cols) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row_for_write(m.row(r + kAhead), cols);
+      std::memset(m.row(r), 0, cols * sizeof(float));
+    }
+  }
+  static void copy_rows(const mat& from, const mat& to, std::size_t rows, std::size_t cols) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row_for_write(to.row(r + kAhead), cols);
+      std::memcpy(to.row(r), from.row(r), cols * sizeof(float));
+    }
+  }
+  // Rows of `src` into a zero-padded [rows][cols_pad] copy.
+  static void pack_rows(const float* src, std::size_t ld, std::size_t rows, std::size_t cols, std::size_t cols_pad,
+                        float* dst) {
+    for (std::size_t r = 0; r < rows && r < kAhead; ++r) prefetch_row(src + r * ld, cols);
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row(src + (r + kAhead) * ld, cols);
+      std::memcpy(dst + r * cols_pad, src + r * ld, cols * sizeof(float));
+      if (cols_pad > cols) std::memset(dst + r * cols_pad + cols, 0, (cols_pad - cols) * sizeof(float));
+    }
+  }
+  // Transpose rows x cols of the packed src [rows][ld] into dst [cols][ld_dst],
+  // columns >= rows zeroed up to ld_dst. 16 x 16 blocks stay in L1.
+  static void transpose(const float* src, std::size_t ld, std::size_t rows, std::size_t cols, std::size_t ld_dst,
+                        float* dst) {
+    constexpr std::size_t kB = 16;
+    for (std::size_t c0 = 0; c0 < rows; c0 += kB) {
+      const std::size_t nc = rows - c0 < kB ? rows - c0 : kB;
+      for (std::size_t f0 = 0; f0 < cols; f0 += kB) {
+        const std::size_t nf = cols - f0 < kB ? cols - f0 : kB;
+        for (std::size_t f = f0; f < f0 + nf; ++f)
+          for (std::size_t c = c0; c < c0 + nc; ++c) dst[f * ld_dst + c] = src[c * ld + f];
+      }
+    }
+    for (std::size_t f = 0; f < cols; ++f)
+      for (std::size_t c = rows; c < ld_dst; ++c) dst[f * ld_dst + c] = 0.f;
+  }
+
+  // Q / dO rows [i0, i0 + rows) as GEMM operands: always contiguous, padded
+  // copies. In place, a [B,T,H,d] layout's token stride (H d floats, a
+  // multiple of 4 KiB / 64 lines) maps a tile's rows onto a few L1 sets.
+  cmat query_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
+    pack_rows(h.q + i0 * d_.q.token, d_.q.token, rows, g_.D, g_.dp, buf);
+    return {buf, g_.dp};
+  }
+  cmat dout_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
+    pack_rows(h.dout + i0 * d_.o.token, d_.o.token, rows, g_.Dv, g_.dvp, buf);
+    return {buf, g_.dvp};
+  }
+
+  // D_i = dO_i . O_i for rows [i0, i0 + rows).
+  void row_dots(const head& h, std::size_t i0, std::size_t rows, float* Dr) const {
+    const float* o = h.o + i0 * d_.o.token;
+    const float* g = h.dout + i0 * d_.o.token;
+    const std::size_t ld = d_.o.token;
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows) prefetch_row(o + (r + kAhead) * ld, g_.Dv), prefetch_row(g + (r + kAhead) * ld, g_.Dv);
+      Dr[r] = dot_(g_.Dv, g + r * ld, o + r * ld);
+    }
+  }
+
+  // K_j rows (padded) and K_jᵀ, V_jᵀ for keys [j0, j0 + bcj). V_j's rows
+  // are staged in the dV accumulator, which the caller zeroes afterwards.
+  void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb) const {
+    pack_rows(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.dp, kb.kp);
+    transpose(kb.kp, g_.dp, bcj, g_.D, g_.bcp, kb.kt);
+    pack_rows(h.v + j0 * d_.v.token, d_.v.token, bcj, g_.Dv, g_.dvp, kb.dv);
+    transpose(kb.dv, g_.dvp, bcj, g_.Dv, g_.bcp, kb.vt);
+  }
+
+  // Tile (i, j): t.s <- P m, t.dpm <- scale dS, for query rows [i0, i0 + bri),
+  // keys [j0, j0 + bcj). Returns whether every row sees every key; if not (a
+  // tile on the causal diagonal), the products run in chunks of kChunk rows
+  // or keys that skip what no row of the chunk sees.
+  bool scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, std::size_t bcj, const key_bufs& kb,
+              const cmat& q, const cmat& dout, const float* Dr, const tbufs& t) const {
+    const std::size_t ld = g_.bcp;
+    const float* lse = h.lse + i0;
+    bool full = true;
+    for (std::size_t r = 0; r < bri; ++r) {
+      std::size_t v = bcj;
+      if (d_.causal) {
+        const std::ptrdiff_t last = static_cast<std::ptrdiff_t>(i0 + r) + g_.off - static_cast<std::ptrdiff_t>(j0);
+        v = last < 0 ? 0 : (static_cast<std::size_t>(last) + 1 < bcj ? static_cast<std::size_t>(last) + 1 : bcj);
+      }
+      if (lse[r] == -INFINITY) v = 0;  // a row that sees no key has P = 0
+      t.valid[r] = v;
+      full = full && v == bcj;
+    }
+    for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
+      const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
+      const std::size_t seen = max_valid(t, r0, rows);
+      if (seen == 0) continue;  // softmax_grad zeroes these rows without reading them
+      const std::size_t n = round_up(seen, kPad);
+      kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
+      kern_.gemm(rows, n, g_.Dv, dout.row(r0), dout.ld, 1, kb.vt, ld, t.dpm + r0 * ld, ld, 0);
+    }
+    if (dropout_) {
+      for (std::size_t r = 0; r < bri; ++r) {
+        const std::uint64_t key = dropout::row_key(d_.dropout_seed, h.b, h.h, i0 + r);
+        float* m = t.drop + r * ld;
+        for (std::size_t c = 0; c < t.valid[r]; ++c) m[c] = dropout::keep(key, j0 + c, thresh_) ? drop_scale_ : 0.f;
+      }
+    }
+    kern_.softmax_grad(bri, round_up(bcj, kPad), t.valid, lse, Dr, a_.scale, dropout_ ? t.drop : nullptr, t.s,
+                       t.dpm, ld);
+    return full;
+  }
+
+  static std::size_t max_valid(const tbufs& t, std::size_t r0, std::size_t rows) {
+    std::size_t m = 0;
+    for (std::size_t r = r0; r < r0 + rows; ++r) m = t.valid[r] > m ? t.valid[r] : m;
+    return m;
+  }
+
+  // dQ_i += (scale dS) K_j ; per row chunk only over the keys it sees.
+  void add_dq(std::size_t bri, std::size_t bcj, bool full, const tbufs& t, const key_bufs& kb, const mat& dq) const {
+    for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
+      const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
+      const std::size_t k = full ? bcj : max_valid(t, r0, rows);
+      if (k) kern_.gemm(rows, g_.dp, k, t.dpm + r0 * g_.bcp, g_.bcp, 1, kb.kp, g_.dp, dq.row(r0), dq.ld, 1);
+    }
+  }
+
+  // acc_j += tileᵀ X_i (dV with P m and dO, dK with scale dS and Q): A read
+  // transposed from the tile; per key chunk only over the rows that see it.
+  void add_keys(std::size_t bri, std::size_t bcj, bool full, const tbufs& t, const float* tile, const cmat& x,
+                std::size_t n, const mat& acc) const {
+    for (std::size_t c0 = 0; c0 < bcj; c0 += full ? bcj : kChunk) {
+      const std::size_t keys = full ? bcj : (bcj - c0 < kChunk ? bcj - c0 : kChunk);
+      std::size_t r = 0;  // the first row that sees key c0 (so any key of the chunk)
+      if (!full)
+        while (r < bri && t.valid[r] <= c0) ++r;
+      if (r < bri)
+        kern_.gemm(keys, n, bri - r, tile + r * g_.bcp + c0, 1, g_.bcp, x.row(r), x.ld, acc.row(c0), acc.ld, 1);
+    }
+  }
+
+  // Key block jb (up to kBlockTiles key tiles): dK_j and dV_j over every
+  // query tile that sees them, query tiles outer so each Q_i, dO_i is packed
+  // once per block; with `dq` also dQ += (per_head; Dr then holds D for every
+  // row of the head). For each i the key tiles still come in ascending order.
+  void key_block(const head& h, std::size_t jb, const tbufs& t, const mat* dq, const float* Dr_head) const {
+    const std::size_t jfirst = jb * kBlockTiles;
+    const std::size_t nj = g_.nk - jfirst < kBlockTiles ? g_.nk - jfirst : kBlockTiles;
+    for (std::size_t jj = 0; jj < nj; ++jj) {
+      const key_bufs& kb = t.key[jj];
+      const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
+      pack_keys(h, j0, bcj, kb);
+      zero_rows(mat{kb.dk, g_.dp}, bcj, g_.dp);
+      zero_rows(mat{kb.dv, g_.dvp}, bcj, g_.dvp);
+    }
+    for (std::size_t i0 = 0; i0 < g_.Tq; i0 += g_.br) {
+      const std::size_t bri = g_.Tq - i0 < g_.br ? g_.Tq - i0 : g_.br;
+      if (!visible(i0, bri, jfirst * g_.bc)) continue;
+      const cmat q = query_operand(h, i0, bri, t.qp);
+      const cmat dout = dout_operand(h, i0, bri, t.dop);
+      const float* Dr = Dr_head ? Dr_head + i0 : t.Dr;
+      if (!Dr_head) row_dots(h, i0, bri, t.Dr);
+      for (std::size_t jj = 0; jj < nj; ++jj) {
+        const key_bufs& kb = t.key[jj];
+        const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
+        if (!visible(i0, bri, j0)) break;
+        const bool full = scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
+        add_keys(bri, bcj, full, t, t.s, dout, g_.dvp, mat{kb.dv, g_.dvp});   // dV_j += (P m)ᵀ dO_i
+        add_keys(bri, bcj, full, t, t.dpm, q, g_.dp, mat{kb.dk, g_.dp});      // dK_j += (scale dS)ᵀ Q_i
+        if (dq) add_dq(bri, bcj, full, t, kb, mat{dq->row(i0), dq->ld});
+      }
+    }
+    for (std::size_t jj = 0; jj < nj; ++jj) {
+      const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
+      copy_rows(mat{t.key[jj].dk, g_.dp}, mat{h.dk + j0 * d_.k.token, d_.k.token}, bcj, g_.D);
+      copy_rows(mat{t.key[jj].dv, g_.dvp}, mat{h.dv + j0 * d_.v.token, d_.v.token}, bcj, g_.Dv);
+    }
+  }
+
+  const sdpa_bwd_args& a_;
+  const qkv_sdpa_desc& d_;
+  const geometry& g_;
+  const kern::attn_bwd_kernels& kern_;
+  float (*dot_)(std::size_t, const float*, const float*);
+  bool dropout_;
+  std::uint32_t thresh_;
+  float drop_scale_;
+};
+
+// per_head when the heads share out evenly enough that its lower work
+// (10 units vs 14) wins: at least 70 % of the threads busy on average.
+schedule pick(const geometry& g, int threads) {
+  if (!g.dq_fits_per_head()) return schedule::split;
+  if (threads <= 1) return schedule::per_head;
+  const std::size_t bh = g.B * g.H, t = static_cast<std::size_t>(threads);
+  const std::size_t rounds = ceil_div(bh, t);
+  return static_cast<double>(bh) >= 0.7 * static_cast<double>(t * rounds) ? schedule::per_head : schedule::split;
+}
+
+std::size_t max_tasks(const geometry& g) { return g.B * g.H * (g.nkb + g.ng); }
+
+bool total_bytes(const geometry& g, schedule sc, bool dropout, int threads, std::size_t* bytes) {
+  std::size_t per;
+  if (!thread_bytes(g, sc, dropout, &per)) return false;
+  return !__builtin_mul_overflow(per, static_cast<std::size_t>(threads), bytes) &&
+         !__builtin_add_overflow(*bytes, ws_carver::kAlign, bytes);  // slack to align the base
+}
+
+}  // namespace
+
+bool sdpa_backward_fused_workspace(const qkv_sdpa_desc& d, std::size_t v_dim, int threads,
+                                   std::size_t* bytes) noexcept {
+  const geometry g(d, v_dim);
+  const bool dropout = d.dropout_p > 0.f;
+  std::size_t tasks = max_tasks(g);
+  const int t = static_cast<std::size_t>(threads) < tasks ? threads : static_cast<int>(tasks);
+  // An upper bound over every thread count <= t: the larger per-thread layout, t times.
+  std::size_t a = 0, b = 0;
+  if (g.dq_fits_per_head() && !total_bytes(g, schedule::per_head, dropout, t, &a)) return false;
+  if (!total_bytes(g, schedule::split, dropout, t, &b)) return false;
+  *bytes = a > b ? a : b;
+  return true;
+}
+
+bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t bytes) noexcept {
+  const qkv_sdpa_desc& d = *a.desc;
+  const geometry g(d, a.v_dim);
+  const bool dropout = d.dropout_p > 0.f;
+  char* base = align_workspace(workspace, &bytes);
+
+  const double flops = 10.0 * double(g.B * g.H) * double(g.Tq) * double(g.Tk) * double(g.D + g.Dv) / 2;
+  int threads = threads_for(flops, max_tasks(g));
+  schedule sc = pick(g, threads);
+  std::size_t need = 0, per = 0;
+  auto fits = [&](schedule s, int t) {
+    return total_bytes(g, s, dropout, t, &need) && need - ws_carver::kAlign <= bytes;
+  };
+  while (threads > 1 && !fits(sc, threads)) sc = pick(g, --threads);
+  if (!fits(sc, threads)) {
+    sc = schedule::split;  // the smallest layout when a head's dQ does not fit
+    if (!fits(sc, 1)) return false;
+  }
+  thread_bytes(g, sc, dropout, &per);
+
+  const fused_backward run(a, g);
+  const std::size_t bh_count = g.B * g.H;
+  const std::size_t tasks = sc == schedule::per_head ? bh_count : bh_count * (g.nkb + g.ng);
+  auto task = [&](std::size_t id, int tid) {
+    ws_carver w(base + static_cast<std::size_t>(tid) * per);
+    const tbufs t = carve(w, g, sc, dropout);
+    if (sc == schedule::per_head) {
+      run.run_head(id, t);
+    } else if (id < bh_count * g.nkb) {  // key blocks first: causal ones at j = 0 are the longest
+      run.run_key_block(id / g.nkb, id % g.nkb, t);
+    } else {
+      const std::size_t q = id - bh_count * g.nkb;
+      run.run_query_group(q / g.ng, g.ng - 1 - q % g.ng, t);  // longest (last rows) first
+    }
+  };
+#ifdef _OPENMP
+  if (threads > 1) {
+    const long n = static_cast<long>(tasks);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (long id = 0; id < n; ++id) task(static_cast<std::size_t>(id), omp_get_thread_num());
+    return true;
+  }
+#endif
+  for (std::size_t id = 0; id < tasks; ++id) task(id, 0);
+  return true;
+}
+
+}  // namespace qkv::ops

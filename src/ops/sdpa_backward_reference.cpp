@@ -1,0 +1,132 @@
+// The plain attention backward: per (batch, head) it materializes the
+// q_len x kv_len weights P and the score gradient dS in the workspace, then
+// forms the three gradient products with level-1 kernels. O(T^2) memory per
+// thread; an oracle for the fused path and the "unfused" baseline.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "dispatch/dispatch.hpp"
+#include "kernels/vec/vec.hpp"
+#include "ops/dropout_rng.hpp"
+#include "ops/sdpa_backward.hpp"
+#include "ops/threads.hpp"
+#include "ops/ws_carver.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace qkv::ops {
+namespace {
+
+bool per_thread(const qkv_sdpa_desc& d, std::size_t* bytes) {
+  std::size_t tt;
+  if (__builtin_mul_overflow(d.q_len, d.kv_len, &tt)) return false;
+  ws_carver w;
+  w.take<float>(tt);  // P, then P m (the dropped weights)
+  w.take<float>(tt);  // scale dS
+  return w.size(bytes);
+}
+
+void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) {
+  const qkv_sdpa_desc& d = *a.desc;
+  const kern::vec_kernels& vk = kern::vec_for(dispatch::active());
+  const std::size_t b = bh / d.heads, h = bh % d.heads, Tq = d.q_len, Tk = d.kv_len, D = d.head_dim, Dv = a.v_dim;
+  auto base = [&](const qkv_sdpa_strides& s) { return b * s.batch + h * s.head; };
+  const float* q = a.q + base(d.q);
+  const float* k = a.k + base(d.k);
+  const float* v = a.v + base(d.v);
+  const float* o = a.out + base(d.o);
+  const float* dout = a.dout + base(d.o);
+  const float* lse = a.lse + bh * Tq;
+  float* dq = a.dq + base(d.q);
+  float* dk = a.dk + base(d.k);
+  float* dv = a.dv + base(d.v);
+  const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(Tk) - static_cast<std::ptrdiff_t>(Tq);
+  const bool dropout = d.dropout_p > 0.f;
+  const std::uint32_t thresh = dropout::threshold(d.dropout_p);
+  const float drop_scale = 1.0f / (1.0f - d.dropout_p);
+
+  for (std::size_t i = 0; i < Tq; ++i) {
+    const float* qi = q + i * d.q.token;
+    const float* doi = dout + i * d.o.token;
+    const float Di = vk.dot(Dv, doi, o + i * d.o.token);  // D_i = rowsum(dO ∘ O)
+    const std::uint64_t key = dropout ? dropout::row_key(d.dropout_seed, b, h, i) : 0;
+    for (std::size_t j = 0; j < Tk; ++j) {
+      float& p = P[i * Tk + j];
+      float& ds = dS[i * Tk + j];
+      const bool seen = !d.causal || static_cast<std::ptrdiff_t>(j) <= static_cast<std::ptrdiff_t>(i) + off;
+      if (!seen || lse[i] == -INFINITY) {
+        p = ds = 0.f;
+        continue;
+      }
+      const float pij = std::exp(vk.dot(D, qi, k + j * d.k.token) * a.scale - lse[i]);
+      const float m = dropout ? (dropout::keep(key, j, thresh) ? drop_scale : 0.f) : 1.f;
+      const float dpij = vk.dot(Dv, doi, v + j * d.v.token) * m;
+      p = pij * m;
+      ds = pij * (dpij - Di) * a.scale;
+    }
+  }
+  for (std::size_t j = 0; j < Tk; ++j) {  // dV_j = sum_i (P m)_ij dO_i ; dK_j = sum_i scale dS_ij Q_i
+    float* dvj = dv + j * d.v.token;
+    float* dkj = dk + j * d.k.token;
+    std::memset(dvj, 0, Dv * sizeof(float));
+    std::memset(dkj, 0, D * sizeof(float));
+    for (std::size_t i = 0; i < Tq; ++i) {
+      if (P[i * Tk + j] != 0.f) vk.axpy(Dv, P[i * Tk + j], dout + i * d.o.token, dvj);
+      if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], q + i * d.q.token, dkj);
+    }
+  }
+  for (std::size_t i = 0; i < Tq; ++i) {  // dQ_i = sum_j scale dS_ij K_j
+    float* dqi = dq + i * d.q.token;
+    std::memset(dqi, 0, D * sizeof(float));
+    for (std::size_t j = 0; j < Tk; ++j)
+      if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], k + j * d.k.token, dqi);
+  }
+}
+
+}  // namespace
+
+bool sdpa_backward_reference_workspace(const qkv_sdpa_desc& d, int threads, std::size_t* bytes) noexcept {
+  std::size_t per;
+  const std::size_t bh = d.batch * d.heads;
+  const std::size_t t = static_cast<std::size_t>(threads) < bh ? static_cast<std::size_t>(threads) : bh;
+  return per_thread(d, &per) && !__builtin_mul_overflow(per, t, bytes) &&
+         !__builtin_add_overflow(*bytes, ws_carver::kAlign, bytes);
+}
+
+bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_t bytes) noexcept {
+  const qkv_sdpa_desc& d = *a.desc;
+  std::size_t per;
+  if (!per_thread(d, &per)) return false;
+  char* base = align_workspace(workspace, &bytes);
+  const std::size_t bh = d.batch * d.heads;
+  const double flops = 8.0 * double(bh) * double(d.q_len) * double(d.kv_len) * double(d.head_dim);
+  int threads = threads_for(flops, bh);
+  auto fits = [&](int t) {
+    std::size_t need;
+    return !__builtin_mul_overflow(per, static_cast<std::size_t>(t), &need) && need <= bytes;
+  };
+  while (threads > 1 && !fits(threads)) --threads;
+  if (!fits(1)) return false;
+  auto task = [&](std::size_t id, int tid) {
+    ws_carver w(base + static_cast<std::size_t>(tid) * per);
+    const std::size_t tt = d.q_len * d.kv_len;
+    float* P = w.take<float>(tt);
+    float* dS = w.take<float>(tt);
+    head_backward(a, id, P, dS);
+  };
+#ifdef _OPENMP
+  if (threads > 1) {
+    const long n = static_cast<long>(bh);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (long id = 0; id < n; ++id) task(static_cast<std::size_t>(id), omp_get_thread_num());
+    return true;
+  }
+#endif
+  for (std::size_t id = 0; id < bh; ++id) task(id, 0);
+  return true;
+}
+
+}  // namespace qkv::ops

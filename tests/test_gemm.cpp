@@ -1,0 +1,256 @@
+// SGEMM against the double oracle: the XNNPACK-style shape matrix around each
+// ISA's tile and cache blocks, all transposes, padded leading dimensions,
+// alpha/beta sets, canaries around C and NaN in every byte that must not be
+// read; plus 1-vs-2-thread bitwise identity and concurrent callers.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "qkv/gemm.h"
+#include "support/isa.hpp"
+#include "support/random.hpp"
+#include "support/ref_gemm.hpp"
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kCanary = -12345.75f;
+constexpr std::size_t kGuard = 16;
+
+// The register tile of each ISA's micro-kernel (src/kernels/gemm/gemm_*.cpp):
+// edge shapes are chosen around it.
+struct tile {
+  std::size_t mr, nr;
+};
+tile tile_of(qkv_isa isa) {
+  switch (isa) {
+    case QKV_ISA_SSE2: return {6, 8};
+    case QKV_ISA_AVX2: return {6, 16};
+    case QKV_ISA_AVX512: return {14, 32};
+    case QKV_ISA_NEON: return {4, 8};
+    case QKV_ISA_NEON64: return {8, 8};
+    default: return {4, 4};
+  }
+}
+
+enum class api { plain, ws };
+
+struct gemm_case {
+  bool ta, tb;
+  std::size_t M, N, K;
+  float alpha, beta;
+  std::size_t pad;  // extra elements per row of A, B and C
+};
+
+std::string describe(const gemm_case& c) {
+  return std::string(c.ta ? "T" : "N") + (c.tb ? "T" : "N") + " M=" + std::to_string(c.M) +
+         " N=" + std::to_string(c.N) + " K=" + std::to_string(c.K) + " alpha=" + std::to_string(c.alpha) +
+         " beta=" + std::to_string(c.beta) + " pad=" + std::to_string(c.pad);
+}
+
+// A stored rows x cols matrix with leading dimension cols + pad; the padding
+// is NaN, so reading it would poison the result.
+std::vector<float> stored(std::size_t rows, std::size_t cols, std::size_t pad, std::uint64_t seed) {
+  std::vector<float> m(rows * (cols + pad) + 1, kNaN);
+  qkv_test::rng r(seed);
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) m[i * (cols + pad) + j] = r.uniform();
+  return m;
+}
+
+// Runs one case through the chosen entry point; checks values and canaries.
+// Returns the computed C block (M x N) for bitwise comparisons.
+std::vector<float> check_case(const gemm_case& c, api which, std::uint64_t seed, bool against_ref = true) {
+  INFO(describe(c) << (which == api::ws ? " via qkv_sgemm_ws" : ""));
+  const std::size_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
+  const std::size_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
+  const std::size_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.N + c.pad;
+  auto A = stored(a_rows, a_cols, c.pad, seed);
+  auto B = stored(b_rows, b_cols, c.pad, seed + 1);
+  std::vector<float> Cbuf(2 * kGuard + c.M * ldc, kCanary);
+  float* C = Cbuf.data() + kGuard;
+  qkv_test::rng r(seed + 2);
+  for (std::size_t i = 0; i < c.M; ++i)
+    for (std::size_t j = 0; j < c.N; ++j) C[i * ldc + j] = c.beta == 0.f ? kNaN : r.uniform();
+  qkv_test::gemm_ref_result ref;
+  if (against_ref) ref = qkv_test::ref_sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C, ldc);
+
+  const qkv_trans ta = c.ta ? QKV_TRANS : QKV_NO_TRANS, tb = c.tb ? QKV_TRANS : QKV_NO_TRANS;
+  if (which == api::plain) {
+    REQUIRE(qkv_sgemm(ta, tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C, ldc) == QKV_OK);
+  } else {
+    std::size_t bytes = 0;
+    REQUIRE(qkv_sgemm_workspace_size(ta, tb, c.M, c.N, c.K, 2, &bytes) == QKV_OK);
+    std::vector<unsigned char> ws(bytes + 3);  // +3: an unaligned start must work
+    REQUIRE(qkv_sgemm_ws(ta, tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C, ldc,
+                         bytes ? ws.data() + 3 : nullptr, bytes) == QKV_OK);
+  }
+  std::vector<float> out(c.M * c.N);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < c.M; ++i)
+    for (std::size_t j = 0; j < c.N; ++j) {
+      const float got = C[i * ldc + j];
+      out[i * c.N + j] = got;
+      if (!against_ref) continue;
+      const double want = ref.value[i * c.N + j];
+      if (!(std::fabs(double(got) - want) <= ref.bound[i * c.N + j]) && bad++ < 3) {
+        INFO("C(" << i << "," << j << ") = " << got << ", reference " << want << " +- " << ref.bound[i * c.N + j]);
+        CHECK(false);
+      }
+    }
+  CHECK(bad == 0);
+  std::size_t smashed = 0;
+  for (std::size_t i = 0; i < kGuard; ++i) smashed += (Cbuf[i] != kCanary) + (Cbuf[Cbuf.size() - 1 - i] != kCanary);
+  for (std::size_t i = 0; i < c.M; ++i)
+    for (std::size_t j = c.N; j < ldc; ++j) smashed += C[i * ldc + j] != kCanary;
+  CHECK(smashed == 0);
+  return out;
+}
+
+const float kAlphas[] = {1.f, -0.5f};
+const float kBetas[] = {0.f, 1.f, 0.3f};
+const std::size_t kPads[] = {0, 3, 16};
+
+// All four transposes for each shape, with alpha, beta, padding and entry
+// point rotating with a counter (every combination occurs across the set).
+void run_shapes(const std::vector<std::size_t>& ms, const std::vector<std::size_t>& ns,
+                const std::vector<std::size_t>& ks, std::uint64_t seed, int trans_first = 0, int trans_count = 4) {
+  std::size_t n = 0;
+  for (std::size_t M : ms)
+    for (std::size_t N : ns)
+      for (std::size_t K : ks)
+        for (int tt = trans_first; tt < trans_first + trans_count; ++tt, ++n) {
+          const int t = tt % 4;
+          const gemm_case c{(t & 1) != 0, (t & 2) != 0, M, N, K, kAlphas[n % 2], kBetas[(n / 2) % 3],
+                            kPads[(n / 6) % 3]};
+          check_case(c, (n / 18) % 2 ? api::ws : api::plain, seed + n);
+        }
+}
+
+std::vector<std::size_t> edge_dims(std::size_t tile, bool small) {
+  std::vector<std::size_t> d = {1, 2, tile - 1, tile, tile + 1, 2 * tile - 1, 2 * tile + 1, 17};
+  if (!small) d.insert(d.end(), {31, 67});
+  std::vector<std::size_t> out;
+  for (std::size_t x : d)
+    if (x >= 1 && std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sgemm edge shapes around the tile on every ISA", "[gemm]") {
+  const bool small = qkv_test::small_tests();
+  qkv_test::for_each_isa([&](qkv_isa isa) {
+    const tile t = tile_of(isa);
+    const auto ms = edge_dims(t.mr, small);
+    auto ns = edge_dims(t.nr, small);
+    if (!small) ns.push_back(t.mr + 1);
+    // Every M x N x small K, all transposes.
+    const std::uint64_t seed = 1000 * static_cast<std::uint64_t>(isa);
+    run_shapes(ms, ns, small ? std::vector<std::size_t>{1, 5} : std::vector<std::size_t>{1, 2, 7, 33}, seed);
+    // K across the 256-deep k block (two blocks, the second 1 deep): every M
+    // and every N once, transposes rotating.
+    if (small) return;
+    for (std::size_t x = 0; x < ms.size() || x < ns.size(); ++x)
+      run_shapes({ms[x % ms.size()]}, {ns[(3 * x + 1) % ns.size()]}, {x % 2 ? 255u : 257u}, seed + 500 + 7 * x,
+                 static_cast<int>(x), 1);
+  });
+}
+
+TEST_CASE("sgemm large shapes cross every cache block on every ISA", "[gemm]") {
+  // Past MC (<= 352 rows), NC (1024 columns) and KC (256), sampled
+  // rather than crossed: the oracle is O(MNK) in double.
+  const bool small = qkv_test::small_tests();
+  qkv_test::for_each_isa([&](qkv_isa isa) {
+    const int t0 = static_cast<int>(isa);  // a different transpose per ISA and shape
+    if (small) {
+      run_shapes({127}, {67}, {257}, 7, t0, 1);
+      return;
+    }
+    run_shapes({1000}, {31}, {127}, 11, t0, 2);
+    run_shapes({35}, {1100}, {257}, 13, t0 + 1, 2);
+    run_shapes({353}, {40}, {520}, 17, t0 + 2, 1);
+  });
+}
+
+TEST_CASE("sgemm with beta == 0 never reads C, alpha == 0 never reads A or B", "[gemm]") {
+  qkv_test::for_each_isa([](qkv_isa) {
+    for (std::size_t n : {3, 40}) {  // the small path and the packed path
+      std::vector<float> A(n * n, 1.f), B(n * n, 2.f), C(n * n, kNaN);
+      REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n) == QKV_OK);
+      for (float x : C) REQUIRE(x == 2.f * float(n));
+      std::fill(A.begin(), A.end(), kNaN);
+      REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, n, n, n, 0.f, A.data(), n, B.data(), n, 0.5f, C.data(), n) ==
+              QKV_OK);
+      for (float x : C) REQUIRE(x == float(n));
+      std::fill(C.begin(), C.end(), kNaN);
+      REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, n, n, n, 0.f, A.data(), n, B.data(), n, 0.f, C.data(), n) ==
+              QKV_OK);
+      for (float x : C) REQUIRE(x == 0.f);
+    }
+  });
+}
+
+TEST_CASE("sgemm with K == 0 scales C by beta; empty M or N touches nothing", "[gemm]") {
+  std::vector<float> C = {1.f, 2.f, 3.f, 4.f};
+  REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, 2, 2, 0, 1.f, nullptr, 0, nullptr, 2, 0.5f, C.data(), 2) == QKV_OK);
+  CHECK(C == std::vector<float>{0.5f, 1.f, 1.5f, 2.f});
+  std::fill(C.begin(), C.end(), kNaN);
+  REQUIRE(qkv_sgemm(QKV_TRANS, QKV_TRANS, 2, 2, 0, 1.f, nullptr, 2, nullptr, 0, 0.f, C.data(), 2) == QKV_OK);
+  CHECK(C == std::vector<float>{0.f, 0.f, 0.f, 0.f});
+  // M == 0: A and C are empty (NULL is fine), B still has elements.
+  std::vector<float> B(15, kNaN);
+  REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, 0, 5, 3, 1.f, nullptr, 3, B.data(), 5, 0.f, nullptr, 5) == QKV_OK);
+  REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, 4, 0, 3, 1.f, C.data(), 3, nullptr, 0, 0.f, nullptr, 0) == QKV_OK);
+  std::size_t bytes = 99;
+  REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, 0, 5, 3, 1, &bytes) == QKV_OK);
+  CHECK(bytes == 0);
+}
+
+TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points", "[gemm][threads]") {
+  const bool small = qkv_test::small_tests();
+  // Big enough to start two threads: split over M tiles, and (M = 5) over N panels.
+  // (threads_for starts a second thread from 2 MFLOP.)
+  const gemm_case cases[] = {{false, false, small ? 67u : 150u, 100, 129, 1.f, 0.3f, 1},
+                             {true, true, small ? 67u : 121u, 95, 200, -0.5f, 0.f, 0},
+                             {false, true, 5, small ? 700u : 1500u, 300, 1.f, 1.f, 2}};
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (const auto& c : cases) {
+      std::vector<float> one, two, two_ws;
+      {
+        qkv_test::threads_scope th(1);
+        one = check_case(c, api::plain, 5);
+      }
+      {
+        qkv_test::threads_scope th(2);
+        two = check_case(c, api::plain, 5, false);
+        two_ws = check_case(c, api::ws, 5, false);
+      }
+      INFO(describe(c));
+      CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(one.data(), two_ws.data(), one.size() * sizeof(float)) == 0);
+    }
+  });
+}
+
+#if QKV_TEST_OPENMP
+TEST_CASE("sgemm is safe when several threads call it at once", "[gemm][threads]") {
+  // Each caller packs into its own per-thread buffer; all must be right.
+  const std::size_t M = 150, N = 70, K = 300;
+  auto A = stored(M, K, 0, 21), B = stored(K, N, 0, 22);
+  std::vector<float> want(M * N);
+  REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, want.data(), N) == QKV_OK);
+  int failures = 0;
+#pragma omp parallel num_threads(4) reduction(+ : failures)
+  for (int rep = 0; rep < 8; ++rep) {
+    std::vector<float> C(M * N, kNaN);
+    if (qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N) != QKV_OK ||
+        std::memcmp(C.data(), want.data(), C.size() * sizeof(float)) != 0)
+      ++failures;
+  }
+  CHECK(failures == 0);
+}
+#endif

@@ -1,0 +1,341 @@
+// Attention forward: the fused kernel and the reference path against the
+// double-precision oracle (tests/support/ref_attention.hpp) on every ISA,
+// over a sampled matrix of shapes, layouts, masks and dropout; 1 vs 2
+// threads bitwise; and the C boundary's refusals (nothing written).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "support/isa.hpp"
+#include "support/random.hpp"
+#include "support/ref_attention.hpp"
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr double kEps = std::numeric_limits<float>::epsilon();
+constexpr float kCanary = -777.25f;
+
+enum class layout { bhtd, bthd };
+
+// Strides of a [B,H,T,F] tensor in either layout, rows padded by `pad` floats.
+qkv_sdpa_strides make_strides(layout l, std::size_t H, std::size_t T, std::size_t F, std::size_t pad) {
+  if (l == layout::bhtd) return {H * T * (F + pad), T * (F + pad), F + pad};
+  return {T * (H * F + pad), F, H * F + pad};  // heads interleaved in a token row
+}
+
+std::size_t extent(const qkv_sdpa_strides& s, std::size_t B, std::size_t H, std::size_t T, std::size_t F) {
+  return (B - 1) * s.batch + (H - 1) * s.head + (T - 1) * s.token + F;
+}
+
+struct shape {
+  std::size_t B, H, Tq, Tk, D, Dv;
+  bool causal;
+  layout lay;
+  std::size_t pad;
+  float dropout;
+  bool shared_kv;  // K/V head stride 0 (multi-query)
+};
+
+std::string describe(const shape& s) {
+  return "B" + std::to_string(s.B) + " H" + std::to_string(s.H) + " Tq" + std::to_string(s.Tq) + " Tk" +
+         std::to_string(s.Tk) + " D" + std::to_string(s.D) + " Dv" + std::to_string(s.Dv) +
+         (s.causal ? " causal" : "") + (s.lay == layout::bthd ? " BTHD" : " BHTD") + " pad" +
+         std::to_string(s.pad) + " p" + std::to_string(s.dropout) + (s.shared_kv ? " mqa" : "");
+}
+
+// One problem: descriptor, inputs and the oracle's answer.
+struct problem {
+  qkv_sdpa_desc d{};
+  std::vector<float> q, k, v;
+  std::vector<double> ref_o, ref_lse;
+  std::size_t o_elems = 0;
+
+  explicit problem(const shape& s, std::uint64_t seed) {
+    d.batch = s.B;
+    d.heads = s.H;
+    d.q_len = s.Tq;
+    d.kv_len = s.Tk;
+    d.head_dim = s.D;
+    d.v_dim = s.Dv == s.D ? 0 : s.Dv;
+    d.q = make_strides(s.lay, s.H, s.Tq, s.D, s.pad);
+    d.k = make_strides(s.lay, s.shared_kv ? 1 : s.H, s.Tk, s.D, s.pad);
+    d.v = make_strides(s.lay, s.shared_kv ? 1 : s.H, s.Tk, s.Dv, s.pad);
+    if (s.shared_kv) d.k.head = d.v.head = 0;
+    d.o = make_strides(s.lay, s.H, s.Tq, s.Dv, s.pad);
+    d.causal = s.causal;
+    d.dropout_p = s.dropout;
+    d.dropout_seed = seed * 31 + 7;
+    // Inputs in [-2, 2]: scores up to 4*sqrt(D), a peaked but not one-hot softmax.
+    q = qkv_test::random_vector(extent(d.q, s.B, s.H, s.Tq, s.D), seed, -2.f, 2.f);
+    k = qkv_test::random_vector(extent(d.k, s.B, s.H, s.Tk, s.D), seed + 1, -2.f, 2.f);
+    v = qkv_test::random_vector(extent(d.v, s.B, s.H, s.Tk, s.Dv), seed + 2, -1.f, 1.f);
+    o_elems = extent(d.o, s.B, s.H, s.Tq, s.Dv);
+    qkv_test::ref_sdpa_forward(d, q.data(), k.data(), v.data(), ref_o, ref_lse);
+  }
+
+  // Runs the library; out gets canaries where the layout has gaps.
+  qkv_status run(qkv_sdpa_algo algo, std::vector<float>& out, std::vector<float>& lse, int ws_threads = 1) {
+    d.algo = algo;
+    std::size_t bytes = 0;
+    REQUIRE(qkv_sdpa_workspace_size(&d, ws_threads, &bytes) == QKV_OK);
+    std::vector<unsigned char> ws(bytes);
+    out.assign(o_elems + 1, kCanary);
+    lse.assign(d.batch * d.heads * d.q_len + 1, kCanary);
+    return qkv_sdpa_forward(&d, q.data(), k.data(), v.data(), out.data(), lse.data(), ws.data(), bytes);
+  }
+
+  // Compares with the oracle. Error model: each score has a dot-product error
+  // <= D*eps*scale*|q||k| (|q|,|k| <= 2, so 4*D*scale*eps); a score error
+  // moves every weight by the same relative amount, so O (a convex
+  // combination of V rows, |V| <= 1, times 1/(1-p) under dropout) moves by
+  // about twice that; the sums over Tk keys add Tk*eps (worst case; blocked
+  // sums do far better); exp adds a few ulp. lse gets the same plus its
+  // own rounding (|lse| * eps).
+  void check(const std::vector<float>& out, const std::vector<float>& lse) const {
+    const ref_dims n(d);
+    const double score_err = 4.0 * double(n.D) * n.scale * kEps;
+    const double drop = d.dropout_p > 0 ? 1.0 / (1.0 - d.dropout_p) : 1.0;
+    const double tol_o = drop * (2 * score_err + (double(n.Tk) + 16) * kEps);
+    for (std::size_t b = 0; b < n.B; ++b)
+      for (std::size_t h = 0; h < n.H; ++h)
+        for (std::size_t i = 0; i < n.Tq; ++i) {
+          const std::size_t row = (b * n.H + h) * n.Tq + i;
+          const double rl = ref_lse[row];
+          if (std::isinf(rl)) {
+            REQUIRE(lse[row] == -kInf);
+          } else {
+            REQUIRE(std::fabs(lse[row] - rl) <= score_err + (double(n.Tk) + 16 + std::fabs(rl)) * kEps);
+          }
+          for (std::size_t f = 0; f < n.Dv; ++f) {
+            const float got = out[b * d.o.batch + h * d.o.head + i * d.o.token + f];
+            const double want = ref_o[row * n.Dv + f];
+            if (!(std::fabs(got - want) <= tol_o)) {
+              INFO("b " << b << " h " << h << " i " << i << " f " << f << " got " << got << " want " << want);
+              REQUIRE(std::fabs(got - want) <= tol_o);
+            }
+          }
+        }
+    REQUIRE(lse.back() == kCanary);
+    // Every element outside the output's rows (padding, the guard) keeps its canary.
+    std::vector<bool> owned(out.size(), false);
+    for (std::size_t b = 0; b < n.B; ++b)
+      for (std::size_t h = 0; h < n.H; ++h)
+        for (std::size_t i = 0; i < n.Tq; ++i)
+          for (std::size_t f = 0; f < n.Dv; ++f) owned[b * d.o.batch + h * d.o.head + i * d.o.token + f] = true;
+    for (std::size_t e = 0; e < out.size(); ++e)
+      if (!owned[e]) REQUIRE(out[e] == kCanary);
+  }
+  using ref_dims = qkv_test::ref_dims;
+};
+
+const std::size_t kT[] = {1, 2, 3, 7, 16, 17, 63, 64, 65, 129, 257};
+const std::size_t kD[] = {1, 2, 5, 8, 16, 31, 32, 64, 80, 128};
+
+// A deterministic sample of the cartesian product (it has >10^5 points).
+std::vector<shape> sampled_shapes(std::size_t count, std::uint64_t seed) {
+  qkv_test::rng r(seed);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(r.next() % n); };
+  std::vector<shape> out;
+  for (std::size_t c = 0; c < count; ++c) {
+    shape s{};
+    s.B = 1 + pick(2);
+    s.H = 1 + pick(3);
+    s.Tq = kT[pick(11)];
+    s.Tk = pick(3) == 0 ? s.Tq : kT[pick(11)];  // kv_len != q_len most of the time
+    s.D = kD[pick(10)];
+    s.Dv = pick(4) == 0 ? kD[pick(10)] : s.D;
+    s.causal = pick(2) == 1;
+    s.lay = pick(2) ? layout::bthd : layout::bhtd;
+    s.pad = pick(2) ? 3 : 0;
+    s.dropout = pick(5) == 0 ? 0.25f : 0.0f;
+    s.shared_kv = pick(6) == 0;
+    // Keep each case small enough for the oracle: at most ~2M MACs.
+    while (s.B * s.H * s.Tq * s.Tk * (s.D + s.Dv) > 2000000) s.H > 1 ? --s.H : (s.B > 1 ? --s.B : s.Tq /= 2);
+    out.push_back(s);
+  }
+  return out;
+}
+
+// Edge cases every ISA must get right, beyond the random sample.
+std::vector<shape> edge_shapes() {
+  return {
+      {1, 1, 1, 1, 1, 1, false, layout::bhtd, 0, 0.f, false},
+      {1, 1, 1, 1, 1, 1, true, layout::bhtd, 0, 0.f, false},
+      {1, 2, 65, 65, 64, 64, true, layout::bthd, 0, 0.f, false},
+      {1, 1, 129, 257, 64, 64, true, layout::bhtd, 0, 0.f, false},   // decoding alignment
+      {1, 1, 257, 129, 32, 32, true, layout::bhtd, 0, 0.f, false},   // early rows see nothing
+      {2, 2, 17, 63, 80, 31, false, layout::bthd, 3, 0.f, true},     // MQA, Dv != D, padding
+      {1, 2, 64, 129, 16, 16, true, layout::bhtd, 0, 0.5f, false},   // dropout + causal
+      {1, 1, 7, 300, 128, 128, false, layout::bhtd, 1, 0.f, false},  // > two key tiles
+  };
+}
+
+void check_all(const std::vector<shape>& shapes) {
+  std::vector<problem> problems;  // the oracle runs once, not once per ISA
+  std::uint64_t seed = 100;
+  for (const shape& s : shapes) problems.emplace_back(s, ++seed);
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (std::size_t c = 0; c < shapes.size(); ++c) {
+      INFO(describe(shapes[c]));
+      problem& p = problems[c];
+      std::vector<float> out, lse;
+      for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
+        INFO("algo " << int(algo));
+        REQUIRE(p.run(algo, out, lse) == QKV_OK);
+        p.check(out, lse);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("sdpa forward: edge shapes, fused and reference vs the oracle, every ISA", "[sdpa]") {
+  check_all(edge_shapes());
+}
+
+TEST_CASE("sdpa forward: sampled shape matrix, fused and reference vs the oracle, every ISA", "[sdpa]") {
+  check_all(sampled_shapes(qkv_test::small_tests() ? 6 : 24, 2024));
+}
+
+TEST_CASE("sdpa forward: a query that sees no key gives zeros and lse -inf", "[sdpa]") {
+  qkv_test::for_each_isa([](qkv_isa) {
+    problem p({1, 1, 9, 4, 8, 8, true, layout::bhtd, 0, 0.f, false}, 3);  // rows 0..4 see nothing
+    std::vector<float> out, lse;
+    for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
+      REQUIRE(p.run(algo, out, lse) == QKV_OK);
+      for (std::size_t i = 0; i < 5; ++i) {
+        CHECK(lse[i] == -kInf);
+        for (std::size_t f = 0; f < 8; ++f) CHECK(out[i * 8 + f] == 0.0f);
+      }
+      p.check(out, lse);
+    }
+  });
+}
+
+TEST_CASE("sdpa forward: 1 vs 2 threads and a one-thread workspace are bitwise identical", "[sdpa][threads]") {
+  const shape shapes[] = {{2, 3, 200, 200, 64, 64, false, layout::bthd, 0, 0.f, false},
+                          {1, 3, 257, 257, 32, 32, true, layout::bhtd, 0, 0.1f, false}};
+  std::vector<problem> problems;
+  for (const shape& s : shapes) problems.emplace_back(s, 9);
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (problem& p : problems) {
+      for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
+        std::vector<float> o1, l1, o2, l2, o3, l3;
+        {
+          qkv_test::threads_scope one(1);
+          REQUIRE(p.run(algo, o1, l1) == QKV_OK);
+        }
+        {
+          qkv_test::threads_scope two(2);
+          REQUIRE(p.run(algo, o2, l2, 2) == QKV_OK);
+          REQUIRE(p.run(algo, o3, l3, 1) == QKV_OK);  // workspace for one thread: runs with one
+        }
+        CHECK(std::memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(l1.data(), l2.data(), l1.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(o1.data(), o3.data(), o1.size() * sizeof(float)) == 0);
+      }
+    }
+  });
+}
+
+TEST_CASE("sdpa forward: lse is optional and the fused workspace does not grow with T", "[sdpa]") {
+  problem p({1, 1, 40, 50, 16, 16, false, layout::bhtd, 0, 0.f, false}, 4);
+  std::size_t bytes = 0;
+  REQUIRE(qkv_sdpa_workspace_size(&p.d, 1, &bytes) == QKV_OK);
+  std::vector<unsigned char> ws(bytes);
+  std::vector<float> out(p.o_elems);
+  REQUIRE(qkv_sdpa_forward(&p.d, p.q.data(), p.k.data(), p.v.data(), out.data(), nullptr, ws.data(), bytes) ==
+          QKV_OK);
+  std::vector<float> out2, lse;
+  REQUIRE(p.run(QKV_SDPA_FUSED, out2, lse) == QKV_OK);
+  CHECK(std::memcmp(out.data(), out2.data(), out.size() * sizeof(float)) == 0);
+
+  qkv_sdpa_desc d{};
+  d.batch = d.heads = 1;
+  d.head_dim = 64;
+  for (std::size_t t : {256, 4096, 1 << 20}) {
+    d.q_len = d.kv_len = t;
+    d.q = d.k = d.v = d.o = {t * 64, t * 64, 64};
+    REQUIRE(qkv_sdpa_workspace_size(&d, 1, &bytes) == QKV_OK);
+    CHECK(bytes < (1u << 20));  // < 1 MiB per thread at any T
+  }
+}
+
+TEST_CASE("sdpa forward rejects bad descriptors, NULLs and short workspaces, writing nothing", "[sdpa][args]") {
+  problem p({1, 2, 5, 6, 4, 4, false, layout::bhtd, 0, 0.f, false}, 5);
+  std::size_t bytes = 0;
+  REQUIRE(qkv_sdpa_workspace_size(&p.d, 1, &bytes) == QKV_OK);
+  std::vector<unsigned char> ws(bytes + 64);
+  std::vector<float> out(p.o_elems, kCanary), lse(2 * 5, kCanary);
+  auto fwd = [&](const qkv_sdpa_desc& d) {
+    return qkv_sdpa_forward(&d, p.q.data(), p.k.data(), p.v.data(), out.data(), lse.data(), ws.data(), bytes);
+  };
+  auto bad = [&](auto mutate) {
+    qkv_sdpa_desc d = p.d;
+    mutate(d);
+    return d;
+  };
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.heads = 0; })) == QKV_ERR_BAD_SHAPE);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.batch = 0; })) == QKV_ERR_BAD_SHAPE);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.head_dim = 0; })) == QKV_ERR_BAD_SHAPE);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.q_len = 0; })) == QKV_ERR_BAD_SHAPE);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.kv_len = 0; })) == QKV_ERR_BAD_SHAPE);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.q.token = 3; })) == QKV_ERR_BAD_STRIDE);   // overlaps the features
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.k.token = 2; })) == QKV_ERR_BAD_STRIDE);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.o.token = 3; })) == QKV_ERR_BAD_STRIDE);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.o.head = 0; })) == QKV_ERR_BAD_STRIDE);    // heads write one place
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.o.head = 8; })) == QKV_ERR_BAD_STRIDE);    // heads overlap tokens
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.scale = -1.f; })) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.scale = kInf; })) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.causal = 2; })) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.dropout_p = 1.f; })) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { d.dropout_p = std::nanf(""); })) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(fwd(bad([](qkv_sdpa_desc& d) { const int seven = 7;  // what a C caller can pass
+    static_assert(sizeof d.algo == sizeof seven, "enum is int-sized");
+    std::memcpy(&d.algo, &seven, sizeof seven); })) == QKV_ERR_BAD_ARGUMENT);
+  const std::size_t huge = std::numeric_limits<std::size_t>::max() / 4;
+  CHECK(fwd(bad([&](qkv_sdpa_desc& d) { d.batch = 3, d.q.batch = huge; })) == QKV_ERR_SIZE_OVERFLOW);
+  CHECK(fwd(bad([&](qkv_sdpa_desc& d) { d.head_dim = huge, d.v_dim = 4, d.q.token = d.k.token = huge; })) ==
+        QKV_ERR_SIZE_OVERFLOW);
+  CHECK(fwd(bad([&](qkv_sdpa_desc& d) {
+          d.q_len = d.kv_len = 1u << 31;
+          d.algo = QKV_SDPA_REFERENCE;
+          d.q.token = d.k.token = d.v.token = d.o.token = 4;
+          d.q.head = d.k.head = d.v.head = d.o.head = 4ull << 31;
+          d.q.batch = d.k.batch = d.v.batch = d.o.batch = 8ull << 31;
+        })) == QKV_ERR_SIZE_OVERFLOW);  // the T x T reference scores (2^62 floats) overflow
+  const qkv_sdpa_desc& d = p.d;
+  CHECK(qkv_sdpa_forward(nullptr, p.q.data(), p.k.data(), p.v.data(), out.data(), lse.data(), ws.data(), bytes) ==
+        QKV_ERR_NULL_POINTER);
+  CHECK(qkv_sdpa_forward(&d, nullptr, p.k.data(), p.v.data(), out.data(), lse.data(), ws.data(), bytes) ==
+        QKV_ERR_NULL_POINTER);
+  CHECK(qkv_sdpa_forward(&d, p.q.data(), nullptr, p.v.data(), out.data(), lse.data(), ws.data(), bytes) ==
+        QKV_ERR_NULL_POINTER);
+  CHECK(qkv_sdpa_forward(&d, p.q.data(), p.k.data(), nullptr, out.data(), lse.data(), ws.data(), bytes) ==
+        QKV_ERR_NULL_POINTER);
+  CHECK(qkv_sdpa_forward(&d, p.q.data(), p.k.data(), p.v.data(), nullptr, lse.data(), ws.data(), bytes) ==
+        QKV_ERR_NULL_POINTER);
+  CHECK(qkv_sdpa_forward(&d, p.q.data(), p.k.data(), p.v.data(), out.data(), lse.data(), nullptr, bytes) ==
+        QKV_ERR_NULL_POINTER);
+  // Too small: the one-thread size less 64 bytes (so even an aligned pointer fails).
+  CHECK(qkv_sdpa_forward(&d, p.q.data(), p.k.data(), p.v.data(), out.data(), lse.data(), ws.data(), bytes - 64) ==
+        QKV_ERR_WORKSPACE_TOO_SMALL);
+  CHECK(qkv_sdpa_forward(&d, p.q.data(), p.k.data(), p.v.data(), out.data(), lse.data(), ws.data(), 0) ==
+        QKV_ERR_WORKSPACE_TOO_SMALL);
+  for (float x : out) CHECK(x == kCanary);
+  for (float x : lse) CHECK(x == kCanary);
+
+  std::size_t b2 = 0;
+  CHECK(qkv_sdpa_workspace_size(&d, 0, &b2) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(qkv_sdpa_workspace_size(&d, 1, nullptr) == QKV_ERR_NULL_POINTER);
+  CHECK(qkv_sdpa_workspace_size(nullptr, 1, &b2) == QKV_ERR_NULL_POINTER);
+  qkv_sdpa_desc zero = d;
+  zero.heads = 0;
+  CHECK(qkv_sdpa_workspace_size(&zero, 1, &b2) == QKV_ERR_BAD_SHAPE);
+  CHECK(b2 == 0);  // untouched by the failures
+}
