@@ -244,6 +244,37 @@ inline std::vector<routine> all_routines() {
                  append(out, grads);
                  return out;
                }});
+  r.push_back({"mha KV-cache decode", [] {
+                 qkv_mha_desc d{};
+                 d.d_in = 48, d.d_out = 64, d.num_heads = 4, d.causal = 1, d.qkv_bias = 1, d.out_proj = 1;
+                 const std::size_t B = 2, cap = scaled(96, 16), step = cap / 4;
+                 std::size_t np = 0, kvb = 0, wsb = 0;
+                 qkv_mha_kv_state st{};
+                 if (!ok(qkv_mha_param_count(&d, &np)) || !ok(qkv_mha_kv_cache_size(&d, B, cap, &kvb)) ||
+                     !ok(qkv_mha_kv_cache_init(&st, B, cap)) ||
+                     !ok(qkv_mha_decode_workspace_size(&d, &st, step, 3, &wsb)))
+                   return bytes{};
+                 qkv_mha_kv_state last = st;  // the largest workspace: the last call's
+                 last.length = cap - step;
+                 std::size_t wmax = 0;
+                 if (!ok(qkv_mha_decode_workspace_size(&d, &last, step, 3, &wmax))) return bytes{};
+                 wsb = std::max(wsb, wmax);
+                 std::vector<float> params(np), kv(kvb / 4 + 16), w(wsb / 4 + 16), y(B * step * d.d_out);
+                 if (!ok(qkv_mha_init(&d, params.data(), 91))) return bytes{};
+                 auto align = [](std::vector<float>& v) {
+                   return reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(v.data()) + 63) & ~std::uintptr_t{63});
+                 };
+                 bytes out;
+                 for (std::size_t t = 0; t + step <= cap; t += step) {  // the cache fills up in 4 calls
+                   auto x = random_vector(B * step * d.d_in, 92 + t);
+                   if (!ok(qkv_mha_decode_workspace_size(&d, &st, step, 3, &wsb)) || wsb > (w.size() - 16) * 4 ||
+                       !ok(qkv_mha_decode(&d, params.data(), &st, align(kv), kvb, step, x.data(), y.data(), align(w),
+                                          wsb)))
+                     return bytes{};
+                   append(out, y);
+                 }
+                 return out;
+               }});
 #endif
   return r;
 }
