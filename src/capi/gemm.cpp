@@ -31,7 +31,7 @@ bool extent_fits(const stored& m) {
   constexpr std::size_t kMax = static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(float);
   if (m.rows - 1 != 0 && m.ld > kMax / (m.rows - 1)) return false;
   const std::size_t span = (m.rows - 1) * m.ld;
-  return span <= kMax - m.cols;
+  return m.cols <= kMax && span <= kMax - m.cols;  // cols alone may exceed kMax
 }
 
 qkv_status check(const qkv_trans& ta, const qkv_trans& tb, std::size_t M, std::size_t N, std::size_t K,
