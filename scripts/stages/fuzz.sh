@@ -37,8 +37,10 @@ stage_fuzz() {
     mkdir -p "$work"
     [ -d "$root/tests/fuzz/corpus/$family" ] && cp "$root/tests/fuzz/corpus/$family"/* "$work/" 2>/dev/null || true
     ( rc=0
-      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$dir/tests/fuzz/$name" -max_total_time="$per" -timeout=10 -rss_limit_mb=2048 -max_len=512 \
+      # Passive OpenMP waits: up to 3 threads per call on a shared 2-core machine.
+      OMP_WAIT_POLICY=passive ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$dir/tests/fuzz/$name" -max_total_time="$per" -timeout=20 -rss_limit_mb=2048 -max_len=512 \
           -print_final_stats=1 -artifact_prefix="$dir/findings/$name-" "$work" >"$dir/$name.log" 2>&1 || rc=$?
       echo "$rc" >"$dir/$name.rc" ) &
     running=$((running + 1))

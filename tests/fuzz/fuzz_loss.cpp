@@ -29,7 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Buffers the call uses: logits and targets, and dlogits unless forward only.
   const bool overflow = !ol || (mode > 0 && !od);
   const bool tgt_fit = fits(rows);
-  if (!overflow && !(fits(el) && tgt_fit && (mode == 0 || fits(ed)))) return 0;  // valid, too big
+  // The library may read logits and targets before it checks dlogits' extent
+  // (the order is unspecified), so they must be real unless logits overflow.
+  if (ol && !(fits(el) && tgt_fit)) return 0;
+  if (!overflow && mode > 0 && !fits(ed)) return 0;  // valid, too big to back
   const bool small = overflow;
   guarded logits(ol && fits(el) ? el * 4 : 64), dl(od && fits(ed) ? ed * 4 : 64), loss(4);
   guarded targets(tgt_fit ? rows * 4 : 64);  // targets are sized by rows alone
