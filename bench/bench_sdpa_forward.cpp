@@ -83,6 +83,32 @@ void BM_sdpa_fused(benchmark::State& state) {
   set_common(state, c, (bytes - 63) / std::size_t(c.threads));
 }
 
+// The composition a qkv user would write without the fused kernel: per
+// (batch, head) S = scale Q K^T with qkv_sgemm, mask, qkv_softmax, O = S V.
+void BM_sdpa_unfused_qkv(benchmark::State& state) {
+  const sdpa_case c = args_of(state);
+  qkv_set_num_threads(c.threads);
+  tensors t(c);
+  std::vector<float> s(c.T * c.T);
+  const float scale = 1.0f / std::sqrt(float(c.D));
+  for (auto _ : state) {
+    for (std::size_t bh = 0; bh < c.B * c.H; ++bh) {
+      const float* q = t.q.data() + bh * c.T * c.D;
+      const float* k = t.k.data() + bh * c.T * c.D;
+      const float* v = t.v.data() + bh * c.T * c.D;
+      qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, c.T, c.T, c.D, scale, q, c.D, k, c.D, 0.f, s.data(), c.T);
+      if (c.causal)
+        for (std::size_t i = 0; i < c.T; ++i)
+          for (std::size_t j = i + 1; j < c.T; ++j) s[i * c.T + j] = -INFINITY;
+      qkv_softmax(c.T, c.T, 1.0f, s.data(), c.T, s.data(), c.T);
+      qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, c.T, c.D, c.T, 1.f, s.data(), c.T, v, c.D, 0.f,
+                t.o.data() + bh * c.T * c.D, c.D);
+    }
+    benchmark::DoNotOptimize(t.o.data());
+  }
+  set_common(state, c, 0);
+}
+
 #ifdef QKV_BENCH_HAVE_CBLAS
 // S = scale Q K^T; masked; softmax; O = S V, per (batch, head), OpenBLAS
 // threading inside each GEMM; the softmax is qkv's (OpenBLAS has none).
@@ -110,7 +136,7 @@ void BM_sdpa_unfused_openblas(benchmark::State& state) {
     benchmark::DoNotOptimize(t.o.data());
   }
   set_common(state, c, 0);
-  state.SetLabel(state.counters.count("GFLOPS") ? std::string("openblas/t") + std::to_string(c.threads) : "");
+  state.SetLabel("openblas " + std::string(openblas_get_corename()) + "/t" + std::to_string(c.threads));
 }
 #endif
 
@@ -132,6 +158,12 @@ void sweep_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_sdpa_fused)->Apply(sdpa_args)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sdpa_fused)->Name("BM_sdpa_fused_sweep")->Apply(sweep_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sdpa_unfused_qkv)->Apply(sdpa_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sdpa_unfused_qkv)
+    ->Name("BM_sdpa_unfused_qkv_sweep")
+    ->Apply(sweep_args)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 #ifdef QKV_BENCH_HAVE_CBLAS
 BENCHMARK(BM_sdpa_unfused_openblas)->Apply(sdpa_args)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sdpa_unfused_openblas)

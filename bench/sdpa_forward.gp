@@ -1,7 +1,7 @@
 # Styling for bench/plot_sdpa.sh (variable: outfile).
 set terminal pngcairo size 1000,600 font "sans,11"
 set output outfile
-set title "Attention forward, B1 H12 d64, fp32, 1 thread (causal counted on half the FLOPs)"
+set title "Attention forward, B1 H12 d64, fp32, 1 thread (GFLOP/s over CPU time; causal on half the FLOPs)" font "sans,10"
 set xlabel "sequence length T"
 set ylabel "GFLOP/s"
 set logscale x 2

@@ -14,6 +14,7 @@
 
 #include <qkv/qkv.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,24 @@
 #define COPY_D 64                 /* model width */
 #define COPY_HEADS 4
 #define COPY_IGNORE (-1)
+
+/* Seconds on a monotonic clock (POSIX: the including file defines
+ * _POSIX_C_SOURCE before any include). */
+static double copy_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Stops the example with the failing call and its status. */
+#define COPY_TRY(call)                                                                        \
+  do {                                                                                        \
+    qkv_status st_ = (call);                                                                  \
+    if (st_ != QKV_OK) {                                                                      \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, qkv_status_string(st_)); \
+      exit(1);                                                                                \
+    }                                                                                         \
+  } while (0)
 
 static const char* const copy_vocab[COPY_V] = {"red",  "green", "blue", "cat",   "dog",  "bird",
                                                "sun",  "moon",  "tree", "river", "stone", "fire",

@@ -5,8 +5,6 @@
  *
  *   decode_copy MODEL_PATH [sentences] */
 #define _POSIX_C_SOURCE 199309L
-#include <time.h>
-
 #include "copy_task.h"
 
 static int copy_model_load(copy_model* m, const char* path) {
@@ -16,20 +14,7 @@ static int copy_model_load(copy_model* m, const char* path) {
   return ok;
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-#define TRY(call)                                                                  \
-  do {                                                                             \
-    qkv_status st_ = (call);                                                       \
-    if (st_ != QKV_OK) {                                                           \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, qkv_status_string(st_)); \
-      return 1;                                                                    \
-    }                                                                              \
-  } while (0)
 
 int main(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "copy_model.bin";
@@ -42,20 +27,20 @@ int main(int argc, char** argv) {
   int s, words_right = 0, words_total = 0, tokens = 0;
   double t0;
 
-  TRY(copy_model_setup(&m));
+  COPY_TRY(copy_model_setup(&m));
   if (!copy_model_load(&m, path)) {
     fprintf(stderr, "cannot read %s (run train_copy first)\n", path);
     return 1;
   }
-  TRY(qkv_mha_kv_cache_size(&m.attn, 1, COPY_T, &kv_bytes));
-  TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
+  COPY_TRY(qkv_mha_kv_cache_size(&m.attn, 1, COPY_T, &kv_bytes));
+  COPY_TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
   /* The largest call is the prefill of L + 1 tokens. */
-  TRY(qkv_mha_decode_workspace_size(&m.attn, &kv, COPY_L + 1, 1, &ws_bytes));
+  COPY_TRY(qkv_mha_decode_workspace_size(&m.attn, &kv, COPY_L + 1, 1, &ws_bytes));
   kv_buf = malloc(kv_bytes);
   ws = malloc(ws_bytes);
   if (!kv_buf || !ws) return 1;
 
-  t0 = now_s();
+  t0 = copy_now_s();
   for (s = 0; s < sentences; ++s) {
     char text[256], prompt[256], expected[256], generated[256];
     int32_t all[2 * COPY_L + 1], out[COPY_L], next;
@@ -64,12 +49,12 @@ int main(int argc, char** argv) {
     int i, right = 0;
     copy_make_text(&rng, text, sizeof text);
     if (copy_tokenize(text, all, 2 * COPY_L + 1) != 2 * COPY_L + 1) return 2;
-    TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
+    COPY_TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
     /* Prefill "w1 ... wL |", then feed back each generated word. */
-    TRY(qkv_embedding_forward(&m.emb, 1, n, pos, all, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D, &bad));
+    COPY_TRY(qkv_embedding_forward(&m.emb, 1, n, pos, all, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D, &bad));
     for (i = 0; i < COPY_L; ++i) {
-      TRY(qkv_mha_decode(&m.attn, m.params + m.off_attn, &kv, kv_buf, kv_bytes, n, x, y, ws, ws_bytes));
-      TRY(copy_head_forward(&m, 1, y + (n - 1) * COPY_D, logits));
+      COPY_TRY(qkv_mha_decode(&m.attn, m.params + m.off_attn, &kv, kv_buf, kv_bytes, n, x, y, ws, ws_bytes));
+      COPY_TRY(copy_head_forward(&m, 1, y + (n - 1) * COPY_D, logits));
       next = copy_argmax(logits);
       out[i] = next;
       right += next == all[COPY_L + 1 + i];
@@ -77,7 +62,7 @@ int main(int argc, char** argv) {
       n = 1;
       ++tokens;
       if (i + 1 < COPY_L)
-        TRY(qkv_embedding_forward(&m.emb, 1, 1, pos, &next, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D,
+        COPY_TRY(qkv_embedding_forward(&m.emb, 1, 1, pos, &next, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D,
                                   &bad));
     }
     copy_detokenize(all, COPY_L + 1, prompt, sizeof prompt);
@@ -89,7 +74,7 @@ int main(int argc, char** argv) {
     words_total += COPY_L;
   }
   {
-    const double secs = now_s() - t0;
+    const double secs = copy_now_s() - t0;
     printf("decoded %d tokens through the KV cache in %.3f s (%.0f tokens/s); %d/%d words copied correctly\n", tokens,
            secs, tokens / secs, words_right, words_total);
   }

@@ -8,8 +8,6 @@
  * (default 0.95) is reached within the time budget (default 60 s).
  * Deterministic for a fixed seed: same bits on every run and thread count. */
 #define _POSIX_C_SOURCE 199309L
-#include <time.h>
-
 #include "copy_task.h"
 
 /* Model inputs and targets of one tokenized example of 2L+1 ids: the model
@@ -34,20 +32,7 @@ static int copy_model_save(const copy_model* m, const char* path) {
 #define MAX_STEPS 3000
 #define EVAL_SEQS 256
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-#define TRY(call)                                                                  \
-  do {                                                                             \
-    qkv_status st_ = (call);                                                       \
-    if (st_ != QKV_OK) {                                                           \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, qkv_status_string(st_)); \
-      exit(1);                                                                     \
-    }                                                                              \
-  } while (0)
 
 typedef struct buffers {
   int32_t ids[ROWS], targets[ROWS];
@@ -72,11 +57,11 @@ static void make_batch(uint64_t* rng, int n, int32_t* ids, int32_t* targets) {
 /* Forward to logits for BATCH sequences (training fills the cache). */
 static void forward(const copy_model* m, buffers* w, int training) {
   size_t bad = 0;
-  TRY(qkv_embedding_forward(&m->emb, BATCH, COPY_T, 0, w->ids, m->params + m->off_tok, m->params + m->off_pos, w->x,
+  COPY_TRY(qkv_embedding_forward(&m->emb, BATCH, COPY_T, 0, w->ids, m->params + m->off_tok, m->params + m->off_pos, w->x,
                             COPY_D, &bad));
-  TRY(qkv_mha_forward(&m->attn, m->params + m->off_attn, BATCH, COPY_T, w->x, w->y, training, w->cache,
+  COPY_TRY(qkv_mha_forward(&m->attn, m->params + m->off_attn, BATCH, COPY_T, w->x, w->y, training, w->cache,
                       w->cache_bytes, w->fws, w->fws_bytes));
-  TRY(copy_head_forward(m, ROWS, w->y, w->logits));
+  COPY_TRY(copy_head_forward(m, ROWS, w->y, w->logits));
 }
 
 /* Accuracy of the copied halves over held-out sentences (teacher forcing). */
@@ -109,19 +94,19 @@ int main(int argc, char** argv) {
   int step, threads = 1;
   float loss = 0.0f;
 
-  TRY(copy_model_setup(&m));
-  TRY(qkv_get_num_threads(&threads));
+  COPY_TRY(copy_model_setup(&m));
+  COPY_TRY(qkv_get_num_threads(&threads));
   /* Parameters: nn.Linear-style init for the layer and head, N(0,1)-like
    * uniform for the embedding tables. */
-  TRY(qkv_init_uniform(m.params + m.off_tok, COPY_V * COPY_D, 1.0f, 1));
-  TRY(qkv_init_uniform(m.params + m.off_pos, COPY_T * COPY_D, 1.0f, 2));
-  TRY(qkv_mha_init(&m.attn, m.params + m.off_attn, 3));
-  TRY(qkv_init_uniform(m.params + m.off_head_w, COPY_D * COPY_V + COPY_V, 0.125f, 4));
+  COPY_TRY(qkv_init_uniform(m.params + m.off_tok, COPY_V * COPY_D, 1.0f, 1));
+  COPY_TRY(qkv_init_uniform(m.params + m.off_pos, COPY_T * COPY_D, 1.0f, 2));
+  COPY_TRY(qkv_mha_init(&m.attn, m.params + m.off_attn, 3));
+  COPY_TRY(qkv_init_uniform(m.params + m.off_head_w, COPY_D * COPY_V + COPY_V, 0.125f, 4));
 
-  TRY(qkv_mha_cache_size(&m.attn, BATCH, COPY_T, &w.cache_bytes));
-  TRY(qkv_mha_forward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.fws_bytes));
-  TRY(qkv_mha_backward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.bws_bytes));
-  TRY(qkv_adamw_state_floats(m.count, &adam_floats));
+  COPY_TRY(qkv_mha_cache_size(&m.attn, BATCH, COPY_T, &w.cache_bytes));
+  COPY_TRY(qkv_mha_forward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.fws_bytes));
+  COPY_TRY(qkv_mha_backward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.bws_bytes));
+  COPY_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
   w.cache = malloc(w.cache_bytes);
   w.fws = malloc(w.fws_bytes);
   w.bws = malloc(w.bws_bytes);
@@ -137,37 +122,37 @@ int main(int argc, char** argv) {
 
   printf("training: %d-word sentences, vocab %d, d %d, %d heads, batch %d, AdamW, %d thread(s)\n", COPY_L, COPY_V,
          COPY_D, COPY_HEADS, BATCH, threads);
-  t0 = now_s();
+  t0 = copy_now_s();
   for (step = 1; step <= MAX_STEPS; ++step) {
     size_t bad = 0;
     make_batch(&rng, BATCH, w.ids, w.targets);
     forward(&m, &w, 1);
-    TRY(qkv_cross_entropy_forward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, &loss));
-    /* Backward, head first: dlogits (in place), dW_head, db_head, dY. */
-    TRY(qkv_cross_entropy_backward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, 1.0f, w.logits, COPY_V));
-    TRY(qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, COPY_D, COPY_V, ROWS, 1.0f, w.y, COPY_D, w.logits, COPY_V, 1.0f,
+    /* Loss and dlogits in one pass (in place), then the head: dW_head, db_head, dY. */
+    COPY_TRY(qkv_cross_entropy_forward_backward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, 1.0f, &loss,
+                                           w.logits, COPY_V));
+    COPY_TRY(qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, COPY_D, COPY_V, ROWS, 1.0f, w.y, COPY_D, w.logits, COPY_V, 1.0f,
                   grads + m.off_head_w, COPY_V));
-    for (s = 0; s < ROWS; ++s) TRY(qkv_saxpy(COPY_V, 1.0f, w.logits + s * COPY_V, grads + m.off_head_b));
-    TRY(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, ROWS, COPY_D, COPY_V, 1.0f, w.logits, COPY_V, m.params + m.off_head_w,
+    for (s = 0; s < ROWS; ++s) COPY_TRY(qkv_saxpy(COPY_V, 1.0f, w.logits + s * COPY_V, grads + m.off_head_b));
+    COPY_TRY(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, ROWS, COPY_D, COPY_V, 1.0f, w.logits, COPY_V, m.params + m.off_head_w,
                   COPY_V, 0.0f, w.dy, COPY_D));
-    TRY(qkv_mha_backward(&m.attn, m.params + m.off_attn, BATCH, COPY_T, w.x, w.cache, w.cache_bytes, w.dy, w.dx,
+    COPY_TRY(qkv_mha_backward(&m.attn, m.params + m.off_attn, BATCH, COPY_T, w.x, w.cache, w.cache_bytes, w.dy, w.dx,
                          grads + m.off_attn, w.bws, w.bws_bytes));
-    TRY(qkv_embedding_backward(&m.emb, BATCH, COPY_T, 0, w.ids, w.dx, COPY_D, grads + m.off_tok, grads + m.off_pos,
+    COPY_TRY(qkv_embedding_backward(&m.emb, BATCH, COPY_T, 0, w.ids, w.dx, COPY_D, grads + m.off_tok, grads + m.off_pos,
                                &bad));
-    TRY(qkv_adamw_step(&opt, (uint64_t)step, m.count, m.params, grads, adam));
-    TRY(qkv_zero(grads, m.count));
+    COPY_TRY(qkv_adamw_step(&opt, (uint64_t)step, m.count, m.params, grads, adam));
+    COPY_TRY(qkv_zero(grads, m.count));
 
     loss_avg = step == 1 ? loss : 0.9 * loss_avg + 0.1 * loss;
     if (step % 10 == 0) {
       acc = evaluate(&m, &w, 99);
       printf("  step %4d  loss %.4f  held-out accuracy %5.1f%%  (%.1f s)\n", step, loss_avg, 100.0 * acc,
-             now_s() - t0);
+             copy_now_s() - t0);
       fflush(stdout);
-      if (acc >= target || now_s() - t0 > budget) break;
+      if (acc >= target || copy_now_s() - t0 > budget) break;
     }
   }
   {
-    const double secs = now_s() - t0;
+    const double secs = copy_now_s() - t0;
     const int steps = step > MAX_STEPS ? MAX_STEPS : step;
     printf("trained %d steps in %.2f s: %.0f tokens/s, final held-out accuracy %.1f%% (target %.0f%%)\n", steps,
            secs, (double)steps * ROWS / secs, 100.0 * acc, 100.0 * target);

@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 jobs=$(nproc 2>/dev/null || echo 2)
+# ctest runs test programs side by side, each with an OpenMP team: with more
+# threads than cores, libgomp's default spin-waiting burns the cores the other
+# threads need (10x slowdowns seen). Passive waiting changes speed, never results.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 log() { printf '\n=== [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "ops/self_attention.hpp"
 #include "support/isa.hpp"
 
 namespace {
@@ -66,5 +67,39 @@ TEST_CASE("book chapter 3: simple self-attention without trainable weights", "[b
     check_row(ctx[0], {0.4421, 0.5931, 0.5790});
     check_row(ctx[1], {0.4419, 0.6515, 0.5683});
     check_row(ctx[5], {0.4177, 0.6503, 0.5645});
+  });
+}
+
+TEST_CASE("book chapter 3: trainable single-head self-attention", "[book][sdpa]") {
+  constexpr std::size_t kDout = 2;
+  const float wq[kDin][kDout] = {{0.2961f, 0.5166f}, {0.2517f, 0.6886f}, {0.0740f, 0.8665f}};
+  const float wk[kDin][kDout] = {{0.1366f, 0.1025f}, {0.1841f, 0.7264f}, {0.3153f, 0.6871f}};
+  const float wv[kDin][kDout] = {{0.0756f, 0.1966f}, {0.3164f, 0.4017f}, {0.1186f, 0.8274f}};
+  const double want_ctx[kT][kDout] = {{0.2996, 0.8053}, {0.3061, 0.8210}, {0.3058, 0.8203},
+                                      {0.2948, 0.7939}, {0.2927, 0.7891}, {0.2990, 0.8040}};
+  qkv_test::for_each_isa([&](qkv_isa isa) {
+    std::printf("chapter 3, trainable single head (%s):\n", qkv_isa_name(isa));
+    const qkv::ops::self_attention_dims dims{kT, kDin, kDout, false};
+    std::size_t bytes = 0;
+    REQUIRE(qkv::ops::self_attention_workspace_bytes(dims, 1, &bytes));
+    std::vector<unsigned char> ws(bytes);
+    float q[kT][kDout], k[kT][kDout], v[kT][kDout], ctx[kT][kDout];
+    qkv::ops::self_attention_forward(dims, &kInputs[0][0], kDin, &wq[0][0], &wk[0][0], &wv[0][0], kDout, &q[0][0],
+                                     &k[0][0], &v[0][0], &ctx[0][0], kDout, nullptr, ws.data(), bytes);
+    print_row("query_row1", q[1], kDout);
+    check_row(q[1], {0.4306, 1.4551});
+    float scores[kT], weights[kT];
+    for (std::size_t j = 0; j < kT; ++j) REQUIRE(qkv_sdot(kDout, q[1], k[j], &scores[j]) == QKV_OK);
+    print_row("unscaled_scores_row1", scores, kT);
+    check_row(scores, {1.2705, 1.8524, 1.8111, 1.0795, 0.5577, 1.5440});
+    REQUIRE(qkv_softmax(1, kT, 1.0f / std::sqrt(float(kDout)), scores, kT, weights, kT) == QKV_OK);
+    print_row("attn_weights_row1", weights, kT);
+    check_row(weights, {0.1500, 0.2264, 0.2199, 0.1311, 0.0906, 0.1820});
+    for (std::size_t i = 0; i < kT; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "context_row%zu", i);
+      print_row(name, ctx[i], kDout);
+      check_row(ctx[i], {want_ctx[i][0], want_ctx[i][1]});
+    }
   });
 }

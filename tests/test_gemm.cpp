@@ -76,7 +76,8 @@ std::vector<float> check_case(const gemm_case& c, api which, std::uint64_t seed,
   for (std::size_t i = 0; i < c.M; ++i)
     for (std::size_t j = 0; j < c.N; ++j) C[i * ldc + j] = c.beta == 0.f ? kNaN : r.uniform();
   qkv_test::gemm_ref_result ref;
-  if (against_ref) ref = qkv_test::ref_sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C, ldc);
+  if (against_ref)
+    ref = qkv_test::ref_sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C, ldc);
 
   const qkv_trans ta = c.ta ? QKV_TRANS : QKV_NO_TRANS, tb = c.tb ? QKV_TRANS : QKV_NO_TRANS;
   if (which == api::plain) {
@@ -213,10 +214,12 @@ TEST_CASE("sgemm with K == 0 scales C by beta; empty M or N touches nothing", "[
 TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points", "[gemm][threads]") {
   const bool small = qkv_test::small_tests();
   // Big enough to start two threads: split over M tiles, and (M = 5) over N panels.
-  // (threads_for starts a second thread from 2 MFLOP.)
-  const gemm_case cases[] = {{false, false, small ? 67u : 150u, 100, 129, 1.f, 0.3f, 1},
-                             {true, true, small ? 67u : 121u, 95, 200, -0.5f, 0.f, 0},
-                             {false, true, 5, small ? 700u : 1500u, 300, 1.f, 1.f, 2}};
+  // (threads_for starts a second thread from 2 MFLOP: every case is above it.)
+  const std::vector<gemm_case> cases =
+      small ? std::vector<gemm_case>{{false, false, 40, 100, 260, 1.f, 0.3f, 1}, {false, true, 5, 400, 520, 1.f, 1.f, 2}}
+            : std::vector<gemm_case>{{false, false, 150, 100, 129, 1.f, 0.3f, 1},
+                                     {true, true, 121, 95, 200, -0.5f, 0.f, 0},
+                                     {false, true, 5, 1500, 300, 1.f, 1.f, 2}};
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const auto& c : cases) {
       std::vector<float> one, two, two_ws;
@@ -239,15 +242,18 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
 #if QKV_TEST_OPENMP
 TEST_CASE("sgemm is safe when several threads call it at once", "[gemm][threads]") {
   // Each caller packs into its own per-thread buffer; all must be right.
-  const std::size_t M = 150, N = 70, K = 300;
-  auto A = stored(M, K, 0, 21), B = stored(K, N, 0, 22);
+  const bool small = qkv_test::small_tests();
+  const std::size_t M = small ? 40 : 150, N = small ? 40 : 70, K = small ? 100 : 300;
+  const int reps = small ? 2 : 8;
+  auto A = stored(M, K, 0, 21), B = stored(N, K, 0, 22);
   std::vector<float> want(M * N);
-  REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, want.data(), N) == QKV_OK);
+  // B transposed: always packed, so the per-thread buffers are exercised.
+  REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, want.data(), N) == QKV_OK);
   int failures = 0;
 #pragma omp parallel num_threads(4) reduction(+ : failures)
-  for (int rep = 0; rep < 8; ++rep) {
+  for (int rep = 0; rep < reps; ++rep) {
     std::vector<float> C(M * N, kNaN);
-    if (qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N) != QKV_OK ||
+    if (qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N) != QKV_OK ||
         std::memcmp(C.data(), want.data(), C.size() * sizeof(float)) != 0)
       ++failures;
   }

@@ -60,21 +60,21 @@ TEST_CASE("sgemm rejects bad arguments and leaves C untouched", "[gemm][args]") 
 }
 
 TEST_CASE("sgemm_ws checks the workspace and the size query its arguments", "[gemm][args]") {
-  const std::size_t M = 64, N = 64, K = 64;  // large enough to pack
+  const std::size_t M = 64, N = 64, K = 64;  // large enough to pack (B^T is always packed)
   std::vector<float> A(M * K, 1.f), B(K * N, 1.f), C(M * N, 7.f);
   std::size_t bytes = 0;
-  REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1, &bytes) == QKV_OK);
+  REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1, &bytes) == QKV_OK);
   REQUIRE(bytes > 0);
   std::size_t bytes2 = 0;
-  REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 2, &bytes2) == QKV_OK);
-  CHECK(bytes2 > bytes);
+  REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 2, &bytes2) == QKV_OK);
+  CHECK(bytes2 >= bytes);  // equal where A is never packed (AVX-512)
   std::vector<unsigned char> ws(bytes);
-  CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N, nullptr,
+  CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N, nullptr,
                      bytes) == QKV_ERR_NULL_POINTER);
-  CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N, ws.data(),
+  CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N, ws.data(),
                      bytes - 1) == QKV_ERR_WORKSPACE_TOO_SMALL);
   for (float x : C) REQUIRE(x == 7.f);
-  CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N, ws.data(),
+  CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N, ws.data(),
                      bytes) == QKV_OK);
   CHECK(C[0] == float(K));
   // Small problems need no workspace at all.
@@ -86,6 +86,6 @@ TEST_CASE("sgemm_ws checks the workspace and the size query its arguments", "[ge
   CHECK(qkv_sgemm_workspace_size(bad_trans(5), QKV_NO_TRANS, M, N, K, 1, &untouched) ==
         QKV_ERR_BAD_ARGUMENT);
   CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1, nullptr) == QKV_ERR_NULL_POINTER);
-  CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1 << 30, &untouched) == QKV_OK);
-  CHECK(untouched > bytes);
+  CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1 << 30, &untouched) == QKV_OK);
+  CHECK(untouched >= bytes);
 }

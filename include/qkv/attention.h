@@ -71,7 +71,10 @@ QKV_EXTERN_C_BEGIN
 
 /** Workspace the forward needs when it runs with up to @p threads threads.
  *  A call given less than that for @p threads but enough for fewer threads
- *  runs with fewer threads (same result, bitwise).
+ *  runs with fewer threads (same result, bitwise). The fused kernel needs
+ *  O(tile * (head_dim + v_dim)) bytes per thread, independent of the
+ *  sequence lengths (about 66 KiB at head_dim 64); the reference needs one
+ *  q_len x kv_len float matrix whatever the thread count.
  *  @param[in]  desc     a valid description.
  *  @param[in]  threads  >= 1.
  *  @param[out] bytes    written on success.

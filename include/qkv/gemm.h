@@ -42,7 +42,7 @@ typedef enum qkv_trans { QKV_NO_TRANS = 0, QKV_TRANS = 1 } qkv_trans;
 /** C = alpha*op(A)*op(B) + beta*C, packing into an internal buffer.
  *
  * Memory: allocates nothing. Packed blocks go to a static, fixed-capacity
- * buffer per thread (thread_local, 1.34 MiB per thread that calls qkv_sgemm
+ * buffer per thread (thread_local, 1.19 MiB per thread that calls qkv_sgemm
  * or runs as one of its OpenMP workers; part of every thread's static TLS in
  * a program that links qkv). Small problems (M*N*K <= 4096) use no buffer.
  * On bare-metal builds, which have no thread_local, the call uses an unpacked
@@ -63,8 +63,10 @@ QKV_API qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, siz
 
 /** Workspace qkv_sgemm_ws needs to run this problem with up to @p threads
  *  threads on the active ISA (qkv_get_isa; query again after qkv_set_isa).
- *  0 for problems that need none (empty, or small). Any alignment works: the
- *  size includes 64 bytes of slack for aligning the blocks.
+ *  0 for problems that need none (empty, small, or with nothing to pack on
+ *  this ISA). Any alignment works: the size includes 64 bytes of slack for
+ *  aligning the blocks. At most (192 + 1024) * 256 * 4 + 64 bytes, plus one packed
+ *  A block (192 * 256 * 4 bytes) per extra thread.
  * @param[in]  ta, tb, M, N, K  as for qkv_sgemm.
  * @param[in]  threads  >= 1; more threads need one more packed A block each.
  * @param[out] bytes    the size in bytes.

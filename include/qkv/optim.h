@@ -95,6 +95,22 @@ QKV_API qkv_status qkv_adamw_state_floats(size_t n, size_t* floats);
 QKV_API qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, float* params,
                                   const float* grads, float* state);
 
+/** Scales the gradient down to a global L2 norm of at most max_norm, as
+ *  torch.nn.utils.clip_grad_norm_ (norm_type 2) does:
+ *    norm = sqrt(sum_i grads[i]^2)            (fp32 partial sums added in double)
+ *    grads[i] *= min(1, max_norm / (norm + 1e-6))
+ *  The norm's summation order depends on n only: bitwise identical for any
+ *  thread count. As in PyTorch, a non-finite gradient is not an error: an
+ *  infinite norm scales by 0 (finite entries become 0, infinite ones NaN) and
+ *  a NaN norm makes every entry NaN.
+ *  @param[in,out] grads     n floats; left untouched when no clipping is needed.
+ *  @param[in]     n         number of elements; 0 gives norm 0.
+ *  @param[in]     max_norm  finite and > 0.
+ *  @param[out]    norm      optional (may be NULL): the norm before clipping.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_ARGUMENT (max_norm);
+ *          QKV_ERR_SIZE_OVERFLOW. */
+QKV_API qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* norm);
+
 QKV_EXTERN_C_END
 
 #endif /* QKV_OPTIM_H */

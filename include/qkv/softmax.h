@@ -12,6 +12,8 @@
  * unspecified result (written to y only).
  *
  * In place is allowed (x == y with ldx == ldy); other overlaps are not.
+ * The exp is the library's own vectorized one (within 2 ulp of exp), and
+ * results depend on the ISA (qkv_get_isa) but never on the thread count.
  * Thread-safety: reentrant; rows may be processed by several threads, and
  * the result is bitwise identical for any thread count. */
 #ifndef QKV_SOFTMAX_H
@@ -29,7 +31,7 @@ QKV_EXTERN_C_BEGIN
  *  @param[in]  scale       finite and > 0 (1 for a plain softmax).
  *  @param[in]  x           rows x cols, leading dimension ldx >= cols.
  *  @param[out] y           rows x cols, leading dimension ldy >= cols.
- *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_STRIDE (ld < cols);
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_STRIDE (ld < cols, or x == y with ldx != ldy);
  *          QKV_ERR_BAD_ARGUMENT (scale not finite or <= 0); QKV_ERR_SIZE_OVERFLOW. */
 QKV_API qkv_status qkv_softmax(size_t rows, size_t cols, float scale, const float* x, size_t ldx, float* y,
                                size_t ldy);

@@ -66,6 +66,18 @@ qkv_status layer_setup(const qkv_mha_desc* d, std::size_t batch, std::size_t seq
 
 int threads_or_error(int threads) { return threads >= 1 ? threads : 0; }
 
+// The forward and backward workspace queries: same checks, their own formula.
+qkv_status workspace_query(const qkv_mha_desc* d, std::size_t batch, std::size_t seq, int threads, std::size_t* bytes,
+                           std::size_t (*formula)(const qkv_mha_desc&, const qkv::ops::mha_dims&, int)) {
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(d, batch, seq, &l, &n); st != QKV_OK) return st;
+  *bytes = formula(*d, n, threads);
+  return QKV_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -135,24 +147,12 @@ qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq
 
 qkv_status qkv_mha_forward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, int threads,
                                           size_t* bytes) {
-  if (!bytes) return QKV_ERR_NULL_POINTER;
-  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  *bytes = qkv::ops::mha_forward_workspace_bytes(*desc, n, threads);
-  return QKV_OK;
+  return workspace_query(desc, batch, seq_len, threads, bytes, qkv::ops::mha_forward_workspace_bytes);
 }
 
 qkv_status qkv_mha_backward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, int threads,
                                            size_t* bytes) {
-  if (!bytes) return QKV_ERR_NULL_POINTER;
-  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  *bytes = qkv::ops::mha_backward_workspace_bytes(*desc, n, threads);
-  return QKV_OK;
+  return workspace_query(desc, batch, seq_len, threads, bytes, qkv::ops::mha_backward_workspace_bytes);
 }
 
 qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,

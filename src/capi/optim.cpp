@@ -91,4 +91,17 @@ qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, flo
   return QKV_OK;
 }
 
+qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* norm) {
+  if (n && !grads) return QKV_ERR_NULL_POINTER;
+  if (!std::isfinite(max_norm) || !(max_norm > 0.f)) return QKV_ERR_BAD_ARGUMENT;
+  if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  const double total = n ? std::sqrt(qkv::ops::sum_squares(n, grads)) : 0.0;
+  // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1. A NaN
+  // norm compares false and scales by NaN, as PyTorch's multiply would.
+  const double coef = static_cast<double>(max_norm) / (total + 1e-6);
+  if (!(coef >= 1.0)) qkv::ops::scale(n, static_cast<float>(coef), grads);
+  if (norm) *norm = static_cast<float>(total);
+  return QKV_OK;
+}
+
 }  // extern "C"

@@ -4,12 +4,14 @@
 // does not overlap A or B.
 //
 // Algorithm (BLIS): jc over NC columns -> pc over KC -> pack B block (shared,
-// threads pack disjoint panels) -> ic over MC rows -> pack A block (per
-// thread) -> jr over NR -> ir over MR -> micro-kernel. Threads split M tiles
-// (or N panels when M has fewer tiles than threads), never K, and every C
-// element is computed by the same operations whatever the split: results are
-// bitwise identical for any thread count. Problems with M*N*K <= 4096 use the
-// unpacked kernel (no packing, no OpenMP region).
+// threads pack disjoint panels; a small non-transposed B is read in place
+// where the ISA allows) -> ic over MC rows -> pack A block (per thread,
+// unless the ISA reads A in place) -> ir over MR -> jr over NR ->
+// micro-kernel. Threads split M tiles (or N panels when M has fewer tiles
+// than threads), never K, and every C element is computed by the same
+// operations whatever the split: results are bitwise identical for any
+// thread count. Problems with M*N*K <= 4096 use the unpacked kernel (no
+// packing, no OpenMP region).
 //
 // Memory: nothing is allocated. The packed blocks live in the caller's
 // workspace (ws, ws_bytes), or with ws == nullptr in a per-thread static
@@ -23,8 +25,9 @@
 namespace qkv::ops {
 
 // Bytes of workspace sgemm() needs to run with up to `threads` threads
-// (threads >= 1) on the active ISA; 0 when the problem takes the unpacked
-// path. Includes 64 bytes of slack, so any workspace pointer works.
+// (threads >= 1) on the active ISA; 0 when nothing is packed (small
+// problems; on AVX-512 also a small non-transposed B). Includes 64 bytes of
+// slack, so any workspace pointer works.
 std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads);
 
 // ws == nullptr: hosted builds use the internal per-thread buffer; bare metal

@@ -7,7 +7,7 @@
 
 #include "ops/arena.hpp"
 #include "ops/gemm.hpp"
-#include "ops/mha_sdpa_glue.hpp"
+#include "ops/mha_attention.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
 
@@ -77,7 +77,7 @@ std::size_t mha_forward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& n
   plan.take(n.rows * n.d_out);
   plan.take(n.rows * n.d_out);
   plan.take(n.batch * n.heads * n.seq);  // lse scratch in inference
-  const std::size_t sub = std::max(gemm_ws(n, threads), sdpa_forward_ws(mha_sdpa_desc(d, n, true), threads));
+  const std::size_t sub = std::max(gemm_ws(n, threads), layer_attention_forward_ws(mha_sdpa_desc(d, n, true), threads));
   return plan.used() + sub + arena::kAlign;
 }
 
@@ -105,7 +105,7 @@ void mha_forward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims&
   project(n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, v, n.d_out, sub, sub_bytes);
 
   float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
-  sdpa_forward_run(mha_sdpa_desc(d, n, training), q, k, v, attn_out, lse, sub, sub_bytes);
+  layer_attention_forward(mha_sdpa_desc(d, n, training), q, k, v, attn_out, lse, sub, sub_bytes);
   if (d.out_proj) {
     project(n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y, n.d_out, sub, sub_bytes);
   } else if (training) {
@@ -119,7 +119,7 @@ std::size_t mha_backward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& 
   plan.take(n.rows * n.d_out);  // dQ
   plan.take(n.rows * n.d_out);  // dK
   plan.take(n.rows * n.d_out);  // dV
-  const std::size_t sub = std::max(gemm_ws(n, threads), sdpa_backward_ws(mha_sdpa_desc(d, n, true), threads));
+  const std::size_t sub = std::max(gemm_ws(n, threads), layer_attention_backward_ws(mha_sdpa_desc(d, n, true), threads));
   return plan.used() + sub + arena::kAlign;
 }
 
@@ -145,7 +145,7 @@ void mha_backward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims
     dattn = da;
   }
 
-  sdpa_backward_run(mha_sdpa_desc(d, n, true), q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
+  layer_attention_backward(mha_sdpa_desc(d, n, true), q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
 
   // Projections: dW += X^T dP, db += colsum(dP), dX = sum of dP W^T.
   const float* dproj[3] = {dq, dk, dv};
@@ -169,7 +169,7 @@ std::size_t mha_decode_workspace_bytes(const qkv_mha_desc& d, std::size_t batch,
   mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = kv_len;
-  const std::size_t sub = std::max(gemm_ws(n, threads), sdpa_forward_ws(s, threads));
+  const std::size_t sub = std::max(gemm_ws(n, threads), layer_attention_forward_ws(s, threads));
   return plan.used() + sub + arena::kAlign;
 }
 
@@ -202,7 +202,7 @@ void mha_decode(const qkv_mha_desc& d, const qkv_mha_layout& p, const float* par
   s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
   s.k = s.v = qkv_sdpa_strides{capacity * n.d_out, d_head, n.d_out};
   float* attn_out = d.out_proj ? a : y_new;
-  sdpa_forward_run(s, q, kc, vc, attn_out, lse, sub, sub_bytes);
+  layer_attention_forward(s, q, kc, vc, attn_out, lse, sub, sub_bytes);
   if (d.out_proj)
     project(n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y_new, n.d_out, sub, sub_bytes);
 }

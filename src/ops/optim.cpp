@@ -1,6 +1,7 @@
 #include "ops/optim.hpp"
 
 #include "dispatch/dispatch.hpp"
+#include "kernels/vec/vec.hpp"
 #include "ops/threads.hpp"
 
 namespace qkv::ops {
@@ -34,7 +35,48 @@ void for_chunks(std::size_t n, double flops_per_elem, const Body& body) noexcept
 #endif
 }
 
+// sum_squares: [0, n) is cut into at most kNormBlocks blocks by a rule that
+// depends on n only; a block adds fp32 dot products of kNormPiece floats in
+// double, and the blocks are added in order.
+constexpr std::size_t kNormBlocks = 64;
+constexpr std::size_t kNormPiece = 4096;
+
 }  // namespace
+
+double sum_squares(std::size_t n, const float* g) noexcept {
+  const auto& k = kern::vec_for(dispatch::active());
+  const std::size_t blocks = n < kNormBlocks ? n : kNormBlocks;
+  double partial[kNormBlocks];
+  auto block = [&](std::size_t b) {
+    const std::size_t i0 = b * n / blocks, i1 = (b + 1) * n / blocks;
+    double s = 0.0;
+    for (std::size_t i = i0; i < i1; i += kNormPiece) {
+      const std::size_t len = i1 - i < kNormPiece ? i1 - i : kNormPiece;
+      s += static_cast<double>(k.dot(len, g + i, g + i));
+    }
+    partial[b] = s;
+  };
+#ifdef _OPENMP
+  const int nt = threads_for(2.0 * static_cast<double>(n), blocks);
+  if (nt > 1) {
+    const auto nb = static_cast<long long>(blocks);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long long b = 0; b < nb; ++b) block(static_cast<std::size_t>(b));
+  } else
+#endif
+  {
+    for (std::size_t b = 0; b < blocks; ++b) block(b);
+  }
+  double total = 0.0;
+  for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
+  return total;
+}
+
+void scale(std::size_t n, float c, float* g) noexcept {
+  for_chunks(n, 4.0, [&](std::size_t i, std::size_t len) {
+    for (std::size_t j = i; j < i + len; ++j) g[j] *= c;
+  });
+}
 
 void sgd_step(const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept {
   const auto& k = kern::optim_for(dispatch::active());

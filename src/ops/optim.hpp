@@ -14,4 +14,10 @@ void sgd_step(const kern::sgd_args& a, std::size_t n, float* p, const float* g, 
 void adamw_step(const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
                 float* v) noexcept;
 
+// sum_i g[i]^2 in an order that depends on n only (not on the thread count).
+double sum_squares(std::size_t n, const float* g) noexcept;
+
+// g[i] *= c.
+void scale(std::size_t n, float c, float* g) noexcept;
+
 }  // namespace qkv::ops

@@ -1,13 +1,14 @@
 #include "ops/sdpa_forward.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 #include "dispatch/dispatch.hpp"
 #include "kernels/attn/attn.hpp"
 #include "kernels/softmax/softmax.hpp"
-#include "kernels/vec/vec.hpp"
 #include "ops/dropout_rng.hpp"
+#include "ops/gemm.hpp"
 #include "ops/softmax.hpp"
 #include "ops/threads.hpp"
 
@@ -74,10 +75,10 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
   const std::size_t br = kn.br, D = d.head_dim, Dv = p.v_dim;
   const std::size_t i0 = qi * br;
   const std::size_t rows = d.q_len - i0 < br ? d.q_len - i0 : br;
-  float* qt = w;                     // [D][br]
-  float* st = qt + D * br;           // [kSdpaKeyTile][br]
+  float* qt = w;                       // [D][br]
+  float* st = qt + D * br;             // [kSdpaKeyTile][br]
   float* ot = st + kSdpaKeyTile * br;  // [Dv][br]
-  float* m = ot + Dv * br;           // [br] each
+  float* m = ot + Dv * br;             // [br] each
   float* l = m + br;
   float* alpha = l + br;
 
@@ -95,7 +96,7 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
   std::size_t kv_end = d.kv_len;
   if (d.causal) {
     const ll last = static_cast<ll>(i0 + rows - 1) + off;  // the furthest key any row sees
-    kv_end = last < 0 ? 0 : (static_cast<std::size_t>(last) + 1 < d.kv_len ? static_cast<std::size_t>(last) + 1 : d.kv_len);
+    kv_end = last < 0 ? 0 : std::min(static_cast<std::size_t>(last) + 1, d.kv_len);
   }
   const float* kb_ptr = k + base(d.k, b, h);
   const float* vb_ptr = v + base(d.v, b, h);
@@ -105,7 +106,7 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
     if (d.causal && static_cast<ll>(j0 + kb - 1) > static_cast<ll>(i0) + off) {  // a diagonal tile
       for (std::size_t j = 0; j < kb; ++j) {
         const ll first_seeing = static_cast<ll>(j0 + j) - off - static_cast<ll>(i0);  // first row r that sees j
-        const std::size_t hidden = first_seeing <= 0 ? 0 : (first_seeing >= static_cast<ll>(br) ? br : static_cast<std::size_t>(first_seeing));
+        const std::size_t hidden = static_cast<std::size_t>(std::clamp<ll>(first_seeing, 0, static_cast<ll>(br)));
         for (std::size_t r = 0; r < hidden; ++r) st[j * br + r] = kNegInf;
       }
     }
@@ -165,62 +166,44 @@ void fused_forward(const sdpa_problem& p, const float* q, const float* k, const 
 
 // ---- reference -----------------------------------------------------------
 
-// One (b, h): S = scale Q K^T (masked), P = softmax(S), O = dropout(P) V.
-void reference_head(const sdpa_problem& p, const dropout_cfg& drop, const float* q, const float* k, const float* v,
-                    float* out, float* lse, std::size_t b, std::size_t h, float* s) {
-  const qkv_sdpa_desc& d = *p.desc;
-  const qkv_isa isa = dispatch::active();
-  const kern::vec_kernels& vk = kern::vec_for(isa);
-  const kern::softmax_kernels& sk = kern::softmax_for(isa);
-  const std::size_t Tq = d.q_len, Tk = d.kv_len, Dv = p.v_dim;
-  const ll off = static_cast<ll>(Tk) - static_cast<ll>(Tq);
-  const float* qb = q + base(d.q, b, h);
-  const float* kb = k + base(d.k, b, h);
-  const float* vb = v + base(d.v, b, h);
-  float* ob = out + base(d.o, b, h);
-  for (std::size_t i = 0; i < Tq; ++i) {
-    float* si = s + i * Tk;
-    for (std::size_t j = 0; j < Tk; ++j)
-      si[j] = d.causal && static_cast<ll>(j) > static_cast<ll>(i) + off
-                  ? kNegInf
-                  : vk.dot(d.head_dim, qb + i * d.q.token, kb + j * d.k.token);
-    const float row_lse = softmax_row(sk, Tk, p.scale, si, si, false);
-    if (lse) lse[(b * d.heads + h) * Tq + i] = row_lse;
-    if (drop.on) {
-      const std::uint64_t key = dropout::row_key(d.dropout_seed, b, h, i);
-      for (std::size_t j = 0; j < Tk; ++j)
-        si[j] = dropout::keep(key, j, drop.thresh) ? si[j] * drop.keep_scale : 0.0f;
-    }
-    float* oi = ob + i * d.o.token;
-    for (std::size_t f = 0; f < Dv; ++f) oi[f] = 0.0f;
-    for (std::size_t j = 0; j < Tk; ++j)
-      if (si[j] != 0.0f) vk.axpy(Dv, si[j], vb + j * d.v.token, oi);
-  }
-}
-
+// Per (b, h), one after the other: S = scale Q K^T (GEMM), masked; each row
+// a stable softmax (threaded over rows), then dropout; O = P V (GEMM). The
+// GEMMs thread themselves; every element is computed the same way for any
+// thread count, so the result is too.
 void reference_forward(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out,
-                       float* lse, float* ws, std::size_t per_thread_floats, int max_threads) {
+                       float* lse, float* s, int max_threads) {
   const qkv_sdpa_desc& d = *p.desc;
   const dropout_cfg drop(d);
-  const std::size_t heads = d.batch * d.heads;
-  const double flops = 2.0 * static_cast<double>(heads) * static_cast<double>(d.q_len) *
-                       static_cast<double>(d.kv_len) * static_cast<double>(d.head_dim + p.v_dim);
-  int threads = threads_for(flops, heads);
+  const kern::softmax_kernels& sk = kern::softmax_for(dispatch::active());
+  const std::size_t Tq = d.q_len, Tk = d.kv_len, Dv = p.v_dim;
+  const ll off = static_cast<ll>(Tk) - static_cast<ll>(Tq);
+  int threads = threads_for(25.0 * static_cast<double>(Tq) * static_cast<double>(Tk), Tq);
   if (threads > max_threads) threads = max_threads;
-  auto run = [&](std::size_t t, float* w) { reference_head(p, drop, q, k, v, out, lse, t / d.heads, t % d.heads, w); };
+  for (std::size_t b = 0; b < d.batch; ++b)
+    for (std::size_t h = 0; h < d.heads; ++h) {
+      sgemm(false, true, Tq, Tk, d.head_dim, p.scale, q + base(d.q, b, h), d.q.token, k + base(d.k, b, h),
+            d.k.token, 0.0f, s, Tk, nullptr, 0);
+      auto row = [&](std::size_t i) {
+        float* si = s + i * Tk;
+        if (d.causal)
+          for (std::size_t j = 0; j < Tk; ++j)
+            if (static_cast<ll>(j) > static_cast<ll>(i) + off) si[j] = kNegInf;
+        const float row_lse = softmax_row(sk, Tk, 1.0f, si, si, false);
+        if (lse) lse[(b * d.heads + h) * Tq + i] = row_lse;
+        if (drop.on) {
+          const std::uint64_t key = dropout::row_key(d.dropout_seed, b, h, i);
+          for (std::size_t j = 0; j < Tk; ++j)
+            si[j] = dropout::keep(key, j, drop.thresh) ? si[j] * drop.keep_scale : 0.0f;
+        }
+      };
 #ifdef _OPENMP
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      float* w = ws + static_cast<std::size_t>(omp_get_thread_num()) * per_thread_floats;
-#pragma omp for schedule(dynamic, 1)
-      for (ll t = 0; t < static_cast<ll>(heads); ++t) run(static_cast<std::size_t>(t), w);
-    }
-    return;
-  }
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
 #endif
-  (void)per_thread_floats;
-  for (std::size_t t = 0; t < heads; ++t) run(t, ws);
+      for (ll i = 0; i < static_cast<ll>(Tq); ++i) row(static_cast<std::size_t>(i));
+      sgemm(false, false, Tq, Dv, Tk, 1.0f, s, Tk, v + base(d.v, b, h), d.v.token, 0.0f, out + base(d.o, b, h),
+            d.o.token, nullptr, 0);
+    }
+  (void)threads;
 }
 
 }  // namespace
@@ -248,9 +231,34 @@ void sdpa_forward_run(const sdpa_problem& p, const float* q, const float* k, con
   float* w = static_cast<float*>(ws);
   const std::size_t per_thread_floats = per_thread / sizeof(float);
   if (p.desc->algo == QKV_SDPA_REFERENCE)
-    reference_forward(p, q, k, v, out, lse, w, per_thread_floats, max_threads);
+    reference_forward(p, q, k, v, out, lse, w, max_threads);
   else
     fused_forward(p, q, k, v, out, lse, w, per_thread_floats, max_threads);
+}
+
+bool sdpa_forward_workspace_bytes(const sdpa_problem& p, int threads, std::size_t* bytes) noexcept {
+  std::size_t per = 0, total = 0;
+  // The reference path holds one score matrix whatever the thread count.
+  if (p.desc->algo == QKV_SDPA_REFERENCE) threads = 1;
+  if (!sdpa_forward_bytes_per_thread(p, p.desc->algo, &per) ||
+      __builtin_mul_overflow(per, static_cast<std::size_t>(threads), &total) ||
+      __builtin_add_overflow(total, kSdpaAlign - 1, &total))
+    return false;
+  *bytes = total;
+  return true;
+}
+
+bool sdpa_forward(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out, float* lse,
+                  void* ws, std::size_t bytes) noexcept {
+  std::size_t per = 0;
+  if (!ws || !sdpa_forward_bytes_per_thread(p, p.desc->algo, &per)) return false;
+  const auto addr = reinterpret_cast<std::uintptr_t>(ws);
+  const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
+  if (bytes < pad || (bytes - pad) / per < 1) return false;
+  const std::size_t fit = (bytes - pad) / per;  // threads the workspace can feed
+  const int max_threads = fit > 1024 || p.desc->algo == QKV_SDPA_REFERENCE ? 1024 : static_cast<int>(fit);
+  sdpa_forward_run(p, q, k, v, out, lse, static_cast<char*>(ws) + pad, per, max_threads);
+  return true;
 }
 
 }  // namespace qkv::ops

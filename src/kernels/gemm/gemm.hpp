@@ -27,6 +27,8 @@ struct gemm_kernels {
   const char* name;        // "gemm_f32_<MR>x<NR>", reported with the ISA
   std::size_t mr, nr;      // register tile
   std::size_t mc, kc, nc;  // cache blocks: mc % mr == 0, nc % nr == 0
+  std::size_t pack_a_min_n;  // the driver packs A only when N exceeds this
+  std::size_t inplace_b_max;  // and reads a non-transposed B in place when kc*N <= this (floats)
 
   // C[0:mr, 0:nr] = alpha * (A panel . B panel) + beta * C, kc >= 1.
   // a: packed A panel (mr*kc floats), b: packed B panel (kc*nr floats),
@@ -38,6 +40,16 @@ struct gemm_kernels {
   // outside the corner is read or written.
   void (*ukernel_edge)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
                        const float* b, float beta, float* c, std::size_t ldc);
+  // ukernel/ukernel_edge (same rounding) on the m x n corner with op(A) read
+  // in place, op(A)(i,k) = a[i*a_rs + k*a_cs] (a_rs == 1 or a_cs == 1; a
+  // packed panel is a_rs = 1, a_cs = mr), and B either a packed panel
+  // (b_rs == 0) or op(B) read in place, op(B)(k,j) = b[k*b_rs + j]; kc <= the
+  // table's kc.
+  // Where each A element meets few B panels (small N) packing A costs more
+  // than it saves, and a small B is cheaper read in place than packed.
+  void (*ukernel_strided)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
+                          std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta, float* c,
+                          std::size_t ldc);
   // Packs op(A)[0:mc, 0:kc] into ceil(mc/mr) A panels at dst (64-byte
   // aligned). op(A)(i,k) = a[i*lda + k], or a[k*lda + i] when trans.
   void (*pack_a)(bool trans, std::size_t mc, std::size_t kc, const float* a, std::size_t lda, float* dst);
@@ -46,15 +58,16 @@ struct gemm_kernels {
   void (*pack_b)(bool trans, std::size_t kc, std::size_t nc, const float* b, std::size_t ldb, float* dst);
   // Unpacked C = alpha*op(A)*op(B) + beta*C for any M, N >= 1, K >= 1: the
   // small-matrix path (no packing, no threads) and the bare-metal fallback.
-  // Rounds like the contract above, with one k block of size K.
+  // Deterministic for a given ISA and shape; its rounding may differ from the
+  // packed path's (the choice between them depends on the shape only).
   void (*direct)(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc);
 };
 
 // Capacity of one hosted per-thread packing buffer, in floats: every ISA's
 // table satisfies mc*kc + kc*nc <= kGemmBufferFloats (checked where each table
-// is defined). 352*256 + 256*1024 floats = 1.34 MiB.
-constexpr std::size_t kGemmBufferFloats = (352 + 1024) * 256;
+// is defined): (192 + 1024) * 256 floats = 1.19 MiB.
+constexpr std::size_t kGemmBufferFloats = (192 + 1024) * 256;
 
 QKV_DECLARE_KERNEL_TABLES(gemm_kernels, gemm)
 

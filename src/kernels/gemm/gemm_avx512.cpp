@@ -8,6 +8,8 @@
 // an edge element goes through exactly the operations of an interior one.
 // The packers transpose 16x16 blocks in registers.
 #include <immintrin.h>
+#include <array>
+#include <utility>
 
 #include "kernels/gemm/gemm-inl.hpp"
 
@@ -16,11 +18,17 @@ namespace {
 
 constexpr std::size_t kMR = 14, kNR = 32;
 
-// C[0:M, 0:32] (columns masked by m0/m1 when Masked) = alpha*Ap.Bp + beta*C.
-// a: packed A panel (stride kMR per k, first M rows used), b: packed B panel.
-template <std::size_t M, bool Masked>
-inline void tile_f32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
-                     std::size_t ldc, __mmask16 m0, __mmask16 m1) {
+// Where the micro-kernel reads A: packed panels (stride kMR per k), or in
+// place from a row-major op(A) with rows lda apart (a_rows) or from a
+// transposed one, op(A)(i,k) = a[k*lda + i] (a_cols).
+enum class a_src { packed, rows, cols };
+
+// C[0:M, 0:32] (columns masked by m0/m1 when Masked) = alpha*A.Bp + beta*C.
+// B is a packed panel (PackedB: rows kNR apart, aligned) or op(B) in place
+// with rows ldb apart (columns past n masked off when Masked).
+template <std::size_t M, bool Masked, a_src Src, bool PackedB>
+inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                     float beta, float* c, std::size_t ldc, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[M], acc1[M];
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < M; ++i) {
@@ -30,11 +38,24 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, const float* b
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
   }
-  for (std::size_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+  const std::size_t a_step = Src == a_src::packed ? kMR : Src == a_src::rows ? 1 : lda;
+  const std::size_t a_row = Src == a_src::packed ? 1 : Src == a_src::rows ? lda : 1;
+  const std::size_t b_step = PackedB ? kNR : ldb;
+  for (std::size_t k = 0; k < kc; ++k, a += a_step, b += b_step) {
+    __m512 b0, b1;
+    if (PackedB) {
+      b0 = _mm512_load_ps(b);
+      b1 = _mm512_load_ps(b + 16);
+    } else if (Masked) {
+      b0 = _mm512_maskz_loadu_ps(m0, b);
+      b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+    } else {
+      b0 = _mm512_loadu_ps(b);
+      b1 = _mm512_loadu_ps(b + 16);
+    }
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < M; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i]);
+      const __m512 av = _mm512_set1_ps(a[i * a_row]);
       acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
       acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
     }
@@ -65,20 +86,27 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, const float* b
 
 void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                     std::size_t ldc) {
-  tile_f32<kMR, false>(kc, alpha, a, b, beta, c, ldc, 0xFFFF, 0xFFFF);
+  tile_f32<kMR, false, a_src::packed, true>(kc, alpha, a, 0, b, kNR, beta, c, ldc, 0xFFFF, 0xFFFF);
 }
 
-template <std::size_t M>
-void edge_rows(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c, std::size_t ldc,
-               __mmask16 m0, __mmask16 m1) {
-  tile_f32<M, true>(kc, alpha, a, b, beta, c, ldc, m0, m1);
-}
+using tile_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, std::size_t, float, float*,
+                         std::size_t, __mmask16, __mmask16);
 
-using edge_fn = void (*)(std::size_t, float, const float*, const float*, float, float*, std::size_t, __mmask16,
-                         __mmask16);
-constexpr edge_fn kEdges[kMR] = {edge_rows<1>, edge_rows<2>,  edge_rows<3>,  edge_rows<4>,  edge_rows<5>,
-                                 edge_rows<6>, edge_rows<7>,  edge_rows<8>,  edge_rows<9>,  edge_rows<10>,
-                                 edge_rows<11>, edge_rows<12>, edge_rows<13>, edge_rows<14>};
+// Row count 1..14 -> the instantiation for it (masked columns).
+template <a_src Src, bool PackedB, std::size_t... I>
+constexpr std::array<tile_fn, kMR> masked_tiles(std::index_sequence<I...>) {
+  return {tile_f32<I + 1, true, Src, PackedB>...};
+}
+constexpr auto kEdgePacked = masked_tiles<a_src::packed, true>(std::make_index_sequence<kMR>());
+// [A rows / A cols][B packed / in place]
+constexpr std::array<tile_fn, kMR> kEdgeStrided[2][2] = {
+    {masked_tiles<a_src::rows, true>(std::make_index_sequence<kMR>()),
+     masked_tiles<a_src::rows, false>(std::make_index_sequence<kMR>())},
+    {masked_tiles<a_src::cols, true>(std::make_index_sequence<kMR>()),
+     masked_tiles<a_src::cols, false>(std::make_index_sequence<kMR>())}};
+constexpr tile_fn kFullStrided[2][2] = {
+    {tile_f32<kMR, false, a_src::rows, true>, tile_f32<kMR, false, a_src::rows, false>},
+    {tile_f32<kMR, false, a_src::cols, true>, tile_f32<kMR, false, a_src::cols, false>}};
 
 __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
   return static_cast<__mmask16>((1u << n) - 1u);
@@ -87,7 +115,21 @@ __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
 void gemm_f32_14x32_edge(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a, const float* b,
                          float beta, float* c, std::size_t ldc) {
   const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
-  kEdges[m - 1](kc, alpha, a, b, beta, c, ldc, m0, m1);
+  kEdgePacked[m - 1](kc, alpha, a, 0, b, kNR, beta, c, ldc, m0, m1);
+}
+
+void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
+                            std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta,
+                            float* c, std::size_t ldc) {
+  const int cols = a_cs == 1 ? 0 : 1;  // A read along rows (a_cs == 1) or columns (a_rs == 1)
+  const std::size_t lda = cols ? a_cs : a_rs;
+  const int inplace_b = b_rs == 0 ? 0 : 1;
+  if (m == kMR && n == kNR) {
+    kFullStrided[cols][inplace_b](kc, alpha, a, lda, b, b_rs, beta, c, ldc, 0xFFFF, 0xFFFF);
+    return;
+  }
+  const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
+  kEdgeStrided[cols][inplace_b][m - 1](kc, alpha, a, lda, b, b_rs, beta, c, ldc, m0, m1);
 }
 
 // In-register transpose: r[i] lane j  ->  r[j] lane i.
@@ -106,8 +148,10 @@ inline void transpose16(__m512 r[16]) {
     u[g][3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   for (int cc = 0; cc < 4; ++cc) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[0][cc], u[1][cc], 0x88), v1 = _mm512_shuffle_f32x4(u[0][cc], u[1][cc], 0xdd);
-    const __m512 w0 = _mm512_shuffle_f32x4(u[2][cc], u[3][cc], 0x88), w1 = _mm512_shuffle_f32x4(u[2][cc], u[3][cc], 0xdd);
+    const __m512 v0 = _mm512_shuffle_f32x4(u[0][cc], u[1][cc], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(u[0][cc], u[1][cc], 0xdd);
+    const __m512 w0 = _mm512_shuffle_f32x4(u[2][cc], u[3][cc], 0x88);
+    const __m512 w1 = _mm512_shuffle_f32x4(u[2][cc], u[3][cc], 0xdd);
     r[cc] = _mm512_shuffle_f32x4(v0, w0, 0x88);
     r[8 + cc] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
     r[4 + cc] = _mm512_shuffle_f32x4(v1, w1, 0x88);
@@ -163,16 +207,113 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
   }
 }
 
-// Blocks for a 48 KiB L1d / 2 MiB L2 core: a 256 x 32 B micro-panel (32 KiB)
-// stays in L1 while the 14 x 256 A micro-panels stream from L2; the A block
-// (336 x 256, 336 KiB) and the B block (256 x 1024, 1 MiB) share the L2.
-constexpr std::size_t kMC = 14 * 24, kKC = 256, kNC = 1024;
+// Small problems (the unpacked path, M*N*K <= 4096) and the fallback for
+// large ones: C columns in vectors, A broadcast from where it is. The column
+// tail (and all of a narrow C, e.g. the book's 6x2x3) uses exact-width
+// loads (8, 4, 2, 1 floats), never masked 16-wide ones: those span bytes past
+// B's rows, and the CPU stalls such a load behind any recent store to those
+// bytes (C often sits right after B), which doubled the cost of a 6x2x3 call.
+template <class V, V (*Load)(const float*), V (*Bcast)(float), V (*Fma)(V, V, V), V (*Mul)(V, V),
+          void (*Store)(float*, V)>
+inline void direct_cols(std::size_t M, std::size_t K, float alpha, const float* A, std::size_t a_rs,
+                        std::size_t a_cs, const float* B, std::size_t b_rs, float beta, float* C, std::size_t ldc) {
+  const V va = Bcast(alpha), vb = Bcast(beta);
+  for (std::size_t i = 0; i < M; ++i) {  // rows are independent chains the core overlaps
+    const float* a = A + i * a_rs;
+    V acc = Bcast(0.f);
+    for (std::size_t k = 0; k < K; ++k) acc = Fma(Bcast(a[k * a_cs]), Load(B + k * b_rs), acc);
+    float* c = C + i * ldc;
+    V r = Mul(va, acc);
+    if (beta != 0.f) r = Fma(vb, Load(c), r);
+    Store(c, r);
+  }
+}
+
+// The small path has K*N <= 4096: a transposed B fits this stack block.
+constexpr std::size_t kDirectBtFloats = 4096;
+
+inline __m512 ld16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 bc16(float x) { return _mm512_set1_ps(x); }
+inline __m512 fma16(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+inline __m512 mul16(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+inline void st16(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+inline __m256 ld8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 bc8(float x) { return _mm256_set1_ps(x); }
+inline __m256 fma8(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+inline __m256 mul8(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+inline void st8(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+inline __m128 ld4(const float* p) { return _mm_loadu_ps(p); }
+inline __m128 ld2(const float* p) { return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p))); }
+inline __m128 ld1(const float* p) { return _mm_load_ss(p); }
+inline __m128 bc4(float x) { return _mm_set1_ps(x); }
+inline __m128 fma4(__m128 a, __m128 b, __m128 c) { return _mm_fmadd_ps(a, b, c); }
+inline __m128 mul4(__m128 a, __m128 b) { return _mm_mul_ps(a, b); }
+inline void st4(float* p, __m128 v) { _mm_storeu_ps(p, v); }
+inline void st2(float* p, __m128 v) { _mm_store_sd(reinterpret_cast<double*>(p), _mm_castps_pd(v)); }
+inline void st1(float* p, __m128 v) { _mm_store_ss(p, v); }
+
+// Not transposed B (and the B^T copy): columns in 16, 8, 4, 2, 1 wide steps.
+__attribute__((always_inline)) inline void direct_nn(bool ta, std::size_t M, std::size_t N, std::size_t K,
+                                                     float alpha, const float* A, std::size_t lda, const float* B,
+                                                     std::size_t ldb, float beta, float* C, std::size_t ldc) {
+  const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  std::size_t j = 0;
+  for (; j + 16 <= N; j += 16)
+    direct_cols<__m512, ld16, bc16, fma16, mul16, st16>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+  if (j + 8 <= N) {
+    direct_cols<__m256, ld8, bc8, fma8, mul8, st8>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    j += 8;
+  }
+  if (j + 4 <= N) {
+    direct_cols<__m128, ld4, bc4, fma4, mul4, st4>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    j += 4;
+  }
+  if (j + 2 <= N) {
+    direct_cols<__m128, ld2, bc4, fma4, mul4, st2>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    j += 2;
+  }
+  if (j < N) direct_cols<__m128, ld1, bc4, fma4, mul4, st1>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+}
+
+// Transposed B: op(B) rows are B's columns, so copy op(B) to a K x N stack
+// block first (kept out of direct_nn, whose frame stays small).
+__attribute__((noinline)) void direct_nt(bool ta, std::size_t M, std::size_t N, std::size_t K, float alpha,
+                                         const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta,
+                                         float* C, std::size_t ldc) {
+  alignas(64) float bt[kDirectBtFloats];
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+  direct_nn(ta, M, N, K, alpha, A, lda, bt, N, beta, C, ldc);
+}
+
+void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+                       std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
+  if (!tb)
+    direct_nn(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (K * N <= kDirectBtFloats)
+    direct_nt(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else  // only as the fallback for a large problem
+    direct_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Blocks for a 48 KiB L1d / 2 MiB L2 core. The driver keeps one A
+// micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B micro-panels stream
+// from the B block (256 x 1024, 1 MiB) in L2. A is read in place, never
+// packed: with 14 rows the broadcasts stream 14 lines per 16 k, which
+// measured as fast as packed panels, and packing A costs up to a third of the
+// run when N is small (P.V with a 64-wide head). Measured at 1024^3-2048^3:
+// KC 256 beats 128/192/384 by 3-15 %; MC matters little once A is not packed.
+constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
+constexpr std::size_t kPackAMinN = static_cast<std::size_t>(-1);
+// A B block of up to 64 KiB (64^3, P.V's 256 x 64) is read in place:
+// packing it cost ~7 % of a 64^3 call.
+constexpr std::size_t kInplaceBMax = 16384;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
 static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hosted buffer");
 
 }  // namespace
 
-const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, gemm_f32_14x32,
-                                  gemm_f32_14x32_edge, pack_a_14, pack_b_32, direct_simd<xsimd::avx512bw>};
+const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kPackAMinN, kInplaceBMax, gemm_f32_14x32,
+                                  gemm_f32_14x32_edge, gemm_f32_14x32_strided, pack_a_14, pack_b_32, direct_f32_avx512};
 
 }  // namespace qkv::kern

@@ -11,8 +11,10 @@ static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hos
 constexpr ukernel_fn kFull = ukernel_simd<Arch, kMR, kNV>;
 }  // namespace
 
-const gemm_kernels gemm_neon64 = {"gemm_f32_8x8", kMR, kNR, kMC, kKC, kNC, kFull,
-                                   edge_via_tile<kMR, kNR, kFull>, pack_a_ref<kMR>, pack_b_ref<kNR>,
+const gemm_kernels gemm_neon64 = {"gemm_f32_8x8", kMR, kNR, kMC, kKC, kNC, 4 * kNR, 0, kFull,
+                                   edge_via_tile<kMR, kNR, kFull>,
+                                   strided_via_pack<kMR, kNR, kKC, kFull, edge_via_tile<kMR, kNR, kFull>>,
+                                   pack_a_ref<kMR>, pack_b_ref<kNR>,
                                    direct_simd<Arch>};
 
 }  // namespace qkv::kern

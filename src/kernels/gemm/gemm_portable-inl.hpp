@@ -77,6 +77,33 @@ void edge_via_tile(std::size_t m, std::size_t n, std::size_t kc, float alpha, co
     for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = tile[i * NR + j];
 }
 
+// Strided tile through the packed kernels: packs the m x kc A micro-panel
+// (and B's, unless already packed) into stack buffers (kc <= KC), then runs
+// the packed kernel: the same operations per element.
+template <std::size_t MR, std::size_t NR, std::size_t KC, ukernel_fn Full,
+          void (*Edge)(std::size_t, std::size_t, std::size_t, float, const float*, const float*, float, float*,
+                       std::size_t)>
+void strided_via_pack(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a, std::size_t a_rs,
+                      std::size_t a_cs, const float* b, std::size_t b_rs, float beta, float* c, std::size_t ldc) {
+  alignas(64) float panel[MR * KC];
+  for (std::size_t k = 0; k < kc; ++k) {
+    for (std::size_t i = 0; i < m; ++i) panel[k * MR + i] = a[i * a_rs + k * a_cs];
+    for (std::size_t i = m; i < MR; ++i) panel[k * MR + i] = 0.f;
+  }
+  alignas(64) float bpanel[KC * NR];
+  if (b_rs != 0) {
+    for (std::size_t k = 0; k < kc; ++k) {
+      for (std::size_t j = 0; j < n; ++j) bpanel[k * NR + j] = b[k * b_rs + j];
+      for (std::size_t j = n; j < NR; ++j) bpanel[k * NR + j] = 0.f;
+    }
+    b = bpanel;
+  }
+  if (m == MR && n == NR)
+    Full(kc, alpha, panel, b, beta, c, ldc);
+  else
+    Edge(m, n, kc, alpha, panel, b, beta, c, ldc);
+}
+
 // One C element's epilogue, unfused (the scalar set's rounding).
 inline float epilogue_scalar(float acc, float alpha, float beta, const float* c) {
   const float t = alpha * acc;

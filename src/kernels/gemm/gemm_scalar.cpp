@@ -27,7 +27,9 @@ static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "scalar blocks exceed 
 }  // namespace
 
 const gemm_kernels gemm_scalar = {
-    "gemm_f32_4x4", kMR, kNR, kMC, kKC, kNC, gemm_f32_4x4_scalar,
-    edge_via_tile<kMR, kNR, gemm_f32_4x4_scalar>, pack_a_ref<kMR>, pack_b_ref<kNR>, direct_scalar};
+    "gemm_f32_4x4", kMR, kNR, kMC, kKC, kNC, 4 * kNR, 0, gemm_f32_4x4_scalar,
+    edge_via_tile<kMR, kNR, gemm_f32_4x4_scalar>,
+    strided_via_pack<kMR, kNR, kKC, gemm_f32_4x4_scalar, edge_via_tile<kMR, kNR, gemm_f32_4x4_scalar>>,
+    pack_a_ref<kMR>, pack_b_ref<kNR>, direct_scalar};
 
 }  // namespace qkv::kern
