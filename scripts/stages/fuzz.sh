@@ -3,7 +3,7 @@
 # point family (tests/fuzz/fuzz_*.cpp), each run from its seed corpus for a
 # bounded time. Any crash, leak, sanitizer report, timeout or violated
 # property fails the stage; findings are saved under build/fuzz/findings/.
-#   QKV_FUZZ_BUDGET  total seconds of fuzzing (default 240), shared equally
+#   QKV_FUZZ_BUDGET  total seconds of fuzzing (default 180), shared equally
 #                    by the targets, run $jobs at a time.
 stage_fuzz() {
   log "fuzz: libFuzzer + ASan + UBSan, clang"
@@ -23,7 +23,7 @@ stage_fuzz() {
     [ -x "$t" ] && [ -f "$t" ] && targets+=("$(basename "$t")")
   done
   [ ${#targets[@]} -gt 0 ] || { echo "fuzz: no targets built"; return 1; }
-  local budget=${QKV_FUZZ_BUDGET:-240}
+  local budget=${QKV_FUZZ_BUDGET:-180}
   local per=$((budget * jobs / ${#targets[@]}))
   [ "$per" -ge 5 ] || per=5
   rm -rf "$dir/findings" "$dir/work" && mkdir -p "$dir/findings" "$dir/work"
