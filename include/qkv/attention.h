@@ -19,6 +19,13 @@
  * are scaled by 1/(1-p), as in PyTorch. The mask is never stored: the
  * backward pass regenerates it, and it does not depend on the thread count.
  *
+ * Numerics: scores are handled with a running maximum, so finite inputs give
+ * finite outputs for scores of any magnitude (as long as each scale * q.k is
+ * finite in fp32); zero or denormal Q/K give uniform weights. Non-finite
+ * input (NaN or +-INFINITY in Q, K, V or dO) of one (batch, head) may make
+ * any output of that (batch, head) non-finite (a masked or dropped weight of
+ * 0 times NaN is NaN); other (batch, head) pairs are unaffected.
+ *
  * Results are bitwise identical for any thread count. Outputs must not alias
  * inputs. Thread-safety: reentrant (each call uses only its own workspace). */
 #ifndef QKV_ATTENTION_H

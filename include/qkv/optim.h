@@ -41,6 +41,8 @@ typedef struct qkv_sgd_config {
  *    m = beta1 * m + (1 - beta1) * grad
  *    v = beta2 * v + (1 - beta2) * grad^2
  *    param = param - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ *  eps == 0 with a zero (or underflowing) gradient divides 0 by 0 and gives NaN,
+ *  as PyTorch does: keep eps > 0 unless the gradients are known to be nonzero.
  *  The bias corrections are computed in double from t. PyTorch's defaults:
  *  lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-8, weight_decay 1e-2. */
 typedef struct qkv_adamw_config {

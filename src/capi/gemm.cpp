@@ -2,12 +2,17 @@
 // of the checks), then calls the trusted ops layer.
 #include <cstdint>
 
+#include "capi/enum_value.hpp"
 #include "ops/gemm.hpp"
 #include "qkv/gemm.h"
 
 namespace {
 
-bool valid_trans(qkv_trans t) { return t == QKV_NO_TRANS || t == QKV_TRANS; }
+// By reference and through the bits: a C caller may pass any int (capi/enum_value.hpp).
+bool valid_trans(const qkv_trans& t) {
+  const long long v = qkv::capi::enum_value(t);
+  return v == QKV_NO_TRANS || v == QKV_TRANS;
+}
 
 // A stored rows x cols matrix with leading dimension ld.
 struct stored {
@@ -30,8 +35,8 @@ bool extent_fits(const stored& m) {
   return span <= kMax;
 }
 
-qkv_status check(qkv_trans ta, qkv_trans tb, std::size_t M, std::size_t N, std::size_t K, const float* A,
-                 std::size_t lda, const float* B, std::size_t ldb, const float* C, std::size_t ldc) {
+qkv_status check(const qkv_trans& ta, const qkv_trans& tb, std::size_t M, std::size_t N, std::size_t K,
+                 const float* A, std::size_t lda, const float* B, std::size_t ldb, const float* C, std::size_t ldc) {
   if (!valid_trans(ta) || !valid_trans(tb)) return QKV_ERR_BAD_ARGUMENT;
   const stored ms[3] = {stored_a(ta, M, K, A, lda), stored_a(tb, K, N, B, ldb), stored{C, M, N, ldc}};
   for (const stored& m : ms)

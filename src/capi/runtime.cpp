@@ -1,13 +1,14 @@
 // C boundary: ISA selection and thread count.
+#include "capi/enum_value.hpp"
 #include "dispatch/dispatch.hpp"
 #include "ops/threads.hpp"
 #include "qkv/runtime.h"
 
 namespace {
-// Through an int: arm-none-eabi uses short enums, where qkv_isa is unsigned
-// and a direct `>= 0` test trips -Wtype-limits.
-bool valid(qkv_isa isa) {
-  const int i = static_cast<int>(isa);
+// Through the argument's bits as an integer: a C caller may pass any int, and
+// loading an out-of-range enum value is undefined in C++ (so: by reference).
+bool valid(const qkv_isa& isa) {
+  const long long i = qkv::capi::enum_value(isa);
   return i >= 0 && i < QKV_ISA_COUNT;
 }
 }  // namespace
@@ -15,6 +16,7 @@ bool valid(qkv_isa isa) {
 extern "C" {
 
 const char* qkv_isa_name(qkv_isa isa) {
+  if (!valid(isa)) return "unknown";
   const char* name = qkv::dispatch::name(isa);
   return name ? name : "unknown";
 }

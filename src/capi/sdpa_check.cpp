@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "capi/checked.hpp"
+#include "capi/enum_value.hpp"
 
 namespace qkv::capi {
 namespace {
@@ -55,7 +56,8 @@ qkv_status check_sdpa(const qkv_sdpa_desc* d, bool backward, sdpa_resolved* out)
   const std::size_t v_dim = d->v_dim ? d->v_dim : d->head_dim;
   if (d->causal != 0 && d->causal != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;  // also rejects NaN
-  if (d->algo != QKV_SDPA_AUTO && d->algo != QKV_SDPA_FUSED && d->algo != QKV_SDPA_REFERENCE)
+  const long long algo = enum_value(d->algo);  // any int a C caller stored
+  if (algo != QKV_SDPA_AUTO && algo != QKV_SDPA_FUSED && algo != QKV_SDPA_REFERENCE)
     return QKV_ERR_BAD_ARGUMENT;
   if (d->scale != 0.f && !(std::isfinite(d->scale) && d->scale > 0.f)) return QKV_ERR_BAD_ARGUMENT;
 

@@ -1,4 +1,5 @@
 // C boundary: status strings and version.
+#include "capi/enum_value.hpp"
 #include "qkv/status.h"
 #include "qkv/version.h"
 
@@ -8,7 +9,7 @@
 extern "C" {
 
 const char* qkv_status_string(qkv_status status) {
-  switch (status) {
+  switch (qkv::capi::enum_value(status)) {  // any int a C caller passes
     case QKV_OK: return "ok";
     case QKV_ERR_NULL_POINTER: return "null pointer";
     case QKV_ERR_BAD_SHAPE: return "bad shape";

@@ -1,0 +1,24 @@
+/* c_callers.c - see c_callers.h. */
+#include "c_callers.h"
+
+const char* fuzz_c_status_string(int status) { return qkv_status_string((qkv_status)status); }
+const char* fuzz_c_isa_name(int isa) { return qkv_isa_name((qkv_isa)isa); }
+qkv_status fuzz_c_isa_query(int isa, int* compiled, int* supported) {
+  return qkv_isa_query((qkv_isa)isa, compiled, supported);
+}
+qkv_status fuzz_c_set_isa(int isa) { return qkv_set_isa((qkv_isa)isa); }
+void fuzz_c_set_algo(qkv_sdpa_desc* desc, int v) { desc->algo = (qkv_sdpa_algo)v; }
+
+#ifdef QKV_GEMM_H
+qkv_status fuzz_c_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                        const float* B, size_t ldb, float beta, float* C, size_t ldc) {
+  return qkv_sgemm((qkv_trans)ta, (qkv_trans)tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+qkv_status fuzz_c_sgemm_workspace_size(int ta, int tb, size_t M, size_t N, size_t K, int threads, size_t* bytes) {
+  return qkv_sgemm_workspace_size((qkv_trans)ta, (qkv_trans)tb, M, N, K, threads, bytes);
+}
+qkv_status fuzz_c_sgemm_ws(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                           const float* B, size_t ldb, float beta, float* C, size_t ldc, void* ws, size_t ws_bytes) {
+  return qkv_sgemm_ws((qkv_trans)ta, (qkv_trans)tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, ws_bytes);
+}
+#endif

@@ -1,0 +1,26 @@
+/* c_callers.h - calls that pass arbitrary ints as enum arguments, made from
+ * C (c_callers.c) because that is where such callers live: C converts any
+ * int to an enum, while C++ code cannot even hold an out-of-range enum value
+ * without undefined behaviour. */
+#ifndef QKV_FUZZ_C_CALLERS_H
+#define QKV_FUZZ_C_CALLERS_H
+
+#include "qkv/qkv.h"
+
+QKV_EXTERN_C_BEGIN
+const char* fuzz_c_status_string(int status);
+const char* fuzz_c_isa_name(int isa);
+qkv_status fuzz_c_isa_query(int isa, int* compiled, int* supported);
+qkv_status fuzz_c_set_isa(int isa);
+/* Stores v into desc->algo as C would. */
+void fuzz_c_set_algo(qkv_sdpa_desc* desc, int v);
+#ifdef QKV_GEMM_H
+qkv_status fuzz_c_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                        const float* B, size_t ldb, float beta, float* C, size_t ldc);
+qkv_status fuzz_c_sgemm_workspace_size(int ta, int tb, size_t M, size_t N, size_t K, int threads, size_t* bytes);
+qkv_status fuzz_c_sgemm_ws(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                           const float* B, size_t ldb, float beta, float* C, size_t ldc, void* ws, size_t ws_bytes);
+#endif
+QKV_EXTERN_C_END
+
+#endif

@@ -1,0 +1,282 @@
+// routines - every compute routine of the public API as a self-contained
+// run: fixed seeded inputs in, the bytes of every output out. The
+// determinism test runs each at 1, 2 and 3 threads, the concurrency test
+// from several std::threads at once; both compare bytes.
+//
+// Shapes are large enough that the threaded drivers really split work
+// (qkv::ops::threads_for wants ~1 MFLOP per thread), and shrink under
+// emulation (QKV_TEST_SCALE=small). A family appears once its
+// implementation is in the tree (__has_include of its ops header), so this
+// file follows the API as it grows.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "qkv/qkv.h"
+#include "support/isa.hpp"
+#include "support/random.hpp"
+
+namespace qkv_test {
+
+using bytes = std::vector<unsigned char>;
+
+struct routine {
+  std::string name;
+  std::function<bytes()> run;  // empty bytes: a call returned an error
+};
+
+namespace detail {
+template <class T>
+inline void append(bytes& out, const std::vector<T>& v) {
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  out.insert(out.end(), p, p + v.size() * sizeof(T));
+}
+template <class T>
+inline void append(bytes& out, const T& v) {
+  const auto* p = reinterpret_cast<const unsigned char*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+inline std::size_t scaled(std::size_t n, std::size_t small) { return small_tests() ? small : n; }
+// Catch2 v2 assertions are not thread-safe, and the concurrency test runs
+// these on worker threads: a failed call makes run() return no bytes.
+inline bool ok(qkv_status st) { return st == QKV_OK; }
+}  // namespace detail
+
+// The registry. Each run() returns empty bytes when a call failed.
+inline std::vector<routine> all_routines() {
+  using detail::append;
+  using detail::ok;
+  using detail::scaled;
+  std::vector<routine> r;
+
+  r.push_back({"sdot+saxpy", [] {
+                 const std::size_t n = scaled(100003, 1001);
+                 auto x = random_vector(n, 11), y = random_vector(n, 12);
+                 float d = 0;
+                 bytes out;
+                 if (!ok(qkv_sdot(n, x.data(), y.data(), &d)) || !ok(qkv_saxpy(n, 0.75f, x.data(), y.data())))
+                   return bytes{};
+                 append(out, d);
+                 append(out, y);
+                 return out;
+               }});
+
+#if __has_include("ops/softmax.hpp")
+  r.push_back({"softmax+log_softmax", [] {
+                 const std::size_t rows = scaled(257, 17), cols = 301, ld = 307;
+                 auto x = random_vector(rows * ld, 21, -8.f, 8.f);
+                 std::vector<float> y(rows * ld, 0.f), z(rows * ld, 0.f);
+                 if (!ok(qkv_softmax(rows, cols, 0.7f, x.data(), ld, y.data(), ld)) ||
+                     !ok(qkv_log_softmax(rows, cols, 1.3f, x.data(), ld, z.data(), ld)))
+                   return bytes{};
+                 bytes out;
+                 append(out, y);
+                 append(out, z);
+                 return out;
+               }});
+#endif
+
+#if __has_include("ops/sdpa_forward.hpp")
+  for (int variant = 0; variant < 3; ++variant) {
+    static const char* names[] = {"sdpa_forward fused", "sdpa_forward fused causal+dropout",
+                                  "sdpa_forward reference causal"};
+    r.push_back({names[variant], [variant] {
+                   const std::size_t B = 2, H = 3, T = scaled(96, 24), D = 32;
+                   qkv_sdpa_desc d{};
+                   d.batch = B, d.heads = H, d.q_len = T, d.kv_len = T, d.head_dim = D;
+                   // [B, T, H, D]: heads interleaved, as a fused QKV projection writes them.
+                   const qkv_sdpa_strides s{T * H * D, D, H * D};
+                   d.q = d.k = d.v = d.o = s;
+                   d.causal = variant > 0;
+                   d.dropout_p = variant == 1 ? 0.1f : 0.f;
+                   d.dropout_seed = 7;
+                   d.algo = variant == 2 ? QKV_SDPA_REFERENCE : QKV_SDPA_FUSED;
+                   auto q = random_vector(B * T * H * D, 31), k = random_vector(B * T * H * D, 32),
+                        v = random_vector(B * T * H * D, 33);
+                   std::vector<float> o(B * T * H * D), lse(B * H * T);
+                   std::size_t ws = 0;
+                   if (!ok(qkv_sdpa_workspace_size(&d, 3, &ws))) return bytes{};
+                   std::vector<unsigned char> w(ws + 1);
+                   if (!ok(qkv_sdpa_forward(&d, q.data(), k.data(), v.data(), o.data(), lse.data(), w.data(), ws)))
+                     return bytes{};
+                   bytes out;
+                   append(out, o);
+                   append(out, lse);
+#if __has_include("ops/sdpa_backward.hpp")
+                   auto dout = random_vector(B * T * H * D, 34);
+                   std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
+                   if (!ok(qkv_sdpa_backward_workspace_size(&d, 3, &ws))) return bytes{};
+                   w.assign(ws + 1, 0);
+                   if (!ok(qkv_sdpa_backward(&d, q.data(), k.data(), v.data(), o.data(), lse.data(), dout.data(),
+                                             dq.data(), dk.data(), dv.data(), w.data(), ws)))
+                     return bytes{};
+                   append(out, dq);
+                   append(out, dk);
+                   append(out, dv);
+#endif
+                   return out;
+                 }});
+  }
+#endif
+
+#if __has_include("qkv/gemm.h") && __has_include("ops/gemm.hpp")
+  for (int t = 0; t < 2; ++t)
+    r.push_back({t ? "sgemm_ws (A^T B^T)" : "sgemm (A B)", [t] {
+                   const std::size_t M = scaled(203, 37), N = scaled(190, 29), K = scaled(111, 23);
+                   const qkv_trans tr = t ? QKV_TRANS : QKV_NO_TRANS;
+                   const std::size_t lda = (t ? M : K) + 3, ldb = (t ? K : N) + 1, ldc = N + 5;
+                   auto a = random_vector((t ? K : M) * lda, 41), b = random_vector((t ? N : K) * ldb, 42);
+                   auto c = random_vector(M * ldc, 43);
+                   if (t) {
+                     std::size_t ws = 0;
+                     if (!ok(qkv_sgemm_workspace_size(tr, tr, M, N, K, 3, &ws))) return bytes{};
+                     std::vector<unsigned char> w(ws + 1);
+                     if (!ok(qkv_sgemm_ws(tr, tr, M, N, K, 1.5f, a.data(), lda, b.data(), ldb, 0.5f, c.data(), ldc,
+                                          w.data(), ws)))
+                       return bytes{};
+                   } else if (!ok(qkv_sgemm(tr, tr, M, N, K, 1.5f, a.data(), lda, b.data(), ldb, 0.5f, c.data(), ldc))) {
+                     return bytes{};
+                   }
+                   bytes out;
+                   append(out, c);
+                   return out;
+                 }});
+#endif
+
+#if __has_include("qkv/loss.h") && __has_include("ops/loss.hpp")
+  r.push_back({"cross_entropy", [] {
+                 const std::size_t rows = scaled(1031, 33), classes = 257, ld = 260;
+                 auto logits = random_vector(rows * ld, 51, -6.f, 6.f);
+                 std::vector<int32_t> tgt(rows);
+                 rng g(52);
+                 for (auto& t : tgt) t = (g.next() % 11 == 0) ? -100 : static_cast<int32_t>(g.next() % classes);
+                 float loss = 0, loss2 = 0;
+                 std::vector<float> dl(rows * ld, 0.f);
+                 if (!ok(qkv_cross_entropy_forward(rows, classes, logits.data(), ld, tgt.data(), -100, &loss)) ||
+                     !ok(qkv_cross_entropy_forward_backward(rows, classes, logits.data(), ld, tgt.data(), -100, 0.5f,
+                                                            &loss2, dl.data(), ld)))
+                   return bytes{};
+                 bytes out;
+                 append(out, loss);
+                 append(out, loss2);
+                 append(out, dl);
+                 return out;
+               }});
+#endif
+
+#if __has_include("qkv/embedding.h") && __has_include("ops/embedding.hpp")
+  r.push_back({"embedding", [] {
+                 const qkv_embedding_desc d{scaled(5003, 101), 96, 300};
+                 const std::size_t B = 4, T = scaled(257, 19), ld = d.dim + 4;
+                 auto tok = random_vector(d.vocab * d.dim, 61), pos = random_vector(d.max_positions * d.dim, 62);
+                 std::vector<int32_t> ids(B * T);
+                 rng g(63);
+                 for (auto& i : ids) i = static_cast<int32_t>(g.next() % 40);  // many repeats: scatter-add order
+                 std::vector<float> y(B * T * ld, 0.f), dtok(tok.size(), 0.f), dpos(pos.size(), 0.f);
+                 auto dy = random_vector(B * T * ld, 64);
+                 if (!ok(qkv_embedding_forward(&d, B, T, 3, ids.data(), tok.data(), pos.data(), y.data(), ld, nullptr)) ||
+                     !ok(qkv_embedding_backward(&d, B, T, 3, ids.data(), dy.data(), ld, dtok.data(), dpos.data(),
+                                                nullptr)))
+                   return bytes{};
+                 bytes out;
+                 append(out, y);
+                 append(out, dtok);
+                 append(out, dpos);
+                 return out;
+               }});
+#endif
+
+#if __has_include("qkv/optim.h") && __has_include("ops/optim.hpp")
+  r.push_back({"sgd+adamw+init", [] {
+                 const std::size_t n = scaled(200003, 1003);
+                 std::vector<float> p(n), p2(n), g(n);
+                 if (!ok(qkv_init_uniform(p.data(), n, 0.5f, 71)) || !ok(qkv_init_uniform(g.data(), n, 1.f, 72)))
+                   return bytes{};
+                 p2 = p;
+                 const qkv_sgd_config sgd{0.1f, 0.9f, 0.f, 0.01f, 1};
+                 const qkv_adamw_config adam{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+                 std::vector<float> s1(n), s2(2 * n);
+                 for (std::uint64_t t = 1; t <= 3; ++t)
+                   if (!ok(qkv_sgd_step(&sgd, t, n, p.data(), g.data(), s1.data())) ||
+                       !ok(qkv_adamw_step(&adam, t, n, p2.data(), g.data(), s2.data())))
+                     return bytes{};
+                 bytes out;
+                 append(out, p);
+                 append(out, p2);
+                 append(out, s1);
+                 append(out, s2);
+                 return out;
+               }});
+#endif
+
+#if __has_include("qkv/layer.h") && __has_include("ops/mha_layer.hpp")
+  r.push_back({"mha layer forward+backward", [] {
+                 qkv_mha_desc d{};
+                 d.d_in = 48, d.d_out = 64, d.num_heads = 4, d.causal = 1, d.qkv_bias = 1, d.out_proj = 1;
+                 d.dropout_p = 0.1f, d.dropout_seed = 5;
+                 const std::size_t B = 2, T = scaled(64, 12);
+                 std::size_t np = 0, cache = 0, wf = 0, wb = 0;
+                 if (!ok(qkv_mha_param_count(&d, &np)) || !ok(qkv_mha_cache_size(&d, B, T, &cache)) ||
+                     !ok(qkv_mha_forward_workspace_size(&d, B, T, 3, &wf)) ||
+                     !ok(qkv_mha_backward_workspace_size(&d, B, T, 3, &wb)))
+                   return bytes{};
+                 std::vector<float> params(np), grads(np, 0.f);
+                 if (!ok(qkv_mha_init(&d, params.data(), 81))) return bytes{};
+                 auto x = random_vector(B * T * d.d_in, 82), dy = random_vector(B * T * d.d_out, 83);
+                 std::vector<float> y(B * T * d.d_out), dx(x.size());
+                 // 64-byte aligned caches and workspaces, as documented.
+                 std::vector<float> c(cache / 4 + 16), w(std::max(wf, wb) / 4 + 16);
+                 auto align = [](std::vector<float>& v) {
+                   return reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(v.data()) + 63) & ~std::uintptr_t{63});
+                 };
+                 if (!ok(qkv_mha_forward(&d, params.data(), B, T, x.data(), y.data(), 1, align(c), cache, align(w), wf)) ||
+                     !ok(qkv_mha_backward(&d, params.data(), B, T, x.data(), align(c), cache, dy.data(), dx.data(),
+                                          grads.data(), align(w), wb)))
+                   return bytes{};
+                 bytes out;
+                 append(out, y);
+                 append(out, dx);
+                 append(out, grads);
+                 return out;
+               }});
+  r.push_back({"mha KV-cache decode", [] {
+                 qkv_mha_desc d{};
+                 d.d_in = 48, d.d_out = 64, d.num_heads = 4, d.causal = 1, d.qkv_bias = 1, d.out_proj = 1;
+                 const std::size_t B = 2, cap = scaled(96, 16), step = cap / 4;
+                 std::size_t np = 0, kvb = 0, wsb = 0;
+                 qkv_mha_kv_state st{};
+                 if (!ok(qkv_mha_param_count(&d, &np)) || !ok(qkv_mha_kv_cache_size(&d, B, cap, &kvb)) ||
+                     !ok(qkv_mha_kv_cache_init(&st, B, cap)) ||
+                     !ok(qkv_mha_decode_workspace_size(&d, &st, step, 3, &wsb)))
+                   return bytes{};
+                 qkv_mha_kv_state last = st;  // the largest workspace: the last call's
+                 last.length = cap - step;
+                 std::size_t wmax = 0;
+                 if (!ok(qkv_mha_decode_workspace_size(&d, &last, step, 3, &wmax))) return bytes{};
+                 wsb = std::max(wsb, wmax);
+                 std::vector<float> params(np), kv(kvb / 4 + 16), w(wsb / 4 + 16), y(B * step * d.d_out);
+                 if (!ok(qkv_mha_init(&d, params.data(), 91))) return bytes{};
+                 auto align = [](std::vector<float>& v) {
+                   return reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(v.data()) + 63) & ~std::uintptr_t{63});
+                 };
+                 bytes out;
+                 for (std::size_t t = 0; t + step <= cap; t += step) {  // the cache fills up in 4 calls
+                   auto x = random_vector(B * step * d.d_in, 92 + t);
+                   if (!ok(qkv_mha_decode_workspace_size(&d, &st, step, 3, &wsb)) || wsb > (w.size() - 16) * 4 ||
+                       !ok(qkv_mha_decode(&d, params.data(), &st, align(kv), kvb, step, x.data(), y.data(), align(w),
+                                          wsb)))
+                     return bytes{};
+                   append(out, y);
+                 }
+                 return out;
+               }});
+#endif
+  return r;
+}
+
+}  // namespace qkv_test
