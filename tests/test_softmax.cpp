@@ -197,3 +197,22 @@ TEST_CASE("softmax rejects bad arguments and writes nothing", "[softmax][args]")
     CHECK(fn(4, 0, 1.f, nullptr, 0, nullptr, 0) == QKV_OK);
   }
 }
+
+TEST_CASE("softmax: huge scaled logits keep the largest weight exact", "[softmax]") {
+  // scale*max = 3e9 is not representable to the unit: an exponent formed as
+  // fma(scale, x, -round(scale*max)) was off by hundreds and overflowed to
+  // NaN. Exponents are scale*(x - max), so the largest is exactly 0.
+  qkv_test::for_each_isa([](qkv_isa) {
+    const float x[3] = {1e10f, 0.f, -3e38f};
+    float y[3] = {-1.f, -1.f, -1.f};
+    REQUIRE(qkv_softmax(1, 3, 0.3f, x, 3, y, 3) == QKV_OK);
+    CHECK(y[0] == 1.f);
+    CHECK(y[1] == 0.f);
+    CHECK(y[2] == 0.f);
+    REQUIRE(qkv_log_softmax(1, 3, 0.3f, x, 3, y, 3) == QKV_OK);
+    CHECK(y[0] == 0.f);
+    CHECK(y[1] == Approx(-3e9f).epsilon(1e-6));
+    CHECK(std::isfinite(y[2]));  // 0.3 * (-3e38 - 1e10): finite, no overflow
+    CHECK(y[2] == Approx(-9e37f).epsilon(1e-6));
+  });
+}

@@ -6,10 +6,9 @@
  * +-1e4 give exact 0/1 weights, never NaN or Inf. -INFINITY entries are masked
  * (weight 0); a row that is entirely -INFINITY gives all zeros (softmax) and
  * all -INFINITY (log-softmax). NaN or +INFINITY in a row makes that whole
- * row NaN; other rows are unaffected. Finite scaled logits are handled
- * exactly as above while |scale * x| <= 2^28 (2.7e8, far beyond what
- * attention produces); a row with larger ones, up to overflow, has an
- * unspecified result (written to y only).
+ * row NaN; other rows are unaffected. Exponents are computed as
+ * scale * (x - max), so the largest is exactly 0 and any finite logits
+ * (e.g. 1e10 with scale 0.3) give finite weights that sum to 1.
  *
  * In place is allowed (x == y with ldx == ldy); other overlaps are not.
  * The exp is the library's own vectorized one (within 2 ulp of exp), and

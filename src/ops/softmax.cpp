@@ -10,21 +10,24 @@ namespace qkv::ops {
 float softmax_row(const kern::softmax_kernels& k, std::size_t n, float scale, const float* x, float* y,
                   bool log) noexcept {
   constexpr float kNegInf = -__builtin_huge_valf();
-  // scale > 0, and rounding is monotonic, so max(scale*x) == scale*max(x).
-  const float m = scale * k.max(n, x);
-  // An all -inf (fully masked) row: exp(-inf - 0) = 0 below, and sum == 0.
-  const float shift = m == kNegInf ? 0.0f : m;
-  const float sum = k.exp_sum(n, scale, shift, x, log ? nullptr : y);
-  if (sum == 0.0f) {
+  // Exponents are scale*(x - max): the largest is exactly 0, so the sum is in
+  // [1, n] however large scale*max is (an fma against a rounded scale*max
+  // could overflow there).
+  // An all -inf (fully masked) row, or one whose max missed a NaN: subtract
+  // 0 instead, so masked entries give exp(-inf) = 0 and a NaN stays NaN.
+  const float m = k.max(n, x);
+  const float xmax = m == kNegInf ? 0.0f : m;
+  const float sum = k.exp_sum(n, scale, xmax, x, log ? nullptr : y);
+  if (sum == 0.0f) {  // a fully masked row
     for (std::size_t j = 0; j < n; ++j) y[j] = log ? kNegInf : 0.0f;
     return kNegInf;
   }
-  const float lse = shift + std::log(sum);
+  const float log_sum = std::log(sum);
   if (log)
-    k.affine(n, scale, lse, x, y);
+    k.affine(n, scale, xmax, log_sum, x, y);
   else
     k.mul(n, 1.0f / sum, y);
-  return lse;
+  return scale * xmax + log_sum;
 }
 
 void softmax_rows(std::size_t rows, std::size_t cols, float scale, const float* x, std::size_t ldx, float* y,

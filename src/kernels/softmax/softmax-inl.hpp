@@ -42,15 +42,15 @@ float softmax_max_f32(std::size_t n, const float* x) {
 }
 
 template <class A>
-float softmax_exp_sum_f32(std::size_t n, float scale, float shift, const float* x, float* y) {
+float softmax_exp_sum_f32(std::size_t n, float scale, float xmax, const float* x, float* y) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
-  const V vs(scale), vb(-shift);
+  const V vs(scale), vm(xmax);
   V s0(0.f), s1(0.f);
   std::size_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
-    const V e0 = exp_f32<A>(simd::fmadd<A>(vs, V::load_unaligned(x + i), vb));
-    const V e1 = exp_f32<A>(simd::fmadd<A>(vs, V::load_unaligned(x + i + W), vb));
+    const V e0 = exp_f32<A>(vs * (V::load_unaligned(x + i) - vm));
+    const V e1 = exp_f32<A>(vs * (V::load_unaligned(x + i + W) - vm));
     if (y) {
       e0.store_unaligned(y + i);
       e1.store_unaligned(y + i + W);
@@ -59,14 +59,14 @@ float softmax_exp_sum_f32(std::size_t n, float scale, float shift, const float* 
     s1 += e1;
   }
   for (; i + W <= n; i += W) {
-    const V e0 = exp_f32<A>(simd::fmadd<A>(vs, V::load_unaligned(x + i), vb));
+    const V e0 = exp_f32<A>(vs * (V::load_unaligned(x + i) - vm));
     if (y) e0.store_unaligned(y + i);
     s0 += e0;
   }
   if (i < n) {  // padded tail; pad lanes are masked out of the sum
     alignas(64) float buf[W];
-    for (std::size_t t = 0; t < W; ++t) buf[t] = i + t < n ? x[i + t] : 0.f;
-    V e = exp_f32<A>(simd::fmadd<A>(vs, V::load_aligned(buf), vb));
+    for (std::size_t t = 0; t < W; ++t) buf[t] = i + t < n ? x[i + t] : xmax;
+    V e = exp_f32<A>(vs * (V::load_aligned(buf) - vm));
     e.store_aligned(buf);
     for (std::size_t t = i + W - n; t > 0; --t) buf[W - t] = 0.f;
     if (y)
@@ -77,13 +77,14 @@ float softmax_exp_sum_f32(std::size_t n, float scale, float shift, const float* 
 }
 
 template <class A>
-void softmax_affine_f32(std::size_t n, float scale, float shift, const float* x, float* y) {
+void softmax_affine_f32(std::size_t n, float scale, float xmax, float offset, const float* x, float* y) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
-  const V vs(scale), vb(-shift);
+  const V vs(scale), vm(xmax), vo(-offset);
   std::size_t i = 0;
-  for (; i + W <= n; i += W) simd::fmadd<A>(vs, V::load_unaligned(x + i), vb).store_unaligned(y + i);
-  for (; i < n; ++i) y[i] = std::fma(scale, x[i], -shift);
+  for (; i + W <= n; i += W)
+    simd::fmadd<A>(vs, V::load_unaligned(x + i) - vm, vo).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] = std::fma(scale, x[i] - xmax, -offset);
 }
 
 template <class A>

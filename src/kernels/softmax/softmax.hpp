@@ -17,11 +17,13 @@ struct softmax_kernels {
   void (*exp)(std::size_t n, const float* x, float* y);
   // max_i x[i] (-INFINITY for n == 0).
   float (*max)(std::size_t n, const float* x);
-  // y[i] = exp(scale*x[i] - shift), returns sum_i y[i]. y may equal x, or be
-  // nullptr to get the sum only.
-  float (*exp_sum)(std::size_t n, float scale, float shift, const float* x, float* y);
-  // y[i] = scale*x[i] - shift (one rounding). y may equal x.
-  void (*affine)(std::size_t n, float scale, float shift, const float* x, float* y);
+  // y[i] = exp(scale*(x[i] - xmax)), returns sum_i y[i]; xmax finite and
+  // >= every x[i]. Subtracting before scaling makes the largest exponent
+  // exactly 0 however large scale*xmax is. y may equal x, or be nullptr to
+  // get the sum only.
+  float (*exp_sum)(std::size_t n, float scale, float xmax, const float* x, float* y);
+  // y[i] = scale*(x[i] - xmax) - offset. y may equal x.
+  void (*affine)(std::size_t n, float scale, float xmax, float offset, const float* x, float* y);
   // y[i] *= a.
   void (*mul)(std::size_t n, float a, float* y);
 };

@@ -17,12 +17,12 @@ float softmax_max_f32_scalar(std::size_t n, const float* x) {
 }
 
 // Two partial sums, like the SIMD kernels' two accumulators.
-float softmax_exp_sum_f32_scalar(std::size_t n, float scale, float shift, const float* x, float* y) {
+float softmax_exp_sum_f32_scalar(std::size_t n, float scale, float xmax, const float* x, float* y) {
   float s0 = 0.f, s1 = 0.f;
   std::size_t i = 0;
   for (; i + 2 <= n; i += 2) {
-    const float e0 = exp_f32_scalar(scale * x[i] - shift);
-    const float e1 = exp_f32_scalar(scale * x[i + 1] - shift);
+    const float e0 = exp_f32_scalar(scale * (x[i] - xmax));
+    const float e1 = exp_f32_scalar(scale * (x[i + 1] - xmax));
     if (y) {
       y[i] = e0;
       y[i + 1] = e1;
@@ -31,15 +31,15 @@ float softmax_exp_sum_f32_scalar(std::size_t n, float scale, float shift, const 
     s1 += e1;
   }
   if (i < n) {
-    const float e = exp_f32_scalar(scale * x[i] - shift);
+    const float e = exp_f32_scalar(scale * (x[i] - xmax));
     if (y) y[i] = e;
     s0 += e;
   }
   return s0 + s1;
 }
 
-void softmax_affine_f32_scalar(std::size_t n, float scale, float shift, const float* x, float* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = scale * x[i] - shift;
+void softmax_affine_f32_scalar(std::size_t n, float scale, float xmax, float offset, const float* x, float* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = scale * (x[i] - xmax) - offset;
 }
 
 void softmax_mul_f32_scalar(std::size_t n, float a, float* y) {
