@@ -33,16 +33,7 @@ void embedding_forward(const embedding_shape& s, const std::int32_t* ids, const 
     // y += 1 * p is exactly y + p (one rounding), the same on every path.
     if (pos) k.axpy(s.dim, 1.f, pos + (s.pos_offset + r % s.seq_len) * s.dim, y);
   };
-#ifdef _OPENMP
-  const int nt = threads_for(kFlopsPerElem * static_cast<double>(s.rows * s.dim), s.rows);
-  if (nt > 1) {
-    const auto nr = static_cast<long long>(s.rows);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long long r = 0; r < nr; ++r) row(static_cast<std::size_t>(r));
-    return;
-  }
-#endif
-  for (std::size_t r = 0; r < s.rows; ++r) row(r);
+  parallel_for_blocks(s.rows, kFlopsPerElem * static_cast<double>(s.rows * s.dim), row);
 }
 
 void embedding_backward(const embedding_shape& s, const std::int32_t* ids, const float* dout,

@@ -49,18 +49,8 @@ double cross_entropy(std::size_t rows, std::size_t classes, const float* logits,
     }
     partial[b] = s;
   };
-#ifdef _OPENMP
   const double flops = (dlogits ? 1.5 : 1.0) * kFlopsPerLogit * static_cast<double>(rows * classes);
-  const int nt = threads_for(flops, blocks);
-  if (nt > 1) {
-    const auto nb = static_cast<long long>(blocks);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long long b = 0; b < nb; ++b) block(static_cast<std::size_t>(b));
-  } else
-#endif
-  {
-    for (std::size_t b = 0; b < blocks; ++b) block(b);
-  }
+  parallel_for_blocks(blocks, flops, block);
   double total = 0.0;
   for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
   return total;

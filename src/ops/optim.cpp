@@ -56,17 +56,7 @@ double sum_squares(std::size_t n, const float* g) noexcept {
     }
     partial[b] = s;
   };
-#ifdef _OPENMP
-  const int nt = threads_for(2.0 * static_cast<double>(n), blocks);
-  if (nt > 1) {
-    const auto nb = static_cast<long long>(blocks);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long long b = 0; b < nb; ++b) block(static_cast<std::size_t>(b));
-  } else
-#endif
-  {
-    for (std::size_t b = 0; b < blocks; ++b) block(b);
-  }
+  parallel_for_blocks(blocks, 2.0 * static_cast<double>(n), block);
   double total = 0.0;
   for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
   return total;

@@ -15,19 +15,14 @@ void add_column_sums(std::size_t rows, std::size_t cols, const float* x, std::si
   // (vectorized across columns, which does not reorder any column's sum).
   constexpr std::size_t kBlock = 64;
   const std::size_t blocks = (cols + kBlock - 1) / kBlock;
-  const int threads = threads_for(double(rows) * double(cols), blocks);
-  (void)threads;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-#endif
-  for (std::size_t blk = 0; blk < blocks; ++blk) {
+  parallel_for_blocks(blocks, double(rows) * double(cols), [&](std::size_t blk) {
     const std::size_t j0 = blk * kBlock;
     const std::size_t j1 = j0 + kBlock < cols ? j0 + kBlock : cols;
     float sum[kBlock] = {};
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t j = j0; j < j1; ++j) sum[j - j0] += x[r * ldx + j];
     for (std::size_t j = j0; j < j1; ++j) acc[j] += sum[j - j0];
-  }
+  });
 }
 
 }  // namespace qkv::ops

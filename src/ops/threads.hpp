@@ -17,4 +17,23 @@ void set_num_threads(int n) noexcept;
 // pieces: 1 below ~a few microseconds of work, never more than tasks.
 int threads_for(double flops, std::size_t tasks) noexcept;
 
+// Runs body(b) for every b < blocks on up to threads_for(flops, blocks)
+// threads, static schedule. Blocks must be independent (each writes only its
+// own outputs), so the result never depends on the thread count.
+template <class F>
+void parallel_for_blocks(std::size_t blocks, double flops, F&& body) {
+#ifdef _OPENMP
+  const int nt = threads_for(flops, blocks);
+  if (nt > 1) {
+    const auto nb = static_cast<long long>(blocks);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long long b = 0; b < nb; ++b) body(static_cast<std::size_t>(b));
+    return;
+  }
+#else
+  (void)flops;
+#endif
+  for (std::size_t b = 0; b < blocks; ++b) body(b);
+}
+
 }  // namespace qkv::ops
