@@ -8,6 +8,8 @@
 // an edge element goes through exactly the operations of an interior one.
 // The packers transpose 16x16 blocks in registers.
 #include <immintrin.h>
+
+#include <cstring>
 #include <array>
 #include <utility>
 
@@ -243,13 +245,22 @@ inline __m256 fma8(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, 
 inline __m256 mul8(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
 inline void st8(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
 inline __m128 ld4(const float* p) { return _mm_loadu_ps(p); }
-inline __m128 ld2(const float* p) { return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p))); }
+// Two floats as one 64-bit lane; memcpy because p need not be 8-byte aligned
+// (a double* would promise that), and it compiles to one movsd.
+inline __m128 ld2(const float* p) {
+  double d;
+  std::memcpy(&d, p, sizeof d);
+  return _mm_castpd_ps(_mm_set_sd(d));
+}
 inline __m128 ld1(const float* p) { return _mm_load_ss(p); }
 inline __m128 bc4(float x) { return _mm_set1_ps(x); }
 inline __m128 fma4(__m128 a, __m128 b, __m128 c) { return _mm_fmadd_ps(a, b, c); }
 inline __m128 mul4(__m128 a, __m128 b) { return _mm_mul_ps(a, b); }
 inline void st4(float* p, __m128 v) { _mm_storeu_ps(p, v); }
-inline void st2(float* p, __m128 v) { _mm_store_sd(reinterpret_cast<double*>(p), _mm_castps_pd(v)); }
+inline void st2(float* p, __m128 v) {
+  const double d = _mm_cvtsd_f64(_mm_castps_pd(v));
+  std::memcpy(p, &d, sizeof d);
+}
 inline void st1(float* p, __m128 v) { _mm_store_ss(p, v); }
 
 // Not transposed B (and the B^T copy): columns in 16, 8, 4, 2, 1 wide steps.
