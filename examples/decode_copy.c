@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   COPY_TRY(copy_model_setup(&m));
   if (!copy_model_load(&m, path)) {
     fprintf(stderr, "cannot read %s (run train_copy first)\n", path);
+    free(m.params);
     return 1;
   }
   COPY_TRY(qkv_mha_kv_cache_size(&m.attn, 1, COPY_T, &kv_bytes));
