@@ -71,8 +71,8 @@ struct adamw_body {
     const V vv = a.first ? og2 * gv : simd::fmadd<A>(og2, gv, b2 * V::load_unaligned(v));
     mv.store_unaligned(m);
     vv.store_unaligned(v);
-    const V denom = simd::fmadd<A>(xsimd::sqrt(vv), inv_bc2, eps);
-    simd::fmadd<A>(neg_step, mv / denom, decay * V::load_unaligned(p)).store_unaligned(p);
+    const V denom = simd::fmadd<A>(simd::sqrt<A>(vv), inv_bc2, eps);
+    simd::fmadd<A>(neg_step, simd::div<A>(mv, denom), decay * V::load_unaligned(p)).store_unaligned(p);
   }
 };
 
