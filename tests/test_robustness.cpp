@@ -21,13 +21,15 @@ bool all_finite(const std::vector<float>& v) {
 }  // namespace
 
 TEST_CASE("vector routines: denormals and huge values stay exact where exact", "[robustness][vector]") {
-  qkv_test::for_each_isa([](qkv_isa) {
+  qkv_test::for_each_isa([](qkv_isa isa) {
     std::vector<float> x(67, kDenorm), y(67, 0.f);
     float r = -1.f;
     REQUIRE(qkv_sdot(x.size(), x.data(), x.data(), &r) == QKV_OK);
     CHECK(r == 0.f);  // 1e-80 underflows to +0, never NaN
     REQUIRE(qkv_saxpy(y.size(), 1.f, x.data(), y.data()) == QKV_OK);
-    for (float v : y) CHECK(v == kDenorm);  // denormals are not flushed
+    // Denormals are not flushed, except by armv7 NEON, whose vector unit
+    // always flushes them to zero (an architecture rule, cross-notes P7).
+    for (float v : y) CHECK((v == kDenorm || (isa == QKV_ISA_NEON && v == 0.f)));
     std::vector<float> big(33, 1e19f);
     REQUIRE(qkv_sdot(big.size(), big.data(), big.data(), &r) == QKV_OK);
     CHECK(r == kInf);  // overflow is +Inf, as IEEE says, never NaN
