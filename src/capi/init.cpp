@@ -1,10 +1,10 @@
 // C boundary: parameter initialization and clearing.
 #include <cmath>
-#include <cstring>
 
 #include "capi/checked.hpp"
 #include "ops/optim_init.hpp"
 #include "qkv/init.h"
+#include "util/copy.hpp"
 
 extern "C" {
 
@@ -19,7 +19,7 @@ qkv_status qkv_init_uniform(float* p, size_t n, float bound, uint64_t seed) {
 qkv_status qkv_zero(float* p, size_t n) {
   if (n && !p) return QKV_ERR_NULL_POINTER;
   if (n > qkv::capi::kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
-  if (n) std::memset(p, 0, n * sizeof(float));  // all-zero bits are +0.0f in IEEE 754
+  if (n) qkv::util::zero_floats(p, n);
   return QKV_OK;
 }
 

@@ -2,7 +2,6 @@
 // queries. The computation is in src/ops/mha_layer.cpp.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <initializer_list>
 
 #include "capi/checked.hpp"
@@ -10,6 +9,7 @@
 #include "ops/threads.hpp"
 #include "qkv/init.h"
 #include "qkv/layer.h"
+#include "util/copy.hpp"
 
 namespace {
 
@@ -192,7 +192,7 @@ qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads) {
   qkv_mha_layout l;
   if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
   if (!grads) return QKV_ERR_NULL_POINTER;
-  std::memset(grads, 0, l.count * sizeof(float));
+  qkv::util::zero_floats(grads, l.count);
   return QKV_OK;
 }
 

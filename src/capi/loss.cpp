@@ -43,9 +43,10 @@ qkv_status check_grad(const float* logits, size_t ld, size_t rows, size_t classe
 void run(size_t rows, size_t classes, const float* logits, size_t ld, const int32_t* targets, int32_t ignore,
          size_t count, float dloss, float* loss, float* dlogits, size_t ldd) {
   // count == 0: every row is ignored, loss 0 and zero gradient (scale unused).
-  const double inv_count = count ? 1.0 / static_cast<double>(count) : 0.0;
-  const auto scale = static_cast<float>(static_cast<double>(dloss) * inv_count);
-  const double sum = qkv::ops::cross_entropy(rows, classes, logits, ld, targets, ignore, scale, dlogits, ldd);
+  using qkv::ops::wide;
+  const wide inv_count = count ? wide(1) / static_cast<wide>(count) : wide(0);
+  const auto scale = static_cast<float>(static_cast<wide>(dloss) * inv_count);
+  const wide sum = qkv::ops::cross_entropy(rows, classes, logits, ld, targets, ignore, scale, dlogits, ldd);
   if (loss) *loss = static_cast<float>(sum * inv_count);
 }
 

@@ -49,7 +49,7 @@ qkv_status qkv_sgd_step(const qkv_sgd_config* cfg, uint64_t t, size_t n, float* 
   a.lr = cfg->lr;
   a.weight_decay = cfg->weight_decay;
   a.momentum = cfg->momentum;
-  a.damp_keep = static_cast<float>(1.0 - static_cast<double>(cfg->dampening));
+  a.damp_keep = 1.0f - cfg->dampening;  // exact for dampening in [0, 1] above 2^-24
   a.use_momentum = use_momentum;
   a.nesterov = cfg->nesterov != 0;
   a.first = t == 1;
@@ -73,18 +73,25 @@ qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, flo
   size_t two_n;
   if (!qkv::capi::mul_ok(n, 2, &two_n) || two_n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
   if (n == 0) return QKV_OK;
-  // Scalars in double, as PyTorch computes them in Python floats; beta^t
-  // underflows to 0 for large t, which is the right limit.
-  const double lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2, td = static_cast<double>(t);
-  const double bc1 = 1.0 - std::pow(b1, td), bc2 = 1.0 - std::pow(b2, td);
+  // Scalars in `wide` (double where the FPU has it), as PyTorch computes them
+  // in Python floats. 1 - beta^t as -expm1(t * log1p(beta - 1)): beta - 1 is
+  // exact and no cancellation happens, so it stays accurate in float too
+  // (1 - powf(0.999f, 1) would lose 4 digits). beta^t -> 0 for large t and
+  // beta = 0 gives log1p(-1) = -inf, bias 1: both the right limits.
+  // t is capped at 2^32 - 1 (a 32-bit conversion, native on every FPU):
+  // 1 - beta^t is already 1 there for every float beta < 1.
+  constexpr uint32_t kStepCap = 0xFFFFFFFFu;
+  using qkv::ops::wide;
+  const wide lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2, td = static_cast<wide>(static_cast<uint32_t>(t < kStepCap ? t : kStepCap));
+  const wide bc1 = -std::expm1(td * std::log1p(b1 - 1)), bc2 = -std::expm1(td * std::log1p(b2 - 1));
   qkv::kern::adamw_args a{};
-  a.decay = static_cast<float>(1.0 - lr * static_cast<double>(cfg->weight_decay));
+  a.decay = static_cast<float>(1 - lr * static_cast<wide>(cfg->weight_decay));
   a.beta1 = cfg->beta1;
-  a.one_minus_beta1 = static_cast<float>(1.0 - b1);
+  a.one_minus_beta1 = static_cast<float>(1 - b1);
   a.beta2 = cfg->beta2;
-  a.one_minus_beta2 = static_cast<float>(1.0 - b2);
+  a.one_minus_beta2 = static_cast<float>(1 - b2);
   a.step_size = static_cast<float>(lr / bc1);
-  a.inv_bc2_sqrt = static_cast<float>(1.0 / std::sqrt(bc2));
+  a.inv_bc2_sqrt = static_cast<float>(1 / std::sqrt(bc2));
   a.eps = cfg->eps;
   a.first = t == 1;
   qkv::ops::adamw_step(a, n, params, grads, state, state + n);
@@ -95,11 +102,12 @@ qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* nor
   if (n && !grads) return QKV_ERR_NULL_POINTER;
   if (!std::isfinite(max_norm) || !(max_norm > 0.f)) return QKV_ERR_BAD_ARGUMENT;
   if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
-  const double total = n ? std::sqrt(qkv::ops::sum_squares(n, grads)) : 0.0;
+  using qkv::ops::wide;
+  const wide total = n ? std::sqrt(qkv::ops::sum_squares(n, grads)) : wide(0);
   // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1. A NaN
   // norm compares false and scales by NaN, as PyTorch's multiply would.
-  const double coef = static_cast<double>(max_norm) / (total + 1e-6);
-  if (!(coef >= 1.0)) qkv::ops::scale(n, static_cast<float>(coef), grads);
+  const wide coef = static_cast<wide>(max_norm) / (total + static_cast<wide>(1e-6));
+  if (!(coef >= 1)) qkv::ops::scale(n, static_cast<float>(coef), grads);
   if (norm) *norm = static_cast<float>(total);
   return QKV_OK;
 }

@@ -31,8 +31,9 @@ inline std::uint32_t bits(std::uint64_t row, std::uint64_t key) noexcept {
 
 // Keep iff bits >= threshold: P(drop) = threshold / 2^32 = p to within 2^-32.
 inline std::uint32_t threshold(float p) noexcept {
-  const double t = static_cast<double>(p) * 4294967296.0;
-  return t >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(t);
+  // Exact in float (a power-of-two scale), so no double is needed.
+  const float t = p * 4294967296.0f;
+  return t >= 4294967295.0f ? 0xFFFFFFFFu : static_cast<std::uint32_t>(t);
 }
 
 inline bool keep(std::uint64_t row, std::uint64_t key, std::uint32_t thresh) noexcept {

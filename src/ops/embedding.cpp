@@ -1,10 +1,10 @@
 #include "ops/embedding.hpp"
 
-#include <cstring>
 
 #include "dispatch/dispatch.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/threads.hpp"
+#include "util/copy.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -20,7 +20,7 @@ constexpr std::size_t kColQuantum = 16;
 // Work per element in threads_for's flop units (~1/100 ns on an AVX-512
 // core): these loops are bound by memory traffic (~12-16 bytes an element),
 // which costs several flops' time; 8 starts a second thread from ~250 K elements.
-constexpr double kFlopsPerElem = 8.0;
+constexpr float kFlopsPerElem = 8.0f;
 
 }  // namespace
 
@@ -29,11 +29,11 @@ void embedding_forward(const embedding_shape& s, const std::int32_t* ids, const 
   const auto& k = kern::vec_for(dispatch::active());
   auto row = [&](std::size_t r) {
     float* y = out + r * ld_out;
-    std::memcpy(y, tok + static_cast<std::size_t>(ids[r]) * s.dim, s.dim * sizeof(float));
+    util::copy_floats(y, tok + static_cast<std::size_t>(ids[r]) * s.dim, s.dim);
     // y += 1 * p is exactly y + p (one rounding), the same on every path.
     if (pos) k.axpy(s.dim, 1.f, pos + (s.pos_offset + r % s.seq_len) * s.dim, y);
   };
-  parallel_for_blocks(s.rows, kFlopsPerElem * static_cast<double>(s.rows * s.dim), row);
+  parallel_for_blocks(s.rows, kFlopsPerElem * static_cast<float>(s.rows * s.dim), row);
 }
 
 void embedding_backward(const embedding_shape& s, const std::int32_t* ids, const float* dout,
@@ -52,7 +52,7 @@ void embedding_backward(const embedding_shape& s, const std::int32_t* ids, const
   };
 #ifdef _OPENMP
   const std::size_t quanta = (s.dim + kColQuantum - 1) / kColQuantum;
-  const int nt = threads_for(kFlopsPerElem * static_cast<double>(s.rows * s.dim), quanta);
+  const int nt = threads_for(kFlopsPerElem * static_cast<float>(s.rows * s.dim), quanta);
   if (nt > 1) {
 #pragma omp parallel num_threads(nt)
     {

@@ -17,7 +17,7 @@ using kern::gemm_kernels;
 
 // Up to 16^3 multiply-adds the unpacked kernel beats packing (measured on
 // AVX-512: packing two 16x16 blocks costs about what the product does).
-constexpr double kSmallFmas = 4096.0;
+constexpr float kSmallFmas = 4096.0f;
 constexpr std::size_t kAlignFloats = 16;  // 64 bytes
 
 std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
@@ -189,14 +189,14 @@ float* thread_buffer() {
 int threads_for_gemm(const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
   const std::size_t m_tiles = (M + t.mr - 1) / t.mr;
   const std::size_t n_panels = (min_sz(N, t.nc) + t.nr - 1) / t.nr;
-  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const float flops = 2.0f * static_cast<float>(M) * static_cast<float>(N) * static_cast<float>(K);
   return threads_for(flops, m_tiles > n_panels ? m_tiles : n_panels);
 }
 
 }  // namespace
 
 bool sgemm_is_small(std::size_t M, std::size_t N, std::size_t K) {
-  return static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) <= kSmallFmas;
+  return static_cast<float>(M) * static_cast<float>(N) * static_cast<float>(K) <= kSmallFmas;
 }
 
 std::size_t sgemm_workspace_bytes(bool, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads) {

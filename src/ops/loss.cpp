@@ -16,19 +16,19 @@ namespace {
 constexpr std::size_t kBlocks = 64;
 
 // Per logit: an exp (counted as 10 flops) plus the max and sum passes.
-constexpr double kFlopsPerLogit = 15.0;
+constexpr float kFlopsPerLogit = 15.0f;
 
 }  // namespace
 
-double cross_entropy(std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
+wide cross_entropy(std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
                      const std::int32_t* targets, std::int32_t ignore, float scale, float* dlogits,
                      std::size_t ldd) noexcept {
   const auto& k = kern::loss_for(dispatch::active());
   const std::size_t blocks = rows < kBlocks ? rows : kBlocks;
-  double partial[kBlocks];
+  wide partial[kBlocks];
   auto block = [&](std::size_t b) {
     const std::size_t r0 = b * rows / blocks, r1 = (b + 1) * rows / blocks;
-    double s = 0.0;
+    wide_sum s;
     for (std::size_t r = r0; r < r1; ++r) {
       const float* x = logits + r * ld;
       float* y = dlogits ? dlogits + r * ldd : nullptr;
@@ -41,19 +41,19 @@ double cross_entropy(std::size_t rows, std::size_t classes, const float* logits,
       float m, sum;
       k.row_max_sumexp_f32(classes, x, &m, &sum);
       // Read x[t] before y (possibly x itself) is overwritten.
-      s += (static_cast<double>(m) - x[t]) + std::log(static_cast<double>(sum));
+      s.add((static_cast<wide>(m) - static_cast<wide>(x[t])) + std::log(static_cast<wide>(sum)));
       if (y) {
         k.row_scaled_exp_f32(classes, x, m, scale / sum, y);
         y[t] -= scale;
       }
     }
-    partial[b] = s;
+    partial[b] = s.value();
   };
-  const double flops = (dlogits ? 1.5 : 1.0) * kFlopsPerLogit * static_cast<double>(rows * classes);
+  const float flops = (dlogits ? 1.5f : 1.0f) * kFlopsPerLogit * static_cast<float>(rows * classes);
   parallel_for_blocks(blocks, flops, block);
-  double total = 0.0;
-  for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
-  return total;
+  wide_sum total;
+  for (std::size_t b = 0; b < blocks; ++b) total.add(partial[b]);
+  return total.value();
 }
 
 }  // namespace qkv::ops

@@ -6,14 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/wide.hpp"
+
 namespace qkv::ops {
 
-// Returns the sum, in double, of lse(row) - row[target] over rows whose
+// Returns the sum, in `wide` (ops/wide.hpp), of lse(row) - row[target] over rows whose
 // target != ignore. When dlogits is not null also writes
 //   dlogits[r] = scale * (softmax(logits[r]) - onehot(targets[r]))
 // for counted rows and zeros for ignored ones; dlogits may be logits (ldd ==
 // ld). The sum does not depend on whether the gradient is written.
-double cross_entropy(std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
+wide cross_entropy(std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
                      const std::int32_t* targets, std::int32_t ignore, float scale, float* dlogits,
                      std::size_t ldd) noexcept;
 

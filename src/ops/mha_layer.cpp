@@ -3,13 +3,13 @@
 #include "ops/mha_layer.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "ops/arena.hpp"
 #include "ops/gemm.hpp"
 #include "ops/mha_attention.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
+#include "util/copy.hpp"
 
 namespace qkv::ops {
 namespace {
@@ -26,17 +26,16 @@ void project(std::size_t rows, std::size_t k, std::size_t n, const float* x, std
 
 // Workspace the GEMMs of a layer call need: the largest of its shapes.
 std::size_t gemm_ws(const mha_dims& n, int threads) {
-  const std::size_t shapes[][5] = {
-      // ta, tb, M, N, K
-      {0, 0, n.rows, n.d_out, n.d_in},   // projections
-      {0, 0, n.rows, n.d_out, n.d_out},  // output projection
-      {1, 0, n.d_in, n.d_out, n.rows},   // dW = X^T dQ
-      {1, 0, n.d_out, n.d_out, n.rows},  // dW_o = A^T dY
-      {0, 1, n.rows, n.d_out, n.d_out},  // dA = dY W_o^T
-      {0, 1, n.rows, n.d_in, n.d_out},   // dX = dQ W_q^T
-  };
   std::size_t best = 0;
-  for (const auto& s : shapes) best = std::max(best, sgemm_workspace_bytes(s[0] != 0, s[1] != 0, s[2], s[3], s[4], threads));
+  auto need = [&](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K) {
+    best = std::max(best, sgemm_workspace_bytes(ta, tb, M, N, K, threads));
+  };
+  need(false, false, n.rows, n.d_out, n.d_in);   // projections
+  need(false, false, n.rows, n.d_out, n.d_out);  // output projection
+  need(true, false, n.d_in, n.d_out, n.rows);    // dW = X^T dQ
+  need(true, false, n.d_out, n.d_out, n.rows);   // dW_o = A^T dY
+  need(false, true, n.rows, n.d_out, n.d_out);   // dA = dY W_o^T
+  need(false, true, n.rows, n.d_in, n.d_out);    // dX = dQ W_q^T
   return best;
 }
 
@@ -45,7 +44,7 @@ std::size_t gemm_ws(const mha_dims& n, int threads) {
 mha_cache_layout mha_cache_layout_for(const mha_dims& n) {
   // Each piece starts on a 64-byte (16-float) boundary relative to the cache base.
   const std::size_t act = round_up(n.rows * n.d_out, 16);
-  mha_cache_layout c{};
+  mha_cache_layout c;  // every field set below
   c.q = 0;
   c.k = c.q + act;
   c.v = c.k + act;
@@ -56,7 +55,7 @@ mha_cache_layout mha_cache_layout_for(const mha_dims& n) {
 }
 
 qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool training) {
-  qkv_sdpa_desc s{};
+  auto s = util::zeroed<qkv_sdpa_desc>();
   s.batch = n.batch;
   s.heads = n.heads;
   s.q_len = s.kv_len = n.seq;
@@ -109,7 +108,7 @@ void mha_forward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims&
   if (d.out_proj) {
     project(n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y, n.d_out, sub, sub_bytes);
   } else if (training) {
-    std::memcpy(a, y, n.rows * n.d_out * sizeof(float));  // backward needs O
+    util::copy_floats(a, y, n.rows * n.d_out);  // backward needs O
   }
 }
 

@@ -16,9 +16,9 @@ constexpr std::size_t kChunk = std::size_t{1} << 14;
 // Calls body(begin, count) over [0, n) in kChunk pieces; `flops_per_elem`
 // sizes the thread team.
 template <class Body>
-void for_chunks(std::size_t n, double flops_per_elem, const Body& body) noexcept {
+void for_chunks(std::size_t n, float flops_per_elem, const Body& body) noexcept {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
-  const int nt = threads_for(static_cast<double>(n) * flops_per_elem, chunks);
+  const int nt = threads_for(static_cast<float>(n) * flops_per_elem, chunks);
   if (nt <= 1) {
     body(std::size_t{0}, n);
     return;
@@ -37,40 +37,40 @@ void for_chunks(std::size_t n, double flops_per_elem, const Body& body) noexcept
 
 // sum_squares: [0, n) is cut into at most kNormBlocks blocks by a rule that
 // depends on n only; a block adds fp32 dot products of kNormPiece floats in
-// double, and the blocks are added in order.
+// `wide`, and the blocks are added in order.
 constexpr std::size_t kNormBlocks = 64;
 constexpr std::size_t kNormPiece = 4096;
 
 }  // namespace
 
-double sum_squares(std::size_t n, const float* g) noexcept {
+wide sum_squares(std::size_t n, const float* g) noexcept {
   const auto& k = kern::vec_for(dispatch::active());
   const std::size_t blocks = n < kNormBlocks ? n : kNormBlocks;
-  double partial[kNormBlocks];
+  wide partial[kNormBlocks];
   auto block = [&](std::size_t b) {
     const std::size_t i0 = b * n / blocks, i1 = (b + 1) * n / blocks;
-    double s = 0.0;
+    wide_sum s;
     for (std::size_t i = i0; i < i1; i += kNormPiece) {
       const std::size_t len = i1 - i < kNormPiece ? i1 - i : kNormPiece;
-      s += static_cast<double>(k.dot(len, g + i, g + i));
+      s.add(static_cast<wide>(k.dot(len, g + i, g + i)));
     }
-    partial[b] = s;
+    partial[b] = s.value();
   };
-  parallel_for_blocks(blocks, 2.0 * static_cast<double>(n), block);
-  double total = 0.0;
-  for (std::size_t b = 0; b < blocks; ++b) total += partial[b];
-  return total;
+  parallel_for_blocks(blocks, 2.0f * static_cast<float>(n), block);
+  wide_sum total;
+  for (std::size_t b = 0; b < blocks; ++b) total.add(partial[b]);
+  return total.value();
 }
 
 void scale(std::size_t n, float c, float* g) noexcept {
-  for_chunks(n, 4.0, [&](std::size_t i, std::size_t len) {
+  for_chunks(n, 4.0f, [&](std::size_t i, std::size_t len) {
     for (std::size_t j = i; j < i + len; ++j) g[j] *= c;
   });
 }
 
 void sgd_step(const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept {
   const auto& k = kern::optim_for(dispatch::active());
-  for_chunks(n, 6.0, [&](std::size_t i, std::size_t len) {
+  for_chunks(n, 6.0f, [&](std::size_t i, std::size_t len) {
     k.sgd_f32(len, a, p + i, g + i, a.use_momentum ? buf + i : nullptr);
   });
 }
@@ -79,7 +79,7 @@ void adamw_step(const kern::adamw_args& a, std::size_t n, float* p, const float*
                 float* v) noexcept {
   const auto& k = kern::optim_for(dispatch::active());
   // ~12 flops plus a square root and a division (counted as 10 each).
-  for_chunks(n, 32.0, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, a, p + i, g + i, m + i, v + i); });
+  for_chunks(n, 32.0f, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, a, p + i, g + i, m + i, v + i); });
 }
 
 }  // namespace qkv::ops

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "kernels/optim/optim.hpp"
+#include "ops/wide.hpp"
 
 namespace qkv::ops {
 
@@ -15,7 +16,7 @@ void adamw_step(const kern::adamw_args& a, std::size_t n, float* p, const float*
                 float* v) noexcept;
 
 // sum_i g[i]^2 in an order that depends on n only (not on the thread count).
-double sum_squares(std::size_t n, const float* g) noexcept;
+wide sum_squares(std::size_t n, const float* g) noexcept;
 
 // g[i] *= c.
 void scale(std::size_t n, float c, float* g) noexcept;

@@ -15,7 +15,6 @@
 // element in a fixed order, so which schedule and thread ran it is invisible.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "dispatch/dispatch.hpp"
 #include "kernels/attn_bwd/attn_bwd.hpp"
@@ -24,6 +23,7 @@
 #include "ops/sdpa_backward.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
+#include "util/copy.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -91,7 +91,7 @@ struct tbufs {
 tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout) {
   const std::size_t rows = sc == schedule::per_head ? g.Tq : g.gr;
   const std::size_t prow = sc == schedule::per_head ? g.br : g.gr;  // rows of packed Q / dO
-  tbufs t{};
+  auto t = util::zeroed<tbufs>();
   for (key_bufs& k : t.key) {
     k.kt = w.take<float>(g.D * g.bcp);
     k.vt = w.take<float>(g.Dv * g.bcp);
@@ -214,13 +214,13 @@ class fused_backward {
   static void zero_rows(const mat& m, std::size_t rows, std::size_t cols) {
     for (std::size_t r = 0; r < rows; ++r) {
       if (r + kAhead < rows) prefetch_row_for_write(m.row(r + kAhead), cols);
-      std::memset(m.row(r), 0, cols * sizeof(float));
+      util::zero_floats(m.row(r), cols);
     }
   }
   static void copy_rows(const mat& from, const mat& to, std::size_t rows, std::size_t cols) {
     for (std::size_t r = 0; r < rows; ++r) {
       if (r + kAhead < rows) prefetch_row_for_write(to.row(r + kAhead), cols);
-      std::memcpy(to.row(r), from.row(r), cols * sizeof(float));
+      util::copy_floats(to.row(r), from.row(r), cols);
     }
   }
   // Rows of `src` into a zero-padded [rows][cols_pad] copy.
@@ -229,8 +229,8 @@ class fused_backward {
     for (std::size_t r = 0; r < rows && r < kAhead; ++r) prefetch_row(src + r * ld, cols);
     for (std::size_t r = 0; r < rows; ++r) {
       if (r + kAhead < rows) prefetch_row(src + (r + kAhead) * ld, cols);
-      std::memcpy(dst + r * cols_pad, src + r * ld, cols * sizeof(float));
-      if (cols_pad > cols) std::memset(dst + r * cols_pad + cols, 0, (cols_pad - cols) * sizeof(float));
+      util::copy_floats(dst + r * cols_pad, src + r * ld, cols);
+      if (cols_pad > cols) util::zero_floats(dst + r * cols_pad + cols, cols_pad - cols);
     }
   }
   // Transpose rows x cols of the packed src [rows][ld] into dst [cols][ld_dst],
@@ -405,7 +405,7 @@ schedule pick(const geometry& g, int threads) {
   if (threads <= 1) return schedule::per_head;
   const std::size_t bh = g.B * g.H, t = static_cast<std::size_t>(threads);
   const std::size_t rounds = ceil_div(bh, t);
-  return static_cast<double>(bh) >= 0.7 * static_cast<double>(t * rounds) ? schedule::per_head : schedule::split;
+  return static_cast<float>(bh) >= 0.7f * static_cast<float>(t * rounds) ? schedule::per_head : schedule::split;
 }
 
 std::size_t max_tasks(const geometry& g) { return g.B * g.H * (g.nkb + g.ng); }
@@ -439,7 +439,7 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
   const bool dropout = d.dropout_p > 0.f;
   char* base = align_workspace(workspace, &bytes);
 
-  const double flops = 10.0 * double(g.B * g.H) * double(g.Tq) * double(g.Tk) * double(g.D + g.Dv) / 2;
+  const float flops = 10.0f * float(g.B * g.H) * float(g.Tq) * float(g.Tk) * float(g.D + g.Dv) / 2;
   int threads = threads_for(flops, max_tasks(g));
   schedule sc = pick(g, threads);
   std::size_t need = 0, per = 0;

@@ -4,7 +4,6 @@
 // thread; an oracle for the fused path and the "unfused" baseline.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "dispatch/dispatch.hpp"
 #include "kernels/vec/vec.hpp"
@@ -12,6 +11,7 @@
 #include "ops/sdpa_backward.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
+#include "util/copy.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -71,8 +71,8 @@ void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) 
   for (std::size_t j = 0; j < Tk; ++j) {  // dV_j = sum_i (P m)_ij dO_i ; dK_j = sum_i scale dS_ij Q_i
     float* dvj = dv + j * d.v.token;
     float* dkj = dk + j * d.k.token;
-    std::memset(dvj, 0, Dv * sizeof(float));
-    std::memset(dkj, 0, D * sizeof(float));
+    util::zero_floats(dvj, Dv);
+    util::zero_floats(dkj, D);
     for (std::size_t i = 0; i < Tq; ++i) {
       if (P[i * Tk + j] != 0.f) vk.axpy(Dv, P[i * Tk + j], dout + i * d.o.token, dvj);
       if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], q + i * d.q.token, dkj);
@@ -80,7 +80,7 @@ void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) 
   }
   for (std::size_t i = 0; i < Tq; ++i) {  // dQ_i = sum_j scale dS_ij K_j
     float* dqi = dq + i * d.q.token;
-    std::memset(dqi, 0, D * sizeof(float));
+    util::zero_floats(dqi, D);
     for (std::size_t j = 0; j < Tk; ++j)
       if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], k + j * d.k.token, dqi);
   }
@@ -102,7 +102,7 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
   if (!per_thread(d, &per)) return false;
   char* base = align_workspace(workspace, &bytes);
   const std::size_t bh = d.batch * d.heads;
-  const double flops = 8.0 * double(bh) * double(d.q_len) * double(d.kv_len) * double(d.head_dim);
+  const float flops = 8.0f * float(bh) * float(d.q_len) * float(d.kv_len) * float(d.head_dim);
   int threads = threads_for(flops, bh);
   auto fits = [&](int t) {
     std::size_t need;

@@ -138,9 +138,9 @@ void fused_forward(const sdpa_problem& p, const float* q, const float* k, const 
   const std::size_t nqt = (d.q_len + kn.br - 1) / kn.br;
   const std::size_t heads = d.batch * d.heads;
   const std::size_t tasks = heads * nqt;
-  double flops = 4.0 * static_cast<double>(heads) * static_cast<double>(d.q_len) *
-                 static_cast<double>(d.kv_len) * static_cast<double>(d.head_dim + p.v_dim) / 2.0;
-  if (d.causal) flops *= 0.5;
+  float flops = 4.0f * static_cast<float>(heads) * static_cast<float>(d.q_len) *
+                static_cast<float>(d.kv_len) * static_cast<float>(d.head_dim + p.v_dim) / 2.0f;
+  if (d.causal) flops *= 0.5f;
   int threads = threads_for(flops, tasks);
   if (threads > max_threads) threads = max_threads;
   // Task t: query tile nqt-1 - t/heads of head t%heads. The last query tiles
@@ -177,7 +177,7 @@ void reference_forward(const sdpa_problem& p, const float* q, const float* k, co
   const kern::softmax_kernels& sk = kern::softmax_for(dispatch::active());
   const std::size_t Tq = d.q_len, Tk = d.kv_len, Dv = p.v_dim;
   const ll off = static_cast<ll>(Tk) - static_cast<ll>(Tq);
-  int threads = threads_for(25.0 * static_cast<double>(Tq) * static_cast<double>(Tk), Tq);
+  int threads = threads_for(25.0f * static_cast<float>(Tq) * static_cast<float>(Tk), Tq);
   if (threads > max_threads) threads = max_threads;
   for (std::size_t b = 0; b < d.batch; ++b)
     for (std::size_t h = 0; h < d.heads; ++h) {

@@ -4,13 +4,14 @@
 
 #include "ops/gemm.hpp"
 #include "ops/sdpa_forward.hpp"
+#include "util/copy.hpp"
 
 namespace qkv::ops {
 namespace {
 
 // One batch, one head, dense [T, d_out] tensors.
 qkv_sdpa_desc head_desc(const self_attention_dims& d, std::size_t ldc) {
-  qkv_sdpa_desc s{};
+  auto s = util::zeroed<qkv_sdpa_desc>();
   s.batch = s.heads = 1;
   s.q_len = s.kv_len = d.T;
   s.head_dim = d.d_out;

@@ -34,7 +34,7 @@ void softmax_rows(std::size_t rows, std::size_t cols, float scale, const float* 
                   std::size_t ldy, bool log) noexcept {
   const kern::softmax_kernels& k = kern::softmax_for(dispatch::active());
   // ~25 flops per element (max, exp, sum, scale).
-  const int threads = threads_for(25.0 * static_cast<double>(rows) * static_cast<double>(cols), rows);
+  const int threads = threads_for(25.0f * static_cast<float>(rows) * static_cast<float>(cols), rows);
   const auto n = static_cast<long long>(rows);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)

@@ -29,12 +29,12 @@ void set_num_threads(int n) noexcept {
 #endif
 }
 
-int threads_for(double flops, std::size_t tasks) noexcept {
+int threads_for(float flops, std::size_t tasks) noexcept {
   // Starting an OpenMP team costs a few microseconds; below ~2 MFLOP (about
   // 10 us on one AVX-512 core) it costs more than it saves.
-  constexpr double kMinFlopsPerThread = 1e6;
+  constexpr float kMinFlopsPerThread = 1e6f;
   int n = num_threads();
-  if (static_cast<double>(n) * kMinFlopsPerThread > flops)
+  if (static_cast<float>(n) * kMinFlopsPerThread > flops)
     n = static_cast<int>(flops / kMinFlopsPerThread);
   if (static_cast<std::size_t>(n) > tasks) n = static_cast<int>(tasks);
   return n < 1 ? 1 : n;

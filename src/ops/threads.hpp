@@ -14,14 +14,16 @@ int num_threads() noexcept;
 void set_num_threads(int n) noexcept;
 
 // Threads worth starting for `flops` of work split into `tasks` independent
-// pieces: 1 below ~a few microseconds of work, never more than tasks.
-int threads_for(double flops, std::size_t tasks) noexcept;
+// pieces: 1 below ~a few microseconds of work, never more than tasks. Work
+// estimates are float: they only size teams, and float is native on every
+// FPU the library targets (double is soft-float on a Cortex-M4F).
+int threads_for(float flops, std::size_t tasks) noexcept;
 
 // Runs body(b) for every b < blocks on up to threads_for(flops, blocks)
 // threads, static schedule. Blocks must be independent (each writes only its
 // own outputs), so the result never depends on the thread count.
 template <class F>
-void parallel_for_blocks(std::size_t blocks, double flops, F&& body) {
+void parallel_for_blocks(std::size_t blocks, float flops, F&& body) {
 #ifdef _OPENMP
   const int nt = threads_for(flops, blocks);
   if (nt > 1) {

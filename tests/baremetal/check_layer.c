@@ -7,7 +7,8 @@
  *   - backward: dX and every parameter gradient vs central finite
  *     differences of the double layer (in double: truncation ~h^2, roundoff
  *     ~1e-16/h, both far below float rounding), and accumulation (+=);
- *   - qkv_adamw_step, two steps, vs PyTorch's AdamW formula in double;
+ *   - qkv_adamw_step at steps 1, 2, 1000 and 2^40 vs PyTorch's AdamW formula
+ *     in double, and qkv_clip_grad_norm vs the double norm;
  *   - KV-cache decoding in chunks of 1, 2, 1 tokens vs the full forward, the
  *     capacity error and the non-causal refusal;
  * for MultiHeadAttention (2 heads, biases, output projection; causal and
@@ -111,8 +112,11 @@ static size_t max_ws_fwd = 0, max_ws_bwd = 0, max_ws_dec = 0, max_cache = 0, max
 
 static void check_adamw(const bufs* s, size_t n) {
   qkv_adamw_config cfg;
-  size_t floats = 0, i;
-  uint64_t t;
+  /* Steps 1 and 2 from the start, then two far-off steps (on the same state)
+   * where beta^t is tiny or 0: the bias correction must stay accurate in the
+   * library's set-up precision (float on a Cortex-M4F) and past 2^32. */
+  static const uint64_t steps[] = {1, 2, 1000, (uint64_t)1 << 40};
+  size_t floats = 0, i, si;
   cfg.lr = 1e-2f;
   cfg.beta1 = 0.9f;
   cfg.beta2 = 0.999f;
@@ -122,7 +126,8 @@ static void check_adamw(const bufs* s, size_t n) {
   QKV_CHECK(floats == 2 * n);
   for (i = 0; i < 2 * n; ++i) s->state[i] = NAN; /* ignored at t == 1 */
   for (i = 0; i < n; ++i) s->params2[i] = s->params[i];
-  for (t = 1; t <= 2; ++t) {
+  for (si = 0; si < sizeof steps / sizeof steps[0]; ++si) {
+    const uint64_t t = steps[si];
     /* PyTorch's AdamW in double from this step's float inputs. */
     const double bc1 = 1.0 - pow((double)cfg.beta1, (double)t), bc2 = 1.0 - pow((double)cfg.beta2, (double)t);
     double* wp = s->want_p;     /* n params */
@@ -149,6 +154,24 @@ static void check_adamw(const bufs* s, size_t n) {
   QKV_CHECK_STATUS(qkv_adamw_step(&cfg, 0, n, s->params2, s->grads, s->state), QKV_ERR_BAD_ARGUMENT);
   cfg.beta1 = 1.0f;
   QKV_CHECK_STATUS(qkv_adamw_step(&cfg, 3, n, s->params2, s->grads, s->state), QKV_ERR_BAD_ARGUMENT);
+}
+
+/* Clipping to half the norm: the reported norm and the scaled gradient vs a
+ * double sum of squares (n float squares summed: n u relative at worst). */
+static void check_clip(const bufs* s, size_t n) {
+  double sq = 0.0, coef, want_norm;
+  float norm = -1.0f;
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    s->params2[i] = s->grads[i];
+    sq += (double)s->grads[i] * (double)s->grads[i];
+  }
+  QKV_CHECK_STATUS(qkv_clip_grad_norm(s->params2, n, (float)(0.5 * sqrt(sq)), &norm), QKV_OK);
+  want_norm = sqrt(sq);
+  qkv_check_close("clip_grad_norm norm", &norm, &want_norm, 1, (double)(n + 4) * QKV_CHECK_FLT_U, want_norm);
+  coef = (double)(float)(0.5 * sqrt(sq)) / ((double)norm + 1e-6);
+  for (i = 0; i < n; ++i) s->want_p[i] = coef * (double)s->grads[i];
+  qkv_check_close("clip_grad_norm grads", s->params2, s->want_p, n, 4.0 * QKV_CHECK_FLT_U, max_abs(s->want_p, n));
 }
 
 static void check_decode(const qkv_mha_desc* d, const bufs* s, double tol) {
@@ -277,6 +300,7 @@ static void check_layer(const qkv_mha_desc* d, const bufs* s) {
   for (i = 0; i < n; ++i) s->grads[i] = s->params2[i];
 
   check_adamw(s, n);
+  check_clip(s, n);
   if (d->causal) {
     check_decode(d, s, tol);
   } else {

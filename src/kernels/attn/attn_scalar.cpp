@@ -12,7 +12,8 @@ constexpr std::size_t kBr = 16;
 void attn_scores_f32_scalar(std::size_t kb, std::size_t d, const float* qt, const float* k, std::size_t ldk,
                             float* st) {
   for (std::size_t j = 0; j < kb; ++j) {
-    float acc[kBr] = {};
+    float acc[kBr];  // not `= {}`: no memset call (util/copy.hpp)
+    for (float& a : acc) a = 0.0f;
     const float* kj = k + j * ldk;
     for (std::size_t f = 0; f < d; ++f)
       for (std::size_t i = 0; i < kBr; ++i) acc[i] += kj[f] * qt[f * kBr + i];

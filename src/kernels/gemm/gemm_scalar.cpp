@@ -11,7 +11,9 @@ constexpr std::size_t kMR = 4, kNR = 4;
 // gemm_f32_4x4: C[4x4] = alpha * Ap.Bp + beta * C.
 void gemm_f32_4x4_scalar(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                          std::size_t ldc) {
-  float acc[kMR][kNR] = {};
+  float acc[kMR][kNR];  // not `= {}`: no memset call (util/copy.hpp)
+  for (auto& row : acc)
+    for (float& x : row) x = 0.0f;
   for (std::size_t k = 0; k < kc; ++k, a += kMR, b += kNR)
     for (std::size_t i = 0; i < kMR; ++i)
       for (std::size_t j = 0; j < kNR; ++j) acc[i][j] += a[i] * b[j];
