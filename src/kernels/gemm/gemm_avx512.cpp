@@ -19,6 +19,9 @@ namespace qkv::kern {
 namespace {
 
 constexpr std::size_t kMR = 14, kNR = 32;
+// Packed B is prefetched 8 k-steps (1 KiB) ahead into L1: the L2 streamer
+// brings B micro-panels to L2, this hides the last step (~1 % at 1024^3).
+constexpr std::size_t kPfB = 8;
 
 // Where the micro-kernel reads A: packed panels (stride kMR per k), or in
 // place from a row-major op(A) with rows lda apart (a_rows) or from a
@@ -46,6 +49,10 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
   for (std::size_t k = 0; k < kc; ++k, a += a_step, b += b_step) {
     __m512 b0, b1;
     if (PackedB) {
+      if (kPfB) {
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPfB * kNR), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPfB * kNR + 16), _MM_HINT_T0);
+      }
       b0 = _mm512_load_ps(b);
       b1 = _mm512_load_ps(b + 16);
     } else if (Masked) {
@@ -309,13 +316,16 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
 
 // Blocks for a 48 KiB L1d / 2 MiB L2 core. The driver keeps one A
 // micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B micro-panels stream
-// from the B block (256 x 1024, 1 MiB) in L2. A is read in place, never
-// packed: with 14 rows the broadcasts stream 14 lines per 16 k, which
-// measured as fast as packed panels, and packing A costs up to a third of the
-// run when N is small (P.V with a 64-wide head). Measured at 1024^3-2048^3:
-// KC 256 beats 128/192/384 by 3-15 %; MC matters little once A is not packed.
+// from the B block (256 x 1024, 1 MiB) in L2. Measured at 1024^3-2048^3:
+// KC 256 beats 128/192/384 by 3-15 %; MC matters little.
+// A is packed only when N > 768. Read in place, its 14 rows are 14 streams
+// lda apart; at lda = 1024 or 2048 floats (a multiple of 4 KiB) they all map
+// to one L1 set and evict each other: packing is 4-5 % faster at 1024^3 and
+// 2048^3 on one thread and up to 25 % on two. Where N is small packing costs
+// more than it saves (each A panel meets few B panels): in place is 1.2x
+// faster at 1024x64x1024 (P.V) and 256^3, and equal at 1024x768x768.
 constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
-constexpr std::size_t kPackAMinN = static_cast<std::size_t>(-1);
+constexpr std::size_t kPackAMinN = 768;
 // A B block of up to 64 KiB (64^3, P.V's 256 x 64) is read in place:
 // packing it cost ~7 % of a 64^3 call.
 constexpr std::size_t kInplaceBMax = 16384;
