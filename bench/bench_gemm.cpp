@@ -6,6 +6,7 @@
 // before it (same shape, transpose and threads). One-thread rows are timed in
 // CPU time of the calling thread (both libraries run there; robust on a
 // shared machine), two-thread rows in wall time.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -35,12 +36,21 @@ namespace {
 // QKV_BENCH_OPENBLAS_CORETYPE=<core> asks for that OpenBLAS core instead of
 // its own choice: OpenBLAS 0.3.21 does not know this Xeon's CPU model and
 // falls back to the SSE3 "Prescott" kernels unless told e.g. SkylakeX.
+//
+// Both thread pools are also told to spin only briefly (~20 us) before they
+// sleep, unless the caller set it: by default OpenBLAS's workers spin for
+// 2^28 cycles (~0.1 s) and libgomp's for ~300k iterations after every call,
+// so in one process each library's idle threads would steal the cores the
+// other one's next call runs on (the paired benchmark alternates them).
 __attribute__((constructor)) void reexec_with_openblas_env(int, char** argv, char**) {
   const char* want = std::getenv("QKV_BENCH_OPENBLAS_CORETYPE");
   if (want && !*want) want = nullptr;
   const char* have = std::getenv("OPENBLAS_CORETYPE");
   const bool core_ok = want ? (have && std::strcmp(have, want) == 0) : !have;
-  if (core_ok && !std::getenv("OPENBLAS_L2_SIZE")) return;
+  const bool spin_ok = std::getenv("OPENBLAS_THREAD_TIMEOUT") && std::getenv("GOMP_SPINCOUNT");
+  if (core_ok && spin_ok && !std::getenv("OPENBLAS_L2_SIZE")) return;
+  setenv("OPENBLAS_THREAD_TIMEOUT", "16", 0);  // 2^16 cycles
+  setenv("GOMP_SPINCOUNT", "20000", 0);
   unsetenv("OPENBLAS_L2_SIZE");
   if (want)
     setenv("OPENBLAS_CORETYPE", want, 1);
@@ -125,6 +135,71 @@ void BM_sgemm_openblas(benchmark::State& state) {
 }
 #endif
 
+#ifdef QKV_BENCH_HAVE_CBLAS
+// Paired: every iteration times a batch of qkv calls and a batch of the same
+// OpenBLAS calls back to back (the order alternates), so both see the same
+// machine state, and vs_openblas is the median of the per-pair ratios. This
+// host's speed flips between two levels about 2x apart (its cores are shared
+// with other tenants), so rates from separate benchmark runs, even adjacent
+// ones, cannot be compared; pairs can. Wall time, both libraries' threads.
+// Tiny shapes run in batches: the time column is per batch of calls_per_iter.
+void BM_sgemm_pair(benchmark::State& state) {
+  const std::size_t M = state.range(0), N = state.range(1), K = state.range(2);
+  const bool tb = state.range(3) != 0;
+  const int threads = static_cast<int>(state.range(4));
+  qkv_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+  operands op(M, N, K);
+  const qkv_trans t = tb ? QKV_TRANS : QKV_NO_TRANS;
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  // ~2 MFLOP per batch at least: >= ~10 us, well above the clock's resolution.
+  const int batch = flops >= 2e6 ? 1 : int(2e6 / flops);
+  auto run_qkv = [&] {
+    const double t0 = wall_seconds();
+    for (int i = 0; i < batch; ++i) {
+      qkv_sgemm(QKV_NO_TRANS, t, M, N, K, 1.f, op.A.data(), K, op.B.data(), tb ? K : N, 0.f, op.C.data(), N);
+      benchmark::ClobberMemory();
+    }
+    return wall_seconds() - t0;
+  };
+  auto run_openblas = [&] {
+    const double t0 = wall_seconds();
+    for (int i = 0; i < batch; ++i) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), 1.f,
+                  op.A.data(), int(K), op.B.data(), int(tb ? K : N), 0.f, op.C.data(), int(N));
+      benchmark::ClobberMemory();
+    }
+    return wall_seconds() - t0;
+  };
+  std::vector<double> ratios;
+  double q_sum = 0, o_sum = 0;
+  bool qkv_first = true;
+  for (auto _ : state) {
+    double tq, to;
+    if (qkv_first) {
+      tq = run_qkv();
+      to = run_openblas();
+    } else {
+      to = run_openblas();
+      tq = run_qkv();
+    }
+    qkv_first = !qkv_first;
+    state.SetIterationTime(tq);  // an iteration is one batch
+    ratios.push_back(to / tq);
+    q_sum += tq;
+    o_sum += to;
+  }
+  std::sort(ratios.begin(), ratios.end());
+  qkv_bench::set_rate(state, flops * double(batch), threads);
+  state.counters["calls_per_iter"] = batch;
+  if (!ratios.empty()) {
+    state.counters["vs_openblas"] = ratios[ratios.size() / 2];
+    state.counters["openblas_GFLOPS"] = flops * double(batch) * double(ratios.size()) * 1e-9 / o_sum;
+  }
+  state.SetLabel("paired with openblas-" + std::string(openblas_get_corename()) + "/t" + std::to_string(threads));
+}
+#endif
+
 // The anchors' shapes: cubes, attention's Q.K^T (T x T x d), P.V (T x d x T),
 // projections (T x C x C), a long sequence, and the book's 6x2x3 example.
 const long kShapes[][3] = {{64, 64, 64},     {256, 256, 256},   {1024, 1024, 1024}, {2048, 2048, 2048},
@@ -142,6 +217,13 @@ void register_all() {
         if (threads > 1) o->UseRealTime();
         o->ArgNames({"M", "N", "K", "tB", "thr"});
         if (!tiny) o->Unit(benchmark::kMicrosecond);
+#endif
+#ifdef QKV_BENCH_HAVE_CBLAS
+        benchmark::RegisterBenchmark("BM_sgemm_pair", BM_sgemm_pair)
+            ->Args(args)
+            ->ArgNames({"M", "N", "K", "tB", "thr"})
+            ->UseManualTime()
+            ->Unit(tiny ? benchmark::kNanosecond : benchmark::kMicrosecond);
 #endif
         auto* q = benchmark::RegisterBenchmark("BM_sgemm_qkv", BM_sgemm_qkv)->Args(args);
         if (threads > 1) q->UseRealTime();
