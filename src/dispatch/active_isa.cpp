@@ -5,10 +5,11 @@
 #include "dispatch/dispatch.hpp"
 
 namespace qkv::dispatch {
-namespace {
-
-constexpr int kUndecided = -1;
+namespace detail {
 std::atomic<int> g_active{kUndecided};
+}  // namespace detail
+
+namespace {
 
 qkv_isa from_environment() noexcept {
   qkv_isa chosen = best();
@@ -25,17 +26,12 @@ qkv_isa from_environment() noexcept {
 
 }  // namespace
 
-qkv_isa active() noexcept {
-  int isa = g_active.load(std::memory_order_acquire);
-  if (isa == kUndecided) {
-    int expected = kUndecided;
-    g_active.compare_exchange_strong(expected, static_cast<int>(from_environment()),
-                                     std::memory_order_acq_rel);
-    isa = g_active.load(std::memory_order_acquire);
-  }
-  return static_cast<qkv_isa>(isa);
+qkv_isa detail::decide() noexcept {
+  int expected = kUndecided;
+  g_active.compare_exchange_strong(expected, static_cast<int>(from_environment()), std::memory_order_acq_rel);
+  return static_cast<qkv_isa>(g_active.load(std::memory_order_acquire));
 }
 
-void set_active(qkv_isa isa) noexcept { g_active.store(static_cast<int>(isa), std::memory_order_release); }
+void set_active(qkv_isa isa) noexcept { detail::g_active.store(static_cast<int>(isa), std::memory_order_release); }
 
 }  // namespace qkv::dispatch

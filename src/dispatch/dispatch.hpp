@@ -3,6 +3,8 @@
 // besides the thread count.
 #pragma once
 
+#include <atomic>
+
 #include "qkv/runtime.h"
 
 namespace qkv::dispatch {
@@ -24,9 +26,25 @@ qkv_isa best() noexcept;
 
 // The active ISA; the first call decides (lock-free, idempotent, so a race
 // between first callers computes the same answer twice and stores it once).
-qkv_isa active() noexcept;
+// Inline: every entry point asks, and a tiny sgemm costs ~30 ns in all.
+inline qkv_isa active() noexcept;
 
 // Sets the active ISA; the caller has checked compiled() && cpu_supports().
 void set_active(qkv_isa isa) noexcept;
+
+namespace detail {
+constexpr int kUndecided = -1;
+extern std::atomic<int> g_active;
+qkv_isa decide() noexcept;  // the first call's slow path
+}  // namespace detail
+
+// The active ISA if decided, else -1; never calls out (for hot paths that
+// must stay leaf functions).
+inline int active_if_decided() noexcept { return detail::g_active.load(std::memory_order_acquire); }
+
+inline qkv_isa active() noexcept {
+  const int isa = detail::g_active.load(std::memory_order_acquire);
+  return isa == detail::kUndecided ? detail::decide() : static_cast<qkv_isa>(isa);
+}
 
 }  // namespace qkv::dispatch
