@@ -38,6 +38,13 @@ void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float 
            std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
            std::size_t ws_bytes);
 
+// C = op(A)*op(B) + bias (a row of N floats added to every row of C), with
+// the same bits as writing bias into every row and calling sgemm() with
+// alpha = beta = 1, without a separate pass over C.
+void sgemm_bias(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+                const float* B, std::size_t ldb, const float* bias, float* C, std::size_t ldc, void* ws,
+                std::size_t ws_bytes);
+
 // Is (M, N, K) handled by the unpacked small-matrix kernel?
 bool sgemm_is_small(std::size_t M, std::size_t N, std::size_t K);
 

@@ -20,8 +20,10 @@ std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to *
 // (one pass over Y instead of two).
 void project(std::size_t rows, std::size_t k, std::size_t n, const float* x, std::size_t ldx, const float* w,
              const float* b, float* y, std::size_t ldy, void* gws, std::size_t gws_bytes) {
-  if (b) broadcast_rows(rows, n, b, y, ldy);
-  sgemm(false, false, rows, n, k, 1.f, x, ldx, w, n, b ? 1.f : 0.f, y, ldy, gws, gws_bytes);
+  if (b)
+    sgemm_bias(false, false, rows, n, k, x, ldx, w, n, b, y, ldy, gws, gws_bytes);
+  else
+    sgemm(false, false, rows, n, k, 1.f, x, ldx, w, n, 0.f, y, ldy, gws, gws_bytes);
 }
 
 // Workspace the GEMMs of a layer call need: the largest of its shapes.
