@@ -4,6 +4,7 @@
 
 #include "capi/enum_value.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_tiny.hpp"
 #include "qkv/gemm.h"
 
 namespace {
@@ -56,7 +57,9 @@ qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, f
                      size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc) {
   const qkv_status s = check(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
   if (s != QKV_OK) return s;
-  qkv::ops::sgemm(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, 0);
+  const bool at = ta == QKV_TRANS, bt = tb == QKV_TRANS;
+  if (!qkv::ops::sgemm_tiny(at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    qkv::ops::sgemm_general(at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, 0);
   return QKV_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include "dispatch/dispatch.hpp"
 #include "kernels/gemm/gemm.hpp"
+#include "ops/gemm_tiny.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
 #include "util/copy.hpp"
@@ -17,9 +18,6 @@ namespace {
 
 using kern::gemm_kernels;
 
-// Up to 16^3 multiply-adds the unpacked kernel beats packing (measured on
-// AVX-512: packing two 16x16 blocks costs about what the product does).
-constexpr std::uint64_t kSmallFmas = 4096;
 constexpr std::size_t kAlignFloats = 16;  // 64 bytes
 
 std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
@@ -210,12 +208,6 @@ int threads_for_gemm(const gemm_kernels& t, std::size_t M, std::size_t N, std::s
 
 }  // namespace
 
-bool sgemm_is_small(std::size_t M, std::size_t N, std::size_t K) {
-  // In integers (no size_t -> float conversions on the tiny-call path): each
-  // factor below 2^12 keeps the 64-bit product exact.
-  if ((M | N | K) >= (std::size_t{1} << 12)) return false;
-  return std::uint64_t{M} * N * K <= kSmallFmas;
-}
 
 std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads) {
   if (M == 0 || N == 0 || K == 0 || sgemm_is_small(M, N, K)) return 0;
@@ -226,15 +218,9 @@ std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N
   return (bl.b_floats + th * bl.a_floats) * sizeof(float) + 64;
 }
 
-namespace {
-
-// Everything but the tiny-call path (empty and K == 0 calls, the packed BLIS
-// path), out of line so that sgemm() stays a leaf: this one's prologue (six
-// saved registers, a 350-byte frame) was most of sgemm()'s cost on a 6x2x3.
-__attribute__((noinline)) void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K,
-                                             float alpha, const float* A, std::size_t lda, const float* B,
-                                             std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
-                                             std::size_t ws_bytes, const float* bias = nullptr) {
+void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+                   std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
+                   std::size_t ws_bytes, const float* bias) {
   if (M == 0 || N == 0) return;
   const gemm_kernels& t = kern::gemm_for(dispatch::active());
   const bool small = sgemm_is_small(M, N, K);
@@ -304,19 +290,11 @@ __attribute__((noinline)) void sgemm_general(bool ta, bool tb, std::size_t M, st
   packed_worker(t, p, bl, bp, a_block(0), 0, 1);
 }
 
-}  // namespace
-
 void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
            std::size_t ws_bytes) {
-  // The tiny-call path first, as a leaf: both exits are tail calls, so no
-  // frame is built (the book's 6x2x3 costs ~30 ns in all, this ~2 of them).
-  const int isa = dispatch::active_if_decided();
-  if (__builtin_expect(isa >= 0 && M && N && K && alpha != 0.f && sgemm_is_small(M, N, K), 1)) {
-    kern::gemm_for(static_cast<qkv_isa>(isa)).direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  sgemm_general(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, ws_bytes);
+  if (!sgemm_tiny(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    sgemm_general(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, ws_bytes);
 }
 
 void sgemm_bias(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace qkv::ops {
 
@@ -38,6 +39,13 @@ void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float 
            std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
            std::size_t ws_bytes);
 
+// Everything but the tiny-call path (ops/gemm_tiny.hpp): empty and K == 0
+// calls, the packed BLIS path, and with `bias` sgemm_bias's semantics (then
+// alpha and beta are 1).
+void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+                   std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
+                   std::size_t ws_bytes, const float* bias = nullptr);
+
 // C = op(A)*op(B) + bias (a row of N floats added to every row of C), with
 // the same bits as writing bias into every row and calling sgemm() with
 // alpha = beta = 1, without a separate pass over C.
@@ -45,7 +53,14 @@ void sgemm_bias(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, c
                 const float* B, std::size_t ldb, const float* bias, float* C, std::size_t ldc, void* ws,
                 std::size_t ws_bytes);
 
-// Is (M, N, K) handled by the unpacked small-matrix kernel?
-bool sgemm_is_small(std::size_t M, std::size_t N, std::size_t K);
+// Is (M, N, K) handled by the unpacked small-matrix kernel? In integers (no
+// size_t -> float conversions on the tiny-call path): each factor below 2^12
+// keeps the 64-bit product exact.
+inline bool sgemm_is_small(std::size_t M, std::size_t N, std::size_t K) {
+  if ((M | N | K) >= (std::size_t{1} << 12)) return false;
+  // Up to 16^3 multiply-adds the unpacked kernel beats packing (AVX-512:
+  // packing two 16x16 blocks costs about what the product does).
+  return std::uint64_t{M} * N * K <= 4096;
+}
 
 }  // namespace qkv::ops

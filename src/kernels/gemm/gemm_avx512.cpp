@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <array>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/gemm/gemm-inl.hpp"
@@ -227,38 +228,36 @@ template <class V, V (*Load)(const float*), V (*Bcast)(float), V (*Fma)(V, V, V)
 inline void direct_cols(std::size_t M, std::size_t K, float alpha, const float* A, std::size_t a_rs,
                         std::size_t a_cs, const float* B, std::size_t b_rs, float beta, float* C, std::size_t ldc) {
   const V va = Bcast(alpha), vb = Bcast(beta);
-  auto finish = [&](float* c, V acc) {
-    V r = Mul(va, acc);
-    if (beta != 0.f) r = Fma(vb, Load(c), r);
-    Store(c, r);
-  };
-  std::size_t i = 0;
-  // Four rows share each B load: a quarter of the loop and load overhead,
-  // and four independent FMA chains. Every element is still one FMA per k
-  // in order from 0, so the bits equal the one-row loop's.
-  for (; i + 4 <= M; i += 4) {
+  // R rows share each B load: 1/R of the loop and load overhead, and R
+  // independent FMA chains. Every element is still one FMA per k in order
+  // from 0, so the bits do not depend on how rows are grouped.
+  auto rows = [&](auto r_const, std::size_t i) {
+    constexpr std::size_t R = decltype(r_const)::value;
     const float* a = A + i * a_rs;
-    V c0 = Bcast(0.f), c1 = c0, c2 = c0, c3 = c0;
+    V acc[R];
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < R; ++r) acc[r] = Bcast(0.f);
     for (std::size_t k = 0; k < K; ++k) {
       const V b = Load(B + k * b_rs);
       const float* ak = a + k * a_cs;
-      c0 = Fma(Bcast(ak[0]), b, c0);
-      c1 = Fma(Bcast(ak[a_rs]), b, c1);
-      c2 = Fma(Bcast(ak[2 * a_rs]), b, c2);
-      c3 = Fma(Bcast(ak[3 * a_rs]), b, c3);
+#pragma GCC unroll 4
+      for (std::size_t r = 0; r < R; ++r) acc[r] = Fma(Bcast(ak[r * a_rs]), b, acc[r]);
     }
-    float* c = C + i * ldc;
-    finish(c, c0);
-    finish(c + ldc, c1);
-    finish(c + 2 * ldc, c2);
-    finish(c + 3 * ldc, c3);
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < R; ++r) {
+      float* c = C + (i + r) * ldc;
+      V out = Mul(va, acc[r]);
+      if (beta != 0.f) out = Fma(vb, Load(c), out);
+      Store(c, out);
+    }
+  };
+  std::size_t i = 0;
+  for (; i + 4 <= M; i += 4) rows(std::integral_constant<std::size_t, 4>(), i);
+  if (i + 2 <= M) {  // 6 rows (the book's example) run as 4 + 2, not 4 + 1 + 1
+    rows(std::integral_constant<std::size_t, 2>(), i);
+    i += 2;
   }
-  for (; i < M; ++i) {  // rows are independent chains the core overlaps
-    const float* a = A + i * a_rs;
-    V acc = Bcast(0.f);
-    for (std::size_t k = 0; k < K; ++k) acc = Fma(Bcast(a[k * a_cs]), Load(B + k * b_rs), acc);
-    finish(C + i * ldc, acc);
-  }
+  if (i < M) rows(std::integral_constant<std::size_t, 1>(), i);
 }
 
 // The small path has K*N <= 4096: a transposed B fits this stack block.
