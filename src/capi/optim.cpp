@@ -49,7 +49,7 @@ qkv_status qkv_sgd_step(const qkv_sgd_config* cfg, uint64_t t, size_t n, float* 
   a.lr = cfg->lr;
   a.weight_decay = cfg->weight_decay;
   a.momentum = cfg->momentum;
-  a.damp_keep = 1.0f - cfg->dampening;  // exact for dampening in [0, 1] above 2^-24
+  a.damp_keep = 1.0f - cfg->dampening;  // one correctly rounded float operation, as in double before
   a.use_momentum = use_momentum;
   a.nesterov = cfg->nesterov != 0;
   a.first = t == 1;
@@ -82,7 +82,8 @@ qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, flo
   // 1 - beta^t is already 1 there for every float beta < 1.
   constexpr uint32_t kStepCap = 0xFFFFFFFFu;
   using qkv::ops::wide;
-  const wide lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2, td = static_cast<wide>(static_cast<uint32_t>(t < kStepCap ? t : kStepCap));
+  const wide lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2;
+  const wide td = static_cast<wide>(static_cast<uint32_t>(t < kStepCap ? t : kStepCap));
   const wide bc1 = -std::expm1(td * std::log1p(b1 - 1)), bc2 = -std::expm1(td * std::log1p(b2 - 1));
   qkv::kern::adamw_args a{};
   a.decay = static_cast<float>(1 - lr * static_cast<wide>(cfg->weight_decay));

@@ -24,11 +24,6 @@ bool cpu_supports(qkv_isa isa) noexcept;
 // The best ISA that is both compiled and supported.
 qkv_isa best() noexcept;
 
-// The active ISA; the first call decides (lock-free, idempotent, so a race
-// between first callers computes the same answer twice and stores it once).
-// Inline: every entry point asks, and a tiny sgemm costs ~30 ns in all.
-inline qkv_isa active() noexcept;
-
 // Sets the active ISA; the caller has checked compiled() && cpu_supports().
 void set_active(qkv_isa isa) noexcept;
 
@@ -42,8 +37,11 @@ qkv_isa decide() noexcept;  // the first call's slow path
 // must stay leaf functions).
 inline int active_if_decided() noexcept { return detail::g_active.load(std::memory_order_acquire); }
 
+// The active ISA; the first call decides (lock-free, idempotent, so a race
+// between first callers computes the same answer twice and stores it once).
+// Inline: every entry point asks, and a tiny sgemm costs ~25 ns in all.
 inline qkv_isa active() noexcept {
-  const int isa = detail::g_active.load(std::memory_order_acquire);
+  const int isa = active_if_decided();
   return isa == detail::kUndecided ? detail::decide() : static_cast<qkv_isa>(isa);
 }
 

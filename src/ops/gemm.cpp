@@ -208,7 +208,6 @@ int threads_for_gemm(const gemm_kernels& t, std::size_t M, std::size_t N, std::s
 
 }  // namespace
 
-
 std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads) {
   if (M == 0 || N == 0 || K == 0 || sgemm_is_small(M, N, K)) return 0;
   const gemm_kernels& t = kern::gemm_for(dispatch::active());
@@ -222,18 +221,19 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
                    std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
                    std::size_t ws_bytes, const float* bias) {
   if (M == 0 || N == 0) return;
-  const gemm_kernels& t = kern::gemm_for(dispatch::active());
-  const bool small = sgemm_is_small(M, N, K);
-  if (bias && (K == 0 || alpha == 0.f || small)) {  // these paths take C = bias, beta 1
-    broadcast_rows(M, N, bias, C, ldc);
-    bias = nullptr;
-  }
   if (K == 0 || alpha == 0.f) {  // A and B are not read (BLAS semantics)
+    if (bias) broadcast_rows(M, N, bias, C, ldc);  // then beta is 1
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  if (small) {  // only before the first dispatch decision, or with a bias
+  const gemm_kernels& t = kern::gemm_for(dispatch::active());
+  // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
+  auto unpacked = [&] {
+    if (bias) broadcast_rows(M, N, bias, C, ldc);
     t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  };
+  if (sgemm_is_small(M, N, K)) {  // only before the first dispatch decision, or with a bias
+    unpacked();
     return;
   }
   const blocks bl = blocks_for(t, ta, tb, M, N, K);
@@ -248,8 +248,7 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
     if (ws) {
       const std::size_t need1 = sgemm_workspace_bytes(ta, tb, M, N, K, 1);
       if (ws_bytes < need1) {
-        if (bias) broadcast_rows(M, N, bias, C, ldc);
-        t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        unpacked();
         return;
       }
       if (bl.a_floats) {  // each extra thread needs its own packed A block
@@ -261,8 +260,7 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
 #ifdef QKV_HOSTED
       hosted_buffers = true;
 #else
-      if (bias) broadcast_rows(M, N, bias, C, ldc);
-      t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      unpacked();
       return;
 #endif
     }
