@@ -1,0 +1,140 @@
+// The micro-kernel contract of kernels/gemm/gemm.hpp, checked on each ISA's
+// table directly (the driver tests reach the kernels only through shapes):
+// the full-tile ukernel (hand-written assembly on AVX-512), ukernel_edge on
+// the whole tile and on every corner, and ukernel_strided with packed or
+// in-place operands all give the same bits, write nothing outside their
+// tile, never read C when beta == 0, and match a double reference.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "kernels/gemm/gemm.hpp"
+#include "support/isa.hpp"
+#include "support/random.hpp"
+
+namespace {
+
+using qkv::kern::gemm_kernels;
+
+constexpr float kCanary = -7.25f;
+
+// A C block with a frame of canaries: the tile starts at row 1, column 3,
+// and ldc leaves 5 columns of canaries after it.
+struct c_block {
+  std::size_t ldc, rows;
+  std::vector<float> v;
+  c_block(std::size_t mr, std::size_t nr) : ldc(nr + 8), rows(mr + 2), v(rows * ldc, kCanary) {}
+  float* tile() { return v.data() + ldc + 3; }
+  float& at(std::size_t i, std::size_t j) { return v[(i + 1) * ldc + 3 + j]; }
+};
+
+// 64-byte aligned float storage for packed panels.
+struct aligned_floats {
+  std::vector<float> raw;
+  float* p;
+  explicit aligned_floats(std::size_t n) : raw(n + 16) {
+    const auto u = reinterpret_cast<std::uintptr_t>(raw.data());
+    p = raw.data() + ((64 - u % 64) % 64) / sizeof(float);
+  }
+};
+
+void check_kernels(const gemm_kernels& t, std::size_t kc, float alpha, float beta) {
+  const std::size_t mr = t.mr, nr = t.nr, lda = kc + 3, ldb = nr + 5;
+  const std::vector<float> A = qkv_test::random_vector(mr * lda, 100 + kc);  // row-major mr x kc
+  const std::vector<float> B = qkv_test::random_vector(kc * ldb, 200 + kc);  // row-major kc x nr
+  const std::vector<float> C0 = qkv_test::random_vector(mr * nr, 300 + kc);
+  aligned_floats ap(mr * kc), bp(kc * nr);
+  t.pack_a(false, mr, kc, A.data(), lda, ap.p);
+  t.pack_b(false, kc, nr, B.data(), ldb, bp.p);
+
+  // beta == 0 must not read C: start from NaN there.
+  const float start_nan = std::numeric_limits<float>::quiet_NaN();
+  auto fresh = [&] {
+    c_block c(mr, nr);
+    for (std::size_t i = 0; i < mr; ++i)
+      for (std::size_t j = 0; j < nr; ++j) c.at(i, j) = beta == 0.f ? start_nan : C0[i * nr + j];
+    return c;
+  };
+
+  c_block full = fresh();
+  t.ukernel(kc, alpha, ap.p, bp.p, beta, full.tile(), full.ldc);
+
+  // Against double precision: each element is a kc-term dot product in
+  // float FMAs plus two roundings for alpha and beta; its error is at most
+  // ~(kc + 2) * eps * (|alpha| sum |a||b| + |beta c|), doubled for margin.
+  const double eps = std::numeric_limits<float>::epsilon();
+  for (std::size_t i = 0; i < mr; ++i)
+    for (std::size_t j = 0; j < nr; ++j) {
+      double acc = 0, mag = 0;
+      for (std::size_t k = 0; k < kc; ++k) {
+        acc += double(A[i * lda + k]) * double(B[k * ldb + j]);
+        mag += std::fabs(double(A[i * lda + k]) * double(B[k * ldb + j]));
+      }
+      const double c0 = beta == 0.f ? 0.0 : double(C0[i * nr + j]);
+      const double want = double(alpha) * acc + double(beta) * c0;
+      const double tol = 2.0 * double(kc + 2) * eps * (std::fabs(double(alpha)) * mag + std::fabs(double(beta) * c0));
+      INFO("i " << i << " j " << j);
+      REQUIRE(std::fabs(double(full.at(i, j)) - want) <= tol);
+    }
+  // Nothing outside the tile: every canary is still in place.
+  for (std::size_t r = 0; r < full.rows; ++r)
+    for (std::size_t col = 0; col < full.ldc; ++col) {
+      const bool inside = r >= 1 && r <= mr && col >= 3 && col < 3 + nr;
+      if (!inside) REQUIRE(full.v[r * full.ldc + col] == kCanary);
+    }
+
+  // Every other way of computing the tile, and every corner of it, gives
+  // the same bits as the full tile and writes only its corner.
+  c_block init = fresh();
+  const std::size_t ms[] = {1, mr / 2, mr - 1, mr}, ns[] = {1, nr / 2 + 1, nr - 1, nr};
+  for (std::size_t m : ms)
+    for (std::size_t n : ns) {
+      if (m == 0 || n == 0 || m > mr || n > nr) continue;
+      for (int way = 0; way < 4; ++way) {
+        c_block c = fresh();
+        switch (way) {
+          case 0: t.ukernel_edge(m, n, kc, alpha, ap.p, bp.p, beta, c.tile(), c.ldc); break;
+          case 1: t.ukernel_strided(m, n, kc, alpha, ap.p, 1, mr, bp.p, 0, beta, c.tile(), c.ldc); break;
+          case 2: t.ukernel_strided(m, n, kc, alpha, A.data(), lda, 1, bp.p, 0, beta, c.tile(), c.ldc); break;
+          default: t.ukernel_strided(m, n, kc, alpha, A.data(), lda, 1, B.data(), ldb, beta, c.tile(), c.ldc);
+        }
+        INFO("m " << m << " n " << n << " way " << way);
+        for (std::size_t r = 0; r < c.rows; ++r)
+          for (std::size_t col = 0; col < c.ldc; ++col) {
+            const bool corner = r >= 1 && r <= m && col >= 3 && col < 3 + n;
+            const bool in_tile = r >= 1 && r <= mr && col >= 3 && col < 3 + nr;
+            const float got = c.v[r * c.ldc + col];
+            const float want = corner ? full.v[r * c.ldc + col] : in_tile ? init.v[r * c.ldc + col] : kCanary;
+            INFO("row " << r << " col " << col);
+            if (std::isnan(want))
+              REQUIRE(std::isnan(got));
+            else
+              REQUIRE(std::memcmp(&got, &want, sizeof got) == 0);
+          }
+      }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("gemm micro-kernels: full tile, edges and strided forms agree bitwise on every ISA", "[gemm]") {
+  for (qkv_isa isa : qkv_test::runnable_isas()) {
+    const gemm_kernels& t = qkv::kern::gemm_for(isa);
+    INFO("isa " << qkv_isa_name(isa) << " kernel " << t.name);
+    // k around the assembly's unroll of 4 and the table's KC block.
+    for (std::size_t kc : {std::size_t(1), std::size_t(2), std::size_t(3), std::size_t(4), std::size_t(5),
+                           std::size_t(7), std::size_t(8), std::size_t(9), std::size_t(17), std::size_t(64),
+                           t.kc - 1, t.kc}) {
+      for (const auto& ab : {std::make_pair(1.f, 0.f), std::make_pair(1.f, 1.f), std::make_pair(-0.5f, 0.3f),
+                             std::make_pair(0.7f, 0.f)}) {
+        INFO("kc " << kc << " alpha " << ab.first << " beta " << ab.second);
+        check_kernels(t, kc, ab.first, ab.second);
+      }
+    }
+  }
+}
