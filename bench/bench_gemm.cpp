@@ -143,6 +143,12 @@ void BM_sgemm_openblas(benchmark::State& state) {
 // with other tenants), so rates from separate benchmark runs, even adjacent
 // ones, cannot be compared; pairs can. Wall time, both libraries' threads.
 // Tiny shapes run in batches: the time column is per batch of calls_per_iter.
+//
+// Each iteration also runs the FMA peak probe between the two libraries
+// (up to ~1 ms of it), and pct_peak_paired is the median over iterations of
+// qkv's rate over the probe's rate of that iteration: "% of peak" against a
+// peak measured in the same phase. pct_peak divides by the probe run once
+// at the start of the process, whichever phase that met.
 void BM_sgemm_pair(benchmark::State& state) {
   const std::size_t M = state.range(0), N = state.range(1), K = state.range(2);
   const bool tb = state.range(3) != 0;
@@ -171,30 +177,57 @@ void BM_sgemm_pair(benchmark::State& state) {
     }
     return wall_seconds() - t0;
   };
-  std::vector<double> ratios;
+  const qkv_isa isa = qkv_bench::active_isa();
+  // Probe work per thread: as much as one batch, within [2, 200] MFLOP.
+  const double probe_flops = std::min(std::max(flops * double(batch), 2e6), 2e8);
+  const std::int64_t probe_iters = std::max<std::int64_t>(1, std::int64_t(probe_flops / 768));  // 768 FLOP/iter
+  auto run_probe = [&] {  // returns GFLOP/s
+    double done = 0;
+    const double t0 = wall_seconds();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : done)
+#endif
+    done += qkv_bench::peak_chains(isa, probe_iters);
+    return done * 1e-9 / (wall_seconds() - t0);
+  };
+  std::vector<double> ratios, q_pct, o_pct;
   double q_sum = 0, o_sum = 0;
   bool qkv_first = true;
   for (auto _ : state) {
-    double tq, to;
+    double tq, to, peak;
     if (qkv_first) {
       tq = run_qkv();
+      peak = run_probe();
       to = run_openblas();
     } else {
       to = run_openblas();
+      peak = run_probe();
       tq = run_qkv();
     }
     qkv_first = !qkv_first;
     state.SetIterationTime(tq);  // an iteration is one batch
     ratios.push_back(to / tq);
+    const double batch_gflop = flops * double(batch) * 1e-9;
+    if (peak > 0) {
+      q_pct.push_back(100.0 * batch_gflop / tq / peak);
+      o_pct.push_back(100.0 * batch_gflop / to / peak);
+    }
     q_sum += tq;
     o_sum += to;
   }
-  std::sort(ratios.begin(), ratios.end());
+  auto median = [](std::vector<double>& v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
   qkv_bench::set_rate(state, flops * double(batch), threads);
   state.counters["calls_per_iter"] = batch;
   if (!ratios.empty()) {
-    state.counters["vs_openblas"] = ratios[ratios.size() / 2];
+    state.counters["vs_openblas"] = median(ratios);
     state.counters["openblas_GFLOPS"] = flops * double(batch) * double(ratios.size()) * 1e-9 / o_sum;
+  }
+  if (!q_pct.empty()) {
+    state.counters["pct_peak_paired"] = median(q_pct);
+    state.counters["openblas_pct_peak_paired"] = median(o_pct);
   }
   state.SetLabel("paired with openblas-" + std::string(openblas_get_corename()) + "/t" + std::to_string(threads));
 }

@@ -95,12 +95,13 @@ void check_kernels(const gemm_kernels& t, std::size_t kc, float alpha, float bet
   for (std::size_t m : ms)
     for (std::size_t n : ns) {
       if (m == 0 || n == 0 || m > mr || n > nr) continue;
-      for (int way = 0; way < 4; ++way) {
+      for (int way = 0; way < 5; ++way) {
         c_block c = fresh();
         switch (way) {
           case 0: t.ukernel_edge(m, n, kc, alpha, ap.p, bp.p, beta, c.tile(), c.ldc); break;
           case 1: t.ukernel_strided(m, n, kc, alpha, ap.p, 1, mr, bp.p, 0, beta, c.tile(), c.ldc); break;
           case 2: t.ukernel_strided(m, n, kc, alpha, A.data(), lda, 1, bp.p, 0, beta, c.tile(), c.ldc); break;
+          case 3: t.ukernel_strided(m, n, kc, alpha, ap.p, 1, mr, B.data(), ldb, beta, c.tile(), c.ldc); break;
           default: t.ukernel_strided(m, n, kc, alpha, A.data(), lda, 1, B.data(), ldb, beta, c.tile(), c.ldc);
         }
         INFO("m " << m << " n " << n << " way " << way);

@@ -72,11 +72,15 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const bool read_c = beta != 0.f;
+  const bool read_c = beta != 0.f, scale = alpha != 1.f;  // 1 * acc is acc
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < M; ++i) {
     float* p = c + i * ldc;
-    __m512 r0 = _mm512_mul_ps(va, acc0[i]), r1 = _mm512_mul_ps(va, acc1[i]);
+    __m512 r0 = acc0[i], r1 = acc1[i];
+    if (scale) {
+      r0 = _mm512_mul_ps(va, r0);
+      r1 = _mm512_mul_ps(va, r1);
+    }
     if (Masked) {
       if (read_c) {
         r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, p), r0);
@@ -109,22 +113,26 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
 #define QKV_ROW(u, i, r0, r1)                                                  \
   "vfmadd231ps " #u "*56+" #i "*4(%[a])%{1to16%}, %%zmm28, %%zmm" #r0 "\n\t" \
   "vfmadd231ps " #u "*56+" #i "*4(%[a])%{1to16%}, %%zmm29, %%zmm" #r1 "\n\t"
-#define QKV_STEP(u)                                                                           \
-  "vmovaps " #u "*128(%[b]), %%zmm28\n\t"                                                     \
-  "vmovaps " #u "*128+64(%[b]), %%zmm29\n\t"                                                  \
-  "prefetcht0 " #u "*128+1024(%[b])\n\t"                                                      \
-  "prefetcht0 " #u "*128+1088(%[b])\n\t"                                                      \
-  QKV_ROW(u, 0, 0, 1) QKV_ROW(u, 1, 2, 3) QKV_ROW(u, 2, 4, 5) QKV_ROW(u, 3, 6, 7)             \
-  QKV_ROW(u, 4, 8, 9) QKV_ROW(u, 5, 10, 11) QKV_ROW(u, 6, 12, 13) QKV_ROW(u, 7, 14, 15)       \
-  QKV_ROW(u, 8, 16, 17) QKV_ROW(u, 9, 18, 19) QKV_ROW(u, 10, 20, 21) QKV_ROW(u, 11, 22, 23)   \
-  QKV_ROW(u, 12, 24, 25) QKV_ROW(u, 13, 26, 27)
+// One k step; B rows are %[bs] bytes apart (128: a packed panel) and the
+// row 8 steps ahead is prefetched (%[pfo] = 8 rows).
+#define QKV_STEP(u)                                                                         \
+  "vmovups (%[b]), %%zmm28\n\t"                                                             \
+  "vmovups 64(%[b]), %%zmm29\n\t"                                                           \
+  "prefetcht0 (%[b],%[pfo])\n\t"                                                            \
+  "prefetcht0 64(%[b],%[pfo])\n\t"                                                          \
+  QKV_ROW(u, 0, 0, 1) QKV_ROW(u, 1, 2, 3) QKV_ROW(u, 2, 4, 5) QKV_ROW(u, 3, 6, 7)           \
+  QKV_ROW(u, 4, 8, 9) QKV_ROW(u, 5, 10, 11) QKV_ROW(u, 6, 12, 13) QKV_ROW(u, 7, 14, 15)     \
+  QKV_ROW(u, 8, 16, 17) QKV_ROW(u, 9, 18, 19) QKV_ROW(u, 10, 20, 21) QKV_ROW(u, 11, 22, 23) \
+  QKV_ROW(u, 12, 24, 25) QKV_ROW(u, 13, 26, 27)                                             \
+  "add %[bs], %[b]\n\t"
 #define QKV_ZERO2(r0, r1) "vpxord %%zmm" #r0 ", %%zmm" #r0 ", %%zmm" #r0 "\n\t" \
   "vpxord %%zmm" #r1 ", %%zmm" #r1 ", %%zmm" #r1 "\n\t"
 // C row: prefetch its two lines (the tile is written at the end).
 #define QKV_PFC "prefetcht0 (%[p])\n\tprefetcht0 124(%[p])\n\tadd %[ldc], %[p]\n\t"
-#define QKV_OUT(r0, r1, read_c)                                                     \
+#define QKV_SCALE2(r0, r1)                                                          \
   "vmulps %%zmm30, %%zmm" #r0 ", %%zmm" #r0 "\n\t"                                 \
-  "vmulps %%zmm30, %%zmm" #r1 ", %%zmm" #r1 "\n\t"                                 \
+  "vmulps %%zmm30, %%zmm" #r1 ", %%zmm" #r1 "\n\t"
+#define QKV_OUT(r0, r1, read_c)                                                     \
   read_c("vfmadd231ps (%[c]), %%zmm31, %%zmm" #r0 "\n\t"                           \
          "vfmadd231ps 64(%[c]), %%zmm31, %%zmm" #r1 "\n\t")                        \
   "vmovups %%zmm" #r0 ", (%[c])\n\t"                                               \
@@ -138,14 +146,17 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
   QKV_OUT(16, 17, read_c) QKV_OUT(18, 19, read_c) QKV_OUT(20, 21, read_c) QKV_OUT(22, 23, read_c)  \
   QKV_OUT(24, 25, read_c) QKV_OUT(26, 27, read_c)
 
-void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
-                    std::size_t ldc) {
+// A packed A panel times B rows b_stride floats apart (kNR: a packed B
+// panel; else op(B) in place), full 14 x 32 tile.
+void tile_asm(std::size_t kc, float alpha, const float* a, const float* b, std::size_t b_stride, float beta, float* c,
+              std::size_t ldc) {
   static_assert(kMR == 14 && kNR == 32, "the assembly is written for the 14 x 32 tile");
   const float ab[2] = {alpha, beta};
+  const std::size_t bs = b_stride * sizeof(float), pfo = 8 * bs;
   const std::size_t ldc_bytes = ldc * sizeof(float);
   std::size_t k4 = kc / 4, k1 = kc % 4;
   const float* p = c;
-  const int read_c = beta != 0.f;
+  const int read_c = beta != 0.f, scale = alpha != 1.f;
   asm volatile(
       QKV_ZERO2(0, 1) QKV_ZERO2(2, 3) QKV_ZERO2(4, 5) QKV_ZERO2(6, 7) QKV_ZERO2(8, 9) QKV_ZERO2(10, 11)
       QKV_ZERO2(12, 13) QKV_ZERO2(14, 15) QKV_ZERO2(16, 17) QKV_ZERO2(18, 19) QKV_ZERO2(20, 21)
@@ -158,7 +169,6 @@ void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b,
       "1:\n\t"
       QKV_STEP(0) QKV_STEP(1) QKV_STEP(2) QKV_STEP(3)
       "add $224, %[a]\n\t"
-      "add $512, %[b]\n\t"
       "dec %[k4]\n\t"
       "jnz 1b\n"
       "2:\n\t"
@@ -167,12 +177,17 @@ void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b,
       "3:\n\t"
       QKV_STEP(0)
       "add $56, %[a]\n\t"
-      "add $128, %[b]\n\t"
       "dec %[k1]\n\t"
       "jnz 3b\n"
       "4:\n\t"
       "vbroadcastss (%[ab]), %%zmm30\n\t"
       "vbroadcastss 4(%[ab]), %%zmm31\n\t"
+      "test %[scale], %[scale]\n\t"  // alpha == 1: 1 * acc is acc, skip it
+      "jz 7f\n\t"
+      QKV_SCALE2(0, 1) QKV_SCALE2(2, 3) QKV_SCALE2(4, 5) QKV_SCALE2(6, 7) QKV_SCALE2(8, 9) QKV_SCALE2(10, 11)
+      QKV_SCALE2(12, 13) QKV_SCALE2(14, 15) QKV_SCALE2(16, 17) QKV_SCALE2(18, 19) QKV_SCALE2(20, 21)
+      QKV_SCALE2(22, 23) QKV_SCALE2(24, 25) QKV_SCALE2(26, 27)
+      "7:\n\t"
       "test %[read_c], %[read_c]\n\t"
       "jz 5f\n\t"
       QKV_OUT_ALL(QKV_KEEP)
@@ -181,7 +196,7 @@ void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b,
       QKV_OUT_ALL(QKV_DROP)
       "6:\n\t"
       : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [p] "+r"(p), [k4] "+r"(k4), [k1] "+r"(k1)
-      : [ldc] "r"(ldc_bytes), [ab] "r"(ab), [read_c] "r"(read_c)
+      : [ldc] "r"(ldc_bytes), [ab] "r"(ab), [read_c] "r"(read_c), [scale] "r"(scale), [bs] "r"(bs), [pfo] "r"(pfo)
       : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
         "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
@@ -191,9 +206,15 @@ void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b,
 #undef QKV_ZERO2
 #undef QKV_PFC
 #undef QKV_OUT
+#undef QKV_SCALE2
 #undef QKV_KEEP
 #undef QKV_DROP
 #undef QKV_OUT_ALL
+
+void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
+                    std::size_t ldc) {
+  tile_asm(kc, alpha, a, b, kNR, beta, c, ldc);
+}
 
 using tile_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, std::size_t, float, float*,
                          std::size_t, __mmask16, __mmask16);
@@ -230,6 +251,10 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
   const int cols = a_cs == 1 ? 0 : 1;  // A read along rows (a_cs == 1) or columns (a_rs == 1)
   const std::size_t lda = cols ? a_cs : a_rs;
   const int inplace_b = b_rs == 0 ? 0 : 1;
+  if (m == kMR && n == kNR && a_rs == 1 && a_cs == kMR) {  // packed A: the assembly tile
+    tile_asm(kc, alpha, a, b, inplace_b ? b_rs : kNR, beta, c, ldc);
+    return;
+  }
   if (m == kMR && n == kNR) {
     kFullStrided[cols][inplace_b](kc, alpha, a, lda, b, b_rs, beta, c, ldc, 0xFFFF, 0xFFFF);
     return;
@@ -444,9 +469,12 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
 // faster at 1024x64x1024 (P.V) and 256^3, and equal at 1024x768x768.
 constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
 constexpr std::size_t kPackAMinN = 768;
-// A B block of up to 64 KiB (64^3, P.V's 256 x 64) is read in place:
-// packing it cost ~7 % of a 64^3 call.
-constexpr std::size_t kInplaceBMax = 16384;
+// A B block of up to 16 KiB (64^3) is read in place: packing it cost ~7 %
+// of a 64^3 call. Larger ones are packed: read in place, a B micro-panel is
+// 2 of the 4+ lines of each row, which the L1 streamer follows worse than a
+// contiguous packed panel (in-process A/B: 128^3 +12 %, P.V's 256x64x256
+// +11 %, 1024x64x1024 +5-8 %; 64^3 -7 %).
+constexpr std::size_t kInplaceBMax = 4096;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
 static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hosted buffer");
 
