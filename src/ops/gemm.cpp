@@ -130,17 +130,52 @@ inline void barrier() {
 #endif
 }
 
+// Guided schedule of M tiles over threads: chunk v is tiles [start(v),
+// start(v+1)), each ceil(remaining / (2T)) tiles, at most one A block. Big
+// chunks first keep the number of grabs small; small ones last let a thread
+// that runs slower (these cores are shared) hand its work to the other.
+// Which thread computes a tile never changes its bits.
+struct guided_tiles {
+  std::size_t total, parts, max_tiles;
+  std::size_t v = 0, start = 0;  // this thread's furthest known chunk
+  std::size_t size_at(std::size_t s) const {
+    const std::size_t c = (total - s + parts - 1) / parts;
+    return c < 1 ? 1 : c > max_tiles ? max_tiles : c;
+  }
+  std::size_t start_of(std::size_t w) {  // tickets only grow, so walk on
+    while (v < w && start < total) {
+      start += size_at(start);
+      ++v;
+    }
+    return start;
+  }
+};
+
+// Next ticket of a shared counter.
+inline std::size_t take_ticket(std::size_t* counter) {
+  std::size_t w;
+#ifdef _OPENMP
+#pragma omp atomic capture
+#endif
+  w = (*counter)++;
+  return w;
+}
+
 // One thread's share of the packed algorithm; all `nth` threads run it with
-// the same shared B block `bp` and their own A block `ap`.
+// the same shared B block `bp`, their own A block `ap` and one shared ticket
+// counter (zero on entry).
 void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int tid,
-                   int nth) {
+                   int nth, std::size_t* ticket) {
   const std::size_t T = static_cast<std::size_t>(nth), id = static_cast<std::size_t>(tid);
   const bool pack_a = bl.a_floats != 0;
   const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr;
   // Split M tiles when there are enough, else N panels of each B block.
+  // With a packed B block the M split is dynamic (the barriers around each
+  // block bound it); else each thread takes a fixed range.
   const bool split_m = m_tiles >= T;
+  const bool dynamic = split_m && T > 1 && bl.b_floats != 0;
   std::size_t m_lo = 0, m_hi = p.M;
-  if (split_m) {
+  if (split_m && !dynamic) {
     m_lo = min_sz(m_tiles * id / T * t.mr, p.M);
     m_hi = min_sz(m_tiles * (id + 1) / T * t.mr, p.M);
   }
@@ -167,20 +202,33 @@ void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, fl
         j0 = panels * id / T * t.nr;
         j1 = min_sz(panels * (id + 1) / T * t.nr, nc);
       }
-      if (j0 < j1) {
-        for (std::size_t ic = m_lo; ic < m_hi; ic += bl.mc) {
-          const std::size_t mc = min_sz(bl.mc, m_hi - ic);
-          const float* a = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
-          a_view av{a, p.ta ? 1 : p.lda, p.ta ? p.lda : 1, false};
-          if (pack_a) {
-            t.pack_a(p.ta, mc, kc, a, p.lda, ap);
-            av = a_view{ap, 0, 0, true};
-          }
-          macro_kernel(t, mc, j0, j1, kc, p.alpha, av, bv, beta, p.C + ic * p.ldc + jc, p.ldc,
-                       pc == 0 && p.bias ? p.bias + jc : nullptr);
+      // Rows [ic, ic + mc) of op(A) (mc <= bl.mc) against columns [j0, j1).
+      auto rows = [&](std::size_t ic, std::size_t mc) {
+        const float* a = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
+        a_view av{a, p.ta ? 1 : p.lda, p.ta ? p.lda : 1, false};
+        if (pack_a) {
+          t.pack_a(p.ta, mc, kc, a, p.lda, ap);
+          av = a_view{ap, 0, 0, true};
         }
+        macro_kernel(t, mc, j0, j1, kc, p.alpha, av, bv, beta, p.C + ic * p.ldc + jc, p.ldc,
+                     pc == 0 && p.bias ? p.bias + jc : nullptr);
+      };
+      if (dynamic) {
+        guided_tiles g{m_tiles, 2 * T, bl.mc / t.mr};
+        for (;;) {
+          const std::size_t s = g.start_of(take_ticket(ticket));
+          if (s >= m_tiles) break;
+          const std::size_t ic = s * t.mr;
+          rows(ic, min_sz((s + g.size_at(s)) * t.mr, p.M) - ic);
+        }
+      } else if (j0 < j1) {
+        for (std::size_t ic = m_lo; ic < m_hi; ic += bl.mc) rows(ic, min_sz(bl.mc, m_hi - ic));
       }
       if (bl.b_floats != 0) barrier();  // the B block is overwritten next
+      // Every thread has taken its last ticket of this block (it is past
+      // the barrier), and none takes one of the next before the barrier
+      // after the next B block is packed: thread 0 rewinds the counter here.
+      if (dynamic && id == 0) *ticket = 0;
     }
   }
 }
@@ -275,17 +323,18 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
 #endif
     return ws_base ? ws_base + bl.b_floats + static_cast<std::size_t>(tid) * bl.a_floats : nullptr;
   };
+  std::size_t ticket = 0;
 #ifdef _OPENMP
   if (nth > 1) {
 #pragma omp parallel num_threads(nth)
     {
       const int tid = omp_get_thread_num();
-      packed_worker(t, p, bl, bp, a_block(tid), tid, omp_get_num_threads());
+      packed_worker(t, p, bl, bp, a_block(tid), tid, omp_get_num_threads(), &ticket);
     }
     return;
   }
 #endif
-  packed_worker(t, p, bl, bp, a_block(0), 0, 1);
+  packed_worker(t, p, bl, bp, a_block(0), 0, 1, &ticket);
 }
 
 void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
