@@ -6,6 +6,7 @@
 // tile, never read C when beta == 0, and match a double reference.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -137,5 +138,38 @@ TEST_CASE("gemm micro-kernels: full tile, edges and strided forms agree bitwise 
         check_kernels(t, kc, ab.first, ab.second);
       }
     }
+  }
+}
+
+TEST_CASE("gemm block_inplace equals the micro-kernel tiling bitwise", "[gemm]") {
+  for (qkv_isa isa : qkv_test::runnable_isas()) {
+    const gemm_kernels& t = qkv::kern::gemm_for(isa);
+    if (!t.block_inplace) continue;
+    INFO("isa " << qkv_isa_name(isa));
+    for (std::size_t kc : {std::size_t(1), std::size_t(3), std::size_t(64), t.kc})
+      for (std::size_t mc : {std::size_t(1), std::size_t(5), std::size_t(6), std::size_t(7), std::size_t(13),
+                             std::size_t(29), std::size_t(64)})
+        for (std::size_t nc : {std::size_t(1), std::size_t(15), std::size_t(17), std::size_t(33), std::size_t(64),
+                               std::size_t(65), std::size_t(100)})
+          for (bool a_cols : {false, true})
+            for (const auto& ab : {std::make_pair(1.f, 0.f), std::make_pair(-0.5f, 0.3f)}) {
+              INFO("kc " << kc << " mc " << mc << " nc " << nc << " a_cols " << a_cols << " beta " << ab.second);
+              // op(A) mc x kc: row-major with lda, or stored transposed (a_cols).
+              const std::size_t lda = (a_cols ? mc : kc) + 3, ldb = nc + 5, ldc = nc + 7;
+              const std::vector<float> A = qkv_test::random_vector((a_cols ? kc : mc) * lda, 7 + kc);
+              const std::vector<float> B = qkv_test::random_vector(kc * ldb, 8 + nc);
+              const std::size_t a_rs = a_cols ? 1 : lda, a_cs = a_cols ? lda : 1;
+              std::vector<float> want = qkv_test::random_vector((mc + 2) * ldc, 9), got = want;
+              float* cw = want.data() + ldc;  // a canary row above and below, columns past nc
+              float* cg = got.data() + ldc;
+              for (std::size_t i = 0; i < mc; i += t.mr)
+                for (std::size_t j = 0; j < nc; j += t.nr) {
+                  const std::size_t m = std::min(t.mr, mc - i), n = std::min(t.nr, nc - j);
+                  t.ukernel_strided(m, n, kc, ab.first, A.data() + i * a_rs, a_rs, a_cs, B.data() + j, ldb, ab.second,
+                                    cw + i * ldc + j, ldc);
+                }
+              t.block_inplace(mc, nc, kc, ab.first, A.data(), a_rs, a_cs, B.data(), ldb, ab.second, cg, ldc);
+              REQUIRE(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+            }
   }
 }

@@ -102,6 +102,12 @@ struct b_view {
 // from memory.
 void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::size_t j1, std::size_t kc, float alpha,
                   const a_view& av, const b_view& bv, float beta, float* C, std::size_t ldc, const float* bias) {
+  if (!av.packed && bv.rs && t.block_inplace) {  // nothing packed: the ISA's own tiling
+    if (bias)
+      for (std::size_t i = 0; i < mc; ++i) util::copy_floats(C + i * ldc + j0, bias + j0, j1 - j0);
+    t.block_inplace(mc, j1 - j0, kc, alpha, av.a, av.rs, av.cs, bv.b + j0, bv.rs, beta, C + j0, ldc);
+    return;
+  }
   for (std::size_t ir = 0; ir < mc; ir += t.mr) {
     const std::size_t m = min_sz(t.mr, mc - ir);
     for (std::size_t jr = j0; jr < j1; jr += t.nr) {

@@ -62,6 +62,13 @@ struct gemm_kernels {
   // packed path's (the choice between them depends on the shape only).
   void (*direct)(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc);
+  // Optional (nullptr: the driver tiles with ukernel_strided): the whole
+  // mc x nc block, any sizes, with op(A) and op(B) both read in place as in
+  // ukernel_strided (b_rs != 0), kc <= the table's kc; the same operations
+  // per C element as ukernel, in the ISA's own tiling.
+  void (*block_inplace)(std::size_t mc, std::size_t nc, std::size_t kc, float alpha, const float* a,
+                        std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta, float* c,
+                        std::size_t ldc);
 };
 
 // Capacity of one hosted per-thread packing buffer, in floats: every ISA's

@@ -15,6 +15,7 @@ const gemm_kernels gemm_neon = {"gemm_f32_4x8", kMR, kNR, kMC, kKC, kNC, 4 * kNR
                                    edge_via_tile<kMR, kNR, kFull>,
                                    strided_via_pack<kMR, kNR, kKC, kFull, edge_via_tile<kMR, kNR, kFull>>,
                                    pack_a_ref<kMR>, pack_b_ref<kNR>,
-                                   direct_simd<Arch>};
+                                   direct_simd<Arch>,
+    nullptr};
 
 }  // namespace qkv::kern
