@@ -252,10 +252,14 @@ void register_all() {
         if (!tiny) o->Unit(benchmark::kMicrosecond);
 #endif
 #ifdef QKV_BENCH_HAVE_CBLAS
+        // At least ~30 pairs per repetition: a median of a handful of
+        // 100 ms pairs (2048^3) is one phase's luck.
+        const double pair_s = 2.0 * 2.0 * double(s[0]) * double(s[1]) * double(s[2]) / (150e9 * double(threads));
         benchmark::RegisterBenchmark("BM_sgemm_pair", BM_sgemm_pair)
             ->Args(args)
             ->ArgNames({"M", "N", "K", "tB", "thr"})
             ->UseManualTime()
+            ->MinTime(std::min(std::max(30.0 * pair_s, 0.2), 4.0))
             ->Unit(tiny ? benchmark::kNanosecond : benchmark::kMicrosecond);
 #endif
         auto* q = benchmark::RegisterBenchmark("BM_sgemm_qkv", BM_sgemm_qkv)->Args(args);
