@@ -91,17 +91,17 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
   }
 }
 
-// The full packed tile, in assembly: each FMA takes its A element as an
-// embedded broadcast from memory ({1to16}), one fused uop where the
-// intrinsics version spends a broadcast load plus two FMAs per A element
-// (49 instructions per k step against 33 here, k unrolled by 4). The FMA
-// ports are the same; what this saves is front-end and issue bandwidth, which
-// the other hyperthread of the core takes a share of on a loaded host: with
-// it busy, 0.84 -> 0.91 of the FMA probe's rate on a 168 x 1024 x 256 block,
-// equal when it is idle. GCC does not emit this form from intrinsics (it
-// keeps one broadcast register for the two FMAs). Same operations per
-// element as tile_f32 (one FMA per k from zero, then alpha*acc + beta*C), so
-// edge tiles, which use tile_f32, round identically.
+// The full tile with a packed A panel, in assembly: each FMA takes its A
+// element as an embedded broadcast from memory ({1to16}), one fused uop,
+// where the intrinsics form spends a broadcast load plus two FMAs per A
+// element: ~32 instructions per k step instead of ~49 (k unrolled by 4). The
+// FMA ports are the same; front-end and issue slots are not, and this host's
+// cores are shared: in its slow phases (the FMA probe keeps its speed, code
+// that loads and issues more slows down) 0.84 -> 0.91 of the probe's rate on
+// a 168 x 1024 x 256 block, equal in quiet ones. GCC does not emit this form
+// from intrinsics (it keeps one broadcast register for the two FMAs). Same
+// operations per element as tile_f32 (one FMA per k from zero, then
+// alpha*acc + beta*C), so edge tiles, which use tile_f32, round identically.
 #define QKV_ROW(u, i, r0, r1)                                                  \
   "vfmadd231ps " #u "*56+" #i "*4(%[a])%{1to16%}, %%zmm28, %%zmm" #r0 "\n\t" \
   "vfmadd231ps " #u "*56+" #i "*4(%[a])%{1to16%}, %%zmm29, %%zmm" #r1 "\n\t"
