@@ -91,6 +91,8 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
   }
 }
 
+#if defined(__x86_64__)  // zmm16-31 exist in 64-bit mode only; i686 uses tile_f32
+#define QKV_GEMM_ASM 1
 // The full tile with a packed A panel, in assembly: each FMA takes its A
 // element as an embedded broadcast from memory ({1to16}), one fused uop,
 // where the intrinsics form spends a broadcast load plus two FMAs per A
@@ -202,10 +204,15 @@ void tile_asm(std::size_t kc, float alpha, const float* a, const float* b, std::
 #undef QKV_KEEP
 #undef QKV_DROP
 #undef QKV_OUT_ALL
+#endif  // __x86_64__
 
 void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                     std::size_t ldc) {
+#ifdef QKV_GEMM_ASM
   tile_asm(kc, alpha, a, b, kNR, beta, c, ldc);
+#else
+  tile_f32<kMR, false, a_src::packed, true>(kc, alpha, a, 0, b, kNR, beta, c, ldc, 0xFFFF, 0xFFFF);
+#endif
 }
 
 using tile_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, std::size_t, float, float*,
@@ -243,10 +250,12 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
   const int cols = a_cs == 1 ? 0 : 1;  // A read along rows (a_cs == 1) or columns (a_rs == 1)
   const std::size_t lda = cols ? a_cs : a_rs;
   const int inplace_b = b_rs == 0 ? 0 : 1;
+#ifdef QKV_GEMM_ASM
   if (m == kMR && n == kNR && a_rs == 1 && a_cs == kMR) {  // packed A: the assembly tile
     tile_asm(kc, alpha, a, b, inplace_b ? b_rs : kNR, beta, c, ldc);
     return;
   }
+#endif
   if (m == kMR && n == kNR) {
     kFullStrided[cols][inplace_b](kc, alpha, a, lda, b, b_rs, beta, c, ldc, 0xFFFF, 0xFFFF);
     return;
