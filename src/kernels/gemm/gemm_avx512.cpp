@@ -348,18 +348,21 @@ void gemm_f32_block_inplace(std::size_t mc, std::size_t nc, std::size_t kc, floa
 // In-register transpose: r[i] lane j  ->  r[j] lane i.
 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
+#pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
     t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
   }
   // u[g][cc]: lane L holds column 4L+cc of rows 4g..4g+3.
   __m512 u[4][4];
+#pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
     u[g][0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
     u[g][1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
     u[g][2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
     u[g][3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
+#pragma GCC unroll 4
   for (int cc = 0; cc < 4; ++cc) {
     const __m512 v0 = _mm512_shuffle_f32x4(u[0][cc], u[1][cc], 0x88);
     const __m512 v1 = _mm512_shuffle_f32x4(u[0][cc], u[1][cc], 0xdd);
@@ -381,9 +384,11 @@ inline void pack_transposed(std::size_t rows, std::size_t kc, const float* src, 
   for (std::size_t k = 0; k < kc; k += 16) {
     const std::size_t kn = kc - k < 16 ? kc - k : 16;
     const __mmask16 km = first_n(kn);
+#pragma GCC unroll 16
     for (std::size_t i = 0; i < 16; ++i)
       r[i] = i < rows ? _mm512_maskz_loadu_ps(km, src + i * ld + k) : _mm512_setzero_ps();
     transpose16(r);
+#pragma GCC unroll 16
     for (std::size_t kk = 0; kk < kn; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * dst_stride, width, r[kk]);
   }
 }
