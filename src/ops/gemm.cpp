@@ -102,9 +102,12 @@ struct b_view {
 // from memory.
 void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::size_t j1, std::size_t kc, float alpha,
                   const a_view& av, const b_view& bv, float beta, float* C, std::size_t ldc, const float* bias) {
+  // rows x n of C (leading dimension ldc) = the bias row from column j.
+  auto set_bias = [&](float* c, std::size_t rows, std::size_t j, std::size_t n) {
+    for (std::size_t i = 0; i < rows; ++i) util::copy_floats(c + i * ldc, bias + j, n);
+  };
   if (!av.packed && bv.rs && t.block_inplace) {  // nothing packed: the ISA's own tiling
-    if (bias)
-      for (std::size_t i = 0; i < mc; ++i) util::copy_floats(C + i * ldc + j0, bias + j0, j1 - j0);
+    if (bias) set_bias(C + j0, mc, j0, j1 - j0);
     t.block_inplace(mc, j1 - j0, kc, alpha, av.a, av.rs, av.cs, bv.b + j0, bv.rs, beta, C + j0, ldc);
     return;
   }
@@ -114,8 +117,7 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
       const std::size_t n = min_sz(t.nr, j1 - jr);
       const float* b = bv.rs ? bv.b + jr : bv.b + jr * kc;
       float* c = C + ir * ldc + jr;
-      if (bias)
-        for (std::size_t i = 0; i < m; ++i) util::copy_floats(c + i * ldc, bias + jr, n);
+      if (bias) set_bias(c, m, jr, n);
       if (av.packed && !bv.rs) {
         if (m == t.mr && n == t.nr)
           t.ukernel(kc, alpha, av.a + ir * kc, b, beta, c, ldc);
@@ -145,8 +147,8 @@ struct guided_tiles {
   std::size_t total, parts, max_tiles;
   std::size_t v = 0, start = 0;  // this thread's furthest known chunk
   std::size_t size_at(std::size_t s) const {
-    const std::size_t c = (total - s + parts - 1) / parts;
-    return c < 1 ? 1 : c > max_tiles ? max_tiles : c;
+    const std::size_t c = (total - s + parts - 1) / parts;  // >= 1: called with s < total
+    return c > max_tiles ? max_tiles : c;
   }
   std::size_t start_of(std::size_t w) {  // tickets only grow, so walk on
     while (v < w && start < total) {

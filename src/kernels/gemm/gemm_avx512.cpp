@@ -26,6 +26,21 @@ constexpr std::size_t kMR = 14, kNR = 32;
 // transposed one, op(A)(i,k) = a[k*lda + i] (a_cols).
 enum class a_src { packed, rows, cols };
 
+// The one epilogue of every intrinsics tile, per C vector: alpha*acc (1 * acc
+// is acc, skipped) + beta*C (beta == 0 never reads C), stored through the
+// lane mask when Masked. The assembly tile does the same operations.
+template <bool Masked>
+inline void finish_vec(float* p, __m512 acc, __m512 va, __m512 vb, bool scale, bool read_c, __mmask16 m) {
+  __m512 r = scale ? _mm512_mul_ps(va, acc) : acc;
+  if (Masked) {
+    if (read_c) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, p), r);
+    _mm512_mask_storeu_ps(p, m, r);
+  } else {
+    if (read_c) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r);
+    _mm512_storeu_ps(p, r);
+  }
+}
+
 // C[0:M, 0:32] (columns masked by m0/m1 when Masked) = alpha*A.Bp + beta*C.
 // B is a packed panel (PackedB: rows kNR apart, aligned) or op(B) in place
 // with rows ldb apart (columns past n masked off when Masked).
@@ -64,30 +79,11 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const bool read_c = beta != 0.f, scale = alpha != 1.f;  // 1 * acc is acc
+  const bool read_c = beta != 0.f, scale = alpha != 1.f;
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < M; ++i) {
-    float* p = c + i * ldc;
-    __m512 r0 = acc0[i], r1 = acc1[i];
-    if (scale) {
-      r0 = _mm512_mul_ps(va, r0);
-      r1 = _mm512_mul_ps(va, r1);
-    }
-    if (Masked) {
-      if (read_c) {
-        r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, p), r0);
-        r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, p + 16), r1);
-      }
-      _mm512_mask_storeu_ps(p, m0, r0);
-      _mm512_mask_storeu_ps(p + 16, m1, r1);
-    } else {
-      if (read_c) {
-        r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r0);
-        r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p + 16), r1);
-      }
-      _mm512_storeu_ps(p, r0);
-      _mm512_storeu_ps(p + 16, r1);
-    }
+    finish_vec<Masked>(c + i * ldc, acc0[i], va, vb, scale, read_c, m0);
+    finish_vec<Masked>(c + i * ldc + 16, acc1[i], va, vb, scale, read_c, m1);
   }
 }
 
@@ -300,14 +296,10 @@ void tile_6x64(std::size_t kc, float alpha, const float* a, std::size_t lda, con
 #pragma GCC unroll 4
     for (std::size_t v = 0; v < V; ++v) {
       float* p = c + i * ldc + 16 * v;
-      __m512 r = scale ? _mm512_mul_ps(va, acc[i][v]) : acc[i][v];
-      if (masked(v)) {
-        if (read_c) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(last, p), r);
-        _mm512_mask_storeu_ps(p, last, r);
-      } else {
-        if (read_c) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r);
-        _mm512_storeu_ps(p, r);
-      }
+      if (masked(v))
+        finish_vec<true>(p, acc[i][v], va, vb, scale, read_c, last);
+      else
+        finish_vec<false>(p, acc[i][v], va, vb, scale, read_c, 0xFFFF);
     }
 }
 
