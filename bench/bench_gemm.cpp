@@ -181,15 +181,7 @@ void BM_sgemm_pair(benchmark::State& state) {
   // Probe work per thread: as much as one batch, within [2, 200] MFLOP.
   const double probe_flops = std::min(std::max(flops * double(batch), 2e6), 2e8);
   const std::int64_t probe_iters = std::max<std::int64_t>(1, std::int64_t(probe_flops / 768));  // 768 FLOP/iter
-  auto run_probe = [&] {  // returns GFLOP/s
-    double done = 0;
-    const double t0 = wall_seconds();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) reduction(+ : done)
-#endif
-    done += qkv_bench::peak_chains(isa, probe_iters);
-    return done * 1e-9 / (wall_seconds() - t0);
-  };
+  auto run_probe = [&] { return qkv_bench::probe_gflops(isa, threads, probe_iters); };
   std::vector<double> ratios, q_pct, o_pct;
   double q_sum = 0, o_sum = 0;
   bool qkv_first = true;

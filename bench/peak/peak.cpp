@@ -1,5 +1,6 @@
 #include "peak/peak.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -36,6 +37,19 @@ double peak_chains(qkv_isa isa, std::int64_t iters) {
   }
 }
 
+double probe_gflops(qkv_isa isa, int threads, std::int64_t iters) {
+  double flops = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+  flops += peak_chains(isa, iters);
+#else
+  flops = peak_chains(isa, iters) * threads;
+#endif
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return flops > 0 ? flops / s / 1e9 : 0;
+}
+
 double peak_gflops(qkv_isa isa, int threads) {
   static std::mutex mu;
   static std::map<std::pair<int, int>, double> cache;
@@ -44,18 +58,7 @@ double peak_gflops(qkv_isa isa, int threads) {
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   constexpr std::int64_t kIters = 20'000'000;  // ~0.1-0.2 s per thread at AVX-512 peak
   double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {  // best of 3: peak is a max, not a median
-    double flops = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) reduction(+ : flops)
-    flops += peak_chains(isa, kIters);
-#else
-    flops = peak_chains(isa, kIters) * threads;
-#endif
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (flops > 0 && flops / s / 1e9 > best) best = flops / s / 1e9;
-  }
+  for (int rep = 0; rep < 3; ++rep) best = std::max(best, probe_gflops(isa, threads, kIters));  // peak is a max
   cache[key] = best;
   return best;
 }

@@ -13,7 +13,12 @@ namespace qkv_bench {
 // (0 when this build or CPU cannot run it). Runs the chains.
 double peak_chains(qkv_isa isa, std::int64_t iters);
 
-// Measured peak GFLOP/s for `isa` with `threads` threads (cached per pair).
+// One timed run of `iters` iterations of the chains on `threads` threads:
+// GFLOP/s (wall time), 0 when `isa` cannot run here.
+double probe_gflops(qkv_isa isa, int threads, std::int64_t iters);
+
+// Measured peak GFLOP/s for `isa` with `threads` threads (best of 3 probe
+// runs, cached per pair).
 double peak_gflops(qkv_isa isa, int threads);
 
 // Kernel-level probes, one per ISA translation unit.
