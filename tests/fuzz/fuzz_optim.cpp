@@ -114,7 +114,12 @@ void step_target(input& in) {
       const double c1 = 1 - std::pow(b1, double(t)), c2 = std::sqrt(1 - std::pow(b2, double(t)));
       const double upd = (lr / c1) * m / (std::sqrt(v) / c2 + double(adamw.eps));
       ref = pd - upd;
-      T = std::fabs(p0) + std::fabs(upd) * 4;
+      // m may cancel (b1 m0 and (1 - b1) g of opposite signs): its rounding
+      // error scales with the terms, not with m, and reaches the update as
+      // upd_terms does (as for SGD's momentum buffer below).
+      const double upd_terms = (lr / c1) * (std::fabs(b1 * m0) + std::fabs((1 - b1) * gr)) /
+                               (std::sqrt(v) / c2 + double(adamw.eps));
+      T = std::fabs(p0) + std::fabs(upd) * 4 + upd_terms;
       QKV_FUZZ_CHECK(std::fabs(s.f()[i] - m) <= 16 * kEps * (std::fabs(m0) + std::fabs(gr)) + 1e-37);
       QKV_FUZZ_CHECK(std::fabs(s.f()[n + i] - v) <= 16 * kEps * (v0 + gr * gr) + 1e-37);
     } else {
