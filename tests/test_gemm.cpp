@@ -161,6 +161,20 @@ TEST_CASE("sgemm edge shapes around the tile on every ISA", "[gemm]") {
   });
 }
 
+TEST_CASE("sgemm small shapes: every column width of the unpacked path on every ISA", "[gemm]") {
+  // M*N*K <= 4096 runs unpacked: C's columns go in 16-, 8-, 4-, 2- and
+  // 1-wide steps, and a transposed B narrower than 8 is gathered per k
+  // rather than copied. Every N from 1 to 17 crosses each step and each
+  // remainder; M across the 4- and 2-row groups.
+  const bool small = qkv_test::small_tests();
+  std::vector<std::size_t> ns;
+  for (std::size_t n = 1; n <= 17; ++n) ns.push_back(n);
+  const std::vector<std::size_t> ms =
+      small ? std::vector<std::size_t>{1, 6, 7} : std::vector<std::size_t>{1, 2, 3, 5, 6, 7, 9};
+  const std::vector<std::size_t> ks = small ? std::vector<std::size_t>{3} : std::vector<std::size_t>{1, 3, 4, 9};
+  qkv_test::for_each_isa([&](qkv_isa isa) { run_shapes(ms, ns, ks, 70000 + 1000 * static_cast<std::uint64_t>(isa)); });
+}
+
 TEST_CASE("sgemm large shapes cross every cache block on every ISA", "[gemm]") {
   // Past MC (<= 352 rows), NC (1024 columns) and KC (256), sampled
   // rather than crossed: the oracle is O(MNK) in double.

@@ -423,10 +423,11 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
 // loads (8, 4, 2, 1 floats), never masked 16-wide ones: those span bytes past
 // B's rows, and the CPU stalls such a load behind any recent store to those
 // bytes (C often sits right after B), which doubled the cost of a 6x2x3 call.
+// load_b(k) gives op(B)'s row k over this block's columns.
 template <class V, V (*Load)(const float*), V (*Bcast)(float), V (*Fma)(V, V, V), V (*Mul)(V, V),
-          void (*Store)(float*, V)>
+          void (*Store)(float*, V), class LoadB>
 inline void direct_cols(std::size_t M, std::size_t K, float alpha, const float* A, std::size_t a_rs,
-                        std::size_t a_cs, const float* B, std::size_t b_rs, float beta, float* C, std::size_t ldc) {
+                        std::size_t a_cs, LoadB load_b, float beta, float* C, std::size_t ldc) {
   const V va = Bcast(alpha), vb = Bcast(beta);
   // R rows share each B load: 1/R of the loop and load overhead, and R
   // independent FMA chains. Every element is still one FMA per k in order
@@ -438,7 +439,7 @@ inline void direct_cols(std::size_t M, std::size_t K, float alpha, const float* 
 #pragma GCC unroll 4
     for (std::size_t r = 0; r < R; ++r) acc[r] = Bcast(0.f);
     for (std::size_t k = 0; k < K; ++k) {
-      const V b = Load(B + k * b_rs);
+      const V b = load_b(k);
       const float* ak = a + k * a_cs;
 #pragma GCC unroll 4
       for (std::size_t r = 0; r < R; ++r) acc[r] = Fma(Bcast(ak[r * a_rs]), b, acc[r]);
@@ -492,6 +493,16 @@ inline void st2(float* p, __m128 v) {
 }
 inline void st1(float* p, __m128 v) { _mm_store_ss(p, v); }
 
+// op(B) stored row-major: row k of a block of columns is one load. A type,
+// not a lambda over a function pointer, so that the load is inlined even
+// where direct_cols is not.
+template <auto Load>
+struct b_rows {
+  const float* b;
+  std::size_t ldb;
+  auto operator()(std::size_t k) const { return Load(b + k * ldb); }
+};
+
 // Not transposed B (and the B^T copy): columns in 16, 8, 4, 2, 1 wide steps.
 __attribute__((always_inline)) inline void direct_nn(bool ta, std::size_t M, std::size_t N, std::size_t K,
                                                      float alpha, const float* A, std::size_t lda, const float* B,
@@ -499,24 +510,59 @@ __attribute__((always_inline)) inline void direct_nn(bool ta, std::size_t M, std
   const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
   std::size_t j = 0;
   for (; j + 16 <= N; j += 16)
-    direct_cols<__m512, ld16, bc16, fma16, mul16, st16>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    direct_cols<__m512, ld16, bc16, fma16, mul16, st16>(M, K, alpha, A, a_rs, a_cs, b_rows<ld16>{B + j, ldb}, beta,
+                                                        C + j, ldc);
   if (j + 8 <= N) {
-    direct_cols<__m256, ld8, bc8, fma8, mul8, st8>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    direct_cols<__m256, ld8, bc8, fma8, mul8, st8>(M, K, alpha, A, a_rs, a_cs, b_rows<ld8>{B + j, ldb}, beta, C + j,
+                                                   ldc);
     j += 8;
   }
   if (j + 4 <= N) {
-    direct_cols<__m128, ld4, bc4, fma4, mul4, st4>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    direct_cols<__m128, ld4, bc4, fma4, mul4, st4>(M, K, alpha, A, a_rs, a_cs, b_rows<ld4>{B + j, ldb}, beta, C + j,
+                                                   ldc);
     j += 4;
   }
   if (j + 2 <= N) {
-    direct_cols<__m128, ld2, bc4, fma4, mul4, st2>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    direct_cols<__m128, ld2, bc4, fma4, mul4, st2>(M, K, alpha, A, a_rs, a_cs, b_rows<ld2>{B + j, ldb}, beta, C + j,
+                                                   ldc);
     j += 2;
   }
-  if (j < N) direct_cols<__m128, ld1, bc4, fma4, mul4, st1>(M, K, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+  if (j < N)
+    direct_cols<__m128, ld1, bc4, fma4, mul4, st1>(M, K, alpha, A, a_rs, a_cs, b_rows<ld1>{B + j, ldb}, beta, C + j,
+                                                   ldc);
 }
 
-// Transposed B: op(B) rows are B's columns, so copy op(B) to a K x N stack
-// block first (kept out of direct_nn, whose frame stays small).
+// Transposed B, fewer than 8 columns (Q.K^T over a few keys, the book's
+// 6x2x3 with B^T): op(B)'s row k is gathered from B's rows, 4, 2 or 1
+// floats, in registers. Through a copy (direct_nt) it would be read back
+// wider than it was written while the stores are still in flight: a
+// store-forwarding stall per k, a quarter of a 6x2x3 call.
+__attribute__((always_inline)) inline void direct_nt_narrow(bool ta, std::size_t M, std::size_t N, std::size_t K,
+                                                            float alpha, const float* A, std::size_t lda,
+                                                            const float* B, std::size_t ldb, float beta, float* C,
+                                                            std::size_t ldc) {
+  const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  std::size_t j = 0;
+  if (j + 4 <= N) {
+    auto load = [B, ldb](std::size_t k) { return _mm_set_ps(B[3 * ldb + k], B[2 * ldb + k], B[ldb + k], B[k]); };
+    direct_cols<__m128, ld4, bc4, fma4, mul4, st4>(M, K, alpha, A, a_rs, a_cs, load, beta, C, ldc);
+    j += 4;
+  }
+  if (j + 2 <= N) {
+    const float* b = B + j * ldb;
+    auto load = [b, ldb](std::size_t k) { return _mm_unpacklo_ps(_mm_load_ss(b + k), _mm_load_ss(b + ldb + k)); };
+    direct_cols<__m128, ld2, bc4, fma4, mul4, st2>(M, K, alpha, A, a_rs, a_cs, load, beta, C + j, ldc);
+    j += 2;
+  }
+  if (j < N) {
+    const float* b = B + j * ldb;
+    auto load = [b](std::size_t k) { return _mm_load_ss(b + k); };
+    direct_cols<__m128, ld1, bc4, fma4, mul4, st1>(M, K, alpha, A, a_rs, a_cs, load, beta, C + j, ldc);
+  }
+}
+
+// Transposed B, 8 columns or more: op(B) rows are B's columns, so copy op(B)
+// to a K x N stack block first (kept out of direct_nn, whose frame stays small).
 __attribute__((noinline)) void direct_nt(bool ta, std::size_t M, std::size_t N, std::size_t K, float alpha,
                                          const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta,
                                          float* C, std::size_t ldc) {
@@ -530,6 +576,8 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
                        std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   if (!tb)
     direct_nn(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (N < 8)
+    direct_nt_narrow(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   else if (K * N <= kDirectBtFloats)
     direct_nt(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   else  // only as the fallback for a large problem
