@@ -44,6 +44,9 @@ qkv_status check(const qkv_trans& ta, const qkv_trans& tb, std::size_t M, std::s
     if (!m.ptr && !m.empty()) return QKV_ERR_NULL_POINTER;
   for (const stored& m : ms)
     if (m.ld < m.cols) return QKV_ERR_BAD_STRIDE;
+  // Every extent is below 2^14 * 2^14 floats = 1 GiB < PTRDIFF_MAX (also on
+  // 32-bit targets) when all sizes are: one test instead of three multiplies.
+  if (((M | N | K | lda | ldb | ldc) >> 14) == 0) return QKV_OK;
   for (const stored& m : ms)
     if (!extent_fits(m)) return QKV_ERR_SIZE_OVERFLOW;
   return QKV_OK;
