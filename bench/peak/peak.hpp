@@ -17,8 +17,9 @@ double peak_chains(qkv_isa isa, std::int64_t iters);
 // GFLOP/s (wall time), 0 when `isa` cannot run here.
 double probe_gflops(qkv_isa isa, int threads, std::int64_t iters);
 
-// Measured peak GFLOP/s for `isa` with `threads` threads (best of 3 probe
-// runs, cached per pair).
+// Measured peak GFLOP/s for `isa` with `threads` threads: the fastest
+// probe run of this process for the pair (3 on the first call, 1 shorter
+// one on each later call).
 double peak_gflops(qkv_isa isa, int threads);
 
 // Kernel-level probes, one per ISA translation unit.
