@@ -84,9 +84,21 @@ void direct_rows_simd(std::size_t N, std::size_t K, float alpha, const float* a,
                     B + j, ldb, beta, c + r * ldc + j, ldc);
 }
 
+// A transposed B of up to this many floats is copied to a K x N stack block
+// and runs as stored rows (vectors along N) instead of the scalar loop: Q.K^T
+// over a few keys. 4 KiB, small enough for any thread's stack.
+constexpr std::size_t kPortableBtFloats = 1024;
+
 template <class A>
 void direct_simd(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A_,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
+  if (tb && N >= simd::vf<A>::size && K * N <= kPortableBtFloats) {
+    alignas(64) float bt[kPortableBtFloats];
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+    direct_simd<A>(ta, false, M, N, K, alpha, A_, lda, bt, N, beta, C, ldc);
+    return;
+  }
   if (tb || N < simd::vf<A>::size) {
     direct_scalar(ta, tb, M, N, K, alpha, A_, lda, B, ldb, beta, C, ldc);
     return;
