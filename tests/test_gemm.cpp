@@ -188,6 +188,9 @@ TEST_CASE("sgemm large shapes cross every cache block on every ISA", "[gemm]") {
     run_shapes({1000}, {31}, {127}, 11, t0, 2);
     run_shapes({35}, {1100}, {257}, 13, t0 + 1, 2);
     run_shapes({353}, {40}, {520}, 17, t0 + 2, 1);
+    // Narrow N with the last column panel at most half used, A and B as
+    // stored: AVX-512 reads both in place in its 6 x 64 tiles.
+    run_shapes({353}, {40, 48, 16}, {300}, 19, 0, 1);
   });
 }
 
@@ -235,7 +238,9 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
                                      {true, true, 121, 95, 200, -0.5f, 0.f, 0},
                                      {false, true, 5, 1500, 300, 1.f, 1.f, 2},
                                      // N > 768: AVX-512 packs A; M split between the threads
-                                     {true, false, 300, 800, 270, 1.f, 0.3f, 0}};
+                                     {true, false, 300, 800, 270, 1.f, 0.3f, 0},
+                                     // N = 48: AVX-512 reads A and B in place (6 x 64 tiles)
+                                     {false, false, 300, 48, 300, 1.f, 0.3f, 3}};
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const auto& c : cases) {
       std::vector<float> one, two, two_ws;
