@@ -191,6 +191,9 @@ TEST_CASE("sgemm large shapes cross every cache block on every ISA", "[gemm]") {
     // Narrow N with the last column panel at most half used, A and B as
     // stored: AVX-512 reads both in place in its 6 x 64 tiles.
     run_shapes({353}, {40, 48, 16}, {300}, 19, 0, 1);
+    // A read in place with rows 4 KiB apart (lda 1024): AVX-512 runs tiles
+    // of at most 12 rows there; M = 61 ends in a short one.
+    check_case(gemm_case{false, false, 61, 100, 300, -0.5f, 0.3f, 724}, api::plain, 23);
   });
 }
 
@@ -240,7 +243,9 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
                                      // N > 768: AVX-512 packs A; M split between the threads
                                      {true, false, 300, 800, 270, 1.f, 0.3f, 0},
                                      // N = 48: AVX-512 reads A and B in place (6 x 64 tiles)
-                                     {false, false, 300, 48, 300, 1.f, 0.3f, 3}};
+                                     {false, false, 300, 48, 300, 1.f, 0.3f, 3},
+                                     // lda 1024: in-place A in tiles of at most 12 rows
+                                     {false, false, 61, 100, 300, 1.f, 0.f, 724}};
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const auto& c : cases) {
       std::vector<float> one, two, two_ws;
