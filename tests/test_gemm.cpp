@@ -240,7 +240,7 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
             : std::vector<gemm_case>{{false, false, 150, 100, 129, 1.f, 0.3f, 1},
                                      {true, true, 121, 95, 200, -0.5f, 0.f, 0},
                                      {false, true, 5, 1500, 300, 1.f, 1.f, 2},
-                                     // N > 768: AVX-512 packs A; M split between the threads
+                                     // N > 192: AVX-512 packs A; M split between the threads
                                      {true, false, 300, 800, 270, 1.f, 0.3f, 0},
                                      // N = 48: AVX-512 reads A and B in place (6 x 64 tiles)
                                      {false, false, 300, 48, 300, 1.f, 0.3f, 3},

@@ -588,15 +588,17 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
 // micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B micro-panels stream
 // from the B block (256 x 1024, 1 MiB) in L2. Measured at 1024^3-2048^3:
 // KC 256 beats 128/192/384 by 3-15 %; MC matters little.
-// A is packed only when N > 512. Read in place, its 14 rows are 14 streams
+// A is packed only when N > 192. Read in place, its 14 rows are 14 streams
 // lda apart; at lda = 1024 or 2048 floats (a multiple of 4 KiB) they all map
 // to one L1 set and evict each other: packing is 4-5 % faster at 1024^3 and
-// 2048^3 on one thread and up to 25 % on two; packed, the assembly tile
-// runs (1024x768x768 +1-13 %, 1024x512x768 +4 % since it exists). Where N is
-// small packing costs more than it saves (each A panel meets few B panels):
-// in place is 1.2x faster at 1024x64x1024 (P.V) and 256^3.
+// 2048^3 on one thread and up to 25 % on two. Packed, the assembly tile runs:
+// since it exists, N = 200-512 gains too (in-process A/B against N > 512:
+// 256^3 +16-23 %, 1024x256x768 +16-19 %, 512x256x512 +19 %, 1024x512x1024
+// +15 %, 1024x200x1000 +4-12 %; 2 threads and B^T alike). Where N is
+// smaller, packing costs about what it saves (N = 128-192 even within noise)
+// or more (each A panel meets few B panels): 1.2x slower at 1024x64x1024.
 constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
-constexpr std::size_t kPackAMinN = 512;
+constexpr std::size_t kPackAMinN = 192;
 // A B block of up to 16 KiB (64^3) is read in place: packing it cost ~7 %
 // of a 64^3 call. Larger ones are packed: read in place, a B micro-panel is
 // 2 of the 4+ lines of each row, which the L1 streamer follows worse than a
