@@ -162,10 +162,11 @@ TEST_CASE("sgemm edge shapes around the tile on every ISA", "[gemm]") {
 }
 
 TEST_CASE("sgemm small shapes: every column width of the unpacked path on every ISA", "[gemm]") {
-  // M*N*K <= 4096 runs unpacked: C's columns go in 16-, 8-, 4-, 2- and
-  // 1-wide steps, and a transposed B narrower than 8 is gathered per k
-  // rather than copied. Every N from 1 to 17 crosses each step and each
-  // remainder; M across the 4- and 2-row groups.
+  // M*N*K <= 4096 runs unpacked. AVX-512: C's columns go in 16-, 8-, 4-, 2-
+  // and 1-wide steps, and a transposed B narrower than 8 is gathered per k
+  // rather than copied; the portable kernels copy a transposed B at least
+  // one vector wide. Every N from 1 to 17 crosses each step and remainder;
+  // M across the 4- and 2-row groups.
   const bool small = qkv_test::small_tests();
   std::vector<std::size_t> ns;
   for (std::size_t n = 1; n <= 17; ++n) ns.push_back(n);

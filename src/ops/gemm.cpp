@@ -43,12 +43,13 @@ blocks blocks_for(const gemm_kernels& t, bool ta, bool tb, std::size_t M, std::s
   b.a_floats = N > t.pack_a_min_n || (ta && K > t.kc) ? round_up(b.mc * b.kc, kAlignFloats) : 0;
   // A small, non-transposed B is read in place (no B block) where the ISA
   // allows it (kc*N <= inplace_b_max): packing it costs more than it saves.
-  // So is a narrow one whose last nr-wide column panel would be at most half
-  // used (N = 33..48 for nr 32) where the ISA has its own in-place tiling:
-  // with A in place too, block_inplace's 6 x 64 tiles (one masked vector at
-  // most) waste fewer FMA lanes. AVX-512, 1 thread: 1024x48x1024 +27-36 %,
-  // 4096x40x4096 +18 %, 256x48x256 +27 %; 2 threads 1024x48x1024 +54 %.
-  // N = 1..16 measured even, 24 and 56 (panels 3/4 used) 4-14 % slower.
+  // So is a narrow one whose last nr-wide column panel would be at most
+  // half used (N = 1..16 or 33..48 for nr 32) where the ISA has its own
+  // in-place tiling: with A in place too, block_inplace's 6 x 64 tiles (one
+  // masked vector at most) waste fewer FMA lanes. AVX-512, 1 thread:
+  // 1024x48x1024 +27-36 %, 4096x40x4096 +18 %, 256x48x256 +27 %; 2 threads
+  // 1024x48x1024 +54 %. N = 1..16 measured even; 24 and 56 (panels 3/4
+  // used) were 4-14 % slower.
   const std::size_t last_panel = N - (N - 1) / t.nr * t.nr;
   const bool narrow_inplace = t.block_inplace && b.a_floats == 0 && N <= 2 * t.nr && 2 * last_panel <= t.nr;
   const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace);
