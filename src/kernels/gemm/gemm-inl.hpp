@@ -94,8 +94,7 @@ void direct_simd(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   if (tb && N >= simd::vf<A>::size && K * N <= kPortableBtFloats) {
     alignas(64) float bt[kPortableBtFloats];
-    for (std::size_t k = 0; k < K; ++k)
-      for (std::size_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+    copy_op_b_rows(K, N, B, ldb, bt);
     direct_simd<A>(ta, false, M, N, K, alpha, A_, lda, bt, N, beta, C, ldc);
     return;
   }

@@ -567,8 +567,7 @@ __attribute__((noinline)) void direct_nt(bool ta, std::size_t M, std::size_t N, 
                                          const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta,
                                          float* C, std::size_t ldc) {
   alignas(64) float bt[kDirectBtFloats];
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t j = 0; j < N; ++j) bt[k * N + j] = B[j * ldb + k];
+  copy_op_b_rows(K, N, B, ldb, bt);
   direct_nn(ta, M, N, K, alpha, A, lda, bt, N, beta, C, ldc);
 }
 

@@ -16,6 +16,13 @@ inline const float* a_at(bool trans, const float* a, std::size_t lda, std::size_
   return trans ? a + k * lda + i : a + i * lda + k;
 }
 
+// op(B) of a transposed B (N x K, rows ldb apart) written out as a dense
+// K x N block, for the unpacked kernels that want op(B)'s rows contiguous.
+inline void copy_op_b_rows(std::size_t K, std::size_t N, const float* B, std::size_t ldb, float* dst) {
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t j = 0; j < N; ++j) dst[k * N + j] = B[j * ldb + k];
+}
+
 // A block -> MR-row panels, k-major, rows past mc zero.
 template <std::size_t MR>
 void pack_a_ref(bool trans, std::size_t mc, std::size_t kc, const float* a, std::size_t lda, float* dst) {
