@@ -5,6 +5,11 @@
 # QKV_TEST_SCALE=small and QKV_EXPECT_ISA, which makes every Catch2 run fail
 # unless dispatch picked that ISA; bare-metal targets run the C check images
 # under qemu-system-arm and check the library's undefined symbols.
+#
+# Each target is one part: every part runs even when an earlier one failed,
+# each prints its duration, and the stage fails at the end naming every
+# failed part. Every emulated test runs under QKV_EMULATED_TEST_TIMEOUT
+# (cmake/QkvTestTimeouts.cmake, 120 s): a hang fails fast, by name.
 
 # cross_isa_lines NAME: shows which ISA the test programs used: the Catch2
 # runner's and the C checks' "active ISA" lines, from one run of each.
@@ -17,19 +22,22 @@ cross_isa_lines() {
   (cd "$dir" && ctest -V -R '^c_checks$') | grep -E "active ISA" | sed 's/^[0-9]*: /  /' || true
 }
 
-# cross_ctest NAME EXPECTED_ISA [VAR=value...]: ctest under emulation, with
-# the given environment (EXPECTED_ISA "" enforces none).
+# cross_ctest NAME EXPECTED_ISA [VAR=value...] [-- ctest args...]: ctest
+# under emulation, with the given environment (EXPECTED_ISA "" enforces none).
 cross_ctest() {
   local name=$1 isa=$2
   shift 2
-  log "cross: $name: ctest (expect ISA ${isa:-any}${*:+, $*})"
+  local env=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do env+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift
+  log "cross: $name: ctest (expect ISA ${isa:-any}${env[*]:+, ${env[*]}}${*:+, $*})"
   (
     export QKV_TEST_SCALE=small
     if [ -n "$isa" ]; then export QKV_EXPECT_ISA=$isa; fi
-    for kv in "$@"; do export "${kv?}"; done
+    for kv in "${env[@]}"; do export "${kv?}"; done
     # The training example runs for minutes under emulation; the native
     # stage runs it (and the decode test that needs its model).
-    run_ctest "$name" -E "^example_(train|decode)_copy$"
+    run_ctest "$name" -E "^example_(train|decode)_copy$" "$@"
     cross_isa_lines "$name"
   )
 }
@@ -42,37 +50,93 @@ cross_build() {
     -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON "$@"
 }
 
-stage_cross() {
-  "$root/scripts/setup-deps.sh" cross
+# cross_part NAME FUNCTION [ARGS...]: runs one part with errexit in a
+# subshell, records its result and duration; never stops the stage.
+cross_results=()
+cross_failed=()
+cross_part() {
+  local name=$1 t0=$SECONDS rc
+  shift
+  set +e
+  ( set -e; "$@" )
+  rc=$?
+  set -e
+  local dt=$((SECONDS - t0))
+  if [ "$rc" = 0 ]; then
+    cross_results+=("$(printf '%-22s passed  %5d s' "$name" "$dt")")
+  else
+    cross_results+=("$(printf '%-22s FAILED  %5d s  (exit %s)' "$name" "$dt" "$rc")")
+    cross_failed+=("$name")
+  fi
+  log "cross: $name: $([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)") in $dt s"
+}
 
+part_aarch64() {
   cross_build aarch64 aarch64-linux-gnu -DCMAKE_BUILD_TYPE=Release
   cross_ctest aarch64 neon64
+}
 
-  # armhf: qemu-arm's default CPU has NEON; cortex-r5f (armv7-r) has none, so
-  # the same binaries must fall back to scalar (QEMU_CPU picks the model).
+# armhf: qemu-arm's default CPU has NEON; cortex-r5f (armv7-r) has none, so
+# the same binaries must fall back to scalar (QEMU_CPU picks the model).
+part_armhf() {
   cross_build armhf arm-linux-gnueabihf -DCMAKE_BUILD_TYPE=Release
   cross_ctest armhf neon
   cross_ctest armhf scalar QEMU_CPU=cortex-r5f
+}
 
-  # i686: natively through the target's loader where the kernel runs 32-bit
-  # code; else qemu-i386, single-threaded (it hangs in pthread_create).
-  if /usr/i686-linux-gnu/lib/ld-linux.so.2 --version >/dev/null 2>&1; then
-    cross_build i686 i686-linux-gnu -DCMAKE_BUILD_TYPE=Release
-    cross_ctest i686 ""
-  elif command -v qemu-i386 >/dev/null; then
-    echo "cross: i686: this kernel cannot run 32-bit code; using qemu-i386 with OMP_NUM_THREADS=1"
-    OMP_NUM_THREADS=1 cross_build i686 i686-linux-gnu -DCMAKE_BUILD_TYPE=Release \
-      "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-i386;-cpu;Haswell;-L;/usr/i686-linux-gnu"
-    cross_ctest i686 avx2 OMP_NUM_THREADS=1
+# i686_qemu_dispatch CPU ISA: the i686 binaries under qemu-i386 on a CPU model
+# without AVX-512 (QEMU emulates none) must pick ISA: the dispatch tests, the
+# every-routine determinism test (each runnable ISA, 1-3 threads) and the C
+# checks, each under the emulated-test time limit.
+i686_qemu_dispatch() {
+  local cpu=$1 isa=$2 dir=$root/build/i686 sys=/usr/i686-linux-gnu
+  local limit
+  limit=$(sed -n 's/^QKV_EMULATED_TEST_TIMEOUT:STRING=//p' "$dir/CMakeCache.txt")
+  local qemu=(timeout "${limit:-120}" qemu-i386 -cpu "$cpu" -E "LD_LIBRARY_PATH=$sys/lib" -L "$sys")
+  log "cross: i686: qemu-i386 -cpu $cpu must pick $isa"
+  QKV_TEST_SCALE=small QKV_EXPECT_ISA=$isa "${qemu[@]}" "$dir/tests/qkv_tests" "[isa],[determinism]" 2>&1 |
+    grep -v "TCG doesn't support" | tail -n 4
+  QKV_TEST_SCALE=small "${qemu[@]}" "$dir/tests/baremetal/qkv_c_checks" >"$dir/qemu-$cpu.log" 2>&1
+  grep -E "active ISA|passed|FAIL" "$dir/qemu-$cpu.log"
+  grep -q "active ISA $isa," "$dir/qemu-$cpu.log"
+}
+
+# i686: where this kernel runs 32-bit code, the suite runs natively (the
+# toolchain file picks the target's loader) once per ISA the CPU has, forced
+# with QKV_ISA; else the whole suite runs under qemu-i386 -cpu Haswell (avx2),
+# threads and all. Either way qemu-i386 then proves the dispatch on CPUs
+# without AVX2 (Nehalem: sse2) or SSE2 (pentium3 runs x87 code: scalar).
+part_i686() {
+  cross_build i686 i686-linux-gnu -DCMAKE_BUILD_TYPE=Release
+  "$root/scripts/check-isa-objects.sh" "$root/build/i686"
+  if grep -q "^CMAKE_CROSSCOMPILING_EMULATOR:.*ld-linux" "$root/build/i686/CMakeCache.txt"; then
+    echo "cross: i686: this kernel runs 32-bit code: native runs, one per ISA"
+    local isa out sys=/usr/i686-linux-gnu
+    for isa in avx512 avx2 sse2 scalar; do
+      # QKV_ISA names a choice; dispatch keeps the best ISA when it cannot run.
+      out=$(QKV_ISA=$isa "$sys/lib/ld-linux.so.2" --library-path "$sys/lib" \
+        "$root/build/i686/tests/baremetal/qkv_c_checks" 2>&1 || true)
+      if grep -q "active ISA $isa," <<<"$out"; then
+        cross_ctest i686 "$isa" QKV_ISA="$isa"
+      else
+        echo "cross: i686: $isa not runnable on this CPU"
+      fi
+    done
   else
-    echo "cross: i686 SKIPPED: the kernel cannot run 32-bit code and qemu-i386 is missing"
+    echo "cross: i686: this kernel cannot run 32-bit code: the suite runs under qemu-i386"
+    cross_ctest i686 avx2 QEMU_CPU=Haswell
   fi
-  [ -d "$root/build/i686" ] && "$root/scripts/check-isa-objects.sh" "$root/build/i686"
+  if command -v qemu-i386 >/dev/null; then
+    i686_qemu_dispatch Nehalem sse2
+    i686_qemu_dispatch pentium3 scalar
+  fi
+}
 
-  # x86-64 baseline objects in Debug: -O0 is where per-ISA objects would share
-  # duplicated inline functions (an AVX copy reaching the SSE2 path). The
-  # check reads the objects; running the suite on older CPUs is the native
-  # stage's job (its baseline binary under qemu -cpu Nehalem and Haswell).
+# x86-64 baseline objects in Debug: -O0 is where per-ISA objects would share
+# duplicated inline functions (an AVX copy reaching the SSE2 path). The
+# check reads the objects; running the suite on older CPUs is the native
+# stage's job (its baseline binary under qemu -cpu Nehalem and Haswell).
+part_x86_64_debug() {
   log "cross: x86_64 baseline Debug: per-ISA object check"
   cmake -S "$root" -B "$root/build/x86_64-debug" -DQKV_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/x86_64-qemu.cmake" -DQKV_BUILD_TESTS=OFF \
@@ -80,15 +144,37 @@ stage_cross() {
     { cat "$root/build/x86_64-debug.configure.log"; return 1; }
   cmake --build "$root/build/x86_64-debug" -j "$jobs" --target qkv
   "$root/scripts/check-isa-objects.sh" "$root/build/x86_64-debug"
+}
 
-  # Cortex-M: M4 at -Os (the size the README reports), M7 and M55 at -O3 (M55
-  # auto-vectorized with MVE). The M7 bench probes the DWT cycle counter.
+# Cortex-M: M4 at -Os (the size the README reports), M7 and M55 at -O3 (M55
+# auto-vectorized with MVE). The M7 bench probes the DWT cycle counter.
+part_cortex_m4() {
   cross_build cortex-m4 cortex-m4 -DCMAKE_BUILD_TYPE=MinSizeRel
   cross_ctest cortex-m4 scalar
   (cd "$root/build/cortex-m4" && ctest -V -R baremetal_undefined_symbols | grep -E '^[0-9]+:   |ok:' | sed 's/^[0-9]*: //')
   "$root/scripts/size-table.sh" "$root/build/cortex-m4"
+}
+part_cortex_m7() {
   cross_build cortex-m7 cortex-m7 -DCMAKE_BUILD_TYPE=Release -DQKV_BENCH_CPU_HZ=25000000
   cross_ctest cortex-m7 scalar
+}
+part_cortex_m55() {
   cross_build cortex-m55 cortex-m55 -DCMAKE_BUILD_TYPE=Release
   cross_ctest cortex-m55 scalar
+}
+
+stage_cross() {
+  "$root/scripts/setup-deps.sh" cross
+  cross_results=()
+  cross_failed=()
+  local parts=${QKV_CROSS_PARTS:-"aarch64 armhf i686 x86_64_debug cortex_m4 cortex_m7 cortex_m55"} p
+  for p in $parts; do
+    cross_part "$p" "part_$p"
+  done
+  log "cross: summary"
+  printf '  %s\n' "${cross_results[@]}"
+  if [ ${#cross_failed[@]} -gt 0 ]; then
+    echo "cross: FAILED parts: ${cross_failed[*]}"
+    return 1
+  fi
 }
