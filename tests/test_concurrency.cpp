@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/routines.hpp"
+#include "support/teams.hpp"
 
 TEST_CASE("concurrent callers get the single-threaded results", "[reliability][concurrency]") {
   const auto routines = qkv_test::all_routines();
@@ -40,8 +41,10 @@ TEST_CASE("concurrent callers get the single-threaded results", "[reliability][c
             ++mismatches[c * routines.size() + i];
         }
     });
+  qkv_test::team_watch watch;
   go.store(true, std::memory_order_release);
   for (auto& th : pool) th.join();
+  QKV_CHECK_TEAM(watch);
 
   for (int c = 0; c < callers; ++c)
     for (std::size_t i = 0; i < routines.size(); ++i) {

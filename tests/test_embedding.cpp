@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/isa.hpp"
+#include "support/teams.hpp"
 #include "support/random.hpp"
 
 namespace {
@@ -154,8 +155,9 @@ TEST_CASE("embedding gradients match finite differences of the forward", "[embed
 }
 
 TEST_CASE("embedding is bitwise identical for 1 and 2 threads", "[embedding][threads]") {
-  // Enough work (rows * dim) for the library to start two threads.
-  const case_t c{97, 1000, 600, 2, qkv_test::small_tests() ? std::size_t{200} : std::size_t{512}, 3, 8};
+  // Enough work (8 per element by the driver's estimate: rows * dim >= 250 K)
+  // for the library to start two threads, at every scale.
+  const case_t c{97, 1000, 600, 2, qkv_test::small_tests() ? std::size_t{300} : std::size_t{512}, 3, 8};
   const auto d = desc_of(c);
   const std::size_t rows = c.batch * c.seq, ld = c.dim + c.pad;
   const auto tok = qkv_test::random_vector(c.vocab * c.dim, 12);
@@ -166,6 +168,7 @@ TEST_CASE("embedding is bitwise identical for 1 and 2 threads", "[embedding][thr
     std::vector<float> out[2], dtok[2], dpos[2];
     for (int t = 1; t <= 2; ++t) {
       qkv_test::threads_scope ts(t);
+      qkv_test::team_watch watch;
       out[t - 1].assign(rows * ld, 0.f);
       dtok[t - 1].assign(tok.size(), 0.f);
       dpos[t - 1].assign(pos.size(), 0.f);
@@ -173,6 +176,7 @@ TEST_CASE("embedding is bitwise identical for 1 and 2 threads", "[embedding][thr
                                     out[t - 1].data(), ld, nullptr) == QKV_OK);
       REQUIRE(qkv_embedding_backward(&d, c.batch, c.seq, c.offset, ids.data(), dout.data(), ld, dtok[t - 1].data(),
                                      dpos[t - 1].data(), nullptr) == QKV_OK);
+      if (t == 2) QKV_CHECK_TEAM(watch);
     }
     CHECK(out[0] == out[1]);
     CHECK(std::memcmp(dtok[0].data(), dtok[1].data(), tok.size() * sizeof(float)) == 0);

@@ -12,6 +12,7 @@
 #include "qkv/gemm.h"
 #include "support/isa.hpp"
 #include "support/random.hpp"
+#include "support/teams.hpp"
 #include "support/ref_gemm.hpp"
 
 namespace {
@@ -254,12 +255,14 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
         qkv_test::threads_scope th(1);
         one = check_case(c, api::plain, 5);
       }
+      INFO(describe(c));
       {
         qkv_test::threads_scope th(2);
+        qkv_test::team_watch watch;
         two = check_case(c, api::plain, 5, false);
         two_ws = check_case(c, api::ws, 5, false);
+        QKV_CHECK_TEAM(watch);
       }
-      INFO(describe(c));
       CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
       CHECK(std::memcmp(one.data(), two_ws.data(), one.size() * sizeof(float)) == 0);
     }

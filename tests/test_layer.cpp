@@ -10,6 +10,7 @@
 
 #include "support/isa.hpp"
 #include "support/random.hpp"
+#include "support/teams.hpp"
 #include "support/ref_layer.hpp"
 #include "qkv/optim.h"
 
@@ -203,9 +204,10 @@ TEST_CASE("dropout: p = 0 is no dropout, the mask rate is p, threads do not matt
     CHECK(std::fabs(double(dropped) - double(n) * p) <= 6 * sigma);
   }
 
-  // Same seed, 1 vs 2 threads: same bits, forward and backward.
-  layer_run b(make(6, 8, 2, 1, 1, 1, 0.4f), 2, 33, 32);
-  const auto dy = qkv_test::random_vector(b.B * b.T * 8, 3);
+  // Same seed, 1 vs 2 threads: same bits, forward and backward. Large enough
+  // (projections 2.4 MFLOP, attention 2.4) that two threads really run.
+  layer_run b(make(32, 64, 4, 1, 1, 1, 0.4f), 2, 96, 32);
+  const auto dy = qkv_test::random_vector(b.B * b.T * 64, 3);
   std::vector<float> y1, g1, dx1;
   {
     qkv_test::threads_scope t(1);
@@ -215,9 +217,11 @@ TEST_CASE("dropout: p = 0 is no dropout, the mask rate is p, threads do not matt
   }
   {
     qkv_test::threads_scope t(2);
+    qkv_test::team_watch watch;
     std::fill(b.grads.begin(), b.grads.end(), 0.f);
     REQUIRE(b.forward(true) == QKV_OK);
     REQUIRE(b.backward(dy) == QKV_OK);
+    QKV_CHECK_TEAM(watch);
   }
   CHECK(std::memcmp(y1.data(), b.y.data(), y1.size() * sizeof(float)) == 0);
   CHECK(std::memcmp(g1.data(), b.grads.data(), g1.size() * sizeof(float)) == 0);

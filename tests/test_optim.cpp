@@ -11,6 +11,7 @@
 
 #include "support/isa.hpp"
 #include "support/random.hpp"
+#include "support/teams.hpp"
 
 namespace {
 
@@ -203,8 +204,9 @@ TEST_CASE("Optimizer steps reproduce hand-computed values", "[optim]") {
 }
 
 TEST_CASE("Optimizer steps are bitwise identical for 1 and 2 threads and whole or in pieces", "[optim][threads]") {
-  // Several 16 Ki-float chunks, so that 2 threads really split the buffer.
-  const std::size_t n = qkv_test::small_tests() ? 40000 : 150001, cut = 12345;
+  // Several 16 Ki-float chunks and, by the driver's estimate (SGD 6 flops an
+  // element, AdamW 32), over 2 MFLOP each: 2 threads really split the buffer.
+  const std::size_t n = 350001, cut = 12345;
   const auto g = qkv_test::random_vector(n, 99, -1.f, 1.f);
   const auto p0 = qkv_test::random_vector(n, 98);
   const auto ca = adamw(1e-2f, 0.9f, 0.99f, 1e-6f, 0.05f);
@@ -216,8 +218,12 @@ TEST_CASE("Optimizer steps are bitwise identical for 1 and 2 threads and whole o
       qkv_test::threads_scope ts(threads);
       std::vector<float> pa = p0, sa(2 * n, 0.f), ps = p0, sb(n, 0.f);
       for (std::uint64_t t = 1; t <= 3; ++t) {
+        qkv_test::team_watch adam_watch;
         REQUIRE(qkv_adamw_step(&ca, t, n, pa.data(), g.data(), sa.data()) == QKV_OK);
+        if (threads > 1) QKV_CHECK_TEAM(adam_watch);
+        qkv_test::team_watch sgd_watch;
         REQUIRE(qkv_sgd_step(&cs, t, split, ps.data(), g.data(), sb.data()) == QKV_OK);
+        if (threads > 1 && split == n) QKV_CHECK_TEAM(sgd_watch);
         if (split < n)
           REQUIRE(qkv_sgd_step(&cs, t, n - split, ps.data() + split, g.data() + split, sb.data() + split) ==
                   QKV_OK);
@@ -333,7 +339,9 @@ TEST_CASE("qkv_clip_grad_norm is bitwise identical for 1 and 2 threads", "[optim
     for (int t = 1; t <= 2; ++t) {
       qkv_test::threads_scope ts(t);
       g[t - 1] = g0;
+      qkv_test::team_watch watch;
       REQUIRE(qkv_clip_grad_norm(g[t - 1].data(), n, 1.f, &norm[t - 1]) == QKV_OK);
+      if (t == 2) QKV_CHECK_TEAM(watch);
     }
     CHECK(std::memcmp(&norm[0], &norm[1], sizeof(float)) == 0);
     CHECK(std::memcmp(g[0].data(), g[1].data(), n * sizeof(float)) == 0);
@@ -360,7 +368,7 @@ TEST_CASE("qkv_clip_grad_norm validates its arguments", "[optim][clip][args]") {
 }
 
 TEST_CASE("qkv_init_uniform is reproducible, bounded and uniform", "[init]") {
-  const std::size_t n = qkv_test::small_tests() ? 20000 : 200003;
+  const std::size_t n = 200003;  // 10 flops an element: two threads' worth
   const float bound = 0.125f;
   std::vector<float> a(n + 2, 9.f), b(n, 0.f);
   {
@@ -369,7 +377,9 @@ TEST_CASE("qkv_init_uniform is reproducible, bounded and uniform", "[init]") {
   }
   {
     qkv_test::threads_scope ts(2);
+    qkv_test::team_watch watch;
     REQUIRE(qkv_init_uniform(b.data(), n, bound, 42) == QKV_OK);
+    QKV_CHECK_TEAM(watch);
   }
   CHECK(a.front() == 9.f);
   CHECK(a.back() == 9.f);

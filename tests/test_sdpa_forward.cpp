@@ -12,6 +12,7 @@
 
 #include "support/isa.hpp"
 #include "support/random.hpp"
+#include "support/teams.hpp"
 #include "support/ref_attention.hpp"
 
 namespace {
@@ -224,8 +225,10 @@ TEST_CASE("sdpa forward: a query that sees no key gives zeros and lse -inf", "[s
 
 TEST_CASE("sdpa forward: 1 vs 2 threads and a one-thread workspace are bitwise identical", "[sdpa][threads]") {
   // Several query tiles, several key tiles and several heads: many tasks.
-  const shape shapes[] = {{2, 2, 129, 200, 32, 32, false, layout::bthd, 0, 0.f, false},
-                          {1, 3, 130, 130, 16, 16, true, layout::bhtd, 0, 0.1f, false}};
+  // Each is large enough for the fused path to start two threads; the first
+  // also for the reference path's per-head GEMMs (3.8 MFLOP).
+  const shape shapes[] = {{2, 2, 229, 256, 32, 32, false, layout::bthd, 0, 0.f, false},
+                          {1, 3, 160, 160, 16, 16, true, layout::bhtd, 0, 0.1f, false}};  // causal: 2.5 MFLOP
   std::vector<problem> problems;
   for (const shape& s : shapes) problems.emplace_back(s, 9);
   // Thread splits are ISA-independent driver code: under emulation (slow,
@@ -250,7 +253,11 @@ TEST_CASE("sdpa forward: 1 vs 2 threads and a one-thread workspace are bitwise i
         }
         {
           qkv_test::threads_scope two(2);
+          qkv_test::team_watch watch;
           REQUIRE(p.run(algo, o2, l2, 2) == QKV_OK);
+          // The reference threads inside its per-head GEMMs and softmax rows:
+          // only the first problem is large enough for those.
+          if (algo == QKV_SDPA_FUSED || &p == &problems.front()) QKV_CHECK_TEAM(watch);
           REQUIRE(p.run(algo, o3, l3, 1) == QKV_OK);  // workspace for one thread: runs with one
         }
         CHECK(std::memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)) == 0);

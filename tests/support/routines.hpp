@@ -3,9 +3,11 @@
 // determinism test runs each at 1, 2 and 3 threads, the concurrency test
 // from several std::threads at once; both compare bytes.
 //
-// Shapes are large enough that the threaded drivers really split work
-// (qkv::ops::threads_for wants ~1 MFLOP per thread), and shrink under
-// emulation (QKV_TEST_SCALE=small). A family appears once its
+// Shapes of threaded routines are large enough that the drivers really split
+// work (qkv::ops::threads_for wants ~1 MFLOP per thread, by each op's own
+// work estimate) at every scale: under emulation (QKV_TEST_SCALE=small) they
+// shrink only down to just above that cut-off, and the determinism test
+// checks that a team ran (support/teams.hpp). A family appears once its
 // implementation is in the tree (__has_include of its ops header), so this
 // file follows the API as it grows.
 #pragma once
@@ -28,6 +30,11 @@ using bytes = std::vector<unsigned char>;
 struct routine {
   std::string name;
   std::function<bytes()> run;  // empty bytes: a call returned an error
+  // Whether the routine's calls split work across threads. Those that do run
+  // above the library's cut-off (~1 MFLOP per thread) at every test scale, so
+  // that a 2-thread run really starts a team; those that do not (the BLAS-1
+  // vector routines run on the caller's thread) must start none.
+  bool threaded = true;
 };
 
 namespace detail {
@@ -64,11 +71,12 @@ inline std::vector<routine> all_routines() {
                  append(out, d);
                  append(out, y);
                  return out;
-               }});
+               },
+               false});
 
 #if __has_include("ops/softmax.hpp")
   r.push_back({"softmax+log_softmax", [] {
-                 const std::size_t rows = scaled(257, 17), cols = 301, ld = 307;
+                 const std::size_t rows = 300, cols = 301, ld = 307;  // 25 flops a logit: 2.3 M
                  auto x = random_vector(rows * ld, 21, -8.f, 8.f);
                  std::vector<float> y(rows * ld, 0.f), z(rows * ld, 0.f);
                  if (!ok(qkv_softmax(rows, cols, 0.7f, x.data(), ld, y.data(), ld)) ||
@@ -86,7 +94,7 @@ inline std::vector<routine> all_routines() {
     static const char* names[] = {"sdpa_forward fused", "sdpa_forward fused causal+dropout",
                                   "sdpa_forward reference causal"};
     r.push_back({names[variant], [variant] {
-                   const std::size_t B = 2, H = 3, T = scaled(96, 24), D = 32;
+                   const std::size_t B = 2, H = 3, T = scaled(96, 80), D = 32;  // causal fused: 2.5 M at 80
                    qkv_sdpa_desc d{};
                    d.batch = B, d.heads = H, d.q_len = T, d.kv_len = T, d.head_dim = D;
                    // [B, T, H, D]: heads interleaved, as a fused QKV projection writes them.
@@ -127,7 +135,7 @@ inline std::vector<routine> all_routines() {
 #if __has_include("qkv/gemm.h") && __has_include("ops/gemm.hpp")
   for (int t = 0; t < 2; ++t)
     r.push_back({t ? "sgemm_ws (A^T B^T)" : "sgemm (A B)", [t] {
-                   const std::size_t M = scaled(203, 37), N = scaled(190, 29), K = scaled(111, 23);
+                   const std::size_t M = scaled(203, 127), N = scaled(190, 97), K = scaled(111, 103);  // >= 2.5 M
                    const qkv_trans tr = t ? QKV_TRANS : QKV_NO_TRANS;
                    const std::size_t lda = (t ? M : K) + 3, ldb = (t ? K : N) + 1, ldc = N + 5;
                    auto a = random_vector((t ? K : M) * lda, 41), b = random_vector((t ? N : K) * ldb, 42);
@@ -150,7 +158,7 @@ inline std::vector<routine> all_routines() {
 
 #if __has_include("qkv/loss.h") && __has_include("ops/loss.hpp")
   r.push_back({"cross_entropy", [] {
-                 const std::size_t rows = scaled(1031, 33), classes = 257, ld = 260;
+                 const std::size_t rows = scaled(1031, 541), classes = 257, ld = 260;  // 15 a logit: >= 2.1 M
                  auto logits = random_vector(rows * ld, 51, -6.f, 6.f);
                  std::vector<int32_t> tgt(rows);
                  rng g(52);
@@ -171,8 +179,9 @@ inline std::vector<routine> all_routines() {
 
 #if __has_include("qkv/embedding.h") && __has_include("ops/embedding.hpp")
   r.push_back({"embedding", [] {
-                 const qkv_embedding_desc d{scaled(5003, 101), 96, 300};
-                 const std::size_t B = 4, T = scaled(257, 19), ld = d.dim + 4;
+                 // 8 "flops" an element, memory-bound: 4 x 257 rows of 256 are 2.1 M.
+                 const qkv_embedding_desc d{scaled(5003, 101), 256, 300};
+                 const std::size_t B = 4, T = 257, ld = d.dim + 4;
                  auto tok = random_vector(d.vocab * d.dim, 61), pos = random_vector(d.max_positions * d.dim, 62);
                  std::vector<int32_t> ids(B * T);
                  rng g(63);
@@ -193,7 +202,7 @@ inline std::vector<routine> all_routines() {
 
 #if __has_include("qkv/optim.h") && __has_include("ops/optim.hpp")
   r.push_back({"sgd+adamw+init", [] {
-                 const std::size_t n = scaled(200003, 1003);
+                 const std::size_t n = scaled(200003, 70001);  // AdamW 32 flops an element: 2.2 M
                  std::vector<float> p(n), p2(n), g(n);
                  if (!ok(qkv_init_uniform(p.data(), n, 0.5f, 71)) || !ok(qkv_init_uniform(g.data(), n, 1.f, 72)))
                    return bytes{};
@@ -219,7 +228,7 @@ inline std::vector<routine> all_routines() {
                  qkv_mha_desc d{};
                  d.d_in = 48, d.d_out = 64, d.num_heads = 4, d.causal = 1, d.qkv_bias = 1, d.out_proj = 1;
                  d.dropout_p = 0.1f, d.dropout_seed = 5;
-                 const std::size_t B = 2, T = scaled(64, 12);
+                 const std::size_t B = 2, T = 64;
                  std::size_t np = 0, cache = 0, wf = 0, wb = 0;
                  if (!ok(qkv_mha_param_count(&d, &np)) || !ok(qkv_mha_cache_size(&d, B, T, &cache)) ||
                      !ok(qkv_mha_forward_workspace_size(&d, B, T, 3, &wf)) ||
@@ -230,7 +239,7 @@ inline std::vector<routine> all_routines() {
                  auto x = random_vector(B * T * d.d_in, 82), dy = random_vector(B * T * d.d_out, 83);
                  std::vector<float> y(B * T * d.d_out), dx(x.size());
                  // 64-byte aligned caches and workspaces, as documented.
-                 std::vector<float> c(cache / 4 + 16), w(std::max(wf, wb) / 4 + 16);
+                 std::vector<float> c((cache + 3) / 4 + 16), w((std::max(wf, wb) + 3) / 4 + 16);
                  auto align = [](std::vector<float>& v) {
                    return reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(v.data()) + 63) & ~std::uintptr_t{63});
                  };
@@ -246,8 +255,9 @@ inline std::vector<routine> all_routines() {
                }});
   r.push_back({"mha KV-cache decode", [] {
                  qkv_mha_desc d{};
-                 d.d_in = 48, d.d_out = 64, d.num_heads = 4, d.causal = 1, d.qkv_bias = 1, d.out_proj = 1;
-                 const std::size_t B = 2, cap = scaled(96, 16), step = cap / 4;
+                 // 64 new rows a call through 128 x 128 projections: 2.1 M each.
+                 d.d_in = 128, d.d_out = 128, d.num_heads = 4, d.causal = 1, d.qkv_bias = 1, d.out_proj = 1;
+                 const std::size_t B = 2, step = 32, cap = scaled(4, 2) * step;
                  std::size_t np = 0, kvb = 0, wsb = 0;
                  qkv_mha_kv_state st{};
                  if (!ok(qkv_mha_param_count(&d, &np)) || !ok(qkv_mha_kv_cache_size(&d, B, cap, &kvb)) ||
@@ -259,13 +269,13 @@ inline std::vector<routine> all_routines() {
                  std::size_t wmax = 0;
                  if (!ok(qkv_mha_decode_workspace_size(&d, &last, step, 3, &wmax))) return bytes{};
                  wsb = std::max(wsb, wmax);
-                 std::vector<float> params(np), kv(kvb / 4 + 16), w(wsb / 4 + 16), y(B * step * d.d_out);
+                 std::vector<float> params(np), kv((kvb + 3) / 4 + 16), w((wsb + 3) / 4 + 16), y(B * step * d.d_out);
                  if (!ok(qkv_mha_init(&d, params.data(), 91))) return bytes{};
                  auto align = [](std::vector<float>& v) {
                    return reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(v.data()) + 63) & ~std::uintptr_t{63});
                  };
                  bytes out;
-                 for (std::size_t t = 0; t + step <= cap; t += step) {  // the cache fills up in 4 calls
+                 for (std::size_t t = 0; t + step <= cap; t += step) {  // the cache fills up in 4 (2) calls
                    auto x = random_vector(B * step * d.d_in, 92 + t);
                    if (!ok(qkv_mha_decode_workspace_size(&d, &st, step, 3, &wsb)) || wsb > (w.size() - 16) * 4 ||
                        !ok(qkv_mha_decode(&d, params.data(), &st, align(kv), kvb, step, x.data(), y.data(), align(w),
