@@ -89,8 +89,8 @@ QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int thread
  *  @param[out] lse        optional (may be NULL): [batch][heads][q_len] contiguous natural-log
  *                         sum-exp of each row's scaled scores over the keys it sees (before
  *                         dropout): what qkv_sdpa_backward() needs.
- *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size(desc, 1) bytes, 64-byte
- *                         alignment recommended; NULL allowed when that size is 0.
+ *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size(desc, 1) bytes, any
+ *                         alignment (64 bytes wastes none); the workspace rule of qkv/qkv.h.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero dimension);
  *          QKV_ERR_BAD_STRIDE (token stride < feature size, or an output layout whose
  *          elements overlap); QKV_ERR_BAD_ARGUMENT (scale, causal, dropout_p or algo out of
@@ -98,7 +98,8 @@ QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int thread
 QKV_API qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
                                     float* out, float* lse, void* workspace, size_t workspace_bytes);
 
-/** Workspace the backward needs with up to @p threads threads (same rules as the forward). */
+/** Workspace the backward needs with up to @p threads threads (same rules as the forward:
+ *  the workspace rule of qkv/qkv.h). */
 QKV_API qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes);
 
 /** Backward attention: gradients of a loss L with respect to Q, K and V, given

@@ -21,7 +21,8 @@
  * Memory: the caller owns everything. The forward in training mode writes
  * what the backward needs into a cache buffer (Q, K, V, the attention output
  * and one log-sum-exp per row and head: O(B*T*d_out), never T x T). Scratch
- * comes from a workspace sized by the matching *_workspace_size() query.
+ * comes from a workspace sized by the matching *_workspace_size() query
+ * (one rule for NULL and short workspaces: qkv/qkv.h).
  * Nothing allocates. Results are bitwise identical for any thread count.
  * Thread-safety: reentrant; concurrent calls must use distinct caches,
  * workspaces and outputs. */
@@ -92,7 +93,8 @@ QKV_API qkv_status qkv_mha_forward_workspace_size(const qkv_mha_desc* desc, size
  *  @param[in]  training  1: apply dropout and fill @p cache for qkv_mha_backward();
  *                        0: inference (no dropout; @p cache may be NULL).
  *  @param[out] cache     qkv_mha_cache_size() bytes when training, 64-byte aligned.
- *  @param[in]  workspace qkv_mha_forward_workspace_size() bytes, 64-byte aligned.
+ *  @param[in]  workspace qkv_mha_forward_workspace_size() bytes, any alignment (the
+ *                        workspace rule of qkv/qkv.h).
  *  @return QKV_OK or a status (nothing written): the statuses of qkv_mha_validate(),
  *  QKV_ERR_BAD_SHAPE (batch or seq_len 0), QKV_ERR_BAD_ARGUMENT (training not 0/1),
  *  QKV_ERR_WORKSPACE_TOO_SMALL, QKV_ERR_SIZE_OVERFLOW. */

@@ -7,6 +7,13 @@
  *  - the caller owns all memory; routines that need scratch space take it as a
  *    (void* workspace, size_t bytes) pair sized by a *_workspace_size() query,
  *    and nothing allocates on a compute path;
+ *  - one workspace rule for all of them: when the call needs scratch, a NULL
+ *    workspace is QKV_ERR_NULL_POINTER (whatever the byte count), then fewer
+ *    bytes than the query returns for one thread is QKV_ERR_WORKSPACE_TOO_SMALL,
+ *    whatever the pointer's alignment (the query includes the slack to align
+ *    it); a call that needs none accepts NULL. More bytes may buy threads,
+ *    never other results. Sizes depend on the active ISA: query after
+ *    qkv_set_isa();
  *  - on error nothing is written to any output. */
 #ifndef QKV_QKV_H
 #define QKV_QKV_H

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "capi/enum_value.hpp"
+#include "capi/workspace.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemm_tiny.hpp"
 #include "qkv/gemm.h"
@@ -89,8 +90,7 @@ qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K
   // Only the packed path (not empty, not small, alpha != 0) uses the workspace.
   const bool packs = M && N && K && alpha != 0.f && !qkv::ops::sgemm_is_small(M, N, K);
   const std::size_t need = packs ? qkv::ops::sgemm_workspace_bytes(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1) : 0;
-  if (need && !workspace) return QKV_ERR_NULL_POINTER;
-  if (workspace_bytes < need) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   qkv::ops::sgemm(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                   need ? workspace : nullptr, workspace_bytes);
   return QKV_OK;

@@ -5,6 +5,7 @@
 #include <initializer_list>
 
 #include "capi/checked.hpp"
+#include "capi/workspace.hpp"
 #include "ops/mha_layer.hpp"
 #include "ops/threads.hpp"
 #include "qkv/init.h"
@@ -166,8 +167,8 @@ qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t
   if (training && cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
   // Sized for one thread; more threads only need more when the caller asked for them.
-  if (!workspace || workspace_bytes < qkv::ops::mha_forward_workspace_bytes(*desc, n, 1))
-    return workspace ? QKV_ERR_WORKSPACE_TOO_SMALL : QKV_ERR_NULL_POINTER;
+  const std::size_t need = qkv::ops::mha_forward_workspace_bytes(*desc, n, 1);
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   qkv::ops::mha_forward(*desc, l, n, params, x, y, training != 0, static_cast<float*>(cache), workspace,
                         workspace_bytes);
   return QKV_OK;
@@ -181,8 +182,8 @@ qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
   if (cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
-  if (!workspace || workspace_bytes < qkv::ops::mha_backward_workspace_bytes(*desc, n, 1))
-    return workspace ? QKV_ERR_WORKSPACE_TOO_SMALL : QKV_ERR_NULL_POINTER;
+  const std::size_t need = qkv::ops::mha_backward_workspace_bytes(*desc, n, 1);
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   qkv::ops::mha_backward(*desc, l, n, params, x, static_cast<const float*>(cache), dy, dx, grads, workspace,
                          workspace_bytes);
   return QKV_OK;
@@ -240,7 +241,7 @@ qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha
   if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
   if (kv_bytes < n.rows * n.d_out * 2 * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const std::size_t need = qkv::ops::mha_decode_workspace_bytes(*desc, state->batch, n_new, state->length + n_new, 1);
-  if (!workspace || workspace_bytes < need) return workspace ? QKV_ERR_WORKSPACE_TOO_SMALL : QKV_ERR_NULL_POINTER;
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   qkv::ops::mha_decode(*desc, l, params, state->batch, state->capacity, state->length, n_new,
                        static_cast<float*>(kv_buffer), x_new, y_new, workspace, workspace_bytes);
   state->length += n_new;

@@ -1,6 +1,7 @@
 // C boundary: attention backward. Validates everything, then hands the fused
 // or the reference driver a resolved description; writes nothing on error.
 #include "capi/sdpa_check.hpp"
+#include "capi/workspace.hpp"
 #include "ops/sdpa_backward.hpp"
 #include "qkv/attention.h"
 
@@ -36,10 +37,9 @@ qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const fl
   const qkv_status st = qkv::capi::check_sdpa(desc, /*backward=*/true, &r);
   if (st != QKV_OK) return st;
   if (!q || !k || !v || !out || !lse || !dout || !dq || !dk || !dv) return QKV_ERR_NULL_POINTER;
-  if (!workspace && workspace_bytes) return QKV_ERR_NULL_POINTER;
   std::size_t one;  // what a single thread needs: less is an error, more may buy threads
   if (!required_bytes(*desc, r.v_dim, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;
-  if (workspace_bytes < one) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, one); w != QKV_OK) return w;
   const qkv::ops::sdpa_bwd_args a{desc, r.v_dim, r.scale, q, k, v, out, lse, dout, dq, dk, dv};
   const bool ok = reference(*desc) ? qkv::ops::sdpa_backward_reference(a, workspace, workspace_bytes)
                                    : qkv::ops::sdpa_backward_fused(a, workspace, workspace_bytes);

@@ -1,5 +1,6 @@
 // C boundary: the attention forward and its workspace query.
 #include "capi/sdpa_check.hpp"
+#include "capi/workspace.hpp"
 #include "ops/sdpa_forward.hpp"
 #include "qkv/attention.h"
 
@@ -35,9 +36,10 @@ qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const flo
   qkv::ops::sdpa_problem p{};
   const qkv_status st = plan(desc, &p);
   if (st != QKV_OK) return st;
-  if (!q || !k || !v || !out || !workspace) return QKV_ERR_NULL_POINTER;
-  std::size_t one = 0;  // a one-thread share, overflow-checked
+  if (!q || !k || !v || !out) return QKV_ERR_NULL_POINTER;
+  std::size_t one = 0;  // the query's answer for one thread, alignment slack included
   if (!qkv::ops::sdpa_forward_workspace_bytes(p, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, one); w != QKV_OK) return w;
   if (!qkv::ops::sdpa_forward(p, q, k, v, out, lse, workspace, workspace_bytes)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   return QKV_OK;
 }

@@ -1,0 +1,220 @@
+// The workspace contract of qkv/qkv.h, for every entry point that takes one:
+// a call refuses a NULL workspace with QKV_ERR_NULL_POINTER (whatever its
+// byte count) and anything below what its size query said for one thread
+// with QKV_ERR_WORKSPACE_TOO_SMALL, at every alignment of the pointer,
+// writing nothing; exactly that many bytes, at any alignment, is enough and
+// gives the same bits as a generous workspace.
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "support/isa.hpp"
+#include "support/random.hpp"
+
+namespace {
+
+constexpr float kCanary = -1234.5f;
+
+// One entry point bound to fixed inputs. run() calls it with a workspace;
+// outputs() are the buffers it writes (reset to the canary by reset()).
+struct entry {
+  std::string name;
+  std::function<std::size_t()> query{};  // the size query's answer for one thread (depends on the ISA)
+  std::size_t need = 0;                    // query() under the ISA being tested
+  std::function<qkv_status(void*, std::size_t)> run{};
+  std::vector<std::vector<float>*> outputs{};
+  std::function<void()> restore{};  // inputs a call may update (KV-cache state)
+
+  void reset() {
+    for (auto* o : outputs) std::fill(o->begin(), o->end(), kCanary);
+    if (restore) restore();
+  }
+  bool untouched() const {
+    for (auto* o : outputs)
+      for (float x : *o)
+        if (std::memcmp(&x, &kCanary, sizeof x) != 0) return false;
+    return true;
+  }
+  std::vector<float> snapshot() const {
+    std::vector<float> all;
+    for (auto* o : outputs) all.insert(all.end(), o->begin(), o->end());
+    return all;
+  }
+};
+
+// Storage shared by the entries (kept alive for the whole test).
+struct fixture {
+  // sgemm
+  std::size_t M = 61, N = 200, K = 130;
+  std::vector<float> a = qkv_test::random_vector(M * K, 1), b = qkv_test::random_vector(K * N, 2), c;
+  // sdpa
+  qkv_sdpa_desc sd{};
+  std::vector<float> q, k, v, o, lse, dout, dq, dk, dv;
+  // layer
+  qkv_mha_desc md{};
+  std::size_t B = 2, T = 9, np = 0, cache_bytes = 0, kv_bytes = 0;
+  std::vector<float> params, x, y, cache, dy, dx, grads, kv, y_new;
+  qkv_mha_kv_state st{};
+
+  fixture() {
+    c.resize(M * N);
+    sd.batch = 1, sd.heads = 2, sd.q_len = 19, sd.kv_len = 23, sd.head_dim = 8, sd.causal = 1;
+    const std::size_t T2 = 23, H = 2, D = 8;
+    sd.q = sd.k = sd.v = sd.o = qkv_sdpa_strides{T2 * H * D, D, H * D};
+    q = qkv_test::random_vector(T2 * H * D, 3), k = qkv_test::random_vector(T2 * H * D, 4);
+    v = qkv_test::random_vector(T2 * H * D, 5), dout = qkv_test::random_vector(T2 * H * D, 6);
+    o.resize(T2 * H * D), lse.resize(H * sd.q_len), dq.resize(q.size()), dk.resize(k.size()), dv.resize(v.size());
+
+    md.d_in = 12, md.d_out = 16, md.num_heads = 2, md.causal = 1, md.qkv_bias = 1, md.out_proj = 1;
+    REQUIRE(qkv_mha_param_count(&md, &np) == QKV_OK);
+    REQUIRE(qkv_mha_cache_size(&md, B, T, &cache_bytes) == QKV_OK);
+    REQUIRE(qkv_mha_kv_cache_size(&md, B, T, &kv_bytes) == QKV_OK);
+    params.resize(np), grads.resize(np);
+    REQUIRE(qkv_mha_init(&md, params.data(), 7) == QKV_OK);
+    x = qkv_test::random_vector(B * T * md.d_in, 8), dy = qkv_test::random_vector(B * T * md.d_out, 9);
+    y.resize(B * T * md.d_out), dx.resize(x.size()), y_new.resize(B * 3 * md.d_out);
+    cache.resize(cache_bytes / sizeof(float) + 1), kv.resize(kv_bytes / sizeof(float) + 1);
+  }
+};
+
+std::vector<entry> entries(fixture& f) {
+  std::vector<entry> e;
+  {
+    entry s{"qkv_sgemm_ws"};
+    s.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, f.M, f.N, f.K, 1, &n) == QKV_OK);
+      return n;
+    };
+    s.run = [&f](void* w, std::size_t n) {
+      return qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, f.M, f.N, f.K, 1.f, f.a.data(), f.K, f.b.data(), f.N, 0.f,
+                          f.c.data(), f.N, w, n);
+    };
+    s.outputs = {&f.c};
+    e.push_back(s);
+  }
+  for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
+    const std::string tag = algo == QKV_SDPA_FUSED ? " (fused)" : " (reference)";
+    f.sd.algo = algo;
+    const qkv_sdpa_desc d = f.sd;
+    entry fw{"qkv_sdpa_forward" + tag};
+    fw.query = [d] {
+      std::size_t n = 0;
+      REQUIRE(qkv_sdpa_workspace_size(&d, 1, &n) == QKV_OK);
+      return n;
+    };
+    fw.run = [&f, d](void* w, std::size_t n) {
+      return qkv_sdpa_forward(&d, f.q.data(), f.k.data(), f.v.data(), f.o.data(), f.lse.data(), w, n);
+    };
+    fw.outputs = {&f.o, &f.lse};
+    e.push_back(fw);
+
+    entry bw{"qkv_sdpa_backward" + tag};
+    bw.query = [d] {
+      std::size_t n = 0;
+      REQUIRE(qkv_sdpa_backward_workspace_size(&d, 1, &n) == QKV_OK);
+      return n;
+    };
+    bw.run = [&f, d](void* w, std::size_t n) {
+      // Its own forward (generous workspace) first: o and lse are inputs here.
+      std::size_t fb = 0;
+      if (qkv_sdpa_workspace_size(&d, 1, &fb) != QKV_OK) return QKV_ERR_BAD_ARGUMENT;
+      std::vector<unsigned char> fws(fb);
+      if (qkv_sdpa_forward(&d, f.q.data(), f.k.data(), f.v.data(), f.o.data(), f.lse.data(), fws.data(), fb) !=
+          QKV_OK)
+        return QKV_ERR_BAD_ARGUMENT;
+      return qkv_sdpa_backward(&d, f.q.data(), f.k.data(), f.v.data(), f.o.data(), f.lse.data(), f.dout.data(),
+                               f.dq.data(), f.dk.data(), f.dv.data(), w, n);
+    };
+    bw.outputs = {&f.dq, &f.dk, &f.dv};
+    e.push_back(bw);
+  }
+  {
+    entry fw{"qkv_mha_forward"};
+    fw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_forward_workspace_size(&f.md, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    fw.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_forward(&f.md, f.params.data(), f.B, f.T, f.x.data(), f.y.data(), 1, f.cache.data(),
+                             f.cache_bytes, w, n);
+    };
+    fw.outputs = {&f.y};
+    e.push_back(fw);
+
+    entry bw{"qkv_mha_backward"};
+    bw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_backward_workspace_size(&f.md, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    bw.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_backward(&f.md, f.params.data(), f.B, f.T, f.x.data(), f.cache.data(), f.cache_bytes,
+                              f.dy.data(), f.dx.data(), f.grads.data(), w, n);
+    };
+    bw.outputs = {&f.dx, &f.grads};
+    e.push_back(bw);
+
+    entry dc{"qkv_mha_decode"};
+    REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK);
+    dc.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK);
+      REQUIRE(qkv_mha_decode_workspace_size(&f.md, &f.st, 3, 1, &n) == QKV_OK);
+      return n;
+    };
+    dc.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_decode(&f.md, f.params.data(), &f.st, f.kv.data(), f.kv_bytes, 3, f.x.data(), f.y_new.data(),
+                            w, n);
+    };
+    dc.outputs = {&f.y_new};
+    dc.restore = [&f] { REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK); };
+    e.push_back(dc);
+  }
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("every entry point refuses a NULL or short workspace at any alignment and takes exactly the query",
+          "[capi][workspace]") {
+  fixture f;
+  auto all = entries(f);
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (entry& e : all) {
+      e.need = e.query();
+      INFO(e.name << ", needs " << e.need << " bytes");
+      REQUIRE(e.need > 0);
+      // The result with a generous, aligned workspace.
+      std::vector<unsigned char> big(e.need + 256);
+      e.reset();
+      REQUIRE(e.run(big.data(), big.size()) == QKV_OK);
+      const std::vector<float> want = e.snapshot();
+
+      // NULL, with or without a byte count: one status.
+      for (std::size_t n : {std::size_t{0}, e.need, e.need + 64}) {
+        e.reset();
+        CHECK(e.run(nullptr, n) == QKV_ERR_NULL_POINTER);
+        CHECK(e.untouched());
+      }
+      std::vector<unsigned char> buf(e.need + 128);
+      const auto base = reinterpret_cast<std::uintptr_t>(buf.data());
+      unsigned char* aligned = buf.data() + (64 - base % 64) % 64;
+      for (std::size_t shift : {0, 1, 4, 16, 32, 60, 63}) {
+        INFO("pointer 64-byte alignment + " << shift);
+        e.reset();
+        CHECK(e.run(aligned + shift, e.need - 1) == QKV_ERR_WORKSPACE_TOO_SMALL);
+        CHECK(e.untouched());
+        e.reset();
+        CHECK(e.run(aligned + shift, 0) == QKV_ERR_WORKSPACE_TOO_SMALL);
+        CHECK(e.untouched());
+        e.reset();
+        REQUIRE(e.run(aligned + shift, e.need) == QKV_OK);
+        CHECK(e.snapshot() == want);
+      }
+    }
+  });
+}
