@@ -2,8 +2,8 @@
 // their own buffers, each call threaded inside with OpenMP (2 threads), and
 // every result must equal the single-threaded, single-caller one bytewise.
 // Concurrent callers share only the process-wide settings (ISA, thread
-// count), which nobody changes meanwhile, plus whatever the library keeps
-// per thread (the sgemm packing buffer is thread_local).
+// count), which nobody changes meanwhile; the library keeps no per-thread
+// state (tests/process/no_heap.cpp, scripts/check-no-tls.sh).
 #include <atomic>
 #include <cstring>
 #include <thread>

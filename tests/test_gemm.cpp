@@ -271,13 +271,13 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
 
 #if QKV_TEST_OPENMP
 TEST_CASE("sgemm is safe when several threads call it at once", "[gemm][threads]") {
-  // Each caller packs into its own per-thread buffer; all must be right.
+  // Each caller packs B into a block on its own stack; all must be right.
   const bool small = qkv_test::small_tests();
   const std::size_t M = small ? 40 : 150, N = small ? 40 : 70, K = small ? 100 : 300;
   const int reps = small ? 2 : 8;
   auto A = stored(M, K, 0, 21), B = stored(N, K, 0, 22);
   std::vector<float> want(M * N);
-  // B transposed: always packed, so the per-thread buffers are exercised.
+  // B transposed: always packed, so the stack blocks are exercised.
   REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, want.data(), N) == QKV_OK);
   int failures = 0;
 #pragma omp parallel num_threads(4) reduction(+ : failures)

@@ -264,21 +264,51 @@ float* align64(void* p) {
   return reinterpret_cast<float*>((u + 63) & ~static_cast<std::uintptr_t>(63));
 }
 
-#ifdef QKV_HOSTED
-// The per-thread packing buffer (kern::kGemmBufferFloats floats): A block
-// first, then (used by the calling thread only) the B block.
-float* thread_buffer() {
-  alignas(64) static thread_local float buf[kern::kGemmBufferFloats];
-  return buf;
-}
-#endif
-
 int threads_for_gemm(const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
   const std::size_t m_tiles = (M + t.mr - 1) / t.mr;
   const std::size_t n_panels = (min_sz(N, t.nc) + t.nr - 1) / t.nr;
   const float flops = 2.0f * static_cast<float>(M) * static_cast<float>(N) * static_cast<float>(K);
   return threads_for(flops, m_tiles > n_panels ? m_tiles : n_panels);
 }
+
+// Runs the packed algorithm on up to `nth` threads: the shared B block at
+// `bp` (unused when bl.b_floats == 0), thread i's A block at
+// `ap + i * bl.a_floats` (unused when bl.a_floats == 0).
+void run_packed(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int nth) {
+  auto a_block = [&](int tid) { return ap ? ap + static_cast<std::size_t>(tid) * bl.a_floats : nullptr; };
+  std::size_t ticket = 0;
+#ifdef _OPENMP
+  if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+    {
+      const int tid = omp_get_thread_num();
+      packed_worker(t, p, bl, bp, a_block(tid), tid, omp_get_num_threads(), &ticket);
+    }
+    return;
+  }
+#else
+  (void)nth;
+#endif
+  packed_worker(t, p, bl, bp, a_block(0), 0, 1, &ticket);
+}
+
+#ifdef QKV_HOSTED
+// sgemm without a workspace: op(A) read in place, and a packed B block in a
+// kGemmStackBFloats stack array, its width clipped to whole panels that fit.
+// Neither mc, nc nor where A is read changes any element's operations (K is
+// still split at kc), so the bits equal the workspace path's. Not inlined:
+// the 64 KiB frame exists only on this path.
+[[gnu::noinline]] void run_stack_b(const gemm_kernels& t, const problem& p, blocks bl, int nth) {
+  alignas(64) float b_block[kern::kGemmStackBFloats];
+  bl.a_floats = 0;
+  if (bl.b_floats) {
+    const std::size_t nc = kern::kGemmStackBFloats / bl.kc / t.nr * t.nr;  // >= nr: kc*nr fits (gemm.hpp)
+    if (nc < bl.nc) bl.nc = nc;
+    bl.b_floats = round_up(bl.kc * bl.nc, kAlignFloats);
+  }
+  run_packed(t, p, bl, bl.b_floats ? b_block : nullptr, nullptr, nth);
+}
+#endif
 
 }  // namespace
 
@@ -313,54 +343,30 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
   const blocks bl = blocks_for(t, ta, tb, M, N, K);
   const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
   int nth = threads_for_gemm(t, M, N, K);
-  // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...].
-  // Hosted buffers: each thread's A block at the start of its own buffer,
-  // the B block after the A block in the calling thread's buffer.
-  float* ws_base = nullptr;
-  [[maybe_unused]] bool hosted_buffers = false;  // read only where QKV_HOSTED
-  if (bl.a_floats != 0 || bl.b_floats != 0) {
-    if (ws) {
-      const std::size_t need1 = sgemm_workspace_bytes(ta, tb, M, N, K, 1);
-      if (ws_bytes < need1) {
-        unpacked();
-        return;
-      }
-      if (bl.a_floats) {  // each extra thread needs its own packed A block
-        const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
-        if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
-      }
-      ws_base = align64(ws);
-    } else {
-#ifdef QKV_HOSTED
-      hosted_buffers = true;
-#else
-      unpacked();
-      return;
-#endif
-    }
-  }
-  float* bp = ws_base;
-#ifdef QKV_HOSTED
-  if (hosted_buffers) bp = thread_buffer() + round_up(t.mc * t.kc, kAlignFloats);
-#endif
-  auto a_block = [&](int tid) -> float* {
-#ifdef QKV_HOSTED
-    if (hosted_buffers) return thread_buffer();
-#endif
-    return ws_base ? ws_base + bl.b_floats + static_cast<std::size_t>(tid) * bl.a_floats : nullptr;
-  };
-  std::size_t ticket = 0;
-#ifdef _OPENMP
-  if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-    {
-      const int tid = omp_get_thread_num();
-      packed_worker(t, p, bl, bp, a_block(tid), tid, omp_get_num_threads(), &ticket);
-    }
+  if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
+    run_packed(t, p, bl, nullptr, nullptr, nth);
     return;
   }
+  if (!ws) {
+#ifdef QKV_HOSTED
+    run_stack_b(t, p, bl, nth);
+#else
+    unpacked();  // bare-metal stacks are small: no 64 KiB block there
 #endif
-  packed_worker(t, p, bl, bp, a_block(0), 0, 1, &ticket);
+    return;
+  }
+  // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...].
+  const std::size_t need1 = sgemm_workspace_bytes(ta, tb, M, N, K, 1);
+  if (ws_bytes < need1) {
+    unpacked();
+    return;
+  }
+  if (bl.a_floats) {  // each extra thread needs its own packed A block
+    const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
+    if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
+  }
+  float* base = align64(ws);
+  run_packed(t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
 }
 
 void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,

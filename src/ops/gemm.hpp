@@ -13,11 +13,11 @@
 // thread count. Problems with M*N*K <= 4096 use the unpacked kernel (no
 // packing, no OpenMP region).
 //
-// Memory: nothing is allocated. The packed blocks live in the caller's
-// workspace (ws, ws_bytes), or with ws == nullptr in a per-thread static
-// buffer of kern::kGemmBufferFloats floats (hosted builds, thread_local: each
-// OpenMP worker packs A into its own, the calling thread's holds the shared B
-// block); on bare metal ws == nullptr selects the unpacked kernel.
+// Memory: nothing is allocated, and nothing is kept between calls. The packed
+// blocks live in the caller's workspace (ws, ws_bytes). With ws == nullptr,
+// hosted builds read op(A) in place and pack B into a 64 KiB stack array
+// (kern::kGemmStackBFloats) on the calling thread; bare metal runs the
+// unpacked kernel. Both give the workspace path's bits.
 #pragma once
 
 #include <cstddef>
@@ -31,10 +31,10 @@ namespace qkv::ops {
 // slack, so any workspace pointer works.
 std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads);
 
-// ws == nullptr: hosted builds use the internal per-thread buffer; bare metal
-// uses the unpacked kernel. With ws, at most as many threads run as the
-// workspace has room for; a workspace too small for one thread falls back to
-// the unpacked kernel.
+// ws == nullptr: the stack-block path above (hosted) or the unpacked kernel
+// (bare metal). With ws, at most as many threads run as the workspace has
+// room for; a workspace too small for one thread falls back to the unpacked
+// kernel.
 void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
            std::size_t ws_bytes);

@@ -71,10 +71,11 @@ struct gemm_kernels {
                         std::size_t ldc);
 };
 
-// Capacity of one hosted per-thread packing buffer, in floats: every ISA's
-// table satisfies mc*kc + kc*nc <= kGemmBufferFloats (checked where each table
-// is defined): (192 + 1024) * 256 floats = 1.19 MiB.
-constexpr std::size_t kGemmBufferFloats = (192 + 1024) * 256;
+// The B block of sgemm without a workspace (ops/gemm.cpp) is a stack array
+// of kGemmStackBFloats floats (64 KiB): every ISA's table satisfies
+// kc*nr <= kGemmStackBFloats (checked where each table is defined), so it
+// holds at least one B panel.
+constexpr std::size_t kGemmStackBFloats = 16384;
 
 QKV_DECLARE_KERNEL_TABLES(gemm_kernels, gemm)
 

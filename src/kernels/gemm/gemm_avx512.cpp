@@ -605,7 +605,7 @@ constexpr std::size_t kPackAMinN = 192;
 // +11 %, 1024x64x1024 +5-8 %; 64^3 -7 %).
 constexpr std::size_t kInplaceBMax = 4096;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
-static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hosted buffer");
+static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
 
 }  // namespace
 

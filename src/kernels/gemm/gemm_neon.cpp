@@ -7,7 +7,7 @@ using Arch = xsimd::neon;
 constexpr std::size_t kMR = 4, kNV = 2, kNR = kNV * simd::vf<Arch>::size;
 constexpr std::size_t kMC = 128, kKC = 256, kNC = 1024;
 static_assert(kNR == 8 && kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
-static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "blocks exceed the hosted buffer");
+static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
 constexpr ukernel_fn kFull = ukernel_simd<Arch, kMR, kNV>;
 }  // namespace
 

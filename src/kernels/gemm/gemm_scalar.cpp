@@ -24,7 +24,7 @@ void gemm_f32_4x4_scalar(std::size_t kc, float alpha, const float* a, const floa
 // Small blocks: a bare-metal caller sizes its workspace from these (at most
 // 32*128 + 128*128 floats = 80 KiB); no cache to fill on a Cortex-M.
 constexpr std::size_t kMC = 32, kKC = 128, kNC = 128;
-static_assert(kMC * kKC + kKC * kNC <= kGemmBufferFloats, "scalar blocks exceed the hosted buffer");
+static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
 
 }  // namespace
 

@@ -1,0 +1,201 @@
+// no_heap - every compute entry point of the C API, on every runnable ISA
+// and at 1 and 2 threads, makes no heap call of its own.
+//
+// The program is linked with -Wl,--wrap for malloc, calloc, realloc, free,
+// aligned_alloc, posix_memalign and the operator new/delete family
+// (tests/process/CMakeLists.txt): every call to them from qkv's objects (and
+// from this file) goes through the counters below, which count only while a
+// call under test runs. Buffers are all allocated before. Calls made inside
+// libgomp or libstdc++'s shared objects are not wrapped: OpenMP's own team
+// bookkeeping is outside qkv (the "OpenMP's aside").
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "qkv/qkv.h"
+
+namespace {
+std::atomic<bool> g_armed{false};
+std::atomic<long> g_calls{0};
+inline void note() {
+  if (g_armed.load(std::memory_order_relaxed)) g_calls.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+extern "C" {
+void* __real_malloc(std::size_t);
+void* __real_calloc(std::size_t, std::size_t);
+void* __real_realloc(void*, std::size_t);
+void __real_free(void*);
+void* __real_aligned_alloc(std::size_t, std::size_t);
+int __real_posix_memalign(void**, std::size_t, std::size_t);
+void* __wrap_malloc(std::size_t n) { note(); return __real_malloc(n); }
+void* __wrap_calloc(std::size_t a, std::size_t b) { note(); return __real_calloc(a, b); }
+void* __wrap_realloc(void* p, std::size_t n) { note(); return __real_realloc(p, n); }
+void __wrap_free(void* p) { note(); __real_free(p); }
+void* __wrap_aligned_alloc(std::size_t a, std::size_t n) { note(); return __real_aligned_alloc(a, n); }
+int __wrap_posix_memalign(void** p, std::size_t a, std::size_t n) { note(); return __real_posix_memalign(p, a, n); }
+
+// operator new / delete (Itanium names): new(size), new[](size), their
+// aligned forms, and the sized / aligned deletes.
+void* __real__Znwm(std::size_t);
+void* __real__Znam(std::size_t);
+void* __real__ZnwmSt11align_val_t(std::size_t, std::align_val_t);
+void __real__ZdlPv(void*);
+void __real__ZdaPv(void*);
+void __real__ZdlPvm(void*, std::size_t);
+void __real__ZdaPvm(void*, std::size_t);
+void* __wrap__Znwm(std::size_t n) { note(); return __real__Znwm(n); }
+void* __wrap__Znam(std::size_t n) { note(); return __real__Znam(n); }
+void* __wrap__ZnwmSt11align_val_t(std::size_t n, std::align_val_t a) { note(); return __real__ZnwmSt11align_val_t(n, a); }
+void __wrap__ZdlPv(void* p) { note(); __real__ZdlPv(p); }
+void __wrap__ZdaPv(void* p) { note(); __real__ZdaPv(p); }
+void __wrap__ZdlPvm(void* p, std::size_t n) { note(); __real__ZdlPvm(p, n); }
+void __wrap__ZdaPvm(void* p, std::size_t n) { note(); __real__ZdaPvm(p, n); }
+}
+
+namespace {
+
+int g_failures = 0;
+
+// Runs one call under the counters; it must return QKV_OK and make no heap call.
+template <class F>
+void expect(const char* what, F&& call) {
+  g_calls.store(0);
+  g_armed.store(true);
+  const qkv_status st = call();
+  g_armed.store(false);
+  const long n = g_calls.load();
+  if (st != QKV_OK || n != 0) {
+    std::printf("FAIL: %s: status %d, %ld heap call(s)\n", what, static_cast<int>(st), n);
+    ++g_failures;
+  }
+}
+
+std::vector<float> filled(std::size_t n, float v) { return std::vector<float>(n, v); }
+
+void* aligned64(std::vector<unsigned char>& v) {
+  return reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(v.data()) + 63) & ~std::uintptr_t{63});
+}
+
+// Every compute entry point once, with buffers allocated beforehand.
+void run_all() {
+  // BLAS: tiny, packed (workspace and none), vectors.
+  const std::size_t M = 150, N = 300, K = 129;
+  auto a = filled(M * K, 0.5f), b = filled(K * N, 0.25f), c = filled(M * N, 0.f), t = filled(64, 1.f);
+  std::size_t gb = 0;
+  qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 2, &gb);
+  std::vector<unsigned char> gws(gb + 64);
+  float dot = 0;
+  expect("qkv_sgemm 6x2x3", [&] { return qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, 6, 2, 3, 1.f, a.data(), 3, b.data(), 2, 0.f, c.data(), 2); });
+  expect("qkv_sgemm 150x300x129", [&] { return qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, a.data(), K, b.data(), N, 0.f, c.data(), N); });
+  expect("qkv_sgemm_ws 150x300x129 B^T", [&] { return qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, a.data(), K, b.data(), K, 0.f, c.data(), N, gws.data(), gws.size()); });
+  expect("qkv_sdot", [&] { return qkv_sdot(64, t.data(), t.data(), &dot); });
+  expect("qkv_saxpy", [&] { return qkv_saxpy(64, 0.5f, t.data(), c.data()); });
+  expect("qkv_softmax", [&] { return qkv_softmax(M, N, 0.5f, c.data(), N, c.data(), N); });
+  expect("qkv_log_softmax", [&] { return qkv_log_softmax(M, N, 0.5f, c.data(), N, c.data(), N); });
+
+  // Attention, both algorithms, forward and backward.
+  for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
+    qkv_sdpa_desc d{};
+    d.batch = 2, d.heads = 2, d.q_len = 70, d.kv_len = 70, d.head_dim = 16, d.causal = 1, d.dropout_p = 0.1f;
+    d.algo = algo;
+    d.q = d.k = d.v = d.o = qkv_sdpa_strides{70 * 2 * 16, 16, 2 * 16};
+    const std::size_t n = 2 * 70 * 2 * 16;
+    auto q = filled(n, 0.1f), k = filled(n, 0.2f), v = filled(n, 0.3f), o = filled(n, 0), lse = filled(2 * 2 * 70, 0);
+    auto dq = filled(n, 0), dk = filled(n, 0), dv = filled(n, 0);
+    std::size_t fb = 0, bb = 0;
+    qkv_sdpa_workspace_size(&d, 2, &fb);
+    qkv_sdpa_backward_workspace_size(&d, 2, &bb);
+    std::vector<unsigned char> fw(fb), bw(bb);
+    expect(algo == QKV_SDPA_FUSED ? "qkv_sdpa_forward fused" : "qkv_sdpa_forward reference",
+           [&] { return qkv_sdpa_forward(&d, q.data(), k.data(), v.data(), o.data(), lse.data(), fw.data(), fb); });
+    expect(algo == QKV_SDPA_FUSED ? "qkv_sdpa_backward fused" : "qkv_sdpa_backward reference", [&] {
+      return qkv_sdpa_backward(&d, q.data(), k.data(), v.data(), o.data(), lse.data(), v.data(), dq.data(),
+                               dk.data(), dv.data(), bw.data(), bb);
+    });
+  }
+
+  // The layer: init, training forward and backward, inference, decoding.
+  qkv_mha_desc md{};
+  md.d_in = 24, md.d_out = 32, md.num_heads = 4, md.causal = 1, md.qkv_bias = 1, md.out_proj = 1, md.dropout_p = 0.1f;
+  const std::size_t B = 2, T = 40;
+  std::size_t np = 0, cb = 0, wf = 0, wb = 0, kvb = 0, wd = 0;
+  qkv_mha_param_count(&md, &np);
+  qkv_mha_cache_size(&md, B, T, &cb);
+  qkv_mha_forward_workspace_size(&md, B, T, 2, &wf);
+  qkv_mha_backward_workspace_size(&md, B, T, 2, &wb);
+  qkv_mha_kv_cache_size(&md, B, T, &kvb);
+  qkv_mha_kv_state st{};
+  qkv_mha_kv_cache_init(&st, B, T);
+  qkv_mha_decode_workspace_size(&md, &st, T, 2, &wd);
+  auto params = filled(np, 0), grads = filled(np, 0), x = filled(B * T * md.d_in, 0.3f), y = filled(B * T * md.d_out, 0);
+  auto dx = filled(x.size(), 0), torch = filled(32 * 24, 0.5f), w = filled(32 * 24, 0);
+  std::vector<unsigned char> cache(cb + 64), fws(wf + 64), bws(wb + 64), kv(kvb + 64), dws(wd + 64);
+  expect("qkv_mha_init", [&] { return qkv_mha_init(&md, params.data(), 3); });
+  expect("qkv_linear_weight_from_torch", [&] { return qkv_linear_weight_from_torch(32, 24, torch.data(), w.data()); });
+  expect("qkv_mha_forward (training)", [&] {
+    return qkv_mha_forward(&md, params.data(), B, T, x.data(), y.data(), 1, aligned64(cache), cb, aligned64(fws), wf);
+  });
+  expect("qkv_mha_backward", [&] {
+    return qkv_mha_backward(&md, params.data(), B, T, x.data(), aligned64(cache), cb, y.data(), dx.data(),
+                            grads.data(), aligned64(bws), wb);
+  });
+  expect("qkv_mha_forward (inference)", [&] {
+    return qkv_mha_forward(&md, params.data(), B, T, x.data(), y.data(), 0, nullptr, 0, aligned64(fws), wf);
+  });
+  expect("qkv_mha_zero_grads", [&] { return qkv_mha_zero_grads(&md, grads.data()); });
+  expect("qkv_mha_decode", [&] {
+    return qkv_mha_decode(&md, params.data(), &st, aligned64(kv), kvb, T, x.data(), y.data(), aligned64(dws), wd);
+  });
+
+  // Embedding, loss, optimizers, init.
+  const qkv_embedding_desc ed{50, 32, 64};
+  std::vector<std::int32_t> ids(B * T, 7);
+  auto tok = filled(50 * 32, 0.1f), pos = filled(64 * 32, 0.2f), e = filled(B * T * 32, 0);
+  auto dtok = filled(tok.size(), 0), dpos = filled(pos.size(), 0);
+  expect("qkv_embedding_forward", [&] {
+    return qkv_embedding_forward(&ed, B, T, 0, ids.data(), tok.data(), pos.data(), e.data(), 32, nullptr);
+  });
+  expect("qkv_embedding_backward", [&] {
+    return qkv_embedding_backward(&ed, B, T, 0, ids.data(), e.data(), 32, dtok.data(), dpos.data(), nullptr);
+  });
+  const std::size_t rows = 300, classes = 257;
+  auto logits = filled(rows * classes, 0.5f), dl = filled(rows * classes, 0);
+  std::vector<std::int32_t> tg(rows, 3);
+  float loss = 0;
+  expect("qkv_cross_entropy_forward", [&] { return qkv_cross_entropy_forward(rows, classes, logits.data(), classes, tg.data(), -100, &loss); });
+  expect("qkv_cross_entropy_backward", [&] { return qkv_cross_entropy_backward(rows, classes, logits.data(), classes, tg.data(), -100, 1.f, dl.data(), classes); });
+  expect("qkv_cross_entropy_forward_backward", [&] { return qkv_cross_entropy_forward_backward(rows, classes, logits.data(), classes, tg.data(), -100, 1.f, &loss, dl.data(), classes); });
+  const std::size_t n = 200003;
+  auto p = filled(n, 0.5f), g = filled(n, 0.01f), s1 = filled(n, 0), s2 = filled(2 * n, 0);
+  const qkv_sgd_config sgd{0.1f, 0.9f, 0.f, 0.01f, 1};
+  const qkv_adamw_config adam{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+  float norm = 0;
+  expect("qkv_sgd_step", [&] { return qkv_sgd_step(&sgd, 1, n, p.data(), g.data(), s1.data()); });
+  expect("qkv_adamw_step", [&] { return qkv_adamw_step(&adam, 1, n, p.data(), g.data(), s2.data()); });
+  expect("qkv_clip_grad_norm", [&] { return qkv_clip_grad_norm(g.data(), n, 1.f, &norm); });
+  expect("qkv_init_uniform", [&] { return qkv_init_uniform(p.data(), n, 0.5f, 9); });
+  expect("qkv_zero", [&] { return qkv_zero(p.data(), n); });
+}
+
+}  // namespace
+
+int main() {
+  int checked = 0;
+  for (int i = 0; i < QKV_ISA_COUNT; ++i) {
+    int supported = 0;
+    qkv_isa_query(static_cast<qkv_isa>(i), nullptr, &supported);
+    if (!supported || qkv_set_isa(static_cast<qkv_isa>(i)) != QKV_OK) continue;
+    for (int threads : {1, 2}) {
+      qkv_set_num_threads(threads);
+      run_all();
+      ++checked;
+    }
+  }
+  std::printf("no_heap: %d ISA x thread settings checked, %d failure(s)\n", checked, g_failures);
+  return g_failures == 0 && checked > 0 ? 0 : 1;
+}
