@@ -1,6 +1,9 @@
-// SGEMM: qkv_sgemm on the shapes attention uses (../shared/anchors.md), plain
-// and with B transposed (Q.K^T), at 1 and 2 threads, and the same calls
-// through OpenBLAS's cblas_sgemm in the same process when it is available.
+// SGEMM: qkv_sgemm_ws (with its workspace, allocated once: the full-speed
+// form) on the shapes attention uses (../shared/anchors.md), plain and with B
+// transposed (Q.K^T), at 1 and 2 threads, and the same calls through
+// OpenBLAS's cblas_sgemm in the same process when it is available.
+// BM_sgemm_nows_pair: what having no workspace costs (qkv_sgemm against
+// qkv_sgemm_ws, alternated).
 // Counters: GFLOPS, pct_peak (of the FMA peak measured in this process) and,
 // on qkv rows, vs_openblas = qkv GFLOP/s / OpenBLAS GFLOP/s of the row just
 // before it (same shape, transpose and threads). One-thread rows are timed in
@@ -81,6 +84,28 @@ struct operands {
     for (std::size_t i = 0; i < A.size(); ++i) A[i] = float(int(i % 17) - 8) * 0.0625f;
     for (std::size_t i = 0; i < B.size(); ++i) B[i] = float(int(i % 13) - 6) * 0.125f;
   }
+  // qkv_sgemm_ws on these operands (B transposed or not) with a workspace
+  // for `threads` threads, sized on first use; qkv_sgemm when the problem
+  // needs none (tiny shapes: the same call without the workspace check).
+  std::vector<unsigned char> ws;
+  std::size_t ws_bytes = 1;  // 1: not sized yet
+  void qkv(bool tb, std::size_t M, std::size_t N, std::size_t K, int threads) {
+    const qkv_trans t = tb ? QKV_TRANS : QKV_NO_TRANS;
+    if (ws_bytes == 1) {
+      qkv_sgemm_workspace_size(QKV_NO_TRANS, t, M, N, K, threads, &ws_bytes);
+      ws.assign(ws_bytes, 0);
+    }
+    if (ws_bytes == 0)
+      qkv_sgemm(QKV_NO_TRANS, t, M, N, K, 1.f, A.data(), K, B.data(), tb ? K : N, 0.f, C.data(), N);
+    else
+      qkv_sgemm_ws(QKV_NO_TRANS, t, M, N, K, 1.f, A.data(), K, B.data(), tb ? K : N, 0.f, C.data(), N, ws.data(),
+                   ws_bytes);
+  }
+  // qkv_sgemm: no workspace (B packed into a stack block, A read in place).
+  void qkv_nows(bool tb, std::size_t M, std::size_t N, std::size_t K) {
+    const qkv_trans t = tb ? QKV_TRANS : QKV_NO_TRANS;
+    qkv_sgemm(QKV_NO_TRANS, t, M, N, K, 1.f, A.data(), K, B.data(), tb ? K : N, 0.f, C.data(), N);
+  }
 };
 
 // OpenBLAS GFLOP/s per (M, N, K, transB, threads), for the ratio counter.
@@ -95,9 +120,8 @@ void BM_sgemm_qkv(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(4));
   qkv_set_num_threads(threads);
   operands op(M, N, K);
-  const qkv_trans t = tb ? QKV_TRANS : QKV_NO_TRANS;
   for (auto _ : state) {
-    qkv_sgemm(QKV_NO_TRANS, t, M, N, K, 1.f, op.A.data(), K, op.B.data(), tb ? K : N, 0.f, op.C.data(), N);
+    op.qkv(tb, M, N, K, threads);
     benchmark::DoNotOptimize(op.C.data());
     benchmark::ClobberMemory();
   }
@@ -156,14 +180,13 @@ void BM_sgemm_pair(benchmark::State& state) {
   qkv_set_num_threads(threads);
   openblas_set_num_threads(threads);
   operands op(M, N, K);
-  const qkv_trans t = tb ? QKV_TRANS : QKV_NO_TRANS;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   // ~2 MFLOP per batch at least: >= ~10 us, well above the clock's resolution.
   const int batch = flops >= 2e6 ? 1 : int(2e6 / flops);
   auto run_qkv = [&] {
     const double t0 = wall_seconds();
     for (int i = 0; i < batch; ++i) {
-      qkv_sgemm(QKV_NO_TRANS, t, M, N, K, 1.f, op.A.data(), K, op.B.data(), tb ? K : N, 0.f, op.C.data(), N);
+      op.qkv(tb, M, N, K, threads);
       benchmark::ClobberMemory();
     }
     return wall_seconds() - t0;
@@ -225,6 +248,40 @@ void BM_sgemm_pair(benchmark::State& state) {
 }
 #endif
 
+// The cost of no workspace: qkv_sgemm against qkv_sgemm_ws on the same
+// operands, alternated in every iteration; nows_vs_ws is the median of the
+// per-pair speed ratios (1.0: no cost). Wall time of the qkv_sgemm calls.
+void BM_sgemm_nows_pair(benchmark::State& state) {
+  const std::size_t M = state.range(0), N = state.range(1), K = state.range(2);
+  const bool tb = state.range(3) != 0;
+  const int threads = static_cast<int>(state.range(4));
+  qkv_set_num_threads(threads);
+  operands op(M, N, K);
+  std::vector<double> ratios;
+  bool nows_first = true;
+  for (auto _ : state) {
+    double t_nows = 0, t_ws = 0;
+    for (int leg = 0; leg < 2; ++leg) {
+      const bool nows = (leg == 0) == nows_first;
+      const double t0 = wall_seconds();
+      if (nows)
+        op.qkv_nows(tb, M, N, K);
+      else
+        op.qkv(tb, M, N, K, threads);
+      benchmark::ClobberMemory();
+      (nows ? t_nows : t_ws) = wall_seconds() - t0;
+    }
+    nows_first = !nows_first;
+    state.SetIterationTime(t_nows);
+    if (t_nows > 0) ratios.push_back(t_ws / t_nows);
+  }
+  qkv_bench::set_rate(state, 2.0 * double(M) * double(N) * double(K), threads);
+  if (!ratios.empty()) {
+    std::sort(ratios.begin(), ratios.end());
+    state.counters["nows_vs_ws"] = ratios[ratios.size() / 2];
+  }
+}
+
 // The anchors' shapes: cubes, attention's Q.K^T (T x T x d), P.V (T x d x T),
 // projections (T x C x C), a long sequence, and the book's 6x2x3 example.
 const long kShapes[][3] = {{64, 64, 64},     {256, 256, 256},   {1024, 1024, 1024}, {2048, 2048, 2048},
@@ -254,6 +311,13 @@ void register_all() {
             ->MinTime(std::min(std::max(30.0 * pair_s, 0.2), 4.0))
             ->Unit(tiny ? benchmark::kNanosecond : benchmark::kMicrosecond);
 #endif
+        if (!tiny && tb == 0)
+          benchmark::RegisterBenchmark("BM_sgemm_nows_pair", BM_sgemm_nows_pair)
+              ->Args(args)
+              ->ArgNames({"M", "N", "K", "tB", "thr"})
+              ->UseManualTime()
+              ->MinTime(0.2)
+              ->Unit(benchmark::kMicrosecond);
         auto* q = benchmark::RegisterBenchmark("BM_sgemm_qkv", BM_sgemm_qkv)->Args(args);
         if (threads > 1) q->UseRealTime();
         q->ArgNames({"M", "N", "K", "tB", "thr"});

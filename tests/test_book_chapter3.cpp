@@ -84,7 +84,7 @@ TEST_CASE("book chapter 3: trainable single-head self-attention", "[book][sdpa]"
     REQUIRE(qkv::ops::self_attention_workspace_bytes(dims, 1, &bytes));
     std::vector<unsigned char> ws(bytes);
     float q[kT][kDout], k[kT][kDout], v[kT][kDout], ctx[kT][kDout];
-    qkv::ops::self_attention_forward(dims, &kInputs[0][0], kDin, &wq[0][0], &wk[0][0], &wv[0][0], kDout, &q[0][0],
+    qkv::ops::self_attention_forward(qkv::ops::current_exec(), dims, &kInputs[0][0], kDin, &wq[0][0], &wk[0][0], &wv[0][0], kDout, &q[0][0],
                                      &k[0][0], &v[0][0], &ctx[0][0], kDout, nullptr, ws.data(), bytes);
     print_row("query_row1", q[1], kDout);
     check_row(q[1], {0.4306, 1.4551});

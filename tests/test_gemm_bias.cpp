@@ -29,11 +29,11 @@ void check_bias_case(const bias_case& c, std::size_t ws_bytes) {
   void* w = ws_bytes ? ws.data() : nullptr;
   std::vector<float> want(c.M * ldc, -7.f), got(c.M * ldc, -7.f);
   qkv::ops::broadcast_rows(c.M, c.N, bias.data(), want.data(), ldc);
-  qkv::ops::sgemm(c.ta, c.tb, c.M, c.N, c.K, 1.f, A.data(), lda, B.data(), ldb, 1.f, want.data(), ldc, w, ws_bytes);
+  qkv::ops::sgemm(qkv::ops::current_exec(), c.ta, c.tb, c.M, c.N, c.K, 1.f, A.data(), lda, B.data(), ldb, 1.f, want.data(), ldc, w, ws_bytes);
   for (int threads : {1, 2}) {
     qkv_test::threads_scope scope(threads);
     std::fill(got.begin(), got.end(), -7.f);
-    qkv::ops::sgemm_bias(c.ta, c.tb, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, bias.data(), got.data(), ldc, w,
+    qkv::ops::sgemm_bias(qkv::ops::current_exec(), c.ta, c.tb, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, bias.data(), got.data(), ldc, w,
                          ws_bytes);
     INFO("M " << c.M << " N " << c.N << " K " << c.K << " ta " << c.ta << " tb " << c.tb << " threads " << threads
               << " ws " << ws_bytes);
@@ -53,7 +53,7 @@ TEST_CASE("sgemm_bias equals bias rows plus sgemm bitwise on every path and ISA"
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const bias_case& c : cases) {
       check_bias_case(c, 0);  // hosted buffers
-      const std::size_t need = qkv::ops::sgemm_workspace_bytes(c.ta, c.tb, c.M, c.N, c.K, 2);
+      const std::size_t need = qkv::ops::sgemm_workspace_bytes(qkv::ops::current_exec().isa, c.ta, c.tb, c.M, c.N, c.K, 2);
       check_bias_case(c, need);  // caller workspace
       if (need > 64) check_bias_case(c, 64);  // too short: the unpacked fallback
     }

@@ -55,7 +55,7 @@ qkv_status qkv_embedding_forward(const qkv_embedding_desc* desc, size_t batch, s
   const qkv_status ids_st = check_ids(ids, rows, desc->vocab, bad_index);
   if (ids_st != QKV_OK) return ids_st;
   const qkv::ops::embedding_shape s{rows, seq_len, desc->dim, pos_offset};
-  qkv::ops::embedding_forward(s, ids, tok, use_pos ? pos : nullptr, out, ld_out);
+  qkv::ops::embedding_forward(qkv::ops::current_exec(), s, ids, tok, use_pos ? pos : nullptr, out, ld_out);
   return QKV_OK;
 }
 
@@ -72,7 +72,7 @@ qkv_status qkv_embedding_backward(const qkv_embedding_desc* desc, size_t batch, 
   float* dp = desc->max_positions != 0 ? dpos : nullptr;
   if (!dtok && !dp) return QKV_OK;
   const qkv::ops::embedding_shape s{rows, seq_len, desc->dim, pos_offset};
-  qkv::ops::embedding_backward(s, ids, dout, ld_dout, dtok, dp);
+  qkv::ops::embedding_backward(qkv::ops::current_exec(), s, ids, dout, ld_dout, dtok, dp);
   return QKV_OK;
 }
 

@@ -62,8 +62,11 @@ qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, f
   const qkv_status s = check(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
   if (s != QKV_OK) return s;
   const bool at = ta == QKV_TRANS, bt = tb == QKV_TRANS;
-  if (!qkv::ops::sgemm_tiny(at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-    qkv::ops::sgemm_general(at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, 0);
+  // The settings are read once: by the tiny path, or else for the general one.
+  if (!qkv::ops::sgemm_tiny(qkv::dispatch::active_if_decided(), at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                            ldc))
+    qkv::ops::sgemm_general(qkv::ops::current_exec(), at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr,
+                            0);
   return QKV_OK;
 }
 
@@ -73,8 +76,9 @@ qkv_status qkv_sgemm_workspace_size(qkv_trans ta, qkv_trans tb, size_t M, size_t
   if (!bytes) return QKV_ERR_NULL_POINTER;
   // Packed blocks are clipped to the table's cache blocks, so only the
   // thread count can make the size large: bound it before multiplying.
-  const std::size_t one = qkv::ops::sgemm_workspace_bytes(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1);
-  const std::size_t two = qkv::ops::sgemm_workspace_bytes(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 2);
+  const qkv_isa isa = qkv::dispatch::active();
+  const std::size_t one = qkv::ops::sgemm_workspace_bytes(isa, ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1);
+  const std::size_t two = qkv::ops::sgemm_workspace_bytes(isa, ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 2);
   const std::size_t per_thread = two - one;
   if (per_thread && static_cast<std::size_t>(threads - 1) > (SIZE_MAX - one) / per_thread)
     return QKV_ERR_SIZE_OVERFLOW;
@@ -89,9 +93,11 @@ qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K
   if (s != QKV_OK) return s;
   // Only the packed path (not empty, not small, alpha != 0) uses the workspace.
   const bool packs = M && N && K && alpha != 0.f && !qkv::ops::sgemm_is_small(M, N, K);
-  const std::size_t need = packs ? qkv::ops::sgemm_workspace_bytes(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1) : 0;
+  const qkv::ops::exec x = qkv::ops::current_exec();
+  const std::size_t need =
+      packs ? qkv::ops::sgemm_workspace_bytes(x.isa, ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1) : 0;
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  qkv::ops::sgemm(ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+  qkv::ops::sgemm(x, ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                   need ? workspace : nullptr, workspace_bytes);
   return QKV_OK;
 }

@@ -12,7 +12,7 @@ qkv_status qkv_init_uniform(float* p, size_t n, float bound, uint64_t seed) {
   if (n && !p) return QKV_ERR_NULL_POINTER;
   if (!std::isfinite(bound) || bound < 0.f) return QKV_ERR_BAD_ARGUMENT;
   if (n > qkv::capi::kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
-  if (n) qkv::ops::init_uniform(p, n, bound, seed);
+  if (n) qkv::ops::init_uniform(qkv::ops::current_exec(), p, n, bound, seed);
   return QKV_OK;
 }
 

@@ -6,9 +6,10 @@
 
 #include "capi/checked.hpp"
 #include "capi/workspace.hpp"
+#include "dispatch/dispatch.hpp"
 #include "ops/mha_layer.hpp"
+#include "ops/optim_init.hpp"
 #include "ops/threads.hpp"
-#include "qkv/init.h"
 #include "qkv/layer.h"
 #include "util/copy.hpp"
 
@@ -69,13 +70,13 @@ int threads_or_error(int threads) { return threads >= 1 ? threads : 0; }
 
 // The forward and backward workspace queries: same checks, their own formula.
 qkv_status workspace_query(const qkv_mha_desc* d, std::size_t batch, std::size_t seq, int threads, std::size_t* bytes,
-                           std::size_t (*formula)(const qkv_mha_desc&, const qkv::ops::mha_dims&, int)) {
+                           std::size_t (*formula)(qkv_isa, const qkv_mha_desc&, const qkv::ops::mha_dims&, int)) {
   if (!bytes) return QKV_ERR_NULL_POINTER;
   if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(d, batch, seq, &l, &n); st != QKV_OK) return st;
-  *bytes = formula(*d, n, threads);
+  *bytes = formula(qkv::dispatch::active(), *d, n, threads);
   return QKV_OK;
 }
 
@@ -117,11 +118,12 @@ qkv_status qkv_mha_init(const qkv_mha_desc* desc, float* params, uint64_t seed) 
   } tensors[] = {{l.w_q, w, in_bound},      {l.w_k, w, in_bound},      {l.w_v, w, in_bound},
                  {l.b_q, desc->d_out, in_bound}, {l.b_k, desc->d_out, in_bound}, {l.b_v, desc->d_out, in_bound},
                  {l.w_o, desc->d_out * desc->d_out, out_bound}, {l.b_o, desc->d_out, out_bound}};
+  const qkv::ops::exec x = qkv::ops::current_exec();
   std::uint64_t stream = 0;
   for (const auto& t : tensors) {
     ++stream;
     if (t.off == kAbsent) continue;
-    qkv_init_uniform(params + t.off, t.n, t.bound, seed * 0x9E3779B97F4A7C15ull + stream);
+    qkv::ops::init_uniform(x, params + t.off, t.n, t.bound, seed * 0x9E3779B97F4A7C15ull + stream);
   }
   return QKV_OK;
 }
@@ -167,9 +169,10 @@ qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t
   if (training && cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
   // Sized for one thread; more threads only need more when the caller asked for them.
-  const std::size_t need = qkv::ops::mha_forward_workspace_bytes(*desc, n, 1);
+  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
+  const std::size_t need = qkv::ops::mha_forward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  qkv::ops::mha_forward(*desc, l, n, params, x, y, training != 0, static_cast<float*>(cache), workspace,
+  qkv::ops::mha_forward(xc, *desc, l, n, params, x, y, training != 0, static_cast<float*>(cache), workspace,
                         workspace_bytes);
   return QKV_OK;
 }
@@ -182,9 +185,10 @@ qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
   if (cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
-  const std::size_t need = qkv::ops::mha_backward_workspace_bytes(*desc, n, 1);
+  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
+  const std::size_t need = qkv::ops::mha_backward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  qkv::ops::mha_backward(*desc, l, n, params, x, static_cast<const float*>(cache), dy, dx, grads, workspace,
+  qkv::ops::mha_backward(xc, *desc, l, n, params, x, static_cast<const float*>(cache), dy, dx, grads, workspace,
                          workspace_bytes);
   return QKV_OK;
 }
@@ -224,7 +228,8 @@ qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha
   if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
   if (n_new == 0) return QKV_ERR_BAD_SHAPE;
   if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  *bytes = qkv::ops::mha_decode_workspace_bytes(*desc, state->batch, n_new, state->length + n_new, threads);
+  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, state->batch, n_new,
+                                                 state->length + n_new, threads);
   return QKV_OK;
 }
 
@@ -240,9 +245,11 @@ qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha
   if (!params || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
   if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
   if (kv_bytes < n.rows * n.d_out * 2 * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
-  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(*desc, state->batch, n_new, state->length + n_new, 1);
+  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
+  const std::size_t need =
+      qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, state->batch, n_new, state->length + n_new, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  qkv::ops::mha_decode(*desc, l, params, state->batch, state->capacity, state->length, n_new,
+  qkv::ops::mha_decode(xc, *desc, l, params, state->batch, state->capacity, state->length, n_new,
                        static_cast<float*>(kv_buffer), x_new, y_new, workspace, workspace_bytes);
   state->length += n_new;
   return QKV_OK;

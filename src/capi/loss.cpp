@@ -46,7 +46,8 @@ void run(size_t rows, size_t classes, const float* logits, size_t ld, const int3
   using qkv::ops::wide;
   const wide inv_count = count ? wide(1) / static_cast<wide>(count) : wide(0);
   const auto scale = static_cast<float>(static_cast<wide>(dloss) * inv_count);
-  const wide sum = qkv::ops::cross_entropy(rows, classes, logits, ld, targets, ignore, scale, dlogits, ldd);
+  const wide sum =
+      qkv::ops::cross_entropy(qkv::ops::current_exec(), rows, classes, logits, ld, targets, ignore, scale, dlogits, ldd);
   if (loss) *loss = static_cast<float>(sum * inv_count);
 }
 

@@ -53,7 +53,7 @@ qkv_status qkv_sgd_step(const qkv_sgd_config* cfg, uint64_t t, size_t n, float* 
   a.use_momentum = use_momentum;
   a.nesterov = cfg->nesterov != 0;
   a.first = t == 1;
-  qkv::ops::sgd_step(a, n, params, grads, state);
+  qkv::ops::sgd_step(qkv::ops::current_exec(), a, n, params, grads, state);
   return QKV_OK;
 }
 
@@ -95,7 +95,7 @@ qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, flo
   a.inv_bc2_sqrt = static_cast<float>(1 / std::sqrt(bc2));
   a.eps = cfg->eps;
   a.first = t == 1;
-  qkv::ops::adamw_step(a, n, params, grads, state, state + n);
+  qkv::ops::adamw_step(qkv::ops::current_exec(), a, n, params, grads, state, state + n);
   return QKV_OK;
 }
 
@@ -104,11 +104,12 @@ qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* nor
   if (!std::isfinite(max_norm) || !(max_norm > 0.f)) return QKV_ERR_BAD_ARGUMENT;
   if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
   using qkv::ops::wide;
-  const wide total = n ? std::sqrt(qkv::ops::sum_squares(n, grads)) : wide(0);
+  const qkv::ops::exec x = qkv::ops::current_exec();  // one setting for both passes
+  const wide total = n ? std::sqrt(qkv::ops::sum_squares(x, n, grads)) : wide(0);
   // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1. A NaN
   // norm compares false and scales by NaN, as PyTorch's multiply would.
   const wide coef = static_cast<wide>(max_norm) / (total + static_cast<wide>(1e-6));
-  if (!(coef >= 1)) qkv::ops::scale(n, static_cast<float>(coef), grads);
+  if (!(coef >= 1)) qkv::ops::scale(x, n, static_cast<float>(coef), grads);
   if (norm) *norm = static_cast<float>(total);
   return QKV_OK;
 }

@@ -40,7 +40,8 @@ qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const fl
   std::size_t one;  // what a single thread needs: less is an error, more may buy threads
   if (!required_bytes(*desc, r.v_dim, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, one); w != QKV_OK) return w;
-  const qkv::ops::sdpa_bwd_args a{desc, r.v_dim, r.scale, q, k, v, out, lse, dout, dq, dk, dv};
+  const qkv::ops::sdpa_bwd_args a{desc, r.v_dim, r.scale, q, k, v, out, lse, dout, dq, dk, dv,
+                                  qkv::ops::current_exec()};
   const bool ok = reference(*desc) ? qkv::ops::sdpa_backward_reference(a, workspace, workspace_bytes)
                                    : qkv::ops::sdpa_backward_fused(a, workspace, workspace_bytes);
   return ok ? QKV_OK : QKV_ERR_WORKSPACE_TOO_SMALL;

@@ -11,7 +11,7 @@ qkv_status plan(const qkv_sdpa_desc* desc, qkv::ops::sdpa_problem* p) {
   qkv::capi::sdpa_resolved r{};
   const qkv_status st = qkv::capi::check_sdpa(desc, false, &r);
   if (st != QKV_OK) return st;
-  *p = {desc, r.v_dim, r.scale};
+  *p = {desc, r.v_dim, r.scale, qkv::ops::current_exec()};
   return QKV_OK;
 }
 

@@ -19,7 +19,7 @@ qkv_status softmax_checked(size_t rows, size_t cols, float scale, const float* x
   size_t ex, ey;
   if (!qkv::capi::matrix_extent(rows, cols, ldx, &ex) || !qkv::capi::matrix_extent(rows, cols, ldy, &ey))
     return QKV_ERR_SIZE_OVERFLOW;
-  qkv::ops::softmax_rows(rows, cols, scale, x, ldx, y, ldy, log);
+  qkv::ops::softmax_rows(qkv::ops::current_exec(), rows, cols, scale, x, ldx, y, ldy, log);
   return QKV_OK;
 }
 

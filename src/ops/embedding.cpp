@@ -24,21 +24,21 @@ constexpr float kFlopsPerElem = 8.0f;
 
 }  // namespace
 
-void embedding_forward(const embedding_shape& s, const std::int32_t* ids, const float* tok, const float* pos,
-                       float* out, std::size_t ld_out) noexcept {
-  const auto& k = kern::vec_for(dispatch::active());
+void embedding_forward(const exec& x, const embedding_shape& s, const std::int32_t* ids, const float* tok,
+                       const float* pos, float* out, std::size_t ld_out) noexcept {
+  const auto& k = kern::vec_for(x.isa);
   auto row = [&](std::size_t r) {
     float* y = out + r * ld_out;
     util::copy_floats(y, tok + static_cast<std::size_t>(ids[r]) * s.dim, s.dim);
     // y += 1 * p is exactly y + p (one rounding), the same on every path.
     if (pos) k.axpy(s.dim, 1.f, pos + (s.pos_offset + r % s.seq_len) * s.dim, y);
   };
-  parallel_for_blocks(s.rows, kFlopsPerElem * static_cast<float>(s.rows * s.dim), row);
+  parallel_for_blocks(x, s.rows, kFlopsPerElem * static_cast<float>(s.rows * s.dim), row);
 }
 
-void embedding_backward(const embedding_shape& s, const std::int32_t* ids, const float* dout,
+void embedding_backward(const exec& x, const embedding_shape& s, const std::int32_t* ids, const float* dout,
                         std::size_t ld_dout, float* dtok, float* dpos) noexcept {
-  const auto& k = kern::vec_for(dispatch::active());
+  const auto& k = kern::vec_for(x.isa);
   // Columns [c0, c1) of every gradient row, contributions in token order.
   // Each element's sum is a fixed sequence of fp32 adds (axpy with alpha 1
   // rounds exactly like +), so the column split cannot change any bit.
@@ -52,7 +52,7 @@ void embedding_backward(const embedding_shape& s, const std::int32_t* ids, const
   };
 #ifdef _OPENMP
   const std::size_t quanta = (s.dim + kColQuantum - 1) / kColQuantum;
-  const int nt = threads_for(kFlopsPerElem * static_cast<float>(s.rows * s.dim), quanta);
+  const int nt = threads_for(x, kFlopsPerElem * static_cast<float>(s.rows * s.dim), quanta);
   if (nt > 1) {
 #pragma omp parallel num_threads(nt)
     {

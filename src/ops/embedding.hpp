@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/exec.hpp"
+
 namespace qkv::ops {
 
 struct embedding_shape {
@@ -16,11 +18,11 @@ struct embedding_shape {
 };
 
 // out[r] = tok[ids[r]] + pos[pos_offset + r % seq_len] (pos may be null).
-void embedding_forward(const embedding_shape& s, const std::int32_t* ids, const float* tok, const float* pos,
-                       float* out, std::size_t ld_out) noexcept;
+void embedding_forward(const exec& x, const embedding_shape& s, const std::int32_t* ids, const float* tok,
+                       const float* pos, float* out, std::size_t ld_out) noexcept;
 
 // dtok[ids[r]] += dout[r] and dpos[pos_offset + r % seq_len] += dout[r], r in order.
-void embedding_backward(const embedding_shape& s, const std::int32_t* ids, const float* dout,
+void embedding_backward(const exec& x, const embedding_shape& s, const std::int32_t* ids, const float* dout,
                         std::size_t ld_dout, float* dtok, float* dpos) noexcept;
 
 }  // namespace qkv::ops

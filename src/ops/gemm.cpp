@@ -264,11 +264,11 @@ float* align64(void* p) {
   return reinterpret_cast<float*>((u + 63) & ~static_cast<std::uintptr_t>(63));
 }
 
-int threads_for_gemm(const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
+int threads_for_gemm(const exec& x, const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
   const std::size_t m_tiles = (M + t.mr - 1) / t.mr;
   const std::size_t n_panels = (min_sz(N, t.nc) + t.nr - 1) / t.nr;
   const float flops = 2.0f * static_cast<float>(M) * static_cast<float>(N) * static_cast<float>(K);
-  return threads_for(flops, m_tiles > n_panels ? m_tiles : n_panels);
+  return threads_for(x, flops, m_tiles > n_panels ? m_tiles : n_panels);
 }
 
 // Runs the packed algorithm on up to `nth` threads: the shared B block at
@@ -312,25 +312,26 @@ void run_packed(const gemm_kernels& t, const problem& p, const blocks& bl, float
 
 }  // namespace
 
-std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads) {
+std::size_t sgemm_workspace_bytes(qkv_isa isa, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K,
+                                  int threads) {
   if (M == 0 || N == 0 || K == 0 || sgemm_is_small(M, N, K)) return 0;
-  const gemm_kernels& t = kern::gemm_for(dispatch::active());
+  const gemm_kernels& t = kern::gemm_for(isa);
   const blocks bl = blocks_for(t, ta, tb, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) return 0;  // both operands read in place
   const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
   return (bl.b_floats + th * bl.a_floats) * sizeof(float) + 64;
 }
 
-void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
-                   std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
-                   std::size_t ws_bytes, const float* bias) {
+void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha,
+                   const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta, float* C,
+                   std::size_t ldc, void* ws, std::size_t ws_bytes, const float* bias) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.f) {  // A and B are not read (BLAS semantics)
     if (bias) broadcast_rows(M, N, bias, C, ldc);  // then beta is 1
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  const gemm_kernels& t = kern::gemm_for(dispatch::active());
+  const gemm_kernels& t = kern::gemm_for(x.isa);
   // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
   auto unpacked = [&] {
     if (bias) broadcast_rows(M, N, bias, C, ldc);
@@ -342,7 +343,7 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
   }
   const blocks bl = blocks_for(t, ta, tb, M, N, K);
   const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
-  int nth = threads_for_gemm(t, M, N, K);
+  int nth = threads_for_gemm(x, t, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
     run_packed(t, p, bl, nullptr, nullptr, nth);
     return;
@@ -356,7 +357,7 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
     return;
   }
   // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...].
-  const std::size_t need1 = sgemm_workspace_bytes(ta, tb, M, N, K, 1);
+  const std::size_t need1 = sgemm_workspace_bytes(x.isa, ta, tb, M, N, K, 1);
   if (ws_bytes < need1) {
     unpacked();
     return;
@@ -369,17 +370,17 @@ void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K
   run_packed(t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
 }
 
-void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+void sgemm(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
            std::size_t ws_bytes) {
-  if (!sgemm_tiny(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-    sgemm_general(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, ws_bytes);
+  if (!sgemm_tiny(x.isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    sgemm_general(x, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, ws_bytes);
 }
 
-void sgemm_bias(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
-                const float* B, std::size_t ldb, const float* bias, float* C, std::size_t ldc, void* ws,
-                std::size_t ws_bytes) {
-  sgemm_general(ta, tb, M, N, K, 1.f, A, lda, B, ldb, 1.f, C, ldc, ws, ws_bytes, bias);
+void sgemm_bias(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const float* A,
+                std::size_t lda, const float* B, std::size_t ldb, const float* bias, float* C, std::size_t ldc,
+                void* ws, std::size_t ws_bytes) {
+  sgemm_general(x, ta, tb, M, N, K, 1.f, A, lda, B, ldb, 1.f, C, ldc, ws, ws_bytes, bias);
 }
 
 }  // namespace qkv::ops

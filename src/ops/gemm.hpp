@@ -23,35 +23,38 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/exec.hpp"
+
 namespace qkv::ops {
 
 // Bytes of workspace sgemm() needs to run with up to `threads` threads
-// (threads >= 1) on the active ISA; 0 when nothing is packed (small
+// (threads >= 1) on `isa`; 0 when nothing is packed (small
 // problems; on AVX-512 also a small non-transposed B). Includes 64 bytes of
 // slack, so any workspace pointer works.
-std::size_t sgemm_workspace_bytes(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, int threads);
+std::size_t sgemm_workspace_bytes(qkv_isa isa, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K,
+                                  int threads);
 
 // ws == nullptr: the stack-block path above (hosted) or the unpacked kernel
 // (bare metal). With ws, at most as many threads run as the workspace has
 // room for; a workspace too small for one thread falls back to the unpacked
 // kernel.
-void sgemm(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+void sgemm(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
            std::size_t ws_bytes);
 
 // Everything but the tiny-call path (ops/gemm_tiny.hpp): empty and K == 0
 // calls, the packed BLIS path, and with `bias` sgemm_bias's semantics (then
 // alpha and beta are 1).
-void sgemm_general(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
-                   std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
-                   std::size_t ws_bytes, const float* bias = nullptr);
+void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha,
+                   const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta, float* C,
+                   std::size_t ldc, void* ws, std::size_t ws_bytes, const float* bias = nullptr);
 
 // C = op(A)*op(B) + bias (a row of N floats added to every row of C), with
 // the same bits as writing bias into every row and calling sgemm() with
 // alpha = beta = 1, without a separate pass over C.
-void sgemm_bias(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
-                const float* B, std::size_t ldb, const float* bias, float* C, std::size_t ldc, void* ws,
-                std::size_t ws_bytes);
+void sgemm_bias(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const float* A,
+                std::size_t lda, const float* B, std::size_t ldb, const float* bias, float* C, std::size_t ldc,
+                void* ws, std::size_t ws_bytes);
 
 // Is (M, N, K) handled by the unpacked small-matrix kernel? In integers (no
 // size_t -> float conversions on the tiny-call path): each factor below 2^12

@@ -15,12 +15,12 @@
 
 namespace qkv::ops {
 
-// Runs C = alpha*op(A)*op(B) + beta*C and returns true when the problem is
-// for the unpacked kernel (non-empty, alpha != 0, sgemm_is_small) and the
-// ISA is already decided; returns false, touching nothing, otherwise.
-inline bool sgemm_tiny(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
-                       std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
-  const int isa = dispatch::active_if_decided();
+// Runs C = alpha*op(A)*op(B) + beta*C on `isa` (< 0: not decided yet) and
+// returns true when the problem is for the unpacked kernel (non-empty,
+// alpha != 0, sgemm_is_small); returns false, touching nothing, otherwise.
+inline bool sgemm_tiny(int isa, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha,
+                       const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta, float* C,
+                       std::size_t ldc) {
   if (__builtin_expect(isa >= 0 && M && N && K && alpha != 0.f && sgemm_is_small(M, N, K), 1)) {
     kern::gemm_for(static_cast<qkv_isa>(isa)).direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return true;

@@ -20,10 +20,10 @@ constexpr float kFlopsPerLogit = 15.0f;
 
 }  // namespace
 
-wide cross_entropy(std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
+wide cross_entropy(const exec& xc, std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
                      const std::int32_t* targets, std::int32_t ignore, float scale, float* dlogits,
                      std::size_t ldd) noexcept {
-  const auto& k = kern::loss_for(dispatch::active());
+  const auto& k = kern::loss_for(xc.isa);
   const std::size_t blocks = rows < kBlocks ? rows : kBlocks;
   wide partial[kBlocks];
   auto block = [&](std::size_t b) {
@@ -50,7 +50,7 @@ wide cross_entropy(std::size_t rows, std::size_t classes, const float* logits, s
     partial[b] = s.value();
   };
   const float flops = (dlogits ? 1.5f : 1.0f) * kFlopsPerLogit * static_cast<float>(rows * classes);
-  parallel_for_blocks(blocks, flops, block);
+  parallel_for_blocks(xc, blocks, flops, block);
   wide_sum total;
   for (std::size_t b = 0; b < blocks; ++b) total.add(partial[b]);
   return total.value();

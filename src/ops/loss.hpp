@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/exec.hpp"
 #include "ops/wide.hpp"
 
 namespace qkv::ops {
@@ -15,7 +16,7 @@ namespace qkv::ops {
 //   dlogits[r] = scale * (softmax(logits[r]) - onehot(targets[r]))
 // for counted rows and zeros for ignored ones; dlogits may be logits (ldd ==
 // ld). The sum does not depend on whether the gradient is written.
-wide cross_entropy(std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
+wide cross_entropy(const exec& x, std::size_t rows, std::size_t classes, const float* logits, std::size_t ld,
                      const std::int32_t* targets, std::int32_t ignore, float scale, float* dlogits,
                      std::size_t ldd) noexcept;
 

@@ -18,19 +18,19 @@ std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to *
 
 // Y[rows][n] = X[rows][k] W[k][n] (+ b): bias rows first, then GEMM with beta = 1
 // (one pass over Y instead of two).
-void project(std::size_t rows, std::size_t k, std::size_t n, const float* x, std::size_t ldx, const float* w,
-             const float* b, float* y, std::size_t ldy, void* gws, std::size_t gws_bytes) {
+void project(const exec& xc, std::size_t rows, std::size_t k, std::size_t n, const float* x, std::size_t ldx,
+             const float* w, const float* b, float* y, std::size_t ldy, void* gws, std::size_t gws_bytes) {
   if (b)
-    sgemm_bias(false, false, rows, n, k, x, ldx, w, n, b, y, ldy, gws, gws_bytes);
+    sgemm_bias(xc, false, false, rows, n, k, x, ldx, w, n, b, y, ldy, gws, gws_bytes);
   else
-    sgemm(false, false, rows, n, k, 1.f, x, ldx, w, n, 0.f, y, ldy, gws, gws_bytes);
+    sgemm(xc, false, false, rows, n, k, 1.f, x, ldx, w, n, 0.f, y, ldy, gws, gws_bytes);
 }
 
 // Workspace the GEMMs of a layer call need: the largest of its shapes.
-std::size_t gemm_ws(const mha_dims& n, int threads) {
+std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads) {
   std::size_t best = 0;
   auto need = [&](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K) {
-    best = std::max(best, sgemm_workspace_bytes(ta, tb, M, N, K, threads));
+    best = std::max(best, sgemm_workspace_bytes(isa, ta, tb, M, N, K, threads));
   };
   need(false, false, n.rows, n.d_out, n.d_in);   // projections
   need(false, false, n.rows, n.d_out, n.d_out);  // output projection
@@ -71,18 +71,18 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
   return s;
 }
 
-std::size_t mha_forward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& n, int threads) {
+std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   arena plan;
   plan.take(n.rows * n.d_out);  // Q, K, V, A when not training (training uses the cache)
   plan.take(n.rows * n.d_out);
   plan.take(n.rows * n.d_out);
   plan.take(n.rows * n.d_out);
   plan.take(n.batch * n.heads * n.seq);  // lse scratch in inference
-  const std::size_t sub = std::max(gemm_ws(n, threads), layer_attention_forward_ws(mha_sdpa_desc(d, n, true), threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(mha_sdpa_desc(d, n, true), threads));
   return plan.used() + sub + arena::kAlign;
 }
 
-void mha_forward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
+void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                  const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
   arena mem(ws, ws_bytes);
   float *q, *k, *v, *a, *lse;
@@ -101,30 +101,30 @@ void mha_forward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims&
   void* sub = mem.rest(&sub_bytes);
 
   const bool bias = d.qkv_bias != 0;
-  project(n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
-  project(n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, k, n.d_out, sub, sub_bytes);
-  project(n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, v, n.d_out, sub, sub_bytes);
+  project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
+  project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, k, n.d_out, sub, sub_bytes);
+  project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, v, n.d_out, sub, sub_bytes);
 
   float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
-  layer_attention_forward(mha_sdpa_desc(d, n, training), q, k, v, attn_out, lse, sub, sub_bytes);
+  layer_attention_forward(xc, mha_sdpa_desc(d, n, training), q, k, v, attn_out, lse, sub, sub_bytes);
   if (d.out_proj) {
-    project(n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y, n.d_out, sub, sub_bytes);
+    project(xc, n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y, n.d_out, sub, sub_bytes);
   } else if (training) {
     util::copy_floats(a, y, n.rows * n.d_out);  // backward needs O
   }
 }
 
-std::size_t mha_backward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& n, int threads) {
+std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   arena plan;
   plan.take(n.rows * n.d_out);  // dA
   plan.take(n.rows * n.d_out);  // dQ
   plan.take(n.rows * n.d_out);  // dK
   plan.take(n.rows * n.d_out);  // dV
-  const std::size_t sub = std::max(gemm_ws(n, threads), layer_attention_backward_ws(mha_sdpa_desc(d, n, true), threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_backward_ws(mha_sdpa_desc(d, n, true), threads));
   return plan.used() + sub + arena::kAlign;
 }
 
-void mha_backward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
+void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                   const float* x, const float* cache, const float* dy, float* dx, float* grads, void* ws,
                   std::size_t ws_bytes) {
   const mha_cache_layout c = mha_cache_layout_for(n);
@@ -140,27 +140,27 @@ void mha_backward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims
   // Output projection: dW_o += A^T dY, db_o += colsum(dY), dA = dY W_o^T.
   const float* dattn = dy;
   if (d.out_proj) {
-    sgemm(true, false, n.d_out, n.d_out, n.rows, 1.f, a, n.d_out, dy, n.d_out, 1.f, grads + p.w_o, n.d_out, sub, sub_bytes);
-    add_column_sums(n.rows, n.d_out, dy, n.d_out, grads + p.b_o);
-    sgemm(false, true, n.rows, n.d_out, n.d_out, 1.f, dy, n.d_out, params + p.w_o, n.d_out, 0.f, da, n.d_out, sub, sub_bytes);
+    sgemm(xc, true, false, n.d_out, n.d_out, n.rows, 1.f, a, n.d_out, dy, n.d_out, 1.f, grads + p.w_o, n.d_out, sub, sub_bytes);
+    add_column_sums(xc, n.rows, n.d_out, dy, n.d_out, grads + p.b_o);
+    sgemm(xc, false, true, n.rows, n.d_out, n.d_out, 1.f, dy, n.d_out, params + p.w_o, n.d_out, 0.f, da, n.d_out, sub, sub_bytes);
     dattn = da;
   }
 
-  layer_attention_backward(mha_sdpa_desc(d, n, true), q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
+  layer_attention_backward(xc, mha_sdpa_desc(d, n, true), q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
 
   // Projections: dW += X^T dP, db += colsum(dP), dX = sum of dP W^T.
   const float* dproj[3] = {dq, dk, dv};
   const std::size_t w_off[3] = {p.w_q, p.w_k, p.w_v};
   const std::size_t b_off[3] = {p.b_q, p.b_k, p.b_v};
   for (int i = 0; i < 3; ++i) {
-    sgemm(true, false, n.d_in, n.d_out, n.rows, 1.f, x, n.d_in, dproj[i], n.d_out, 1.f, grads + w_off[i], n.d_out, sub, sub_bytes);
-    if (d.qkv_bias) add_column_sums(n.rows, n.d_out, dproj[i], n.d_out, grads + b_off[i]);
+    sgemm(xc, true, false, n.d_in, n.d_out, n.rows, 1.f, x, n.d_in, dproj[i], n.d_out, 1.f, grads + w_off[i], n.d_out, sub, sub_bytes);
+    if (d.qkv_bias) add_column_sums(xc, n.rows, n.d_out, dproj[i], n.d_out, grads + b_off[i]);
     if (dx)
-      sgemm(false, true, n.rows, n.d_in, n.d_out, 1.f, dproj[i], n.d_out, params + w_off[i], n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
+      sgemm(xc, false, true, n.rows, n.d_in, n.d_out, 1.f, dproj[i], n.d_out, params + w_off[i], n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
   }
 }
 
-std::size_t mha_decode_workspace_bytes(const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
+std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
                                        std::size_t kv_len, int threads) {
   const std::size_t d_head = d.d_out / d.num_heads;
   arena plan;
@@ -170,11 +170,11 @@ std::size_t mha_decode_workspace_bytes(const qkv_mha_desc& d, std::size_t batch,
   mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = kv_len;
-  const std::size_t sub = std::max(gemm_ws(n, threads), layer_attention_forward_ws(s, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(s, threads));
   return plan.used() + sub + arena::kAlign;
 }
 
-void mha_decode(const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
+void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
                 std::size_t capacity, std::size_t length, std::size_t n_new, float* kv, const float* x_new,
                 float* y_new, void* ws, std::size_t ws_bytes) {
   const std::size_t d_head = d.d_out / d.num_heads;
@@ -189,23 +189,23 @@ void mha_decode(const qkv_mha_desc& d, const qkv_mha_layout& p, const float* par
   float* kc = kv;
   float* vc = kv + batch * capacity * d.d_out;
   const bool bias = d.qkv_bias != 0;
-  project(n.rows, n.d_in, n.d_out, x_new, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
+  project(xc, n.rows, n.d_in, n.d_out, x_new, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
   // K and V of the new tokens go straight into their cache rows.
   for (std::size_t b = 0; b < batch; ++b) {
     const float* xb = x_new + b * n_new * n.d_in;
     float* kb = kc + (b * capacity + length) * n.d_out;
     float* vb = vc + (b * capacity + length) * n.d_out;
-    project(n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, kb, n.d_out, sub, sub_bytes);
-    project(n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, vb, n.d_out, sub, sub_bytes);
+    project(xc, n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, kb, n.d_out, sub, sub_bytes);
+    project(xc, n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, vb, n.d_out, sub, sub_bytes);
   }
 
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
   s.k = s.v = qkv_sdpa_strides{capacity * n.d_out, d_head, n.d_out};
   float* attn_out = d.out_proj ? a : y_new;
-  layer_attention_forward(s, q, kc, vc, attn_out, lse, sub, sub_bytes);
+  layer_attention_forward(xc, s, q, kc, vc, attn_out, lse, sub, sub_bytes);
   if (d.out_proj)
-    project(n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y_new, n.d_out, sub, sub_bytes);
+    project(xc, n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y_new, n.d_out, sub, sub_bytes);
 }
 
 }  // namespace qkv::ops

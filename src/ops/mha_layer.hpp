@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "ops/exec.hpp"
 #include "qkv/attention.h"
 #include "qkv/layer.h"
 
@@ -26,20 +27,20 @@ mha_cache_layout mha_cache_layout_for(const mha_dims& n);
 // stored as [B*T][d_out] rows (heads interleaved).
 qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool training);
 
-std::size_t mha_forward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& n, int threads);
-std::size_t mha_backward_workspace_bytes(const qkv_mha_desc& d, const mha_dims& n, int threads);
+std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads);
+std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads);
 
-void mha_forward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
+void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                  const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes);
 
-void mha_backward(const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
-                  const float* x, const float* cache, const float* dy, float* dx, float* grads, void* ws,
-                  std::size_t ws_bytes);
+void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n,
+                  const float* params, const float* x, const float* cache, const float* dy, float* dx, float* grads,
+                  void* ws, std::size_t ws_bytes);
 
 // KV-cache decoding: K and V rows in kv = [K: batch][capacity][d_out] then V.
-std::size_t mha_decode_workspace_bytes(const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
+std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
                                        std::size_t kv_len, int threads);
-void mha_decode(const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
+void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
                 std::size_t capacity, std::size_t length, std::size_t n_new, float* kv, const float* x_new,
                 float* y_new, void* ws, std::size_t ws_bytes);
 

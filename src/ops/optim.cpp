@@ -16,9 +16,9 @@ constexpr std::size_t kChunk = std::size_t{1} << 14;
 // Calls body(begin, count) over [0, n) in kChunk pieces; `flops_per_elem`
 // sizes the thread team.
 template <class Body>
-void for_chunks(std::size_t n, float flops_per_elem, const Body& body) noexcept {
+void for_chunks(const exec& x, std::size_t n, float flops_per_elem, const Body& body) noexcept {
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
-  const int nt = threads_for(static_cast<float>(n) * flops_per_elem, chunks);
+  const int nt = threads_for(x, static_cast<float>(n) * flops_per_elem, chunks);
   if (nt <= 1) {
     body(std::size_t{0}, n);
     return;
@@ -43,8 +43,8 @@ constexpr std::size_t kNormPiece = 4096;
 
 }  // namespace
 
-wide sum_squares(std::size_t n, const float* g) noexcept {
-  const auto& k = kern::vec_for(dispatch::active());
+wide sum_squares(const exec& x, std::size_t n, const float* g) noexcept {
+  const auto& k = kern::vec_for(x.isa);
   const std::size_t blocks = n < kNormBlocks ? n : kNormBlocks;
   wide partial[kNormBlocks];
   auto block = [&](std::size_t b) {
@@ -56,30 +56,30 @@ wide sum_squares(std::size_t n, const float* g) noexcept {
     }
     partial[b] = s.value();
   };
-  parallel_for_blocks(blocks, 2.0f * static_cast<float>(n), block);
+  parallel_for_blocks(x, blocks, 2.0f * static_cast<float>(n), block);
   wide_sum total;
   for (std::size_t b = 0; b < blocks; ++b) total.add(partial[b]);
   return total.value();
 }
 
-void scale(std::size_t n, float c, float* g) noexcept {
-  for_chunks(n, 4.0f, [&](std::size_t i, std::size_t len) {
+void scale(const exec& x, std::size_t n, float c, float* g) noexcept {
+  for_chunks(x, n, 4.0f, [&](std::size_t i, std::size_t len) {
     for (std::size_t j = i; j < i + len; ++j) g[j] *= c;
   });
 }
 
-void sgd_step(const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept {
-  const auto& k = kern::optim_for(dispatch::active());
-  for_chunks(n, 6.0f, [&](std::size_t i, std::size_t len) {
+void sgd_step(const exec& x, const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept {
+  const auto& k = kern::optim_for(x.isa);
+  for_chunks(x, n, 6.0f, [&](std::size_t i, std::size_t len) {
     k.sgd_f32(len, a, p + i, g + i, a.use_momentum ? buf + i : nullptr);
   });
 }
 
-void adamw_step(const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
+void adamw_step(const exec& x, const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
                 float* v) noexcept {
-  const auto& k = kern::optim_for(dispatch::active());
+  const auto& k = kern::optim_for(x.isa);
   // ~12 flops plus a square root and a division (counted as 10 each).
-  for_chunks(n, 32.0f, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, a, p + i, g + i, m + i, v + i); });
+  for_chunks(x, n, 32.0f, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, a, p + i, g + i, m + i, v + i); });
 }
 
 }  // namespace qkv::ops

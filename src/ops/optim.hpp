@@ -6,19 +6,20 @@
 #include <cstddef>
 
 #include "kernels/optim/optim.hpp"
+#include "ops/exec.hpp"
 #include "ops/wide.hpp"
 
 namespace qkv::ops {
 
-void sgd_step(const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept;
+void sgd_step(const exec& x, const kern::sgd_args& a, std::size_t n, float* p, const float* g, float* buf) noexcept;
 
-void adamw_step(const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
+void adamw_step(const exec& x, const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
                 float* v) noexcept;
 
 // sum_i g[i]^2 in an order that depends on n only (not on the thread count).
-wide sum_squares(std::size_t n, const float* g) noexcept;
+wide sum_squares(const exec& x, std::size_t n, const float* g) noexcept;
 
 // g[i] *= c.
-void scale(std::size_t n, float c, float* g) noexcept;
+void scale(const exec& x, std::size_t n, float c, float* g) noexcept;
 
 }  // namespace qkv::ops

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ops/exec.hpp"
+
 namespace qkv::ops {
 
 // splitmix64's finalizer: a bijective 64-bit mixer with full avalanche.
@@ -28,6 +30,6 @@ inline float init_uniform_value(std::uint64_t key, std::uint64_t i, float bound)
 // The per-seed key, mixed once per call.
 inline std::uint64_t init_key(std::uint64_t seed) noexcept { return init_mix64(seed ^ 0x243F6A8885A308D3ull); }
 
-void init_uniform(float* p, std::size_t n, float bound, std::uint64_t seed) noexcept;
+void init_uniform(const exec& x, float* p, std::size_t n, float bound, std::uint64_t seed) noexcept;
 
 }  // namespace qkv::ops

@@ -10,12 +10,12 @@ void broadcast_rows(std::size_t rows, std::size_t cols, const float* b, float* y
   for (std::size_t r = 0; r < rows; ++r) util::copy_floats(y + r * ldy, b, cols);
 }
 
-void add_column_sums(std::size_t rows, std::size_t cols, const float* x, std::size_t ldx, float* acc) {
+void add_column_sums(const exec& xc, std::size_t rows, std::size_t cols, const float* x, std::size_t ldx, float* acc) {
   // Column blocks of 64 are independent; inside one, rows are added in order
   // (vectorized across columns, which does not reorder any column's sum).
   constexpr std::size_t kBlock = 64;
   const std::size_t blocks = (cols + kBlock - 1) / kBlock;
-  parallel_for_blocks(blocks, float(rows) * float(cols), [&](std::size_t blk) {
+  parallel_for_blocks(xc, blocks, float(rows) * float(cols), [&](std::size_t blk) {
     const std::size_t j0 = blk * kBlock;
     const std::size_t j1 = j0 + kBlock < cols ? j0 + kBlock : cols;
     float sum[kBlock];  // not `= {}`: no memset call (util/copy.hpp)

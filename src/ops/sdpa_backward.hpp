@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "ops/exec.hpp"
 #include "qkv/attention.h"
 
 namespace qkv::ops {
@@ -16,6 +17,7 @@ struct sdpa_bwd_args {
   float scale;
   const float *q, *k, *v, *out, *lse, *dout;
   float *dq, *dk, *dv;
+  exec x;  // the settings the call runs under (read once at the C boundary)
 };
 
 // Workspace for up to `threads` threads; false when the size overflows.

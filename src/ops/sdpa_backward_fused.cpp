@@ -131,8 +131,8 @@ struct cmat {
 class fused_backward {
  public:
   fused_backward(const sdpa_bwd_args& a, const geometry& g)
-      : a_(a), d_(*a.desc), g_(g), kern_(kern::attn_bwd_for(dispatch::active())),
-        dot_(kern::vec_for(dispatch::active()).dot) {
+      : a_(a), d_(*a.desc), g_(g), kern_(kern::attn_bwd_for(a.x.isa)),
+        dot_(kern::vec_for(a.x.isa).dot) {
     dropout_ = d_.dropout_p > 0.f;
     thresh_ = dropout::threshold(d_.dropout_p);
     drop_scale_ = 1.0f / (1.0f - d_.dropout_p);
@@ -440,7 +440,7 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
   char* base = align_workspace(workspace, &bytes);
 
   const float flops = 10.0f * float(g.B * g.H) * float(g.Tq) * float(g.Tk) * float(g.D + g.Dv) / 2;
-  int threads = threads_for(flops, max_tasks(g));
+  int threads = threads_for(a.x, flops, max_tasks(g));
   schedule sc = pick(g, threads);
   std::size_t need = 0, per = 0;
   auto fits = [&](schedule s, int t) {

@@ -31,7 +31,7 @@ bool per_thread(const qkv_sdpa_desc& d, std::size_t* bytes) {
 
 void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) {
   const qkv_sdpa_desc& d = *a.desc;
-  const kern::vec_kernels& vk = kern::vec_for(dispatch::active());
+  const kern::vec_kernels& vk = kern::vec_for(a.x.isa);
   const std::size_t b = bh / d.heads, h = bh % d.heads, Tq = d.q_len, Tk = d.kv_len, D = d.head_dim, Dv = a.v_dim;
   auto base = [&](const qkv_sdpa_strides& s) { return b * s.batch + h * s.head; };
   const float* q = a.q + base(d.q);
@@ -103,7 +103,7 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
   char* base = align_workspace(workspace, &bytes);
   const std::size_t bh = d.batch * d.heads;
   const float flops = 8.0f * float(bh) * float(d.q_len) * float(d.kv_len) * float(d.head_dim);
-  int threads = threads_for(flops, bh);
+  int threads = threads_for(a.x, flops, bh);
   auto fits = [&](int t) {
     std::size_t need;
     return !__builtin_mul_overflow(per, static_cast<std::size_t>(t), &need) && need <= bytes;

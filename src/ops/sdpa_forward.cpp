@@ -133,7 +133,7 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_problem& p, const dropo
 void fused_forward(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out, float* lse,
                    float* ws, std::size_t per_thread_floats, int max_threads) {
   const qkv_sdpa_desc& d = *p.desc;
-  const kern::attn_kernels& kn = kern::attn_for(dispatch::active());
+  const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
   const dropout_cfg drop(d);
   const std::size_t nqt = (d.q_len + kn.br - 1) / kn.br;
   const std::size_t heads = d.batch * d.heads;
@@ -141,7 +141,7 @@ void fused_forward(const sdpa_problem& p, const float* q, const float* k, const 
   float flops = 4.0f * static_cast<float>(heads) * static_cast<float>(d.q_len) *
                 static_cast<float>(d.kv_len) * static_cast<float>(d.head_dim + p.v_dim) / 2.0f;
   if (d.causal) flops *= 0.5f;
-  int threads = threads_for(flops, tasks);
+  int threads = threads_for(p.x, flops, tasks);
   if (threads > max_threads) threads = max_threads;
   // Task t: query tile nqt-1 - t/heads of head t%heads. The last query tiles
   // see the most keys under a causal mask, so the heaviest tasks go first.
@@ -174,14 +174,14 @@ void reference_forward(const sdpa_problem& p, const float* q, const float* k, co
                        float* lse, float* s, int max_threads) {
   const qkv_sdpa_desc& d = *p.desc;
   const dropout_cfg drop(d);
-  const kern::softmax_kernels& sk = kern::softmax_for(dispatch::active());
+  const kern::softmax_kernels& sk = kern::softmax_for(p.x.isa);
   const std::size_t Tq = d.q_len, Tk = d.kv_len, Dv = p.v_dim;
   const ll off = static_cast<ll>(Tk) - static_cast<ll>(Tq);
-  int threads = threads_for(25.0f * static_cast<float>(Tq) * static_cast<float>(Tk), Tq);
+  int threads = threads_for(p.x, 25.0f * static_cast<float>(Tq) * static_cast<float>(Tk), Tq);
   if (threads > max_threads) threads = max_threads;
   for (std::size_t b = 0; b < d.batch; ++b)
     for (std::size_t h = 0; h < d.heads; ++h) {
-      sgemm(false, true, Tq, Tk, d.head_dim, p.scale, q + base(d.q, b, h), d.q.token, k + base(d.k, b, h),
+      sgemm(p.x, false, true, Tq, Tk, d.head_dim, p.scale, q + base(d.q, b, h), d.q.token, k + base(d.k, b, h),
             d.k.token, 0.0f, s, Tk, nullptr, 0);
       auto row = [&](std::size_t i) {
         float* si = s + i * Tk;
@@ -200,7 +200,7 @@ void reference_forward(const sdpa_problem& p, const float* q, const float* k, co
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
 #endif
       for (ll i = 0; i < static_cast<ll>(Tq); ++i) row(static_cast<std::size_t>(i));
-      sgemm(false, false, Tq, Dv, Tk, 1.0f, s, Tk, v + base(d.v, b, h), d.v.token, 0.0f, out + base(d.o, b, h),
+      sgemm(p.x, false, false, Tq, Dv, Tk, 1.0f, s, Tk, v + base(d.v, b, h), d.v.token, 0.0f, out + base(d.o, b, h),
             d.o.token, nullptr, 0);
     }
   (void)threads;

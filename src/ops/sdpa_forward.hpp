@@ -15,6 +15,7 @@
 
 #include <cstddef>
 
+#include "ops/exec.hpp"
 #include "qkv/attention.h"
 
 namespace qkv::ops {
@@ -27,11 +28,13 @@ constexpr std::size_t kSdpaKeyTile = 128;
 // Workspace alignment: the drivers round the caller's pointer up to this.
 constexpr std::size_t kSdpaAlign = 64;
 
-// A validated description with its defaults resolved.
+// A validated description with its defaults resolved, and the settings the
+// call runs under (read once at the C boundary).
 struct sdpa_problem {
   const qkv_sdpa_desc* desc;
   std::size_t v_dim;
   float scale;
+  exec x;
 };
 
 // Bytes one thread needs for `algo` (AUTO = fused), a multiple of

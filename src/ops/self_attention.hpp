@@ -10,6 +10,8 @@
 
 #include <cstddef>
 
+#include "ops/exec.hpp"
+
 namespace qkv::ops {
 
 struct self_attention_dims {
@@ -25,7 +27,7 @@ bool self_attention_workspace_bytes(const self_attention_dims& d, int threads, s
 // (dense, written); ctx [T][ldc >= d_out] (written); lse [T] or nullptr.
 // ws: at least self_attention_workspace_bytes(d, 1) bytes; with room for
 // fewer threads than configured it runs with fewer (same result, bitwise).
-void self_attention_forward(const self_attention_dims& d, const float* x, std::size_t ldx, const float* wq,
+void self_attention_forward(const exec& xc, const self_attention_dims& d, const float* x, std::size_t ldx, const float* wq,
                             const float* wk, const float* wv, std::size_t ldw, float* q, float* k, float* v,
                             float* ctx, std::size_t ldc, float* lse, void* ws, std::size_t ws_bytes) noexcept;
 

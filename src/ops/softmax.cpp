@@ -30,11 +30,11 @@ float softmax_row(const kern::softmax_kernels& k, std::size_t n, float scale, co
   return scale * xmax + log_sum;
 }
 
-void softmax_rows(std::size_t rows, std::size_t cols, float scale, const float* x, std::size_t ldx, float* y,
-                  std::size_t ldy, bool log) noexcept {
-  const kern::softmax_kernels& k = kern::softmax_for(dispatch::active());
+void softmax_rows(const exec& xc, std::size_t rows, std::size_t cols, float scale, const float* x, std::size_t ldx,
+                  float* y, std::size_t ldy, bool log) noexcept {
+  const kern::softmax_kernels& k = kern::softmax_for(xc.isa);
   // ~25 flops per element (max, exp, sum, scale).
-  const int threads = threads_for(25.0f * static_cast<float>(rows) * static_cast<float>(cols), rows);
+  const int threads = threads_for(xc, 25.0f * static_cast<float>(rows) * static_cast<float>(cols), rows);
   const auto n = static_cast<long long>(rows);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)

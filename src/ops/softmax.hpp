@@ -1,11 +1,12 @@
 // softmax - the row-wise stable softmax driver: max, exp-sum, normalize per
-// row with the active ISA's kernels, rows threaded (each row is computed by
+// row with the call's ISA's kernels, rows threaded (each row is computed by
 // one thread, so the result does not depend on the thread count).
 #pragma once
 
 #include <cstddef>
 
 #include "kernels/softmax/softmax.hpp"
+#include "ops/exec.hpp"
 
 namespace qkv::ops {
 
@@ -16,7 +17,7 @@ float softmax_row(const kern::softmax_kernels& k, std::size_t n, float scale, co
                   bool log) noexcept;
 
 // rows x cols, leading dimensions ldx, ldy (validated by the caller).
-void softmax_rows(std::size_t rows, std::size_t cols, float scale, const float* x, std::size_t ldx, float* y,
+void softmax_rows(const exec& xc, std::size_t rows, std::size_t cols, float scale, const float* x, std::size_t ldx, float* y,
                   std::size_t ldy, bool log) noexcept;
 
 }  // namespace qkv::ops

@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "dispatch/dispatch.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -29,11 +31,13 @@ void set_num_threads(int n) noexcept {
 #endif
 }
 
-int threads_for(float flops, std::size_t tasks) noexcept {
+exec current_exec() noexcept { return exec{dispatch::active(), num_threads()}; }
+
+int threads_for(const exec& x, float flops, std::size_t tasks) noexcept {
   // Starting an OpenMP team costs a few microseconds; below ~2 MFLOP (about
   // 10 us on one AVX-512 core) it costs more than it saves.
   constexpr float kMinFlopsPerThread = 1e6f;
-  int n = num_threads();
+  int n = x.threads;
   if (static_cast<float>(n) * kMinFlopsPerThread > flops)
     n = static_cast<int>(flops / kMinFlopsPerThread);
   if (static_cast<std::size_t>(n) > tasks) n = static_cast<int>(tasks);
