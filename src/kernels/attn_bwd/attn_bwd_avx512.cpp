@@ -1,6 +1,0 @@
-// Attention-backward micro-kernels for avx512; compiled with that ISA's flags only.
-#include "kernels/attn_bwd/attn_bwd-inl.hpp"
-
-namespace qkv::kern {
-const attn_bwd_kernels attn_bwd_avx512 = make_attn_bwd_kernels<xsimd::avx512bw>();
-}

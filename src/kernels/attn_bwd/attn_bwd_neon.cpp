@@ -1,6 +1,0 @@
-// Attention-backward micro-kernels for neon; compiled with that ISA's flags only.
-#include "kernels/attn_bwd/attn_bwd-inl.hpp"
-
-namespace qkv::kern {
-const attn_bwd_kernels attn_bwd_neon = make_attn_bwd_kernels<xsimd::neon>();
-}

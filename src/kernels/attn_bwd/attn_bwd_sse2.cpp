@@ -1,6 +1,0 @@
-// Attention-backward micro-kernels for sse2; compiled with that ISA's flags only.
-#include "kernels/attn_bwd/attn_bwd-inl.hpp"
-
-namespace qkv::kern {
-const attn_bwd_kernels attn_bwd_sse2 = make_attn_bwd_kernels<xsimd::sse2>();
-}
