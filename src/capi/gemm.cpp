@@ -2,6 +2,7 @@
 // of the checks), then calls the trusted ops layer.
 #include <cstdint>
 
+#include "capi/checked.hpp"
 #include "capi/enum_value.hpp"
 #include "capi/workspace.hpp"
 #include "ops/gemm.hpp"
@@ -27,14 +28,9 @@ stored stored_a(qkv_trans t, std::size_t rows, std::size_t cols, const void* p, 
   return t == QKV_TRANS ? stored{p, cols, rows, ld} : stored{p, rows, cols, ld};
 }
 
-// (rows-1)*ld + cols floats, in bytes, within ptrdiff_t. Overflow builtins,
-// not divisions: this check runs on every call, and tiny calls cost ~10 ns.
 bool extent_fits(const stored& m) {
-  if (m.empty()) return true;
-  constexpr std::size_t kMax = static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(float);
-  std::size_t span = 0;
-  if (__builtin_mul_overflow(m.rows - 1, m.ld, &span) || __builtin_add_overflow(span, m.cols, &span)) return false;
-  return span <= kMax;
+  std::size_t span;
+  return qkv::capi::matrix_extent(m.rows, m.cols, m.ld, &span);
 }
 
 qkv_status check(const qkv_trans& ta, const qkv_trans& tb, std::size_t M, std::size_t N, std::size_t K,

@@ -8,6 +8,7 @@
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
 #include "util/copy.hpp"
+#include "util/size_math.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -20,7 +21,7 @@ using kern::gemm_kernels;
 
 constexpr std::size_t kAlignFloats = 16;  // 64 bytes
 
-std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+using util::round_up;
 std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 // Block sizes for one problem: the table's, clipped to the problem.
@@ -259,10 +260,6 @@ void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, fl
   }
 }
 
-float* align64(void* p) {
-  const std::uintptr_t u = reinterpret_cast<std::uintptr_t>(p);
-  return reinterpret_cast<float*>((u + 63) & ~static_cast<std::uintptr_t>(63));
-}
 
 int threads_for_gemm(const exec& x, const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
   const std::size_t m_tiles = (M + t.mr - 1) / t.mr;
@@ -366,7 +363,7 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
     const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
     if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
   }
-  float* base = align64(ws);
+  float* base = util::align_up(ws, 64);
   run_packed(t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
 }
 

@@ -4,17 +4,26 @@
 
 #include <algorithm>
 
-#include "ops/arena.hpp"
 #include "ops/gemm.hpp"
 #include "ops/mha_attention.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
+#include "ops/ws_carver.hpp"
 #include "util/copy.hpp"
+#include "util/size_math.hpp"
 
 namespace qkv::ops {
 namespace {
 
-std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+using util::round_up;
+
+// Bytes of a layout sized by a null-based carver. Layer sizes are bounded
+// by the C boundary (capi/layer.cpp: dims), so the sum cannot overflow.
+std::size_t carved(const ws_carver& plan) {
+  std::size_t bytes = 0;
+  plan.size(&bytes);
+  return bytes;
+}
 
 // Y[rows][n] = X[rows][k] W[k][n] (+ b): bias rows first, then GEMM with beta = 1
 // (one pass over Y instead of two).
@@ -72,25 +81,26 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
 }
 
 std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
-  arena plan;
-  plan.take(n.rows * n.d_out);  // Q, K, V, A when not training (training uses the cache)
-  plan.take(n.rows * n.d_out);
-  plan.take(n.rows * n.d_out);
-  plan.take(n.rows * n.d_out);
-  plan.take(n.batch * n.heads * n.seq);  // lse scratch in inference
+  ws_carver plan;
+  plan.take<float>(n.rows * n.d_out);  // Q, K, V, A when not training (training uses the cache)
+  plan.take<float>(n.rows * n.d_out);
+  plan.take<float>(n.rows * n.d_out);
+  plan.take<float>(n.rows * n.d_out);
+  plan.take<float>(n.batch * n.heads * n.seq);  // lse scratch in inference
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(mha_sdpa_desc(d, n, true), threads));
-  return plan.used() + sub + arena::kAlign;
+  return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
 void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                  const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
-  arena mem(ws, ws_bytes);
+  std::size_t bytes = ws_bytes;
+  ws_carver mem(align_workspace(ws, &bytes));
   float *q, *k, *v, *a, *lse;
-  float* ws_q = mem.take(n.rows * n.d_out);
-  float* ws_k = mem.take(n.rows * n.d_out);
-  float* ws_v = mem.take(n.rows * n.d_out);
-  float* ws_a = mem.take(n.rows * n.d_out);
-  float* ws_lse = mem.take(n.batch * n.heads * n.seq);
+  float* ws_q = mem.take<float>(n.rows * n.d_out);
+  float* ws_k = mem.take<float>(n.rows * n.d_out);
+  float* ws_v = mem.take<float>(n.rows * n.d_out);
+  float* ws_a = mem.take<float>(n.rows * n.d_out);
+  float* ws_lse = mem.take<float>(n.batch * n.heads * n.seq);
   if (training) {
     const mha_cache_layout c = mha_cache_layout_for(n);
     q = cache + c.q, k = cache + c.k, v = cache + c.v, a = cache + c.a, lse = cache + c.lse;
@@ -98,7 +108,7 @@ void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p,
     q = ws_q, k = ws_k, v = ws_v, a = ws_a, lse = ws_lse;
   }
   std::size_t sub_bytes = 0;
-  void* sub = mem.rest(&sub_bytes);
+  void* sub = mem.rest(bytes, &sub_bytes);
 
   const bool bias = d.qkv_bias != 0;
   project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
@@ -115,13 +125,13 @@ void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p,
 }
 
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
-  arena plan;
-  plan.take(n.rows * n.d_out);  // dA
-  plan.take(n.rows * n.d_out);  // dQ
-  plan.take(n.rows * n.d_out);  // dK
-  plan.take(n.rows * n.d_out);  // dV
+  ws_carver plan;
+  plan.take<float>(n.rows * n.d_out);  // dA
+  plan.take<float>(n.rows * n.d_out);  // dQ
+  plan.take<float>(n.rows * n.d_out);  // dK
+  plan.take<float>(n.rows * n.d_out);  // dV
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_backward_ws(mha_sdpa_desc(d, n, true), threads));
-  return plan.used() + sub + arena::kAlign;
+  return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
 void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
@@ -129,13 +139,14 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
                   std::size_t ws_bytes) {
   const mha_cache_layout c = mha_cache_layout_for(n);
   const float *q = cache + c.q, *k = cache + c.k, *v = cache + c.v, *a = cache + c.a, *lse = cache + c.lse;
-  arena mem(ws, ws_bytes);
-  float* da = mem.take(n.rows * n.d_out);
-  float* dq = mem.take(n.rows * n.d_out);
-  float* dk = mem.take(n.rows * n.d_out);
-  float* dv = mem.take(n.rows * n.d_out);
+  std::size_t bytes = ws_bytes;
+  ws_carver mem(align_workspace(ws, &bytes));
+  float* da = mem.take<float>(n.rows * n.d_out);
+  float* dq = mem.take<float>(n.rows * n.d_out);
+  float* dk = mem.take<float>(n.rows * n.d_out);
+  float* dv = mem.take<float>(n.rows * n.d_out);
   std::size_t sub_bytes = 0;
-  void* sub = mem.rest(&sub_bytes);
+  void* sub = mem.rest(bytes, &sub_bytes);
 
   // Output projection: dW_o += A^T dY, db_o += colsum(dY), dA = dY W_o^T.
   const float* dattn = dy;
@@ -163,15 +174,15 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
                                        std::size_t kv_len, int threads) {
   const std::size_t d_head = d.d_out / d.num_heads;
-  arena plan;
-  plan.take(batch * n_new * d.d_out);  // Q of the new tokens
-  plan.take(batch * n_new * d.d_out);  // their attention output
-  plan.take(batch * d.num_heads * n_new);  // lse (unused by the caller)
+  ws_carver plan;
+  plan.take<float>(batch * n_new * d.d_out);  // Q of the new tokens
+  plan.take<float>(batch * n_new * d.d_out);  // their attention output
+  plan.take<float>(batch * d.num_heads * n_new);  // lse (unused by the caller)
   mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = kv_len;
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(s, threads));
-  return plan.used() + sub + arena::kAlign;
+  return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
 void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
@@ -179,12 +190,13 @@ void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, 
                 float* y_new, void* ws, std::size_t ws_bytes) {
   const std::size_t d_head = d.d_out / d.num_heads;
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
-  arena mem(ws, ws_bytes);
-  float* q = mem.take(n.rows * n.d_out);
-  float* a = mem.take(n.rows * n.d_out);
-  float* lse = mem.take(batch * d.num_heads * n_new);
+  std::size_t bytes = ws_bytes;
+  ws_carver mem(align_workspace(ws, &bytes));
+  float* q = mem.take<float>(n.rows * n.d_out);
+  float* a = mem.take<float>(n.rows * n.d_out);
+  float* lse = mem.take<float>(batch * d.num_heads * n_new);
   std::size_t sub_bytes = 0;
-  void* sub = mem.rest(&sub_bytes);
+  void* sub = mem.rest(bytes, &sub_bytes);
 
   float* kc = kv;
   float* vc = kv + batch * capacity * d.d_out;

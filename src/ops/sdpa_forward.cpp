@@ -11,6 +11,7 @@
 #include "ops/gemm.hpp"
 #include "ops/softmax.hpp"
 #include "ops/threads.hpp"
+#include "util/size_math.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -22,8 +23,8 @@ namespace {
 constexpr float kNegInf = -__builtin_huge_valf();
 using ll = long long;
 
-bool mul_ok(std::size_t a, std::size_t b, std::size_t* out) { return !__builtin_mul_overflow(a, b, out); }
-bool add_ok(std::size_t a, std::size_t b, std::size_t* out) { return !__builtin_add_overflow(a, b, out); }
+using util::add_ok;
+using util::mul_ok;
 
 // Where (b, h) starts in a tensor of layout s.
 inline std::size_t base(const qkv_sdpa_strides& s, std::size_t b, std::size_t h) {

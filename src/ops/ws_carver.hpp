@@ -1,6 +1,9 @@
-// ws_carver - cuts typed, 64-byte aligned arrays out of a caller's workspace.
-// Run once with a null base to size the layout (overflow-checked), then with
-// the real base to get the pointers: the same code computes both.
+// ws_carver - the one carver of caller workspaces: cuts typed, 64-byte
+// aligned arrays out of a 64-byte aligned base (align_workspace below gives
+// one from any pointer, for kAlign bytes of slack in the size query). Run
+// once with a null base to size the layout (overflow-checked), then with the
+// real base to get the pointers: the same code computes both, so the size
+// query and the call cannot disagree.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +37,16 @@ class ws_carver {
     if (!ok_ || __builtin_add_overflow(used_, kAlign - 1, &s)) return false;
     *bytes = s & ~(kAlign - 1);
     return true;
+  }
+
+  // What is left of a workspace of `bytes` (counted from the base) after the
+  // arrays taken so far: its aligned start, and its size in *left (0 when
+  // nothing is left). For a sub-routine's own workspace.
+  void* rest(std::size_t bytes, std::size_t* left) const noexcept {
+    std::size_t used = 0;
+    if (!size(&used) || used > bytes) used = bytes;
+    *left = bytes - used;
+    return base_ ? base_ + used : nullptr;
   }
 
  private:
