@@ -6,10 +6,6 @@
 #include "ops/threads.hpp"
 #include "util/copy.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace qkv::ops {
 namespace {
 
@@ -50,21 +46,13 @@ void embedding_backward(const exec& x, const embedding_shape& s, const std::int3
       if (dpos) k.axpy(w, 1.f, g, dpos + (s.pos_offset + r % s.seq_len) * s.dim + c0);
     }
   };
-#ifdef _OPENMP
   const std::size_t quanta = (s.dim + kColQuantum - 1) / kColQuantum;
   const int nt = threads_for(x, kFlopsPerElem * static_cast<float>(s.rows * s.dim), quanta);
-  if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-    {
-      const auto t = static_cast<std::size_t>(omp_get_thread_num());
-      const auto n = static_cast<std::size_t>(omp_get_num_threads());
-      const std::size_t c0 = quanta * t / n * kColQuantum, c1 = quanta * (t + 1) / n * kColQuantum;
-      if (c0 < s.dim) columns(c0, c1 < s.dim ? c1 : s.dim);
-    }
-    return;
-  }
-#endif
-  columns(0, s.dim);
+  parallel_team(nt, [&](int thread, int team) {
+    const auto t = static_cast<std::size_t>(thread), n = static_cast<std::size_t>(team);
+    const std::size_t c0 = quanta * t / n * kColQuantum, c1 = quanta * (t + 1) / n * kColQuantum;
+    if (c0 < s.dim) columns(c0, c1 < s.dim ? c1 : s.dim);
+  });
 }
 
 }  // namespace qkv::ops

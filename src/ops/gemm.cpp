@@ -1,5 +1,6 @@
 #include "ops/gemm.hpp"
 
+#include <atomic>
 #include <cstdint>
 
 #include "dispatch/dispatch.hpp"
@@ -9,10 +10,6 @@
 #include "ops/threads.hpp"
 #include "util/copy.hpp"
 #include "util/size_math.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace qkv::ops {
 namespace {
@@ -151,11 +148,7 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
   }
 }
 
-inline void barrier() {
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-}
+inline void barrier() { team_barrier(); }
 
 // Guided schedule of M tiles over threads: chunk v is tiles [start(v),
 // start(v+1)), each ceil(remaining / (2T)) tiles, at most one A block. Big
@@ -178,21 +171,16 @@ struct guided_tiles {
   }
 };
 
-// Next ticket of a shared counter.
-inline std::size_t take_ticket(std::size_t* counter) {
-  std::size_t w;
-#ifdef _OPENMP
-#pragma omp atomic capture
-#endif
-  w = (*counter)++;
-  return w;
+// Next ticket of a shared counter (the barriers order its rewinds).
+inline std::size_t take_ticket(std::atomic<std::size_t>* counter) {
+  return counter->fetch_add(1, std::memory_order_relaxed);
 }
 
 // One thread's share of the packed algorithm; all `nth` threads run it with
 // the same shared B block `bp`, their own A block `ap` and one shared ticket
 // counter (zero on entry).
 void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int tid,
-                   int nth, std::size_t* ticket) {
+                   int nth, std::atomic<std::size_t>* ticket) {
   const std::size_t T = static_cast<std::size_t>(nth), id = static_cast<std::size_t>(tid);
   const bool pack_a = bl.a_floats != 0;
   const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr;
@@ -255,7 +243,7 @@ void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, fl
       // Every thread has taken its last ticket of this block (it is past
       // the barrier), and none takes one of the next before the barrier
       // after the next B block is packed: thread 0 rewinds the counter here.
-      if (dynamic && id == 0) *ticket = 0;
+      if (dynamic && id == 0) ticket->store(0, std::memory_order_relaxed);
     }
   }
 }
@@ -273,20 +261,8 @@ int threads_for_gemm(const exec& x, const gemm_kernels& t, std::size_t M, std::s
 // `ap + i * bl.a_floats` (unused when bl.a_floats == 0).
 void run_packed(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int nth) {
   auto a_block = [&](int tid) { return ap ? ap + static_cast<std::size_t>(tid) * bl.a_floats : nullptr; };
-  std::size_t ticket = 0;
-#ifdef _OPENMP
-  if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-    {
-      const int tid = omp_get_thread_num();
-      packed_worker(t, p, bl, bp, a_block(tid), tid, omp_get_num_threads(), &ticket);
-    }
-    return;
-  }
-#else
-  (void)nth;
-#endif
-  packed_worker(t, p, bl, bp, a_block(0), 0, 1, &ticket);
+  std::atomic<std::size_t> ticket{0};
+  parallel_team(nth, [&](int tid, int team) { packed_worker(t, p, bl, bp, a_block(tid), tid, team, &ticket); });
 }
 
 #ifdef QKV_HOSTED

@@ -23,16 +23,10 @@ void for_chunks(const exec& x, std::size_t n, float flops_per_elem, const Body& 
     body(std::size_t{0}, n);
     return;
   }
-#ifdef _OPENMP
-  const auto nc = static_cast<long long>(chunks);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (long long c = 0; c < nc; ++c) {
-    const std::size_t begin = static_cast<std::size_t>(c) * kChunk;
+  parallel_for_static(nt, chunks, [&](std::size_t c) {
+    const std::size_t begin = c * kChunk;
     body(begin, n - begin < kChunk ? n - begin : kChunk);
-  }
-#else
-  body(std::size_t{0}, n);
-#endif
+  });
 }
 
 // sum_squares: [0, n) is cut into at most kNormBlocks blocks by a rule that

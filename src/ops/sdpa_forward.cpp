@@ -13,10 +13,6 @@
 #include "ops/threads.hpp"
 #include "util/size_math.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace qkv::ops {
 namespace {
 
@@ -150,19 +146,9 @@ void fused_forward(const sdpa_problem& p, const float* q, const float* k, const 
     const std::size_t bh = t % heads, qi = nqt - 1 - t / heads;
     fused_task(kn, p, drop, q, k, v, out, lse, bh / d.heads, bh % d.heads, qi, w);
   };
-#ifdef _OPENMP
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      float* w = ws + static_cast<std::size_t>(omp_get_thread_num()) * per_thread_floats;
-#pragma omp for schedule(dynamic, 1)
-      for (ll t = 0; t < static_cast<ll>(tasks); ++t) run(static_cast<std::size_t>(t), w);
-    }
-    return;
-  }
-#endif
-  (void)per_thread_floats;
-  for (std::size_t t = 0; t < tasks; ++t) run(t, ws);
+  parallel_for_tasks(threads, tasks, [&](std::size_t t, int thread) {
+    run(t, ws + static_cast<std::size_t>(thread) * per_thread_floats);
+  });
 }
 
 // ---- reference -----------------------------------------------------------
@@ -197,14 +183,10 @@ void reference_forward(const sdpa_problem& p, const float* q, const float* k, co
             si[j] = dropout::keep(key, j, drop.thresh) ? si[j] * drop.keep_scale : 0.0f;
         }
       };
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-#endif
-      for (ll i = 0; i < static_cast<ll>(Tq); ++i) row(static_cast<std::size_t>(i));
+      parallel_for_static(threads, Tq, row);
       sgemm(p.x, false, false, Tq, Dv, Tk, 1.0f, s, Tk, v + base(d.v, b, h), d.v.token, 0.0f, out + base(d.o, b, h),
             d.o.token, nullptr, 0);
     }
-  (void)threads;
 }
 
 }  // namespace

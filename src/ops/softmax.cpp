@@ -34,16 +34,8 @@ void softmax_rows(const exec& xc, std::size_t rows, std::size_t cols, float scal
                   float* y, std::size_t ldy, bool log) noexcept {
   const kern::softmax_kernels& k = kern::softmax_for(xc.isa);
   // ~25 flops per element (max, exp, sum, scale).
-  const int threads = threads_for(xc, 25.0f * static_cast<float>(rows) * static_cast<float>(cols), rows);
-  const auto n = static_cast<long long>(rows);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-#endif
-  for (long long r = 0; r < n; ++r) {
-    const auto i = static_cast<std::size_t>(r);
-    softmax_row(k, cols, scale, x + i * ldx, y + i * ldy, log);
-  }
-  (void)threads;
+  parallel_for_blocks(xc, rows, 25.0f * static_cast<float>(rows) * static_cast<float>(cols),
+                      [&](std::size_t i) { softmax_row(k, cols, scale, x + i * ldx, y + i * ldy, log); });
 }
 
 }  // namespace qkv::ops
