@@ -5,6 +5,7 @@
 #include "capi/checked.hpp"
 #include "capi/enum_value.hpp"
 #include "capi/workspace.hpp"
+#include "dispatch/dispatch.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemm_tiny.hpp"
 #include "qkv/gemm.h"

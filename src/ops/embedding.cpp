@@ -1,7 +1,6 @@
 #include "ops/embedding.hpp"
 
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/threads.hpp"
 #include "util/copy.hpp"

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdint>
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/gemm/gemm.hpp"
 #include "ops/gemm_tiny.hpp"
 #include "ops/rows.hpp"

@@ -9,7 +9,6 @@
 
 #include <cstddef>
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/gemm/gemm.hpp"
 #include "ops/gemm.hpp"
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/loss/loss.hpp"
 #include "ops/threads.hpp"
 

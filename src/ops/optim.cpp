@@ -1,6 +1,5 @@
 #include "ops/optim.hpp"
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/threads.hpp"
 

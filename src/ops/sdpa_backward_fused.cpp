@@ -16,7 +16,6 @@
 #include <cmath>
 #include <cstdint>
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/dropout_rng.hpp"

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdint>
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/dropout_rng.hpp"
 #include "ops/sdpa_backward.hpp"

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdint>
 
-#include "dispatch/dispatch.hpp"
 #include "kernels/attn/attn.hpp"
 #include "kernels/softmax/softmax.hpp"
 #include "ops/dropout_rng.hpp"

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "dispatch/dispatch.hpp"
 #include "ops/threads.hpp"
 
 namespace qkv::ops {
