@@ -34,19 +34,16 @@ blocks blocks_for(const gemm_kernels& t, bool ta, bool tb, std::size_t M, std::s
   // Packing A pays off when each A micro-panel meets enough B panels
   // (N > pack_a_min_n), and always for a transposed A deeper than one KC
   // block: read in place, its micro-panel is kc rows lda apart, which alias
-  // in L1 (AVX-512, 768x768x1024 with A^T, X^T dQ in the layer: 10 % faster
-  // packed; 1024x64x1024: 13 %). Otherwise the micro-kernel reads A in
-  // place. A shape property, so the same for any thread count.
+  // in L1. Otherwise the micro-kernel reads A in place. A shape property,
+  // so the same for any thread count. (The measurements behind these rules:
+  // bench/README.md, "What decides the speed".)
   b.a_floats = N > t.pack_a_min_n || (ta && K > t.kc) ? round_up(b.mc * b.kc, kAlignFloats) : 0;
   // A small, non-transposed B is read in place (no B block) where the ISA
   // allows it (kc*N <= inplace_b_max): packing it costs more than it saves.
   // So is a narrow one whose last nr-wide column panel would be at most
   // half used (N = 1..16 or 33..48 for nr 32) where the ISA has its own
   // in-place tiling: with A in place too, block_inplace's 6 x 64 tiles (one
-  // masked vector at most) waste fewer FMA lanes. AVX-512, 1 thread:
-  // 1024x48x1024 +27-36 %, 4096x40x4096 +18 %, 256x48x256 +27 %; 2 threads
-  // 1024x48x1024 +54 %. N = 1..16 measured even; 24 and 56 (panels 3/4
-  // used) were 4-14 % slower.
+  // masked vector at most) waste fewer FMA lanes than half-empty panels.
   const std::size_t last_panel = N - (N - 1) / t.nr * t.nr;
   const bool narrow_inplace = t.block_inplace && b.a_floats == 0 && N <= 2 * t.nr && 2 * last_panel <= t.nr;
   const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace);
@@ -99,13 +96,11 @@ struct b_view {
 // (multiples of nr except at the end) into C. ir outside jr: one A
 // micro-panel stays in L1 while the B micro-panels stream from the B block
 // in L2, and C is walked one row band at a time (few pages, TLB friendly).
-// Measured on AVX-512 at 1024^3..2048^3: 3-10 % faster than jr outside.
 //
 // bias (first K block of sgemm_bias only): each C tile is set to the bias
 // row just before its micro-kernel call, which then adds to it (beta 1).
-// The tile is in L1 by then; a separate pass writing the bias into all of C
-// cost ~3 % of a 1024x768x768 projection, and the kernel then re-read C
-// from memory.
+// The tile is in L1 by then; a separate pass over all of C would make the
+// kernel re-read C from memory.
 void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::size_t j1, std::size_t kc, float alpha,
                   const a_view& av, const b_view& bv, float beta, float* C, std::size_t ldc, const float* bias) {
   // rows x n of C (leading dimension ldc) = the bias row from column j.
@@ -121,8 +116,7 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
   // line for the same k lands in one L1 set, and 14 of them overflow a
   // 12-way L1 (48 KiB on current x86 cores), so each broadcast missed.
   // Tiles of at most 12 rows there (same operations per element, same
-  // bits). AVX-512, 1 thread: 1024x128x1024 +7 %, 1024x96x1024 +10 %,
-  // 2048x256x2048 +10 %, 4096x64x4096 +7 %; 2 threads 1024x128x1024 +9 %.
+  // bits).
   constexpr std::size_t kL1Ways = 12;
   const bool aliased_rows = !av.packed && av.cs == 1 && av.rs * sizeof(float) % 4096 == 0;
   const std::size_t mr = aliased_rows && t.mr > kL1Ways ? kL1Ways : t.mr;
@@ -152,7 +146,7 @@ inline void barrier() { team_barrier(); }
 // Guided schedule of M tiles over threads: chunk v is tiles [start(v),
 // start(v+1)), each ceil(remaining / (2T)) tiles, at most one A block. Big
 // chunks first keep the number of grabs small; small ones last let a thread
-// that runs slower (these cores are shared) hand its work to the other.
+// that runs slower (a core shared with other work) hand its work to the others.
 // Which thread computes a tile never changes its bits.
 struct guided_tiles {
   std::size_t total, parts, max_tiles;

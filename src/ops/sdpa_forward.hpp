@@ -21,8 +21,8 @@
 namespace qkv::ops {
 
 // Keys per tile of the fused kernel: the score tile is kSdpaKeyTile x br
-// floats (32 KiB at br = 64). 64, 96, 128 and 192 measured within noise of
-// each other at d = 64; 128 halves the per-tile softmax bookkeeping of 64.
+// floats (32 KiB at br = 64). 64 to 192 run alike at d = 64; 128 halves the
+// per-tile softmax bookkeeping of 64.
 constexpr std::size_t kSdpaKeyTile = 128;
 
 // Workspace alignment: the drivers round the caller's pointer up to this.

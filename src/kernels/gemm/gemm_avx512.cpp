@@ -93,10 +93,8 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
 // element as an embedded broadcast from memory ({1to16}), one fused uop,
 // where the intrinsics form spends a broadcast load plus two FMAs per A
 // element: ~32 instructions per k step instead of ~49 (k unrolled by 4). The
-// FMA ports are the same; front-end and issue slots are not, and this host's
-// cores are shared: in its slow phases (the FMA probe keeps its speed, code
-// that loads and issues more slows down) 0.84 -> 0.91 of the probe's rate on
-// a 168 x 1024 x 256 block, equal in quiet ones. GCC does not emit this form
+// FMA ports are the same; front-end and issue slots are not, which counts
+// when the core is busy with other work. GCC does not emit this form
 // from intrinsics (it keeps one broadcast register for the two FMAs). Same
 // operations per element as tile_f32 (one FMA per k from zero, then
 // alpha*acc + beta*C), so edge tiles, which use tile_f32, round identically.
@@ -105,8 +103,8 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
   "vfmadd231ps " #u "*56+" #i "*4(%[a])%{1to16%}, %%zmm29, %%zmm" #r1 "\n\t"
 // One k step; B rows are %[bs] bytes apart (128: a packed panel). No
 // software prefetch of B: the L1 streamer follows a packed panel, and an
-// in-place B is at most 16 KiB (kInplaceBMax); dropping the two prefetches
-// per step was 1-3 % faster at 1024^3 and 4096x4096x64 (in-process A/B).
+// in-place B is at most 16 KiB (kInplaceBMax); the prefetches cost two load
+// uops per step for nothing.
 #define QKV_STEP(u)                                                                         \
   "vmovups (%[b]), %%zmm28\n\t"                                                             \
   "vmovups 64(%[b]), %%zmm29\n\t"                                                           \
@@ -265,8 +263,7 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
 // per FMA, against 1.7 for the 14 x 32 tile reading 14 A rows, which also
 // runs out of general registers for their addresses). Same operations per C
 // element as every other kernel here. Only the last vector of a column tail
-// is masked: a masked load costs an FMA-port uop here (all-masked tiles ran
-// 10 % slower than the 14 x 32 ones on 64^3).
+// is masked: a masked load costs an FMA-port uop.
 template <std::size_t R, std::size_t V, bool MaskLast, bool ACols>
 void tile_6x64(std::size_t kc, float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                float beta, float* c, std::size_t ldc, __mmask16 last) {
@@ -585,24 +582,18 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
 
 // Blocks for a 48 KiB L1d / 2 MiB L2 core. The driver keeps one A
 // micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B micro-panels stream
-// from the B block (256 x 1024, 1 MiB) in L2. Measured at 1024^3-2048^3:
-// KC 256 beats 128/192/384 by 3-15 %; MC matters little.
+// from the B block (256 x 1024, 1 MiB) in L2.
 // A is packed only when N > 192. Read in place, its 14 rows are 14 streams
-// lda apart; at lda = 1024 or 2048 floats (a multiple of 4 KiB) they all map
-// to one L1 set and evict each other: packing is 4-5 % faster at 1024^3 and
-// 2048^3 on one thread and up to 25 % on two. Packed, the assembly tile runs:
-// since it exists, N = 200-512 gains too (in-process A/B against N > 512:
-// 256^3 +16-23 %, 1024x256x768 +16-19 %, 512x256x512 +19 %, 1024x512x1024
-// +15 %, 1024x200x1000 +4-12 %; 2 threads and B^T alike). Where N is
-// smaller, packing costs about what it saves (N = 128-192 even within noise)
-// or more (each A panel meets few B panels): 1.2x slower at 1024x64x1024.
+// lda apart, which at lda a multiple of 4 KiB map to one L1 set and evict
+// each other; packed, the assembly tile runs. Where N is smaller each A
+// panel meets too few B panels for packing to pay. (The measurements behind
+// these numbers: bench/README.md, "What decides the speed".)
 constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
 constexpr std::size_t kPackAMinN = 192;
-// A B block of up to 16 KiB (64^3) is read in place: packing it cost ~7 %
-// of a 64^3 call. Larger ones are packed: read in place, a B micro-panel is
+// A B block of up to 16 KiB (64^3) is read in place: packing it costs more
+// than it saves. Larger ones are packed: read in place, a B micro-panel is
 // 2 of the 4+ lines of each row, which the L1 streamer follows worse than a
-// contiguous packed panel (in-process A/B: 128^3 +12 %, P.V's 256x64x256
-// +11 %, 1024x64x1024 +5-8 %; 64^3 -7 %).
+// contiguous packed panel.
 constexpr std::size_t kInplaceBMax = 4096;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
 static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
