@@ -7,19 +7,19 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/softmax/exp_consts.hpp"
+
 namespace qkv::kern {
 namespace {
 
 inline float exp_f32_scalar(float x) noexcept {
-  constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-  constexpr float kC2 = 0.49999991059303284f, kC3 = 0.16666419804096222f, kC4 = 0.04166822507977486f,
-                  kC5 = 0.008374815806746483f, kC6 = 0.001383684342727065f;
-  if (x < -87.33654f) return 0.0f;
-  if (x > 88.3762626647949f) return __builtin_huge_valf();
+  using namespace expc;
+  if (x < kMinArg) return 0.0f;
+  if (x > kMaxArg) return __builtin_huge_valf();
   if (x != x) return x;
   // nearbyint rounds half to even like the SIMD magic-number addition, and
   // unlike that trick it is also exact under x87 excess precision (i686).
-  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float n = std::nearbyint(x * kLog2e);
   float r = x - n * kLn2Hi;
   r = r - n * kLn2Lo;
   float p = kC6 * r + kC5;
