@@ -101,21 +101,32 @@ i686_qemu_dispatch() {
   grep -q "active ISA $isa," "$dir/qemu-$cpu.log"
 }
 
-# i686: where this kernel runs 32-bit code, the suite runs natively (the
-# toolchain file picks the target's loader) once per ISA the CPU has, forced
-# with QKV_ISA; else the whole suite runs under qemu-i386 -cpu Haswell (avx2),
-# threads and all. Either way qemu-i386 then proves the dispatch on CPUs
-# without AVX2 (Nehalem: sse2) or SSE2 (pentium3 runs x87 code: scalar).
+# i686: where this kernel runs 32-bit code, the suite runs natively through
+# the target's loader, once per ISA the CPU has, forced with QKV_ISA; else
+# the whole suite runs under qemu-i386 -cpu Haswell (avx2), threads and all.
+# Either way qemu-i386 then proves the dispatch on CPUs without AVX2
+# (Nehalem: sse2) or SSE2 (pentium3 runs x87 code: scalar).
+# QKV_I686_RUNNER (a ;-list) replaces the runner, e.g. to try the native
+# branch's logic on a host without IA32 emulation.
 part_i686() {
-  cross_build i686 i686-linux-gnu -DCMAKE_BUILD_TYPE=Release
+  local sys=/usr/i686-linux-gnu runner native=0
+  if [ -n "${QKV_I686_RUNNER:-}" ]; then
+    IFS=';' read -r -a runner <<<"$QKV_I686_RUNNER"
+    native=1
+  elif "$sys/lib/ld-linux.so.2" --version >/dev/null 2>&1; then
+    runner=("$sys/lib/ld-linux.so.2" --library-path "$sys/lib")
+    native=1
+  else
+    runner=(qemu-i386 -E "LD_LIBRARY_PATH=$sys/lib" -L "$sys")
+  fi
+  cross_build i686 i686-linux-gnu -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CROSSCOMPILING_EMULATOR=$(IFS=';'; echo "${runner[*]}")"
   "$root/scripts/check-isa-objects.sh" "$root/build/i686"
-  if grep -q "^CMAKE_CROSSCOMPILING_EMULATOR:.*ld-linux" "$root/build/i686/CMakeCache.txt"; then
+  if [ "$native" = 1 ]; then
     echo "cross: i686: this kernel runs 32-bit code: native runs, one per ISA"
-    local isa out sys=/usr/i686-linux-gnu
+    local isa out
     for isa in avx512 avx2 sse2 scalar; do
       # QKV_ISA names a choice; dispatch keeps the best ISA when it cannot run.
-      out=$(QKV_ISA=$isa "$sys/lib/ld-linux.so.2" --library-path "$sys/lib" \
-        "$root/build/i686/tests/baremetal/qkv_c_checks" 2>&1 || true)
+      out=$(QKV_ISA=$isa "${runner[@]}" "$root/build/i686/tests/baremetal/qkv_c_checks" 2>&1 || true)
       if grep -q "active ISA $isa," <<<"$out"; then
         cross_ctest i686 "$isa" QKV_ISA="$isa"
       else
