@@ -1,8 +1,12 @@
 // The fused attention backward (FlashAttention-2 on a CPU). Per (b, h), key
 // tile j and query tile i, with P recomputed from Q, K and the saved lse:
-//   S = Q_i K_jᵀ, dP = dO_i V_jᵀ, P = exp(scale S - lse), m = dropout mask,
-//   dS = P (dP m - D) with D = rowsum(dO ∘ O),
-//   dV_j += (P m)ᵀ dO_i,  dK_j += scale dSᵀ Q_i,  dQ_i += scale dS K_j.
+//   S = Qs_i K_jᵀ with Qs = fl(scale Q), dP = dO_i V_jᵀ, P = exp(S - lse),
+//   m = dropout mask, dS = P (dP m - D) with D = rowsum(dO ∘ O),
+//   dV_j += (P m)ᵀ dO_i,  dK_j += dSᵀ Qs_i,  dQ_i += dS K_j (times scale once, at the end).
+// S is the fused forward's score bit for bit (the same products of Qs and K,
+// summed in the same order with the same fma) and P uses its exp: with its
+// lse, a one-hot row's weight is exactly 1, however large the logits (an ulp
+// of a logit of 1e4 is 1e-3 of the weight).
 // Tiles above the causal diagonal are skipped. Determinism without atomics:
 // dK_j and dV_j are owned by the task of key tile j, which walks i in order;
 // dQ_i is summed over j in order. Two schedules give the same bits:
@@ -79,7 +83,7 @@ struct key_bufs {
 struct tbufs {
   key_bufs key[kBlockTiles];
   float *qp, *dop;       // Q rows [rows][dp], dO rows [rows][dvp]
-  float *s, *dpm, *drop; // [br][bcp]: scores -> P m, dP -> scale dS, dropout multipliers
+  float *s, *dpm, *drop; // [br][bcp]: scores -> P m, dP -> dS, dropout multipliers
   float *dq;             // dQ accumulator [rows][dp] (pack_d)
   float* Dr;             // D = rowsum(dO ∘ O) for [rows]
   std::size_t* valid;    // visible keys per row of the current tile [br]
@@ -144,7 +148,7 @@ class fused_backward {
     zero_rows(dq, g_.Tq, g_.D);
     row_dots(h, 0, g_.Tq, t.Dr);
     for (std::size_t jb = 0; jb < g_.nkb; ++jb) key_block(h, jb, t, &dq, t.Dr);
-    if (g_.pack_d) copy_rows(dq, mat{h.dq, d_.q.token}, g_.Tq, g_.D);
+    finish_dq(dq, mat{h.dq, d_.q.token}, g_.Tq);
   }
 
   // Tasks of schedule split: key block `jb` of head `bh` (dK, dV) ...
@@ -175,7 +179,7 @@ class fused_backward {
         add_dq(bri, bcj, full, t, t.key[0], mat{dq.row(r0), dq.ld});
       }
     }
-    if (g_.pack_d) copy_rows(dq, mat{h.dq + g0 * d_.q.token, d_.q.token}, rows, g_.D);
+    finish_dq(dq, mat{h.dq + g0 * d_.q.token, d_.q.token}, rows);
   }
 
  private:
@@ -252,8 +256,11 @@ class fused_backward {
   // Q / dO rows [i0, i0 + rows) as GEMM operands: always contiguous, padded
   // copies. In place, a [B,T,H,d] layout's token stride (H d floats, a
   // multiple of 4 KiB / 64 lines) maps a tile's rows onto a few L1 sets.
+  // Q is packed as Qs = fl(scale Q), the fused forward's pack_qt.
   cmat query_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
     pack_rows(h.q + i0 * d_.q.token, d_.q.token, rows, g_.D, g_.dp, buf);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t f = 0; f < g_.D; ++f) buf[r * g_.dp + f] = a_.scale * buf[r * g_.dp + f];
     return {buf, g_.dp};
   }
   cmat dout_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
@@ -272,6 +279,17 @@ class fused_backward {
     }
   }
 
+  // dQ = scale (sum_j dS K_j): the accumulated rows [rows][D], scaled once
+  // into the caller's dQ (in place when the accumulator is dQ itself).
+  void finish_dq(const mat& acc, const mat& dq, std::size_t rows) const {
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r + kAhead < rows && acc.p != dq.p) prefetch_row_for_write(dq.row(r + kAhead), g_.D);
+      const float* a = acc.row(r);
+      float* o = dq.row(r);
+      for (std::size_t f = 0; f < g_.D; ++f) o[f] = a_.scale * a[f];
+    }
+  }
+
   // K_j rows (padded) and K_jᵀ, V_jᵀ for keys [j0, j0 + bcj). V_j's rows
   // are staged in the dV accumulator, which the caller zeroes afterwards.
   void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb) const {
@@ -281,7 +299,7 @@ class fused_backward {
     transpose(kb.dv, g_.dvp, bcj, g_.Dv, g_.bcp, kb.vt);
   }
 
-  // Tile (i, j): t.s <- P m, t.dpm <- scale dS, for query rows [i0, i0 + bri),
+  // Tile (i, j): t.s <- P m, t.dpm <- dS, for query rows [i0, i0 + bri),
   // keys [j0, j0 + bcj). Returns whether every row sees every key; if not (a
   // tile on the causal diagonal), the products run in chunks of kChunk rows
   // or keys that skip what no row of the chunk sees.
@@ -315,8 +333,7 @@ class fused_backward {
         for (std::size_t c = 0; c < t.valid[r]; ++c) m[c] = dropout::keep(key, j0 + c, thresh_) ? drop_scale_ : 0.f;
       }
     }
-    kern_.softmax_grad(bri, round_up(bcj, kPad), t.valid, lse, Dr, a_.scale, dropout_ ? t.drop : nullptr, t.s,
-                       t.dpm, ld);
+    kern_.softmax_grad(bri, round_up(bcj, kPad), t.valid, lse, Dr, dropout_ ? t.drop : nullptr, t.s, t.dpm, ld);
     return full;
   }
 
@@ -326,7 +343,7 @@ class fused_backward {
     return m;
   }
 
-  // dQ_i += (scale dS) K_j ; per row chunk only over the keys it sees.
+  // dQ_i += dS K_j ; per row chunk only over the keys it sees.
   void add_dq(std::size_t bri, std::size_t bcj, bool full, const tbufs& t, const key_bufs& kb, const mat& dq) const {
     for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
       const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
@@ -335,7 +352,7 @@ class fused_backward {
     }
   }
 
-  // acc_j += tileᵀ X_i (dV with P m and dO, dK with scale dS and Q): A read
+  // acc_j += tileᵀ X_i (dV with P m and dO, dK with dS and Qs): A read
   // transposed from the tile; per key chunk only over the rows that see it.
   void add_keys(std::size_t bri, std::size_t bcj, bool full, const tbufs& t, const float* tile, const cmat& x,
                 std::size_t n, const mat& acc) const {
@@ -376,7 +393,7 @@ class fused_backward {
         if (!visible(i0, bri, j0)) break;
         const bool full = scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
         add_keys(bri, bcj, full, t, t.s, dout, g_.dvp, mat{kb.dv, g_.dvp});   // dV_j += (P m)ᵀ dO_i
-        add_keys(bri, bcj, full, t, t.dpm, q, g_.dp, mat{kb.dk, g_.dp});      // dK_j += (scale dS)ᵀ Q_i
+        add_keys(bri, bcj, full, t, t.dpm, q, g_.dp, mat{kb.dk, g_.dp});      // dK_j += dSᵀ Qs_i
         if (dq) add_dq(bri, bcj, full, t, kb, mat{dq->row(i0), dq->ld});
       }
     }

@@ -7,6 +7,7 @@
 
 #include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/simd.hpp"
+#include "kernels/softmax/exp-inl.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -98,21 +99,22 @@ void attn_gemm_f32(std::size_t m, std::size_t n, std::size_t k, const float* a, 
 
 template <class A>
 void attn_softmax_grad_f32(std::size_t rows, std::size_t cols, const std::size_t* valid, const float* lse,
-                           const float* D, float scale, const float* drop, float* s, float* dp, std::size_t ld) {
+                           const float* D, const float* drop, float* s, float* dp, std::size_t ld) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
   alignas(64) static constexpr float kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   const V iota = V::load_aligned(kIota);
-  const V vscale(scale), zero(0.f);
+  const V zero(0.f);
   for (std::size_t r = 0; r < rows; ++r) {
     float* sr = s + r * ld;
     float* dr = dp + r * ld;
     const float* mr = drop ? drop + r * ld : nullptr;
     const std::size_t nv = valid[r];
-    const V neg_lse(-lse[r]), vD(D[r]), vnv(static_cast<float>(nv));
+    const V vlse(lse[r]), vD(D[r]), vnv(static_cast<float>(nv));
     std::size_t c = 0;
     for (; c < nv; c += W) {
-      const V p = xsimd::exp(simd::fmadd<A>(V::load_unaligned(sr + c), vscale, neg_lse));
+      // s - lse as the forward's s - m, then its exp (attn_softmax_f32).
+      const V p = exp_nonpos_f32<A>(V::load_unaligned(sr + c) - vlse);
       V g = V::load_unaligned(dr + c);
       V pd = p;
       if (mr) {
@@ -120,7 +122,7 @@ void attn_softmax_grad_f32(std::size_t rows, std::size_t cols, const std::size_t
         pd = p * m;
         g = g * m;
       }
-      V ds = (p * (g - vD)) * vscale;
+      V ds = p * (g - vD);
       if (c + W > nv) {  // the last, partly visible vector: exact small integers in float
         const auto keep = (iota + V(static_cast<float>(c))) < vnv;
         pd = xsimd::select(keep, pd, zero);

@@ -25,13 +25,16 @@ struct attn_bwd_kernels {
                std::size_t a_col, const float* b, std::size_t ldb, float* c, std::size_t ldc, int accumulate);
 
   // Softmax gradient of a rows x cols tile (cols % kAttnBwdPad == 0), in place.
-  // In: s = raw scores Q Kᵀ, dp = dO Vᵀ. Per row r, columns c < valid[r]:
-  //   P = exp(scale * s - lse[r]),  m = drop ? drop[r*ld + c] : 1,
-  //   s  <- P * m                          (the dropped weights, for dV)
-  //   dp <- scale * P * (dp * m - D[r])    (dS times scale, for dQ and dK)
-  // columns c >= valid[r] become 0 in both.
+  // In: s = the forward's scores (scale Q) Kᵀ, dp = dO Vᵀ. Per row r, columns
+  // c < valid[r]:
+  //   P = exp(s - lse[r]),  m = drop ? drop[r*ld + c] : 1,
+  //   s  <- P * m                  (the dropped weights, for dV)
+  //   dp <- P * (dp * m - D[r])    (dS, the gradient of the scores s)
+  // columns c >= valid[r] become 0 in both. The exp is the fused forward's
+  // own (attn softmax of the same ISA), so with the forward's s and lse, P is
+  // the forward's weight bit for bit: exactly 1 in a one-hot row.
   void (*softmax_grad)(std::size_t rows, std::size_t cols, const std::size_t* valid, const float* lse,
-                       const float* D, float scale, const float* drop, float* s, float* dp, std::size_t ld);
+                       const float* D, const float* drop, float* s, float* dp, std::size_t ld);
 };
 
 QKV_DECLARE_KERNEL_TABLES(attn_bwd_kernels, attn_bwd)

@@ -1,8 +1,7 @@
 // Scalar attention-backward kernels: the fallback on every CPU, the only set
 // on Cortex-M, and the readable statement of what the SIMD kernels compute.
-#include <cmath>
-
 #include "kernels/attn_bwd/attn_bwd.hpp"
+#include "kernels/softmax/exp_scalar.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -23,8 +22,7 @@ void attn_gemm_f32_scalar(std::size_t m, std::size_t n, std::size_t k, const flo
 }
 
 void attn_softmax_grad_f32_scalar(std::size_t rows, std::size_t cols, const std::size_t* valid, const float* lse,
-                                  const float* D, float scale, const float* drop, float* s, float* dp,
-                                  std::size_t ld) {
+                                  const float* D, const float* drop, float* s, float* dp, std::size_t ld) {
   for (std::size_t r = 0; r < rows; ++r) {
     float* sr = s + r * ld;
     float* dr = dp + r * ld;
@@ -33,10 +31,10 @@ void attn_softmax_grad_f32_scalar(std::size_t rows, std::size_t cols, const std:
         sr[c] = dr[c] = 0.f;
         continue;
       }
-      const float p = std::exp(sr[c] * scale - lse[r]);
+      const float p = exp_f32_scalar(sr[c] - lse[r]);  // as attn_softmax_f32_scalar
       const float m = drop ? drop[r * ld + c] : 1.f;
       sr[c] = p * m;
-      dr[c] = (p * (dr[c] * m - D[r])) * scale;
+      dr[c] = p * (dr[c] * m - D[r]);
     }
   }
 }
