@@ -27,10 +27,7 @@
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
 #include "util/copy.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "util/size_math.hpp"
 
 namespace qkv::ops {
 namespace {
@@ -43,7 +40,7 @@ constexpr std::size_t kDqBudget = 1u << 20;  // bytes of a per-head dQ accumulat
 constexpr std::size_t kPad = kern::kAttnBwdPad;
 constexpr std::size_t kChunk = 12;        // rows / keys per product on a causal-diagonal tile (2 x MR)
 
-std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+using util::round_up;
 std::size_t ceil_div(std::size_t x, std::size_t m) { return (x + m - 1) / m; }
 
 enum class schedule { per_head, split };
@@ -484,15 +481,7 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
       run.run_query_group(q / g.ng, g.ng - 1 - q % g.ng, t);  // longest (last rows) first
     }
   };
-#ifdef _OPENMP
-  if (threads > 1) {
-    const long n = static_cast<long>(tasks);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (long id = 0; id < n; ++id) task(static_cast<std::size_t>(id), omp_get_thread_num());
-    return true;
-  }
-#endif
-  for (std::size_t id = 0; id < tasks; ++id) task(id, 0);
+  parallel_for_tasks(threads, tasks, task);
   return true;
 }
 

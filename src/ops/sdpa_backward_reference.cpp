@@ -2,19 +2,22 @@
 // q_len x kv_len weights P and the score gradient dS in the workspace, then
 // forms the three gradient products with level-1 kernels. O(T^2) memory per
 // thread; an oracle for the fused path and the "unfused" baseline.
+//
+// P is recomputed the way the reference forward formed it: the scores by
+// the same sgemm call (scale as alpha, one thread here: the same bits), the
+// causal mask as -inf, then P = exp(S - lse) with the library's exp (the
+// softmax kernels'). A saturated (one-hot) row then gives its 1 exactly.
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/softmax/softmax.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/dropout_rng.hpp"
+#include "ops/gemm.hpp"
 #include "ops/sdpa_backward.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
 #include "util/copy.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace qkv::ops {
 namespace {
@@ -31,6 +34,7 @@ bool per_thread(const qkv_sdpa_desc& d, std::size_t* bytes) {
 void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) {
   const qkv_sdpa_desc& d = *a.desc;
   const kern::vec_kernels& vk = kern::vec_for(a.x.isa);
+  const kern::softmax_kernels& sk = kern::softmax_for(a.x.isa);
   const std::size_t b = bh / d.heads, h = bh % d.heads, Tq = d.q_len, Tk = d.kv_len, D = d.head_dim, Dv = a.v_dim;
   auto base = [&](const qkv_sdpa_strides& s) { return b * s.batch + h * s.head; };
   const float* q = a.q + base(d.q);
@@ -47,20 +51,30 @@ void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) 
   const std::uint32_t thresh = dropout::threshold(d.dropout_p);
   const float drop_scale = 1.0f / (1.0f - d.dropout_p);
 
+  // S = scale Q K^T, as the reference forward's sgemm (calls on one thread
+  // inside this task never start a nested team).
+  sgemm(exec{a.x.isa, 1}, false, true, Tq, Tk, D, a.scale, q, d.q.token, k, d.k.token, 0.0f, P, Tk, nullptr, 0);
   for (std::size_t i = 0; i < Tq; ++i) {
-    const float* qi = q + i * d.q.token;
     const float* doi = dout + i * d.o.token;
     const float Di = vk.dot(Dv, doi, o + i * d.o.token);  // D_i = rowsum(dO ∘ O)
     const std::uint64_t key = dropout ? dropout::row_key(d.dropout_seed, b, h, i) : 0;
+    float* pi = P + i * Tk;
+    if (lse[i] == -INFINITY) {  // a row that sees no key: P = 0
+      util::zero_floats(pi, Tk);
+    } else {
+      if (d.causal)
+        for (std::size_t j = 0; j < Tk; ++j)
+          if (static_cast<std::ptrdiff_t>(j) > static_cast<std::ptrdiff_t>(i) + off) pi[j] = -INFINITY;
+      sk.exp_sum(Tk, 1.0f, lse[i], pi, pi);  // P = exp(S - lse); lse >= every score of the row
+    }
     for (std::size_t j = 0; j < Tk; ++j) {
-      float& p = P[i * Tk + j];
+      float& p = pi[j];
       float& ds = dS[i * Tk + j];
-      const bool seen = !d.causal || static_cast<std::ptrdiff_t>(j) <= static_cast<std::ptrdiff_t>(i) + off;
-      if (!seen || lse[i] == -INFINITY) {
-        p = ds = 0.f;
+      if (p == 0.f) {
+        ds = 0.f;
         continue;
       }
-      const float pij = std::exp(vk.dot(D, qi, k + j * d.k.token) * a.scale - lse[i]);
+      const float pij = p;
       const float m = dropout ? (dropout::keep(key, j, thresh) ? drop_scale : 0.f) : 1.f;
       const float dpij = vk.dot(Dv, doi, v + j * d.v.token) * m;
       p = pij * m;
@@ -116,15 +130,7 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
     float* dS = w.take<float>(tt);
     head_backward(a, id, P, dS);
   };
-#ifdef _OPENMP
-  if (threads > 1) {
-    const long n = static_cast<long>(bh);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (long id = 0; id < n; ++id) task(static_cast<std::size_t>(id), omp_get_thread_num());
-    return true;
-  }
-#endif
-  for (std::size_t id = 0; id < bh; ++id) task(id, 0);
+  parallel_for_tasks(threads, bh, task);
   return true;
 }
 

@@ -91,7 +91,10 @@ void parallel_team(int threads, F&& body) {
   body(0, 1);
 }
 
-// Waits until every member of the enclosing parallel_team arrives.
+// Waits until every member of the enclosing parallel_team arrives. Only for
+// teams of two or more: a team of one runs in its caller's thread, which may
+// itself be a member of an outer team (sgemm inside an attention task), and
+// a barrier there would wait for that outer team.
 inline void team_barrier() noexcept {
 #ifdef _OPENMP
 #pragma omp barrier
