@@ -78,8 +78,8 @@ void qkv_ref_sdpa_backward(const qkv_sdpa_desc* d, const float* q, const float* 
   const size_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, D = d->head_dim, Dv = qkv_ref_sdpa_v_dim(d);
   const size_t BH = d->batch * H;
   const double scale = qkv_ref_sdpa_scale(d);
-  double* p = scratch;            /* [Tk] softmax weights of the row */
-  double* dp = scratch + Tk;      /* [Tk] dL/dP */
+  double* p = scratch;               /* [Tk] softmax weights of the row */
+  double* dp = scratch + Tk;         /* [Tk] dL/dP */
   double* dp_abs = scratch + 2 * Tk; /* [Tk] the same in magnitudes */
   size_t b, h, i, j, f;
   zero(dq, BH * Tq * D);
