@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/softmax/softmax.hpp"
+#include "ref/ref_softmax.h"
 #include "support/isa.hpp"
 #include "support/teams.hpp"
 #include "support/random.hpp"
@@ -21,15 +22,11 @@ constexpr float kCanary = -777.25f;
 // Columns around every vector width (4, 8, 16) and the 2x unrolled blocks.
 const std::size_t kCols[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 129, 1000};
 
-// Double reference of one row: softmax or log-softmax of scale * x.
+// Double reference of one row (tests/ref/ref_softmax.h): softmax or
+// log-softmax of scale * x.
 std::vector<double> ref_row(const float* x, std::size_t n, double scale, bool log) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (std::size_t j = 0; j < n; ++j) m = std::max(m, scale * x[j]);
-  double sum = 0;
-  for (std::size_t j = 0; j < n; ++j) sum += std::exp(scale * x[j] - m);
   std::vector<double> y(n);
-  for (std::size_t j = 0; j < n; ++j)
-    y[j] = log ? scale * x[j] - m - std::log(sum) : std::exp(scale * x[j] - m) / sum;
+  qkv_ref_softmax_row(x, n, scale, log, y.data());
   return y;
 }
 

@@ -4,8 +4,9 @@
  * for the Linux cross targets and, above all, on bare-metal Cortex-M under
  * qemu-system-arm with semihosting, where Catch2 (600 KB of code) does not fit
  * the boards' 512 KiB and arguments cannot be passed. So: plain C99, no heap
- * (buffers come from a static arena), results compared with references
- * computed in the same program by straightforward double-precision loops.
+ * (buffers come from a static arena), results compared with the
+ * double-precision references of tests/ref (the same ones the Catch2 tests
+ * and the fuzzers use), computed in the same program.
  *
  * One file per module area, tests/baremetal/check_<area>.c, defining
  *   void qkv_check_<area>(void);

@@ -1,20 +1,15 @@
 /* Attention area: qkv_sdpa_forward (output and log-sum-exp) and
- * qkv_sdpa_backward against a double-precision loop, on small shapes (one
- * batch, two heads, a handful of tokens, d 4), causal and not, q_len equal to,
- * shorter and longer than kv_len (causal rows that see no key), mixed
- * layouts ([B,T,H,d] queries, [B,H,T,d] keys, padded values), default and
- * explicit scale, every algorithm, multi-query (head stride 0) in the
- * forward, and the workspace contract, under every runnable ISA.
- *
- * Reference, per (b, h, i):
- *   s_j = scale q_i . k_j (j visible), P = softmax(s), lse = log sum exp s,
- *   O_i = sum_j P_ij v_j;
- *   backward: dV_j = sum_i P_ij dO_i, dP_ij = dO_i . v_j,
- *   dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij'), dQ_i = scale sum_j dS_ij k_j,
- *   dK_j = scale sum_i dS_ij q_i. */
+ * qkv_sdpa_backward against the double-precision reference and its error
+ * scales (tests/ref/ref_attention.h), on small shapes (one batch, two heads,
+ * a handful of tokens, d 4), causal and not, q_len equal to, shorter and
+ * longer than kv_len (causal rows that see no key), mixed layouts ([B,T,H,d]
+ * queries, [B,H,T,d] keys, padded values), default and explicit scale, every
+ * algorithm, multi-query (head stride 0) in the forward, and the workspace
+ * contract, under every runnable ISA. No dropout: the stream is C++ only. */
 #include <math.h>
 
 #include "check.h"
+#include "ref/ref_attention.h"
 
 #define B 1
 #define H 2
@@ -28,67 +23,16 @@ static size_t at(const qkv_sdpa_strides* s, size_t b, size_t h, size_t t) {
 }
 
 typedef struct ref_buffers {
-  double *o, *lse, *dq, *dk, *dv;             /* the reference */
-  double *o_mag, *dq_mag, *dk_mag, *dv_mag;   /* sums of magnitudes: the error scale */
+  double *o, *lse, *dq, *dk, *dv; /* the reference, dense [B][H][T][f] */
+  double* o_mag;                  /* sums of magnitudes: the error scale */
+  qkv_ref_sdpa_grad_mag grad_mag;
+  double* scratch; /* 3 * TMAX */
 } ref_buffers;
 
-/* Fills the reference outputs (at the positions of each layout; other
- * entries 0). Q/K/V/dO are read at their layouts. */
 static void reference(const qkv_sdpa_desc* d, const float* q, const float* k, const float* v, const float* dout,
                       const ref_buffers* r) {
-  const size_t dv_ = d->v_dim ? d->v_dim : d->head_dim;
-  const double scale = d->scale != 0.0f ? (double)d->scale : 1.0 / sqrt((double)d->head_dim);
-  size_t b, h, i, j, c;
-  double p[TMAX], dp[TMAX], dpabs[TMAX];
-  for (i = 0; i < BUF; ++i) {
-    r->o[i] = r->dq[i] = r->dk[i] = r->dv[i] = 0.0;
-    r->o_mag[i] = r->dq_mag[i] = r->dk_mag[i] = r->dv_mag[i] = 0.0;
-  }
-  for (b = 0; b < d->batch; ++b)
-    for (h = 0; h < d->heads; ++h)
-      for (i = 0; i < d->q_len; ++i) {
-        const float* qi = q + at(&d->q, b, h, i);
-        const float* doi = dout + at(&d->o, b, h, i);
-        double m = -INFINITY, l = 0.0, dsum = 0.0, dsum_abs = 0.0;
-        for (j = 0; j < d->kv_len; ++j) {
-          const int visible = !d->causal || j + d->q_len <= i + d->kv_len;
-          double s = 0.0;
-          for (c = 0; c < d->head_dim; ++c) s += (double)qi[c] * (double)k[at(&d->k, b, h, j) + c];
-          p[j] = visible ? scale * s : -INFINITY;
-          if (p[j] > m) m = p[j];
-        }
-        if (m == -INFINITY) { /* sees no key: O = 0, lse = -inf, no gradient */
-          r->lse[(b * d->heads + h) * d->q_len + i] = -INFINITY;
-          continue;
-        }
-        for (j = 0; j < d->kv_len; ++j) l += p[j] = exp(p[j] - m);
-        for (j = 0; j < d->kv_len; ++j) p[j] /= l;
-        r->lse[(b * d->heads + h) * d->q_len + i] = m + log(l);
-        for (j = 0; j < d->kv_len; ++j) {
-          const float* vj = v + at(&d->v, b, h, j);
-          dp[j] = dpabs[j] = 0.0;
-          for (c = 0; c < dv_; ++c) {
-            r->o[at(&d->o, b, h, i) + c] += p[j] * (double)vj[c];
-            r->o_mag[at(&d->o, b, h, i) + c] += p[j] * fabs((double)vj[c]);
-            r->dv[at(&d->v, b, h, j) + c] += p[j] * (double)doi[c];
-            r->dv_mag[at(&d->v, b, h, j) + c] += p[j] * fabs((double)doi[c]);
-            dp[j] += (double)doi[c] * (double)vj[c];
-            dpabs[j] += fabs((double)doi[c] * (double)vj[c]);
-          }
-          dsum += p[j] * dp[j];
-          dsum_abs += p[j] * dpabs[j];
-        }
-        for (j = 0; j < d->kv_len; ++j) {
-          const double ds = p[j] * (dp[j] - dsum), ds_abs = p[j] * (dpabs[j] + dsum_abs);
-          const float* kj = k + at(&d->k, b, h, j);
-          for (c = 0; c < d->head_dim; ++c) {
-            r->dq[at(&d->q, b, h, i) + c] += scale * ds * (double)kj[c];
-            r->dq_mag[at(&d->q, b, h, i) + c] += scale * ds_abs * fabs((double)kj[c]);
-            r->dk[at(&d->k, b, h, j) + c] += scale * ds * (double)qi[c];
-            r->dk_mag[at(&d->k, b, h, j) + c] += scale * ds_abs * fabs((double)qi[c]);
-          }
-        }
-      }
+  qkv_ref_sdpa_forward(d, q, k, v, NULL, r->o, r->lse, r->o_mag, r->scratch);
+  qkv_ref_sdpa_backward(d, q, k, v, dout, NULL, r->dq, r->dk, r->dv, &r->grad_mag, r->scratch);
 }
 
 static double max_of(const double* x, size_t n) {
@@ -97,6 +41,33 @@ static double max_of(const double* x, size_t n) {
   for (i = 0; i < n; ++i)
     if (x[i] > m) m = x[i];
   return m;
+}
+
+/* Tensor x [B][H][T][F] in layout s, copied to dense. take != 0 also zeroes
+ * its positions in x: what stays nonzero was written outside the layout. */
+static void gather(float* x, const qkv_sdpa_desc* d, const qkv_sdpa_strides* s, size_t T, size_t F, float* dense,
+                   int take) {
+  size_t b, h, t, c, n = 0;
+  for (b = 0; b < d->batch; ++b)
+    for (h = 0; h < d->heads; ++h)
+      for (t = 0; t < T; ++t)
+        for (c = 0; c < F; ++c) {
+          dense[n++] = x[at(s, b, h, t) + c];
+          if (take) x[at(s, b, h, t) + c] = 0.0f;
+        }
+}
+
+/* One gradient: its layout positions vs the reference, then 0 elsewhere. */
+static int check_grad(const char* what, float* g, const qkv_sdpa_desc* d, const qkv_sdpa_strides* s, size_t T,
+                      size_t F, const double* want, const double* mag, double tol) {
+  float dense[BUF];
+  const size_t n = d->batch * d->heads * T * F;
+  size_t i, stray = 0;
+  int ok;
+  gather(g, d, s, T, F, dense, 1);
+  ok = qkv_check_close(what, dense, want, n, tol, max_of(mag, n) + 1e-30);
+  for (i = 0; i < BUF; ++i) stray += g[i] != 0.0f;
+  return QKV_CHECK(stray == 0) && ok;
 }
 
 /* The lse check: -INFINITY exactly where the reference has it. */
@@ -125,7 +96,7 @@ static void run_case(qkv_sdpa_desc* d, float* q, float* k, float* v, float* dout
    * kv_len u. So |dO| <= 4 (d + dv + kv_len + 8) u * sum_j P_ij |v_j|
    * (o_mag, at most max |v|). The backward's gradients are sums of products
    * of such terms; their scale is the same expression taken in absolute
-   * values throughout (the *_mag buffers), with twice the factor. Observed:
+   * values throughout (the reference's magnitude sums), with twice the factor. Observed:
    * within 3 u of the scale on x86 (every ISA) and Cortex-M4, so the bound is loose by
    * 10x or more, yet any real defect (a wrong mask, scale or row) is O(1). */
   const double tol = 4.0 * (double)(d->head_dim + dvd + d->kv_len + 8) * QKV_CHECK_FLT_U;
@@ -147,17 +118,9 @@ static void run_case(qkv_sdpa_desc* d, float* q, float* k, float* v, float* dout
   if (!QKV_CHECK_STATUS(st, QKV_OK)) return;
   {
     float oo[BUF];
-    double ow[BUF];
-    size_t b, h, t, c, n = 0;
-    double mag = max_of(r->o_mag, BUF) + 1e-30;
-    for (b = 0; b < d->batch; ++b)
-      for (h = 0; h < d->heads; ++h)
-        for (t = 0; t < d->q_len; ++t)
-          for (c = 0; c < dvd; ++c) {
-            oo[n] = o[at(&d->o, b, h, t) + c];
-            ow[n++] = r->o[at(&d->o, b, h, t) + c];
-          }
-    if (!qkv_check_close("sdpa_forward out", oo, ow, n, tol, mag))
+    const size_t n = d->batch * d->heads * d->q_len * dvd;
+    gather(o, d, &d->o, d->q_len, dvd, oo, 0);
+    if (!qkv_check_close("sdpa_forward out", oo, r->o, n, tol, max_of(r->o_mag, n) + 1e-30))
       printf("    Tq=%lu Tk=%lu d=%lu dv=%lu causal=%d algo=%d\n", (unsigned long)d->q_len, (unsigned long)d->kv_len,
              (unsigned long)d->head_dim, (unsigned long)dvd, d->causal, (int)d->algo);
   }
@@ -181,12 +144,10 @@ static void run_case(qkv_sdpa_desc* d, float* q, float* k, float* v, float* dout
   st = qkv_sdpa_backward(d, q, k, v, o, lse, dout, dq, dk, dvv, bytes ? ws : NULL, bytes);
   if (!QKV_CHECK_STATUS(st, QKV_OK)) return;
   {
-    /* Only the layout positions: compare whole buffers, where the reference
-     * is 0 off-layout and the outputs must be too (they were cleared). */
     int ok = 1;
-    ok &= qkv_check_close("sdpa_backward dq", dq, r->dq, BUF, 2.0 * tol, max_of(r->dq_mag, BUF) + 1e-30);
-    ok &= qkv_check_close("sdpa_backward dk", dk, r->dk, BUF, 2.0 * tol, max_of(r->dk_mag, BUF) + 1e-30);
-    ok &= qkv_check_close("sdpa_backward dv", dvv, r->dv, BUF, 2.0 * tol, max_of(r->dv_mag, BUF) + 1e-30);
+    ok &= check_grad("sdpa_backward dq", dq, d, &d->q, d->q_len, d->head_dim, r->dq, r->grad_mag.dq, 2.0 * tol);
+    ok &= check_grad("sdpa_backward dk", dk, d, &d->k, d->kv_len, d->head_dim, r->dk, r->grad_mag.dk, 2.0 * tol);
+    ok &= check_grad("sdpa_backward dv", dvv, d, &d->v, d->kv_len, dvd, r->dv, r->grad_mag.dv, 2.0 * tol);
     if (!ok)
       printf("    Tq=%lu Tk=%lu d=%lu dv=%lu causal=%d algo=%d\n", (unsigned long)d->q_len, (unsigned long)d->kv_len,
              (unsigned long)d->head_dim, (unsigned long)dvd, d->causal, (int)d->algo);
@@ -216,11 +177,12 @@ void qkv_check_attention(void) {
   r.dk = qkv_check_alloc_double(BUF);
   r.dv = qkv_check_alloc_double(BUF);
   r.o_mag = qkv_check_alloc_double(BUF);
-  r.dq_mag = qkv_check_alloc_double(BUF);
-  r.dk_mag = qkv_check_alloc_double(BUF);
-  r.dv_mag = qkv_check_alloc_double(BUF);
+  r.grad_mag.dq = qkv_check_alloc_double(BUF);
+  r.grad_mag.dk = qkv_check_alloc_double(BUF);
+  r.grad_mag.dv = qkv_check_alloc_double(BUF);
+  r.scratch = qkv_check_alloc_double(3 * TMAX);
   if (!q || !k || !v || !dout || !o || !lse || !dq || !dk || !dvv || !ws || !r.o || !r.lse || !r.dq || !r.dk ||
-      !r.dv || !r.o_mag || !r.dq_mag || !r.dk_mag || !r.dv_mag)
+      !r.dv || !r.o_mag || !r.grad_mag.dq || !r.grad_mag.dk || !r.grad_mag.dv || !r.scratch)
     return;
   qkv_check_fill(q, BUF, -1.0f, 1.0f, 41);
   qkv_check_fill(k, BUF, -1.0f, 1.0f, 42);

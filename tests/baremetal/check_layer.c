@@ -1,6 +1,6 @@
 /* Layer area: the multi-head attention layer (qkv/layer.h) and one AdamW
- * step (qkv/optim.h), on small shapes, against a double-precision loop of
- * the whole layer:
+ * step (qkv/optim.h), on small shapes, against the double-precision layer
+ * (tests/ref/ref_layer.h):
  *   - init: deterministic, within +-1/sqrt(fan_in);
  *   - forward (training with cache, and inference) vs the double layer
  *     (projections with bias, per-head softmax attention, output projection);
@@ -13,11 +13,12 @@
  *     capacity error and the non-causal refusal;
  * for MultiHeadAttention (2 heads, biases, output projection; causal and
  * not) and SelfAttention_v2 (1 head, no bias, no projection), under every
- * runnable ISA. Dropout is 0 (a double loop cannot reproduce the hash). */
+ * runnable ISA. Dropout is 0: its stream is C++ only (src/ops/dropout_rng.hpp). */
 #include <math.h>
 #include <stdint.h>
 
 #include "check.h"
+#include "ref/ref_layer.h"
 
 #define BATCH 2
 #define T 4
@@ -27,57 +28,20 @@
 #define WS_FLOATS 16384 /* 64 KiB of workspace, checked against every query */
 #define CACHE_FLOATS 4096 /* 16 KiB for the training cache and the KV cache */
 
-/* Loss of the double layer: sum(dy * Y) for Y = layer(X); Y also written. */
+#define REF_SCRATCH (4 * BATCH * T * DOUT_MAX + T) /* qkv_ref_mha_scratch_doubles at the largest layer */
+
+/* Loss of the double layer (tests/ref/ref_layer.h): sum(dy * Y) for
+ * Y = layer(X); Y also written unless NULL. */
 static double layer_ref(const qkv_mha_desc* d, const qkv_mha_layout* lay, const double* p, const double* x,
                         const float* dy, double* y) {
-  double q[BATCH * T * DOUT_MAX], k[BATCH * T * DOUT_MAX], v[BATCH * T * DOUT_MAX], a[BATCH * T * DOUT_MAX];
-  const size_t din = d->d_in, dout = d->d_out, dh = d->d_out / d->num_heads;
-  const double scale = 1.0 / sqrt((double)dh);
-  double loss = 0.0;
-  size_t r, c, i, j, b, h, e;
-  for (r = 0; r < BATCH * T; ++r)
-    for (c = 0; c < dout; ++c) {
-      double sq = d->qkv_bias ? p[lay->b_q + c] : 0.0, sk = d->qkv_bias ? p[lay->b_k + c] : 0.0,
-             sv = d->qkv_bias ? p[lay->b_v + c] : 0.0;
-      for (i = 0; i < din; ++i) {
-        sq += x[r * din + i] * p[lay->w_q + i * dout + c];
-        sk += x[r * din + i] * p[lay->w_k + i * dout + c];
-        sv += x[r * din + i] * p[lay->w_v + i * dout + c];
-      }
-      q[r * dout + c] = sq;
-      k[r * dout + c] = sk;
-      v[r * dout + c] = sv;
-    }
-  for (b = 0; b < BATCH; ++b)
-    for (h = 0; h < d->num_heads; ++h)
-      for (i = 0; i < T; ++i) {
-        double s[T], m = -INFINITY, l = 0.0;
-        const size_t nj = d->causal ? i + 1 : T;
-        for (j = 0; j < nj; ++j) {
-          double t = 0.0;
-          for (e = 0; e < dh; ++e) t += q[(b * T + i) * dout + h * dh + e] * k[(b * T + j) * dout + h * dh + e];
-          s[j] = scale * t;
-          if (s[j] > m) m = s[j];
-        }
-        for (j = 0; j < nj; ++j) l += s[j] = exp(s[j] - m);
-        for (e = 0; e < dh; ++e) {
-          double o = 0.0;
-          for (j = 0; j < nj; ++j) o += s[j] / l * v[(b * T + j) * dout + h * dh + e];
-          a[(b * T + i) * dout + h * dh + e] = o;
-        }
-      }
-  for (r = 0; r < BATCH * T; ++r)
-    for (c = 0; c < dout; ++c) {
-      double o;
-      if (d->out_proj) {
-        o = p[lay->b_o + c];
-        for (i = 0; i < dout; ++i) o += a[r * dout + i] * p[lay->w_o + i * dout + c];
-      } else {
-        o = a[r * dout + c];
-      }
-      if (y) y[r * dout + c] = o;
-      loss += (double)dy[r * dout + c] * o;
-    }
+  double out[BATCH * T * DOUT_MAX], scratch[REF_SCRATCH], loss = 0.0;
+  size_t r;
+  if (!QKV_CHECK(qkv_ref_mha_scratch_doubles(d, BATCH, T) <= REF_SCRATCH)) return 0.0;
+  qkv_ref_mha_forward(d, lay, BATCH, T, p, x, 0, NULL, out, scratch);
+  for (r = 0; r < BATCH * T * d->d_out; ++r) {
+    if (y) y[r] = out[r];
+    loss += (double)dy[r] * out[r];
+  }
   return loss;
 }
 

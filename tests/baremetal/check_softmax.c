@@ -1,31 +1,16 @@
-/* Softmax area: qkv_softmax and qkv_log_softmax against a double-precision
- * max-subtracted softmax, for column counts around the vector widths,
- * ld > cols, scale 1 and != 1, a -INFINITY-masked entry, a fully masked row,
- * large logits, in place, a NaN row and bad arguments, under every runnable
- * ISA. */
+/* Softmax area: qkv_softmax and qkv_log_softmax against the double-precision
+ * reference (tests/ref/ref_softmax.h), for column counts around the vector
+ * widths, ld > cols, scale 1 and != 1, a -INFINITY-masked entry, a fully
+ * masked row, large logits, in place, a NaN row and bad arguments, under
+ * every runnable ISA. */
 #include <math.h>
 
 #include "check.h"
+#include "ref/ref_softmax.h"
 
 #define ROWS 6
 #define CMAX 33
 #define PAD 3
-
-/* Row r of the double reference of softmax (log = 0) or log-softmax (log = 1)
- * of scale * x; masked (-INFINITY) entries give 0 / -INFINITY. */
-static void reference_row(const float* x, size_t cols, double scale, int log_out, double* want) {
-  double m = -INFINITY, s = 0.0;
-  size_t j;
-  for (j = 0; j < cols; ++j)
-    if (scale * x[j] > m) m = scale * x[j];
-  if (m == -INFINITY) { /* fully masked */
-    for (j = 0; j < cols; ++j) want[j] = log_out ? -INFINITY : 0.0;
-    return;
-  }
-  for (j = 0; j < cols; ++j) s += exp(scale * x[j] - m);
-  for (j = 0; j < cols; ++j)
-    want[j] = log_out ? scale * x[j] - m - log(s) : exp(scale * x[j] - m) / s;
-}
 
 /* Compares one row: -INFINITY references must be matched exactly (the
  * comparison of infinities would give NaN), the rest within tol * scale. */
@@ -77,7 +62,7 @@ void qkv_check_softmax(void) {
         for (lg = 0; lg < 2; ++lg) {
           const char* name = lg ? "log_softmax" : "softmax";
           for (r = 0; r < ROWS * ld; ++r) y[r] = NAN; /* padding must stay untouched; values overwritten */
-          for (r = 0; r < ROWS; ++r) reference_row(x + r * ld, cols, (double)scale, lg, want + r * ld);
+          for (r = 0; r < ROWS; ++r) qkv_ref_softmax_row(x + r * ld, cols, (double)scale, lg, want + r * ld);
           QKV_CHECK_STATUS(lg ? qkv_log_softmax(ROWS, cols, scale, x, ld, y, ld)
                               : qkv_softmax(ROWS, cols, scale, x, ld, y, ld),
                            QKV_OK);

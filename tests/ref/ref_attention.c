@@ -1,0 +1,130 @@
+/* ref_attention - see ref_attention.h. Row by row: each query's scores,
+ * softmax, dropout, then its output or its gradient contributions. */
+#include "ref/ref_attention.h"
+
+#include <math.h>
+
+#include "ref/ref_softmax.h"
+
+/* Element (b, h, t, f) of a tensor stored in layout s. */
+static double at(const float* x, const qkv_sdpa_strides* s, size_t b, size_t h, size_t t, size_t f) {
+  return (double)x[b * s->batch + h * s->head + t * s->token + f];
+}
+
+double qkv_ref_sdpa_scale(const qkv_sdpa_desc* d) {
+  return d->scale != 0.0f ? (double)d->scale : 1.0 / sqrt((double)d->head_dim);
+}
+
+size_t qkv_ref_sdpa_v_dim(const qkv_sdpa_desc* d) { return d->v_dim ? d->v_dim : d->head_dim; }
+
+int qkv_ref_sdpa_visible(const qkv_sdpa_desc* d, size_t i, size_t j) {
+  return !d->causal || j + d->q_len <= i + d->kv_len;
+}
+
+double qkv_ref_sdpa_probs_row(const qkv_sdpa_desc* d, const float* q, const float* k, size_t b, size_t h, size_t i,
+                              double* p) {
+  const double scale = qkv_ref_sdpa_scale(d);
+  size_t j, f;
+  for (j = 0; j < d->kv_len; ++j) {
+    double s = 0.0;
+    if (!qkv_ref_sdpa_visible(d, i, j)) {
+      p[j] = -INFINITY;
+      continue;
+    }
+    for (f = 0; f < d->head_dim; ++f) s += at(q, &d->q, b, h, i, f) * at(k, &d->k, b, h, j, f);
+    p[j] = scale * s;
+  }
+  return qkv_ref_softmax_inplace(p, d->kv_len);
+}
+
+static double multiplier(const qkv_sdpa_desc* d, qkv_ref_dropout_fn dropout, size_t b, size_t h, size_t i,
+                         size_t j) {
+  return d->dropout_p > 0.0f && dropout ? dropout(d->dropout_seed, d->dropout_p, b, h, i, j) : 1.0;
+}
+
+void qkv_ref_sdpa_forward(const qkv_sdpa_desc* d, const float* q, const float* k, const float* v,
+                          qkv_ref_dropout_fn dropout, double* out, double* lse, double* out_mag, double* scratch) {
+  const size_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, Dv = qkv_ref_sdpa_v_dim(d);
+  double* p = scratch; /* [Tk]: the row's weights after dropout */
+  size_t b, h, i, j, f;
+  for (b = 0; b < d->batch; ++b)
+    for (h = 0; h < H; ++h)
+      for (i = 0; i < Tq; ++i) {
+        const size_t row = (b * H + h) * Tq + i;
+        lse[row] = qkv_ref_sdpa_probs_row(d, q, k, b, h, i, p);
+        for (j = 0; j < Tk; ++j) p[j] *= multiplier(d, dropout, b, h, i, j);
+        for (f = 0; f < Dv; ++f) {
+          double acc = 0.0, mag = 0.0;
+          for (j = 0; j < Tk; ++j) {
+            const double vj = at(v, &d->v, b, h, j, f);
+            acc += p[j] * vj;
+            mag += p[j] * fabs(vj);
+          }
+          out[row * Dv + f] = acc;
+          if (out_mag) out_mag[row * Dv + f] = mag;
+        }
+      }
+}
+
+static void zero(double* x, size_t n) {
+  size_t e;
+  if (x)
+    for (e = 0; e < n; ++e) x[e] = 0.0;
+}
+
+void qkv_ref_sdpa_backward(const qkv_sdpa_desc* d, const float* q, const float* k, const float* v, const float* dout,
+                           qkv_ref_dropout_fn dropout, double* dq, double* dk, double* dv,
+                           const qkv_ref_sdpa_grad_mag* mag, double* scratch) {
+  const size_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, D = d->head_dim, Dv = qkv_ref_sdpa_v_dim(d);
+  const size_t BH = d->batch * H;
+  const double scale = qkv_ref_sdpa_scale(d);
+  double* p = scratch;               /* [Tk] softmax weights of the row */
+  double* dp = scratch + Tk;         /* [Tk] dL/dP */
+  double* dp_abs = scratch + 2 * Tk; /* [Tk] the same in magnitudes */
+  size_t b, h, i, j, f;
+  zero(dq, BH * Tq * D);
+  zero(dk, BH * Tk * D);
+  zero(dv, BH * Tk * Dv);
+  if (mag) {
+    zero(mag->dq, BH * Tq * D);
+    zero(mag->dk, BH * Tk * D);
+    zero(mag->dv, BH * Tk * Dv);
+  }
+  for (b = 0; b < d->batch; ++b)
+    for (h = 0; h < H; ++h)
+      for (i = 0; i < Tq; ++i) {
+        const size_t bh = b * H + h;
+        double di = 0.0, di_abs = 0.0; /* sum_j P_ij dP_ij: the softmax backward's shift */
+        qkv_ref_sdpa_probs_row(d, q, k, b, h, i, p);
+        for (j = 0; j < Tk; ++j) {
+          const double m = multiplier(d, dropout, b, h, i, j), w = p[j] * m;
+          double g = 0.0, g_abs = 0.0; /* dL/d(dropped weight) = dO_i . V_j */
+          dp[j] = dp_abs[j] = 0.0;
+          if (p[j] == 0.0) continue; /* masked or underflowed: contributes nothing */
+          for (f = 0; f < Dv; ++f) {
+            const double o = at(dout, &d->o, b, h, i, f), vj = at(v, &d->v, b, h, j, f);
+            g += o * vj;
+            g_abs += fabs(o * vj);
+            dv[(bh * Tk + j) * Dv + f] += w * o;
+            if (mag) mag->dv[(bh * Tk + j) * Dv + f] += w * fabs(o);
+          }
+          dp[j] = g * m;
+          dp_abs[j] = g_abs * m;
+          di += p[j] * dp[j];
+          di_abs += p[j] * dp_abs[j];
+        }
+        for (j = 0; j < Tk; ++j) {
+          const double ds = scale * p[j] * (dp[j] - di), ds_abs = scale * p[j] * (dp_abs[j] + di_abs);
+          if (p[j] == 0.0) continue;
+          for (f = 0; f < D; ++f) {
+            const double kj = at(k, &d->k, b, h, j, f), qi = at(q, &d->q, b, h, i, f);
+            dq[(bh * Tq + i) * D + f] += ds * kj;
+            dk[(bh * Tk + j) * D + f] += ds * qi;
+            if (mag) {
+              mag->dq[(bh * Tq + i) * D + f] += ds_abs * fabs(kj);
+              mag->dk[(bh * Tk + j) * D + f] += ds_abs * fabs(qi);
+            }
+          }
+        }
+      }
+}

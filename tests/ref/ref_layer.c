@@ -1,0 +1,60 @@
+/* ref_layer - see ref_layer.h. Projections, then attention row by row. */
+#include "ref/ref_layer.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#include "ref/ref_softmax.h"
+
+size_t qkv_ref_mha_scratch_doubles(const qkv_mha_desc* d, size_t B, size_t T) { return 4 * B * T * d->d_out + T; }
+
+/* out [R][n] = in [R][din] W [din][n] (+ bias [n] unless SIZE_MAX); W, bias
+ * at offsets w, bias of params. */
+static void project(const double* params, size_t w, size_t bias, const double* in, size_t R, size_t din, size_t n,
+                    double* out) {
+  size_t r, j, i;
+  for (r = 0; r < R; ++r)
+    for (j = 0; j < n; ++j) {
+      double s = bias == SIZE_MAX ? 0.0 : params[bias + j];
+      for (i = 0; i < din; ++i) s += in[r * din + i] * params[w + i * n + j];
+      out[r * n + j] = s;
+    }
+}
+
+void qkv_ref_mha_forward(const qkv_mha_desc* d, const qkv_mha_layout* lay, size_t B, size_t T, const double* params,
+                         const double* x, int training, qkv_ref_dropout_fn dropout, double* y, double* scratch) {
+  const size_t R = B * T, Do = d->d_out, H = d->num_heads, dh = Do / H;
+  const double scale = 1.0 / sqrt((double)dh);
+  const int drop = training && d->dropout_p > 0.0f && dropout;
+  double *Q = scratch, *K = Q + R * Do, *V = K + R * Do, *A = V + R * Do, *s = A + R * Do; /* s: [T] */
+  size_t b, h, i, j, f;
+  project(params, lay->w_q, lay->b_q, x, R, d->d_in, Do, Q);
+  project(params, lay->w_k, lay->b_k, x, R, d->d_in, Do, K);
+  project(params, lay->w_v, lay->b_v, x, R, d->d_in, Do, V);
+  for (b = 0; b < B; ++b)
+    for (h = 0; h < H; ++h)
+      for (i = 0; i < T; ++i) {
+        const size_t nj = d->causal ? i + 1 : T;
+        const double* qi = Q + (b * T + i) * Do + h * dh;
+        double* ai = A + (b * T + i) * Do + h * dh;
+        for (j = 0; j < nj; ++j) {
+          const double* kj = K + (b * T + j) * Do + h * dh;
+          double dot = 0.0;
+          for (f = 0; f < dh; ++f) dot += qi[f] * kj[f];
+          s[j] = scale * dot;
+        }
+        qkv_ref_softmax_inplace(s, nj);
+        if (drop)
+          for (j = 0; j < nj; ++j) s[j] *= dropout(d->dropout_seed, d->dropout_p, b, h, i, j);
+        for (f = 0; f < dh; ++f) {
+          double o = 0.0;
+          for (j = 0; j < nj; ++j) o += s[j] * V[(b * T + j) * Do + h * dh + f];
+          ai[f] = o;
+        }
+      }
+  if (d->out_proj) {
+    project(params, lay->w_o, lay->b_o, A, R, Do, Do, y);
+  } else {
+    for (i = 0; i < R * Do; ++i) y[i] = A[i];
+  }
+}
