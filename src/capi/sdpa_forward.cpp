@@ -20,7 +20,7 @@ qkv_status plan(const qkv_sdpa_desc* desc, qkv::ops::sdpa_problem* p) {
 extern "C" {
 
 qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes) {
-  qkv::ops::sdpa_problem p{};
+  qkv::ops::sdpa_problem p;  // set by plan(); no `{}`: a memset call at -Os on bare metal
   const qkv_status st = plan(desc, &p);
   if (st != QKV_OK) return st;
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
@@ -33,7 +33,7 @@ qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int threads, size_
 
 qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v, float* out,
                             float* lse, void* workspace, size_t workspace_bytes) {
-  qkv::ops::sdpa_problem p{};
+  qkv::ops::sdpa_problem p;  // set by plan(); no `{}`: a memset call at -Os on bare metal
   const qkv_status st = plan(desc, &p);
   if (st != QKV_OK) return st;
   if (!q || !k || !v || !out) return QKV_ERR_NULL_POINTER;
