@@ -49,7 +49,7 @@ bool non_overlapping(const qkv_sdpa_strides& s, std::size_t batch, std::size_t h
 
 }  // namespace
 
-qkv_status check_sdpa(const qkv_sdpa_desc* d, bool backward, sdpa_resolved* out) noexcept {
+qkv_status check_sdpa(const qkv_sdpa_desc* d, bool backward) noexcept {
   if (!d) return QKV_ERR_NULL_POINTER;
   if (d->batch == 0 || d->heads == 0 || d->q_len == 0 || d->kv_len == 0 || d->head_dim == 0)
     return QKV_ERR_BAD_SHAPE;
@@ -82,10 +82,6 @@ qkv_status check_sdpa(const qkv_sdpa_desc* d, bool backward, sdpa_resolved* out)
                    !non_overlapping(d->v, d->batch, d->heads, d->kv_len, v_dim)))
     return QKV_ERR_BAD_STRIDE;
 
-  if (out) {
-    out->v_dim = v_dim;
-    out->scale = d->scale != 0.f ? d->scale : 1.0f / std::sqrt(static_cast<float>(d->head_dim));
-  }
   return QKV_OK;
 }
 

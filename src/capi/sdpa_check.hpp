@@ -8,16 +8,11 @@
 
 namespace qkv::capi {
 
-// A description after validation: defaults resolved.
-struct sdpa_resolved {
-  std::size_t v_dim;
-  float scale;
-};
-
 // Checks shapes, strides (token stride >= feature size; no element span
 // overflow), scale, causal, dropout and algo. Output layouts (o, and in the
 // backward dq/dk/dv which share q/k/v's layouts) must not overlap themselves.
 // `backward` additionally requires q, k and v layouts to be non-overlapping.
-qkv_status check_sdpa(const qkv_sdpa_desc* desc, bool backward, sdpa_resolved* out) noexcept;
+// Defaults are resolved afterwards by ops::resolve_sdpa, the one place that does.
+qkv_status check_sdpa(const qkv_sdpa_desc* desc, bool backward) noexcept;
 
 }  // namespace qkv::capi

@@ -6,12 +6,11 @@
 
 namespace {
 
-// Validates the description and resolves its defaults.
+// Validates the description and resolves it (ops::resolve_sdpa), once.
 qkv_status plan(const qkv_sdpa_desc* desc, qkv::ops::sdpa_problem* p) {
-  qkv::capi::sdpa_resolved r{};
-  const qkv_status st = qkv::capi::check_sdpa(desc, false, &r);
+  const qkv_status st = qkv::capi::check_sdpa(desc, /*backward=*/false);
   if (st != QKV_OK) return st;
-  *p = {desc, r.v_dim, r.scale, qkv::ops::current_exec()};
+  *p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
   return QKV_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "ops/exec.hpp"
+#include "ops/sdpa_forward.hpp"
 #include "qkv/attention.h"
 
 namespace qkv::ops {
@@ -29,5 +30,12 @@ bool sdpa_backward_reference_workspace(const qkv_sdpa_desc& d, int threads, std:
 // does not fit.
 bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t bytes) noexcept;
 bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_t bytes) noexcept;
+
+// The backward's pair, as the forward's (ops/sdpa_forward.hpp): workspace
+// and run for p.desc->algo (AUTO: fused), choosing the driver here.
+bool sdpa_backward_workspace_bytes(const sdpa_problem& p, int threads, std::size_t* bytes) noexcept;
+bool sdpa_backward(const sdpa_problem& p, const float* q, const float* k, const float* v, const float* out,
+                   const float* lse, const float* dout, float* dq, float* dk, float* dv, void* workspace,
+                   std::size_t bytes) noexcept;
 
 }  // namespace qkv::ops

@@ -190,6 +190,11 @@ void reference_forward(const sdpa_problem& p, const float* q, const float* k, co
 
 }  // namespace
 
+sdpa_problem resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept {
+  const float scale = d.scale != 0.f ? d.scale : 1.0f / std::sqrt(static_cast<float>(d.head_dim));
+  return sdpa_problem{&d, d.v_dim ? d.v_dim : d.head_dim, scale, x};
+}
+
 bool sdpa_forward_bytes_per_thread(const sdpa_problem& p, qkv_sdpa_algo algo, std::size_t* bytes) noexcept {
   const qkv_sdpa_desc& d = *p.desc;
   std::size_t floats;

@@ -37,6 +37,11 @@ struct sdpa_problem {
   exec x;
 };
 
+// The one place a description's defaults are resolved: v_dim 0 is head_dim,
+// scale 0 is 1/sqrt(head_dim). The C boundary (after validation), the layer
+// and the self-attention op all go through it.
+sdpa_problem resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept;
+
 // Bytes one thread needs for `algo` (AUTO = fused), a multiple of
 // kSdpaAlign; false when the size overflows.
 bool sdpa_forward_bytes_per_thread(const sdpa_problem& p, qkv_sdpa_algo algo, std::size_t* bytes) noexcept;

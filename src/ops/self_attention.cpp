@@ -1,7 +1,5 @@
 #include "ops/self_attention.hpp"
 
-#include <cmath>
-
 #include "ops/gemm.hpp"
 #include "ops/sdpa_forward.hpp"
 #include "util/copy.hpp"
@@ -22,25 +20,22 @@ qkv_sdpa_desc head_desc(const self_attention_dims& d, std::size_t ldc) {
   return s;
 }
 
-sdpa_problem problem_of(const qkv_sdpa_desc& s, const self_attention_dims& d, const exec& x) {
-  return {&s, d.d_out, 1.0f / std::sqrt(static_cast<float>(d.d_out)), x};
-}
-
 }  // namespace
 
 bool self_attention_workspace_bytes(const self_attention_dims& d, int threads, std::size_t* bytes) noexcept {
   const qkv_sdpa_desc s = head_desc(d, d.d_out);
-  return sdpa_forward_workspace_bytes(problem_of(s, d, exec{QKV_ISA_SCALAR, 1}), threads, bytes);  // ISA-free sizes
+  return sdpa_forward_workspace_bytes(resolve_sdpa(s, exec{QKV_ISA_SCALAR, 1}), threads, bytes);  // ISA-free sizes
 }
 
-void self_attention_forward(const exec& xc, const self_attention_dims& d, const float* x, std::size_t ldx, const float* wq,
-                            const float* wk, const float* wv, std::size_t ldw, float* q, float* k, float* v,
-                            float* ctx, std::size_t ldc, float* lse, void* ws, std::size_t ws_bytes) noexcept {
+void self_attention_forward(const exec& xc, const self_attention_dims& d, const float* x, std::size_t ldx,
+                            const float* wq, const float* wk, const float* wv, std::size_t ldw, float* q, float* k,
+                            float* v, float* ctx, std::size_t ldc, float* lse, void* ws,
+                            std::size_t ws_bytes) noexcept {
   sgemm(xc, false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wq, ldw, 0.0f, q, d.d_out, nullptr, 0);
   sgemm(xc, false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wk, ldw, 0.0f, k, d.d_out, nullptr, 0);
   sgemm(xc, false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wv, ldw, 0.0f, v, d.d_out, nullptr, 0);
   const qkv_sdpa_desc s = head_desc(d, ldc);
-  sdpa_forward(problem_of(s, d, xc), q, k, v, ctx, lse, ws, ws_bytes);
+  sdpa_forward(resolve_sdpa(s, xc), q, k, v, ctx, lse, ws, ws_bytes);
 }
 
 }  // namespace qkv::ops
