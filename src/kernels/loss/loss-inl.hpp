@@ -1,14 +1,15 @@
 // loss-inl.hpp - xsimd cross-entropy row kernels, templated on the
-// architecture. Included only by the per-ISA translation units
-// (loss_<isa>.cpp); internal linkage throughout, as in vec-inl.hpp.
-// Tails (n % W) use std::exp: a row's split is fixed by n, so results stay
-// deterministic.
+// architecture. Included only by the per-ISA translation unit
+// (kernels/tables_<isa>.cpp); internal linkage throughout, as in vec-inl.hpp.
+// The exponentials are the library's own (exp_nonpos_f32: every exponent is
+// x - max <= 0), tails (n % W) its scalar twin: a row's split is fixed by n,
+// so results stay deterministic.
 #pragma once
-
-#include <cmath>
 
 #include "kernels/loss/loss.hpp"
 #include "kernels/simd.hpp"
+#include "kernels/softmax/exp-inl.hpp"
+#include "kernels/softmax/exp_scalar.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -34,14 +35,14 @@ void row_max_sumexp_f32(std::size_t n, const float* x, float* max, float* sum) {
   V s0(0.f), s1(0.f), s2(0.f), s3(0.f);
   i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
-    s0 += xsimd::exp(V::load_unaligned(x + i) - vm);
-    s1 += xsimd::exp(V::load_unaligned(x + i + W) - vm);
-    s2 += xsimd::exp(V::load_unaligned(x + i + 2 * W) - vm);
-    s3 += xsimd::exp(V::load_unaligned(x + i + 3 * W) - vm);
+    s0 += exp_nonpos_f32<A>(V::load_unaligned(x + i) - vm);
+    s1 += exp_nonpos_f32<A>(V::load_unaligned(x + i + W) - vm);
+    s2 += exp_nonpos_f32<A>(V::load_unaligned(x + i + 2 * W) - vm);
+    s3 += exp_nonpos_f32<A>(V::load_unaligned(x + i + 3 * W) - vm);
   }
-  for (; i + W <= n; i += W) s0 += xsimd::exp(V::load_unaligned(x + i) - vm);
+  for (; i + W <= n; i += W) s0 += exp_nonpos_f32<A>(V::load_unaligned(x + i) - vm);
   float s = simd::reduce_add<A>((s0 + s1) + (s2 + s3));
-  for (; i < n; ++i) s += std::exp(x[i] - m);
+  for (; i < n; ++i) s += exp_f32_scalar(x[i] - m);
   *max = m;
   *sum = s;
 }
@@ -52,8 +53,8 @@ void row_scaled_exp_f32(std::size_t n, const float* x, float shift, float scale,
   constexpr std::size_t W = V::size;
   const V vs(shift), vc(scale);
   std::size_t i = 0;
-  for (; i + W <= n; i += W) (xsimd::exp(V::load_unaligned(x + i) - vs) * vc).store_unaligned(y + i);
-  for (; i < n; ++i) y[i] = std::exp(x[i] - shift) * scale;
+  for (; i + W <= n; i += W) (exp_nonpos_f32<A>(V::load_unaligned(x + i) - vs) * vc).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] = exp_f32_scalar(x[i] - shift) * scale;
 }
 
 template <class A>

@@ -1,6 +1,7 @@
 // exp_scalar.hpp - the scalar twin of exp-inl.hpp (same reduction, same
 // polynomial, same flush and overflow points), without xsimd: used by the
-// scalar kernel sets, the only ones on Cortex-M. Baseline translation units only.
+// scalar kernel sets (the only ones on Cortex-M) and for the scalar tails of
+// vector loops. Internal linkage: each including object has its own copy.
 #pragma once
 
 #include <cmath>
