@@ -424,9 +424,9 @@ std::vector<std::size_t> saturate(problem& p, double level, std::uint64_t seed) 
         const std::size_t vis = std::size_t(last) + 1;
         std::size_t a;
         if (i % 4 == 3 || vis < 3) {  // a tie (or the only key)
-          a = 4 * (r.next() % std::max<std::size_t>(1, (vis + 2) / 4));  // 4m with 4m+1 < vis, or 0
+          a = 4 * static_cast<std::size_t>(r.next() % std::max<std::size_t>(1, (vis + 2) / 4));  // 4m, 4m+1 < vis
         } else {  // one-hot: a key 4m+2 or 4m+3, which has no twin
-          do a = r.next() % vis; while (a % 4 < 2);
+          do a = static_cast<std::size_t>(r.next() % vis); while (a % 4 < 2);
         }
         const bool tie = a % 4 == 0;
         const double lvl = tie ? std::min(level, 1e3) : level;
