@@ -141,7 +141,6 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
   }
 }
 
-
 // Guided schedule of M tiles over threads: chunk v is tiles [start(v),
 // start(v+1)), each ceil(remaining / (2T)) tiles, at most one A block. Big
 // chunks first keep the number of grabs small; small ones last let a thread
@@ -202,7 +201,7 @@ void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, fl
           const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
           t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
         }
-        if (T > 1) team_barrier();
+        team_barrier(nth);
       }
       std::size_t j0 = 0, j1 = nc;
       if (!split_m) {
@@ -231,7 +230,7 @@ void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, fl
       } else if (j0 < j1) {
         for (std::size_t ic = m_lo; ic < m_hi; ic += bl.mc) rows(ic, min_sz(bl.mc, m_hi - ic));
       }
-      if (bl.b_floats != 0 && T > 1) team_barrier();  // the B block is overwritten next
+      if (bl.b_floats != 0) team_barrier(nth);  // the B block is overwritten next
       // Every thread has taken its last ticket of this block (it is past
       // the barrier), and none takes one of the next before the barrier
       // after the next B block is packed: thread 0 rewinds the counter here.

@@ -76,7 +76,7 @@ void parallel_for_tasks(int threads, std::size_t tasks, F&& body) {
 
 // Runs body(thread, team) on every member of a team of up to `threads`
 // threads (team: the size the runtime gave, thread in [0, team)); members
-// may wait for each other with team_barrier().
+// may wait for each other with team_barrier(team).
 template <class F>
 void parallel_team(int threads, F&& body) {
 #ifdef _OPENMP
@@ -91,13 +91,18 @@ void parallel_team(int threads, F&& body) {
   body(0, 1);
 }
 
-// Waits until every member of the enclosing parallel_team arrives. Only for
-// teams of two or more: a team of one runs in its caller's thread, which may
-// itself be a member of an outer team (sgemm inside an attention task), and
-// a barrier there would wait for that outer team.
-inline void team_barrier() noexcept {
+// Waits until every member of the enclosing parallel_team (of `team`
+// members, as its body was given) arrives. A team of one does nothing: it
+// runs in its caller's thread, which may itself be a member of an outer team
+// (sgemm inside an attention task), and a barrier there would wait for that
+// outer team.
+inline void team_barrier(int team) noexcept {
 #ifdef _OPENMP
+  if (team > 1) {
 #pragma omp barrier
+  }
+#else
+  (void)team;
 #endif
 }
 
