@@ -17,6 +17,42 @@ namespace {
 
 using util::round_up;
 
+// Each call's own arrays, cut by one function for both the size query (a
+// null-based carver) and the call, so the two cannot disagree.
+struct forward_arrays {  // Q, K, V, A and lse when not training (training uses the cache)
+  float *q, *k, *v, *a, *lse;
+};
+forward_arrays carve_forward(ws_carver& w, const mha_dims& n) {
+  forward_arrays r;
+  r.q = w.take<float>(n.rows * n.d_out);
+  r.k = w.take<float>(n.rows * n.d_out);
+  r.v = w.take<float>(n.rows * n.d_out);
+  r.a = w.take<float>(n.rows * n.d_out);
+  r.lse = w.take<float>(n.batch * n.heads * n.seq);
+  return r;
+}
+struct backward_arrays {
+  float *da, *dq, *dk, *dv;
+};
+backward_arrays carve_backward(ws_carver& w, const mha_dims& n) {
+  backward_arrays r;
+  r.da = w.take<float>(n.rows * n.d_out);
+  r.dq = w.take<float>(n.rows * n.d_out);
+  r.dk = w.take<float>(n.rows * n.d_out);
+  r.dv = w.take<float>(n.rows * n.d_out);
+  return r;
+}
+struct decode_arrays {  // Q of the new tokens, their attention output, lse (unused by the caller)
+  float *q, *a, *lse;
+};
+decode_arrays carve_decode(ws_carver& w, const mha_dims& n) {
+  decode_arrays r;
+  r.q = w.take<float>(n.rows * n.d_out);
+  r.a = w.take<float>(n.rows * n.d_out);
+  r.lse = w.take<float>(n.batch * n.heads * n.seq);
+  return r;
+}
+
 // Bytes of a layout sized by a null-based carver. Layer sizes are bounded
 // by the C boundary (capi/layer.cpp: dims), so the sum cannot overflow.
 std::size_t carved(const ws_carver& plan) {
@@ -82,11 +118,7 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
 
 std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   ws_carver plan;
-  plan.take<float>(n.rows * n.d_out);  // Q, K, V, A when not training (training uses the cache)
-  plan.take<float>(n.rows * n.d_out);
-  plan.take<float>(n.rows * n.d_out);
-  plan.take<float>(n.rows * n.d_out);
-  plan.take<float>(n.batch * n.heads * n.seq);  // lse scratch in inference
+  carve_forward(plan, n);
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(mha_sdpa_desc(d, n, true), threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
@@ -96,16 +128,12 @@ void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p,
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   float *q, *k, *v, *a, *lse;
-  float* ws_q = mem.take<float>(n.rows * n.d_out);
-  float* ws_k = mem.take<float>(n.rows * n.d_out);
-  float* ws_v = mem.take<float>(n.rows * n.d_out);
-  float* ws_a = mem.take<float>(n.rows * n.d_out);
-  float* ws_lse = mem.take<float>(n.batch * n.heads * n.seq);
+  const forward_arrays own = carve_forward(mem, n);
   if (training) {
     const mha_cache_layout c = mha_cache_layout_for(n);
     q = cache + c.q, k = cache + c.k, v = cache + c.v, a = cache + c.a, lse = cache + c.lse;
   } else {
-    q = ws_q, k = ws_k, v = ws_v, a = ws_a, lse = ws_lse;
+    q = own.q, k = own.k, v = own.v, a = own.a, lse = own.lse;
   }
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
@@ -126,10 +154,7 @@ void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p,
 
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   ws_carver plan;
-  plan.take<float>(n.rows * n.d_out);  // dA
-  plan.take<float>(n.rows * n.d_out);  // dQ
-  plan.take<float>(n.rows * n.d_out);  // dK
-  plan.take<float>(n.rows * n.d_out);  // dV
+  carve_backward(plan, n);
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_backward_ws(mha_sdpa_desc(d, n, true), threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
@@ -141,10 +166,8 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   const float *q = cache + c.q, *k = cache + c.k, *v = cache + c.v, *a = cache + c.a, *lse = cache + c.lse;
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  float* da = mem.take<float>(n.rows * n.d_out);
-  float* dq = mem.take<float>(n.rows * n.d_out);
-  float* dk = mem.take<float>(n.rows * n.d_out);
-  float* dv = mem.take<float>(n.rows * n.d_out);
+  const backward_arrays own = carve_backward(mem, n);
+  float *da = own.da, *dq = own.dq, *dk = own.dk, *dv = own.dv;
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
 
@@ -174,11 +197,9 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
                                        std::size_t kv_len, int threads) {
   const std::size_t d_head = d.d_out / d.num_heads;
+  const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   ws_carver plan;
-  plan.take<float>(batch * n_new * d.d_out);  // Q of the new tokens
-  plan.take<float>(batch * n_new * d.d_out);  // their attention output
-  plan.take<float>(batch * d.num_heads * n_new);  // lse (unused by the caller)
-  mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
+  carve_decode(plan, n);
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = kv_len;
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(s, threads));
@@ -192,9 +213,8 @@ void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, 
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  float* q = mem.take<float>(n.rows * n.d_out);
-  float* a = mem.take<float>(n.rows * n.d_out);
-  float* lse = mem.take<float>(batch * d.num_heads * n_new);
+  const decode_arrays own = carve_decode(mem, n);
+  float *q = own.q, *a = own.a, *lse = own.lse;
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
 
