@@ -10,35 +10,19 @@
 
 #include "kernels/attn/attn.hpp"
 #include "kernels/softmax/exp-inl.hpp"
+#include "kernels/tile/tile_simd-inl.hpp"
 
 namespace qkv::kern {
 namespace {
 
-// One register tile of S^T: NB keys x QV vectors of queries, over all d.
+// One register tile of S^T: NB keys (rows of K, ldk apart) x QV vectors of
+// queries (rows of Q^T, BR apart), over all d.
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 inline void attn_scores_tile(std::size_t d, const float* qt, const float* k, std::size_t ldk, float* st) {
   using V = simd::vf<A>;
-  constexpr std::size_t W = V::size;
-  V acc[NB][QV];
-#pragma GCC unroll 8
-  for (std::size_t n = 0; n < NB; ++n)
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < QV; ++v) acc[n][v] = V(0.0f);
-  for (std::size_t f = 0; f < d; ++f) {
-    V q[QV];
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < QV; ++v) q[v] = V::load_unaligned(qt + f * BR + v * W);
-#pragma GCC unroll 8
-    for (std::size_t n = 0; n < NB; ++n) {
-      const V b(k[n * ldk + f]);
-#pragma GCC unroll 8
-      for (std::size_t v = 0; v < QV; ++v) acc[n][v] = simd::fmadd<A>(b, q[v], acc[n][v]);
-    }
-  }
-#pragma GCC unroll 8
-  for (std::size_t n = 0; n < NB; ++n)
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < QV; ++v) acc[n][v].store_unaligned(st + n * BR + v * W);
+  using IO = unaligned_io<A>;
+  tile_fma<V, NB, QV>(d, k, ldk, fixed<1>(), make_rows_b<V>(qt, fixed<BR>(), IO()), zero_init<V>(),
+                      c_store<V, IO, fixed<BR>>{st, {}, {}});
 }
 
 // The last r < NB keys, by a tile of exactly r rows.
@@ -98,45 +82,36 @@ void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alph
 // Keys per chunk of the accumulate step.
 constexpr std::size_t kAttnKeyChunk = 32;
 
-// One register tile of O^T: NB features x QV vectors of queries, over kb
-// keys; alpha == nullptr: no rescale (a later chunk of the same tile).
+// The accumulator tile starts from O^T, rescaled by alpha when given.
+template <class A, std::size_t BR>
+struct rescaled_ot {
+  const float* ot;
+  const float* alpha;
+  simd::vf<A> operator()(std::size_t n, std::size_t u) const {
+    using V = simd::vf<A>;
+    const V o = V::load_unaligned(ot + n * BR + u * V::size);
+    return alpha ? o * V::load_unaligned(alpha + u * V::size) : o;
+  }
+};
+
+// This block's V line in the next key chunk: one L2 fetch in flight per
+// step (a hint: it never faults, even past the end of V).
+struct prefetch_next_chunk {
+  const float* v;
+  std::size_t ldv;
+  void operator()(std::size_t j) const { __builtin_prefetch(v + (j + kAttnKeyChunk) * ldv); }
+};
+
+// One register tile of O^T: NB features (columns of V, read along rows ldv
+// apart) x QV vectors of queries (rows of P^T, BR apart), over kb keys;
+// alpha == nullptr: no rescale (a later chunk of the same tile).
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 inline void attn_accumulate_tile(std::size_t kb, const float* pt, const float* v, std::size_t ldv,
                                  const float* alpha, float* ot) {
   using V = simd::vf<A>;
-  constexpr std::size_t W = V::size;
-  V acc[NB][QV];
-#pragma GCC unroll 8
-  for (std::size_t n = 0; n < NB; ++n)
-#pragma GCC unroll 8
-    for (std::size_t u = 0; u < QV; ++u) acc[n][u] = V::load_unaligned(ot + n * BR + u * W);
-  if (alpha) {  // the first key chunk of a tile applies the rescale
-    V a[QV];
-#pragma GCC unroll 8
-    for (std::size_t u = 0; u < QV; ++u) a[u] = V::load_unaligned(alpha + u * W);
-#pragma GCC unroll 8
-    for (std::size_t n = 0; n < NB; ++n)
-#pragma GCC unroll 8
-      for (std::size_t u = 0; u < QV; ++u) acc[n][u] *= a[u];
-  }
-  for (std::size_t j = 0; j < kb; ++j) {
-    // This block's V line in the next chunk: one L2 fetch in flight per step
-    // (a hint: it never faults, even past the end of V).
-    __builtin_prefetch(v + (j + kAttnKeyChunk) * ldv);
-    V p[QV];
-#pragma GCC unroll 8
-    for (std::size_t u = 0; u < QV; ++u) p[u] = V::load_unaligned(pt + j * BR + u * W);
-#pragma GCC unroll 8
-    for (std::size_t n = 0; n < NB; ++n) {
-      const V b(v[j * ldv + n]);
-#pragma GCC unroll 8
-      for (std::size_t u = 0; u < QV; ++u) acc[n][u] = simd::fmadd<A>(b, p[u], acc[n][u]);
-    }
-  }
-#pragma GCC unroll 8
-  for (std::size_t n = 0; n < NB; ++n)
-#pragma GCC unroll 8
-    for (std::size_t u = 0; u < QV; ++u) acc[n][u].store_unaligned(ot + n * BR + u * W);
+  using IO = unaligned_io<A>;
+  tile_fma<V, NB, QV>(kb, v, fixed<1>(), ldv, make_rows_b<V>(pt, fixed<BR>(), IO()), rescaled_ot<A, BR>{ot, alpha},
+                      c_store<V, IO, fixed<BR>>{ot, {}, {}}, prefetch_next_chunk{v, ldv});
 }
 
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>

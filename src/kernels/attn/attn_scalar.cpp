@@ -3,22 +3,19 @@
 // plain loops over a 16-query row (which compilers vectorize where they can).
 #include "kernels/attn/attn.hpp"
 #include "kernels/softmax/exp_scalar.hpp"
+#include "kernels/tile/tile-inl.hpp"
 
 namespace qkv::kern {
 namespace {
 
 constexpr std::size_t kBr = 16;
 
+// Per key, a 1 x kBr register tile (kernels/tile) over all d.
 void attn_scores_f32_scalar(std::size_t kb, std::size_t d, const float* qt, const float* k, std::size_t ldk,
                             float* st) {
-  for (std::size_t j = 0; j < kb; ++j) {
-    float acc[kBr];  // not `= {}`: no memset call (util/copy.hpp)
-    for (float& a : acc) a = 0.0f;
-    const float* kj = k + j * ldk;
-    for (std::size_t f = 0; f < d; ++f)
-      for (std::size_t i = 0; i < kBr; ++i) acc[i] += kj[f] * qt[f * kBr + i];
-    for (std::size_t i = 0; i < kBr; ++i) st[j * kBr + i] = acc[i];
-  }
+  for (std::size_t j = 0; j < kb; ++j)
+    tile_fma<float, 1, kBr>(d, k + j * ldk, fixed<0>(), fixed<1>(), make_rows_b<float>(qt, fixed<kBr>(), scalar_io()),
+                            zero_init<float>(), c_store<float, scalar_io, fixed<kBr>>{st + j * kBr, {}, {}});
 }
 
 void attn_softmax_f32_scalar(std::size_t kb, float* st, float* m, float* l, float* alpha) {
@@ -40,17 +37,20 @@ void attn_softmax_f32_scalar(std::size_t kb, float* st, float* m, float* l, floa
   }
 }
 
+// ot[f][:] starts as alpha[:] * ot[f][:].
+struct rescaled_ot_scalar {
+  const float* ot;
+  const float* alpha;
+  float operator()(std::size_t, std::size_t i) const { return ot[i] * alpha[i]; }
+};
+
+// Per feature, a 1 x kBr register tile over the kb keys.
 void attn_accumulate_f32_scalar(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
                                 const float* alpha, float* ot) {
-  for (std::size_t f = 0; f < dv; ++f) {
-    float acc[kBr];
-    for (std::size_t i = 0; i < kBr; ++i) acc[i] = ot[f * kBr + i] * alpha[i];
-    for (std::size_t j = 0; j < kb; ++j) {
-      const float b = v[j * ldv + f];
-      for (std::size_t i = 0; i < kBr; ++i) acc[i] += b * pt[j * kBr + i];
-    }
-    for (std::size_t i = 0; i < kBr; ++i) ot[f * kBr + i] = acc[i];
-  }
+  for (std::size_t f = 0; f < dv; ++f)
+    tile_fma<float, 1, kBr>(kb, v + f, fixed<0>(), ldv, make_rows_b<float>(pt, fixed<kBr>(), scalar_io()),
+                            rescaled_ot_scalar{ot + f * kBr, alpha},
+                            c_store<float, scalar_io, fixed<kBr>>{ot + f * kBr, {}, {}});
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 #include <type_traits>
 
 #include "kernels/attn_bwd/attn_bwd.hpp"
-#include "kernels/simd.hpp"
 #include "kernels/softmax/exp-inl.hpp"
+#include "kernels/tile/tile_simd-inl.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -28,35 +28,15 @@ constexpr int attn_nv_max() {
 }
 constexpr int kAttnMr = 6;
 
-// gemm_f32_<MR>x<NV vectors>: C tile = (acc ? C : 0) + A(MR x k) B(k x NV*W).
+// gemm_f32_<MR>x<NV vectors>: C tile = (acc ? C : 0) + A(MR x k) B(k x NV*W),
+// the register tile (kernels/tile) on A in place.
 template <class A, int MR, int NV>
 inline void attn_gemm_tile(std::size_t k, const float* a, std::size_t ar, std::size_t ac, const float* b,
                            std::size_t ldb, float* c, std::size_t ldc, int acc) {
   using V = simd::vf<A>;
-  constexpr std::size_t W = V::size;
-  V t[MR][NV];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      t[i][j] = acc ? V::load_unaligned(c + std::size_t(i) * ldc + std::size_t(j) * W) : V(0.f);
-  for (std::size_t p = 0; p < k; ++p) {
-    const float* bp = b + p * ldb;
-    const float* ap = a + p * ac;
-    V bv[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) bv[j] = V::load_unaligned(bp + std::size_t(j) * W);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const V av(ap[std::size_t(i) * ar]);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) t[i][j] = simd::fmadd<A>(av, bv[j], t[i][j]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) t[i][j].store_unaligned(c + std::size_t(i) * ldc + std::size_t(j) * W);
+  using IO = unaligned_io<A>;
+  tile_fma<V, MR, NV>(k, a, ar, ac, make_rows_b<V>(b, ldb, IO()), c_init<V, IO, std::size_t>{c, ldc, acc != 0, {}},
+                      c_store<V, IO, std::size_t>{c, ldc, {}});
 }
 
 // One column panel of NV vectors over all m rows: full MR tiles, then the rest.

@@ -1,83 +1,36 @@
 // gemm-inl.hpp - xsimd gemm kernels, templated on the architecture and the
 // register tile. Included only by the per-ISA translation units
-// (gemm_<isa>.cpp); everything has internal linkage.
+// (tables_<isa>.cpp, gemm_avx512.cpp); everything has internal linkage.
 #pragma once
 
 #include "kernels/gemm/gemm_portable-inl.hpp"
-#include "kernels/simd.hpp"
+#include "kernels/tile/tile_simd-inl.hpp"
 
 namespace qkv::kern {
 namespace {
 
-// gemm_f32_<MR>x<NV*W>: MR x NV vectors of accumulators, one broadcast of A
-// and NV loads of B per k. The loops have constant bounds and are fully
-// unrolled, so the accumulators live in registers.
+// gemm_f32_<MR>x<NV*W>: the register tile (kernels/tile) on a packed A
+// panel (stride MR per k) and a packed, aligned B panel (NR per k).
 template <class A, std::size_t MR, std::size_t NV>
 void ukernel_simd(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                   std::size_t ldc) {
   using V = simd::vf<A>;
-  constexpr std::size_t W = V::size, NR = NV * W;
-  V acc[MR][NV];
-#pragma GCC unroll 64
-  for (std::size_t i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < NV; ++v) acc[i][v] = V(0.f);
-  for (std::size_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    V bv[NV];
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
-#pragma GCC unroll 64
-    for (std::size_t i = 0; i < MR; ++i) {
-      const V av(a[i]);
-#pragma GCC unroll 8
-      for (std::size_t v = 0; v < NV; ++v) acc[i][v] = simd::fmadd<A>(av, bv[v], acc[i][v]);
-    }
-  }
-  const V va(alpha);
-  if (beta == 0.f) {
-#pragma GCC unroll 64
-    for (std::size_t i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-      for (std::size_t v = 0; v < NV; ++v) (va * acc[i][v]).store_unaligned(c + i * ldc + v * W);
-  } else {
-    const V vb(beta);
-#pragma GCC unroll 64
-    for (std::size_t i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-      for (std::size_t v = 0; v < NV; ++v) {
-        float* p = c + i * ldc + v * W;
-        simd::fmadd<A>(vb, V::load_unaligned(p), va * acc[i][v]).store_unaligned(p);
-      }
-  }
+  constexpr std::size_t NR = NV * V::size;
+  tile_fma<V, MR, NV>(kc, a, fixed<1>(), fixed<MR>(), make_rows_b<V>(b, fixed<NR>(), aligned_io<A>()),
+                      zero_init<V>(), axpby_store<V, unaligned_io<A>>(c, ldc, alpha, beta, {}));
 }
 
 // Unpacked rows [R rows of op(A)] x op(B) with op(B) rows contiguous (B not
-// transposed): vectors along N, a scalar tail.
+// transposed): R x 1-vector tiles along N, a scalar tail.
 template <class A, std::size_t R>
 void direct_rows_simd(std::size_t N, std::size_t K, float alpha, const float* a, std::size_t a_rs,
                       std::size_t a_cs, const float* B, std::size_t ldb, float beta, float* c, std::size_t ldc) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
-  const V va(alpha), vb(beta);
   std::size_t j = 0;
-  for (; j + W <= N; j += W) {
-    V acc[R];
-#pragma GCC unroll 8
-    for (std::size_t r = 0; r < R; ++r) acc[r] = V(0.f);
-    for (std::size_t k = 0; k < K; ++k) {
-      const V bk = V::load_unaligned(B + k * ldb + j);
-#pragma GCC unroll 8
-      for (std::size_t r = 0; r < R; ++r) acc[r] = simd::fmadd<A>(V(a[r * a_rs + k * a_cs]), bk, acc[r]);
-    }
-#pragma GCC unroll 8
-    for (std::size_t r = 0; r < R; ++r) {
-      float* p = c + r * ldc + j;
-      if (beta == 0.f)
-        (va * acc[r]).store_unaligned(p);
-      else
-        simd::fmadd<A>(vb, V::load_unaligned(p), va * acc[r]).store_unaligned(p);
-    }
-  }
+  for (; j + W <= N; j += W)
+    tile_fma<V, R, 1>(K, a, a_rs, a_cs, make_rows_b<V>(B + j, ldb, unaligned_io<A>()), zero_init<V>(),
+                      axpby_store<V, unaligned_io<A>>(c + j, ldc, alpha, beta, {}));
   if (j < N)
     for (std::size_t r = 0; r < R; ++r)
       direct_scalar(a_cs == 1 ? false : true, false, 1, N - j, K, alpha, a + r * a_rs, a_cs == 1 ? a_rs : a_cs,
@@ -107,6 +60,20 @@ void direct_simd(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
   for (; i + 4 <= M; i += 4)
     direct_rows_simd<A, 4>(N, K, alpha, A_ + i * a_rs, a_rs, a_cs, B, ldb, beta, C + i * ldc, ldc);
   for (; i < M; ++i) direct_rows_simd<A, 1>(N, K, alpha, A_ + i * a_rs, a_rs, a_cs, B, ldb, beta, C + i * ldc, ldc);
+}
+
+// The GEMM table of an xsimd ISA: an MR x NV-vector micro-kernel, the
+// reference packers, edges and strided operands through the full tile
+// (the same operations per element), the unpacked small-matrix path.
+template <class A, std::size_t MR, std::size_t NV, std::size_t MC, std::size_t KC, std::size_t NC>
+constexpr gemm_kernels make_gemm_kernels(const char* name) {
+  constexpr std::size_t NR = NV * simd::vf<A>::size;
+  static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole tiles");
+  static_assert(KC * NR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
+  constexpr ukernel_fn full = ukernel_simd<A, MR, NV>;
+  constexpr auto edge = edge_via_tile<MR, NR, full>;
+  return {name, MR, NR, MC, KC, NC, 4 * NR, 0, full, edge, strided_via_pack<MR, NR, KC, full, edge>,
+          pack_a_ref<MR>, pack_b_ref<NR>, direct_simd<A>, nullptr};
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // gemm kernels for avx512: gemm_f32_14x32. The full packed tile is inline
-// assembly (embedded-broadcast FMAs, see gemm_f32_14x32), everything else is
-// intrinsics, because xsimd 8.1's fma on avx512f is a separate multiply and add.
+// assembly (embedded-broadcast FMAs, see tile_asm): this ISA's
+// specialisation of the register tile. Everything else is that register
+// tile (kernels/tile) on raw zmm/ymm/xmm registers, because xsimd 8.1's fma
+// on avx512f is a separate multiply and add.
 //
 // Tile: 14 rows x 2 zmm = 28 accumulators + 2 B vectors (+ 1 broadcast A in
 // the intrinsics form) of the 32 zmm registers. Per k: 2 B loads + 14 A
@@ -17,6 +19,12 @@
 
 #include "kernels/gemm/gemm-inl.hpp"
 
+// The intrinsic vector types carry may_alias, which a template argument
+// (vec_ops<__m512>, tile_fma<__m512, ...>) drops with a warning. No code
+// here reads memory through a vector pointer (only through the intrinsics'
+// float pointers), so the attribute is not needed.
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+
 namespace qkv::kern {
 namespace {
 
@@ -26,19 +34,90 @@ constexpr std::size_t kMR = 14, kNR = 32;
 // transposed one, op(A)(i,k) = a[k*lda + i] (a_cols).
 enum class a_src { packed, rows, cols };
 
-// The one epilogue of every intrinsics tile, per C vector: alpha*acc (1 * acc
-// is acc, skipped) + beta*C (beta == 0 never reads C), stored through the
-// lane mask when Masked. The assembly tile does the same operations.
-template <bool Masked>
-inline void finish_vec(float* p, __m512 acc, __m512 va, __m512 vb, bool scale, bool read_c, __mmask16 m) {
-  __m512 r = scale ? _mm512_mul_ps(va, acc) : acc;
-  if (Masked) {
-    if (read_c) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, p), r);
-    _mm512_mask_storeu_ps(p, m, r);
-  } else {
-    if (read_c) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r);
-    _mm512_storeu_ps(p, r);
+// The register tile (kernels/tile) on raw registers: the narrow 8-, 4-, 2-
+// and 1-float columns of the small-matrix path use ymm and xmm.
+template <class V>
+V set1(float x);
+template <>
+__m512 set1<__m512>(float x) { return _mm512_set1_ps(x); }
+template <>
+__m256 set1<__m256>(float x) { return _mm256_set1_ps(x); }
+template <>
+__m128 set1<__m128>(float x) { return _mm_set1_ps(x); }
+inline __m512 fmadd(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+inline __m256 fmadd(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+inline __m128 fmadd(__m128 a, __m128 b, __m128 c) { return _mm_fmadd_ps(a, b, c); }
+inline __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+inline __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+inline __m128 mul(__m128 a, __m128 b) { return _mm_mul_ps(a, b); }
+
+template <class V>
+struct x86_vec_ops {
+  static constexpr std::size_t width = sizeof(V) / sizeof(float);
+  static V zero() { return set1<V>(0.0f); }
+  static V bcast(float x) { return set1<V>(x); }
+  static V fma(V a, V b, V c) { return fmadd(a, b, c); }
+  static V mul(V a, V b) { return kern::mul(a, b); }
+};
+template <>
+struct vec_ops<__m512> : x86_vec_ops<__m512> {};
+template <>
+struct vec_ops<__m256> : x86_vec_ops<__m256> {};
+template <>
+struct vec_ops<__m128> : x86_vec_ops<__m128> {};
+
+// zmm memory access: unaligned, aligned (packed panels), both vectors of a
+// 32-wide row through lane masks, or only the last of NV vectors masked (a
+// masked load costs an FMA-port uop, so full vectors stay unmasked).
+struct zmm_io {
+  static __m512 load(const float* p, std::size_t) { return _mm512_loadu_ps(p); }
+  static void store(float* p, std::size_t, __m512 x) { _mm512_storeu_ps(p, x); }
+};
+struct zmm_aligned_io {
+  static __m512 load(const float* p, std::size_t) { return _mm512_load_ps(p); }
+};
+struct zmm_mask2_io {
+  __mmask16 m0, m1;
+  __m512 load(const float* p, std::size_t v) const { return _mm512_maskz_loadu_ps(v ? m1 : m0, p); }
+  void store(float* p, std::size_t v, __m512 x) const { _mm512_mask_storeu_ps(p, v ? m1 : m0, x); }
+};
+template <std::size_t NV>
+struct zmm_last_masked_io {
+  __mmask16 last;
+  __m512 load(const float* p, std::size_t v) const {
+    return v + 1 == NV ? _mm512_maskz_loadu_ps(last, p) : _mm512_loadu_ps(p);
   }
+  void store(float* p, std::size_t v, __m512 x) const {
+    if (v + 1 == NV)
+      _mm512_mask_storeu_ps(p, last, x);
+    else
+      _mm512_storeu_ps(p, x);
+  }
+};
+
+// Zero accumulators, and C's two lines per row fetched meanwhile (the tile
+// writes C at the end).
+struct zero_prefetch_c {
+  const float* c;
+  std::size_t ldc;
+  __m512 operator()(std::size_t i, std::size_t v) const {
+    if (v == 0) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
+    }
+    return _mm512_setzero_ps();
+  }
+};
+
+// Calls run(a_rs, a_cs) with A's strides for where it is read from.
+template <a_src Src, class Run>
+QKV_TILE_INLINE void with_a_strides(std::size_t lda, const Run& run) {
+  if constexpr (Src == a_src::packed)
+    run(fixed<1>(), fixed<kMR>());
+  else if constexpr (Src == a_src::rows)
+    run(lda, fixed<1>());
+  else
+    run(fixed<1>(), lda);
 }
 
 // C[0:M, 0:32] (columns masked by m0/m1 when Masked) = alpha*A.Bp + beta*C.
@@ -47,44 +126,17 @@ inline void finish_vec(float* p, __m512 acc, __m512 va, __m512 vb, bool scale, b
 template <std::size_t M, bool Masked, a_src Src, bool PackedB>
 inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                      float beta, float* c, std::size_t ldc, __mmask16 m0, __mmask16 m1) {
-  __m512 acc0[M], acc1[M];
-#pragma GCC unroll 16
-  for (std::size_t i = 0; i < M; ++i) {
-    acc0[i] = _mm512_setzero_ps();
-    acc1[i] = _mm512_setzero_ps();
-    // C is written at the end; start fetching its lines now.
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 31), _MM_HINT_T0);
-  }
-  const std::size_t a_step = Src == a_src::packed ? kMR : Src == a_src::rows ? 1 : lda;
-  const std::size_t a_row = Src == a_src::packed ? 1 : Src == a_src::rows ? lda : 1;
-  const std::size_t b_step = PackedB ? kNR : ldb;
-  for (std::size_t k = 0; k < kc; ++k, a += a_step, b += b_step) {
-    __m512 b0, b1;
-    if (PackedB) {
-      b0 = _mm512_load_ps(b);
-      b1 = _mm512_load_ps(b + 16);
-    } else if (Masked) {
-      b0 = _mm512_maskz_loadu_ps(m0, b);
-      b1 = _mm512_maskz_loadu_ps(m1, b + 16);
-    } else {
-      b0 = _mm512_loadu_ps(b);
-      b1 = _mm512_loadu_ps(b + 16);
-    }
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < M; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i * a_row]);
-      acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
-      acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
-    }
-  }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const bool read_c = beta != 0.f, scale = alpha != 1.f;
-#pragma GCC unroll 16
-  for (std::size_t i = 0; i < M; ++i) {
-    finish_vec<Masked>(c + i * ldc, acc0[i], va, vb, scale, read_c, m0);
-    finish_vec<Masked>(c + i * ldc + 16, acc1[i], va, vb, scale, read_c, m1);
-  }
+  using IO = std::conditional_t<Masked, zmm_mask2_io, zmm_io>;
+  IO io;
+  if constexpr (Masked) io = {m0, m1};
+  const axpby_store<__m512, IO> finish(c, ldc, alpha, beta, io);
+  with_a_strides<Src>(lda, [&](auto a_rs, auto a_cs) {
+    if constexpr (PackedB)
+      tile_fma<__m512, M, 2>(kc, a, a_rs, a_cs, make_rows_b<__m512>(b, fixed<kNR>(), zmm_aligned_io()),
+                             zero_prefetch_c{c, ldc}, finish);
+    else
+      tile_fma<__m512, M, 2>(kc, a, a_rs, a_cs, make_rows_b<__m512>(b, ldb, io), zero_prefetch_c{c, ldc}, finish);
+  });
 }
 
 #if defined(__x86_64__)  // zmm16-31 exist in 64-bit mode only; i686 uses tile_f32
@@ -267,37 +319,13 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
 template <std::size_t R, std::size_t V, bool MaskLast, bool ACols>
 void tile_6x64(std::size_t kc, float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                float beta, float* c, std::size_t ldc, __mmask16 last) {
-  auto masked = [](std::size_t v) { return MaskLast && v + 1 == V; };
-  __m512 acc[R][V];
-#pragma GCC unroll 6
-  for (std::size_t i = 0; i < R; ++i)
-#pragma GCC unroll 4
-    for (std::size_t v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
-  for (std::size_t k = 0; k < kc; ++k, b += ldb) {
-    __m512 bv[V];
-#pragma GCC unroll 4
-    for (std::size_t v = 0; v < V; ++v)
-      bv[v] = masked(v) ? _mm512_maskz_loadu_ps(last, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
-    const float* ak = ACols ? a + k * lda : a + k;
-#pragma GCC unroll 6
-    for (std::size_t i = 0; i < R; ++i) {
-      const __m512 av = _mm512_set1_ps(ACols ? ak[i] : ak[i * lda]);
-#pragma GCC unroll 4
-      for (std::size_t v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-    }
-  }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const bool read_c = beta != 0.f, scale = alpha != 1.f;
-#pragma GCC unroll 6
-  for (std::size_t i = 0; i < R; ++i)
-#pragma GCC unroll 4
-    for (std::size_t v = 0; v < V; ++v) {
-      float* p = c + i * ldc + 16 * v;
-      if (masked(v))
-        finish_vec<true>(p, acc[i][v], va, vb, scale, read_c, last);
-      else
-        finish_vec<false>(p, acc[i][v], va, vb, scale, read_c, 0xFFFF);
-    }
+  using IO = std::conditional_t<MaskLast, zmm_last_masked_io<V>, zmm_io>;
+  IO io;
+  if constexpr (MaskLast) io = {last};
+  const axpby_store<__m512, IO> finish(c, ldc, alpha, beta, io);
+  with_a_strides<ACols ? a_src::cols : a_src::rows>(lda, [&](auto a_rs, auto a_cs) {
+    tile_fma<__m512, R, V>(kc, a, a_rs, a_cs, make_rows_b<__m512>(b, ldb, io), zero_init<__m512>(), finish);
+  });
 }
 
 using tile64_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, std::size_t, float, float*,
@@ -421,55 +449,39 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
 // B's rows, and the CPU stalls such a load behind any recent store to those
 // bytes (C often sits right after B), which doubled the cost of a 6x2x3 call.
 // load_b(k) gives op(B)'s row k over this block's columns.
-template <class V, V (*Load)(const float*), V (*Bcast)(float), V (*Fma)(V, V, V), V (*Mul)(V, V),
-          void (*Store)(float*, V), class LoadB>
+template <class V, V (*Load)(const float*), void (*Store)(float*, V)>
+struct fn_io {
+  static V load(const float* p, std::size_t) { return Load(p); }
+  static void store(float* p, std::size_t, V x) { Store(p, x); }
+};
+
+template <class V, V (*Load)(const float*), void (*Store)(float*, V), class LoadB>
 inline void direct_cols(std::size_t M, std::size_t K, float alpha, const float* A, std::size_t a_rs,
                         std::size_t a_cs, LoadB load_b, float beta, float* C, std::size_t ldc) {
-  const V va = Bcast(alpha), vb = Bcast(beta);
+  using IO = fn_io<V, Load, Store>;
+  const auto b_row = [&load_b](std::size_t k, std::size_t) { return load_b(k); };
   // R rows share each B load: 1/R of the loop and load overhead, and R
   // independent FMA chains. Every element is still one FMA per k in order
   // from 0, so the bits do not depend on how rows are grouped.
   auto rows = [&](auto r_const, std::size_t i) {
-    constexpr std::size_t R = decltype(r_const)::value;
-    const float* a = A + i * a_rs;
-    V acc[R];
-#pragma GCC unroll 4
-    for (std::size_t r = 0; r < R; ++r) acc[r] = Bcast(0.f);
-    for (std::size_t k = 0; k < K; ++k) {
-      const V b = load_b(k);
-      const float* ak = a + k * a_cs;
-#pragma GCC unroll 4
-      for (std::size_t r = 0; r < R; ++r) acc[r] = Fma(Bcast(ak[r * a_rs]), b, acc[r]);
-    }
-#pragma GCC unroll 4
-    for (std::size_t r = 0; r < R; ++r) {
-      float* c = C + (i + r) * ldc;
-      V out = Mul(va, acc[r]);
-      if (beta != 0.f) out = Fma(vb, Load(c), out);
-      Store(c, out);
-    }
+    tile_fma<V, decltype(r_const)::value, 1>(K, A + i * a_rs, a_rs, a_cs, b_row, zero_init<V>(),
+                                             axpby_store<V, IO>(C + i * ldc, ldc, alpha, beta, IO()));
   };
   std::size_t i = 0;
-  for (; i + 4 <= M; i += 4) rows(std::integral_constant<std::size_t, 4>(), i);
+  for (; i + 4 <= M; i += 4) rows(fixed<4>(), i);
   if (i + 2 <= M) {  // 6 rows (the book's example) run as 4 + 2, not 4 + 1 + 1
-    rows(std::integral_constant<std::size_t, 2>(), i);
+    rows(fixed<2>(), i);
     i += 2;
   }
-  if (i < M) rows(std::integral_constant<std::size_t, 1>(), i);
+  if (i < M) rows(fixed<1>(), i);
 }
 
 // The small path has K*N <= 4096: a transposed B fits this stack block.
 constexpr std::size_t kDirectBtFloats = 4096;
 
 inline __m512 ld16(const float* p) { return _mm512_loadu_ps(p); }
-inline __m512 bc16(float x) { return _mm512_set1_ps(x); }
-inline __m512 fma16(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
-inline __m512 mul16(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
 inline void st16(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
 inline __m256 ld8(const float* p) { return _mm256_loadu_ps(p); }
-inline __m256 bc8(float x) { return _mm256_set1_ps(x); }
-inline __m256 fma8(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
-inline __m256 mul8(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
 inline void st8(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
 inline __m128 ld4(const float* p) { return _mm_loadu_ps(p); }
 // Two floats as one 64-bit lane; memcpy because p need not be 8-byte aligned
@@ -480,9 +492,6 @@ inline __m128 ld2(const float* p) {
   return _mm_castpd_ps(_mm_set_sd(d));
 }
 inline __m128 ld1(const float* p) { return _mm_load_ss(p); }
-inline __m128 bc4(float x) { return _mm_set1_ps(x); }
-inline __m128 fma4(__m128 a, __m128 b, __m128 c) { return _mm_fmadd_ps(a, b, c); }
-inline __m128 mul4(__m128 a, __m128 b) { return _mm_mul_ps(a, b); }
 inline void st4(float* p, __m128 v) { _mm_storeu_ps(p, v); }
 inline void st2(float* p, __m128 v) {
   const double d = _mm_cvtsd_f64(_mm_castps_pd(v));
@@ -507,25 +516,25 @@ __attribute__((always_inline)) inline void direct_nn(bool ta, std::size_t M, std
   const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
   std::size_t j = 0;
   for (; j + 16 <= N; j += 16)
-    direct_cols<__m512, ld16, bc16, fma16, mul16, st16>(M, K, alpha, A, a_rs, a_cs, b_rows<ld16>{B + j, ldb}, beta,
+    direct_cols<__m512, ld16, st16>(M, K, alpha, A, a_rs, a_cs, b_rows<ld16>{B + j, ldb}, beta,
                                                         C + j, ldc);
   if (j + 8 <= N) {
-    direct_cols<__m256, ld8, bc8, fma8, mul8, st8>(M, K, alpha, A, a_rs, a_cs, b_rows<ld8>{B + j, ldb}, beta, C + j,
+    direct_cols<__m256, ld8, st8>(M, K, alpha, A, a_rs, a_cs, b_rows<ld8>{B + j, ldb}, beta, C + j,
                                                    ldc);
     j += 8;
   }
   if (j + 4 <= N) {
-    direct_cols<__m128, ld4, bc4, fma4, mul4, st4>(M, K, alpha, A, a_rs, a_cs, b_rows<ld4>{B + j, ldb}, beta, C + j,
+    direct_cols<__m128, ld4, st4>(M, K, alpha, A, a_rs, a_cs, b_rows<ld4>{B + j, ldb}, beta, C + j,
                                                    ldc);
     j += 4;
   }
   if (j + 2 <= N) {
-    direct_cols<__m128, ld2, bc4, fma4, mul4, st2>(M, K, alpha, A, a_rs, a_cs, b_rows<ld2>{B + j, ldb}, beta, C + j,
+    direct_cols<__m128, ld2, st2>(M, K, alpha, A, a_rs, a_cs, b_rows<ld2>{B + j, ldb}, beta, C + j,
                                                    ldc);
     j += 2;
   }
   if (j < N)
-    direct_cols<__m128, ld1, bc4, fma4, mul4, st1>(M, K, alpha, A, a_rs, a_cs, b_rows<ld1>{B + j, ldb}, beta, C + j,
+    direct_cols<__m128, ld1, st1>(M, K, alpha, A, a_rs, a_cs, b_rows<ld1>{B + j, ldb}, beta, C + j,
                                                    ldc);
 }
 
@@ -542,19 +551,19 @@ __attribute__((always_inline)) inline void direct_nt_narrow(bool ta, std::size_t
   std::size_t j = 0;
   if (j + 4 <= N) {
     auto load = [B, ldb](std::size_t k) { return _mm_set_ps(B[3 * ldb + k], B[2 * ldb + k], B[ldb + k], B[k]); };
-    direct_cols<__m128, ld4, bc4, fma4, mul4, st4>(M, K, alpha, A, a_rs, a_cs, load, beta, C, ldc);
+    direct_cols<__m128, ld4, st4>(M, K, alpha, A, a_rs, a_cs, load, beta, C, ldc);
     j += 4;
   }
   if (j + 2 <= N) {
     const float* b = B + j * ldb;
     auto load = [b, ldb](std::size_t k) { return _mm_unpacklo_ps(_mm_load_ss(b + k), _mm_load_ss(b + ldb + k)); };
-    direct_cols<__m128, ld2, bc4, fma4, mul4, st2>(M, K, alpha, A, a_rs, a_cs, load, beta, C + j, ldc);
+    direct_cols<__m128, ld2, st2>(M, K, alpha, A, a_rs, a_cs, load, beta, C + j, ldc);
     j += 2;
   }
   if (j < N) {
     const float* b = B + j * ldb;
     auto load = [b](std::size_t k) { return _mm_load_ss(b + k); };
-    direct_cols<__m128, ld1, bc4, fma4, mul4, st1>(M, K, alpha, A, a_rs, a_cs, load, beta, C + j, ldc);
+    direct_cols<__m128, ld1, st1>(M, K, alpha, A, a_rs, a_cs, load, beta, C + j, ldc);
   }
 }
 

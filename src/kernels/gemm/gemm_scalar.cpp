@@ -2,23 +2,19 @@
 // Cortex-M. A 4x4 tile: 16 accumulators + 4 + 4 operands fit the 32 single
 // registers of a Cortex-M4F/M7 FPU.
 #include "kernels/gemm/gemm_portable-inl.hpp"
+#include "kernels/tile/tile-inl.hpp"
 
 namespace qkv::kern {
 namespace {
 
 constexpr std::size_t kMR = 4, kNR = 4;
 
-// gemm_f32_4x4: C[4x4] = alpha * Ap.Bp + beta * C.
+// gemm_f32_4x4: C[4x4] = alpha * Ap.Bp + beta * C, the register tile
+// (kernels/tile) on floats.
 void gemm_f32_4x4_scalar(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                          std::size_t ldc) {
-  float acc[kMR][kNR];  // not `= {}`: no memset call (util/copy.hpp)
-  for (auto& row : acc)
-    for (float& x : row) x = 0.0f;
-  for (std::size_t k = 0; k < kc; ++k, a += kMR, b += kNR)
-    for (std::size_t i = 0; i < kMR; ++i)
-      for (std::size_t j = 0; j < kNR; ++j) acc[i][j] += a[i] * b[j];
-  for (std::size_t i = 0; i < kMR; ++i)
-    for (std::size_t j = 0; j < kNR; ++j) c[i * ldc + j] = epilogue_scalar(acc[i][j], alpha, beta, c + i * ldc + j);
+  tile_fma<float, kMR, kNR>(kc, a, fixed<1>(), fixed<kMR>(), make_rows_b<float>(b, fixed<kNR>(), scalar_io()),
+                            zero_init<float>(), axpby_store<float, scalar_io>(c, ldc, alpha, beta, {}));
 }
 
 // Small blocks: a bare-metal caller sizes its workspace from these (at most
