@@ -12,7 +12,7 @@ namespace qkv::capi {
 // overflow), scale, causal, dropout and algo. Output layouts (o, and in the
 // backward dq/dk/dv which share q/k/v's layouts) must not overlap themselves.
 // `backward` additionally requires q, k and v layouts to be non-overlapping.
-// Defaults are resolved afterwards by ops::resolve_sdpa, the one place that does.
+// Defaults are resolved afterwards by ops::resolve_sdpa (ops/sdpa_plan.hpp).
 qkv_status check_sdpa(const qkv_sdpa_desc* desc, bool backward) noexcept;
 
 }  // namespace qkv::capi
