@@ -1,5 +1,5 @@
 // C boundary: the attention backward and its workspace query, as the
-// forward's (capi/sdpa_forward.cpp) with the backward's checks; the
+// forward's (capi/sdpa_forward.cpp) with the backward's layout rule; the
 // plan goes to ops::sdpa_backward, which picks the fused or the reference
 // driver. Nothing is written on error.
 #include "capi/sdpa_check.hpp"
@@ -10,8 +10,9 @@
 extern "C" {
 
 qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes) {
-  if (const qkv_status st = qkv::capi::check_sdpa(desc, /*backward=*/true); st != QKV_OK) return st;
+  if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
   const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
+  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/true); st != QKV_OK) return st;
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   if (!bytes) return QKV_ERR_NULL_POINTER;
   std::size_t n;
@@ -23,8 +24,9 @@ qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, int threa
 qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
                              const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
                              void* workspace, size_t workspace_bytes) {
-  if (const qkv_status st = qkv::capi::check_sdpa(desc, /*backward=*/true); st != QKV_OK) return st;
+  if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
   const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
+  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/true); st != QKV_OK) return st;
   if (!q || !k || !v || !out || !lse || !dout || !dq || !dk || !dv) return QKV_ERR_NULL_POINTER;
   std::size_t one;  // what a single thread needs: less is an error, more may buy threads
   if (!qkv::ops::sdpa_backward_workspace_bytes(p, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;

@@ -27,7 +27,7 @@ struct sdpa_plan {
 };
 
 // The one place a description's defaults are resolved. `d` must be valid
-// (capi::check_sdpa): its algo is read as an enum.
+// (capi::check_sdpa_desc): its algo is read as an enum.
 sdpa_plan resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept;
 
 }  // namespace qkv::ops
