@@ -1,6 +1,7 @@
-// C boundary: attention backward. Validates everything, resolves the
-// description once (ops::resolve_sdpa) and hands it to ops::sdpa_backward,
-// which picks the fused or the reference driver; writes nothing on error.
+// C boundary: the attention backward and its workspace query, as the
+// forward's (capi/sdpa_forward.cpp) with the backward's layout rule; the
+// plan goes to ops::sdpa_backward, which picks the fused or the reference
+// driver. Nothing is written on error.
 #include "capi/sdpa_check.hpp"
 #include "capi/workspace.hpp"
 #include "ops/sdpa_backward.hpp"
@@ -9,13 +10,13 @@
 extern "C" {
 
 qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes) {
-  const qkv_status st = qkv::capi::check_sdpa(desc, /*backward=*/true);
-  if (st != QKV_OK) return st;
+  if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
+  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
+  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/true); st != QKV_OK) return st;
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   if (!bytes) return QKV_ERR_NULL_POINTER;
   std::size_t n;
-  if (!qkv::ops::sdpa_backward_workspace_bytes(qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec()), threads, &n))
-    return QKV_ERR_SIZE_OVERFLOW;
+  if (!qkv::ops::sdpa_backward_workspace_bytes(p, threads, &n)) return QKV_ERR_SIZE_OVERFLOW;
   *bytes = n;
   return QKV_OK;
 }
@@ -23,10 +24,10 @@ qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, int threa
 qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
                              const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
                              void* workspace, size_t workspace_bytes) {
-  const qkv_status st = qkv::capi::check_sdpa(desc, /*backward=*/true);
-  if (st != QKV_OK) return st;
+  if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
+  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
+  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/true); st != QKV_OK) return st;
   if (!q || !k || !v || !out || !lse || !dout || !dq || !dk || !dv) return QKV_ERR_NULL_POINTER;
-  const qkv::ops::sdpa_problem p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
   std::size_t one;  // what a single thread needs: less is an error, more may buy threads
   if (!qkv::ops::sdpa_backward_workspace_bytes(p, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, one); w != QKV_OK) return w;

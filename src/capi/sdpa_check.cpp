@@ -49,37 +49,39 @@ bool non_overlapping(const qkv_sdpa_strides& s, std::size_t batch, std::size_t h
 
 }  // namespace
 
-qkv_status check_sdpa(const qkv_sdpa_desc* d, bool backward) noexcept {
+qkv_status check_sdpa_desc(const qkv_sdpa_desc* d) noexcept {
   if (!d) return QKV_ERR_NULL_POINTER;
   if (d->batch == 0 || d->heads == 0 || d->q_len == 0 || d->kv_len == 0 || d->head_dim == 0)
     return QKV_ERR_BAD_SHAPE;
-  const std::size_t v_dim = d->v_dim ? d->v_dim : d->head_dim;
   if (d->causal != 0 && d->causal != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;  // also rejects NaN
   const long long algo = enum_value(d->algo);  // any int a C caller stored
   if (algo != QKV_SDPA_AUTO && algo != QKV_SDPA_FUSED && algo != QKV_SDPA_REFERENCE)
     return QKV_ERR_BAD_ARGUMENT;
   if (d->scale != 0.f && !(std::isfinite(d->scale) && d->scale > 0.f)) return QKV_ERR_BAD_ARGUMENT;
+  return QKV_OK;
+}
 
+qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
   // Token rows of each tensor must not overlap their own features.
-  if ((d->q_len > 1 && d->q.token < d->head_dim) || (d->kv_len > 1 && d->k.token < d->head_dim) ||
-      (d->kv_len > 1 && d->v.token < v_dim) || (d->q_len > 1 && d->o.token < v_dim))
+  if ((p.q_len > 1 && p.q.token < p.head_dim) || (p.kv_len > 1 && p.k.token < p.head_dim) ||
+      (p.kv_len > 1 && p.v.token < p.v_dim) || (p.q_len > 1 && p.o.token < p.v_dim))
     return QKV_ERR_BAD_STRIDE;
 
   std::size_t e;
-  if (!span(d->q, d->batch, d->heads, d->q_len, d->head_dim, &e) ||
-      !span(d->k, d->batch, d->heads, d->kv_len, d->head_dim, &e) ||
-      !span(d->v, d->batch, d->heads, d->kv_len, v_dim, &e) ||
-      !span(d->o, d->batch, d->heads, d->q_len, v_dim, &e))
+  if (!span(p.q, p.batch, p.heads, p.q_len, p.head_dim, &e) ||
+      !span(p.k, p.batch, p.heads, p.kv_len, p.head_dim, &e) ||
+      !span(p.v, p.batch, p.heads, p.kv_len, p.v_dim, &e) ||
+      !span(p.o, p.batch, p.heads, p.q_len, p.v_dim, &e))
     return QKV_ERR_SIZE_OVERFLOW;
   std::size_t lse_elems;
-  if (!mul_ok(d->batch, d->heads, &lse_elems) || !mul_ok(lse_elems, d->q_len, &lse_elems) || lse_elems > kMaxElems)
+  if (!mul_ok(p.batch, p.heads, &lse_elems) || !mul_ok(lse_elems, p.q_len, &lse_elems) || lse_elems > kMaxElems)
     return QKV_ERR_SIZE_OVERFLOW;
 
-  if (!non_overlapping(d->o, d->batch, d->heads, d->q_len, v_dim)) return QKV_ERR_BAD_STRIDE;
-  if (backward && (!non_overlapping(d->q, d->batch, d->heads, d->q_len, d->head_dim) ||
-                   !non_overlapping(d->k, d->batch, d->heads, d->kv_len, d->head_dim) ||
-                   !non_overlapping(d->v, d->batch, d->heads, d->kv_len, v_dim)))
+  if (!non_overlapping(p.o, p.batch, p.heads, p.q_len, p.v_dim)) return QKV_ERR_BAD_STRIDE;
+  if (backward && (!non_overlapping(p.q, p.batch, p.heads, p.q_len, p.head_dim) ||
+                   !non_overlapping(p.k, p.batch, p.heads, p.kv_len, p.head_dim) ||
+                   !non_overlapping(p.v, p.batch, p.heads, p.kv_len, p.v_dim)))
     return QKV_ERR_BAD_STRIDE;
 
   return QKV_OK;

@@ -1,18 +1,22 @@
-// sdpa_check - validation of a qkv_sdpa_desc, shared by the forward and the
-// backward entry points (and the layers built on them).
+// sdpa_check - validation of an attention call, shared by the forward and
+// the backward entry points, in two steps around ops::resolve_sdpa (the one
+// place defaults are resolved): the description's own fields, then the
+// layouts of the plan resolved from it.
 #pragma once
 
-#include <cstddef>
-
+#include "ops/sdpa_plan.hpp"
 #include "qkv/attention.h"
 
 namespace qkv::capi {
 
-// Checks shapes, strides (token stride >= feature size; no element span
-// overflow), scale, causal, dropout and algo. Output layouts (o, and in the
-// backward dq/dk/dv which share q/k/v's layouts) must not overlap themselves.
-// `backward` additionally requires q, k and v layouts to be non-overlapping.
-// Defaults are resolved afterwards by ops::resolve_sdpa, the one place that does.
-qkv_status check_sdpa(const qkv_sdpa_desc* desc, bool backward) noexcept;
+// Null, zero dimensions (QKV_ERR_BAD_SHAPE), then scale, causal, dropout and
+// algo (QKV_ERR_BAD_ARGUMENT). On QKV_OK, *desc is fit for ops::resolve_sdpa.
+qkv_status check_sdpa_desc(const qkv_sdpa_desc* desc) noexcept;
+
+// Token stride >= feature size, no element span overflow, and output layouts
+// (o, and in the backward dq/dk/dv, which have q/k/v's layouts) that do not
+// overlap themselves; `backward` also requires q, k and v layouts not to
+// overlap. Statuses QKV_ERR_BAD_STRIDE and QKV_ERR_SIZE_OVERFLOW.
+qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept;
 
 }  // namespace qkv::capi

@@ -1,27 +1,18 @@
-// C boundary: the attention forward and its workspace query.
+// C boundary: the attention forward and its workspace query. Each validates
+// the description, resolves it once into an ops::sdpa_plan (under the
+// settings, read once) and validates the plan's layouts; nothing is written
+// on error.
 #include "capi/sdpa_check.hpp"
 #include "capi/workspace.hpp"
 #include "ops/sdpa_forward.hpp"
 #include "qkv/attention.h"
 
-namespace {
-
-// Validates the description and resolves it (ops::resolve_sdpa), once.
-qkv_status plan(const qkv_sdpa_desc* desc, qkv::ops::sdpa_problem* p) {
-  const qkv_status st = qkv::capi::check_sdpa(desc, /*backward=*/false);
-  if (st != QKV_OK) return st;
-  *p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
-  return QKV_OK;
-}
-
-}  // namespace
-
 extern "C" {
 
 qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes) {
-  qkv::ops::sdpa_problem p;  // set by plan(); no `{}`: a memset call at -Os on bare metal
-  const qkv_status st = plan(desc, &p);
-  if (st != QKV_OK) return st;
+  if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
+  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
+  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/false); st != QKV_OK) return st;
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   if (!bytes) return QKV_ERR_NULL_POINTER;
   std::size_t total = 0;
@@ -32,9 +23,9 @@ qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int threads, size_
 
 qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v, float* out,
                             float* lse, void* workspace, size_t workspace_bytes) {
-  qkv::ops::sdpa_problem p;  // set by plan(); no `{}`: a memset call at -Os on bare metal
-  const qkv_status st = plan(desc, &p);
-  if (st != QKV_OK) return st;
+  if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
+  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
+  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/false); st != QKV_OK) return st;
   if (!q || !k || !v || !out) return QKV_ERR_NULL_POINTER;
   std::size_t one = 0;  // the query's answer for one thread, alignment slack included
   if (!qkv::ops::sdpa_forward_workspace_bytes(p, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;

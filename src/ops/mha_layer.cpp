@@ -119,7 +119,8 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
 std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   ws_carver plan;
   carve_forward(plan, n);
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(mha_sdpa_desc(d, n, true), threads));
+  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), exec{isa, threads});
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
@@ -144,7 +145,8 @@ void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p,
   project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, v, n.d_out, sub, sub_bytes);
 
   float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
-  layer_attention_forward(xc, mha_sdpa_desc(d, n, training), q, k, v, attn_out, lse, sub, sub_bytes);
+  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, training), xc);
+  layer_attention_forward(att, q, k, v, attn_out, lse, sub, sub_bytes);
   if (d.out_proj) {
     project(xc, n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y, n.d_out, sub, sub_bytes);
   } else if (training) {
@@ -155,7 +157,8 @@ void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p,
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   ws_carver plan;
   carve_backward(plan, n);
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_backward_ws(mha_sdpa_desc(d, n, true), threads));
+  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), exec{isa, threads});
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_backward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
@@ -180,7 +183,8 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
     dattn = da;
   }
 
-  layer_attention_backward(xc, mha_sdpa_desc(d, n, true), q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
+  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), xc);
+  layer_attention_backward(att, q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
 
   // Projections: dW += X^T dP, db += colsum(dP), dX = sum of dP W^T.
   const float* dproj[3] = {dq, dk, dv};
@@ -202,7 +206,8 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::
   carve_decode(plan, n);
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = kv_len;
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(s, threads));
+  const sdpa_plan att = resolve_sdpa(s, exec{isa, threads});
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
@@ -234,8 +239,9 @@ void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, 
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
   s.k = s.v = qkv_sdpa_strides{capacity * n.d_out, d_head, n.d_out};
+  const sdpa_plan att = resolve_sdpa(s, xc);
   float* attn_out = d.out_proj ? a : y_new;
-  layer_attention_forward(xc, s, q, kc, vc, attn_out, lse, sub, sub_bytes);
+  layer_attention_forward(att, q, kc, vc, attn_out, lse, sub, sub_bytes);
   if (d.out_proj)
     project(xc, n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y_new, n.d_out, sub, sub_bytes);
 }

@@ -23,7 +23,7 @@ struct mha_cache_layout {
 };
 mha_cache_layout mha_cache_layout_for(const mha_dims& n);
 
-// The attention description of a layer call on [B, T, H, d_head] tensors
+// The attention description of a layer call (for ops::resolve_sdpa) on [B, T, H, d_head] tensors
 // stored as [B*T][d_out] rows (heads interleaved).
 qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool training);
 

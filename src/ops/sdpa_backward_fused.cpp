@@ -51,8 +51,8 @@ struct geometry {
   bool pack_d;           // head_dim not a multiple of kPad: dQ accumulates in a padded copy
   std::ptrdiff_t off;    // kv_len - q_len: query i sees key j iff j <= i + off (causal)
 
-  geometry(const qkv_sdpa_desc& d, std::size_t v_dim)
-      : B(d.batch), H(d.heads), Tq(d.q_len), Tk(d.kv_len), D(d.head_dim), Dv(v_dim) {
+  explicit geometry(const sdpa_plan& p)
+      : B(p.batch), H(p.heads), Tq(p.q_len), Tk(p.kv_len), D(p.head_dim), Dv(p.v_dim) {
     br = Tq < kBr ? Tq : kBr;
     bc = Tk < kBc ? Tk : kBc;
     bcp = round_up(bc, kPad);
@@ -131,21 +131,21 @@ struct cmat {
 class fused_backward {
  public:
   fused_backward(const sdpa_bwd_args& a, const geometry& g)
-      : a_(a), d_(*a.desc), g_(g), kern_(kern::attn_bwd_for(a.x.isa)),
-        dot_(kern::vec_for(a.x.isa).dot) {
-    dropout_ = d_.dropout_p > 0.f;
-    thresh_ = dropout::threshold(d_.dropout_p);
-    drop_scale_ = 1.0f / (1.0f - d_.dropout_p);
+      : a_(a), p_(a.plan), g_(g), kern_(kern::attn_bwd_for(a.plan.x.isa)),
+        dot_(kern::vec_for(a.plan.x.isa).dot) {
+    dropout_ = p_.dropout_p > 0.f;
+    thresh_ = dropout::threshold(p_.dropout_p);
+    drop_scale_ = 1.0f / (1.0f - p_.dropout_p);
   }
 
   // Task of schedule per_head: everything of head `bh`.
   void run_head(std::size_t bh, const tbufs& t) const {
     const head h = head_at(bh);
-    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq, d_.q.token};
+    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq, p_.q.token};
     zero_rows(dq, g_.Tq, g_.D);
     row_dots(h, 0, g_.Tq, t.Dr);
     for (std::size_t jb = 0; jb < g_.nkb; ++jb) key_block(h, jb, t, &dq, t.Dr);
-    finish_dq(dq, mat{h.dq, d_.q.token}, g_.Tq);
+    finish_dq(dq, mat{h.dq, p_.q.token}, g_.Tq);
   }
 
   // Tasks of schedule split: key block `jb` of head `bh` (dK, dV) ...
@@ -159,7 +159,7 @@ class fused_backward {
     const std::size_t g0 = gi * g_.gr, rows = g_.Tq - g0 < g_.gr ? g_.Tq - g0 : g_.gr;
     const cmat q = query_operand(h, g0, rows, t.qp);
     const cmat dout = dout_operand(h, g0, rows, t.dop);
-    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq + g0 * d_.q.token, d_.q.token};
+    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq + g0 * p_.q.token, p_.q.token};
     zero_rows(dq, rows, g_.D);
     row_dots(h, g0, rows, t.Dr);
     for (std::size_t j = 0; j < g_.nk; ++j) {
@@ -176,7 +176,7 @@ class fused_backward {
         add_dq(bri, bcj, full, t, t.key[0], mat{dq.row(r0), dq.ld});
       }
     }
-    finish_dq(dq, mat{h.dq + g0 * d_.q.token, d_.q.token}, rows);
+    finish_dq(dq, mat{h.dq + g0 * p_.q.token, p_.q.token}, rows);
   }
 
  private:
@@ -189,15 +189,15 @@ class fused_backward {
   head head_at(std::size_t bh) const {
     const std::size_t b = bh / g_.H, hh = bh % g_.H;
     auto off = [&](const qkv_sdpa_strides& s) { return b * s.batch + hh * s.head; };
-    return {b, hh, a_.q + off(d_.q), a_.k + off(d_.k), a_.v + off(d_.v), a_.out + off(d_.o),
-            a_.dout + off(d_.o), a_.lse + bh * g_.Tq, a_.dq + off(d_.q), a_.dk + off(d_.k), a_.dv + off(d_.v)};
+    return {b, hh, a_.q + off(p_.q), a_.k + off(p_.k), a_.v + off(p_.v), a_.out + off(p_.o),
+            a_.dout + off(p_.o), a_.lse + bh * g_.Tq, a_.dq + off(p_.q), a_.dk + off(p_.k), a_.dv + off(p_.v)};
   }
 
   std::size_t key_count(std::size_t j) const { return g_.Tk - j * g_.bc < g_.bc ? g_.Tk - j * g_.bc : g_.bc; }
 
   // Does any of query rows [i0, i0 + rows) see key j0?
   bool visible(std::size_t i0, std::size_t rows, std::size_t j0) const {
-    return !d_.causal ||
+    return !p_.causal ||
            static_cast<std::ptrdiff_t>(j0) <= static_cast<std::ptrdiff_t>(i0 + rows - 1) + g_.off;
   }
 
@@ -255,21 +255,21 @@ class fused_backward {
   // multiple of 4 KiB / 64 lines) maps a tile's rows onto a few L1 sets.
   // Q is packed as Qs = fl(scale Q), the fused forward's pack_qt.
   cmat query_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
-    pack_rows(h.q + i0 * d_.q.token, d_.q.token, rows, g_.D, g_.dp, buf);
+    pack_rows(h.q + i0 * p_.q.token, p_.q.token, rows, g_.D, g_.dp, buf);
     for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t f = 0; f < g_.D; ++f) buf[r * g_.dp + f] = a_.scale * buf[r * g_.dp + f];
+      for (std::size_t f = 0; f < g_.D; ++f) buf[r * g_.dp + f] = p_.scale * buf[r * g_.dp + f];
     return {buf, g_.dp};
   }
   cmat dout_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
-    pack_rows(h.dout + i0 * d_.o.token, d_.o.token, rows, g_.Dv, g_.dvp, buf);
+    pack_rows(h.dout + i0 * p_.o.token, p_.o.token, rows, g_.Dv, g_.dvp, buf);
     return {buf, g_.dvp};
   }
 
   // D_i = dO_i . O_i for rows [i0, i0 + rows).
   void row_dots(const head& h, std::size_t i0, std::size_t rows, float* Dr) const {
-    const float* o = h.o + i0 * d_.o.token;
-    const float* g = h.dout + i0 * d_.o.token;
-    const std::size_t ld = d_.o.token;
+    const float* o = h.o + i0 * p_.o.token;
+    const float* g = h.dout + i0 * p_.o.token;
+    const std::size_t ld = p_.o.token;
     for (std::size_t r = 0; r < rows; ++r) {
       if (r + kAhead < rows) prefetch_row(o + (r + kAhead) * ld, g_.Dv), prefetch_row(g + (r + kAhead) * ld, g_.Dv);
       Dr[r] = dot_(g_.Dv, g + r * ld, o + r * ld);
@@ -283,16 +283,16 @@ class fused_backward {
       if (r + kAhead < rows && acc.p != dq.p) prefetch_row_for_write(dq.row(r + kAhead), g_.D);
       const float* a = acc.row(r);
       float* o = dq.row(r);
-      for (std::size_t f = 0; f < g_.D; ++f) o[f] = a_.scale * a[f];
+      for (std::size_t f = 0; f < g_.D; ++f) o[f] = p_.scale * a[f];
     }
   }
 
   // K_j rows (padded) and K_jᵀ, V_jᵀ for keys [j0, j0 + bcj). V_j's rows
   // are staged in the dV accumulator, which the caller zeroes afterwards.
   void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb) const {
-    pack_rows(h.k + j0 * d_.k.token, d_.k.token, bcj, g_.D, g_.dp, kb.kp);
+    pack_rows(h.k + j0 * p_.k.token, p_.k.token, bcj, g_.D, g_.dp, kb.kp);
     transpose(kb.kp, g_.dp, bcj, g_.D, g_.bcp, kb.kt);
-    pack_rows(h.v + j0 * d_.v.token, d_.v.token, bcj, g_.Dv, g_.dvp, kb.dv);
+    pack_rows(h.v + j0 * p_.v.token, p_.v.token, bcj, g_.Dv, g_.dvp, kb.dv);
     transpose(kb.dv, g_.dvp, bcj, g_.Dv, g_.bcp, kb.vt);
   }
 
@@ -307,7 +307,7 @@ class fused_backward {
     bool full = true;
     for (std::size_t r = 0; r < bri; ++r) {
       std::size_t v = bcj;
-      if (d_.causal) {
+      if (p_.causal) {
         const std::ptrdiff_t last = static_cast<std::ptrdiff_t>(i0 + r) + g_.off - static_cast<std::ptrdiff_t>(j0);
         v = last < 0 ? 0 : (static_cast<std::size_t>(last) + 1 < bcj ? static_cast<std::size_t>(last) + 1 : bcj);
       }
@@ -325,7 +325,7 @@ class fused_backward {
     }
     if (dropout_) {
       for (std::size_t r = 0; r < bri; ++r) {
-        const std::uint64_t key = dropout::row_key(d_.dropout_seed, h.b, h.h, i0 + r);
+        const std::uint64_t key = dropout::row_key(p_.dropout_seed, h.b, h.h, i0 + r);
         float* m = t.drop + r * ld;
         for (std::size_t c = 0; c < t.valid[r]; ++c) m[c] = dropout::keep(key, j0 + c, thresh_) ? drop_scale_ : 0.f;
       }
@@ -396,13 +396,13 @@ class fused_backward {
     }
     for (std::size_t jj = 0; jj < nj; ++jj) {
       const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
-      copy_rows(mat{t.key[jj].dk, g_.dp}, mat{h.dk + j0 * d_.k.token, d_.k.token}, bcj, g_.D);
-      copy_rows(mat{t.key[jj].dv, g_.dvp}, mat{h.dv + j0 * d_.v.token, d_.v.token}, bcj, g_.Dv);
+      copy_rows(mat{t.key[jj].dk, g_.dp}, mat{h.dk + j0 * p_.k.token, p_.k.token}, bcj, g_.D);
+      copy_rows(mat{t.key[jj].dv, g_.dvp}, mat{h.dv + j0 * p_.v.token, p_.v.token}, bcj, g_.Dv);
     }
   }
 
   const sdpa_bwd_args& a_;
-  const qkv_sdpa_desc& d_;
+  const sdpa_plan& p_;
   const geometry& g_;
   const kern::attn_bwd_kernels& kern_;
   float (*dot_)(std::size_t, const float*, const float*);
@@ -432,10 +432,9 @@ bool total_bytes(const geometry& g, schedule sc, bool dropout, int threads, std:
 
 }  // namespace
 
-bool sdpa_backward_fused_workspace(const qkv_sdpa_desc& d, std::size_t v_dim, int threads,
-                                   std::size_t* bytes) noexcept {
-  const geometry g(d, v_dim);
-  const bool dropout = d.dropout_p > 0.f;
+bool sdpa_backward_fused_workspace(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept {
+  const geometry g(p);
+  const bool dropout = p.dropout_p > 0.f;
   std::size_t tasks = max_tasks(g);
   const int t = static_cast<std::size_t>(threads) < tasks ? threads : static_cast<int>(tasks);
   // An upper bound over every thread count <= t: the larger per-thread layout, t times.
@@ -447,13 +446,12 @@ bool sdpa_backward_fused_workspace(const qkv_sdpa_desc& d, std::size_t v_dim, in
 }
 
 bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t bytes) noexcept {
-  const qkv_sdpa_desc& d = *a.desc;
-  const geometry g(d, a.v_dim);
-  const bool dropout = d.dropout_p > 0.f;
+  const geometry g(a.plan);
+  const bool dropout = a.plan.dropout_p > 0.f;
   char* base = align_workspace(workspace, &bytes);
 
   const float flops = 10.0f * float(g.B * g.H) * float(g.Tq) * float(g.Tk) * float(g.D + g.Dv) / 2;
-  int threads = threads_for(a.x, flops, max_tasks(g));
+  int threads = threads_for(a.plan.x, flops, max_tasks(g));
   schedule sc = pick(g, threads);
   std::size_t need = 0, per = 0;
   auto fits = [&](schedule s, int t) {

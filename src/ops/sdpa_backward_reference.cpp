@@ -22,9 +22,9 @@
 namespace qkv::ops {
 namespace {
 
-bool per_thread(const qkv_sdpa_desc& d, std::size_t* bytes) {
+bool per_thread(const sdpa_plan& p, std::size_t* bytes) {
   std::size_t tt;
-  if (__builtin_mul_overflow(d.q_len, d.kv_len, &tt)) return false;
+  if (__builtin_mul_overflow(p.q_len, p.kv_len, &tt)) return false;
   ws_carver w;
   w.take<float>(tt);  // P, then P m (the dropped weights)
   w.take<float>(tt);  // scale dS
@@ -32,91 +32,91 @@ bool per_thread(const qkv_sdpa_desc& d, std::size_t* bytes) {
 }
 
 void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) {
-  const qkv_sdpa_desc& d = *a.desc;
-  const kern::vec_kernels& vk = kern::vec_for(a.x.isa);
-  const kern::softmax_kernels& sk = kern::softmax_for(a.x.isa);
-  const std::size_t b = bh / d.heads, h = bh % d.heads, Tq = d.q_len, Tk = d.kv_len, D = d.head_dim, Dv = a.v_dim;
+  const sdpa_plan& p = a.plan;
+  const kern::vec_kernels& vk = kern::vec_for(p.x.isa);
+  const kern::softmax_kernels& sk = kern::softmax_for(p.x.isa);
+  const std::size_t b = bh / p.heads, h = bh % p.heads, Tq = p.q_len, Tk = p.kv_len, D = p.head_dim, Dv = p.v_dim;
   auto base = [&](const qkv_sdpa_strides& s) { return b * s.batch + h * s.head; };
-  const float* q = a.q + base(d.q);
-  const float* k = a.k + base(d.k);
-  const float* v = a.v + base(d.v);
-  const float* o = a.out + base(d.o);
-  const float* dout = a.dout + base(d.o);
+  const float* q = a.q + base(p.q);
+  const float* k = a.k + base(p.k);
+  const float* v = a.v + base(p.v);
+  const float* o = a.out + base(p.o);
+  const float* dout = a.dout + base(p.o);
   const float* lse = a.lse + bh * Tq;
-  float* dq = a.dq + base(d.q);
-  float* dk = a.dk + base(d.k);
-  float* dv = a.dv + base(d.v);
+  float* dq = a.dq + base(p.q);
+  float* dk = a.dk + base(p.k);
+  float* dv = a.dv + base(p.v);
   const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(Tk) - static_cast<std::ptrdiff_t>(Tq);
-  const bool dropout = d.dropout_p > 0.f;
-  const std::uint32_t thresh = dropout::threshold(d.dropout_p);
-  const float drop_scale = 1.0f / (1.0f - d.dropout_p);
+  const bool dropout = p.dropout_p > 0.f;
+  const std::uint32_t thresh = dropout::threshold(p.dropout_p);
+  const float drop_scale = 1.0f / (1.0f - p.dropout_p);
 
   // S = scale Q K^T, as the reference forward's sgemm (calls on one thread
   // inside this task never start a nested team).
-  sgemm(exec{a.x.isa, 1}, false, true, Tq, Tk, D, a.scale, q, d.q.token, k, d.k.token, 0.0f, P, Tk, nullptr, 0);
+  sgemm(exec{p.x.isa, 1}, false, true, Tq, Tk, D, p.scale, q, p.q.token, k, p.k.token, 0.0f, P, Tk, nullptr, 0);
   for (std::size_t i = 0; i < Tq; ++i) {
-    const float* doi = dout + i * d.o.token;
-    const float Di = vk.dot(Dv, doi, o + i * d.o.token);  // D_i = rowsum(dO ∘ O)
-    const std::uint64_t key = dropout ? dropout::row_key(d.dropout_seed, b, h, i) : 0;
+    const float* doi = dout + i * p.o.token;
+    const float Di = vk.dot(Dv, doi, o + i * p.o.token);  // D_i = rowsum(dO ∘ O)
+    const std::uint64_t key = dropout ? dropout::row_key(p.dropout_seed, b, h, i) : 0;
     float* pi = P + i * Tk;
     if (lse[i] == -INFINITY) {  // a row that sees no key: P = 0
       util::zero_floats(pi, Tk);
     } else {
-      if (d.causal)
+      if (p.causal)
         for (std::size_t j = 0; j < Tk; ++j)
           if (static_cast<std::ptrdiff_t>(j) > static_cast<std::ptrdiff_t>(i) + off) pi[j] = -INFINITY;
       sk.exp_sum(Tk, 1.0f, lse[i], pi, pi);  // P = exp(S - lse); lse >= every score of the row
     }
     for (std::size_t j = 0; j < Tk; ++j) {
-      float& p = pi[j];
+      float& w = pi[j];  // P_ij, then (P m)_ij
       float& ds = dS[i * Tk + j];
-      if (p == 0.f) {
+      if (w == 0.f) {
         ds = 0.f;
         continue;
       }
-      const float pij = p;
+      const float pij = w;
       const float m = dropout ? (dropout::keep(key, j, thresh) ? drop_scale : 0.f) : 1.f;
-      const float dpij = vk.dot(Dv, doi, v + j * d.v.token) * m;
-      p = pij * m;
-      ds = pij * (dpij - Di) * a.scale;
+      const float dpij = vk.dot(Dv, doi, v + j * p.v.token) * m;
+      w = pij * m;
+      ds = pij * (dpij - Di) * p.scale;
     }
   }
   for (std::size_t j = 0; j < Tk; ++j) {  // dV_j = sum_i (P m)_ij dO_i ; dK_j = sum_i scale dS_ij Q_i
-    float* dvj = dv + j * d.v.token;
-    float* dkj = dk + j * d.k.token;
+    float* dvj = dv + j * p.v.token;
+    float* dkj = dk + j * p.k.token;
     util::zero_floats(dvj, Dv);
     util::zero_floats(dkj, D);
     for (std::size_t i = 0; i < Tq; ++i) {
-      if (P[i * Tk + j] != 0.f) vk.axpy(Dv, P[i * Tk + j], dout + i * d.o.token, dvj);
-      if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], q + i * d.q.token, dkj);
+      if (P[i * Tk + j] != 0.f) vk.axpy(Dv, P[i * Tk + j], dout + i * p.o.token, dvj);
+      if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], q + i * p.q.token, dkj);
     }
   }
   for (std::size_t i = 0; i < Tq; ++i) {  // dQ_i = sum_j scale dS_ij K_j
-    float* dqi = dq + i * d.q.token;
+    float* dqi = dq + i * p.q.token;
     util::zero_floats(dqi, D);
     for (std::size_t j = 0; j < Tk; ++j)
-      if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], k + j * d.k.token, dqi);
+      if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], k + j * p.k.token, dqi);
   }
 }
 
 }  // namespace
 
-bool sdpa_backward_reference_workspace(const qkv_sdpa_desc& d, int threads, std::size_t* bytes) noexcept {
+bool sdpa_backward_reference_workspace(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept {
   std::size_t per;
-  const std::size_t bh = d.batch * d.heads;
+  const std::size_t bh = p.batch * p.heads;
   const std::size_t t = static_cast<std::size_t>(threads) < bh ? static_cast<std::size_t>(threads) : bh;
-  return per_thread(d, &per) && !__builtin_mul_overflow(per, t, bytes) &&
+  return per_thread(p, &per) && !__builtin_mul_overflow(per, t, bytes) &&
          !__builtin_add_overflow(*bytes, ws_carver::kAlign, bytes);
 }
 
 bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_t bytes) noexcept {
-  const qkv_sdpa_desc& d = *a.desc;
+  const sdpa_plan& p = a.plan;
   std::size_t per;
-  if (!per_thread(d, &per)) return false;
+  if (!per_thread(p, &per)) return false;
   char* base = align_workspace(workspace, &bytes);
-  const std::size_t bh = d.batch * d.heads;
-  const float flops = 8.0f * float(bh) * float(d.q_len) * float(d.kv_len) * float(d.head_dim);
-  int threads = threads_for(a.x, flops, bh);
+  const std::size_t bh = p.batch * p.heads;
+  const float flops = 8.0f * float(bh) * float(p.q_len) * float(p.kv_len) * float(p.head_dim);
+  int threads = threads_for(p.x, flops, bh);
   auto fits = [&](int t) {
     std::size_t need;
     return !__builtin_mul_overflow(per, static_cast<std::size_t>(t), &need) && need <= bytes;
@@ -125,7 +125,7 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
   if (!fits(1)) return false;
   auto task = [&](std::size_t id, int tid) {
     ws_carver w(base + static_cast<std::size_t>(tid) * per);
-    const std::size_t tt = d.q_len * d.kv_len;
+    const std::size_t tt = p.q_len * p.kv_len;
     float* P = w.take<float>(tt);
     float* dS = w.take<float>(tt);
     head_backward(a, id, P, dS);

@@ -10,13 +10,13 @@
 //    GEMM, a stable row softmax, then weights x V by GEMM: the plain
 //    (unfused) path to compare with. It uses one score matrix whatever the
 //    thread count (the GEMMs and the row softmax are threaded inside).
-// Arguments are validated by the C boundary (capi/sdpa_check).
+// Both read only the plan (ops/sdpa_plan.hpp), resolved from a description
+// the C boundary validated (capi/sdpa_check).
 #pragma once
 
 #include <cstddef>
 
-#include "ops/exec.hpp"
-#include "qkv/attention.h"
+#include "ops/sdpa_plan.hpp"
 
 namespace qkv::ops {
 
@@ -28,37 +28,17 @@ constexpr std::size_t kSdpaKeyTile = 128;
 // Workspace alignment: the drivers round the caller's pointer up to this.
 constexpr std::size_t kSdpaAlign = 64;
 
-// A validated description with its defaults resolved, and the settings the
-// call runs under (read once at the C boundary).
-struct sdpa_problem {
-  const qkv_sdpa_desc* desc;
-  std::size_t v_dim;
-  float scale;
-  exec x;
-};
+// The forward's pair (the backward's is in ops/sdpa_backward.hpp). Both
+// run p.algo, choosing the driver here.
 
-// The one place a description's defaults are resolved: v_dim 0 is head_dim,
-// scale 0 is 1/sqrt(head_dim). The C boundary (after validation), the layer
-// and the self-attention op all go through it.
-sdpa_problem resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept;
-
-// Bytes one thread needs for `algo` (AUTO = fused), a multiple of
-// kSdpaAlign; false when the size overflows.
-bool sdpa_forward_bytes_per_thread(const sdpa_problem& p, qkv_sdpa_algo algo, std::size_t* bytes) noexcept;
-
-// Runs the forward with at most `max_threads` threads, each using
-// `per_thread` bytes of the kSdpaAlign-aligned `ws`. lse may be null.
-void sdpa_forward_run(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out, float* lse,
-                      void* ws, std::size_t per_thread, int max_threads) noexcept;
-
-// Workspace for up to `threads` threads of p.desc->algo, with the slack that
-// lets any caller pointer be rounded up to kSdpaAlign; false on overflow.
-bool sdpa_forward_workspace_bytes(const sdpa_problem& p, int threads, std::size_t* bytes) noexcept;
+// Workspace for up to `threads` threads, with the slack that lets any caller
+// pointer be rounded up to kSdpaAlign; false on overflow.
+bool sdpa_forward_workspace_bytes(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept;
 
 // Runs in a caller workspace of any alignment, with as many threads as it
-// feeds (the result does not depend on it). False, nothing written, when it
-// does not hold even one thread's share.
-bool sdpa_forward(const sdpa_problem& p, const float* q, const float* k, const float* v, float* out, float* lse,
+// feeds (the result does not depend on it). lse may be null. False, nothing
+// written, when it does not hold even one thread's share.
+bool sdpa_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out, float* lse,
                   void* ws, std::size_t bytes) noexcept;
 
 }  // namespace qkv::ops

@@ -23,8 +23,9 @@ qkv_sdpa_desc head_desc(const self_attention_dims& d, std::size_t ldc) {
 }  // namespace
 
 bool self_attention_workspace_bytes(const self_attention_dims& d, int threads, std::size_t* bytes) noexcept {
-  const qkv_sdpa_desc s = head_desc(d, d.d_out);
-  return sdpa_forward_workspace_bytes(resolve_sdpa(s, exec{QKV_ISA_SCALAR, 1}), threads, bytes);  // ISA-free sizes
+  // Attention's workspace does not depend on the ISA: the plan's settings are not read.
+  const sdpa_plan p = resolve_sdpa(head_desc(d, d.d_out), exec{QKV_ISA_SCALAR, 1});
+  return sdpa_forward_workspace_bytes(p, threads, bytes);
 }
 
 void self_attention_forward(const exec& xc, const self_attention_dims& d, const float* x, std::size_t ldx,
@@ -34,8 +35,8 @@ void self_attention_forward(const exec& xc, const self_attention_dims& d, const 
   sgemm(xc, false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wq, ldw, 0.0f, q, d.d_out, nullptr, 0);
   sgemm(xc, false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wk, ldw, 0.0f, k, d.d_out, nullptr, 0);
   sgemm(xc, false, false, d.T, d.d_out, d.d_in, 1.0f, x, ldx, wv, ldw, 0.0f, v, d.d_out, nullptr, 0);
-  const qkv_sdpa_desc s = head_desc(d, ldc);
-  sdpa_forward(resolve_sdpa(s, xc), q, k, v, ctx, lse, ws, ws_bytes);
+  const sdpa_plan p = resolve_sdpa(head_desc(d, ldc), xc);
+  sdpa_forward(p, q, k, v, ctx, lse, ws, ws_bytes);
 }
 
 }  // namespace qkv::ops

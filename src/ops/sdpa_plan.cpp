@@ -1,0 +1,30 @@
+#include "ops/sdpa_plan.hpp"
+
+#include <cmath>
+
+namespace qkv::ops {
+
+// Field by field into the returned object: a plan is never copied whole
+// (GCC copies a struct this size with a memcpy call at -Os on bare metal).
+sdpa_plan resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept {
+  sdpa_plan p;
+  p.batch = d.batch;
+  p.heads = d.heads;
+  p.q_len = d.q_len;
+  p.kv_len = d.kv_len;
+  p.head_dim = d.head_dim;
+  p.v_dim = d.v_dim ? d.v_dim : d.head_dim;
+  p.q = d.q;
+  p.k = d.k;
+  p.v = d.v;
+  p.o = d.o;
+  p.scale = d.scale != 0.f ? d.scale : 1.0f / std::sqrt(static_cast<float>(d.head_dim));
+  p.causal = d.causal != 0;
+  p.dropout_p = d.dropout_p;
+  p.dropout_seed = d.dropout_seed;
+  p.algo = d.algo == QKV_SDPA_REFERENCE ? QKV_SDPA_REFERENCE : QKV_SDPA_FUSED;
+  p.x = x;
+  return p;
+}
+
+}  // namespace qkv::ops

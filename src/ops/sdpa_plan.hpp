@@ -1,0 +1,33 @@
+// sdpa_plan - one attention call as the drivers see it: a validated
+// qkv_sdpa_desc copied out as values, its defaults resolved, and the
+// settings the call runs under. resolve_sdpa builds it, once per call, for
+// every user (the C boundary after validation, the layer, the
+// self-attention op); the forward and backward drivers read nothing else.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ops/exec.hpp"
+#include "qkv/attention.h"
+
+namespace qkv::ops {
+
+struct sdpa_plan {
+  std::size_t batch, heads, q_len, kv_len;
+  std::size_t head_dim;          // features of Q and K
+  std::size_t v_dim;             // features of V and O: never 0 (0 in the description is head_dim)
+  qkv_sdpa_strides q, k, v, o;   // element strides; a gradient has its primal's (dQ like Q, dO like O)
+  float scale;                   // multiplies Q K^T: never 0 (0 in the description is 1/sqrt(head_dim))
+  bool causal;                   // query i sees key j iff j <= i + kv_len - q_len
+  float dropout_p;               // in [0, 1); 0 disables dropout
+  std::uint64_t dropout_seed;
+  qkv_sdpa_algo algo;            // QKV_SDPA_FUSED or QKV_SDPA_REFERENCE (AUTO is the fused kernel)
+  exec x;                        // the settings, read once at the C boundary
+};
+
+// The one place a description's defaults are resolved. `d` must be valid
+// (capi::check_sdpa_desc): its algo is read as an enum.
+sdpa_plan resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept;
+
+}  // namespace qkv::ops
