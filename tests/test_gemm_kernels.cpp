@@ -1,8 +1,8 @@
 // The micro-kernel contract of kernels/gemm/gemm.hpp, checked on each ISA's
 // table directly (the driver tests reach the kernels only through shapes):
-// the full-tile ukernel (hand-written assembly on AVX-512), ukernel_edge on
-// the whole tile and on every corner, and ukernel_strided with packed or
-// in-place operands all give the same bits, write nothing outside their
+// the full-tile ukernel (hand-written assembly on AVX-512) and
+// ukernel_strided on the whole tile and on every corner, with packed or
+// in-place operands (A row-major or transposed), all give the same bits, write nothing outside their
 // tile, never read C when beta == 0, and match the double reference.
 #include <catch2/catch.hpp>
 
@@ -50,6 +50,10 @@ void check_kernels(const gemm_kernels& t, std::size_t kc, float alpha, float bet
   const std::vector<float> A = qkv_test::random_vector(mr * lda, 100 + kc);  // row-major mr x kc
   const std::vector<float> B = qkv_test::random_vector(kc * ldb, 200 + kc);  // row-major kc x nr
   const std::vector<float> C0 = qkv_test::random_vector(mr * nr, 300 + kc);
+  const std::size_t ldat = mr + 2;  // A^T: kc x mr, op(A)(i,k) = At[k*ldat + i]
+  std::vector<float> At(kc * ldat, kCanary);
+  for (std::size_t i = 0; i < mr; ++i)
+    for (std::size_t k = 0; k < kc; ++k) At[k * ldat + i] = A[i * lda + k];
   aligned_floats ap(mr * kc), bp(kc * nr);
   t.pack_a(false, mr, kc, A.data(), lda, ap.p);
   t.pack_b(false, kc, nr, B.data(), ldb, bp.p);
@@ -91,7 +95,7 @@ void check_kernels(const gemm_kernels& t, std::size_t kc, float alpha, float bet
       for (int way = 0; way < 5; ++way) {
         c_block c = fresh();
         switch (way) {
-          case 0: t.ukernel_edge(m, n, kc, alpha, ap.p, bp.p, beta, c.tile(), c.ldc); break;
+          case 0: t.ukernel_strided(m, n, kc, alpha, At.data(), 1, ldat, B.data(), ldb, beta, c.tile(), c.ldc); break;
           case 1: t.ukernel_strided(m, n, kc, alpha, ap.p, 1, mr, bp.p, 0, beta, c.tile(), c.ldc); break;
           case 2: t.ukernel_strided(m, n, kc, alpha, A.data(), lda, 1, bp.p, 0, beta, c.tile(), c.ldc); break;
           case 3: t.ukernel_strided(m, n, kc, alpha, ap.p, 1, mr, B.data(), ldb, beta, c.tile(), c.ldc); break;

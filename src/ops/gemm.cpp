@@ -127,11 +127,8 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
       const float* b = bv.rs ? bv.b + jr : bv.b + jr * kc;
       float* c = C + ir * ldc + jr;
       if (bias) set_bias(c, m, jr, n);
-      if (av.packed && !bv.rs) {
-        if (m == t.mr && n == t.nr)
-          t.ukernel(kc, alpha, av.a + ir * kc, b, beta, c, ldc);
-        else
-          t.ukernel_edge(m, n, kc, alpha, av.a + ir * kc, b, beta, c, ldc);
+      if (av.packed && !bv.rs && m == t.mr && n == t.nr) {
+        t.ukernel(kc, alpha, av.a + ir * kc, b, beta, c, ldc);
       } else if (av.packed) {  // a packed A panel is op(A) with rs 1, cs mr
         t.ukernel_strided(m, n, kc, alpha, av.a + ir * kc, 1, t.mr, b, bv.rs, beta, c, ldc);
       } else {

@@ -71,8 +71,7 @@ constexpr gemm_kernels make_gemm_kernels(const char* name) {
   static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole tiles");
   static_assert(KC * NR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
   constexpr ukernel_fn full = ukernel_simd<A, MR, NV>;
-  constexpr auto edge = edge_via_tile<MR, NR, full>;
-  return {name, MR, NR, MC, KC, NC, 4 * NR, 0, full, edge, strided_via_pack<MR, NR, KC, full, edge>,
+  return {name, MR, NR, MC, KC, NC, 4 * NR, 0, full, strided_via_pack<MR, NR, KC, full>,
           pack_a_ref<MR>, pack_b_ref<NR>, direct_simd<A>, nullptr};
 }
 

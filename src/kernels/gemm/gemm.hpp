@@ -36,13 +36,10 @@ struct gemm_kernels {
   void (*ukernel)(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                   std::size_t ldc);
   // The same on the top-left m x n corner of the tile (1 <= m <= mr,
-  // 1 <= n <= nr), bit-for-bit the values ukernel would give there; nothing
-  // outside the corner is read or written.
-  void (*ukernel_edge)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
-                       const float* b, float beta, float* c, std::size_t ldc);
-  // ukernel/ukernel_edge (same rounding) on the m x n corner with op(A) read
-  // in place, op(A)(i,k) = a[i*a_rs + k*a_cs] (a_rs == 1 or a_cs == 1; a
-  // packed panel is a_rs = 1, a_cs = mr), and B either a packed panel
+  // 1 <= n <= nr), bit-for-bit the values ukernel would give there, nothing
+  // outside the corner read or written: the edges of a packed block, and
+  // operands read in place. op(A)(i,k) = a[i*a_rs + k*a_cs] (a_rs == 1 or
+  // a_cs == 1; a packed A panel is a_rs = 1, a_cs = mr); B is a packed panel
   // (b_rs == 0) or op(B) read in place, op(B)(k,j) = b[k*b_rs + j]; kc <= the
   // table's kc.
   // Where each A element meets few B panels (small N) packing A costs more

@@ -284,29 +284,31 @@ __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
   return static_cast<__mmask16>((1u << n) - 1u);
 }
 
-void gemm_f32_14x32_edge(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a, const float* b,
-                         float beta, float* c, std::size_t ldc) {
-  const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
-  kEdgePacked[m - 1](kc, alpha, a, 0, b, kNR, beta, c, ldc, m0, m1);
-}
-
 void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
                             std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta,
                             float* c, std::size_t ldc) {
   const int cols = a_cs == 1 ? 0 : 1;  // A read along rows (a_cs == 1) or columns (a_rs == 1)
   const std::size_t lda = cols ? a_cs : a_rs;
   const int inplace_b = b_rs == 0 ? 0 : 1;
+  const bool packed_a = a_rs == 1 && a_cs == kMR;
 #ifdef QKV_GEMM_ASM
-  if (m == kMR && n == kNR && a_rs == 1 && a_cs == kMR) {  // packed A: the assembly tile
+  if (m == kMR && n == kNR && packed_a) {  // the assembly tile
     tile_asm(kc, alpha, a, b, inplace_b ? b_rs : kNR, beta, c, ldc);
     return;
   }
 #endif
+  const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
+  if (packed_a && !inplace_b) {  // the edges of a packed block
+    if (m == kMR && n == kNR)
+      gemm_f32_14x32(kc, alpha, a, b, beta, c, ldc);
+    else
+      kEdgePacked[m - 1](kc, alpha, a, 0, b, kNR, beta, c, ldc, m0, m1);
+    return;
+  }
   if (m == kMR && n == kNR) {
     kFullStrided[cols][inplace_b](kc, alpha, a, lda, b, b_rs, beta, c, ldc, 0xFFFF, 0xFFFF);
     return;
   }
-  const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
   kEdgeStrided[cols][inplace_b][m - 1](kc, alpha, a, lda, b, b_rs, beta, c, ldc, m0, m1);
 }
 
@@ -610,7 +612,7 @@ static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B blo
 }  // namespace
 
 const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kPackAMinN, kInplaceBMax, gemm_f32_14x32,
-                                  gemm_f32_14x32_edge, gemm_f32_14x32_strided, pack_a_14, pack_b_32, direct_f32_avx512,
+                                  gemm_f32_14x32_strided, pack_a_14, pack_b_32, direct_f32_avx512,
                                   gemm_f32_block_inplace};
 
 }  // namespace qkv::kern

@@ -1,5 +1,5 @@
 // gemm_portable-inl.hpp - plain C++ pieces shared by every gemm kernel set:
-// reference packers, the edge-through-a-full-tile wrapper and the unpacked
+// reference packers, the any-corner wrapper around a full tile and the unpacked
 // scalar kernel. No xsimd here: the scalar set (Cortex-M) includes it too.
 // Include inside an anonymous namespace user only (internal linkage).
 #pragma once
@@ -69,33 +69,21 @@ void pack_b_ref(bool trans, std::size_t kc, std::size_t nc, const float* b, std:
 
 using ukernel_fn = void (*)(std::size_t, float, const float*, const float*, float, float*, std::size_t);
 
-// Edge tile through a full tile in a local buffer: the very same operations
-// per element as the full tile, so edges round exactly like interior tiles.
-template <std::size_t MR, std::size_t NR, ukernel_fn Full>
-void edge_via_tile(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a, const float* b,
-                   float beta, float* c, std::size_t ldc) {
-  alignas(64) float tile[MR * NR];
-  if (beta != 0.f) {
-    for (std::size_t i = 0; i < m; ++i)
-      for (std::size_t j = 0; j < n; ++j) tile[i * NR + j] = c[i * ldc + j];
-  }
-  Full(kc, alpha, a, b, beta, tile, NR);
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = tile[i * NR + j];
-}
-
-// Strided tile through the packed kernels: packs the m x kc A micro-panel
-// (and B's, unless already packed) into stack buffers (kc <= KC), then runs
-// the packed kernel: the same operations per element.
-template <std::size_t MR, std::size_t NR, std::size_t KC, ukernel_fn Full,
-          void (*Edge)(std::size_t, std::size_t, std::size_t, float, const float*, const float*, float, float*,
-                       std::size_t)>
+// Any corner, operands packed or in place, through the packed kernel: A
+// and B micro-panels not already packed are packed into stack buffers
+// (kc <= KC), and a partial tile goes through a full one in a local buffer.
+// The same operations per element as the full tile, so edges and in-place
+// operands round exactly like interior tiles.
+template <std::size_t MR, std::size_t NR, std::size_t KC, ukernel_fn Full>
 void strided_via_pack(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a, std::size_t a_rs,
                       std::size_t a_cs, const float* b, std::size_t b_rs, float beta, float* c, std::size_t ldc) {
-  alignas(64) float panel[MR * KC];
-  for (std::size_t k = 0; k < kc; ++k) {
-    for (std::size_t i = 0; i < m; ++i) panel[k * MR + i] = a[i * a_rs + k * a_cs];
-    for (std::size_t i = m; i < MR; ++i) panel[k * MR + i] = 0.f;
+  alignas(64) float apanel[MR * KC];
+  if (a_rs != 1 || a_cs != MR) {
+    for (std::size_t k = 0; k < kc; ++k) {
+      for (std::size_t i = 0; i < m; ++i) apanel[k * MR + i] = a[i * a_rs + k * a_cs];
+      for (std::size_t i = m; i < MR; ++i) apanel[k * MR + i] = 0.f;
+    }
+    a = apanel;
   }
   alignas(64) float bpanel[KC * NR];
   if (b_rs != 0) {
@@ -105,10 +93,18 @@ void strided_via_pack(std::size_t m, std::size_t n, std::size_t kc, float alpha,
     }
     b = bpanel;
   }
-  if (m == MR && n == NR)
-    Full(kc, alpha, panel, b, beta, c, ldc);
-  else
-    Edge(m, n, kc, alpha, panel, b, beta, c, ldc);
+  if (m == MR && n == NR) {
+    Full(kc, alpha, a, b, beta, c, ldc);
+    return;
+  }
+  alignas(64) float tile[MR * NR];
+  if (beta != 0.f) {
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < n; ++j) tile[i * NR + j] = c[i * ldc + j];
+  }
+  Full(kc, alpha, a, b, beta, tile, NR);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = tile[i * NR + j];
 }
 
 // One C element's epilogue, unfused (the scalar set's rounding).

@@ -26,8 +26,7 @@ static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B blo
 
 const gemm_kernels gemm_scalar = {
     "gemm_f32_4x4", kMR, kNR, kMC, kKC, kNC, 4 * kNR, 0, gemm_f32_4x4_scalar,
-    edge_via_tile<kMR, kNR, gemm_f32_4x4_scalar>,
-    strided_via_pack<kMR, kNR, kKC, gemm_f32_4x4_scalar, edge_via_tile<kMR, kNR, gemm_f32_4x4_scalar>>,
+    strided_via_pack<kMR, kNR, kKC, gemm_f32_4x4_scalar>,
     pack_a_ref<kMR>, pack_b_ref<kNR>, direct_scalar,
     nullptr};
 
