@@ -1,7 +1,8 @@
-// Token + position embedding: forward and backward against scalar references
-// on every ISA (bitwise: the forward is one fp32 add per element and the
-// backward's order of accumulation is part of the contract), finite
-// differences, 1 vs 2 threads bitwise, bad ids, oversize T and validation.
+// Token + position embedding: forward and backward against the reference
+// (tests/ref/ref_embedding.h) on every ISA (bitwise: the forward is one fp32
+// add per element and the backward's order of accumulation is part of the
+// contract), finite differences, 1 vs 2 threads bitwise, bad ids, oversize T
+// and validation.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include "support/isa.hpp"
 #include "support/teams.hpp"
 #include "support/random.hpp"
+#include "support/ref_embedding.hpp"
 
 namespace {
 
@@ -55,14 +57,11 @@ TEST_CASE("embedding forward equals tok[id] + pos[t] bitwise on every ISA", "[em
       std::vector<float> out(rows * ld + 1, kCanary);
       REQUIRE(qkv_embedding_forward(&d, c.batch, c.seq, c.offset, ids.data(), tok.data(),
                                     c.max_pos ? pos.data() : nullptr, out.data(), ld, nullptr) == QKV_OK);
+      // The reference's double sum, rounded once: the fp32 tok + pos.
+      const auto want = qkv_test::ref_embedding_forward(d, c.batch, c.seq, c.offset, ids.data(), tok.data(), pos.data());
       bool same = true;
       for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t t = r % c.seq;
-        for (std::size_t j = 0; j < c.dim; ++j) {
-          float want = tok[std::size_t(ids[r]) * c.dim + j];
-          if (c.max_pos) want += pos[(c.offset + t) * c.dim + j];
-          same = same && out[r * ld + j] == want;
-        }
+        for (std::size_t j = 0; j < c.dim; ++j) same = same && out[r * ld + j] == float(want[r * c.dim + j]);
         for (std::size_t j = c.dim; j < ld && r + 1 < rows; ++j) same = same && out[r * ld + j] == kCanary;
       }
       CHECK(same);
@@ -83,16 +82,16 @@ TEST_CASE("embedding backward accumulates in token order, bitwise, on every ISA"
       // Start from nonzero gradients: the call accumulates.
       auto dtok = qkv_test::random_vector(c.vocab * c.dim, 6);
       auto dpos = qkv_test::random_vector(c.max_pos * c.dim, 7);
+      // The reference (tests/ref/ref_embedding.h): the fp32 sums in token
+      // order (the library's bits) and the token table's in double.
       auto want_tok = dtok, want_pos = dpos;
       std::vector<double> dbl_tok(want_tok.begin(), want_tok.end()), mag(dbl_tok.size(), 0.0);
-      for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t j = 0; j < c.dim; ++j) {
-          const float g = dout[r * ld + j];
-          want_tok[std::size_t(ids[r]) * c.dim + j] += g;
-          dbl_tok[std::size_t(ids[r]) * c.dim + j] += g;
-          mag[std::size_t(ids[r]) * c.dim + j] += std::fabs(g);
-          if (c.max_pos) want_pos[(c.offset + r % c.seq) * c.dim + j] += g;
-        }
+      qkv_ref_embedding_grads want{};
+      want.tok = dbl_tok.data();
+      want.tok_mag = mag.data();
+      want.tok_f32 = want_tok.data();
+      want.pos_f32 = want_pos.data();
+      qkv_ref_embedding_backward(&d, c.batch, c.seq, c.offset, ids.data(), dout.data(), ld, &want);
       REQUIRE(qkv_embedding_backward(&d, c.batch, c.seq, c.offset, ids.data(), dout.data(), ld, dtok.data(),
                                      c.max_pos ? dpos.data() : nullptr, nullptr) == QKV_OK);
       CHECK(std::memcmp(dtok.data(), want_tok.data(), dtok.size() * sizeof(float)) == 0);

@@ -10,6 +10,7 @@
 
 #include "support/isa.hpp"
 #include "support/random.hpp"
+#include "support/ref_loss.hpp"
 #include "support/teams.hpp"
 
 namespace {
@@ -35,28 +36,10 @@ problem make_problem(std::size_t rows, std::size_t classes, std::size_t pad, std
   return p;
 }
 
-// Reference loss (mean over counted rows) and per-row softmax, in double.
+// Reference loss (mean over counted rows) and, with grad, its gradient
+// (tests/ref/ref_loss.h).
 double ref_loss(const problem& p, std::vector<double>* grad = nullptr, double dloss = 1.0) {
-  double sum = 0;
-  std::size_t count = 0;
-  for (std::size_t r = 0; r < p.rows; ++r) count += p.targets[r] != kIgnore;
-  if (grad) grad->assign(p.rows * p.classes, 0.0);
-  for (std::size_t r = 0; r < p.rows; ++r) {
-    if (p.targets[r] == kIgnore) continue;
-    const float* x = p.logits.data() + r * p.ld;
-    double m = -std::numeric_limits<double>::infinity();
-    for (std::size_t j = 0; j < p.classes; ++j) m = std::max(m, double(x[j]));
-    double s = 0;
-    for (std::size_t j = 0; j < p.classes; ++j) s += std::exp(double(x[j]) - m);
-    const double lse = m + std::log(s);
-    sum += lse - x[p.targets[r]];
-    if (grad) {
-      for (std::size_t j = 0; j < p.classes; ++j)
-        (*grad)[r * p.classes + j] =
-            dloss / double(count) * (std::exp(double(x[j]) - lse) - (std::int32_t(j) == p.targets[r] ? 1.0 : 0.0));
-    }
-  }
-  return count ? sum / double(count) : 0.0;
+  return qkv_test::ref_cross_entropy(p.rows, p.classes, p.logits.data(), p.ld, p.targets.data(), kIgnore, grad, dloss);
 }
 
 struct shape {

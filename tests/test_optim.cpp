@@ -9,6 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "ref/ref_optim.h"
+#include "ref/ref_vector.h"
 #include "support/isa.hpp"
 #include "support/random.hpp"
 #include "support/teams.hpp"
@@ -20,34 +22,11 @@ constexpr double kEps = std::numeric_limits<float>::epsilon();
 const std::size_t kSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 16385};
 constexpr int kSteps = 5;
 
-// torch.optim.SGD's step for one element, in double. Returns |lr * g| (the
-// size of the update) so the test can scale its tolerance.
-double ref_sgd(const qkv_sgd_config& c, int t, double& p, double g, double& buf) {
-  if (c.weight_decay != 0.f) g += double(c.weight_decay) * p;
-  if (c.momentum != 0.f) {
-    buf = t == 1 ? g : double(c.momentum) * buf + (1.0 - double(c.dampening)) * g;
-    g = c.nesterov ? g + double(c.momentum) * buf : buf;
-  }
-  p -= double(c.lr) * g;
-  return std::fabs(double(c.lr) * g);
-}
-
-// torch.optim.AdamW's step (amsgrad off) for one element, in double.
-// bc1 = 1 - beta1^t and bc2 = 1 - beta2^t, the bias corrections of step t.
-double ref_adamw(const qkv_adamw_config& c, double bc1, double bc2, double& p, double g, double& m, double& v) {
-  const double lr = c.lr, b1 = c.beta1, b2 = c.beta2;
-  p *= 1.0 - lr * double(c.weight_decay);
-  m = b1 * m + (1.0 - b1) * g;
-  v = b2 * v + (1.0 - b2) * g * g;
-  const double step_size = lr / bc1;
-  const double denom = std::sqrt(v) / std::sqrt(bc2) + double(c.eps);
-  const double u = step_size * m / denom;
-  p -= u;
-  return std::fabs(u) + std::fabs(p) * lr * double(c.weight_decay);
-}
-
-// Runs kSteps steps of the library and of the reference on n elements with
-// fresh gradients each step and compares every element after every step.
+// Runs kSteps steps of the library and of the reference (tests/ref/
+// ref_optim.h, PyTorch's update rules in double) on n elements with fresh
+// gradients each step and compares every element after every step. ref(t, p,
+// g, s1, s2, size) takes one reference step on the double parameters p and
+// state s1, s2 and writes each element's update size (to scale the tolerance).
 // Tolerance: each step rounds a handful of fp32 operations on p (relative to
 // |p| and to the update), and the state carries the earlier steps' relative
 // error forward, so the bound grows with t: 16 * t * eps * (|p| + sum of
@@ -56,11 +35,12 @@ template <class Step, class Ref>
 void run_steps(std::size_t n, std::size_t state_n, std::uint64_t seed, Step step, Ref ref) {
   auto p = qkv_test::random_vector(n, seed);
   std::vector<float> state(state_n + 2, 777.f);  // garbage state: step 1 must ignore it; canaries at ends
-  std::vector<double> pd(p.begin(), p.end()), s1(n, 0.0), s2(n, 0.0), mag(n, 0.0);
+  std::vector<double> pd(p.begin(), p.end()), s1(n, 0.0), s2(n, 0.0), mag(n, 0.0), size(n);
   for (int t = 1; t <= kSteps; ++t) {
     const auto g = qkv_test::random_vector(n, seed * 31 + std::uint64_t(t), -2.f, 2.f);
     REQUIRE(step(t, p.data(), g.data(), state_n ? state.data() + 1 : nullptr) == QKV_OK);
-    for (std::size_t i = 0; i < n; ++i) mag[i] += ref(t, pd[i], double(g[i]), s1[i], s2[i]);
+    ref(t, pd.data(), g.data(), s1.data(), s2.data(), size.data());
+    for (std::size_t i = 0; i < n; ++i) mag[i] += size[i];
     for (std::size_t i = 0; i < n; ++i) {
       const double tol = 16.0 * t * kEps * (std::fabs(pd[i]) + mag[i]);
       if (std::fabs(p[i] - pd[i]) > tol) {
@@ -116,7 +96,11 @@ TEST_CASE("SGD matches PyTorch's update rule over several steps on every ISA", "
         run_steps(
             n, state_n, 11 + n,
             [&](int t, float* p, const float* g, float* s) { return qkv_sgd_step(&c, std::uint64_t(t), n, p, g, s); },
-            [&](int t, double& p, double g, double& buf, double&) { return ref_sgd(c, t, p, g, buf); });
+            [&](int t, double* p, const float* g, double* buf, double*, double* size) {
+              // The update's size: |lr * g'|.
+              qkv_ref_sgd_step(&c, std::uint64_t(t), n, p, g, buf, size);
+              for (std::size_t i = 0; i < n; ++i) size[i] = std::fabs(double(c.lr) * size[i]);
+            });
       }
     }
   });
@@ -132,11 +116,6 @@ TEST_CASE("AdamW matches PyTorch's update rule over several steps on every ISA",
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const auto& c : configs) {
       INFO("lr " << c.lr << " betas " << c.beta1 << "," << c.beta2 << " eps " << c.eps << " wd " << c.weight_decay);
-      double bc1[kSteps + 1], bc2[kSteps + 1];
-      for (int t = 1; t <= kSteps; ++t) {
-        bc1[t] = 1.0 - std::pow(double(c.beta1), t);
-        bc2[t] = 1.0 - std::pow(double(c.beta2), t);
-      }
       for (std::size_t n : kSizes) {
         if (qkv_test::small_tests() && n > 1000) continue;
         std::size_t state_n = 0;
@@ -145,7 +124,12 @@ TEST_CASE("AdamW matches PyTorch's update rule over several steps on every ISA",
         run_steps(
             n, state_n, 5 + n,
             [&](int t, float* p, const float* g, float* s) { return qkv_adamw_step(&c, std::uint64_t(t), n, p, g, s); },
-            [&](int t, double& p, double g, double& m, double& v) { return ref_adamw(c, bc1[t], bc2[t], p, g, m, v); });
+            [&](int t, double* p, const float* g, double* m, double* v, double* size) {
+              // The update's size: |u| and the decay's |p| * lr * weight_decay.
+              qkv_ref_adamw_step(&c, std::uint64_t(t), n, p, g, m, v, size, nullptr);
+              for (std::size_t i = 0; i < n; ++i)
+                size[i] = std::fabs(size[i]) + std::fabs(p[i]) * double(c.lr) * double(c.weight_decay);
+            });
       }
     }
   });
@@ -302,9 +286,7 @@ TEST_CASE("qkv_clip_grad_norm matches torch.nn.utils.clip_grad_norm_ on every IS
   qkv_test::for_each_isa([](qkv_isa) {
     for (std::size_t n : {std::size_t{1}, std::size_t{17}, std::size_t{100}, std::size_t{5000}, std::size_t{70001}}) {
       const auto g0 = qkv_test::random_vector(n, 40 + n);
-      double sq = 0;
-      for (float x : g0) sq += double(x) * x;
-      const double want = std::sqrt(sq);
+      const double want = std::sqrt(qkv_ref_sdot(n, g0.data(), g0.data(), nullptr));  // the norm in double
       // Pieces of up to 4096 squares are summed in fp32 (relative error
       // <= len * eps of a sum of positive terms), then added in double; the
       // square root halves the relative error.

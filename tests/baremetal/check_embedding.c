@@ -1,11 +1,12 @@
 /* Embedding area: qkv_embedding_forward and qkv_embedding_backward (token +
- * learned position tables) against plain loops: repeated ids, a position
- * offset, ld > dim, no position table, accumulation into non-zero gradients,
- * and the errors (a bad id reported with its flat index, positions past the
- * table), under every runnable ISA. */
+ * learned position tables) against the reference (tests/ref/ref_embedding.h):
+ * repeated ids, a position offset, ld > dim, no position table, accumulation
+ * into non-zero gradients, and the errors (a bad id reported with its flat
+ * index, positions past the table), under every runnable ISA. */
 #include <math.h>
 
 #include "check.h"
+#include "ref/ref_embedding.h"
 
 #define VOCAB 7
 #define DIM 5
@@ -26,12 +27,13 @@ void qkv_check_embedding(void) {
   float* dout = qkv_check_alloc(ROWS * LD);
   float* dtok = qkv_check_alloc(VOCAB * DIM);
   float* dpos = qkv_check_alloc(MAXPOS * DIM);
-  double* want = qkv_check_alloc_double(ROWS * LD);
+  double* want = qkv_check_alloc_double(ROWS * DIM);
   double* want_tok = qkv_check_alloc_double(VOCAB * DIM);
   double* want_pos = qkv_check_alloc_double(MAXPOS * DIM);
   double* mag_tok = qkv_check_alloc_double(VOCAB * DIM);
   double* mag_pos = qkv_check_alloc_double(MAXPOS * DIM);
   qkv_embedding_desc desc;
+  qkv_ref_embedding_grads grads = {NULL, NULL, NULL, NULL, NULL, NULL};
   int32_t ids[ROWS];
   int k, with_pos;
   size_t r, j, bad;
@@ -43,6 +45,10 @@ void qkv_check_embedding(void) {
   for (r = 0; r < ROWS; ++r) ids[r] = ids0[r];
   desc.vocab = VOCAB;
   desc.dim = DIM;
+  grads.tok = want_tok; /* the reference's sums in double and of magnitudes */
+  grads.pos = want_pos;
+  grads.tok_mag = mag_tok;
+  grads.pos_mag = mag_pos;
 
   for (k = 0; k < nisa; ++k) {
     QKV_CHECK_STATUS(qkv_set_isa(isas[k]), QKV_OK);
@@ -55,14 +61,9 @@ void qkv_check_embedding(void) {
       QKV_CHECK_STATUS(qkv_embedding_forward(&desc, BATCH, SEQ, offset, ids, tok, with_pos ? pos : NULL, out, LD,
                                              NULL),
                        QKV_OK);
+      qkv_ref_embedding_forward(&desc, BATCH, SEQ, offset, ids, tok, pos, want);
       for (r = 0; r < ROWS; ++r)
-        for (j = 0; j < DIM; ++j) {
-          const size_t t = r % SEQ;
-          const double w =
-              (double)tok[(size_t)ids[r] * DIM + j] + (with_pos ? (double)pos[(offset + t) * DIM + j] : 0.0);
-          QKV_CHECK(out[r * LD + j] == (float)w);
-          want[r * LD + j] = w;
-        }
+        for (j = 0; j < DIM; ++j) QKV_CHECK(out[r * LD + j] == (float)want[r * DIM + j]);
       for (r = 0; r < ROWS; ++r) /* padding untouched */
         for (j = DIM; j < LD; ++j) QKV_CHECK(out[r * LD + j] != out[r * LD + j]);
 
@@ -77,16 +78,7 @@ void qkv_check_embedding(void) {
         want_pos[r] = 0.25;
         mag_pos[r] = 0.25;
       }
-      for (r = 0; r < ROWS; ++r)
-        for (j = 0; j < DIM; ++j) {
-          const double g = dout[r * LD + j];
-          want_tok[(size_t)ids[r] * DIM + j] += g;
-          mag_tok[(size_t)ids[r] * DIM + j] += fabs(g);
-          if (with_pos) {
-            want_pos[(offset + r % SEQ) * DIM + j] += g;
-            mag_pos[(offset + r % SEQ) * DIM + j] += fabs(g);
-          }
-        }
+      qkv_ref_embedding_backward(&desc, BATCH, SEQ, offset, ids, dout, LD, &grads);
       QKV_CHECK_STATUS(qkv_embedding_backward(&desc, BATCH, SEQ, offset, ids, dout, LD, dtok, with_pos ? dpos : NULL,
                                               NULL),
                        QKV_OK);

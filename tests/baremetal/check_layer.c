@@ -8,7 +8,8 @@
  *     differences of the double layer (in double: truncation ~h^2, roundoff
  *     ~1e-16/h, both far below float rounding), and accumulation (+=);
  *   - qkv_adamw_step at steps 1, 2, 1000 and 2^40 vs PyTorch's AdamW formula
- *     in double, and qkv_clip_grad_norm vs the double norm;
+ *     in double (tests/ref/ref_optim.h), and qkv_clip_grad_norm vs the double
+ *     norm (tests/ref/ref_vector.h);
  *   - KV-cache decoding in chunks of 1, 2, 1 tokens vs the full forward, the
  *     capacity error and the non-causal refusal;
  * for MultiHeadAttention (2 heads, biases, output projection; causal and
@@ -19,6 +20,8 @@
 
 #include "check.h"
 #include "ref/ref_layer.h"
+#include "ref/ref_optim.h"
+#include "ref/ref_vector.h"
 
 #define BATCH 2
 #define T 4
@@ -92,20 +95,17 @@ static void check_adamw(const bufs* s, size_t n) {
   for (i = 0; i < n; ++i) s->params2[i] = s->params[i];
   for (si = 0; si < sizeof steps / sizeof steps[0]; ++si) {
     const uint64_t t = steps[si];
-    /* PyTorch's AdamW in double from this step's float inputs. */
-    const double bc1 = 1.0 - pow((double)cfg.beta1, (double)t), bc2 = 1.0 - pow((double)cfg.beta2, (double)t);
+    /* PyTorch's AdamW in double (tests/ref/ref_optim.h) from this step's
+     * float inputs. */
     double* wp = s->want_p;     /* n params */
     double* wm = s->want_p + n; /* n first moments */
     double* wv = s->want_p + 2 * n;
     for (i = 0; i < n; ++i) {
-      const double g = s->grads[i];
-      const double m0 = t == 1 ? 0.0 : s->state[i], v0 = t == 1 ? 0.0 : s->state[n + i];
-      double p = (double)s->params2[i] * (1.0 - (double)cfg.lr * (double)cfg.weight_decay);
-      wm[i] = (double)cfg.beta1 * m0 + (1.0 - (double)cfg.beta1) * g;
-      wv[i] = (double)cfg.beta2 * v0 + (1.0 - (double)cfg.beta2) * g * g;
-      p -= ((double)cfg.lr / bc1) * wm[i] / (sqrt(wv[i]) / sqrt(bc2) + (double)cfg.eps);
-      wp[i] = p;
+      wp[i] = s->params2[i];
+      wm[i] = s->state[i];
+      wv[i] = s->state[n + i];
     }
+    qkv_ref_adamw_step(&cfg, t, n, wp, s->grads, wm, wv, NULL, NULL);
     QKV_CHECK_STATUS(qkv_adamw_step(&cfg, t, n, s->params2, s->grads, s->state), QKV_OK);
     /* Elementwise: a handful of roundings of each term. The parameter moves
      * by at most about lr (|m / sqrt(v)| <= 1-ish per step) from |p|, so the
@@ -123,13 +123,11 @@ static void check_adamw(const bufs* s, size_t n) {
 /* Clipping to half the norm: the reported norm and the scaled gradient vs a
  * double sum of squares (n float squares summed: n u relative at worst). */
 static void check_clip(const bufs* s, size_t n) {
-  double sq = 0.0, coef, want_norm;
+  const double sq = qkv_ref_sdot(n, s->grads, s->grads, NULL); /* tests/ref/ref_vector.h */
+  double coef, want_norm;
   float norm = -1.0f;
   size_t i;
-  for (i = 0; i < n; ++i) {
-    s->params2[i] = s->grads[i];
-    sq += (double)s->grads[i] * (double)s->grads[i];
-  }
+  for (i = 0; i < n; ++i) s->params2[i] = s->grads[i];
   QKV_CHECK_STATUS(qkv_clip_grad_norm(s->params2, n, (float)(0.5 * sqrt(sq)), &norm), QKV_OK);
   want_norm = sqrt(sq);
   qkv_check_close("clip_grad_norm norm", &norm, &want_norm, 1, (double)(n + 4) * QKV_CHECK_FLT_U, want_norm);

@@ -1,7 +1,9 @@
-/* Vector area: qkv_sdot and qkv_saxpy against double loops, on lengths around
- * every vector width (1..17, 31..33, 63..65) and a longer one, under every
- * runnable ISA; NULL arguments get a status and leave outputs untouched. */
+/* Vector area: qkv_sdot and qkv_saxpy against the double references
+ * (tests/ref/ref_vector.h), on lengths around every vector width (1..17,
+ * 31..33, 63..65) and a longer one, under every runnable ISA; NULL arguments
+ * get a status and leave outputs untouched. */
 #include "check.h"
+#include "ref/ref_vector.h"
 
 static const size_t lengths[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 257, 1000};
 #define NLEN (sizeof lengths / sizeof lengths[0])
@@ -25,21 +27,16 @@ void qkv_check_vector(void) {
     QKV_CHECK_STATUS(qkv_set_isa(isas[k]), QKV_OK);
     for (li = 0; li < NLEN; ++li) {
       const size_t n = lengths[li];
-      double ref = 0.0, mag = 0.0;
-      for (i = 0; i < n; ++i) {
-        ref += (double)x[i] * y0[i];
-        mag += (double)x[i] * y0[i] < 0 ? -(double)x[i] * y0[i] : (double)x[i] * y0[i];
-      }
+      double mag = 0.0;
+      const double ref = qkv_ref_sdot(n, x, y0, &mag);
       /* Any summation order of n float products errs by at most about
        * n * u * sum|x_i y_i|; 2n leaves room for FMA vs mul+add. */
       QKV_CHECK_STATUS(qkv_sdot(n, x, y0, &dot), QKV_OK);
       qkv_check_close("sdot", &dot, &ref, 1, 2.0 * (double)(n + 1) * QKV_CHECK_FLT_U, mag + 1e-30);
 
       /* saxpy: one rounding of a*x (unless fused) and one of the add. */
-      for (i = 0; i < n; ++i) {
-        y[i] = y0[i];
-        want[i] = (double)y0[i] + 0.75 * (double)x[i];
-      }
+      for (i = 0; i < n; ++i) y[i] = y0[i];
+      qkv_ref_saxpy(n, 0.75f, x, y0, want, NULL);
       QKV_CHECK_STATUS(qkv_saxpy(n, 0.75f, x, y), QKV_OK);
       qkv_check_close("saxpy", y, want, n, 4.0 * QKV_CHECK_FLT_U, 2.0);
     }

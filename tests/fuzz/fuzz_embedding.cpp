@@ -2,11 +2,13 @@
 // qkv-fuzz-requires: src/ops/embedding.hpp
 //
 // Token ids from the input bytes (mostly valid, sometimes negative, == vocab
-// or any int32). Forward reference: out = tok[id] + pos[pos_offset + t], one
-// fp32 addition, so bitwise equal. Backward reference: the documented order
-// (b, then t) of fp32 additions onto the prior gradient, so bitwise equal too.
+// or any int32). Reference (tests/ref/ref_embedding.h): forward
+// out = tok[id] + pos[pos_offset + t], one fp32 addition (exact in double,
+// rounded once), so bitwise equal; backward the documented order (b, then t)
+// of fp32 additions onto the prior gradient, so bitwise equal too.
 // BAD_TOKEN must report the flat index of the first bad id.
 #include "fuzz/harness.hpp"
+#include "ref/ref_embedding.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace qkv_fuzz;
@@ -96,23 +98,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   QKV_FUZZ_CHECK(valid);
   const bool use_pos = d.max_positions != 0;
   if (!backward) {
+    std::vector<double> want(n_ids * d.dim);
+    qkv_ref_embedding_forward(&d, B, T, pos_offset, id.data(), tok0.data(), pos0.data(), want.data());
     for (std::size_t r = 0; r < n_ids; ++r)
       for (std::size_t j = 0; j < ld && r * ld + j < out.floats(); ++j) {
         if (j >= d.dim) {
           QKV_FUZZ_CHECK(out.same_bits(r * ld + j));
           continue;
         }
-        float ref = tok0[static_cast<std::size_t>(id[r]) * d.dim + j];
-        if (use_pos) ref += pos0[(pos_offset + r % T) * d.dim + j];
+        const float ref = static_cast<float>(want[r * d.dim + j]);
         const float got = out.f()[r * ld + j];
         QKV_FUZZ_CHECK(std::memcmp(&got, &ref, 4) == 0 || (std::isnan(got) && std::isnan(ref)));
       }
   } else {
-    for (std::size_t r = 0; r < n_ids; ++r)
-      for (std::size_t j = 0; j < d.dim; ++j) {
-        tok0[static_cast<std::size_t>(id[r]) * d.dim + j] += out.f()[r * ld + j];
-        if (use_pos) pos0[(pos_offset + r % T) * d.dim + j] += out.f()[r * ld + j];
-      }
+    qkv_ref_embedding_grads want{};  // the fp32 sums in token order, onto the prior gradients
+    want.tok_f32 = tok0.data();
+    want.pos_f32 = pos0.data();
+    qkv_ref_embedding_backward(&d, B, T, pos_offset, id.data(), out.f(), ld, &want);
     if (skip_tok) QKV_FUZZ_CHECK(tok.unchanged());
     for (std::size_t i = 0; !skip_tok && i < tok0.size(); ++i)
       QKV_FUZZ_CHECK(std::memcmp(&tok0[i], tok.f() + i, 4) == 0 || (std::isnan(tok0[i]) && std::isnan(tok.f()[i])));

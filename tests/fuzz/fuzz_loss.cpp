@@ -2,13 +2,16 @@
 // (in place included).
 // qkv-fuzz-requires: src/ops/loss.hpp
 //
-// Reference per counted row r (double): lse_r - logit[r][t_r], mean over
-// count rows; gradient dloss/count * (p_j - [j == t_r]). With A = 1 + max|logit|
-// of the row (absolute rounding of the shift) and V classes (the sum):
+// Reference (tests/ref/ref_loss.h), per counted row r in double:
+// lse_r - logit[r][t_r], mean over count rows; gradient
+// dloss/count * (p_j - [j == t_r]). With A = 1 + max|logit| of the row
+// (absolute rounding of the shift) and V classes (the sum):
 //   loss:     |loss - ref| <= eps * (4A + 2V + 8) + eps * count * mean|term|
 //   dlogits:  |g - ref| <= |dloss|/count * eps * ((4A + 2V + 8) * p_j + 2) + 1e-37
 // Ignored rows (target == ignore_index) get exact zeros; all ignored: loss 0.
 #include "fuzz/harness.hpp"
+#include "ref/ref_loss.h"
+#include "ref/ref_softmax.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace qkv_fuzz;
@@ -84,37 +87,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::size_t counted = 0;
   for (std::size_t r = 0; r < rows; ++r) counted += tg[r] != ignore;
-  double total = 0, mag = 0, worst_tol = 0;
+  // The reference (tests/ref/ref_loss.h): the mean, each row's term and the gradient.
+  std::vector<double> terms(rows), gref(mode == 0 ? 0 : rows * classes), prob(classes);
+  const double ref_mean = qkv_ref_cross_entropy_forward(rows, classes, x0.data(), ld, tg.data(), ignore, terms.data());
+  if (mode > 0) qkv_ref_cross_entropy_backward(rows, classes, x0.data(), ld, tg.data(), ignore, double(dloss), gref.data(), classes);
+  double mag = 0, worst_tol = 0;
   for (std::size_t r = 0; r < rows; ++r) {
     const float* x = x0.data() + r * ld;
-    double m = -1e300, A = 1;
-    for (std::size_t j = 0; j < classes; ++j) m = std::max(m, double(x[j])), A = std::max(A, 1 + std::fabs(double(x[j])));
-    double sum = 0;
-    for (std::size_t j = 0; j < classes; ++j) sum += std::exp(double(x[j]) - m);
+    double A = 1;
+    for (std::size_t j = 0; j < classes; ++j) A = std::max(A, 1 + std::fabs(double(x[j])));
     const double base = kEps * (4 * A + 2 * double(classes) + 8);
     worst_tol = std::max(worst_tol, base);
     const bool ignored = tg[r] == ignore;
-    if (!ignored) {
-      const double term = m + std::log(sum) - x[tg[r]];
-      total += term;
-      mag += std::fabs(term);
-    }
+    mag += std::fabs(terms[r]);
     if (mode == 0) continue;
+    // The row's softmax p_j (tests/ref/ref_softmax.h) scales the gradient's error.
+    qkv_ref_softmax_row(x, classes, 1.0, 0, prob.data());
     const float* g = grad.f() + r * ldd;
     for (std::size_t j = 0; j < classes; ++j) {
       if (ignored || counted == 0) {
         QKV_FUZZ_CHECK(g[j] == 0.f);
         continue;
       }
-      const double p = std::exp(double(x[j]) - m) / sum;
-      const double ref = double(dloss) / double(counted) * (p - (static_cast<std::size_t>(tg[r]) == j ? 1.0 : 0.0));
+      const double p = prob[j], ref = gref[r * classes + j];
       QKV_FUZZ_CHECK(std::fabs(g[j] - ref) <= std::fabs(double(dloss)) / double(counted) * (base * p + 2 * kEps) + 1e-37);
     }
     for (std::size_t j = classes; j < ldd && r * ldd + j < grad.floats(); ++j) QKV_FUZZ_CHECK(grad.same_bits(r * ldd + j));
   }
   if (mode != 1) {
-    const double ref = counted ? total / double(counted) : 0.0;
-    QKV_FUZZ_CHECK(std::fabs(*loss.f() - ref) <= worst_tol + kEps * (mag + 1) + (counted ? 0 : 0));
+    QKV_FUZZ_CHECK(std::fabs(*loss.f() - ref_mean) <= worst_tol + kEps * (mag + 1) + (counted ? 0 : 0));
   }
   ++stats().compared;
   return 0;

@@ -2,12 +2,14 @@
 // qkv_adamw_state_floats, qkv_adamw_step, qkv_init_uniform, qkv_zero.
 // qkv-fuzz-requires: src/ops/optim.hpp src/capi/init.cpp
 //
-// Reference: the per-element update rules written in optim.h, in double.
+// Reference: the per-element update rules written in optim.h, in double
+// (tests/ref/ref_optim.h).
 // Each update is a handful of roundings of terms no larger than
 // T = |p| + lr * |update|: |p - ref| <= 16 eps * T (and the same for the
 // state). At t == 1 the state's previous contents must be ignored, so the
 // state starts as garbage (NaN, Inf) then.
 #include "fuzz/harness.hpp"
+#include "ref/ref_optim.h"
 
 namespace {
 using namespace qkv_fuzz;
@@ -103,39 +105,43 @@ void step_target(input& in) {
     for (std::size_t i = 0; i < n; ++i) QKV_FUZZ_CHECK(std::isfinite(p.f()[i]));
     return;
   }
+  // The reference (tests/ref/ref_optim.h) from the saved parameters and state,
+  // with the intermediates the tolerances scale with.
+  const bool has_state = adam || sgd.momentum != 0.f;  // else s is no state (and shorter than n)
+  std::vector<double> pd(n), s1(n), s2(n), upd(n), upd_terms(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const double p0 = p.saved(i), gr = g.f()[i];
-    double ref, T;
+    pd[i] = p.saved(i);
+    if (has_state) s1[i] = s.saved(i);
+    if (adam) s2[i] = s.saved(n + i);
+  }
+  if (adam)
+    qkv_ref_adamw_step(&adamw, t, n, pd.data(), g.f(), s1.data(), s2.data(), upd.data(), upd_terms.data());
+  else
+    qkv_ref_sgd_step(&sgd, t, n, pd.data(), g.f(), s1.data(), upd.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    const double p0 = p.saved(i), gr = g.f()[i], ref = pd[i];
+    double T;
     if (adam) {
-      const double lr = adamw.lr, b1 = adamw.beta1, b2 = adamw.beta2;
       const double m0 = t == 1 ? 0 : s.saved(i), v0 = t == 1 ? 0 : s.saved(n + i);
-      const double pd = p0 * (1 - lr * double(adamw.weight_decay));
-      const double m = b1 * m0 + (1 - b1) * gr, v = b2 * v0 + (1 - b2) * gr * gr;
-      const double c1 = 1 - std::pow(b1, double(t)), c2 = std::sqrt(1 - std::pow(b2, double(t)));
-      const double upd = (lr / c1) * m / (std::sqrt(v) / c2 + double(adamw.eps));
-      ref = pd - upd;
+      const double m = s1[i], v = s2[i];
       // m may cancel (b1 m0 and (1 - b1) g of opposite signs): its rounding
       // error scales with the terms, not with m, and reaches the update as
       // upd_terms does (as for SGD's momentum buffer below).
-      const double upd_terms = (lr / c1) * (std::fabs(b1 * m0) + std::fabs((1 - b1) * gr)) /
-                               (std::sqrt(v) / c2 + double(adamw.eps));
-      T = std::fabs(p0) + std::fabs(upd) * 4 + upd_terms;
+      T = std::fabs(p0) + std::fabs(upd[i]) * 4 + upd_terms[i];
       QKV_FUZZ_CHECK(std::fabs(s.f()[i] - m) <= 16 * kEps * (std::fabs(m0) + std::fabs(gr)) + 1e-37);
       QKV_FUZZ_CHECK(std::fabs(s.f()[n + i] - v) <= 16 * kEps * (v0 + gr * gr) + 1e-37);
     } else {
-      double gg = gr + double(sgd.weight_decay) * p0;
+      const double gg = upd[i];  // the final g', p moved by -lr * g'
       double gterms = std::fabs(gr) + std::fabs(double(sgd.weight_decay) * p0);
       if (sgd.momentum != 0.f) {
-        const double buf = t == 1 ? gg : double(sgd.momentum) * s.saved(i) + (1 - double(sgd.dampening)) * gg;
+        const double buf = s1[i];
         // The terms before cancellation set the scale of the rounding errors.
         const double gmag = std::fabs(gr) + std::fabs(double(sgd.weight_decay) * p0);
         const double bmag = gmag * (1 + std::fabs(1 - double(sgd.dampening))) +
                             (t == 1 ? 0 : std::fabs(double(sgd.momentum) * s.saved(i)));
         QKV_FUZZ_CHECK(std::fabs(s.f()[i] - buf) <= 16 * kEps * bmag + 1e-37);
-        gg = sgd.nesterov ? gg + double(sgd.momentum) * buf : buf;
         gterms = bmag * (1 + double(sgd.momentum)) + gmag;
       }
-      ref = p0 - double(sgd.lr) * gg;
       T = std::fabs(p0) + double(sgd.lr) * (4 * gterms + std::fabs(gg));
     }
     QKV_FUZZ_CHECK(std::fabs(p.f()[i] - ref) <= 16 * kEps * T + 1e-37);
