@@ -15,7 +15,9 @@
  *  - a pointer may be NULL only when its matrix has no elements;
  *  - C must not overlap A or B (not checked); A and B may overlap each other;
  *  - results are bitwise identical for any thread count (qkv_set_num_threads);
- *    they depend on the ISA (qkv_get_isa), whose kernels differ in rounding;
+ *    they depend on the ISA (qkv_get_isa), whose kernels differ in rounding,
+ *    and on where K is split into blocks (kc of qkv_get_gemm_blocking), which
+ *    is fixed for the process;
  *  - on error nothing is written.
  *
  * Errors, in the order they are checked:
@@ -69,8 +71,9 @@ QKV_API qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, siz
  *  threads on the active ISA (qkv_get_isa; query again after qkv_set_isa).
  *  0 for problems that need none (empty, small, or with nothing to pack on
  *  this ISA). Any alignment works: the size includes 64 bytes of slack for
- *  aligning the blocks. At most (192 + 1024) * 256 * 4 + 64 bytes, plus one packed
- *  A block (192 * 256 * 4 bytes) per extra thread.
+ *  aligning the blocks. At most (mc + nc) * kc * 4 + 64 bytes, plus one
+ *  packed A block (mc * kc * 4 bytes) per extra thread, with the blocks of
+ *  qkv_get_gemm_blocking.
  * @param[in]  ta, tb, M, N, K  as for qkv_sgemm.
  * @param[in]  threads  >= 1; more threads need one more packed A block each.
  * @param[out] bytes    the size in bytes.
@@ -93,6 +96,37 @@ QKV_API qkv_status qkv_sgemm_workspace_size(qkv_trans ta, qkv_trans tb, size_t M
 QKV_API qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, float alpha,
                                 const float* A, size_t lda, const float* B, size_t ldb, float beta, float* C,
                                 size_t ldc, void* workspace, size_t workspace_bytes);
+
+/** Where a qkv_gemm_blocking came from. */
+typedef enum qkv_blocking_source {
+  QKV_BLOCKING_CACHES = 0,      /**< derived from the caches the CPU reports */
+  QKV_BLOCKING_ENVIRONMENT = 1, /**< QKV_BLOCKING="mc,kc,nc" (rounded, clamped) */
+  QKV_BLOCKING_BUILT_IN = 2     /**< the kernel set's defaults: caches unknown, bare metal */
+} qkv_blocking_source;
+
+/** The GEMM blocking of the active ISA, for benchmark reports and tuning.
+ *  Blocks are in elements: op(A) is packed mc x kc at a time, op(B) kc x nc
+ *  at a time, and the register tile is mr x nr. They are decided once per
+ *  process and ISA from the caches (an analytical model: the A micro-panel
+ *  shares L1 with streaming B lines, the B block takes half of L2, the A
+ *  block a quarter), within 64 <= kc <= 512, nc <= 4096, mc <= 1024. The
+ *  environment variable QKV_BLOCKING="mc,kc,nc", read at that moment,
+ *  overrides the model (hosted builds). qkv_sgemm_workspace_size is at most
+ *  (mc + nc) * kc * 4 + 64 bytes, plus mc * kc * 4 per extra thread. */
+typedef struct qkv_gemm_blocking {
+  size_t mr, nr;                        /**< register tile */
+  size_t mc, kc, nc;                    /**< cache blocks */
+  size_t l1d_bytes, l2_bytes, l3_bytes; /**< caches the model read (0: unknown); L3 whole */
+  size_t l1d_ways, l2_ways;             /**< their associativity (0: unknown) */
+  qkv_blocking_source source;
+} qkv_gemm_blocking;
+
+/** Fills @p out with the active ISA's GEMM blocking (query again after
+ *  qkv_set_isa).
+ * @param[out] out  the blocking.
+ * @return QKV_OK, QKV_ERR_NULL_POINTER (out NULL).
+ * Thread-safety: reentrant. */
+QKV_API qkv_status qkv_get_gemm_blocking(qkv_gemm_blocking* out);
 
 QKV_EXTERN_C_END
 

@@ -7,6 +7,7 @@
 #include "capi/workspace.hpp"
 #include "dispatch/dispatch.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_blocking.hpp"
 #include "ops/gemm_tiny.hpp"
 #include "qkv/gemm.h"
 
@@ -100,3 +101,9 @@ qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K
 }
 
 }  // extern "C"
+
+qkv_status qkv_get_gemm_blocking(qkv_gemm_blocking* out) {
+  if (!out) return QKV_ERR_NULL_POINTER;
+  *out = qkv::ops::describe_gemm_blocking(qkv::ops::current_exec().isa);
+  return QKV_OK;
+}

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/gemm/gemm.hpp"
+#include "ops/gemm_blocking.hpp"
 #include "ops/gemm_tiny.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
@@ -20,24 +21,26 @@ constexpr std::size_t kAlignFloats = 16;  // 64 bytes
 using util::round_up;
 std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
-// Block sizes for one problem: the table's, clipped to the problem.
+// Block sizes for one problem: the ISA's (ops/gemm_blocking), clipped to the problem.
 struct blocks {
   std::size_t mc, kc, nc;
   std::size_t a_floats, b_floats;  // one packed A block, the B block (0: read in place); aligned sizes
 };
 
-blocks blocks_for(const gemm_kernels& t, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K) {
+blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::size_t M, std::size_t N,
+                  std::size_t K) {
+  const gemm_blocks& g = gemm_blocks_for(isa);
   blocks b{};
-  b.mc = min_sz(t.mc, round_up(M, t.mr));
-  b.kc = min_sz(t.kc, K);
-  b.nc = min_sz(t.nc, round_up(N, t.nr));
+  b.mc = min_sz(g.mc, round_up(M, t.mr));
+  b.kc = min_sz(g.kc, K);
+  b.nc = min_sz(g.nc, round_up(N, t.nr));
   // Packing A pays off when each A micro-panel meets enough B panels
   // (N > pack_a_min_n), and always for a transposed A deeper than one KC
   // block: read in place, its micro-panel is kc rows lda apart, which alias
   // in L1. Otherwise the micro-kernel reads A in place. A shape property,
   // so the same for any thread count. (The measurements behind these rules:
   // bench/README.md, "What decides the speed".)
-  b.a_floats = N > t.pack_a_min_n || (ta && K > t.kc) ? round_up(b.mc * b.kc, kAlignFloats) : 0;
+  b.a_floats = N > t.pack_a_min_n || (ta && K > g.kc) ? round_up(b.mc * b.kc, kAlignFloats) : 0;
   // A small, non-transposed B is read in place (no B block) where the ISA
   // allows it (kc*N <= inplace_b_max): packing it costs more than it saves.
   // So is a narrow one whose last nr-wide column panel would be at most
@@ -237,9 +240,10 @@ void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, fl
 }
 
 
-int threads_for_gemm(const exec& x, const gemm_kernels& t, std::size_t M, std::size_t N, std::size_t K) {
+int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std::size_t M, std::size_t N,
+                     std::size_t K) {
   const std::size_t m_tiles = (M + t.mr - 1) / t.mr;
-  const std::size_t n_panels = (min_sz(N, t.nc) + t.nr - 1) / t.nr;
+  const std::size_t n_panels = (bl.nc + t.nr - 1) / t.nr;
   const float flops = 2.0f * static_cast<float>(M) * static_cast<float>(N) * static_cast<float>(K);
   return threads_for(x, flops, m_tiles > n_panels ? m_tiles : n_panels);
 }
@@ -277,7 +281,7 @@ std::size_t sgemm_workspace_bytes(qkv_isa isa, bool ta, bool tb, std::size_t M, 
                                   int threads) {
   if (M == 0 || N == 0 || K == 0 || sgemm_is_small(M, N, K)) return 0;
   const gemm_kernels& t = kern::gemm_for(isa);
-  const blocks bl = blocks_for(t, ta, tb, M, N, K);
+  const blocks bl = blocks_for(isa, t, ta, tb, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) return 0;  // both operands read in place
   const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
   return (bl.b_floats + th * bl.a_floats) * sizeof(float) + 64;
@@ -302,9 +306,9 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
     unpacked();
     return;
   }
-  const blocks bl = blocks_for(t, ta, tb, M, N, K);
+  const blocks bl = blocks_for(x.isa, t, ta, tb, M, N, K);
   const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
-  int nth = threads_for_gemm(x, t, M, N, K);
+  int nth = threads_for_gemm(x, t, bl, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
     run_packed(t, p, bl, nullptr, nullptr, nth);
     return;

@@ -68,10 +68,11 @@ void direct_simd(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, 
 template <class A, std::size_t MR, std::size_t NV, std::size_t MC, std::size_t KC, std::size_t NC>
 constexpr gemm_kernels make_gemm_kernels(const char* name) {
   constexpr std::size_t NR = NV * simd::vf<A>::size;
-  static_assert(MC % MR == 0 && NC % NR == 0, "blocks must hold whole tiles");
-  static_assert(KC * NR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
+  constexpr std::size_t KC_MAX = kGemmKcLimit;
+  static_assert(MC % MR == 0 && NC % NR == 0 && KC <= KC_MAX, "blocks must hold whole tiles");
+  static_assert(KC_MAX * NR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
   constexpr ukernel_fn full = ukernel_simd<A, MR, NV>;
-  return {name, MR, NR, MC, KC, NC, 4 * NR, 0, full, strided_via_pack<MR, NR, KC, full>,
+  return {name, MR, NR, MC, KC, NC, KC_MAX, 4 * NR, 0, full, strided_via_pack<MR, NR, KC_MAX, full>,
           pack_a_ref<MR>, pack_b_ref<NR>, direct_simd<A>, nullptr};
 }
 

@@ -26,7 +26,8 @@ namespace qkv::kern {
 struct gemm_kernels {
   const char* name;        // "gemm_f32_<MR>x<NR>", reported with the ISA
   std::size_t mr, nr;      // register tile
-  std::size_t mc, kc, nc;  // cache blocks: mc % mr == 0, nc % nr == 0
+  std::size_t mc, kc, nc;  // default cache blocks (ops/gemm_blocking derives the ones used): mc % mr == 0, nc % nr == 0
+  std::size_t kc_max;      // the largest kc the kernels below take (their stack panels), kc_max * nr <= kGemmStackBFloats
   std::size_t pack_a_min_n;  // the driver packs A only when N exceeds this
   std::size_t inplace_b_max;  // and reads a non-transposed B in place when kc*N <= this (floats)
 
@@ -40,8 +41,8 @@ struct gemm_kernels {
   // outside the corner read or written: the edges of a packed block, and
   // operands read in place. op(A)(i,k) = a[i*a_rs + k*a_cs] (a_rs == 1 or
   // a_cs == 1; a packed A panel is a_rs = 1, a_cs = mr); B is a packed panel
-  // (b_rs == 0) or op(B) read in place, op(B)(k,j) = b[k*b_rs + j]; kc <= the
-  // table's kc.
+  // (b_rs == 0) or op(B) read in place, op(B)(k,j) = b[k*b_rs + j];
+  // kc <= kc_max.
   // Where each A element meets few B panels (small N) packing A costs more
   // than it saves, and a small B is cheaper read in place than packed.
   void (*ukernel_strided)(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
@@ -61,7 +62,7 @@ struct gemm_kernels {
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc);
   // Optional (nullptr: the driver tiles with ukernel_strided): the whole
   // mc x nc block, any sizes, with op(A) and op(B) both read in place as in
-  // ukernel_strided (b_rs != 0), kc <= the table's kc; the same operations
+  // ukernel_strided (b_rs != 0), kc <= kc_max; the same operations
   // per C element as ukernel, in the ISA's own tiling.
   void (*block_inplace)(std::size_t mc, std::size_t nc, std::size_t kc, float alpha, const float* a,
                         std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta, float* c,
@@ -73,6 +74,10 @@ struct gemm_kernels {
 // kc*nr <= kGemmStackBFloats (checked where each table is defined), so it
 // holds at least one B panel.
 constexpr std::size_t kGemmStackBFloats = 16384;
+
+// The largest kc any hosted kernel set takes (ops/gemm_blocking never goes
+// above it): 512 * nr floats fit the stack B block for nr <= 32.
+constexpr std::size_t kGemmKcLimit = 512;
 
 QKV_DECLARE_KERNEL_TABLES(gemm_kernels, gemm)
 

@@ -591,9 +591,10 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
     direct_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-// Blocks for a 48 KiB L1d / 2 MiB L2 core. The driver keeps one A
-// micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B micro-panels stream
-// from the B block (256 x 1024, 1 MiB) in L2.
+// Default blocks (used where the caches are unknown; ops/gemm_blocking
+// derives the blocks from the caches otherwise), for a 48 KiB L1d / 2 MiB L2
+// core: one A micro-panel (14 x 256, 14 KiB) in L1 while 32-wide B
+// micro-panels stream from the B block (256 x 1024, 1 MiB) in L2.
 // A is packed only when N > 192. Read in place, its 14 rows are 14 streams
 // lda apart, which at lda a multiple of 4 KiB map to one L1 set and evict
 // each other; packed, the assembly tile runs. Where N is smaller each A
@@ -607,11 +608,11 @@ constexpr std::size_t kPackAMinN = 192;
 // contiguous packed panel.
 constexpr std::size_t kInplaceBMax = 4096;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
-static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
+static_assert(kGemmKcLimit * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
 
 }  // namespace
 
-const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kPackAMinN, kInplaceBMax, gemm_f32_14x32,
+const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN, kInplaceBMax, gemm_f32_14x32,
                                   gemm_f32_14x32_strided, pack_a_14, pack_b_32, direct_f32_avx512,
                                   gemm_f32_block_inplace};
 

@@ -20,13 +20,20 @@ void gemm_f32_4x4_scalar(std::size_t kc, float alpha, const float* a, const floa
 // Small blocks: a bare-metal caller sizes its workspace from these (at most
 // 32*128 + 128*128 floats = 80 KiB); no cache to fill on a Cortex-M.
 constexpr std::size_t kMC = 32, kKC = 128, kNC = 128;
-static_assert(kKC * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
+// Hosted, derived blocks may reach kGemmKcLimit; bare metal keeps these
+// blocks, and the strided path's stack panels stay small (4 KiB).
+#ifdef QKV_HOSTED
+constexpr std::size_t kKcMax = kGemmKcLimit;
+#else
+constexpr std::size_t kKcMax = kKC;
+#endif
+static_assert(kKcMax * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
 
 }  // namespace
 
 const gemm_kernels gemm_scalar = {
-    "gemm_f32_4x4", kMR, kNR, kMC, kKC, kNC, 4 * kNR, 0, gemm_f32_4x4_scalar,
-    strided_via_pack<kMR, kNR, kKC, gemm_f32_4x4_scalar>,
+    "gemm_f32_4x4", kMR, kNR, kMC, kKC, kNC, kKcMax, 4 * kNR, 0, gemm_f32_4x4_scalar,
+    strided_via_pack<kMR, kNR, kKcMax, gemm_f32_4x4_scalar>,
     pack_a_ref<kMR>, pack_b_ref<kNR>, direct_scalar,
     nullptr};
 

@@ -1,0 +1,109 @@
+#include "ops/gemm_blocking.hpp"
+
+#include <cstdlib>
+
+namespace qkv::ops {
+namespace {
+
+constexpr std::size_t kFloat = sizeof(float);
+
+std::size_t clamp(std::size_t v, std::size_t lo, std::size_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+// Rounds down to a multiple of `step` (>= step), then clamps to [lo, hi]
+// rounded the same way.
+std::size_t fit(std::size_t v, std::size_t step, std::size_t lo, std::size_t hi) {
+  const std::size_t lo_r = (lo + step - 1) / step * step, hi_r = hi / step * step;
+  return clamp(v / step * step, lo_r < step ? step : lo_r, hi_r < step ? step : hi_r);
+}
+
+gemm_blocks finish(const kern::gemm_kernels& t, std::size_t mc, std::size_t kc, std::size_t nc,
+                   qkv_blocking_source source) {
+  const gemm_block_limits& L = kGemmBlockLimits;
+  gemm_blocks b;
+  // kc in steps of 8 (the micro-kernels unroll k by up to 4), within the
+  // stack B block's room for one panel.
+  const std::size_t kc_max = t.kc_max < L.kc_max ? t.kc_max : L.kc_max;
+  b.kc = fit(kc, 8, L.kc_min, kc_max);
+  b.mc = fit(mc, t.mr, t.mr, L.mc_max);
+  b.nc = fit(nc, t.nr, t.nr, L.nc_max);
+  b.source = source;
+  return b;
+}
+
+}  // namespace
+
+gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept {
+  const std::size_t w1 = c.l1d.ways ? c.l1d.ways : 8;
+  // Ways for the resident A micro-panel; at least one.
+  std::size_t ways_a = (w1 - 1) * t.mr / (t.mr + t.nr);
+  if (ways_a < 1) ways_a = 1;
+  const std::size_t kc = ways_a * (c.l1d.bytes / w1) / (t.mr * kFloat);
+  const std::size_t kc_fit = finish(t, t.mr, kc, t.nr, QKV_BLOCKING_CACHES).kc;
+  const std::size_t nc = c.l2.bytes / 2 / (kc_fit * kFloat);
+  const std::size_t mc = c.l2.bytes / 4 / (kc_fit * kFloat);
+  return finish(t, mc, kc, nc, QKV_BLOCKING_CACHES);
+}
+
+bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_blocks* out) noexcept {
+  std::size_t v[3] = {0, 0, 0};
+  const char* p = text;
+  for (int i = 0; i < 3; ++i) {
+    if (*p < '0' || *p > '9') return false;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+      v[i] = v[i] * 10 + static_cast<std::size_t>(*p - '0');
+      if (v[i] > (std::size_t{1} << 30)) return false;
+    }
+    if (i < 2 && *p++ != ',') return false;
+  }
+  if (*p != '\0') return false;
+  *out = finish(t, v[0], v[1], v[2], QKV_BLOCKING_ENVIRONMENT);
+  return true;
+}
+
+namespace {
+
+gemm_blocks decide(qkv_isa isa) {
+  const kern::gemm_kernels& t = kern::gemm_for(isa);
+#ifdef QKV_HOSTED
+  gemm_blocks b;
+  if (const char* env = std::getenv("QKV_BLOCKING"))
+    if (parse_gemm_blocks(env, t, &b)) return b;
+  if (dispatch::caches().source != dispatch::cache_source::defaults) return model_gemm_blocks(t, dispatch::caches());
+#endif
+  return gemm_blocks{t.mc, t.kc, t.nc, QKV_BLOCKING_BUILT_IN};
+}
+
+}  // namespace
+
+const gemm_blocks& gemm_blocks_for(qkv_isa isa) noexcept {
+  static const struct all_isas {
+    gemm_blocks b[QKV_ISA_COUNT];
+    all_isas() {
+      for (int i = 0; i < QKV_ISA_COUNT; ++i) b[i] = decide(static_cast<qkv_isa>(i));
+    }
+  } blocks;
+  const int i = static_cast<int>(isa);
+  return blocks.b[i >= 0 && i < QKV_ISA_COUNT ? i : 0];
+}
+
+qkv_gemm_blocking describe_gemm_blocking(qkv_isa isa) noexcept {
+  const kern::gemm_kernels& t = kern::gemm_for(isa);
+  const gemm_blocks& b = gemm_blocks_for(isa);
+  const dispatch::cache_info& c = dispatch::caches();
+  const bool known = c.source != dispatch::cache_source::defaults;
+  qkv_gemm_blocking r;
+  r.mr = t.mr;
+  r.nr = t.nr;
+  r.mc = b.mc;
+  r.kc = b.kc;
+  r.nc = b.nc;
+  r.l1d_bytes = known ? c.l1d.bytes : 0;
+  r.l2_bytes = known ? c.l2.bytes : 0;
+  r.l3_bytes = known ? c.l3.bytes : 0;
+  r.l1d_ways = known ? c.l1d.ways : 0;
+  r.l2_ways = known ? c.l2.ways : 0;
+  r.source = b.source;
+  return r;
+}
+
+}  // namespace qkv::ops

@@ -1,0 +1,55 @@
+// gemm_blocking - GEMM's cache blocks (mc, kc, nc) for each ISA's register
+// tile, derived from the machine's caches by an analytical model (BLIS's
+// "analytical modeling is enough", Low et al. 2016) instead of constants
+// tuned on one CPU. qkv's macro-kernel keeps one packed A micro-panel
+// (mr x kc) in L1 while the B micro-panels (kc x nr) of the packed B block
+// (kc x nc) stream past it from L2:
+//   kc: the A micro-panel takes the L1 ways left once B's streaming lines
+//       have theirs: ways_A = floor((W1 - 1) / (1 + nr/mr)),
+//       kc = ways_A * (L1 / W1) / (mr * 4);
+//   nc: the B block fills half of L2;
+//   mc: the A block being packed fills a quarter of L2 (it is consumed
+//       from there micro-panel by micro-panel).
+// Each is rounded to whole tiles and kept within kGemmBlockLimits. The
+// environment variable QKV_BLOCKING="mc,kc,nc" overrides the model (hosted
+// builds; rounded and clamped the same way). Bare-metal builds keep the
+// table's blocks: a Cortex-M has no data cache worth modelling.
+//
+// The blocks fix where K is split (every kc), which is part of each
+// element's rounding: they are chosen once per process and ISA, so results
+// never depend on the thread count or the call.
+#pragma once
+
+#include <cstddef>
+
+#include "dispatch/caches.hpp"
+#include "kernels/gemm/gemm.hpp"
+#include "qkv/gemm.h"
+
+namespace qkv::ops {
+
+struct gemm_blocks {
+  std::size_t mc, kc, nc;
+  qkv_blocking_source source;
+};
+
+// Limits of the derived (and overridden) blocks, whatever the caches say;
+// kc also stays within the kernel set's kc_max.
+struct gemm_block_limits {
+  std::size_t kc_min, kc_max, nc_max, mc_max;
+};
+constexpr gemm_block_limits kGemmBlockLimits = {64, 512, 4096, 1024};
+
+// The model alone (pure, for tests).
+gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept;
+
+// "mc,kc,nc" applied to t (rounded to tiles, clamped); false when malformed.
+bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_blocks* out) noexcept;
+
+// The blocks `isa` uses in this process (decided on first use, then fixed).
+const gemm_blocks& gemm_blocks_for(qkv_isa isa) noexcept;
+
+// The same with the tile and the caches it came from (qkv_get_gemm_blocking).
+qkv_gemm_blocking describe_gemm_blocking(qkv_isa isa) noexcept;
+
+}  // namespace qkv::ops

@@ -1,0 +1,125 @@
+// GEMM blocking from the caches (ops/gemm_blocking.hpp, dispatch/caches.hpp):
+// the analytical model on the caches of known CPUs, its rounding and limits,
+// the QKV_BLOCKING override's parser, and qkv_get_gemm_blocking's report
+// against the workspace query it bounds. A ctest entry reruns the [blocking]
+// tests with QKV_BLOCKING set (the choice is made once per process).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "qkv/qkv.h"
+#include "support/isa.hpp"
+
+#if __has_include("ops/gemm_blocking.hpp")
+#include "dispatch/caches.hpp"
+#include "ops/gemm_blocking.hpp"
+
+namespace {
+
+using qkv::dispatch::cache_info;
+using qkv::ops::gemm_blocks;
+using qkv::ops::kGemmBlockLimits;
+
+cache_info caches(std::size_t l1, std::size_t w1, std::size_t l2, std::size_t w2) {
+  cache_info c;
+  c.l1d = {l1, w1, 64};
+  c.l2 = {l2, w2, 64};
+  c.source = qkv::dispatch::cache_source::cpuid;
+  return c;
+}
+
+// A table with the given tile and nothing else (the model reads mr, nr, kc_max).
+qkv::kern::gemm_kernels tile(std::size_t mr, std::size_t nr) {
+  qkv::kern::gemm_kernels t{};
+  t.mr = mr;
+  t.nr = nr;
+  t.kc_max = qkv::kern::kGemmKcLimit;
+  return t;
+}
+
+void require_well_formed(const gemm_blocks& b, const qkv::kern::gemm_kernels& t) {
+  REQUIRE(b.mc % t.mr == 0);
+  REQUIRE(b.nc % t.nr == 0);
+  REQUIRE(b.kc % 8 == 0);
+  REQUIRE(b.mc >= t.mr);
+  REQUIRE(b.nc >= t.nr);
+  REQUIRE(b.kc >= kGemmBlockLimits.kc_min);
+  REQUIRE(b.kc <= t.kc_max);
+  REQUIRE(b.mc <= kGemmBlockLimits.mc_max);
+  REQUIRE(b.nc <= kGemmBlockLimits.nc_max);
+}
+
+}  // namespace
+
+TEST_CASE("gemm blocking: the model on known caches", "[gemm][blocking]") {
+  const auto avx512 = tile(14, 32), avx2 = tile(6, 16);
+  SECTION("48 KiB 12-way L1d, 1 MiB L2 (Zen 5) and 2 MiB L2 (Sapphire Rapids)") {
+    // ways for A = floor(11 * 14 / 46) = 3; kc = 3 * 4096 / 56 = 219 -> 216.
+    const gemm_blocks zen5 = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 1 << 20, 16));
+    REQUIRE(zen5.kc == 216);
+    REQUIRE(zen5.nc == (1 << 20) / 2 / (216 * 4) / 32 * 32);  // the B block in half of L2: 576
+    REQUIRE(zen5.mc == (1 << 20) / 4 / (216 * 4) / 14 * 14);  // the A block in a quarter: 294
+    REQUIRE(zen5.source == QKV_BLOCKING_CACHES);
+    const gemm_blocks spr = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 2 << 20, 16));
+    REQUIRE(spr.kc == 216);
+    REQUIRE(spr.nc == 2 * zen5.nc + 32);  // twice the L2: 1184 (rounding to panels)
+    require_well_formed(zen5, avx512);
+    require_well_formed(spr, avx512);
+  }
+  SECTION("32 KiB 8-way L1d (Haswell, 6x16): the A micro-panel gets one way") {
+    // floor(7 * 6 / 22) = 1 way of 4 KiB: kc = 4096 / 24 = 170 -> 168.
+    const gemm_blocks hsw = qkv::ops::model_gemm_blocks(avx2, caches(32 << 10, 8, 256 << 10, 8));
+    REQUIRE(hsw.kc == 168);
+    require_well_formed(hsw, avx2);
+  }
+  SECTION("tiny, huge and unknown-associativity caches stay within the limits") {
+    for (const auto& t : {avx512, avx2, tile(4, 4), tile(8, 8)}) {
+      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(4 << 10, 2, 16 << 10, 4)), t);
+      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(1 << 20, 64, 256 << 20, 32)), t);
+      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(32 << 10, 0, 1 << 20, 0)), t);
+    }
+  }
+}
+
+TEST_CASE("gemm blocking: QKV_BLOCKING's parser rounds to tiles and clamps", "[gemm][blocking]") {
+  const auto t = tile(14, 32);
+  gemm_blocks b{};
+  REQUIRE(qkv::ops::parse_gemm_blocks("168,256,1024", t, &b));
+  REQUIRE((b.mc == 168 && b.kc == 256 && b.nc == 1024 && b.source == QKV_BLOCKING_ENVIRONMENT));
+  REQUIRE(qkv::ops::parse_gemm_blocks("100,300,700", t, &b));
+  REQUIRE((b.mc == 98 && b.kc == 296 && b.nc == 672));
+  REQUIRE(qkv::ops::parse_gemm_blocks("1,1,1", t, &b));
+  REQUIRE((b.mc == 14 && b.kc == kGemmBlockLimits.kc_min && b.nc == 32));
+  REQUIRE(qkv::ops::parse_gemm_blocks("100000,100000,100000", t, &b));
+  require_well_formed(b, t);
+  for (const char* bad : {"", "168", "168,256", "168,256,", "168,256,1024,1", "a,b,c", "168;256;1024", "-1,2,3",
+                          "168,256,1024 ", "99999999999999999999,1,1"})
+    REQUIRE_FALSE(qkv::ops::parse_gemm_blocks(bad, t, &b));
+}
+#endif  // ops/gemm_blocking.hpp
+
+TEST_CASE("qkv_get_gemm_blocking reports the blocks every ISA runs with", "[gemm][blocking]") {
+  REQUIRE(qkv_get_gemm_blocking(nullptr) == QKV_ERR_NULL_POINTER);
+  const char* env = std::getenv("QKV_BLOCKING");
+  qkv_test::for_each_isa([&](qkv_isa) {
+    qkv_gemm_blocking b;
+    REQUIRE(qkv_get_gemm_blocking(&b) == QKV_OK);
+    REQUIRE(b.mc % b.mr == 0);
+    REQUIRE(b.nc % b.nr == 0);
+    REQUIRE((b.kc >= 64 && b.kc <= 512 && b.mc <= 1024 && b.nc <= 4096));
+    if (env) {
+      REQUIRE(b.source == QKV_BLOCKING_ENVIRONMENT);
+    } else if (b.source == QKV_BLOCKING_CACHES) {
+      REQUIRE(b.l1d_bytes > 0);
+      REQUIRE(b.l2_bytes > 0);
+    }
+    // The documented bound on the workspace query, one and two threads.
+    const std::size_t bound1 = (b.mc + b.nc) * b.kc * sizeof(float) + 64;
+    for (int threads : {1, 2}) {
+      std::size_t bytes = 0;
+      REQUIRE(qkv_sgemm_workspace_size(QKV_TRANS, QKV_NO_TRANS, 3000, 3000, 3000, threads, &bytes) == QKV_OK);
+      REQUIRE(bytes > 0);
+      REQUIRE(bytes <= bound1 + static_cast<std::size_t>(threads - 1) * b.mc * b.kc * sizeof(float));
+    }
+  });
+}
