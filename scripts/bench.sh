@@ -4,6 +4,10 @@
 #   ./scripts/bench.sh [filter-regex]     (default: peak, gemm, attention, layer)
 # OpenBLAS 0.3.21 does not know this CPU and falls back to SSE3 kernels;
 # QKV_BENCH_OPENBLAS_CORETYPE (default SkylakeX) gives it its AVX-512 ones.
+# BM_sgemm_pair times qkv, oneDNN (libdnnl-dev) and OpenBLAS (libopenblas-dev),
+# both installed by the `bench` group below, in every iteration; the context at
+# the top (stderr: CPU model, caches, qkv's ISA, library versions) is also in
+# the JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh core bench

@@ -5,7 +5,7 @@
 #
 # usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind]
 #   core (default): cmake g++ libxsimd-dev catch2 libbenchmark-dev qemu-user pkg-config
-#   bench:  libopenblas-dev (comparison baseline for benchmarks only)
+#   bench:  libopenblas-dev, libdnnl-dev (comparison baselines for benchmarks only)
 #   cross:  aarch64 / armhf / i686 cross g++, arm-none-eabi, qemu-user, qemu-system-arm
 #   fuzz:   clang (libFuzzer)
 #   plot:   gnuplot (bench/plot script)
@@ -19,7 +19,7 @@ pkgs=()
 for g in "${groups[@]}"; do
   case "$g" in
     core) pkgs+=(cmake g++ make pkg-config libxsimd-dev catch2 libbenchmark-dev qemu-user) ;;
-    bench) pkgs+=(libopenblas-dev) ;;
+    bench) pkgs+=(libopenblas-dev libdnnl-dev) ;;
     cross) pkgs+=(qemu-user qemu-system-arm g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
                   g++-i686-linux-gnu gcc-arm-none-eabi binutils-arm-none-eabi
                   libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib) ;;
