@@ -1,6 +1,6 @@
 // The machine, in the context stanza at the top of every qkv_bench run (and
-// in the JSON's "context"): the CPU model, cpu0's caches and the ISA whose
-// kernels qkv runs. bench_gemm.cpp adds the compared libraries' versions.
+// in the JSON's "context"): the CPU model, cpu0's caches, the ISA whose
+// kernels qkv runs and its GEMM blocking. bench_gemm.cpp adds the compared libraries' versions.
 #include <fstream>
 #include <string>
 
@@ -71,10 +71,25 @@ std::string cache_sizes() {
   return out.empty() ? sysconf_caches() : out;
 }
 
+// "avx512 gemm_f32 14x32, mc 294 kc 216 nc 576 (from caches: L1d 48K
+// 12-way, L2 1024K 8-way)": the blocks qkv's GEMM runs with, and why.
+std::string gemm_blocking() {
+  qkv_gemm_blocking b;
+  if (qkv_get_gemm_blocking(&b) != QKV_OK) return "unknown";
+  static const char* const kSource[] = {"from caches", "QKV_BLOCKING", "built-in"};
+  std::string out = std::to_string(b.mr) + "x" + std::to_string(b.nr) + ", mc " + std::to_string(b.mc) + " kc " +
+                    std::to_string(b.kc) + " nc " + std::to_string(b.nc) + " (" + kSource[b.source];
+  if (b.l1d_bytes)
+    out += ": L1d " + std::to_string(b.l1d_bytes / 1024) + "K " + std::to_string(b.l1d_ways) + "-way, L2 " +
+           std::to_string(b.l2_bytes / 1024) + "K " + std::to_string(b.l2_ways) + "-way";
+  return out + ")";
+}
+
 const bool g_machine_in_context = [] {
   benchmark::AddCustomContext("cpu_model", cpu_model());
   benchmark::AddCustomContext("cpu_caches", cache_sizes());
   benchmark::AddCustomContext("qkv_isa", qkv_isa_name(qkv_bench::active_isa()));
+  benchmark::AddCustomContext("qkv_gemm_blocking", gemm_blocking());
   return true;
 }();
 

@@ -54,22 +54,23 @@ void require_well_formed(const gemm_blocks& b, const qkv::kern::gemm_kernels& t)
 TEST_CASE("gemm blocking: the model on known caches", "[gemm][blocking]") {
   const auto avx512 = tile(14, 32), avx2 = tile(6, 16);
   SECTION("48 KiB 12-way L1d, 1 MiB L2 (Zen 5) and 2 MiB L2 (Sapphire Rapids)") {
-    // ways for A = floor(11 * 14 / 46) = 3; kc = 3 * 4096 / 56 = 219 -> 216.
+    // kc = (48 KiB - 4 KiB) / ((14 + 32) * 4) = 244.9 -> 240 (steps of 8).
     const gemm_blocks zen5 = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 1 << 20, 16));
-    REQUIRE(zen5.kc == 216);
-    REQUIRE(zen5.nc == (1 << 20) / 2 / (216 * 4) / 32 * 32);  // the B block in half of L2: 576
-    REQUIRE(zen5.mc == (1 << 20) / 4 / (216 * 4) / 14 * 14);  // the A block in a quarter: 294
+    REQUIRE(zen5.kc == 240);
+    REQUIRE(zen5.nc == 800);  // the B block in 3/4 of L2: 786432 / 960 = 819 -> 25 panels
+    REQUIRE(zen5.mc == 126);  // the A block in 1/8: 136 -> 9 tiles of 14
     REQUIRE(zen5.source == QKV_BLOCKING_CACHES);
     const gemm_blocks spr = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 2 << 20, 16));
-    REQUIRE(spr.kc == 216);
-    REQUIRE(spr.nc == 2 * zen5.nc + 32);  // twice the L2: 1184 (rounding to panels)
+    REQUIRE(spr.kc == 240);
+    REQUIRE(spr.nc == 1632);  // twice the L2: 1638 -> 51 panels
+    REQUIRE(spr.mc == 266);
     require_well_formed(zen5, avx512);
     require_well_formed(spr, avx512);
   }
-  SECTION("32 KiB 8-way L1d (Haswell, 6x16): the A micro-panel gets one way") {
-    // floor(7 * 6 / 22) = 1 way of 4 KiB: kc = 4096 / 24 = 170 -> 168.
+  SECTION("32 KiB 8-way L1d (Haswell, 6x16)") {
+    // kc = 28 KiB / ((6 + 16) * 4) = 325.8 -> 320.
     const gemm_blocks hsw = qkv::ops::model_gemm_blocks(avx2, caches(32 << 10, 8, 256 << 10, 8));
-    REQUIRE(hsw.kc == 168);
+    REQUIRE(hsw.kc == 320);
     require_well_formed(hsw, avx2);
   }
   SECTION("tiny, huge and unknown-associativity caches stay within the limits") {

@@ -107,9 +107,11 @@ typedef enum qkv_blocking_source {
 /** The GEMM blocking of the active ISA, for benchmark reports and tuning.
  *  Blocks are in elements: op(A) is packed mc x kc at a time, op(B) kc x nc
  *  at a time, and the register tile is mr x nr. They are decided once per
- *  process and ISA from the caches (an analytical model: the A micro-panel
- *  shares L1 with streaming B lines, the B block takes half of L2, the A
- *  block a quarter), within 64 <= kc <= 512, nc <= 4096, mc <= 1024. The
+ *  process and ISA from the caches (an analytical model: an A and a B
+ *  micro-panel fit L1 less one way, the B block takes 3/4 of L2, the A
+ *  block 1/8), within 64 <= kc <= 512, nc <= 4096, mc <= 1024; a call
+ *  splits K into near-equal blocks and may widen mc and nc for a shallow K
+ *  within the same area. The
  *  environment variable QKV_BLOCKING="mc,kc,nc", read at that moment,
  *  overrides the model (hosted builds). qkv_sgemm_workspace_size is at most
  *  (mc + nc) * kc * 4 + 64 bytes, plus mc * kc * 4 per extra thread. */

@@ -31,9 +31,20 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
                   std::size_t K) {
   const gemm_blocks& g = gemm_blocks_for(isa);
   blocks b{};
-  b.mc = min_sz(g.mc, round_up(M, t.mr));
-  b.kc = min_sz(g.kc, K);
-  b.nc = min_sz(g.nc, round_up(N, t.nr));
+  // K in ceil(K / kc) blocks of near-equal depth (no thin last block, which
+  // costs a pass over C for little work); a K up to 1.25 kc stays whole
+  // where the kernels take it.
+  std::size_t k_blocks = K / g.kc + (K % g.kc != 0);  // no K + kc - 1: K may be near SIZE_MAX
+  if (k_blocks == 2 && K <= g.kc + g.kc / 4 && K <= t.kc_max) k_blocks = 1;
+  b.kc = min_sz(round_up(K / k_blocks + (K % k_blocks != 0), 8), K);
+  if (b.kc > t.kc_max) b.kc = t.kc_max;
+  // A shallower K (kc < g.kc) leaves the blocks the same area in the cache:
+  // wider blocks mean fewer passes over op(A) (one per nc columns) and over
+  // op(B)'s packing. Still within the limits, and within the area the
+  // workspace bound of qkv/gemm.h counts.
+  const std::size_t mc_area = g.mc * g.kc / b.kc / t.mr * t.mr, nc_area = g.nc * g.kc / b.kc / t.nr * t.nr;
+  b.mc = min_sz(min_sz(mc_area, kGemmBlockLimits.mc_max / t.mr * t.mr), round_up(M, t.mr));
+  b.nc = min_sz(min_sz(nc_area, kGemmBlockLimits.nc_max / t.nr * t.nr), round_up(N, t.nr));
   // Packing A pays off when each A micro-panel meets enough B panels
   // (N > pack_a_min_n), and always for a transposed A deeper than one KC
   // block: read in place, its micro-panel is kc rows lda apart, which alias

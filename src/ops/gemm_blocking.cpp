@@ -33,14 +33,13 @@ gemm_blocks finish(const kern::gemm_kernels& t, std::size_t mc, std::size_t kc, 
 }  // namespace
 
 gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept {
+  // One way of L1 (or an eighth, associativity unknown) is left to C's
+  // lines and the stack.
   const std::size_t w1 = c.l1d.ways ? c.l1d.ways : 8;
-  // Ways for the resident A micro-panel; at least one.
-  std::size_t ways_a = (w1 - 1) * t.mr / (t.mr + t.nr);
-  if (ways_a < 1) ways_a = 1;
-  const std::size_t kc = ways_a * (c.l1d.bytes / w1) / (t.mr * kFloat);
+  const std::size_t kc = (c.l1d.bytes - c.l1d.bytes / w1) / ((t.mr + t.nr) * kFloat);
   const std::size_t kc_fit = finish(t, t.mr, kc, t.nr, QKV_BLOCKING_CACHES).kc;
-  const std::size_t nc = c.l2.bytes / 2 / (kc_fit * kFloat);
-  const std::size_t mc = c.l2.bytes / 4 / (kc_fit * kFloat);
+  const std::size_t nc = c.l2.bytes / 4 * 3 / (kc_fit * kFloat);
+  const std::size_t mc = c.l2.bytes / 8 / (kc_fit * kFloat);  // A and B blocks: 7/8 of L2
   return finish(t, mc, kc, nc, QKV_BLOCKING_CACHES);
 }
 

@@ -4,12 +4,14 @@
 // tuned on one CPU. qkv's macro-kernel keeps one packed A micro-panel
 // (mr x kc) in L1 while the B micro-panels (kc x nr) of the packed B block
 // (kc x nc) stream past it from L2:
-//   kc: the A micro-panel takes the L1 ways left once B's streaming lines
-//       have theirs: ways_A = floor((W1 - 1) / (1 + nr/mr)),
-//       kc = ways_A * (L1 / W1) / (mr * 4);
-//   nc: the B block fills half of L2;
-//   mc: the A block being packed fills a quarter of L2 (it is consumed
-//       from there micro-panel by micro-panel).
+//   kc: the A micro-panel and the B micro-panel streaming past it fit in
+//       L1 together, less one way (C's lines, the stack):
+//       kc = (L1 - L1/W1) / ((mr + nr) * 4);
+//   nc: the B block fills 3/4 of L2 (every A micro-panel reads all of it);
+//   mc: the A block being packed fills 1/8 of L2 (it is consumed from
+//       there micro-panel by micro-panel).
+// The driver (ops/gemm.cpp) splits K into near-equal blocks of at most kc
+// and widens mc and nc for a shallower K, keeping the blocks' area.
 // Each is rounded to whole tiles and kept within kGemmBlockLimits. The
 // environment variable QKV_BLOCKING="mc,kc,nc" overrides the model (hosted
 // builds; rounded and clamped the same way). Bare-metal builds keep the

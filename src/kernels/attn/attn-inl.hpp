@@ -82,24 +82,23 @@ void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alph
 // Keys per chunk of the accumulate step.
 constexpr std::size_t kAttnKeyChunk = 32;
 
-// The accumulator tile starts from O^T, rescaled by alpha when given.
+// The accumulator tile starts from O^T rescaled by alpha (the first key
+// chunk), or from O^T as it is (c_init).
 template <class A, std::size_t BR>
 struct rescaled_ot {
   const float* ot;
   const float* alpha;
   simd::vf<A> operator()(std::size_t n, std::size_t u) const {
     using V = simd::vf<A>;
-    const V o = V::load_unaligned(ot + n * BR + u * V::size);
-    return alpha ? o * V::load_unaligned(alpha + u * V::size) : o;
+    return V::load_unaligned(ot + n * BR + u * V::size) * V::load_unaligned(alpha + u * V::size);
   }
 };
 
 // This block's V line in the next key chunk: one L2 fetch in flight per
-// step (a hint: it never faults, even past the end of V).
+// step (a hint: it never faults, even past the end of V). vj: key j's row.
 struct prefetch_next_chunk {
-  const float* v;
-  std::size_t ldv;
-  void operator()(std::size_t j) const { __builtin_prefetch(v + (j + kAttnKeyChunk) * ldv); }
+  std::size_t ahead;  // kAttnKeyChunk * ldv
+  void operator()(const float* vj) const { __builtin_prefetch(vj + ahead); }
 };
 
 // One register tile of O^T: NB features (columns of V, read along rows ldv
@@ -110,8 +109,14 @@ inline void attn_accumulate_tile(std::size_t kb, const float* pt, const float* v
                                  const float* alpha, float* ot) {
   using V = simd::vf<A>;
   using IO = unaligned_io<A>;
-  tile_fma<V, NB, QV>(kb, v, fixed<1>(), ldv, make_rows_b<V>(pt, fixed<BR>(), IO()), rescaled_ot<A, BR>{ot, alpha},
-                      c_store<V, IO, fixed<BR>>{ot, {}, {}}, prefetch_next_chunk{v, ldv});
+  const auto pt_rows = make_rows_b<V>(pt, fixed<BR>(), IO());
+  const c_store<V, IO, fixed<BR>> store{ot, {}, {}};
+  if (alpha)
+    tile_fma<V, NB, QV>(kb, v, fixed<1>(), ldv, pt_rows, rescaled_ot<A, BR>{ot, alpha}, store,
+                        prefetch_next_chunk{kAttnKeyChunk * ldv});
+  else
+    tile_fma<V, NB, QV>(kb, v, fixed<1>(), ldv, pt_rows, c_init<V, IO, fixed<BR>>{ot, {}, true, {}}, store,
+                        prefetch_next_chunk{kAttnKeyChunk * ldv});
 }
 
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>

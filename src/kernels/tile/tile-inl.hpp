@@ -18,7 +18,8 @@
 //   load_b(k,v)  vector v of B's row k (aligned, unaligned, masked, gathered)
 //   init(i,v)    the starting accumulator (zero, or C to accumulate into)
 //   finish(i,v,acc)  the epilogue (store, scale, add beta*C, masks)
-//   step(k)      a per-k hook (a software prefetch), no_step otherwise
+//   step(a_k)    a per-k hook given A's column k, &a[k*a_cs] (a software
+//                prefetch relative to it), no_step otherwise
 // No xsimd here: the scalar set (Cortex-M) includes it too. Internal
 // linkage: each ISA's translation unit has its own copy.
 #pragma once
@@ -50,7 +51,7 @@ struct vec_ops<float> {
 };
 
 struct no_step {
-  void operator()(std::size_t) const {}
+  void operator()(const float*) const {}
 };
 
 #if defined(__GNUC__)
@@ -72,7 +73,7 @@ QKV_TILE_INLINE void tile_fma(std::size_t kc, const float* a, RS a_rs, CS a_cs, 
 #pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) acc[i][v] = init(i, v);
   for (std::size_t k = 0; k < kc; ++k, a += a_cs) {
-    step(k);
+    step(a);
     V b[NV];
 #pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) b[v] = load_b(k, v);
@@ -131,22 +132,20 @@ struct c_store {
   void operator()(std::size_t i, std::size_t v, V x) const { io.store(c + i * ld + v * vec_ops<V>::width, v, x); }
 };
 
-// GEMM's epilogue: C = alpha*acc + beta*C, beta == 0 never reading C, and
-// alpha == 1 skipping the multiply (1*acc is acc: the same bits).
+// GEMM's epilogue: C = alpha*acc + beta*C, beta == 0 never reading C.
 template <class V, class IO>
 struct axpby_store {
   float* c;
   std::size_t ldc;
   V va, vb;
-  bool scale, read_c;
+  bool read_c;
   IO io;
   axpby_store(float* c_, std::size_t ldc_, float alpha, float beta, IO io_)
-      : c(c_), ldc(ldc_), va(vec_ops<V>::bcast(alpha)), vb(vec_ops<V>::bcast(beta)), scale(alpha != 1.0f),
-        read_c(beta != 0.0f), io(io_) {}
+      : c(c_), ldc(ldc_), va(vec_ops<V>::bcast(alpha)), vb(vec_ops<V>::bcast(beta)), read_c(beta != 0.0f), io(io_) {}
   void operator()(std::size_t i, std::size_t v, V acc) const {
     using O = vec_ops<V>;
     float* p = c + i * ldc + v * O::width;
-    V r = scale ? O::mul(va, acc) : acc;
+    V r = O::mul(va, acc);
     if (read_c) r = O::fma(vb, io.load(p, v), r);
     io.store(p, v, r);
   }
