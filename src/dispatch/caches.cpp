@@ -41,9 +41,24 @@ cache_info default_caches() noexcept {
 
 namespace {
 
+[[maybe_unused]] void set_level(cache_info* c, std::size_t level, const cache_level& l) {
+  if (level == 1) c->l1d = l;
+  if (level == 2) c->l2 = l;
+  if (level == 3) c->l3 = l;
+}
+
+// Takes what a probe found if it has L1d and L2. (Unused where no probe is
+// compiled in: bare metal.)
+[[maybe_unused]] bool publish(cache_info found, cache_source source, cache_info* out) {
+  if (found.l1d.bytes == 0 || found.l2.bytes == 0) return false;
+  found.source = source;
+  *out = found;
+  return true;
+}
+
 // A data or unified level from a cache-parameters subleaf (the same layout
 // in Intel's leaf 4 and AMD's 0x8000001D): false past the last cache.
-bool take_level(unsigned eax, unsigned ebx, unsigned ecx, cache_info* out) {
+[[maybe_unused]] bool take_level(unsigned eax, unsigned ebx, unsigned ecx, cache_info* out) {
   const unsigned type = eax & 0x1f;  // 1 data, 2 instruction, 3 unified
   if (type == 0) return false;
   if (type == 2) return true;
@@ -55,15 +70,13 @@ bool take_level(unsigned eax, unsigned ebx, unsigned ecx, cache_info* out) {
   const std::size_t sets = static_cast<std::size_t>(ecx) + 1;
   l.bytes = l.ways * partitions * l.line * sets;
   if (eax & (1u << 9)) l.ways = 0;  // fully associative
-  if (level == 1) out->l1d = l;
-  if (level == 2) out->l2 = l;
-  if (level == 3) out->l3 = l;
+  set_level(out, level, l);
   return true;
 }
 
 // Associativity field of the legacy extended leaves (AMD 0x80000005/6, also
 // Intel's 0x80000006): a code, not a count. 0xF: fully associative (0).
-std::size_t legacy_ways(unsigned code) {
+[[maybe_unused]] std::size_t legacy_ways(unsigned code) {
   static constexpr unsigned char kWays[16] = {0, 1, 2, 3, 4, 6, 8, 0, 16, 0, 32, 48, 64, 96, 128, 0};
   return kWays[code & 0xf];
 }
@@ -107,10 +120,7 @@ bool caches_from_cpuid(cache_info* out) noexcept {
     legacy_levels(amd, &found);
     if (found.l1d.bytes == 0) found.l1d = l1d;
   }
-  if (found.l1d.bytes == 0 || found.l2.bytes == 0) return false;
-  found.source = cache_source::cpuid;
-  *out = found;
-  return true;
+  return publish(found, cache_source::cpuid, out);
 #else
   (void)out;
   return false;
@@ -165,15 +175,9 @@ bool caches_from_sysfs(cache_info* out) noexcept {
     l.bytes = read_number(file("size"));
     l.ways = read_number(file("ways_of_associativity"));
     l.line = read_number(file("coherency_line_size"));
-    const std::size_t level = read_number(file("level"));
-    if (level == 1) found.l1d = l;
-    if (level == 2) found.l2 = l;
-    if (level == 3) found.l3 = l;
+    set_level(&found, read_number(file("level")), l);
   }
-  if (found.l1d.bytes == 0 || found.l2.bytes == 0) return false;
-  found.source = cache_source::sysfs;
-  *out = found;
-  return true;
+  return publish(found, cache_source::sysfs, out);
 #else
   (void)out;
   return false;
