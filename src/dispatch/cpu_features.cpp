@@ -1,12 +1,24 @@
 // CPU feature probes. Deliberately not xsimd's available_architectures():
 // xsimd 8.1 reads SSE2 from the wrong CPUID bit and never checks XCR0, while
-// libgcc's __builtin_cpu_supports does both right.
+// libgcc's __builtin_cpu_supports does both right. Which features each kernel
+// set needs is kRequiredFeatures (dispatch.hpp); this file only asks the CPU.
 #include "dispatch/dispatch.hpp"
 
 #if defined(__arm__) && defined(__linux__)
 #include <sys/auxv.h>
+// <asm/hwcap.h> values (arch/arm/include/uapi/asm/hwcap.h), in case the libc
+// headers lack them.
 #ifndef HWCAP_NEON
 #define HWCAP_NEON (1 << 12)
+#endif
+#ifndef HWCAP_VFPv3
+#define HWCAP_VFPv3 (1 << 13)
+#endif
+#ifndef HWCAP_VFPv4
+#define HWCAP_VFPv4 (1 << 16)
+#endif
+#ifndef HWCAP_VFPD32
+#define HWCAP_VFPD32 (1 << 19)
 #endif
 #endif
 
@@ -34,34 +46,49 @@ bool compiled(qkv_isa isa) noexcept {
   }
 }
 
-bool cpu_supports(qkv_isa isa) noexcept {
-  switch (isa) {
-    case QKV_ISA_SCALAR: return true;
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-    case QKV_ISA_SSE2: return __builtin_cpu_supports("sse2");
-    case QKV_ISA_AVX2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case QKV_ISA_AVX512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-#endif
-#if defined(__aarch64__)
-    case QKV_ISA_NEON64: return true;  // Advanced SIMD is mandatory in AArch64
-#endif
-#if defined(__arm__) && defined(__linux__)
-    case QKV_ISA_NEON: return (getauxval(AT_HWCAP) & HWCAP_NEON) != 0;
-#endif
-    default: return false;
-  }
+isa_set compiled_set() noexcept {
+  isa_set s = 0;
+  for (int i = 0; i < QKV_ISA_COUNT; ++i)
+    if (compiled(static_cast<qkv_isa>(i))) s |= isa_bit(static_cast<qkv_isa>(i));
+  return s;
 }
 
-qkv_isa best() noexcept {
-  static constexpr qkv_isa preference[] = {QKV_ISA_AVX512, QKV_ISA_AVX2, QKV_ISA_SSE2,
-                                           QKV_ISA_NEON64, QKV_ISA_NEON};
-  for (qkv_isa isa : preference)
-    if (compiled(isa) && cpu_supports(isa)) return isa;
-  return QKV_ISA_SCALAR;
+feature_set cpu_features() noexcept {
+  feature_set f = assumed_features();  // of this file: the library's baseline
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  // libgcc reports AVX, FMA and AVX-512 only where XCR0 shows the OS saves
+  // their registers.
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("mmx")) f |= feature::kMmx;
+  if (__builtin_cpu_supports("sse")) f |= feature::kSse;
+  if (__builtin_cpu_supports("sse2")) f |= feature::kSse2;
+  if (__builtin_cpu_supports("sse3")) f |= feature::kSse3;
+  if (__builtin_cpu_supports("ssse3")) f |= feature::kSsse3;
+  if (__builtin_cpu_supports("sse4.1")) f |= feature::kSse41;
+  if (__builtin_cpu_supports("sse4.2")) f |= feature::kSse42;
+  if (__builtin_cpu_supports("popcnt")) f |= feature::kPopcnt;
+  if (__builtin_cpu_supports("avx")) f |= feature::kAvx;
+  if (__builtin_cpu_supports("avx2")) f |= feature::kAvx2;
+  if (__builtin_cpu_supports("fma")) f |= feature::kFma;
+  if (__builtin_cpu_supports("avx512f")) f |= feature::kAvx512f;
+  if (__builtin_cpu_supports("avx512cd")) f |= feature::kAvx512cd;
+  if (__builtin_cpu_supports("avx512dq")) f |= feature::kAvx512dq;
+  if (__builtin_cpu_supports("avx512bw")) f |= feature::kAvx512bw;
+  if (__builtin_cpu_supports("avx512vl")) f |= feature::kAvx512vl;
+#endif
+#if defined(__arm__) && defined(__linux__)
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  if (hwcap & HWCAP_VFPv3) f |= feature::kVfpv3;
+  if (hwcap & HWCAP_VFPD32) f |= feature::kVfpd32;
+  if (hwcap & HWCAP_VFPv4) f |= feature::kVfpv4;
+  if (hwcap & HWCAP_NEON) f |= feature::kNeon;
+#endif
+  // AArch64: FP and Advanced SIMD are part of the baseline (assumed above).
+  return f;
 }
+
+bool cpu_supports(qkv_isa isa) noexcept { return allows(cpu_features(), isa); }
+
+qkv_isa best() noexcept { return pick(cpu_features(), compiled_set()); }
 
 }  // namespace qkv::dispatch

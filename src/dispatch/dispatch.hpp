@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include "qkv/runtime.h"
 
@@ -23,6 +24,153 @@ bool cpu_supports(qkv_isa isa) noexcept;
 
 // The best ISA that is both compiled and supported.
 qkv_isa best() noexcept;
+
+// ---------------------------------------------------------------------------
+// What each kernel set assumes of the CPU, and the decision made from it.
+// The decision is split in two: cpu_features() asks the CPU and OS (the only
+// part that differs between machines), and allows()/pick() are pure functions
+// of a feature set, compiled on every target, so every decision path is
+// tested anywhere with made-up CPUs (tests/test_dispatch_features.cpp).
+
+// One bit per CPU feature; x86 and ARM share the space.
+using feature_set = std::uint32_t;
+namespace feature {
+// x86: cpuid, with the OS's XCR0 for AVX and AVX-512 state (libgcc).
+constexpr feature_set kMmx = 1u << 0, kSse = 1u << 1, kSse2 = 1u << 2, kSse3 = 1u << 3, kSsse3 = 1u << 4,
+                      kSse41 = 1u << 5, kSse42 = 1u << 6, kPopcnt = 1u << 7, kAvx = 1u << 8, kAvx2 = 1u << 9,
+                      kFma = 1u << 10;
+constexpr feature_set kAvx512f = 1u << 11, kAvx512cd = 1u << 12, kAvx512dq = 1u << 13, kAvx512bw = 1u << 14,
+                      kAvx512vl = 1u << 15;
+// 32-bit ARM: Linux AT_HWCAP (VFPv3, 32 double registers, VFPv4 = fused
+// multiply-add and half-precision conversions, NEON).
+constexpr feature_set kVfpv3 = 1u << 16, kVfpd32 = 1u << 17, kVfpv4 = 1u << 18, kNeon = 1u << 19;
+// AArch64: floating point and Advanced SIMD (both mandatory in the ABI).
+constexpr feature_set kFp = 1u << 20, kAsimd = 1u << 21;
+
+// The x86 sets nest, each assuming all the one before it does.
+constexpr feature_set kSse2Level = kMmx | kSse | kSse2;
+constexpr feature_set kAvx2Level = kSse2Level | kSse3 | kSsse3 | kSse41 | kSse42 | kPopcnt | kAvx | kAvx2 | kFma;
+constexpr feature_set kAvx512Level = kAvx2Level | kAvx512f | kAvx512cd | kAvx512dq | kAvx512bw | kAvx512vl;
+}  // namespace feature
+
+// THE table: every feature the code of each kernel set may use, i.e. all that
+// its per-file flags (cmake/QkvIsa.cmake) let the compiler assume, baseline
+// included. Dispatch runs a set only on a CPU that reports all of them. A new
+// set declares its row here; tests/isa_features_check.cpp fails the build if
+// its flags enable a feature the row lacks. (-mavx's XSAVE and SSE4.2's CRC32
+// are left out: the compiler emits them only through their intrinsics, which
+// qkv does not use.)
+inline constexpr feature_set kRequiredFeatures[QKV_ISA_COUNT] = {
+    /* scalar: the target's baseline, nothing more */ 0,
+    /* sse2: -msse2 -mfpmath=sse on i686, the baseline on x86-64 */ feature::kSse2Level,
+    /* avx2: -mavx2 -mfma (which imply SSE3 to SSE4.2 and POPCNT) */ feature::kAvx2Level,
+    /* avx512: -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma */ feature::kAvx512Level,
+    /* neon: -mfpu=neon-vfpv4 over the armv7-a+fp (VFPv3-D16) baseline; the
+       fused multiply-adds need VFPv4, which Cortex-A8/A9 lack */
+    feature::kVfpv3 | feature::kVfpd32 | feature::kVfpv4 | feature::kNeon,
+    /* neon64: the armv8-a baseline */
+    feature::kFp | feature::kAsimd,
+};
+
+// Best first: the order best() and pick() try the sets in.
+inline constexpr qkv_isa kPreference[] = {QKV_ISA_AVX512, QKV_ISA_AVX2, QKV_ISA_SSE2, QKV_ISA_NEON64,
+                                          QKV_ISA_NEON};
+
+// Can a CPU reporting `cpu` run kernel set `isa`? (false outside the enum)
+constexpr bool allows(feature_set cpu, qkv_isa isa) noexcept {
+  const int i = static_cast<int>(isa);
+  return i >= 0 && i < QKV_ISA_COUNT && (kRequiredFeatures[i] & ~cpu) == 0;
+}
+
+// A set of ISAs, one bit each (bit i = qkv_isa i).
+using isa_set = unsigned;
+constexpr isa_set isa_bit(qkv_isa isa) noexcept { return 1u << static_cast<unsigned>(isa); }
+
+// The best ISA among `built` that a CPU reporting `cpu` runs; scalar if none.
+constexpr qkv_isa pick(feature_set cpu, isa_set built) noexcept {
+  for (qkv_isa isa : kPreference)
+    if ((built & isa_bit(isa)) && allows(cpu, isa)) return isa;
+  return QKV_ISA_SCALAR;
+}
+
+// The ISAs compiled into this build (compiled() as a set).
+isa_set compiled_set() noexcept;
+
+// The features this CPU and OS report (cpuid and XCR0 via libgcc on x86,
+// AT_HWCAP on 32-bit ARM Linux), plus those the library's baseline code is
+// compiled to assume (assumed_features() there): qkv would not be running
+// without them. cpu_supports(isa) == allows(cpu_features(), isa).
+feature_set cpu_features() noexcept;
+
+namespace {
+// The features the including translation unit's flags let the compiler
+// assume, read from its predefined macros. In an unnamed namespace because its
+// value differs between translation units built with different flags.
+constexpr feature_set assumed_features() noexcept {
+  feature_set f = 0;
+#if defined(__MMX__)
+  f |= feature::kMmx;
+#endif
+#if defined(__SSE__)
+  f |= feature::kSse;
+#endif
+#if defined(__SSE2__)
+  f |= feature::kSse2;
+#endif
+#if defined(__SSE3__)
+  f |= feature::kSse3;
+#endif
+#if defined(__SSSE3__)
+  f |= feature::kSsse3;
+#endif
+#if defined(__SSE4_1__)
+  f |= feature::kSse41;
+#endif
+#if defined(__SSE4_2__)
+  f |= feature::kSse42;
+#endif
+#if defined(__POPCNT__)
+  f |= feature::kPopcnt;
+#endif
+#if defined(__AVX__)
+  f |= feature::kAvx;
+#endif
+#if defined(__AVX2__)
+  f |= feature::kAvx2;
+#endif
+#if defined(__FMA__)
+  f |= feature::kFma;
+#endif
+#if defined(__AVX512F__)
+  f |= feature::kAvx512f;
+#endif
+#if defined(__AVX512CD__)
+  f |= feature::kAvx512cd;
+#endif
+#if defined(__AVX512DQ__)
+  f |= feature::kAvx512dq;
+#endif
+#if defined(__AVX512BW__)
+  f |= feature::kAvx512bw;
+#endif
+#if defined(__AVX512VL__)
+  f |= feature::kAvx512vl;
+#endif
+#if defined(__arm__) && defined(__ARM_NEON)
+  f |= feature::kNeon | feature::kVfpd32;  // NEON has 32 D registers
+#endif
+#if defined(__arm__) && defined(__ARM_FEATURE_FMA)
+  f |= feature::kVfpv4;
+#endif
+#if defined(__aarch64__) && defined(__ARM_FP)
+  f |= feature::kFp;
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+  f |= feature::kAsimd;
+#endif
+  return f;
+}
+}  // namespace
 
 // Sets the active ISA; the caller has checked compiled() && cpu_supports().
 void set_active(qkv_isa isa) noexcept;
