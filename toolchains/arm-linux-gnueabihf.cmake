@@ -1,9 +1,11 @@
 # 32-bit ARM Linux, hard float (Debian armhf, Raspberry Pi OS 32-bit). The
 # baseline is armv7-a with VFP and *no* NEON (GCC >= 8 needs "+fp", else
 # "-mfloat-abi=hard: selected architecture lacks an FPU"); the neon kernels
-# are compiled per file with -mfpu=neon-vfpv4 and chosen at run time from
-# HWCAP_NEON. Check the scalar fallback on a CPU without NEON with
-#   -DCMAKE_CROSSCOMPILING_EMULATOR="qemu-arm;-cpu;cortex-r5f;-L;/usr/arm-linux-gnueabihf"
+# are compiled per file with -mfpu=neon-vfpv4 and chosen at run time when
+# HWCAP reports NEON, VFPv4 and 32 D registers (src/dispatch). Check the
+# scalar fallback on a CPU without them (cortex-a8/a9: NEON but no VFPv4;
+# cortex-r5f: no NEON) with
+#   -DCMAKE_CROSSCOMPILING_EMULATOR="qemu-arm;-cpu;cortex-a9;-L;/usr/arm-linux-gnueabihf"
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR armv7-a)
 set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
