@@ -440,7 +440,8 @@ def main():
     print(f"qkv:    {q.lib.qkv_version_string().decode()}, isa {q.isa()} ({os.path.realpath(args.lib)})")
     print(f"env:    LD_PRELOAD={'jemalloc' if 'jemalloc' in pre else (pre or '(none: torch on glibc malloc)')} "
           f"MALLOC_CONF={os.environ.get('MALLOC_CONF', '(unset)')} "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')} "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"rounds: {args.rounds}, each side >= {args.min_ms:g} ms per round ('calls' calls); ratio = torch / qkv "
           "(> 1: qkv faster);\n        faults: minor page faults per round (both sides; qkv's buffers are "
           "preallocated, so these are torch's)")

@@ -30,14 +30,25 @@ else
   echo "compare_torch: WARNING: libjemalloc.so.2 not found (./scripts/setup-deps.sh torch): torch runs on" \
     "glibc malloc, and its times include page faults" >&2
 fi
-# jemalloc 5.3 by default hands allocations of 8 MiB and more straight back to
-# the kernel on free (its oversize arena does not keep dirty pages): a T x T
-# score buffer then faults in 4 KiB at a time on every call, as with glibc.
-# Keeping dirty pages forever makes the reuse real.
+# With jemalloc 5.3's defaults (Debian 12) a freed 12 MiB block still comes back
+# as fresh pages: torch's T x T scores fault in on every call (3073 faults per
+# call, as with glibc). Never purging dirty pages makes the reuse real (0).
 export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1}"
 export OMP_WAIT_POLICY=PASSIVE
 # torch on Debian calls OpenBLAS, whose own threads spin ~0.1 s after each call
-# by default and would steal the core from the next (qkv) call; 2^22 cycles.
-export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-22}"
+# by default and would take the core from the next (qkv) call: 2^16 cycles, as
+# qkv_bench. OpenBLAS reads its core and L2 size from the environment, which on
+# some machines forces the AVX2 kernels (OPENBLAS_CORETYPE=Haswell); as in
+# qkv_bench, QKV_BENCH_OPENBLAS_CORETYPE chooses the core, else SkylakeX (its
+# AVX-512 kernels: 0.3.21 does not know every AVX-512 CPU and may fall back to
+# SSE3) where the CPU has what they use, else OpenBLAS's own choice.
+export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-16}"
+unset OPENBLAS_L2_SIZE OPENBLAS_CORETYPE
+core="${QKV_BENCH_OPENBLAS_CORETYPE:-}"
+if [ -z "$core" ] && [ -r /proc/cpuinfo ] &&
+   [ "$(grep -m1 '^flags' /proc/cpuinfo | grep -ow 'avx512f\|avx512cd\|avx512bw\|avx512dq\|avx512vl' | sort -u | wc -l)" = 5 ]; then
+  core=SkylakeX
+fi
+[ -z "$core" ] || export OPENBLAS_CORETYPE="$core"
 
 exec "$python" "$root/bench/compare_torch.py" --lib "$build/src/libqkv.so" "$@"
