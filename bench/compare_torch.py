@@ -183,7 +183,14 @@ def aligned_bytes(nbytes, align=64):
 
 
 def ptr(t):
+    """The address of t's data, for a C call: it does not keep t alive (see keep_alive)."""
     return ctypes.c_void_p(t.data_ptr())
+
+
+def keep_alive(fn, *tensors):
+    """fn, holding on to tensors it reaches only through addresses taken in advance."""
+    fn.keep_alive = tensors
+    return fn
 
 
 # ---- the cases: each builds its buffers once and returns (torch_call, qkv_call) --
@@ -262,8 +269,8 @@ def mha_case(q, batch, tokens, backward, threads, check_tol):
     report += ", " + check([("y (inference)", y, y_ref)], check_tol)
 
     if backward:
-        return torch_step, qkv_step, report
-    return torch_forward, lambda: qkv_forward(0), report
+        return torch_step, keep_alive(qkv_step, params, x), report
+    return torch_forward, keep_alive(lambda: qkv_forward(0), params, x), report
 
 
 def sdpa_case(q, batch, tokens, backward, threads, check_tol):
@@ -309,8 +316,8 @@ def sdpa_case(q, batch, tokens, backward, threads, check_tol):
     report += ", " + check([("out (no lse)", out, out_ref)], check_tol)
 
     if backward:
-        return torch_step, qkv_step, report
-    return torch_forward, lambda: qkv_forward(False), report
+        return torch_step, keep_alive(qkv_step, qt, kt, vt), report
+    return torch_forward, keep_alive(lambda: qkv_forward(False), qt, kt, vt), report
 
 
 def check(entries, tol):
