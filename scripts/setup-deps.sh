@@ -3,13 +3,14 @@
 # already present are skipped, and `apt-get update` runs only when something
 # is missing. Fails loudly, naming the package, when one cannot be installed.
 #
-# usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind]
+# usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind] [torch]
 #   core (default): cmake g++ libxsimd-dev catch2 libbenchmark-dev qemu-user pkg-config
 #   bench:  libopenblas-dev, libdnnl-dev (comparison baselines for benchmarks only)
 #   cross:  aarch64 / armhf / i686 cross g++, arm-none-eabi, qemu-user, qemu-system-arm
 #   fuzz:   clang (libFuzzer)
 #   plot:   gnuplot (bench/plot script)
 #   valgrind: valgrind
+#   torch:  python3-torch, libjemalloc2 (bench/compare_torch.sh; Debian's /usr/bin/python3)
 set -euo pipefail
 
 groups=("$@")
@@ -26,6 +27,7 @@ for g in "${groups[@]}"; do
     fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     plot) pkgs+=(gnuplot-nox) ;;
     valgrind) pkgs+=(valgrind) ;;
+    torch) pkgs+=(python3-torch libjemalloc2) ;;
     *) echo "setup-deps: unknown group '$g'" >&2; exit 2 ;;
   esac
 done
