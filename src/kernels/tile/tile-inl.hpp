@@ -72,14 +72,17 @@ QKV_TILE_INLINE void tile_fma(std::size_t kc, const float* a, RS a_rs, CS a_cs, 
   for (std::size_t i = 0; i < MR; ++i)
 #pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) acc[i][v] = init(i, v);
-  for (std::size_t k = 0; k < kc; ++k, a += a_cs) {
-    step(a);
+  for (std::size_t k = 0; k < kc; ++k) {
+    // A's column k from its base: never a pointer past the last column (with
+    // a huge stride that would overflow; the compiler strength-reduces it).
+    const float* ak = a + k * a_cs;
+    step(ak);
     V b[NV];
 #pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) b[v] = load_b(k, v);
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < MR; ++i) {
-      const V av = O::bcast(a[i * a_rs]);
+      const V av = O::bcast(ak[i * a_rs]);
 #pragma GCC unroll 16
       for (std::size_t v = 0; v < NV; ++v) acc[i][v] = O::fma(av, b[v], acc[i][v]);
     }
