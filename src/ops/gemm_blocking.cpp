@@ -16,14 +16,18 @@ std::size_t fit(std::size_t v, std::size_t step, std::size_t lo, std::size_t hi)
   return clamp(v / step * step, lo_r < step ? step : lo_r, hi_r < step ? step : hi_r);
 }
 
+// kc in steps of 8 (the micro-kernels unroll k by up to 4), within the
+// limits and the kernel set's kc_max (its stack panels).
+std::size_t fit_kc(const kern::gemm_kernels& t, std::size_t kc) {
+  const gemm_block_limits& L = kGemmBlockLimits;
+  return fit(kc, 8, L.kc_min, t.kc_max < L.kc_max ? t.kc_max : L.kc_max);
+}
+
 gemm_blocks finish(const kern::gemm_kernels& t, std::size_t mc, std::size_t kc, std::size_t nc,
                    qkv_blocking_source source) {
   const gemm_block_limits& L = kGemmBlockLimits;
   gemm_blocks b;
-  // kc in steps of 8 (the micro-kernels unroll k by up to 4), within the
-  // stack B block's room for one panel.
-  const std::size_t kc_max = t.kc_max < L.kc_max ? t.kc_max : L.kc_max;
-  b.kc = fit(kc, 8, L.kc_min, kc_max);
+  b.kc = fit_kc(t, kc);
   b.mc = fit(mc, t.mr, t.mr, L.mc_max);
   b.nc = fit(nc, t.nr, t.nr, L.nc_max);
   b.source = source;
@@ -36,10 +40,9 @@ gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache
   // One way of L1 (or an eighth, associativity unknown) is left to C's
   // lines and the stack.
   const std::size_t w1 = c.l1d.ways ? c.l1d.ways : 8;
-  const std::size_t kc = (c.l1d.bytes - c.l1d.bytes / w1) / ((t.mr + t.nr) * kFloat);
-  const std::size_t kc_fit = finish(t, t.mr, kc, t.nr, QKV_BLOCKING_CACHES).kc;
-  const std::size_t nc = c.l2.bytes / 4 * 3 / (kc_fit * kFloat);
-  const std::size_t mc = c.l2.bytes / 8 / (kc_fit * kFloat);  // A and B blocks: 7/8 of L2
+  const std::size_t kc = fit_kc(t, (c.l1d.bytes - c.l1d.bytes / w1) / ((t.mr + t.nr) * kFloat));
+  const std::size_t nc = c.l2.bytes / 4 * 3 / (kc * kFloat);
+  const std::size_t mc = c.l2.bytes / 8 / (kc * kFloat);  // A and B blocks: 7/8 of L2
   return finish(t, mc, kc, nc, QKV_BLOCKING_CACHES);
 }
 

@@ -26,12 +26,11 @@ struct unaligned_io {
   static void store(float* p, std::size_t, V x) { x.store_unaligned(p); }
 };
 
-// Loads from a 64-byte aligned packed panel.
+// Loads from a 64-byte aligned packed panel (B operands only: no store).
 template <class A>
 struct aligned_io {
   using V = xsimd::batch<float, A>;
   static V load(const float* p, std::size_t) { return V::load_aligned(p); }
-  static void store(float* p, std::size_t, V x) { x.store_aligned(p); }
 };
 
 }  // namespace
