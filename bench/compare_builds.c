@@ -1,0 +1,114 @@
+/* compare_builds.c - two builds of libqkv.so in one process, the same calls
+ * timed on each in turn: the A/B that stays fair on a machine whose speed
+ * changes by phases (bench/README.md, "Session 6"). Both libraries are loaded
+ * with dlopen(RTLD_LOCAL | RTLD_DEEPBIND), so each keeps its own symbols and
+ * dispatch. Per case: 15 rounds of about 20 ms per library, alternating which
+ * goes first; printed are the median of the per-round ratios time(A)/time(B)
+ * (> 1: B faster), its quartiles, and each side's median time.
+ * Cases: fused sdpa forward and backward, reference forward (B1/B4, H12,
+ * T256/T1024, d64, causal and not), and sgemm shapes from 6x2x3 to 2048^3.
+ *
+ *   cmake -S . -B build/so -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+ *         -DQKV_BUILD_TESTS=OFF -DQKV_BUILD_BENCH=OFF -DQKV_BUILD_EXAMPLES=OFF
+ *   cmake --build build/so --target qkv      (and the same for the other build)
+ *   cc -O2 -std=c11 bench/compare_builds.c -Iinclude -ldl -o compare_builds
+ *   OMP_WAIT_POLICY=PASSIVE ./compare_builds old/libqkv.so new/libqkv.so [threads]
+ * AB_ONLY=<substring> keeps the cases whose name contains it. The harness's
+ * own buffers use malloc: it is a benchmark, not library code. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <qkv/qkv.h>
+
+typedef qkv_status (*fwd_t)(const qkv_sdpa_desc*, const float*, const float*, const float*, float*, float*, void*, size_t);
+typedef qkv_status (*bwd_t)(const qkv_sdpa_desc*, const float*, const float*, const float*, const float*, const float*,
+                            const float*, float*, float*, float*, void*, size_t);
+typedef qkv_status (*gemm_t)(qkv_trans, qkv_trans, size_t, size_t, size_t, float, const float*, size_t, const float*,
+                             size_t, float, float*, size_t, void*, size_t);
+typedef qkv_status (*thr_t)(int);
+struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; };
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+static struct lib load(const char* path) {
+  void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (!h) { fprintf(stderr, "%s\n", dlerror()); exit(1); }
+  struct lib l = {(fwd_t)dlsym(h, "qkv_sdpa_forward"), (bwd_t)dlsym(h, "qkv_sdpa_backward"),
+                  (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads")};
+  return l;
+}
+static int cmp(const void* a, const void* b) { double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }
+static float* rnd(size_t n) { float* p = malloc(n * 4); for (size_t i = 0; i < n; ++i) p[i] = (float)rand() / RAND_MAX - 0.5f; return p; }
+
+enum { ROUNDS = 15 };
+struct lib L[2];
+static char* ws; static size_t ws_bytes = 64u << 20;
+
+/* kind 0 fwd, 1 bwd, 2 gemm */
+static double run(int which, int kind, qkv_sdpa_desc* d, float** t, size_t M, size_t N, size_t K, int tb, int reps) {
+  double t0 = now();
+  for (int r = 0; r < reps; ++r) {
+    if (kind == 0) L[which].fwd(d, t[0], t[1], t[2], t[3], t[4], ws, ws_bytes);
+    else if (kind == 1) L[which].bwd(d, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], ws, ws_bytes);
+    else L[which].gemm(QKV_NO_TRANS, tb ? QKV_TRANS : QKV_NO_TRANS, M, N, K, 1.f, t[0], K, t[1], tb ? K : N, 0.f, t[2], N, ws, ws_bytes);
+  }
+  return (now() - t0) / reps;
+}
+
+static void bench(const char* name, int kind, qkv_sdpa_desc* d, float** t, size_t M, size_t N, size_t K, int tb) {
+  if (getenv("AB_ONLY") && !strstr(name, getenv("AB_ONLY"))) return;
+  /* reps so one timing is ~20 ms */
+  double one = run(1, kind, d, t, M, N, K, tb, 1); run(0, kind, d, t, M, N, K, tb, 1);
+  int reps = (int)(0.02 / one) + 1;
+  double ratio[ROUNDS], ta[ROUNDS], tbb[ROUNDS];
+  for (int r = 0; r < ROUNDS; ++r) {
+    double a, b;
+    if (r & 1) { b = run(1, kind, d, t, M, N, K, tb, reps); a = run(0, kind, d, t, M, N, K, tb, reps); }
+    else { a = run(0, kind, d, t, M, N, K, tb, reps); b = run(1, kind, d, t, M, N, K, tb, reps); }
+    ratio[r] = a / b; ta[r] = a; tbb[r] = b;
+  }
+  qsort(ratio, ROUNDS, sizeof(double), cmp); qsort(ta, ROUNDS, sizeof(double), cmp); qsort(tbb, ROUNDS, sizeof(double), cmp);
+  printf("%-44s old/new %.3f  (q1 %.3f q3 %.3f)  old %.3f ms new %.3f ms\n", name, ratio[ROUNDS / 2], ratio[ROUNDS / 4],
+         ratio[3 * ROUNDS / 4], ta[ROUNDS / 2] * 1e3, tbb[ROUNDS / 2] * 1e3);
+  fflush(stdout);
+}
+
+int main(int argc, char** argv) {
+  L[0] = load(argv[1]); L[1] = load(argv[2]);
+  int threads = argc > 3 ? atoi(argv[3]) : 1;
+  L[0].thr(threads); L[1].thr(threads);
+  ws = aligned_alloc(64, ws_bytes);
+  const size_t shapes[][4] = {{1, 12, 256, 64}, {1, 12, 1024, 64}, {4, 12, 256, 64}};
+  for (int s = 0; s < 3; ++s)
+    for (int causal = 0; causal < 2; ++causal) {
+      size_t B = shapes[s][0], H = shapes[s][1], T = shapes[s][2], D = shapes[s][3];
+      qkv_sdpa_desc d; memset(&d, 0, sizeof d);
+      d.batch = B; d.heads = H; d.q_len = T; d.kv_len = T; d.head_dim = D;
+      qkv_sdpa_strides st = {H * T * D, T * D, D};
+      d.q = d.k = d.v = d.o = st; d.causal = causal; d.algo = QKV_SDPA_FUSED;
+      size_t n = B * H * T * D;
+      float* t[9] = {rnd(n), rnd(n), rnd(n), rnd(n), rnd(B * H * T), rnd(n), rnd(n), rnd(n), rnd(n)};
+      char name[96];
+      L[1].fwd(&d, t[0], t[1], t[2], t[3], t[4], ws, ws_bytes);
+      snprintf(name, sizeof name, "sdpa fwd B%zu H%zu T%zu d%zu causal %d", B, H, T, D, causal);
+      bench(name, 0, &d, t, 0, 0, 0, 0);
+      snprintf(name, sizeof name, "sdpa bwd B%zu H%zu T%zu d%zu causal %d", B, H, T, D, causal);
+      bench(name, 1, &d, t, 0, 0, 0, 0);
+      d.algo = QKV_SDPA_REFERENCE;
+      snprintf(name, sizeof name, "sdpa ref fwd B%zu H%zu T%zu d%zu causal %d", B, H, T, D, causal);
+      bench(name, 0, &d, t, 0, 0, 0, 0);
+      for (int i = 0; i < 9; ++i) free(t[i]);
+    }
+  const size_t g[][4] = {{256, 256, 256, 0}, {1024, 1024, 1024, 0}, {1024, 1024, 64, 1}, {1024, 64, 1024, 0}, {1024, 768, 768, 0}, {6, 2, 3, 1}, {64, 64, 64, 1}, {2048, 2048, 2048, 0}, {1024, 2304, 768, 0}, {1024, 768, 2304, 1}, {512, 512, 512, 0}};
+  for (int s = 0; s < 11; ++s) {
+    float* t[3] = {rnd(g[s][0] * g[s][2]), rnd(g[s][2] * g[s][1]), rnd(g[s][0] * g[s][1])};
+    char name[96];
+    snprintf(name, sizeof name, "sgemm %zux%zux%zu %s", g[s][0], g[s][1], g[s][2], g[s][3] ? "Bt" : "NN");
+    bench(name, 2, NULL, t, g[s][0], g[s][1], g[s][2], (int)g[s][3]);
+    for (int i = 0; i < 3; ++i) free(t[i]);
+  }
+  return 0;
+}
