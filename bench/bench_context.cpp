@@ -71,13 +71,13 @@ std::string cache_sizes() {
   return out.empty() ? sysconf_caches() : out;
 }
 
-// "avx512 gemm_f32 14x32, mc 294 kc 216 nc 576 (from caches: L1d 48K
+// "gemm_f32_14x32 for zen5, mc 294 kc 216 nc 576 (from caches: L1d 48K
 // 12-way, L2 1024K 8-way)": the blocks qkv's GEMM runs with, and why.
 std::string gemm_blocking() {
   qkv_gemm_blocking b;
   if (qkv_get_gemm_blocking(&b) != QKV_OK) return "unknown";
   static const char* const kSource[] = {"from caches", "QKV_BLOCKING", "built-in"};
-  std::string out = std::to_string(b.mr) + "x" + std::to_string(b.nr) + ", mc " + std::to_string(b.mc) + " kc " +
+  std::string out = std::string(b.kernel) + " for " + b.cpu_class + ", mc " + std::to_string(b.mc) + " kc " +
                     std::to_string(b.kc) + " nc " + std::to_string(b.nc) + " (" + kSource[b.source];
   if (b.l1d_bytes)
     out += ": L1d " + std::to_string(b.l1d_bytes / 1024) + "K " + std::to_string(b.l1d_ways) + "-way, L2 " +

@@ -120,10 +120,25 @@ void check_kernels(const gemm_kernels& t, std::size_t kc, float alpha, float bet
 
 }  // namespace
 
-TEST_CASE("gemm micro-kernels: full tile, edges and strided forms agree bitwise on every ISA", "[gemm]") {
+namespace {
+// Every table of the ISAs this machine runs: one per ISA, and AVX-512's
+// second form of the full tile (A as embedded broadcasts) where built.
+std::vector<const gemm_kernels*> runnable_tables() {
+  std::vector<const gemm_kernels*> out;
   for (qkv_isa isa : qkv_test::runnable_isas()) {
-    const gemm_kernels& t = qkv::kern::gemm_for(isa);
-    INFO("isa " << qkv_isa_name(isa) << " kernel " << t.name);
+    out.push_back(&qkv::kern::gemm_for(isa));
+#ifdef QKV_HAVE_GEMM_AVX512_MEM
+    if (isa == QKV_ISA_AVX512) out.push_back(&qkv::kern::gemm_avx512_mem);
+#endif
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("gemm micro-kernels: full tile, edges and strided forms agree bitwise on every ISA", "[gemm]") {
+  for (const gemm_kernels* tp : runnable_tables()) {
+    const gemm_kernels& t = *tp;
+    INFO("kernel " << t.name);
     // k around the assembly's unroll of 4 and the table's KC block.
     for (std::size_t kc : {std::size_t(1), std::size_t(2), std::size_t(3), std::size_t(4), std::size_t(5),
                            std::size_t(7), std::size_t(8), std::size_t(9), std::size_t(17), std::size_t(64),
@@ -169,3 +184,36 @@ TEST_CASE("gemm block_inplace equals the micro-kernel tiling bitwise", "[gemm]")
             }
   }
 }
+
+#ifdef QKV_HAVE_GEMM_AVX512_MEM
+TEST_CASE("gemm AVX-512: both forms of the full tile give the same bits", "[gemm][uarch]") {
+  const std::vector<qkv_isa> isas = qkv_test::runnable_isas();
+  if (std::find(isas.begin(), isas.end(), QKV_ISA_AVX512) == isas.end()) return;
+  const gemm_kernels& reg = qkv::kern::gemm_for(QKV_ISA_AVX512);
+  const gemm_kernels& mem = qkv::kern::gemm_avx512_mem;
+  REQUIRE(reg.mr == mem.mr);
+  REQUIRE(reg.nr == mem.nr);
+  for (std::size_t kc : {std::size_t(1), std::size_t(3), std::size_t(4), std::size_t(13), std::size_t(240),
+                         reg.kc_max}) {
+    aligned_floats ap(reg.mr * kc), bp(kc * reg.nr);
+    const std::vector<float> a = qkv_test::random_vector(reg.mr * kc, 11 + kc);
+    const std::vector<float> b = qkv_test::random_vector(kc * reg.nr, 12 + kc);
+    std::copy(a.begin(), a.end(), ap.p);
+    std::copy(b.begin(), b.end(), bp.p);
+    for (float beta : {0.f, 0.5f}) {
+      INFO("kc " << kc << " beta " << beta);
+      std::vector<float> c_reg = qkv_test::random_vector(reg.mr * reg.nr, 13), c_mem = c_reg;
+      reg.ukernel(kc, 0.75f, ap.p, bp.p, beta, c_reg.data(), reg.nr);
+      mem.ukernel(kc, 0.75f, ap.p, bp.p, beta, c_mem.data(), reg.nr);
+      REQUIRE(std::memcmp(c_reg.data(), c_mem.data(), c_reg.size() * sizeof(float)) == 0);
+      // B read in place (row stride nr + 5) through the strided entry point.
+      const std::size_t ldb = reg.nr + 5;
+      std::vector<float> bin(kc * ldb, kCanary);
+      for (std::size_t k = 0; k < kc; ++k) std::copy(b.begin() + k * reg.nr, b.begin() + (k + 1) * reg.nr, &bin[k * ldb]);
+      reg.ukernel_strided(reg.mr, reg.nr, kc, 0.75f, ap.p, 1, reg.mr, bin.data(), ldb, beta, c_reg.data(), reg.nr);
+      mem.ukernel_strided(mem.mr, mem.nr, kc, 0.75f, ap.p, 1, mem.mr, bin.data(), ldb, beta, c_mem.data(), mem.nr);
+      REQUIRE(std::memcmp(c_reg.data(), c_mem.data(), c_reg.size() * sizeof(float)) == 0);
+    }
+  }
+}
+#endif

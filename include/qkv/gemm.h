@@ -113,7 +113,12 @@ typedef enum qkv_blocking_source {
  *  splits K into near-equal blocks and may widen mc and nc for a shallow K
  *  within the same area. The
  *  environment variable QKV_BLOCKING="mc,kc,nc", read at that moment,
- *  overrides the model (hosted builds). qkv_sgemm_workspace_size is at most
+ *  overrides the model (hosted builds). Where a rule on caches cannot decide
+ *  (how the AVX-512 tile takes A: from a register or as an embedded
+ *  broadcast from memory), the CPU's vendor and family do (cpu_class); both
+ *  forms give the same bits, and QKV_AVX512_A_OPERAND=register|memory in the
+ *  environment at first use overrides the choice for measurements.
+ *  qkv_sgemm_workspace_size is at most
  *  (mc + nc) * kc * 4 + 64 bytes, plus mc * kc * 4 per extra thread. */
 typedef struct qkv_gemm_blocking {
   size_t mr, nr;                        /**< register tile */
@@ -121,6 +126,12 @@ typedef struct qkv_gemm_blocking {
   size_t l1d_bytes, l2_bytes, l3_bytes; /**< caches the model read (0: unknown); L3 whole */
   size_t l1d_ways, l2_ways;             /**< their associativity (0: unknown) */
   qkv_blocking_source source;
+  const char* kernel;    /**< the micro-kernel, e.g. "gemm_f32_14x32" or, with A
+                              as embedded-broadcast FMA operands, "gemm_f32_14x32_mem"
+                              (static string) */
+  const char* cpu_class; /**< the microarchitecture class the per-CPU choices were
+                              made for: "intel", "zen4", "zen5", "amd" or "other"
+                              (static string) */
 } qkv_gemm_blocking;
 
 /** Fills @p out with the active ISA's GEMM blocking (query again after

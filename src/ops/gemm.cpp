@@ -5,6 +5,7 @@
 
 #include "kernels/gemm/gemm.hpp"
 #include "ops/gemm_blocking.hpp"
+#include "ops/gemm_table.hpp"
 #include "ops/gemm_tiny.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
@@ -291,7 +292,7 @@ void run_packed(const gemm_kernels& t, const problem& p, const blocks& bl, float
 std::size_t sgemm_workspace_bytes(qkv_isa isa, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K,
                                   int threads) {
   if (M == 0 || N == 0 || K == 0 || sgemm_is_small(M, N, K)) return 0;
-  const gemm_kernels& t = kern::gemm_for(isa);
+  const gemm_kernels& t = gemm_table(isa);
   const blocks bl = blocks_for(isa, t, ta, tb, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) return 0;  // both operands read in place
   const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
@@ -307,7 +308,7 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  const gemm_kernels& t = kern::gemm_for(x.isa);
+  const gemm_kernels& t = gemm_table(x.isa);
   // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
   auto unpacked = [&] {
     if (bias) broadcast_rows(M, N, bias, C, ldc);

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "ops/gemm_table.hpp"
+
 namespace qkv::ops {
 namespace {
 
@@ -65,7 +67,7 @@ bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_block
 namespace {
 
 gemm_blocks decide(qkv_isa isa) {
-  const kern::gemm_kernels& t = kern::gemm_for(isa);
+  const kern::gemm_kernels& t = gemm_table(isa);
 #ifdef QKV_HOSTED
   gemm_blocks b;
   if (const char* env = std::getenv("QKV_BLOCKING"))
@@ -89,7 +91,7 @@ const gemm_blocks& gemm_blocks_for(qkv_isa isa) noexcept {
 }
 
 qkv_gemm_blocking describe_gemm_blocking(qkv_isa isa) noexcept {
-  const kern::gemm_kernels& t = kern::gemm_for(isa);
+  const kern::gemm_kernels& t = gemm_table(isa);
   const gemm_blocks& b = gemm_blocks_for(isa);
   const dispatch::cache_info& c = dispatch::caches();
   const bool known = c.source != dispatch::cache_source::defaults;
@@ -105,6 +107,8 @@ qkv_gemm_blocking describe_gemm_blocking(qkv_isa isa) noexcept {
   r.l1d_ways = known ? c.l1d.ways : 0;
   r.l2_ways = known ? c.l2.ways : 0;
   r.source = b.source;
+  r.kernel = t.name;
+  r.cpu_class = dispatch::uarch().name;
   return r;
 }
 

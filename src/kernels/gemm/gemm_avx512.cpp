@@ -1,6 +1,8 @@
-// gemm kernels for avx512: gemm_f32_14x32. The full packed tile is inline
-// assembly (embedded-broadcast FMAs, see tile_asm): this ISA's
-// specialisation of the register tile. Everything else is that register
+// gemm kernels for avx512: gemm_f32_14x32, in two forms. The full packed
+// tile is the register tile (kernels/tile) with A broadcast into a register,
+// or, on x86-64, inline assembly with A as embedded-broadcast FMA operands
+// (tile_asm); which one runs is a per-microarchitecture choice
+// (dispatch/uarch.hpp). Everything else is that register
 // tile (kernels/tile) on raw zmm/ymm/xmm registers, because xsimd 8.1's fma
 // on avx512f is a separate multiply and add.
 //
@@ -252,13 +254,19 @@ void tile_asm(std::size_t kc, float alpha, const float* a, const float* b, std::
 #undef QKV_OUT_ALL
 #endif  // __x86_64__
 
+// The full packed tile in either form (see the table at the end): Mem, the
+// assembly with A as embedded broadcasts from memory; else the intrinsics
+// tile with A broadcast into a register. Same operations, same bits.
+template <bool Mem>
 void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                     std::size_t ldc) {
 #ifdef QKV_GEMM_ASM
-  tile_asm(kc, alpha, a, b, kNR, beta, c, ldc);
-#else
-  tile_f32<kMR, false, a_src::packed, true>(kc, alpha, a, 0, b, kNR, beta, c, ldc, 0xFFFF, 0xFFFF);
+  if (Mem) {
+    tile_asm(kc, alpha, a, b, kNR, beta, c, ldc);
+    return;
+  }
 #endif
+  tile_f32<kMR, false, a_src::packed, true>(kc, alpha, a, 0, b, kNR, beta, c, ldc, 0xFFFF, 0xFFFF);
 }
 
 using tile_fn = void (*)(std::size_t, float, const float*, std::size_t, const float*, std::size_t, float, float*,
@@ -284,6 +292,7 @@ __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
   return static_cast<__mmask16>((1u << n) - 1u);
 }
 
+template <bool Mem>
 void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
                             std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta,
                             float* c, std::size_t ldc) {
@@ -292,7 +301,7 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
   const int inplace_b = b_rs == 0 ? 0 : 1;
   const bool packed_a = a_rs == 1 && a_cs == kMR;
 #ifdef QKV_GEMM_ASM
-  if (m == kMR && n == kNR && packed_a) {  // the assembly tile
+  if (Mem && m == kMR && n == kNR && packed_a) {  // the assembly tile
     tile_asm(kc, alpha, a, b, inplace_b ? b_rs : kNR, beta, c, ldc);
     return;
   }
@@ -300,7 +309,7 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
   const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
   if (packed_a && !inplace_b) {  // the edges of a packed block
     if (m == kMR && n == kNR)
-      gemm_f32_14x32(kc, alpha, a, b, beta, c, ldc);
+      gemm_f32_14x32<Mem>(kc, alpha, a, b, beta, c, ldc);
     else
       kEdgePacked[m - 1](kc, alpha, a, 0, b, kNR, beta, c, ldc, m0, m1);
     return;
@@ -612,8 +621,15 @@ static_assert(kGemmKcLimit * kNR <= kGemmStackBFloats, "a B panel exceeds the st
 
 }  // namespace
 
-const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN, kInplaceBMax, gemm_f32_14x32,
-                                  gemm_f32_14x32_strided, pack_a_14, pack_b_32, direct_f32_avx512,
-                                  gemm_f32_block_inplace};
+// Two tables that differ only in how the full tile takes A (dispatch/uarch
+// chooses per microarchitecture; ops/gemm_table.hpp looks it up).
+const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN, kInplaceBMax,
+                                  gemm_f32_14x32<false>, gemm_f32_14x32_strided<false>, pack_a_14, pack_b_32,
+                                  direct_f32_avx512, gemm_f32_block_inplace};
+#ifdef QKV_GEMM_ASM
+const gemm_kernels gemm_avx512_mem = {"gemm_f32_14x32_mem", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN,
+                                      kInplaceBMax, gemm_f32_14x32<true>, gemm_f32_14x32_strided<true>, pack_a_14,
+                                      pack_b_32, direct_f32_avx512, gemm_f32_block_inplace};
+#endif
 
 }  // namespace qkv::kern
