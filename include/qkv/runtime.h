@@ -53,7 +53,13 @@ QKV_API qkv_status qkv_get_isa(qkv_isa* isa);
 QKV_API qkv_status qkv_set_isa(qkv_isa isa);
 
 /** Number of threads the parallel routines use (OpenMP builds; 1 otherwise).
- *  Results are bitwise identical for every thread count.
+ *  Results are bitwise identical for every thread count. A call uses at most
+ *  this many: fewer when its work is small (about 1 MFLOP per thread), and
+ *  never more than the processors the process may run on
+ *  (omp_get_num_procs()). On a machine shared with other busy processes,
+ *  set OMP_WAIT_POLICY=PASSIVE: libgomp's default spin-wait keeps a core
+ *  that an off-CPU team member needs, and a 2-thread call can then take
+ *  whole scheduler ticks (measurements: bench/README.md, "Oversubscription").
  *  @return QKV_OK, or QKV_ERR_BAD_ARGUMENT if @p n < 1 (setting unchanged).
  *  Without OpenMP the value is validated and ignored: the count stays 1. */
 QKV_API qkv_status qkv_set_num_threads(int n);

@@ -38,6 +38,13 @@ int threads_for(const exec& x, float flops, std::size_t tasks) noexcept {
   // 10 us on one AVX-512 core) it costs more than it saves.
   constexpr float kMinFlopsPerThread = 1e6f;
   int n = x.threads;
+#ifdef _OPENMP
+  // Never more threads than processors this process may run on: the extra
+  // ones would only take turns with the others, and every barrier would
+  // wait for whichever is off-CPU.
+  const int procs = omp_get_num_procs();
+  if (procs >= 1 && n > procs) n = procs;
+#endif
   if (static_cast<float>(n) * kMinFlopsPerThread > flops)
     n = static_cast<int>(flops / kMinFlopsPerThread);
   if (static_cast<std::size_t>(n) > tasks) n = static_cast<int>(tasks);
