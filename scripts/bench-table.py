@@ -3,9 +3,9 @@
 
 usage: scripts/bench-table.py [build/bench/results/bench.json]
 
-Medians of the repetitions. sgemm rows come from BM_sgemm_pair (qkv and
-OpenBLAS timed alternately in every iteration; the ratio is the median of the
-per-pair ratios), attention and layer rows from their own families, with the
+Medians of the repetitions. sgemm rows come from BM_sgemm_pair (qkv, oneDNN
+and OpenBLAS timed alternately in every iteration; each ratio is the median of
+the per-iteration ratios, > 1 where qkv is faster), attention and layer rows from their own families, with the
 comparisons the benchmark ran in the same process.
 """
 import json
@@ -42,13 +42,18 @@ def gemm_rows(m):
             continue
         M, N, K, tb, thr = g.groups()
         calls = b.get("calls_per_iter", 1.0)
-        shape = f"{M}x{N}x{K}" + (" Bᵀ" if tb == "1" else "")
+        shape = f"{M}x{N}x{K}" + (" Aᵀ" if "/tA:1" in name else "") + (" Bᵀ" if tb == "1" else "")
         # % of peak against the probe run inside the same iterations (phase-matched) where the run has it.
         pct = b.get("pct_peak_paired", b["pct_peak"])
-        opct = b.get("openblas_pct_peak_paired")
-        ob = f"OpenBLAS {b['openblas_GFLOPS']:.0f} GFLOP/s" + (f", {opct:.0f} % of peak" if opct is not None else "")
+        peers = []
+        for key, label in (("onednn", "oneDNN"), ("openblas", "OpenBLAS")):
+            if f"vs_{key}" not in b:
+                continue
+            ppct = b.get(f"{key}_pct_peak_paired")
+            detail = f"{b[key + '_GFLOPS']:.0f} GFLOP/s" + (f", {ppct:.0f} % of peak" if ppct is not None else "")
+            peers.append(f"{b['vs_' + key]:.2f}x {label} ({detail})")
         yield row("sgemm", shape, thr, fmt_time(seconds(b) / calls), f"{b['GFLOPS']:.0f}", f"{pct:.0f}",
-                  f"{b['vs_openblas']:.2f}x OpenBLAS speed (paired; {ob})")
+                  "paired: " + "; ".join(peers) if peers else "")
 
 
 def sdpa_rows(m):
