@@ -9,7 +9,7 @@
 
 #include <xsimd/xsimd.hpp>
 
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 #if defined(__ARM_NEON)
@@ -79,6 +79,93 @@ inline float reduce_max(vf<A> v) noexcept {
   float m = lanes[0];
   for (std::size_t i = 1; i < vf<A>::size; ++i) m = lanes[i] > m ? lanes[i] : m;
   return m;
+}
+
+// In-register transpose of the W x W block held in v[0..W-1] (W =
+// vf<A>::size, v[i] = row i): afterwards v[i] holds column i. Pure data
+// movement, so exact. xsimd 8.1 has no transpose, and its zip_lo/zip_hi on
+// AVX and AVX-512 interleave within each 128-bit lane only, so those two get
+// the usual unpack / shuffle / lane-permute networks; 4-wide vectors (SSE2,
+// NEON) take two rounds of zips, and any other width goes through memory.
+// Always inlined, so the block stays in registers. On avx512f the zero-masked
+// forms with a full mask: GCC 12 warns that the plain ones read an
+// uninitialized register (as vmax in softmax/exp-inl.hpp).
+template <class A>
+__attribute__((always_inline)) inline void transpose(vf<A>* v) noexcept {
+  using V = vf<A>;
+  constexpr std::size_t W = V::size;
+#if defined(__AVX512F__)
+  if constexpr (std::is_base_of<xsimd::avx512f, A>::value) {
+    static_assert(W == 16, "avx512f: 16 floats");
+    constexpr __mmask16 all = 0xFFFF;
+    __m512 t[16], u[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i += 2) {  // rows i, i+1 interleaved within each 128-bit lane
+      t[i] = _mm512_maskz_unpacklo_ps(all, v[i], v[i + 1]);
+      t[i + 1] = _mm512_maskz_unpackhi_ps(all, v[i], v[i + 1]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i += 4) {  // u[i + k], lane l: rows i..i+3 of column 4l + k
+      u[i] = _mm512_maskz_shuffle_ps(all, t[i], t[i + 2], 0x44);
+      u[i + 1] = _mm512_maskz_shuffle_ps(all, t[i], t[i + 2], 0xEE);
+      u[i + 2] = _mm512_maskz_shuffle_ps(all, t[i + 1], t[i + 3], 0x44);
+      u[i + 3] = _mm512_maskz_shuffle_ps(all, t[i + 1], t[i + 3], 0xEE);
+    }
+#pragma GCC unroll 16
+    for (int k = 0; k < 4; ++k) {  // move whole 128-bit lanes: columns k, 4+k, 8+k, 12+k
+      const __m512 a = _mm512_maskz_shuffle_f32x4(all, u[k], u[4 + k], 0x88);      // columns k, 8+k of rows 0-7
+      const __m512 b = _mm512_maskz_shuffle_f32x4(all, u[8 + k], u[12 + k], 0x88);  // columns k, 8+k of rows 8-15
+      const __m512 c = _mm512_maskz_shuffle_f32x4(all, u[k], u[4 + k], 0xDD);      // columns 4+k, 12+k of rows 0-7
+      const __m512 d = _mm512_maskz_shuffle_f32x4(all, u[8 + k], u[12 + k], 0xDD);  // columns 4+k, 12+k of rows 8-15
+      v[k] = V(_mm512_maskz_shuffle_f32x4(all, a, b, 0x88));
+      v[k + 8] = V(_mm512_maskz_shuffle_f32x4(all, a, b, 0xDD));
+      v[k + 4] = V(_mm512_maskz_shuffle_f32x4(all, c, d, 0x88));
+      v[k + 12] = V(_mm512_maskz_shuffle_f32x4(all, c, d, 0xDD));
+    }
+    return;
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (std::is_base_of<xsimd::avx, A>::value) {
+    static_assert(W == 8, "avx: 8 floats");
+    __m256 t[8], u[8];
+#pragma GCC unroll 16
+    for (int i = 0; i < 8; i += 2) {  // rows i, i+1 interleaved within each 128-bit lane
+      t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 8; i += 4) {  // u[i + k], lane l: rows i..i+3 of column 4l + k
+      u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+#pragma GCC unroll 16
+    for (int k = 0; k < 4; ++k) {  // low lanes of rows 0-3 and 4-7 are column k, high ones 4+k
+      v[k] = V(_mm256_permute2f128_ps(u[k], u[4 + k], 0x20));
+      v[k + 4] = V(_mm256_permute2f128_ps(u[k], u[4 + k], 0x31));
+    }
+    return;
+  }
+#endif
+  if constexpr (W == 4) {
+    // Two rounds of perfect shuffles: zip row i with row i + 2.
+    const V a = xsimd::zip_lo(v[0], v[2]), b = xsimd::zip_hi(v[0], v[2]);
+    const V c = xsimd::zip_lo(v[1], v[3]), d = xsimd::zip_hi(v[1], v[3]);
+    v[0] = xsimd::zip_lo(a, c);
+    v[1] = xsimd::zip_hi(a, c);
+    v[2] = xsimd::zip_lo(b, d);
+    v[3] = xsimd::zip_hi(b, d);
+  } else {
+    alignas(64) float m[W * W];
+    for (std::size_t i = 0; i < W; ++i) v[i].store_aligned(m + i * W);
+    for (std::size_t i = 0; i < W; ++i) {
+      alignas(64) float col[W];
+      for (std::size_t j = 0; j < W; ++j) col[j] = m[j * W + i];
+      v[i] = V::load_aligned(col);
+    }
+  }
 }
 
 }  // namespace qkv::simd

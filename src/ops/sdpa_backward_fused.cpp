@@ -233,31 +233,12 @@ class fused_backward {
       if (cols_pad > cols) util::zero_floats(dst + r * cols_pad + cols, cols_pad - cols);
     }
   }
-  // Transpose rows x cols of the packed src [rows][ld] into dst [cols][ld_dst],
-  // columns >= rows zeroed up to ld_dst. 16 x 16 blocks stay in L1.
-  static void transpose(const float* src, std::size_t ld, std::size_t rows, std::size_t cols, std::size_t ld_dst,
-                        float* dst) {
-    constexpr std::size_t kB = 16;
-    for (std::size_t c0 = 0; c0 < rows; c0 += kB) {
-      const std::size_t nc = rows - c0 < kB ? rows - c0 : kB;
-      for (std::size_t f0 = 0; f0 < cols; f0 += kB) {
-        const std::size_t nf = cols - f0 < kB ? cols - f0 : kB;
-        for (std::size_t f = f0; f < f0 + nf; ++f)
-          for (std::size_t c = c0; c < c0 + nc; ++c) dst[f * ld_dst + c] = src[c * ld + f];
-      }
-    }
-    for (std::size_t f = 0; f < cols; ++f)
-      for (std::size_t c = rows; c < ld_dst; ++c) dst[f * ld_dst + c] = 0.f;
-  }
-
   // Q / dO rows [i0, i0 + rows) as GEMM operands: always contiguous, padded
   // copies. In place, a [B,T,H,d] layout's token stride (H d floats, a
   // multiple of 4 KiB / 64 lines) maps a tile's rows onto a few L1 sets.
   // Q is packed as Qs = fl(scale Q), the fused forward's pack_qt.
   cmat query_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
-    pack_rows(h.q + i0 * p_.q.token, p_.q.token, rows, g_.D, g_.dp, buf);
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t f = 0; f < g_.D; ++f) buf[r * g_.dp + f] = p_.scale * buf[r * g_.dp + f];
+    kern_.scale_rows(rows, g_.D, g_.dp, p_.scale, h.q + i0 * p_.q.token, p_.q.token, buf, g_.dp);
     return {buf, g_.dp};
   }
   cmat dout_operand(const head& h, std::size_t i0, std::size_t rows, float* buf) const {
@@ -279,21 +260,16 @@ class fused_backward {
   // dQ = scale (sum_j dS K_j): the accumulated rows [rows][D], scaled once
   // into the caller's dQ (in place when the accumulator is dQ itself).
   void finish_dq(const mat& acc, const mat& dq, std::size_t rows) const {
-    for (std::size_t r = 0; r < rows; ++r) {
-      if (r + kAhead < rows && acc.p != dq.p) prefetch_row_for_write(dq.row(r + kAhead), g_.D);
-      const float* a = acc.row(r);
-      float* o = dq.row(r);
-      for (std::size_t f = 0; f < g_.D; ++f) o[f] = p_.scale * a[f];
-    }
+    kern_.scale_rows(rows, g_.D, g_.D, p_.scale, acc.p, acc.ld, dq.p, dq.ld);
   }
 
   // K_j rows (padded) and K_jᵀ, V_jᵀ for keys [j0, j0 + bcj). V_j's rows
   // are staged in the dV accumulator, which the caller zeroes afterwards.
   void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb) const {
     pack_rows(h.k + j0 * p_.k.token, p_.k.token, bcj, g_.D, g_.dp, kb.kp);
-    transpose(kb.kp, g_.dp, bcj, g_.D, g_.bcp, kb.kt);
+    kern_.transpose(bcj, g_.D, kb.kp, g_.dp, kb.kt, g_.bcp);
     pack_rows(h.v + j0 * p_.v.token, p_.v.token, bcj, g_.Dv, g_.dvp, kb.dv);
-    transpose(kb.dv, g_.dvp, bcj, g_.Dv, g_.bcp, kb.vt);
+    kern_.transpose(bcj, g_.Dv, kb.dv, g_.dvp, kb.vt, g_.bcp);
   }
 
   // Tile (i, j): t.s <- P m, t.dpm <- dS, for query rows [i0, i0 + bri),

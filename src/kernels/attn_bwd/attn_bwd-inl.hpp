@@ -118,9 +118,76 @@ void attn_softmax_grad_f32(std::size_t rows, std::size_t cols, const std::size_t
   }
 }
 
+// transpose_f32_<W>x<W>: blocks of W source rows x W columns, transposed in
+// registers (simd::transpose). The last, partial block of rows is filled up
+// with zero rows while its W destination columns fit in ld_dst: they are
+// the padding the contract zeroes. Columns past the last whole vector, rows
+// that do not fit, and the rest of the padding go element by element.
+template <class A>
+void attn_transpose_f32(std::size_t rows, std::size_t cols, const float* src, std::size_t ld, float* dst,
+                        std::size_t ld_dst) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  const V zero(0.f);
+  V v[W];
+  std::size_t c0 = 0;  // destination columns [0, c0) are written
+  for (; c0 < rows && c0 + W <= ld_dst; c0 += W) {
+    const std::size_t nr = rows - c0 < W ? rows - c0 : W;
+    const float* s = src + c0 * ld;
+    float* d = dst + c0;
+    std::size_t f0 = 0;
+    for (; f0 + W <= cols; f0 += W) {
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < W; ++i) v[i] = i < nr ? V::load_unaligned(s + i * ld + f0) : zero;
+      simd::transpose<A>(v);
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < W; ++i) v[i].store_unaligned(d + (f0 + i) * ld_dst);
+    }
+    for (; f0 < cols; ++f0)
+      for (std::size_t i = 0; i < W; ++i) d[f0 * ld_dst + i] = i < nr ? s[i * ld + f0] : 0.f;
+  }
+  for (std::size_t f = 0; f < cols; ++f) {
+    float* d = dst + f * ld_dst;
+    std::size_t c = c0;
+    for (; c < rows; ++c) d[c] = src[c * ld + f];
+    for (; c + W <= ld_dst; c += W) zero.store_unaligned(d + c);
+    for (; c < ld_dst; ++c) d[c] = 0.f;
+  }
+}
+
+// scale * x per element, whole vectors then the last cols % W one by one
+// (the same single multiply). ARMv7 NEON flushes subnormals to zero, unlike
+// its VFP unit and every other ISA here, so there the multiply stays scalar
+// and the results stay those of IEEE arithmetic.
+template <class A>
+void attn_scale_rows_f32(std::size_t rows, std::size_t cols, std::size_t cols_pad, float scale, const float* src,
+                         std::size_t ld, float* dst, std::size_t ld_dst) {
+  using V = simd::vf<A>;
+  constexpr bool kVectorMul = !std::is_same<A, xsimd::neon>::value;
+  constexpr std::size_t W = kVectorMul ? V::size : 1;
+  const V vs(scale);
+  for (std::size_t r = 0; r < rows && r < kAttnBwdAhead; ++r)
+    for (std::size_t f = 0; f < cols; f += 16) __builtin_prefetch(src + r * ld + f);
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (r + kAttnBwdAhead < rows) {
+      const float* sp = src + (r + kAttnBwdAhead) * ld;
+      float* dp = dst + (r + kAttnBwdAhead) * ld_dst;
+      for (std::size_t f = 0; f < cols; f += 16) __builtin_prefetch(sp + f);
+      for (std::size_t f = 0; f < cols_pad; f += 16) __builtin_prefetch(dp + f, 1);
+    }
+    const float* s = src + r * ld;
+    float* d = dst + r * ld_dst;
+    std::size_t f = 0;
+    if constexpr (kVectorMul)
+      for (; f + W <= cols; f += W) (vs * V::load_unaligned(s + f)).store_unaligned(d + f);
+    for (; f < cols; ++f) d[f] = scale * s[f];
+    for (; f < cols_pad; ++f) d[f] = 0.f;
+  }
+}
+
 template <class A>
 constexpr attn_bwd_kernels make_attn_bwd_kernels() {
-  return {attn_gemm_f32<A>, attn_softmax_grad_f32<A>};
+  return {attn_gemm_f32<A>, attn_softmax_grad_f32<A>, attn_transpose_f32<A>, attn_scale_rows_f32<A>};
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // attn_bwd - the per-ISA micro-kernels of the fused attention backward: one
-// small GEMM shape with strided A (so Pᵀ and dSᵀ need no transpose) and the
-// elementwise softmax gradient of a score tile. Blocking, masks, dropout and
-// threading live in ops/sdpa_backward*.cpp, written once.
+// small GEMM shape with strided A (so Pᵀ and dSᵀ need no transpose), the
+// elementwise softmax gradient of a score tile, and the packing of its
+// operands (the K_jᵀ / V_jᵀ transposes, the scaled Q rows and dQ). Blocking,
+// masks, dropout and threading live in ops/sdpa_backward*.cpp, written once.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,11 @@ namespace qkv::kern {
 // vector, in floats), so every ISA's kernel works on whole vectors; the
 // driver pads its tiles to it.
 constexpr std::size_t kAttnBwdPad = 16;
+
+// How many rows ahead scale_rows prefetches: strided rows (one per token)
+// defeat the hardware prefetchers, and a tile is often the first touch of
+// its part of the caller's tensors.
+constexpr std::size_t kAttnBwdAhead = 8;
 
 struct attn_bwd_kernels {
   // C[m x n] = (accumulate ? C : 0) + A[m x k] * B[k x n].
@@ -35,6 +41,24 @@ struct attn_bwd_kernels {
   // the forward's weight bit for bit: exactly 1 in a one-hot row.
   void (*softmax_grad)(std::size_t rows, std::size_t cols, const std::size_t* valid, const float* lse,
                        const float* D, const float* drop, float* s, float* dp, std::size_t ld);
+
+  // Transpose with zero padding: src [rows][ld] (rows x cols used) into
+  // dst [cols][ld_dst]:
+  //   dst[f * ld_dst + c] = src[c * ld + f]   for c < rows, f < cols,
+  //   dst[f * ld_dst + c] = 0                 for rows <= c < ld_dst.
+  // ld >= cols, ld_dst >= rows; src and dst do not overlap. Moves bits only
+  // (exact, NaN payloads included).
+  void (*transpose)(std::size_t rows, std::size_t cols, const float* src, std::size_t ld, float* dst,
+                    std::size_t ld_dst);
+
+  // Scaled row copy with zero padding: for r < rows,
+  //   dst[r * ld_dst + f] = scale * src[r * ld + f]   for f < cols (one IEEE multiply each),
+  //   dst[r * ld_dst + f] = 0                         for cols <= f < cols_pad.
+  // ld >= cols, ld_dst >= cols_pad >= cols. dst may be src itself (in place,
+  // ld_dst == ld); otherwise they do not overlap. Rows ahead are prefetched:
+  // src and dst may be strided rows of the caller's tensors.
+  void (*scale_rows)(std::size_t rows, std::size_t cols, std::size_t cols_pad, float scale, const float* src,
+                     std::size_t ld, float* dst, std::size_t ld_dst);
 };
 
 QKV_DECLARE_KERNEL_TABLES(attn_bwd_kernels, attn_bwd)

@@ -40,8 +40,41 @@ void attn_softmax_grad_f32_scalar(std::size_t rows, std::size_t cols, const std:
   }
 }
 
+// In 16 x 16 blocks, so the strided side of a block stays in L1.
+void attn_transpose_f32_scalar(std::size_t rows, std::size_t cols, const float* src, std::size_t ld, float* dst,
+                               std::size_t ld_dst) {
+  constexpr std::size_t kB = 16;
+  for (std::size_t c0 = 0; c0 < rows; c0 += kB) {
+    const std::size_t nc = rows - c0 < kB ? rows - c0 : kB;
+    for (std::size_t f0 = 0; f0 < cols; f0 += kB) {
+      const std::size_t nf = cols - f0 < kB ? cols - f0 : kB;
+      for (std::size_t f = f0; f < f0 + nf; ++f)
+        for (std::size_t c = c0; c < c0 + nc; ++c) dst[f * ld_dst + c] = src[c * ld + f];
+    }
+  }
+  for (std::size_t f = 0; f < cols; ++f)
+    for (std::size_t c = rows; c < ld_dst; ++c) dst[f * ld_dst + c] = 0.f;
+}
+
+void attn_scale_rows_f32_scalar(std::size_t rows, std::size_t cols, std::size_t cols_pad, float scale,
+                                const float* src, std::size_t ld, float* dst, std::size_t ld_dst) {
+  for (std::size_t r = 0; r < rows && r < kAttnBwdAhead; ++r)
+    for (std::size_t f = 0; f < cols; f += 16) __builtin_prefetch(src + r * ld + f);
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (r + kAttnBwdAhead < rows) {
+      for (std::size_t f = 0; f < cols; f += 16) __builtin_prefetch(src + (r + kAttnBwdAhead) * ld + f);
+      for (std::size_t f = 0; f < cols_pad; f += 16) __builtin_prefetch(dst + (r + kAttnBwdAhead) * ld_dst + f, 1);
+    }
+    const float* s = src + r * ld;
+    float* d = dst + r * ld_dst;
+    for (std::size_t f = 0; f < cols; ++f) d[f] = scale * s[f];
+    for (std::size_t f = cols; f < cols_pad; ++f) d[f] = 0.f;
+  }
+}
+
 }  // namespace
 
-const attn_bwd_kernels attn_bwd_scalar = {attn_gemm_f32_scalar, attn_softmax_grad_f32_scalar};
+const attn_bwd_kernels attn_bwd_scalar = {attn_gemm_f32_scalar, attn_softmax_grad_f32_scalar,
+                                          attn_transpose_f32_scalar, attn_scale_rows_f32_scalar};
 
 }  // namespace qkv::kern
