@@ -1,6 +1,7 @@
 // Determinism: every compute routine of the public API (support/routines.hpp)
-// gives byte-identical outputs at 1, 2 and 3 threads (3 oversubscribes this
-// 2-core machine, on purpose), on every runnable ISA, and twice in a row.
+// gives byte-identical outputs at 1, 2 and 3 threads (on a 2-core machine 3
+// runs as 2: the library never starts more threads than processors; odd team
+// sizes are test_executor.cpp's), on every runnable ISA, and twice in a row.
 // Each multi-threaded run must really have run a team of two or more, at
 // every test scale (support/teams.hpp).
 #include <cstring>

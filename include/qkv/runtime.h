@@ -1,11 +1,14 @@
-/* qkv/runtime.h - the two pieces of process-wide state qkv has: which kernel
- * set (ISA) runs, and how many threads the parallel routines use.
+/* qkv/runtime.h - the process-wide settings qkv has: which kernel set (ISA)
+ * runs, how many threads the parallel routines use and who runs them (OpenMP
+ * or the application's executor), and where reports of what ran go.
  *
  * Thread-safety: every function here may be called from any thread at any
  * time. Changing a setting while another thread is inside a qkv routine is
  * allowed; that routine uses either the old or the new value throughout. */
 #ifndef QKV_RUNTIME_H
 #define QKV_RUNTIME_H
+
+#include <stddef.h>
 
 #include "qkv/export.h"
 #include "qkv/status.h"
@@ -64,10 +67,60 @@ QKV_API qkv_status qkv_set_isa(qkv_isa isa);
  *  Without OpenMP the value is validated and ignored: the count stays 1. */
 QKV_API qkv_status qkv_set_num_threads(int n);
 
-/** @param[out] n  threads the next call will use: the last qkv_set_num_threads()
- *  value, or OpenMP's default (OMP_NUM_THREADS / cores) if never set.
+/** @param[out] n  the thread setting: the last qkv_set_num_threads() value, or
+ *  OpenMP's default (OMP_NUM_THREADS / cores) if never set; the executor's
+ *  workers while one is set (qkv_set_executor). A call uses at most this
+ *  many (see qkv_set_num_threads).
  *  @return QKV_OK or QKV_ERR_NULL_POINTER. */
 QKV_API qkv_status qkv_get_num_threads(int* n);
+
+/** One piece of a parallel region: qkv's work item @p index of a region. */
+typedef void (*qkv_task_fn)(void* arg, size_t index);
+
+/** An application's thread pool (game engines, servers, RTOS firmware,
+ *  runtimes without OpenMP), in place of OpenMP. */
+typedef struct qkv_executor {
+  /** Runs task(arg, i) exactly once for every i in [0, n) (n >= 2) and
+   *  returns when all have returned: in any order, one after another or side
+   *  by side. No task ever waits for another, so running them in turn on the
+   *  calling thread is valid. Called from the thread that called qkv (and
+   *  from several at once when the application calls qkv from several);
+   *  never from inside one of its own tasks. */
+  void (*parallel_for)(void* ctx, size_t n, qkv_task_fn task, void* arg);
+  void* ctx;   /**< handed back to parallel_for */
+  int workers; /**< >= 1: the pool's threads; a region has at most this many tasks */
+} qkv_executor;
+
+/** Runs qkv's parallel regions on @p ex instead of OpenMP, process-wide;
+ *  NULL goes back to OpenMP (or to one thread in builds without it). The
+ *  struct is copied. While an executor is set, routines use up to
+ *  ex->workers threads and qkv_set_num_threads does not apply; results stay
+ *  bitwise identical to any thread count's, whatever the executor does
+ *  within its contract. A routine reads the setting once per call.
+ *  @return QKV_OK, or QKV_ERR_BAD_ARGUMENT if ex->parallel_for is NULL or
+ *  ex->workers < 1 (setting unchanged). */
+QKV_API qkv_status qkv_set_executor(const qkv_executor* ex);
+
+/** @param[out] ex  the executor set (parallel_for NULL: none, OpenMP runs).
+ *  @return QKV_OK or QKV_ERR_NULL_POINTER. */
+QKV_API qkv_status qkv_get_executor(qkv_executor* ex);
+
+/** Receives one line of text per reported call (NUL-terminated, no newline,
+ *  valid only during the call). */
+typedef void (*qkv_log_fn)(void* user, const char* line);
+
+/** Reports which path each GEMM, attention and layer call ran: one line per
+ *  call, comma-separated: "qkv,<routine>,<isa>,<path>,<shape and
+ *  settings>,<time>us", e.g.
+ *  "qkv,sgemm,avx512,gemm_f32_14x32 mc126 kc240 nc800,NN M1024 N1024 K1024,threads 2,10853.2us".
+ *  The format is for people and may gain fields. Off by default: then a call
+ *  costs one atomic load more. @p fn is called on the thread that made the
+ *  call, after the work; NULL turns reports off. In hosted builds the
+ *  environment variable QKV_VERBOSE=1, read at the first call, sends them to
+ *  standard error until a callback is set. Bare-metal builds have no reports
+ *  (the function returns QKV_ERR_UNSUPPORTED for a non-NULL fn).
+ *  @return QKV_OK or QKV_ERR_UNSUPPORTED. */
+QKV_API qkv_status qkv_set_log_callback(qkv_log_fn fn, void* user);
 
 QKV_EXTERN_C_END
 

@@ -4,6 +4,7 @@
 
 #include "capi/checked.hpp"
 #include "capi/enum_value.hpp"
+#include "capi/report.hpp"
 #include "capi/workspace.hpp"
 #include "dispatch/dispatch.hpp"
 #include "ops/gemm.hpp"
@@ -51,6 +52,23 @@ qkv_status check(const qkv_trans& ta, const qkv_trans& tb, std::size_t M, std::s
   return QKV_OK;
 }
 
+// "sgemm,avx512,gemm_f32_14x32 mc126 kc240 nc800,NT M1024 N768 K768,threads 2".
+// (Small problems run unpacked: "direct".)
+void report_sgemm(const qkv::capi::report_clock& clock, const char* routine, const qkv::ops::exec& x, qkv_trans ta,
+                  qkv_trans tb, size_t M, size_t N, size_t K) {
+  const char t[2] = {'N', 'T'};
+  const char* pool = x.pool.parallel_for ? " (executor)" : "";
+  if (qkv::ops::sgemm_is_small(M, N, K)) {
+    qkv::capi::report(clock.microseconds(), "%s,%s,direct,%c%c M%zu N%zu K%zu,threads 1", routine,
+                      qkv_isa_name(x.isa), t[ta == QKV_TRANS], t[tb == QKV_TRANS], M, N, K);
+    return;
+  }
+  const qkv_gemm_blocking b = qkv::ops::describe_gemm_blocking(x.isa);
+  qkv::capi::report(clock.microseconds(), "%s,%s,%s mc%zu kc%zu nc%zu,%c%c M%zu N%zu K%zu,threads %d%s", routine,
+                    qkv_isa_name(x.isa), b.kernel, b.mc, b.kc, b.nc, t[ta == QKV_TRANS], t[tb == QKV_TRANS], M, N, K,
+                    x.threads, pool);
+}
+
 }  // namespace
 
 extern "C" {
@@ -60,11 +78,16 @@ qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, f
   const qkv_status s = check(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
   if (s != QKV_OK) return s;
   const bool at = ta == QKV_TRANS, bt = tb == QKV_TRANS;
+  const qkv::capi::report_clock clock;
   // The settings are read once: by the tiny path, or else for the general one.
   if (!qkv::ops::sgemm_tiny(qkv::dispatch::active_if_decided(), at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                            ldc))
-    qkv::ops::sgemm_general(qkv::ops::current_exec(), at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr,
-                            0);
+                            ldc)) {
+    const qkv::ops::exec x = qkv::ops::current_exec();
+    qkv::ops::sgemm_general(x, at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, 0);
+    if (clock.on()) report_sgemm(clock, "sgemm", x, ta, tb, M, N, K);
+  } else if (clock.on()) {
+    report_sgemm(clock, "sgemm", qkv::ops::exec{qkv::dispatch::active(), 1}, ta, tb, M, N, K);
+  }
   return QKV_OK;
 }
 
@@ -91,12 +114,15 @@ qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K
   if (s != QKV_OK) return s;
   // Only the packed path (not empty, not small, alpha != 0) uses the workspace.
   const bool packs = M && N && K && alpha != 0.f && !qkv::ops::sgemm_is_small(M, N, K);
-  const qkv::ops::exec x = qkv::ops::current_exec();
+  // An unpacked call runs on one thread: it needs the ISA alone.
+  const qkv::ops::exec x = packs ? qkv::ops::current_exec() : qkv::ops::exec{qkv::dispatch::active(), 1};
   const std::size_t need =
       packs ? qkv::ops::sgemm_workspace_bytes(x.isa, ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1) : 0;
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
   qkv::ops::sgemm(x, ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                   need ? workspace : nullptr, workspace_bytes);
+  if (clock.on()) report_sgemm(clock, "sgemm_ws", x, ta, tb, M, N, K);
   return QKV_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <initializer_list>
 
 #include "capi/checked.hpp"
+#include "capi/report.hpp"
 #include "capi/workspace.hpp"
 #include "dispatch/dispatch.hpp"
 #include "ops/mha_layer.hpp"
@@ -80,6 +81,16 @@ qkv_status workspace_query(const qkv_mha_desc* d, std::size_t batch, std::size_t
   return QKV_OK;
 }
 
+}  // namespace
+
+namespace {
+// "mha_forward,avx512,fused attention,B4 T256 d_in768 d_out768 H12 causal,threads 2".
+void report_layer(const qkv::capi::report_clock& clock, const char* routine, const qkv::ops::exec& x,
+                  const qkv_mha_desc& d, size_t batch, size_t tokens) {
+  qkv::capi::report(clock.microseconds(), "%s,%s,fused attention,B%zu T%zu d_in%zu d_out%zu H%zu%s,threads %d%s",
+                    routine, qkv_isa_name(x.isa), batch, tokens, d.d_in, d.d_out, d.num_heads,
+                    d.causal ? " causal" : "", x.threads, x.pool.parallel_for ? " (executor)" : "");
+}
 }  // namespace
 
 extern "C" {
@@ -172,8 +183,10 @@ qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::mha_forward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
   qkv::ops::mha_forward(xc, *desc, l, n, params, x, y, training != 0, static_cast<float*>(cache), workspace,
                         workspace_bytes);
+  if (clock.on()) report_layer(clock, training ? "mha_forward (training)" : "mha_forward", xc, *desc, batch, seq_len);
   return QKV_OK;
 }
 
@@ -188,8 +201,10 @@ qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::mha_backward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
   qkv::ops::mha_backward(xc, *desc, l, n, params, x, static_cast<const float*>(cache), dy, dx, grads, workspace,
                          workspace_bytes);
+  if (clock.on()) report_layer(clock, "mha_backward", xc, *desc, batch, seq_len);
   return QKV_OK;
 }
 
@@ -249,8 +264,10 @@ qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha
   const std::size_t need =
       qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, state->batch, n_new, state->length + n_new, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
   qkv::ops::mha_decode(xc, *desc, l, params, state->batch, state->capacity, state->length, n_new,
                        static_cast<float*>(kv_buffer), x_new, y_new, workspace, workspace_bytes);
+  if (clock.on()) report_layer(clock, "mha_decode", xc, *desc, state->batch, n_new);
   state->length += n_new;
   return QKV_OK;
 }

@@ -1,4 +1,4 @@
-// C boundary: ISA selection and thread count.
+// C boundary: ISA selection, thread count and executor.
 #include "capi/enum_value.hpp"
 #include "dispatch/dispatch.hpp"
 #include "ops/threads.hpp"
@@ -56,6 +56,18 @@ qkv_status qkv_set_num_threads(int n) {
 qkv_status qkv_get_num_threads(int* n) {
   if (!n) return QKV_ERR_NULL_POINTER;
   *n = qkv::ops::num_threads();
+  return QKV_OK;
+}
+
+qkv_status qkv_set_executor(const qkv_executor* ex) {
+  if (ex && (!ex->parallel_for || ex->workers < 1)) return QKV_ERR_BAD_ARGUMENT;
+  qkv::ops::set_executor(ex);
+  return QKV_OK;
+}
+
+qkv_status qkv_get_executor(qkv_executor* ex) {
+  if (!ex) return QKV_ERR_NULL_POINTER;
+  *ex = qkv::ops::executor();
   return QKV_OK;
 }
 

@@ -2,6 +2,7 @@
 // forward's (capi/sdpa_forward.cpp) with the backward's layout rule; the
 // plan goes to ops::sdpa_backward, which picks the fused or the reference
 // driver. Nothing is written on error.
+#include "capi/report.hpp"
 #include "capi/sdpa_check.hpp"
 #include "capi/workspace.hpp"
 #include "ops/sdpa_backward.hpp"
@@ -31,9 +32,11 @@ qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const fl
   std::size_t one;  // what a single thread needs: less is an error, more may buy threads
   if (!qkv::ops::sdpa_backward_workspace_bytes(p, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, one); w != QKV_OK) return w;
-  return qkv::ops::sdpa_backward(p, q, k, v, out, lse, dout, dq, dk, dv, workspace, workspace_bytes)
-             ? QKV_OK
-             : QKV_ERR_WORKSPACE_TOO_SMALL;
+  const qkv::capi::report_clock clock;
+  if (!qkv::ops::sdpa_backward(p, q, k, v, out, lse, dout, dq, dk, dv, workspace, workspace_bytes))
+    return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (clock.on()) qkv::capi::report_sdpa(clock.microseconds(), "sdpa_backward", p);
+  return QKV_OK;
 }
 
 }  // extern "C"

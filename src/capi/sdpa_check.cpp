@@ -1,5 +1,7 @@
 #include "capi/sdpa_check.hpp"
 
+#include "capi/report.hpp"
+
 #include <cmath>
 
 #include "capi/checked.hpp"
@@ -85,6 +87,13 @@ qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
     return QKV_ERR_BAD_STRIDE;
 
   return QKV_OK;
+}
+
+void report_sdpa(double microseconds, const char* routine, const ops::sdpa_plan& p) noexcept {
+  report(microseconds, "%s,%s,%s,B%zu H%zu Tq%zu Tk%zu d%zu dv%zu%s%s,threads %d%s", routine, qkv_isa_name(p.x.isa),
+         p.algo == QKV_SDPA_REFERENCE ? "reference" : "fused", p.batch, p.heads, p.q_len, p.kv_len, p.head_dim,
+         p.v_dim, p.causal ? " causal" : "", p.dropout_p > 0.f ? " dropout" : "", p.x.threads,
+         p.x.pool.parallel_for ? " (executor)" : "");
 }
 
 }  // namespace qkv::capi

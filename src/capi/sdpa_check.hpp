@@ -19,4 +19,8 @@ qkv_status check_sdpa_desc(const qkv_sdpa_desc* desc) noexcept;
 // overlap. Statuses QKV_ERR_BAD_STRIDE and QKV_ERR_SIZE_OVERFLOW.
 qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept;
 
+// The report line of an attention call (capi/report.hpp): routine, ISA,
+// fused or reference, the shape and options, the threads.
+void report_sdpa(double microseconds, const char* routine, const ops::sdpa_plan& p) noexcept;
+
 }  // namespace qkv::capi

@@ -2,6 +2,7 @@
 // the description, resolves it once into an ops::sdpa_plan (under the
 // settings, read once) and validates the plan's layouts; nothing is written
 // on error.
+#include "capi/report.hpp"
 #include "capi/sdpa_check.hpp"
 #include "capi/workspace.hpp"
 #include "ops/sdpa_forward.hpp"
@@ -30,7 +31,9 @@ qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const flo
   std::size_t one = 0;  // the query's answer for one thread, alignment slack included
   if (!qkv::ops::sdpa_forward_workspace_bytes(p, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, one); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
   if (!qkv::ops::sdpa_forward(p, q, k, v, out, lse, workspace, workspace_bytes)) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (clock.on()) qkv::capi::report_sdpa(clock.microseconds(), "sdpa_forward", p);
   return QKV_OK;
 }
 

@@ -47,7 +47,7 @@ void embedding_backward(const exec& x, const embedding_shape& s, const std::int3
   };
   const std::size_t quanta = (s.dim + kColQuantum - 1) / kColQuantum;
   const int nt = threads_for(x, kFlopsPerElem * static_cast<float>(s.rows * s.dim), quanta);
-  parallel_team(nt, [&](int thread, int team) {
+  run_team(x, nt, [&](int thread, int team) {
     const auto t = static_cast<std::size_t>(thread), n = static_cast<std::size_t>(team);
     const std::size_t c0 = quanta * t / n * kColQuantum, c1 = quanta * (t + 1) / n * kColQuantum;
     if (c0 < s.dim) columns(c0, c1 < s.dim ? c1 : s.dim);

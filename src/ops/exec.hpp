@@ -1,9 +1,9 @@
-// exec - what one call runs under: the kernel set (ISA) and the most threads
-// its parallel regions may use. The C boundary reads both settings once per
-// call (current_exec) and passes them down; ops never read the global
-// settings themselves. So a call that races qkv_set_isa() or
-// qkv_set_num_threads() on another thread runs on the old or the new value
-// throughout, never on a mix of two ISAs' kernels (qkv/runtime.h).
+// exec - what one call runs under: the kernel set (ISA), the most threads
+// its parallel regions may use and who starts them. The C boundary reads the
+// settings once per call (current_exec) and passes them down; ops never read
+// the global settings themselves. So a call that races qkv_set_isa(),
+// qkv_set_num_threads() or qkv_set_executor() on another thread runs on the
+// old or the new value throughout, never on a mix (qkv/runtime.h).
 #pragma once
 
 #include "qkv/runtime.h"
@@ -11,8 +11,9 @@
 namespace qkv::ops {
 
 struct exec {
-  qkv_isa isa;  // a compiled, CPU-supported kernel set
-  int threads;  // >= 1
+  qkv_isa isa;            // a compiled, CPU-supported kernel set
+  int threads;            // >= 1
+  qkv_executor pool{};    // parallel_for == nullptr: OpenMP (or one thread)
 };
 
 // The settings now, each read once.

@@ -153,14 +153,14 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
   }
 }
 
-// Guided schedule of M tiles over threads: chunk v is tiles [start(v),
+// Guided schedule of M tiles over a team: chunk v is tiles [start(v),
 // start(v+1)), each ceil(remaining / (2T)) tiles, at most one A block. Big
-// chunks first keep the number of grabs small; small ones last let a thread
-// that runs slower (a core shared with other work) hand its work to the others.
-// Which thread computes a tile never changes its bits.
+// chunks first keep the number of grabs small; small ones last let a member
+// that runs slower (a core shared with other work) hand its work to the
+// others. Which member computes a tile never changes its bits.
 struct guided_tiles {
   std::size_t total, parts, max_tiles;
-  std::size_t v = 0, start = 0;  // this thread's furthest known chunk
+  std::size_t v = 0, start = 0;  // this member's furthest known chunk
   std::size_t size_at(std::size_t s) const {
     const std::size_t c = (total - s + parts - 1) / parts;  // >= 1: called with s < total
     return c > max_tiles ? max_tiles : c;
@@ -174,83 +174,140 @@ struct guided_tiles {
   }
 };
 
-// Next ticket of a shared counter (the barriers order its rewinds).
-inline std::size_t take_ticket(std::atomic<std::size_t>* counter) {
-  return counter->fetch_add(1, std::memory_order_relaxed);
-}
+// The panels of one B block, packed by whichever members are running: a
+// member claims each unclaimed panel (from its own starting point on, so
+// members start on different ones), packs it, and marks it ready; then it
+// waits for the panels others have claimed, and only for those: a member
+// that has not started yet holds no claim, so nobody waits for it.
+class panel_states {
+ public:
+  explicit panel_states(std::size_t panels) : n_(panels) {
+    for (std::size_t q = 0; q < n_; ++q) s_[q].store(kFree, std::memory_order_relaxed);
+  }
+  template <class Pack>
+  void pack_all(std::size_t first, const Pack& pack) {
+    for (std::size_t i = 0; i < n_; ++i) {
+      const std::size_t q = (first + i) % n_;
+      unsigned char free = kFree;
+      if (s_[q].load(std::memory_order_relaxed) == kFree &&
+          s_[q].compare_exchange_strong(free, kClaimed, std::memory_order_relaxed)) {
+        pack(q);
+        s_[q].store(kReady, std::memory_order_release);
+      }
+    }
+    backoff wait;
+    for (std::size_t q = 0; q < n_; ++q)
+      while (s_[q].load(std::memory_order_acquire) != kReady) wait.pause();
+  }
 
-// One thread's share of the packed algorithm; all `nth` threads run it with
-// the same shared B block `bp`, their own A block `ap` and one shared ticket
-// counter (zero on entry).
-void packed_worker(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int tid,
-                   int nth, std::atomic<std::size_t>* ticket) {
-  const std::size_t T = static_cast<std::size_t>(nth), id = static_cast<std::size_t>(tid);
+ private:
+  static constexpr unsigned char kFree = 0, kClaimed = 1, kReady = 2;
+  // nc <= nc_max and nr >= 4 in every kernel set
+  static constexpr std::size_t kMaxPanels = kGemmBlockLimits.nc_max / 4;
+  std::size_t n_;
+  std::atomic<unsigned char> s_[kMaxPanels];
+};
+
+// The packed algorithm on a team of up to `nth` (BLIS loops jc, pc, ic).
+// Where B is packed, each (jc, pc) block is one team run: the members pack
+// the B block's panels together (panel_states), then take M tiles from a
+// shared counter (a member that starts late leaves its share to the
+// others); the join at its end is what lets the next block overwrite B. Where B is read in place, one
+// team run covers all blocks, each member its own M (or N) range. Member k
+// packs A into its own block ap + k*a_floats. No member waits for another,
+// so any executor runs it (qkv/runtime.h); every C tile is computed by one
+// member per K block, K blocks in order, so the bits never depend on the
+// team.
+void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap,
+                int nth) {
   const bool pack_a = bl.a_floats != 0;
   const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr;
   // Split M tiles when there are enough, else N panels of each B block.
-  // With a packed B block the M split is dynamic (the barriers around each
-  // block bound it); else each thread takes a fixed range.
-  const bool split_m = m_tiles >= T;
-  const bool dynamic = split_m && T > 1 && bl.b_floats != 0;
-  std::size_t m_lo = 0, m_hi = p.M;
-  if (split_m && !dynamic) {
-    m_lo = min_sz(m_tiles * id / T * t.mr, p.M);
-    m_hi = min_sz(m_tiles * (id + 1) / T * t.mr, p.M);
+  const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
+  // Rows [ic, ic + mc) of op(A) against block columns [j0, j1) of (jc, pc).
+  auto rows = [&](float* a_block, std::size_t jc, std::size_t pc, std::size_t kc, const b_view& bv, std::size_t ic,
+                  std::size_t mc, std::size_t j0, std::size_t j1) {
+    const float* a = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
+    a_view av{a, p.ta ? 1 : p.lda, p.ta ? p.lda : 1, false};
+    if (pack_a) {
+      t.pack_a(p.ta, mc, kc, a, p.lda, a_block);
+      av = a_view{a_block, 0, 0, true};
+    }
+    macro_kernel(t, mc, j0, j1, kc, p.alpha, av, bv, pc == 0 ? p.beta : 1.f, p.C + ic * p.ldc + jc, p.ldc,
+                 pc == 0 && p.bias ? p.bias + jc : nullptr);
+  };
+  // Member k of n's share of [0, total): [total*k/n, total*(k+1)/n).
+  auto share = [](std::size_t total, int k, int n, std::size_t* lo, std::size_t* hi) {
+    *lo = total * static_cast<std::size_t>(k) / static_cast<std::size_t>(n);
+    *hi = total * (static_cast<std::size_t>(k) + 1) / static_cast<std::size_t>(n);
+  };
+  if (bl.b_floats == 0) {  // B in place: no block is shared, one run
+    run_team(x, nth, [&](int k, int n) {
+      float* a_block = pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr;
+      const bool by_m = m_tiles >= static_cast<std::size_t>(n);
+      std::size_t lo = 0, hi = m_tiles;
+      if (by_m) share(m_tiles, k, n, &lo, &hi);
+      for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {
+        const std::size_t nc = min_sz(bl.nc, p.N - jc);
+        const std::size_t panels = (nc + t.nr - 1) / t.nr;
+        std::size_t j0 = 0, j1 = nc;
+        if (!by_m) {
+          std::size_t q0, q1;
+          share(panels, k, n, &q0, &q1);
+          j0 = q0 * t.nr;
+          j1 = min_sz(q1 * t.nr, nc);
+          if (j0 >= j1) continue;
+        }
+        for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
+          const std::size_t kc = min_sz(bl.kc, p.K - pc);
+          const b_view bv{p.B + pc * p.ldb + jc, p.ldb};
+          for (std::size_t ic = lo * t.mr; ic < min_sz(hi * t.mr, p.M); ic += bl.mc)
+            rows(a_block, jc, pc, kc, bv, ic, min_sz(bl.mc, min_sz(hi * t.mr, p.M) - ic), j0, j1);
+        }
+      }
+    });
+    return;
   }
   for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {
     const std::size_t nc = min_sz(bl.nc, p.N - jc);
     const std::size_t panels = (nc + t.nr - 1) / t.nr;
     for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
       const std::size_t kc = min_sz(bl.kc, p.K - pc);
-      const float beta = pc == 0 ? p.beta : 1.f;
-      b_view bv{bp, 0};
-      if (bl.b_floats == 0) {
-        bv = b_view{p.B + pc * p.ldb + jc, p.ldb};  // small, not transposed: read in place
-      } else {
-        // Pack this thread's share of the B block's panels.
-        for (std::size_t q = panels * id / T; q < panels * (id + 1) / T; ++q) {
-          const std::size_t j = q * t.nr;
-          const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
-          t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
-        }
-        team_barrier(nth);
-      }
-      std::size_t j0 = 0, j1 = nc;
-      if (!split_m) {
-        j0 = panels * id / T * t.nr;
-        j1 = min_sz(panels * (id + 1) / T * t.nr, nc);
-      }
-      // Rows [ic, ic + mc) of op(A) (mc <= bl.mc) against columns [j0, j1).
-      auto rows = [&](std::size_t ic, std::size_t mc) {
-        const float* a = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
-        a_view av{a, p.ta ? 1 : p.lda, p.ta ? p.lda : 1, false};
-        if (pack_a) {
-          t.pack_a(p.ta, mc, kc, a, p.lda, ap);
-          av = a_view{ap, 0, 0, true};
-        }
-        macro_kernel(t, mc, j0, j1, kc, p.alpha, av, bv, beta, p.C + ic * p.ldc + jc, p.ldc,
-                     pc == 0 && p.bias ? p.bias + jc : nullptr);
+      auto pack_panel = [&](std::size_t q) {
+        const std::size_t j = q * t.nr;
+        const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
+        t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
       };
-      if (dynamic) {
-        guided_tiles g{m_tiles, 2 * T, bl.mc / t.mr};
-        for (;;) {
-          const std::size_t s = g.start_of(take_ticket(ticket));
-          if (s >= m_tiles) break;
-          const std::size_t ic = s * t.mr;
-          rows(ic, min_sz((s + g.size_at(s)) * t.mr, p.M) - ic);
+      const b_view bv{bp, 0};
+      panel_states ready(panels);
+      std::atomic<std::size_t> ticket{0};
+      run_team(x, nth, [&](int k, int n) {
+        float* a_block = pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr;
+        if (!split_m) {  // few M tiles: each member packs and computes its own N panels
+          std::size_t q0, q1;
+          share(panels, k, n, &q0, &q1);
+          for (std::size_t q = q0; q < q1; ++q) pack_panel(q);
+          const std::size_t j0 = q0 * t.nr, j1 = min_sz(q1 * t.nr, nc);
+          for (std::size_t ic = 0; j0 < j1 && ic < p.M; ic += bl.mc)
+            rows(a_block, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), j0, j1);
+          return;
         }
-      } else if (j0 < j1) {
-        for (std::size_t ic = m_lo; ic < m_hi; ic += bl.mc) rows(ic, min_sz(bl.mc, m_hi - ic));
-      }
-      if (bl.b_floats != 0) team_barrier(nth);  // the B block is overwritten next
-      // Every thread has taken its last ticket of this block (it is past
-      // the barrier), and none takes one of the next before the barrier
-      // after the next B block is packed: thread 0 rewinds the counter here.
-      if (dynamic && id == 0) ticket->store(0, std::memory_order_relaxed);
+        ready.pack_all(static_cast<std::size_t>(k) * panels / static_cast<std::size_t>(n), pack_panel);
+        if (n == 1) {  // alone: whole A blocks in order
+          for (std::size_t ic = 0; ic < p.M; ic += bl.mc) rows(a_block, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), 0, nc);
+          return;
+        }
+        guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), bl.mc / t.mr};
+        for (;;) {
+          const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
+          if (s0 >= m_tiles) break;
+          const std::size_t ic = s0 * t.mr;
+          rows(a_block, jc, pc, kc, bv, ic, min_sz((s0 + g.size_at(s0)) * t.mr, p.M) - ic, 0, nc);
+        }
+      });
     }
   }
 }
-
 
 int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std::size_t M, std::size_t N,
                      std::size_t K) {
@@ -260,22 +317,13 @@ int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std
   return threads_for(x, flops, m_tiles > n_panels ? m_tiles : n_panels);
 }
 
-// Runs the packed algorithm on up to `nth` threads: the shared B block at
-// `bp` (unused when bl.b_floats == 0), thread i's A block at
-// `ap + i * bl.a_floats` (unused when bl.a_floats == 0).
-void run_packed(const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap, int nth) {
-  auto a_block = [&](int tid) { return ap ? ap + static_cast<std::size_t>(tid) * bl.a_floats : nullptr; };
-  std::atomic<std::size_t> ticket{0};
-  parallel_team(nth, [&](int tid, int team) { packed_worker(t, p, bl, bp, a_block(tid), tid, team, &ticket); });
-}
-
 #ifdef QKV_HOSTED
 // sgemm without a workspace: op(A) read in place, and a packed B block in a
 // kGemmStackBFloats stack array, its width clipped to whole panels that fit.
 // Neither mc, nc nor where A is read changes any element's operations (K is
 // still split at kc), so the bits equal the workspace path's. Not inlined:
 // the 64 KiB frame exists only on this path.
-[[gnu::noinline]] void run_stack_b(const gemm_kernels& t, const problem& p, blocks bl, int nth) {
+[[gnu::noinline]] void run_stack_b(const exec& x, const gemm_kernels& t, const problem& p, blocks bl, int nth) {
   alignas(64) float b_block[kern::kGemmStackBFloats];
   bl.a_floats = 0;
   if (bl.b_floats) {
@@ -283,7 +331,7 @@ void run_packed(const gemm_kernels& t, const problem& p, const blocks& bl, float
     if (nc < bl.nc) bl.nc = nc;
     bl.b_floats = round_up(bl.kc * bl.nc, kAlignFloats);
   }
-  run_packed(t, p, bl, bl.b_floats ? b_block : nullptr, nullptr, nth);
+  run_packed(x, t, p, bl, bl.b_floats ? b_block : nullptr, nullptr, nth);
 }
 #endif
 
@@ -322,12 +370,12 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
   const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
   int nth = threads_for_gemm(x, t, bl, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
-    run_packed(t, p, bl, nullptr, nullptr, nth);
+    run_packed(x, t, p, bl, nullptr, nullptr, nth);
     return;
   }
   if (!ws) {
 #ifdef QKV_HOSTED
-    run_stack_b(t, p, bl, nth);
+    run_stack_b(x, t, p, bl, nth);
 #else
     unpacked();  // bare-metal stacks are small: no 64 KiB block there
 #endif
@@ -344,7 +392,7 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
     if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
   }
   float* base = util::align_up(ws, 64);
-  run_packed(t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
+  run_packed(x, t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
 }
 
 void sgemm(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,

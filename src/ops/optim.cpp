@@ -22,7 +22,7 @@ void for_chunks(const exec& x, std::size_t n, float flops_per_elem, const Body& 
     body(std::size_t{0}, n);
     return;
   }
-  parallel_for_static(nt, chunks, [&](std::size_t c) {
+  parallel_for_static(x, nt, chunks, [&](std::size_t c) {
     const std::size_t begin = c * kChunk;
     body(begin, n - begin < kChunk ? n - begin : kChunk);
   });

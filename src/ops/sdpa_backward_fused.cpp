@@ -455,7 +455,7 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
       run.run_query_group(q / g.ng, g.ng - 1 - q % g.ng, t);  // longest (last rows) first
     }
   };
-  parallel_for_tasks(threads, tasks, task);
+  parallel_for_tasks(a.plan.x, threads, tasks, task);
   return true;
 }
 

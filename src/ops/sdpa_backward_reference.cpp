@@ -130,7 +130,7 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
     float* dS = w.take<float>(tt);
     head_backward(a, id, P, dS);
   };
-  parallel_for_tasks(threads, bh, task);
+  parallel_for_tasks(p.x, threads, bh, task);
   return true;
 }
 

@@ -143,7 +143,7 @@ void fused_forward(const sdpa_plan& p, const float* q, const float* k, const flo
     const std::size_t bh = t % heads, qi = nqt - 1 - t / heads;
     fused_task(kn, p, drop, q, k, v, out, lse, bh / p.heads, bh % p.heads, qi, w);
   };
-  parallel_for_tasks(threads, tasks, [&](std::size_t t, int thread) {
+  parallel_for_tasks(p.x, threads, tasks, [&](std::size_t t, int thread) {
     run(t, ws + static_cast<std::size_t>(thread) * per_thread_floats);
   });
 }
@@ -179,7 +179,7 @@ void reference_forward(const sdpa_plan& p, const float* q, const float* k, const
             si[j] = dropout::keep(key, j, drop.thresh) ? si[j] * drop.keep_scale : 0.0f;
         }
       };
-      parallel_for_static(threads, Tq, row);
+      parallel_for_static(p.x, threads, Tq, row);
       sgemm(p.x, false, false, Tq, Dv, Tk, 1.0f, s, Tk, v + base(p.v, b, h), p.v.token, 0.0f, out + base(p.o, b, h),
             p.o.token, nullptr, 0);
     }

@@ -1,9 +1,15 @@
 // threads - the thread-count setting, the rule for when to go parallel, and
-// the only place OpenMP is used: the ops call these helpers and never name
-// OpenMP themselves (a caller-provided thread pool would plug in here).
-// Every helper runs its body in the calling thread when given one thread.
+// the only place threads are started: by the caller's executor
+// (qkv_set_executor) where one is set, else by OpenMP. The ops call these
+// helpers and never name either. Every helper runs its body in the calling
+// thread when given one thread.
+//
+// Bodies never wait for each other (no barriers): an executor may run the
+// pieces of one call one after another, in any order, or side by side, and
+// each piece is identified by its own index, never by which thread runs it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 #include "ops/exec.hpp"
@@ -20,6 +26,12 @@ int num_threads() noexcept;
 // n >= 1, checked by the caller. Ignored without OpenMP.
 void set_num_threads(int n) noexcept;
 
+// The application's executor (parallel_for == nullptr: none), read whole.
+qkv_executor executor() noexcept;
+
+// Sets it (nullptr: none); the caller has checked it.
+void set_executor(const qkv_executor* e) noexcept;
+
 // Threads worth starting, at most x.threads, for `flops` of work split into
 // `tasks` independent pieces: 1 below ~a few microseconds of work, never
 // more than tasks. Work estimates are float: they only size teams, and float
@@ -27,83 +39,87 @@ void set_num_threads(int n) noexcept;
 // Cortex-M4F).
 int threads_for(const exec& x, float flops, std::size_t tasks) noexcept;
 
-// Runs body(i) for every i < n on `threads` threads, i split into equal
-// contiguous ranges (static schedule). The bodies must be independent (each
-// writes only its own outputs), so the result never depends on the count.
+// A short wait for another member's progress (a claimed piece of work that
+// member is finishing): pause() spins a little, and after ~a thousand spins
+// gives the processor away each time (the member waited for may be off-CPU).
+class backoff {
+ public:
+  void pause() noexcept;
+
+ private:
+  unsigned spins_ = 0;
+};
+
+// Runs body(k, n) for every k < n, side by side where the executor (or
+// OpenMP) runs them so, each exactly once; n <= 1 runs body(0, 1) in the
+// calling thread. With OpenMP the team may come out smaller than asked
+// (nested regions): then n is the team's size, so a body must split its
+// work by (k, n) or take it from a shared counter, never assume n.
 template <class F>
-void parallel_for_static(int threads, std::size_t n, F&& body) {
-#ifdef _OPENMP
-  if (threads > 1 && n > 1) {
-    const auto count = static_cast<long long>(n);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (long long i = 0; i < count; ++i) body(static_cast<std::size_t>(i));
+void run_team(const exec& x, int n, F&& body) {
+  if (n > 1 && x.pool.parallel_for) {
+    struct call {
+      F* body;
+      int n;
+      static void run(void* arg, std::size_t k) {
+        const call* c = static_cast<const call*>(arg);
+        (*c->body)(static_cast<int>(k), c->n);
+      }
+    } c{&body, n};
+    x.pool.parallel_for(x.pool.ctx, static_cast<std::size_t>(n), &call::run, &c);
     return;
   }
-#else
-  (void)threads;
+#ifdef _OPENMP
+  if (n > 1) {
+#pragma omp parallel num_threads(n)
+    body(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
 #endif
-  for (std::size_t i = 0; i < n; ++i) body(i);
+  body(0, 1);
+}
+
+// Runs body(i) for every i < n on up to `threads` threads, i split into
+// equal contiguous ranges (static schedule). The bodies must be independent
+// (each writes only its own outputs), so the result never depends on the
+// count.
+template <class F>
+void parallel_for_static(const exec& x, int threads, std::size_t n, F&& body) {
+  if (threads <= 1 || n <= 1) {
+    for (std::size_t i = 0; i < n; ++i) body(i);
+    return;
+  }
+  if (static_cast<std::size_t>(threads) > n) threads = static_cast<int>(n);
+  run_team(x, threads, [&](int k, int team) {
+    const std::size_t t = static_cast<std::size_t>(team), id = static_cast<std::size_t>(k);
+    for (std::size_t i = n * id / t; i < n * (id + 1) / t; ++i) body(i);
+  });
 }
 
 // parallel_for_static on threads_for(x, flops, blocks) threads.
 template <class F>
 void parallel_for_blocks(const exec& x, std::size_t blocks, float flops, F&& body) {
-  parallel_for_static(threads_for(x, flops, blocks), blocks, static_cast<F&&>(body));
+  parallel_for_static(x, threads_for(x, flops, blocks), blocks, static_cast<F&&>(body));
 }
 
-// Runs body(task, thread) for every task < tasks on `threads` threads, the
-// tasks handed out one at a time in order (so a caller that sorts the
-// heaviest first has them start first); `thread` in [0, threads) names the
-// per-thread scratch the body may use. Tasks must be independent.
+// Runs body(task, slot) for every task < tasks on up to `threads` threads,
+// the tasks handed out one at a time in order (so a caller that sorts the
+// heaviest first has them start first); `slot` in [0, threads) names the
+// scratch the body may use, which no two bodies running at once share.
+// Tasks must be independent.
 template <class F>
-void parallel_for_tasks(int threads, std::size_t tasks, F&& body) {
-#ifdef _OPENMP
-  if (threads > 1 && tasks > 1) {
-    const auto count = static_cast<long long>(tasks);
-#pragma omp parallel num_threads(threads)
-    {
-      const int thread = omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1)
-      for (long long t = 0; t < count; ++t) body(static_cast<std::size_t>(t), thread);
-    }
+void parallel_for_tasks(const exec& x, int threads, std::size_t tasks, F&& body) {
+  if (threads <= 1 || tasks <= 1) {
+    for (std::size_t t = 0; t < tasks; ++t) body(t, 0);
     return;
   }
-#else
-  (void)threads;
-#endif
-  for (std::size_t t = 0; t < tasks; ++t) body(t, 0);
-}
-
-// Runs body(thread, team) on every member of a team of up to `threads`
-// threads (team: the size the runtime gave, thread in [0, team)); members
-// may wait for each other with team_barrier(team).
-template <class F>
-void parallel_team(int threads, F&& body) {
-#ifdef _OPENMP
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    body(omp_get_thread_num(), omp_get_num_threads());
-    return;
-  }
-#else
-  (void)threads;
-#endif
-  body(0, 1);
-}
-
-// Waits until every member of the enclosing parallel_team (of `team`
-// members, as its body was given) arrives. A team of one does nothing: it
-// runs in its caller's thread, which may itself be a member of an outer team
-// (sgemm inside an attention task), and a barrier there would wait for that
-// outer team.
-inline void team_barrier(int team) noexcept {
-#ifdef _OPENMP
-  if (team > 1) {
-#pragma omp barrier
-  }
-#else
-  (void)team;
-#endif
+  if (static_cast<std::size_t>(threads) > tasks) threads = static_cast<int>(tasks);
+  std::atomic<std::size_t> next{0};
+  run_team(x, threads, [&](int slot, int) {
+    for (std::size_t t = next.fetch_add(1, std::memory_order_relaxed); t < tasks;
+         t = next.fetch_add(1, std::memory_order_relaxed))
+      body(t, slot);
+  });
 }
 
 }  // namespace qkv::ops
