@@ -279,6 +279,11 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
         t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
       };
       const b_view bv{bp, 0};
+      if (nth <= 1) {  // alone (and the only case on bare metal): no panel states on the stack
+        for (std::size_t q = 0; q < panels; ++q) pack_panel(q);
+        for (std::size_t ic = 0; ic < p.M; ic += bl.mc) rows(ap, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), 0, nc);
+        continue;
+      }
       panel_states ready(panels);
       std::atomic<std::size_t> ticket{0};
       run_team(x, nth, [&](int k, int n) {
@@ -293,10 +298,6 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
           return;
         }
         ready.pack_all(static_cast<std::size_t>(k) * panels / static_cast<std::size_t>(n), pack_panel);
-        if (n == 1) {  // alone: whole A blocks in order
-          for (std::size_t ic = 0; ic < p.M; ic += bl.mc) rows(a_block, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), 0, nc);
-          return;
-        }
         guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), bl.mc / t.mr};
         for (;;) {
           const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
