@@ -1,4 +1,5 @@
-/* qkv/runtime.h - the two pieces of process-wide state qkv has: which kernel
+/** @file qkv/runtime.h
+ * @brief The two pieces of process-wide state qkv has: which kernel
  * set (ISA) runs, and how many threads the parallel routines use.
  *
  * Thread-safety: every function here may be called from any thread at any
@@ -24,7 +25,8 @@ typedef enum qkv_isa {
 QKV_EXTERN_C_BEGIN
 
 /** @return the lower-case name of @p isa ("scalar", "sse2", "avx2", "avx512",
- *  "neon", "neon64"), or "unknown". Never fails; constant lookup. */
+ *  "neon", "neon64"), or "unknown". Never fails; constant lookup.
+ *  @param[in] isa  any value, also one outside the enum. */
 QKV_API const char* qkv_isa_name(qkv_isa isa);
 
 /** Parse a name as printed by qkv_isa_name().
@@ -34,6 +36,7 @@ QKV_API const char* qkv_isa_name(qkv_isa isa);
 QKV_API qkv_status qkv_isa_from_name(const char* name, qkv_isa* isa);
 
 /** Is @p isa compiled into this build and runnable on this CPU (and OS)?
+ *  @param[in]  isa        the ISA asked about.
  *  @param[out] compiled   1 if the build has kernels for it, else 0 (may be NULL).
  *  @param[out] supported  1 if compiled AND this CPU can run it, else 0 (may be NULL).
  *  @return QKV_OK, or QKV_ERR_BAD_ARGUMENT for a value outside the enum. */
@@ -47,12 +50,14 @@ QKV_API qkv_status qkv_isa_query(qkv_isa isa, int* compiled, int* supported);
 QKV_API qkv_status qkv_get_isa(qkv_isa* isa);
 
 /** Force the kernel set for the whole process (tests, benchmarks).
+ *  @param[in] isa  the ISA to run from now on.
  *  @return QKV_OK; QKV_ERR_BAD_ARGUMENT for a value outside the enum;
  *          QKV_ERR_UNSUPPORTED if not compiled in or not runnable on this
  *          CPU, in which case the active ISA is unchanged. */
 QKV_API qkv_status qkv_set_isa(qkv_isa isa);
 
 /** Number of threads the parallel routines use (OpenMP builds; 1 otherwise).
+ *  @param[in] n  the thread count, >= 1.
  *  Results are bitwise identical for every thread count. A call uses at most
  *  this many: fewer when its work is small (about 1 MFLOP per thread), and
  *  never more than the processors the process may run on
