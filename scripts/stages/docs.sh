@@ -1,8 +1,9 @@
 # The API reference: Doxygen over the public headers and docs/*.md (the
 # `docs` target, docs/CMakeLists.txt). Any Doxygen warning fails it: an
 # undocumented public symbol or parameter, a broken reference; so does a
-# header without its @file block or its page docs/<name>.md. Only the docs
-# are built here (the library is configured, not compiled).
+# header without its @file block or its page docs/<name>.md, and an
+# undocumented enum value. Only the docs are built here (the library is
+# configured, not compiled).
 stage_docs() {
   log "docs: Doxygen API reference, warnings are errors"
   ./scripts/setup-deps.sh docs
