@@ -1,4 +1,5 @@
-/* qkv/attention.h - scaled dot-product attention (SDPA), forward and backward.
+/** @file qkv/attention.h
+ * @brief Scaled dot-product attention (SDPA), forward and backward.
  *
  *   O = softmax(scale * Q K^T + mask) V      per (batch, head)
  *
@@ -59,12 +60,14 @@ typedef struct qkv_sdpa_desc {
   size_t kv_len;   /**< >= 1 key/value tokens */
   size_t head_dim; /**< >= 1, feature size of Q and K */
   size_t v_dim;    /**< feature size of V and O; 0 means head_dim */
+  /** @{ */
   qkv_sdpa_strides q, k, v, o; /**< layouts; gradients use their primal's layout (dQ like Q, dO like O) */
+  /** @} */
   float scale;         /**< multiplies Q K^T; 0 means 1/sqrt(head_dim); else finite and > 0 */
   int causal;          /**< 0 or 1 */
   float dropout_p;     /**< in [0, 1); 0 disables dropout */
-  uint64_t dropout_seed;
-  qkv_sdpa_algo algo;
+  uint64_t dropout_seed; /**< seeds the counter-based dropout mask; any value */
+  qkv_sdpa_algo algo;    /**< which implementation runs */
 } qkv_sdpa_desc;
 
 QKV_EXTERN_C_BEGIN
@@ -91,6 +94,7 @@ QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int thread
  *                         dropout): what qkv_sdpa_backward() needs.
  *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size(desc, 1) bytes, any
  *                         alignment (64 bytes wastes none); the workspace rule of qkv/qkv.h.
+ *  @param[in]  workspace_bytes  its size in bytes.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero dimension);
  *          QKV_ERR_BAD_STRIDE (token stride < feature size, or an output layout whose
  *          elements overlap); QKV_ERR_BAD_ARGUMENT (scale, causal, dropout_p or algo out of
@@ -99,15 +103,24 @@ QKV_API qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, c
                                     float* out, float* lse, void* workspace, size_t workspace_bytes);
 
 /** Workspace the backward needs with up to @p threads threads (same rules as the forward:
- *  the workspace rule of qkv/qkv.h). */
+ *  the workspace rule of qkv/qkv.h).
+ *  @param[in]  desc     a valid description.
+ *  @param[in]  threads  >= 1.
+ *  @param[out] bytes    written on success.
+ *  @return QKV_OK or the status qkv_sdpa_backward() would return for @p desc;
+ *          QKV_ERR_BAD_ARGUMENT for threads < 1. */
 QKV_API qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes);
 
 /** Backward attention: gradients of a loss L with respect to Q, K and V, given
  *  dO = dL/dO and what the forward produced (O and the log-sum-exp).
+ *  @param[in]  desc               the description the forward ran with.
  *  @param[in]  q, k, v, out, lse  the forward's inputs, output and lse (same desc).
  *  @param[in]  dout               dL/dO in layout desc->o.
  *  @param[out] dq, dk, dv         overwritten (not accumulated), in the layouts of q, k, v.
  *                                 Their layouts must not overlap (so head stride 0 is refused).
+ *  @param[in]  workspace          scratch of at least qkv_sdpa_backward_workspace_size(desc, 1)
+ *                                 bytes, any alignment; the workspace rule of qkv/qkv.h.
+ *  @param[in]  workspace_bytes    its size in bytes.
  *  @return the statuses of qkv_sdpa_forward(). Nothing is written on error. */
 QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
                                      const float* out, const float* lse, const float* dout, float* dq, float* dk,

@@ -1,4 +1,5 @@
-/* qkv/embedding.h - token embedding lookup plus learned positional embedding
+/** @file qkv/embedding.h
+ * @brief Token embedding lookup plus learned positional embedding
  * (GPT-2's wte + wpe), forward and backward.
  *
  *   out[b][t][:] = tok[ids[b][t]][:] + pos[pos_offset + t][:]

@@ -1,4 +1,5 @@
-/* qkv/gemm.h - single-precision general matrix multiply (SGEMM).
+/** @file qkv/gemm.h
+ * @brief Single-precision general matrix multiply (SGEMM).
  *
  *   C = alpha * op(A) * op(B) + beta * C
  *
@@ -39,7 +40,10 @@
 QKV_EXTERN_C_BEGIN
 
 /** Whether a matrix operand is used as stored or transposed. */
-typedef enum qkv_trans { QKV_NO_TRANS = 0, QKV_TRANS = 1 } qkv_trans;
+typedef enum qkv_trans {
+  QKV_NO_TRANS = 0, /**< op(X) = X, as stored */
+  QKV_TRANS = 1     /**< op(X) = X^T */
+} qkv_trans;
 
 /** C = alpha*op(A)*op(B) + beta*C without a workspace.
  *
@@ -86,13 +90,21 @@ QKV_API qkv_status qkv_sgemm_workspace_size(qkv_trans ta, qkv_trans tb, size_t M
  *  this is the form for firmware. Runs with at most as many threads as the
  *  workspace has room for (see qkv_sgemm_workspace_size) and as qkv allows.
  *  Same results as qkv_sgemm.
+ * @param[in]     ta, tb   QKV_NO_TRANS or QKV_TRANS for A and B.
+ * @param[in]     M, N, K  op(A) is M x K, op(B) is K x N, C is M x N.
+ * @param[in]     alpha    scale of the product.
+ * @param[in]     A, lda   the stored A and its leading dimension.
+ * @param[in]     B, ldb   the stored B and its leading dimension.
+ * @param[in]     beta     scale of the previous C (0: C is write-only).
+ * @param[in,out] C, ldc   M x N result and its leading dimension.
  * @param[in] workspace        scratch memory owned by the caller, not kept;
  *                             may be NULL only when the size query gives 0.
  * @param[in] workspace_bytes  its size; at least qkv_sgemm_workspace_size(
  *                             ..., threads = 1, ...), else
  *                             QKV_ERR_WORKSPACE_TOO_SMALL.
  * Thread-safety: reentrant; concurrent calls need distinct workspaces.
- * Other parameters and errors as for qkv_sgemm. */
+ * @return QKV_OK or an error listed at the top of this header (the
+ *  workspace's last). */
 QKV_API qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, float alpha,
                                 const float* A, size_t lda, const float* B, size_t ldb, float beta, float* C,
                                 size_t ldc, void* workspace, size_t workspace_bytes);
@@ -121,11 +133,19 @@ typedef enum qkv_blocking_source {
  *  qkv_sgemm_workspace_size is at most
  *  (mc + nc) * kc * 4 + 64 bytes, plus mc * kc * 4 per extra thread. */
 typedef struct qkv_gemm_blocking {
+  /** @{ */
   size_t mr, nr;                        /**< register tile */
+  /** @} */
+  /** @{ */
   size_t mc, kc, nc;                    /**< cache blocks */
+  /** @} */
+  /** @{ */
   size_t l1d_bytes, l2_bytes, l3_bytes; /**< caches the model read (0: unknown); L3 whole */
+  /** @} */
+  /** @{ */
   size_t l1d_ways, l2_ways;             /**< their associativity (0: unknown) */
-  qkv_blocking_source source;
+  /** @} */
+  qkv_blocking_source source; /**< where mc, kc and nc came from */
   const char* kernel;    /**< the micro-kernel, e.g. "gemm_f32_14x32" or, with A
                               as embedded-broadcast FMA operands, "gemm_f32_14x32_mem"
                               (static string) */

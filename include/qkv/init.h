@@ -1,4 +1,5 @@
-/* qkv/init.h - parameter initialization and gradient clearing over flat fp32
+/** @file qkv/init.h
+ * @brief Parameter initialization and gradient clearing over flat fp32
  * buffers.
  *
  * qkv_init_uniform draws from a counter-based generator: element i is a pure

@@ -1,4 +1,5 @@
-/* qkv/layer.h - trainable attention layers: the book's SelfAttention,
+/** @file qkv/layer.h
+ * @brief Trainable attention layers: the book's SelfAttention,
  * CausalAttention (mask + dropout) and MultiHeadAttention, as one layer type.
  *
  *   Q = X W_q + b_q,  K = X W_k + b_k,  V = X W_v + b_v        (X: [B, T, d_in])
@@ -50,51 +51,88 @@ typedef struct qkv_mha_desc {
 /** Offsets (in floats) of each parameter tensor in the flat buffer;
  *  SIZE_MAX for tensors the description does not have. */
 typedef struct qkv_mha_layout {
-  size_t w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o;
+  /** @{ */
+  size_t w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o; /**< offset of the tensor of that name */
+  /** @} */
   size_t count; /**< total floats */
 } qkv_mha_layout;
 
 QKV_EXTERN_C_BEGIN
 
-/** @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, d_out not
+/** Checks a description.
+ *  @param[in] desc  the layer.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, d_out not
  *  divisible by num_heads); QKV_ERR_BAD_ARGUMENT (flags not 0/1, dropout_p outside
  *  [0, 1) or NaN); QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
 QKV_API qkv_status qkv_mha_validate(const qkv_mha_desc* desc);
 
-/** @param[out] count  floats in the parameter (and gradient) buffer. */
+/** @param[in]  desc   the layer.
+ *  @param[out] count  floats in the parameter (and gradient) buffer.
+ *  @return QKV_OK, QKV_ERR_NULL_POINTER (count NULL), or the statuses of
+ *  qkv_mha_validate(). */
 QKV_API qkv_status qkv_mha_param_count(const qkv_mha_desc* desc, size_t* count);
 
-/** @param[out] layout  offsets of every parameter tensor. */
+/** @param[in]  desc    the layer.
+ *  @param[out] layout  offsets of every parameter tensor.
+ *  @return QKV_OK, QKV_ERR_NULL_POINTER (layout NULL), or the statuses of
+ *  qkv_mha_validate(). */
 QKV_API qkv_status qkv_mha_param_layout(const qkv_mha_desc* desc, qkv_mha_layout* layout);
 
 /** Initializes parameters like PyTorch's nn.Linear default: every weight and
  *  bias uniform in +-1/sqrt(fan_in) (fan_in = d_in for W_q/W_k/W_v and their
  *  biases, d_out for W_o, b_o), from a counter-based generator: the same seed
  *  gives the same bits on every platform.
- *  @param[out] params  qkv_mha_param_count() floats. */
+ *  @param[in]  desc    the layer.
+ *  @param[out] params  qkv_mha_param_count() floats.
+ *  @param[in]  seed    any value.
+ *  @return QKV_OK, the statuses of qkv_mha_validate(), then QKV_ERR_NULL_POINTER
+ *  (params NULL). */
 QKV_API qkv_status qkv_mha_init(const qkv_mha_desc* desc, float* params, uint64_t seed);
 
 /** Converts an nn.Linear weight ([out_features][in_features], row-major) to
- *  qkv's [in][out] layout. @p dst and @p src must not overlap. */
+ *  qkv's [in][out] layout. @p dst and @p src must not overlap.
+ *  @param[in]  out_features, in_features  the nn.Linear's shape, each >= 1.
+ *  @param[in]  src  [out_features][in_features] floats.
+ *  @param[out] dst  [in_features][out_features] floats.
+ *  @return QKV_OK; QKV_ERR_BAD_SHAPE (a zero size); QKV_ERR_SIZE_OVERFLOW;
+ *  QKV_ERR_NULL_POINTER; QKV_ERR_BAD_ARGUMENT (src and dst overlap). */
 QKV_API qkv_status qkv_linear_weight_from_torch(size_t out_features, size_t in_features, const float* src,
                                                 float* dst);
 
-/** Bytes of the training cache for a batch of @p batch sequences of @p seq_len tokens. */
+/** Bytes of the training cache for a batch of @p batch sequences of @p seq_len tokens.
+ *  @param[in]  desc            the layer.
+ *  @param[in]  batch, seq_len  the forward's batch and sequence length, each >= 1.
+ *  @param[out] bytes           written on success.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes NULL); the statuses of
+ *  qkv_mha_validate(); QKV_ERR_BAD_SHAPE (batch or seq_len 0); QKV_ERR_SIZE_OVERFLOW. */
 QKV_API qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, size_t* bytes);
 
-/** Scratch bytes for qkv_mha_forward() (training or not) with up to @p threads threads. */
+/** Scratch bytes for qkv_mha_forward() (training or not) with up to @p threads threads.
+ *  @param[in]  desc            the layer.
+ *  @param[in]  batch, seq_len  as for the forward, each >= 1.
+ *  @param[in]  threads         >= 1.
+ *  @param[out] bytes           written on success.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes NULL); QKV_ERR_BAD_ARGUMENT
+ *  (threads < 1); the statuses of qkv_mha_validate(); QKV_ERR_BAD_SHAPE (batch or
+ *  seq_len 0); QKV_ERR_SIZE_OVERFLOW. */
 QKV_API qkv_status qkv_mha_forward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len,
                                                   int threads, size_t* bytes);
 
 /** Forward: Y = layer(X).
+ *  @param[in]  desc      the layer.
  *  @param[in]  params    qkv_mha_param_count() floats.
+ *  @param[in]  batch     sequences, >= 1.
+ *  @param[in]  seq_len   tokens per sequence, >= 1.
  *  @param[in]  x         [batch][seq_len][d_in], contiguous.
  *  @param[out] y         [batch][seq_len][d_out], contiguous; must not alias x.
  *  @param[in]  training  1: apply dropout and fill @p cache for qkv_mha_backward();
  *                        0: inference (no dropout; @p cache may be NULL).
  *  @param[out] cache     qkv_mha_cache_size() bytes when training, 64-byte aligned.
+ *  @param[in]  cache_bytes  its size; when training, less than qkv_mha_cache_size() is
+ *                        QKV_ERR_WORKSPACE_TOO_SMALL.
  *  @param[in]  workspace qkv_mha_forward_workspace_size() bytes, any alignment (the
  *                        workspace rule of qkv/qkv.h).
+ *  @param[in]  workspace_bytes  its size in bytes.
  *  @return QKV_OK or a status (nothing written): the statuses of qkv_mha_validate(),
  *  QKV_ERR_BAD_SHAPE (batch or seq_len 0), QKV_ERR_BAD_ARGUMENT (training not 0/1),
  *  QKV_ERR_WORKSPACE_TOO_SMALL, QKV_ERR_SIZE_OVERFLOW. */
@@ -102,23 +140,37 @@ QKV_API qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params
                                    const float* x, float* y, int training, void* cache, size_t cache_bytes,
                                    void* workspace, size_t workspace_bytes);
 
-/** Scratch bytes for qkv_mha_backward(). */
+/** Scratch bytes for qkv_mha_backward().
+ *  @param[in]  desc, batch, seq_len, threads  as for qkv_mha_forward_workspace_size().
+ *  @param[out] bytes  written on success.
+ *  @return as qkv_mha_forward_workspace_size(). */
 QKV_API qkv_status qkv_mha_backward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len,
                                                    int threads, size_t* bytes);
 
 /** Backward of a training-mode forward with the same desc, params, x and cache.
+ *  @param[in]  desc, params, batch, seq_len, x  as given to the forward.
+ *  @param[in]  cache        the cache the training-mode forward filled.
+ *  @param[in]  cache_bytes  its size; less than qkv_mha_cache_size() is
+ *                     QKV_ERR_WORKSPACE_TOO_SMALL.
  *  @param[in]  dy     dL/dY, [batch][seq_len][d_out].
  *  @param[out] dx     dL/dX, [batch][seq_len][d_in]: OVERWRITTEN. May be NULL when
  *                     the input needs no gradient (first layer).
  *  @param[in,out] grads  parameter gradients, same layout as params: ACCUMULATED
  *                     (grads += dL/dparams), so several backward calls sum up, as
  *                     gradient accumulation wants; zero it with qkv_mha_zero_grads().
+ *  @param[in]  workspace        qkv_mha_backward_workspace_size() bytes, any alignment
+ *                               (the workspace rule of qkv/qkv.h).
+ *  @param[in]  workspace_bytes  its size in bytes.
  *  @return as qkv_mha_forward(). */
 QKV_API qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
                                     const float* x, const void* cache, size_t cache_bytes, const float* dy,
                                     float* dx, float* grads, void* workspace, size_t workspace_bytes);
 
-/** grads[i] = 0 for every parameter gradient of @p desc. */
+/** grads[i] = 0 for every parameter gradient of @p desc.
+ *  @param[in]  desc   the layer.
+ *  @param[out] grads  qkv_mha_param_count() floats.
+ *  @return QKV_OK, the statuses of qkv_mha_validate(), then QKV_ERR_NULL_POINTER
+ *  (grads NULL). */
 QKV_API qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads);
 
 /* ---- Incremental decoding with a KV cache ------------------------------ */
@@ -131,13 +183,29 @@ typedef struct qkv_mha_kv_state {
   size_t length;   /**< tokens cached so far (same for every sequence) */
 } qkv_mha_kv_state;
 
-/** Bytes of a KV cache for @p batch sequences of up to @p capacity tokens. */
+/** Bytes of a KV cache for @p batch sequences of up to @p capacity tokens.
+ *  @param[in]  desc             the layer.
+ *  @param[in]  batch, capacity  each >= 1.
+ *  @param[out] bytes            written on success.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes NULL); the statuses of
+ *  qkv_mha_validate(); QKV_ERR_BAD_SHAPE (batch or capacity 0); QKV_ERR_SIZE_OVERFLOW. */
 QKV_API qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t capacity, size_t* bytes);
 
-/** Sets @p state to an empty cache of that batch and capacity. */
+/** Sets @p state to an empty cache of that batch and capacity.
+ *  @param[out] state            the bookkeeping to initialize.
+ *  @param[in]  batch, capacity  each >= 1.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (batch or capacity 0). */
 QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, size_t capacity);
 
-/** Scratch bytes for qkv_mha_decode() of @p n_new tokens. */
+/** Scratch bytes for qkv_mha_decode() of @p n_new tokens.
+ *  @param[in]  desc     the layer.
+ *  @param[in]  state    the cache the call will append to.
+ *  @param[in]  n_new    tokens per sequence the call appends, >= 1.
+ *  @param[in]  threads  >= 1.
+ *  @param[out] bytes    written on success.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes or state NULL); QKV_ERR_BAD_ARGUMENT
+ *  (threads < 1); the statuses of qkv_mha_validate(); QKV_ERR_BAD_SHAPE; QKV_ERR_SIZE_OVERFLOW;
+ *  QKV_ERR_CAPACITY (length + n_new > capacity). */
 QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
                                                  size_t n_new, int threads, size_t* bytes);
 
@@ -145,9 +213,17 @@ QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const
  *  attending over everything cached (inference: no dropout). Requires a
  *  causal layer. Token by token this equals one full-sequence forward (to
  *  fp32 rounding).
+ *  @param[in]     desc   the layer (causal).
+ *  @param[in]     params qkv_mha_param_count() floats.
+ *  @param[in]     n_new  tokens per sequence to append, >= 1.
  *  @param[in]     x_new  [batch][n_new][d_in].
  *  @param[out]    y_new  [batch][n_new][d_out].
  *  @param[in,out] state, kv_buffer  the cache; state->length grows by n_new.
+ *  @param[in]     kv_bytes  size of kv_buffer; less than qkv_mha_kv_cache_size() is
+ *                           QKV_ERR_WORKSPACE_TOO_SMALL.
+ *  @param[in]     workspace        qkv_mha_decode_workspace_size() bytes, any alignment
+ *                                  (the workspace rule of qkv/qkv.h).
+ *  @param[in]     workspace_bytes  its size in bytes.
  *  @return QKV_OK; QKV_ERR_CAPACITY if length + n_new > capacity (nothing changed);
  *  QKV_ERR_BAD_ARGUMENT for a non-causal layer; the statuses of qkv_mha_forward(). */
 QKV_API qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha_kv_state* state,

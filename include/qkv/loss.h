@@ -1,4 +1,5 @@
-/* qkv/loss.h - cross-entropy loss over logits with integer class targets
+/** @file qkv/loss.h
+ * @brief Cross-entropy loss over logits with integer class targets
  * (torch.nn.functional.cross_entropy with reduction='mean', ignore_index).
  *
  * Logits are rows x classes, row-major with leading dimension ld >= classes;

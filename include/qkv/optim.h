@@ -1,4 +1,5 @@
-/* qkv/optim.h - optimizers over flat fp32 parameter buffers: SGD with
+/** @file qkv/optim.h
+ * @brief Optimizers over flat fp32 parameter buffers: SGD with
  * momentum and AdamW, with PyTorch's update rules (torch.optim.SGD and
  * torch.optim.AdamW, amsgrad=False, maximize=False).
  *

@@ -1,4 +1,5 @@
-/* qkv/qkv.h - the whole public C API of qkv: trainable self-attention on CPUs.
+/** @file qkv/qkv.h
+ * @brief The whole public C API of qkv: trainable self-attention on CPUs.
  *
  * Conventions shared by every function:
  *  - every function returns qkv_status (qkv/status.h), except the constant

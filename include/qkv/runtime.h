@@ -1,6 +1,7 @@
-/* qkv/runtime.h - the process-wide settings qkv has: which kernel set (ISA)
- * runs, how many threads the parallel routines use and who runs them (OpenMP
- * or the application's executor), and where reports of what ran go.
+/** @file qkv/runtime.h
+ * @brief The process-wide settings qkv has: which kernel set (ISA) runs, how
+ * many threads the parallel routines use and who runs them (OpenMP or the
+ * application's executor), and where reports of what ran go.
  *
  * Thread-safety: every function here may be called from any thread at any
  * time. Changing a setting while another thread is inside a qkv routine is
@@ -27,7 +28,8 @@ typedef enum qkv_isa {
 QKV_EXTERN_C_BEGIN
 
 /** @return the lower-case name of @p isa ("scalar", "sse2", "avx2", "avx512",
- *  "neon", "neon64"), or "unknown". Never fails; constant lookup. */
+ *  "neon", "neon64"), or "unknown". Never fails; constant lookup.
+ *  @param[in] isa  any value, also one outside the enum. */
 QKV_API const char* qkv_isa_name(qkv_isa isa);
 
 /** Parse a name as printed by qkv_isa_name().
@@ -37,6 +39,7 @@ QKV_API const char* qkv_isa_name(qkv_isa isa);
 QKV_API qkv_status qkv_isa_from_name(const char* name, qkv_isa* isa);
 
 /** Is @p isa compiled into this build and runnable on this CPU (and OS)?
+ *  @param[in]  isa        the ISA asked about.
  *  @param[out] compiled   1 if the build has kernels for it, else 0 (may be NULL).
  *  @param[out] supported  1 if compiled AND this CPU can run it, else 0 (may be NULL).
  *  @return QKV_OK, or QKV_ERR_BAD_ARGUMENT for a value outside the enum. */
@@ -50,12 +53,14 @@ QKV_API qkv_status qkv_isa_query(qkv_isa isa, int* compiled, int* supported);
 QKV_API qkv_status qkv_get_isa(qkv_isa* isa);
 
 /** Force the kernel set for the whole process (tests, benchmarks).
+ *  @param[in] isa  the ISA to run from now on.
  *  @return QKV_OK; QKV_ERR_BAD_ARGUMENT for a value outside the enum;
  *          QKV_ERR_UNSUPPORTED if not compiled in or not runnable on this
  *          CPU, in which case the active ISA is unchanged. */
 QKV_API qkv_status qkv_set_isa(qkv_isa isa);
 
 /** Number of threads the parallel routines use (OpenMP builds; 1 otherwise).
+ *  @param[in] n  the thread count, >= 1.
  *  Results are bitwise identical for every thread count. A call uses at most
  *  this many: fewer when its work is small (about 1 MFLOP per thread), and
  *  never more than the processors the process may run on
@@ -97,6 +102,7 @@ typedef struct qkv_executor {
  *  ex->workers threads and qkv_set_num_threads does not apply; results stay
  *  bitwise identical to any thread count's, whatever the executor does
  *  within its contract. A routine reads the setting once per call.
+ *  @param[in] ex  the executor (copied), or NULL for OpenMP.
  *  @return QKV_OK, or QKV_ERR_BAD_ARGUMENT if ex->parallel_for is NULL or
  *  ex->workers < 1 (setting unchanged). */
 QKV_API qkv_status qkv_set_executor(const qkv_executor* ex);
@@ -119,6 +125,8 @@ typedef void (*qkv_log_fn)(void* user, const char* line);
  *  environment variable QKV_VERBOSE=1, read at the first call, sends them to
  *  standard error until a callback is set. Bare-metal builds have no reports
  *  (the function returns QKV_ERR_UNSUPPORTED for a non-NULL fn).
+ *  @param[in] fn    the callback, or NULL to stop reporting.
+ *  @param[in] user  handed back to @p fn with every line.
  *  @return QKV_OK or QKV_ERR_UNSUPPORTED. */
 QKV_API qkv_status qkv_set_log_callback(qkv_log_fn fn, void* user);
 

@@ -1,4 +1,5 @@
-/* qkv/status.h - the status codes every qkv function returns.
+/** @file qkv/status.h
+ * @brief The status codes every qkv function returns.
  *
  * 0 is success, every error is negative. Values are part of the ABI: they
  * are never renumbered, new codes are only appended. A function that returns
@@ -8,7 +9,9 @@
 
 #include "qkv/export.h"
 
+/** What a qkv function reports: QKV_OK or one negative error code. */
 typedef enum qkv_status {
+  /** Success: the outputs are written. */
   QKV_OK = 0,
   /** A pointer argument is NULL although the sizes say it is used. */
   QKV_ERR_NULL_POINTER = -1,
@@ -34,7 +37,8 @@ QKV_EXTERN_C_BEGIN
 
 /** @return a static, human-readable description of @p status; "unknown status"
  *  for values outside the enum. Never fails (one of the two kinds of qkv
- *  function that return something other than qkv_status: constant lookups). */
+ *  function that return something other than qkv_status: constant lookups).
+ *  @param[in] status  any value, also one outside the enum. */
 QKV_API const char* qkv_status_string(qkv_status status);
 
 QKV_EXTERN_C_END

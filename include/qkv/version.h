@@ -1,4 +1,5 @@
-/* qkv/version.h - compile-time and run-time version of qkv.
+/** @file qkv/version.h
+ * @brief Compile-time and run-time version of qkv.
  *
  * Compare QKV_VERSION_NUMBER (the headers you compiled against) with
  * qkv_version_number() (the library you linked) to detect a mismatch. */
@@ -7,8 +8,11 @@
 
 #include "qkv/export.h"
 
+/** Major version of these headers. */
 #define QKV_VERSION_MAJOR 0
+/** Minor version of these headers. */
 #define QKV_VERSION_MINOR 1
+/** Patch version of these headers. */
 #define QKV_VERSION_PATCH 0
 
 /** MAJOR*10000 + MINOR*100 + PATCH, e.g. 0.1.0 -> 100. */
