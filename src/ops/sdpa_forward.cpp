@@ -6,6 +6,7 @@
 
 #include "kernels/attn/attn.hpp"
 #include "kernels/softmax/softmax.hpp"
+#include "ops/attn_blocking.hpp"
 #include "ops/dropout_rng.hpp"
 #include "ops/gemm.hpp"
 #include "ops/softmax.hpp"
@@ -64,8 +65,8 @@ void pack_qt(const float* q, std::size_t ldq, std::size_t rows, std::size_t D, f
 }
 
 // One task: query tile `qi` of head (b, h). w: this thread's workspace.
-void fused_task(const kern::attn_kernels& kn, const sdpa_plan& p, const dropout_cfg& drop, const float* q,
-                const float* k, const float* v, float* out, float* lse, std::size_t b, std::size_t h,
+void fused_task(const kern::attn_kernels& kn, const sdpa_plan& p, const dropout_cfg& drop, std::size_t key_chunk,
+                const float* q, const float* k, const float* v, float* out, float* lse, std::size_t b, std::size_t h,
                 std::size_t qi, float* w) {
   const std::size_t br = kn.br, D = p.head_dim, Dv = p.v_dim;
   const std::size_t i0 = qi * br;
@@ -113,7 +114,7 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_plan& p, const dropout_
           if (!dropout::keep(key, j0 + j, drop.thresh)) st[j * br + r] = 0.0f;
       }
     }
-    kn.accumulate(kb, Dv, st, vb_ptr + j0 * p.v.token, p.v.token, alpha, ot);
+    kn.accumulate(kb, Dv, st, vb_ptr + j0 * p.v.token, p.v.token, alpha, ot, key_chunk);
   }
 
   // O = O^T / l (times the dropout scale); a row that saw nothing is zero.
@@ -129,6 +130,7 @@ void fused_forward(const sdpa_plan& p, const float* q, const float* k, const flo
                    float* ws, std::size_t per_thread_floats, int max_threads) {
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
   const dropout_cfg drop(p);
+  const std::size_t key_chunk = attn_key_chunk(p.v.token, kn.br);
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
   const std::size_t heads = p.batch * p.heads;
   const std::size_t tasks = heads * nqt;
@@ -141,7 +143,7 @@ void fused_forward(const sdpa_plan& p, const float* q, const float* k, const flo
   // see the most keys under a causal mask, so the heaviest tasks go first.
   auto run = [&](std::size_t t, float* w) {
     const std::size_t bh = t % heads, qi = nqt - 1 - t / heads;
-    fused_task(kn, p, drop, q, k, v, out, lse, bh / p.heads, bh % p.heads, qi, w);
+    fused_task(kn, p, drop, key_chunk, q, k, v, out, lse, bh / p.heads, bh % p.heads, qi, w);
   };
   parallel_for_tasks(p.x, threads, tasks, [&](std::size_t t, int thread) {
     run(t, ws + static_cast<std::size_t>(thread) * per_thread_floats);

@@ -79,9 +79,6 @@ void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alph
   for (std::size_t c = 0; c < C; ++c) sum[c].store_unaligned(l + c * W);
 }
 
-// Keys per chunk of the accumulate step.
-constexpr std::size_t kAttnKeyChunk = 32;
-
 // The accumulator tile starts from O^T rescaled by alpha (the first key
 // chunk), or from O^T as it is (c_init).
 template <class A, std::size_t BR>
@@ -97,7 +94,7 @@ struct rescaled_ot {
 // This block's V line in the next key chunk: one L2 fetch in flight per
 // step (a hint: it never faults, even past the end of V). vj: key j's row.
 struct prefetch_next_chunk {
-  std::size_t ahead;  // kAttnKeyChunk * ldv
+  std::size_t ahead;  // key_chunk * ldv
   void operator()(const float* vj) const { __builtin_prefetch(vj + ahead); }
 };
 
@@ -106,48 +103,48 @@ struct prefetch_next_chunk {
 // alpha == nullptr: no rescale (a later chunk of the same tile).
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 inline void attn_accumulate_tile(std::size_t kb, const float* pt, const float* v, std::size_t ldv,
-                                 const float* alpha, float* ot) {
+                                 const float* alpha, float* ot, std::size_t chunk) {
   using V = simd::vf<A>;
   using IO = unaligned_io<A>;
   const auto pt_rows = make_rows_b<V>(pt, fixed<BR>(), IO());
   const c_store<V, IO, fixed<BR>> store{ot, {}, {}};
   if (alpha)
     tile_fma<V, NB, QV>(kb, v, fixed<1>(), ldv, pt_rows, rescaled_ot<A, BR>{ot, alpha}, store,
-                        prefetch_next_chunk{kAttnKeyChunk * ldv});
+                        prefetch_next_chunk{chunk * ldv});
   else
     tile_fma<V, NB, QV>(kb, v, fixed<1>(), ldv, pt_rows, c_init<V, IO, fixed<BR>>{ot, {}, true, {}}, store,
-                        prefetch_next_chunk{kAttnKeyChunk * ldv});
+                        prefetch_next_chunk{chunk * ldv});
 }
 
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 inline void attn_accumulate_rest(std::size_t r, std::size_t kb, const float* pt, const float* v, std::size_t ldv,
-                                 const float* alpha, float* ot) {
+                                 const float* alpha, float* ot, std::size_t chunk) {
   if constexpr (NB > 0) {
     if (r == NB)
-      attn_accumulate_tile<A, QV, NB, BR>(kb, pt, v, ldv, alpha, ot);
+      attn_accumulate_tile<A, QV, NB, BR>(kb, pt, v, ldv, alpha, ot, chunk);
     else
-      attn_accumulate_rest<A, QV, NB - 1, BR>(r, kb, pt, v, ldv, alpha, ot);
+      attn_accumulate_rest<A, QV, NB - 1, BR>(r, kb, pt, v, ldv, alpha, ot, chunk);
   }
 }
 
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 void attn_accumulate_f32(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
-                         const float* alpha, float* ot) {
+                         const float* alpha, float* ot, std::size_t chunk) {
   constexpr std::size_t PW = QV * simd::vf<A>::size;
-  // Keys in chunks of kAttnKeyChunk: every feature block of a chunk reuses the
-  // same few P^T and V rows from L1. (A feature block streaming all kb keys
-  // re-reads a column strip of V whose rows, at a power-of-two stride, crowd
-  // into a few L1 sets and get evicted between blocks.)
-  for (std::size_t j0 = 0; j0 < kb; j0 += kAttnKeyChunk) {
-    const std::size_t kc = kb - j0 < kAttnKeyChunk ? kb - j0 : kAttnKeyChunk;
+  // Keys in chunks: every feature block of a chunk reuses the same P^T and V
+  // rows from L1. (A feature block streaming too many keys re-reads a column
+  // strip of V whose rows, at some strides, crowd into a few L1 sets and get
+  // evicted between blocks: ops/attn_blocking.hpp.)
+  for (std::size_t j0 = 0; j0 < kb; j0 += chunk) {
+    const std::size_t kc = kb - j0 < chunk ? kb - j0 : chunk;
     const float* ptc = pt + j0 * BR;
     const float* vc = v + j0 * ldv;
     for (std::size_t p = 0; p < BR; p += PW) {
       const float* ap = j0 == 0 ? alpha + p : nullptr;
       std::size_t f = 0;
       for (; f + NB <= dv; f += NB)
-        attn_accumulate_tile<A, QV, NB, BR>(kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
-      attn_accumulate_rest<A, QV, NB - 1, BR>(dv - f, kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
+        attn_accumulate_tile<A, QV, NB, BR>(kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p, chunk);
+      attn_accumulate_rest<A, QV, NB - 1, BR>(dv - f, kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p, chunk);
     }
   }
 }

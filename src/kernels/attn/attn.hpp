@@ -33,9 +33,13 @@ struct attn_kernels {
   // l = alpha*l + sum_j st. A lane with m' = -INFINITY uses 0 for m' in the
   // exponents (so it gets alpha = 0, st = 0 and never NaN).
   void (*softmax)(std::size_t kb, float* st, float* m, float* l, float* alpha);
-  // ot[f][:] = alpha[:] * ot[f][:] + sum_j v[j*ldv + f] * pt[j][:], for f < dv.
+  // ot[f][:] = alpha[:] * ot[f][:] + sum_j v[j*ldv + f] * pt[j][:], for f < dv,
+  // the keys taken key_chunk (>= 1) at a time so that a chunk's V rows stay in
+  // L1 across the feature blocks (ops/attn_blocking.hpp sizes it). Each
+  // element's multiply-adds run in key order whatever the chunk: the bits
+  // never depend on it.
   void (*accumulate)(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
-                     const float* alpha, float* ot);
+                     const float* alpha, float* ot, std::size_t key_chunk);
 };
 
 QKV_DECLARE_KERNEL_TABLES(attn_kernels, attn)

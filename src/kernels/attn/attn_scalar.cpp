@@ -44,9 +44,10 @@ struct rescaled_ot_scalar {
   float operator()(std::size_t, std::size_t i) const { return ot[i] * alpha[i]; }
 };
 
-// Per feature, a 1 x kBr register tile over the kb keys.
+// Per feature, a 1 x kBr register tile over the kb keys (no chunks: a
+// feature's 16 lanes and its V column are all the tile touches).
 void attn_accumulate_f32_scalar(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
-                                const float* alpha, float* ot) {
+                                const float* alpha, float* ot, std::size_t /*key_chunk*/) {
   for (std::size_t f = 0; f < dv; ++f)
     tile_fma<float, 1, kBr>(kb, v + f, fixed<0>(), ldv, make_rows_b<float>(pt, fixed<kBr>(), scalar_io()),
                             rescaled_ot_scalar{ot + f * kBr, alpha},
