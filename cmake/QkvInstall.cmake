@@ -17,7 +17,7 @@ endif()
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/qkvConfig.cmake.in
   ${PROJECT_BINARY_DIR}/qkvConfig.cmake INSTALL_DESTINATION ${QKV_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/qkvConfigVersion.cmake
-  COMPATIBILITY SameMinorVersion)
+  COMPATIBILITY ${QKV_VERSION_COMPATIBILITY})
 install(FILES ${PROJECT_BINARY_DIR}/qkvConfig.cmake ${PROJECT_BINARY_DIR}/qkvConfigVersion.cmake
   DESTINATION ${QKV_CMAKE_DIR})
 
