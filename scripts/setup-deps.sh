@@ -3,7 +3,7 @@
 # already present are skipped, and `apt-get update` runs only when something
 # is missing. Fails loudly, naming the package, when one cannot be installed.
 #
-# usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind] [torch]
+# usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind] [torch] [abi] [package]
 #   core (default): cmake g++ libxsimd-dev catch2 libbenchmark-dev qemu-user pkg-config
 #   bench:  libopenblas-dev, libdnnl-dev (comparison baselines for benchmarks only)
 #   cross:  aarch64 / armhf / i686 cross g++, arm-none-eabi, qemu-user, qemu-system-arm
@@ -11,6 +11,8 @@
 #   plot:   gnuplot (bench/plot script)
 #   valgrind: valgrind
 #   torch:  python3-torch, libjemalloc2 (bench/compare_torch.sh; Debian's /usr/bin/python3)
+#   abi:    abigail-tools (abidw, abidiff: the abi stage and scripts/update-abi.sh)
+#   package: dpkg-dev, file (cpack -G DEB computes the runtime's Depends with dpkg-shlibdeps)
 set -euo pipefail
 
 groups=("$@")
@@ -28,6 +30,8 @@ for g in "${groups[@]}"; do
     plot) pkgs+=(gnuplot-nox) ;;
     valgrind) pkgs+=(valgrind) ;;
     torch) pkgs+=(python3-torch libjemalloc2) ;;
+    abi) pkgs+=(abigail-tools) ;;
+    package) pkgs+=(dpkg-dev file) ;;
     *) echo "setup-deps: unknown group '$g'" >&2; exit 2 ;;
   esac
 done
