@@ -16,10 +16,11 @@ stage_package() {
   local soname abi rt dev arch multiarch version
   soname=$(readelf -d "$dist/src/libqkv.so" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
   abi=${soname#libqkv.so.}
-  rt=$out/$(cd "$out" && ls libqkv"$abi"_*.deb 2>/dev/null || true)
-  dev=$out/$(cd "$out" && ls libqkv-dev_*.deb 2>/dev/null || true)
-  [ -f "$rt" ] && [ -f "$dev" ] && [ "$(cd "$out" && ls ./*.deb | wc -l)" -eq 2 ] ||
-    { ls "$out"; echo "package: expected two packages, libqkv${abi}_*.deb and libqkv-dev_*.deb"; return 1; }
+  rt=$(find "$out" -maxdepth 1 -name "libqkv${abi}_*.deb")
+  dev=$(find "$out" -maxdepth 1 -name 'libqkv-dev_*.deb')
+  if [ ! -f "$rt" ] || [ ! -f "$dev" ] || [ "$(find "$out" -maxdepth 1 -name '*.deb' | wc -l)" -ne 2 ]; then
+    ls "$out"; echo "package: expected two packages, libqkv${abi}_*.deb and libqkv-dev_*.deb"; return 1
+  fi
   arch=$(dpkg --print-architecture)
   multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
   version=$(dpkg-deb -f "$rt" Version)
