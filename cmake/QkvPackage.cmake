@@ -8,8 +8,9 @@
 #   cmake -S . -B B -DBUILD_SHARED_LIBS=ON -DCMAKE_INSTALL_PREFIX=/usr
 #   cmake --build B && (cd B && cpack -G DEB)
 # A static build makes libqkv-dev alone. Cross builds name the Debian
-# architecture: -DCPACK_DEBIAN_PACKAGE_ARCHITECTURE=arm64 (the default is the host's). The package stage of scripts/test.sh
-# builds, inspects and installs both, and builds the consumers against them.
+# architecture (-DCPACK_DEBIAN_PACKAGE_ARCHITECTURE=arm64; the default is the
+# host's). The package stage of scripts/test.sh builds, inspects and installs
+# both, and builds the consumers against them.
 
 set(QKV_PACKAGE_MAINTAINER "qkv maintainers <maintainers@users.noreply.r-seed-f1343c50.example>"
   CACHE STRING "Maintainer field of the Debian packages (Name <email>)")
@@ -87,9 +88,6 @@ if(BUILD_SHARED_LIBS)
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
   set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
   set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
-  if(CMAKE_LIBRARY_ARCHITECTURE AND CMAKE_INSTALL_LIBDIR MATCHES "/${CMAKE_LIBRARY_ARCHITECTURE}$")
-    set(CPACK_DEBIAN_RUNTIME_PACKAGE_MULTIARCH same)
-  endif()
   set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${_qkv_runtime_pkg} (= ${_qkv_deb_version})")
   set(_qkv_dev_holds "the headers, the CMake package (find_package(qkv)) and qkv.pc")
 else()
