@@ -3,7 +3,7 @@
 # already present are skipped, and `apt-get update` runs only when something
 # is missing. Fails loudly, naming the package, when one cannot be installed.
 #
-# usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind] [torch] [docs]
+# usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind] [torch] [docs] [abi] [package]
 #   core (default): cmake g++ libxsimd-dev catch2 libbenchmark-dev qemu-user pkg-config
 #   bench:  libopenblas-dev, libdnnl-dev (comparison baselines for benchmarks only)
 #   cross:  aarch64 / armhf / i686 cross g++, arm-none-eabi, qemu-user, qemu-system-arm
@@ -12,6 +12,8 @@
 #   valgrind: valgrind
 #   torch:  python3-torch, libjemalloc2 (bench/compare_torch.sh; Debian's /usr/bin/python3)
 #   docs:   doxygen (the API reference: the `docs` target, stage docs)
+#   abi:    abigail-tools (abidw, abidiff: the abi stage and scripts/update-abi.sh)
+#   package: dpkg-dev, file (cpack -G DEB computes the runtime's Depends with dpkg-shlibdeps)
 set -euo pipefail
 
 groups=("$@")
@@ -30,6 +32,8 @@ for g in "${groups[@]}"; do
     valgrind) pkgs+=(valgrind) ;;
     torch) pkgs+=(python3-torch libjemalloc2) ;;
     docs) pkgs+=(doxygen) ;;
+    abi) pkgs+=(abigail-tools) ;;
+    package) pkgs+=(dpkg-dev file) ;;
     *) echo "setup-deps: unknown group '$g'" >&2; exit 2 ;;
   esac
 done
