@@ -32,7 +32,7 @@ TEST_CASE("sdpa plan: every field copied, the defaults resolved", "[sdpa][plan]"
   d.batch = 2, d.heads = 3, d.q_len = 5, d.kv_len = 7, d.head_dim = 64;
   d.q = {9000, 1000, 100}, d.k = {9001, 1001, 101}, d.v = {9002, 1002, 102}, d.o = {9003, 1003, 103};
   d.causal = 1, d.dropout_p = 0.25f, d.dropout_seed = 0x0123456789abcdefull;
-  const qkv::ops::exec x{QKV_ISA_SCALAR, 3};
+  const qkv::ops::exec x = qkv::ops::plain_exec(QKV_ISA_SCALAR, 3);
 
   const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(d, x);
   CHECK(p.batch == 2);

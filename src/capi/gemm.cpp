@@ -86,7 +86,7 @@ qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K, f
     qkv::ops::sgemm_general(x, at, bt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, 0);
     if (clock.on()) report_sgemm(clock, "sgemm", x, ta, tb, M, N, K);
   } else if (clock.on()) {
-    report_sgemm(clock, "sgemm", qkv::ops::exec{qkv::dispatch::active(), 1}, ta, tb, M, N, K);
+    report_sgemm(clock, "sgemm", qkv::ops::plain_exec(qkv::dispatch::active(), 1), ta, tb, M, N, K);
   }
   return QKV_OK;
 }
@@ -115,7 +115,7 @@ qkv_status qkv_sgemm_ws(qkv_trans ta, qkv_trans tb, size_t M, size_t N, size_t K
   // Only the packed path (not empty, not small, alpha != 0) uses the workspace.
   const bool packs = M && N && K && alpha != 0.f && !qkv::ops::sgemm_is_small(M, N, K);
   // An unpacked call runs on one thread: it needs the ISA alone.
-  const qkv::ops::exec x = packs ? qkv::ops::current_exec() : qkv::ops::exec{qkv::dispatch::active(), 1};
+  const qkv::ops::exec x = packs ? qkv::ops::current_exec() : qkv::ops::plain_exec(qkv::dispatch::active(), 1);
   const std::size_t need =
       packs ? qkv::ops::sgemm_workspace_bytes(x.isa, ta == QKV_TRANS, tb == QKV_TRANS, M, N, K, 1) : 0;
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;

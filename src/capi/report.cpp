@@ -11,6 +11,7 @@ namespace qkv::capi {
 
 std::atomic<int> detail::g_report_state{-1};
 
+#ifdef QKV_HOSTED
 namespace {
 // The callback and its argument behind a sequence count (a seqlock), so a
 // reader never pairs one callback with another's argument.
@@ -42,6 +43,7 @@ void write_callback(qkv_log_fn fn, void* user) noexcept {
   g_writer.store(false, std::memory_order_release);
 }
 }  // namespace
+#endif
 
 bool detail::decide_reporting() noexcept {
 #ifdef QKV_HOSTED

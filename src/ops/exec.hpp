@@ -11,10 +11,23 @@
 namespace qkv::ops {
 
 struct exec {
-  qkv_isa isa;            // a compiled, CPU-supported kernel set
-  int threads;            // >= 1
-  qkv_executor pool{};    // parallel_for == nullptr: OpenMP (or one thread)
+  qkv_isa isa;        // a compiled, CPU-supported kernel set
+  int threads;        // >= 1
+  qkv_executor pool;  // parallel_for == nullptr: OpenMP (or one thread)
 };
+
+// An exec with no executor. (Field by field: `plain_exec(isa, threads)` would
+// zero the executor with a memset call, which bare-metal builds must not
+// need.)
+inline exec plain_exec(qkv_isa isa, int threads) noexcept {
+  exec x;
+  x.isa = isa;
+  x.threads = threads;
+  x.pool.parallel_for = nullptr;
+  x.pool.ctx = nullptr;
+  x.pool.workers = 0;
+  return x;
+}
 
 // The settings now, each read once.
 exec current_exec() noexcept;

@@ -119,7 +119,7 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
 std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   ws_carver plan;
   carve_forward(plan, n);
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), exec{isa, threads});
+  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
@@ -157,7 +157,7 @@ void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p,
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   ws_carver plan;
   carve_backward(plan, n);
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), exec{isa, threads});
+  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_backward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
@@ -206,7 +206,7 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::
   carve_decode(plan, n);
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
   s.kv_len = kv_len;
-  const sdpa_plan att = resolve_sdpa(s, exec{isa, threads});
+  const sdpa_plan att = resolve_sdpa(s, plain_exec(isa, threads));
   const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }

@@ -53,7 +53,7 @@ void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) 
 
   // S = scale Q K^T, as the reference forward's sgemm (calls on one thread
   // inside this task never start a nested team).
-  sgemm(exec{p.x.isa, 1}, false, true, Tq, Tk, D, p.scale, q, p.q.token, k, p.k.token, 0.0f, P, Tk, nullptr, 0);
+  sgemm(plain_exec(p.x.isa, 1), false, true, Tq, Tk, D, p.scale, q, p.q.token, k, p.k.token, 0.0f, P, Tk, nullptr, 0);
   for (std::size_t i = 0; i < Tq; ++i) {
     const float* doi = dout + i * p.o.token;
     const float Di = vk.dot(Dv, doi, o + i * p.o.token);  // D_i = rowsum(dO ∘ O)

@@ -24,7 +24,7 @@ qkv_sdpa_desc head_desc(const self_attention_dims& d, std::size_t ldc) {
 
 bool self_attention_workspace_bytes(const self_attention_dims& d, int threads, std::size_t* bytes) noexcept {
   // Attention's workspace does not depend on the ISA: the plan's settings are not read.
-  const sdpa_plan p = resolve_sdpa(head_desc(d, d.d_out), exec{QKV_ISA_SCALAR, 1});
+  const sdpa_plan p = resolve_sdpa(head_desc(d, d.d_out), plain_exec(QKV_ISA_SCALAR, 1));
   return sdpa_forward_workspace_bytes(p, threads, bytes);
 }
 

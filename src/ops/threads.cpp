@@ -109,7 +109,9 @@ void backoff::pause() noexcept {
 
 exec current_exec() noexcept {
   const qkv_executor e = executor();
-  return exec{dispatch::active(), e.parallel_for ? e.workers : openmp_threads(), e};
+  exec x = plain_exec(dispatch::active(), e.parallel_for ? e.workers : openmp_threads());
+  x.pool = e;
+  return x;
 }
 
 int threads_for(const exec& x, float flops, std::size_t tasks) noexcept {
