@@ -37,11 +37,15 @@ constexpr dtype_entry kDtypes[QKV_DTYPE_COUNT] = {{"F32", 4},  {"F16", 2}, {"BF1
 constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
 // A JSON string in the file: its body [begin, end) between the quotes.
+// No default member initializers here or in the records below, no `= {}`
+// and no struct assignment: on bare metal GCC clears and copies such objects
+// with memset and memcpy calls, which the library must not need
+// (util/copy.hpp); fields are set one by one.
 struct jstr {
-  std::size_t begin = 0, end = 0;
-  std::size_t decoded = 0;  // bytes once unescaped
-  bool escaped = false;     // holds a backslash
-  bool has_nul = false;     // decodes to a NUL byte somewhere
+  std::size_t begin, end;
+  std::size_t decoded;  // bytes once unescaped
+  bool escaped;         // holds a backslash
+  bool has_nul;         // decodes to a NUL byte somewhere
 };
 
 int hex_value(unsigned char c) {
@@ -143,7 +147,7 @@ class jdecoder {
  private:
   const unsigned char* p_;
   const unsigned char* end_;
-  unsigned char buf_[4] = {0, 0, 0, 0};
+  unsigned char buf_[4];  // read only below n_
   int n_ = 0, i_ = 0;
 };
 
@@ -179,9 +183,6 @@ int compare(const unsigned char* file, const jstr& x, const jstr& y) {
 
 // ---- the parser -----------------------------------------------------------
 
-// No default member initializers on the arrays and no struct assignment of
-// these records: on bare metal GCC would clear or copy them with memset and
-// memcpy calls, which the library must not need (util/copy.hpp).
 struct tensor_rec {
   jstr name;
   int dtype;
@@ -291,6 +292,10 @@ class parser {
     ++pos_;
     jstr r;
     r.begin = pos_;
+    r.end = 0;
+    r.decoded = 0;
+    r.escaped = false;
+    r.has_nul = false;
     for (;;) {
       if (pos_ >= end_) return error(QKV_ERR_BAD_FORMAT, "string not closed before the end of the header", pos_);
       const unsigned char c = f_[pos_];
@@ -366,7 +371,6 @@ class parser {
     for (;;) {
       meta_rec m;
       m.at = pos_;
-      m.value.begin = m.value.end = 0;
       if (qkv_status st = string(&m.key); st != QKV_OK) return st;
       if (qkv_status st = colon(); st != QKV_OK) return st;
       if (!peek('"')) return error(QKV_ERR_BAD_FORMAT, "a \"__metadata__\" value is not a string", pos_);
@@ -808,10 +812,11 @@ qkv_status st_read(const unsigned char* file, std::size_t bytes, std::size_t ten
 
 namespace {
 struct meta_finder {
+  meta_finder(const unsigned char* f, const char* k) : file(f), key(k) {}
   const unsigned char* file;
   const char* key;
   std::size_t found = 0;
-  jstr value;
+  jstr value;  // set with the first match (found > 0)
   std::size_t second_at = 0;
   qkv_status tensor(const tensor_rec&) { return QKV_OK; }
   qkv_status meta(const meta_rec& m) {
@@ -826,7 +831,7 @@ struct meta_finder {
 qkv_status st_metadata(const unsigned char* file, std::size_t bytes, const char* key, char* value, std::size_t capacity,
                        std::size_t* length, qkv_safetensors_diag* diag) noexcept {
   parser p(file, bytes, diag);
-  meta_finder m{file, key, 0, jstr{}, 0};
+  meta_finder m(file, key);
   if (qkv_status st = p.run(m); st != QKV_OK) return st;
   if (m.found == 0) return fail(diag, QKV_ERR_NOT_FOUND, "no \"__metadata__\" entry with this key");
   if (m.found > 1) return fail(diag, QKV_ERR_BAD_FORMAT, "two \"__metadata__\" entries with the same key", m.second_at);
