@@ -168,7 +168,8 @@ QKV_API qkv_status qkv_safetensors_read_size(const void* file, size_t file_bytes
 
 /** Validates the whole file and describes its tensors, sorted by their offset
  *  in the data section (the order they are stored in). Each view's data points
- *  into @p file, which must outlive the views.
+ *  into @p file, which must outlive the views. @p file, @p tensors and
+ *  @p workspace must not overlap (not checked).
  *  @param[out] tensors    @p capacity views.
  *  @param[out] count      tensors written.
  *  @param[in]  workspace  qkv_safetensors_read_size() bytes, any alignment (the
