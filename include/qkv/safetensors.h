@@ -1,4 +1,5 @@
-/* qkv/safetensors.h - checkpoints as safetensors files, over caller buffers.
+/** @file qkv/safetensors.h
+ * @brief Checkpoints as safetensors files, over caller buffers.
  *
  * The format (the one PyTorch users load with safetensors.torch.load_file):
  *
@@ -23,7 +24,7 @@
  *    follow or than QKV_SAFETENSORS_MAX_HEADER; a header that is not JSON
  *    starting with '{' (whitespace around tokens and trailing spaces allowed),
  *    with strings that are not valid UTF-8 or hold raw control characters or
- *    bad escapes (\uXXXX surrogates must pair); a member that does not fit the
+ *    bad escapes (\\uXXXX surrogates must pair); a member that does not fit the
  *    schema: "__metadata__" not an object of strings, given twice, or a tensor
  *    entry without exactly the three fields dtype (a string), shape (an array
  *    of integers) and data_offsets (an array of two integers), or with other
@@ -86,7 +87,7 @@ typedef enum qkv_dtype {
 /** One tensor: what the writer stores, what the reader returns. */
 typedef struct qkv_tensor_view {
   char name[QKV_SAFETENSORS_MAX_NAME]; /**< NUL-terminated UTF-8, unescaped */
-  qkv_dtype dtype;
+  qkv_dtype dtype;                        /**< element type */
   size_t rank;                            /**< 0 (a scalar) .. QKV_SAFETENSORS_MAX_RANK */
   size_t shape[QKV_SAFETENSORS_MAX_RANK]; /**< shape[0 .. rank) */
   /** The elements, row-major, contiguous, any alignment. Writer: host order.
@@ -98,8 +99,8 @@ typedef struct qkv_tensor_view {
 
 /** A "__metadata__" entry for the writer: two NUL-terminated UTF-8 strings. */
 typedef struct qkv_safetensors_meta {
-  const char* key;
-  const char* value;
+  const char* key;   /**< the entry's key */
+  const char* value; /**< its value */
 } qkv_safetensors_meta;
 
 /** Why a call failed (optional out-parameter of the readers and loaders):
@@ -113,11 +114,13 @@ typedef struct qkv_safetensors_diag {
 
 QKV_EXTERN_C_BEGIN
 
-/** @param[out] bytes  size of one element of @p dtype.
+/** @param[in]  dtype  an element type (any int a C caller passes).
+ *  @param[out] bytes  size of one element of @p dtype.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_DTYPE for a value outside the enum. */
 QKV_API qkv_status qkv_dtype_size(qkv_dtype dtype, size_t* bytes);
 
-/** @return the format's name of @p dtype ("F32", "BF16", ...), "unknown" for
+/** @param[in] dtype  an element type (any int a C caller passes).
+ *  @return the format's name of @p dtype ("F32", "BF16", ...), "unknown" for
  *  values outside the enum. A constant lookup: never fails. */
 QKV_API const char* qkv_dtype_name(qkv_dtype dtype);
 
@@ -130,10 +133,13 @@ QKV_API const char* qkv_dtype_name(qkv_dtype dtype);
  *  8-byte aligned within the file. With the tensors sorted by name and one
  *  dtype, the bytes equal the reference implementation's.
  *  @param[in]  tensors  @p count views; may be NULL when count is 0.
+ *  @param[in]  count    tensors to store.
  *  @param[in]  meta     @p meta_count entries; may be NULL when meta_count is 0.
+ *  @param[in]  meta_count  metadata entries to store (none: no "__metadata__").
  *  @param[out] dst      @p capacity bytes; NULL with capacity 0 asks for the size.
+ *  @param[in]  capacity bytes at @p dst.
  *  @param[out] written  the file's size in bytes (also the size query's answer).
- *  Error order: QKV_ERR_NULL_POINTER (written; tensors or meta with a non-zero
+ *  @return QKV_OK; else, in this order: QKV_ERR_NULL_POINTER (written; tensors or meta with a non-zero
  *  count; a view's data with bytes > 0; a meta key or value; dst with capacity
  *  > 0); then per tensor in order QKV_ERR_BAD_ARGUMENT (a name that is not
  *  NUL-terminated within QKV_SAFETENSORS_MAX_NAME, is not valid UTF-8, or is
@@ -156,6 +162,7 @@ QKV_API qkv_status qkv_safetensors_write(const qkv_tensor_view* tensors, size_t 
  *  qkv_safetensors_read() needs.
  *  @param[in]  file       @p file_bytes bytes: the whole file (NULL allowed when
  *                         file_bytes is 0: a file too short, QKV_ERR_BAD_FORMAT).
+ *  @param[in]  file_bytes the file's size.
  *  @param[out] count      tensors in the file.
  *  @param[out] workspace_bytes  scratch for qkv_safetensors_read() (0 for a
  *                         file without tensors or metadata).
@@ -170,10 +177,15 @@ QKV_API qkv_status qkv_safetensors_read_size(const void* file, size_t file_bytes
  *  in the data section (the order they are stored in). Each view's data points
  *  into @p file, which must outlive the views. @p file, @p tensors and
  *  @p workspace must not overlap (not checked).
+ *  @param[in]  file       @p file_bytes bytes: the whole file.
+ *  @param[in]  file_bytes the file's size.
  *  @param[out] tensors    @p capacity views.
+ *  @param[in]  capacity   views at @p tensors.
  *  @param[out] count      tensors written.
  *  @param[in]  workspace  qkv_safetensors_read_size() bytes, any alignment (the
  *                         workspace rule of qkv/qkv.h).
+ *  @param[in]  workspace_bytes  bytes at @p workspace.
+ *  @param[out] diag       optional (NULL allowed): on an error, where and why.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER (file with file_bytes > 0, count); the file statuses of
  *  qkv_safetensors_read_size(); QKV_ERR_NULL_POINTER (tensors, when the file
  *  has tensors); QKV_ERR_CAPACITY (capacity below the file's tensor count);
@@ -185,10 +197,14 @@ QKV_API qkv_status qkv_safetensors_read(const void* file, size_t file_bytes, qkv
 
 /** Looks up "__metadata__"[@p key] and copies the value, unescaped and
  *  NUL-terminated, into @p value. Checks the header as qkv_safetensors_read_size() does.
+ *  @param[in]  file      @p file_bytes bytes: the whole file.
+ *  @param[in]  file_bytes the file's size.
  *  @param[in]  key       NUL-terminated UTF-8.
  *  @param[out] value     @p capacity bytes; NULL with capacity 0 asks for the length.
+ *  @param[in]  capacity  bytes at @p value.
  *  @param[out] length    the value's length in bytes, NUL not counted (it may
- *                        hold NUL characters of its own, from "\u0000").
+ *                        hold NUL characters of its own, from "\\u0000").
+ *  @param[out] diag      optional (NULL allowed): on an error, where and why.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER (file with file_bytes > 0, key, length; value with capacity
  *  > 0); the file statuses; QKV_ERR_NOT_FOUND (no such key);
  *  QKV_ERR_BAD_FORMAT (the key given twice); QKV_ERR_CAPACITY (capacity below
@@ -196,13 +212,19 @@ QKV_API qkv_status qkv_safetensors_read(const void* file, size_t file_bytes, qkv
 QKV_API qkv_status qkv_safetensors_metadata(const void* file, size_t file_bytes, const char* key, char* value,
                                             size_t capacity, size_t* length, qkv_safetensors_diag* diag);
 
-/** @param[out] index  the position of the view named @p name in @p tensors.
+/** Finds a view by name.
+ *  @param[in]  tensors  @p count views (as qkv_safetensors_read() returns them).
+ *  @param[in]  count    views at @p tensors.
+ *  @param[in]  name     NUL-terminated.
+ *  @param[out] index  the position of the view named @p name in @p tensors.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER (tensors with count > 0, name, index);
  *  QKV_ERR_NOT_FOUND. */
 QKV_API qkv_status qkv_safetensors_find(const qkv_tensor_view* tensors, size_t count, const char* name,
                                         size_t* index);
 
 /** Copies an F32 tensor of the expected shape into @p dst (host order).
+ *  @param[in]  view   a tensor (as qkv_safetensors_read() returns it).
+ *  @param[in]  rank   the rank it must have.
  *  @param[in]  shape  @p rank sizes the tensor must have (NULL allowed for rank 0).
  *  @param[out] dst    product(shape) floats (NULL allowed when that is 0).
  *  @return QKV_OK; QKV_ERR_NULL_POINTER (view; shape with rank > 0; dst or the
@@ -223,9 +245,11 @@ QKV_API qkv_status qkv_safetensors_copy_f32(const qkv_tensor_view* view, size_t 
  * (W_query.weight = file["attn.w_q"].T). */
 
 /** Views of the layer's parameter tensors for qkv_safetensors_write().
+ *  @param[in]  desc    the layer.
  *  @param[in]  params  qkv_mha_param_count() floats; must outlive the views.
  *  @param[in]  prefix  NUL-terminated, prepended to every name; NULL means "".
  *  @param[out] views   @p capacity views; NULL with capacity 0 asks for the count.
+ *  @param[in]  capacity  views at @p views.
  *  @param[out] count   tensors of this layer (3, 6, 5 or 8).
  *  @return QKV_OK; the statuses of qkv_mha_validate(); QKV_ERR_NULL_POINTER (count;
  *  params or views when capacity > 0); QKV_ERR_BAD_ARGUMENT (prefix longer
@@ -238,6 +262,10 @@ QKV_API qkv_status qkv_mha_param_views(const qkv_mha_desc* desc, const float* pa
  *  Other views are ignored (the file may hold a whole model), except one named
  *  as a parameter this description lacks (say <p>b_q for a layer without
  *  biases): that file holds another configuration.
+ *  @param[in]  desc    the layer.
+ *  @param[in]  prefix  NUL-terminated, before every name; NULL means "".
+ *  @param[in]  views   @p count views; NULL allowed when count is 0.
+ *  @param[in]  count   views at @p views.
  *  @param[out] params  qkv_mha_param_count() floats; written only when every
  *                      tensor matches.
  *  @param[out] diag    optional: which tensor did not match, and why.
