@@ -8,7 +8,12 @@
  * Model: token embedding + learned positional embedding -> one causal
  * multi-head attention layer -> linear head over the vocabulary. All
  * parameters live in one flat buffer, so one AdamW call updates them all:
- *   [ tok (V x d) | pos (2L x d) | attention layer | W_head (d x V) | b_head (V) ] */
+ *   [ tok (V x d) | pos (2L x d) | attention layer | W_head (d x V) | b_head (V) ]
+ *
+ * Checkpoint: a safetensors file (qkv/safetensors.h; PyTorch reads it with
+ * safetensors.torch.load_file) with one tensor per part, named and shaped as
+ * copy_model_views() says, and the configuration in its metadata
+ * ("qkv.model", copy_model_config()), so a loader can refuse another model. */
 #ifndef QKV_EXAMPLE_COPY_TASK_H
 #define QKV_EXAMPLE_COPY_TASK_H
 
@@ -131,6 +136,43 @@ static qkv_status copy_head_forward(const copy_model* m, size_t rows, const floa
   for (r = 0; r < rows; ++r) memcpy(logits + r * COPY_V, m->params + m->off_head_b, COPY_V * sizeof(float));
   return qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, rows, COPY_V, COPY_D, 1.0f, h, COPY_D, m->params + m->off_head_w,
                    COPY_V, 1.0f, logits, COPY_V);
+}
+
+/* One F32 view of rows x cols floats (cols 0: a vector of rows). */
+static void copy_view(qkv_tensor_view* v, const char* name, const float* data, size_t rows, size_t cols) {
+  memset(v, 0, sizeof *v);
+  strcpy(v->name, name);
+  v->dtype = QKV_DTYPE_F32;
+  v->rank = cols ? 2 : 1;
+  v->shape[0] = rows;
+  v->shape[1] = cols;
+  v->data = data;
+  v->bytes = rows * (cols ? cols : 1) * sizeof(float);
+}
+
+#define COPY_MAX_TENSORS 12
+
+/* The model's tensors as views of its flat buffer, in buffer order:
+ *   tok_emb [V, d], pos_emb [2L, d], attn.w_q ... attn.b_o (the layer's
+ *   names and shapes, qkv/safetensors.h), head.w [d, V], head.b [V]. */
+static qkv_status copy_model_views(const copy_model* m, qkv_tensor_view* v, size_t* n) {
+  size_t attn = 0;
+  qkv_status st;
+  copy_view(&v[0], "tok_emb", m->params + m->off_tok, COPY_V, COPY_D);
+  copy_view(&v[1], "pos_emb", m->params + m->off_pos, COPY_T, COPY_D);
+  st = qkv_mha_param_views(&m->attn, m->params + m->off_attn, "attn.", v + 2, COPY_MAX_TENSORS - 4, &attn);
+  if (st != QKV_OK) return st;
+  copy_view(&v[2 + attn], "head.w", m->params + m->off_head_w, COPY_D, COPY_V);
+  copy_view(&v[3 + attn], "head.b", m->params + m->off_head_b, COPY_V, 0);
+  *n = attn + 4;
+  return QKV_OK;
+}
+
+/* The configuration as one line, stored as the file's "qkv.model" metadata:
+ * what the shapes alone do not say (heads, causal) is checked through it. */
+static void copy_model_config(const copy_model* m, char* out, size_t cap) {
+  snprintf(out, cap, "copy_task vocab=%d d=%d positions=%d heads=%lu causal=%d qkv_bias=%d out_proj=%d", COPY_V,
+           COPY_D, COPY_T, (unsigned long)m->attn.num_heads, m->attn.causal, m->attn.qkv_bias, m->attn.out_proj);
 }
 
 static int32_t copy_argmax(const float* logits) {

@@ -3,6 +3,7 @@
  *
  *   train_copy MODEL_PATH [seconds] [target_accuracy]
  *
+ * MODEL_PATH is written as a safetensors file (copy_task.h says what it holds).
  * Prints the loss every 10 steps, a progress line, the held-out accuracy on
  * the copied halves, and the throughput. Exits 0 when the target accuracy
  * (default 0.95) is reached within the time budget (default 60 s).
@@ -20,10 +21,29 @@ static void copy_inputs_targets(const int32_t* all, int32_t* in, int32_t* target
   }
 }
 
+/* Saves the model as a safetensors file: tensors named by copy_model_views(),
+ * the configuration and qkv's version in the metadata. */
 static int copy_model_save(const copy_model* m, const char* path) {
-  FILE* f = fopen(path, "wb");
-  int ok = f && fwrite(m->params, sizeof(float), m->count, f) == m->count;
-  if (f) fclose(f);
+  qkv_tensor_view views[COPY_MAX_TENSORS];
+  qkv_safetensors_meta meta[3];
+  char config[256];
+  size_t n = 0, size = 0;
+  unsigned char* buf;
+  FILE* f;
+  int ok;
+  COPY_TRY(copy_model_views(m, views, &n));
+  copy_model_config(m, config, sizeof config);
+  meta[0].key = "format", meta[0].value = "pt"; /* what safetensors.torch.save_file writes */
+  meta[1].key = "qkv.version", meta[1].value = qkv_version_string();
+  meta[2].key = "qkv.model", meta[2].value = config;
+  COPY_TRY(qkv_safetensors_write(views, n, meta, 3, NULL, 0, &size)); /* the size */
+  buf = (unsigned char*)malloc(size);
+  if (!buf) return 0;
+  COPY_TRY(qkv_safetensors_write(views, n, meta, 3, buf, size, &size));
+  f = fopen(path, "wb");
+  ok = f && fwrite(buf, 1, size, f) == size;
+  if (f && fclose(f) != 0) ok = 0;
+  free(buf);
   return ok;
 }
 
@@ -81,7 +101,7 @@ static double evaluate(const copy_model* m, buffers* w, uint64_t seed) {
 }
 
 int main(int argc, char** argv) {
-  const char* path = argc > 1 ? argv[1] : "copy_model.bin";
+  const char* path = argc > 1 ? argv[1] : "copy_model.safetensors";
   const double budget = argc > 2 ? atof(argv[2]) : 60.0;
   const double target = argc > 3 ? atof(argv[3]) : 0.95;
   static buffers w;

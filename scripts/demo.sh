@@ -3,7 +3,9 @@
 # whole pipeline from text to trained attention:
 #   1. the book's chapter 3 walkthrough, checked against the book (PASS/FAIL),
 #   2. training a tiny decoder from scratch on a copy task (>= 95 % held out),
-#   3. generation with the trained model through the KV cache.
+#   3. generation with the trained model through the KV cache,
+#   4. PyTorch loading the model's safetensors file and decoding with it
+#      (when Debian's python3-torch is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh core
@@ -24,13 +26,25 @@ echo "(step 1 took $((SECONDS - t)) s)"
 echo
 echo "=== 2. Training a decoder from scratch: embeddings + causal multi-head attention + head, AdamW"
 t=$SECONDS
-"$ex/train_copy" build/demo/copy_model.bin 60 0.95
+"$ex/train_copy" build/demo/copy_model.safetensors 60 0.95
 echo "(step 2 took $((SECONDS - t)) s)"
 
 echo
 echo "=== 3. Decoding held-out sentences token by token through the KV cache"
 t=$SECONDS
-"$ex/decode_copy" build/demo/copy_model.bin 5
+"$ex/decode_copy" build/demo/copy_model.safetensors 5
 echo "(step 3 took $((SECONDS - t)) s)"
+
+echo
+echo "=== 4. PyTorch loads the saved safetensors file and runs the model"
+t=$SECONDS
+py=/usr/bin/python3
+if "$py" -c 'import torch' 2>/dev/null; then
+  "$py" tests/torch/safetensors_roundtrip.py model --model build/demo/copy_model.safetensors \
+    --decode "$ex/decode_copy" --dir build/demo/torch
+else
+  echo "(skipped: $py cannot import torch; ./scripts/setup-deps.sh torch installs it)"
+fi
+echo "(step 4 took $((SECONDS - t)) s)"
 echo
 echo "demo finished in $((SECONDS - start)) s"

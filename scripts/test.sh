@@ -35,7 +35,7 @@ for f in scripts/stages/*.sh; do
 done
 
 # Default order: cheapest feedback first.
-stages=${QKV_STAGES:-"native docs abi package scalar sanitize valgrind fuzz cross"}
+stages=${QKV_STAGES:-"native docs abi package torch scalar sanitize valgrind fuzz cross"}
 
 log "dependencies"
 ./scripts/setup-deps.sh core

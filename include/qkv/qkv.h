@@ -32,5 +32,6 @@
 #include "qkv/init.h"
 #include "qkv/loss.h"
 #include "qkv/embedding.h"
+#include "qkv/safetensors.h"
 
 #endif /* QKV_QKV_H */

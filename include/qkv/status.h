@@ -30,7 +30,14 @@ typedef enum qkv_status {
   /** A scalar argument or enum/flag value is out of its documented range. */
   QKV_ERR_BAD_ARGUMENT = -8,
   /** A fixed-capacity buffer (e.g. a KV cache) has no room left. */
-  QKV_ERR_CAPACITY = -9
+  QKV_ERR_CAPACITY = -9,
+  /** Bytes read from a file are not in its format (truncated, malformed,
+   *  inconsistent; qkv/safetensors.h lists every rule). */
+  QKV_ERR_BAD_FORMAT = -10,
+  /** An element type is unknown, or not the one the call works on. */
+  QKV_ERR_BAD_DTYPE = -11,
+  /** A named item (a tensor, a metadata key) is not there. */
+  QKV_ERR_NOT_FOUND = -12
 } qkv_status;
 
 QKV_EXTERN_C_BEGIN

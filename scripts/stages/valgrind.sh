@@ -3,7 +3,7 @@ stage_valgrind() {
   log "valgrind: memcheck of the C examples"
   ./scripts/setup-deps.sh valgrind
   configure_build valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQKV_BUILD_BENCH=OFF -DQKV_BUILD_TESTS=OFF
-  local failed=0 ex=$root/build/valgrind/examples model=$root/build/valgrind/copy_model.bin
+  local failed=0 ex=$root/build/valgrind/examples model=$root/build/valgrind/copy_model.safetensors
   # In pipeline order: decode_copy reads the model train_copy writes.
   # train_copy stops at its target accuracy (40 steps, ~75 s under valgrind
   # on a quiet 2-core host) or at its time budget: the default 60 s is for

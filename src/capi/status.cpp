@@ -20,6 +20,9 @@ const char* qkv_status_string(qkv_status status) {
     case QKV_ERR_BAD_TOKEN: return "token id out of range";
     case QKV_ERR_BAD_ARGUMENT: return "bad argument";
     case QKV_ERR_CAPACITY: return "capacity exhausted";
+    case QKV_ERR_BAD_FORMAT: return "malformed file";
+    case QKV_ERR_BAD_DTYPE: return "unknown or unexpected element type";
+    case QKV_ERR_NOT_FOUND: return "not found";
   }
   return "unknown status";
 }

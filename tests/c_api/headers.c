@@ -15,6 +15,7 @@
 #include <qkv/version.h>
 #include <qkv/softmax.h>
 #include <qkv/attention.h>
+#include <qkv/safetensors.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,35 @@ int main(void) {
     if (qkv_sdpa_backward(&sd, q1, k1, v1, v1, &lse1, do1, dq1, dk1, dv1, ws, need) != QKV_OK) return 51;
     free(ws);
     if (dv1[0] != 1.0f || dv1[1] != -1.0f || dq1[0] != 0.0f || dk1[1] != 0.0f) return 52;
+  }
+  { /* A checkpoint: one tensor written to memory and read back; any int as a dtype. */
+    static const float w[3] = {1.0f, 2.0f, 3.0f};
+    qkv_tensor_view t, back;
+    unsigned char file[128];
+    size_t bytes = 0, count = 0, ws = 0, es = 0;
+    float got[3] = {0, 0, 0};
+    memset(&t, 0, sizeof t);
+    strcpy(t.name, "w");
+    t.dtype = QKV_DTYPE_F32;
+    t.rank = 1;
+    t.shape[0] = 3;
+    t.data = w;
+    t.bytes = sizeof w;
+    if (qkv_safetensors_write(&t, 1, NULL, 0, file, sizeof file, &bytes) != QKV_OK || bytes != 76) return 60;
+    if (qkv_safetensors_read_size(file, bytes, &count, &ws, NULL) != QKV_OK || count != 1 || ws == 0) return 61;
+    {
+      void* work = malloc(ws);
+      qkv_status st = qkv_safetensors_read(file, bytes, &back, 1, &count, work, ws, NULL);
+      free(work);
+      if (st != QKV_OK || qkv_safetensors_copy_f32(&back, 1, t.shape, got) != QKV_OK || got[2] != 3.0f) return 62;
+    }
+    if (qkv_dtype_size((qkv_dtype)-1, &es) != QKV_ERR_BAD_DTYPE || qkv_dtype_size((qkv_dtype)99, &es) != QKV_ERR_BAD_DTYPE)
+      return 63;
+    if (strcmp(qkv_dtype_name((qkv_dtype)-1), "unknown") != 0 || strcmp(qkv_dtype_name(QKV_DTYPE_BF16), "BF16") != 0)
+      return 64;
+    t.dtype = (qkv_dtype)1000;
+    if (qkv_safetensors_write(&t, 1, NULL, 0, NULL, 0, &bytes) != QKV_ERR_BAD_DTYPE) return 65;
+    if (strcmp(qkv_status_string(QKV_ERR_BAD_FORMAT), "malformed file") != 0) return 66;
   }
   printf("C%ld: qkv %s, isa %s, %d threads\n", (long)__STDC_VERSION__, qkv_version_string(),
          qkv_isa_name(isa), threads);

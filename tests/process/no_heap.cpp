@@ -180,6 +180,37 @@ void run_all() {
   expect("qkv_clip_grad_norm", [&] { return qkv_clip_grad_norm(g.data(), n, 1.f, &norm); });
   expect("qkv_init_uniform", [&] { return qkv_init_uniform(p.data(), n, 0.5f, 9); });
   expect("qkv_zero", [&] { return qkv_zero(p.data(), n); });
+
+  // Checkpoints: the layer's parameters written as safetensors, read and loaded back.
+  std::size_t nv = 0, fsize = 0, count = 0, wsb = 0, len = 0, idx = 0;
+  qkv_mha_param_views(&md, params.data(), "attn.", nullptr, 0, &nv);
+  std::vector<qkv_tensor_view> views(nv), back(nv);
+  const qkv_safetensors_meta meta[1] = {{"format", "pt"}};
+  expect("qkv_mha_param_views", [&] { return qkv_mha_param_views(&md, params.data(), "attn.", views.data(), nv, &nv); });
+  qkv_safetensors_write(views.data(), nv, meta, 1, nullptr, 0, &fsize);
+  std::vector<unsigned char> file(fsize);
+  expect("qkv_safetensors_write", [&] {
+    return qkv_safetensors_write(views.data(), nv, meta, 1, file.data(), file.size(), &fsize);
+  });
+  expect("qkv_safetensors_read_size", [&] {
+    return qkv_safetensors_read_size(file.data(), file.size(), &count, &wsb, nullptr);
+  });
+  std::vector<unsigned char> sws(wsb);
+  char value[8];
+  expect("qkv_safetensors_read", [&] {
+    return qkv_safetensors_read(file.data(), file.size(), back.data(), nv, &count, sws.data(), wsb, nullptr);
+  });
+  expect("qkv_safetensors_metadata", [&] {
+    return qkv_safetensors_metadata(file.data(), file.size(), "format", value, sizeof value, &len, nullptr);
+  });
+  expect("qkv_safetensors_find", [&] { return qkv_safetensors_find(back.data(), count, "attn.w_k", &idx); });
+  expect("qkv_safetensors_copy_f32", [&] {
+    const std::size_t shape[2] = {md.d_in, md.d_out};
+    return qkv_safetensors_copy_f32(&back[idx], 2, shape, w.data());
+  });
+  expect("qkv_mha_param_load", [&] {
+    return qkv_mha_param_load(&md, "attn.", back.data(), count, grads.data(), nullptr);
+  });
 }
 
 }  // namespace
