@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The machine, in the context stanza at the top of every qkv_bench run (and
 // in the JSON's "context"): the CPU model, cpu0's caches, the ISA whose
 // kernels qkv runs and its GEMM blocking. bench_gemm.cpp adds the compared libraries' versions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SGEMM: qkv_sgemm_ws (with its workspace, allocated once: the full-speed
 // form) on the shapes attention uses (../shared/anchors.md), plain and with B
 // transposed (Q.K^T), at 1 and 2 threads, and the same calls through

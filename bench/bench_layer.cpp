@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A GPT-2-small-sized attention layer (d = 768, H = 12, causal, with qkv bias
 // and output projection): inference forward, and a whole training step
 // (forward + backward + AdamW), in ms per call and tokens/s.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The peak-FLOP probe as benchmarks: independent FMA chains per ISA, 1 thread
 // and all threads. Later benchmarks print their rate as a share of this.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Attention backward (issue 5): GFLOP/s and % of peak of the fused backward
 // and, in the same run, of two unfused baselines that materialize the T x T
 // weights: the library's reference path (level-1 kernels) and one composed of

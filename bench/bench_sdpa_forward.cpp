@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Attention forward: the fused kernel against the unfused composition a user
 // would write (GEMM, stable softmax, GEMM; with OpenBLAS when installed), at
 // the shapes of real models. FLOPs: 4*B*H*Tq*Tk*d, causal counted as half.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Training building blocks: optimizer steps, cross-entropy and embeddings.
 // All are bound by memory traffic, so the rate reported is GB/s of the bytes
 // each call must move (reads + writes of its arrays), per ISA and thread count.

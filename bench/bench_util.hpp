@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared benchmark helpers: GFLOP/s and % of peak counters with the ISA and
 // thread count in the label. Register threaded benchmarks with UseRealTime().
 #pragma once

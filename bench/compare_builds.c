@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* compare_builds.c - two builds of libqkv.so in one process, the same calls
  * timed on each in turn: the A/B that stays fair on a machine whose speed
  * changes by phases (bench/README.md, "Session 6"). Both libraries are loaded

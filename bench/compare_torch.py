@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """PyTorch and qkv side by side, in one process.
 
 Times the book's MultiHeadAttention (Raschka, "Build a Large Language Model

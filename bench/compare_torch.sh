@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # PyTorch and qkv side by side (bench/compare_torch.py): builds the shared
 # libqkv in build/shared when needed, puts torch on jemalloc set to keep freed
 # pages (torch's fresh T x T buffers otherwise spend much of their time in

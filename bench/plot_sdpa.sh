@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Renders the attention forward benchmark into bench/sdpa_forward.png:
 # GFLOP/s against T (B1 H12 d64, one thread) for qkv's fused kernel, the
 # unfused compositions (GEMM, softmax, GEMM) with qkv_sgemm and OpenBLAS, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Styling for bench/plot_sdpa.sh (variable: outfile).
 set terminal pngcairo size 1000,600 font "sans,11"
 set output outfile

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # qkv_runnable(target): makes an executable runnable on the target. Hosted: a
 # no-op. Bare metal (toolchains/cortex-m*.cmake): links the test startup code
 # and the mps2/mps3 linker script from tests/baremetal, newlib's semihosting

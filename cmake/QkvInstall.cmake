@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules: headers, the library, an exported qkv::qkv target with
 # qkvConfig.cmake / qkvConfigVersion.cmake, and qkv.pc for pkg-config.
 # Two components, one per Debian package (cmake/QkvPackage.cmake): runtime is

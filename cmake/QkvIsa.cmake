@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Which kernel sets (ISAs) this target CPU family gets, and the flags of each
 # per-ISA translation unit. Flags are set per source file, never globally, so
 # the rest of the library stays at the target's baseline (e.g. -march=x86-64)

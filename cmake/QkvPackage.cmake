@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Debian packages with CPack, one per install component (cmake/QkvInstall.cmake):
 #   libqkv<QKV_ABI_VERSION>  runtime: the shared library and its soname link
 #                            (Debian names a library package after its soname:

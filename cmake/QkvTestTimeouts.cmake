@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Time limits for tests that run under an emulator.
 #
 # A cross build's tests run through CMAKE_CROSSCOMPILING_EMULATOR (qemu-user

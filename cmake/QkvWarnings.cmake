@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warning flags for every qkv target (library, tests, examples, bench).
 set(QKV_WARNING_FLAGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion)
 if(QKV_WERROR)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* book_walkthrough: chapter 3 of "Build a Large Language Model (from Scratch)"
  * with qkv. The sentence "Your journey starts with one step" as 6 tokens of
  * 3-dimensional embeddings; trainable single-head self-attention with the

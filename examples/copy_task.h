@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* copy_task.h - the tiny decoder shared by train_copy.c and decode_copy.c
  * (header-only C99, public qkv headers only).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* decode_copy: loads the model train_copy saved and lets it write the copied
  * half of held-out sentences itself, one token at a time through the
  * attention layer's KV cache (the prompt "w1 ... wL |" is prefilled in one

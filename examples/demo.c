@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* demo: what ./scripts/demo.sh runs. Shows the library version, the kernel
  * set dispatch picked on this CPU, every kernel set compiled in, and the
  * thread count. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train_copy: trains the tiny decoder of copy_task.h from scratch with AdamW
  * until it copies held-out sentences, then saves it for decode_copy.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Markdown summary table from one ./scripts/bench.sh run (its JSON).
 
 usage: scripts/bench-table.py [build/bench/results/bench.json]

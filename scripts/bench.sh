@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the benchmarks whose figures the README and bench/README.md quote, in
 # one process per family, medians of 3 repetitions, and keeps the JSON.
 #   ./scripts/bench.sh [filter-regex]     (default: peak, gemm, attention, layer)

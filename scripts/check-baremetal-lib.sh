@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks that a bare-metal libqkv.a links into firmware with libm alone: every
 # symbol the archive leaves undefined must be defined by the target's libm.a.
 # Anything else fails: malloc/free, operator new/delete, __cxa_*, stdio,

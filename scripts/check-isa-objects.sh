@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI check on the per-ISA objects of an x86 build of libqkv (x86_64 or i686),
 # against the hazard in shared/cross-notes.md P5: two objects that define the
 # same weak (inline, COMDAT) function leave the linker free to keep either

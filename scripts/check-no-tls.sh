@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # No hidden per-thread memory: the static library's own objects define no
 # thread-local symbol and reference no __tls_get_addr (OpenMP's runtime,
 # a separate shared object, is not part of it).

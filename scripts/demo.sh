@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's main-job command: installs dependencies, builds, then runs the
 # whole pipeline from text to trained attention:
 #   1. the book's chapter 3 walkthrough, checked against the book (PASS/FAIL),

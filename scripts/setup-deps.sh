@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs exactly what qkv's build needs, with apt-get. Idempotent: packages
 # already present are skipped, and `apt-get update` runs only when something
 # is missing. Fails loudly, naming the package, when one cannot be installed.

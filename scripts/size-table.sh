@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Code size of libqkv per object and per module (all files of one module
 # across src/capi, src/ops and src/kernels/<module>), as a
 # Markdown table, from a bare-metal build (e.g. build/cortex-m4, MinSizeRel).

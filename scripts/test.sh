@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's test command (and what CI runs): installs dependencies, builds
 # with warnings as errors, runs every test. Each stage is a function
 # `stage_<name>` in scripts/stages/<name>.sh; QKV_STAGES="native scalar"

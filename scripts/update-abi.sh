@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Rebuilds the shared library (build/dist) and rewrites the committed ABI dump
 # abi/libqkv.abi from it, printing what changed against the old dump. Run it
 # when an ABI change is intended, after bumping the version (README "ABI and

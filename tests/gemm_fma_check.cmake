@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Checks that the AVX-512 gemm object issues real zmm FMA instructions:
 # xsimd 8.1's fma on avx512f is a multiply and an add, so a regression to it
 # would halve the kernel's speed without failing any numeric test.

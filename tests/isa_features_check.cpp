@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Built (never linked) once per kernel set, with that set's flags from
 // cmake/QkvIsa.cmake and QKV_CHECK_ISA naming it: fails the build when the
 // flags let the compiler assume a CPU feature the set's row of

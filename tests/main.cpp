@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Catch2 v2 runner (our own, so cross builds link without Debian's amd64-only
 // Catch2WithMain). Prints the kernel set in use, and with QKV_EXPECT_ISA set
 // fails unless dispatch picked exactly that ISA: how the qemu CPU-model runs

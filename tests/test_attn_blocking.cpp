@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fused attention forward's key chunk (src/ops/attn_blocking.hpp): the
 // model on made-up L1 caches, and the accumulate kernel giving the same bits
 // for any chunk on every ISA.

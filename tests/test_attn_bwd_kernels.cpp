@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The packing kernels of kernels/attn_bwd/attn_bwd.hpp, checked on each ISA's
 // table directly against plain loops: `transpose` (K_jᵀ, V_jᵀ with zero
 // padding) and `scale_rows` (Qs = fl(scale Q), dQ = fl(scale acc)). Both must

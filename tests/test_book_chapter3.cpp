@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The self-attention walkthrough of chapter 3 of "Build a Large Language
 // Model (from Scratch)": the sentence "Your journey starts with one step",
 // six tokens with 3-d embeddings. The expected numbers are the book's (as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Concurrency: several std::threads call every compute routine at once, on
 // their own buffers, each call threaded inside with OpenMP (2 threads), and
 // every result must equal the single-threaded, single-caller one bytewise.

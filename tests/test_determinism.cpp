@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Determinism: every compute routine of the public API (support/routines.hpp)
 // gives byte-identical outputs at 1, 2 and 3 threads (on a 2-core machine 3
 // runs as 2: the library never starts more threads than processors; odd team

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Dispatch's decision as a pure function of the CPU's features (issue 17):
 // every path with made-up CPUs, on every target, then the live probe agrees
 // with the public API. The features each set needs are kRequiredFeatures

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Token + position embedding: forward and backward against the reference
 // (tests/ref/ref_embedding.h) on every ISA (bitwise: the forward is one fp32
 // add per element and the backward's order of accumulation is part of the

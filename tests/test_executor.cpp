@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A caller's executor in place of OpenMP (qkv_set_executor, issue 18): every
 // compute routine gives the bytes it gives on one thread whatever the
 // executor does within its contract: tasks in turn on the calling thread in a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SGEMM against the double oracle: the XNNPACK-style shape matrix around each
 // ISA's tile and cache blocks, all transposes, padded leading dimensions,
 // alpha/beta sets, canaries around C and NaN in every byte that must not be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The SGEMM C boundary: every bad argument gets its status and leaves C
 // (and the size query's output) untouched.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ops::sgemm_bias (the layer's projections with a bias): C = op(A) op(B) +
 // bias row. Its contract is bitwise equality with writing the bias into
 // every row of C and calling sgemm with alpha = beta = 1, on every path the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GEMM blocking from the caches (ops/gemm_blocking.hpp, dispatch/caches.hpp):
 // the analytical model on the caches of known CPUs, its rounding and limits,
 // the QKV_BLOCKING override's parser, and qkv_get_gemm_blocking's report

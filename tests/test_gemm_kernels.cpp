@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The micro-kernel contract of kernels/gemm/gemm.hpp, checked on each ISA's
 // table directly (the driver tests reach the kernels only through shapes):
 // the full-tile ukernel (hand-written assembly on AVX-512) and

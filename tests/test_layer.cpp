@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The attention layer against a double-precision oracle: forward, every
 // gradient by central differences, multi-head = concatenated heads, dropout,
 // determinism, KV-cache decoding, bad arguments.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Cross-entropy loss: forward and backward against a double-precision
 // reference on every ISA, finite differences, ignore_index, stability for
 // huge logits, in-place backward, 1 vs 2 threads bitwise, and validation.

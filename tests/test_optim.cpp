@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Optimizers (SGD with momentum, AdamW) and parameter initialization:
 // several steps against PyTorch's published update rules evaluated in double,
 // hand-computed values, 1 vs 2 threads and whole vs piecewise updates bitwise,

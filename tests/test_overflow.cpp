@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Size-overflow hardening: every size query and entry point that derives a
 // size from its arguments (products of dims and strides, workspace and state
 // formulas) answers values near SIZE_MAX with QKV_ERR_SIZE_OVERFLOW (or,

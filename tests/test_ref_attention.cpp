@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The attention oracle itself, checked against closed forms and finite
 #include <catch2/catch.hpp>
 // differences before anything is checked against it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Numerical robustness: extreme but finite inputs (+-1e4 logits, denormals,
 // zeros) never turn into NaN or Inf, and non-finite inputs do what the
 // headers promise. Every runnable ISA.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Status strings, version, ISA dispatch and thread-count settings.
 #include <cstring>
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // qkv/safetensors.h: the writer's bytes (the reference implementation's),
 // round trips, every reader rule with a crafted file that breaks it (each a
 // specific status with nothing written), the workspace rule, and the layer's

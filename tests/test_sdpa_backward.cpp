@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Attention backward (issue 5): the fused and the reference paths against
 // the double-precision oracle (tests/support/ref_attention.hpp) and against
 // central differences; thread-count determinism; the C boundary's statuses.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Attention forward: the fused kernel and the reference path against the
 // double-precision oracle (tests/support/ref_attention.hpp) on every ISA,
 // over a sampled matrix of shapes, layouts, masks and dropout; 1 vs 2

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The attention plan (ops/sdpa_plan.hpp): resolve_sdpa copies every field of
 // a description and resolves its defaults, and the ops pair run on a plan
 // gives the C API's results bit for bit (the plan carries all a call needs).

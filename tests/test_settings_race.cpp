@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Settings changed while calls run: runtime.h promises that a routine running
 // while another thread changes the ISA or the thread count uses the old or
 // the new value throughout. One thread flips both settings as fast as it can

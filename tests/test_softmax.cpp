@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Row-wise softmax and log-softmax: the vectorized exp against std::exp in
 // double, the C API against a double reference on every ISA, and the
 // properties the contract promises (rows sum to 1, shift invariance, extreme

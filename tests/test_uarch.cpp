@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The per-microarchitecture choices (src/dispatch/uarch.hpp) as pure
 // functions of made-up CPUID answers: every decision path, on every target;
 // then the live probe agrees with what the public query reports.

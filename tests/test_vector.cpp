@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Level-1 routines: the first kernels routed through dispatch, checked on
 // every ISA against the double-precision reference (tests/ref/ref_vector.h).
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The workspace contract of qkv/qkv.h, for every entry point that takes one:
 // a call refuses a NULL workspace with QKV_ERR_NULL_POINTER (whatever its
 // byte count) and anything below what its size query said for one thread

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # 64-bit ARM Linux (Raspberry Pi 3/4/5 64-bit OS, Graviton, Ampere): the neon64
 # kernel set. Tests run under qemu-aarch64 unless a -DCMAKE_CROSSCOMPILING_EMULATOR
 # on the command line says otherwise.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # 32-bit ARM Linux, hard float (Debian armhf, Raspberry Pi OS 32-bit). The
 # baseline is armv7-a with VFP and *no* NEON (GCC >= 8 needs "+fp", else
 # "-mfloat-abi=hard: selected architecture lacks an FPU"); the neon kernels

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Bare-metal Arm Cortex-M (arm-none-eabi GCC + newlib), included by the
 # per-core files after they set:
 #   QKV_CPU_FLAGS     -mcpu/-mthumb/-mfloat-abi/-mfpu for the core

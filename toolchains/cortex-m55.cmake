@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Cortex-M55 (Armv8.1-M with Helium/MVE and FP). xsimd has no MVE support; at
 # -O3 GCC auto-vectorizes the scalar kernels with MVE.
 # Tests run on qemu-system-arm -M mps3-an547.

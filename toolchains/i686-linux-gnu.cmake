@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # 32-bit x86 Linux. The baseline is i686 with x87 math; the sse2/avx2/avx512
 # kernel files get their own flags (-msse2 -mfpmath=sse ...) and are chosen
 # at run time.

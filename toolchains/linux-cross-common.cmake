@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the Linux cross toolchain files: search libraries, headers and
 # packages only in the target sysroot (QKV_SYSROOT), programs only on the host.
 # Host-only packages (Google Benchmark, Debian's amd64 Catch2WithMain.a) are

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # x86-64 at the baseline ISA (-march=x86-64: SSE2, no AVX), for distributable
 # binaries; the avx2/avx512 kernel files still get their own flags and are
 # chosen at run time. Not a cross build (CMAKE_SYSTEM_NAME is left alone, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peak - the machine's fp32 FMA throughput per ISA, measured with independent
 // FMA chains. Every benchmark divides its GFLOP/s by this figure, measured in
 // the same process, to print "% of peak" (clocks drift ~7 % between runs).

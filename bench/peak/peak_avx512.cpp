@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // 24 independent zmm FMA chains: enough to cover 4-cycle latency x 2 ports
 // with room to spare; 64 FLOP per cycle per core on two 512-bit FMA pipes.
 #include <immintrin.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <emmintrin.h>
 
 #include "peak/peak.hpp"

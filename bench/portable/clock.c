@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qkv_pb_seconds(): the monotonic clock of the portable benchmark, one
  * implementation per kind of target. Defined weak so a board port can supply
  * its own timer without touching this file. */

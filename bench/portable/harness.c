@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The portable benchmark's harness: arena, fill, and the timing loop. */
 #include <stdio.h>
 #include <string.h>

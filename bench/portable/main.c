@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qkv_portable_bench: times the library's main kernels through the C API and
  * prints GFLOP/s, on any target (host, qemu-user, a Cortex-M board).
  * usage: qkv_portable_bench [--quick] [--min-time S] [--repetitions N] [AREA...]

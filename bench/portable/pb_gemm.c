@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GEMM area: qkv_sgemm (2 M N K flops), cubes and attention's Q.K^T shape
  * (T x T x d) with B transposed, as in bench/bench_gemm.cpp. */
 #include <stdio.h>

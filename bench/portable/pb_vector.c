@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Vector area: sdot (2n flops) and saxpy (2n flops), in L1 and beyond. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pbench.h - the portable benchmark harness (plain C99, no Google Benchmark,
  * no heap): what a user builds and runs on a real board.
  *

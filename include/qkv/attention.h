@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/attention.h
  * @brief Scaled dot-product attention (SDPA), forward and backward.
  *

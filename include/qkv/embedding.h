@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/embedding.h
  * @brief Token embedding lookup plus learned positional embedding
  * (GPT-2's wte + wpe), forward and backward.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/export.h
  * @brief Symbol visibility for the public C API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/gemm.h
  * @brief Single-precision general matrix multiply (SGEMM).
  *

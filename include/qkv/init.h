@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/init.h
  * @brief Parameter initialization and gradient clearing over flat fp32
  * buffers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/layer.h
  * @brief Trainable attention layers: the book's SelfAttention,
  * CausalAttention (mask + dropout) and MultiHeadAttention, as one layer type.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/loss.h
  * @brief Cross-entropy loss over logits with integer class targets
  * (torch.nn.functional.cross_entropy with reduction='mean', ignore_index).

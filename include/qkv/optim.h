@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/optim.h
  * @brief Optimizers over flat fp32 parameter buffers: SGD with
  * momentum and AdamW, with PyTorch's update rules (torch.optim.SGD and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/qkv.h
  * @brief The whole public C API of qkv: trainable self-attention on CPUs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/runtime.h
  * @brief The process-wide settings qkv has: which kernel set (ISA) runs, how
  * many threads the parallel routines use and who runs them (OpenMP or the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/safetensors.h
  * @brief Checkpoints as safetensors files, over caller buffers.
  *

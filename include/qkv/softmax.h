@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/softmax.h
  * @brief Numerically stable row-wise softmax and log-softmax.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/status.h
  * @brief The status codes every qkv function returns.
  *

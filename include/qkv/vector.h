@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/vector.h
  * @brief Level-1 vector routines (contiguous fp32), dispatched per ISA.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file qkv/version.h
  * @brief Compile-time and run-time version of qkv.
  *

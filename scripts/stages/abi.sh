@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The shared library's ABI against the committed dump abi/libqkv.abi: any
 # difference abidiff reports (harmless ones such as a new enumerator included)
 # fails. An intended change is recorded with scripts/update-abi.sh, together

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Cross stage: every target in toolchains/ is built here and its tests run
 # under emulation (binfmt_misc is not relied on: each toolchain file sets
 # CMAKE_CROSSCOMPILING_EMULATOR, so ctest prefixes the emulator itself).

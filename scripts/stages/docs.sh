@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The API reference: Doxygen over the public headers and docs/*.md (the
 # `docs` target, docs/CMakeLists.txt). Any Doxygen warning fails it: an
 # undocumented public symbol or parameter, a broken reference; so does a

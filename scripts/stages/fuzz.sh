@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # libFuzzer over the C boundary: the library built by clang with
 # -fsanitize=fuzzer-no-link,address,undefined, one target per public entry
 # point family (tests/fuzz/fuzz_*.cpp), each run from its seed corpus for a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Debian packages (cmake/QkvPackage.cmake): cpack -G DEB on the shared build
 # the abi stage checks (build/dist), the two .debs inspected with dpkg-deb
 # (names after the soname, dependencies, which files go where, the license),

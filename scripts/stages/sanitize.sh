@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The full test suite under AddressSanitizer + UndefinedBehaviorSanitizer,
 # OpenMP on, any finding fatal (-fno-sanitize-recover=all).
 stage_sanitize() {

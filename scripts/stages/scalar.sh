@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The scalar-only, single-threaded library (what Cortex-M gets), on the host.
 stage_scalar() {
   log "scalar: QKV_SIMD=OFF QKV_OPENMP=OFF"

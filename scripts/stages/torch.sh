@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # qkv's safetensors checkpoints against PyTorch (tests/torch/safetensors_roundtrip.py):
 # installs python3-torch, then runs the native build's torch tests with torch
 # required (in the other stages they are skipped where torch is missing).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # valgrind memcheck over the C examples: zero errors, zero leaks.
 stage_valgrind() {
   log "valgrind: memcheck of the C examples"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // checked.hpp - the C boundary's size checks. Every size the boundary
 // derives from caller input (products of dims and strides, workspace
 // formulas) goes through util/size_math.hpp's overflow-checked arithmetic, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: token + position embedding.
 #include "capi/checked.hpp"
 #include "ops/embedding.hpp"

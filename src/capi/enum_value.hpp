@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // enum_value.hpp - reading a C caller's enum argument without UB.
 //
 // C lets a caller pass any int where a function takes an enum, and the API

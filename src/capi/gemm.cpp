@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: SGEMM. Validates every argument (qkv/gemm.h lists the order
 // of the checks), then calls the trusted ops layer.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: parameter initialization and clearing.
 #include <cmath>
 

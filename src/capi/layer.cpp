@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary of the attention layer: validation, parameter layout, size
 // queries. The computation is in src/ops/mha_layer.cpp.
 #include <cmath>

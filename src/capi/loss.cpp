@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: cross-entropy loss.
 #include <cmath>
 

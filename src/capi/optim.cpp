@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: SGD and AdamW steps.
 #include <cmath>
 

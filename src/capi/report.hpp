@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // report - the optional line per call that says which path ran
 // (qkv_set_log_callback, QKV_VERBOSE). Off by default: then on() is one
 // relaxed atomic load, and nothing else of this runs. Hosted builds only;

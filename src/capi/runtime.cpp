@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: ISA selection, thread count and executor.
 #include "capi/enum_value.hpp"
 #include "dispatch/dispatch.hpp"

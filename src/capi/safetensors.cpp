@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary of qkv/safetensors.h: the caller's pointers, enums, capacities
 // and workspace, in each function's documented order; the file's bytes are
 // io/safetensors' business.

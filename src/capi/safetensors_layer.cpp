@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: the attention layer's parameters as safetensors views
 // (qkv/safetensors.h, "The attention layer's parameters"). The names and
 // shapes come from the layer's documented flat layout (qkv_mha_param_layout).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: the attention backward and its workspace query, as the
 // forward's (capi/sdpa_forward.cpp) with the backward's layout rule; the
 // plan goes to ops::sdpa_backward, which picks the fused or the reference

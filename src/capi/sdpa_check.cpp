@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "capi/sdpa_check.hpp"
 
 #include "capi/report.hpp"

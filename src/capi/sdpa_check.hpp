@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sdpa_check - validation of an attention call, shared by the forward and
 // the backward entry points, in two steps around ops::resolve_sdpa (the one
 // place defaults are resolved): the description's own fields, then the

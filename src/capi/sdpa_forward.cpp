@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: the attention forward and its workspace query. Each validates
 // the description, resolves it once into an ops::sdpa_plan (under the
 // settings, read once) and validates the plan's layouts; nothing is written

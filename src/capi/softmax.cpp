@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: row-wise softmax and log-softmax.
 #include <cmath>
 

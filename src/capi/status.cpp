@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: status strings and version.
 #include "capi/enum_value.hpp"
 #include "qkv/status.h"

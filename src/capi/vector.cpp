@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C boundary: level-1 vector routines.
 #include "dispatch/dispatch.hpp"
 #include "kernels/vec/vec.hpp"

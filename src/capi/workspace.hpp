@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // workspace.hpp - the one workspace rule of every entry point that takes
 // scratch memory (stated in qkv/qkv.h). `need` is what the matching size
 // query returns for one thread, alignment slack included, so the rule holds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one-time ISA choice and its override.
 #include <atomic>
 #include <cstdlib>

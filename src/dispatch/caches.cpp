@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "dispatch/caches.hpp"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // caches - the data caches of the core qkv runs on, as the GEMM blocking
 // model needs them (ops/gemm_blocking). Read once, on first use, from the
 // CPU itself where it says (x86 CPUID leaf 4 on Intel, 0x8000001D on AMD),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CPU feature probes. Deliberately not xsimd's available_architectures():
 // xsimd 8.1 reads SSE2 from the wrong CPUID bit and never checks XCR0, while
 // libgcc's __builtin_cpu_supports does both right. Which features each kernel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dispatch - which kernel set runs. Chosen once (first use), overridable by
 // QKV_ISA in the environment or qkv_set_isa(). The only mutable global state
 // besides the thread count.

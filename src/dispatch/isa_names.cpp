@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "dispatch/dispatch.hpp"
 
 namespace qkv::dispatch {

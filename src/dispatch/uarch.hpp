@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uarch - the choices that depend on the CPU's microarchitecture, where no
 // rule on features and cache sizes can make them. Split like the ISA choice:
 // identify() asks the CPU (x86 CPUID leaves 0 and 1), choose() is a pure

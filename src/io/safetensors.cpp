@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io/safetensors - see safetensors.hpp. The header grammar this parser takes
 // (JSON restricted to the schema; ws is space, tab, CR, LF):
 //

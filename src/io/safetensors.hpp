@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io/safetensors - the safetensors format over caller buffers: the header's
 // JSON parsed for its one fixed schema (no general JSON, no recursion, no
 // allocation), every rule of qkv/safetensors.h checked, and the writer that

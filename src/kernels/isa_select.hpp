@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // isa_select.hpp - maps a qkv_isa to one of a module's per-ISA kernel tables.
 // A table for an ISA that is not compiled in is never named (the macro drops
 // it), so its extern declaration stays unresolved without harm.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // simd.hpp - the few xsimd 8.1 operations kernels need, wrapped so that the
 // 8.1 quirks live in one place. Included only by per-ISA translation units
 // (never on Cortex-M, where xsimd has no architecture at all).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tables-inl.hpp - what a tables_<isa>.cpp needs: every module's -inl.hpp,
 // and the tables that take nothing but the xsimd architecture. Included
 // only by the tables_<isa>.cpp files (per-ISA flags, internal linkage).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every kernel table of avx2: one translation unit, compiled with avx2's
 // flags only (the *_avx2.cpp rule in src/CMakeLists.txt). Each table
 // instantiates its module's -inl.hpp templates for this ISA;

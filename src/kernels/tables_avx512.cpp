@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every kernel table of avx512 but GEMM's, whose hand-scheduled tiles have
 // their own translation unit (kernels/gemm/gemm_avx512.cpp). Compiled with
 // avx512's flags only (the *_avx512.cpp rule in src/CMakeLists.txt). Each

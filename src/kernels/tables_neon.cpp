@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every kernel table of neon: one translation unit, compiled with neon's
 // flags only (the *_neon.cpp rule in src/CMakeLists.txt). Each table
 // instantiates its module's -inl.hpp templates for this ISA;

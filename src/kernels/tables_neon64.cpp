@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every kernel table of neon64: one translation unit, compiled with neon64's
 // flags only (the *_neon64.cpp rule in src/CMakeLists.txt). Each table
 // instantiates its module's -inl.hpp templates for this ISA;

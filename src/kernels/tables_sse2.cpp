@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every kernel table of sse2: one translation unit, compiled with sse2's
 // flags only (the *_sse2.cpp rule in src/CMakeLists.txt). Each table
 // instantiates its module's -inl.hpp templates for this ISA;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/attn_blocking.hpp"
 
 #include "ops/sdpa_forward.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // attn_blocking - the fused attention forward's key chunk, from the L1 the
 // caches report and the layout of V (the analytical-model approach of the
 // GEMM blocking, ops/gemm_blocking).

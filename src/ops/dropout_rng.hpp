@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dropout_rng - the counter-based random stream behind attention dropout.
 // A weight (b, h, i, j) is kept iff bits(row_key(seed, b, h, i), j) >=
 // threshold(p). Being a pure function of its coordinates, the mask is the

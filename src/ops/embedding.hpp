@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // embedding - drivers of the token + position embedding. Arguments (ids
 // included) are validated by the C boundary; `pos`/`dpos` null means no
 // positional table, `dtok` null skips the token-table gradient.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // exec - what one call runs under: the kernel set (ISA), the most threads
 // its parallel regions may use and who starts them. The C boundary reads the
 // settings once per call (current_exec) and passes them down; ops never read

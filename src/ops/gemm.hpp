@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ops/gemm - fp32 GEMM driver: C = alpha*op(A)*op(B) + beta*C, row-major.
 // Arguments are trusted (validated by the C boundary or by the calling op):
 // leading dimensions cover the rows, pointers are valid for the extents, C

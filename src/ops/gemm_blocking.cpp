@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/gemm_blocking.hpp"
 
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gemm_blocking - GEMM's cache blocks (mc, kc, nc) for each ISA's register
 // tile, derived from the machine's caches by an analytical model (BLIS's
 // "analytical modeling is enough", Low et al. 2016) instead of constants

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gemm_table - the GEMM kernel table the ops use for an ISA: the ISA's table,
 // or, for AVX-512 on a CPU where dispatch/uarch chose the memory-operand
 // form of the full tile, that variant (the same results either way).

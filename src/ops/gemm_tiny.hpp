@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gemm_tiny - the tiny-call path of sgemm, inline so that the C boundary
 // calls the kernel's unpacked routine directly: no second frame, no
 // arguments passed twice (the book's 6x2x3 costs ~25 ns in all).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/loss.hpp"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loss - the cross-entropy driver: rows in parallel, a reduction whose order
 // depends only on the row count. Arguments (targets included) are validated
 // by the C boundary.

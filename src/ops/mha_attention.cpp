@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/mha_attention.hpp"
 
 #include "ops/sdpa_backward.hpp"

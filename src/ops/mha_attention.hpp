@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mha_attention - the two attention calls the layer makes, behind one narrow
 // seam (workspace size + run, forward and backward), each on the plan the
 // layer resolved for the call (ops::resolve_sdpa).

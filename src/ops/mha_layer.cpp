@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The attention layer: projections (GEMM), fused attention, output projection,
 // and the backward through all three. See mha_layer.hpp.
 #include "ops/mha_layer.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mha_layer - the multi-head attention layer composed from the GEMM driver
 // and the fused attention kernels. Arguments are validated by the C boundary
 // (src/capi/layer.cpp); this layer only computes. Shapes follow

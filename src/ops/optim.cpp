@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/optim.hpp"
 
 #include "kernels/vec/vec.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // optim - drivers of the optimizer steps: split a flat buffer into fixed
 // chunks and run the active ISA's elementwise kernel on them, in parallel
 // when the buffer is large. Arguments are validated by the C boundary.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/optim_init.hpp"
 
 #include "ops/threads.hpp"

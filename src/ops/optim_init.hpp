@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // optim_init - the counter-based uniform initializer behind qkv_init_uniform.
 // Element i is a pure function of (seed, i): integer hashing, an exact
 // conversion to float and one rounding (the multiply by bound), so every

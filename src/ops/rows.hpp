@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rows - small row/column helpers of the layers: bias broadcast and column
 // sums in a fixed summation order (each column summed top to bottom by one
 // thread), so bias gradients are identical for any thread count.

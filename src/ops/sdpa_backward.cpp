@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The attention backward's entry pair: picks the fused or the reference
 // driver from the plan, as sdpa_forward() does for the forward.
 #include "ops/sdpa_backward.hpp"

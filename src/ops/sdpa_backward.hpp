@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sdpa_backward - the attention backward behind qkv_sdpa_backward(): the
 // fused FlashAttention-2 style driver (O(tile * d) workspace per thread,
 // sdpa_backward_fused.cpp) and the reference that materializes P per

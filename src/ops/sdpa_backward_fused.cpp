@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fused attention backward (FlashAttention-2 on a CPU). Per (b, h), key
 // tile j and query tile i, with P recomputed from Q, K and the saved lse:
 //   S = Qs_i K_jᵀ with Qs = fl(scale Q), dP = dO_i V_jᵀ, P = exp(S - lse),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The plain attention backward: per (batch, head) it materializes the
 // q_len x kv_len weights P and the score gradient dS in the workspace, then
 // forms the three gradient products with level-1 kernels. O(T^2) memory per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/sdpa_forward.hpp"
 
 #include <algorithm>

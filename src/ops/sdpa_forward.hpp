@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sdpa_forward - the attention forward drivers behind qkv_sdpa_forward():
 //  - fused: FlashAttention-2 style. A tile of br queries streams over tiles
 //    of kSdpaKeyTile keys with an online softmax (running max and sum, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sdpa_plan - one attention call as the drivers see it: a validated
 // qkv_sdpa_desc copied out as values, its defaults resolved, and the
 // settings the call runs under. resolve_sdpa builds it, once per call, for

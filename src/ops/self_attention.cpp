@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/self_attention.hpp"
 
 #include "ops/gemm.hpp"

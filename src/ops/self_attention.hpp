@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // self_attention - single-head trainable self-attention, the building block
 // of chapter 3 of "Build a Large Language Model (from Scratch)" and of the
 // multi-head layer built on it:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ops/softmax.hpp"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // softmax - the row-wise stable softmax driver: max, exp-sum, normalize per
 // row with the call's ISA's kernels, rows threaded (each row is computed by
 // one thread, so the result does not depend on the thread count).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // threads - the thread-count setting, the rule for when to go parallel, and
 // the only place threads are started: by the caller's executor
 // (qkv_set_executor) where one is set, else by OpenMP. The ops call these

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wide - the type for sums that must keep more than float's precision and for
 // scalar set-up math (AdamW's bias correction, the gradient-clip norm).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ws_carver - the one carver of caller workspaces: cuts typed, 64-byte
 // aligned arrays out of a 64-byte aligned base (align_workspace below gives
 // one from any pointer, for kAlign bytes of slack in the size query). Run

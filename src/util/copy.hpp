@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // copy - float copy and zero-fill: memcpy/memset on hosted builds, plain
 // loops on bare metal, which compiles with -fno-tree-loop-distribute-patterns
 // so that the library needs nothing from the C library but libm. (GCC 12 at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // size_math - the one home of size arithmetic: overflow-checked products and
 // sums (the C boundary checks every size it derives from caller input with
 // these; the ops size their workspaces with them) and rounding to a multiple

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The harness behind check.h: failure counting, tolerant comparison, the
  * static arena and the deterministic fill. */
 #include "check.h"

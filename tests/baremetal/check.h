@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check.h - the tiny C99 test harness of the portable C checks.
  *
  * The checks run everywhere the library does: on the host, under qemu-user

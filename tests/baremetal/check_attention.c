@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Attention area: qkv_sdpa_forward (output and log-sum-exp) and
  * qkv_sdpa_backward against the double-precision reference and its error
  * scales (tests/ref/ref_attention.h), on small shapes (one batch, two heads,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Embedding area: qkv_embedding_forward and qkv_embedding_backward (token +
  * learned position tables) against the reference (tests/ref/ref_embedding.h):
  * repeated ids, a position offset, ld > dim, no position table, accumulation

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GEMM area: qkv_sgemm and qkv_sgemm_ws against the double reference and its
  * per-element error bound (tests/ref/ref_gemm.h), for every transpose pair,
  * sizes 1..17 around the tiles, leading dimensions larger than the rows,

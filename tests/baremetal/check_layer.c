@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Layer area: the multi-head attention layer (qkv/layer.h) and one AdamW
  * step (qkv/optim.h), on small shapes, against the double-precision layer
  * (tests/ref/ref_layer.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loss area: cross-entropy forward, backward and the fused call against the
  * double-precision reference (tests/ref/ref_loss.h), with an ignored row,
  * ld/ldd > classes and class counts around the vector widths, under every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runtime area: version, status strings, ISA names/query/selection, thread
  * count. On bare metal: scalar is the only ISA and there is one thread. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Safetensors area: a layer's parameters written into a static buffer, the
  * exact header bytes, read back and loaded bit for bit, and a few refused
  * files - on every target, bare metal included (where the library has no

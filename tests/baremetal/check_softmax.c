@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Softmax area: qkv_softmax and qkv_log_softmax against the double-precision
  * reference (tests/ref/ref_softmax.h), for column counts around the vector
  * widths, ld > cols, scale 1 and != 1, a -INFINITY-masked entry, a fully

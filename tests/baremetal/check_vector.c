@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Vector area: qkv_sdot and qkv_saxpy against the double references
  * (tests/ref/ref_vector.h), on lengths around every vector width (1..17,
  * 31..33, 63..65) and a longer one, under every runnable ISA; NULL arguments

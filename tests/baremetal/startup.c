@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Minimal Cortex-M startup for qkv's test and benchmark images under QEMU
  * (mps2-an386, mps2-an500, mps3-an547), linked with -nostartfiles and
  * newlib's rdimon (semihosting) library. For tests only: firmware brings its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every public header, compiled as strict C99 and C11 (-pedantic -Werror),
  * linked against the library and called: the C contract holds for C users. */
 #include <qkv/qkv.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the build into a temporary prefix, then proves both ways a user
 # links qkv: find_package(qkv) -> qkv::qkv, and pkg-config qkv.
 # usage: run.sh BUILD_DIR CONSUMER_SRC_DIR CMAKE C_COMPILER

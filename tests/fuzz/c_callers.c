@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* c_callers.c - see c_callers.h. */
 #include "c_callers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* c_callers.h - calls that pass arbitrary ints as enum arguments, made from
  * C (c_callers.c) because that is where such callers live: C converts any
  * int to an enum, while C++ code cannot even hold an out-of-range enum value

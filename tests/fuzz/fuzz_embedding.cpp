@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: embedding.h - qkv_embedding_forward, qkv_embedding_backward.
 // qkv-fuzz-requires: src/ops/embedding.hpp
 //

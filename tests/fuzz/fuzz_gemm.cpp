@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: gemm.h - qkv_sgemm, qkv_sgemm_workspace_size, qkv_sgemm_ws.
 // qkv-fuzz-requires: src/ops/gemm.hpp
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: layer.h - descriptor queries (validate, param_count,
 // param_layout, cache and workspace sizes), init, forward (inference and
 // training), backward, zero_grads, and KV-cache decoding.

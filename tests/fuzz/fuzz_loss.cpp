@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: loss.h - qkv_cross_entropy_forward, _backward, _forward_backward
 // (in place included).
 // qkv-fuzz-requires: src/ops/loss.hpp

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: optim.h and init.h - qkv_sgd_state_floats, qkv_sgd_step,
 // qkv_adamw_state_floats, qkv_adamw_step, qkv_init_uniform, qkv_zero.
 // qkv-fuzz-requires: src/ops/optim.hpp src/capi/init.cpp

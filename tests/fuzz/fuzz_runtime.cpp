@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: runtime.h, status.h and version.h - ISA names and queries,
 // ISA and thread-count settings, status strings. Any integer, any string,
 // any NULL: a documented status, outputs untouched on error.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: safetensors.h - qkv_safetensors_read_size, _read, _metadata,
 // _write, _copy_f32 and qkv_mha_param_load over arbitrary bytes.
 // qkv-fuzz-requires: src/io/safetensors.hpp

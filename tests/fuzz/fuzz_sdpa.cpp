@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: attention.h - qkv_sdpa_workspace_size, qkv_sdpa_forward,
 // qkv-fuzz-requires: src/ops/sdpa_forward.hpp src/ops/sdpa_backward.hpp
 // qkv_sdpa_backward_workspace_size, qkv_sdpa_backward.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: softmax.h - qkv_softmax, qkv_log_softmax (in place included).
 // qkv-fuzz-requires: src/ops/softmax.hpp
 //

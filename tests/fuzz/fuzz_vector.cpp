@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: vector.h - qkv_sdot, qkv_saxpy (aliasing x == y included),
 // against the double references of tests/ref/ref_vector.h.
 #include "fuzz/harness.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // harness.hpp - what every qkv fuzz target shares.
 //
 // The property each target checks, per input:

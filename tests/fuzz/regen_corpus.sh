@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Regenerates the checked-in seed corpora tests/fuzz/corpus/<family>/: runs
 # each fuzz target for SECONDS (default 20) from its current corpus, then
 # keeps a coverage-minimal subset (libFuzzer -merge=1).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dispatch_race - the one-time ISA choice under a race, in fresh processes.
 //
 // qkv::dispatch::active() decides on first use, lock-free: racing first

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // no_heap - every compute entry point of the C API, on every runnable ISA
 // and at 1 and 2 threads, makes no heap call of its own.
 //

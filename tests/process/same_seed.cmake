@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs a seeded program in three separate processes - twice with 1 thread,
 # once with 3 - and fails unless the output files are byte-identical.
 #   cmake -DEXE=prog -DDIR=workdir -DKIND=seeded|train_copy -P same_seed.cmake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* seeded_run - a small seeded training run through the public C API whose
  * every intermediate result is appended to a file, so two processes can be
  * compared byte for byte (tests/process/same_seed.cmake).

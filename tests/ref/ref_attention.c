@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_attention - see ref_attention.h. Row by row: each query's scores,
  * softmax, dropout, then its output or its gradient contributions. */
 #include "ref/ref_attention.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_attention - the double-precision oracle of scaled dot-product
  * attention (qkv/attention.h), forward and backward: plain loops straight
  * from the math, the same causal mask and, through a callback, the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_embedding - see ref_embedding.h. */
 #include "ref/ref_embedding.h"
 

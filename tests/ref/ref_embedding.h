@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_embedding - the oracle of the token + position embedding
  * (qkv/embedding.h), forward and backward: the same table rows, the same
  * position offset, the same order of accumulation. Plain C99 (host, bare

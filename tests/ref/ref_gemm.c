@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_gemm - see ref_gemm.h. One dot product per output element. */
 #include "ref/ref_gemm.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_gemm - the double-precision SGEMM oracle and the error bound an
  * optimized GEMM is held to. Plain C99 (host, bare metal, C++ via extern "C").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_layer - see ref_layer.h. Projections, then attention row by row. */
 #include "ref/ref_layer.h"
 

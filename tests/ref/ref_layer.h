@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_layer - the double-precision oracle of the multi-head attention layer
  * (qkv/layer.h) forward: the same parameter layout and the same dropout
  * stream. Through central differences it is also the oracle of every

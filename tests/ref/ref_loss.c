@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_loss - see ref_loss.h. */
 #include "ref/ref_loss.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_loss - the double-precision oracle of the cross-entropy loss
  * (qkv/loss.h), forward and backward: the max-shifted log-sum-exp of each
  * row, summed in double, the mean over the rows not ignored. Plain C99 (host,

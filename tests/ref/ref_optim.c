@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_optim - see ref_optim.h. */
 #include "ref/ref_optim.h"
 

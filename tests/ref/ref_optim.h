@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_optim - the double-precision oracles of the optimizers (qkv/optim.h):
  * PyTorch's update rules (torch.optim.SGD, torch.optim.AdamW with amsgrad
  * off) evaluated in double, elementwise. Plain C99 (host, bare metal, C++ via

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_softmax - see ref_softmax.h. */
 #include "ref/ref_softmax.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_softmax - the double-precision softmax oracle: max-subtracted, summed
  * in double. Also the softmax step of the attention and layer oracles.
  * Plain C99 (host, bare metal, C++ via extern "C"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_vector - see ref_vector.h. */
 #include "ref/ref_vector.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref_vector - the double-precision oracles of the level-1 vector routines
  * (qkv/vector.h), with the magnitudes their rounding errors scale with.
  * Plain C99 (host, bare metal, C++ via extern "C"); no allocation.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "support/isa.hpp"
 
 #include <cstdlib>

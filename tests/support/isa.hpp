@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helpers: run a test body once per ISA this machine can run.
 #pragma once
 

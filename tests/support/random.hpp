@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Deterministic test data: a small counter-based generator, so every platform
 // (including Cortex-M and qemu) sees the same numbers.
 #pragma once

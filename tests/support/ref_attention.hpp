@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ref_attention - the C++ face of the attention oracle (tests/ref/
 // ref_attention.h, where the arithmetic is): vectors out, and the library's
 // dropout stream (src/ops/dropout_rng.hpp) plugged in.

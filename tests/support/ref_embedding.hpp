@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ref_embedding - the C++ face of the embedding oracle (tests/ref/
 // ref_embedding.h, where the arithmetic is): the forward as a vector.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ref_gemm - the C++ face of the SGEMM oracle (tests/ref/ref_gemm.h, where
 // the arithmetic and the error bound are): vectors out.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ref_loss - the C++ face of the cross-entropy oracle (tests/ref/ref_loss.h,
 // where the arithmetic is): the gradient as a vector.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // routines - every compute routine of the public API as a self-contained
 // run: fixed seeded inputs in, the bytes of every output out. The
 // determinism test runs each at 1, 2 and 3 threads, the concurrency test

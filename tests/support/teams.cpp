@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "support/teams.hpp"
 
 #include <atomic>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // teams - how many threads the library's OpenMP regions really ran on.
 //
 // A test that claims "bitwise identical for 1 and 2 threads" proves nothing

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """qkv's safetensors files against PyTorch, and the examples' refusals.
 
   safetensors_roundtrip.py layer  --tool ST_TOOL --dir DIR

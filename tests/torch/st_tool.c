@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* st_tool: the C side of tests/torch/safetensors_roundtrip.py (public API only).
  *
  *   st_tool write FILE   a MultiHeadAttention layer (d_in 6, d_out 8, 2 heads,

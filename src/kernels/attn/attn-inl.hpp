@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // attn-inl.hpp - xsimd tile kernels of the fused attention forward,
 // templated on the architecture and the register tile. Included only by
 // attn_<isa>.cpp; internal linkage throughout.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // attn - the tile kernels of the fused (FlashAttention-2 style) attention
 // forward. The driver (ops/sdpa_forward.cpp) walks a tile of `br` queries
 // over tiles of keys; these kernels do the arithmetic of one step.

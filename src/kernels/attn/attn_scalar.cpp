@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scalar fused attention tile kernels: the fallback on every CPU and the only
 // set on Cortex-M. The same tiles and summation order as the SIMD sets, as
 // plain loops over a 16-query row (which compilers vectorize where they can).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // attn_bwd-inl.hpp - xsimd micro-kernels of the attention backward, templated
 // on the architecture. Included only by the per-ISA translation units
 // (attn_bwd_<isa>.cpp); internal linkage throughout, as in vec-inl.hpp.

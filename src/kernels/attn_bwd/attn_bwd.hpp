@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // attn_bwd - the per-ISA micro-kernels of the fused attention backward: one
 // small GEMM shape with strided A (so Pᵀ and dSᵀ need no transpose), the
 // elementwise softmax gradient of a score tile, and the packing of its

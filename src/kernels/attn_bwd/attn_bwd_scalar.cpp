@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scalar attention-backward kernels: the fallback on every CPU, the only set
 // on Cortex-M, and the readable statement of what the SIMD kernels compute.
 #include "kernels/attn_bwd/attn_bwd.hpp"

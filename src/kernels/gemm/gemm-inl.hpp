@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gemm-inl.hpp - xsimd gemm kernels, templated on the architecture and the
 // register tile. Included only by the per-ISA translation units
 // (tables_<isa>.cpp, gemm_avx512.cpp); everything has internal linkage.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gemm - the per-ISA pieces of fp32 GEMM (BLIS split): a register-blocked
 // MR x NR micro-kernel, the two packing routines that feed it, and an
 // unpacked kernel for small problems. Blocking, threading and buffers are

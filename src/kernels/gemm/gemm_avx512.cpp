@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gemm kernels for avx512: gemm_f32_14x32, in two forms. The full packed
 // tile is the register tile (kernels/tile) with A broadcast into a register,
 // or, on x86-64, inline assembly with A as embedded-broadcast FMA operands

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gemm_portable-inl.hpp - plain C++ pieces shared by every gemm kernel set:
 // reference packers, the any-corner wrapper around a full tile and the unpacked
 // scalar kernel. No xsimd here: the scalar set (Cortex-M) includes it too.

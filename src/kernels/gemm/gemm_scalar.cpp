@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scalar gemm kernels: the fallback on every CPU and the only set on
 // Cortex-M. A 4x4 tile: 16 accumulators + 4 + 4 operands fit the 32 single
 // registers of a Cortex-M4F/M7 FPU.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loss-inl.hpp - xsimd cross-entropy row kernels, templated on the
 // architecture. Included only by the per-ISA translation unit
 // (kernels/tables_<isa>.cpp); internal linkage throughout, as in vec-inl.hpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loss - row kernels of the cross-entropy loss: the stable log-sum-exp
 // statistics of a row and the scaled softmax of its gradient. Contract: one
 // contiguous row of n >= 1 floats, no allocation, no threads; the summation

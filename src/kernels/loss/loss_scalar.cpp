@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scalar cross-entropy row kernels: the fallback on every CPU and the only
 // set on Cortex-M. Four partial sums, the same association shape as the SIMD
 // kernels, so a Cortex-M7/M55 compiler can overlap the FPU latency. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // optim-inl.hpp - xsimd optimizer kernels, templated on the architecture.
 // Included only by the per-ISA translation units (optim_<isa>.cpp); internal
 // linkage throughout, as in vec-inl.hpp.

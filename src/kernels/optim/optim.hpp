@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // optim - elementwise optimizer updates over flat fp32 buffers (SGD with
 // momentum, AdamW). Contract: n elements, no allocation, no threads. Each
 // element's result depends only on that element's inputs and is computed by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scalar optimizer kernels: the fallback on every CPU and the only set on
 // Cortex-M. Plain multiplies and adds (no std::fma: a library call on cores
 // without an FMA unit); each element is computed independently.

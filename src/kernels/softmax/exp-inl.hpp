@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // exp-inl.hpp - vectorized single-precision exp, templated on the
 // architecture: Cody-Waite range reduction (Cephes' split of ln 2) to
 // r in [-ln2/2, ln2/2], a degree-6 minimax polynomial for e^r (relative

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // exp_consts.hpp - the constants of the library's one exp, shared by the
 // vector form (exp-inl.hpp) and its scalar twin (exp_scalar.hpp), so the two
 // cannot drift apart: Cody-Waite reduction with Cephes' split of ln 2, a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // exp_scalar.hpp - the scalar twin of exp-inl.hpp (same reduction, same
 // polynomial, same flush and overflow points), without xsimd: used by the
 // scalar kernel sets (the only ones on Cortex-M) and for the scalar tails of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // softmax-inl.hpp - xsimd softmax row kernels, templated on the architecture.
 // Included only by softmax_<isa>.cpp; internal linkage throughout.
 #pragma once

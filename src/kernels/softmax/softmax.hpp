@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // softmax - fp32 row kernels behind the stable softmax and the attention
 // softmax: a vectorized exp and the passes of a max-subtracted softmax.
 // Contract: contiguous rows of n floats, no allocation, no threads; each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scalar softmax row kernels: the fallback on every CPU and the only set on
 // Cortex-M. Same passes and the same exp as the SIMD sets.
 #include "kernels/softmax/exp_scalar.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tile-inl.hpp - the one register tile every fp32 product kernel is built
 // from (GEMM micro-kernels and small-matrix path, the fused attention
 // forward's score and accumulate steps, the attention backward's GEMM):

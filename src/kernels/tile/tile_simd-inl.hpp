@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tile_simd-inl.hpp - the register tile (tile-inl.hpp) on xsimd batches:
 // their arithmetic (one fused multiply-add per k, simd::fmadd) and their
 // memory access. Included only by per-ISA translation units.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // vec-inl.hpp - xsimd level-1 kernels, templated on the architecture.
 // Included only by the per-ISA translation units (vec_<isa>.cpp), each
 // compiled with that ISA's flags; everything here has internal linkage so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // vec - level-1 fp32 kernels. Contract: contiguous arrays of n floats,
 // no allocation, no threads; deterministic summation order per ISA.
 #pragma once

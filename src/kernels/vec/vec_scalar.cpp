@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scalar level-1 kernels: the fallback on every CPU and the only set on Cortex-M.
 #include "kernels/vec/vec.hpp"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A program outside the qkv tree, built against an installed qkv. */
 #include <qkv/qkv.h>
 #include <stdio.h>
