@@ -82,7 +82,7 @@ typedef enum qkv_dtype {
   QKV_DTYPE_F64 = 12, /**< "F64": IEEE binary64 */
   QKV_DTYPE_F8_E4M3 = 13, /**< "F8_E4M3" */
   QKV_DTYPE_F8_E5M2 = 14, /**< "F8_E5M2" */
-  QKV_DTYPE_COUNT
+  QKV_DTYPE_COUNT /**< number of values above; not a dtype */
 } qkv_dtype;
 
 /** One tensor: what the writer stores, what the reader returns. */
