@@ -619,7 +619,8 @@ TEST_CASE("safetensors: a layer refuses a file of another configuration, writing
   REQUIRE(qkv_mha_param_views(&plain, p2.data(), "", mixed.data(), 3, &n) == QKV_OK);
   const float extra[2] = {1, 2};
   mixed.push_back(view("head.w", QKV_DTYPE_F32, {2}, extra));
-  read_result r2 = read(write(mixed));
+  const bytes f2 = write(mixed);  // the views point into it: it must outlive them
+  read_result r2 = read(f2);
   REQUIRE(r2.st == QKV_OK);
   CHECK(load(plain, nullptr, r2.views, &diag) == QKV_OK);
   // Argument errors.

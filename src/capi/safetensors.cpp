@@ -17,7 +17,7 @@ using qkv::io::fail;
 using qkv::util::add_ok;
 using qkv::util::mul_ok;
 
-bool dtype_ok(qkv_dtype d) {
+bool dtype_ok(const qkv_dtype& d) {  // by reference: a C caller may pass any int
   const long long v = qkv::capi::enum_value(d);
   return v >= 0 && v < QKV_DTYPE_COUNT;
 }
