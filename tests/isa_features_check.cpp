@@ -13,8 +13,8 @@ static_assert((qkv::dispatch::assumed_features() & ~qkv::dispatch::kRequiredFeat
 // feature bit, a probe and a table entry first.
 #if defined(__F16C__) || defined(__BMI__) || defined(__BMI2__) || defined(__LZCNT__) || defined(__MOVBE__) || \
     defined(__FMA4__) || defined(__XOP__) || defined(__SSE4A__) || defined(__AES__) || defined(__PCLMUL__) ||  \
-    defined(__AVX512IFMA__) || defined(__AVX512VBMI__) || defined(__AVX512VNNI__) ||                          \
-    defined(__AVX512BF16__) || defined(__AVX512FP16__) || defined(__AVXVNNI__) || defined(__AMX_TILE__)
+    defined(__AVX512IFMA__) || defined(__AVX512VBMI__) ||                                                    \
+    defined(__AVX512FP16__) || defined(__AVXVNNI__) || defined(__AMX_TILE__)
 #error "a kernel set's flags enable an x86 feature dispatch does not probe"
 #endif
 #if defined(__ARM_FEATURE_DOTPROD) || defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC) || \

@@ -23,7 +23,11 @@ typedef enum qkv_isa {
   QKV_ISA_AVX512 = 3, /**< x86 AVX-512 F+CD+DQ+BW+VL */
   QKV_ISA_NEON = 4,   /**< armv7-a NEON (with VFPv4 FMA) */
   QKV_ISA_NEON64 = 5, /**< aarch64 Advanced SIMD */
-  QKV_ISA_COUNT = 6   /**< number of values above; not an ISA */
+  /** x86 AVX-512 as QKV_ISA_AVX512 plus BF16 and VNNI (AMD Zen 4 and later,
+   *  Intel Cooper Lake, Sapphire Rapids and later): the fp32 kernels are
+   *  avx512's; bf16 and int8 GEMMs use vdpbf16ps / vpdpbusd. */
+  QKV_ISA_AVX512_BF16 = 6,
+  QKV_ISA_COUNT = 7   /**< number of values above; not an ISA */
 } qkv_isa;
 
 QKV_EXTERN_C_BEGIN

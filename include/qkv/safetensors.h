@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qkv/dtype.h"
 #include "qkv/export.h"
 #include "qkv/layer.h"
 #include "qkv/status.h"
@@ -64,26 +65,6 @@
 #define QKV_SAFETENSORS_MAX_NAME 256
 /** Largest header the reader accepts and the writer produces (as the reference). */
 #define QKV_SAFETENSORS_MAX_HEADER 100000000u
-
-/** Element types of the format. Values are part of the ABI. */
-typedef enum qkv_dtype {
-  QKV_DTYPE_F32 = 0,  /**< "F32": IEEE binary32, the one qkv computes in */
-  QKV_DTYPE_F16 = 1,  /**< "F16": IEEE binary16 */
-  QKV_DTYPE_BF16 = 2, /**< "BF16": bfloat16 */
-  QKV_DTYPE_I8 = 3,   /**< "I8" */
-  QKV_DTYPE_U8 = 4,   /**< "U8" */
-  QKV_DTYPE_BOOL = 5, /**< "BOOL": one byte */
-  QKV_DTYPE_I16 = 6,  /**< "I16" */
-  QKV_DTYPE_U16 = 7,  /**< "U16" */
-  QKV_DTYPE_I32 = 8,  /**< "I32" */
-  QKV_DTYPE_U32 = 9,  /**< "U32" */
-  QKV_DTYPE_I64 = 10, /**< "I64" */
-  QKV_DTYPE_U64 = 11, /**< "U64" */
-  QKV_DTYPE_F64 = 12, /**< "F64": IEEE binary64 */
-  QKV_DTYPE_F8_E4M3 = 13, /**< "F8_E4M3" */
-  QKV_DTYPE_F8_E5M2 = 14, /**< "F8_E5M2" */
-  QKV_DTYPE_COUNT /**< number of values above; not a dtype */
-} qkv_dtype;
 
 /** One tensor: what the writer stores, what the reader returns. */
 typedef struct qkv_tensor_view {
@@ -114,16 +95,6 @@ typedef struct qkv_safetensors_diag {
 } qkv_safetensors_diag;
 
 QKV_EXTERN_C_BEGIN
-
-/** @param[in]  dtype  an element type (any int a C caller passes).
- *  @param[out] bytes  size of one element of @p dtype.
- *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_DTYPE for a value outside the enum. */
-QKV_API qkv_status qkv_dtype_size(qkv_dtype dtype, size_t* bytes);
-
-/** @param[in] dtype  an element type (any int a C caller passes).
- *  @return the format's name of @p dtype ("F32", "BF16", ...), "unknown" for
- *  values outside the enum. A constant lookup: never fails. */
-QKV_API const char* qkv_dtype_name(qkv_dtype dtype);
 
 /* ---- Writing ------------------------------------------------------------ */
 

@@ -38,7 +38,10 @@ typedef enum qkv_status {
   /** An element type is unknown, or not the one the call works on. */
   QKV_ERR_BAD_DTYPE = -11,
   /** A named item (a tensor, a metadata key) is not there. */
-  QKV_ERR_NOT_FOUND = -12
+  QKV_ERR_NOT_FOUND = -12,
+  /** A value that must be finite (or fit a format's range) is NaN, infinite,
+   *  or too large (qkv/dtype.h). */
+  QKV_ERR_NOT_FINITE = -13
 } qkv_status;
 
 QKV_EXTERN_C_BEGIN

@@ -37,6 +37,9 @@ bool compiled(qkv_isa isa) noexcept {
 #ifdef QKV_HAVE_AVX512
     case QKV_ISA_AVX512: return true;
 #endif
+#ifdef QKV_HAVE_AVX512_BF16
+    case QKV_ISA_AVX512_BF16: return true;
+#endif
 #ifdef QKV_HAVE_NEON
     case QKV_ISA_NEON: return true;
 #endif
@@ -76,6 +79,8 @@ feature_set cpu_features() noexcept {
   if (__builtin_cpu_supports("avx512dq")) f |= feature::kAvx512dq;
   if (__builtin_cpu_supports("avx512bw")) f |= feature::kAvx512bw;
   if (__builtin_cpu_supports("avx512vl")) f |= feature::kAvx512vl;
+  if (__builtin_cpu_supports("avx512bf16")) f |= feature::kAvx512bf16;
+  if (__builtin_cpu_supports("avx512vnni")) f |= feature::kAvx512vnni;
 #endif
 #if defined(__arm__) && defined(__linux__)
   const unsigned long hwcap = getauxval(AT_HWCAP);

@@ -47,11 +47,14 @@ constexpr feature_set kAvx512f = 1u << 11, kAvx512cd = 1u << 12, kAvx512dq = 1u 
 constexpr feature_set kVfpv3 = 1u << 16, kVfpd32 = 1u << 17, kVfpv4 = 1u << 18, kNeon = 1u << 19;
 // AArch64: floating point and Advanced SIMD (both mandatory in the ABI).
 constexpr feature_set kFp = 1u << 20, kAsimd = 1u << 21;
+// x86 AVX-512 extensions: BF16 (vdpbf16ps, vcvtne2ps2bf16), VNNI (vpdpbusd).
+constexpr feature_set kAvx512bf16 = 1u << 22, kAvx512vnni = 1u << 23;
 
 // The x86 sets nest, each assuming all the one before it does.
 constexpr feature_set kSse2Level = kMmx | kSse | kSse2;
 constexpr feature_set kAvx2Level = kSse2Level | kSse3 | kSsse3 | kSse41 | kSse42 | kPopcnt | kAvx | kAvx2 | kFma;
 constexpr feature_set kAvx512Level = kAvx2Level | kAvx512f | kAvx512cd | kAvx512dq | kAvx512bw | kAvx512vl;
+constexpr feature_set kAvx512Bf16Level = kAvx512Level | kAvx512bf16 | kAvx512vnni;
 }  // namespace feature
 
 // THE table: every feature the code of each kernel set may use, i.e. all that
@@ -71,10 +74,11 @@ inline constexpr feature_set kRequiredFeatures[QKV_ISA_COUNT] = {
     feature::kVfpv3 | feature::kVfpd32 | feature::kVfpv4 | feature::kNeon,
     /* neon64: the armv8-a baseline */
     feature::kFp | feature::kAsimd,
+    /* avx512_bf16: avx512's flags plus -mavx512bf16 -mavx512vnni */ feature::kAvx512Bf16Level,
 };
 
 // Best first: the order best() and pick() try the sets in.
-inline constexpr qkv_isa kPreference[] = {QKV_ISA_AVX512, QKV_ISA_AVX2, QKV_ISA_SSE2, QKV_ISA_NEON64,
+inline constexpr qkv_isa kPreference[] = {QKV_ISA_AVX512_BF16, QKV_ISA_AVX512, QKV_ISA_AVX2, QKV_ISA_SSE2, QKV_ISA_NEON64,
                                           QKV_ISA_NEON};
 
 // Can a CPU reporting `cpu` run kernel set `isa`? (false outside the enum)
@@ -156,6 +160,12 @@ constexpr feature_set assumed_features() noexcept {
 #endif
 #if defined(__AVX512VL__)
   f |= feature::kAvx512vl;
+#endif
+#if defined(__AVX512BF16__)
+  f |= feature::kAvx512bf16;
+#endif
+#if defined(__AVX512VNNI__)
+  f |= feature::kAvx512vnni;
 #endif
 #if defined(__arm__) && defined(__ARM_NEON)
   f |= feature::kNeon | feature::kVfpd32;  // NEON has 32 D registers

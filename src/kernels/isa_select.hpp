@@ -21,6 +21,11 @@
 #else
 #define QKV_IF_AVX512(x) nullptr
 #endif
+#ifdef QKV_HAVE_AVX512_BF16
+#define QKV_IF_AVX512_BF16(x) (&(x))
+#else
+#define QKV_IF_AVX512_BF16(x) nullptr
+#endif
 #ifdef QKV_HAVE_NEON
 #define QKV_IF_NEON(x) (&(x))
 #else
@@ -33,19 +38,29 @@
 #endif
 
 // Declares `name##_scalar`, `name##_sse2`, ... and defines the lookup
-// `const Table& name##_for(qkv_isa)` falling back to scalar.
-#define QKV_DECLARE_KERNEL_TABLES(Table, name)                                      \
-  extern const Table name##_scalar, name##_sse2, name##_avx2, name##_avx512,        \
-      name##_neon, name##_neon64;                                                   \
+// `const Table& name##_for(qkv_isa)` falling back to scalar. avx512_bf16
+// differs from avx512 only in the reduced-precision kernels: a module without
+// such kernels maps it to its avx512 table (QKV_DECLARE_KERNEL_TABLES); one
+// with them has a table of its own (QKV_DECLARE_KERNEL_TABLES_BF16).
+#define QKV_KERNEL_TABLE_LOOKUP(Table, name, bf16_table)                            \
   inline const Table& name##_for(qkv_isa isa) noexcept {                            \
     const Table* t = nullptr;                                                       \
     switch (isa) {                                                                  \
       case QKV_ISA_SSE2: t = QKV_IF_SSE2(name##_sse2); break;                       \
       case QKV_ISA_AVX2: t = QKV_IF_AVX2(name##_avx2); break;                       \
       case QKV_ISA_AVX512: t = QKV_IF_AVX512(name##_avx512); break;                 \
+      case QKV_ISA_AVX512_BF16: t = QKV_IF_AVX512_BF16(bf16_table); break;          \
       case QKV_ISA_NEON: t = QKV_IF_NEON(name##_neon); break;                       \
       case QKV_ISA_NEON64: t = QKV_IF_NEON64(name##_neon64); break;                 \
       default: break;                                                               \
     }                                                                               \
     return t ? *t : name##_scalar;                                                  \
   }
+#define QKV_DECLARE_KERNEL_TABLES(Table, name)                                      \
+  extern const Table name##_scalar, name##_sse2, name##_avx2, name##_avx512,        \
+      name##_neon, name##_neon64;                                                   \
+  QKV_KERNEL_TABLE_LOOKUP(Table, name, name##_avx512)
+#define QKV_DECLARE_KERNEL_TABLES_BF16(Table, name)                                 \
+  extern const Table name##_scalar, name##_sse2, name##_avx2, name##_avx512,        \
+      name##_avx512_bf16, name##_neon, name##_neon64;                               \
+  QKV_KERNEL_TABLE_LOOKUP(Table, name, name##_avx512_bf16)

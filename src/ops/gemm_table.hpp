@@ -11,7 +11,7 @@ namespace qkv::ops {
 
 inline const kern::gemm_kernels& gemm_table(qkv_isa isa) noexcept {
 #ifdef QKV_HAVE_GEMM_AVX512_MEM
-  if (isa == QKV_ISA_AVX512 && dispatch::uarch().avx512_a_operand == dispatch::fma_operand::memory_broadcast)
+  if ((isa == QKV_ISA_AVX512 || isa == QKV_ISA_AVX512_BF16) && dispatch::uarch().avx512_a_operand == dispatch::fma_operand::memory_broadcast)
     return kern::gemm_avx512_mem;
 #endif
   return kern::gemm_for(isa);
