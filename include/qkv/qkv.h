@@ -26,6 +26,8 @@
 #include "qkv/runtime.h"
 #include "qkv/vector.h"
 #include "qkv/gemm.h"
+#include "qkv/dtype.h"
+#include "qkv/gemm_ex.h"
 #include "qkv/softmax.h"
 #include "qkv/attention.h"
 #include "qkv/layer.h"
