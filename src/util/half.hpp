@@ -10,6 +10,9 @@
 #include <cstdint>
 
 namespace qkv::util {
+// Internal linkage: per-ISA kernel objects include this too, and a shared
+// weak copy could carry one ISA's instructions into another's path.
+namespace {
 
 inline std::uint32_t f32_bits(float x) noexcept {
   std::uint32_t u;
@@ -74,4 +77,5 @@ inline std::uint16_t f32_to_f16(float x) noexcept {
   return static_cast<std::uint16_t>(sign | q);
 }
 
+}  // namespace
 }  // namespace qkv::util
