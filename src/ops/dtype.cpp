@@ -96,22 +96,12 @@ void dequantize_rows_s8(const kern::convert_kernels& k, std::size_t rows, std::s
 bool quantize_q8_0(const kern::convert_kernels& k, std::size_t blocks, const float* x, qkv_block_q8_0* y) noexcept {
   constexpr std::size_t B = QKV_Q8_0_BLOCK;
   if (k.abs_max_bits(blocks * B, x) > util::f32_bits(8319008.0f)) return false;  // also NaN and Inf
-  for (std::size_t b = 0; b < blocks; ++b) {
-    const float* xb = x + b * B;
-    const u16 d = util::f32_to_f16(scale_of(k.abs_max_bits(B, xb)));
-    const float s = util::f16_to_f32(d);
-    y[b].d = d;
-    if (s == 0.0f)
-      zero_s8(y[b].qs, B);
-    else
-      k.quantize_s8(B, xb, s, y[b].qs);
-  }
+  k.quantize_q8_0(blocks, x, y);
   return true;
 }
 
 void dequantize_q8_0(const kern::convert_kernels& k, std::size_t blocks, const qkv_block_q8_0* x, float* y) noexcept {
-  constexpr std::size_t B = QKV_Q8_0_BLOCK;
-  for (std::size_t b = 0; b < blocks; ++b) k.dequantize_s8(B, x[b].qs, util::f16_to_f32(x[b].d), y + b * B);
+  k.dequantize_q8_0(blocks, x, y);
 }
 
 }  // namespace qkv::ops

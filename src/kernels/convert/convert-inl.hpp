@@ -36,19 +36,46 @@ using u32 = std::uint32_t;
 
 constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: v + kRound - kRound = RNE(v) for |v| <= 2^22
 
+#if defined(__AVX2__)
+// fp32 -> bf16 for 8 values in ymm registers (the AVX2 block, and AVX-512's
+// for long arrays: see f32_to_bf16_v).
+inline void f32_to_bf16_8(const float* x, u16* y) {
+  const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
+  const __m256i nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7f800000));  // a < 2^31: signed is fine
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb);
+  r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x400000)), nan);
+  r = _mm256_srli_epi32(r, 16);  // 0..0xffff: packus keeps it; lanes are packed per 128 bits
+  const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(y), _mm256_castsi256_si128(p));
+}
+#endif
+
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 // AVX-512: 16 elements per block.
 struct cvt_block {
   static constexpr std::size_t W = 16;
   static constexpr bool kHalf = true, kQuant = true;
-  static void f32_to_bf16(const float* x, u16* y) {
+  // The rounded bits of 16 floats, shifted down: each 32-bit lane holds its bf16.
+  static __m512i bf16_lanes(const float* x) {
     const __m512i u = _mm512_loadu_si512(x);
     const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
     const __mmask16 nan = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7f800000));
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
     __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb);
     r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    return _mm512_srli_epi32(r, 16);
+  }
+  static void f32_to_bf16(const float* x, u16* y) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), _mm512_cvtepi32_epi16(bf16_lanes(x)));
+  }
+  // 32 at a time: one pack (within 128-bit lanes) and one lane permutation
+  // instead of two vpmovdw, and a whole-line store.
+  static void f32_to_bf16_x2(const float* x, u16* y) {
+    const __m512i p = _mm512_packus_epi32(bf16_lanes(x), bf16_lanes(x + 16));
+    const __m512i order = _mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0);
+    _mm512_storeu_si512(y, _mm512_permutexvar_epi64(order, p));
   }
   static void bf16_to_f32(const u16* x, float* y) {
     const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
@@ -66,6 +93,8 @@ struct cvt_block {
     return _mm512_max_epu32(m, _mm512_and_si512(_mm512_loadu_si512(x), _mm512_set1_epi32(0x7fffffff)));
   }
   static u32 acc_reduce(acc m) { return _mm512_reduce_max_epu32(m); }
+  static u16 half_of(float s) { return _cvtss_sh(s, _MM_FROUND_TO_NEAREST_INT); }  // F16C, as the vector form
+  static float float_of_half(u16 d) { return _cvtsh_ss(d); }
   static void quantize(const float* x, float s, std::int8_t* q) {
     __m512 v = _mm512_div_ps(_mm512_loadu_ps(x), _mm512_set1_ps(s));
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
@@ -82,17 +111,7 @@ struct cvt_block {
 struct cvt_block {
   static constexpr std::size_t W = 8;
   static constexpr bool kHalf = true, kQuant = true;
-  static void f32_to_bf16(const float* x, u16* y) {
-    const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-    const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
-    const __m256i nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7f800000));  // a < 2^31: signed is fine
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb);
-    r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x400000)), nan);
-    r = _mm256_srli_epi32(r, 16);  // 0..0xffff: packus keeps it; lanes are packed per 128 bits
-    const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y), _mm256_castsi256_si128(p));
-  }
+  static void f32_to_bf16(const float* x, u16* y) { f32_to_bf16_8(x, y); }
   static void bf16_to_f32(const u16* x, float* y) {
     const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), _mm256_slli_epi32(h, 16));
@@ -115,6 +134,8 @@ struct cvt_block {
     v = _mm_max_epu32(v, _mm_shuffle_epi32(v, 0xb1));
     return static_cast<u32>(_mm_cvtsi128_si32(v));
   }
+  static u16 half_of(float s) { return _cvtss_sh(s, _MM_FROUND_TO_NEAREST_INT); }
+  static float float_of_half(u16 d) { return _cvtsh_ss(d); }
   static void quantize(const float* x, float s, std::int8_t* q) {
     __m256 v = _mm256_div_ps(_mm256_loadu_ps(x), _mm256_set1_ps(s));
     v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
@@ -173,6 +194,16 @@ struct cvt_block {
     m = max32(m, _mm_shuffle_epi32(m, 0x4e));
     m = max32(m, _mm_shuffle_epi32(m, 0xb1));
     return static_cast<u32>(_mm_cvtsi128_si32(m));
+  }
+  static u16 half_of(float s) {
+    u16 d;
+    convert_scalar.f32_to_f16(1, &s, &d);
+    return d;
+  }
+  static float float_of_half(u16 d) {
+    float s;
+    convert_scalar.f16_to_f32(1, &d, &s);
+    return s;
   }
   static __m128i quantize4(const float* x, __m128 s) {
     __m128 v = _mm_div_ps(_mm_loadu_ps(x), s);
@@ -243,6 +274,8 @@ struct cvt_block {
     vst1q_f32(y, vcvt_f32_f16(vget_low_f16(h)));
     vst1q_f32(y + 4, vcvt_high_f32_f16(h));
   }
+  static u16 half_of(float s) { return vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(s))), 0); }
+  static float float_of_half(u16 d) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(d))), 0); }
   static int32x4_t quantize4(const float* x, float32x4_t s) {
     float32x4_t v = vdivq_f32(vld1q_f32(x), s);
     v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(-127.0f)), vdupq_n_f32(127.0f));
@@ -265,6 +298,8 @@ struct cvt_block {
   static void f16_to_f32(const u16*, float*) {}
   static void quantize(const float*, float, std::int8_t*) {}
   static void dequantize(const std::int8_t*, float, float*) {}
+  static u16 half_of(float) { return 0; }
+  static float float_of_half(u16) { return 0.0f; }
 #endif
 };
 #else
@@ -273,10 +308,21 @@ struct cvt_block {
 
 // The loops: whole blocks in vectors, the rest in scalar.
 using CB = cvt_block;
+constexpr std::size_t kLongBf16 = std::size_t{1} << 18;  // 1 MiB of fp32: beyond L2
 
 template <class A>
 void f32_to_bf16_v(std::size_t n, const float* x, u16* y) {
   std::size_t i = 0;
+#if defined(__AVX512BW__)
+  // In zmm registers this runs at 1.7x the ymm code's speed from L1, but
+  // streams from DRAM at 60 % of it (AMD Zen 5; bench/README.md; cause not
+  // found): long arrays take the ymm code. The same bits either way.
+  if (n < kLongBf16) {
+    for (; i + 2 * CB::W <= n; i += 2 * CB::W) CB::f32_to_bf16_x2(x + i, y + i);
+  } else {
+    for (; i + 8 <= n; i += 8) f32_to_bf16_8(x + i, y + i);
+  }
+#endif
   for (; i + CB::W <= n; i += CB::W) CB::f32_to_bf16(x + i, y + i);
   if (i < n) convert_scalar.f32_to_bf16(n - i, x + i, y + i);
 }
@@ -336,10 +382,53 @@ void dequantize_s8_v(std::size_t n, const std::int8_t* q, float s, float* x) {
   if (i < n) convert_scalar.dequantize_s8(n - i, q + i, s, x + i);
 }
 
+float from_bits(u32 u) {
+  float f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// One block of 32 in registers: max|x|, the fp16 scale, the codes.
+template <class A>
+void quantize_q8_0_v(std::size_t blocks, const float* x, qkv_block_q8_0* y) {
+  constexpr std::size_t NB = QKV_Q8_0_BLOCK;
+  static_assert(NB % CB::W == 0, "whole vector blocks per q8_0 block");
+  if constexpr (!CB::kQuant) {
+    convert_scalar.quantize_q8_0(blocks, x, y);
+  } else {
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const float* xb = x + b * NB;
+      CB::acc m = CB::acc_zero();
+      for (std::size_t j = 0; j < NB; j += CB::W) m = CB::acc_max(m, xb + j);
+      const u16 d = CB::half_of(from_bits(CB::acc_reduce(m)) / 127.0f);
+      const float s = CB::float_of_half(d);
+      y[b].d = d;
+      if (s == 0.0f) {
+        for (std::size_t j = 0; j < NB; ++j) y[b].qs[j] = 0;
+      } else {
+        for (std::size_t j = 0; j < NB; j += CB::W) CB::quantize(xb + j, s, y[b].qs + j);
+      }
+    }
+  }
+}
+
+template <class A>
+void dequantize_q8_0_v(std::size_t blocks, const qkv_block_q8_0* x, float* y) {
+  constexpr std::size_t NB = QKV_Q8_0_BLOCK;
+  if constexpr (!CB::kQuant) {
+    convert_scalar.dequantize_q8_0(blocks, x, y);
+  } else {
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const float s = CB::float_of_half(x[b].d);
+      for (std::size_t j = 0; j < NB; j += CB::W) CB::dequantize(x[b].qs + j, s, y + b * NB + j);
+    }
+  }
+}
+
 template <class A>
 constexpr convert_kernels make_convert_kernels() {
   return {f32_to_bf16_v<A>,   bf16_to_f32_v<A>, f32_to_f16_v<A>,    f16_to_f32_v<A>,
-          abs_max_bits_v<A>, quantize_s8_v<A>, dequantize_s8_v<A>};
+          abs_max_bits_v<A>, quantize_s8_v<A>, dequantize_s8_v<A>, quantize_q8_0_v<A>, dequantize_q8_0_v<A>};
 }
 
 }  // namespace

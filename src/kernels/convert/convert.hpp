@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/isa_select.hpp"
+#include "qkv/dtype.h"
 
 namespace qkv::kern {
 
@@ -29,6 +30,12 @@ struct convert_kernels {
   void (*quantize_s8)(std::size_t n, const float* x, float s, std::int8_t* q);
   // x[i] = float(q[i]) * s, one fp32 multiplication.
   void (*dequantize_s8)(std::size_t n, const std::int8_t* q, float s, float* x);
+  // q8_0 blocks: y[b].d = f32_to_f16(max|x_b| / 127), and the codes of x_b
+  // at the fp16 value of d (all 0 when it is 0). The caller has checked that
+  // x is finite and every max|x_b| / 127 <= 65504.
+  void (*quantize_q8_0)(std::size_t blocks, const float* x, qkv_block_q8_0* y);
+  // y[32 b + j] = float(x[b].qs[j]) * f16_to_f32(x[b].d), exact.
+  void (*dequantize_q8_0)(std::size_t blocks, const qkv_block_q8_0* x, float* y);
 };
 
 QKV_DECLARE_KERNEL_TABLES(convert_kernels, convert)

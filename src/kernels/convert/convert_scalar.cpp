@@ -50,9 +50,32 @@ void dequantize_s8_scalar(std::size_t n, const std::int8_t* q, float s, float* x
   for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(q[i]) * s;
 }
 
+void quantize_q8_0_scalar(std::size_t blocks, const float* x, qkv_block_q8_0* y) {
+  constexpr std::size_t B = QKV_Q8_0_BLOCK;
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const float* xb = x + b * B;
+    const float amax = util::f32_from_bits(abs_max_bits_scalar(B, xb));
+    const float scale = amax / 127.0f;  // rounded to float here, also on i686 (-ffloat-store)
+    const std::uint16_t d = util::f32_to_f16(scale);
+    const float s = util::f16_to_f32(d);
+    y[b].d = d;
+    if (s == 0.0f) {
+      for (std::size_t j = 0; j < B; ++j) y[b].qs[j] = 0;
+    } else {
+      quantize_s8_scalar(B, xb, s, y[b].qs);
+    }
+  }
+}
+
+void dequantize_q8_0_scalar(std::size_t blocks, const qkv_block_q8_0* x, float* y) {
+  constexpr std::size_t B = QKV_Q8_0_BLOCK;
+  for (std::size_t b = 0; b < blocks; ++b) dequantize_s8_scalar(B, x[b].qs, util::f16_to_f32(x[b].d), y + b * B);
+}
+
 }  // namespace
 
 const convert_kernels convert_scalar = {f32_to_bf16_scalar, bf16_to_f32_scalar, f32_to_f16_scalar, f16_to_f32_scalar,
-                                        abs_max_bits_scalar, quantize_s8_scalar, dequantize_s8_scalar};
+                                        abs_max_bits_scalar, quantize_s8_scalar, dequantize_s8_scalar,
+                                        quantize_q8_0_scalar, dequantize_q8_0_scalar};
 
 }  // namespace qkv::kern
