@@ -6,6 +6,7 @@
 
 #include "kernels/attn/attn-inl.hpp"
 #include "kernels/attn_bwd/attn_bwd-inl.hpp"
+#include "kernels/convert/convert-inl.hpp"
 #include "kernels/gemm/gemm-inl.hpp"
 #include "kernels/kv/kv-inl.hpp"
 #include "kernels/loss/loss-inl.hpp"
@@ -23,4 +24,5 @@
   const optim_kernels optim_##isa = make_optim_kernels<Arch>();              \
   const softmax_kernels softmax_##isa = make_softmax_kernels<Arch>();        \
   const attn_bwd_kernels attn_bwd_##isa = make_attn_bwd_kernels<Arch>();     \
-  const kv_kernels kv_##isa = make_kv_kernels<Arch>();
+  const kv_kernels kv_##isa = make_kv_kernels<Arch>();                       \
+  const convert_kernels convert_##isa = make_convert_kernels<Arch>();
