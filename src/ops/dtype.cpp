@@ -93,9 +93,12 @@ void dequantize_rows_s8(const kern::convert_kernels& k, std::size_t rows, std::s
 // The largest max|x| whose scale fits fp16: 65504 * 127 = 8319008, exact in
 // fp32, and max|x| / 127 <= 65504 exactly when max|x| <= it (the division is
 // monotone and exact there).
+bool q8_0_storable(const kern::convert_kernels& k, std::size_t n, const float* x) noexcept {
+  return k.abs_max_bits(n, x) <= util::f32_bits(8319008.0f);  // also NaN and Inf
+}
+
 bool quantize_q8_0(const kern::convert_kernels& k, std::size_t blocks, const float* x, qkv_block_q8_0* y) noexcept {
-  constexpr std::size_t B = QKV_Q8_0_BLOCK;
-  if (k.abs_max_bits(blocks * B, x) > util::f32_bits(8319008.0f)) return false;  // also NaN and Inf
+  if (!q8_0_storable(k, blocks * QKV_Q8_0_BLOCK, x)) return false;
   k.quantize_q8_0(blocks, x, y);
   return true;
 }

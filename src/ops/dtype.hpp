@@ -28,6 +28,9 @@ void dequantize_rows_s8(const kern::convert_kernels& k, std::size_t rows, std::s
 
 // blocks >= 1 blocks of QKV_Q8_0_BLOCK values. False (nothing written) if x
 // has a NaN or Inf or a block's max|x| / 127 exceeds 65504.
+// Can n values (n % 32 == 0) be quantized to q8_0: all finite, and every
+// block's scale max|x| / 127 within fp16's 65504?
+bool q8_0_storable(const kern::convert_kernels& k, std::size_t n, const float* x) noexcept;
 bool quantize_q8_0(const kern::convert_kernels& k, std::size_t blocks, const float* x, qkv_block_q8_0* y) noexcept;
 void dequantize_q8_0(const kern::convert_kernels& k, std::size_t blocks, const qkv_block_q8_0* x, float* y) noexcept;
 

@@ -4,11 +4,11 @@
 #include <cstdint>
 
 #include "dispatch/caches.hpp"
+#include "kernels/convert/convert.hpp"
 #include "kernels/kv/kv.hpp"
 #include "kernels/softmax/softmax.hpp"
+#include "ops/dtype.hpp"
 #include "ops/threads.hpp"
-#include "util/half.hpp"
-#include "util/q8_0.hpp"
 #include "util/size_math.hpp"
 
 namespace qkv::ops {
@@ -43,27 +43,22 @@ std::size_t kv_row_bytes(qkv_kv_format f, std::size_t d) noexcept {
   }
 }
 
-bool kv_storable(qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld) noexcept {
+bool kv_storable(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x) noexcept {
   if (f != QKV_KV_Q8_0) return true;  // bf16 / fp16 store anything (Inf and NaN as such)
-  qkv_block_q8_0 scratch;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < d; c += QKV_Q8_0_BLOCK)
-      if (!util::quantize_block_q8_0(x + r * ld + c, &scratch)) return false;
-  return true;
+  return q8_0_storable(kern::convert_for(isa), rows * d, x);
 }
 
-void kv_store(qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld, void* dst,
-              std::size_t row_bytes) noexcept {
+void kv_store(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld,
+              void* dst, std::size_t row_bytes) noexcept {
+  const kern::convert_kernels& k = kern::convert_for(isa);
   for (std::size_t r = 0; r < rows; ++r) {
-    unsigned char* row = static_cast<unsigned char*>(dst) + r * row_bytes;
-    const float* s = x + r * ld;
-    if (f == QKV_KV_Q8_0) {
-      auto* blk = reinterpret_cast<qkv_block_q8_0*>(row);
-      for (std::size_t b = 0; b < d / QKV_Q8_0_BLOCK; ++b) util::quantize_block_q8_0(s + b * QKV_Q8_0_BLOCK, blk + b);
-    } else {
-      auto* h = reinterpret_cast<std::uint16_t*>(row);
-      for (std::size_t c = 0; c < d; ++c) h[c] = f == QKV_KV_BF16 ? util::f32_to_bf16(s[c]) : util::f32_to_f16(s[c]);
-    }
+    void* row = static_cast<unsigned char*>(dst) + r * row_bytes;
+    if (f == QKV_KV_Q8_0)
+      k.quantize_q8_0(d / QKV_Q8_0_BLOCK, x + r * ld, static_cast<qkv_block_q8_0*>(row));
+    else if (f == QKV_KV_BF16)
+      k.f32_to_bf16(d, x + r * ld, static_cast<std::uint16_t*>(row));
+    else
+      k.f32_to_f16(d, x + r * ld, static_cast<std::uint16_t*>(row));
   }
 }
 
@@ -75,7 +70,18 @@ std::size_t kv_attention_workspace_bytes(qkv_isa, std::size_t kv_len, std::size_
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes) {
   const kern::kv_kernels& kk = kern::kv_for(x.isa);
   const kern::softmax_kernels& sm = kern::softmax_for(x.isa);
-  auto widen = p.format == QKV_KV_BF16 ? kk.widen_bf16 : p.format == QKV_KV_F16 ? kk.widen_f16 : kk.widen_q8_0;
+  const kern::convert_kernels& cv = kern::convert_for(x.isa);
+  // Rows [0, n) of a cache, row_bytes apart from src, widened to t[n][d].
+  auto widen = [&](std::size_t n, std::size_t d, const unsigned char* src, std::size_t stride, float* t) {
+    for (std::size_t r = 0; r < n; ++r, src += stride, t += d) {
+      if (p.format == QKV_KV_Q8_0)
+        cv.dequantize_q8_0(d / QKV_Q8_0_BLOCK, reinterpret_cast<const qkv_block_q8_0*>(src), t);
+      else if (p.format == QKV_KV_BF16)
+        cv.bf16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
+      else
+        cv.f16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
+    }
+  };
   const std::size_t kv_len = p.length + p.n_new, T = tile_rows(p.d_head);
   const std::size_t slot = slot_floats(kv_len, p.d_head);
   float* base = util::align_up(ws, 64);

@@ -17,11 +17,13 @@ std::size_t kv_row_bytes(qkv_kv_format f, std::size_t d) noexcept;
 
 // Can rows x d fp32 values (leading dimension ld) be stored in format f?
 // (q8_0: every value finite and every block's scale within fp16's range.)
-bool kv_storable(qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld) noexcept;
+// (x is rows x d contiguous.)
+bool kv_storable(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x) noexcept;
 
-// Stores them into rows dst + r*row_bytes (kv_storable holds).
-void kv_store(qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld, void* dst,
-              std::size_t row_bytes) noexcept;
+// Stores rows x d values (leading dimension ld) into rows dst + r*row_bytes,
+// rounded or quantized by qkv/dtype.h's rules (kv_storable holds).
+void kv_store(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld,
+              void* dst, std::size_t row_bytes) noexcept;
 
 // One decode attention problem over a reduced-format cache.
 struct kv_attention_problem {

@@ -267,12 +267,12 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, 
     // value fits the format, so a refused call changes nothing.
     proj(n.rows, x_new, p.w_k, p.b_k, own.k);
     proj(n.rows, x_new, p.w_v, p.b_v, own.v);
-    if (!kv_storable(f, n.rows, n.d_out, own.k, n.d_out) || !kv_storable(f, n.rows, n.d_out, own.v, n.d_out))
+    if (!kv_storable(xc.isa, f, n.rows, n.d_out, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_out, own.v))
       return false;
     for (std::size_t b = 0; b < batch; ++b) {
       const std::size_t src = b * n_new * n.d_out, dst = (b * capacity + length) * row_bytes;
-      kv_store(f, n_new, n.d_out, own.k + src, n.d_out, kc + dst, row_bytes);
-      kv_store(f, n_new, n.d_out, own.v + src, n.d_out, vc + dst, row_bytes);
+      kv_store(xc.isa, f, n_new, n.d_out, own.k + src, n.d_out, kc + dst, row_bytes);
+      kv_store(xc.isa, f, n_new, n.d_out, own.v + src, n.d_out, vc + dst, row_bytes);
     }
     const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));  // the layer's (sdpa scale 0)
     const kv_attention_problem kp{f, batch, n.heads, n_new, length, d_head, n.d_out, capacity, row_bytes,

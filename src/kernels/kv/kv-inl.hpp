@@ -4,7 +4,6 @@
 #pragma once
 
 #include "kernels/kv/kv.hpp"
-#include "kernels/kv/kv_widen-inl.hpp"
 #include "kernels/simd.hpp"
 
 namespace qkv::kern {
@@ -48,7 +47,7 @@ void kv_accum(std::size_t n, std::size_t d, const float* p, const float* t, floa
 
 template <class A>
 constexpr kv_kernels make_kv_kernels() {
-  return {widen_bf16_rows, widen_f16_rows, widen_q8_0_rows, kv_scores<A>, kv_accum<A>};
+  return {kv_scores<A>, kv_accum<A>};
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Scalar kv kernels: the fallback on every CPU and the only set on Cortex-M.
 #include "kernels/kv/kv.hpp"
-#include "kernels/kv/kv_widen-inl.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -30,6 +29,6 @@ void kv_accum_scalar(std::size_t n, std::size_t d, const float* p, const float* 
 
 }  // namespace
 
-const kv_kernels kv_scalar = {widen_bf16_rows, widen_f16_rows, widen_q8_0_rows, kv_scores_scalar, kv_accum_scalar};
+const kv_kernels kv_scalar = {kv_scores_scalar, kv_accum_scalar};
 
 }  // namespace qkv::kern
