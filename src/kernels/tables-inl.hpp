@@ -8,6 +8,7 @@
 #include "kernels/attn_bwd/attn_bwd-inl.hpp"
 #include "kernels/convert/convert-inl.hpp"
 #include "kernels/gemm/gemm-inl.hpp"
+#include "kernels/gemm_lowp/gemm_lowp-inl.hpp"
 #include "kernels/kv/kv-inl.hpp"
 #include "kernels/loss/loss-inl.hpp"
 #include "kernels/optim/optim-inl.hpp"
