@@ -8,23 +8,32 @@
 namespace qkv::kern {
 namespace {
 
+// Elements move as bit patterns (never through an FPU register, where i686's
+// x87 would quiet a signaling NaN that a bf16 widening must keep).
+std::uint32_t load_bits(const float* p) {
+  std::uint32_t u;
+  __builtin_memcpy(&u, p, sizeof u);
+  return u;
+}
+void store_bits(float* p, std::uint32_t u) { __builtin_memcpy(p, &u, sizeof u); }
+
 void f32_to_bf16_scalar(std::size_t n, const float* x, std::uint16_t* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = util::f32_to_bf16(x[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = util::f32_bits_to_bf16(load_bits(x + i));
 }
 void bf16_to_f32_scalar(std::size_t n, const std::uint16_t* x, float* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = util::bf16_to_f32(x[i]);
+  for (std::size_t i = 0; i < n; ++i) store_bits(y + i, util::bf16_to_f32_bits(x[i]));
 }
 void f32_to_f16_scalar(std::size_t n, const float* x, std::uint16_t* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = util::f32_to_f16(x[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = util::f32_bits_to_f16(load_bits(x + i));
 }
 void f16_to_f32_scalar(std::size_t n, const std::uint16_t* x, float* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = util::f16_to_f32(x[i]);
+  for (std::size_t i = 0; i < n; ++i) store_bits(y + i, util::f16_to_f32_bits(x[i]));
 }
 
 std::uint32_t abs_max_bits_scalar(std::size_t n, const float* x) {
   std::uint32_t m = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t a = util::f32_bits(x[i]) & 0x7fffffffu;
+    const std::uint32_t a = load_bits(x + i) & 0x7fffffffu;
     m = a > m ? a : m;
   }
   return m;
