@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "qkv/qkv.h"
@@ -202,7 +203,7 @@ TEST_CASE("KV cache formats: statuses, and a refused append changes nothing", "[
   CHECK(qkv_mha_kv_cache_init_ex(&st, 1, 4, static_cast<qkv_kv_format>(QKV_KV_FORMAT_COUNT)) == QKV_ERR_BAD_ARGUMENT);
   CHECK(qkv_mha_kv_cache_init_ex(&st, 0, 4, QKV_KV_BF16) == QKV_ERR_BAD_SHAPE);
   qkv_kv_format negative;  // -1 as a C caller could pass it
-  const int minus_one = -1;
+  const auto minus_one = static_cast<std::underlying_type_t<qkv_kv_format>>(-1);
   std::memcpy(&negative, &minus_one, sizeof negative);
   CHECK(qkv_mha_kv_cache_size_ex(&d, 1, 4, negative, &bytes) == QKV_ERR_BAD_ARGUMENT);
   const qkv_mha_desc odd = layer(16, 48, 3);  // head_dim 16: q8_0 blocks would straddle heads
@@ -235,7 +236,7 @@ TEST_CASE("KV cache formats: statuses, and a refused append changes nothing", "[
                        ws.data(), wb) == QKV_OK);
   // A format outside the enum in a hand-built state; a short cache buffer.
   qkv_mha_kv_state bad = run.st;
-  int junk = 9;
+  const std::underlying_type_t<qkv_kv_format> junk = 9;
   std::memcpy(&bad.format, &junk, sizeof junk);
   CHECK(qkv_mha_decode_workspace_size(&d, &bad, 1, 1, &wb) == QKV_ERR_BAD_ARGUMENT);
   CHECK(qkv_mha_decode(&d, run.params.data(), &bad, run.kv.data(), run.kv.size(), 1, run.x.data(), y.data(),

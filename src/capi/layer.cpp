@@ -7,6 +7,7 @@
 #include <initializer_list>
 
 #include "capi/checked.hpp"
+#include "capi/enum_value.hpp"
 #include "capi/report.hpp"
 #include "capi/workspace.hpp"
 #include "dispatch/dispatch.hpp"
@@ -32,16 +33,10 @@ qkv_status validate(const qkv_mha_desc* d) {
   return QKV_OK;
 }
 
-// A C caller may pass any int as a format (read through the enum's bits,
-// not as the enum, which UBSan rightly refuses outside its range).
-qkv_kv_format state_format(const qkv_mha_kv_state* s) {
-  int v;
-  std::memcpy(&v, &s->format, sizeof v);
-  return static_cast<qkv_kv_format>(v);
-}
-bool format_ok(qkv_kv_format f) {
-  int v;
-  std::memcpy(&v, &f, sizeof v);
+// A C caller may pass any int as a format: compared as the enum's bits
+// (capi/enum_value.hpp), never loaded as the enum before this check.
+bool format_ok(const qkv_kv_format& f) {
+  const long long v = qkv::capi::enum_value(f);
   return v >= 0 && v < QKV_KV_FORMAT_COUNT;
 }
 // q8_0 blocks must not straddle heads.
@@ -274,7 +269,7 @@ qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  const qkv_kv_format format = state_format(state);
+  const qkv_kv_format& format = state->format;
   if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
   if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
@@ -290,7 +285,7 @@ qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  const qkv_kv_format format = state_format(state);
+  const qkv_kv_format& format = state->format;
   if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
   if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   if (!params || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
