@@ -38,7 +38,7 @@ void peak_args(benchmark::internal::Benchmark* b) {
 #ifdef _OPENMP
   max_threads = omp_get_max_threads();
 #endif
-  for (int isa : {QKV_ISA_AVX512, QKV_ISA_AVX2, QKV_ISA_SSE2, QKV_ISA_SCALAR}) {
+  for (int isa : {QKV_ISA_AVX512_BF16, QKV_ISA_AVX512, QKV_ISA_AVX2, QKV_ISA_SSE2, QKV_ISA_SCALAR}) {
     int supported = 0;
     qkv_isa_query(static_cast<qkv_isa>(isa), nullptr, &supported);
     if (!supported) continue;

@@ -14,7 +14,8 @@ namespace {
 namespace qd = qkv::dispatch;
 namespace f = qkv::dispatch::feature;
 
-constexpr qd::isa_set kX86 = qd::isa_bit(QKV_ISA_SSE2) | qd::isa_bit(QKV_ISA_AVX2) | qd::isa_bit(QKV_ISA_AVX512);
+constexpr qd::isa_set kX86 = qd::isa_bit(QKV_ISA_SSE2) | qd::isa_bit(QKV_ISA_AVX2) | qd::isa_bit(QKV_ISA_AVX512) |
+                             qd::isa_bit(QKV_ISA_AVX512_BF16);
 constexpr qd::isa_set kArmv7 = qd::isa_bit(QKV_ISA_NEON);
 constexpr qd::isa_set kAarch64 = qd::isa_bit(QKV_ISA_NEON64);
 constexpr qd::isa_set kEvery = (1u << QKV_ISA_COUNT) - 1;
@@ -24,6 +25,10 @@ constexpr qd::feature_set kPentium3 = f::kMmx | f::kSse;
 constexpr qd::feature_set kNehalem = f::kSse2Level | f::kSse3 | f::kSsse3 | f::kSse41 | f::kSse42 | f::kPopcnt;
 constexpr qd::feature_set kHaswell = f::kAvx2Level;
 constexpr qd::feature_set kSkylakeX = f::kAvx512Level;
+constexpr qd::feature_set kCascadeLake = kSkylakeX | f::kAvx512vnni;  // and Ice Lake: VNNI, no BF16
+constexpr qd::feature_set kCooperLake = kCascadeLake | f::kAvx512bf16;
+constexpr qd::feature_set kSapphireRapids = kCooperLake;  // AMX and FP16 are not dispatch features
+constexpr qd::feature_set kZen4 = kSkylakeX | f::kAvx512bf16 | f::kAvx512vnni;  // and Zen 5
 constexpr qd::feature_set kCortexA8 = f::kVfpv3 | f::kVfpd32 | f::kNeon;  // and A9: NEON, VFPv3
 constexpr qd::feature_set kCortexA7 = kCortexA8 | f::kVfpv4;              // and A15
 constexpr qd::feature_set kCortexR5f = f::kVfpv3;                          // VFPv3-D16, no NEON
@@ -40,6 +45,10 @@ TEST_CASE("dispatch: the feature table", "[isa][dispatch]") {
   // The x86 sets nest; the sets declare what it names.
   CHECK((qd::kRequiredFeatures[QKV_ISA_SSE2] & ~qd::kRequiredFeatures[QKV_ISA_AVX2]) == 0);
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX2] & ~qd::kRequiredFeatures[QKV_ISA_AVX512]) == 0);
+  CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512] & ~qd::kRequiredFeatures[QKV_ISA_AVX512_BF16]) == 0);
+  CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512_BF16] & (f::kAvx512bf16 | f::kAvx512vnni)) ==
+        (f::kAvx512bf16 | f::kAvx512vnni));
+  CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512] & (f::kAvx512bf16 | f::kAvx512vnni)) == 0);
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX2] & (f::kAvx2 | f::kFma)) == (f::kAvx2 | f::kFma));
   const qd::feature_set avx512 = f::kAvx512f | f::kAvx512cd | f::kAvx512dq | f::kAvx512bw | f::kAvx512vl;
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512] & avx512) == avx512);
@@ -60,6 +69,19 @@ TEST_CASE("dispatch: x86 decisions from made-up CPUs", "[isa][dispatch]") {
   CHECK(qd::pick(kNehalem, kX86) == QKV_ISA_SSE2);
   CHECK(qd::pick(kHaswell, kX86) == QKV_ISA_AVX2);
   CHECK(qd::pick(kSkylakeX, kX86) == QKV_ISA_AVX512);
+  // AVX-512 with BF16 and VNNI (Zen 4/5, Cooper Lake, Sapphire Rapids):
+  // avx512_bf16; either one missing (Cascade/Ice Lake have VNNI but no BF16):
+  // avx512.
+  CHECK(qd::pick(kZen4, kX86) == QKV_ISA_AVX512_BF16);
+  CHECK(qd::pick(kCooperLake, kX86) == QKV_ISA_AVX512_BF16);
+  CHECK(qd::pick(kSapphireRapids, kX86) == QKV_ISA_AVX512_BF16);
+  CHECK(qd::pick(kCascadeLake, kX86) == QKV_ISA_AVX512);
+  CHECK(qd::pick(kSkylakeX | f::kAvx512bf16, kX86) == QKV_ISA_AVX512);  // BF16 without VNNI
+  // BF16 and VNNI bits without the AVX-512 base (a VM masking some bits): not
+  // even avx512, and never avx512_bf16.
+  CHECK(qd::pick(kZen4 & ~f::kAvx512bw, kX86) == QKV_ISA_AVX2);
+  // A build without the avx512_bf16 kernels runs avx512 on Zen 4.
+  CHECK(qd::pick(kZen4, kX86 & ~qd::isa_bit(QKV_ISA_AVX512_BF16)) == QKV_ISA_AVX512);
   // AVX2 without FMA, and AVX2 without the OS saving ymm (libgcc then
   // reports neither AVX nor AVX2): SSE2.
   CHECK(qd::pick(kHaswell & ~f::kFma, kX86) == QKV_ISA_SSE2);
@@ -76,9 +98,12 @@ TEST_CASE("dispatch: x86 decisions from made-up CPUs", "[isa][dispatch]") {
   CHECK(qd::pick(kSkylakeX & ~f::kFma, kX86) == QKV_ISA_SSE2);
   // Only what the build has: a build without AVX-512 kernels, or scalar only.
   CHECK(qd::pick(kSkylakeX, kX86 & ~qd::isa_bit(QKV_ISA_AVX512)) == QKV_ISA_AVX2);
+  CHECK(qd::pick(kZen4, kX86 & ~(qd::isa_bit(QKV_ISA_AVX512) | qd::isa_bit(QKV_ISA_AVX512_BF16))) ==
+        QKV_ISA_AVX2);
   CHECK(qd::pick(kSkylakeX, 0) == QKV_ISA_SCALAR);
   // x86 features never allow an ARM set.
   CHECK(qd::pick(kSkylakeX, kArmv7 | kAarch64) == QKV_ISA_SCALAR);
+  CHECK(qd::pick(kZen4, kArmv7 | kAarch64) == QKV_ISA_SCALAR);
 }
 
 TEST_CASE("dispatch: ARM decisions from made-up CPUs", "[isa][dispatch]") {

@@ -31,7 +31,8 @@ tile tile_of(qkv_isa isa) {
   switch (isa) {
     case QKV_ISA_SSE2: return {6, 8};
     case QKV_ISA_AVX2: return {6, 16};
-    case QKV_ISA_AVX512: return {14, 32};
+    case QKV_ISA_AVX512:
+    case QKV_ISA_AVX512_BF16: return {14, 32};  // fp32 tables alias avx512's
     case QKV_ISA_NEON: return {4, 8};
     case QKV_ISA_NEON64: return {8, 8};
     default: return {4, 4};

@@ -29,7 +29,9 @@ double peak_chains(qkv_isa isa, std::int64_t iters) {
   if (!supported) return 0;
   switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
-    case QKV_ISA_AVX512: return peak_chains_avx512(iters);
+    case QKV_ISA_AVX512:
+    case QKV_ISA_AVX512_BF16:  // the same fp32 FMA units; its bf16/int8 peaks are other probes
+      return peak_chains_avx512(iters);
     case QKV_ISA_AVX2: return peak_chains_avx2(iters);
     case QKV_ISA_SSE2: return peak_chains_sse2(iters);
 #endif

@@ -7,6 +7,7 @@
 #include "kernels/attn/attn-inl.hpp"
 #include "kernels/attn_bwd/attn_bwd-inl.hpp"
 #include "kernels/gemm/gemm-inl.hpp"
+#include "kernels/gemm_lowp/gemm_lowp-inl.hpp"
 #include "kernels/loss/loss-inl.hpp"
 #include "kernels/optim/optim-inl.hpp"
 #include "kernels/softmax/softmax-inl.hpp"

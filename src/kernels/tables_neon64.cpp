@@ -15,4 +15,9 @@ const gemm_kernels gemm_neon64 = make_gemm_kernels<Arch, 8, 2, 192, 256, 1024>("
 // Register tile: 32 q registers: 4x4 queries x 6 keys, 24 accumulators.
 const attn_kernels attn_neon64 = make_attn_kernels<Arch, 4, 6, 32>();
 
+// Reduced precision: int8 through the portable 8x8 tile (32 q registers: 8 x 2 int32 vectors = 16 accumulators);
+// no bf16 dot product (the driver widens bf16 to fp32).
+const gemm_s8_kernels gemm_s8_neon64 = make_gemm_s8_kernels<8, 8>("gemm_s8_8x8");
+const gemm_bf16_kernels gemm_bf16_neon64 = kGemmBf16None;
+
 }  // namespace qkv::kern

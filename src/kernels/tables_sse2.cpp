@@ -15,4 +15,9 @@ const gemm_kernels gemm_sse2 = make_gemm_kernels<Arch, 6, 2, 192, 256, 1024>("ge
 // Register tile: 16 xmm, no FMA: 2x4 queries x 5 keys, 10 accumulators.
 const attn_kernels attn_sse2 = make_attn_kernels<Arch, 2, 5, 16>();
 
+// Reduced precision: int8 through the portable 4x8 tile (16 xmm: 4 x 2 int32 vectors = 8 accumulators);
+// no bf16 dot product (the driver widens bf16 to fp32).
+const gemm_s8_kernels gemm_s8_sse2 = make_gemm_s8_kernels<4, 8>("gemm_s8_4x8");
+const gemm_bf16_kernels gemm_bf16_sse2 = kGemmBf16None;
+
 }  // namespace qkv::kern
