@@ -455,3 +455,28 @@ TEST_CASE("gemm_ex's stack tile holds every kernel table's tile", "[gemm_ex][ker
     CHECK(kern::gemm_s8_for(isa).kg <= 8);
   }
 }
+
+TEST_CASE("gemm_ex int8: the largest K, every product (-128)(-128)", "[gemm_ex]") {
+  // 131072 * 16384 = 2^31: exact in a float C, INT32_MIN (wrapped) in an int32 C.
+  const std::size_t K = 131072;
+  std::vector<std::int8_t> a(K, -128), b(K, -128);
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (qkv_dtype ct : {QKV_DTYPE_F32, QKV_DTYPE_I32}) {
+      qkv_gemm_ex_desc d{};
+      d.ta = QKV_NO_TRANS, d.tb = QKV_TRANS, d.M = 1, d.N = 1, d.K = K, d.lda = K, d.ldb = K, d.ldc = 1;
+      d.a_type = d.b_type = QKV_DTYPE_I8, d.c_type = ct, d.alpha = 1.f, d.beta = 0.f;
+      std::size_t bytes = 0;
+      REQUIRE(qkv_gemm_ex_workspace_size(&d, 1, &bytes) == QKV_OK);
+      std::vector<unsigned char> ws(bytes);
+      std::int32_t c[1] = {7};
+      REQUIRE(qkv_gemm_ex(&d, a.data(), b.data(), c, ws.data(), bytes) == QKV_OK);
+      if (ct == QKV_DTYPE_I32) {
+        CHECK(c[0] == INT32_MIN);
+      } else {
+        float f;
+        std::memcpy(&f, c, 4);
+        CHECK(f == 2147483648.f);
+      }
+    }
+  });
+}

@@ -296,6 +296,11 @@ class driver {
     }
   }
 
+  // An int32 sum as fp32. Sums of at most 131072 int8 products lie in
+  // [-2^31 + 2^24, 2^31]: INT32_MIN can only be 2^31 wrapped.
+  static float widen(float a) { return a; }
+  static float widen(std::int32_t a) { return a == INT32_MIN ? 2147483648.f : static_cast<float>(a); }
+
   // C = alpha*sa(i)*sb(j)*acc + beta*C on the tile's m x n, in C's type
   // (fp32 or bf16; beta 0 never reads C). The f32 kind folded int8 scales
   // into its packed operands, so only the s8 kind applies them here.
@@ -308,7 +313,7 @@ class driver {
       const float s_row = sa ? p_.alpha * sa[t.i + r] : p_.alpha;
       for (std::size_t col = 0; col < t.n; ++col) {
         const float s = sb ? s_row * sb[t.j + col] : s_row;
-        float v = s * static_cast<float>(acc[r * ld + col]);
+        float v = s * widen(acc[r * ld + col]);
         const std::size_t at = (t.i + r) * p_.ldc + t.j + col;
         if (p_.ct == QKV_DTYPE_F32) {
           float* c = static_cast<float*>(p_.C) + at;
