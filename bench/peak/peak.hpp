@@ -28,5 +28,9 @@ double peak_chains_avx512(std::int64_t iters);
 double peak_chains_avx2(std::int64_t iters);
 double peak_chains_sse2(std::int64_t iters);
 double peak_chains_scalar(std::int64_t iters);
+// avx512_bf16's dot products (built when that set is): vdpbf16ps (64 FLOP per
+// instruction) and vpdpbusd (128 integer ops), one thread.
+double peak_chains_bf16_dot(std::int64_t iters);
+double peak_chains_vnni_dot(std::int64_t iters);
 
 }  // namespace qkv_bench

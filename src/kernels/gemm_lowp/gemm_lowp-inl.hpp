@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
 
@@ -56,28 +57,44 @@ void s8_plain_pack_b(bool trans, std::size_t kc, std::size_t nc, const std::int8
   s8_pack_panels<NR>(nc, kc, b, trans ? ldb : 1, trans ? 1 : ldb, static_cast<std::int8_t*>(dst));
 }
 
+// Code q (0..3) of a group read as a 32-bit word, sign-extended by a shift
+// left and an arithmetic shift right: lane-wise operations the compiler
+// vectorises across columns (bytes read at stride 4 became scalar loads).
+// (Both shifts are modular / arithmetic on every compiler qkv supports, and
+// defined so from C++20.)
+inline std::int32_t s8_code(std::uint32_t word, unsigned q) {
+  return static_cast<std::int32_t>(word << (24 - 8 * q)) >> 24;
+}
+
 // acc[MR x NR] = (load ? acc : 0) + A.B over round_up(kc, 4) (the padding
-// is zero codes). Each quad is widened to int32 column vectors first, so the
-// inner loops are plain NR-wide multiply-adds the compiler vectorises. The
-// sums are computed in unsigned arithmetic: wrapping modulo 2^32 is the
-// contract, and signed overflow would be undefined.
+// is zero codes). Per group, B's NR words are split into 4 int32 column
+// vectors, then MR x 4 broadcast multiply-adds of NR lanes; the tile stays in
+// registers where it fits. The sums are computed in unsigned arithmetic:
+// wrapping modulo 2^32 is the contract, and signed overflow would be
+// undefined.
 template <std::size_t MR, std::size_t NR>
 void s8_plain_ukernel(std::size_t kc, const void* a_, const void* b_, std::int32_t* acc, std::size_t ldacc,
                       bool load) {
-  const auto* a = static_cast<const std::int8_t*>(a_);
-  const auto* b = static_cast<const std::int8_t*>(b_);
+  const auto* a = static_cast<const unsigned char*>(a_);
+  const auto* b = static_cast<const unsigned char*>(b_);
   std::uint32_t c[MR][NR];
   for (std::size_t i = 0; i < MR; ++i)
     for (std::size_t j = 0; j < NR; ++j) c[i][j] = load ? static_cast<std::uint32_t>(acc[i * ldacc + j]) : 0u;
   const std::size_t groups = (kc + kS8Kg - 1) / kS8Kg;
   for (std::size_t g = 0; g < groups; ++g, a += MR * kS8Kg, b += NR * kS8Kg) {
-    std::int32_t bq[kS8Kg][NR];
-    for (std::size_t q = 0; q < kS8Kg; ++q)
-      for (std::size_t j = 0; j < NR; ++j) bq[q][j] = b[j * kS8Kg + q];
+    std::uint32_t bw[NR], aw[MR];
+    std::memcpy(bw, b, sizeof bw);
+    std::memcpy(aw, a, sizeof aw);
+    std::uint32_t bq[kS8Kg][NR];
+#pragma GCC unroll 4
+    for (unsigned q = 0; q < kS8Kg; ++q)
+      for (std::size_t j = 0; j < NR; ++j) bq[q][j] = static_cast<std::uint32_t>(s8_code(bw[j], q));
+#pragma GCC unroll 16
     for (std::size_t i = 0; i < MR; ++i)
-      for (std::size_t q = 0; q < kS8Kg; ++q) {
-        const std::int32_t av = a[i * kS8Kg + q];
-        for (std::size_t j = 0; j < NR; ++j) c[i][j] += static_cast<std::uint32_t>(av * bq[q][j]);
+#pragma GCC unroll 4
+      for (unsigned q = 0; q < kS8Kg; ++q) {
+        const auto av = static_cast<std::uint32_t>(s8_code(aw[i], q));
+        for (std::size_t j = 0; j < NR; ++j) c[i][j] += av * bq[q][j];
       }
   }
   for (std::size_t i = 0; i < MR; ++i)
