@@ -18,6 +18,7 @@
 #include "kernels/gemm/gemm.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
 #include "ops/gemm_ex.hpp"
+#include "ops/gemm_ex_pack.hpp"
 #include "qkv/qkv.h"
 #include "support/isa.hpp"
 #include "support/random.hpp"
@@ -479,4 +480,28 @@ TEST_CASE("gemm_ex int8: the largest K, every product (-128)(-128)", "[gemm_ex]"
       }
     }
   });
+}
+
+TEST_CASE("gemm_ex's widening packers give util/half.hpp's bits for every fp16 and bf16 pattern", "[gemm_ex][kernels]") {
+  // Every 16-bit pattern (NaNs, infinities, subnormals included) through
+  // both loop orders of the packer (its four-lane and one-at-a-time paths).
+  std::vector<std::uint16_t> all(65536);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
+  for (qkv_dtype t : {QKV_DTYPE_F16, QKV_DTYPE_BF16}) {
+    for (bool trans : {false, true}) {
+      // op(B) as 256 x 256: kc 256 rows of 256 columns (or transposed), panels of 6 (an edge panel at the end).
+      const std::size_t n = 256, R = 6, panels = (n + R - 1) / R;
+      std::vector<float> dst(panels * R * n);
+      qkv::ops::widen_pack_b(qkv::ops::widen_src{t, all.data(), n, nullptr}, trans, n, n, R, dst.data());
+      std::size_t bad = 0;
+      for (std::size_t k = 0; k < n; ++k)
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::uint16_t h = all[trans ? j * n + k : k * n + j];
+          const float want = t == QKV_DTYPE_F16 ? qkv::util::f16_to_f32(h) : qkv::util::bf16_to_f32(h);
+          const float got = dst[(j / R) * R * n + k * R + j % R];
+          if (std::memcmp(&want, &got, 4) != 0 && bad++ < 3) FAIL_CHECK(std::hex << "pattern 0x" << h);
+        }
+      CHECK(bad == 0);
+    }
+  }
 }
