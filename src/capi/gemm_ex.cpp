@@ -10,6 +10,7 @@
 #include "dispatch/dispatch.hpp"
 #include "ops/gemm_ex.hpp"
 #include "qkv/gemm_ex.h"
+#include "util/copy.hpp"
 
 namespace {
 
@@ -88,7 +89,7 @@ extern "C" {
 
 qkv_status qkv_gemm_ex_workspace_size(const qkv_gemm_ex_desc* desc, int threads, size_t* bytes) {
   if (!desc || !bytes) return QKV_ERR_NULL_POINTER;
-  qkv::ops::gemm_ex_args p{};
+  auto p = qkv::util::zeroed<qkv::ops::gemm_ex_args>();
   if (const qkv_status s = check_desc(*desc, &p); s != QKV_OK) return s;
   if (const qkv_status s = check_matrices(*desc, p, false); s != QKV_OK) return s;
   std::size_t n = 0;
@@ -101,7 +102,7 @@ qkv_status qkv_gemm_ex_workspace_size(const qkv_gemm_ex_desc* desc, int threads,
 qkv_status qkv_gemm_ex(const qkv_gemm_ex_desc* desc, const void* A, const void* B, void* C, void* workspace,
                        size_t workspace_bytes) {
   if (!desc) return QKV_ERR_NULL_POINTER;
-  qkv::ops::gemm_ex_args p{};
+  auto p = qkv::util::zeroed<qkv::ops::gemm_ex_args>();
   if (const qkv_status s = check_desc(*desc, &p); s != QKV_OK) return s;
   p.A = A;
   p.B = B;

@@ -13,6 +13,7 @@
 #include "ops/gemm_team.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
+#include "util/copy.hpp"
 #include "util/half.hpp"
 #include "util/size_math.hpp"
 
@@ -71,7 +72,7 @@ std::size_t b_block_bytes(const plan& pl) { return pl.nc / pl.nr * b_panel_bytes
 
 // The plan for a problem with M, N, K >= 1 and alpha != 0.
 plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
-  plan pl{};
+  plan pl = util::zeroed<plan>();
   std::size_t eb = 4, kg = 1;  // element bytes and k grouping of the packed operands
   if (p.at == QKV_DTYPE_I8 && p.bt == QKV_DTYPE_I8) {
     pl.k = kind::s8;
@@ -482,7 +483,7 @@ bool gemm_ex_workspace_bytes(qkv_isa isa, const gemm_ex_args& p, int threads, st
     *bytes = 0;
     return true;
   }
-  ws_layout w{};
+  ws_layout w = util::zeroed<ws_layout>();
   std::size_t used = 0;
   if (!carve(make_plan(isa, p), p, threads < 1 ? 1 : threads, nullptr, &w, &used)) return false;
   return util::add_ok(used, ws_carver::kAlign, bytes);  // slack: any workspace pointer works
@@ -497,7 +498,7 @@ void gemm_ex(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_byte
   const plan pl = make_plan(x.isa, p);
   std::size_t bytes = ws_bytes, need1 = 0;
   char* base = align_workspace(ws, &bytes);
-  ws_layout w{};
+  ws_layout w = util::zeroed<ws_layout>();
   carve(pl, p, 1, nullptr, &w, &need1);  // the caller checked that the workspace holds this
   const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, n_panels = (pl.nc + pl.nr - 1) / pl.nr;
   const float flops = 2.f * static_cast<float>(p.M) * static_cast<float>(p.N) * static_cast<float>(p.K);
