@@ -10,6 +10,8 @@
 //     the CPU sustains. Rows and probes are timed in thread CPU time. Portable int8 tables (other ISAs) report
 //     pct_nominal against 4x their ISA's fp32 peak, for comparison only.
 //   BM_lowp_pack: the packers on a 256 x 256 block (GB/s of source read).
+//   BM_lowp_macro: avx512_bf16's tiles over L2-resident blocks in the fp32
+//     driver's loop order (126 x 800 x 256), the rate a GEMM can reach.
 // Built only against a static libqkv (the tables are internal symbols).
 #ifdef QKV_BENCH_KERNELS
 #include <algorithm>
@@ -120,6 +122,52 @@ void BM_lowp_ukernel(benchmark::State& state) {
   }
 }
 
+// The macro-kernel as the fp32 driver runs it (ops/gemm.cpp: ir outside jr):
+// packed A block of 126 rows (L2), B block of 800 columns (L2), kc 256, every
+// tile of a 126 x 800 C block accumulated; panels packed once. args: kind, isa.
+void BM_lowp_macro(benchmark::State& state) {
+  const auto k = static_cast<kind>(state.range(0));
+  const auto isa = static_cast<qkv_isa>(state.range(1));
+  constexpr std::size_t mc = 126, nc = 800, kc = 256;
+  auto run = [&](auto& t, auto pa, auto pb, auto uk, std::size_t ab, std::size_t bb, auto* c) {
+    const std::size_t mp = (mc + t.mr - 1) / t.mr, np = (nc + t.nr - 1) / t.nr, ldc = np * t.nr;
+    aligned_buf ap(mp * ab), bp(np * bb);
+    pa(ap.p);
+    pb(bp.p);
+    for (auto _ : state) {
+      for (std::size_t ir = 0; ir < mp; ++ir)
+        for (std::size_t jr = 0; jr < np; ++jr) uk(ap.p + ir * ab, bp.p + jr * bb, c + ir * t.mr * ldc + jr * t.nr, ldc);
+      benchmark::DoNotOptimize(c);
+    }
+    set_counters(state, k, isa, t.name, 2.0 * double(mp * t.mr * np * t.nr * kc));
+  };
+  if (k == kBf16) {
+    const gemm_bf16_kernels& t = qkv::kern::gemm_bf16_for(isa);
+    std::vector<std::uint16_t> a(mc * kc, 0x3C00), b(kc * nc, 0x3C00);
+    std::vector<float> c(((mc + t.mr - 1) / t.mr * t.mr) * ((nc + t.nr - 1) / t.nr * t.nr), 0.f);
+    const std::size_t ab = t.mr * kc * 2, bb = t.nr * kc * 2;
+    run(
+        t, [&](unsigned char* d) { t.pack_a(false, mc, kc, a.data(), kc, reinterpret_cast<std::uint16_t*>(d)); },
+        [&](unsigned char* d) { t.pack_b(false, kc, nc, b.data(), nc, reinterpret_cast<std::uint16_t*>(d)); },
+        [&](const unsigned char* pa, const unsigned char* pb, float* cc, std::size_t ldc) {
+          t.ukernel(kc, reinterpret_cast<const std::uint16_t*>(pa), reinterpret_cast<const std::uint16_t*>(pb), cc, ldc,
+                    true);
+        },
+        ab, bb, c.data());
+  } else {
+    const gemm_s8_kernels& t = qkv::kern::gemm_s8_for(isa);
+    std::vector<std::int8_t> a(mc * kc, 3), b(kc * nc, -5);
+    std::vector<std::int32_t> c(((mc + t.mr - 1) / t.mr * t.mr) * ((nc + t.nr - 1) / t.nr * t.nr), 0);
+    run(
+        t, [&](unsigned char* d) { t.pack_a(false, mc, kc, a.data(), kc, d); },
+        [&](unsigned char* d) { t.pack_b(false, kc, nc, b.data(), nc, d); },
+        [&](const unsigned char* pa, const unsigned char* pb, std::int32_t* cc, std::size_t ldc) {
+          t.ukernel(kc, pa, pb, cc, ldc, true);
+        },
+        t.a_panel_bytes(kc), t.b_panel_bytes(kc), c.data());
+  }
+}
+
 // args: kind, isa, operand (0 A, 1 B), trans. A 256 x 256 block.
 void BM_lowp_pack(benchmark::State& state) {
   const auto k = static_cast<kind>(state.range(0));
@@ -181,6 +229,11 @@ void pack_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_lowp_ukernel)->Apply(ukernel_args);
 BENCHMARK(BM_lowp_pack)->Apply(pack_args);
+BENCHMARK(BM_lowp_macro)->Apply([](benchmark::internal::Benchmark* b) {
+  for_tables([&](kind k, qkv_isa isa) {
+    if (isa == QKV_ISA_AVX512_BF16) b->Args({k, isa});
+  });
+});
 
 }  // namespace
 #endif  // QKV_BENCH_KERNELS

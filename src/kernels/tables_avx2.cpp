@@ -15,9 +15,8 @@ const gemm_kernels gemm_avx2 = make_gemm_kernels<Arch, 6, 2, 192, 256, 1024>("ge
 // Register tile: 16 ymm: 2x8 queries x 6 keys, 12 accumulators.
 const attn_kernels attn_avx2 = make_attn_kernels<Arch, 2, 6, 32>();
 
-// Reduced precision: int8 through the portable 4x16 tile (16 ymm: 4 x 2 int32 vectors = 8 accumulators);
-// no bf16 dot product (the driver widens bf16 to fp32).
-const gemm_s8_kernels gemm_s8_avx2 = make_gemm_s8_kernels<4, 16>("gemm_s8_4x16");
+// Reduced precision: int8 in gemm_lowp/gemm_lowp_avx2.cpp (vpmaddwd); no bf16
+// dot product (the driver widens bf16 to fp32).
 const gemm_bf16_kernels gemm_bf16_avx2 = kGemmBf16None;
 
 }  // namespace qkv::kern
