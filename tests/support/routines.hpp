@@ -170,7 +170,7 @@ inline std::vector<routine> all_routines() {
                                 gemm_ex_case{"gemm_ex (I8 x I8 -> I32)", QKV_DTYPE_I8, QKV_DTYPE_I8, QKV_DTYPE_I32, true, false, 1.f, 1.f},
                                 gemm_ex_case{"gemm_ex (F16 x I8 -> F32)", QKV_DTYPE_F16, QKV_DTYPE_I8, QKV_DTYPE_F32, false, false, 0.75f, 0.f}}) {
     r.push_back({g.name, [g] {
-                   const std::size_t M = scaled(203, 127), N = scaled(190, 97), K = scaled(1111, 103);
+                   const std::size_t M = scaled(203, 127), N = scaled(190, 97), K = scaled(1111, 153);
                    qkv_gemm_ex_desc d{};
                    d.ta = g.ta ? QKV_TRANS : QKV_NO_TRANS, d.tb = g.tb ? QKV_TRANS : QKV_NO_TRANS;
                    d.M = M, d.N = N, d.K = K, d.a_type = g.a, d.b_type = g.b, d.c_type = g.c;
