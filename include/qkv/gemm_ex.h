@@ -70,12 +70,17 @@ QKV_EXTERN_C_BEGIN
 /** One mixed-precision GEMM problem (the operands' pointers are arguments of
  *  qkv_gemm_ex, so one descriptor serves many calls). */
 typedef struct qkv_gemm_ex_desc {
-  qkv_trans ta, tb;   /**< QKV_NO_TRANS or QKV_TRANS for A and B */
-  size_t M, N, K;     /**< op(A) is M x K, op(B) is K x N, C is M x N */
+  qkv_trans ta;       /**< QKV_NO_TRANS or QKV_TRANS for A */
+  qkv_trans tb;       /**< QKV_NO_TRANS or QKV_TRANS for B */
+  size_t M;           /**< rows of op(A) and C */
+  size_t N;           /**< columns of op(B) and C */
+  size_t K;           /**< columns of op(A), rows of op(B) */
   qkv_dtype a_type;   /**< element type of A */
   qkv_dtype b_type;   /**< element type of B */
   qkv_dtype c_type;   /**< element type of C */
-  size_t lda, ldb, ldc; /**< leading dimensions, in elements */
+  size_t lda;         /**< leading dimension of the stored A, in elements */
+  size_t ldb;         /**< leading dimension of the stored B, in elements */
+  size_t ldc;         /**< leading dimension of C, in elements */
   float alpha;        /**< scale of the product */
   float beta;         /**< scale of the previous C (0: C is write-only) */
   const float* a_scales; /**< a_type I8: M scales (per row of op(A)); NULL: all 1; else NULL */
