@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Every kernel table of avx512 but the fp32 GEMM's, whose hand-scheduled tiles have
-// their own translation unit (kernels/gemm/gemm_avx512.cpp). Compiled with
+// Every kernel table of avx512 but the GEMMs', whose hand-scheduled tiles have
+// their own translation units (kernels/gemm/gemm_avx512.cpp,
+// kernels/gemm_lowp/gemm_lowp_avx512.cpp). Compiled with
 // avx512's flags only (the *_avx512.cpp rule in src/CMakeLists.txt). Each
 // table instantiates its module's -inl.hpp templates for this ISA;
 // scripts/check-isa-objects.sh checks that no inline function is shared with
@@ -14,9 +15,8 @@ QKV_DEFINE_ARCH_TABLES(avx512, Arch)
 // Register tile: 32 zmm: 4x16 queries x 6 keys, 24 accumulators.
 const attn_kernels attn_avx512 = make_attn_kernels<Arch, 4, 6, 64>();
 
-// Reduced precision: int8 through the portable 8x16 tile (8 zmm accumulators; the
-// VNNI tiles are avx512_bf16's); no bf16 dot product (the driver widens bf16 to fp32).
-const gemm_s8_kernels gemm_s8_avx512 = make_gemm_s8_kernels<8, 16>("gemm_s8_8x16");
+// Reduced precision: int8 in gemm_lowp/gemm_lowp_avx512.cpp (vpmaddwd); no
+// bf16 dot product (the driver widens bf16 to fp32).
 const gemm_bf16_kernels gemm_bf16_avx512 = kGemmBf16None;
 
 }  // namespace qkv::kern

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // gemm_lowp-inl.hpp - the portable reduced-precision kernel tables (layouts
-// and contract: gemm_lowp.hpp). Plain C++, no xsimd: each ISA's tables file
-// (and the scalar one) instantiates it with its own flags and the compiler
-// vectorises the column loops. int8 codes are stored as they are (no bias, no
-// corrections); bf16 has no dot product here ("none": the driver widens to
-// fp32). Include inside per-ISA translation units only: everything has
-// internal linkage (scripts/check-isa-objects.sh).
+// and contract: gemm_lowp.hpp). Plain C++, no xsimd: each ISA's file
+// instantiates it with its own flags and the compiler vectorises the column
+// loops (scalar, sse2, neon, neon64 use it whole; avx2 and avx512 keep the
+// packers and panels under intrinsic tiles, gemm_lowp_<isa>.cpp). int8 codes
+// are stored as they are (no bias, no corrections); bf16 has no dot product
+// here ("none": the driver widens to fp32). Include inside per-ISA
+// translation units only: everything has internal linkage
+// (scripts/check-isa-objects.sh).
 #pragma once
 
 #include <cstddef>
