@@ -11,7 +11,7 @@ static_assert((qkv::dispatch::assumed_features() & ~qkv::dispatch::kRequiredFeat
 
 // Features outside dispatch's feature space: a flag that enables one needs a
 // feature bit, a probe and a table entry first.
-#if defined(__F16C__) || defined(__BMI__) || defined(__BMI2__) || defined(__LZCNT__) || defined(__MOVBE__) || \
+#if defined(__BMI__) || defined(__BMI2__) || defined(__LZCNT__) || defined(__MOVBE__) || \
     defined(__FMA4__) || defined(__XOP__) || defined(__SSE4A__) || defined(__AES__) || defined(__PCLMUL__) ||  \
     defined(__AVX512IFMA__) || defined(__AVX512VBMI__) ||                                                    \
     defined(__AVX512FP16__) || defined(__AVXVNNI__) || defined(__AMX_TILE__)

@@ -23,7 +23,7 @@ constexpr qd::isa_set kEvery = (1u << QKV_ISA_COUNT) - 1;
 // CPUs as their features reach dispatch.
 constexpr qd::feature_set kPentium3 = f::kMmx | f::kSse;
 constexpr qd::feature_set kNehalem = f::kSse2Level | f::kSse3 | f::kSsse3 | f::kSse41 | f::kSse42 | f::kPopcnt;
-constexpr qd::feature_set kHaswell = f::kAvx2Level;
+constexpr qd::feature_set kHaswell = f::kAvx2Level;  // AVX2, FMA and F16C
 constexpr qd::feature_set kSkylakeX = f::kAvx512Level;
 constexpr qd::feature_set kCascadeLake = kSkylakeX | f::kAvx512vnni;  // and Ice Lake: VNNI, no BF16
 constexpr qd::feature_set kCooperLake = kCascadeLake | f::kAvx512bf16;
@@ -45,11 +45,11 @@ TEST_CASE("dispatch: the feature table", "[isa][dispatch]") {
   // The x86 sets nest; the sets declare what it names.
   CHECK((qd::kRequiredFeatures[QKV_ISA_SSE2] & ~qd::kRequiredFeatures[QKV_ISA_AVX2]) == 0);
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX2] & ~qd::kRequiredFeatures[QKV_ISA_AVX512]) == 0);
+  CHECK((qd::kRequiredFeatures[QKV_ISA_AVX2] & (f::kAvx2 | f::kFma | f::kF16c)) == (f::kAvx2 | f::kFma | f::kF16c));
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512] & ~qd::kRequiredFeatures[QKV_ISA_AVX512_BF16]) == 0);
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512_BF16] & (f::kAvx512bf16 | f::kAvx512vnni)) ==
         (f::kAvx512bf16 | f::kAvx512vnni));
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512] & (f::kAvx512bf16 | f::kAvx512vnni)) == 0);
-  CHECK((qd::kRequiredFeatures[QKV_ISA_AVX2] & (f::kAvx2 | f::kFma)) == (f::kAvx2 | f::kFma));
   const qd::feature_set avx512 = f::kAvx512f | f::kAvx512cd | f::kAvx512dq | f::kAvx512bw | f::kAvx512vl;
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512] & avx512) == avx512);
   CHECK((qd::kRequiredFeatures[QKV_ISA_NEON] & (f::kNeon | f::kVfpv4)) == (f::kNeon | f::kVfpv4));
@@ -87,6 +87,9 @@ TEST_CASE("dispatch: x86 decisions from made-up CPUs", "[isa][dispatch]") {
   CHECK(qd::pick(kHaswell & ~f::kFma, kX86) == QKV_ISA_SSE2);
   CHECK(qd::pick(kHaswell & ~(f::kAvx | f::kAvx2 | f::kFma), kX86) == QKV_ISA_SSE2);
   CHECK(qd::pick(kHaswell & ~f::kPopcnt, kX86) == QKV_ISA_SSE2);
+  // AVX2 without F16C (the fp16 conversions of kernels/convert): SSE2.
+  CHECK(qd::pick(kHaswell & ~f::kF16c, kX86) == QKV_ISA_SSE2);
+  CHECK(qd::pick(kSkylakeX & ~f::kF16c, kX86) == QKV_ISA_SSE2);
   // AVX-512F alone (Knights Landing lacks BW, DQ and VL), or any one of the
   // five missing: AVX2.
   CHECK(qd::pick(kHaswell | f::kAvx512f | f::kAvx512cd, kX86) == QKV_ISA_AVX2);

@@ -9,7 +9,7 @@ TEST_CASE("status strings are distinct and stable", "[runtime]") {
   const qkv_status all[] = {QKV_OK, QKV_ERR_NULL_POINTER, QKV_ERR_BAD_SHAPE, QKV_ERR_BAD_STRIDE,
                             QKV_ERR_WORKSPACE_TOO_SMALL, QKV_ERR_SIZE_OVERFLOW, QKV_ERR_UNSUPPORTED,
                             QKV_ERR_BAD_TOKEN, QKV_ERR_BAD_ARGUMENT, QKV_ERR_CAPACITY, QKV_ERR_BAD_FORMAT,
-                            QKV_ERR_BAD_DTYPE, QKV_ERR_NOT_FOUND};
+                            QKV_ERR_BAD_DTYPE, QKV_ERR_NOT_FOUND, QKV_ERR_NOT_FINITE};
   // ABI: these numbers are never renumbered.
   CHECK(QKV_ERR_NULL_POINTER == -1);
   CHECK(QKV_ERR_BAD_SHAPE == -2);
@@ -23,6 +23,7 @@ TEST_CASE("status strings are distinct and stable", "[runtime]") {
   CHECK(QKV_ERR_BAD_FORMAT == -10);
   CHECK(QKV_ERR_BAD_DTYPE == -11);
   CHECK(QKV_ERR_NOT_FOUND == -12);
+  CHECK(QKV_ERR_NOT_FINITE == -13);
   for (qkv_status a : all) {
     std::string sa = qkv_status_string(a);
     CHECK(sa != "unknown status");

@@ -176,12 +176,32 @@ QKV_API qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads);
 
 /* ---- Incremental decoding with a KV cache ------------------------------ */
 
+/** How a KV cache stores its K and V rows. A token's K and V are computed in
+ *  fp32 and stored in this format when the token is appended; attention
+ *  reads them back (widened exactly, qkv/dtype.h) inside the decode kernel.
+ *  Values are part of the ABI. */
+typedef enum qkv_kv_format {
+  QKV_KV_F32 = 0,  /**< fp32, 4 bytes per element (the default: all-zero state) */
+  QKV_KV_BF16 = 1, /**< bfloat16, rounded to nearest even: 2 bytes per element,
+                        relative error 2^-8 per element */
+  QKV_KV_F16 = 2,  /**< IEEE fp16, rounded to nearest even: 2 bytes, relative
+                        error 2^-11; |values| beyond 65504 become Inf (keep K
+                        and V in range, as for any fp16 model) */
+  QKV_KV_Q8_0 = 3, /**< q8_0 blocks (qkv/dtype.h) of 32 along each head's row:
+                        34 bytes per 32 elements, error at most half a block's
+                        scale (max|x|/254) per element; head_dim must be a
+                        multiple of 32 */
+  QKV_KV_FORMAT_COUNT /**< number of values above; not a format */
+} qkv_kv_format;
+
 /** Bookkeeping of a KV cache; the K and V rows live in a caller buffer of
- *  qkv_mha_kv_cache_size() bytes. Initialize with qkv_mha_kv_cache_init(). */
+ *  qkv_mha_kv_cache_size_ex() bytes. Initialize with qkv_mha_kv_cache_init()
+ *  (fp32) or qkv_mha_kv_cache_init_ex(). */
 typedef struct qkv_mha_kv_state {
   size_t batch;    /**< sequences decoded together */
   size_t capacity; /**< tokens per sequence the buffer holds */
   size_t length;   /**< tokens cached so far (same for every sequence) */
+  qkv_kv_format format; /**< how K and V are stored (QKV_KV_F32 when zeroed) */
 } qkv_mha_kv_state;
 
 /** Bytes of a KV cache for @p batch sequences of up to @p capacity tokens.
@@ -192,7 +212,29 @@ typedef struct qkv_mha_kv_state {
  *  qkv_mha_validate(); QKV_ERR_BAD_SHAPE (batch or capacity 0); QKV_ERR_SIZE_OVERFLOW. */
 QKV_API qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t capacity, size_t* bytes);
 
-/** Sets @p state to an empty cache of that batch and capacity.
+/** Bytes of a KV cache in @p format: for each of K and V, batch x capacity
+ *  rows of d_out elements (QKV_KV_Q8_0: d_out / 32 blocks of 34 bytes).
+ *  @param[in]  desc             the layer.
+ *  @param[in]  batch, capacity  each >= 1.
+ *  @param[in]  format           a qkv_kv_format.
+ *  @param[out] bytes            written on success.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes NULL); the statuses of
+ *  qkv_mha_validate(); QKV_ERR_BAD_ARGUMENT (format outside the enum);
+ *  QKV_ERR_BAD_SHAPE (batch or capacity 0; QKV_KV_Q8_0 with a head_dim that
+ *  is not a multiple of 32); QKV_ERR_SIZE_OVERFLOW. */
+QKV_API qkv_status qkv_mha_kv_cache_size_ex(const qkv_mha_desc* desc, size_t batch, size_t capacity,
+                                            qkv_kv_format format, size_t* bytes);
+
+/** Sets @p state to an empty cache of that batch, capacity and format.
+ *  @param[out] state            the bookkeeping to initialize.
+ *  @param[in]  batch, capacity  each >= 1.
+ *  @param[in]  format           a qkv_kv_format.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_ARGUMENT (format outside
+ *  the enum); QKV_ERR_BAD_SHAPE (batch or capacity 0). */
+QKV_API qkv_status qkv_mha_kv_cache_init_ex(qkv_mha_kv_state* state, size_t batch, size_t capacity,
+                                            qkv_kv_format format);
+
+/** Sets @p state to an empty fp32 cache of that batch and capacity.
  *  @param[out] state            the bookkeeping to initialize.
  *  @param[in]  batch, capacity  each >= 1.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (batch or capacity 0). */
@@ -205,7 +247,8 @@ QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, 
  *  @param[in]  threads  >= 1.
  *  @param[out] bytes    written on success.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes or state NULL); QKV_ERR_BAD_ARGUMENT
- *  (threads < 1); the statuses of qkv_mha_validate(); QKV_ERR_BAD_SHAPE; QKV_ERR_SIZE_OVERFLOW;
+ *  (threads < 1, state->format outside the enum); the statuses of qkv_mha_validate();
+ *  QKV_ERR_BAD_SHAPE (also QKV_KV_Q8_0 with head_dim % 32 != 0); QKV_ERR_SIZE_OVERFLOW;
  *  QKV_ERR_CAPACITY (length + n_new > capacity). */
 QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
                                                  size_t n_new, int threads, size_t* bytes);
@@ -213,20 +256,30 @@ QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const
 /** Appends @p n_new tokens per sequence and returns their layer outputs,
  *  attending over everything cached (inference: no dropout). Requires a
  *  causal layer. Token by token this equals one full-sequence forward (to
- *  fp32 rounding).
+ *  fp32 rounding) for an fp32 cache; a bf16, fp16 or q8_0 cache (state->format)
+ *  stores the new tokens' K and V rounded to its format, and attention then
+ *  equals the fp32 computation over those stored values (fp32 accumulation
+ *  and softmax; the error against an fp32 cache is the storage rounding's,
+ *  qkv_kv_format). Reduced-format caches attend one query row at a time
+ *  (decode speed: bytes read per token halve with bf16/fp16 and fall ~3.8x
+ *  with q8_0); a long prompt is faster prefilled with an fp32 cache.
  *  @param[in]     desc   the layer (causal).
  *  @param[in]     params qkv_mha_param_count() floats.
  *  @param[in]     n_new  tokens per sequence to append, >= 1.
  *  @param[in]     x_new  [batch][n_new][d_in].
  *  @param[out]    y_new  [batch][n_new][d_out].
  *  @param[in,out] state, kv_buffer  the cache; state->length grows by n_new.
- *  @param[in]     kv_bytes  size of kv_buffer; less than qkv_mha_kv_cache_size() is
- *                           QKV_ERR_WORKSPACE_TOO_SMALL.
+ *  @param[in]     kv_bytes  size of kv_buffer; less than qkv_mha_kv_cache_size_ex()
+ *                           for state->format is QKV_ERR_WORKSPACE_TOO_SMALL.
  *  @param[in]     workspace        qkv_mha_decode_workspace_size() bytes, any alignment
  *                                  (the workspace rule of qkv/qkv.h).
  *  @param[in]     workspace_bytes  its size in bytes.
  *  @return QKV_OK; QKV_ERR_CAPACITY if length + n_new > capacity (nothing changed);
- *  QKV_ERR_BAD_ARGUMENT for a non-causal layer; the statuses of qkv_mha_forward(). */
+ *  QKV_ERR_BAD_ARGUMENT for a non-causal layer or a format outside the enum;
+ *  QKV_ERR_BAD_SHAPE for QKV_KV_Q8_0 with head_dim % 32 != 0; QKV_ERR_NOT_FINITE
+ *  when a new K or V value cannot be stored in a q8_0 cache (NaN, Inf, or a
+ *  block's scale beyond fp16's range; nothing changed); the statuses of
+ *  qkv_mha_forward(). */
 QKV_API qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha_kv_state* state,
                                   void* kv_buffer, size_t kv_bytes, size_t n_new, const float* x_new, float* y_new,
                                   void* workspace, size_t workspace_bytes);

@@ -3,6 +3,7 @@
 // queries. The computation is in src/ops/mha_layer.cpp.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 
 #include "capi/checked.hpp"
@@ -12,6 +13,7 @@
 #include "ops/mha_layer.hpp"
 #include "ops/optim_init.hpp"
 #include "ops/threads.hpp"
+#include "qkv/dtype.h"
 #include "qkv/layer.h"
 #include "util/copy.hpp"
 
@@ -28,6 +30,23 @@ qkv_status validate(const qkv_mha_desc* d) {
     if (flag != 0 && flag != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;
   return QKV_OK;
+}
+
+// A C caller may pass any int as a format (read through the enum's bits,
+// not as the enum, which UBSan rightly refuses outside its range).
+qkv_kv_format state_format(const qkv_mha_kv_state* s) {
+  int v;
+  std::memcpy(&v, &s->format, sizeof v);
+  return static_cast<qkv_kv_format>(v);
+}
+bool format_ok(qkv_kv_format f) {
+  int v;
+  std::memcpy(&v, &f, sizeof v);
+  return v >= 0 && v < QKV_KV_FORMAT_COUNT;
+}
+// q8_0 blocks must not straddle heads.
+bool format_fits(qkv_kv_format f, const qkv::ops::mha_dims& n) {
+  return f != QKV_KV_Q8_0 || n.d_head % QKV_Q8_0_BLOCK == 0;
 }
 
 qkv_status layout(const qkv_mha_desc* d, qkv_mha_layout* p) {
@@ -217,22 +236,35 @@ qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads) {
   return QKV_OK;
 }
 
-qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t capacity, size_t* bytes) {
+qkv_status qkv_mha_kv_cache_size_ex(const qkv_mha_desc* desc, size_t batch, size_t capacity, qkv_kv_format format,
+                                    size_t* bytes) {
   if (!bytes) return QKV_ERR_NULL_POINTER;
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, capacity, &l, &n); st != QKV_OK) return st;
+  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (!format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  // The fp32 size bounds every format's (at most 4 bytes per element).
   std::size_t b;
   if (!mul_ok(n.rows * n.d_out, 2 * sizeof(float), &b)) return QKV_ERR_SIZE_OVERFLOW;
-  *bytes = b;
+  *bytes = qkv::ops::mha_kv_cache_bytes(format, batch, capacity, n.d_out);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t capacity, size_t* bytes) {
+  return qkv_mha_kv_cache_size_ex(desc, batch, capacity, QKV_KV_F32, bytes);
+}
+
+qkv_status qkv_mha_kv_cache_init_ex(qkv_mha_kv_state* state, size_t batch, size_t capacity, qkv_kv_format format) {
+  if (!state) return QKV_ERR_NULL_POINTER;
+  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (batch == 0 || capacity == 0) return QKV_ERR_BAD_SHAPE;
+  *state = qkv_mha_kv_state{batch, capacity, 0, format};
   return QKV_OK;
 }
 
 qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, size_t capacity) {
-  if (!state) return QKV_ERR_NULL_POINTER;
-  if (batch == 0 || capacity == 0) return QKV_ERR_BAD_SHAPE;
-  *state = qkv_mha_kv_state{batch, capacity, 0};
-  return QKV_OK;
+  return qkv_mha_kv_cache_init_ex(state, batch, capacity, QKV_KV_F32);
 }
 
 qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state, size_t n_new,
@@ -242,9 +274,11 @@ qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  if (n_new == 0) return QKV_ERR_BAD_SHAPE;
+  const qkv_kv_format format = state_format(state);
+  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, state->batch, n_new,
+  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, format, state->batch, n_new,
                                                  state->length + n_new, threads);
   return QKV_OK;
 }
@@ -256,18 +290,21 @@ qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  if (!desc->causal) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0) return QKV_ERR_BAD_SHAPE;
+  const qkv_kv_format format = state_format(state);
+  if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   if (!params || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
   if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  if (kv_bytes < n.rows * n.d_out * 2 * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_out))
+    return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
-  const std::size_t need =
-      qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, state->batch, n_new, state->length + n_new, 1);
+  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, format, state->batch, n_new,
+                                                                state->length + n_new, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   const qkv::capi::report_clock clock;
-  qkv::ops::mha_decode(xc, *desc, l, params, state->batch, state->capacity, state->length, n_new,
-                       static_cast<float*>(kv_buffer), x_new, y_new, workspace, workspace_bytes);
+  if (!qkv::ops::mha_decode(xc, *desc, l, params, format, state->batch, state->capacity, state->length, n_new,
+                            kv_buffer, x_new, y_new, workspace, workspace_bytes))
+    return QKV_ERR_NOT_FINITE;
   if (clock.on()) report_layer(clock, "mha_decode", xc, *desc, state->batch, n_new);
   state->length += n_new;
   return QKV_OK;

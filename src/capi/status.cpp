@@ -24,6 +24,7 @@ const char* qkv_status_string(qkv_status status) {
     case QKV_ERR_BAD_FORMAT: return "malformed file";
     case QKV_ERR_BAD_DTYPE: return "unknown or unexpected element type";
     case QKV_ERR_NOT_FOUND: return "not found";
+    case QKV_ERR_NOT_FINITE: return "value not finite or out of range";
   }
   return "unknown status";
 }

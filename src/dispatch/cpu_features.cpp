@@ -74,6 +74,7 @@ feature_set cpu_features() noexcept {
   if (__builtin_cpu_supports("avx")) f |= feature::kAvx;
   if (__builtin_cpu_supports("avx2")) f |= feature::kAvx2;
   if (__builtin_cpu_supports("fma")) f |= feature::kFma;
+  if (__builtin_cpu_supports("f16c")) f |= feature::kF16c;
   if (__builtin_cpu_supports("avx512f")) f |= feature::kAvx512f;
   if (__builtin_cpu_supports("avx512cd")) f |= feature::kAvx512cd;
   if (__builtin_cpu_supports("avx512dq")) f |= feature::kAvx512dq;

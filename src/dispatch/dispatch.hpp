@@ -49,10 +49,12 @@ constexpr feature_set kVfpv3 = 1u << 16, kVfpd32 = 1u << 17, kVfpv4 = 1u << 18, 
 constexpr feature_set kFp = 1u << 20, kAsimd = 1u << 21;
 // x86 AVX-512 extensions: BF16 (vdpbf16ps, vcvtne2ps2bf16), VNNI (vpdpbusd).
 constexpr feature_set kAvx512bf16 = 1u << 22, kAvx512vnni = 1u << 23;
+// x86 F16C (vcvtps2ph, vcvtph2ps: the fp16 conversions); every AVX2 CPU has it.
+constexpr feature_set kF16c = 1u << 24;
 
 // The x86 sets nest, each assuming all the one before it does.
 constexpr feature_set kSse2Level = kMmx | kSse | kSse2;
-constexpr feature_set kAvx2Level = kSse2Level | kSse3 | kSsse3 | kSse41 | kSse42 | kPopcnt | kAvx | kAvx2 | kFma;
+constexpr feature_set kAvx2Level = kSse2Level | kSse3 | kSsse3 | kSse41 | kSse42 | kPopcnt | kAvx | kAvx2 | kFma | kF16c;
 constexpr feature_set kAvx512Level = kAvx2Level | kAvx512f | kAvx512cd | kAvx512dq | kAvx512bw | kAvx512vl;
 constexpr feature_set kAvx512Bf16Level = kAvx512Level | kAvx512bf16 | kAvx512vnni;
 }  // namespace feature
@@ -67,8 +69,8 @@ constexpr feature_set kAvx512Bf16Level = kAvx512Level | kAvx512bf16 | kAvx512vnn
 inline constexpr feature_set kRequiredFeatures[QKV_ISA_COUNT] = {
     /* scalar: the target's baseline, nothing more */ 0,
     /* sse2: -msse2 -mfpmath=sse on i686, the baseline on x86-64 */ feature::kSse2Level,
-    /* avx2: -mavx2 -mfma (which imply SSE3 to SSE4.2 and POPCNT) */ feature::kAvx2Level,
-    /* avx512: -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma */ feature::kAvx512Level,
+    /* avx2: -mavx2 -mfma -mf16c (which imply SSE3 to SSE4.2 and POPCNT) */ feature::kAvx2Level,
+    /* avx512: -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c */ feature::kAvx512Level,
     /* neon: -mfpu=neon-vfpv4 over the armv7-a+fp (VFPv3-D16) baseline; the
        fused multiply-adds need VFPv4, which Cortex-A8/A9 lack */
     feature::kVfpv3 | feature::kVfpd32 | feature::kVfpv4 | feature::kNeon,
@@ -145,6 +147,9 @@ constexpr feature_set assumed_features() noexcept {
 #endif
 #if defined(__FMA__)
   f |= feature::kFma;
+#endif
+#if defined(__F16C__)
+  f |= feature::kF16c;
 #endif
 #if defined(__AVX512F__)
   f |= feature::kAvx512f;

@@ -6,8 +6,10 @@
 
 #include "kernels/attn/attn-inl.hpp"
 #include "kernels/attn_bwd/attn_bwd-inl.hpp"
+#include "kernels/convert/convert-inl.hpp"
 #include "kernels/gemm/gemm-inl.hpp"
 #include "kernels/gemm_lowp/gemm_lowp-inl.hpp"
+#include "kernels/kv/kv-inl.hpp"
 #include "kernels/loss/loss-inl.hpp"
 #include "kernels/optim/optim-inl.hpp"
 #include "kernels/softmax/softmax-inl.hpp"
@@ -22,4 +24,6 @@
   const loss_kernels loss_##isa = make_loss_kernels<Arch>();                 \
   const optim_kernels optim_##isa = make_optim_kernels<Arch>();              \
   const softmax_kernels softmax_##isa = make_softmax_kernels<Arch>();        \
-  const attn_bwd_kernels attn_bwd_##isa = make_attn_bwd_kernels<Arch>();
+  const attn_bwd_kernels attn_bwd_##isa = make_attn_bwd_kernels<Arch>();     \
+  const kv_kernels kv_##isa = make_kv_kernels<Arch>();                       \
+  const convert_kernels convert_##isa = make_convert_kernels<Arch>();

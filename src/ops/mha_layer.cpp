@@ -4,8 +4,10 @@
 #include "ops/mha_layer.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "ops/gemm.hpp"
+#include "ops/kv_decode.hpp"
 #include "ops/mha_attention.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
@@ -43,14 +45,20 @@ backward_arrays carve_backward(ws_carver& w, const mha_dims& n) {
   r.dv = w.take<float>(n.rows * n.d_out);
   return r;
 }
-struct decode_arrays {  // Q of the new tokens, their attention output, lse (unused by the caller)
-  float *q, *a, *lse;
+// Q of the new tokens, their attention output, lse (unused by the caller);
+// with a reduced-format cache also their fp32 K and V before storing.
+struct decode_arrays {
+  float *q, *a, *lse, *k, *v;
 };
-decode_arrays carve_decode(ws_carver& w, const mha_dims& n) {
-  decode_arrays r;
+decode_arrays carve_decode(ws_carver& w, const mha_dims& n, qkv_kv_format f) {
+  decode_arrays r{};
   r.q = w.take<float>(n.rows * n.d_out);
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
+  if (f != QKV_KV_F32) {
+    r.k = w.take<float>(n.rows * n.d_out);
+    r.v = w.take<float>(n.rows * n.d_out);
+  }
   return r;
 }
 
@@ -199,52 +207,81 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   }
 }
 
-std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
-                                       std::size_t kv_len, int threads) {
+std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t d_out) {
+  return 2 * batch * capacity * kv_row_bytes(f, d_out);
+}
+
+std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_kv_format f, std::size_t batch,
+                                       std::size_t n_new, std::size_t kv_len, int threads) {
   const std::size_t d_head = d.d_out / d.num_heads;
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   ws_carver plan;
-  carve_decode(plan, n);
-  qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
-  s.kv_len = kv_len;
-  const sdpa_plan att = resolve_sdpa(s, plain_exec(isa, threads));
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(att, threads));
+  carve_decode(plan, n, f);
+  std::size_t att_ws;
+  if (f == QKV_KV_F32) {
+    qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
+    s.kv_len = kv_len;
+    att_ws = layer_attention_forward_ws(resolve_sdpa(s, plain_exec(isa, threads)), threads);
+  } else {
+    att_ws = kv_attention_workspace_bytes(isa, kv_len, d_head, threads);
+  }
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads), att_ws);
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
-void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
-                std::size_t capacity, std::size_t length, std::size_t n_new, float* kv, const float* x_new,
-                float* y_new, void* ws, std::size_t ws_bytes) {
+bool mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params,
+                qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t length, std::size_t n_new,
+                void* kv, const float* x_new, float* y_new, void* ws, std::size_t ws_bytes) {
   const std::size_t d_head = d.d_out / d.num_heads;
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  const decode_arrays own = carve_decode(mem, n);
+  const decode_arrays own = carve_decode(mem, n, f);
   float *q = own.q, *a = own.a, *lse = own.lse;
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
 
-  float* kc = kv;
-  float* vc = kv + batch * capacity * d.d_out;
+  const std::size_t row_bytes = kv_row_bytes(f, n.d_out);
+  unsigned char* kc = static_cast<unsigned char*>(kv);
+  unsigned char* vc = kc + batch * capacity * row_bytes;
   const bool bias = d.qkv_bias != 0;
-  project(xc, n.rows, n.d_in, n.d_out, x_new, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
-  // K and V of the new tokens go straight into their cache rows.
-  for (std::size_t b = 0; b < batch; ++b) {
-    const float* xb = x_new + b * n_new * n.d_in;
-    float* kb = kc + (b * capacity + length) * n.d_out;
-    float* vb = vc + (b * capacity + length) * n.d_out;
-    project(xc, n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, kb, n.d_out, sub, sub_bytes);
-    project(xc, n_new, n.d_in, n.d_out, xb, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, vb, n.d_out, sub, sub_bytes);
-  }
-
-  qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
-  s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
-  s.k = s.v = qkv_sdpa_strides{capacity * n.d_out, d_head, n.d_out};
-  const sdpa_plan att = resolve_sdpa(s, xc);
+  auto proj = [&](std::size_t rows, const float* x, std::size_t w, std::size_t b, float* y) {
+    project(xc, rows, n.d_in, n.d_out, x, n.d_in, params + w, bias ? params + b : nullptr, y, n.d_out, sub, sub_bytes);
+  };
+  proj(n.rows, x_new, p.w_q, p.b_q, q);
   float* attn_out = d.out_proj ? a : y_new;
-  layer_attention_forward(att, q, kc, vc, attn_out, lse, sub, sub_bytes);
+  if (f == QKV_KV_F32) {
+    // K and V of the new tokens go straight into their cache rows.
+    for (std::size_t b = 0; b < batch; ++b) {
+      const float* xb = x_new + b * n_new * n.d_in;
+      proj(n_new, xb, p.w_k, p.b_k, reinterpret_cast<float*>(kc + (b * capacity + length) * row_bytes));
+      proj(n_new, xb, p.w_v, p.b_v, reinterpret_cast<float*>(vc + (b * capacity + length) * row_bytes));
+    }
+    qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
+    s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
+    s.k = s.v = qkv_sdpa_strides{capacity * n.d_out, d_head, n.d_out};
+    layer_attention_forward(resolve_sdpa(s, xc), q, reinterpret_cast<const float*>(kc),
+                            reinterpret_cast<const float*>(vc), attn_out, lse, sub, sub_bytes);
+  } else {
+    // fp32 K and V first; stored (rounded or quantized) only when every
+    // value fits the format, so a refused call changes nothing.
+    proj(n.rows, x_new, p.w_k, p.b_k, own.k);
+    proj(n.rows, x_new, p.w_v, p.b_v, own.v);
+    if (!kv_storable(xc.isa, f, n.rows, n.d_out, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_out, own.v))
+      return false;
+    for (std::size_t b = 0; b < batch; ++b) {
+      const std::size_t src = b * n_new * n.d_out, dst = (b * capacity + length) * row_bytes;
+      kv_store(xc.isa, f, n_new, n.d_out, own.k + src, n.d_out, kc + dst, row_bytes);
+      kv_store(xc.isa, f, n_new, n.d_out, own.v + src, n.d_out, vc + dst, row_bytes);
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));  // the layer's (sdpa scale 0)
+    const kv_attention_problem kp{f, batch, n.heads, n_new, length, d_head, n.d_out, capacity, row_bytes,
+                                  scale, q, kc, vc, attn_out};
+    kv_attention(xc, kp, sub, sub_bytes);
+  }
   if (d.out_proj)
     project(xc, n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y_new, n.d_out, sub, sub_bytes);
+  return true;
 }
 
 }  // namespace qkv::ops

@@ -38,11 +38,15 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
                   const float* params, const float* x, const float* cache, const float* dy, float* dx, float* grads,
                   void* ws, std::size_t ws_bytes);
 
-// KV-cache decoding: K and V rows in kv = [K: batch][capacity][d_out] then V.
-std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, std::size_t batch, std::size_t n_new,
-                                       std::size_t kv_len, int threads);
-void mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params, std::size_t batch,
-                std::size_t capacity, std::size_t length, std::size_t n_new, float* kv, const float* x_new,
-                float* y_new, void* ws, std::size_t ws_bytes);
+// KV-cache decoding: K and V rows in kv = [K: batch][capacity][row] then V,
+// a row being d_out elements of the format (ops/kv_decode.hpp).
+std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t d_out);
+std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_kv_format f, std::size_t batch,
+                                       std::size_t n_new, std::size_t kv_len, int threads);
+// false (cache and y_new untouched): a new K or V value cannot be stored in
+// the format (q8_0: not finite, or a scale beyond fp16).
+bool mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params,
+                qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t length, std::size_t n_new,
+                void* kv, const float* x_new, float* y_new, void* ws, std::size_t ws_bytes);
 
 }  // namespace qkv::ops

@@ -10,6 +10,9 @@
 #include <cstdint>
 
 namespace qkv::util {
+// Internal linkage: per-ISA kernel objects include this too, and a shared
+// weak copy could carry one ISA's instructions into another's path.
+namespace {
 
 inline std::uint32_t f32_bits(float x) noexcept {
   std::uint32_t u;
@@ -22,39 +25,41 @@ inline float f32_from_bits(std::uint32_t u) noexcept {
   return x;
 }
 
+// Each conversion exists on bit patterns (*_bits: what the kernels use, so
+// that no value passes through an FPU register: i686's x87 loads quiet a
+// signaling NaN) and on values.
+
 // bf16 -> fp32: exact.
-inline float bf16_to_f32(std::uint16_t h) noexcept { return f32_from_bits(static_cast<std::uint32_t>(h) << 16); }
+inline std::uint32_t bf16_to_f32_bits(std::uint16_t h) noexcept { return static_cast<std::uint32_t>(h) << 16; }
 
 // fp32 -> bf16: round to nearest even; NaN quiet, sign and top payload kept.
-inline std::uint16_t f32_to_bf16(float x) noexcept {
-  const std::uint32_t u = f32_bits(x);
+inline std::uint16_t f32_bits_to_bf16(std::uint32_t u) noexcept {
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
   return static_cast<std::uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
 // fp16 -> fp32: exact (subnormals normalised; NaN made quiet, payload shifted
 // up, as F16C and NEON do).
-inline float f16_to_f32(std::uint16_t h) noexcept {
+inline std::uint32_t f16_to_f32_bits(std::uint16_t h) noexcept {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   std::uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-  if (exp == 0x1f) return f32_from_bits(sign | 0x7f800000u | (man ? 0x400000u : 0u) | (man << 13));  // Inf, NaN (quiet)
+  if (exp == 0x1f) return sign | 0x7f800000u | (man ? 0x400000u : 0u) | (man << 13);  // Inf, NaN (quiet)
   if (exp == 0) {
-    if (man == 0) return f32_from_bits(sign);  // +-0
-    exp = 113;                                  // subnormal: normalise (2^-14 * 0.man)
+    if (man == 0) return sign;  // +-0
+    exp = 113;                  // subnormal: normalise (2^-14 * 0.man)
     while ((man & 0x400u) == 0) {
       man <<= 1;
       --exp;
     }
     man &= 0x3ffu;
-    return f32_from_bits(sign | (exp << 23) | (man << 13));
+    return sign | (exp << 23) | (man << 13);
   }
-  return f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+  return sign | ((exp + 112) << 23) | (man << 13);
 }
 
 // fp32 -> fp16: round to nearest even, one rounding; overflow to Inf;
 // subnormal results produced; NaN quiet, sign and top payload kept.
-inline std::uint16_t f32_to_f16(float x) noexcept {
-  const std::uint32_t u = f32_bits(x);
+inline std::uint16_t f32_bits_to_f16(std::uint32_t u) noexcept {
   const std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
   const std::uint32_t a = u & 0x7fffffffu;
   if (a > 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));  // NaN
@@ -74,4 +79,10 @@ inline std::uint16_t f32_to_f16(float x) noexcept {
   return static_cast<std::uint16_t>(sign | q);
 }
 
+inline float bf16_to_f32(std::uint16_t h) noexcept { return f32_from_bits(bf16_to_f32_bits(h)); }
+inline std::uint16_t f32_to_bf16(float x) noexcept { return f32_bits_to_bf16(f32_bits(x)); }
+inline float f16_to_f32(std::uint16_t h) noexcept { return f32_from_bits(f16_to_f32_bits(h)); }
+inline std::uint16_t f32_to_f16(float x) noexcept { return f32_bits_to_f16(f32_bits(x)); }
+
+}  // namespace
 }  // namespace qkv::util

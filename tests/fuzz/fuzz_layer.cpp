@@ -72,8 +72,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t kvb = 0, wsb = 0;
     qkv_mha_kv_state state;
     std::memset(&state, 0x33, sizeof state);
-    const qkv_status ist = count(qkv_mha_kv_cache_init(&state, B, cap));
-    const qkv_status kst = count(qkv_mha_kv_cache_size(&d, B, cap, &kvb));
+    // Any format, one past the enum included (refused: BAD_ARGUMENT).
+    const auto format = static_cast<qkv_kv_format>(in.in(0, static_cast<int>(QKV_KV_FORMAT_COUNT)));
+    const qkv_status ist = count(qkv_mha_kv_cache_init_ex(&state, B, cap, format));
+    const qkv_status kst = count(qkv_mha_kv_cache_size_ex(&d, B, cap, format, &kvb));
+    QKV_FUZZ_CHECK((ist == QKV_ERR_BAD_ARGUMENT) == (format == QKV_KV_FORMAT_COUNT));
     if (ist != QKV_OK || kst != QKV_OK || !fits(kvb / 4)) return 0;
     state.length = in.one_in(4) ? in.in<std::size_t>(0, cap + 1) : 0;
     const qkv_status wst = count(qkv_mha_decode_workspace_size(&d, &state, n_new, threads, &wsb));
@@ -94,6 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (st != QKV_OK) {
       QKV_FUZZ_CHECK(y.unchanged() && kv.unchanged() && std::memcmp(&state, &s0, sizeof state) == 0);
       if (st == QKV_ERR_CAPACITY) QKV_FUZZ_CHECK(s0.length + n_new > s0.capacity);
+      if (st == QKV_ERR_NOT_FINITE) QKV_FUZZ_CHECK(format == QKV_KV_Q8_0 && kind == values::special);
       return 0;
     }
     QKV_FUZZ_CHECK(d.causal == 1 && state.length == s0.length + n_new);

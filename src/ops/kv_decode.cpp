@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+#include "ops/kv_decode.hpp"
+
+#include <cstdint>
+
+#include "dispatch/caches.hpp"
+#include "kernels/convert/convert.hpp"
+#include "kernels/kv/kv.hpp"
+#include "kernels/softmax/softmax.hpp"
+#include "ops/dtype.hpp"
+#include "ops/threads.hpp"
+#include "util/size_math.hpp"
+
+namespace qkv::ops {
+namespace {
+
+// Rows of one widened tile: a quarter of L1 (the tile is written once and
+// read once; the query row, scores and output row share the rest).
+std::size_t tile_rows(std::size_t d_head) noexcept {
+  const std::size_t l1 = dispatch::caches().l1d.bytes ? dispatch::caches().l1d.bytes : 32768;
+  const std::size_t rows = l1 / 4 / (d_head * sizeof(float));
+  return rows ? rows : 1;
+}
+
+// Per-slot scratch in floats: the scores of the longest query, one tile.
+std::size_t slot_floats(std::size_t kv_len, std::size_t d_head) noexcept {
+  return util::round_up(kv_len, 16) + util::round_up(tile_rows(d_head) * d_head, 16);
+}
+
+// Byte offset of head h's part within a cached row.
+std::size_t head_offset(qkv_kv_format f, std::size_t h, std::size_t d_head) noexcept {
+  return kv_row_bytes(f, h * d_head);
+}
+
+}  // namespace
+
+std::size_t kv_row_bytes(qkv_kv_format f, std::size_t d) noexcept {
+  switch (f) {
+    case QKV_KV_BF16:
+    case QKV_KV_F16: return d * 2;
+    case QKV_KV_Q8_0: return d / QKV_Q8_0_BLOCK * sizeof(qkv_block_q8_0);
+    default: return d * sizeof(float);
+  }
+}
+
+bool kv_storable(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x) noexcept {
+  if (f != QKV_KV_Q8_0) return true;  // bf16 / fp16 store anything (Inf and NaN as such)
+  return q8_0_storable(kern::convert_for(isa), rows * d, x);
+}
+
+void kv_store(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld,
+              void* dst, std::size_t row_bytes) noexcept {
+  const kern::convert_kernels& k = kern::convert_for(isa);
+  for (std::size_t r = 0; r < rows; ++r) {
+    void* row = static_cast<unsigned char*>(dst) + r * row_bytes;
+    if (f == QKV_KV_Q8_0)
+      k.quantize_q8_0(d / QKV_Q8_0_BLOCK, x + r * ld, static_cast<qkv_block_q8_0*>(row));
+    else if (f == QKV_KV_BF16)
+      k.f32_to_bf16(d, x + r * ld, static_cast<std::uint16_t*>(row));
+    else
+      k.f32_to_f16(d, x + r * ld, static_cast<std::uint16_t*>(row));
+  }
+}
+
+std::size_t kv_attention_workspace_bytes(qkv_isa, std::size_t kv_len, std::size_t d_head, int threads) {
+  const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
+  return th * slot_floats(kv_len, d_head) * sizeof(float) + 64;
+}
+
+void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes) {
+  const kern::kv_kernels& kk = kern::kv_for(x.isa);
+  const kern::softmax_kernels& sm = kern::softmax_for(x.isa);
+  const kern::convert_kernels& cv = kern::convert_for(x.isa);
+  // Rows [0, n) of a cache, row_bytes apart from src, widened to t[n][d].
+  auto widen = [&](std::size_t n, std::size_t d, const unsigned char* src, std::size_t stride, float* t) {
+    for (std::size_t r = 0; r < n; ++r, src += stride, t += d) {
+      if (p.format == QKV_KV_Q8_0)
+        cv.dequantize_q8_0(d / QKV_Q8_0_BLOCK, reinterpret_cast<const qkv_block_q8_0*>(src), t);
+      else if (p.format == QKV_KV_BF16)
+        cv.bf16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
+      else
+        cv.f16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
+    }
+  };
+  const std::size_t kv_len = p.length + p.n_new, T = tile_rows(p.d_head);
+  const std::size_t slot = slot_floats(kv_len, p.d_head);
+  float* base = util::align_up(ws, 64);
+  const std::size_t fit = (ws_bytes - 64) / (slot * sizeof(float));  // >= 1: the caller checked 1 thread's need
+  const std::size_t tasks = p.batch * p.heads * p.n_new;
+  int threads = threads_for(x, 4.f * static_cast<float>(kv_len * p.d_head * tasks), tasks);
+  if (static_cast<std::size_t>(threads) > fit) threads = static_cast<int>(fit);
+  parallel_for_tasks(x, threads, tasks, [&](std::size_t t, int s) {
+    const std::size_t i = t % p.n_new, h = t / p.n_new % p.heads, b = t / p.n_new / p.heads;
+    float* scores = base + static_cast<std::size_t>(s) * slot;
+    float* tile = scores + util::round_up(kv_len, 16);
+    const std::size_t n_keys = p.length + i + 1;
+    const std::size_t row = (b * p.n_new + i) * p.d_out + h * p.d_head;
+    const float* q = p.q + row;
+    float* o = p.out + row;
+    const std::size_t first = b * p.capacity * p.row_bytes + head_offset(p.format, h, p.d_head);
+    const unsigned char* kb = static_cast<const unsigned char*>(p.k) + first;
+    const unsigned char* vb = static_cast<const unsigned char*>(p.v) + first;
+    for (std::size_t j = 0; j < n_keys; j += T) {
+      const std::size_t nt = n_keys - j < T ? n_keys - j : T;
+      widen(nt, p.d_head, kb + j * p.row_bytes, p.row_bytes, tile);
+      kk.scores(nt, p.d_head, q, tile, p.scale, scores + j);
+    }
+    const float m = sm.max(n_keys, scores);
+    const float sum = sm.exp_sum(n_keys, 1.f, m, scores, scores);  // >= 1: the max's term is exp(0)
+    for (std::size_t c = 0; c < p.d_head; ++c) o[c] = 0.f;
+    for (std::size_t j = 0; j < n_keys; j += T) {
+      const std::size_t nt = n_keys - j < T ? n_keys - j : T;
+      widen(nt, p.d_head, vb + j * p.row_bytes, p.row_bytes, tile);
+      kk.accum(nt, p.d_head, scores + j, tile, o);
+    }
+    sm.mul(p.d_head, 1.f / sum, o);
+  });
+}
+
+}  // namespace qkv::ops

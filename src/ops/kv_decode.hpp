@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+// kv_decode - a KV cache stored in bf16, fp16 or q8_0 (qkv_kv_format):
+// appending rows (rounded or quantized once), and causal decode attention
+// that widens tiles of cached rows to fp32 inside the kernel (one query row
+// per task: decode reads every cached byte once per query).
+#pragma once
+
+#include <cstddef>
+
+#include "ops/exec.hpp"
+#include "qkv/layer.h"
+
+namespace qkv::ops {
+
+// Bytes of one cached row of d elements (q8_0: d % 32 == 0).
+std::size_t kv_row_bytes(qkv_kv_format f, std::size_t d) noexcept;
+
+// Can rows x d fp32 values (leading dimension ld) be stored in format f?
+// (q8_0: every value finite and every block's scale within fp16's range.)
+// (x is rows x d contiguous.)
+bool kv_storable(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x) noexcept;
+
+// Stores rows x d values (leading dimension ld) into rows dst + r*row_bytes,
+// rounded or quantized by qkv/dtype.h's rules (kv_storable holds).
+void kv_store(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld,
+              void* dst, std::size_t row_bytes) noexcept;
+
+// One decode attention problem over a reduced-format cache.
+struct kv_attention_problem {
+  qkv_kv_format format;    // not QKV_KV_F32
+  std::size_t batch, heads, n_new, length;  // queries [length, length + n_new) of each sequence
+  std::size_t d_head, d_out;                // d_out = heads * d_head
+  std::size_t capacity, row_bytes;          // cache rows per sequence, bytes per row
+  float scale;
+  const float* q;          // [batch][n_new][d_out]
+  const void *k, *v;       // caches: row (b, t) at b*capacity + t, row_bytes apart
+  float* out;              // [batch][n_new][d_out]
+};
+
+std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t kv_len, std::size_t d_head, int threads);
+
+// out = softmax(scale * q k^T, causal bottom-right: query i sees keys
+// <= length + i) v per (sequence, head), in fp32 over the widened rows.
+// Bits independent of the thread count.
+void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes);
+
+}  // namespace qkv::ops

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+// KV caches in bf16, fp16 and q8_0 (qkv_kv_format): decoding against a
+// double-precision oracle that attends over the values the cache actually
+// holds (widened here independently of the library), the stored values
+// against the rounding of the exact K and V, thread-count determinism, and
+// the new statuses.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "qkv/qkv.h"
+#include "support/isa.hpp"
+#include "support/random.hpp"
+
+namespace {
+
+qkv_mha_desc layer(std::size_t din, std::size_t dout, std::size_t heads) {
+  qkv_mha_desc d{};
+  d.d_in = din;
+  d.d_out = dout;
+  d.num_heads = heads;
+  d.causal = 1;
+  d.qkv_bias = 1;
+  d.out_proj = 1;
+  return d;
+}
+
+// fp16 bits to double, written from the format's definition (not the library's code).
+double f16_value(std::uint16_t h) {
+  const int e = (h >> 10) & 31, m = h & 1023;
+  const double v = e == 0 ? std::ldexp(m, -24) : std::ldexp(1024 + m, e - 25);
+  return (h & 0x8000) ? -v : v;
+}
+double bf16_value(std::uint16_t h) {
+  const std::uint32_t u = static_cast<std::uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Element c of cached row r (K or V part starting at `part`), widened.
+double cached(qkv_kv_format f, const unsigned char* part, std::size_t row_bytes, std::size_t r, std::size_t c) {
+  const unsigned char* row = part + r * row_bytes;
+  if (f == QKV_KV_Q8_0) {
+    qkv_block_q8_0 b;
+    std::memcpy(&b, row + c / 32 * sizeof(qkv_block_q8_0), sizeof b);
+    return b.qs[c % 32] * f16_value(b.d);
+  }
+  std::uint16_t h;
+  std::memcpy(&h, row + 2 * c, 2);
+  return f == QKV_KV_BF16 ? bf16_value(h) : f16_value(h);
+}
+
+std::size_t row_bytes(qkv_kv_format f, std::size_t d) { return f == QKV_KV_Q8_0 ? d / 32 * 34 : 2 * d; }
+
+// Largest storage error of one element of magnitude <= amax, per format:
+// half an ulp (bf16 2^-8, fp16 2^-11 relative), half a q8_0 step (its
+// scale is amax/127 rounded to fp16, so at most amax/127 * (1 + 2^-11)).
+double storage_bound(qkv_kv_format f, double x, double block_amax) {
+  switch (f) {
+    case QKV_KV_BF16: return std::ldexp(std::fabs(x), -8);
+    case QKV_KV_F16: return std::ldexp(std::fabs(x), -11) + std::ldexp(1.0, -25);
+    default: return block_amax / 127 * (1 + std::ldexp(1.0, -11)) / 2;
+  }
+}
+
+struct decoder {
+  qkv_mha_desc d;
+  qkv_mha_layout lay{};
+  std::size_t B, T;
+  qkv_kv_format f;
+  std::vector<float> params, x;
+  qkv_mha_kv_state st{};
+  std::vector<unsigned char> kv;
+
+  decoder(const qkv_mha_desc& desc, std::size_t b, std::size_t t, qkv_kv_format fmt, float x_scale)
+      : d(desc), B(b), T(t), f(fmt) {
+    REQUIRE(qkv_mha_param_layout(&d, &lay) == QKV_OK);
+    params.resize(lay.count);
+    REQUIRE(qkv_mha_init(&d, params.data(), 77) == QKV_OK);
+    x = qkv_test::random_vector(B * T * d.d_in, 78);
+    for (float& v : x) v *= x_scale;
+    REQUIRE(qkv_mha_kv_cache_init_ex(&st, B, T, f) == QKV_OK);
+    std::size_t bytes = 0;
+    REQUIRE(qkv_mha_kv_cache_size_ex(&d, B, T, f, &bytes) == QKV_OK);
+    REQUIRE(bytes == 2 * B * T * row_bytes(f, d.d_out));
+    kv.assign(bytes, 0);
+  }
+  // Decodes all T tokens (a 5-token prefill chunk, then one at a time); y[B][T][d_out].
+  std::vector<float> run() {
+    std::vector<float> y(B * T * d.d_out);
+    for (std::size_t t = 0; t < T;) {
+      const std::size_t n = t == 0 ? 5 : 1;
+      std::vector<float> xt(B * n * d.d_in), yt(B * n * d.d_out);
+      for (std::size_t b = 0; b < B; ++b)
+        std::memcpy(&xt[b * n * d.d_in], &x[(b * T + t) * d.d_in], n * d.d_in * sizeof(float));
+      std::size_t wb = 0;
+      REQUIRE(qkv_mha_decode_workspace_size(&d, &st, n, 3, &wb) == QKV_OK);
+      std::vector<unsigned char> ws(wb);
+      REQUIRE(qkv_mha_decode(&d, params.data(), &st, kv.data(), kv.size(), n, xt.data(), yt.data(), ws.data(),
+                             wb) == QKV_OK);
+      for (std::size_t b = 0; b < B; ++b)
+        std::memcpy(&y[(b * T + t) * d.d_out], &yt[b * n * d.d_out], n * d.d_out * sizeof(float));
+      t += n;
+    }
+    return y;
+  }
+  // Row r of x W + b in double.
+  std::vector<double> project(std::size_t r, std::size_t w, std::size_t bias) const {
+    std::vector<double> out(d.d_out);
+    for (std::size_t j = 0; j < d.d_out; ++j) {
+      double s = params[bias + j];
+      for (std::size_t i = 0; i < d.d_in; ++i) s += double(x[r * d.d_in + i]) * params[w + i * d.d_out + j];
+      out[j] = s;
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("bf16, fp16 and q8_0 KV caches decode as fp32 attention over the stored values", "[layer][decode][kv]") {
+  const qkv_mha_desc d = layer(24, 64, 2);  // head_dim 32: one q8_0 block per head row
+  const std::size_t B = 2, T = 19, H = 2, dh = 32;
+  for (qkv_isa isa : qkv_test::runnable_isas()) {
+    qkv_test::isa_scope scope(isa);
+    for (qkv_kv_format f : {QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
+      CAPTURE(qkv_isa_name(isa), static_cast<int>(f));
+      decoder run(d, B, T, f, 1.f);
+      const std::vector<float> y = run.run();
+      REQUIRE(run.st.length == T);
+      const std::size_t rb = row_bytes(f, d.d_out);
+      const unsigned char* kpart = run.kv.data();
+      const unsigned char* vpart = kpart + B * T * rb;
+      double y_scale = 0;
+      for (float v : y) y_scale = std::fmax(y_scale, std::fabs(v));
+      for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t t = 0; t < T; ++t) {
+          const std::size_t r = b * T + t;
+          // Stored K and V are the format's rounding of the exact projections
+          // (plus the fp32 projection's own error, 1e-5 of the row's scale).
+          const std::vector<double> k = run.project(r, run.lay.w_k, run.lay.b_k), v = run.project(r, run.lay.w_v, run.lay.b_v);
+          for (std::size_t c = 0; c < d.d_out; ++c)
+            for (const auto* pr : {&k, &v}) {
+              double amax = 0, rowmax = 0;
+              for (std::size_t i = c / 32 * 32; i < c / 32 * 32 + 32; ++i) amax = std::fmax(amax, std::fabs((*pr)[i]));
+              for (double e : *pr) rowmax = std::fmax(rowmax, std::fabs(e));
+              const double got = cached(f, pr == &k ? kpart : vpart, rb, r, c);
+              REQUIRE(std::fabs(got - (*pr)[c]) <= storage_bound(f, (*pr)[c], amax) * 1.001 + 1e-5 * rowmax);
+            }
+          // Attention over what the cache holds, in double; then W_o.
+          const std::vector<double> q = run.project(r, run.lay.w_q, run.lay.b_q);
+          std::vector<double> a(d.d_out, 0.0);
+          for (std::size_t h = 0; h < H; ++h) {
+            std::vector<double> s(t + 1);
+            double m = -1e300, sum = 0;
+            for (std::size_t j = 0; j <= t; ++j) {
+              double dot = 0;
+              for (std::size_t c = 0; c < dh; ++c) dot += q[h * dh + c] * cached(f, kpart, rb, b * T + j, h * dh + c);
+              s[j] = dot / std::sqrt(double(dh));
+              m = std::fmax(m, s[j]);
+            }
+            for (double& e : s) sum += (e = std::exp(e - m));
+            for (std::size_t j = 0; j <= t; ++j)
+              for (std::size_t c = 0; c < dh; ++c) a[h * dh + c] += s[j] / sum * cached(f, vpart, rb, b * T + j, h * dh + c);
+          }
+          for (std::size_t j = 0; j < d.d_out; ++j) {
+            double o = run.params[run.lay.b_o + j];
+            for (std::size_t i = 0; i < d.d_out; ++i) o += a[i] * run.params[run.lay.w_o + i * d.d_out + j];
+            // fp32 projections, scores and accumulation over <= 64 terms:
+            // 1e-5 of the output's scale (the fp32 decode test's bound).
+            REQUIRE(std::fabs(y[r * d.d_out + j] - o) <= 1e-5 * (1 + y_scale));
+          }
+        }
+    }
+  }
+}
+
+TEST_CASE("reduced-format KV caches give the same bits for any thread count", "[layer][decode][kv]") {
+  const qkv_mha_desc d = layer(16, 64, 2);
+  for (qkv_kv_format f : {QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
+      qkv_test::threads_scope ts(threads);
+      decoder run(d, 3, 11, f, 1.f);
+      const std::vector<float> y = run.run();
+      if (first.empty())
+        first = y;
+      else
+        CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("KV cache formats: statuses, and a refused append changes nothing", "[layer][decode][kv][args]") {
+  const qkv_mha_desc d = layer(16, 64, 2);
+  qkv_mha_kv_state st{};
+  std::size_t bytes = 0;
+  CHECK(qkv_mha_kv_cache_init_ex(&st, 1, 4, static_cast<qkv_kv_format>(QKV_KV_FORMAT_COUNT)) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(qkv_mha_kv_cache_init_ex(&st, 0, 4, QKV_KV_BF16) == QKV_ERR_BAD_SHAPE);
+  qkv_kv_format negative;  // -1 as a C caller could pass it
+  const int minus_one = -1;
+  std::memcpy(&negative, &minus_one, sizeof negative);
+  CHECK(qkv_mha_kv_cache_size_ex(&d, 1, 4, negative, &bytes) == QKV_ERR_BAD_ARGUMENT);
+  const qkv_mha_desc odd = layer(16, 48, 3);  // head_dim 16: q8_0 blocks would straddle heads
+  CHECK(qkv_mha_kv_cache_size_ex(&odd, 1, 4, QKV_KV_Q8_0, &bytes) == QKV_ERR_BAD_SHAPE);
+  REQUIRE(qkv_mha_kv_cache_size_ex(&odd, 1, 4, QKV_KV_F16, &bytes) == QKV_OK);
+  CHECK(bytes == 2 * 4 * 48 * 2);
+  REQUIRE(qkv_mha_kv_cache_size(&d, 2, 5, &bytes) == QKV_OK);  // the fp32 query is the F32 format's
+  std::size_t ex = 0;
+  REQUIRE(qkv_mha_kv_cache_size_ex(&d, 2, 5, QKV_KV_F32, &ex) == QKV_OK);
+  CHECK(bytes == ex);
+
+  // q8_0 refuses values whose block scale exceeds fp16 (|x| > 65504 * 127):
+  // status, cache, state and output unchanged.
+  decoder run(d, 1, 4, QKV_KV_Q8_0, 1e9f);
+  std::vector<float> y(d.d_out, -7.f);
+  std::size_t wb = 0;
+  REQUIRE(qkv_mha_decode_workspace_size(&d, &run.st, 1, 1, &wb) == QKV_OK);
+  std::vector<unsigned char> ws(wb);
+  const auto kv_before = run.kv;
+  CHECK(qkv_mha_decode(&d, run.params.data(), &run.st, run.kv.data(), run.kv.size(), 1, run.x.data(), y.data(),
+                       ws.data(), wb) == QKV_ERR_NOT_FINITE);
+  CHECK(run.st.length == 0);
+  CHECK(run.kv == kv_before);
+  for (float v : y) CHECK(v == -7.f);
+  // bf16 stores the same values (as bf16 can) without complaint.
+  decoder big(d, 1, 4, QKV_KV_BF16, 1e9f);
+  REQUIRE(qkv_mha_decode_workspace_size(&d, &big.st, 1, 1, &wb) == QKV_OK);
+  ws.resize(wb);
+  CHECK(qkv_mha_decode(&d, big.params.data(), &big.st, big.kv.data(), big.kv.size(), 1, big.x.data(), y.data(),
+                       ws.data(), wb) == QKV_OK);
+  // A format outside the enum in a hand-built state; a short cache buffer.
+  qkv_mha_kv_state bad = run.st;
+  int junk = 9;
+  std::memcpy(&bad.format, &junk, sizeof junk);
+  CHECK(qkv_mha_decode_workspace_size(&d, &bad, 1, 1, &wb) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(qkv_mha_decode(&d, run.params.data(), &bad, run.kv.data(), run.kv.size(), 1, run.x.data(), y.data(),
+                       ws.data(), ws.size()) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(qkv_mha_decode(&d, run.params.data(), &run.st, run.kv.data(), run.kv.size() - 1, 1, run.x.data(), y.data(),
+                       ws.data(), ws.size()) == QKV_ERR_WORKSPACE_TOO_SMALL);
+  qkv_mha_kv_state q8{};
+  REQUIRE(qkv_mha_kv_cache_init_ex(&q8, 1, 4, QKV_KV_Q8_0) == QKV_OK);
+  CHECK(qkv_mha_decode_workspace_size(&odd, &q8, 1, 1, &wb) == QKV_ERR_BAD_SHAPE);
+}
