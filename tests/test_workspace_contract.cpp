@@ -96,6 +96,24 @@ std::vector<entry> entries(fixture& f) {
     s.outputs = {&f.c};
     e.push_back(s);
   }
+  {
+    // int8 codes: the bytes of the fp32 operands (any byte is a code).
+    entry s{"qkv_gemm_ex"};
+    qkv_gemm_ex_desc d{};
+    d.ta = d.tb = QKV_NO_TRANS;
+    d.M = f.M, d.N = f.N, d.K = f.K, d.lda = f.K, d.ldb = f.N, d.ldc = f.N;
+    d.a_type = d.b_type = QKV_DTYPE_I8;
+    d.c_type = QKV_DTYPE_F32;
+    d.alpha = 0.5f;
+    s.query = [d] {
+      std::size_t n = 0;
+      REQUIRE(qkv_gemm_ex_workspace_size(&d, 1, &n) == QKV_OK);
+      return n;
+    };
+    s.run = [&f, d](void* w, std::size_t n) { return qkv_gemm_ex(&d, f.a.data(), f.b.data(), f.c.data(), w, n); };
+    s.outputs = {&f.c};
+    e.push_back(s);
+  }
   for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
     const std::string tag = algo == QKV_SDPA_FUSED ? " (fused)" : " (reference)";
     f.sd.algo = algo;

@@ -20,7 +20,10 @@
  * How each pair is computed (the products of the values as given, never
  * rounded to a narrower type first):
  *  - both I8: integer products summed exactly in int32 (any int8 codes:
- *    K * 128 * 128 <= 2^31 for K <= 131072; a larger K is QKV_ERR_BAD_SHAPE), then scaled in fp32: alpha * sa(i) * sb(j) * acc;
+ *    |sum| <= K * 128 * 128 <= 2^31 for K <= 131072; a larger K is
+ *    QKV_ERR_BAD_SHAPE; the one sum past INT32_MAX, 2^31 from K = 131072
+ *    products (-128)(-128), an I32 C holds wrapped as INT32_MIN, a float C
+ *    exactly), then scaled in fp32: alpha * sa(i) * sb(j) * acc;
  *  - both BF16 on an ISA with bf16 dot products (QKV_ISA_AVX512_BF16): pairs
  *    of products summed in fp32 (vdpbf16ps: each product is exact, the sums
  *    are rounded; bf16 inputs and fp32 partial sums below 2^-126 in
@@ -67,12 +70,17 @@ QKV_EXTERN_C_BEGIN
 /** One mixed-precision GEMM problem (the operands' pointers are arguments of
  *  qkv_gemm_ex, so one descriptor serves many calls). */
 typedef struct qkv_gemm_ex_desc {
-  qkv_trans ta, tb;   /**< QKV_NO_TRANS or QKV_TRANS for A and B */
-  size_t M, N, K;     /**< op(A) is M x K, op(B) is K x N, C is M x N */
+  qkv_trans ta;       /**< QKV_NO_TRANS or QKV_TRANS for A */
+  qkv_trans tb;       /**< QKV_NO_TRANS or QKV_TRANS for B */
+  size_t M;           /**< rows of op(A) and C */
+  size_t N;           /**< columns of op(B) and C */
+  size_t K;           /**< columns of op(A), rows of op(B) */
   qkv_dtype a_type;   /**< element type of A */
   qkv_dtype b_type;   /**< element type of B */
   qkv_dtype c_type;   /**< element type of C */
-  size_t lda, ldb, ldc; /**< leading dimensions, in elements */
+  size_t lda;         /**< leading dimension of the stored A, in elements */
+  size_t ldb;         /**< leading dimension of the stored B, in elements */
+  size_t ldc;         /**< leading dimension of C, in elements */
   float alpha;        /**< scale of the product */
   float beta;         /**< scale of the previous C (0: C is write-only) */
   const float* a_scales; /**< a_type I8: M scales (per row of op(A)); NULL: all 1; else NULL */
@@ -81,13 +89,18 @@ typedef struct qkv_gemm_ex_desc {
 
 /** Workspace bytes qkv_gemm_ex needs for @p desc on @p threads threads (the
  *  workspace holds packed blocks of A and B and, when K is split into blocks
- *  and C is not an fp32 C written with beta 0, an fp32/int32 accumulator of
- *  C's rows times one column block). Pointers in @p desc are not read.
+ *  and the sum cannot accumulate in C itself (a bf16 C; an fp32 C of I8 x
+ *  I8, or of BF16 x BF16 on an ISA with bf16 dot products when beta != 0),
+ *  an fp32/int32 accumulator of C's rows times one column block); 0 when
+ *  nothing is multiplied (an empty C, K == 0 or alpha == 0). Pointers in
+ *  @p desc are not read.
  *  @param[in]  desc     the problem.
  *  @param[in]  threads  threads the call may use (< 1 counts as 1); a smaller
  *                       workspace limits the threads, never the result.
  *  @param[out] bytes    the size.
- *  @return QKV_OK or an error of the list above (no pointer or workspace ones). */
+ *  @return QKV_OK or an error of the list above (no operand pointer or
+ *          workspace ones), then QKV_ERR_SIZE_OVERFLOW when the size does
+ *          not fit size_t. */
 QKV_API qkv_status qkv_gemm_ex_workspace_size(const qkv_gemm_ex_desc* desc, int threads, size_t* bytes);
 
 /** C = alpha * op(A) * op(B) + beta * C in the types of @p desc.

@@ -94,6 +94,19 @@ void run_all() {
   expect("qkv_sgemm 6x2x3", [&] { return qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, 6, 2, 3, 1.f, a.data(), 3, b.data(), 2, 0.f, c.data(), 2); });
   expect("qkv_sgemm 150x300x129", [&] { return qkv_sgemm(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, a.data(), K, b.data(), N, 0.f, c.data(), N); });
   expect("qkv_sgemm_ws 150x300x129 B^T", [&] { return qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, M, N, K, 1.f, a.data(), K, b.data(), K, 0.f, c.data(), N, gws.data(), gws.size()); });
+  {
+    qkv_gemm_ex_desc d{};
+    d.ta = QKV_NO_TRANS, d.tb = QKV_TRANS, d.M = M, d.N = N, d.K = K, d.lda = K, d.ldb = 2 * K, d.ldc = N;
+    d.a_type = QKV_DTYPE_F32, d.b_type = QKV_DTYPE_BF16, d.c_type = QKV_DTYPE_BF16, d.alpha = 1.f, d.beta = 0.5f;
+    std::size_t xb = 0;
+    qkv_gemm_ex_workspace_size(&d, 2, &xb);
+    std::vector<unsigned char> xws(xb + 1);
+    expect("qkv_gemm_ex 150x300x129 F32 x BF16 -> BF16", [&] { return qkv_gemm_ex(&d, a.data(), b.data(), c.data(), xws.data() + 1, xb); });
+    d.a_type = d.b_type = QKV_DTYPE_I8, d.c_type = QKV_DTYPE_I32, d.beta = 1.f;
+    qkv_gemm_ex_workspace_size(&d, 2, &xb);
+    xws.assign(xb + 1, 0);
+    expect("qkv_gemm_ex 150x300x129 I8 x I8 -> I32", [&] { return qkv_gemm_ex(&d, a.data(), b.data(), c.data(), xws.data() + 1, xb); });
+  }
   expect("qkv_sdot", [&] { return qkv_sdot(64, t.data(), t.data(), &dot); });
   expect("qkv_saxpy", [&] { return qkv_saxpy(64, 0.5f, t.data(), c.data()); });
   expect("qkv_softmax", [&] { return qkv_softmax(M, N, 0.5f, c.data(), N, c.data(), N); });

@@ -157,6 +157,54 @@ inline std::vector<routine> all_routines() {
                  }});
 #endif
 
+#if __has_include("qkv/gemm_ex.h") && __has_include("ops/gemm_ex.hpp")
+  // Mixed precision: each compute kind (bf16 dot products or widened, int8
+  // exact, fp32 widening of fp16 / int8 weights), K split into blocks, edges.
+  struct gemm_ex_case {
+    const char* name;
+    qkv_dtype a, b, c;
+    bool ta, tb;
+    float alpha, beta;
+  };
+  for (const gemm_ex_case& g : {gemm_ex_case{"gemm_ex (BF16 x BF16 -> BF16)", QKV_DTYPE_BF16, QKV_DTYPE_BF16, QKV_DTYPE_BF16, false, true, 1.5f, 0.5f},
+                                gemm_ex_case{"gemm_ex (I8 x I8 -> I32)", QKV_DTYPE_I8, QKV_DTYPE_I8, QKV_DTYPE_I32, true, false, 1.f, 1.f},
+                                gemm_ex_case{"gemm_ex (F16 x I8 -> F32)", QKV_DTYPE_F16, QKV_DTYPE_I8, QKV_DTYPE_F32, false, false, 0.75f, 0.f}}) {
+    r.push_back({g.name, [g] {
+                   const std::size_t M = scaled(203, 127), N = scaled(190, 97), K = scaled(1111, 153);
+                   qkv_gemm_ex_desc d{};
+                   d.ta = g.ta ? QKV_TRANS : QKV_NO_TRANS, d.tb = g.tb ? QKV_TRANS : QKV_NO_TRANS;
+                   d.M = M, d.N = N, d.K = K, d.a_type = g.a, d.b_type = g.b, d.c_type = g.c;
+                   d.lda = (g.ta ? M : K) + 3, d.ldb = (g.tb ? K : N) + 1, d.ldc = N + 5;
+                   d.alpha = g.alpha, d.beta = g.beta;
+                   // Operand bytes from seeded floats: int8 codes and 16-bit
+                   // patterns alike (the high halves: finite bf16 / fp16 values).
+                   auto bits16 = [](std::size_t n, std::uint64_t seed) {
+                     const std::vector<float> f = random_vector(n, seed);
+                     std::vector<std::uint16_t> h(n);
+                     for (std::size_t i = 0; i < n; ++i) {
+                       std::uint32_t u;
+                       std::memcpy(&u, &f[i], 4);
+                       h[i] = static_cast<std::uint16_t>(u >> 16) & 0xbfffu;  // exponent < max: finite in fp16 too
+                     }
+                     return h;
+                   };
+                   const auto a = bits16((g.ta ? K : M) * d.lda, 61), b = bits16((g.tb ? N : K) * d.ldb, 62);
+                   const std::vector<float> sb = random_vector(N, 64, 0.01f, 0.1f);
+                   if (g.b == QKV_DTYPE_I8 && g.c != QKV_DTYPE_I32) d.b_scales = sb.data();
+                   auto c = random_vector(M * d.ldc, 63);  // fp32, or bf16 / int32 bit patterns in its bytes
+                   if (g.c == QKV_DTYPE_I32)
+                     for (auto& x : c) x = 0.f;
+                   std::size_t ws = 0;
+                   if (!ok(qkv_gemm_ex_workspace_size(&d, 3, &ws))) return bytes{};
+                   std::vector<unsigned char> w(ws + 1);
+                   if (!ok(qkv_gemm_ex(&d, a.data(), b.data(), c.data(), w.data() + 1, ws))) return bytes{};
+                   bytes out;
+                   append(out, c);
+                   return out;
+                 }});
+  }
+#endif
+
 #if __has_include("qkv/loss.h") && __has_include("ops/loss.hpp")
   r.push_back({"cross_entropy", [] {
                  const std::size_t rows = scaled(1031, 541), classes = 257, ld = 260;  // 15 a logit: >= 2.1 M

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: MIT
+#include "ops/gemm_ex.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/gemm/gemm.hpp"
+#include "kernels/gemm_lowp/gemm_lowp.hpp"
+#include "ops/gemm_blocking.hpp"
+#include "ops/gemm_ex_pack.hpp"
+#include "ops/gemm_table.hpp"
+#include "ops/gemm_team.hpp"
+#include "ops/threads.hpp"
+#include "ops/ws_carver.hpp"
+#include "util/copy.hpp"
+#include "util/half.hpp"
+#include "util/size_math.hpp"
+
+namespace qkv::ops {
+namespace {
+
+using util::round_up;
+std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
+std::size_t max_sz(std::size_t a, std::size_t b) { return a > b ? a : b; }
+
+enum class kind { f32, bf16, s8 };
+
+// Where a C tile's sum lives from one K block to the next (chosen from the
+// kind, C's type, beta and whether K is split: never from the threads).
+enum class acc_mode {
+  direct,  // f32 kind, fp32 C: the fp32 tile applies alpha and beta itself
+           // (beta on the first K block, 1 after), as qkv_sgemm does
+  in_c,    // the sum accumulates in C itself: an int32 C (beta 1 is the
+           // starting value), or an fp32 C of the bf16 kind with beta 0;
+           // then C *= alpha after the last block
+  tile,    // K in one block: the sum in a stack tile, then the epilogue
+  buffer,  // K split: the sum in the workspace (C's rows x the column
+           // block, padded to whole tiles), then the epilogue
+};
+
+constexpr std::size_t kTileMax = kGemmExTileMax;
+
+struct plan {
+  kind k;
+  acc_mode mode;
+  const kern::gemm_kernels* f32;
+  const kern::gemm_bf16_kernels* bf16;
+  const kern::gemm_s8_kernels* s8;
+  const char* kernel;
+  std::size_t mr, nr, mc, kc, nc, k_blocks;
+  std::size_t acc_ld;  // buffer mode: the accumulator's row length (elements)
+};
+
+std::size_t a_panel_bytes(const plan& pl, std::size_t kc) {
+  switch (pl.k) {
+    case kind::s8: return pl.s8->a_panel_bytes(kc);
+    case kind::bf16: return round_up(kc, 2) * pl.mr * sizeof(std::uint16_t);
+    default: return kc * pl.mr * sizeof(float);
+  }
+}
+std::size_t b_panel_bytes(const plan& pl, std::size_t kc) {
+  switch (pl.k) {
+    case kind::s8: return pl.s8->b_panel_bytes(kc);
+    case kind::bf16: return round_up(kc, 2) * pl.nr * sizeof(std::uint16_t);
+    default: return kc * pl.nr * sizeof(float);
+  }
+}
+// One member's packed A block, and the shared B block, at the plan's depth.
+std::size_t a_block_bytes(const plan& pl) { return round_up(pl.mc / pl.mr * a_panel_bytes(pl, pl.kc), 64); }
+std::size_t b_block_bytes(const plan& pl) { return pl.nc / pl.nr * b_panel_bytes(pl, pl.kc); }
+
+// The plan for a problem with M, N, K >= 1 and alpha != 0.
+plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
+  plan pl = util::zeroed<plan>();
+  std::size_t eb = 4, kg = 1;  // element bytes and k grouping of the packed operands
+  if (p.at == QKV_DTYPE_I8 && p.bt == QKV_DTYPE_I8) {
+    pl.k = kind::s8;
+    pl.s8 = &kern::gemm_s8_for(isa);
+    pl.kernel = pl.s8->name;
+    pl.mr = pl.s8->mr;
+    pl.nr = pl.s8->nr;
+    eb = 1;
+    kg = pl.s8->kg;
+  } else if (p.at == QKV_DTYPE_BF16 && p.bt == QKV_DTYPE_BF16 && kern::gemm_bf16_for(isa).mr != 0) {
+    pl.k = kind::bf16;
+    pl.bf16 = &kern::gemm_bf16_for(isa);
+    pl.kernel = pl.bf16->name;
+    pl.mr = pl.bf16->mr;
+    pl.nr = pl.bf16->nr;
+    eb = 2;
+    kg = 2;
+  } else {
+    pl.k = kind::f32;
+    pl.f32 = &gemm_table(isa);
+    pl.kernel = pl.f32->name;
+    pl.mr = pl.f32->mr;
+    pl.nr = pl.f32->nr;
+  }
+  // The fp32 blocks' bytes in the caches (ops/gemm_blocking): a narrower
+  // type runs a deeper kc in the same L1 footprint. K in near-equal blocks
+  // (a multiple of 8 and of kg, but the last), as ops/gemm.cpp splits it.
+  const gemm_blocks& g = gemm_blocks_for(isa);
+  const std::size_t step = max_sz(8, kg);
+  // int8 twice that: one K block up to ~2k deep leaves the sum in a stack
+  // tile instead of the workspace (I8 x I8 -> F32 1024^3 11 % faster on
+  // Zen 5, 2048^3 no slower).
+  const std::size_t deeper = pl.k == kind::s8 ? 2 : 1;
+  const std::size_t kc_cap = max_sz(step, deeper * g.kc * 4 / eb / step * step);
+  pl.k_blocks = p.K / kc_cap + (p.K % kc_cap != 0);
+  pl.kc = min_sz(round_up(p.K / pl.k_blocks + (p.K % pl.k_blocks != 0), step), p.K);
+  // mc and nc keep the fp32 blocks' area at this depth, within the limits.
+  const std::size_t area_a = g.mc * g.kc * 4, area_b = g.nc * g.kc * 4, row = pl.kc * eb;
+  pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
+  pl.mc = min_sz(pl.mc, round_up(p.M, pl.mr));
+  const std::size_t nc_max = min_sz(kGemmBlockLimits.nc_max, panel_states::kMaxPanels * pl.nr);
+  pl.nc = max_sz(pl.nr, min_sz(area_b / row, nc_max) / pl.nr * pl.nr);
+  pl.nc = min_sz(pl.nc, round_up(p.N, pl.nr));
+  if (pl.k == kind::f32 && p.ct == QKV_DTYPE_F32)
+    pl.mode = acc_mode::direct;
+  else if (p.ct == QKV_DTYPE_I32 || (pl.k == kind::bf16 && p.ct == QKV_DTYPE_F32 && p.beta == 0.f))
+    pl.mode = acc_mode::in_c;
+  else
+    pl.mode = pl.k_blocks == 1 ? acc_mode::tile : acc_mode::buffer;
+  pl.acc_ld = pl.nc;  // a multiple of nr: whole tiles
+  return pl;
+}
+
+struct ws_layout {
+  unsigned char* b;  // the B block
+  void* acc;         // buffer mode: round_up(M, mr) x acc_ld fp32/int32
+  unsigned char* a;  // member k's A block at a + k * a_block_bytes
+};
+
+// The workspace for `threads` members, carved from base (nullptr: sized
+// only): the same code sizes it and cuts it. False on overflow.
+bool carve(const plan& pl, const gemm_ex_args& p, int threads, void* base, ws_layout* w, std::size_t* bytes) {
+  ws_carver c(base);
+  w->b = c.take<unsigned char>(b_block_bytes(pl));
+  std::size_t acc = 0, a = 0;
+  if (pl.mode == acc_mode::buffer && !util::mul_ok(round_up(p.M, pl.mr), pl.acc_ld, &acc)) return false;
+  w->acc = c.take<std::int32_t>(acc);
+  if (!util::mul_ok(a_block_bytes(pl), static_cast<std::size_t>(threads), &a)) return false;
+  w->a = c.take<unsigned char>(a);
+  return c.size(bytes);
+}
+
+std::size_t dtype_bytes(qkv_dtype t) {
+  switch (t) {
+    case QKV_DTYPE_I8: return 1;
+    case QKV_DTYPE_BF16:
+    case QKV_DTYPE_F16: return 2;
+    default: return 4;
+  }
+}
+
+// One call's packing, micro-kernel calls and epilogues; the loops and the
+// team are run_blocks' below.
+class driver {
+ public:
+  driver(const gemm_ex_args& p, const plan& pl, const ws_layout& w) : p_(p), pl_(pl), w_(w) {}
+
+  // op(A) rows [ic, ic + mc) x K [pc, pc + kc) into the A block at dst.
+  void pack_a(unsigned char* dst, std::size_t ic, std::size_t mc, std::size_t pc, std::size_t kc) const {
+    const std::size_t off = p_.ta ? pc * p_.lda + ic : ic * p_.lda + pc;
+    const void* a = static_cast<const unsigned char*>(p_.A) + off * dtype_bytes(p_.at);
+    switch (pl_.k) {
+      case kind::s8: pl_.s8->pack_a(p_.ta, mc, kc, static_cast<const std::int8_t*>(a), p_.lda, dst); break;
+      case kind::bf16:
+        pl_.bf16->pack_a(p_.ta, mc, kc, static_cast<const std::uint16_t*>(a), p_.lda,
+                         reinterpret_cast<std::uint16_t*>(dst));
+        break;
+      default:
+        if (p_.at == QKV_DTYPE_F32)
+          pl_.f32->pack_a(p_.ta, mc, kc, static_cast<const float*>(a), p_.lda, reinterpret_cast<float*>(dst));
+        else
+          widen_pack_a(widen_src{p_.at, a, p_.lda, p_.sa ? p_.sa + ic : nullptr}, p_.ta, mc, kc, pl_.mr,
+                       reinterpret_cast<float*>(dst));
+    }
+  }
+
+  // Panel q of the B block (jc, pc): columns jc + q*nr on, at most nr of nc.
+  void pack_b_panel(std::size_t jc, std::size_t nc, std::size_t q, std::size_t pc, std::size_t kc) const {
+    const std::size_t j = jc + q * pl_.nr, n = min_sz(pl_.nr, jc + nc - j);
+    const std::size_t off = p_.tb ? j * p_.ldb + pc : pc * p_.ldb + j;
+    const void* b = static_cast<const unsigned char*>(p_.B) + off * dtype_bytes(p_.bt);
+    unsigned char* dst = w_.b + q * b_panel_bytes(pl_, kc);
+    switch (pl_.k) {
+      case kind::s8: pl_.s8->pack_b(p_.tb, kc, n, static_cast<const std::int8_t*>(b), p_.ldb, dst); break;
+      case kind::bf16:
+        pl_.bf16->pack_b(p_.tb, kc, n, static_cast<const std::uint16_t*>(b), p_.ldb,
+                         reinterpret_cast<std::uint16_t*>(dst));
+        break;
+      default:
+        if (p_.bt == QKV_DTYPE_F32)
+          pl_.f32->pack_b(p_.tb, kc, n, static_cast<const float*>(b), p_.ldb, reinterpret_cast<float*>(dst));
+        else
+          widen_pack_b(widen_src{p_.bt, b, p_.ldb, p_.sb ? p_.sb + j : nullptr}, p_.tb, kc, n, pl_.nr,
+                       reinterpret_cast<float*>(dst));
+    }
+  }
+
+  // C rows [ic, ic + mc) x block columns [j0, j1) of block (jc, pc): the
+  // packed A block at a against the B block's panels j0/nr.. (j0 a multiple
+  // of nr).
+  void rows(const unsigned char* a, std::size_t jc, std::size_t pc, std::size_t kc, std::size_t ic,
+            std::size_t mc, std::size_t j0, std::size_t j1) const {
+    const std::size_t ap = a_panel_bytes(pl_, kc), bp = b_panel_bytes(pl_, kc);
+    const bool first = pc == 0, last = pc + kc >= p_.K;
+    for (std::size_t ir = 0; ir < mc; ir += pl_.mr) {
+      const std::size_t m = min_sz(pl_.mr, mc - ir);
+      for (std::size_t jr = j0; jr < j1; jr += pl_.nr) {
+        const tile_at t{a + ir / pl_.mr * ap, w_.b + jr / pl_.nr * bp, ic + ir, jc + jr, jr, m,
+                        min_sz(pl_.nr, j1 - jr), kc, first, last};
+        if (pl_.k == kind::s8)
+          tile<std::int32_t>(t);
+        else
+          tile<float>(t);
+      }
+    }
+  }
+
+ private:
+  struct tile_at {
+    const unsigned char *a, *b;  // the A and B panels
+    std::size_t i, j, jb;        // C's row and column, the column within the block
+    std::size_t m, n, kc;        // the tile's extent in C, the depth
+    bool first, last;            // the first / last K block
+  };
+
+  // acc[0:mr, 0:nr] (leading dimension ld) = (load ? acc : 0) + A.B.
+  void kernel(const tile_at& t, void* acc, std::size_t ld, bool load) const {
+    switch (pl_.k) {
+      case kind::s8: pl_.s8->ukernel(t.kc, t.a, t.b, static_cast<std::int32_t*>(acc), ld, load); break;
+      case kind::bf16:
+        pl_.bf16->ukernel(t.kc, reinterpret_cast<const std::uint16_t*>(t.a),
+                          reinterpret_cast<const std::uint16_t*>(t.b), static_cast<float*>(acc), ld, load);
+        break;
+      default:
+        pl_.f32->ukernel(t.kc, 1.f, reinterpret_cast<const float*>(t.a), reinterpret_cast<const float*>(t.b),
+                         load ? 1.f : 0.f, static_cast<float*>(acc), ld);
+    }
+  }
+
+  template <class T>
+  void tile(const tile_at& t) const {
+    const bool full = t.m == pl_.mr && t.n == pl_.nr;
+    alignas(64) T st[kTileMax];  // edges and one-block sums; zeroed before use (the kernel's padding lanes)
+    auto copy = [](const T* src, std::size_t ls, T* dst, std::size_t ld, std::size_t m, std::size_t n) {
+      for (std::size_t r = 0; r < m; ++r)
+        for (std::size_t c = 0; c < n; ++c) dst[r * ld + c] = src[r * ls + c];
+    };
+    auto zero = [&] {
+      for (std::size_t e = 0; e < pl_.mr * pl_.nr; ++e) st[e] = T(0);
+    };
+    switch (pl_.mode) {
+      case acc_mode::direct: {  // T is float
+        float* c = static_cast<float*>(p_.C) + t.i * p_.ldc + t.j;
+        const float beta = t.first ? p_.beta : 1.f;
+        const float* a = reinterpret_cast<const float*>(t.a);
+        const float* b = reinterpret_cast<const float*>(t.b);
+        if (full) {
+          pl_.f32->ukernel(t.kc, p_.alpha, a, b, beta, c, p_.ldc);
+          return;
+        }
+        float* s = reinterpret_cast<float*>(st);
+        zero();
+        if (beta != 0.f) copy(reinterpret_cast<T*>(c), p_.ldc, st, pl_.nr, t.m, t.n);
+        pl_.f32->ukernel(t.kc, p_.alpha, a, b, beta, s, pl_.nr);
+        copy(st, pl_.nr, reinterpret_cast<T*>(c), p_.ldc, t.m, t.n);
+        return;
+      }
+      case acc_mode::in_c: {  // C's elements are T (int32 C, or fp32 C of the bf16 kind)
+        T* c = static_cast<T*>(p_.C) + t.i * p_.ldc + t.j;
+        const bool load = !t.first || p_.beta != 0.f;
+        if (full) {
+          kernel(t, c, p_.ldc, load);
+        } else {
+          zero();
+          if (load) copy(c, p_.ldc, st, pl_.nr, t.m, t.n);
+          kernel(t, st, pl_.nr, load);
+          copy(st, pl_.nr, c, p_.ldc, t.m, t.n);
+        }
+        if constexpr (std::is_same<T, float>::value) {  // an int32 C has alpha 1
+          if (t.last && p_.alpha != 1.f)
+            for (std::size_t r = 0; r < t.m; ++r)
+              for (std::size_t col = 0; col < t.n; ++col) c[r * p_.ldc + col] *= p_.alpha;
+        }
+        return;
+      }
+      case acc_mode::tile:  // the kernel writes the whole tile (load false)
+        kernel(t, st, pl_.nr, false);
+        epilogue(st, pl_.nr, t);
+        return;
+      case acc_mode::buffer: {
+        T* acc = static_cast<T*>(w_.acc) + t.i * pl_.acc_ld + t.jb;
+        kernel(t, acc, pl_.acc_ld, !t.first);
+        if (t.last) epilogue(acc, pl_.acc_ld, t);
+        return;
+      }
+    }
+  }
+
+  // An int32 sum as fp32. Sums of at most 131072 int8 products lie in
+  // [-2^31 + 2^24, 2^31]: INT32_MIN can only be 2^31 wrapped.
+  static float widen(float a) { return a; }
+  static float widen(std::int32_t a) { return a == INT32_MIN ? 2147483648.f : static_cast<float>(a); }
+
+  // One row of an fp32 C: c[j] = (s_row * sb[j]) * acc[j] (+ beta * c[j]).
+  // -O2 does not vectorise baseline loops with a remainder, so four lanes
+  // at a time in GCC/Clang vector types (plain scalar code where the target
+  // has no vectors), the rest one at a time: the same IEEE operations
+  // either way, at the same columns for any thread count.
+  template <bool HasSb, bool HasBeta, class T>
+  static void row_f32(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
+    typedef float f4 __attribute__((vector_size(16)));
+    typedef T t4 __attribute__((vector_size(16)));
+    typedef std::int32_t i4 __attribute__((vector_size(16)));
+    std::size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      t4 av;
+      __builtin_memcpy(&av, a + j, sizeof av);
+      f4 v;
+      if constexpr (std::is_same<T, float>::value) {
+        v = av;
+      } else {  // INT32_MIN is 2^31 wrapped (widen)
+        const f4 conv = __builtin_convertvector(av, f4), big = {2147483648.f, 2147483648.f, 2147483648.f, 2147483648.f};
+        const i4 wrapped = av == INT32_MIN;
+        v = wrapped ? big : conv;
+      }
+      f4 s = {s_row, s_row, s_row, s_row};
+      if constexpr (HasSb) {
+        f4 bv;
+        __builtin_memcpy(&bv, sb + j, sizeof bv);
+        s = s * bv;
+      }
+      v = s * v;
+      if constexpr (HasBeta) {
+        f4 cv;
+        __builtin_memcpy(&cv, c + j, sizeof cv);
+        v = v + beta * cv;
+      }
+      __builtin_memcpy(c + j, &v, sizeof v);
+    }
+    for (; j < n; ++j) {
+      const float s = HasSb ? s_row * sb[j] : s_row;
+      c[j] = HasBeta ? s * widen(a[j]) + beta * c[j] : s * widen(a[j]);
+    }
+  }
+
+  // C = alpha*sa(i)*sb(j)*acc + beta*C on the tile's m x n, in C's type
+  // (fp32 or bf16; beta 0 never reads C). The f32 kind folded int8 scales
+  // into its packed operands, so only the s8 kind applies them here. The
+  // same expression per element whatever the branch: (s_row * sb(j)) * acc
+  // (+ beta * C), s_row = alpha * sa(i); the conditions are hoisted out of
+  // the row loops so that these vectorise.
+  template <class T>
+  void epilogue(const T* acc, std::size_t ld, const tile_at& t) const {
+    const bool scaled = pl_.k == kind::s8;
+    const float* sa = scaled ? p_.sa : nullptr;
+    const float* sb = scaled && p_.sb ? p_.sb + t.j : nullptr;
+    const float beta = p_.beta;
+    const std::size_t n = t.n;
+    for (std::size_t r = 0; r < t.m; ++r) {
+      const float s_row = sa ? p_.alpha * sa[t.i + r] : p_.alpha;
+      const T* a = acc + r * ld;
+      const std::size_t at = (t.i + r) * p_.ldc + t.j;
+      if (p_.ct == QKV_DTYPE_F32) {
+        float* c = static_cast<float*>(p_.C) + at;
+        if (sb && beta == 0.f)
+          row_f32<true, false>(a, sb, s_row, beta, c, n);
+        else if (sb)
+          row_f32<true, true>(a, sb, s_row, beta, c, n);
+        else if (beta == 0.f)
+          row_f32<false, false>(a, sb, s_row, beta, c, n);
+        else
+          row_f32<false, true>(a, sb, s_row, beta, c, n);
+      } else {  // bf16: through a row of fp32 values on the stack
+        std::uint16_t* c = static_cast<std::uint16_t*>(p_.C) + at;
+        float v[kRowMax];
+        for (std::size_t j0 = 0; j0 < n; j0 += kRowMax) {
+          const std::size_t w = min_sz(kRowMax, n - j0);
+          for (std::size_t j = 0; j < w; ++j) v[j] = (sb ? s_row * sb[j0 + j] : s_row) * widen(a[j0 + j]);
+          if (beta != 0.f)
+            for (std::size_t j = 0; j < w; ++j) v[j] += beta * util::bf16_to_f32(c[j0 + j]);
+          for (std::size_t j = 0; j < w; ++j) c[j0 + j] = util::f32_to_bf16(v[j]);
+        }
+      }
+    }
+  }
+  static constexpr std::size_t kRowMax = 64;
+
+  const gemm_ex_args& p_;
+  const plan& pl_;
+  const ws_layout& w_;
+};
+
+// The BLIS loops on a team of up to nth (as ops/gemm.cpp's run_packed with
+// B always packed): each (jc, pc) block is one team run whose members pack
+// the B panels together (panel_states), then take M tiles from a shared
+// counter, each packing its own A block; with fewer M tiles than members,
+// each packs and computes its own N panels. No member waits for one that
+// may not have started; every C tile is computed by one member per K block,
+// K blocks in order.
+void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_args& p, const ws_layout& w,
+                int nth) {
+  const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, a_bytes = a_block_bytes(pl);
+  const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
+  auto share = [](std::size_t total, int k, int n, std::size_t* lo, std::size_t* hi) {
+    *lo = total * static_cast<std::size_t>(k) / static_cast<std::size_t>(n);
+    *hi = total * (static_cast<std::size_t>(k) + 1) / static_cast<std::size_t>(n);
+  };
+  for (std::size_t jc = 0; jc < p.N; jc += pl.nc) {
+    const std::size_t nc = min_sz(pl.nc, p.N - jc), panels = (nc + pl.nr - 1) / pl.nr;
+    for (std::size_t pc = 0; pc < p.K; pc += pl.kc) {
+      const std::size_t kc = min_sz(pl.kc, p.K - pc);
+      auto pack_panel = [&](std::size_t q) { d.pack_b_panel(jc, nc, q, pc, kc); };
+      auto rows = [&](unsigned char* a, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
+        d.pack_a(a, ic, mc, pc, kc);
+        d.rows(a, jc, pc, kc, ic, mc, j0, j1);
+      };
+      if (nth <= 1) {  // alone (and the only case on bare metal): no panel states on the stack
+        for (std::size_t q = 0; q < panels; ++q) pack_panel(q);
+        for (std::size_t ic = 0; ic < p.M; ic += pl.mc) rows(w.a, ic, min_sz(pl.mc, p.M - ic), 0, nc);
+        continue;
+      }
+      panel_states ready(panels);
+      std::atomic<std::size_t> ticket{0};
+      run_team(x, nth, [&](int k, int n) {
+        unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
+        if (!split_m) {
+          std::size_t q0, q1;
+          share(panels, k, n, &q0, &q1);
+          for (std::size_t q = q0; q < q1; ++q) pack_panel(q);
+          const std::size_t j0 = q0 * pl.nr, j1 = min_sz(q1 * pl.nr, nc);
+          for (std::size_t ic = 0; j0 < j1 && ic < p.M; ic += pl.mc) rows(a, ic, min_sz(pl.mc, p.M - ic), j0, j1);
+          return;
+        }
+        ready.pack_all(static_cast<std::size_t>(k) * panels / static_cast<std::size_t>(n), pack_panel);
+        guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), pl.mc / pl.mr};
+        for (;;) {
+          const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
+          if (s0 >= m_tiles) break;
+          const std::size_t ic = s0 * pl.mr;
+          rows(a, ic, min_sz((s0 + g.size_at(s0)) * pl.mr, p.M) - ic, 0, nc);
+        }
+      });
+    }
+  }
+}
+
+// K == 0 or alpha == 0: C = beta * C, A and B unread; beta 0 never reads C.
+void scale_c(const gemm_ex_args& p) {
+  if (p.beta == 1.f) return;
+  for (std::size_t i = 0; i < p.M; ++i)
+    for (std::size_t j = 0; j < p.N; ++j) {
+      const std::size_t at = i * p.ldc + j;
+      if (p.ct == QKV_DTYPE_F32) {
+        float* c = static_cast<float*>(p.C) + at;
+        *c = p.beta == 0.f ? 0.f : p.beta * *c;
+      } else if (p.ct == QKV_DTYPE_BF16) {
+        std::uint16_t* c = static_cast<std::uint16_t*>(p.C) + at;
+        *c = p.beta == 0.f ? std::uint16_t{0} : util::f32_to_bf16(p.beta * util::bf16_to_f32(*c));
+      } else {  // int32: beta is 0 here
+        static_cast<std::int32_t*>(p.C)[at] = 0;
+      }
+    }
+}
+
+bool multiplies(const gemm_ex_args& p) { return p.M && p.N && p.K && p.alpha != 0.f; }
+
+}  // namespace
+
+gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept {
+  if (!multiplies(p)) return gemm_ex_info{"none", "none", 0, 0, 0};
+  const plan pl = make_plan(isa, p);
+  const char* k = pl.k == kind::s8 ? "s8" : pl.k == kind::bf16 ? "bf16" : "f32";
+  return gemm_ex_info{k, pl.kernel, pl.mc, pl.kc, pl.nc};
+}
+
+bool gemm_ex_workspace_bytes(qkv_isa isa, const gemm_ex_args& p, int threads, std::size_t* bytes) noexcept {
+  if (!multiplies(p)) {
+    *bytes = 0;
+    return true;
+  }
+  ws_layout w = util::zeroed<ws_layout>();
+  std::size_t used = 0;
+  if (!carve(make_plan(isa, p), p, threads < 1 ? 1 : threads, nullptr, &w, &used)) return false;
+  return util::add_ok(used, ws_carver::kAlign, bytes);  // slack: any workspace pointer works
+}
+
+void gemm_ex(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_bytes) {
+  if (p.M == 0 || p.N == 0) return;
+  if (!multiplies(p)) {
+    scale_c(p);
+    return;
+  }
+  const plan pl = make_plan(x.isa, p);
+  std::size_t bytes = ws_bytes, need1 = 0;
+  char* base = align_workspace(ws, &bytes);
+  ws_layout w = util::zeroed<ws_layout>();
+  carve(pl, p, 1, nullptr, &w, &need1);  // the caller checked that the workspace holds this
+  const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, n_panels = (pl.nc + pl.nr - 1) / pl.nr;
+  const float flops = 2.f * static_cast<float>(p.M) * static_cast<float>(p.N) * static_cast<float>(p.K);
+  int nth = threads_for(x, flops, max_sz(m_tiles, n_panels));
+  if (nth > 1) {  // each further member needs its own A block
+    const std::size_t fit = (bytes - need1) / a_block_bytes(pl) + 1;
+    if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
+  }
+  carve(pl, p, 1, base, &w, &need1);
+  const driver d(p, pl, w);
+  run_blocks(x, d, pl, p, w, nth);
+}
+
+}  // namespace qkv::ops
