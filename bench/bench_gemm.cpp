@@ -83,7 +83,7 @@ __attribute__((constructor)) void reexec_with_openblas_env(int, char** argv, cha
 double wall_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-double thread_cpu_seconds() {
+[[maybe_unused]] double thread_cpu_seconds() {  // unused without a BLAS peer
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
