@@ -65,11 +65,12 @@ TEST_CASE("uarch: every decision path", "[dispatch][uarch]") {
     std::uint32_t eax;
     const char* name;
     qd::fma_operand form;
+    bool bf16_dot = true;
   };
   const expect cases[] = {
-      // Intel: A as embedded broadcasts (measured on a Sapphire Rapids class Xeon).
-      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", qd::fma_operand::memory_broadcast},   // Sapphire Rapids
-      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", qd::fma_operand::memory_broadcast},   // Skylake-SP
+      // Intel: A as embedded broadcasts, bf16 widened (measured on Sapphire/Emerald Rapids class Xeons).
+      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", qd::fma_operand::memory_broadcast, false},   // Sapphire Rapids
+      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", qd::fma_operand::memory_broadcast, false},   // Skylake-SP
       // AMD: A broadcast into a register (measured on Zen 5).
       {"AuthenticAMD", eax1(0xF, 0xB, 2, 0), "zen5", qd::fma_operand::register_broadcast},  // Turin
       {"AuthenticAMD", eax1(0xF, 0xB, 4, 4), "zen5", qd::fma_operand::register_broadcast},  // Granite Ridge
@@ -87,6 +88,7 @@ TEST_CASE("uarch: every decision path", "[dispatch][uarch]") {
     INFO("eax1 " << std::hex << e.eax);
     CHECK(std::strcmp(u.name, e.name) == 0);
     CHECK(u.avx512_a_operand == e.form);
+    CHECK(u.bf16_dot == e.bf16_dot);
   }
 }
 

@@ -18,6 +18,14 @@
 //    Zen 4 (512-bit FMAs as two 256-bit halves, one per cycle) is not
 //    measured; it takes its family's register form, whose load rate is the
 //    lower. Any other vendor: the register form (the portable default).
+//  - bf16 x bf16 GEMM (qkv_gemm_ex): the vdpbf16ps tile, or both operands
+//    widened to fp32 for the fp32 tile (exact, same products). AMD Zen 5:
+//    vdpbf16ps at twice the fp32 FMA rate (400-420 vs 213 GFLOP/s for the
+//    tiles alone), so the dot products. Intel Xeon (Emerald Rapids, family 6
+//    model 207): vdpbf16ps at half the fp32 rate (86 vs 174 GFLOP/s, its
+//    dependent-chain probe included), bf16 GEMM 0.56x fp32: widened there
+//    (AMX tiles are its fast bf16 path, not built yet). Others: the dot
+//    products, the instruction's purpose.
 #pragma once
 
 #include <cstdint>
@@ -45,14 +53,16 @@ enum class fma_operand { register_broadcast, memory_broadcast };
 struct uarch_choice {
   const char* name;            // "intel", "zen4", "zen5", "amd", "other": for reports
   fma_operand avx512_a_operand;  // how the AVX-512 GEMM tile takes A
+  bool bf16_dot;                 // bf16 GEMMs use vdpbf16ps (else widen to fp32)
 };
 
 // The choice for a CPU (pure: tests call it with made-up identities).
 uarch_choice choose(cpu_identity id) noexcept;
 
 // The choice for this CPU, made on first use. Hosted builds read
-// QKV_AVX512_A_OPERAND=register|memory there, for A/B measurements on any
-// CPU (an unknown value is ignored); both forms give the same results.
+// QKV_AVX512_A_OPERAND=register|memory and QKV_BF16_DOT=0|1 there, for A/B
+// measurements on any CPU (an unknown value is ignored). Both A forms give
+// the same results; the bf16 choice changes them within gemm_ex.h's bound.
 const uarch_choice& uarch() noexcept;
 
 }  // namespace qkv::dispatch

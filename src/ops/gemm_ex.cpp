@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "kernels/gemm/gemm.hpp"
+#include "dispatch/uarch.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
 #include "ops/gemm_blocking.hpp"
 #include "ops/gemm_ex_pack.hpp"
@@ -82,7 +83,8 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
     pl.nr = pl.s8->nr;
     eb = 1;
     kg = pl.s8->kg;
-  } else if (p.at == QKV_DTYPE_BF16 && p.bt == QKV_DTYPE_BF16 && kern::gemm_bf16_for(isa).mr != 0) {
+  } else if (p.at == QKV_DTYPE_BF16 && p.bt == QKV_DTYPE_BF16 && kern::gemm_bf16_for(isa).mr != 0 &&
+             dispatch::uarch().bf16_dot) {
     pl.k = kind::bf16;
     pl.bf16 = &kern::gemm_bf16_for(isa);
     pl.kernel = pl.bf16->name;
