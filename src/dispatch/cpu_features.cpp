@@ -5,6 +5,10 @@
 // set needs is kRequiredFeatures (dispatch.hpp); this file only asks the CPU.
 #include "dispatch/dispatch.hpp"
 
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
+
 #if defined(__arm__) && defined(__linux__)
 #include <sys/auxv.h>
 // <asm/hwcap.h> values (arch/arm/include/uapi/asm/hwcap.h), in case the libc
@@ -74,7 +78,6 @@ feature_set cpu_features() noexcept {
   if (__builtin_cpu_supports("avx")) f |= feature::kAvx;
   if (__builtin_cpu_supports("avx2")) f |= feature::kAvx2;
   if (__builtin_cpu_supports("fma")) f |= feature::kFma;
-  if (__builtin_cpu_supports("f16c")) f |= feature::kF16c;
   if (__builtin_cpu_supports("avx512f")) f |= feature::kAvx512f;
   if (__builtin_cpu_supports("avx512cd")) f |= feature::kAvx512cd;
   if (__builtin_cpu_supports("avx512dq")) f |= feature::kAvx512dq;
@@ -82,6 +85,11 @@ feature_set cpu_features() noexcept {
   if (__builtin_cpu_supports("avx512vl")) f |= feature::kAvx512vl;
   if (__builtin_cpu_supports("avx512bf16")) f |= feature::kAvx512bf16;
   if (__builtin_cpu_supports("avx512vnni")) f |= feature::kAvx512vnni;
+  // F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports has
+  // no "f16c". Its instructions use the AVX state, so only with AVX (whose
+  // probe above checked that the OS saves it).
+  unsigned a1, b1, c1, d1;
+  if ((f & feature::kAvx) && __get_cpuid(1, &a1, &b1, &c1, &d1) && (c1 & (1u << 29))) f |= feature::kF16c;
 #endif
 #if defined(__arm__) && defined(__linux__)
   const unsigned long hwcap = getauxval(AT_HWCAP);

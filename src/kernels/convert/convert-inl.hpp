@@ -32,6 +32,15 @@ namespace qkv::kern {
 namespace {
 
 using u16 = std::uint16_t;
+
+#if defined(__F16C__)
+// One value through F16C's vector forms (clang 14's _cvtss_sh/_cvtsh_ss
+// expand to C99 compound literals, an error in C++ with -Werror).
+inline u16 f16c_half_of(float s) {
+  return static_cast<u16>(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(s), _MM_FROUND_TO_NEAREST_INT), 0));
+}
+inline float f16c_float_of_half(u16 d) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(d))); }
+#endif
 using u32 = std::uint32_t;
 
 constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: v + kRound - kRound = RNE(v) for |v| <= 2^22
@@ -93,8 +102,8 @@ struct cvt_block {
     return _mm512_max_epu32(m, _mm512_and_si512(_mm512_loadu_si512(x), _mm512_set1_epi32(0x7fffffff)));
   }
   static u32 acc_reduce(acc m) { return _mm512_reduce_max_epu32(m); }
-  static u16 half_of(float s) { return _cvtss_sh(s, _MM_FROUND_TO_NEAREST_INT); }  // F16C, as the vector form
-  static float float_of_half(u16 d) { return _cvtsh_ss(d); }
+  static u16 half_of(float s) { return f16c_half_of(s); }  // F16C, as the vector form
+  static float float_of_half(u16 d) { return f16c_float_of_half(d); }
   static void quantize(const float* x, float s, std::int8_t* q) {
     __m512 v = _mm512_div_ps(_mm512_loadu_ps(x), _mm512_set1_ps(s));
     v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
@@ -134,8 +143,8 @@ struct cvt_block {
     v = _mm_max_epu32(v, _mm_shuffle_epi32(v, 0xb1));
     return static_cast<u32>(_mm_cvtsi128_si32(v));
   }
-  static u16 half_of(float s) { return _cvtss_sh(s, _MM_FROUND_TO_NEAREST_INT); }
-  static float float_of_half(u16 d) { return _cvtsh_ss(d); }
+  static u16 half_of(float s) { return f16c_half_of(s); }
+  static float float_of_half(u16 d) { return f16c_float_of_half(d); }
   static void quantize(const float* x, float s, std::int8_t* q) {
     __m256 v = _mm256_div_ps(_mm256_loadu_ps(x), _mm256_set1_ps(s));
     v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));

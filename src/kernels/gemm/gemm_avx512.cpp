@@ -441,7 +441,10 @@ void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::
     if (trans) {  // B^T rows are k-contiguous: transpose 16 columns at a time
       for (std::size_t h = 0; h < 2; ++h) {
         const std::size_t rows = n > 16 * h ? (n - 16 * h < 16 ? n - 16 * h : 16) : 0;
-        pack_transposed(rows, kc, b + (j0 + 16 * h) * ldb, ldb, dst + 16 * h, kNR, 0xFFFF);
+        // rows == 0 still writes the zero padding; its source pointer is never
+        // read, and is not formed past the last row (a huge ldb would overflow it).
+        const float* src = rows ? b + (j0 + 16 * h) * ldb : b;
+        pack_transposed(rows, kc, src, ldb, dst + 16 * h, kNR, 0xFFFF);
       }
     } else {
       const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);

@@ -39,12 +39,15 @@ template <std::size_t R>
 void s8_pack_panels(std::size_t n_total, std::size_t kc, const std::int8_t* src, std::size_t rs, std::size_t ks,
                     std::int8_t* dst) {
   const std::size_t bytes = s8_plain_panel_bytes<R>(kc);
-  for (std::size_t r0 = 0; r0 < n_total; r0 += R, dst += bytes, src += R * rs) {
+  // src + r0 * rs per panel, never advanced past the last row: with one row
+  // and a huge leading dimension, one more step would overflow the pointer.
+  for (std::size_t r0 = 0; r0 < n_total; r0 += R, dst += bytes) {
     const std::size_t n = n_total - r0 < R ? n_total - r0 : R;
+    const std::int8_t* p = src + r0 * rs;
     for (std::size_t i = 0; i < bytes; ++i) dst[i] = 0;
     for (std::size_t k = 0; k < kc; ++k) {
       std::int8_t* d = dst + (k / kS8Kg) * R * kS8Kg + k % kS8Kg;
-      for (std::size_t r = 0; r < n; ++r) d[r * kS8Kg] = src[r * rs + k * ks];
+      for (std::size_t r = 0; r < n; ++r) d[r * kS8Kg] = p[r * rs + k * ks];
     }
   }
 }
