@@ -306,7 +306,22 @@ class driver {
   // An int32 sum as fp32. Sums of at most 131072 int8 products lie in
   // [-2^31 + 2^24, 2^31]: INT32_MIN can only be 2^31 wrapped.
   static float widen(float a) { return a; }
+#if defined(__ARM_FEATURE_MVE)
+  // arm-none-eabi GCC 12 for MVE cores if-converts the select below into a
+  // predicated "vcvtne", which its assembler reads as MVE's VCVTN and
+  // rejects: no select there, the sign bit of -2^31 flipped as an integer.
+  static float widen(std::int32_t a) {
+    const float f = static_cast<float>(a);
+    std::uint32_t bits;
+    __builtin_memcpy(&bits, &f, sizeof bits);
+    bits ^= static_cast<std::uint32_t>(a == INT32_MIN) << 31;
+    float r;
+    __builtin_memcpy(&r, &bits, sizeof r);
+    return r;
+  }
+#else
   static float widen(std::int32_t a) { return a == INT32_MIN ? 2147483648.f : static_cast<float>(a); }
+#endif
 
   // One row of an fp32 C: c[j] = (s_row * sb[j]) * acc[j] (+ beta * c[j]).
   // -O2 does not vectorise baseline loops with a remainder, so four lanes
