@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qkv/dtype.h"
 #include "qkv/export.h"
 #include "qkv/status.h"
 
@@ -126,6 +127,57 @@ QKV_API qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, i
 QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
                                      const float* out, const float* lse, const float* dout, float* dq, float* dk,
                                      float* dv, void* workspace, size_t workspace_bytes);
+
+/** @name Attention on bf16 or fp16 tensors
+ *  The _ex entry points take a @p type (QKV_DTYPE_F32, QKV_DTYPE_BF16 or
+ *  QKV_DTYPE_F16) for Q, K, V, O and, in the backward, dO, dQ, dK, dV (bit
+ *  patterns as in qkv/dtype.h; strides in elements of @p type). lse stays
+ *  fp32; QKV_DTYPE_F32 is exactly qkv_sdpa_forward() / qkv_sdpa_backward().
+ *  Semantics, statuses and determinism are theirs, plus QKV_ERR_BAD_ARGUMENT
+ *  for another @p type.
+ *
+ *  How it computes: inputs are taken exactly (widening is exact); scores
+ *  are summed and the softmax computed in fp32; outputs are rounded once,
+ *  to nearest even. The forward multiplies P V in one of two ways:
+ *   - BF16 on a CPU whose bf16 dot products outrun its fp32 FMAs (the
+ *     avx512_bf16 set on e.g. AMD Zen 4/5; qkv_gemm_ex's choice): the
+ *     weights P are rounded to bf16 before they meet V (as FlashAttention's
+ *     bf16 kernels do), and bf16 inputs or partial sums below 2^-126 may be
+ *     flushed to zero (vdpbf16ps does);
+ *   - otherwise (F16, and BF16 elsewhere): K and V tiles are widened to
+ *     fp32 and the fp32 kernels run on them.
+ *  Error bound of the forward, with O* the exact attention of the stored
+ *  inputs and u the unit roundoff of @p type (bf16 2^-8, fp16 2^-11):
+ *    |O - O*| <= u |O*| + (u_p + e) sum_j P*_ij |V_jf|
+ *  where u_p = 2^-8 when P is rounded to bf16, else 0, and e is the fp32
+ *  attention's own error (a few units of 2^-24 times head_dim times the
+ *  largest |scale q.k| of the row).
+ *  The backward widens Q, K, V, O and dO into fp32 copies in the workspace,
+ *  runs the fp32 backward on them and rounds dQ, dK, dV once: its error is
+ *  the fp32 backward's plus u of each output, its speed the fp32
+ *  backward's, and its workspace that of qkv_sdpa_backward() plus eight
+ *  fp32 copies of the tensors (batch * heads * len * dim floats each).
+ *  @{ */
+
+/** Workspace of qkv_sdpa_forward_ex() with up to @p threads threads.
+ *  @return as qkv_sdpa_workspace_size(); QKV_ERR_BAD_ARGUMENT for an unsupported @p type. */
+QKV_API qkv_status qkv_sdpa_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type, int threads, size_t* bytes);
+
+/** qkv_sdpa_forward() on tensors of @p type (see above). */
+QKV_API qkv_status qkv_sdpa_forward_ex(const qkv_sdpa_desc* desc, qkv_dtype type, const void* q, const void* k,
+                                       const void* v, void* out, float* lse, void* workspace,
+                                       size_t workspace_bytes);
+
+/** Workspace of qkv_sdpa_backward_ex() with up to @p threads threads.
+ *  @return as qkv_sdpa_backward_workspace_size(); QKV_ERR_BAD_ARGUMENT for an unsupported @p type. */
+QKV_API qkv_status qkv_sdpa_backward_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type, int threads,
+                                                       size_t* bytes);
+
+/** qkv_sdpa_backward() on tensors of @p type (see above); lse is the forward's, fp32. */
+QKV_API qkv_status qkv_sdpa_backward_ex(const qkv_sdpa_desc* desc, qkv_dtype type, const void* q, const void* k,
+                                        const void* v, const void* out, const float* lse, const void* dout,
+                                        void* dq, void* dk, void* dv, void* workspace, size_t workspace_bytes);
+/** @} */
 
 QKV_EXTERN_C_END
 

@@ -97,4 +97,10 @@ void report_sdpa(double microseconds, const char* routine, const ops::sdpa_plan&
          p.x.pool.parallel_for ? " (executor)" : "");
 }
 
+qkv_status check_sdpa_type(long long value, qkv_dtype* type) noexcept {
+  if (value != QKV_DTYPE_F32 && value != QKV_DTYPE_BF16 && value != QKV_DTYPE_F16) return QKV_ERR_BAD_ARGUMENT;
+  *type = static_cast<qkv_dtype>(value);
+  return QKV_OK;
+}
+
 }  // namespace qkv::capi

@@ -7,6 +7,7 @@
 
 #include "ops/sdpa_plan.hpp"
 #include "qkv/attention.h"
+#include "qkv/dtype.h"
 
 namespace qkv::capi {
 
@@ -19,6 +20,10 @@ qkv_status check_sdpa_desc(const qkv_sdpa_desc* desc) noexcept;
 // overlap themselves; `backward` also requires q, k and v layouts not to
 // overlap. Statuses QKV_ERR_BAD_STRIDE and QKV_ERR_SIZE_OVERFLOW.
 qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept;
+
+// The element type of a typed call, read as an integer (capi/enum_value):
+// F32, BF16 or F16 set *type; anything else is QKV_ERR_BAD_ARGUMENT.
+qkv_status check_sdpa_type(long long value, qkv_dtype* type) noexcept;
 
 // The report line of an attention call (capi/report.hpp): routine, ISA,
 // fused or reference, the shape and options, the threads.

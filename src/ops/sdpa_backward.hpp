@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "ops/sdpa_plan.hpp"
+#include "qkv/dtype.h"
 
 namespace qkv::ops {
 
@@ -20,6 +21,13 @@ namespace qkv::ops {
 bool sdpa_backward_workspace_bytes(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept;
 bool sdpa_backward(const sdpa_plan& p, const float* q, const float* k, const float* v, const float* out,
                    const float* lse, const float* dout, float* dq, float* dk, float* dv, void* workspace,
+                   std::size_t bytes) noexcept;
+
+// The same on tensors of `type` (F32, BF16 or F16; strides in elements;
+// lse fp32), sdpa_backward_lowp.cpp. F32 is the pair above.
+bool sdpa_backward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept;
+bool sdpa_backward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, const void* out,
+                   const float* lse, const void* dout, void* dq, void* dk, void* dv, void* workspace,
                    std::size_t bytes) noexcept;
 
 // ---- the two drivers, for sdpa_backward.cpp ----

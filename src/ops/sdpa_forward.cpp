@@ -8,8 +8,8 @@
 #include "kernels/attn/attn.hpp"
 #include "kernels/softmax/softmax.hpp"
 #include "ops/attn_blocking.hpp"
-#include "ops/dropout_rng.hpp"
 #include "ops/gemm.hpp"
+#include "ops/sdpa_fused_step.hpp"
 #include "ops/softmax.hpp"
 #include "ops/threads.hpp"
 #include "util/size_math.hpp"
@@ -17,26 +17,10 @@
 namespace qkv::ops {
 namespace {
 
-constexpr float kNegInf = -__builtin_huge_valf();
-using ll = long long;
+using namespace fused_step;
 
 using util::add_ok;
 using util::mul_ok;
-
-// Where (b, h) starts in a tensor of layout s.
-inline std::size_t base(const qkv_sdpa_strides& s, std::size_t b, std::size_t h) {
-  return b * s.batch + h * s.head;
-}
-
-// Dropout: weight (b,h,i,j) survives with probability 1-p, scaled by 1/(1-p).
-struct dropout_cfg {
-  bool on;
-  std::uint32_t thresh;
-  float keep_scale;
-  explicit dropout_cfg(const sdpa_plan& p)
-      : on(p.dropout_p > 0.0f), thresh(dropout::threshold(p.dropout_p)),
-        keep_scale(p.dropout_p > 0.0f ? 1.0f / (1.0f - p.dropout_p) : 1.0f) {}
-};
 
 // ---- fused ---------------------------------------------------------------
 
@@ -88,33 +72,15 @@ void fused_task(const kern::attn_kernels& kn, const sdpa_plan& p, const dropout_
   }
   for (std::size_t e = 0; e < Dv * br; ++e) ot[e] = 0.0f;
 
-  // Query i sees key j iff j <= i + off (bottom-right aligned causal mask).
-  const ll off = static_cast<ll>(p.kv_len) - static_cast<ll>(p.q_len);
-  std::size_t kv_end = p.kv_len;
-  if (p.causal) {
-    const ll last = static_cast<ll>(i0 + rows - 1) + off;  // the furthest key any row sees
-    kv_end = last < 0 ? 0 : std::min(static_cast<std::size_t>(last) + 1, p.kv_len);
-  }
+  const std::size_t end = kv_end(p, i0, rows);
   const float* kb_ptr = k + base(p.k, b, h);
   const float* vb_ptr = v + base(p.v, b, h);
-  for (std::size_t j0 = 0; j0 < kv_end; j0 += kSdpaKeyTile) {
-    const std::size_t kb = kv_end - j0 < kSdpaKeyTile ? kv_end - j0 : kSdpaKeyTile;
+  for (std::size_t j0 = 0; j0 < end; j0 += kSdpaKeyTile) {
+    const std::size_t kb = end - j0 < kSdpaKeyTile ? end - j0 : kSdpaKeyTile;
     kn.scores(kb, D, qt, kb_ptr + j0 * p.k.token, p.k.token, st);
-    if (p.causal && static_cast<ll>(j0 + kb - 1) > static_cast<ll>(i0) + off) {  // a diagonal tile
-      for (std::size_t j = 0; j < kb; ++j) {
-        const ll first_seeing = static_cast<ll>(j0 + j) - off - static_cast<ll>(i0);  // first row r that sees j
-        const std::size_t hidden = static_cast<std::size_t>(std::clamp<ll>(first_seeing, 0, static_cast<ll>(br)));
-        for (std::size_t r = 0; r < hidden; ++r) st[j * br + r] = kNegInf;
-      }
-    }
+    mask_diagonal(p, br, i0, j0, kb, st);
     kn.softmax(kb, st, m, l, alpha);  // l and lse are taken before dropout
-    if (drop.on) {
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::uint64_t key = dropout::row_key(p.dropout_seed, b, h, i0 + r);
-        for (std::size_t j = 0; j < kb; ++j)
-          if (!dropout::keep(key, j0 + j, drop.thresh)) st[j * br + r] = 0.0f;
-      }
-    }
+    drop_weights(p, drop, b, h, br, i0, rows, j0, kb, st);
     kn.accumulate(kb, Dv, st, vb_ptr + j0 * p.v.token, p.v.token, alpha, ot, key_chunk);
   }
 

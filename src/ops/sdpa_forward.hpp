@@ -18,6 +18,7 @@
 #include <cstddef>
 
 #include "ops/sdpa_plan.hpp"
+#include "qkv/dtype.h"
 
 namespace qkv::ops {
 
@@ -41,5 +42,11 @@ bool sdpa_forward_workspace_bytes(const sdpa_plan& p, int threads, std::size_t* 
 // written, when it does not hold even one thread's share.
 bool sdpa_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out, float* lse,
                   void* ws, std::size_t bytes) noexcept;
+
+// The same on tensors of `type` (F32, BF16 or F16; strides in elements;
+// lse fp32), sdpa_forward_lowp.cpp. F32 is the pair above.
+bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept;
+bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
+                  float* lse, void* ws, std::size_t bytes) noexcept;
 
 }  // namespace qkv::ops

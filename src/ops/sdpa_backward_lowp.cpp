@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+// The attention backward on bf16 or fp16 tensors (qkv_sdpa_backward_ex):
+// Q, K, V, O and dO widened (exactly) into contiguous fp32 copies
+// (ops/sdpa_widen), the fp32 backward of the plan's algorithm run on them,
+// and dQ, dK, dV rounded once to the storage type. It computes what the
+// fp32 backward computes from the stored values, so its accuracy is the
+// fp32 one plus the final rounding; its speed is the fp32 backward's plus
+// memory-bound conversions. The workspace holds the eight copies (about
+// 8 * batch * heads * len * dim floats) besides the fp32 backward's own.
+#include <cstdint>
+
+#include "kernels/convert/convert.hpp"
+#include "ops/sdpa_backward.hpp"
+#include "ops/sdpa_forward.hpp"
+#include "ops/sdpa_widen.hpp"
+#include "util/size_math.hpp"
+
+namespace qkv::ops {
+namespace {
+
+// Q K V O dO, then dQ dK dV.
+constexpr sdpa_tensor kWide[8] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v, sdpa_tensor::o,
+                                  sdpa_tensor::o, sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v};
+
+}  // namespace
+
+bool sdpa_backward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept {
+  if (type == QKV_DTYPE_F32) return sdpa_backward_workspace_bytes(p, threads, bytes);
+  std::size_t at[8], floats, inner, total;
+  if (!sdpa_wide_slots(p, kWide, 8, at, &floats) ||
+      !sdpa_backward_workspace_bytes(sdpa_contiguous_plan(p), threads, &inner) ||
+      !util::mul_ok(floats, sizeof(float), &total) || !util::add_ok(total, inner, &total) ||
+      !util::add_ok(total, kSdpaAlign, &total))
+    return false;
+  *bytes = total;
+  return true;
+}
+
+bool sdpa_backward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, const void* out,
+                   const float* lse, const void* dout, void* dq, void* dk, void* dv, void* ws,
+                   std::size_t bytes) noexcept {
+  if (type == QKV_DTYPE_F32)
+    return sdpa_backward(p, static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
+                         static_cast<const float*>(out), lse, static_cast<const float*>(dout), static_cast<float*>(dq),
+                         static_cast<float*>(dk), static_cast<float*>(dv), ws, bytes);
+  std::size_t at[8], floats, one;
+  if (!ws || !sdpa_wide_slots(p, kWide, 8, at, &floats) || !sdpa_backward_workspace_bytes(p, type, 1, &one) ||
+      bytes < one)
+    return false;
+  const auto addr = reinterpret_cast<std::uintptr_t>(ws);
+  const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
+  float* w = reinterpret_cast<float*>(static_cast<char*>(ws) + pad);
+  float* t[8];
+  for (int i = 0; i < 8; ++i) t[i] = w + at[i];
+  const kern::convert_kernels& cv = kern::convert_for(p.x.isa);
+  const void* in[5] = {q, k, v, out, dout};
+  for (int i = 0; i < 5; ++i) sdpa_widen(cv, type, p, kWide[i], in[i], t[i]);
+  const std::size_t used = pad + floats * sizeof(float);
+  if (!sdpa_backward(sdpa_contiguous_plan(p), t[0], t[1], t[2], t[3], lse, t[4], t[5], t[6], t[7], w + floats,
+                     bytes - used))
+    return false;
+  sdpa_narrow(cv, type, p, sdpa_tensor::q, t[5], dq);
+  sdpa_narrow(cv, type, p, sdpa_tensor::k, t[6], dk);
+  sdpa_narrow(cv, type, p, sdpa_tensor::v, t[7], dv);
+  return true;
+}
+
+}  // namespace qkv::ops

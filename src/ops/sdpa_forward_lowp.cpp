@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+// The attention forward on bf16 or fp16 tensors (qkv_sdpa_forward_ex):
+//  - fused, bf16, where the ISA has bf16 dot products and the
+//    microarchitecture runs them faster than fp32 FMAs (dispatch::uarch
+//    bf16_dot, the same choice as the bf16 GEMM): Q^T packed as bf16 pairs,
+//    K read in place, S = scale * (Q K^T) summed in fp32, the fp32 online
+//    softmax of the ISA's attn set, P rounded to bf16 and paired with V,
+//    whose key pairs are packed once per call for every head (a shared
+//    workspace region the size of V) rather than once per query tile
+//    (kernels/attn_bf16);
+//  - fused, otherwise: each K and V tile widened (exactly) to fp32 and the
+//    fp32 tile kernels run on it, Q^T packed as scale * widened Q;
+//  - reference: the tensors widened whole (ops/sdpa_widen) and the fp32
+//    reference run on them.
+// The fused paths share the fp32 driver's tiles, task order, causal mask
+// and dropout (ops/sdpa_fused_step.hpp); O is rounded to the storage type
+// once, at the end, and lse stays fp32. Results do not depend on the thread
+// count.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/attn/attn.hpp"
+#include "kernels/attn_bf16/attn_bf16.hpp"
+#include "kernels/convert/convert.hpp"
+#include "dispatch/uarch.hpp"
+#include "ops/attn_blocking.hpp"
+#include "ops/sdpa_forward.hpp"
+#include "ops/sdpa_fused_step.hpp"
+#include "ops/sdpa_widen.hpp"
+#include "ops/threads.hpp"
+#include "util/half.hpp"
+#include "util/size_math.hpp"
+
+namespace qkv::ops {
+namespace {
+
+using namespace fused_step;
+using util::add_ok;
+using util::mul_ok;
+
+constexpr std::size_t kTile = kSdpaKeyTile;
+
+inline float widen1(qkv_dtype t, std::uint16_t h) {
+  return t == QKV_DTYPE_BF16 ? util::bf16_to_f32(h) : util::f16_to_f32(h);
+}
+
+// One thread's workspace, in floats: the fp32 driver's Qt, St, Ot, m, l,
+// alpha, then widened K and V tiles (or packed V pairs), then P pairs.
+bool lowp_floats_per_thread(const sdpa_plan& p, std::size_t* floats) {
+  std::size_t rows, tile_rows, kv;
+  if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, kTile + 3 + kTile / 2, &rows) ||
+      !mul_ok(rows, kern::kAttnMaxBr, &rows) || !mul_ok(kv, kTile, &tile_rows) || !add_ok(rows, tile_rows, floats))
+    return false;
+  // Round up to whole 64-byte lines, so every thread's share stays aligned.
+  std::size_t f = *floats;
+  if (!add_ok(f, kSdpaAlign / sizeof(float) - 1, &f)) return false;
+  *floats = f / (kSdpaAlign / sizeof(float)) * (kSdpaAlign / sizeof(float));
+  return true;
+}
+
+// Floats of the V pairs of every head (BF16: vp [batch*heads][ceil(kv_len/2)][v_dim] dwords), rounded to whole lines.
+bool vpairs_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
+  std::size_t n = 0;
+  if (type == QKV_DTYPE_BF16 && (!mul_ok(p.batch, p.heads, &n) || !mul_ok(n, (p.kv_len + 1) / 2, &n) ||
+                                 !mul_ok(n, p.v_dim, &n) || !add_ok(n, kSdpaAlign / sizeof(float) - 1, &n)))
+    return false;
+  *floats = n / (kSdpaAlign / sizeof(float)) * (kSdpaAlign / sizeof(float));
+  return true;
+}
+
+struct lowp_call {
+  const sdpa_plan& p;
+  qkv_dtype type;
+  const kern::attn_kernels& kn;
+  const kern::attn_bf16_kernels* bk;  // non-null: the bf16 dot-product path
+  const kern::convert_kernels& cv;
+  dropout_cfg drop;
+  std::size_t key_chunk;  // for widened V tiles (ldv = v_dim)
+  const std::uint16_t *q, *k, *v;
+  std::uint16_t* out;
+  float* lse;
+  std::uint32_t* vpairs;  // the dot path's packed V of every head
+
+  std::size_t vpairs_head() const { return (p.kv_len + 1) / 2 * p.v_dim; }
+
+  // Qt[f][r] = scale * Q[r][f] (the widen path) or the bf16 pairs of Q^T
+  // (the dot path, unscaled: the scale multiplies the fp32 sums).
+  void pack_q(const std::uint16_t* qb, std::size_t rows, std::size_t br, float* w) const {
+    const std::size_t D = p.head_dim, ld = p.q.token;
+    if (!bk) {
+      for (std::size_t f = 0; f < D; ++f)
+        for (std::size_t r = 0; r < br; ++r) w[f * br + r] = r < rows ? p.scale * widen1(type, qb[r * ld + f]) : 0.0f;
+      return;
+    }
+    auto* qp = reinterpret_cast<std::uint32_t*>(w);
+    for (std::size_t i = 0; 2 * i < D; ++i)
+      for (std::size_t r = 0; r < br; ++r) {
+        std::uint32_t lo = 0, hi = 0;
+        if (r < rows) {
+          lo = qb[r * ld + 2 * i];
+          hi = 2 * i + 1 < D ? qb[r * ld + 2 * i + 1] : 0;
+        }
+        qp[i * br + r] = lo | hi << 16;
+      }
+  }
+
+  void task(std::size_t b, std::size_t h, std::size_t qi, float* w) const {
+    const std::size_t br = kn.br, D = p.head_dim, Dv = p.v_dim;
+    const std::size_t i0 = qi * br;
+    const std::size_t rows = p.q_len - i0 < br ? p.q_len - i0 : br;
+    float* qt = w;                // [D][br], or the pairs [ceil(D/2)][br]
+    float* st = qt + D * br;      // [kTile][br]
+    float* ot = st + kTile * br;  // [Dv][br]
+    float* m = ot + Dv * br;      // [br] each
+    float* l = m + br;
+    float* alpha = l + br;
+    float* kw = alpha + br;       // [kTile][D] widened K
+    float* vw = kw + kTile * D;   // [kTile][Dv] widened V
+    auto* pp = reinterpret_cast<std::uint32_t*>(vw + kTile * Dv);  // [kTile/2][br]
+
+    pack_q(q + base(p.q, b, h) + i0 * p.q.token, rows, br, qt);
+    for (std::size_t r = 0; r < br; ++r) {
+      m[r] = kNegInf;
+      l[r] = 0.0f;
+    }
+    for (std::size_t e = 0; e < Dv * br; ++e) ot[e] = 0.0f;
+
+    const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
+    const std::size_t end = kv_end(p, i0, rows);
+    const std::uint16_t* kh = k + base(p.k, b, h);
+    const std::uint16_t* vh = v + base(p.v, b, h);
+    const std::uint32_t* vph = vpairs + (b * p.heads + h) * vpairs_head();
+    for (std::size_t j0 = 0; j0 < end; j0 += kTile) {
+      const std::size_t kb = end - j0 < kTile ? end - j0 : kTile;
+      const std::uint16_t* kt = kh + j0 * p.k.token;
+      const std::uint16_t* vt = vh + j0 * p.v.token;
+      if (bk) {
+        bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), kt, p.k.token, p.scale, st);
+      } else {
+        for (std::size_t j = 0; j < kb; ++j) widen(D, kt + j * p.k.token, kw + j * D);
+        kn.scores(kb, D, qt, kw, D, st);
+      }
+      mask_diagonal(p, br, i0, j0, kb, st);
+      if (bk && !drop.on) {
+        bk->softmax_pairs(kb, st, m, l, alpha, pp);
+      } else {
+        kn.softmax(kb, st, m, l, alpha);  // l and lse are taken before dropout
+        drop_weights(p, drop, b, h, br, i0, rows, j0, kb, st);
+        if (bk) bk->pack_p(kb, st, pp);
+      }
+      if (bk) {
+        bk->accumulate(kb, Dv, pp, vph + j0 / 2 * Dv, alpha, ot);
+      } else {
+        for (std::size_t j = 0; j < kb; ++j) widen(Dv, vt + j * p.v.token, vw + j * Dv);
+        kn.accumulate(kb, Dv, st, vw, Dv, alpha, ot, key_chunk);
+      }
+    }
+
+    // O = O^T / l (times the dropout scale), rounded once; a row that saw nothing is zero.
+    std::uint16_t* ob = out + base(p.o, b, h) + i0 * p.o.token;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float inv = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
+      std::uint16_t* orow = ob + r * p.o.token;
+      if (type == QKV_DTYPE_BF16)
+        for (std::size_t f = 0; f < Dv; ++f) orow[f] = util::f32_to_bf16(ot[f * br + r] * inv);
+      else
+        for (std::size_t f = 0; f < Dv; ++f) orow[f] = util::f32_to_f16(ot[f * br + r] * inv);
+      if (lse) lse[(b * p.heads + h) * p.q_len + i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : kNegInf;
+    }
+  }
+};
+
+// The bf16 dot-product set to use, or nullptr (widen).
+const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, const kern::attn_kernels& kn) {
+  if (type != QKV_DTYPE_BF16 || !dispatch::uarch().bf16_dot) return nullptr;
+  const kern::attn_bf16_kernels* bk = kern::attn_bf16_for(p.x.isa);
+  return bk && bk->br == kn.br ? bk : nullptr;
+}
+
+void fused_lowp(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
+                float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads) {
+  const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
+  const lowp_call c{p,
+                    type,
+                    kn,
+                    dot_kernels(p, type, kn),
+                    kern::convert_for(p.x.isa),
+                    dropout_cfg(p),
+                    attn_key_chunk(p.v_dim, kn.br),
+                    static_cast<const std::uint16_t*>(q),
+                    static_cast<const std::uint16_t*>(k),
+                    static_cast<const std::uint16_t*>(v),
+                    static_cast<std::uint16_t*>(out),
+                    lse,
+                    reinterpret_cast<std::uint32_t*>(vpairs)};
+  const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
+  const std::size_t heads = p.batch * p.heads;
+  const std::size_t tasks = heads * nqt;
+  float flops = 4.0f * static_cast<float>(heads) * static_cast<float>(p.q_len) * static_cast<float>(p.kv_len) *
+                static_cast<float>(p.head_dim + p.v_dim) / 2.0f;
+  if (p.causal) flops *= 0.5f;
+  int threads = threads_for(p.x, flops, tasks);
+  if (threads > max_threads) threads = max_threads;
+  if (c.bk) {  // V's key pairs, every head, a key tile per step
+    const std::size_t nkt = (p.kv_len + kTile - 1) / kTile;
+    parallel_for_static(p.x, threads, heads * nkt, [&](std::size_t t) {
+      const std::size_t bh = t / nkt, j0 = t % nkt * kTile;
+      const std::size_t kb = p.kv_len - j0 < kTile ? p.kv_len - j0 : kTile;
+      c.bk->pack_v(kb, p.v_dim, c.v + base(p.v, bh / p.heads, bh % p.heads) + j0 * p.v.token, p.v.token,
+                   c.vpairs + bh * c.vpairs_head() + j0 / 2 * p.v_dim);
+    });
+  }
+  // The fp32 driver's order: heaviest (last) query tiles first.
+  parallel_for_tasks(p.x, threads, tasks, [&](std::size_t t, int thread) {
+    const std::size_t bh = t % heads, qi = nqt - 1 - t / heads;
+    c.task(bh / p.heads, bh % p.heads, qi, ws + static_cast<std::size_t>(thread) * per_thread_floats);
+  });
+}
+
+// The reference path: wide Q, K, V and O, then the fp32 reference's workspace.
+constexpr sdpa_tensor kWide[4] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v, sdpa_tensor::o};
+
+}  // namespace
+
+bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept {
+  if (type == QKV_DTYPE_F32) return sdpa_forward_workspace_bytes(p, threads, bytes);
+  std::size_t floats, inner, total;
+  if (p.algo == QKV_SDPA_REFERENCE) {
+    std::size_t at[4];
+    if (!sdpa_wide_slots(p, kWide, 4, at, &floats) || !sdpa_forward_workspace_bytes(sdpa_contiguous_plan(p), 1, &inner) ||
+        !mul_ok(floats, sizeof(float), &total) || !add_ok(total, inner, &total) ||
+        !add_ok(total, kSdpaAlign, &total))
+      return false;
+    *bytes = total;
+    return true;
+  }
+  std::size_t shared;
+  if (!lowp_floats_per_thread(p, &floats) || !mul_ok(floats, static_cast<std::size_t>(threads), &total) ||
+      !vpairs_floats(p, type, &shared) || !add_ok(total, shared, &total) || !mul_ok(total, sizeof(float), &total) ||
+      !add_ok(total, kSdpaAlign - 1, &total))
+    return false;
+  *bytes = total;
+  return true;
+}
+
+bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
+                  float* lse, void* ws, std::size_t bytes) noexcept {
+  if (type == QKV_DTYPE_F32)
+    return sdpa_forward(p, static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
+                        static_cast<float*>(out), lse, ws, bytes);
+  if (!ws) return false;
+  const auto addr = reinterpret_cast<std::uintptr_t>(ws);
+  const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
+  if (bytes < pad) return false;
+  float* w = reinterpret_cast<float*>(static_cast<char*>(ws) + pad);
+  const std::size_t avail = bytes - pad;
+  if (p.algo == QKV_SDPA_REFERENCE) {
+    std::size_t need;
+    if (!sdpa_forward_workspace_bytes(p, type, 1, &need) || bytes < need) return false;
+    const kern::convert_kernels& cv = kern::convert_for(p.x.isa);
+    const sdpa_plan c = sdpa_contiguous_plan(p);
+    std::size_t at[4], floats;
+    sdpa_wide_slots(p, kWide, 4, at, &floats);
+    float* t[4] = {w + at[0], w + at[1], w + at[2], w + at[3]};
+    sdpa_widen(cv, type, p, sdpa_tensor::q, q, t[0]);
+    sdpa_widen(cv, type, p, sdpa_tensor::k, k, t[1]);
+    sdpa_widen(cv, type, p, sdpa_tensor::v, v, t[2]);
+    const std::size_t used = pad + floats * sizeof(float);
+    if (!sdpa_forward(c, t[0], t[1], t[2], t[3], lse, w + floats, bytes - used)) return false;
+    sdpa_narrow(cv, type, p, sdpa_tensor::o, t[3], out);
+    return true;
+  }
+  std::size_t per, shared;
+  if (!lowp_floats_per_thread(p, &per) || !vpairs_floats(p, type, &shared) || avail / sizeof(float) < shared)
+    return false;
+  const std::size_t fit = (avail / sizeof(float) - shared) / per;
+  if (fit < 1) return false;
+  fused_lowp(p, type, q, k, v, out, lse, w, w + shared, per, fit > 1024 ? 1024 : static_cast<int>(fit));
+  return true;
+}
+
+}  // namespace qkv::ops
