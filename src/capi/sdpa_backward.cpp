@@ -12,7 +12,8 @@
 
 namespace {
 
-qkv_status checked_plan(const qkv_sdpa_desc* desc, qkv_dtype t, qkv::ops::sdpa_plan* p, qkv_dtype* type) {
+// As capi/sdpa_forward.cpp's: `t` by reference, read through its bits.
+qkv_status checked_plan(const qkv_sdpa_desc* desc, const qkv_dtype& t, qkv::ops::sdpa_plan* p, qkv_dtype* type) {
   if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
   *p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
   if (const qkv_status st = qkv::capi::check_sdpa_plan(*p, /*backward=*/true); st != QKV_OK) return st;

@@ -14,7 +14,10 @@
 namespace {
 
 // The checks every forward call shares; on QKV_OK *p and *type are set.
-qkv_status checked_plan(const qkv_sdpa_desc* desc, qkv_dtype t, qkv::ops::sdpa_plan* p, qkv_dtype* type) {
+// `t` by reference and read through its bits: a C caller may pass any int,
+// and copying it as a qkv_dtype would load an out-of-range enum (UB;
+// capi/enum_value.hpp).
+qkv_status checked_plan(const qkv_sdpa_desc* desc, const qkv_dtype& t, qkv::ops::sdpa_plan* p, qkv_dtype* type) {
   if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
   *p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
   if (const qkv_status st = qkv::capi::check_sdpa_plan(*p, /*backward=*/false); st != QKV_OK) return st;

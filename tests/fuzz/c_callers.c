@@ -9,6 +9,21 @@ qkv_status fuzz_c_isa_query(int isa, int* compiled, int* supported) {
 }
 qkv_status fuzz_c_set_isa(int isa) { return qkv_set_isa((qkv_isa)isa); }
 void fuzz_c_set_algo(qkv_sdpa_desc* desc, int v) { desc->algo = (qkv_sdpa_algo)v; }
+qkv_status fuzz_c_sdpa_workspace_size_ex(const qkv_sdpa_desc* desc, int type, int threads, size_t* bytes) {
+  return qkv_sdpa_workspace_size_ex(desc, (qkv_dtype)type, threads, bytes);
+}
+qkv_status fuzz_c_sdpa_forward_ex(const qkv_sdpa_desc* desc, int type, const void* q, const void* k, const void* v,
+                                  void* out, float* lse, void* workspace, size_t workspace_bytes) {
+  return qkv_sdpa_forward_ex(desc, (qkv_dtype)type, q, k, v, out, lse, workspace, workspace_bytes);
+}
+qkv_status fuzz_c_sdpa_backward_workspace_size_ex(const qkv_sdpa_desc* desc, int type, int threads, size_t* bytes) {
+  return qkv_sdpa_backward_workspace_size_ex(desc, (qkv_dtype)type, threads, bytes);
+}
+qkv_status fuzz_c_sdpa_backward_ex(const qkv_sdpa_desc* desc, int type, const void* q, const void* k, const void* v,
+                                   const void* out, const float* lse, const void* dout, void* dq, void* dk, void* dv,
+                                   void* workspace, size_t workspace_bytes) {
+  return qkv_sdpa_backward_ex(desc, (qkv_dtype)type, q, k, v, out, lse, dout, dq, dk, dv, workspace, workspace_bytes);
+}
 
 #ifdef QKV_GEMM_H
 qkv_status fuzz_c_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,

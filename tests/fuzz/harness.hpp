@@ -101,6 +101,7 @@ class guarded {
 
   std::size_t size() const { return bytes_; }
   void* data() { return mem_ + kGuard; }
+  const void* data() const { return mem_ + kGuard; }
   float* f() { return reinterpret_cast<float*>(mem_ + kGuard); }
   const float* f() const { return reinterpret_cast<const float*>(mem_ + kGuard); }
   std::size_t floats() const { return bytes_ / sizeof(float); }
@@ -121,6 +122,10 @@ class guarded {
   }
   bool same_bits(std::size_t i) const {
     return std::memcmp(saved_.data() + kGuard + i * sizeof(float), mem_ + kGuard + i * sizeof(float), sizeof(float)) == 0;
+  }
+  // Payload bytes [at, at + n) as they were at the snapshot (elements of any size).
+  bool same_bytes(std::size_t at, std::size_t n) const {
+    return std::memcmp(saved_.data() + kGuard + at, mem_ + kGuard + at, n) == 0;
   }
 
  private:

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+// Fuzz target: attention.h on typed tensors - qkv_sdpa_workspace_size_ex,
+// qkv-fuzz-requires: src/ops/sdpa_forward_lowp.cpp src/ops/sdpa_backward_lowp.cpp
+// qkv_sdpa_forward_ex, qkv_sdpa_backward_workspace_size_ex, qkv_sdpa_backward_ex.
+//
+// The shapes, layouts, flags, pointers and workspaces of fuzz_sdpa.cpp, plus
+// the element type: mostly BF16 or F16, sometimes F32, sometimes any int (a
+// C caller's enum, passed through c_callers.c). Per call:
+//   - canaries intact, inputs unchanged; on error every output (and the
+//     size query's *bytes) unchanged, a call the harness knows is valid is
+//     never refused, and one whose only fault is the type is
+//     QKV_ERR_BAD_ARGUMENT; an invalid type is never accepted;
+//   - F32: bit for bit the fp32 entry points (query, forward, backward);
+//   - forward, finite inputs: O against the double oracle run on the widened
+//     stored values within the header's bound
+//       |O - O*| <= u |O*| + (u_p + e) sum_j P*_ij |V_jf|,
+//     sum_j P*_ij |V_jf| bounded by max|V| / (1 - p); u = 2^-8 (bf16),
+//     2^-11 (fp16); u_p = 2^-8 for bf16 (P may be rounded to bf16), else 0;
+//     e = fuzz_sdpa.cpp's fp32 tolerance eps * 8 (A + D + Tk). Absolute
+//     terms for what the bound states in relative terms only: bf16's flush
+//     of inputs and partial sums below 2^-126 ((Tk + 2) 2^-126 / (1 - p)) and
+//     fp16's subnormal outputs (2^-25); an fp16 O beyond 65504 may be Inf.
+//     lse as fuzz_sdpa.cpp's. Elements outside O's layout untouched;
+//   - backward: dQ, dK, dV equal bit for bit to qkv_convert(F32 -> type) of
+//     qkv_sdpa_backward run on the widened Q, K, V, O, dO (same layouts,
+//     valid whenever the typed call was: the same checks), any values;
+//     elements outside the layouts untouched.
+#include <algorithm>
+
+#include "fuzz/harness.hpp"
+#include "support/ref_attention.hpp"
+
+namespace {
+using namespace qkv_fuzz;
+
+struct tensor_dims {
+  std::size_t b, h, t, f;
+};
+
+qkv_sdpa_strides pick_layout(input& in, const tensor_dims& d, bool allow_shared, bool* canonical) {
+  *canonical = true;
+  switch (in.in(0, 7)) {
+    case 5:  // padded [B,T,H,d]
+      return {d.t * d.h * (d.f + 3), d.f + 3, d.h * (d.f + 3)};
+    case 6:
+      if (allow_shared) return {d.t * d.f, 0, d.f};  // shared by all heads
+      return {d.h * d.t * d.f, d.t * d.f, d.f};
+    case 7: {
+      *canonical = false;
+      if (in.one_in(3)) return {in.edge(), in.in<std::size_t>(0, 64), in.ld(d.f)};
+      return {in.in<std::size_t>(0, 300), in.in<std::size_t>(0, 100), in.in<std::size_t>(0, 40)};
+    }
+    case 1:
+    case 2:  // [B,T,H,d]
+      return {d.t * d.h * d.f, d.f, d.h * d.f};
+    default:  // [B,H,T,d]
+      return {d.h * d.t * d.f, d.t * d.f, d.f};
+  }
+}
+
+// Elements a tensor spans (0 on overflow -> *ok false).
+std::size_t span(const qkv_sdpa_strides& s, const tensor_dims& d, bool* ok) {
+  std::size_t total = d.f, off;
+  const std::size_t st[3] = {s.batch, s.head, s.token}, ex[3] = {d.b, d.h, d.t};
+  *ok = true;
+  for (int i = 0; i < 3; ++i)
+    if (__builtin_mul_overflow(ex[i] - 1, st[i], &off) || __builtin_add_overflow(total, off, &total)) *ok = false;
+  if (total > kMaxElems) *ok = false;
+  return *ok ? total : 0;
+}
+
+bool valid_type(int t) { return t == QKV_DTYPE_F32 || t == QKV_DTYPE_BF16 || t == QKV_DTYPE_F16; }
+std::size_t elem_bytes(int t) { return t == QKV_DTYPE_F32 ? 4 : 2; }
+
+// Mostly bf16 or fp16 (the low end, what an exhausted input gives, is
+// bf16), sometimes F32, sometimes any int.
+int pick_type(input& in) {
+  switch (in.in(0, 15)) {
+    case 15: return in.raw().ConsumeIntegral<int>();
+    case 14: return in.in(-2, static_cast<int>(QKV_DTYPE_COUNT) + 2);
+    case 12:
+    case 13: return QKV_DTYPE_F32;
+    default: return in.flag() ? QKV_DTYPE_F16 : QKV_DTYPE_BF16;
+  }
+}
+
+// Fills `b` with elements of type t (a 16-bit type: values of `kind` rounded to it).
+QKV_FUZZ_NO_COVERAGE void fill_typed(guarded& b, int t, values kind, std::uint64_t seed) {
+  if (t == QKV_DTYPE_F32) {
+    fill(b, kind, seed);
+    return;
+  }
+  splitmix r(seed);
+  const std::size_t n = b.size() / 2;
+  std::vector<float> f(n);
+  for (float& v : f) v = value(r, kind);
+  if (n && qkv_convert(n, QKV_DTYPE_F32, f.data(), static_cast<qkv_dtype>(t), b.data()) != QKV_OK) std::abort();
+}
+
+// Every element of a typed buffer, widened (exact).
+QKV_FUZZ_NO_COVERAGE std::vector<float> widen_all(const guarded& b, int t) {
+  std::vector<float> out(b.size() / elem_bytes(t));
+  if (t == QKV_DTYPE_F32) {
+    if (!out.empty()) std::memcpy(out.data(), b.data(), out.size() * sizeof(float));
+  } else if (!out.empty() &&
+             qkv_convert(out.size(), static_cast<qkv_dtype>(t), b.data(), QKV_DTYPE_F32,
+                         out.data()) != QKV_OK) {
+    std::abort();
+  }
+  return out;
+}
+
+double max_abs(const std::vector<float>& p) {
+  double m = 0;
+  for (float x : p) m = std::max(m, std::fabs(double(x)));
+  return m;
+}
+
+// Calls on_element(offset, dense index) for every element of a layout-described tensor.
+template <class F>
+void for_each_element(const qkv_sdpa_strides& s, const tensor_dims& d, F&& on_element) {
+  std::size_t i = 0;
+  for (std::size_t b = 0; b < d.b; ++b)
+    for (std::size_t h = 0; h < d.h; ++h)
+      for (std::size_t t = 0; t < d.t; ++t)
+        for (std::size_t f = 0; f < d.f; ++f, ++i) on_element(b * s.batch + h * s.head + t * s.token + f, i);
+}
+
+// Elements of `g` (of `eb` bytes) not marked in `seen` are as at the snapshot.
+void untouched_outside(const guarded& g, std::size_t eb, const std::vector<char>& seen) {
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    if (!seen[i]) QKV_FUZZ_CHECK(g.same_bytes(i * eb, eb));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  stats().target = "sdpa_ex";
+  input in(data, size);
+  in.runtime();
+  const bool backward = in.flag();
+  const int type = pick_type(in);
+  const bool typed_ok = valid_type(type);
+  const int tfill = typed_ok ? type : QKV_DTYPE_BF16;  // how the buffers of an invalid type are filled
+  const std::size_t eb = elem_bytes(tfill);
+  qkv_sdpa_desc d{};
+  d.batch = in.dim(3), d.heads = in.dim(3), d.q_len = in.dim(9), d.kv_len = in.dim(9), d.head_dim = in.dim(17);
+  d.v_dim = in.flag() ? 0 : in.dim(17);
+  const std::size_t dv = d.v_dim ? d.v_dim : d.head_dim;
+  bool cq, ck, cv, co;
+  d.q = pick_layout(in, {d.batch, d.heads, d.q_len, d.head_dim}, false, &cq);
+  d.k = pick_layout(in, {d.batch, d.heads, d.kv_len, d.head_dim}, !backward, &ck);
+  d.v = pick_layout(in, {d.batch, d.heads, d.kv_len, dv}, !backward, &cv);
+  d.o = pick_layout(in, {d.batch, d.heads, d.q_len, dv}, false, &co);
+  d.scale = in.flag() ? 0.f : in.scalar();
+  d.causal = in.one_in(8) ? in.in(-2, 3) : in.flag();
+  switch (in.in(0, 7)) {
+    case 4: d.dropout_p = in.raw().ConsumeProbability<float>() * 0.9f; break;
+    case 5: d.dropout_p = 1.f; break;
+    case 6: d.dropout_p = std::numeric_limits<float>::quiet_NaN(); break;
+    case 7: d.dropout_p = -0.25f; break;
+    default: d.dropout_p = 0.f;
+  }
+  d.dropout_seed = in.seed();
+  const int algo = in.one_in(8) ? in.raw().ConsumeIntegral<int>() : in.in(0, 2);
+  fuzz_c_set_algo(&d, algo);
+  const values kind = in.kind();
+
+  const tensor_dims tq{d.batch, d.heads, d.q_len, d.head_dim}, tk{d.batch, d.heads, d.kv_len, d.head_dim},
+      tv{d.batch, d.heads, d.kv_len, dv}, to{d.batch, d.heads, d.q_len, dv};
+  bool fq, fk, fv, fo;
+  const std::size_t sq = span(d.q, tq, &fq), sk = span(d.k, tk, &fk), sv = span(d.v, tv, &fv), so = span(d.o, to, &fo);
+  std::size_t nlse = 0;
+  const bool flse = !__builtin_mul_overflow(d.batch, d.heads, &nlse) && !__builtin_mul_overflow(nlse, d.q_len, &nlse) &&
+                    nlse <= kMaxElems;
+  const bool zero_dim = !d.batch || !d.heads || !d.q_len || !d.kv_len || !d.head_dim;
+  const bool overflow = !(fq && fk && fv && fo && flse);
+  const bool big = !overflow && !zero_dim && !(fits(sq) && fits(sk) && fits(sv) && fits(so) && fits(nlse));
+  if (big) return 0;
+  // Keep one input well under the 10 s hang limit: the attention work of a valid call.
+  if (!overflow && !zero_dim &&
+      double(d.batch) * double(d.heads) * double(d.q_len) * double(d.kv_len) * double(d.head_dim + dv) > 2e7)
+    return 0;
+  const bool small = overflow || zero_dim;  // must be refused: tiny real buffers
+  auto bytes_of = [&](std::size_t n, std::size_t e) { return small ? 64 : n * e; };
+
+  // The size query: nothing written on error; F32 is the fp32 query; an invalid type is refused.
+  const int threads = in.in(1, 3);
+  constexpr std::size_t kUnset = 0x5eedf00d;
+  std::size_t need = kUnset;
+  const qkv_status qst = count(backward ? fuzz_c_sdpa_backward_workspace_size_ex(&d, type, threads, &need)
+                                        : fuzz_c_sdpa_workspace_size_ex(&d, type, threads, &need));
+  if (qst != QKV_OK) QKV_FUZZ_CHECK(need == kUnset);
+  if (!typed_ok) QKV_FUZZ_CHECK(qst != QKV_OK);
+  {
+    std::size_t need32 = kUnset;
+    const qkv_status st32 = backward ? qkv_sdpa_backward_workspace_size(&d, threads, &need32)
+                                     : qkv_sdpa_workspace_size(&d, threads, &need32);
+    if (type == QKV_DTYPE_F32) QKV_FUZZ_CHECK(st32 == qst && need32 == need);
+    // The type is the query's only fault: QKV_ERR_BAD_ARGUMENT.
+    if (!typed_ok && st32 == QKV_OK) QKV_FUZZ_CHECK(qst == QKV_ERR_BAD_ARGUMENT);
+  }
+  if (qst == QKV_OK && need > kMaxBytes) return 0;
+  const std::size_t ws_bytes = in.workspace(qst == QKV_OK ? need : 128);
+  if (ws_bytes > kMaxBytes) return 0;
+
+  guarded q(bytes_of(sq, eb)), k(bytes_of(sk, eb)), v(bytes_of(sv, eb)), o(bytes_of(so, eb)),
+      lse(bytes_of(nlse, sizeof(float))), ws(ws_bytes);
+  guarded dout(backward ? bytes_of(so, eb) : 0), dq(backward ? bytes_of(sq, eb) : 0),
+      dk(backward ? bytes_of(sk, eb) : 0), dvb(backward ? bytes_of(sv, eb) : 0);
+  const std::uint64_t seed = in.seed();
+  // Outputs start as `special` values: their initial state, also for the fp32 replays below.
+  auto init_out = [&](guarded& g, std::uint64_t s, int t) { fill_typed(g, t, values::special, seed + s); };
+  fill_typed(q, tfill, kind, seed);
+  fill_typed(k, tfill, kind, seed + 1);
+  fill_typed(v, tfill, kind, seed + 2);
+  init_out(o, 3, tfill);
+  fill(lse, values::special, seed + 4);
+  fill_typed(dout, tfill, kind, seed + 5);
+  init_out(dq, 6, tfill);
+  init_out(dk, 7, tfill);
+  init_out(dvb, 8, tfill);
+
+  const bool want_lse = backward || !in.one_in(4);
+  const void* qp = in.maybe_null(q.data());
+  const void* kp = in.maybe_null(k.data());
+  const void* vp = in.maybe_null(v.data());
+  void* wp = in.one_in(12) ? nullptr : ws.data();
+  qkv_status st;
+  guarded* outs[4];
+  int nouts = 0;
+  bool all_pointers = qp && kp && vp && wp;
+  if (!backward) {
+    void* op = in.maybe_null(o.data());
+    all_pointers = all_pointers && op;
+    for (guarded* g : {&q, &k, &v}) g->snapshot();
+    o.snapshot();
+    lse.snapshot();
+    outs[nouts++] = &o;
+    outs[nouts++] = &lse;
+    st = count(fuzz_c_sdpa_forward_ex(&d, type, qp, kp, vp, op, want_lse ? lse.f() : nullptr, wp, ws_bytes));
+  } else {
+    // The backward reads the forward's O and lse: produce them first when possible.
+    std::size_t fneed = 0;
+    if (typed_ok && !small && fuzz_c_sdpa_workspace_size_ex(&d, type, 1, &fneed) == QKV_OK && fneed <= kMaxBytes) {
+      guarded fws(fneed);
+      if (fuzz_c_sdpa_forward_ex(&d, type, q.data(), k.data(), v.data(), o.data(), lse.f(), fws.data(), fneed) !=
+          QKV_OK)
+        fill_typed(o, tfill, kind, 1);
+    }
+    for (guarded* g : {&q, &k, &v, &o, &lse, &dout}) g->snapshot();
+    dq.snapshot();
+    dk.snapshot();
+    dvb.snapshot();
+    outs[nouts++] = &dq;
+    outs[nouts++] = &dk;
+    outs[nouts++] = &dvb;
+    const void *op = in.maybe_null(o.data()), *gp = in.maybe_null(dout.data());
+    const float* lp = in.maybe_null(lse.f());
+    void *gq = in.maybe_null(dq.data()), *gk = in.maybe_null(dk.data()), *gv = in.maybe_null(dvb.data());
+    all_pointers = all_pointers && op && lp && gp && gq && gk && gv;
+    st = count(fuzz_c_sdpa_backward_ex(&d, type, qp, kp, vp, op, lp, gp, gq, gk, gv, wp, ws_bytes));
+  }
+  for (guarded* g : {&q, &k, &v, &o, &lse, &ws, &dout, &dq, &dk, &dvb}) QKV_FUZZ_CHECK(g->canaries_intact());
+  // Inputs are read only.
+  for (guarded* g : {&q, &k, &v}) QKV_FUZZ_CHECK(g->unchanged());
+  if (backward)
+    for (guarded* g : {&o, &lse, &dout}) QKV_FUZZ_CHECK(g->unchanged());
+  if (st != QKV_OK) {
+    for (int i = 0; i < nouts; ++i) QKV_FUZZ_CHECK(outs[i]->unchanged());
+    // A call the harness knows is valid must not be refused; one whose only
+    // fault is its type is QKV_ERR_BAD_ARGUMENT.
+    const bool simple_but_type =
+        cq && ck && cv && co && !small && d.causal >= 0 && d.causal <= 1 && d.dropout_p >= 0.f && d.dropout_p < 1.f &&
+        (d.scale == 0.f || (std::isfinite(d.scale) && d.scale > 0.f)) && algo >= 0 && algo <= 2 && all_pointers;
+    if (typed_ok)
+      QKV_FUZZ_CHECK(!(simple_but_type && qst == QKV_OK && ws_bytes >= need));
+    else if (simple_but_type)
+      QKV_FUZZ_CHECK(st == QKV_ERR_BAD_ARGUMENT);
+    return 0;
+  }
+  QKV_FUZZ_CHECK(!small && typed_ok);
+
+  if (type == QKV_DTYPE_F32) {
+    // Bit for bit the fp32 entry points, from the same initial outputs.
+    guarded ws2(ws_bytes);
+    if (!backward) {
+      guarded o2(o.size()), l2(lse.size());
+      init_out(o2, 3, type);
+      fill(l2, values::special, seed + 4);
+      QKV_FUZZ_CHECK(qkv_sdpa_forward(&d, q.f(), k.f(), v.f(), o2.f(), want_lse ? l2.f() : nullptr, ws2.data(),
+                                      ws_bytes) == QKV_OK);
+      QKV_FUZZ_CHECK(std::memcmp(o.data(), o2.data(), o.size()) == 0);
+      QKV_FUZZ_CHECK(std::memcmp(lse.data(), l2.data(), lse.size()) == 0);
+    } else {
+      guarded q2(dq.size()), k2(dk.size()), v2(dvb.size());
+      init_out(q2, 6, type);
+      init_out(k2, 7, type);
+      init_out(v2, 8, type);
+      QKV_FUZZ_CHECK(qkv_sdpa_backward(&d, q.f(), k.f(), v.f(), o.f(), lse.f(), dout.f(), q2.f(), k2.f(), v2.f(),
+                                       ws2.data(), ws_bytes) == QKV_OK);
+      QKV_FUZZ_CHECK(std::memcmp(dq.data(), q2.data(), dq.size()) == 0);
+      QKV_FUZZ_CHECK(std::memcmp(dk.data(), k2.data(), dk.size()) == 0);
+      QKV_FUZZ_CHECK(std::memcmp(dvb.data(), v2.data(), dvb.size()) == 0);
+    }
+    ++stats().compared;
+    return 0;  // the fp32 results themselves: fuzz_sdpa.cpp
+  }
+
+  const std::vector<float> qw = widen_all(q, type), kw = widen_all(k, type), vw = widen_all(v, type);
+  if (!backward) {
+    if (!finite_kind(kind)) return 0;
+    const double work =
+        double(d.batch) * double(d.heads) * double(d.q_len) * double(d.kv_len) * double(d.head_dim + dv);
+    if (work > kMaxRefWork) return 0;
+    const double keep = d.dropout_p > 0.f ? 1.0 / (1.0 - d.dropout_p) : 1.0;
+    const qkv_test::ref_dims n(d);
+    const double A = 1 + n.scale * double(d.head_dim) * max_abs(qw) * max_abs(kw);
+    std::vector<double> ro, rl;
+    qkv_test::ref_sdpa_forward(d, qw.data(), kw.data(), vw.data(), ro, rl);
+    const bool bf16 = type == QKV_DTYPE_BF16;
+    const double u = bf16 ? 0x1p-8 : 0x1p-11, up = bf16 ? 0x1p-8 : 0.0;
+    const double e = kEps * 8 * (A + double(d.head_dim) + double(d.kv_len));
+    const double flush = bf16 ? (double(d.kv_len) + 2) * 0x1p-126 * keep : 0x1p-25;
+    const double mass = (up + e) * keep * max_abs(vw) + flush + 1e-30;
+    const std::vector<float> ow = widen_all(o, type);
+    std::vector<char> seen(ow.size(), 0);
+    for_each_element(d.o, to, [&](std::size_t off, std::size_t i) {
+      seen[off] = 1;
+      const double want = ro[i], got = ow[off], tol = u * std::fabs(want) + mass;
+      // fp16 rounds a result beyond its range to Inf.
+      if (!bf16 && std::isinf(got) && (got > 0) == (want > 0) && std::fabs(want) + tol >= 65520.0) return;
+      if (!(std::fabs(got - want) <= tol)) {
+        std::fprintf(stderr, "qkv-fuzz: O[%zu] = %.9g, oracle %.9g, tol %.3g\n", off, got, want, tol);
+        QKV_FUZZ_CHECK(std::fabs(got - want) <= tol);
+      }
+    });
+    untouched_outside(o, eb, seen);
+    if (want_lse)
+      for (std::size_t i = 0; i < nlse; ++i) {
+        if (std::isinf(rl[i]))
+          QKV_FUZZ_CHECK(lse.f()[i] == rl[i]);
+        else
+          QKV_FUZZ_CHECK(std::fabs(lse.f()[i] - rl[i]) <= kEps * 8 * (A + double(d.head_dim) + double(d.kv_len)));
+      }
+    else
+      QKV_FUZZ_CHECK(lse.unchanged());
+  } else {
+    // The fp32 backward on the widened values, same layouts (valid: the
+    // typed call passed the same checks), rounded once to the type.
+    const std::vector<float> ow = widen_all(o, type), gw = widen_all(dout, type);
+    std::size_t b32 = 0;
+    QKV_FUZZ_CHECK(qkv_sdpa_backward_workspace_size(&d, 1, &b32) == QKV_OK);
+    if (b32 > kMaxBytes) return 0;
+    guarded ws32(b32);
+    std::vector<float> rq(dq.size() / eb, 0.f), rk(dk.size() / eb, 0.f), rv(dvb.size() / eb, 0.f);
+    QKV_FUZZ_CHECK(qkv_sdpa_backward(&d, qw.data(), kw.data(), vw.data(), ow.data(), lse.f(), gw.data(), rq.data(),
+                                     rk.data(), rv.data(), ws32.data(), b32) == QKV_OK);
+    auto same = [&](const guarded& got, std::vector<float>& ref, const qkv_sdpa_strides& s, const tensor_dims& td) {
+      std::vector<std::uint16_t> bits(ref.size());
+      if (!ref.empty() &&
+          qkv_convert(ref.size(), QKV_DTYPE_F32, ref.data(), static_cast<qkv_dtype>(type), bits.data()) != QKV_OK)
+        std::abort();
+      const auto* g = static_cast<const std::uint16_t*>(got.data());
+      std::vector<char> seen(bits.size(), 0);
+      for_each_element(s, td, [&](std::size_t off, std::size_t) {
+        seen[off] = 1;
+        if (g[off] != bits[off]) {
+          std::fprintf(stderr, "qkv-fuzz: element %zu: 0x%04x, narrowed fp32 backward 0x%04x (%.9g)\n", off,
+                       unsigned(g[off]), unsigned(bits[off]), double(ref[off]));
+          QKV_FUZZ_CHECK(g[off] == bits[off]);
+        }
+      });
+      untouched_outside(got, eb, seen);
+    };
+    same(dq, rq, d.q, tq);
+    same(dk, rk, d.k, tk);
+    same(dvb, rv, d.v, tv);
+  }
+  ++stats().compared;
+  return 0;
+}
