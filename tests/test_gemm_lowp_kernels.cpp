@@ -195,15 +195,23 @@ void check_shape(const Face& face, const shape& s, fill f, std::uint64_t seed) {
       if constexpr (sizeof(elem) == 1) {
         if (static_cast<double>(got) != ref && bad++ < 5) FAIL_CHECK("C(" << i << "," << j << ") = " << got << " want " << ref);
       } else {
-        // vdpbf16ps does each lane's pair as fp32 multiply-adds; the products
-        // of bf16 are exact in fp32 (8 + 8 significant bits <= 24), so C is a
-        // recursive sum of K exact terms in k order, continued across the two
-        // calls through the fp32 tile: at most K roundings of relative error
-        // u = 2^-24, |error| <= gamma_K * sum|a||b| with gamma_K = Ku/(1-Ku)
-        // <= 2Ku = K * 2^-23 (Ku <= 1/2). One rounding per pair only does
-        // better. Flush to zero: each of at most K partial sums below 2^-126
-        // may lose itself (inputs here are normal, never flushed).
-        const double tol = static_cast<double>(K) * (std::ldexp(mag, -23) + std::ldexp(1.0, -126));
+        // The products of bf16 are exact in fp32 (8 + 8 significant bits
+        // <= 24), so C is a sum of K exact terms in k order, continued
+        // across the two calls through the fp32 tile. vdpbf16ps (x86) adds
+        // them one at a time, rounded to nearest: at most K roundings of
+        // relative error u = 2^-24, |error| <= gamma_K * sum|a||b| with
+        // gamma_K = Ku/(1-Ku) <= 2Ku = K * 2^-23 (Ku <= 1/2). BFDOT (Arm,
+        // FPCR.EBF 0) sums each pair, then adds the sum to the accumulator,
+        // both rounded to odd (error < 1 ulp: relative 2^-23); a pair with
+        // one product (kc odd) sums exactly, the first add into a zero tile
+        // is exact. A term thus sees at most sum over calls of ceil(kc/2)
+        // roundings of 2^-23: at most K/2 + 1 <= 5K/6 for K >= 3, one for
+        // K <= 2, so again within K * 2^-23 * sum|a||b|.
+        // Flush to zero: a product, a pair sum or a partial sum below
+        // 2^-126 may be lost; per k at most 2 * 2^-126 (a pair of two k
+        // loses at most its two products or its sum, plus one accumulation;
+        // inputs here are normal, never flushed themselves).
+        const double tol = static_cast<double>(K) * (std::ldexp(mag, -23) + std::ldexp(2.0, -126));
         if (!(std::fabs(static_cast<double>(got) - ref) <= tol) && bad++ < 5)
           FAIL_CHECK("C(" << i << "," << j << ") = " << got << " want " << ref << " tol " << tol);
       }
