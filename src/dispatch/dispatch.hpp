@@ -120,9 +120,10 @@ constexpr qkv_isa pick(feature_set cpu, isa_set built) noexcept {
 isa_set compiled_set() noexcept;
 
 // The features this CPU and OS report (cpuid and XCR0 via libgcc on x86,
-// AT_HWCAP on 32-bit ARM Linux, AT_HWCAP and AT_HWCAP2 on AArch64 Linux), plus those the library's baseline code is
-// compiled to assume (assumed_features() there): qkv would not be running
-// without them. cpu_supports(isa) == allows(cpu_features(), isa).
+// AT_HWCAP on 32-bit ARM Linux, AT_HWCAP and AT_HWCAP2 on AArch64 Linux),
+// plus those the library's baseline code is compiled to assume
+// (assumed_features() there): qkv would not be running without them.
+// cpu_supports(isa) == allows(cpu_features(), isa).
 feature_set cpu_features() noexcept;
 
 namespace {
