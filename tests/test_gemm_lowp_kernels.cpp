@@ -14,7 +14,16 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/attn/attn.hpp"
+#include "kernels/attn_bwd/attn_bwd.hpp"
+#include "kernels/convert/convert.hpp"
+#include "kernels/gemm/gemm.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
+#include "kernels/kv/kv.hpp"
+#include "kernels/loss/loss.hpp"
+#include "kernels/optim/optim.hpp"
+#include "kernels/softmax/softmax.hpp"
+#include "kernels/vec/vec.hpp"
 #include "support/isa.hpp"
 #include "support/random.hpp"
 
@@ -281,4 +290,30 @@ TEST_CASE("gemm_lowp bf16 micro-kernels: within the fp32 summation bound on ever
     REQUIRE(t.ukernel != nullptr);
     check_table(bf16_face{t}, 2, 5000 * static_cast<std::uint64_t>(isa));
   });
+}
+
+TEST_CASE("extension sets run their base set's tables but for gemm_lowp's own", "[isa][lowp]") {
+  namespace k = qkv::kern;
+  const std::pair<qkv_isa, qkv_isa> ext_base[] = {{QKV_ISA_AVX512_BF16, QKV_ISA_AVX512},
+                                                  {QKV_ISA_NEON64_DOT, QKV_ISA_NEON64},
+                                                  {QKV_ISA_NEON64_BF16, QKV_ISA_NEON64}};
+  for (const auto& eb : ext_base) {
+    const qkv_isa ext = eb.first, base = eb.second;
+    int compiled = 0;
+    REQUIRE(qkv_isa_query(ext, &compiled, nullptr) == QKV_OK);
+    if (!compiled) continue;
+    INFO("isa " << qkv_isa_name(ext) << " over " << qkv_isa_name(base));
+    CHECK(&k::gemm_for(ext) == &k::gemm_for(base));
+    CHECK(&k::vec_for(ext) == &k::vec_for(base));
+    CHECK(&k::softmax_for(ext) == &k::softmax_for(base));
+    CHECK(&k::loss_for(ext) == &k::loss_for(base));
+    CHECK(&k::optim_for(ext) == &k::optim_for(base));
+    CHECK(&k::attn_for(ext) == &k::attn_for(base));
+    CHECK(&k::attn_bwd_for(ext) == &k::attn_bwd_for(base));
+    CHECK(&k::convert_for(ext) == &k::convert_for(base));
+    CHECK(&k::kv_for(ext) == &k::kv_for(base));
+    CHECK(&k::gemm_s8_for(ext) != &k::gemm_s8_for(base));
+    CHECK(&k::gemm_s8_for(ext) != &k::gemm_s8_scalar);
+    CHECK(&k::gemm_bf16_for(ext) != &k::gemm_bf16_scalar);
+  }
 }
