@@ -12,7 +12,7 @@ if(QKV_SIMD)
   elseif(_proc MATCHES "^(i[3-6]86|x86)$")
     set(QKV_ISAS sse2 avx2 avx512 avx512_bf16)
   elseif(_proc MATCHES "^(aarch64|arm64)$")
-    set(QKV_ISAS neon64)
+    set(QKV_ISAS neon64 neon64_dot neon64_bf16)
   elseif(_proc MATCHES "^arm")
     set(QKV_ISAS neon)
   endif()
@@ -46,6 +46,17 @@ function(qkv_isa_flags isa out)
     endif()
   elseif(isa STREQUAL "neon")
     list(APPEND f -mfpu=neon-vfpv4)
+  elseif(isa STREQUAL "neon64_dot")
+    # Armv8.2-A is implied: FEAT_DotProd and FEAT_BF16 exist from Armv8.2
+    # only, so a CPU reporting them has its mandatory features (and GCC 12's
+    # bf16 intrinsics refuse an armv8-a target). No +fp16: neither set
+    # assumes half-precision arithmetic. (With +bf16 but no +fp16, GCC 12
+    # emitted an fp16 fmov for a constant bf16 vector, which the assembler
+    # refused: a build error, never a wrong instruction; the kernels build no
+    # such constants.)
+    list(APPEND f -march=armv8.2-a+dotprod)
+  elseif(isa STREQUAL "neon64_bf16")
+    list(APPEND f -march=armv8.2-a+dotprod+bf16+i8mm)
   endif()
   set(${out} ${f} PARENT_SCOPE)
 endfunction()

@@ -6,10 +6,14 @@
 # copy, so an AVX copy can end up serving the SSE2 or scalar path (SIGILL on
 # an older CPU). Checks:
 #   1. no weak code symbol is defined both in a per-ISA object (*_sse2, *_avx2,
-#      *_avx512, *_avx512_bf16, *_neon, *_neon64) and in any other object of the library;
+#      *_avx512, *_avx512_bf16, *_neon, *_neon64, *_neon64_dot, *_neon64_bf16) and in any other
+#      object of the library;
 #   2. baseline objects (everything not per-ISA) and *_sse2 objects contain no
 #      VEX/EVEX instruction (no v* mnemonic, no ymm/zmm/mask register);
 #   3. *_avx2 objects contain no EVEX (zmm, k masks, xmm/ymm16-31).
+# On an aarch64 build (objdump aarch64-linux-gnu-objdump) 2. and 3. become:
+# baseline and *_neon64 objects hold no dot-product, BF16 or int8 matrix
+# instruction, *_neon64_dot objects no BF16 or int8 matrix one.
 # usage: check-isa-objects.sh BUILD_DIR [objdump]   (objdump/readelf matching the target)
 set -euo pipefail
 build=$1
@@ -23,7 +27,8 @@ mapfile -t objs < <(find "$objdir" -name '*.o' -o -name '*.obj' | sort)
 isa_of() {
   case "$1" in
     *_sse2.cpp.o*) echo sse2 ;; *_avx2.cpp.o*) echo avx2 ;; *_avx512.cpp.o*) echo avx512 ;; *_avx512_bf16.cpp.o*) echo avx512_bf16 ;;
-    *_neon.cpp.o*) echo neon ;; *_neon64.cpp.o*) echo neon64 ;; *) echo baseline ;;
+    *_neon.cpp.o*) echo neon ;; *_neon64.cpp.o*) echo neon64 ;; *_neon64_dot.cpp.o*) echo neon64_dot ;;
+    *_neon64_bf16.cpp.o*) echo neon64_bf16 ;; *) echo baseline ;;
   esac
 }
 weak_funcs() { "$readelf" -sW "$1" | awk '$4 == "FUNC" && $5 == "WEAK" && $7 != "UND" {print $8}' | sort -u; }
@@ -47,12 +52,18 @@ fi
 # 2./3. Instruction sets, from the disassembly.
 vex='^[[:space:]]+[0-9a-f]+:[[:space:]]+(\{[a-z0-9]+\}[[:space:]]*)?v[a-z0-9]+[[:space:]]|%[yz]mm|%k[0-7]'
 evex='%zmm|%k[0-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])|\{1to'
+a64_bf16_mm='[[:space:]](bfdot|bfmmla|bfmlal[bt]|bfcvtn2?|bfcvt|smmla|ummla|usmmla|usdot|sudot)[[:space:]]'
+a64_dot='[[:space:]](sdot|udot)[[:space:]]|'$a64_bf16_mm
+aarch64=0
+case $objdump in *aarch64*) aarch64=1 ;; esac
 counted=0
 for o in "${objs[@]}"; do
   isa=$(isa_of "$o")
-  case $isa in
-    baseline|sse2) pattern=$vex what="VEX/EVEX" ;;
-    avx2) pattern=$evex what="EVEX" ;;
+  case $aarch64:$isa in
+    0:baseline|0:sse2) pattern=$vex what="VEX/EVEX" ;;
+    0:avx2) pattern=$evex what="EVEX" ;;
+    1:baseline|1:neon64) pattern=$a64_dot what="dot-product/BF16/I8MM" ;;
+    1:neon64_dot) pattern=$a64_bf16_mm what="BF16/I8MM" ;;
     *) continue ;;
   esac
   counted=$((counted + 1))
@@ -65,4 +76,4 @@ for o in "${objs[@]}"; do
 done
 [ $fail -eq 0 ] || exit 1
 echo "ok: ${#objs[@]} objects, no weak function shared with a per-ISA object;" \
-  "$counted baseline/sse2/avx2 objects free of instructions above their ISA"
+  "$counted baseline/lower-ISA objects free of instructions above their ISA"

@@ -17,8 +17,10 @@ static_assert((qkv::dispatch::assumed_features() & ~qkv::dispatch::kRequiredFeat
     defined(__AVX512FP16__) || defined(__AVXVNNI__) || defined(__AMX_TILE__)
 #error "a kernel set's flags enable an x86 feature dispatch does not probe"
 #endif
-#if defined(__ARM_FEATURE_DOTPROD) || defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC) || \
-    defined(__ARM_FEATURE_BF16_VECTOR_ARITHMETIC) || defined(__ARM_FEATURE_MATMUL_INT8) ||  \
-    defined(__ARM_FEATURE_SVE)
+// (The dot product, BF16, I8MM and half precision are probed on AArch64:
+// assumed_features() maps their macros to feature bits, checked above.)
+#if (defined(__arm__) && (defined(__ARM_FEATURE_DOTPROD) || defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC) || \
+                          defined(__ARM_FEATURE_BF16_VECTOR_ARITHMETIC) || defined(__ARM_FEATURE_MATMUL_INT8))) || \
+    defined(__ARM_FEATURE_SVE) || defined(__ARM_FEATURE_SME)
 #error "a kernel set's flags enable an ARM feature dispatch does not probe"
 #endif

@@ -17,7 +17,8 @@ namespace f = qkv::dispatch::feature;
 constexpr qd::isa_set kX86 = qd::isa_bit(QKV_ISA_SSE2) | qd::isa_bit(QKV_ISA_AVX2) | qd::isa_bit(QKV_ISA_AVX512) |
                              qd::isa_bit(QKV_ISA_AVX512_BF16);
 constexpr qd::isa_set kArmv7 = qd::isa_bit(QKV_ISA_NEON);
-constexpr qd::isa_set kAarch64 = qd::isa_bit(QKV_ISA_NEON64);
+constexpr qd::isa_set kAarch64 =
+    qd::isa_bit(QKV_ISA_NEON64) | qd::isa_bit(QKV_ISA_NEON64_DOT) | qd::isa_bit(QKV_ISA_NEON64_BF16);
 constexpr qd::isa_set kEvery = (1u << QKV_ISA_COUNT) - 1;
 
 // CPUs as their features reach dispatch.
@@ -32,7 +33,13 @@ constexpr qd::feature_set kZen4 = kSkylakeX | f::kAvx512bf16 | f::kAvx512vnni;  
 constexpr qd::feature_set kCortexA8 = f::kVfpv3 | f::kVfpd32 | f::kNeon;  // and A9: NEON, VFPv3
 constexpr qd::feature_set kCortexA7 = kCortexA8 | f::kVfpv4;              // and A15
 constexpr qd::feature_set kCortexR5f = f::kVfpv3;                          // VFPv3-D16, no NEON
-constexpr qd::feature_set kArmv8 = f::kFp | f::kAsimd;
+constexpr qd::feature_set kArmv8 = f::kFp | f::kAsimd;  // Cortex-A53/A57/A72, qemu's cortex-a53
+// Armv8.2 with the dot product and half precision: Cortex-A55/A76,
+// Neoverse N1, Apple M1 (qemu's neoverse-n1 and cortex-a76).
+constexpr qd::feature_set kNeoverseN1 = kArmv8 | f::kAsimddp | f::kFphp | f::kAsimdhp;
+// Armv8.6's BF16 and I8MM as well: Neoverse V1/N2/V2, Apple M2 (qemu's max).
+constexpr qd::feature_set kNeoverseV1 = kNeoverseN1 | f::kBf16 | f::kI8mm;
+constexpr qd::feature_set kA64fx = kArmv8 | f::kFphp | f::kAsimdhp;  // half precision, no dot product
 
 }  // namespace
 
@@ -53,6 +60,14 @@ TEST_CASE("dispatch: the feature table", "[isa][dispatch]") {
   const qd::feature_set avx512 = f::kAvx512f | f::kAvx512cd | f::kAvx512dq | f::kAvx512bw | f::kAvx512vl;
   CHECK((qd::kRequiredFeatures[QKV_ISA_AVX512] & avx512) == avx512);
   CHECK((qd::kRequiredFeatures[QKV_ISA_NEON] & (f::kNeon | f::kVfpv4)) == (f::kNeon | f::kVfpv4));
+  // The AArch64 sets nest; none assumes half-precision arithmetic.
+  CHECK((qd::kRequiredFeatures[QKV_ISA_NEON64] & ~qd::kRequiredFeatures[QKV_ISA_NEON64_DOT]) == 0);
+  CHECK((qd::kRequiredFeatures[QKV_ISA_NEON64_DOT] & ~qd::kRequiredFeatures[QKV_ISA_NEON64_BF16]) == 0);
+  CHECK((qd::kRequiredFeatures[QKV_ISA_NEON64_DOT] & f::kAsimddp) == f::kAsimddp);
+  CHECK((qd::kRequiredFeatures[QKV_ISA_NEON64_BF16] & (f::kBf16 | f::kI8mm)) == (f::kBf16 | f::kI8mm));
+  CHECK((qd::kRequiredFeatures[QKV_ISA_NEON64] & (f::kAsimddp | f::kBf16 | f::kI8mm)) == 0);
+  CHECK((qd::kRequiredFeatures[QKV_ISA_NEON64_DOT] & (f::kBf16 | f::kI8mm)) == 0);
+  for (int i = 0; i < QKV_ISA_COUNT; ++i) CHECK((qd::kRequiredFeatures[i] & (f::kFphp | f::kAsimdhp)) == 0);
   // Every set of the preference list once, scalar never (it is the fallback).
   qd::isa_set seen = 0;
   for (qkv_isa isa : qd::kPreference) {
@@ -118,17 +133,38 @@ TEST_CASE("dispatch: ARM decisions from made-up CPUs", "[isa][dispatch]") {
   CHECK(qd::pick(kCortexA7 & ~f::kVfpd32, kArmv7) == QKV_ISA_SCALAR);
   CHECK(qd::pick(kCortexA7 & ~f::kVfpv3, kArmv7) == QKV_ISA_SCALAR);
   CHECK(qd::pick(kCortexA7, 0) == QKV_ISA_SCALAR);
-  // AArch64.
+  // AArch64: the dot product (neon64_dot), then BF16 and I8MM together
+  // (neon64_bf16); either one missing: the set below.
   CHECK(qd::pick(kArmv8, kAarch64) == QKV_ISA_NEON64);
+  CHECK(qd::pick(kNeoverseN1, kAarch64) == QKV_ISA_NEON64_DOT);
+  CHECK(qd::pick(kArmv8 | f::kAsimddp, kAarch64) == QKV_ISA_NEON64_DOT);  // no fp16 needed
+  CHECK(qd::pick(kNeoverseV1, kAarch64) == QKV_ISA_NEON64_BF16);
+  CHECK(qd::pick(kNeoverseV1 & ~(f::kFphp | f::kAsimdhp), kAarch64) == QKV_ISA_NEON64_BF16);
+  CHECK(qd::pick(kNeoverseN1 | f::kBf16, kAarch64) == QKV_ISA_NEON64_DOT);  // BF16 without I8MM
+  CHECK(qd::pick(kNeoverseN1 | f::kI8mm, kAarch64) == QKV_ISA_NEON64_DOT);  // I8MM without BF16
+  CHECK(qd::pick(kA64fx, kAarch64) == QKV_ISA_NEON64);
+  // BF16 and I8MM bits without the dot product (a VM masking some): neon64.
+  CHECK(qd::pick(kNeoverseV1 & ~f::kAsimddp, kAarch64) == QKV_ISA_NEON64);
+  // The extensions without Advanced SIMD: scalar.
+  CHECK(qd::pick(kNeoverseV1 & ~f::kAsimd, kAarch64) == QKV_ISA_SCALAR);
+  // Only what the build has.
+  CHECK(qd::pick(kNeoverseV1, kAarch64 & ~qd::isa_bit(QKV_ISA_NEON64_BF16)) == QKV_ISA_NEON64_DOT);
+  CHECK(qd::pick(kNeoverseV1, qd::isa_bit(QKV_ISA_NEON64)) == QKV_ISA_NEON64);
+  CHECK(qd::pick(kNeoverseV1, qd::isa_bit(QKV_ISA_NEON64_BF16)) == QKV_ISA_NEON64_BF16);
+  CHECK(qd::pick(kNeoverseN1, qd::isa_bit(QKV_ISA_NEON64_BF16)) == QKV_ISA_SCALAR);
+  // AArch64 features never allow an x86 or ARMv7 set, nor x86 ones an AArch64 set.
+  CHECK(qd::pick(kNeoverseV1, kX86 | kArmv7) == QKV_ISA_SCALAR);
+  CHECK(qd::pick(kZen4, kAarch64) == QKV_ISA_SCALAR);
   CHECK(qd::pick(f::kFp, kAarch64) == QKV_ISA_SCALAR);
   CHECK(qd::pick(kArmv8, kArmv7) == QKV_ISA_SCALAR);
   CHECK(qd::pick(kCortexA7, kAarch64) == QKV_ISA_SCALAR);
   // Everything compiled, everything present: the preference order decides.
   CHECK(qd::pick(~qd::feature_set{0}, kEvery) == qd::kPreference[0]);
   CHECK(qd::pick(kArmv8 | kCortexA7, kEvery) == QKV_ISA_NEON64);
+  CHECK(qd::pick(kNeoverseV1 | kCortexA7, kEvery) == QKV_ISA_NEON64_BF16);
   // Outside the enum: refused.
   CHECK_FALSE(qd::allows(~qd::feature_set{0}, QKV_ISA_COUNT));
-  CHECK_FALSE(qd::allows(~qd::feature_set{0}, static_cast<qkv_isa>(7)));
+  CHECK_FALSE(qd::allows(~qd::feature_set{0}, static_cast<qkv_isa>(QKV_ISA_COUNT + 1)));
   CHECK(qd::allows(0, QKV_ISA_SCALAR));
 }
 

@@ -34,7 +34,9 @@ tile tile_of(qkv_isa isa) {
     case QKV_ISA_AVX512:
     case QKV_ISA_AVX512_BF16: return {14, 32};  // fp32 tables alias avx512's
     case QKV_ISA_NEON: return {4, 8};
-    case QKV_ISA_NEON64: return {8, 8};
+    case QKV_ISA_NEON64:
+    case QKV_ISA_NEON64_DOT:
+    case QKV_ISA_NEON64_BF16: return {8, 8};  // fp32 tables alias neon64's
     default: return {4, 4};
   }
 }

@@ -14,7 +14,16 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/attn/attn.hpp"
+#include "kernels/attn_bwd/attn_bwd.hpp"
+#include "kernels/convert/convert.hpp"
+#include "kernels/gemm/gemm.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
+#include "kernels/kv/kv.hpp"
+#include "kernels/loss/loss.hpp"
+#include "kernels/optim/optim.hpp"
+#include "kernels/softmax/softmax.hpp"
+#include "kernels/vec/vec.hpp"
 #include "support/isa.hpp"
 #include "support/random.hpp"
 
@@ -195,15 +204,23 @@ void check_shape(const Face& face, const shape& s, fill f, std::uint64_t seed) {
       if constexpr (sizeof(elem) == 1) {
         if (static_cast<double>(got) != ref && bad++ < 5) FAIL_CHECK("C(" << i << "," << j << ") = " << got << " want " << ref);
       } else {
-        // vdpbf16ps does each lane's pair as fp32 multiply-adds; the products
-        // of bf16 are exact in fp32 (8 + 8 significant bits <= 24), so C is a
-        // recursive sum of K exact terms in k order, continued across the two
-        // calls through the fp32 tile: at most K roundings of relative error
-        // u = 2^-24, |error| <= gamma_K * sum|a||b| with gamma_K = Ku/(1-Ku)
-        // <= 2Ku = K * 2^-23 (Ku <= 1/2). One rounding per pair only does
-        // better. Flush to zero: each of at most K partial sums below 2^-126
-        // may lose itself (inputs here are normal, never flushed).
-        const double tol = static_cast<double>(K) * (std::ldexp(mag, -23) + std::ldexp(1.0, -126));
+        // The products of bf16 are exact in fp32 (8 + 8 significant bits
+        // <= 24), so C is a sum of K exact terms in k order, continued
+        // across the two calls through the fp32 tile. vdpbf16ps (x86) adds
+        // them one at a time, rounded to nearest: at most K roundings of
+        // relative error u = 2^-24, |error| <= gamma_K * sum|a||b| with
+        // gamma_K = Ku/(1-Ku) <= 2Ku = K * 2^-23 (Ku <= 1/2). BFDOT (Arm,
+        // FPCR.EBF 0) sums each pair, then adds the sum to the accumulator,
+        // both rounded to odd (error < 1 ulp: relative 2^-23); a pair with
+        // one product (kc odd) sums exactly, the first add into a zero tile
+        // is exact. A term thus sees at most sum over calls of ceil(kc/2)
+        // roundings of 2^-23: at most K/2 + 1 <= 5K/6 for K >= 3, one for
+        // K <= 2, so again within K * 2^-23 * sum|a||b|.
+        // Flush to zero: a product, a pair sum or a partial sum below
+        // 2^-126 may be lost; per k at most 2 * 2^-126 (a pair of two k
+        // loses at most its two products or its sum, plus one accumulation;
+        // inputs here are normal, never flushed themselves).
+        const double tol = static_cast<double>(K) * (std::ldexp(mag, -23) + std::ldexp(2.0, -126));
         if (!(std::fabs(static_cast<double>(got) - ref) <= tol) && bad++ < 5)
           FAIL_CHECK("C(" << i << "," << j << ") = " << got << " want " << ref << " tol " << tol);
       }
@@ -273,4 +290,30 @@ TEST_CASE("gemm_lowp bf16 micro-kernels: within the fp32 summation bound on ever
     REQUIRE(t.ukernel != nullptr);
     check_table(bf16_face{t}, 2, 5000 * static_cast<std::uint64_t>(isa));
   });
+}
+
+TEST_CASE("extension sets run their base set's tables but for gemm_lowp's own", "[isa][lowp]") {
+  namespace k = qkv::kern;
+  const std::pair<qkv_isa, qkv_isa> ext_base[] = {{QKV_ISA_AVX512_BF16, QKV_ISA_AVX512},
+                                                  {QKV_ISA_NEON64_DOT, QKV_ISA_NEON64},
+                                                  {QKV_ISA_NEON64_BF16, QKV_ISA_NEON64}};
+  for (const auto& eb : ext_base) {
+    const qkv_isa ext = eb.first, base = eb.second;
+    int compiled = 0;
+    REQUIRE(qkv_isa_query(ext, &compiled, nullptr) == QKV_OK);
+    if (!compiled) continue;
+    INFO("isa " << qkv_isa_name(ext) << " over " << qkv_isa_name(base));
+    CHECK(&k::gemm_for(ext) == &k::gemm_for(base));
+    CHECK(&k::vec_for(ext) == &k::vec_for(base));
+    CHECK(&k::softmax_for(ext) == &k::softmax_for(base));
+    CHECK(&k::loss_for(ext) == &k::loss_for(base));
+    CHECK(&k::optim_for(ext) == &k::optim_for(base));
+    CHECK(&k::attn_for(ext) == &k::attn_for(base));
+    CHECK(&k::attn_bwd_for(ext) == &k::attn_bwd_for(base));
+    CHECK(&k::convert_for(ext) == &k::convert_for(base));
+    CHECK(&k::kv_for(ext) == &k::kv_for(base));
+    CHECK(&k::gemm_s8_for(ext) != &k::gemm_s8_for(base));
+    CHECK(&k::gemm_s8_for(ext) != &k::gemm_s8_scalar);
+    CHECK(&k::gemm_bf16_for(ext) != &k::gemm_bf16_scalar);
+  }
 }

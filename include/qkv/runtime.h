@@ -27,13 +27,22 @@ typedef enum qkv_isa {
    *  Intel Cooper Lake, Sapphire Rapids and later): the fp32 kernels are
    *  avx512's; bf16 and int8 GEMMs use vdpbf16ps / vpdpbusd. */
   QKV_ISA_AVX512_BF16 = 6,
-  QKV_ISA_COUNT = 7   /**< number of values above; not an ISA */
+  /** aarch64 Advanced SIMD as QKV_ISA_NEON64 plus the int8 dot product
+   *  (FEAT_DotProd: Cortex-A55/A76 and later, Neoverse N1, Apple M1): the
+   *  fp32 kernels are neon64's; int8 GEMMs use SDOT. */
+  QKV_ISA_NEON64_DOT = 7,
+  /** aarch64 as QKV_ISA_NEON64_DOT plus BF16 and I8MM (Armv8.6-A: Neoverse
+   *  V1/N2/V2, Cortex-A510/A710/X2 and later, Apple M2 and later): the fp32
+   *  kernels are neon64's; bf16 GEMMs use BFDOT, int8 GEMMs SMMLA. */
+  QKV_ISA_NEON64_BF16 = 8,
+  QKV_ISA_COUNT = 9   /**< number of values above; not an ISA */
 } qkv_isa;
 
 QKV_EXTERN_C_BEGIN
 
 /** @return the lower-case name of @p isa ("scalar", "sse2", "avx2", "avx512",
- *  "neon", "neon64"), or "unknown". Never fails; constant lookup.
+ *  "neon", "neon64", "avx512_bf16", "neon64_dot", "neon64_bf16"), or
+ *  "unknown". Never fails; constant lookup.
  *  @param[in] isa  any value, also one outside the enum. */
 QKV_API const char* qkv_isa_name(qkv_isa isa);
 

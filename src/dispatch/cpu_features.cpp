@@ -27,6 +27,30 @@
 #endif
 #endif
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+// <asm/hwcap.h> values (arch/arm64/include/uapi/asm/hwcap.h), in case the
+// libc headers lack them.
+#ifndef AT_HWCAP2
+#define AT_HWCAP2 26
+#endif
+#ifndef HWCAP_FPHP
+#define HWCAP_FPHP (1 << 9)
+#endif
+#ifndef HWCAP_ASIMDHP
+#define HWCAP_ASIMDHP (1 << 10)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1 << 13)
+#endif
+#ifndef HWCAP2_BF16
+#define HWCAP2_BF16 (1 << 14)
+#endif
+#endif
+
 namespace qkv::dispatch {
 
 bool compiled(qkv_isa isa) noexcept {
@@ -49,6 +73,12 @@ bool compiled(qkv_isa isa) noexcept {
 #endif
 #ifdef QKV_HAVE_NEON64
     case QKV_ISA_NEON64: return true;
+#endif
+#ifdef QKV_HAVE_NEON64_DOT
+    case QKV_ISA_NEON64_DOT: return true;
+#endif
+#ifdef QKV_HAVE_NEON64_BF16
+    case QKV_ISA_NEON64_BF16: return true;
 #endif
     default: return false;
   }
@@ -98,7 +128,16 @@ feature_set cpu_features() noexcept {
   if (hwcap & HWCAP_VFPv4) f |= feature::kVfpv4;
   if (hwcap & HWCAP_NEON) f |= feature::kNeon;
 #endif
-  // AArch64: FP and Advanced SIMD are part of the baseline (assumed above).
+  // AArch64: FP and Advanced SIMD are part of the baseline (assumed above);
+  // the kernel (which enables their use at EL0) reports the extensions.
+#if defined(__aarch64__) && defined(__linux__)
+  const unsigned long hwcap = getauxval(AT_HWCAP), hwcap2 = getauxval(AT_HWCAP2);
+  if (hwcap & HWCAP_ASIMDDP) f |= feature::kAsimddp;
+  if (hwcap & HWCAP_FPHP) f |= feature::kFphp;
+  if (hwcap & HWCAP_ASIMDHP) f |= feature::kAsimdhp;
+  if (hwcap2 & HWCAP2_I8MM) f |= feature::kI8mm;
+  if (hwcap2 & HWCAP2_BF16) f |= feature::kBf16;
+#endif
   return f;
 }
 

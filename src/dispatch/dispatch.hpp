@@ -51,12 +51,21 @@ constexpr feature_set kFp = 1u << 20, kAsimd = 1u << 21;
 constexpr feature_set kAvx512bf16 = 1u << 22, kAvx512vnni = 1u << 23;
 // x86 F16C (vcvtps2ph, vcvtph2ps: the fp16 conversions); every AVX2 CPU has it.
 constexpr feature_set kF16c = 1u << 24;
+// AArch64 extensions, Linux AT_HWCAP / AT_HWCAP2: the int8 dot product
+// (ASIMDDP: SDOT/UDOT), the int8 matrix multiply (I8MM: SMMLA), BF16 (BFDOT,
+// BFMMLA) and half-precision arithmetic (FPHP scalar, ASIMDHP vector).
+constexpr feature_set kAsimddp = 1u << 25, kI8mm = 1u << 26, kBf16 = 1u << 27, kFphp = 1u << 28,
+                      kAsimdhp = 1u << 29;
 
 // The x86 sets nest, each assuming all the one before it does.
 constexpr feature_set kSse2Level = kMmx | kSse | kSse2;
 constexpr feature_set kAvx2Level = kSse2Level | kSse3 | kSsse3 | kSse41 | kSse42 | kPopcnt | kAvx | kAvx2 | kFma | kF16c;
 constexpr feature_set kAvx512Level = kAvx2Level | kAvx512f | kAvx512cd | kAvx512dq | kAvx512bw | kAvx512vl;
 constexpr feature_set kAvx512Bf16Level = kAvx512Level | kAvx512bf16 | kAvx512vnni;
+// The AArch64 sets nest likewise.
+constexpr feature_set kNeon64Level = kFp | kAsimd;
+constexpr feature_set kNeon64DotLevel = kNeon64Level | kAsimddp;
+constexpr feature_set kNeon64Bf16Level = kNeon64DotLevel | kBf16 | kI8mm;
 }  // namespace feature
 
 // THE table: every feature the code of each kernel set may use, i.e. all that
@@ -75,13 +84,20 @@ inline constexpr feature_set kRequiredFeatures[QKV_ISA_COUNT] = {
        fused multiply-adds need VFPv4, which Cortex-A8/A9 lack */
     feature::kVfpv3 | feature::kVfpd32 | feature::kVfpv4 | feature::kNeon,
     /* neon64: the armv8-a baseline */
-    feature::kFp | feature::kAsimd,
+    feature::kNeon64Level,
     /* avx512_bf16: avx512's flags plus -mavx512bf16 -mavx512vnni */ feature::kAvx512Bf16Level,
+    /* neon64_dot: -march=armv8.2-a+dotprod (Armv8.2's mandatory LSE, RDM
+       and CRC come with any CPU that has the dot product; no code here uses
+       them) */ feature::kNeon64DotLevel,
+    /* neon64_bf16: -march=armv8.2-a+dotprod+bf16+i8mm (no +fp16: half-precision
+       arithmetic is not assumed, so a CPU without it still runs the set) */
+    feature::kNeon64Bf16Level,
 };
 
 // Best first: the order best() and pick() try the sets in.
-inline constexpr qkv_isa kPreference[] = {QKV_ISA_AVX512_BF16, QKV_ISA_AVX512, QKV_ISA_AVX2, QKV_ISA_SSE2, QKV_ISA_NEON64,
-                                          QKV_ISA_NEON};
+inline constexpr qkv_isa kPreference[] = {QKV_ISA_AVX512_BF16, QKV_ISA_AVX512,     QKV_ISA_AVX2,
+                                          QKV_ISA_SSE2,        QKV_ISA_NEON64_BF16, QKV_ISA_NEON64_DOT,
+                                          QKV_ISA_NEON64,      QKV_ISA_NEON};
 
 // Can a CPU reporting `cpu` run kernel set `isa`? (false outside the enum)
 constexpr bool allows(feature_set cpu, qkv_isa isa) noexcept {
@@ -104,9 +120,10 @@ constexpr qkv_isa pick(feature_set cpu, isa_set built) noexcept {
 isa_set compiled_set() noexcept;
 
 // The features this CPU and OS report (cpuid and XCR0 via libgcc on x86,
-// AT_HWCAP on 32-bit ARM Linux), plus those the library's baseline code is
-// compiled to assume (assumed_features() there): qkv would not be running
-// without them. cpu_supports(isa) == allows(cpu_features(), isa).
+// AT_HWCAP on 32-bit ARM Linux, AT_HWCAP and AT_HWCAP2 on AArch64 Linux),
+// plus those the library's baseline code is compiled to assume
+// (assumed_features() there): qkv would not be running without them.
+// cpu_supports(isa) == allows(cpu_features(), isa).
 feature_set cpu_features() noexcept;
 
 namespace {
@@ -183,6 +200,21 @@ constexpr feature_set assumed_features() noexcept {
 #endif
 #if defined(__aarch64__) && defined(__ARM_NEON)
   f |= feature::kAsimd;
+#endif
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+  f |= feature::kAsimddp;
+#endif
+#if defined(__aarch64__) && defined(__ARM_FEATURE_MATMUL_INT8)
+  f |= feature::kI8mm;
+#endif
+#if defined(__aarch64__) && (defined(__ARM_FEATURE_BF16_VECTOR_ARITHMETIC) || defined(__ARM_FEATURE_BF16_SCALAR_ARITHMETIC))
+  f |= feature::kBf16;
+#endif
+#if defined(__aarch64__) && defined(__ARM_FEATURE_FP16_SCALAR_ARITHMETIC)
+  f |= feature::kFphp;
+#endif
+#if defined(__aarch64__) && defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC)
+  f |= feature::kAsimdhp;
 #endif
   return f;
 }

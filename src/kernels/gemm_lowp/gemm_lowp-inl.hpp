@@ -23,43 +23,51 @@ constexpr std::size_t kS8Kg = 4;  // int8: a quad of k per 32-bit lane
 
 inline constexpr std::size_t lowp_round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
 
-// One panel of R rows (A) or columns (B), kc deep, k grouped by 4: the data
-// bytes R * round_up(kc, 4), the panel rounded up to 64 bytes.
-template <std::size_t R>
+// One panel of R rows (A) or columns (B), kc deep, k grouped by KG (4, or 8
+// for SMMLA's 2x8 operands): the data bytes R * round_up(kc, KG), the panel
+// rounded up to 64 bytes.
+template <std::size_t R, std::size_t KG = kS8Kg>
 std::size_t s8_plain_panel_bytes(std::size_t kc) {
-  return lowp_round_up(R * lowp_round_up(kc, kS8Kg), 64);
+  return lowp_round_up(R * lowp_round_up(kc, KG), 64);
 }
 
-// Packs R-wide panels of an int8 operand: element (r, k) of the panel (row r
-// of op(A), or column r of op(B)) is src[r*rs + k*ks]. Rows past n and k
+// Packs R-wide panels of an operand, k grouped by KG: element (r, k) of the
+// panel (row r of op(A), or column r of op(B)) is src[r*rs + k*ks], stored at
+// (k/KG)*R*KG + r*KG + k%KG; a panel is panel_elems long. Rows past n and k
 // past kc (up to the panel's padded size) are zero codes. Both A and B use
 // it: op(A)(i,k) has rs = lda (ks = 1) or, transposed, rs = 1 (ks = lda);
 // op(B)(k,j) has ks = ldb, rs = 1 or, transposed, rs = ldb, ks = 1.
-template <std::size_t R>
-void s8_pack_panels(std::size_t n_total, std::size_t kc, const std::int8_t* src, std::size_t rs, std::size_t ks,
-                    std::int8_t* dst) {
-  const std::size_t bytes = s8_plain_panel_bytes<R>(kc);
+template <class T, std::size_t R, std::size_t KG>
+void lowp_pack_panels(std::size_t n_total, std::size_t kc, const T* src, std::size_t rs, std::size_t ks, T* dst,
+                      std::size_t panel_elems) {
   // src + r0 * rs per panel, never advanced past the last row: with one row
   // and a huge leading dimension, one more step would overflow the pointer.
-  for (std::size_t r0 = 0; r0 < n_total; r0 += R, dst += bytes) {
+  for (std::size_t r0 = 0; r0 < n_total; r0 += R, dst += panel_elems) {
     const std::size_t n = n_total - r0 < R ? n_total - r0 : R;
-    const std::int8_t* p = src + r0 * rs;
-    for (std::size_t i = 0; i < bytes; ++i) dst[i] = 0;
+    const T* p = src + r0 * rs;
+    for (std::size_t i = 0; i < panel_elems; ++i) dst[i] = 0;
     for (std::size_t k = 0; k < kc; ++k) {
-      std::int8_t* d = dst + (k / kS8Kg) * R * kS8Kg + k % kS8Kg;
-      for (std::size_t r = 0; r < n; ++r) d[r * kS8Kg] = p[r * rs + k * ks];
+      T* d = dst + (k / KG) * R * KG + k % KG;
+      for (std::size_t r = 0; r < n; ++r) d[r * KG] = p[r * rs + k * ks];
     }
   }
 }
 
-template <std::size_t MR>
-void s8_plain_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::int8_t* a, std::size_t lda, void* dst) {
-  s8_pack_panels<MR>(mc, kc, a, trans ? 1 : lda, trans ? lda : 1, static_cast<std::int8_t*>(dst));
+// int8 panels, each s8_plain_panel_bytes<R, KG>(kc) long.
+template <std::size_t R, std::size_t KG = kS8Kg>
+void s8_pack_panels(std::size_t n_total, std::size_t kc, const std::int8_t* src, std::size_t rs, std::size_t ks,
+                    std::int8_t* dst) {
+  lowp_pack_panels<std::int8_t, R, KG>(n_total, kc, src, rs, ks, dst, s8_plain_panel_bytes<R, KG>(kc));
 }
 
-template <std::size_t NR>
+template <std::size_t MR, std::size_t KG = kS8Kg>
+void s8_plain_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::int8_t* a, std::size_t lda, void* dst) {
+  s8_pack_panels<MR, KG>(mc, kc, a, trans ? 1 : lda, trans ? lda : 1, static_cast<std::int8_t*>(dst));
+}
+
+template <std::size_t NR, std::size_t KG = kS8Kg>
 void s8_plain_pack_b(bool trans, std::size_t kc, std::size_t nc, const std::int8_t* b, std::size_t ldb, void* dst) {
-  s8_pack_panels<NR>(nc, kc, b, trans ? ldb : 1, trans ? 1 : ldb, static_cast<std::int8_t*>(dst));
+  s8_pack_panels<NR, KG>(nc, kc, b, trans ? ldb : 1, trans ? 1 : ldb, static_cast<std::int8_t*>(dst));
 }
 
 // Code q (0..3) of a group read as a 32-bit word, sign-extended by a shift

@@ -42,8 +42,9 @@ struct gemm_bf16_kernels {
   void (*pack_b)(bool trans, std::size_t kc, std::size_t nc, const std::uint16_t* b, std::size_t ldb,
                  std::uint16_t* dst);
   // acc[0:mr, 0:nr] = (load ? acc : 0) + A panel . B panel (kc >= 1, the
-  // unpadded depth). Inputs and partial sums below 2^-126 may be flushed to
-  // zero (vdpbf16ps does).
+  // unpadded depth). Inputs, products and partial sums below 2^-126 may be
+  // flushed to zero (vdpbf16ps and BFDOT do); sums may be rounded to odd
+  // (BFDOT: a pair's sum, then its add; within gemm_ex.h's bound).
   void (*ukernel)(std::size_t kc, const std::uint16_t* a, const std::uint16_t* b, float* acc, std::size_t ldacc,
                   bool load);
 };
