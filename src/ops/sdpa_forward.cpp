@@ -24,31 +24,6 @@ using util::mul_ok;
 
 // ---- fused ---------------------------------------------------------------
 
-// qt[f][r] = scale * q[r][f] for r < rows, 0 for rows <= r < br. Four rows
-// at a time, so each feature's four values leave as one vector store.
-void pack_qt(const float* q, std::size_t ldq, std::size_t rows, std::size_t D, float scale, std::size_t br,
-             float* qt) {
-  std::size_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const float* q0 = q + r * ldq;
-    const float* q1 = q0 + ldq;
-    const float* q2 = q1 + ldq;
-    const float* q3 = q2 + ldq;
-    for (std::size_t f = 0; f < D; ++f) {
-      float* o = qt + f * br + r;
-      o[0] = scale * q0[f];
-      o[1] = scale * q1[f];
-      o[2] = scale * q2[f];
-      o[3] = scale * q3[f];
-    }
-  }
-  for (; r < rows; ++r)
-    for (std::size_t f = 0; f < D; ++f) qt[f * br + r] = scale * q[r * ldq + f];
-  if (rows < br)
-    for (std::size_t f = 0; f < D; ++f)
-      for (std::size_t t = rows; t < br; ++t) qt[f * br + t] = 0.0f;
-}
-
 // One task: query tile `qi` of head (b, h). w: this thread's workspace.
 void fused_task(const kern::attn_kernels& kn, const sdpa_plan& p, const dropout_cfg& drop, std::size_t key_chunk,
                 const float* q, const float* k, const float* v, float* out, float* lse, std::size_t b, std::size_t h,

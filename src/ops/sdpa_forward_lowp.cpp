@@ -29,7 +29,6 @@
 #include "ops/sdpa_fused_step.hpp"
 #include "ops/sdpa_widen.hpp"
 #include "ops/threads.hpp"
-#include "util/half.hpp"
 #include "util/size_math.hpp"
 
 namespace qkv::ops {
@@ -40,10 +39,6 @@ using util::add_ok;
 using util::mul_ok;
 
 constexpr std::size_t kTile = kSdpaKeyTile;
-
-inline float widen1(qkv_dtype t, std::uint16_t h) {
-  return t == QKV_DTYPE_BF16 ? util::bf16_to_f32(h) : util::f16_to_f32(h);
-}
 
 // One thread's workspace, in floats: the fp32 driver's Qt, St, Ot, m, l,
 // alpha, then widened K and V tiles (or packed V pairs), then P pairs.
@@ -84,25 +79,30 @@ struct lowp_call {
 
   std::size_t vpairs_head() const { return (p.kv_len + 1) / 2 * p.v_dim; }
 
-  // Qt[f][r] = scale * Q[r][f] (the widen path) or the bf16 pairs of Q^T
-  // (the dot path, unscaled: the scale multiplies the fp32 sums).
-  void pack_q(const std::uint16_t* qb, std::size_t rows, std::size_t br, float* w) const {
+  // Qt[f][r] = scale * Q[r][f] (the widen path, through the rows widened
+  // into tmp) or the bf16 pairs of Q^T (the dot path, unscaled: the scale
+  // multiplies the fp32 sums); padding queries are zero.
+  void pack_q(const std::uint16_t* qb, std::size_t rows, std::size_t br, float* w, float* tmp) const {
     const std::size_t D = p.head_dim, ld = p.q.token;
     if (!bk) {
-      for (std::size_t f = 0; f < D; ++f)
-        for (std::size_t r = 0; r < br; ++r) w[f * br + r] = r < rows ? p.scale * widen1(type, qb[r * ld + f]) : 0.0f;
+      const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
+      for (std::size_t r = 0; r < rows; ++r) widen(D, qb + r * ld, tmp + r * D);
+      pack_qt(tmp, D, rows, D, p.scale, br, w);
       return;
     }
     auto* qp = reinterpret_cast<std::uint32_t*>(w);
-    for (std::size_t i = 0; 2 * i < D; ++i)
-      for (std::size_t r = 0; r < br; ++r) {
-        std::uint32_t lo = 0, hi = 0;
-        if (r < rows) {
-          lo = qb[r * ld + 2 * i];
-          hi = 2 * i + 1 < D ? qb[r * ld + 2 * i + 1] : 0;
-        }
-        qp[i * br + r] = lo | hi << 16;
+    const std::size_t pairs = D / 2;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::uint16_t* row = qb + r * ld;
+      for (std::size_t i = 0; i < pairs; ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, row + 2 * i, 4);
+        qp[i * br + r] = u;
       }
+      if (D & 1) qp[pairs * br + r] = row[D - 1];
+    }
+    for (std::size_t i = 0; 2 * i < D; ++i)
+      for (std::size_t r = rows; r < br; ++r) qp[i * br + r] = 0;
   }
 
   void task(std::size_t b, std::size_t h, std::size_t qi, float* w) const {
@@ -119,7 +119,7 @@ struct lowp_call {
     float* vw = kw + kTile * D;   // [kTile][Dv] widened V
     auto* pp = reinterpret_cast<std::uint32_t*>(vw + kTile * Dv);  // [kTile/2][br]
 
-    pack_q(q + base(p.q, b, h) + i0 * p.q.token, rows, br, qt);
+    pack_q(q + base(p.q, b, h) + i0 * p.q.token, rows, br, qt, kw);
     for (std::size_t r = 0; r < br; ++r) {
       m[r] = kNegInf;
       l[r] = 0.0f;
@@ -158,14 +158,12 @@ struct lowp_call {
     }
 
     // O = O^T / l (times the dropout scale), rounded once; a row that saw nothing is zero.
+    const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
     std::uint16_t* ob = out + base(p.o, b, h) + i0 * p.o.token;
     for (std::size_t r = 0; r < rows; ++r) {
       const float inv = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
-      std::uint16_t* orow = ob + r * p.o.token;
-      if (type == QKV_DTYPE_BF16)
-        for (std::size_t f = 0; f < Dv; ++f) orow[f] = util::f32_to_bf16(ot[f * br + r] * inv);
-      else
-        for (std::size_t f = 0; f < Dv; ++f) orow[f] = util::f32_to_f16(ot[f * br + r] * inv);
+      for (std::size_t f = 0; f < Dv; ++f) vw[f] = ot[f * br + r] * inv;
+      narrow(Dv, vw, ob + r * p.o.token);
       if (lse) lse[(b * p.heads + h) * p.q_len + i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : kNegInf;
     }
   }
