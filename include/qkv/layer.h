@@ -22,7 +22,8 @@
  *
  * Memory: the caller owns everything. The forward in training mode writes
  * what the backward needs into a cache buffer (Q, K, V, the attention output
- * and one log-sum-exp per row and head: O(B*T*d_out), never T x T). Scratch
+ * and one log-sum-exp per row and head: O(B*T*d_out), never T x T; with
+ * compute_type BF16 also the bf16 weights, X and A the backward multiplies). Scratch
  * comes from a workspace sized by the matching *_workspace_size() query
  * (one rule for NULL and short workspaces: qkv/qkv.h).
  * Nothing allocates. Results are bitwise identical for any thread count.
@@ -59,9 +60,10 @@ typedef struct qkv_mha_desc {
                                the forward and the backward (Q, K, V and out
                                projections, dX = dP W^T, dW = X^T dP) multiplies them
                                with fp32 accumulation into fp32 results (qkv_gemm_ex).
-                               Biases, attention (softmax, dropout, its backward), the
-                               cache, gradients (accumulated in fp32) and the optimizer
-                               stay fp32; params, X, Y, dY, dX keep their float types.
+                               Biases, attention (softmax, dropout, its backward),
+                               gradients (accumulated in fp32) and the optimizer stay
+                               fp32; the training cache keeps the bf16 weights, X and A
+                               for the backward (qkv_mha_cache_size() grows by them); params, X, Y, dY, dX keep their float types.
                                Error: 2^-8 relative per rounded operand, i.e. about
                                2^-7 of sum_k |a||b| per projection (docs/layer.md). */
 } qkv_mha_desc;

@@ -199,7 +199,7 @@ qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  *bytes = qkv::ops::mha_cache_layout_for(n).floats * sizeof(float);
+  *bytes = qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float);
   return QKV_OK;
 }
 
@@ -221,7 +221,7 @@ qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!params || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
-  if (training && cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float))
+  if (training && cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
   // Sized for one thread; more threads only need more when the caller asked for them.
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
@@ -241,7 +241,7 @@ qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
-  if (cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::mha_backward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;

@@ -142,7 +142,7 @@ forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc
 }
 struct backward_arrays {
   float *da, *dq, *dk, *dv;
-  u16 *x16, *a16, *dy16, *dp16;  // bf16 GEMM inputs (BF16 compute)
+  u16 *dy16, *dp16;  // bf16 GEMM inputs (BF16 compute; X, A and the weights are in the cache)
 };
 backward_arrays carve_backward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
   backward_arrays r{};
@@ -151,12 +151,8 @@ backward_arrays carve_backward(ws_carver& w, const mha_dims& n, const qkv_mha_de
   r.dk = w.take<float>(n.rows * n.d_out);
   r.dv = w.take<float>(n.rows * n.d_out);
   if (bf16_compute(d)) {
-    r.x16 = w.take<u16>(n.rows * n.d_in);
     r.dp16 = w.take<u16>(n.rows * n.d_out);
-    if (d.out_proj) {
-      r.a16 = w.take<u16>(n.rows * n.d_out);
-      r.dy16 = w.take<u16>(n.rows * n.d_out);
-    }
+    if (d.out_proj) r.dy16 = w.take<u16>(n.rows * n.d_out);
   }
   return r;
 }
@@ -260,7 +256,7 @@ std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_type
 
 }  // namespace
 
-mha_cache_layout mha_cache_layout_for(const mha_dims& n) {
+mha_cache_layout mha_cache_layout_for(const qkv_mha_desc& d, const mha_dims& n) {
   // Each piece starts on a 64-byte (16-float) boundary relative to the cache base.
   const std::size_t act = round_up(n.rows * n.d_out, 16);
   mha_cache_layout c;  // every field set below
@@ -270,6 +266,17 @@ mha_cache_layout mha_cache_layout_for(const mha_dims& n) {
   c.a = c.v + act;
   c.lse = c.a + act;
   c.floats = c.lse + round_up(n.batch * n.heads * n.seq, 16);
+  c.w16[0] = c.w16[1] = c.w16[2] = c.w16[3] = c.x16 = c.a16 = SIZE_MAX;
+  if (bf16_compute(d)) {
+    auto place_u16 = [&](std::size_t* field, std::size_t count) {  // count bf16 values
+      *field = c.floats;
+      c.floats += round_up((count + 1) / 2, 16);
+    };
+    for (int i = kQ; i <= kV; ++i) place_u16(&c.w16[i], n.d_in * n.d_out);
+    if (d.out_proj) place_u16(&c.w16[kO], n.d_out * n.d_out);
+    place_u16(&c.x16, n.rows * n.d_in);
+    if (d.out_proj) place_u16(&c.a16, n.rows * n.d_out);
+  }
   return c;
 }
 
@@ -360,11 +367,17 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   float *q, *k, *v, *a, *lse;
-  const forward_arrays own = carve_forward(mem, n, d, true);
-  const weight_copies copies = carve_weights(mem, d, t);
+  forward_arrays own = carve_forward(mem, n, d, true);
+  weight_copies copies = carve_weights(mem, d, t);
   if (training) {
-    const mha_cache_layout c = mha_cache_layout_for(n);
+    const mha_cache_layout c = mha_cache_layout_for(d, n);
     q = cache + c.q, k = cache + c.k, v = cache + c.v, a = cache + c.a, lse = cache + c.lse;
+    if (bf16_compute(d)) {  // the bf16 operands go to the cache, for the backward
+      auto u16_at = [&](std::size_t off) { return off == SIZE_MAX ? nullptr : reinterpret_cast<u16*>(cache + off); };
+      for (int i = kQ; i <= kO; ++i) copies.w[i] = u16_at(c.w16[i]);
+      own.x16 = u16_at(c.x16);
+      own.a16 = u16_at(c.a16);
+    }
   } else {
     q = own.q, k = own.k, v = own.v, a = own.a, lse = own.lse;
   }
@@ -417,7 +430,6 @@ std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, con
   const proj_types t = types_of(d, QKV_DTYPE_F32);
   ws_carver plan;
   carve_backward(plan, n, d);
-  carve_weights(plan, d, t);
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
   const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, true), layer_attention_backward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
@@ -426,35 +438,35 @@ std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, con
 void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                   const float* x, const float* cache, const float* dy, float* dx, float* grads, void* ws,
                   std::size_t ws_bytes) {
-  const proj_types t = types_of(d, QKV_DTYPE_F32);
-  const bool lowp = t.at == QKV_DTYPE_BF16;
-  const mha_cache_layout c = mha_cache_layout_for(n);
+  const bool lowp = bf16_compute(d);
+  const mha_cache_layout c = mha_cache_layout_for(d, n);
   const float *q = cache + c.q, *k = cache + c.k, *v = cache + c.v, *a = cache + c.a, *lse = cache + c.lse;
+  // BF16 compute: the forward's rounded weights, X and A, from the cache.
+  auto u16_at = [&](std::size_t off) {
+    return off == SIZE_MAX ? nullptr : reinterpret_cast<const u16*>(cache + off);
+  };
+  const u16 *x16 = u16_at(c.x16), *a16 = u16_at(c.a16);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   const backward_arrays own = carve_backward(mem, n, d);
-  const weight_copies copies = carve_weights(mem, d, t);
   float *da = own.da, *dq = own.dq, *dk = own.dk, *dv = own.dv;
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
-  const proj_weights w = resolve_weights(xc, d, params_source(p, params), t, copies);
-  auto w16 = [&](int i) { return static_cast<const u16*>(w.w[i]); };
 
   // Output projection: dW_o += A^T dY, db_o += colsum(dY), dA = dY W_o^T.
   const float* dattn = dy;
   if (d.out_proj) {
     if (lowp) {
-      to_bf16(xc, n.rows * n.d_out, a, own.a16);
       to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
-      gemm_bf16(xc, true, false, n.d_out, n.d_out, n.rows, own.a16, n.d_out, own.dy16, n.d_out, 1.f, grads + p.w_o,
+      gemm_bf16(xc, true, false, n.d_out, n.d_out, n.rows, a16, n.d_out, own.dy16, n.d_out, 1.f, grads + p.w_o,
                 n.d_out, sub, sub_bytes);
     } else {
       sgemm(xc, true, false, n.d_out, n.d_out, n.rows, 1.f, a, n.d_out, dy, n.d_out, 1.f, grads + p.w_o, n.d_out, sub, sub_bytes);
     }
     add_column_sums(xc, n.rows, n.d_out, dy, n.d_out, grads + p.b_o);
     if (lowp)
-      gemm_bf16(xc, false, true, n.rows, n.d_out, n.d_out, own.dy16, n.d_out, w16(kO), n.d_out, 0.f, da, n.d_out, sub,
-                sub_bytes);
+      gemm_bf16(xc, false, true, n.rows, n.d_out, n.d_out, own.dy16, n.d_out, u16_at(c.w16[kO]), n.d_out, 0.f, da,
+                n.d_out, sub, sub_bytes);
     else
       sgemm(xc, false, true, n.rows, n.d_out, n.d_out, 1.f, dy, n.d_out, params + p.w_o, n.d_out, 0.f, da, n.d_out, sub, sub_bytes);
     dattn = da;
@@ -464,14 +476,13 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   layer_attention_backward(att, q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
 
   // Projections: dW += X^T dP, db += colsum(dP), dX = sum of dP W^T.
-  if (lowp) to_bf16(xc, n.rows * n.d_in, x, own.x16);
   const float* dproj[3] = {dq, dk, dv};
   const std::size_t w_off[3] = {p.w_q, p.w_k, p.w_v};
   const std::size_t b_off[3] = {p.b_q, p.b_k, p.b_v};
   for (int i = 0; i < 3; ++i) {
     if (lowp) {
       to_bf16(xc, n.rows * n.d_out, dproj[i], own.dp16);
-      gemm_bf16(xc, true, false, n.d_in, n.d_out, n.rows, own.x16, n.d_in, own.dp16, n.d_out, 1.f, grads + w_off[i],
+      gemm_bf16(xc, true, false, n.d_in, n.d_out, n.rows, x16, n.d_in, own.dp16, n.d_out, 1.f, grads + w_off[i],
                 n.d_out, sub, sub_bytes);
     } else {
       sgemm(xc, true, false, n.d_in, n.d_out, n.rows, 1.f, x, n.d_in, dproj[i], n.d_out, 1.f, grads + w_off[i], n.d_out, sub, sub_bytes);
@@ -479,8 +490,8 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
     if (d.qkv_bias) add_column_sums(xc, n.rows, n.d_out, dproj[i], n.d_out, grads + b_off[i]);
     if (!dx) continue;
     if (lowp)
-      gemm_bf16(xc, false, true, n.rows, n.d_in, n.d_out, own.dp16, n.d_out, w16(i), n.d_out, i ? 1.f : 0.f, dx,
-                n.d_in, sub, sub_bytes);
+      gemm_bf16(xc, false, true, n.rows, n.d_in, n.d_out, own.dp16, n.d_out, u16_at(c.w16[i]), n.d_out,
+                i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
     else
       sgemm(xc, false, true, n.rows, n.d_in, n.d_out, 1.f, dproj[i], n.d_out, params + w_off[i], n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
   }

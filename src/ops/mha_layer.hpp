@@ -18,11 +18,14 @@ struct mha_dims {
   std::size_t batch, seq, d_in, d_out, heads, d_head, rows;  // rows = batch * seq
 };
 
-// Where each piece of the training cache lives (float offsets), 64-byte aligned.
+// Where each piece of the training cache lives (float offsets), 64-byte
+// aligned. With BF16 compute the forward also leaves its bf16 GEMM operands
+// there for the backward: the rounded weights (w16, index Q, K, V, O), X
+// and A (SIZE_MAX without BF16 compute, or without out_proj for w16[3], a16).
 struct mha_cache_layout {
-  std::size_t q, k, v, a, lse, floats;
+  std::size_t q, k, v, a, lse, w16[4], x16, a16, floats;
 };
-mha_cache_layout mha_cache_layout_for(const mha_dims& n);
+mha_cache_layout mha_cache_layout_for(const qkv_mha_desc& d, const mha_dims& n);
 
 // The attention description of a layer call (for ops::resolve_sdpa) on [B, T, H, d_head] tensors
 // stored as [B*T][d_out] rows (heads interleaved).
