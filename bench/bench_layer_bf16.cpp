@@ -15,6 +15,10 @@
 //                         3 packed int8 weights, BF16 compute (bf16 x i8, widened)
 //                         4 fp32 params, BF16 compute (weights rounded per call)
 //                         against qkv_mha_forward with fp32 params and compute.
+//   BM_layer_decode_pair: one new token per sequence after 255 cached ones
+//                         (fp32 KV cache), qkv_mha_decode_packed with bf16 (v 0)
+//                         or int8 (v 1) weights, F32 compute, against
+//                         qkv_mha_decode with the fp32 params.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -152,7 +156,52 @@ void BM_layer_infer_pair(benchmark::State& state) {
   state.SetLabel(std::string(kNames[variant]) + " vs fp32, " + qkv_isa_name(qkv_bench::active_isa()));
 }
 
+void BM_layer_decode_pair(benchmark::State& state) {
+  const auto B = std::size_t(state.range(0));
+  const int variant = int(state.range(1)), threads = int(state.range(2));
+  qkv_set_num_threads(threads);
+  const qkv_dtype wt = variant == 0 ? QKV_DTYPE_BF16 : QKV_DTYPE_I8;
+  const std::size_t cap = 256;
+  layer_fixture f(QKV_DTYPE_F32, B, 1, threads);
+  std::size_t pb = 0, kvb = 0, wb_f = 0, wb_p = 0;
+  qkv_mha_pack_weights_size(&f.d, wt, &pb);
+  std::vector<unsigned char> raw(pb + 64);
+  unsigned char* packed = raw.data() + (64 - reinterpret_cast<std::uintptr_t>(raw.data()) % 64) % 64;
+  qkv_mha_pack_weights(&f.d, f.params.data(), wt, packed, pb);
+  qkv_mha_kv_state st_f, st_p;
+  qkv_mha_kv_cache_init(&st_f, B, cap);
+  qkv_mha_kv_cache_init(&st_p, B, cap);
+  st_f.length = st_p.length = cap - 1;
+  qkv_mha_kv_cache_size(&f.d, B, cap, &kvb);
+  std::vector<float> kv_f(kvb / 4, 0.01f), kv_p(kvb / 4, 0.01f);
+  qkv_mha_decode_workspace_size(&f.d, &st_f, 1, threads, &wb_f);
+  qkv_mha_decode_packed_workspace_size(&f.d, wt, &st_p, 1, threads, &wb_p);
+  std::vector<float> ws_f(wb_f / 4 + 1), ws_p(wb_p / 4 + 1), y(B * 768);
+  run_pair(
+      state,
+      [&] {
+        st_p.length = cap - 1;
+        return qkv_mha_decode_packed(&f.d, packed, pb, &st_p, kv_p.data(), kvb, 1, f.x.data(), y.data(), ws_p.data(),
+                                     ws_p.size() * 4);
+      },
+      [&] {
+        st_f.length = cap - 1;
+        return qkv_mha_decode(&f.d, f.params.data(), &st_f, kv_f.data(), kvb, 1, f.x.data(), y.data(), ws_f.data(),
+                              ws_f.size() * 4);
+      });
+  state.SetLabel(std::string(variant == 0 ? "bf16" : "int8") + " weights decode vs fp32, " +
+                 qkv_isa_name(qkv_bench::active_isa()));
+}
+
 void register_all() {
+  for (long b : {1, 8})
+    for (long v : {0, 1})
+      benchmark::RegisterBenchmark("BM_layer_decode_pair", BM_layer_decode_pair)
+          ->Args({b, v, 1})
+          ->ArgNames({"B", "v", "thr"})
+          ->UseManualTime()
+          ->MinTime(1.0)
+          ->Unit(benchmark::kMicrosecond);
   const long bts[][2] = {{1, 256}, {4, 256}};
   for (const auto& bt : bts)
     for (long th : {1, 2}) {
