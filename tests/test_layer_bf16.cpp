@@ -649,3 +649,134 @@ TEST_CASE("AdamW with bf16 compute tracks the fp32 loss curve of a teacher-imita
   CHECK(f32.back() < 0.005 * f32.front());
   CHECK(b16.back() < 0.005 * b16.front());
 }
+
+// The demo's copy task (examples/copy_task.h: embeddings, one causal
+// multi-head attention layer, a linear head, AdamW; the loop of
+// examples/train_copy.c) trained from the same start in fp32 and with the
+// attention layer in bf16 compute.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#endif
+#include "../examples/copy_task.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace {
+
+struct copy_run {
+  std::vector<double> loss;  // per step
+  double accuracy = 0;       // held-out, teacher forcing, after the last step
+};
+
+copy_run train_copy_task(qkv_dtype ct, int steps) {
+  constexpr std::size_t kBatch = 32, kRows = kBatch * COPY_T;
+  copy_model m;
+  REQUIRE(copy_model_setup(&m) == QKV_OK);
+  m.attn.compute_type = ct;
+  REQUIRE(qkv_init_uniform(m.params + m.off_tok, COPY_V * COPY_D, 1.0f, 1) == QKV_OK);
+  REQUIRE(qkv_init_uniform(m.params + m.off_pos, COPY_T * COPY_D, 1.0f, 2) == QKV_OK);
+  REQUIRE(qkv_mha_init(&m.attn, m.params + m.off_attn, 3) == QKV_OK);
+  REQUIRE(qkv_init_uniform(m.params + m.off_head_w, COPY_D * COPY_V + COPY_V, 0.125f, 4) == QKV_OK);
+  std::size_t cb = 0, fb = 0, bb = 0, af = 0;
+  REQUIRE(qkv_mha_cache_size(&m.attn, kBatch, COPY_T, &cb) == QKV_OK);
+  REQUIRE(qkv_mha_forward_workspace_size(&m.attn, kBatch, COPY_T, 3, &fb) == QKV_OK);
+  REQUIRE(qkv_mha_backward_workspace_size(&m.attn, kBatch, COPY_T, 3, &bb) == QKV_OK);
+  REQUIRE(qkv_adamw_state_floats(m.count, &af) == QKV_OK);
+  std::vector<float> cache(cb / 4 + 16), fws(fb / 4 + 1), bws(bb / 4 + 1), grads(m.count, 0.f), adam(af, 0.f);
+  std::vector<float> x(kRows * COPY_D), y(kRows * COPY_D), logits(kRows * COPY_V), dx(kRows * COPY_D),
+      dy(kRows * COPY_D);
+  std::vector<std::int32_t> ids(kRows), targets(kRows);
+  auto batch = [&](std::uint64_t* rng) {
+    for (std::size_t b = 0; b < kBatch; ++b) {
+      char text[256];
+      std::int32_t all[2 * COPY_L + 1];
+      copy_make_text(rng, text, sizeof text);
+      REQUIRE(copy_tokenize(text, all, 2 * COPY_L + 1) == 2 * COPY_L + 1);
+      for (int p = 0; p < COPY_T; ++p) {
+        ids[b * COPY_T + p] = all[p];
+        targets[b * COPY_T + p] = p >= COPY_L ? all[p + 1] : COPY_IGNORE;
+      }
+    }
+  };
+  auto forward = [&](int training) {
+    std::size_t bad = 0;
+    REQUIRE(qkv_embedding_forward(&m.emb, kBatch, COPY_T, 0, ids.data(), m.params + m.off_tok,
+                                  m.params + m.off_pos, x.data(), COPY_D, &bad) == QKV_OK);
+    REQUIRE(qkv_mha_forward(&m.attn, m.params + m.off_attn, kBatch, COPY_T, x.data(), y.data(), training,
+                            cache.data(), cache.size() * 4, fws.data(), fws.size() * 4) == QKV_OK);
+    REQUIRE(copy_head_forward(&m, kRows, y.data(), logits.data()) == QKV_OK);
+  };
+  const qkv_adamw_config opt{3e-3f, 0.9f, 0.98f, 1e-8f, 0.01f};
+  copy_run out;
+  std::uint64_t rng = 2024;
+  for (int step = 1; step <= steps; ++step) {
+    batch(&rng);
+    forward(1);
+    float loss = 0;
+    std::size_t bad = 0;
+    REQUIRE(qkv_cross_entropy_forward_backward(kRows, COPY_V, logits.data(), COPY_V, targets.data(), COPY_IGNORE,
+                                               1.0f, &loss, logits.data(), COPY_V) == QKV_OK);
+    out.loss.push_back(loss);
+    REQUIRE(qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, COPY_D, COPY_V, kRows, 1.0f, y.data(), COPY_D, logits.data(), COPY_V,
+                      1.0f, grads.data() + m.off_head_w, COPY_V) == QKV_OK);
+    for (std::size_t r = 0; r < kRows; ++r)
+      REQUIRE(qkv_saxpy(COPY_V, 1.0f, logits.data() + r * COPY_V, grads.data() + m.off_head_b) == QKV_OK);
+    REQUIRE(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, kRows, COPY_D, COPY_V, 1.0f, logits.data(), COPY_V,
+                      m.params + m.off_head_w, COPY_V, 0.0f, dy.data(), COPY_D) == QKV_OK);
+    REQUIRE(qkv_mha_backward(&m.attn, m.params + m.off_attn, kBatch, COPY_T, x.data(), cache.data(),
+                             cache.size() * 4, dy.data(), dx.data(), grads.data() + m.off_attn, bws.data(),
+                             bws.size() * 4) == QKV_OK);
+    REQUIRE(qkv_embedding_backward(&m.emb, kBatch, COPY_T, 0, ids.data(), dx.data(), COPY_D,
+                                   grads.data() + m.off_tok, grads.data() + m.off_pos, &bad) == QKV_OK);
+    REQUIRE(qkv_adamw_step(&opt, std::uint64_t(step), m.count, m.params, grads.data(), adam.data()) == QKV_OK);
+    REQUIRE(qkv_zero(grads.data(), m.count) == QKV_OK);
+  }
+  std::uint64_t held_out = 99;
+  int right = 0, total = 0;
+  for (int done = 0; done < 128; done += int(kBatch)) {
+    batch(&held_out);
+    forward(0);
+    for (std::size_t r = 0; r < kRows; ++r)
+      if (targets[r] != COPY_IGNORE) {
+        right += copy_argmax(logits.data() + r * COPY_V) == targets[r];
+        ++total;
+      }
+  }
+  out.accuracy = double(right) / double(total);
+  std::free(m.params);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("copy task: bf16 compute tracks the fp32 loss curve and reaches the demo's accuracy",
+          "[layer][bf16][train]") {
+  // The demo reaches 95 % held-out accuracy in ~40 steps of this loop in
+  // both precisions; 50 steps here (emulated: 8, the curve only). Margin:
+  // bf16 rounds the layer's GEMM operands (2^-8 each), which perturbs each
+  // step's gradient by ~2^-7 relative; AdamW normalises the step, so the
+  // paths separate slowly. We require every step's bf16 loss within 10 % of
+  // the fp32 loss (measured worst: 0.8 %; both end at loss 0.001 and 100 %
+  // held-out accuracy; the test takes ~3 s) and the
+  // same accuracy target at the end.
+  const bool small = qkv_test::small_tests();
+  const int steps = small ? 8 : 50;
+  const copy_run f32 = train_copy_task(QKV_DTYPE_F32, steps), b16 = train_copy_task(QKV_DTYPE_BF16, steps);
+  double worst = 0;
+  for (int i = 0; i < steps; ++i) worst = std::max(worst, std::fabs(b16.loss[i] - f32.loss[i]) / f32.loss[i]);
+  INFO("loss " << f32.loss.front() << " -> fp32 " << f32.loss.back() << ", bf16 " << b16.loss.back()
+               << "; worst relative gap " << worst << "; accuracy fp32 " << f32.accuracy << ", bf16 "
+               << b16.accuracy);
+  CHECK(worst <= 0.10);
+  if (!small) {
+    CHECK(f32.accuracy >= 0.95);
+    CHECK(b16.accuracy >= 0.95);
+  }
+}
