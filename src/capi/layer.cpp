@@ -135,6 +135,60 @@ void report_layer(const qkv::capi::report_clock& clock, const char* routine, con
                     routine, qkv_isa_name(x.isa), batch, tokens, d.d_in, d.d_out, d.num_heads,
                     d.causal ? " causal" : "", x.threads, x.pool.parallel_for ? " (executor)" : "");
 }
+
+// qkv_mha_decode_workspace_size (wtype null: the fp32 params) and
+// qkv_mha_decode_packed_workspace_size: the same checks, BAD_DTYPE after the
+// description's.
+qkv_status decode_workspace_query(const qkv_mha_desc* desc, const qkv_dtype* wtype, const qkv_mha_kv_state* state,
+                                  std::size_t n_new, int threads, std::size_t* bytes) {
+  if (!bytes || !state) return QKV_ERR_NULL_POINTER;
+  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
+  if (wtype && !wtype_ok(*wtype)) return QKV_ERR_BAD_DTYPE;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = dims(desc, state->batch, state->capacity, &n); st != QKV_OK) return st;
+  const qkv_kv_format& format = state->format;
+  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
+  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, wtype ? *wtype : QKV_DTYPE_F32,
+                                                 format, state->batch, n_new, state->length + n_new, threads);
+  return QKV_OK;
+}
+
+// qkv_mha_decode (params) and qkv_mha_decode_packed (packed): one order of
+// checks, the packed buffer's after the NULL pointers.
+qkv_status decode_call(const qkv_mha_desc* desc, const float* params, const void* packed, std::size_t packed_bytes,
+                       qkv_mha_kv_state* state, void* kv_buffer, std::size_t kv_bytes, std::size_t n_new,
+                       const float* x_new, float* y_new, void* workspace, std::size_t workspace_bytes) {
+  if (!state) return QKV_ERR_NULL_POINTER;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
+  const qkv_kv_format& format = state->format;
+  if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  if (!(params || packed) || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
+  qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
+  if (!params)
+    if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
+  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
+  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_out))
+    return QKV_ERR_WORKSPACE_TOO_SMALL;
+  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
+  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, src.wtype, format, state->batch,
+                                                                n_new, state->length + n_new, 1);
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
+  if (!qkv::ops::mha_decode(xc, *desc, src, format, state->batch, state->capacity, state->length, n_new, kv_buffer,
+                            x_new, y_new, workspace, workspace_bytes))
+    return QKV_ERR_NOT_FINITE;
+  if (clock.on()) report_layer(clock, params ? "mha_decode" : "mha_decode_packed", xc, *desc, state->batch, n_new);
+  state->length += n_new;
+  return QKV_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -293,46 +347,14 @@ qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, size_t c
 
 qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state, size_t n_new,
                                          int threads, size_t* bytes) {
-  if (!bytes || !state) return QKV_ERR_NULL_POINTER;
-  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  const qkv_kv_format& format = state->format;
-  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, QKV_DTYPE_F32, format, state->batch,
-                                                 n_new, state->length + n_new, threads);
-  return QKV_OK;
+  return decode_workspace_query(desc, nullptr, state, n_new, threads, bytes);
 }
 
 qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha_kv_state* state, void* kv_buffer,
                           size_t kv_bytes, size_t n_new, const float* x_new, float* y_new, void* workspace,
                           size_t workspace_bytes) {
-  if (!state) return QKV_ERR_NULL_POINTER;
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  const qkv_kv_format& format = state->format;
-  if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
-  if (!params || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_out))
-    return QKV_ERR_WORKSPACE_TOO_SMALL;
-  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
-  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, QKV_DTYPE_F32, format, state->batch,
-                                                                n_new, state->length + n_new, 1);
-  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  const qkv::capi::report_clock clock;
-  const qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, nullptr};
-  if (!qkv::ops::mha_decode(xc, *desc, src, format, state->batch, state->capacity, state->length, n_new, kv_buffer,
-                            x_new, y_new, workspace, workspace_bytes))
-    return QKV_ERR_NOT_FINITE;
-  if (clock.on()) report_layer(clock, "mha_decode", xc, *desc, state->batch, n_new);
-  state->length += n_new;
-  return QKV_OK;
+  return decode_call(desc, params, nullptr, 0, state, kv_buffer, kv_bytes, n_new, x_new, y_new, workspace,
+                     workspace_bytes);
 }
 
 qkv_status qkv_mha_pack_weights_size(const qkv_mha_desc* desc, qkv_dtype wtype, size_t* bytes) {
@@ -400,50 +422,14 @@ qkv_status qkv_mha_forward_packed(const qkv_mha_desc* desc, const void* packed, 
 qkv_status qkv_mha_decode_packed_workspace_size(const qkv_mha_desc* desc, qkv_dtype wtype,
                                                 const qkv_mha_kv_state* state, size_t n_new, int threads,
                                                 size_t* bytes) {
-  if (!bytes || !state) return QKV_ERR_NULL_POINTER;
-  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
-  qkv_mha_layout l;
-  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
-  if (!wtype_ok(wtype)) return QKV_ERR_BAD_DTYPE;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = dims(desc, state->batch, state->capacity, &n); st != QKV_OK) return st;
-  const qkv_kv_format& format = state->format;
-  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, wtype, format, state->batch, n_new,
-                                                 state->length + n_new, threads);
-  return QKV_OK;
+  return decode_workspace_query(desc, &wtype, state, n_new, threads, bytes);
 }
 
 qkv_status qkv_mha_decode_packed(const qkv_mha_desc* desc, const void* packed, size_t packed_bytes,
                                  qkv_mha_kv_state* state, void* kv_buffer, size_t kv_bytes, size_t n_new,
                                  const float* x_new, float* y_new, void* workspace, size_t workspace_bytes) {
-  if (!state) return QKV_ERR_NULL_POINTER;
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  const qkv_kv_format& format = state->format;
-  if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
-  if (!packed || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
-  qkv_dtype wtype = QKV_DTYPE_BF16;
-  if (qkv_status st = check_packed(*desc, packed, packed_bytes, &wtype); st != QKV_OK) return st;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_out))
-    return QKV_ERR_WORKSPACE_TOO_SMALL;
-  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
-  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, wtype, format, state->batch, n_new,
-                                                                state->length + n_new, 1);
-  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  const qkv::capi::report_clock clock;
-  const qkv::ops::mha_weights src{wtype, nullptr, nullptr, packed};
-  if (!qkv::ops::mha_decode(xc, *desc, src, format, state->batch, state->capacity, state->length, n_new, kv_buffer,
-                            x_new, y_new, workspace, workspace_bytes))
-    return QKV_ERR_NOT_FINITE;
-  if (clock.on()) report_layer(clock, "mha_decode_packed", xc, *desc, state->batch, n_new);
-  state->length += n_new;
-  return QKV_OK;
+  return decode_call(desc, nullptr, packed, packed_bytes, state, kv_buffer, kv_bytes, n_new, x_new, y_new, workspace,
+                     workspace_bytes);
 }
 
 }  // extern "C"

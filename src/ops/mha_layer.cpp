@@ -216,11 +216,21 @@ void project(const exec& xc, const proj_weights& w, int i, std::size_t rows, std
   gemm_ex(xc, g, gws, gws_bytes);
 }
 
-// C (+)= op(A) op(B) on bf16 operands, fp32 C (the backward's products).
-void gemm_bf16(const exec& xc, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const u16* A,
-               std::size_t lda, const u16* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* gws,
-               std::size_t gws_bytes) {
-  const gemm_ex_args g{ta,  tb,  M, N,    K,   QKV_DTYPE_BF16, QKV_DTYPE_BF16, QKV_DTYPE_F32, A, lda, B, ldb,
+// C (+)= op(A) op(B) with fp32 C, the backward's products: the fp32
+// operands through sgemm, or (lowp, BF16 compute) their bf16 copies
+// through gemm_ex.
+struct operand {
+  const float* f;
+  const u16* h;
+};
+void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, operand a,
+             std::size_t lda, operand b, std::size_t ldb, float beta, float* C, std::size_t ldc, void* gws,
+             std::size_t gws_bytes) {
+  if (!lowp) {
+    sgemm(xc, ta, tb, M, N, K, 1.f, a.f, lda, b.f, ldb, beta, C, ldc, gws, gws_bytes);
+    return;
+  }
+  const gemm_ex_args g{ta,  tb,  M, N,    K,   QKV_DTYPE_BF16, QKV_DTYPE_BF16, QKV_DTYPE_F32, a.h, lda, b.h, ldb,
                        C,   ldc, 1.f, beta, nullptr, nullptr};
   gemm_ex(xc, g, gws, gws_bytes);
 }
@@ -456,19 +466,13 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   // Output projection: dW_o += A^T dY, db_o += colsum(dY), dA = dY W_o^T.
   const float* dattn = dy;
   if (d.out_proj) {
-    if (lowp) {
-      to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
-      gemm_bf16(xc, true, false, n.d_out, n.d_out, n.rows, a16, n.d_out, own.dy16, n.d_out, 1.f, grads + p.w_o,
-                n.d_out, sub, sub_bytes);
-    } else {
-      sgemm(xc, true, false, n.d_out, n.d_out, n.rows, 1.f, a, n.d_out, dy, n.d_out, 1.f, grads + p.w_o, n.d_out, sub, sub_bytes);
-    }
+    if (lowp) to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
+    const operand a_op{a, a16}, dy_op{dy, own.dy16}, wo{params + p.w_o, u16_at(c.w16[kO])};
+    product(xc, lowp, true, false, n.d_out, n.d_out, n.rows, a_op, n.d_out, dy_op, n.d_out, 1.f, grads + p.w_o,
+            n.d_out, sub, sub_bytes);
     add_column_sums(xc, n.rows, n.d_out, dy, n.d_out, grads + p.b_o);
-    if (lowp)
-      gemm_bf16(xc, false, true, n.rows, n.d_out, n.d_out, own.dy16, n.d_out, u16_at(c.w16[kO]), n.d_out, 0.f, da,
-                n.d_out, sub, sub_bytes);
-    else
-      sgemm(xc, false, true, n.rows, n.d_out, n.d_out, 1.f, dy, n.d_out, params + p.w_o, n.d_out, 0.f, da, n.d_out, sub, sub_bytes);
+    product(xc, lowp, false, true, n.rows, n.d_out, n.d_out, dy_op, n.d_out, wo, n.d_out, 0.f, da, n.d_out, sub,
+            sub_bytes);
     dattn = da;
   }
 
@@ -480,20 +484,14 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   const std::size_t w_off[3] = {p.w_q, p.w_k, p.w_v};
   const std::size_t b_off[3] = {p.b_q, p.b_k, p.b_v};
   for (int i = 0; i < 3; ++i) {
-    if (lowp) {
-      to_bf16(xc, n.rows * n.d_out, dproj[i], own.dp16);
-      gemm_bf16(xc, true, false, n.d_in, n.d_out, n.rows, x16, n.d_in, own.dp16, n.d_out, 1.f, grads + w_off[i],
-                n.d_out, sub, sub_bytes);
-    } else {
-      sgemm(xc, true, false, n.d_in, n.d_out, n.rows, 1.f, x, n.d_in, dproj[i], n.d_out, 1.f, grads + w_off[i], n.d_out, sub, sub_bytes);
-    }
+    if (lowp) to_bf16(xc, n.rows * n.d_out, dproj[i], own.dp16);
+    const operand dp{dproj[i], own.dp16}, w{params + w_off[i], u16_at(c.w16[i])};
+    product(xc, lowp, true, false, n.d_in, n.d_out, n.rows, operand{x, x16}, n.d_in, dp, n.d_out, 1.f,
+            grads + w_off[i], n.d_out, sub, sub_bytes);
     if (d.qkv_bias) add_column_sums(xc, n.rows, n.d_out, dproj[i], n.d_out, grads + b_off[i]);
-    if (!dx) continue;
-    if (lowp)
-      gemm_bf16(xc, false, true, n.rows, n.d_in, n.d_out, own.dp16, n.d_out, u16_at(c.w16[i]), n.d_out,
-                i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
-    else
-      sgemm(xc, false, true, n.rows, n.d_in, n.d_out, 1.f, dproj[i], n.d_out, params + w_off[i], n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
+    if (dx)
+      product(xc, lowp, false, true, n.rows, n.d_in, n.d_out, dp, n.d_out, w, n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub,
+              sub_bytes);
   }
 }
 
