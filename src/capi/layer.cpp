@@ -48,8 +48,8 @@ qkv_status check_packed(const qkv_mha_desc& d, const void* packed, std::size_t p
   if (packed_bytes < qkv::ops::kMhaPackedHeader) return QKV_ERR_BAD_FORMAT;
   std::uint32_t h32[4];
   std::uint64_t h64[3];
-  std::memcpy(h32, packed, sizeof h32);
-  std::memcpy(h64, static_cast<const char*>(packed) + sizeof h32, sizeof h64);
+  qkv::util::copy_bytes(h32, packed, sizeof h32);
+  qkv::util::copy_bytes(h64, static_cast<const char*>(packed) + sizeof h32, sizeof h64);
   const std::uint32_t flags = (d.qkv_bias ? 1u : 0u) | (d.out_proj ? 2u : 0u);
   if (h32[0] != QKV_MHA_PACKED_MAGIC || h32[1] != QKV_MHA_PACKED_VERSION ||
       (h32[2] != QKV_DTYPE_BF16 && h32[2] != QKV_DTYPE_I8) || h32[3] != flags || h64[0] != d.d_in ||

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/convert/convert.hpp"
 #include "ops/dtype.hpp"
@@ -35,7 +34,7 @@ bool bf16_compute(const qkv_mha_desc& d) { return d.compute_type == QKV_DTYPE_BF
 // or I8 through gemm_ex). wt F32 implies at F32.
 struct proj_types {
   qkv_dtype at, wt;
-  bool round_weights;  // params rounded to bf16 into the workspace per call
+  bool round_weights;  // params rounded to bf16 per call (workspace; training: the cache)
 };
 proj_types types_of(const qkv_mha_desc& d, qkv_dtype wtype) {
   const qkv_dtype at = bf16_compute(d) ? QKV_DTYPE_BF16 : QKV_DTYPE_F32;
@@ -58,7 +57,7 @@ struct weight_copies {
   u16* w[4];
 };
 weight_copies carve_weights(ws_carver& w, const qkv_mha_desc& d, const proj_types& t) {
-  weight_copies r{};
+  weight_copies r = util::zeroed<weight_copies>();
   if (!t.round_weights) return r;
   for (int i = kQ; i <= kV; ++i) r.w[i] = w.take<u16>(d.d_in * d.d_out);
   if (d.out_proj) r.w[kO] = w.take<u16>(d.d_out * d.d_out);
@@ -81,7 +80,7 @@ void to_bf16(const exec& xc, std::size_t n, const float* x, u16* y) {
 // Resolves where each weight comes from; with round_weights, fills the copies.
 proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, const proj_types& t,
                              const weight_copies& copies) {
-  proj_weights r{};
+  proj_weights r = util::zeroed<proj_weights>();
   r.at = t.at;
   r.wt = t.wt;
   if (src.wtype == QKV_DTYPE_F32) {
@@ -112,11 +111,17 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
   return r;
 }
 
-// One projection's gemm_ex problem (pointers filled by the caller).
-gemm_ex_args proj_args(const proj_weights& w, std::size_t rows, std::size_t k, std::size_t n, float beta) {
-  const bool tb = w.wt == QKV_DTYPE_I8;  // [out][in] rows per output feature
-  return gemm_ex_args{false, tb, rows, n, k, w.at, w.wt, QKV_DTYPE_F32, nullptr, k, nullptr, tb ? k : n,
-                      nullptr, n, 1.f, beta, nullptr, nullptr};
+// A gemm_ex problem with fp32 C, alpha 1 and no A scales (field by field:
+// a braced aggregate is cleared with a memset call on bare metal).
+gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, const void* A,
+                     std::size_t lda, qkv_dtype bt, const void* B, std::size_t ldb, const float* sb, float beta,
+                     float* C, std::size_t ldc) {
+  gemm_ex_args g = util::zeroed<gemm_ex_args>();
+  g.ta = ta, g.tb = tb, g.M = M, g.N = N, g.K = K;
+  g.at = at, g.bt = bt, g.ct = QKV_DTYPE_F32;
+  g.A = A, g.lda = lda, g.B = B, g.ldb = ldb, g.sb = sb, g.C = C, g.ldc = ldc;
+  g.alpha = 1.f, g.beta = beta;
+  return g;
 }
 
 // Each call's own arrays, cut by one function for both the size query (a
@@ -125,15 +130,13 @@ struct forward_arrays {  // Q, K, V, A and lse when not training (training uses 
   float *q, *k, *v, *a, *lse;
   u16 *x16, *a16;  // bf16 activations (BF16 compute): X, and A before W_o
 };
-forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d, bool own_qkv) {
-  forward_arrays r{};
-  if (own_qkv) {
-    r.q = w.take<float>(n.rows * n.d_out);
-    r.k = w.take<float>(n.rows * n.d_out);
-    r.v = w.take<float>(n.rows * n.d_out);
-    r.a = w.take<float>(n.rows * n.d_out);
-    r.lse = w.take<float>(n.batch * n.heads * n.seq);
-  }
+forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
+  forward_arrays r = util::zeroed<forward_arrays>();
+  r.q = w.take<float>(n.rows * n.d_out);
+  r.k = w.take<float>(n.rows * n.d_out);
+  r.v = w.take<float>(n.rows * n.d_out);
+  r.a = w.take<float>(n.rows * n.d_out);
+  r.lse = w.take<float>(n.batch * n.heads * n.seq);
   if (bf16_compute(d)) {
     r.x16 = w.take<u16>(n.rows * n.d_in);
     if (d.out_proj) r.a16 = w.take<u16>(n.rows * n.d_out);
@@ -145,7 +148,7 @@ struct backward_arrays {
   u16 *dy16, *dp16;  // bf16 GEMM inputs (BF16 compute; X, A and the weights are in the cache)
 };
 backward_arrays carve_backward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
-  backward_arrays r{};
+  backward_arrays r = util::zeroed<backward_arrays>();
   r.da = w.take<float>(n.rows * n.d_out);
   r.dq = w.take<float>(n.rows * n.d_out);
   r.dk = w.take<float>(n.rows * n.d_out);
@@ -164,7 +167,7 @@ struct decode_arrays {
   u16 *x16, *a16;
 };
 decode_arrays carve_decode(ws_carver& w, const mha_dims& n, qkv_kv_format f, const qkv_mha_desc& d) {
-  decode_arrays r{};
+  decode_arrays r = util::zeroed<decode_arrays>();
   r.q = w.take<float>(n.rows * n.d_out);
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
@@ -207,13 +210,10 @@ void project(const exec& xc, const proj_weights& w, int i, std::size_t rows, std
     return;
   }
   if (w.b[i]) broadcast_rows(rows, n, w.b[i], y, n);
-  gemm_ex_args g = proj_args(w, rows, k, n, w.b[i] ? 1.f : 0.f);
-  g.A = w.at == QKV_DTYPE_BF16 ? static_cast<const void*>(x16) : static_cast<const void*>(x);
-  g.lda = lda;
-  g.B = w.w[i];
-  g.sb = w.s[i];
-  g.C = y;
-  gemm_ex(xc, g, gws, gws_bytes);
+  const bool tb = w.wt == QKV_DTYPE_I8;  // [out][in]: a row per output feature
+  const void* a = w.at == QKV_DTYPE_BF16 ? static_cast<const void*>(x16) : static_cast<const void*>(x);
+  gemm_ex(xc, ex_args(false, tb, rows, n, k, w.at, a, lda, w.wt, w.w[i], tb ? k : n, w.s[i], w.b[i] ? 1.f : 0.f, y, n),
+          gws, gws_bytes);
 }
 
 // C (+)= op(A) op(B) with fp32 C, the backward's products: the fp32
@@ -230,9 +230,8 @@ void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::si
     sgemm(xc, ta, tb, M, N, K, 1.f, a.f, lda, b.f, ldb, beta, C, ldc, gws, gws_bytes);
     return;
   }
-  const gemm_ex_args g{ta,  tb,  M, N,    K,   QKV_DTYPE_BF16, QKV_DTYPE_BF16, QKV_DTYPE_F32, a.h, lda, b.h, ldb,
-                       C,   ldc, 1.f, beta, nullptr, nullptr};
-  gemm_ex(xc, g, gws, gws_bytes);
+  gemm_ex(xc, ex_args(ta, tb, M, N, K, QKV_DTYPE_BF16, a.h, lda, QKV_DTYPE_BF16, b.h, ldb, nullptr, beta, C, ldc), gws,
+          gws_bytes);
 }
 
 // Workspace the GEMMs of a layer call need: the largest of its shapes. The
@@ -246,9 +245,8 @@ std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_type
       return;
     }
     for (float beta : {0.f, 1.f}) {
-      const gemm_ex_args g{ta, tb, M, N, K, at, bt, QKV_DTYPE_F32, nullptr, 0, nullptr, 0, nullptr, 0, 1.f, beta,
-                           nullptr, nullptr};
       std::size_t b = 0;
+      const gemm_ex_args g = ex_args(ta, tb, M, N, K, at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
       if (gemm_ex_workspace_bytes(isa, g, threads, &b)) best = std::max(best, b);
     }
   };
@@ -337,13 +335,12 @@ bool mha_pack_weights(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layou
       if (k.abs_max_bits(rows_of(i) * d.d_out, params + w_off[i]) > 0x7f7fffffu) return false;
   const mha_packed_layout l = mha_packed_layout_for(d, wtype);
   char* base = static_cast<char*>(packed);
-  unsigned char header[kMhaPackedHeader] = {};
   const std::uint32_t h32[4] = {QKV_MHA_PACKED_MAGIC, QKV_MHA_PACKED_VERSION, static_cast<std::uint32_t>(wtype),
                                 static_cast<std::uint32_t>((d.qkv_bias ? 1u : 0u) | (d.out_proj ? 2u : 0u))};
   const std::uint64_t h64[3] = {d.d_in, d.d_out, l.bytes};
-  std::memcpy(header, h32, sizeof h32);
-  std::memcpy(header + sizeof h32, h64, sizeof h64);
-  std::memcpy(base, header, sizeof header);
+  for (std::size_t i = sizeof h32 + sizeof h64; i < kMhaPackedHeader; ++i) base[i] = 0;
+  util::copy_bytes(base, h32, sizeof h32);
+  util::copy_bytes(base + sizeof h32, h64, sizeof h64);
   for (int i = 0; i < tensors; ++i) {
     const std::size_t rows = rows_of(i), cols = d.d_out;
     if (wtype == QKV_DTYPE_I8)
@@ -353,7 +350,7 @@ bool mha_pack_weights(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layou
       k.f32_to_bf16(rows * cols, params + w_off[i], reinterpret_cast<u16*>(base + l.w[i]));
   }
   for (int i = kQ; i <= kO; ++i)
-    if (l.b[i] != SIZE_MAX) std::memcpy(base + l.b[i], params + b_off[i], d.d_out * sizeof(float));
+    if (l.b[i] != SIZE_MAX) util::copy_floats(reinterpret_cast<float*>(base + l.b[i]), params + b_off[i], d.d_out);
   return true;
 }
 
@@ -364,7 +361,7 @@ namespace {
 std::size_t forward_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads, const proj_types& t,
                        bool sizes_backward) {
   ws_carver plan;
-  carve_forward(plan, n, d, true);
+  carve_forward(plan, n, d);
   carve_weights(plan, d, t);
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
   const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, sizes_backward), layer_attention_forward_ws(att, threads));
@@ -377,7 +374,7 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   float *q, *k, *v, *a, *lse;
-  forward_arrays own = carve_forward(mem, n, d, true);
+  forward_arrays own = carve_forward(mem, n, d);
   weight_copies copies = carve_weights(mem, d, t);
   if (training) {
     const mha_cache_layout c = mha_cache_layout_for(d, n);
