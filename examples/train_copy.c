@@ -2,12 +2,15 @@
 /* train_copy: trains the tiny decoder of copy_task.h from scratch with AdamW
  * until it copies held-out sentences, then saves it for decode_copy.
  *
- *   train_copy MODEL_PATH [seconds] [target_accuracy]
+ *   train_copy MODEL_PATH [seconds] [target_accuracy] [f32|bf16]
  *
  * MODEL_PATH is written as a safetensors file (copy_task.h says what it holds).
  * Prints the loss every 10 steps, a progress line, the held-out accuracy on
  * the copied halves, and the throughput. Exits 0 when the target accuracy
  * (default 0.95) is reached within the time budget (default 60 s).
+ * "bf16" trains the attention layer in bf16 mixed precision (compute_type
+ * QKV_DTYPE_BF16: bf16 GEMM operands, fp32 master weights, gradients and
+ * AdamW state); the saved model is fp32 either way.
  * Deterministic for a fixed seed: same bits on every run and thread count. */
 #define _POSIX_C_SOURCE 199309L
 #include "copy_task.h"
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
   const char* path = argc > 1 ? argv[1] : "copy_model.safetensors";
   const double budget = argc > 2 ? atof(argv[2]) : 60.0;
   const double target = argc > 3 ? atof(argv[3]) : 0.95;
+  const int bf16 = argc > 4 && strcmp(argv[4], "bf16") == 0;
   static buffers w;
   copy_model m;
   float *grads, *adam;
@@ -116,6 +120,7 @@ int main(int argc, char** argv) {
   float loss = 0.0f;
 
   COPY_TRY(copy_model_setup(&m));
+  if (bf16) m.attn.compute_type = QKV_DTYPE_BF16;
   COPY_TRY(qkv_get_num_threads(&threads));
   /* Parameters: nn.Linear-style init for the layer and head, N(0,1)-like
    * uniform for the embedding tables. */
@@ -141,8 +146,8 @@ int main(int argc, char** argv) {
   opt.eps = 1e-8f;
   opt.weight_decay = 0.01f;
 
-  printf("training: %d-word sentences, vocab %d, d %d, %d heads, batch %d, AdamW, %d thread(s)\n", COPY_L, COPY_V,
-         COPY_D, COPY_HEADS, BATCH, threads);
+  printf("training: %d-word sentences, vocab %d, d %d, %d heads, batch %d, AdamW, %d thread(s), attention GEMMs in %s\n",
+         COPY_L, COPY_V, COPY_D, COPY_HEADS, BATCH, threads, bf16 ? "bf16 (fp32 master weights)" : "fp32");
   t0 = copy_now_s();
   for (step = 1; step <= MAX_STEPS; ++step) {
     size_t bad = 0;

@@ -4,6 +4,7 @@
 # whole pipeline from text to trained attention:
 #   1. the book's chapter 3 walkthrough, checked against the book (PASS/FAIL),
 #   2. training a tiny decoder from scratch on a copy task (>= 95 % held out),
+#      in fp32, then again in bf16 mixed precision (the same target),
 #   3. generation with the trained model through the KV cache,
 #   4. PyTorch loading the model's safetensors file and decoding with it
 #      (when Debian's python3-torch is installed).
@@ -29,6 +30,12 @@ echo "=== 2. Training a decoder from scratch: embeddings + causal multi-head att
 t=$SECONDS
 "$ex/train_copy" build/demo/copy_model.safetensors 60 0.95
 echo "(step 2 took $((SECONDS - t)) s)"
+
+echo
+echo "=== 2b. The same training in bf16 mixed precision (bf16 GEMMs, fp32 master weights and AdamW)"
+t=$SECONDS
+"$ex/train_copy" build/demo/copy_model_bf16.safetensors 60 0.95 bf16
+echo "(step 2b took $((SECONDS - t)) s)"
 
 echo
 echo "=== 3. Decoding held-out sentences token by token through the KV cache"

@@ -58,6 +58,12 @@ struct fixture {
   std::size_t B = 2, T = 9, np = 0, cache_bytes = 0, kv_bytes = 0;
   std::vector<float> params, x, y, cache, dy, dx, grads, kv, y_new;
   qkv_mha_kv_state st{};
+  // the layer in bf16 compute, and from packed weights (64-byte aligned)
+  qkv_mha_desc md16{};
+  std::size_t cache16_bytes = 0, packed8_bytes = 0, packed16_bytes = 0;
+  std::vector<float> cache16;
+  std::vector<unsigned char> raw8, raw16;
+  unsigned char *packed8 = nullptr, *packed16 = nullptr;
 
   fixture() {
     c.resize(M * N);
@@ -77,6 +83,20 @@ struct fixture {
     x = qkv_test::random_vector(B * T * md.d_in, 8), dy = qkv_test::random_vector(B * T * md.d_out, 9);
     y.resize(B * T * md.d_out), dx.resize(x.size()), y_new.resize(B * 3 * md.d_out);
     cache.resize(cache_bytes / sizeof(float) + 1), kv.resize(kv_bytes / sizeof(float) + 1);
+
+    md16 = md;
+    md16.compute_type = QKV_DTYPE_BF16;
+    REQUIRE(qkv_mha_cache_size(&md16, B, T, &cache16_bytes) == QKV_OK);
+    cache16.resize(cache16_bytes / sizeof(float) + 1);
+    auto pack = [&](qkv_dtype t, std::vector<unsigned char>& raw, std::size_t* bytes) {
+      REQUIRE(qkv_mha_pack_weights_size(&md, t, bytes) == QKV_OK);
+      raw.resize(*bytes + 64);
+      unsigned char* p = raw.data() + (64 - reinterpret_cast<std::uintptr_t>(raw.data()) % 64) % 64;
+      REQUIRE(qkv_mha_pack_weights(&md, params.data(), t, p, *bytes) == QKV_OK);
+      return p;
+    };
+    packed8 = pack(QKV_DTYPE_I8, raw8, &packed8_bytes);
+    packed16 = pack(QKV_DTYPE_BF16, raw16, &packed16_bytes);
   }
 };
 
@@ -192,6 +212,60 @@ std::vector<entry> entries(fixture& f) {
     dc.outputs = {&f.y_new};
     dc.restore = [&f] { REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK); };
     e.push_back(dc);
+  }
+  {
+    entry fw{"qkv_mha_forward (bf16 compute)"};
+    fw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_forward_workspace_size(&f.md16, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    fw.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_forward(&f.md16, f.params.data(), f.B, f.T, f.x.data(), f.y.data(), 1, f.cache16.data(),
+                             f.cache16_bytes, w, n);
+    };
+    fw.outputs = {&f.y};
+    e.push_back(fw);
+
+    entry bw{"qkv_mha_backward (bf16 compute)"};
+    bw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_backward_workspace_size(&f.md16, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    bw.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_backward(&f.md16, f.params.data(), f.B, f.T, f.x.data(), f.cache16.data(), f.cache16_bytes,
+                              f.dy.data(), f.dx.data(), f.grads.data(), w, n);
+    };
+    bw.outputs = {&f.dx, &f.grads};
+    e.push_back(bw);
+
+    entry pf{"qkv_mha_forward_packed (int8 weights)"};
+    pf.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_forward_packed_workspace_size(&f.md, QKV_DTYPE_I8, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    pf.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_forward_packed(&f.md, f.packed8, f.packed8_bytes, f.B, f.T, f.x.data(), f.y.data(), w, n);
+    };
+    pf.outputs = {&f.y};
+    e.push_back(pf);
+
+    entry pd{"qkv_mha_decode_packed (bf16 weights)"};
+    pd.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK);
+      REQUIRE(qkv_mha_decode_packed_workspace_size(&f.md, QKV_DTYPE_BF16, &f.st, 3, 1, &n) == QKV_OK);
+      return n;
+    };
+    pd.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_decode_packed(&f.md, f.packed16, f.packed16_bytes, &f.st, f.kv.data(), f.kv_bytes, 3,
+                                   f.x.data(), f.y_new.data(), w, n);
+    };
+    pd.outputs = {&f.y_new};
+    pd.restore = [&f] { REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK); };
+    e.push_back(pd);
   }
   return e;
 }

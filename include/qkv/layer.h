@@ -22,7 +22,8 @@
  *
  * Memory: the caller owns everything. The forward in training mode writes
  * what the backward needs into a cache buffer (Q, K, V, the attention output
- * and one log-sum-exp per row and head: O(B*T*d_out), never T x T). Scratch
+ * and one log-sum-exp per row and head: O(B*T*d_out), never T x T; with
+ * compute_type BF16 also the bf16 weights, X and A the backward multiplies). Scratch
  * comes from a workspace sized by the matching *_workspace_size() query
  * (one rule for NULL and short workspaces: qkv/qkv.h).
  * Nothing allocates. Results are bitwise identical for any thread count.
@@ -34,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qkv/dtype.h"
 #include "qkv/export.h"
 #include "qkv/status.h"
 
@@ -47,6 +49,23 @@ typedef struct qkv_mha_desc {
   int out_proj;          /**< 0 or 1: output projection W_o, b_o */
   float dropout_p;       /**< dropout on attention weights in training, in [0, 1) */
   uint64_t dropout_seed; /**< seeds the counter-based dropout mask */
+  qkv_dtype compute_type; /**< QKV_DTYPE_F32 (0, the default of a zeroed description)
+                               or QKV_DTYPE_BF16 (any other value is QKV_ERR_BAD_ARGUMENT):
+                               the type the projection GEMMs multiply in. BF16 is
+                               autocast-style mixed precision: each call rounds the
+                               weights (from the fp32 params, the master copy) and the
+                               GEMM inputs (X, the attention output A, dY and the
+                               projections' gradients dQ, dK, dV) to bf16, round to
+                               nearest even (qkv_convert), and every projection GEMM of
+                               the forward and the backward (Q, K, V and out
+                               projections, dX = dP W^T, dW = X^T dP) multiplies them
+                               with fp32 accumulation into fp32 results (qkv_gemm_ex).
+                               Biases, attention (softmax, dropout, its backward),
+                               gradients (accumulated in fp32) and the optimizer stay
+                               fp32; the training cache keeps the bf16 weights, X and A
+                               for the backward (qkv_mha_cache_size() grows by them); params, X, Y, dY, dX keep their float types.
+                               Error: 2^-8 relative per rounded operand, i.e. about
+                               2^-7 of sum_k |a||b| per projection (docs/layer.md). */
 } qkv_mha_desc;
 
 /** Offsets (in floats) of each parameter tensor in the flat buffer;
@@ -64,7 +83,8 @@ QKV_EXTERN_C_BEGIN
  *  @param[in] desc  the layer.
  *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, d_out not
  *  divisible by num_heads); QKV_ERR_BAD_ARGUMENT (flags not 0/1, dropout_p outside
- *  [0, 1) or NaN); QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
+ *  [0, 1) or NaN, compute_type neither QKV_DTYPE_F32 nor QKV_DTYPE_BF16);
+ *  QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
 QKV_API qkv_status qkv_mha_validate(const qkv_mha_desc* desc);
 
 /** @param[in]  desc   the layer.
@@ -173,6 +193,92 @@ QKV_API qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* param
  *  @return QKV_OK, the statuses of qkv_mha_validate(), then QKV_ERR_NULL_POINTER
  *  (grads NULL). */
 QKV_API qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads);
+
+/* ---- Inference with bf16 or int8 weights (weight-only quantization) ---- */
+
+/** Magic number of a packed-weights buffer: "QKVW" in its first 4 bytes (host order). */
+#define QKV_MHA_PACKED_MAGIC 0x57564B51u
+/** Version of the packed-weights layout below. */
+#define QKV_MHA_PACKED_VERSION 1u
+
+/** Bytes of the packed weights of @p desc in @p wtype.
+ *
+ *  Packed layout (host byte order, an in-memory format, not a file format):
+ *  every piece starts at a multiple of 64 bytes from the buffer's start.
+ *   - header, 64 bytes: uint32 magic (QKV_MHA_PACKED_MAGIC), uint32 version
+ *     (QKV_MHA_PACKED_VERSION), uint32 wtype (a qkv_dtype), uint32 flags
+ *     (bit 0: qkv_bias, bit 1: out_proj), uint64 d_in, uint64 d_out, uint64
+ *     total bytes (this query's answer), zeros to 64 bytes;
+ *   - then for W_q, W_k, W_v and (out_proj) W_o, in that order, the weight:
+ *     QKV_DTYPE_BF16: [in][out] bf16 bit patterns (the params' x*W layout,
+ *     each rounded to nearest even, as qkv_convert);
+ *     QKV_DTYPE_I8: [out][in] int8 codes, one row per output feature (the
+ *     nn.Linear layout), followed (at the next 64-byte offset) by its d_out
+ *     fp32 scales, exactly as qkv_quantize_rows_s8() writes for W^T
+ *     (scale = max|w| / 127 per output feature, |w - q*s| <= s/2);
+ *   - then the fp32 biases, copied: b_q, b_k, b_v (qkv_bias), b_o (out_proj).
+ *  (in, out) is (d_in, d_out) for W_q, W_k, W_v and (d_out, d_out) for W_o.
+ *  @param[in]  desc   the layer (its compute_type does not matter here).
+ *  @param[in]  wtype  QKV_DTYPE_BF16 or QKV_DTYPE_I8.
+ *  @param[out] bytes  written on success.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes NULL); the statuses of
+ *  qkv_mha_validate(); QKV_ERR_BAD_DTYPE (wtype neither BF16 nor I8);
+ *  QKV_ERR_SIZE_OVERFLOW. */
+QKV_API qkv_status qkv_mha_pack_weights_size(const qkv_mha_desc* desc, qkv_dtype wtype, size_t* bytes);
+
+/** Packs the weights of @p params for qkv_mha_forward_packed() and
+ *  qkv_mha_decode_packed() (layout: qkv_mha_pack_weights_size()). Single-threaded.
+ *  @param[in]  desc    the layer.
+ *  @param[in]  params  qkv_mha_param_count() floats; must not overlap @p packed.
+ *  @param[in]  wtype   QKV_DTYPE_BF16 or QKV_DTYPE_I8.
+ *  @param[out] packed  the packed weights, 64-byte aligned.
+ *  @param[in]  packed_bytes  its size, at least qkv_mha_pack_weights_size().
+ *  @return QKV_OK or, in this order, nothing written: the statuses of
+ *  qkv_mha_pack_weights_size(); QKV_ERR_NULL_POINTER (params or packed NULL);
+ *  QKV_ERR_BAD_ARGUMENT (packed not 64-byte aligned, or overlapping params);
+ *  QKV_ERR_WORKSPACE_TOO_SMALL (packed_bytes short); QKV_ERR_NOT_FINITE
+ *  (QKV_DTYPE_I8 and a weight is NaN or Inf; BF16 keeps them). */
+QKV_API qkv_status qkv_mha_pack_weights(const qkv_mha_desc* desc, const float* params, qkv_dtype wtype,
+                                        void* packed, size_t packed_bytes);
+
+/** Scratch bytes for qkv_mha_forward_packed() with weights of @p wtype.
+ *  @param[in]  desc, batch, seq_len, threads  as for qkv_mha_forward_workspace_size().
+ *  @param[in]  wtype  QKV_DTYPE_BF16 or QKV_DTYPE_I8.
+ *  @param[out] bytes  written on success.
+ *  @return as qkv_mha_forward_workspace_size(), and QKV_ERR_BAD_DTYPE (wtype
+ *  neither BF16 nor I8) after the description's statuses. */
+QKV_API qkv_status qkv_mha_forward_packed_workspace_size(const qkv_mha_desc* desc, qkv_dtype wtype, size_t batch,
+                                                         size_t seq_len, int threads, size_t* bytes);
+
+/** Inference forward from packed weights: the shapes and semantics of
+ *  qkv_mha_forward() with training = 0, the weights those of @p packed.
+ *  Each projection is one qkv_gemm_ex(): A = the activations, in
+ *  desc->compute_type (F32: as they are; BF16: rounded to bf16 first), B =
+ *  the packed weights (bf16, or int8 with their per-output-feature scales,
+ *  widened to fp32 inside the GEMM), fp32 accumulation and result, plus the
+ *  fp32 bias; attention runs in fp32. Error against the fp32 layer: per
+ *  projection output, |err| <= (s/2) sum_k |x_k| for int8 weights of scale s
+ *  (plus fp32 rounding), 2^-8 sum_k |x_k||w_k| for bf16 weights (2^-7 with
+ *  BF16 activations); attention carries it on (docs/layer.md).
+ *  @param[in]  desc     the layer; its shape and qkv_bias/out_proj flags must be
+ *                       those the weights were packed for.
+ *  @param[in]  packed   qkv_mha_pack_weights() output, 64-byte aligned.
+ *  @param[in]  packed_bytes  its size.
+ *  @param[in]  batch, seq_len, x  as for qkv_mha_forward().
+ *  @param[out] y        [batch][seq_len][d_out]; must not alias x.
+ *  @param[in]  workspace        qkv_mha_forward_packed_workspace_size() bytes
+ *                               for the packed wtype, any alignment.
+ *  @param[in]  workspace_bytes  its size in bytes.
+ *  @return QKV_OK or, in this order, nothing written: the statuses of
+ *  qkv_mha_validate(); QKV_ERR_BAD_SHAPE (batch or seq_len 0);
+ *  QKV_ERR_SIZE_OVERFLOW; QKV_ERR_NULL_POINTER (packed, x or y NULL);
+ *  QKV_ERR_BAD_ARGUMENT (packed not 64-byte aligned); QKV_ERR_BAD_FORMAT
+ *  (packed_bytes shorter than the header or than the header's total, a wrong
+ *  magic or version, or a header for another wtype, shape or flags than
+ *  @p desc's); the workspace statuses (qkv/qkv.h). */
+QKV_API qkv_status qkv_mha_forward_packed(const qkv_mha_desc* desc, const void* packed, size_t packed_bytes,
+                                          size_t batch, size_t seq_len, const float* x, float* y, void* workspace,
+                                          size_t workspace_bytes);
 
 /* ---- Incremental decoding with a KV cache ------------------------------ */
 
@@ -283,6 +389,31 @@ QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const
 QKV_API qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha_kv_state* state,
                                   void* kv_buffer, size_t kv_bytes, size_t n_new, const float* x_new, float* y_new,
                                   void* workspace, size_t workspace_bytes);
+
+/** Scratch bytes for qkv_mha_decode_packed() with weights of @p wtype.
+ *  @param[in]  desc, state, n_new, threads  as for qkv_mha_decode_workspace_size().
+ *  @param[in]  wtype  QKV_DTYPE_BF16 or QKV_DTYPE_I8.
+ *  @param[out] bytes  written on success.
+ *  @return as qkv_mha_decode_workspace_size(), and QKV_ERR_BAD_DTYPE (wtype
+ *  neither BF16 nor I8) after the description's statuses. */
+QKV_API qkv_status qkv_mha_decode_packed_workspace_size(const qkv_mha_desc* desc, qkv_dtype wtype,
+                                                        const qkv_mha_kv_state* state, size_t n_new, int threads,
+                                                        size_t* bytes);
+
+/** qkv_mha_decode() from packed weights: the projections as in
+ *  qkv_mha_forward_packed(), the KV cache and attention as qkv_mha_decode().
+ *  @param[in]     desc, packed, packed_bytes  as for qkv_mha_forward_packed().
+ *  @param[in,out] state, kv_buffer  the cache, as for qkv_mha_decode().
+ *  @param[in]     kv_bytes, n_new, x_new  as for qkv_mha_decode().
+ *  @param[out]    y_new  [batch][n_new][d_out].
+ *  @param[in]     workspace        qkv_mha_decode_packed_workspace_size() bytes.
+ *  @param[in]     workspace_bytes  its size in bytes.
+ *  @return the statuses of qkv_mha_decode(), with the packed buffer's checks of
+ *  qkv_mha_forward_packed() (QKV_ERR_NULL_POINTER, QKV_ERR_BAD_ARGUMENT,
+ *  QKV_ERR_BAD_FORMAT) where qkv_mha_decode() checks params. */
+QKV_API qkv_status qkv_mha_decode_packed(const qkv_mha_desc* desc, const void* packed, size_t packed_bytes,
+                                         qkv_mha_kv_state* state, void* kv_buffer, size_t kv_bytes, size_t n_new,
+                                         const float* x_new, float* y_new, void* workspace, size_t workspace_bytes);
 
 QKV_EXTERN_C_END
 

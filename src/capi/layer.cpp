@@ -30,6 +30,35 @@ qkv_status validate(const qkv_mha_desc* d) {
   for (int flag : {d->causal, d->qkv_bias, d->out_proj})
     if (flag != 0 && flag != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;
+  const long long ct = qkv::capi::enum_value(d->compute_type);
+  if (ct != QKV_DTYPE_F32 && ct != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
+  return QKV_OK;
+}
+
+// Packed weights are BF16 or I8 (read as the enum's bits, as formats are).
+bool wtype_ok(const qkv_dtype& t) {
+  const long long v = qkv::capi::enum_value(t);
+  return v == QKV_DTYPE_BF16 || v == QKV_DTYPE_I8;
+}
+
+// The packed buffer's checks, in the documented order (after the pointer's
+// NULL check): 64-byte alignment, then the header against the layer.
+qkv_status check_packed(const qkv_mha_desc& d, const void* packed, std::size_t packed_bytes, qkv_dtype* wtype) {
+  if (reinterpret_cast<std::uintptr_t>(packed) % 64 != 0) return QKV_ERR_BAD_ARGUMENT;
+  if (packed_bytes < qkv::ops::kMhaPackedHeader) return QKV_ERR_BAD_FORMAT;
+  std::uint32_t h32[4];
+  std::uint64_t h64[3];
+  qkv::util::copy_bytes(h32, packed, sizeof h32);
+  qkv::util::copy_bytes(h64, static_cast<const char*>(packed) + sizeof h32, sizeof h64);
+  const std::uint32_t flags = (d.qkv_bias ? 1u : 0u) | (d.out_proj ? 2u : 0u);
+  if (h32[0] != QKV_MHA_PACKED_MAGIC || h32[1] != QKV_MHA_PACKED_VERSION ||
+      (h32[2] != QKV_DTYPE_BF16 && h32[2] != QKV_DTYPE_I8) || h32[3] != flags || h64[0] != d.d_in ||
+      h64[1] != d.d_out)
+    return QKV_ERR_BAD_FORMAT;
+  const qkv_dtype t = static_cast<qkv_dtype>(h32[2]);
+  const std::size_t need = qkv::ops::mha_packed_layout_for(d, t).bytes;
+  if (h64[2] != need || packed_bytes < need) return QKV_ERR_BAD_FORMAT;
+  *wtype = t;
   return QKV_OK;
 }
 
@@ -106,6 +135,60 @@ void report_layer(const qkv::capi::report_clock& clock, const char* routine, con
                     routine, qkv_isa_name(x.isa), batch, tokens, d.d_in, d.d_out, d.num_heads,
                     d.causal ? " causal" : "", x.threads, x.pool.parallel_for ? " (executor)" : "");
 }
+
+// qkv_mha_decode_workspace_size (wtype null: the fp32 params) and
+// qkv_mha_decode_packed_workspace_size: the same checks, BAD_DTYPE after the
+// description's.
+qkv_status decode_workspace_query(const qkv_mha_desc* desc, const qkv_dtype* wtype, const qkv_mha_kv_state* state,
+                                  std::size_t n_new, int threads, std::size_t* bytes) {
+  if (!bytes || !state) return QKV_ERR_NULL_POINTER;
+  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
+  if (wtype && !wtype_ok(*wtype)) return QKV_ERR_BAD_DTYPE;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = dims(desc, state->batch, state->capacity, &n); st != QKV_OK) return st;
+  const qkv_kv_format& format = state->format;
+  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
+  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, wtype ? *wtype : QKV_DTYPE_F32,
+                                                 format, state->batch, n_new, state->length + n_new, threads);
+  return QKV_OK;
+}
+
+// qkv_mha_decode (params) and qkv_mha_decode_packed (packed): one order of
+// checks, the packed buffer's after the NULL pointers.
+qkv_status decode_call(const qkv_mha_desc* desc, const float* params, const void* packed, std::size_t packed_bytes,
+                       qkv_mha_kv_state* state, void* kv_buffer, std::size_t kv_bytes, std::size_t n_new,
+                       const float* x_new, float* y_new, void* workspace, std::size_t workspace_bytes) {
+  if (!state) return QKV_ERR_NULL_POINTER;
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
+  const qkv_kv_format& format = state->format;
+  if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  if (!(params || packed) || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
+  qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
+  if (!params)
+    if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
+  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
+  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_out))
+    return QKV_ERR_WORKSPACE_TOO_SMALL;
+  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
+  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, src.wtype, format, state->batch,
+                                                                n_new, state->length + n_new, 1);
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
+  if (!qkv::ops::mha_decode(xc, *desc, src, format, state->batch, state->capacity, state->length, n_new, kv_buffer,
+                            x_new, y_new, workspace, workspace_bytes))
+    return QKV_ERR_NOT_FINITE;
+  if (clock.on()) report_layer(clock, params ? "mha_decode" : "mha_decode_packed", xc, *desc, state->batch, n_new);
+  state->length += n_new;
+  return QKV_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -170,7 +253,7 @@ qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  *bytes = qkv::ops::mha_cache_layout_for(n).floats * sizeof(float);
+  *bytes = qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float);
   return QKV_OK;
 }
 
@@ -192,7 +275,7 @@ qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!params || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
-  if (training && cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float))
+  if (training && cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
   // Sized for one thread; more threads only need more when the caller asked for them.
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
@@ -212,7 +295,7 @@ qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
-  if (cache_bytes < qkv::ops::mha_cache_layout_for(n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::mha_backward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
@@ -264,45 +347,89 @@ qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, size_t c
 
 qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state, size_t n_new,
                                          int threads, size_t* bytes) {
-  if (!bytes || !state) return QKV_ERR_NULL_POINTER;
-  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  const qkv_kv_format& format = state->format;
-  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, format, state->batch, n_new,
-                                                 state->length + n_new, threads);
-  return QKV_OK;
+  return decode_workspace_query(desc, nullptr, state, n_new, threads, bytes);
 }
 
 qkv_status qkv_mha_decode(const qkv_mha_desc* desc, const float* params, qkv_mha_kv_state* state, void* kv_buffer,
                           size_t kv_bytes, size_t n_new, const float* x_new, float* y_new, void* workspace,
                           size_t workspace_bytes) {
-  if (!state) return QKV_ERR_NULL_POINTER;
+  return decode_call(desc, params, nullptr, 0, state, kv_buffer, kv_bytes, n_new, x_new, y_new, workspace,
+                     workspace_bytes);
+}
+
+qkv_status qkv_mha_pack_weights_size(const qkv_mha_desc* desc, qkv_dtype wtype, size_t* bytes) {
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  qkv_mha_layout l;
+  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
+  if (!wtype_ok(wtype)) return QKV_ERR_BAD_DTYPE;
+  // The packed bytes are at most 4 per parameter plus the header and 64
+  // bytes of padding per piece (12 pieces at most).
+  std::size_t b;
+  if (!mul_ok(l.count, sizeof(float), &b) || !add_ok(b, 13 * 64, &b)) return QKV_ERR_SIZE_OVERFLOW;
+  *bytes = qkv::ops::mha_packed_layout_for(*desc, wtype).bytes;
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_pack_weights(const qkv_mha_desc* desc, const float* params, qkv_dtype wtype, void* packed,
+                                size_t packed_bytes) {
+  std::size_t need = 0;
+  if (qkv_status st = qkv_mha_pack_weights_size(desc, wtype, &need); st != QKV_OK) return st;
+  if (!params || !packed) return QKV_ERR_NULL_POINTER;
+  if (reinterpret_cast<std::uintptr_t>(packed) % 64 != 0) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  (void)layout(desc, &l);
+  const auto p0 = reinterpret_cast<std::uintptr_t>(params), p1 = p0 + l.count * sizeof(float);
+  const auto q0 = reinterpret_cast<std::uintptr_t>(packed), q1 = q0 + packed_bytes;
+  if (p0 < q1 && q0 < p1) return QKV_ERR_BAD_ARGUMENT;  // overlap
+  if (packed_bytes < need) return QKV_ERR_WORKSPACE_TOO_SMALL;
+  const qkv::ops::exec xc = qkv::ops::current_exec();
+  if (!qkv::ops::mha_pack_weights(xc, *desc, l, params, wtype, packed)) return QKV_ERR_NOT_FINITE;
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_forward_packed_workspace_size(const qkv_mha_desc* desc, qkv_dtype wtype, size_t batch,
+                                                 size_t seq_len, int threads, size_t* bytes) {
+  if (!bytes) return QKV_ERR_NULL_POINTER;
+  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
+  qkv_mha_layout l;
+  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
+  if (!wtype_ok(wtype)) return QKV_ERR_BAD_DTYPE;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = dims(desc, batch, seq_len, &n); st != QKV_OK) return st;
+  *bytes = qkv::ops::mha_forward_packed_workspace_bytes(qkv::dispatch::active(), *desc, wtype, n, threads);
+  return QKV_OK;
+}
+
+qkv_status qkv_mha_forward_packed(const qkv_mha_desc* desc, const void* packed, size_t packed_bytes, size_t batch,
+                                  size_t seq_len, const float* x, float* y, void* workspace, size_t workspace_bytes) {
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
-  const qkv_kv_format& format = state->format;
-  if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
-  if (!params || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_out))
-    return QKV_ERR_WORKSPACE_TOO_SMALL;
+  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
+  if (!packed || !x || !y) return QKV_ERR_NULL_POINTER;
+  qkv_dtype wtype = QKV_DTYPE_BF16;
+  if (qkv_status st = check_packed(*desc, packed, packed_bytes, &wtype); st != QKV_OK) return st;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
-  const std::size_t need = qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, format, state->batch, n_new,
-                                                                state->length + n_new, 1);
+  const std::size_t need = qkv::ops::mha_forward_packed_workspace_bytes(xc.isa, *desc, wtype, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   const qkv::capi::report_clock clock;
-  if (!qkv::ops::mha_decode(xc, *desc, l, params, format, state->batch, state->capacity, state->length, n_new,
-                            kv_buffer, x_new, y_new, workspace, workspace_bytes))
-    return QKV_ERR_NOT_FINITE;
-  if (clock.on()) report_layer(clock, "mha_decode", xc, *desc, state->batch, n_new);
-  state->length += n_new;
+  qkv::ops::mha_forward_packed(xc, *desc, wtype, n, packed, x, y, workspace, workspace_bytes);
+  if (clock.on())
+    report_layer(clock, wtype == QKV_DTYPE_I8 ? "mha_forward_packed (i8 weights)" : "mha_forward_packed (bf16 weights)",
+                 xc, *desc, batch, seq_len);
   return QKV_OK;
+}
+
+qkv_status qkv_mha_decode_packed_workspace_size(const qkv_mha_desc* desc, qkv_dtype wtype,
+                                                const qkv_mha_kv_state* state, size_t n_new, int threads,
+                                                size_t* bytes) {
+  return decode_workspace_query(desc, &wtype, state, n_new, threads, bytes);
+}
+
+qkv_status qkv_mha_decode_packed(const qkv_mha_desc* desc, const void* packed, size_t packed_bytes,
+                                 qkv_mha_kv_state* state, void* kv_buffer, size_t kv_bytes, size_t n_new,
+                                 const float* x_new, float* y_new, void* workspace, size_t workspace_bytes) {
+  return decode_call(desc, nullptr, packed, packed_bytes, state, kv_buffer, kv_bytes, n_new, x_new, y_new, workspace,
+                     workspace_bytes);
 }
 
 }  // extern "C"

@@ -85,6 +85,41 @@ bool quantize_rows_s8(const kern::convert_kernels& k, std::size_t rows, std::siz
   return true;
 }
 
+// A column at a time through a stack chunk: its max|x| over the chunks (a
+// max of maxes is the max), then its codes chunk by chunk with the same
+// kernel, so the bits are those of the row format of x^T.
+bool quantize_cols_s8(const kern::convert_kernels& k, std::size_t rows, std::size_t cols, const float* x,
+                      std::size_t ldx, std::int8_t* q, std::size_t ldq, float* scales) noexcept {
+  for (std::size_t r = 0; r < rows; ++r)
+    if (k.abs_max_bits(cols, x + r * ldx) > kMaxFiniteBits) return false;
+  constexpr std::size_t kChunk = 256;
+  float buf[kChunk];
+  auto gather = [&](std::size_t c, std::size_t r0, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) buf[i] = x[(r0 + i) * ldx + c];
+  };
+  for (std::size_t c = 0; c < cols; ++c) {
+    std::uint32_t bits = 0;
+    for (std::size_t r = 0; r < rows; r += kChunk) {
+      const std::size_t n = rows - r < kChunk ? rows - r : kChunk;
+      gather(c, r, n);
+      const std::uint32_t b = k.abs_max_bits(n, buf);
+      bits = b > bits ? b : bits;
+    }
+    const float s = scale_of(bits);
+    scales[c] = s;
+    if (s == 0.0f) {
+      zero_s8(q + c * ldq, rows);
+      continue;
+    }
+    for (std::size_t r = 0; r < rows; r += kChunk) {
+      const std::size_t n = rows - r < kChunk ? rows - r : kChunk;
+      gather(c, r, n);
+      k.quantize_s8(n, buf, s, q + c * ldq + r);
+    }
+  }
+  return true;
+}
+
 void dequantize_rows_s8(const kern::convert_kernels& k, std::size_t rows, std::size_t cols, const std::int8_t* q,
                         std::size_t ldq, const float* scales, float* x, std::size_t ldx) noexcept {
   for (std::size_t r = 0; r < rows; ++r) k.dequantize_s8(cols, q + r * ldq, scales[r], x + r * ldx);

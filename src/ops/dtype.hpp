@@ -23,6 +23,13 @@ void convert(const kern::convert_kernels& k, std::size_t n, qkv_dtype src_type, 
 // NaN or Inf.
 bool quantize_rows_s8(const kern::convert_kernels& k, std::size_t rows, std::size_t cols, const float* x,
                       std::size_t ldx, std::int8_t* q, std::size_t ldq, float* scales) noexcept;
+// The per-row format of x^T without forming x^T: for each column c of the
+// rows x cols matrix x (rows, cols >= 1, ldx >= cols), scales[c] and the
+// codes of that column as row c of q (ldq >= rows): the bits
+// quantize_rows_s8 writes for x^T. False (nothing written) if x has a NaN
+// or Inf.
+bool quantize_cols_s8(const kern::convert_kernels& k, std::size_t rows, std::size_t cols, const float* x,
+                      std::size_t ldx, std::int8_t* q, std::size_t ldq, float* scales) noexcept;
 void dequantize_rows_s8(const kern::convert_kernels& k, std::size_t rows, std::size_t cols, const std::int8_t* q,
                         std::size_t ldq, const float* scales, float* x, std::size_t ldx) noexcept;
 

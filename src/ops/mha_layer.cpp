@@ -5,8 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
+#include "kernels/convert/convert.hpp"
+#include "ops/dtype.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_ex.hpp"
 #include "ops/kv_decode.hpp"
 #include "ops/mha_attention.hpp"
 #include "ops/rows.hpp"
@@ -20,44 +24,160 @@ namespace {
 
 using util::round_up;
 
+using u16 = std::uint16_t;
+enum { kQ = 0, kK = 1, kV = 2, kO = 3 };
+
+bool bf16_compute(const qkv_mha_desc& d) { return d.compute_type == QKV_DTYPE_BF16; }
+
+// The projections' operand types of a call: activations `at` (F32 or BF16)
+// times weights `wt` (F32: the params through sgemm, today's fp32 path; BF16
+// or I8 through gemm_ex). wt F32 implies at F32.
+struct proj_types {
+  qkv_dtype at, wt;
+  bool round_weights;  // params rounded to bf16 per call (workspace; training: the cache)
+};
+proj_types types_of(const qkv_mha_desc& d, qkv_dtype wtype) {
+  const qkv_dtype at = bf16_compute(d) ? QKV_DTYPE_BF16 : QKV_DTYPE_F32;
+  if (wtype == QKV_DTYPE_F32) return {at, at, bf16_compute(d)};
+  return {at, wtype, false};
+}
+
+// The weights one call multiplies by: pointers into the params, the
+// workspace's bf16 copies or a packed buffer. w[i] is [in][out] (F32, BF16)
+// or [out][in] with per-row scales s[i] (I8).
+struct proj_weights {
+  qkv_dtype at, wt;
+  const void* w[4];
+  const float* s[4];
+  const float* b[4];  // nullptr: no bias
+};
+
+// bf16 copies of the four weight tensors (BF16 compute from fp32 params).
+struct weight_copies {
+  u16* w[4];
+};
+weight_copies carve_weights(ws_carver& w, const qkv_mha_desc& d, const proj_types& t) {
+  weight_copies r = util::zeroed<weight_copies>();
+  if (!t.round_weights) return r;
+  for (int i = kQ; i <= kV; ++i) r.w[i] = w.take<u16>(d.d_in * d.d_out);
+  if (d.out_proj) r.w[kO] = w.take<u16>(d.d_out * d.d_out);
+  return r;
+}
+
+// Rounds n >= 0 floats to bf16 (round to nearest even, qkv_convert's bits).
+// Elementwise, so blocks on any number of threads give the same bits.
+void to_bf16(const exec& xc, std::size_t n, const float* x, u16* y) {
+  if (n == 0) return;
+  constexpr std::size_t kBlock = 16384;
+  const kern::convert_kernels& k = kern::convert_for(xc.isa);
+  const std::size_t blocks = (n + kBlock - 1) / kBlock;
+  parallel_for_blocks(xc, blocks, static_cast<float>(n) * 4, [&](std::size_t b) {
+    const std::size_t i = b * kBlock;
+    k.f32_to_bf16(std::min(kBlock, n - i), x + i, y + i);
+  });
+}
+
+// Resolves where each weight comes from; with round_weights, fills the copies.
+proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, const proj_types& t,
+                             const weight_copies& copies) {
+  proj_weights r = util::zeroed<proj_weights>();
+  r.at = t.at;
+  r.wt = t.wt;
+  if (src.wtype == QKV_DTYPE_F32) {
+    const qkv_mha_layout& p = *src.layout;
+    const std::size_t w_off[4] = {p.w_q, p.w_k, p.w_v, p.w_o}, b_off[4] = {p.b_q, p.b_k, p.b_v, p.b_o};
+    for (int i = kQ; i <= kO; ++i) {
+      if (i == kO && !d.out_proj) break;
+      const std::size_t in = i == kO ? d.d_out : d.d_in;
+      if (t.round_weights) {
+        to_bf16(xc, in * d.d_out, src.params + w_off[i], copies.w[i]);
+        r.w[i] = copies.w[i];
+      } else {
+        r.w[i] = src.params + w_off[i];
+      }
+      const bool has_bias = i == kO || d.qkv_bias;
+      r.b[i] = has_bias ? src.params + b_off[i] : nullptr;
+    }
+    return r;
+  }
+  const mha_packed_layout l = mha_packed_layout_for(d, src.wtype);
+  const char* base = static_cast<const char*>(src.packed);
+  for (int i = kQ; i <= kO; ++i) {
+    if (l.w[i] == SIZE_MAX) continue;
+    r.w[i] = base + l.w[i];
+    if (l.s[i] != SIZE_MAX) r.s[i] = reinterpret_cast<const float*>(base + l.s[i]);
+    if (l.b[i] != SIZE_MAX) r.b[i] = reinterpret_cast<const float*>(base + l.b[i]);
+  }
+  return r;
+}
+
+// A gemm_ex problem with fp32 C, alpha 1 and no A scales (field by field:
+// a braced aggregate is cleared with a memset call on bare metal).
+gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, const void* A,
+                     std::size_t lda, qkv_dtype bt, const void* B, std::size_t ldb, const float* sb, float beta,
+                     float* C, std::size_t ldc) {
+  gemm_ex_args g = util::zeroed<gemm_ex_args>();
+  g.ta = ta, g.tb = tb, g.M = M, g.N = N, g.K = K;
+  g.at = at, g.bt = bt, g.ct = QKV_DTYPE_F32;
+  g.A = A, g.lda = lda, g.B = B, g.ldb = ldb, g.sb = sb, g.C = C, g.ldc = ldc;
+  g.alpha = 1.f, g.beta = beta;
+  return g;
+}
+
 // Each call's own arrays, cut by one function for both the size query (a
 // null-based carver) and the call, so the two cannot disagree.
 struct forward_arrays {  // Q, K, V, A and lse when not training (training uses the cache)
   float *q, *k, *v, *a, *lse;
+  u16 *x16, *a16;  // bf16 activations (BF16 compute): X, and A before W_o
 };
-forward_arrays carve_forward(ws_carver& w, const mha_dims& n) {
-  forward_arrays r;
+forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
+  forward_arrays r = util::zeroed<forward_arrays>();
   r.q = w.take<float>(n.rows * n.d_out);
   r.k = w.take<float>(n.rows * n.d_out);
   r.v = w.take<float>(n.rows * n.d_out);
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
+  if (bf16_compute(d)) {
+    r.x16 = w.take<u16>(n.rows * n.d_in);
+    if (d.out_proj) r.a16 = w.take<u16>(n.rows * n.d_out);
+  }
   return r;
 }
 struct backward_arrays {
   float *da, *dq, *dk, *dv;
+  u16 *dy16, *dp16;  // bf16 GEMM inputs (BF16 compute; X, A and the weights are in the cache)
 };
-backward_arrays carve_backward(ws_carver& w, const mha_dims& n) {
-  backward_arrays r;
+backward_arrays carve_backward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
+  backward_arrays r = util::zeroed<backward_arrays>();
   r.da = w.take<float>(n.rows * n.d_out);
   r.dq = w.take<float>(n.rows * n.d_out);
   r.dk = w.take<float>(n.rows * n.d_out);
   r.dv = w.take<float>(n.rows * n.d_out);
+  if (bf16_compute(d)) {
+    r.dp16 = w.take<u16>(n.rows * n.d_out);
+    if (d.out_proj) r.dy16 = w.take<u16>(n.rows * n.d_out);
+  }
   return r;
 }
 // Q of the new tokens, their attention output, lse (unused by the caller);
-// with a reduced-format cache also their fp32 K and V before storing.
+// with a reduced-format cache also their fp32 K and V before storing; with
+// bf16 activations, X and A rounded.
 struct decode_arrays {
   float *q, *a, *lse, *k, *v;
+  u16 *x16, *a16;
 };
-decode_arrays carve_decode(ws_carver& w, const mha_dims& n, qkv_kv_format f) {
-  decode_arrays r{};
+decode_arrays carve_decode(ws_carver& w, const mha_dims& n, qkv_kv_format f, const qkv_mha_desc& d) {
+  decode_arrays r = util::zeroed<decode_arrays>();
   r.q = w.take<float>(n.rows * n.d_out);
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
   if (f != QKV_KV_F32) {
     r.k = w.take<float>(n.rows * n.d_out);
     r.v = w.take<float>(n.rows * n.d_out);
+  }
+  if (bf16_compute(d)) {
+    r.x16 = w.take<u16>(n.rows * n.d_in);
+    if (d.out_proj) r.a16 = w.take<u16>(n.rows * n.d_out);
   }
   return r;
 }
@@ -80,24 +200,71 @@ void project(const exec& xc, std::size_t rows, std::size_t k, std::size_t n, con
     sgemm(xc, false, false, rows, n, k, 1.f, x, ldx, w, n, 0.f, y, ldy, gws, gws_bytes);
 }
 
-// Workspace the GEMMs of a layer call need: the largest of its shapes.
-std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads) {
+// Y[rows][n] = A[rows][k] W_i (+ b_i) with the call's weights: A is fp32
+// (x) or its bf16 copy (x16), as w.at says. fp32 weights: the sgemm path
+// above; otherwise one gemm_ex (bias rows first, then beta = 1).
+void project(const exec& xc, const proj_weights& w, int i, std::size_t rows, std::size_t k, std::size_t n,
+             const float* x, const u16* x16, std::size_t lda, float* y, void* gws, std::size_t gws_bytes) {
+  if (w.wt == QKV_DTYPE_F32) {
+    project(xc, rows, k, n, x, lda, static_cast<const float*>(w.w[i]), w.b[i], y, n, gws, gws_bytes);
+    return;
+  }
+  if (w.b[i]) broadcast_rows(rows, n, w.b[i], y, n);
+  const bool tb = w.wt == QKV_DTYPE_I8;  // [out][in]: a row per output feature
+  const void* a = w.at == QKV_DTYPE_BF16 ? static_cast<const void*>(x16) : static_cast<const void*>(x);
+  gemm_ex(xc, ex_args(false, tb, rows, n, k, w.at, a, lda, w.wt, w.w[i], tb ? k : n, w.s[i], w.b[i] ? 1.f : 0.f, y, n),
+          gws, gws_bytes);
+}
+
+// C (+)= op(A) op(B) with fp32 C, the backward's products: the fp32
+// operands through sgemm, or (lowp, BF16 compute) their bf16 copies
+// through gemm_ex.
+struct operand {
+  const float* f;
+  const u16* h;
+};
+void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, operand a,
+             std::size_t lda, operand b, std::size_t ldb, float beta, float* C, std::size_t ldc, void* gws,
+             std::size_t gws_bytes) {
+  if (!lowp) {
+    sgemm(xc, ta, tb, M, N, K, 1.f, a.f, lda, b.f, ldb, beta, C, ldc, gws, gws_bytes);
+    return;
+  }
+  gemm_ex(xc, ex_args(ta, tb, M, N, K, QKV_DTYPE_BF16, a.h, lda, QKV_DTYPE_BF16, b.h, ldb, nullptr, beta, C, ldc), gws,
+          gws_bytes);
+}
+
+// Workspace the GEMMs of a layer call need: the largest of its shapes. The
+// fp32 path sizes sgemm's; the others gemm_ex's for the types, either beta
+// (an fp32 C with beta != 0 may need an accumulator).
+std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_types& t, bool backward) {
   std::size_t best = 0;
-  auto need = [&](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K) {
-    best = std::max(best, sgemm_workspace_bytes(isa, ta, tb, M, N, K, threads));
+  auto need = [&](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, qkv_dtype bt) {
+    if (at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
+      best = std::max(best, sgemm_workspace_bytes(isa, ta, tb, M, N, K, threads));
+      return;
+    }
+    for (float beta : {0.f, 1.f}) {
+      std::size_t b = 0;
+      const gemm_ex_args g = ex_args(ta, tb, M, N, K, at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
+      if (gemm_ex_workspace_bytes(isa, g, threads, &b)) best = std::max(best, b);
+    }
   };
-  need(false, false, n.rows, n.d_out, n.d_in);   // projections
-  need(false, false, n.rows, n.d_out, n.d_out);  // output projection
-  need(true, false, n.d_in, n.d_out, n.rows);    // dW = X^T dQ
-  need(true, false, n.d_out, n.d_out, n.rows);   // dW_o = A^T dY
-  need(false, true, n.rows, n.d_out, n.d_out);   // dA = dY W_o^T
-  need(false, true, n.rows, n.d_in, n.d_out);    // dX = dQ W_q^T
+  const bool i8 = t.wt == QKV_DTYPE_I8;
+  need(false, i8, n.rows, n.d_out, n.d_in, t.at, t.wt);   // projections
+  need(false, i8, n.rows, n.d_out, n.d_out, t.at, t.wt);  // output projection
+  if (backward) {                                          // weights never I8 here
+    need(true, false, n.d_in, n.d_out, n.rows, t.at, t.at);   // dW = X^T dQ
+    need(true, false, n.d_out, n.d_out, n.rows, t.at, t.at);  // dW_o = A^T dY
+    need(false, true, n.rows, n.d_out, n.d_out, t.at, t.wt);  // dA = dY W_o^T
+    need(false, true, n.rows, n.d_in, n.d_out, t.at, t.wt);   // dX = dQ W_q^T
+  }
   return best;
 }
 
 }  // namespace
 
-mha_cache_layout mha_cache_layout_for(const mha_dims& n) {
+mha_cache_layout mha_cache_layout_for(const qkv_mha_desc& d, const mha_dims& n) {
   // Each piece starts on a 64-byte (16-float) boundary relative to the cache base.
   const std::size_t act = round_up(n.rows * n.d_out, 16);
   mha_cache_layout c;  // every field set below
@@ -107,6 +274,17 @@ mha_cache_layout mha_cache_layout_for(const mha_dims& n) {
   c.a = c.v + act;
   c.lse = c.a + act;
   c.floats = c.lse + round_up(n.batch * n.heads * n.seq, 16);
+  c.w16[0] = c.w16[1] = c.w16[2] = c.w16[3] = c.x16 = c.a16 = SIZE_MAX;
+  if (bf16_compute(d)) {
+    auto place_u16 = [&](std::size_t* field, std::size_t count) {  // count bf16 values
+      *field = c.floats;
+      c.floats += round_up((count + 1) / 2, 16);
+    };
+    for (int i = kQ; i <= kV; ++i) place_u16(&c.w16[i], n.d_in * n.d_out);
+    if (d.out_proj) place_u16(&c.w16[kO], n.d_out * n.d_out);
+    place_u16(&c.x16, n.rows * n.d_in);
+    if (d.out_proj) place_u16(&c.a16, n.rows * n.d_out);
+  }
   return c;
 }
 
@@ -125,60 +303,159 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
   return s;
 }
 
-std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
+mha_packed_layout mha_packed_layout_for(const qkv_mha_desc& d, qkv_dtype wtype) {
+  mha_packed_layout l;
+  for (int i = 0; i < 4; ++i) l.w[i] = l.s[i] = l.b[i] = SIZE_MAX;
+  std::size_t off = kMhaPackedHeader;
+  auto place = [&](std::size_t* field, std::size_t bytes) {
+    *field = off;
+    off = round_up(off + bytes, ws_carver::kAlign);
+  };
+  const std::size_t eb = wtype == QKV_DTYPE_I8 ? 1 : 2;
+  for (int i = kQ; i <= kO; ++i) {
+    if (i == kO && !d.out_proj) break;
+    const std::size_t in = i == kO ? d.d_out : d.d_in;
+    place(&l.w[i], in * d.d_out * eb);
+    if (wtype == QKV_DTYPE_I8) place(&l.s[i], d.d_out * sizeof(float));
+  }
+  for (int i = kQ; i <= kO; ++i)
+    if (i == kO ? d.out_proj != 0 : d.qkv_bias != 0) place(&l.b[i], d.d_out * sizeof(float));
+  l.bytes = off;
+  return l;
+}
+
+bool mha_pack_weights(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params,
+                      qkv_dtype wtype, void* packed) {
+  const kern::convert_kernels& k = kern::convert_for(xc.isa);
+  const std::size_t w_off[4] = {p.w_q, p.w_k, p.w_v, p.w_o}, b_off[4] = {p.b_q, p.b_k, p.b_v, p.b_o};
+  const int tensors = d.out_proj ? 4 : 3;
+  auto rows_of = [&](int i) { return i == kO ? d.d_out : d.d_in; };
+  if (wtype == QKV_DTYPE_I8)  // every weight finite before anything is written
+    for (int i = 0; i < tensors; ++i)
+      if (k.abs_max_bits(rows_of(i) * d.d_out, params + w_off[i]) > 0x7f7fffffu) return false;
+  const mha_packed_layout l = mha_packed_layout_for(d, wtype);
+  char* base = static_cast<char*>(packed);
+  const std::uint32_t h32[4] = {QKV_MHA_PACKED_MAGIC, QKV_MHA_PACKED_VERSION, static_cast<std::uint32_t>(wtype),
+                                static_cast<std::uint32_t>((d.qkv_bias ? 1u : 0u) | (d.out_proj ? 2u : 0u))};
+  const std::uint64_t h64[3] = {d.d_in, d.d_out, l.bytes};
+  for (std::size_t i = sizeof h32 + sizeof h64; i < kMhaPackedHeader; ++i) base[i] = 0;
+  util::copy_bytes(base, h32, sizeof h32);
+  util::copy_bytes(base + sizeof h32, h64, sizeof h64);
+  for (int i = 0; i < tensors; ++i) {
+    const std::size_t rows = rows_of(i), cols = d.d_out;
+    if (wtype == QKV_DTYPE_I8)
+      quantize_cols_s8(k, rows, cols, params + w_off[i], cols, reinterpret_cast<std::int8_t*>(base + l.w[i]), rows,
+                       reinterpret_cast<float*>(base + l.s[i]));
+    else
+      k.f32_to_bf16(rows * cols, params + w_off[i], reinterpret_cast<u16*>(base + l.w[i]));
+  }
+  for (int i = kQ; i <= kO; ++i)
+    if (l.b[i] != SIZE_MAX) util::copy_floats(reinterpret_cast<float*>(base + l.b[i]), params + b_off[i], d.d_out);
+  return true;
+}
+
+namespace {
+
+// The forward on resolved weights. Training writes Q, K, V, A and lse into
+// the cache; inference into the workspace.
+std::size_t forward_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads, const proj_types& t,
+                       bool sizes_backward) {
   ws_carver plan;
-  carve_forward(plan, n);
+  carve_forward(plan, n, d);
+  carve_weights(plan, d, t);
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_forward_ws(att, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, sizes_backward), layer_attention_forward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
-void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
-                 const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
+void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& src, const float* x,
+             float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
+  const proj_types t = types_of(d, src.wtype);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   float *q, *k, *v, *a, *lse;
-  const forward_arrays own = carve_forward(mem, n);
+  forward_arrays own = carve_forward(mem, n, d);
+  weight_copies copies = carve_weights(mem, d, t);
   if (training) {
-    const mha_cache_layout c = mha_cache_layout_for(n);
+    const mha_cache_layout c = mha_cache_layout_for(d, n);
     q = cache + c.q, k = cache + c.k, v = cache + c.v, a = cache + c.a, lse = cache + c.lse;
+    if (bf16_compute(d)) {  // the bf16 operands go to the cache, for the backward
+      auto u16_at = [&](std::size_t off) { return off == SIZE_MAX ? nullptr : reinterpret_cast<u16*>(cache + off); };
+      for (int i = kQ; i <= kO; ++i) copies.w[i] = u16_at(c.w16[i]);
+      own.x16 = u16_at(c.x16);
+      own.a16 = u16_at(c.a16);
+    }
   } else {
     q = own.q, k = own.k, v = own.v, a = own.a, lse = own.lse;
   }
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
+  const proj_weights w = resolve_weights(xc, d, src, t, copies);
 
-  const bool bias = d.qkv_bias != 0;
-  project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_q, bias ? params + p.b_q : nullptr, q, n.d_out, sub, sub_bytes);
-  project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_k, bias ? params + p.b_k : nullptr, k, n.d_out, sub, sub_bytes);
-  project(xc, n.rows, n.d_in, n.d_out, x, n.d_in, params + p.w_v, bias ? params + p.b_v : nullptr, v, n.d_out, sub, sub_bytes);
+  if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_in, x, own.x16);
+  project(xc, w, kQ, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, q, sub, sub_bytes);
+  project(xc, w, kK, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, k, sub, sub_bytes);
+  project(xc, w, kV, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, v, sub, sub_bytes);
 
   float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, training), xc);
   layer_attention_forward(att, q, k, v, attn_out, lse, sub, sub_bytes);
   if (d.out_proj) {
-    project(xc, n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y, n.d_out, sub, sub_bytes);
+    if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_out, a, own.a16);
+    project(xc, w, kO, n.rows, n.d_out, n.d_out, a, own.a16, n.d_out, y, sub, sub_bytes);
   } else if (training) {
     util::copy_floats(a, y, n.rows * n.d_out);  // backward needs O
   }
 }
 
+mha_weights params_source(const qkv_mha_layout& p, const float* params) {
+  return mha_weights{QKV_DTYPE_F32, params, &p, nullptr};
+}
+
+}  // namespace
+
+std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
+  return forward_ws(isa, d, n, threads, types_of(d, QKV_DTYPE_F32), true);
+}
+
+void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
+                 const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
+  forward(xc, d, n, params_source(p, params), x, y, training, cache, ws, ws_bytes);
+}
+
+std::size_t mha_forward_packed_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype,
+                                               const mha_dims& n, int threads) {
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), false);
+}
+
+void mha_forward_packed(const exec& xc, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n, const void* packed,
+                        const float* x, float* y, void* ws, std::size_t ws_bytes) {
+  forward(xc, d, n, mha_weights{wtype, nullptr, nullptr, packed}, x, y, false, nullptr, ws, ws_bytes);
+}
+
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
+  const proj_types t = types_of(d, QKV_DTYPE_F32);
   ws_carver plan;
-  carve_backward(plan, n);
+  carve_backward(plan, n, d);
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), layer_attention_backward_ws(att, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, true), layer_attention_backward_ws(att, threads));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
 void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                   const float* x, const float* cache, const float* dy, float* dx, float* grads, void* ws,
                   std::size_t ws_bytes) {
-  const mha_cache_layout c = mha_cache_layout_for(n);
+  const bool lowp = bf16_compute(d);
+  const mha_cache_layout c = mha_cache_layout_for(d, n);
   const float *q = cache + c.q, *k = cache + c.k, *v = cache + c.v, *a = cache + c.a, *lse = cache + c.lse;
+  // BF16 compute: the forward's rounded weights, X and A, from the cache.
+  auto u16_at = [&](std::size_t off) {
+    return off == SIZE_MAX ? nullptr : reinterpret_cast<const u16*>(cache + off);
+  };
+  const u16 *x16 = u16_at(c.x16), *a16 = u16_at(c.a16);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  const backward_arrays own = carve_backward(mem, n);
+  const backward_arrays own = carve_backward(mem, n, d);
   float *da = own.da, *dq = own.dq, *dk = own.dk, *dv = own.dv;
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
@@ -186,9 +463,13 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   // Output projection: dW_o += A^T dY, db_o += colsum(dY), dA = dY W_o^T.
   const float* dattn = dy;
   if (d.out_proj) {
-    sgemm(xc, true, false, n.d_out, n.d_out, n.rows, 1.f, a, n.d_out, dy, n.d_out, 1.f, grads + p.w_o, n.d_out, sub, sub_bytes);
+    if (lowp) to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
+    const operand a_op{a, a16}, dy_op{dy, own.dy16}, wo{params + p.w_o, u16_at(c.w16[kO])};
+    product(xc, lowp, true, false, n.d_out, n.d_out, n.rows, a_op, n.d_out, dy_op, n.d_out, 1.f, grads + p.w_o,
+            n.d_out, sub, sub_bytes);
     add_column_sums(xc, n.rows, n.d_out, dy, n.d_out, grads + p.b_o);
-    sgemm(xc, false, true, n.rows, n.d_out, n.d_out, 1.f, dy, n.d_out, params + p.w_o, n.d_out, 0.f, da, n.d_out, sub, sub_bytes);
+    product(xc, lowp, false, true, n.rows, n.d_out, n.d_out, dy_op, n.d_out, wo, n.d_out, 0.f, da, n.d_out, sub,
+            sub_bytes);
     dattn = da;
   }
 
@@ -200,10 +481,14 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   const std::size_t w_off[3] = {p.w_q, p.w_k, p.w_v};
   const std::size_t b_off[3] = {p.b_q, p.b_k, p.b_v};
   for (int i = 0; i < 3; ++i) {
-    sgemm(xc, true, false, n.d_in, n.d_out, n.rows, 1.f, x, n.d_in, dproj[i], n.d_out, 1.f, grads + w_off[i], n.d_out, sub, sub_bytes);
+    if (lowp) to_bf16(xc, n.rows * n.d_out, dproj[i], own.dp16);
+    const operand dp{dproj[i], own.dp16}, w{params + w_off[i], u16_at(c.w16[i])};
+    product(xc, lowp, true, false, n.d_in, n.d_out, n.rows, operand{x, x16}, n.d_in, dp, n.d_out, 1.f,
+            grads + w_off[i], n.d_out, sub, sub_bytes);
     if (d.qkv_bias) add_column_sums(xc, n.rows, n.d_out, dproj[i], n.d_out, grads + b_off[i]);
     if (dx)
-      sgemm(xc, false, true, n.rows, n.d_in, n.d_out, 1.f, dproj[i], n.d_out, params + w_off[i], n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub, sub_bytes);
+      product(xc, lowp, false, true, n.rows, n.d_in, n.d_out, dp, n.d_out, w, n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub,
+              sub_bytes);
   }
 }
 
@@ -211,12 +496,14 @@ std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t c
   return 2 * batch * capacity * kv_row_bytes(f, d_out);
 }
 
-std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_kv_format f, std::size_t batch,
-                                       std::size_t n_new, std::size_t kv_len, int threads) {
+std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, qkv_kv_format f,
+                                       std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads) {
   const std::size_t d_head = d.d_out / d.num_heads;
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
+  const proj_types t = types_of(d, wtype);
   ws_carver plan;
-  carve_decode(plan, n, f);
+  carve_decode(plan, n, f, d);
+  carve_weights(plan, d, t);
   std::size_t att_ws;
   if (f == QKV_KV_F32) {
     qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
@@ -225,18 +512,20 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_k
   } else {
     att_ws = kv_attention_workspace_bytes(isa, kv_len, d_head, threads);
   }
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), att_ws);
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, wtype == QKV_DTYPE_F32), att_ws);
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
-bool mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params,
-                qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t length, std::size_t n_new,
-                void* kv, const float* x_new, float* y_new, void* ws, std::size_t ws_bytes) {
+bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, qkv_kv_format f, std::size_t batch,
+                std::size_t capacity, std::size_t length, std::size_t n_new, void* kv, const float* x_new, float* y_new,
+                void* ws, std::size_t ws_bytes) {
   const std::size_t d_head = d.d_out / d.num_heads;
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
+  const proj_types t = types_of(d, src.wtype);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  const decode_arrays own = carve_decode(mem, n, f);
+  const decode_arrays own = carve_decode(mem, n, f, d);
+  const weight_copies copies = carve_weights(mem, d, t);
   float *q = own.q, *a = own.a, *lse = own.lse;
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
@@ -244,18 +533,21 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, 
   const std::size_t row_bytes = kv_row_bytes(f, n.d_out);
   unsigned char* kc = static_cast<unsigned char*>(kv);
   unsigned char* vc = kc + batch * capacity * row_bytes;
-  const bool bias = d.qkv_bias != 0;
-  auto proj = [&](std::size_t rows, const float* x, std::size_t w, std::size_t b, float* y) {
-    project(xc, rows, n.d_in, n.d_out, x, n.d_in, params + w, bias ? params + b : nullptr, y, n.d_out, sub, sub_bytes);
+  // A refused q8_0 store must leave the cache as it was: the weights are
+  // resolved (and rounded) into the workspace only, so this is safe.
+  const proj_weights w = resolve_weights(xc, d, src, t, copies);
+  if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_in, x_new, own.x16);
+  auto proj = [&](int i, std::size_t rows, std::size_t first_row, float* y) {
+    const u16* x16 = own.x16 ? own.x16 + first_row * n.d_in : nullptr;
+    project(xc, w, i, rows, n.d_in, n.d_out, x_new + first_row * n.d_in, x16, n.d_in, y, sub, sub_bytes);
   };
-  proj(n.rows, x_new, p.w_q, p.b_q, q);
+  proj(kQ, n.rows, 0, q);
   float* attn_out = d.out_proj ? a : y_new;
   if (f == QKV_KV_F32) {
     // K and V of the new tokens go straight into their cache rows.
     for (std::size_t b = 0; b < batch; ++b) {
-      const float* xb = x_new + b * n_new * n.d_in;
-      proj(n_new, xb, p.w_k, p.b_k, reinterpret_cast<float*>(kc + (b * capacity + length) * row_bytes));
-      proj(n_new, xb, p.w_v, p.b_v, reinterpret_cast<float*>(vc + (b * capacity + length) * row_bytes));
+      proj(kK, n_new, b * n_new, reinterpret_cast<float*>(kc + (b * capacity + length) * row_bytes));
+      proj(kV, n_new, b * n_new, reinterpret_cast<float*>(vc + (b * capacity + length) * row_bytes));
     }
     qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
     s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
@@ -265,22 +557,24 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, 
   } else {
     // fp32 K and V first; stored (rounded or quantized) only when every
     // value fits the format, so a refused call changes nothing.
-    proj(n.rows, x_new, p.w_k, p.b_k, own.k);
-    proj(n.rows, x_new, p.w_v, p.b_v, own.v);
+    proj(kK, n.rows, 0, own.k);
+    proj(kV, n.rows, 0, own.v);
     if (!kv_storable(xc.isa, f, n.rows, n.d_out, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_out, own.v))
       return false;
     for (std::size_t b = 0; b < batch; ++b) {
-      const std::size_t src = b * n_new * n.d_out, dst = (b * capacity + length) * row_bytes;
-      kv_store(xc.isa, f, n_new, n.d_out, own.k + src, n.d_out, kc + dst, row_bytes);
-      kv_store(xc.isa, f, n_new, n.d_out, own.v + src, n.d_out, vc + dst, row_bytes);
+      const std::size_t src_off = b * n_new * n.d_out, dst = (b * capacity + length) * row_bytes;
+      kv_store(xc.isa, f, n_new, n.d_out, own.k + src_off, n.d_out, kc + dst, row_bytes);
+      kv_store(xc.isa, f, n_new, n.d_out, own.v + src_off, n.d_out, vc + dst, row_bytes);
     }
     const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));  // the layer's (sdpa scale 0)
     const kv_attention_problem kp{f, batch, n.heads, n_new, length, d_head, n.d_out, capacity, row_bytes,
                                   scale, q, kc, vc, attn_out};
     kv_attention(xc, kp, sub, sub_bytes);
   }
-  if (d.out_proj)
-    project(xc, n.rows, n.d_out, n.d_out, a, n.d_out, params + p.w_o, params + p.b_o, y_new, n.d_out, sub, sub_bytes);
+  if (d.out_proj) {
+    if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_out, a, own.a16);
+    project(xc, w, kO, n.rows, n.d_out, n.d_out, a, own.a16, n.d_out, y_new, sub, sub_bytes);
+  }
   return true;
 }
 

@@ -18,21 +18,53 @@ struct mha_dims {
   std::size_t batch, seq, d_in, d_out, heads, d_head, rows;  // rows = batch * seq
 };
 
-// Where each piece of the training cache lives (float offsets), 64-byte aligned.
+// Where each piece of the training cache lives (float offsets), 64-byte
+// aligned. With BF16 compute the forward also leaves its bf16 GEMM operands
+// there for the backward: the rounded weights (w16, index Q, K, V, O), X
+// and A (SIZE_MAX without BF16 compute, or without out_proj for w16[3], a16).
 struct mha_cache_layout {
-  std::size_t q, k, v, a, lse, floats;
+  std::size_t q, k, v, a, lse, w16[4], x16, a16, floats;
 };
-mha_cache_layout mha_cache_layout_for(const mha_dims& n);
+mha_cache_layout mha_cache_layout_for(const qkv_mha_desc& d, const mha_dims& n);
 
 // The attention description of a layer call (for ops::resolve_sdpa) on [B, T, H, d_head] tensors
 // stored as [B*T][d_out] rows (heads interleaved).
 qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool training);
+
+// Where a call's weights come from: the fp32 params (wtype F32, with the
+// layer's compute_type: BF16 rounds them to bf16 in the workspace each
+// call), or a buffer of qkv_mha_pack_weights (wtype BF16 or I8).
+struct mha_weights {
+  qkv_dtype wtype;
+  const float* params;           // wtype F32
+  const qkv_mha_layout* layout;  // wtype F32
+  const void* packed;            // wtype BF16 or I8
+};
+
+// Byte offsets of a packed-weights buffer (layout in qkv/layer.h); SIZE_MAX
+// for pieces the layer does not have. Index 0..3: Q, K, V, O. The C boundary
+// bounds the sizes (the parameter count fits), so nothing overflows.
+struct mha_packed_layout {
+  std::size_t w[4], s[4], b[4], bytes;
+};
+constexpr std::size_t kMhaPackedHeader = 64;
+mha_packed_layout mha_packed_layout_for(const qkv_mha_desc& d, qkv_dtype wtype);
+// Writes the header and every piece; false (nothing written) when wtype is
+// I8 and a weight is not finite.
+bool mha_pack_weights(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params,
+                      qkv_dtype wtype, void* packed);
 
 std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads);
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads);
 
 void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                  const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes);
+
+// Inference from packed weights (wtype BF16 or I8): qkv_mha_forward_packed.
+std::size_t mha_forward_packed_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype,
+                                               const mha_dims& n, int threads);
+void mha_forward_packed(const exec& xc, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n, const void* packed,
+                        const float* x, float* y, void* ws, std::size_t ws_bytes);
 
 void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n,
                   const float* params, const float* x, const float* cache, const float* dy, float* dx, float* grads,
@@ -41,12 +73,12 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 // KV-cache decoding: K and V rows in kv = [K: batch][capacity][row] then V,
 // a row being d_out elements of the format (ops/kv_decode.hpp).
 std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t d_out);
-std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_kv_format f, std::size_t batch,
-                                       std::size_t n_new, std::size_t kv_len, int threads);
+// wtype: F32 (the params) or the packed buffer's type.
+std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, qkv_kv_format f,
+                                       std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads);
 // false (cache and y_new untouched): a new K or V value cannot be stored in
 // the format (q8_0: not finite, or a scale beyond fp16).
-bool mha_decode(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params,
-                qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t length, std::size_t n_new,
+bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& w, qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t length, std::size_t n_new,
                 void* kv, const float* x_new, float* y_new, void* ws, std::size_t ws_bytes);
 
 }  // namespace qkv::ops

@@ -31,6 +31,13 @@ inline void zero_floats(float* dst, std::size_t n) noexcept {
 #endif
 }
 
+// n bytes, dst and src do not overlap (small headers: a plain loop everywhere).
+inline void copy_bytes(void* dst, const void* src, std::size_t n) noexcept {
+  unsigned char* d = static_cast<unsigned char*>(dst);
+  const unsigned char* s = static_cast<const unsigned char*>(src);
+  for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
+}
+
 // A trivially copyable T with every byte zero, for aggregates that `T t{}`
 // would clear with a memset call: all-zero bits are 0, 0.0f and nullptr on
 // every target. The loop is written bytewise so no type is punned.

@@ -166,6 +166,42 @@ void run_all() {
     return qkv_mha_decode(&md, params.data(), &st, aligned64(kv), kvb, T, x.data(), y.data(), aligned64(dws), wd);
   });
 
+  // The layer in bf16 compute, and from packed bf16 / int8 weights.
+  qkv_mha_desc mb = md;
+  mb.compute_type = QKV_DTYPE_BF16;
+  std::size_t cb16 = 0, wf16 = 0, wb16 = 0;
+  qkv_mha_cache_size(&mb, B, T, &cb16);
+  qkv_mha_forward_workspace_size(&mb, B, T, 2, &wf16);
+  qkv_mha_backward_workspace_size(&mb, B, T, 2, &wb16);
+  std::vector<unsigned char> cache16(cb16 + 64), fws16(wf16 + 64), bws16(wb16 + 64);
+  expect("qkv_mha_forward (bf16 compute, training)", [&] {
+    return qkv_mha_forward(&mb, params.data(), B, T, x.data(), y.data(), 1, aligned64(cache16), cb16,
+                           aligned64(fws16), wf16);
+  });
+  expect("qkv_mha_backward (bf16 compute)", [&] {
+    return qkv_mha_backward(&mb, params.data(), B, T, x.data(), aligned64(cache16), cb16, y.data(), dx.data(),
+                            grads.data(), aligned64(bws16), wb16);
+  });
+  for (qkv_dtype wt : {QKV_DTYPE_BF16, QKV_DTYPE_I8}) {
+    std::size_t pb = 0, wpf = 0, wpd = 0;
+    qkv_mha_pack_weights_size(&md, wt, &pb);
+    qkv_mha_forward_packed_workspace_size(&md, wt, B, T, 2, &wpf);
+    qkv_mha_kv_state sp{};
+    qkv_mha_kv_cache_init(&sp, B, T);
+    qkv_mha_decode_packed_workspace_size(&md, wt, &sp, T, 2, &wpd);
+    std::vector<unsigned char> packed(pb + 64), pfws(wpf + 64), pdws(wpd + 64), kvp(kvb + 64);
+    const bool i8 = wt == QKV_DTYPE_I8;
+    expect(i8 ? "qkv_mha_pack_weights (i8)" : "qkv_mha_pack_weights (bf16)",
+           [&] { return qkv_mha_pack_weights(&md, params.data(), wt, aligned64(packed), pb); });
+    expect(i8 ? "qkv_mha_forward_packed (i8)" : "qkv_mha_forward_packed (bf16)", [&] {
+      return qkv_mha_forward_packed(&md, aligned64(packed), pb, B, T, x.data(), y.data(), aligned64(pfws), wpf);
+    });
+    expect(i8 ? "qkv_mha_decode_packed (i8)" : "qkv_mha_decode_packed (bf16)", [&] {
+      return qkv_mha_decode_packed(&md, aligned64(packed), pb, &sp, aligned64(kvp), kvb, T, x.data(), y.data(),
+                                   aligned64(pdws), wpd);
+    });
+  }
+
   // Embedding, loss, optimizers, init.
   const qkv_embedding_desc ed{50, 32, 64};
   std::vector<std::int32_t> ids(B * T, 7);
