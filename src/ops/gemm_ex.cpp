@@ -325,8 +325,8 @@ class driver {
 
   // One row of an fp32 C: c[j] = (s_row * sb[j]) * acc[j] (+ beta * c[j]).
   // -O2 does not vectorise baseline loops with a remainder, so four lanes
-  // at a time in GCC/Clang vector types (plain scalar code where the target
-  // has no vectors), the rest one at a time: the same IEEE operations
+  // at a time in GCC/Clang vector types (where the target has a vector
+  // unit: kVectorUnit), the rest one at a time: the same IEEE operations
   // either way, at the same columns for any thread count.
   template <bool HasSb, bool HasBeta, class T>
   static void row_f32(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
@@ -334,7 +334,7 @@ class driver {
     typedef T t4 __attribute__((vector_size(16)));
     typedef std::int32_t i4 __attribute__((vector_size(16)));
     std::size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
+    for (; kVectorUnit && j + 4 <= n; j += 4) {
       t4 av;
       __builtin_memcpy(&av, a + j, sizeof av);
       f4 v;

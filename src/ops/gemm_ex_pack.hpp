@@ -16,6 +16,19 @@
 
 namespace qkv::ops {
 
+// Whether GCC/Clang vector types live in vector registers on this target.
+// Where they do not (Cortex-M4/M7, armhf without NEON, i686 on x87), the
+// compiler splits each four-lane operation into four scalar ones: the
+// four-lane loops are then only longer copies of the scalar loops after
+// them, so there the scalar loops do every element (the same operations
+// per element either way: the same bits).
+#if defined(__SSE2__) || defined(__ARM_NEON) || (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)) || \
+    defined(__ALTIVEC__)
+inline constexpr bool kVectorUnit = true;
+#else
+inline constexpr bool kVectorUnit = false;
+#endif
+
 // One stored operand: element type, base (element 0 of the block being
 // packed), leading dimension and, for int8, the scales of the block's rows
 // (A) or columns (B) (nullptr: 1).
@@ -98,7 +111,7 @@ void widen_panels(const widen_src& s, bool k_contiguous, std::size_t lines, std:
         const float sc = s.scales ? s.scales[l0 + l] : 1.f;
         const f4 sv = {sc, sc, sc, sc};
         const std::size_t base = (l0 + l) * s.ld;
-        const std::size_t k4 = kc & ~std::size_t{3};
+        const std::size_t k4 = kVectorUnit ? kc & ~std::size_t{3} : 0;
         std::size_t k = 0;
         for (; k < k4; k += 4) {
           f4 v;
@@ -109,7 +122,7 @@ void widen_panels(const widen_src& s, bool k_contiguous, std::size_t lines, std:
       }
     } else {  // the panel's lines are contiguous in memory for each k
       for (std::size_t k = 0; k < kc; ++k) {
-        const std::size_t n4 = n & ~std::size_t{3};
+        const std::size_t n4 = kVectorUnit ? n & ~std::size_t{3} : 0;
         std::size_t l = 0;
         for (; l < n4; l += 4) {
           f4 sv = {1.f, 1.f, 1.f, 1.f};
