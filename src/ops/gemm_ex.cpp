@@ -256,7 +256,8 @@ class driver {
       for (std::size_t e = 0; e < pl_.mr * pl_.nr; ++e) st[e] = T(0);
     };
     switch (pl_.mode) {
-      case acc_mode::direct: {  // T is float
+      case acc_mode::direct: {  // the f32 kind: T is float
+        if constexpr (!std::is_same<T, float>::value) return;
         float* c = static_cast<float*>(p_.C) + t.i * p_.ldc + t.j;
         const float beta = t.first ? p_.beta : 1.f;
         const float* a = reinterpret_cast<const float*>(t.a);

@@ -141,25 +141,25 @@ void widen_panels(const widen_src& s, bool k_contiguous, std::size_t lines, std:
 
 }  // namespace detail
 
-// op(A)[0:mc, 0:kc] (A read as s) into ceil(mc/mr) fp32 A panels.
+// op(A)[0:mc, 0:kc] (A read as s: BF16, F16 or I8; fp32 operands are the
+// fp32 table's to pack) into ceil(mc/mr) fp32 A panels.
 inline void widen_pack_a(const widen_src& s, bool trans, std::size_t mc, std::size_t kc, std::size_t mr,
                          float* dst) {
   switch (s.type) {
     case QKV_DTYPE_BF16: detail::widen_panels<QKV_DTYPE_BF16>(s, !trans, mc, kc, mr, dst); break;
     case QKV_DTYPE_F16: detail::widen_panels<QKV_DTYPE_F16>(s, !trans, mc, kc, mr, dst); break;
-    case QKV_DTYPE_I8: detail::widen_panels<QKV_DTYPE_I8>(s, !trans, mc, kc, mr, dst); break;
-    default: detail::widen_panels<QKV_DTYPE_F32>(s, !trans, mc, kc, mr, dst); break;
+    default: detail::widen_panels<QKV_DTYPE_I8>(s, !trans, mc, kc, mr, dst); break;
   }
 }
 
-// op(B)[0:kc, 0:nc] into ceil(nc/nr) fp32 B panels.
+// op(B)[0:kc, 0:nc] (B read as s: BF16, F16 or I8) into ceil(nc/nr) fp32 B
+// panels.
 inline void widen_pack_b(const widen_src& s, bool trans, std::size_t kc, std::size_t nc, std::size_t nr,
                          float* dst) {
   switch (s.type) {
     case QKV_DTYPE_BF16: detail::widen_panels<QKV_DTYPE_BF16>(s, trans, nc, kc, nr, dst); break;
     case QKV_DTYPE_F16: detail::widen_panels<QKV_DTYPE_F16>(s, trans, nc, kc, nr, dst); break;
-    case QKV_DTYPE_I8: detail::widen_panels<QKV_DTYPE_I8>(s, trans, nc, kc, nr, dst); break;
-    default: detail::widen_panels<QKV_DTYPE_F32>(s, trans, nc, kc, nr, dst); break;
+    default: detail::widen_panels<QKV_DTYPE_I8>(s, trans, nc, kc, nr, dst); break;
   }
 }
 
