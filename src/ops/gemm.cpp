@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "ops/gemm.hpp"
 
-#include <atomic>
 #include <cstdint>
 
 #include "kernels/gemm/gemm.hpp"
@@ -156,12 +155,12 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
 }
 
 // The packed algorithm on a team of up to `nth` (BLIS loops jc, pc, ic).
-// Where B is packed, each (jc, pc) block is one team run: the members pack
-// the B block's panels together (panel_states), then take M tiles from a
-// shared counter (a member that starts late leaves its share to the
-// others); the join at its end is what lets the next block overwrite B. Where B is read in place, one
-// team run covers all blocks, each member its own M (or N) range. Member k
-// packs A into its own block ap + k*a_floats. No member waits for another,
+// Where B is packed, each (jc, pc) block is one run_b_block (ops/gemm_team):
+// the members pack the B block's panels together (panel_states), then take
+// M tiles from a shared counter (a member that starts late leaves its share
+// to the others); the join at its end is what lets the next block overwrite
+// B. Where B is read in place, one team run covers all blocks, each member
+// its own M (or N) range. Member k packs A into its own block ap + k*a_floats. No member waits for another,
 // so any executor runs it (qkv/runtime.h); every C tile is computed by one
 // member per K block, K blocks in order, so the bits never depend on the
 // team.
@@ -169,8 +168,6 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
                 int nth) {
   const bool pack_a = bl.a_floats != 0;
   const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr;
-  // Split M tiles when there are enough, else N panels of each B block.
-  const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
   // Rows [ic, ic + mc) of op(A) against block columns [j0, j1) of (jc, pc).
   auto rows = [&](float* a_block, std::size_t jc, std::size_t pc, std::size_t kc, const b_view& bv, std::size_t ic,
                   std::size_t mc, std::size_t j0, std::size_t j1) {
@@ -217,7 +214,6 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
   }
   for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {
     const std::size_t nc = min_sz(bl.nc, p.N - jc);
-    const std::size_t panels = (nc + t.nr - 1) / t.nr;
     for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
       const std::size_t kc = min_sz(bl.kc, p.K - pc);
       auto pack_panel = [&](std::size_t q) {
@@ -226,33 +222,10 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
         t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
       };
       const b_view bv{bp, 0};
-      if (nth <= 1) {  // alone (and the only case on bare metal): no panel states on the stack
-        for (std::size_t q = 0; q < panels; ++q) pack_panel(q);
-        for (std::size_t ic = 0; ic < p.M; ic += bl.mc) rows(ap, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), 0, nc);
-        continue;
-      }
-      panel_states ready(panels);
-      std::atomic<std::size_t> ticket{0};
-      run_team(x, nth, [&](int k, int n) {
-        float* a_block = pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr;
-        if (!split_m) {  // few M tiles: each member packs and computes its own N panels
-          std::size_t q0, q1;
-          share(panels, k, n, &q0, &q1);
-          for (std::size_t q = q0; q < q1; ++q) pack_panel(q);
-          const std::size_t j0 = q0 * t.nr, j1 = min_sz(q1 * t.nr, nc);
-          for (std::size_t ic = 0; j0 < j1 && ic < p.M; ic += bl.mc)
-            rows(a_block, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), j0, j1);
-          return;
-        }
-        ready.pack_all(static_cast<std::size_t>(k) * panels / static_cast<std::size_t>(n), pack_panel);
-        guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), bl.mc / t.mr};
-        for (;;) {
-          const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
-          if (s0 >= m_tiles) break;
-          const std::size_t ic = s0 * t.mr;
-          rows(a_block, jc, pc, kc, bv, ic, min_sz((s0 + g.size_at(s0)) * t.mr, p.M) - ic, 0, nc);
-        }
-      });
+      auto member_rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
+        rows(pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr, jc, pc, kc, bv, ic, mc, j0, j1);
+      };
+      run_b_block(x, nth, p.M, t.mr, bl.mc, nc, t.nr, pack_panel, member_rows);
     }
   }
 }

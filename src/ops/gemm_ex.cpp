@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "ops/gemm_ex.hpp"
 
-#include <atomic>
 #include <cstdint>
 #include <type_traits>
 
@@ -414,55 +413,24 @@ class driver {
 };
 
 // The BLIS loops on a team of up to nth (as ops/gemm.cpp's run_packed with
-// B always packed): each (jc, pc) block is one team run whose members pack
-// the B panels together (panel_states), then take M tiles from a shared
-// counter, each packing its own A block; with fewer M tiles than members,
-// each packs and computes its own N panels. No member waits for one that
-// may not have started; every C tile is computed by one member per K block,
-// K blocks in order.
+// B always packed): each (jc, pc) block is one run_b_block (ops/gemm_team),
+// whose members pack the B panels together and then each pack their own A
+// block (member k's at w.a + k * a_block_bytes) for the rows they compute.
+// Every C tile is computed by one member per K block, K blocks in order.
 void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_args& p, const ws_layout& w,
                 int nth) {
-  const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, a_bytes = a_block_bytes(pl);
-  const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
-  auto share = [](std::size_t total, int k, int n, std::size_t* lo, std::size_t* hi) {
-    *lo = total * static_cast<std::size_t>(k) / static_cast<std::size_t>(n);
-    *hi = total * (static_cast<std::size_t>(k) + 1) / static_cast<std::size_t>(n);
-  };
+  const std::size_t a_bytes = a_block_bytes(pl);
   for (std::size_t jc = 0; jc < p.N; jc += pl.nc) {
-    const std::size_t nc = min_sz(pl.nc, p.N - jc), panels = (nc + pl.nr - 1) / pl.nr;
+    const std::size_t nc = min_sz(pl.nc, p.N - jc);
     for (std::size_t pc = 0; pc < p.K; pc += pl.kc) {
       const std::size_t kc = min_sz(pl.kc, p.K - pc);
       auto pack_panel = [&](std::size_t q) { d.pack_b_panel(jc, nc, q, pc, kc); };
-      auto rows = [&](unsigned char* a, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
+      auto rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
+        unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
         d.pack_a(a, ic, mc, pc, kc);
         d.rows(a, jc, pc, kc, ic, mc, j0, j1);
       };
-      if (nth <= 1) {  // alone (and the only case on bare metal): no panel states on the stack
-        for (std::size_t q = 0; q < panels; ++q) pack_panel(q);
-        for (std::size_t ic = 0; ic < p.M; ic += pl.mc) rows(w.a, ic, min_sz(pl.mc, p.M - ic), 0, nc);
-        continue;
-      }
-      panel_states ready(panels);
-      std::atomic<std::size_t> ticket{0};
-      run_team(x, nth, [&](int k, int n) {
-        unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
-        if (!split_m) {
-          std::size_t q0, q1;
-          share(panels, k, n, &q0, &q1);
-          for (std::size_t q = q0; q < q1; ++q) pack_panel(q);
-          const std::size_t j0 = q0 * pl.nr, j1 = min_sz(q1 * pl.nr, nc);
-          for (std::size_t ic = 0; j0 < j1 && ic < p.M; ic += pl.mc) rows(a, ic, min_sz(pl.mc, p.M - ic), j0, j1);
-          return;
-        }
-        ready.pack_all(static_cast<std::size_t>(k) * panels / static_cast<std::size_t>(n), pack_panel);
-        guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), pl.mc / pl.mr};
-        for (;;) {
-          const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
-          if (s0 >= m_tiles) break;
-          const std::size_t ic = s0 * pl.mr;
-          rows(a, ic, min_sz((s0 + g.size_at(s0)) * pl.mr, p.M) - ic, 0, nc);
-        }
-      });
+      run_b_block(x, nth, p.M, pl.mr, pl.mc, nc, pl.nr, pack_panel, rows);
     }
   }
 }
