@@ -365,6 +365,16 @@ class driver {
     }
   }
 
+  // The same per element, the conditions tested in the loop: without a
+  // vector unit there are no four-lane bodies to specialise, so one loop.
+  template <class T>
+  static void row_f32_scalar(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const float s = sb ? s_row * sb[j] : s_row;
+      c[j] = beta != 0.f ? s * widen(a[j]) + beta * c[j] : s * widen(a[j]);
+    }
+  }
+
   // C = alpha*sa(i)*sb(j)*acc + beta*C on the tile's m x n, in C's type
   // (fp32 or bf16; beta 0 never reads C). The f32 kind folded int8 scales
   // into its packed operands, so only the s8 kind applies them here. The
@@ -384,7 +394,9 @@ class driver {
       const std::size_t at = (t.i + r) * p_.ldc + t.j;
       if (p_.ct == QKV_DTYPE_F32) {
         float* c = static_cast<float*>(p_.C) + at;
-        if (sb && beta == 0.f)
+        if constexpr (!kVectorUnit)
+          row_f32_scalar(a, sb, s_row, beta, c, n);
+        else if (sb && beta == 0.f)
           row_f32<true, false>(a, sb, s_row, beta, c, n);
         else if (sb)
           row_f32<true, true>(a, sb, s_row, beta, c, n);
