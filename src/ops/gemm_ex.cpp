@@ -255,21 +255,17 @@ class driver {
       for (std::size_t e = 0; e < pl_.mr * pl_.nr; ++e) st[e] = T(0);
     };
     switch (pl_.mode) {
-      case acc_mode::direct: {  // the f32 kind: T is float
+      case acc_mode::direct: {  // the f32 kind (T is float): an edge tile
+        // through the table's corner kernel, bit for bit the full tile's values
         if constexpr (!std::is_same<T, float>::value) return;
         float* c = static_cast<float*>(p_.C) + t.i * p_.ldc + t.j;
         const float beta = t.first ? p_.beta : 1.f;
         const float* a = reinterpret_cast<const float*>(t.a);
         const float* b = reinterpret_cast<const float*>(t.b);
-        if (full) {
+        if (full)
           pl_.f32->ukernel(t.kc, p_.alpha, a, b, beta, c, p_.ldc);
-          return;
-        }
-        float* s = reinterpret_cast<float*>(st);
-        zero();
-        if (beta != 0.f) copy(reinterpret_cast<T*>(c), p_.ldc, st, pl_.nr, t.m, t.n);
-        pl_.f32->ukernel(t.kc, p_.alpha, a, b, beta, s, pl_.nr);
-        copy(st, pl_.nr, reinterpret_cast<T*>(c), p_.ldc, t.m, t.n);
+        else  // packed panels: A's rs 1 and cs mr, B's rs 0
+          pl_.f32->ukernel_strided(t.m, t.n, t.kc, p_.alpha, a, 1, pl_.mr, b, 0, beta, c, p_.ldc);
         return;
       }
       case acc_mode::in_c: {  // C's elements are T (int32 C, or fp32 C of the bf16 kind)
