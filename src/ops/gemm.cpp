@@ -278,42 +278,37 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
     return;
   }
   const gemm_kernels& t = gemm_table(x.isa);
-  // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
-  auto unpacked = [&] {
-    if (bias) broadcast_rows(M, N, bias, C, ldc);
-    t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  };
-  if (sgemm_is_small(M, N, K)) {  // only before the first dispatch decision, or with a bias
-    unpacked();
-    return;
-  }
-  const blocks bl = blocks_for(x.isa, t, ta, tb, M, N, K);
-  const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
-  int nth = threads_for_gemm(x, t, bl, M, N, K);
-  if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
-    run_packed(x, t, p, bl, nullptr, nullptr, nth);
-    return;
-  }
-  if (!ws) {
+  if (!sgemm_is_small(M, N, K)) {  // small: only before the first dispatch decision, or with a bias
+    const blocks bl = blocks_for(x.isa, t, ta, tb, M, N, K);
+    const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
+    int nth = threads_for_gemm(x, t, bl, M, N, K);
+    if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
+      run_packed(x, t, p, bl, nullptr, nullptr, nth);
+      return;
+    }
 #ifdef QKV_HOSTED
-    run_stack_b(x, t, p, bl, nth);
-#else
-    unpacked();  // bare-metal stacks are small: no 64 KiB block there
+    if (!ws) {
+      run_stack_b(x, t, p, bl, nth);
+      return;
+    }
 #endif
-    return;
+    // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...]
+    // (bare-metal stacks are small: without one, no 64 KiB stack block there).
+    const std::size_t need1 = ws ? sgemm_workspace_bytes(x.isa, ta, tb, M, N, K, 1) : 0;
+    if (ws && ws_bytes >= need1) {
+      if (bl.a_floats) {  // each extra thread needs its own packed A block
+        const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
+        if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
+      }
+      float* base = util::align_up(ws, 64);
+      run_packed(x, t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
+      return;
+    }
   }
-  // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...].
-  const std::size_t need1 = sgemm_workspace_bytes(x.isa, ta, tb, M, N, K, 1);
-  if (ws_bytes < need1) {
-    unpacked();
-    return;
-  }
-  if (bl.a_floats) {  // each extra thread needs its own packed A block
-    const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
-    if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
-  }
-  float* base = util::align_up(ws, 64);
-  run_packed(x, t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
+  // Unpacked (small, a workspace short of the query, or none on bare metal).
+  // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
+  if (bias) broadcast_rows(M, N, bias, C, ldc);
+  t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemm(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
