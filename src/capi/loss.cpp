@@ -52,6 +52,18 @@ void run(size_t rows, size_t classes, const float* logits, size_t ld, const int3
   if (loss) *loss = static_cast<float>(sum * inv_count);
 }
 
+// The two entry points with a gradient, after their NULL checks: every
+// check in order, then the call.
+qkv_status with_grad(size_t rows, size_t classes, const float* logits, size_t ld, const int32_t* targets,
+                     int32_t ignore, float dloss, float* loss, float* dlogits, size_t ldd) {
+  size_t count = 0;
+  qkv_status st = check(rows, classes, logits, ld, targets, ignore, &count);
+  if (st == QKV_OK) st = check_grad(logits, ld, rows, classes, dloss, dlogits, ldd);
+  if (st != QKV_OK) return st;
+  run(rows, classes, logits, ld, targets, ignore, count, dloss, loss, dlogits, ldd);
+  return QKV_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -70,24 +82,14 @@ qkv_status qkv_cross_entropy_backward(size_t rows, size_t classes, const float* 
                                       const int32_t* targets, int32_t ignore_index, float dloss, float* dlogits,
                                       size_t ldd) {
   if (!dlogits) return QKV_ERR_NULL_POINTER;
-  size_t count = 0;
-  qkv_status st = check(rows, classes, logits, ld, targets, ignore_index, &count);
-  if (st == QKV_OK) st = check_grad(logits, ld, rows, classes, dloss, dlogits, ldd);
-  if (st != QKV_OK) return st;
-  run(rows, classes, logits, ld, targets, ignore_index, count, dloss, nullptr, dlogits, ldd);
-  return QKV_OK;
+  return with_grad(rows, classes, logits, ld, targets, ignore_index, dloss, nullptr, dlogits, ldd);
 }
 
 qkv_status qkv_cross_entropy_forward_backward(size_t rows, size_t classes, const float* logits, size_t ld,
                                               const int32_t* targets, int32_t ignore_index, float dloss,
                                               float* loss, float* dlogits, size_t ldd) {
   if (!loss || !dlogits) return QKV_ERR_NULL_POINTER;
-  size_t count = 0;
-  qkv_status st = check(rows, classes, logits, ld, targets, ignore_index, &count);
-  if (st == QKV_OK) st = check_grad(logits, ld, rows, classes, dloss, dlogits, ldd);
-  if (st != QKV_OK) return st;
-  run(rows, classes, logits, ld, targets, ignore_index, count, dloss, loss, dlogits, ldd);
-  return QKV_OK;
+  return with_grad(rows, classes, logits, ld, targets, ignore_index, dloss, loss, dlogits, ldd);
 }
 
 }  // extern "C"

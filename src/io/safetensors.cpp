@@ -202,16 +202,27 @@ void assign(jstr& d, const jstr& s) {
   d.begin = s.begin, d.end = s.end, d.decoded = s.decoded, d.escaped = s.escaped, d.has_nul = s.has_nul;
 }
 
+// What the parser hands each header entry to. One parser serves every pass
+// (count, read, find a metadata key) through these calls: a parser
+// instantiated per pass would be three copies of it in the library.
+class visitor {
+ public:
+  virtual qkv_status tensor(const tensor_rec&) { return QKV_OK; }
+  virtual qkv_status meta(const meta_rec&) { return QKV_OK; }
+
+ protected:
+  ~visitor() = default;
+};
+
 class parser {
  public:
   parser(const unsigned char* f, std::size_t bytes, qkv_safetensors_diag* diag) : f_(f), bytes_(bytes), diag_(diag) {}
 
   std::size_t data_start() const { return data_start_; }
 
-  // Parses the whole header, calling v.tensor(const tensor_rec&) and
-  // v.meta(const meta_rec&) (each returning a status) for every entry.
-  template <class Visitor>
-  qkv_status run(Visitor& v) {
+  // Parses the whole header, calling v.tensor and v.meta for every entry
+  // (the first status other than QKV_OK ends the parse).
+  qkv_status run(visitor& v) {
     if (bytes_ < 8) return error(QKV_ERR_BAD_FORMAT, "file shorter than the 8-byte header length", 0);
     std::uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | f_[i];
@@ -360,8 +371,7 @@ class parser {
     return QKV_OK;
   }
 
-  template <class Visitor>
-  qkv_status metadata(Visitor& v) {
+  qkv_status metadata(visitor& v) {
     if (!peek('{')) return error(QKV_ERR_BAD_FORMAT, "\"__metadata__\" is not an object", pos_);
     ++pos_;
     skip_ws();
@@ -391,8 +401,7 @@ class parser {
     }
   }
 
-  template <class Visitor>
-  qkv_status tensor(const jstr& name, std::size_t at, Visitor& v) {
+  qkv_status tensor(const jstr& name, std::size_t at, visitor& v) {
     if (!peek('{')) return error(QKV_ERR_BAD_FORMAT, "a tensor entry is not an object", pos_, &name);
     ++pos_;
     skip_ws();
@@ -496,13 +505,13 @@ class parser {
   std::size_t pos_ = 0, end_ = 0, data_start_ = 0;
 };
 
-struct counter {
+struct counter final : visitor {
   std::size_t tensors = 0, metas = 0;
-  qkv_status tensor(const tensor_rec&) {
+  qkv_status tensor(const tensor_rec&) override {
     ++tensors;
     return QKV_OK;
   }
-  qkv_status meta(const meta_rec&) {
+  qkv_status meta(const meta_rec&) override {
     ++metas;
     return QKV_OK;
   }
@@ -518,7 +527,8 @@ struct entry {
 
 // The workspace: entries, their indices (sorted twice), and the tensors'
 // records in header order.
-struct store {
+struct store final : visitor {
+  explicit store(std::size_t cap) : entries(nullptr), order(nullptr), recs(nullptr), capacity(cap), n(0), t(0) {}
   entry* entries;
   std::size_t* order;
   tensor_rec* recs;
@@ -530,14 +540,14 @@ struct store {
     order[n] = n;
     ++n;
   }
-  qkv_status tensor(const tensor_rec& r) {
+  qkv_status tensor(const tensor_rec& r) override {
     if (n == capacity) return QKV_ERR_BAD_FORMAT;  // cannot happen: the scan counted the same header
     copy_bytes(&recs[t], &r, sizeof r);
     add(r.name, r.begin, r.end, r.at, false);
     ++t;
     return QKV_OK;
   }
-  qkv_status meta(const meta_rec& m) {
+  qkv_status meta(const meta_rec& m) override {
     if (n == capacity) return QKV_ERR_BAD_FORMAT;
     add(m.key, 0, 0, m.at, true);
     return QKV_OK;
@@ -752,7 +762,7 @@ qkv_status st_read(const unsigned char* file, std::size_t bytes, std::size_t ten
   if (!layout(tensors, metas, &l)) return fail(diag, QKV_ERR_SIZE_OVERFLOW, "workspace size overflows size_t");
   parser p(file, bytes, diag);
   const std::size_t n = tensors + metas;
-  store s{nullptr, nullptr, nullptr, n, 0, 0};
+  store s(n);
   if (n) {
     constexpr std::size_t kAlign = alignof(tensor_rec) > alignof(entry) ? alignof(tensor_rec) : alignof(entry);
     char* base = util::align_up<char>(workspace, kAlign);
@@ -812,15 +822,14 @@ qkv_status st_read(const unsigned char* file, std::size_t bytes, std::size_t ten
 }
 
 namespace {
-struct meta_finder {
+struct meta_finder final : visitor {
   meta_finder(const unsigned char* f, const char* k) : file(f), key(k) {}
   const unsigned char* file;
   const char* key;
   std::size_t found = 0;
   jstr value;  // set with the first match (found > 0)
   std::size_t second_at = 0;
-  qkv_status tensor(const tensor_rec&) { return QKV_OK; }
-  qkv_status meta(const meta_rec& m) {
+  qkv_status meta(const meta_rec& m) override {
     if (compare(file, m.key, key) != 0) return QKV_OK;
     if (++found == 2) second_at = m.at;
     if (found == 1) assign(value, m.value);

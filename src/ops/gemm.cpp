@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "ops/gemm.hpp"
 
-#include <atomic>
 #include <cstdint>
 
 #include "kernels/gemm/gemm.hpp"
@@ -156,12 +155,12 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
 }
 
 // The packed algorithm on a team of up to `nth` (BLIS loops jc, pc, ic).
-// Where B is packed, each (jc, pc) block is one team run: the members pack
-// the B block's panels together (panel_states), then take M tiles from a
-// shared counter (a member that starts late leaves its share to the
-// others); the join at its end is what lets the next block overwrite B. Where B is read in place, one
-// team run covers all blocks, each member its own M (or N) range. Member k
-// packs A into its own block ap + k*a_floats. No member waits for another,
+// Where B is packed, each (jc, pc) block is one run_b_block (ops/gemm_team):
+// the members pack the B block's panels together (panel_states), then take
+// M tiles from a shared counter (a member that starts late leaves its share
+// to the others); the join at its end is what lets the next block overwrite
+// B. Where B is read in place, one team run covers all blocks, each member
+// its own M (or N) range. Member k packs A into its own block ap + k*a_floats. No member waits for another,
 // so any executor runs it (qkv/runtime.h); every C tile is computed by one
 // member per K block, K blocks in order, so the bits never depend on the
 // team.
@@ -169,8 +168,6 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
                 int nth) {
   const bool pack_a = bl.a_floats != 0;
   const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr;
-  // Split M tiles when there are enough, else N panels of each B block.
-  const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
   // Rows [ic, ic + mc) of op(A) against block columns [j0, j1) of (jc, pc).
   auto rows = [&](float* a_block, std::size_t jc, std::size_t pc, std::size_t kc, const b_view& bv, std::size_t ic,
                   std::size_t mc, std::size_t j0, std::size_t j1) {
@@ -217,7 +214,6 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
   }
   for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {
     const std::size_t nc = min_sz(bl.nc, p.N - jc);
-    const std::size_t panels = (nc + t.nr - 1) / t.nr;
     for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
       const std::size_t kc = min_sz(bl.kc, p.K - pc);
       auto pack_panel = [&](std::size_t q) {
@@ -226,33 +222,10 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
         t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
       };
       const b_view bv{bp, 0};
-      if (nth <= 1) {  // alone (and the only case on bare metal): no panel states on the stack
-        for (std::size_t q = 0; q < panels; ++q) pack_panel(q);
-        for (std::size_t ic = 0; ic < p.M; ic += bl.mc) rows(ap, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), 0, nc);
-        continue;
-      }
-      panel_states ready(panels);
-      std::atomic<std::size_t> ticket{0};
-      run_team(x, nth, [&](int k, int n) {
-        float* a_block = pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr;
-        if (!split_m) {  // few M tiles: each member packs and computes its own N panels
-          std::size_t q0, q1;
-          share(panels, k, n, &q0, &q1);
-          for (std::size_t q = q0; q < q1; ++q) pack_panel(q);
-          const std::size_t j0 = q0 * t.nr, j1 = min_sz(q1 * t.nr, nc);
-          for (std::size_t ic = 0; j0 < j1 && ic < p.M; ic += bl.mc)
-            rows(a_block, jc, pc, kc, bv, ic, min_sz(bl.mc, p.M - ic), j0, j1);
-          return;
-        }
-        ready.pack_all(static_cast<std::size_t>(k) * panels / static_cast<std::size_t>(n), pack_panel);
-        guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), bl.mc / t.mr};
-        for (;;) {
-          const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
-          if (s0 >= m_tiles) break;
-          const std::size_t ic = s0 * t.mr;
-          rows(a_block, jc, pc, kc, bv, ic, min_sz((s0 + g.size_at(s0)) * t.mr, p.M) - ic, 0, nc);
-        }
-      });
+      auto member_rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
+        rows(pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr, jc, pc, kc, bv, ic, mc, j0, j1);
+      };
+      run_b_block(x, nth, p.M, t.mr, bl.mc, nc, t.nr, pack_panel, member_rows);
     }
   }
 }
@@ -305,42 +278,37 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
     return;
   }
   const gemm_kernels& t = gemm_table(x.isa);
-  // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
-  auto unpacked = [&] {
-    if (bias) broadcast_rows(M, N, bias, C, ldc);
-    t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  };
-  if (sgemm_is_small(M, N, K)) {  // only before the first dispatch decision, or with a bias
-    unpacked();
-    return;
-  }
-  const blocks bl = blocks_for(x.isa, t, ta, tb, M, N, K);
-  const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
-  int nth = threads_for_gemm(x, t, bl, M, N, K);
-  if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
-    run_packed(x, t, p, bl, nullptr, nullptr, nth);
-    return;
-  }
-  if (!ws) {
+  if (!sgemm_is_small(M, N, K)) {  // small: only before the first dispatch decision, or with a bias
+    const blocks bl = blocks_for(x.isa, t, ta, tb, M, N, K);
+    const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
+    int nth = threads_for_gemm(x, t, bl, M, N, K);
+    if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
+      run_packed(x, t, p, bl, nullptr, nullptr, nth);
+      return;
+    }
 #ifdef QKV_HOSTED
-    run_stack_b(x, t, p, bl, nth);
-#else
-    unpacked();  // bare-metal stacks are small: no 64 KiB block there
+    if (!ws) {
+      run_stack_b(x, t, p, bl, nth);
+      return;
+    }
 #endif
-    return;
+    // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...]
+    // (bare-metal stacks are small: without one, no 64 KiB stack block there).
+    const std::size_t need1 = ws ? sgemm_workspace_bytes(x.isa, ta, tb, M, N, K, 1) : 0;
+    if (ws && ws_bytes >= need1) {
+      if (bl.a_floats) {  // each extra thread needs its own packed A block
+        const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
+        if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
+      }
+      float* base = util::align_up(ws, 64);
+      run_packed(x, t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
+      return;
+    }
   }
-  // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...].
-  const std::size_t need1 = sgemm_workspace_bytes(x.isa, ta, tb, M, N, K, 1);
-  if (ws_bytes < need1) {
-    unpacked();
-    return;
-  }
-  if (bl.a_floats) {  // each extra thread needs its own packed A block
-    const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
-    if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
-  }
-  float* base = util::align_up(ws, 64);
-  run_packed(x, t, p, bl, base, bl.a_floats ? base + bl.b_floats : nullptr, nth);
+  // Unpacked (small, a workspace short of the query, or none on bare metal).
+  // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
+  if (bias) broadcast_rows(M, N, bias, C, ldc);
+  t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemm(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "ops/gemm_ex.hpp"
 
-#include <atomic>
 #include <cstdint>
 #include <type_traits>
 
@@ -256,20 +255,17 @@ class driver {
       for (std::size_t e = 0; e < pl_.mr * pl_.nr; ++e) st[e] = T(0);
     };
     switch (pl_.mode) {
-      case acc_mode::direct: {  // T is float
+      case acc_mode::direct: {  // the f32 kind (T is float): an edge tile
+        // through the table's corner kernel, bit for bit the full tile's values
+        if constexpr (!std::is_same<T, float>::value) return;
         float* c = static_cast<float*>(p_.C) + t.i * p_.ldc + t.j;
         const float beta = t.first ? p_.beta : 1.f;
         const float* a = reinterpret_cast<const float*>(t.a);
         const float* b = reinterpret_cast<const float*>(t.b);
-        if (full) {
+        if (full)
           pl_.f32->ukernel(t.kc, p_.alpha, a, b, beta, c, p_.ldc);
-          return;
-        }
-        float* s = reinterpret_cast<float*>(st);
-        zero();
-        if (beta != 0.f) copy(reinterpret_cast<T*>(c), p_.ldc, st, pl_.nr, t.m, t.n);
-        pl_.f32->ukernel(t.kc, p_.alpha, a, b, beta, s, pl_.nr);
-        copy(st, pl_.nr, reinterpret_cast<T*>(c), p_.ldc, t.m, t.n);
+        else  // packed panels: A's rs 1 and cs mr, B's rs 0
+          pl_.f32->ukernel_strided(t.m, t.n, t.kc, p_.alpha, a, 1, pl_.mr, b, 0, beta, c, p_.ldc);
         return;
       }
       case acc_mode::in_c: {  // C's elements are T (int32 C, or fp32 C of the bf16 kind)
@@ -325,8 +321,8 @@ class driver {
 
   // One row of an fp32 C: c[j] = (s_row * sb[j]) * acc[j] (+ beta * c[j]).
   // -O2 does not vectorise baseline loops with a remainder, so four lanes
-  // at a time in GCC/Clang vector types (plain scalar code where the target
-  // has no vectors), the rest one at a time: the same IEEE operations
+  // at a time in GCC/Clang vector types (where the target has a vector
+  // unit: kVectorUnit), the rest one at a time: the same IEEE operations
   // either way, at the same columns for any thread count.
   template <bool HasSb, bool HasBeta, class T>
   static void row_f32(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
@@ -334,7 +330,7 @@ class driver {
     typedef T t4 __attribute__((vector_size(16)));
     typedef std::int32_t i4 __attribute__((vector_size(16)));
     std::size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
+    for (; kVectorUnit && j + 4 <= n; j += 4) {
       t4 av;
       __builtin_memcpy(&av, a + j, sizeof av);
       f4 v;
@@ -365,6 +361,16 @@ class driver {
     }
   }
 
+  // The same per element, the conditions tested in the loop: without a
+  // vector unit there are no four-lane bodies to specialise, so one loop.
+  template <class T>
+  static void row_f32_scalar(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const float s = sb ? s_row * sb[j] : s_row;
+      c[j] = beta != 0.f ? s * widen(a[j]) + beta * c[j] : s * widen(a[j]);
+    }
+  }
+
   // C = alpha*sa(i)*sb(j)*acc + beta*C on the tile's m x n, in C's type
   // (fp32 or bf16; beta 0 never reads C). The f32 kind folded int8 scales
   // into its packed operands, so only the s8 kind applies them here. The
@@ -384,7 +390,9 @@ class driver {
       const std::size_t at = (t.i + r) * p_.ldc + t.j;
       if (p_.ct == QKV_DTYPE_F32) {
         float* c = static_cast<float*>(p_.C) + at;
-        if (sb && beta == 0.f)
+        if constexpr (!kVectorUnit)
+          row_f32_scalar(a, sb, s_row, beta, c, n);
+        else if (sb && beta == 0.f)
           row_f32<true, false>(a, sb, s_row, beta, c, n);
         else if (sb)
           row_f32<true, true>(a, sb, s_row, beta, c, n);
@@ -413,55 +421,24 @@ class driver {
 };
 
 // The BLIS loops on a team of up to nth (as ops/gemm.cpp's run_packed with
-// B always packed): each (jc, pc) block is one team run whose members pack
-// the B panels together (panel_states), then take M tiles from a shared
-// counter, each packing its own A block; with fewer M tiles than members,
-// each packs and computes its own N panels. No member waits for one that
-// may not have started; every C tile is computed by one member per K block,
-// K blocks in order.
+// B always packed): each (jc, pc) block is one run_b_block (ops/gemm_team),
+// whose members pack the B panels together and then each pack their own A
+// block (member k's at w.a + k * a_block_bytes) for the rows they compute.
+// Every C tile is computed by one member per K block, K blocks in order.
 void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_args& p, const ws_layout& w,
                 int nth) {
-  const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, a_bytes = a_block_bytes(pl);
-  const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
-  auto share = [](std::size_t total, int k, int n, std::size_t* lo, std::size_t* hi) {
-    *lo = total * static_cast<std::size_t>(k) / static_cast<std::size_t>(n);
-    *hi = total * (static_cast<std::size_t>(k) + 1) / static_cast<std::size_t>(n);
-  };
+  const std::size_t a_bytes = a_block_bytes(pl);
   for (std::size_t jc = 0; jc < p.N; jc += pl.nc) {
-    const std::size_t nc = min_sz(pl.nc, p.N - jc), panels = (nc + pl.nr - 1) / pl.nr;
+    const std::size_t nc = min_sz(pl.nc, p.N - jc);
     for (std::size_t pc = 0; pc < p.K; pc += pl.kc) {
       const std::size_t kc = min_sz(pl.kc, p.K - pc);
       auto pack_panel = [&](std::size_t q) { d.pack_b_panel(jc, nc, q, pc, kc); };
-      auto rows = [&](unsigned char* a, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
+      auto rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
+        unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
         d.pack_a(a, ic, mc, pc, kc);
         d.rows(a, jc, pc, kc, ic, mc, j0, j1);
       };
-      if (nth <= 1) {  // alone (and the only case on bare metal): no panel states on the stack
-        for (std::size_t q = 0; q < panels; ++q) pack_panel(q);
-        for (std::size_t ic = 0; ic < p.M; ic += pl.mc) rows(w.a, ic, min_sz(pl.mc, p.M - ic), 0, nc);
-        continue;
-      }
-      panel_states ready(panels);
-      std::atomic<std::size_t> ticket{0};
-      run_team(x, nth, [&](int k, int n) {
-        unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
-        if (!split_m) {
-          std::size_t q0, q1;
-          share(panels, k, n, &q0, &q1);
-          for (std::size_t q = q0; q < q1; ++q) pack_panel(q);
-          const std::size_t j0 = q0 * pl.nr, j1 = min_sz(q1 * pl.nr, nc);
-          for (std::size_t ic = 0; j0 < j1 && ic < p.M; ic += pl.mc) rows(a, ic, min_sz(pl.mc, p.M - ic), j0, j1);
-          return;
-        }
-        ready.pack_all(static_cast<std::size_t>(k) * panels / static_cast<std::size_t>(n), pack_panel);
-        guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), pl.mc / pl.mr};
-        for (;;) {
-          const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
-          if (s0 >= m_tiles) break;
-          const std::size_t ic = s0 * pl.mr;
-          rows(a, ic, min_sz((s0 + g.size_at(s0)) * pl.mr, p.M) - ic, 0, nc);
-        }
-      });
+      run_b_block(x, nth, p.M, pl.mr, pl.mc, nc, pl.nr, pack_panel, rows);
     }
   }
 }

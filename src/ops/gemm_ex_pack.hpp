@@ -16,6 +16,19 @@
 
 namespace qkv::ops {
 
+// Whether GCC/Clang vector types live in vector registers on this target.
+// Where they do not (Cortex-M4/M7, armhf without NEON, i686 on x87), the
+// compiler splits each four-lane operation into four scalar ones: the
+// four-lane loops are then only longer copies of the scalar loops after
+// them, so there the scalar loops do every element (the same operations
+// per element either way: the same bits).
+#if defined(__SSE2__) || defined(__ARM_NEON) || (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)) || \
+    defined(__ALTIVEC__)
+inline constexpr bool kVectorUnit = true;
+#else
+inline constexpr bool kVectorUnit = false;
+#endif
+
 // One stored operand: element type, base (element 0 of the block being
 // packed), leading dimension and, for int8, the scales of the block's rows
 // (A) or columns (B) (nullptr: 1).
@@ -84,41 +97,76 @@ inline void widen4(const void* p, std::size_t idx, const f4& s, f4& out) noexcep
   }
 }
 
+// Element idx of the source, widened as widen_at<T> gives it, stored at
+// *out: the value never passes a function's float return (i686 returns
+// floats in an x87 register, which would quiet a signalling NaN).
+template <qkv_dtype T>
+void widen_put(const void* p, std::size_t idx, float s, float* out) noexcept {
+  *out = widen_at<T>(p, idx, s);
+}
+
+// How widen_panels reads elements: widen_typed<T> inlines widen_put<T>
+// (and widen4<T> four at a time where there is a vector unit);
+// widen_through calls the widen_put of the source's type through a pointer,
+// one element at a time. Without a vector unit the packers are their scalar
+// loops alone, so there one body serves the three types (widen_pack_a/b):
+// a call per element is small next to the multiply-adds each packed element
+// feeds.
+template <qkv_dtype T>
+struct widen_typed {
+  static constexpr bool kLanes = kVectorUnit;
+  static constexpr qkv_dtype kType = T;
+  void operator()(const void* p, std::size_t idx, float s, float* out) const noexcept { widen_put<T>(p, idx, s, out); }
+};
+struct widen_through {
+  static constexpr bool kLanes = false;
+  void (*put)(const void* p, std::size_t idx, float s, float* out) noexcept;
+  explicit widen_through(qkv_dtype t) noexcept
+      : put(t == QKV_DTYPE_BF16  ? widen_put<QKV_DTYPE_BF16>
+            : t == QKV_DTYPE_F16 ? widen_put<QKV_DTYPE_F16>
+                                 : widen_put<QKV_DTYPE_I8>) {}
+  void operator()(const void* p, std::size_t idx, float s, float* out) const noexcept { put(p, idx, s, out); }
+};
+
 // `lines` x kc of a matrix into panels of R lines, line-major within the
 // panel per k: dst[panel*R*kc + k*R + l] = X(line l, k), where X(l, k) is
 // p[l*ld + k] (k_contiguous) or p[k*ld + l]. A panels: lines are rows of
 // op(A), B panels: lines are columns of op(B). The scale is the line's.
-template <qkv_dtype T>
-void widen_panels(const widen_src& s, bool k_contiguous, std::size_t lines, std::size_t kc, std::size_t R,
-                  float* dst) {
+template <class Read>
+void widen_panels(const widen_src& s, bool k_contiguous, std::size_t lines, std::size_t kc, std::size_t R, float* dst,
+                  Read read) {
   for (std::size_t l0 = 0; l0 < lines; l0 += R, dst += R * kc) {
     const std::size_t n = lines - l0 < R ? lines - l0 : R;
     if (k_contiguous) {  // each line read sequentially, written with stride R
       for (std::size_t l = 0; l < n; ++l) {
         const float sc = s.scales ? s.scales[l0 + l] : 1.f;
-        const f4 sv = {sc, sc, sc, sc};
         const std::size_t base = (l0 + l) * s.ld;
-        const std::size_t k4 = kc & ~std::size_t{3};
         std::size_t k = 0;
-        for (; k < k4; k += 4) {
-          f4 v;
-          widen4<T>(s.p, base + k, sv, v);
-          for (std::size_t q = 0; q < 4; ++q) dst[(k + q) * R + l] = v[q];
+        if constexpr (Read::kLanes) {
+          const f4 sv = {sc, sc, sc, sc};
+          const std::size_t k4 = kc & ~std::size_t{3};
+          for (; k < k4; k += 4) {
+            f4 v;
+            widen4<Read::kType>(s.p, base + k, sv, v);
+            for (std::size_t q = 0; q < 4; ++q) dst[(k + q) * R + l] = v[q];
+          }
         }
-        for (; k < kc; ++k) dst[k * R + l] = widen_at<T>(s.p, base + k, sc);
+        for (; k < kc; ++k) read(s.p, base + k, sc, dst + k * R + l);
       }
     } else {  // the panel's lines are contiguous in memory for each k
       for (std::size_t k = 0; k < kc; ++k) {
-        const std::size_t n4 = n & ~std::size_t{3};
         std::size_t l = 0;
-        for (; l < n4; l += 4) {
-          f4 sv = {1.f, 1.f, 1.f, 1.f};
-          if (T == QKV_DTYPE_I8 && s.scales) __builtin_memcpy(&sv, s.scales + l0 + l, sizeof sv);
-          f4 v;
-          widen4<T>(s.p, k * s.ld + l0 + l, sv, v);
-          __builtin_memcpy(dst + k * R + l, &v, sizeof v);
+        if constexpr (Read::kLanes) {
+          const std::size_t n4 = n & ~std::size_t{3};
+          for (; l < n4; l += 4) {
+            f4 sv = {1.f, 1.f, 1.f, 1.f};
+            if (Read::kType == QKV_DTYPE_I8 && s.scales) __builtin_memcpy(&sv, s.scales + l0 + l, sizeof sv);
+            f4 v;
+            widen4<Read::kType>(s.p, k * s.ld + l0 + l, sv, v);
+            __builtin_memcpy(dst + k * R + l, &v, sizeof v);
+          }
         }
-        for (; l < n; ++l) dst[k * R + l] = widen_at<T>(s.p, k * s.ld + l0 + l, s.scales ? s.scales[l0 + l] : 1.f);
+        for (; l < n; ++l) read(s.p, k * s.ld + l0 + l, s.scales ? s.scales[l0 + l] : 1.f, dst + k * R + l);
       }
     }
     for (std::size_t k = 0; k < kc; ++k)
@@ -126,28 +174,35 @@ void widen_panels(const widen_src& s, bool k_contiguous, std::size_t lines, std:
   }
 }
 
-}  // namespace detail
-
-// op(A)[0:mc, 0:kc] (A read as s) into ceil(mc/mr) fp32 A panels.
-inline void widen_pack_a(const widen_src& s, bool trans, std::size_t mc, std::size_t kc, std::size_t mr,
-                         float* dst) {
-  switch (s.type) {
-    case QKV_DTYPE_BF16: detail::widen_panels<QKV_DTYPE_BF16>(s, !trans, mc, kc, mr, dst); break;
-    case QKV_DTYPE_F16: detail::widen_panels<QKV_DTYPE_F16>(s, !trans, mc, kc, mr, dst); break;
-    case QKV_DTYPE_I8: detail::widen_panels<QKV_DTYPE_I8>(s, !trans, mc, kc, mr, dst); break;
-    default: detail::widen_panels<QKV_DTYPE_F32>(s, !trans, mc, kc, mr, dst); break;
+// The panels of s (BF16, F16 or I8; fp32 operands are the fp32 table's to
+// pack), by type.
+inline void widen_panels_of(const widen_src& s, bool k_contiguous, std::size_t lines, std::size_t kc, std::size_t R,
+                            float* dst) {
+  if constexpr (!kVectorUnit) {
+    widen_panels(s, k_contiguous, lines, kc, R, dst, widen_through(s.type));
+  } else {
+    switch (s.type) {
+      case QKV_DTYPE_BF16: widen_panels(s, k_contiguous, lines, kc, R, dst, widen_typed<QKV_DTYPE_BF16>{}); break;
+      case QKV_DTYPE_F16: widen_panels(s, k_contiguous, lines, kc, R, dst, widen_typed<QKV_DTYPE_F16>{}); break;
+      default: widen_panels(s, k_contiguous, lines, kc, R, dst, widen_typed<QKV_DTYPE_I8>{}); break;
+    }
   }
 }
 
-// op(B)[0:kc, 0:nc] into ceil(nc/nr) fp32 B panels.
+}  // namespace detail
+
+// op(A)[0:mc, 0:kc] (A read as s: BF16, F16 or I8) into ceil(mc/mr) fp32 A
+// panels.
+inline void widen_pack_a(const widen_src& s, bool trans, std::size_t mc, std::size_t kc, std::size_t mr,
+                         float* dst) {
+  detail::widen_panels_of(s, !trans, mc, kc, mr, dst);
+}
+
+// op(B)[0:kc, 0:nc] (B read as s: BF16, F16 or I8) into ceil(nc/nr) fp32 B
+// panels.
 inline void widen_pack_b(const widen_src& s, bool trans, std::size_t kc, std::size_t nc, std::size_t nr,
                          float* dst) {
-  switch (s.type) {
-    case QKV_DTYPE_BF16: detail::widen_panels<QKV_DTYPE_BF16>(s, trans, nc, kc, nr, dst); break;
-    case QKV_DTYPE_F16: detail::widen_panels<QKV_DTYPE_F16>(s, trans, nc, kc, nr, dst); break;
-    case QKV_DTYPE_I8: detail::widen_panels<QKV_DTYPE_I8>(s, trans, nc, kc, nr, dst); break;
-    default: detail::widen_panels<QKV_DTYPE_F32>(s, trans, nc, kc, nr, dst); break;
-  }
+  detail::widen_panels_of(s, trans, nc, kc, nr, dst);
 }
 
 }  // namespace qkv::ops

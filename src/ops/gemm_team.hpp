@@ -71,4 +71,41 @@ class panel_states {
   std::atomic<unsigned char> s_[kMaxPanels];
 };
 
+// One packed-B block (jc, pc) of a GEMM driver (ops/gemm.cpp, ops/gemm_ex.cpp)
+// on a team of up to nth: its ceil(nc / nr) panels packed (pack_panel(q)) and C's
+// M rows computed against them (rows(k, ic, mc, j0, j1): rows [ic, ic + mc)
+// x block columns [j0, j1), j0 a multiple of nr, through member k's own A
+// block). Alone (nth <= 1, and always on bare metal), member 0 packs every
+// panel and then every row band. In a team the members pack the panels
+// together (panel_states) and take M tiles from a shared counter
+// (guided_tiles); with fewer M tiles than nth, each packs and computes its
+// own share of the panels instead. Which member computes a tile never
+// changes its bits; the team has ended when this returns, so the caller may
+// pack the next block. One function for both drivers, the work passed as
+// calls: it runs per block, not per element.
+struct b_block_work {
+  std::size_t M, mr, mc;  // C's rows, the tile's rows, the row band (a multiple of mr)
+  std::size_t nc, nr;     // the block's columns, the panel's
+  void* ctx;
+  void (*pack_panel)(void* ctx, std::size_t q);
+  void (*rows)(void* ctx, int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1);
+};
+void run_b_block(const exec& x, int nth, const b_block_work& w);
+
+// The same with the two steps as callables.
+template <class PackPanel, class Rows>
+void run_b_block(const exec& x, int nth, std::size_t M, std::size_t mr, std::size_t mc, std::size_t nc,
+                 std::size_t nr, const PackPanel& pack_panel, const Rows& rows) {
+  struct steps {
+    const PackPanel* pack;
+    const Rows* rows;
+  } s{&pack_panel, &rows};
+  const b_block_work w{M, mr, mc, nc, nr, &s,
+                       [](void* c, std::size_t q) { (*static_cast<const steps*>(c)->pack)(q); },
+                       [](void* c, int k, std::size_t ic, std::size_t m, std::size_t j0, std::size_t j1) {
+                         (*static_cast<const steps*>(c)->rows)(k, ic, m, j0, j1);
+                       }};
+  run_b_block(x, nth, w);
+}
+
 }  // namespace qkv::ops

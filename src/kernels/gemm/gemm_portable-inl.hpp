@@ -46,26 +46,13 @@ void pack_a_ref(bool trans, std::size_t mc, std::size_t kc, const float* a, std:
   }
 }
 
-// B block -> NR-column panels, k-major, columns past nc zero.
+// B block -> NR-column panels, k-major, columns past nc zero: op(B)'s
+// columns are the panel's lines as op(A)'s rows are, so this is the A
+// packer on the transposed view (one body where MR == NR, as in the scalar
+// set).
 template <std::size_t NR>
 void pack_b_ref(bool trans, std::size_t kc, std::size_t nc, const float* b, std::size_t ldb, float* dst) {
-  for (std::size_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
-    const std::size_t n = nc - j0 < NR ? nc - j0 : NR;
-    if (trans) {
-      for (std::size_t j = 0; j < n; ++j) {
-        const float* src = b + (j0 + j) * ldb;
-        for (std::size_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
-      }
-      for (std::size_t j = n; j < NR; ++j)
-        for (std::size_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
-    } else {
-      for (std::size_t k = 0; k < kc; ++k) {
-        const float* src = b + k * ldb + j0;
-        for (std::size_t j = 0; j < n; ++j) dst[k * NR + j] = src[j];
-        for (std::size_t j = n; j < NR; ++j) dst[k * NR + j] = 0.f;
-      }
-    }
-  }
+  pack_a_ref<NR>(!trans, nc, kc, b, ldb, dst);
 }
 
 using ukernel_fn = void (*)(std::size_t, float, const float*, const float*, float, float*, std::size_t);

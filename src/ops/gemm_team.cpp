@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+#include "ops/gemm_team.hpp"
+
+namespace qkv::ops {
+
+void run_b_block(const exec& x, int nth, const b_block_work& w) {
+  const std::size_t panels = (w.nc + w.nr - 1) / w.nr, m_tiles = (w.M + w.mr - 1) / w.mr;
+  auto band = [&](std::size_t ic) { return w.mc < w.M - ic ? w.mc : w.M - ic; };
+  if (nth <= 1) {  // alone: no panel states on the stack
+    for (std::size_t q = 0; q < panels; ++q) w.pack_panel(w.ctx, q);
+    for (std::size_t ic = 0; ic < w.M; ic += w.mc) w.rows(w.ctx, 0, ic, band(ic), 0, w.nc);
+    return;
+  }
+  // Split M tiles when there are enough, else the block's panels.
+  const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
+  panel_states ready(panels);
+  std::atomic<std::size_t> ticket{0};
+  run_team(x, nth, [&](int k, int n) {
+    const std::size_t kk = static_cast<std::size_t>(k), nn = static_cast<std::size_t>(n);
+    if (!split_m) {  // member k of n: panels [panels*k/n, panels*(k+1)/n)
+      const std::size_t q0 = panels * kk / nn, q1 = panels * (kk + 1) / nn;
+      for (std::size_t q = q0; q < q1; ++q) w.pack_panel(w.ctx, q);
+      const std::size_t j0 = q0 * w.nr, j1 = q1 * w.nr < w.nc ? q1 * w.nr : w.nc;
+      for (std::size_t ic = 0; j0 < j1 && ic < w.M; ic += w.mc) w.rows(w.ctx, k, ic, band(ic), j0, j1);
+      return;
+    }
+    ready.pack_all(kk * panels / nn, [&](std::size_t q) { w.pack_panel(w.ctx, q); });
+    guided_tiles g{m_tiles, 2 * nn, w.mc / w.mr};
+    for (;;) {
+      const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
+      if (s0 >= m_tiles) break;
+      const std::size_t ic = s0 * w.mr, end = (s0 + g.size_at(s0)) * w.mr;
+      w.rows(w.ctx, k, ic, (end < w.M ? end : w.M) - ic, 0, w.nc);
+    }
+  });
+}
+
+}  // namespace qkv::ops
