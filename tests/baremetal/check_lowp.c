@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* Reduced-precision area, kept small for emulated runs, under every
+ * runnable ISA:
+ *  - qkv_gemm_ex for bf16 x bf16, fp32 x fp16 and fp32 x int8 (per-column
+ *    scales) into fp32, against a double product of the stored values within
+ *    gemm_ex.h's bound (K 2^-23 sum |a||b|, plus the flush allowance), and
+ *    int8 x int8 into int32, exact;
+ *  - qkv_sdpa_forward_ex / qkv_sdpa_backward_ex on bf16 and fp16 tensors
+ *    against the fp32 entry points run on the widened values: the backward
+ *    bit for bit narrowed (its definition), the fp16 forward too (widened
+ *    tiles run the fp32 kernels), the bf16 forward within the dot-product
+ *    path's 2^-7 max|V| + 2^-8 |O| where a CPU takes it. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+
+void qkv_check_reset_arena(void); /* check.c: each kind starts on an empty arena */
+
+#define GM 5
+#define GN 7
+#define GK 19
+
+static void to_type(qkv_dtype t, size_t n, float* x, uint16_t* h) {
+  QKV_CHECK_STATUS(qkv_convert(n, QKV_DTYPE_F32, x, t, h), QKV_OK);
+  QKV_CHECK_STATUS(qkv_convert(n, t, h, QKV_DTYPE_F32, x), QKV_OK); /* x = the stored values */
+}
+
+static void check_gemm_ex(void) {
+  float* a = qkv_check_alloc(GM * GK);
+  float* b = qkv_check_alloc(GK * GN);
+  float* c = qkv_check_alloc(GM * GN);
+  float* sb = qkv_check_alloc(GN);
+  float* ws = qkv_check_alloc(8192);
+  uint16_t ah[GM * GK], bh[GK * GN];
+  int8_t ai[GM * GK], bi[GN * GK];
+  int32_t ci[GM * GN];
+  qkv_gemm_ex_desc d;
+  size_t i, j, p, bytes, bad;
+  int kind;
+  if (!a || !b || !c || !sb || !ws) return;
+  for (kind = 0; kind < 4; ++kind) {
+    memset(&d, 0, sizeof d);
+    d.M = GM, d.N = GN, d.K = GK, d.lda = GK, d.ldb = GN, d.ldc = GN, d.alpha = 1.0f;
+    d.c_type = QKV_DTYPE_F32;
+    qkv_check_fill(a, GM * GK, -1.0f, 1.0f, 11u + (unsigned)kind);
+    qkv_check_fill(b, GK * GN, -1.0f, 1.0f, 21u + (unsigned)kind);
+    qkv_check_fill(sb, GN, 0.01f, 0.02f, 31u);
+    if (kind == 0) { /* bf16 x bf16 */
+      d.a_type = d.b_type = QKV_DTYPE_BF16;
+      to_type(QKV_DTYPE_BF16, GM * GK, a, ah);
+      to_type(QKV_DTYPE_BF16, GK * GN, b, bh);
+    } else if (kind == 1) { /* fp32 x fp16 */
+      d.a_type = QKV_DTYPE_F32, d.b_type = QKV_DTYPE_F16;
+      to_type(QKV_DTYPE_F16, GK * GN, b, bh);
+    } else { /* fp32 x int8 (B transposed, per-column scales), then int8 x int8 */
+      d.tb = QKV_TRANS, d.ldb = GK, d.b_type = QKV_DTYPE_I8, d.b_scales = sb;
+      d.a_type = kind == 2 ? QKV_DTYPE_F32 : QKV_DTYPE_I8;
+      for (i = 0; i < GN * GK; ++i) bi[i] = (int8_t)((int)(i * 37u % 255u) - 127);
+      for (i = 0; i < GM * GK; ++i) ai[i] = (int8_t)((int)(i * 53u % 255u) - 127);
+      if (kind == 3) d.c_type = QKV_DTYPE_I32, d.b_scales = NULL;
+    }
+    QKV_CHECK_STATUS(qkv_gemm_ex_workspace_size(&d, 1, &bytes), QKV_OK);
+    if (bytes > 8192 * sizeof(float)) {
+      QKV_CHECK(!"gemm_ex workspace larger than the check's buffer");
+      continue;
+    }
+    QKV_CHECK_STATUS(qkv_gemm_ex(&d, kind == 0 ? (const void*)ah : kind == 3 ? (const void*)ai : (const void*)a,
+                                 kind <= 1 ? (const void*)bh : (const void*)bi, kind == 3 ? (void*)ci : (void*)c, ws,
+                                 bytes),
+                     QKV_OK);
+    for (bad = 0, i = 0; i < GM; ++i)
+      for (j = 0; j < GN; ++j) {
+        double want = 0.0, mag = 0.0;
+        long long exact = 0;
+        for (p = 0; p < GK; ++p) {
+          const double av = kind == 3 ? (double)ai[i * GK + p] : (double)a[i * GK + p];
+          const double bv = kind >= 2 ? (double)bi[j * GK + p] * (kind == 2 ? sb[j] : 1.0f) : (double)b[p * GN + j];
+          want += av * bv;
+          mag += fabs(av * bv);
+          if (kind == 3) exact += (long long)ai[i * GK + p] * bi[j * GK + p];
+        }
+        if (kind == 3)
+          bad += ci[i * GN + j] != (int32_t)exact;
+        else
+          bad += !(fabs((double)c[i * GN + j] - want) <= 2.0 * GK * 1.1920928955078125e-07 * mag + 1e-30);
+      }
+    QKV_CHECK(bad == 0);
+  }
+}
+
+#define B_H 2
+#define B_T 9
+#define B_D 5
+#define NE (B_H * B_T * B_D)
+
+static void check_sdpa_ex(qkv_dtype t) {
+  qkv_sdpa_desc d;
+  float* q = qkv_check_alloc(NE);
+  float* k = qkv_check_alloc(NE);
+  float* v = qkv_check_alloc(NE);
+  float* o = qkv_check_alloc(NE);
+  float* dout = qkv_check_alloc(NE);
+  float* g = qkv_check_alloc(3 * NE);
+  float* lse = qkv_check_alloc(B_H * B_T);
+  float* lse16 = qkv_check_alloc(B_H * B_T);
+  float* ws = qkv_check_alloc(24576);
+  uint16_t qh[NE], kh[NE], vh[NE], oh[NE], dh[NE], gh[3 * NE], want[3 * NE];
+  size_t bytes, i, bad;
+  double vmax = 0.0;
+  if (!q || !k || !v || !o || !dout || !g || !lse || !lse16 || !ws) return;
+  memset(&d, 0, sizeof d);
+  d.batch = 1, d.heads = B_H, d.q_len = d.kv_len = B_T, d.head_dim = B_D, d.causal = 1;
+  d.q.head = d.k.head = d.v.head = d.o.head = B_T * B_D;
+  d.q.token = d.k.token = d.v.token = d.o.token = B_D;
+  d.q.batch = d.k.batch = d.v.batch = d.o.batch = NE;
+  qkv_check_fill(q, NE, -2.0f, 2.0f, 41u);
+  qkv_check_fill(k, NE, -2.0f, 2.0f, 42u);
+  qkv_check_fill(v, NE, -1.0f, 1.0f, 43u);
+  qkv_check_fill(dout, NE, -1.0f, 1.0f, 44u);
+  to_type(t, NE, q, qh);
+  to_type(t, NE, k, kh);
+  to_type(t, NE, v, vh);
+  to_type(t, NE, dout, dh);
+  for (i = 0; i < NE; ++i) vmax = fabs(v[i]) > vmax ? fabs(v[i]) : vmax;
+
+  /* Forward: typed vs narrowed fp32 of the stored values. */
+  QKV_CHECK_STATUS(qkv_sdpa_workspace_size_ex(&d, t, 1, &bytes), QKV_OK);
+  if (bytes > 24576 * sizeof(float)) {
+    QKV_CHECK(!"sdpa_ex workspace larger than the check's buffer");
+    return;
+  }
+  QKV_CHECK_STATUS(qkv_sdpa_forward_ex(&d, t, qh, kh, vh, oh, lse16, ws, bytes), QKV_OK);
+  QKV_CHECK_STATUS(qkv_sdpa_workspace_size(&d, 1, &bytes), QKV_OK);
+  QKV_CHECK_STATUS(qkv_sdpa_forward(&d, q, k, v, o, lse, ws, bytes), QKV_OK);
+  QKV_CHECK_STATUS(qkv_convert(NE, QKV_DTYPE_F32, o, t, want), QKV_OK);
+  for (bad = 0, i = 0; i < NE; ++i) {
+    float got, ref;
+    QKV_CHECK_STATUS(qkv_convert(1, t, &oh[i], QKV_DTYPE_F32, &got), QKV_OK);
+    QKV_CHECK_STATUS(qkv_convert(1, t, &want[i], QKV_DTYPE_F32, &ref), QKV_OK);
+    if (t == QKV_DTYPE_F16)
+      bad += oh[i] != want[i];
+    else
+      bad += !(fabs((double)got - (double)ref) <= 0.0078125 * vmax + 0.0078125 * fabs((double)ref));
+  }
+  QKV_CHECK(bad == 0);
+
+  /* Backward from the typed forward's O and lse: the narrowed fp32 backward of the widened values. */
+  QKV_CHECK_STATUS(qkv_convert(NE, t, oh, QKV_DTYPE_F32, o), QKV_OK);
+  QKV_CHECK_STATUS(qkv_sdpa_backward_workspace_size(&d, 1, &bytes), QKV_OK);
+  QKV_CHECK_STATUS(qkv_sdpa_backward(&d, q, k, v, o, lse16, dout, g, g + NE, g + 2 * NE, ws, bytes), QKV_OK);
+  QKV_CHECK_STATUS(qkv_convert(3 * NE, QKV_DTYPE_F32, g, t, want), QKV_OK);
+  QKV_CHECK_STATUS(qkv_sdpa_backward_workspace_size_ex(&d, t, 1, &bytes), QKV_OK);
+  if (bytes > 24576 * sizeof(float)) {
+    QKV_CHECK(!"sdpa_ex backward workspace larger than the check's buffer");
+    return;
+  }
+  QKV_CHECK_STATUS(qkv_sdpa_backward_ex(&d, t, qh, kh, vh, oh, lse16, dh, gh, gh + NE, gh + 2 * NE, ws, bytes),
+                   QKV_OK);
+  QKV_CHECK(memcmp(gh, want, sizeof gh) == 0);
+}
+
+void qkv_check_lowp(void) {
+  qkv_isa isas[QKV_ISA_COUNT];
+  const int nisa = qkv_check_isas(isas);
+  int k;
+  for (k = 0; k < nisa; ++k) {
+    QKV_CHECK_STATUS(qkv_set_isa(isas[k]), QKV_OK);
+    qkv_check_reset_arena();
+    check_gemm_ex();
+    qkv_check_reset_arena();
+    check_sdpa_ex(QKV_DTYPE_BF16);
+    qkv_check_reset_arena();
+    check_sdpa_ex(QKV_DTYPE_F16);
+  }
+}
