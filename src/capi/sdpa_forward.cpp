@@ -13,25 +13,29 @@
 
 namespace {
 
-// The checks every forward call shares; on QKV_OK *p and *type are set.
+// The plan's layouts, then the type (F32, BF16, F16) into *type.
 // `t` by reference and read through its bits: a C caller may pass any int,
 // and copying it as a qkv_dtype would load an out-of-range enum (UB;
 // capi/enum_value.hpp).
-qkv_status checked_plan(const qkv_sdpa_desc* desc, const qkv_dtype& t, qkv::ops::sdpa_plan* p, qkv_dtype* type) {
-  if (const qkv_status st = qkv::capi::check_sdpa_desc(desc); st != QKV_OK) return st;
-  *p = qkv::ops::resolve_sdpa(*desc, qkv::ops::current_exec());
-  if (const qkv_status st = qkv::capi::check_sdpa_plan(*p, /*backward=*/false); st != QKV_OK) return st;
+qkv_status checked_rest(const qkv::ops::sdpa_plan& p, const qkv_dtype& t, qkv_dtype* type) {
+  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/false); st != QKV_OK) return st;
   return qkv::capi::check_sdpa_type(qkv::capi::enum_value(t), type);
 }
+
+// The plan of a description check_sdpa_desc() accepted, built in place
+// (no struct copy: bare-metal GCC makes those memcpy calls).
+#define QKV_SDPA_CHECKED(desc, type, p, t)                                                \
+  if (const qkv_status st_ = qkv::capi::check_sdpa_desc(desc); st_ != QKV_OK) return st_; \
+  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*(desc), qkv::ops::current_exec()); \
+  qkv_dtype t;                                                                           \
+  if (const qkv_status st_ = checked_rest(p, type, &t); st_ != QKV_OK) return st_
 
 }  // namespace
 
 extern "C" {
 
 qkv_status qkv_sdpa_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type, int threads, size_t* bytes) {
-  qkv::ops::sdpa_plan p;
-  qkv_dtype t;
-  if (const qkv_status st = checked_plan(desc, type, &p, &t); st != QKV_OK) return st;
+  QKV_SDPA_CHECKED(desc, type, p, t);
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   if (!bytes) return QKV_ERR_NULL_POINTER;
   std::size_t total = 0;
@@ -42,9 +46,7 @@ qkv_status qkv_sdpa_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type,
 
 qkv_status qkv_sdpa_forward_ex(const qkv_sdpa_desc* desc, qkv_dtype type, const void* q, const void* k,
                                const void* v, void* out, float* lse, void* workspace, size_t workspace_bytes) {
-  qkv::ops::sdpa_plan p;
-  qkv_dtype t;
-  if (const qkv_status st = checked_plan(desc, type, &p, &t); st != QKV_OK) return st;
+  QKV_SDPA_CHECKED(desc, type, p, t);
   if (!q || !k || !v || !out) return QKV_ERR_NULL_POINTER;
   std::size_t one = 0;  // the query's answer for one thread, alignment slack included
   if (!qkv::ops::sdpa_forward_workspace_bytes(p, t, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;

@@ -40,6 +40,14 @@ using util::mul_ok;
 
 constexpr std::size_t kTile = kSdpaKeyTile;
 
+// Whether any ISA of this build has an attn_bf16 set: where none does (bare
+// metal among others) the dot-product branches compile away.
+#ifdef QKV_HAVE_AVX512_BF16
+constexpr bool kDotBuilt = true;
+#else
+constexpr bool kDotBuilt = false;
+#endif
+
 // One thread's workspace, in floats: the fp32 driver's Qt, St, Ot, m, l,
 // alpha, then widened K and V tiles (or packed V pairs), then P pairs.
 bool lowp_floats_per_thread(const sdpa_plan& p, std::size_t* floats) {
@@ -84,7 +92,7 @@ struct lowp_call {
   // multiplies the fp32 sums); padding queries are zero.
   void pack_q(const std::uint16_t* qb, std::size_t rows, std::size_t br, float* w, float* tmp) const {
     const std::size_t D = p.head_dim, ld = p.q.token;
-    if (!bk) {
+    if (!kDotBuilt || !bk) {
       const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
       for (std::size_t r = 0; r < rows; ++r) widen(D, qb + r * ld, tmp + r * D);
       pack_qt(tmp, D, rows, D, p.scale, br, w);
@@ -135,21 +143,21 @@ struct lowp_call {
       const std::size_t kb = end - j0 < kTile ? end - j0 : kTile;
       const std::uint16_t* kt = kh + j0 * p.k.token;
       const std::uint16_t* vt = vh + j0 * p.v.token;
-      if (bk) {
+      if (kDotBuilt && bk) {
         bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), kt, p.k.token, p.scale, st);
       } else {
         for (std::size_t j = 0; j < kb; ++j) widen(D, kt + j * p.k.token, kw + j * D);
         kn.scores(kb, D, qt, kw, D, st);
       }
       mask_diagonal(p, br, i0, j0, kb, st);
-      if (bk && !drop.on) {
+      if (kDotBuilt && bk && !drop.on) {
         bk->softmax_pairs(kb, st, m, l, alpha, pp);
       } else {
         kn.softmax(kb, st, m, l, alpha);  // l and lse are taken before dropout
         drop_weights(p, drop, b, h, br, i0, rows, j0, kb, st);
-        if (bk) bk->pack_p(kb, st, pp);
+        if (kDotBuilt && bk) bk->pack_p(kb, st, pp);
       }
-      if (bk) {
+      if (kDotBuilt && bk) {
         bk->accumulate(kb, Dv, pp, vph + j0 / 2 * Dv, alpha, ot);
       } else {
         for (std::size_t j = 0; j < kb; ++j) widen(Dv, vt + j * p.v.token, vw + j * Dv);
@@ -171,7 +179,7 @@ struct lowp_call {
 
 // The bf16 dot-product set to use, or nullptr (widen).
 const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, const kern::attn_kernels& kn) {
-  if (type != QKV_DTYPE_BF16 || !dispatch::uarch().bf16_dot) return nullptr;
+  if (!kDotBuilt || type != QKV_DTYPE_BF16 || !dispatch::uarch().bf16_dot) return nullptr;
   const kern::attn_bf16_kernels* bk = kern::attn_bf16_for(p.x.isa);
   return bk && bk->br == kn.br ? bk : nullptr;
 }
@@ -200,7 +208,7 @@ void fused_lowp(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k
   if (p.causal) flops *= 0.5f;
   int threads = threads_for(p.x, flops, tasks);
   if (threads > max_threads) threads = max_threads;
-  if (c.bk) {  // V's key pairs, every head, a key tile per step
+  if (kDotBuilt && c.bk) {  // V's key pairs, every head, a key tile per step
     const std::size_t nkt = (p.kv_len + kTile - 1) / kTile;
     parallel_for_static(p.x, threads, heads * nkt, [&](std::size_t t) {
       const std::size_t bh = t / nkt, j0 = t % nkt * kTile;

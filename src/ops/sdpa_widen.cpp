@@ -59,7 +59,8 @@ bool sdpa_wide_slots(const sdpa_plan& p, const sdpa_tensor* which, int n, std::s
 }
 
 sdpa_plan sdpa_contiguous_plan(const sdpa_plan& p) noexcept {
-  sdpa_plan c = p;
+  sdpa_plan c;
+  util::copy_bytes(&c, &p, sizeof c);  // not `= p`: bare-metal GCC calls memcpy for it
   c.q = contiguous(p, p.q_len, p.head_dim);
   c.k = contiguous(p, p.kv_len, p.head_dim);
   c.v = contiguous(p, p.kv_len, p.v_dim);
