@@ -3,36 +3,17 @@
 // typed, as the forward's (capi/sdpa_forward.cpp) with the backward's
 // layout rule; the plan goes to ops::sdpa_backward, which picks the fused
 // or the reference driver. Nothing is written on error.
-#include "capi/enum_value.hpp"
 #include "capi/report.hpp"
 #include "capi/sdpa_check.hpp"
 #include "capi/workspace.hpp"
 #include "ops/sdpa_backward.hpp"
 #include "qkv/attention.h"
 
-namespace {
-
-// As capi/sdpa_forward.cpp's: `t` by reference, read through its bits.
-qkv_status checked_rest(const qkv::ops::sdpa_plan& p, const qkv_dtype& t, qkv_dtype* type) {
-  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/true); st != QKV_OK) return st;
-  return qkv::capi::check_sdpa_type(qkv::capi::enum_value(t), type);
-}
-
-// The plan of a description check_sdpa_desc() accepted, built in place
-// (no struct copy: bare-metal GCC makes those memcpy calls).
-#define QKV_SDPA_CHECKED(desc, type, p, t)                                                \
-  if (const qkv_status st_ = qkv::capi::check_sdpa_desc(desc); st_ != QKV_OK) return st_; \
-  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*(desc), qkv::ops::current_exec()); \
-  qkv_dtype t;                                                                           \
-  if (const qkv_status st_ = checked_rest(p, type, &t); st_ != QKV_OK) return st_
-
-}  // namespace
-
 extern "C" {
 
 qkv_status qkv_sdpa_backward_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type, int threads,
                                                size_t* bytes) {
-  QKV_SDPA_CHECKED(desc, type, p, t);
+  QKV_SDPA_CHECKED(desc, type, /*backward=*/true, p, t);
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   if (!bytes) return QKV_ERR_NULL_POINTER;
   std::size_t n;
@@ -44,7 +25,7 @@ qkv_status qkv_sdpa_backward_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dt
 qkv_status qkv_sdpa_backward_ex(const qkv_sdpa_desc* desc, qkv_dtype type, const void* q, const void* k,
                                 const void* v, const void* out, const float* lse, const void* dout, void* dq,
                                 void* dk, void* dv, void* workspace, size_t workspace_bytes) {
-  QKV_SDPA_CHECKED(desc, type, p, t);
+  QKV_SDPA_CHECKED(desc, type, /*backward=*/true, p, t);
   if (!q || !k || !v || !out || !lse || !dout || !dq || !dk || !dv) return QKV_ERR_NULL_POINTER;
   std::size_t one;  // what a single thread needs: less is an error, more may buy threads
   if (!qkv::ops::sdpa_backward_workspace_bytes(p, t, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;

@@ -97,9 +97,11 @@ void report_sdpa(double microseconds, const char* routine, const ops::sdpa_plan&
          p.x.pool.parallel_for ? " (executor)" : "");
 }
 
-qkv_status check_sdpa_type(long long value, qkv_dtype* type) noexcept {
+qkv_status check_sdpa_call(const ops::sdpa_plan& p, bool backward, const qkv_dtype& type, qkv_dtype* out) noexcept {
+  if (const qkv_status st = check_sdpa_plan(p, backward); st != QKV_OK) return st;
+  const long long value = enum_value(type);
   if (value != QKV_DTYPE_F32 && value != QKV_DTYPE_BF16 && value != QKV_DTYPE_F16) return QKV_ERR_BAD_ARGUMENT;
-  *type = static_cast<qkv_dtype>(value);
+  *out = static_cast<qkv_dtype>(value);
   return QKV_OK;
 }
 

@@ -21,9 +21,22 @@ qkv_status check_sdpa_desc(const qkv_sdpa_desc* desc) noexcept;
 // overlap. Statuses QKV_ERR_BAD_STRIDE and QKV_ERR_SIZE_OVERFLOW.
 qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept;
 
-// The element type of a typed call, read as an integer (capi/enum_value):
-// F32, BF16 or F16 set *type; anything else is QKV_ERR_BAD_ARGUMENT.
-qkv_status check_sdpa_type(long long value, qkv_dtype* type) noexcept;
+// check_sdpa_plan(p, backward), then the element type of the call: F32,
+// BF16 or F16 into *out; anything else is QKV_ERR_BAD_ARGUMENT. `type` by
+// reference and read through its bits (capi/enum_value.hpp): a C caller may
+// pass any int, and copying it as a qkv_dtype would load an out-of-range
+// enum (UB).
+qkv_status check_sdpa_call(const ops::sdpa_plan& p, bool backward, const qkv_dtype& type, qkv_dtype* out) noexcept;
+
+// The checks of an entry point, in order: the description, then (on its
+// plan p, built in place: bare-metal GCC calls memcpy for a struct copy)
+// the layouts and the type t. Returns the first failing status.
+#define QKV_SDPA_CHECKED(desc, type, backward, p, t)                                         \
+  if (const qkv_status st_ = qkv::capi::check_sdpa_desc(desc); st_ != QKV_OK) return st_;    \
+  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*(desc), qkv::ops::current_exec());    \
+  qkv_dtype t;                                                                              \
+  if (const qkv_status st_ = qkv::capi::check_sdpa_call(p, backward, type, &t); st_ != QKV_OK) \
+  return st_
 
 // The report line of an attention call (capi/report.hpp): routine, ISA,
 // fused or reference, the shape and options, the threads.

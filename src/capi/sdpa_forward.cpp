@@ -4,38 +4,16 @@
 // ops::sdpa_plan (under the settings, read once), validates the plan's
 // layouts and the type; nothing is written on error. The fp32 entry points
 // are the typed ones at QKV_DTYPE_F32.
-#include "capi/enum_value.hpp"
 #include "capi/report.hpp"
 #include "capi/sdpa_check.hpp"
 #include "capi/workspace.hpp"
 #include "ops/sdpa_forward.hpp"
 #include "qkv/attention.h"
 
-namespace {
-
-// The plan's layouts, then the type (F32, BF16, F16) into *type.
-// `t` by reference and read through its bits: a C caller may pass any int,
-// and copying it as a qkv_dtype would load an out-of-range enum (UB;
-// capi/enum_value.hpp).
-qkv_status checked_rest(const qkv::ops::sdpa_plan& p, const qkv_dtype& t, qkv_dtype* type) {
-  if (const qkv_status st = qkv::capi::check_sdpa_plan(p, /*backward=*/false); st != QKV_OK) return st;
-  return qkv::capi::check_sdpa_type(qkv::capi::enum_value(t), type);
-}
-
-// The plan of a description check_sdpa_desc() accepted, built in place
-// (no struct copy: bare-metal GCC makes those memcpy calls).
-#define QKV_SDPA_CHECKED(desc, type, p, t)                                                \
-  if (const qkv_status st_ = qkv::capi::check_sdpa_desc(desc); st_ != QKV_OK) return st_; \
-  const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(*(desc), qkv::ops::current_exec()); \
-  qkv_dtype t;                                                                           \
-  if (const qkv_status st_ = checked_rest(p, type, &t); st_ != QKV_OK) return st_
-
-}  // namespace
-
 extern "C" {
 
 qkv_status qkv_sdpa_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type, int threads, size_t* bytes) {
-  QKV_SDPA_CHECKED(desc, type, p, t);
+  QKV_SDPA_CHECKED(desc, type, /*backward=*/false, p, t);
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   if (!bytes) return QKV_ERR_NULL_POINTER;
   std::size_t total = 0;
@@ -46,7 +24,7 @@ qkv_status qkv_sdpa_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type,
 
 qkv_status qkv_sdpa_forward_ex(const qkv_sdpa_desc* desc, qkv_dtype type, const void* q, const void* k,
                                const void* v, void* out, float* lse, void* workspace, size_t workspace_bytes) {
-  QKV_SDPA_CHECKED(desc, type, p, t);
+  QKV_SDPA_CHECKED(desc, type, /*backward=*/false, p, t);
   if (!q || !k || !v || !out) return QKV_ERR_NULL_POINTER;
   std::size_t one = 0;  // the query's answer for one thread, alignment slack included
   if (!qkv::ops::sdpa_forward_workspace_bytes(p, t, 1, &one)) return QKV_ERR_SIZE_OVERFLOW;

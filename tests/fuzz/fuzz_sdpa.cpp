@@ -13,46 +13,12 @@
 //   dQ, dK:  eps * 8 (A + D + Dv + Tq + Tk) * max(Tq, Tk) * scale * G * max(|q|,|k|),
 //            G = Dv * max|dO| * max|v| / (1 - p) bounding |dP|.
 #include "fuzz/harness.hpp"
+#include "fuzz/sdpa_draw.hpp"
 #include "support/ref_attention.hpp"
 
 namespace {
 using namespace qkv_fuzz;
 
-struct tensor_dims {
-  std::size_t b, h, t, f;
-};
-
-qkv_sdpa_strides pick_layout(input& in, const tensor_dims& d, bool allow_shared, bool* canonical) {
-  *canonical = true;
-  switch (in.in(0, 7)) {
-    case 5:  // padded [B,T,H,d]
-      return {d.t * d.h * (d.f + 3), d.f + 3, d.h * (d.f + 3)};
-    case 6:
-      if (allow_shared) return {d.t * d.f, 0, d.f};  // shared by all heads
-      return {d.h * d.t * d.f, d.t * d.f, d.f};
-    case 7: {
-      *canonical = false;
-      if (in.one_in(3)) return {in.edge(), in.in<std::size_t>(0, 64), in.ld(d.f)};
-      return {in.in<std::size_t>(0, 300), in.in<std::size_t>(0, 100), in.in<std::size_t>(0, 40)};
-    }
-    case 1:
-    case 2:  // [B,T,H,d]
-      return {d.t * d.h * d.f, d.f, d.h * d.f};
-    default:  // [B,H,T,d]
-      return {d.h * d.t * d.f, d.t * d.f, d.f};
-  }
-}
-
-// Elements a tensor spans (0 on overflow -> *ok false).
-std::size_t span(const qkv_sdpa_strides& s, const tensor_dims& d, bool* ok) {
-  std::size_t total = d.f, off;
-  const std::size_t st[3] = {s.batch, s.head, s.token}, ex[3] = {d.b, d.h, d.t};
-  *ok = true;
-  for (int i = 0; i < 3; ++i)
-    if (__builtin_mul_overflow(ex[i] - 1, st[i], &off) || __builtin_add_overflow(total, off, &total)) *ok = false;
-  if (total > kMaxElems) *ok = false;
-  return *ok ? total : 0;
-}
 
 double max_abs(const float* p, std::size_t n) {
   double m = 0;
@@ -81,45 +47,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   input in(data, size);
   in.runtime();
   const bool backward = in.flag();
-  qkv_sdpa_desc d{};
-  d.batch = in.dim(3), d.heads = in.dim(3), d.q_len = in.dim(9), d.kv_len = in.dim(9), d.head_dim = in.dim(17);
-  d.v_dim = in.flag() ? 0 : in.dim(17);
-  const std::size_t dv = d.v_dim ? d.v_dim : d.head_dim;
-  bool cq, ck, cv, co;
-  d.q = pick_layout(in, {d.batch, d.heads, d.q_len, d.head_dim}, false, &cq);
-  d.k = pick_layout(in, {d.batch, d.heads, d.kv_len, d.head_dim}, !backward, &ck);
-  d.v = pick_layout(in, {d.batch, d.heads, d.kv_len, dv}, !backward, &cv);
-  d.o = pick_layout(in, {d.batch, d.heads, d.q_len, dv}, false, &co);
-  d.scale = in.flag() ? 0.f : in.scalar();
-  d.causal = in.one_in(8) ? in.in(-2, 3) : in.flag();
-  switch (in.in(0, 7)) {
-    case 4: d.dropout_p = in.raw().ConsumeProbability<float>() * 0.9f; break;
-    case 5: d.dropout_p = 1.f; break;
-    case 6: d.dropout_p = std::numeric_limits<float>::quiet_NaN(); break;
-    case 7: d.dropout_p = -0.25f; break;
-    default: d.dropout_p = 0.f;
-  }
-  d.dropout_seed = in.seed();
-  const int algo = in.one_in(8) ? in.raw().ConsumeIntegral<int>() : in.in(0, 2);
-  fuzz_c_set_algo(&d, algo);
-  const values kind = in.kind();
-
-  const tensor_dims tq{d.batch, d.heads, d.q_len, d.head_dim}, tk{d.batch, d.heads, d.kv_len, d.head_dim},
-      tv{d.batch, d.heads, d.kv_len, dv}, to{d.batch, d.heads, d.q_len, dv};
-  bool fq, fk, fv, fo;
-  const std::size_t sq = span(d.q, tq, &fq), sk = span(d.k, tk, &fk), sv = span(d.v, tv, &fv), so = span(d.o, to, &fo);
-  std::size_t nlse = 0;
-  const bool flse = !__builtin_mul_overflow(d.batch, d.heads, &nlse) && !__builtin_mul_overflow(nlse, d.q_len, &nlse) &&
-                    nlse <= kMaxElems;
-  const bool zero_dim = !d.batch || !d.heads || !d.q_len || !d.kv_len || !d.head_dim;
-  const bool overflow = !(fq && fk && fv && fo && flse);
-  const bool big = !overflow && !zero_dim && !(fits(sq) && fits(sk) && fits(sv) && fits(so) && fits(nlse));
-  if (big) return 0;
-  // Keep one input well under the 10 s hang limit: the attention work of a valid call.
-  if (!overflow && !zero_dim &&
-      double(d.batch) * double(d.heads) * double(d.q_len) * double(d.kv_len) * double(d.head_dim + dv) > 2e7)
-    return 0;
-  const bool small = overflow || zero_dim;  // must be refused: tiny real buffers
+  const sdpa_draw c = draw_sdpa(in, backward);
+  if (c.skip) return 0;
+  const qkv_sdpa_desc& d = c.d;
+  const std::size_t dv = c.dv, sq = c.sq, sk = c.sk, sv = c.sv, so = c.so, nlse = c.nlse;
+  const bool cq = c.cq, ck = c.ck, cv = c.cv, co = c.co, small = c.small;
+  const int algo = c.algo;
+  const values kind = c.kind;
+  const tensor_dims &tq = c.tq, &tk = c.tk, &tv = c.tv, &to = c.to;
   auto bytes_of = [&](std::size_t n) { return small ? 64 : n * sizeof(float); };
 
   const int threads = in.in(1, 3);
