@@ -49,4 +49,12 @@ bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int thread
 bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
                   float* lse, void* ws, std::size_t bytes) noexcept;
 
+// The fused driver of every type, one task per query tile (sdpa_forward_lowp.cpp):
+// ws holds max_threads shares of per_thread_floats, vpairs the bf16 dot
+// path's packed V of every head (any pointer where that path does not run).
+// F32 reads its tiles in place and needs only the fp32 share (Qt, St, Ot,
+// m, l, alpha); BF16 and F16 also widened K and V tiles and P pairs.
+void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
+                        float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads);
+
 }  // namespace qkv::ops
