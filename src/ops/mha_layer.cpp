@@ -113,7 +113,7 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
 
 // A gemm_ex problem with fp32 C, alpha 1 and no A scales (field by field:
 // a braced aggregate is cleared with a memset call on bare metal).
-gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, const void* A,
+[[gnu::noinline]] gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, const void* A,
                      std::size_t lda, qkv_dtype bt, const void* B, std::size_t ldb, const float* sb, float beta,
                      float* C, std::size_t ldc) {
   gemm_ex_args g = util::zeroed<gemm_ex_args>();

@@ -58,54 +58,18 @@ void reference_forward(const sdpa_plan& p, const float* q, const float* k, const
     }
 }
 
-// Bytes one thread needs, a multiple of kSdpaAlign; false when the size
-// overflows.
-bool bytes_per_thread(const sdpa_plan& p, std::size_t* bytes) {
-  std::size_t floats;
-  if (p.algo == QKV_SDPA_REFERENCE) {
-    if (!mul_ok(p.q_len, p.kv_len, &floats)) return false;
-  } else {
-    // Qt [D][br], St [key tile][br], Ot [Dv][br], m, l, alpha [br], at the largest br.
-    std::size_t rows;
-    if (!add_ok(p.head_dim, p.v_dim, &rows) || !add_ok(rows, kSdpaKeyTile + 3, &rows) ||
-        !mul_ok(rows, kern::kAttnMaxBr, &floats))
-      return false;
-  }
+}  // namespace
+
+bool sdpa_reference_forward_bytes(const sdpa_plan& p, std::size_t* bytes) noexcept {
   std::size_t b;
-  if (!mul_ok(floats, sizeof(float), &b) || !add_ok(b, kSdpaAlign - 1, &b)) return false;
+  if (!mul_ok(p.q_len, p.kv_len, &b) || !mul_ok(b, sizeof(float), &b) || !add_ok(b, kSdpaAlign - 1, &b)) return false;
   *bytes = b / kSdpaAlign * kSdpaAlign;
   return true;
 }
 
-}  // namespace
-
-bool sdpa_forward_workspace_bytes(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept {
-  std::size_t per = 0, total = 0;
-  // The reference path holds one score matrix whatever the thread count.
-  if (p.algo == QKV_SDPA_REFERENCE) threads = 1;
-  if (!bytes_per_thread(p, &per) || __builtin_mul_overflow(per, static_cast<std::size_t>(threads), &total) ||
-      __builtin_add_overflow(total, kSdpaAlign - 1, &total))
-    return false;
-  *bytes = total;
-  return true;
-}
-
-bool sdpa_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out, float* lse,
-                  void* ws, std::size_t bytes) noexcept {
-  std::size_t per = 0;
-  if (!ws || !bytes_per_thread(p, &per)) return false;
-  const auto addr = reinterpret_cast<std::uintptr_t>(ws);
-  const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
-  if (bytes < pad || (bytes - pad) / per < 1) return false;
-  // Threads the workspace can feed; the reference's one score matrix serves any number.
-  const std::size_t fit = p.algo == QKV_SDPA_REFERENCE ? 1024 : (bytes - pad) / per;
-  const int max_threads = fit > 1024 ? 1024 : static_cast<int>(fit);
-  float* w = reinterpret_cast<float*>(static_cast<char*>(ws) + pad);
-  if (p.algo == QKV_SDPA_REFERENCE)
-    reference_forward(p, q, k, v, out, lse, w, max_threads);
-  else
-    sdpa_fused_forward(p, QKV_DTYPE_F32, q, k, v, out, lse, w, w, per / sizeof(float), max_threads);
-  return true;
+void sdpa_reference_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out,
+                            float* lse, float* s) noexcept {
+  reference_forward(p, q, k, v, out, lse, s, 1024);
 }
 
 }  // namespace qkv::ops

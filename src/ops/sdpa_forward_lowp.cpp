@@ -49,12 +49,14 @@ constexpr bool kDotBuilt = true;
 constexpr bool kDotBuilt = false;
 #endif
 
-// One thread's workspace, in floats: the fp32 driver's Qt, St, Ot, m, l,
-// alpha, then widened K and V tiles (or packed V pairs), then P pairs.
-bool lowp_floats_per_thread(const sdpa_plan& p, std::size_t* floats) {
+// One thread's workspace, in floats: Qt, St, Ot, m, l, alpha, then (not
+// F32) widened K and V tiles (or packed V pairs), then P pairs.
+bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
+  const bool f32 = type == QKV_DTYPE_F32;
   std::size_t rows, tile_rows, kv;
-  if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, kTile + 3 + kTile / 2, &rows) ||
-      !mul_ok(rows, kern::kAttnMaxBr, &rows) || !mul_ok(kv, kTile, &tile_rows) || !add_ok(rows, tile_rows, floats))
+  if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, kTile + 3 + (f32 ? 0 : kTile / 2), &rows) ||
+      !mul_ok(rows, kern::kAttnMaxBr, &rows) || !mul_ok(f32 ? 0 : kv, kTile, &tile_rows) ||
+      !add_ok(rows, tile_rows, floats))
     return false;
   // Round up to whole 64-byte lines, so every thread's share stays aligned.
   std::size_t f = *floats;
@@ -257,9 +259,9 @@ constexpr sdpa_tensor kWide[4] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v
 }  // namespace
 
 bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept {
-  if (type == QKV_DTYPE_F32) return sdpa_forward_workspace_bytes(p, threads, bytes);
   std::size_t floats, inner, total;
-  if (p.algo == QKV_SDPA_REFERENCE) {
+  if (p.algo == QKV_SDPA_REFERENCE) {  // one score matrix whatever the thread count
+    if (type == QKV_DTYPE_F32) return sdpa_reference_forward_bytes(p, &total) && add_ok(total, kSdpaAlign - 1, bytes);
     std::size_t at[4];
     if (!sdpa_wide_slots(p, kWide, 4, at, &floats) || !sdpa_forward_workspace_bytes(sdpa_contiguous_plan(p), 1, &inner) ||
         !mul_ok(floats, sizeof(float), &total) || !add_ok(total, inner, &total) ||
@@ -269,7 +271,7 @@ bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int thread
     return true;
   }
   std::size_t shared;
-  if (!lowp_floats_per_thread(p, &floats) || !mul_ok(floats, static_cast<std::size_t>(threads), &total) ||
+  if (!fused_floats_per_thread(p, type, &floats) || !mul_ok(floats, static_cast<std::size_t>(threads), &total) ||
       !vpairs_floats(p, type, &shared) || !add_ok(total, shared, &total) || !mul_ok(total, sizeof(float), &total) ||
       !add_ok(total, kSdpaAlign - 1, &total))
     return false;
@@ -279,15 +281,19 @@ bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int thread
 
 bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
                   float* lse, void* ws, std::size_t bytes) noexcept {
-  if (type == QKV_DTYPE_F32)
-    return sdpa_forward(p, static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
-                        static_cast<float*>(out), lse, ws, bytes);
   if (!ws) return false;
   const auto addr = reinterpret_cast<std::uintptr_t>(ws);
   const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
   if (bytes < pad) return false;
   float* w = reinterpret_cast<float*>(static_cast<char*>(ws) + pad);
   const std::size_t avail = bytes - pad;
+  if (p.algo == QKV_SDPA_REFERENCE && type == QKV_DTYPE_F32) {
+    std::size_t need;
+    if (!sdpa_reference_forward_bytes(p, &need) || avail < need) return false;
+    sdpa_reference_forward(p, static_cast<const float*>(q), static_cast<const float*>(k),
+                           static_cast<const float*>(v), static_cast<float*>(out), lse, w);
+    return true;
+  }
   if (p.algo == QKV_SDPA_REFERENCE) {
     std::size_t need;
     if (!sdpa_forward_workspace_bytes(p, type, 1, &need) || bytes < need) return false;
@@ -305,7 +311,7 @@ bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void*
     return true;
   }
   std::size_t per, shared;
-  if (!lowp_floats_per_thread(p, &per) || !vpairs_floats(p, type, &shared) || avail / sizeof(float) < shared)
+  if (!fused_floats_per_thread(p, type, &per) || !vpairs_floats(p, type, &shared) || avail / sizeof(float) < shared)
     return false;
   const std::size_t fit = (avail / sizeof(float) - shared) / per;
   if (fit < 1) return false;
