@@ -126,15 +126,22 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
 
 // Each call's own arrays, cut by one function for both the size query (a
 // null-based carver) and the call, so the two cannot disagree.
-struct forward_arrays {  // Q, K, V, A and lse when not training (training uses the cache)
+// The forward: Q, K, V, A and lse when not training (training uses the
+// cache); bf16 activations (BF16 compute): X, and A before W_o. Decode
+// (own_kv false with an fp32 cache, whose rows take K and V): Q of the new
+// tokens, their attention output, lse (unused by the caller); with a
+// reduced-format cache their fp32 K and V before storing.
+struct forward_arrays {
   float *q, *k, *v, *a, *lse;
-  u16 *x16, *a16;  // bf16 activations (BF16 compute): X, and A before W_o
+  u16 *x16, *a16;
 };
-forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
+forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d, bool own_kv = true) {
   forward_arrays r = util::zeroed<forward_arrays>();
   r.q = w.take<float>(n.rows * n.d_out);
-  r.k = w.take<float>(n.rows * n.d_out);
-  r.v = w.take<float>(n.rows * n.d_out);
+  if (own_kv) {
+    r.k = w.take<float>(n.rows * n.d_out);
+    r.v = w.take<float>(n.rows * n.d_out);
+  }
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
   if (bf16_compute(d)) {
@@ -159,29 +166,6 @@ backward_arrays carve_backward(ws_carver& w, const mha_dims& n, const qkv_mha_de
   }
   return r;
 }
-// Q of the new tokens, their attention output, lse (unused by the caller);
-// with a reduced-format cache also their fp32 K and V before storing; with
-// bf16 activations, X and A rounded.
-struct decode_arrays {
-  float *q, *a, *lse, *k, *v;
-  u16 *x16, *a16;
-};
-decode_arrays carve_decode(ws_carver& w, const mha_dims& n, qkv_kv_format f, const qkv_mha_desc& d) {
-  decode_arrays r = util::zeroed<decode_arrays>();
-  r.q = w.take<float>(n.rows * n.d_out);
-  r.a = w.take<float>(n.rows * n.d_out);
-  r.lse = w.take<float>(n.batch * n.heads * n.seq);
-  if (f != QKV_KV_F32) {
-    r.k = w.take<float>(n.rows * n.d_out);
-    r.v = w.take<float>(n.rows * n.d_out);
-  }
-  if (bf16_compute(d)) {
-    r.x16 = w.take<u16>(n.rows * n.d_in);
-    if (d.out_proj) r.a16 = w.take<u16>(n.rows * n.d_out);
-  }
-  return r;
-}
-
 // Bytes of a layout sized by a null-based carver. Layer sizes are bounded
 // by the C boundary (capi/layer.cpp: dims), so the sum cannot overflow.
 std::size_t carved(const ws_carver& plan) {
@@ -502,7 +486,7 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_d
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
   const proj_types t = types_of(d, wtype);
   ws_carver plan;
-  carve_decode(plan, n, f, d);
+  carve_forward(plan, n, d, f != QKV_KV_F32);
   carve_weights(plan, d, t);
   std::size_t att_ws;
   if (f == QKV_KV_F32) {
@@ -524,7 +508,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   const proj_types t = types_of(d, src.wtype);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  const decode_arrays own = carve_decode(mem, n, f, d);
+  const forward_arrays own = carve_forward(mem, n, d, f != QKV_KV_F32);
   const weight_copies copies = carve_weights(mem, d, t);
   float *q = own.q, *a = own.a, *lse = own.lse;
   std::size_t sub_bytes = 0;
