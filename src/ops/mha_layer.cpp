@@ -392,29 +392,16 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   }
 }
 
-mha_weights params_source(const qkv_mha_layout& p, const float* params) {
-  return mha_weights{QKV_DTYPE_F32, params, &p, nullptr};
-}
-
 }  // namespace
 
-std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
-  return forward_ws(isa, d, n, threads, types_of(d, QKV_DTYPE_F32), true);
+std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n,
+                                        int threads) {
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32);
 }
 
-void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
-                 const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
-  forward(xc, d, n, params_source(p, params), x, y, training, cache, ws, ws_bytes);
-}
-
-std::size_t mha_forward_packed_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype,
-                                               const mha_dims& n, int threads) {
-  return forward_ws(isa, d, n, threads, types_of(d, wtype), false);
-}
-
-void mha_forward_packed(const exec& xc, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n, const void* packed,
-                        const float* x, float* y, void* ws, std::size_t ws_bytes) {
-  forward(xc, d, n, mha_weights{wtype, nullptr, nullptr, packed}, x, y, false, nullptr, ws, ws_bytes);
+void mha_forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& w, const float* x,
+                 float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
+  forward(xc, d, n, w, x, y, training, cache, ws, ws_bytes);
 }
 
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
