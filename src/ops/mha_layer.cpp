@@ -112,10 +112,11 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
 }
 
 // A gemm_ex problem with fp32 C, alpha 1 and no A scales (field by field:
-// a braced aggregate is cleared with a memset call on bare metal).
-[[gnu::noinline]] gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, const void* A,
-                     std::size_t lda, qkv_dtype bt, const void* B, std::size_t ldb, const float* sb, float beta,
-                     float* C, std::size_t ldc) {
+// a braced aggregate is cleared with a memset call on bare metal). Not
+// inlined: it has three callers, and each copy costs its zeroing loop.
+[[gnu::noinline]] gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at,
+                                       const void* A, std::size_t lda, qkv_dtype bt, const void* B, std::size_t ldb,
+                                       const float* sb, float beta, float* C, std::size_t ldc) {
   gemm_ex_args g = util::zeroed<gemm_ex_args>();
   g.ta = ta, g.tb = tb, g.M = M, g.N = N, g.K = K;
   g.at = at, g.bt = bt, g.ct = QKV_DTYPE_F32;
@@ -222,26 +223,31 @@ void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::si
 // fp32 path sizes sgemm's; the others gemm_ex's for the types, either beta
 // (an fp32 C with beta != 0 may need an accumulator).
 std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_types& t, bool backward) {
+  const bool i8 = t.wt == QKV_DTYPE_I8;
+  // {ta, tb, M, N, K, B's type is the weights'}: the projections and the
+  // output projection; the backward's dW = X^T dQ, dW_o = A^T dY, dA = dY
+  // W_o^T and dX = dQ W_q^T (weights never I8 there).
+  const struct {
+    bool ta, tb;
+    std::size_t M, N, K;
+    bool bw;
+  } shapes[] = {{false, i8, n.rows, n.d_out, n.d_in, true},      {false, i8, n.rows, n.d_out, n.d_out, true},
+                {true, false, n.d_in, n.d_out, n.rows, false},   {true, false, n.d_out, n.d_out, n.rows, false},
+                {false, true, n.rows, n.d_out, n.d_out, true},   {false, true, n.rows, n.d_in, n.d_out, true}};
   std::size_t best = 0;
-  auto need = [&](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, qkv_dtype bt) {
-    if (at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
-      best = std::max(best, sgemm_workspace_bytes(isa, ta, tb, M, N, K, threads));
-      return;
+  for (int i = 0; i < (backward ? 6 : 2); ++i) {
+    const auto& g = shapes[i];
+    const qkv_dtype bt = g.bw ? t.wt : t.at;
+    if (t.at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
+      best = std::max(best, sgemm_workspace_bytes(isa, g.ta, g.tb, g.M, g.N, g.K, threads));
+      continue;
     }
     for (float beta : {0.f, 1.f}) {
       std::size_t b = 0;
-      const gemm_ex_args g = ex_args(ta, tb, M, N, K, at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
-      if (gemm_ex_workspace_bytes(isa, g, threads, &b)) best = std::max(best, b);
+      const gemm_ex_args a =
+          ex_args(g.ta, g.tb, g.M, g.N, g.K, t.at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
+      if (gemm_ex_workspace_bytes(isa, a, threads, &b)) best = std::max(best, b);
     }
-  };
-  const bool i8 = t.wt == QKV_DTYPE_I8;
-  need(false, i8, n.rows, n.d_out, n.d_in, t.at, t.wt);   // projections
-  need(false, i8, n.rows, n.d_out, n.d_out, t.at, t.wt);  // output projection
-  if (backward) {                                          // weights never I8 here
-    need(true, false, n.d_in, n.d_out, n.rows, t.at, t.at);   // dW = X^T dQ
-    need(true, false, n.d_out, n.d_out, n.rows, t.at, t.at);  // dW_o = A^T dY
-    need(false, true, n.rows, n.d_out, n.d_out, t.at, t.wt);  // dA = dY W_o^T
-    need(false, true, n.rows, n.d_in, n.d_out, t.at, t.wt);   // dX = dQ W_q^T
   }
   return best;
 }
@@ -342,14 +348,25 @@ namespace {
 
 // The forward on resolved weights. Training writes Q, K, V, A and lse into
 // the cache; inference into the workspace.
+// Workspace of a forward-shaped call (the forward, decode): its arrays,
+// the weight copies, then the larger of the GEMMs' and the attention's
+// (att_ws) workspaces.
 std::size_t forward_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads, const proj_types& t,
-                       bool sizes_backward) {
+                       bool sizes_backward, bool own_kv, std::size_t att_ws) {
   ws_carver plan;
-  carve_forward(plan, n, d);
+  carve_forward(plan, n, d, own_kv);
   carve_weights(plan, d, t);
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, sizes_backward), layer_attention_forward_ws(att, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, sizes_backward), att_ws);
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
+}
+
+// The fused attention's workspace over kv_len keys (the layer's own: n.seq).
+std::size_t attention_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads, std::size_t kv_len,
+                         bool backward) {
+  qkv_sdpa_desc s = mha_sdpa_desc(d, n, true);
+  s.kv_len = kv_len;
+  const sdpa_plan att = resolve_sdpa(s, plain_exec(isa, threads));
+  return backward ? layer_attention_backward_ws(att, threads) : layer_attention_forward_ws(att, threads);
 }
 
 void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& src, const float* x,
@@ -396,7 +413,8 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
 
 std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n,
                                         int threads) {
-  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32);
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, true,
+                    attention_ws(isa, d, n, threads, n.seq, false));
 }
 
 void mha_forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& w, const float* x,
@@ -408,8 +426,7 @@ std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, con
   const proj_types t = types_of(d, QKV_DTYPE_F32);
   ws_carver plan;
   carve_backward(plan, n, d);
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, true), layer_attention_backward_ws(att, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, true), attention_ws(isa, d, n, threads, n.seq, true));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
@@ -471,20 +488,9 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_d
                                        std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads) {
   const std::size_t d_head = d.d_out / d.num_heads;
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
-  const proj_types t = types_of(d, wtype);
-  ws_carver plan;
-  carve_forward(plan, n, d, f != QKV_KV_F32);
-  carve_weights(plan, d, t);
-  std::size_t att_ws;
-  if (f == QKV_KV_F32) {
-    qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
-    s.kv_len = kv_len;
-    att_ws = layer_attention_forward_ws(resolve_sdpa(s, plain_exec(isa, threads)), threads);
-  } else {
-    att_ws = kv_attention_workspace_bytes(isa, kv_len, d_head, threads);
-  }
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, wtype == QKV_DTYPE_F32), att_ws);
-  return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
+  const std::size_t att_ws = f == QKV_KV_F32 ? attention_ws(isa, d, n, threads, kv_len, false)
+                                             : kv_attention_workspace_bytes(isa, kv_len, d_head, threads);
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, f != QKV_KV_F32, att_ws);
 }
 
 bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, qkv_kv_format f, std::size_t batch,
