@@ -554,9 +554,28 @@ struct store final : visitor {
   }
 };
 
+// The two orders st_read sorts entries in: by (kind, decoded name, place
+// in the header), or (tensors) by (begin, end, place in the header).
+struct entry_order {
+  const unsigned char* file;
+  const entry* e;
+  bool by_offset;
+  bool operator()(std::size_t a, std::size_t b) const {
+    const entry &x = e[a], &y = e[b];
+    if (by_offset) {
+      if (x.begin != y.begin) return x.begin < y.begin;
+      if (x.end != y.end) return x.end < y.end;
+    } else {
+      if (x.is_meta != y.is_meta) return y.is_meta;
+      const int c = compare(file, x.name, y.name);
+      if (c != 0) return c < 0;
+    }
+    return x.at < y.at;
+  }
+};
+
 // Heap sort of idx[0, n) by less(a, b): O(n log n), no memory, no recursion.
-template <class Less>
-void heap_sort(std::size_t* idx, std::size_t n, Less less) {
+void heap_sort(std::size_t* idx, std::size_t n, const entry_order& less) {
   auto sift = [&](std::size_t root, std::size_t len) {
     for (;;) {
       std::size_t child = 2 * root + 1;
@@ -776,11 +795,7 @@ qkv_status st_read(const unsigned char* file, std::size_t bytes, std::size_t ten
 
   // Unique names: sorted by (kind, decoded name), equal neighbours are duplicates.
   const entry* e = s.entries;
-  heap_sort(s.order, n, [&](std::size_t a, std::size_t b) {
-    if (e[a].is_meta != e[b].is_meta) return e[b].is_meta;
-    const int c = compare(file, e[a].name, e[b].name);
-    return c != 0 ? c < 0 : e[a].at < e[b].at;
-  });
+  heap_sort(s.order, n, entry_order{file, e, false});
   for (std::size_t i = 1; i < n; ++i) {
     const entry& a = e[s.order[i - 1]];
     const entry& b = e[s.order[i]];
@@ -790,11 +805,7 @@ qkv_status st_read(const unsigned char* file, std::size_t bytes, std::size_t ten
   }
   // The tensors sort first (is_meta false); by offset they must tile the data section.
   std::size_t* ord = s.order;
-  heap_sort(ord, tensors, [&](std::size_t a, std::size_t b) {
-    if (e[a].begin != e[b].begin) return e[a].begin < e[b].begin;
-    if (e[a].end != e[b].end) return e[a].end < e[b].end;
-    return e[a].at < e[b].at;
-  });
+  heap_sort(ord, tensors, entry_order{file, e, true});
   const std::size_t data_bytes = bytes - p.data_start();
   std::size_t next = 0;
   for (std::size_t i = 0; i < tensors; ++i) {
