@@ -249,17 +249,14 @@ class parser {
         } else {
           if (qkv_status st = tensor(key, at, v); st != QKV_OK) return st;
         }
-        skip_ws();
-        if (peek(',')) {
-          ++pos_;
-          skip_ws();
-          continue;
-        }
-        if (peek('}')) break;
+        const int more = next_item('}');
+        if (more > 0) continue;
+        if (more == 0) break;
         return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' after a header entry", pos_);
       }
+    } else {
+      ++pos_;  // '}'
     }
-    ++pos_;  // '}'
     skip_ws();
     if (pos_ != end_)
       return error(QKV_ERR_BAD_FORMAT, "bytes other than whitespace after the header's JSON object", pos_);
@@ -297,6 +294,19 @@ class parser {
     return QKV_OK;
   }
   qkv_status colon() { return expect(':', "expected ':' after a key"); }
+  // After an item of a list closed by `close`: 1 at ',' (skipped, with the
+  // whitespace after it), 0 at `close` (skipped), -1 at anything else.
+  int next_item(char close) {
+    skip_ws();
+    if (peek(',')) {
+      ++pos_;
+      skip_ws();
+      return 1;
+    }
+    if (!peek(close)) return -1;
+    ++pos_;
+    return 0;
+  }
 
   // A JSON string at pos_: validates escapes, UTF-8 and control characters.
   qkv_status string(jstr* s) {
@@ -387,16 +397,9 @@ class parser {
       if (!peek('"')) return error(QKV_ERR_BAD_FORMAT, "a \"__metadata__\" value is not a string", pos_);
       if (qkv_status st = string(&m.value); st != QKV_OK) return st;
       if (qkv_status st = v.meta(m); st != QKV_OK) return st;
-      skip_ws();
-      if (peek(',')) {
-        ++pos_;
-        skip_ws();
-        continue;
-      }
-      if (peek('}')) {
-        ++pos_;
-        return QKV_OK;
-      }
+      const int more = next_item('}');
+      if (more > 0) continue;
+      if (more == 0) return QKV_OK;
       return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' in \"__metadata__\"", pos_);
     }
   }
@@ -443,16 +446,9 @@ class parser {
               return error(QKV_ERR_UNSUPPORTED, "shape of more dimensions than QKV_SAFETENSORS_MAX_RANK", pos_, &name);
             if (qkv_status st = number(&t.shape[t.rank]); st != QKV_OK) return st;
             ++t.rank;
-            skip_ws();
-            if (peek(',')) {
-              ++pos_;
-              skip_ws();
-              continue;
-            }
-            if (peek(']')) {
-              ++pos_;
-              break;
-            }
+            const int more = next_item(']');
+            if (more > 0) continue;
+            if (more == 0) break;
             return error(QKV_ERR_BAD_FORMAT, "expected ',' or ']' in shape", pos_, &name);
           }
         }
@@ -470,16 +466,9 @@ class parser {
         return error(QKV_ERR_BAD_FORMAT, "a tensor entry has a field other than dtype, shape, data_offsets", key_at,
                      &name);
       }
-      skip_ws();
-      if (peek(',')) {
-        ++pos_;
-        skip_ws();
-        continue;
-      }
-      if (peek('}')) {
-        ++pos_;
-        break;
-      }
+      const int more = next_item('}');
+      if (more > 0) continue;
+      if (more == 0) break;
       return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' in a tensor entry", pos_, &name);
     }
     if (!have_dtype || !have_shape || !have_offsets)
