@@ -223,29 +223,26 @@ void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::si
 // fp32 path sizes sgemm's; the others gemm_ex's for the types, either beta
 // (an fp32 C with beta != 0 may need an accumulator).
 std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_types& t, bool backward) {
+  // {M, N, K} of the projections and the output projection (B the weights,
+  // transposed when I8), then the backward's dW = X^T dQ and dW_o = A^T dY
+  // (A transposed, B activations) and dA = dY W_o^T and dX = dQ W_q^T (B
+  // the weights, transposed, never I8 there). Plain arrays: a table of
+  // structs is cleared by a memset call on bare metal.
+  const std::size_t mnk[6][3] = {{n.rows, n.d_out, n.d_in},  {n.rows, n.d_out, n.d_out}, {n.d_in, n.d_out, n.rows},
+                                 {n.d_out, n.d_out, n.rows}, {n.rows, n.d_out, n.d_out}, {n.rows, n.d_in, n.d_out}};
   const bool i8 = t.wt == QKV_DTYPE_I8;
-  // {ta, tb, M, N, K, B's type is the weights'}: the projections and the
-  // output projection; the backward's dW = X^T dQ, dW_o = A^T dY, dA = dY
-  // W_o^T and dX = dQ W_q^T (weights never I8 there).
-  const struct {
-    bool ta, tb;
-    std::size_t M, N, K;
-    bool bw;
-  } shapes[] = {{false, i8, n.rows, n.d_out, n.d_in, true},      {false, i8, n.rows, n.d_out, n.d_out, true},
-                {true, false, n.d_in, n.d_out, n.rows, false},   {true, false, n.d_out, n.d_out, n.rows, false},
-                {false, true, n.rows, n.d_out, n.d_out, true},   {false, true, n.rows, n.d_in, n.d_out, true}};
   std::size_t best = 0;
   for (int i = 0; i < (backward ? 6 : 2); ++i) {
-    const auto& g = shapes[i];
-    const qkv_dtype bt = g.bw ? t.wt : t.at;
+    const bool ta = i == 2 || i == 3, tb = i < 2 ? i8 : i >= 4;
+    const std::size_t M = mnk[i][0], N = mnk[i][1], K = mnk[i][2];
+    const qkv_dtype bt = ta ? t.at : t.wt;
     if (t.at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
-      best = std::max(best, sgemm_workspace_bytes(isa, g.ta, g.tb, g.M, g.N, g.K, threads));
+      best = std::max(best, sgemm_workspace_bytes(isa, ta, tb, M, N, K, threads));
       continue;
     }
     for (float beta : {0.f, 1.f}) {
       std::size_t b = 0;
-      const gemm_ex_args a =
-          ex_args(g.ta, g.tb, g.M, g.N, g.K, t.at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
+      const gemm_ex_args a = ex_args(ta, tb, M, N, K, t.at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
       if (gemm_ex_workspace_bytes(isa, a, threads, &b)) best = std::max(best, b);
     }
   }
