@@ -113,15 +113,20 @@ qkv_status layer_setup(const qkv_mha_desc* d, std::size_t batch, std::size_t seq
 
 int threads_or_error(int threads) { return threads >= 1 ? threads : 0; }
 
-// The forward and backward workspace queries: same checks, their own formula.
-qkv_status workspace_query(const qkv_mha_desc* d, std::size_t batch, std::size_t seq, int threads, std::size_t* bytes,
-                           std::size_t (*formula)(qkv_isa, const qkv_mha_desc&, const qkv::ops::mha_dims&, int)) {
+// The forward (wtype null: the fp32 params), packed forward and backward
+// workspace queries: one order of checks, BAD_DTYPE after the description's.
+qkv_status workspace_query(const qkv_mha_desc* d, const qkv_dtype* wtype, std::size_t batch, std::size_t seq,
+                           int threads, std::size_t* bytes, bool backward) {
   if (!bytes) return QKV_ERR_NULL_POINTER;
   if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
   qkv_mha_layout l;
+  if (qkv_status st = layout(d, &l); st != QKV_OK) return st;
+  if (wtype && !wtype_ok(*wtype)) return QKV_ERR_BAD_DTYPE;
   qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(d, batch, seq, &l, &n); st != QKV_OK) return st;
-  *bytes = formula(qkv::dispatch::active(), *d, n, threads);
+  if (qkv_status st = dims(d, batch, seq, &n); st != QKV_OK) return st;
+  const qkv_isa isa = qkv::dispatch::active();
+  *bytes = backward ? qkv::ops::mha_backward_workspace_bytes(isa, *d, n, threads)
+                    : qkv::ops::mha_forward_workspace_bytes(isa, *d, wtype ? *wtype : QKV_DTYPE_F32, n, threads);
   return QKV_OK;
 }
 
@@ -134,6 +139,38 @@ void report_layer(const qkv::capi::report_clock& clock, const char* routine, con
   qkv::capi::report(clock.microseconds(), "%s,%s,fused attention,B%zu T%zu d_in%zu d_out%zu H%zu%s,threads %d%s",
                     routine, qkv_isa_name(x.isa), batch, tokens, d.d_in, d.d_out, d.num_heads,
                     d.causal ? " causal" : "", x.threads, x.pool.parallel_for ? " (executor)" : "");
+}
+
+// qkv_mha_forward (params) and qkv_mha_forward_packed (packed, never
+// training): one order of checks, the packed buffer's after the NULL
+// pointers.
+qkv_status forward_call(const qkv_mha_desc* desc, const float* params, const void* packed, std::size_t packed_bytes,
+                        std::size_t batch, std::size_t seq_len, const float* x, float* y, int training, void* cache,
+                        std::size_t cache_bytes, void* workspace, std::size_t workspace_bytes) {
+  qkv_mha_layout l;
+  qkv::ops::mha_dims n;
+  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
+  if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
+  if (!(params || packed) || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
+  qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
+  if (!params)
+    if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
+  if (training && cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float))
+    return QKV_ERR_WORKSPACE_TOO_SMALL;
+  // Sized for one thread; more threads only need more when the caller asked for them.
+  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
+  const std::size_t need = qkv::ops::mha_forward_workspace_bytes(xc.isa, *desc, src.wtype, n, 1);
+  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
+  const qkv::capi::report_clock clock;
+  qkv::ops::mha_forward(xc, *desc, n, src, x, y, training != 0, static_cast<float*>(cache), workspace,
+                        workspace_bytes);
+  if (clock.on())
+    report_layer(clock,
+                 params ? (training ? "mha_forward (training)" : "mha_forward")
+                 : src.wtype == QKV_DTYPE_I8 ? "mha_forward_packed (i8 weights)"
+                                             : "mha_forward_packed (bf16 weights)",
+                 xc, *desc, batch, seq_len);
+  return QKV_OK;
 }
 
 // qkv_mha_decode_workspace_size (wtype null: the fp32 params) and
@@ -259,33 +296,19 @@ qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq
 
 qkv_status qkv_mha_forward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, int threads,
                                           size_t* bytes) {
-  return workspace_query(desc, batch, seq_len, threads, bytes, qkv::ops::mha_forward_workspace_bytes);
+  return workspace_query(desc, nullptr, batch, seq_len, threads, bytes, false);
 }
 
 qkv_status qkv_mha_backward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, int threads,
                                            size_t* bytes) {
-  return workspace_query(desc, batch, seq_len, threads, bytes, qkv::ops::mha_backward_workspace_bytes);
+  return workspace_query(desc, nullptr, batch, seq_len, threads, bytes, true);
 }
 
 qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
                            const float* x, float* y, int training, void* cache, size_t cache_bytes, void* workspace,
                            size_t workspace_bytes) {
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
-  if (!params || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
-  if (training && cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float))
-    return QKV_ERR_WORKSPACE_TOO_SMALL;
-  // Sized for one thread; more threads only need more when the caller asked for them.
-  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
-  const std::size_t need = qkv::ops::mha_forward_workspace_bytes(xc.isa, *desc, n, 1);
-  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  const qkv::capi::report_clock clock;
-  qkv::ops::mha_forward(xc, *desc, l, n, params, x, y, training != 0, static_cast<float*>(cache), workspace,
-                        workspace_bytes);
-  if (clock.on()) report_layer(clock, training ? "mha_forward (training)" : "mha_forward", xc, *desc, batch, seq_len);
-  return QKV_OK;
+  return forward_call(desc, params, nullptr, 0, batch, seq_len, x, y, training, cache, cache_bytes, workspace,
+                      workspace_bytes);
 }
 
 qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
@@ -389,34 +412,13 @@ qkv_status qkv_mha_pack_weights(const qkv_mha_desc* desc, const float* params, q
 
 qkv_status qkv_mha_forward_packed_workspace_size(const qkv_mha_desc* desc, qkv_dtype wtype, size_t batch,
                                                  size_t seq_len, int threads, size_t* bytes) {
-  if (!bytes) return QKV_ERR_NULL_POINTER;
-  if (!threads_or_error(threads)) return QKV_ERR_BAD_ARGUMENT;
-  qkv_mha_layout l;
-  if (qkv_status st = layout(desc, &l); st != QKV_OK) return st;
-  if (!wtype_ok(wtype)) return QKV_ERR_BAD_DTYPE;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = dims(desc, batch, seq_len, &n); st != QKV_OK) return st;
-  *bytes = qkv::ops::mha_forward_packed_workspace_bytes(qkv::dispatch::active(), *desc, wtype, n, threads);
-  return QKV_OK;
+  return workspace_query(desc, &wtype, batch, seq_len, threads, bytes, false);
 }
 
 qkv_status qkv_mha_forward_packed(const qkv_mha_desc* desc, const void* packed, size_t packed_bytes, size_t batch,
                                   size_t seq_len, const float* x, float* y, void* workspace, size_t workspace_bytes) {
-  qkv_mha_layout l;
-  qkv::ops::mha_dims n;
-  if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  if (!packed || !x || !y) return QKV_ERR_NULL_POINTER;
-  qkv_dtype wtype = QKV_DTYPE_BF16;
-  if (qkv_status st = check_packed(*desc, packed, packed_bytes, &wtype); st != QKV_OK) return st;
-  const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
-  const std::size_t need = qkv::ops::mha_forward_packed_workspace_bytes(xc.isa, *desc, wtype, n, 1);
-  if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
-  const qkv::capi::report_clock clock;
-  qkv::ops::mha_forward_packed(xc, *desc, wtype, n, packed, x, y, workspace, workspace_bytes);
-  if (clock.on())
-    report_layer(clock, wtype == QKV_DTYPE_I8 ? "mha_forward_packed (i8 weights)" : "mha_forward_packed (bf16 weights)",
-                 xc, *desc, batch, seq_len);
-  return QKV_OK;
+  return forward_call(desc, nullptr, packed, packed_bytes, batch, seq_len, x, y, 0, nullptr, 0, workspace,
+                      workspace_bytes);
 }
 
 qkv_status qkv_mha_decode_packed_workspace_size(const qkv_mha_desc* desc, qkv_dtype wtype,

@@ -91,10 +91,14 @@ qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
 }
 
 void report_sdpa(double microseconds, const char* routine, const ops::sdpa_plan& p) noexcept {
+#ifndef QKV_HOSTED  // never called there (report_clock::on() is constant false): no formatting to keep
+  (void)microseconds, (void)routine, (void)p;
+#else
   report(microseconds, "%s,%s,%s,B%zu H%zu Tq%zu Tk%zu d%zu dv%zu%s%s,threads %d%s", routine, qkv_isa_name(p.x.isa),
          p.algo == QKV_SDPA_REFERENCE ? "reference" : "fused", p.batch, p.heads, p.q_len, p.kv_len, p.head_dim,
          p.v_dim, p.causal ? " causal" : "", p.dropout_p > 0.f ? " dropout" : "", p.x.threads,
          p.x.pool.parallel_for ? " (executor)" : "");
+#endif
 }
 
 qkv_status check_sdpa_call(const ops::sdpa_plan& p, bool backward, const qkv_dtype& type, qkv_dtype* out) noexcept {

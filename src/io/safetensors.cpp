@@ -249,17 +249,14 @@ class parser {
         } else {
           if (qkv_status st = tensor(key, at, v); st != QKV_OK) return st;
         }
-        skip_ws();
-        if (peek(',')) {
-          ++pos_;
-          skip_ws();
-          continue;
-        }
-        if (peek('}')) break;
+        const int more = next_item('}');
+        if (more > 0) continue;
+        if (more == 0) break;
         return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' after a header entry", pos_);
       }
+    } else {
+      ++pos_;  // '}'
     }
-    ++pos_;  // '}'
     skip_ws();
     if (pos_ != end_)
       return error(QKV_ERR_BAD_FORMAT, "bytes other than whitespace after the header's JSON object", pos_);
@@ -297,6 +294,19 @@ class parser {
     return QKV_OK;
   }
   qkv_status colon() { return expect(':', "expected ':' after a key"); }
+  // After an item of a list closed by `close`: 1 at ',' (skipped, with the
+  // whitespace after it), 0 at `close` (skipped), -1 at anything else.
+  int next_item(char close) {
+    skip_ws();
+    if (peek(',')) {
+      ++pos_;
+      skip_ws();
+      return 1;
+    }
+    if (!peek(close)) return -1;
+    ++pos_;
+    return 0;
+  }
 
   // A JSON string at pos_: validates escapes, UTF-8 and control characters.
   qkv_status string(jstr* s) {
@@ -387,16 +397,9 @@ class parser {
       if (!peek('"')) return error(QKV_ERR_BAD_FORMAT, "a \"__metadata__\" value is not a string", pos_);
       if (qkv_status st = string(&m.value); st != QKV_OK) return st;
       if (qkv_status st = v.meta(m); st != QKV_OK) return st;
-      skip_ws();
-      if (peek(',')) {
-        ++pos_;
-        skip_ws();
-        continue;
-      }
-      if (peek('}')) {
-        ++pos_;
-        return QKV_OK;
-      }
+      const int more = next_item('}');
+      if (more > 0) continue;
+      if (more == 0) return QKV_OK;
       return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' in \"__metadata__\"", pos_);
     }
   }
@@ -443,16 +446,9 @@ class parser {
               return error(QKV_ERR_UNSUPPORTED, "shape of more dimensions than QKV_SAFETENSORS_MAX_RANK", pos_, &name);
             if (qkv_status st = number(&t.shape[t.rank]); st != QKV_OK) return st;
             ++t.rank;
-            skip_ws();
-            if (peek(',')) {
-              ++pos_;
-              skip_ws();
-              continue;
-            }
-            if (peek(']')) {
-              ++pos_;
-              break;
-            }
+            const int more = next_item(']');
+            if (more > 0) continue;
+            if (more == 0) break;
             return error(QKV_ERR_BAD_FORMAT, "expected ',' or ']' in shape", pos_, &name);
           }
         }
@@ -470,16 +466,9 @@ class parser {
         return error(QKV_ERR_BAD_FORMAT, "a tensor entry has a field other than dtype, shape, data_offsets", key_at,
                      &name);
       }
-      skip_ws();
-      if (peek(',')) {
-        ++pos_;
-        skip_ws();
-        continue;
-      }
-      if (peek('}')) {
-        ++pos_;
-        break;
-      }
+      const int more = next_item('}');
+      if (more > 0) continue;
+      if (more == 0) break;
       return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' in a tensor entry", pos_, &name);
     }
     if (!have_dtype || !have_shape || !have_offsets)
@@ -554,9 +543,28 @@ struct store final : visitor {
   }
 };
 
+// The two orders st_read sorts entries in: by (kind, decoded name, place
+// in the header), or (tensors) by (begin, end, place in the header).
+struct entry_order {
+  const unsigned char* file;
+  const entry* e;
+  bool by_offset;
+  bool operator()(std::size_t a, std::size_t b) const {
+    const entry &x = e[a], &y = e[b];
+    if (by_offset) {
+      if (x.begin != y.begin) return x.begin < y.begin;
+      if (x.end != y.end) return x.end < y.end;
+    } else {
+      if (x.is_meta != y.is_meta) return y.is_meta;
+      const int c = compare(file, x.name, y.name);
+      if (c != 0) return c < 0;
+    }
+    return x.at < y.at;
+  }
+};
+
 // Heap sort of idx[0, n) by less(a, b): O(n log n), no memory, no recursion.
-template <class Less>
-void heap_sort(std::size_t* idx, std::size_t n, Less less) {
+void heap_sort(std::size_t* idx, std::size_t n, const entry_order& less) {
   auto sift = [&](std::size_t root, std::size_t len) {
     for (;;) {
       std::size_t child = 2 * root + 1;
@@ -776,11 +784,7 @@ qkv_status st_read(const unsigned char* file, std::size_t bytes, std::size_t ten
 
   // Unique names: sorted by (kind, decoded name), equal neighbours are duplicates.
   const entry* e = s.entries;
-  heap_sort(s.order, n, [&](std::size_t a, std::size_t b) {
-    if (e[a].is_meta != e[b].is_meta) return e[b].is_meta;
-    const int c = compare(file, e[a].name, e[b].name);
-    return c != 0 ? c < 0 : e[a].at < e[b].at;
-  });
+  heap_sort(s.order, n, entry_order{file, e, false});
   for (std::size_t i = 1; i < n; ++i) {
     const entry& a = e[s.order[i - 1]];
     const entry& b = e[s.order[i]];
@@ -790,11 +794,7 @@ qkv_status st_read(const unsigned char* file, std::size_t bytes, std::size_t ten
   }
   // The tensors sort first (is_meta false); by offset they must tile the data section.
   std::size_t* ord = s.order;
-  heap_sort(ord, tensors, [&](std::size_t a, std::size_t b) {
-    if (e[a].begin != e[b].begin) return e[a].begin < e[b].begin;
-    if (e[a].end != e[b].end) return e[a].end < e[b].end;
-    return e[a].at < e[b].at;
-  });
+  heap_sort(ord, tensors, entry_order{file, e, true});
   const std::size_t data_bytes = bytes - p.data_start();
   std::size_t next = 0;
   for (std::size_t i = 0; i < tensors; ++i) {

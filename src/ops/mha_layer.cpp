@@ -112,10 +112,11 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
 }
 
 // A gemm_ex problem with fp32 C, alpha 1 and no A scales (field by field:
-// a braced aggregate is cleared with a memset call on bare metal).
-gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, const void* A,
-                     std::size_t lda, qkv_dtype bt, const void* B, std::size_t ldb, const float* sb, float beta,
-                     float* C, std::size_t ldc) {
+// a braced aggregate is cleared with a memset call on bare metal). Not
+// inlined: it has three callers, and each copy costs its zeroing loop.
+[[gnu::noinline]] gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at,
+                                       const void* A, std::size_t lda, qkv_dtype bt, const void* B, std::size_t ldb,
+                                       const float* sb, float beta, float* C, std::size_t ldc) {
   gemm_ex_args g = util::zeroed<gemm_ex_args>();
   g.ta = ta, g.tb = tb, g.M = M, g.N = N, g.K = K;
   g.at = at, g.bt = bt, g.ct = QKV_DTYPE_F32;
@@ -126,15 +127,22 @@ gemm_ex_args ex_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t
 
 // Each call's own arrays, cut by one function for both the size query (a
 // null-based carver) and the call, so the two cannot disagree.
-struct forward_arrays {  // Q, K, V, A and lse when not training (training uses the cache)
+// The forward: Q, K, V, A and lse when not training (training uses the
+// cache); bf16 activations (BF16 compute): X, and A before W_o. Decode
+// (own_kv false with an fp32 cache, whose rows take K and V): Q of the new
+// tokens, their attention output, lse (unused by the caller); with a
+// reduced-format cache their fp32 K and V before storing.
+struct forward_arrays {
   float *q, *k, *v, *a, *lse;
-  u16 *x16, *a16;  // bf16 activations (BF16 compute): X, and A before W_o
+  u16 *x16, *a16;
 };
-forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
+forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d, bool own_kv = true) {
   forward_arrays r = util::zeroed<forward_arrays>();
   r.q = w.take<float>(n.rows * n.d_out);
-  r.k = w.take<float>(n.rows * n.d_out);
-  r.v = w.take<float>(n.rows * n.d_out);
+  if (own_kv) {
+    r.k = w.take<float>(n.rows * n.d_out);
+    r.v = w.take<float>(n.rows * n.d_out);
+  }
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
   if (bf16_compute(d)) {
@@ -159,29 +167,6 @@ backward_arrays carve_backward(ws_carver& w, const mha_dims& n, const qkv_mha_de
   }
   return r;
 }
-// Q of the new tokens, their attention output, lse (unused by the caller);
-// with a reduced-format cache also their fp32 K and V before storing; with
-// bf16 activations, X and A rounded.
-struct decode_arrays {
-  float *q, *a, *lse, *k, *v;
-  u16 *x16, *a16;
-};
-decode_arrays carve_decode(ws_carver& w, const mha_dims& n, qkv_kv_format f, const qkv_mha_desc& d) {
-  decode_arrays r = util::zeroed<decode_arrays>();
-  r.q = w.take<float>(n.rows * n.d_out);
-  r.a = w.take<float>(n.rows * n.d_out);
-  r.lse = w.take<float>(n.batch * n.heads * n.seq);
-  if (f != QKV_KV_F32) {
-    r.k = w.take<float>(n.rows * n.d_out);
-    r.v = w.take<float>(n.rows * n.d_out);
-  }
-  if (bf16_compute(d)) {
-    r.x16 = w.take<u16>(n.rows * n.d_in);
-    if (d.out_proj) r.a16 = w.take<u16>(n.rows * n.d_out);
-  }
-  return r;
-}
-
 // Bytes of a layout sized by a null-based carver. Layer sizes are bounded
 // by the C boundary (capi/layer.cpp: dims), so the sum cannot overflow.
 std::size_t carved(const ws_carver& plan) {
@@ -238,26 +223,28 @@ void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::si
 // fp32 path sizes sgemm's; the others gemm_ex's for the types, either beta
 // (an fp32 C with beta != 0 may need an accumulator).
 std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_types& t, bool backward) {
+  // {M, N, K} of the projections and the output projection (B the weights,
+  // transposed when I8), then the backward's dW = X^T dQ and dW_o = A^T dY
+  // (A transposed, B activations) and dA = dY W_o^T and dX = dQ W_q^T (B
+  // the weights, transposed, never I8 there). Plain arrays: a table of
+  // structs is cleared by a memset call on bare metal.
+  const std::size_t mnk[6][3] = {{n.rows, n.d_out, n.d_in},  {n.rows, n.d_out, n.d_out}, {n.d_in, n.d_out, n.rows},
+                                 {n.d_out, n.d_out, n.rows}, {n.rows, n.d_out, n.d_out}, {n.rows, n.d_in, n.d_out}};
+  const bool i8 = t.wt == QKV_DTYPE_I8;
   std::size_t best = 0;
-  auto need = [&](bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, qkv_dtype at, qkv_dtype bt) {
-    if (at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
+  for (int i = 0; i < (backward ? 6 : 2); ++i) {
+    const bool ta = i == 2 || i == 3, tb = i < 2 ? i8 : i >= 4;
+    const std::size_t M = mnk[i][0], N = mnk[i][1], K = mnk[i][2];
+    const qkv_dtype bt = ta ? t.at : t.wt;
+    if (t.at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
       best = std::max(best, sgemm_workspace_bytes(isa, ta, tb, M, N, K, threads));
-      return;
+      continue;
     }
     for (float beta : {0.f, 1.f}) {
       std::size_t b = 0;
-      const gemm_ex_args g = ex_args(ta, tb, M, N, K, at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
-      if (gemm_ex_workspace_bytes(isa, g, threads, &b)) best = std::max(best, b);
+      const gemm_ex_args a = ex_args(ta, tb, M, N, K, t.at, nullptr, 0, bt, nullptr, 0, nullptr, beta, nullptr, 0);
+      if (gemm_ex_workspace_bytes(isa, a, threads, &b)) best = std::max(best, b);
     }
-  };
-  const bool i8 = t.wt == QKV_DTYPE_I8;
-  need(false, i8, n.rows, n.d_out, n.d_in, t.at, t.wt);   // projections
-  need(false, i8, n.rows, n.d_out, n.d_out, t.at, t.wt);  // output projection
-  if (backward) {                                          // weights never I8 here
-    need(true, false, n.d_in, n.d_out, n.rows, t.at, t.at);   // dW = X^T dQ
-    need(true, false, n.d_out, n.d_out, n.rows, t.at, t.at);  // dW_o = A^T dY
-    need(false, true, n.rows, n.d_out, n.d_out, t.at, t.wt);  // dA = dY W_o^T
-    need(false, true, n.rows, n.d_in, n.d_out, t.at, t.wt);   // dX = dQ W_q^T
   }
   return best;
 }
@@ -358,14 +345,25 @@ namespace {
 
 // The forward on resolved weights. Training writes Q, K, V, A and lse into
 // the cache; inference into the workspace.
+// Workspace of a forward-shaped call (the forward, decode): its arrays,
+// the weight copies, then the larger of the GEMMs' and the attention's
+// (att_ws) workspaces.
 std::size_t forward_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads, const proj_types& t,
-                       bool sizes_backward) {
+                       bool sizes_backward, bool own_kv, std::size_t att_ws) {
   ws_carver plan;
-  carve_forward(plan, n, d);
+  carve_forward(plan, n, d, own_kv);
   carve_weights(plan, d, t);
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, sizes_backward), layer_attention_forward_ws(att, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, sizes_backward), att_ws);
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
+}
+
+// The fused attention's workspace over kv_len keys (the layer's own: n.seq).
+std::size_t attention_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads, std::size_t kv_len,
+                         bool backward) {
+  qkv_sdpa_desc s = mha_sdpa_desc(d, n, true);
+  s.kv_len = kv_len;
+  const sdpa_plan att = resolve_sdpa(s, plain_exec(isa, threads));
+  return backward ? layer_attention_backward_ws(att, threads) : layer_attention_forward_ws(att, threads);
 }
 
 void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& src, const float* x,
@@ -408,37 +406,24 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   }
 }
 
-mha_weights params_source(const qkv_mha_layout& p, const float* params) {
-  return mha_weights{QKV_DTYPE_F32, params, &p, nullptr};
-}
-
 }  // namespace
 
-std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
-  return forward_ws(isa, d, n, threads, types_of(d, QKV_DTYPE_F32), true);
+std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n,
+                                        int threads) {
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, true,
+                    attention_ws(isa, d, n, threads, n.seq, false));
 }
 
-void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
-                 const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
-  forward(xc, d, n, params_source(p, params), x, y, training, cache, ws, ws_bytes);
-}
-
-std::size_t mha_forward_packed_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype,
-                                               const mha_dims& n, int threads) {
-  return forward_ws(isa, d, n, threads, types_of(d, wtype), false);
-}
-
-void mha_forward_packed(const exec& xc, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n, const void* packed,
-                        const float* x, float* y, void* ws, std::size_t ws_bytes) {
-  forward(xc, d, n, mha_weights{wtype, nullptr, nullptr, packed}, x, y, false, nullptr, ws, ws_bytes);
+void mha_forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& w, const float* x,
+                 float* y, bool training, float* cache, void* ws, std::size_t ws_bytes) {
+  forward(xc, d, n, w, x, y, training, cache, ws, ws_bytes);
 }
 
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads) {
   const proj_types t = types_of(d, QKV_DTYPE_F32);
   ws_carver plan;
   carve_backward(plan, n, d);
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), plain_exec(isa, threads));
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, true), layer_attention_backward_ws(att, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, true), attention_ws(isa, d, n, threads, n.seq, true));
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
 }
 
@@ -500,20 +485,9 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_d
                                        std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads) {
   const std::size_t d_head = d.d_out / d.num_heads;
   const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
-  const proj_types t = types_of(d, wtype);
-  ws_carver plan;
-  carve_decode(plan, n, f, d);
-  carve_weights(plan, d, t);
-  std::size_t att_ws;
-  if (f == QKV_KV_F32) {
-    qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
-    s.kv_len = kv_len;
-    att_ws = layer_attention_forward_ws(resolve_sdpa(s, plain_exec(isa, threads)), threads);
-  } else {
-    att_ws = kv_attention_workspace_bytes(isa, kv_len, d_head, threads);
-  }
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, wtype == QKV_DTYPE_F32), att_ws);
-  return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
+  const std::size_t att_ws = f == QKV_KV_F32 ? attention_ws(isa, d, n, threads, kv_len, false)
+                                             : kv_attention_workspace_bytes(isa, kv_len, d_head, threads);
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, f != QKV_KV_F32, att_ws);
 }
 
 bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, qkv_kv_format f, std::size_t batch,
@@ -524,7 +498,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   const proj_types t = types_of(d, src.wtype);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  const decode_arrays own = carve_decode(mem, n, f, d);
+  const forward_arrays own = carve_forward(mem, n, d, f != QKV_KV_F32);
   const weight_copies copies = carve_weights(mem, d, t);
   float *q = own.q, *a = own.a, *lse = own.lse;
   std::size_t sub_bytes = 0;

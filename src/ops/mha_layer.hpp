@@ -54,17 +54,15 @@ mha_packed_layout mha_packed_layout_for(const qkv_mha_desc& d, qkv_dtype wtype);
 bool mha_pack_weights(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const float* params,
                       qkv_dtype wtype, void* packed);
 
-std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads);
+// wtype: F32 (the params; sizes the backward's GEMMs too, for the training
+// forward) or the packed buffer's type (inference: qkv_mha_forward_packed).
+std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n,
+                                        int threads);
 std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads);
 
-void mha_forward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
-                 const float* x, float* y, bool training, float* cache, void* ws, std::size_t ws_bytes);
-
-// Inference from packed weights (wtype BF16 or I8): qkv_mha_forward_packed.
-std::size_t mha_forward_packed_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype,
-                                               const mha_dims& n, int threads);
-void mha_forward_packed(const exec& xc, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n, const void* packed,
-                        const float* x, float* y, void* ws, std::size_t ws_bytes);
+// training only with fp32 params (w.wtype F32).
+void mha_forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& w, const float* x,
+                 float* y, bool training, float* cache, void* ws, std::size_t ws_bytes);
 
 void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n,
                   const float* params, const float* x, const float* cache, const float* dy, float* dx, float* grads,

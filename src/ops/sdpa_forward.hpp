@@ -31,22 +31,43 @@ constexpr std::size_t kSdpaKeyTile = 128;
 constexpr std::size_t kSdpaAlign = 64;
 
 // The forward's pair (the backward's is in ops/sdpa_backward.hpp). Both
-// run p.algo, choosing the driver here.
+// run p.algo, choosing the driver.
 
-// Workspace for up to `threads` threads, with the slack that lets any caller
+// Workspace for up to `threads` threads of tensors of `type` (F32, BF16 or
+// F16; strides in elements; lse fp32), with the slack that lets any caller
 // pointer be rounded up to kSdpaAlign; false on overflow.
-bool sdpa_forward_workspace_bytes(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept;
+bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept;
 
 // Runs in a caller workspace of any alignment, with as many threads as it
 // feeds (the result does not depend on it). lse may be null. False, nothing
-// written, when it does not hold even one thread's share.
-bool sdpa_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out, float* lse,
-                  void* ws, std::size_t bytes) noexcept;
-
-// The same on tensors of `type` (F32, BF16 or F16; strides in elements;
-// lse fp32), sdpa_forward_lowp.cpp. F32 is the pair above.
-bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept;
+// written, when it does not hold even one thread's share. The drivers
+// (sdpa_forward_lowp.cpp): fused, every type below; reference, F32 below and
+// the others widened to it.
 bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
                   float* lse, void* ws, std::size_t bytes) noexcept;
+
+// The pair on fp32 tensors.
+inline bool sdpa_forward_workspace_bytes(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept {
+  return sdpa_forward_workspace_bytes(p, QKV_DTYPE_F32, threads, bytes);
+}
+inline bool sdpa_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out, float* lse,
+                         void* ws, std::size_t bytes) noexcept {
+  return sdpa_forward(p, QKV_DTYPE_F32, q, k, v, out, lse, ws, bytes);
+}
+
+// The fp32 reference (sdpa_forward.cpp): its one score matrix s, whatever
+// the thread count, in bytes rounded up to kSdpaAlign (false on overflow),
+// and the run (s aligned to kSdpaAlign).
+bool sdpa_reference_forward_bytes(const sdpa_plan& p, std::size_t* bytes) noexcept;
+void sdpa_reference_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out,
+                            float* lse, float* s) noexcept;
+
+// The fused driver of every type, one task per query tile (sdpa_forward_lowp.cpp):
+// ws holds max_threads shares of per_thread_floats, vpairs the bf16 dot
+// path's packed V of every head (any pointer where that path does not run).
+// F32 reads its tiles in place and needs only the fp32 share (Qt, St, Ot,
+// m, l, alpha); BF16 and F16 also widened K and V tiles and P pairs.
+void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
+                        float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads);
 
 }  // namespace qkv::ops

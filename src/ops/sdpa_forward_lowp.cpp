@@ -12,7 +12,8 @@
 //    fp32 tile kernels run on it, Q^T packed as scale * widened Q;
 //  - reference: the tensors widened whole (ops/sdpa_widen) and the fp32
 //    reference run on them.
-// The fused paths share the fp32 driver's tiles, task order, causal mask
+// The fused driver here is the fp32 one too (sdpa_fused_forward, F32 tiles
+// read in place), so every type runs the same tiles, task order, causal mask
 // and dropout (ops/sdpa_fused_step.hpp); O is rounded to the storage type
 // once, at the end, and lse stays fp32. Results do not depend on the thread
 // count.
@@ -48,12 +49,14 @@ constexpr bool kDotBuilt = true;
 constexpr bool kDotBuilt = false;
 #endif
 
-// One thread's workspace, in floats: the fp32 driver's Qt, St, Ot, m, l,
-// alpha, then widened K and V tiles (or packed V pairs), then P pairs.
-bool lowp_floats_per_thread(const sdpa_plan& p, std::size_t* floats) {
+// One thread's workspace, in floats: Qt, St, Ot, m, l, alpha, then (not
+// F32) widened K and V tiles (or packed V pairs), then P pairs.
+bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
+  const bool f32 = type == QKV_DTYPE_F32;
   std::size_t rows, tile_rows, kv;
-  if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, kTile + 3 + kTile / 2, &rows) ||
-      !mul_ok(rows, kern::kAttnMaxBr, &rows) || !mul_ok(kv, kTile, &tile_rows) || !add_ok(rows, tile_rows, floats))
+  if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, kTile + 3 + (f32 ? 0 : kTile / 2), &rows) ||
+      !mul_ok(rows, kern::kAttnMaxBr, &rows) || !mul_ok(f32 ? 0 : kv, kTile, &tile_rows) ||
+      !add_ok(rows, tile_rows, floats))
     return false;
   // Round up to whole 64-byte lines, so every thread's share stays aligned.
   std::size_t f = *floats;
@@ -72,6 +75,9 @@ bool vpairs_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
   return true;
 }
 
+// One fused-forward call on F32 (tiles read in place), BF16 or FP16 (K and
+// V tiles widened, O rounded) tensors; the fp32 driver's too
+// (sdpa_forward.cpp: sdpa_fused_forward).
 struct lowp_call {
   const sdpa_plan& p;
   qkv_dtype type;
@@ -79,19 +85,29 @@ struct lowp_call {
   const kern::attn_bf16_kernels* bk;  // non-null: the bf16 dot-product path
   const kern::convert_kernels& cv;
   dropout_cfg drop;
-  std::size_t key_chunk;  // for widened V tiles (ldv = v_dim)
-  const std::uint16_t *q, *k, *v;
-  std::uint16_t* out;
+  std::size_t key_chunk;  // for V as accumulate reads it (ldv = v.token for F32, else v_dim)
+  const void *q, *k, *v;
+  void* out;
   float* lse;
   std::uint32_t* vpairs;  // the dot path's packed V of every head
 
+  bool wide() const { return type == QKV_DTYPE_F32; }
+  // Element e of t (F32, or 16-bit storage).
+  const void* at(const void* t, std::size_t e) const {
+    return static_cast<const char*>(t) + e * (wide() ? sizeof(float) : sizeof(std::uint16_t));
+  }
   std::size_t vpairs_head() const { return (p.kv_len + 1) / 2 * p.v_dim; }
 
-  // Qt[f][r] = scale * Q[r][f] (the widen path, through the rows widened
-  // into tmp) or the bf16 pairs of Q^T (the dot path, unscaled: the scale
-  // multiplies the fp32 sums); padding queries are zero.
-  void pack_q(const std::uint16_t* qb, std::size_t rows, std::size_t br, float* w, float* tmp) const {
+  // Qt[f][r] = scale * Q[r][f] (F32 in place; the widen path through the
+  // rows widened into tmp) or the bf16 pairs of Q^T (the dot path,
+  // unscaled: the scale multiplies the fp32 sums); padding queries are zero.
+  void pack_q(const void* qv, std::size_t rows, std::size_t br, float* w, float* tmp) const {
     const std::size_t D = p.head_dim, ld = p.q.token;
+    if (wide()) {
+      pack_qt(static_cast<const float*>(qv), ld, rows, D, p.scale, br, w);
+      return;
+    }
+    const auto* qb = static_cast<const std::uint16_t*>(qv);
     if (!kDotBuilt || !bk) {
       const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
       for (std::size_t r = 0; r < rows; ++r) widen(D, qb + r * ld, tmp + r * D);
@@ -123,11 +139,11 @@ struct lowp_call {
     float* m = ot + Dv * br;      // [br] each
     float* l = m + br;
     float* alpha = l + br;
-    float* kw = alpha + br;       // [kTile][D] widened K
-    float* vw = kw + kTile * D;   // [kTile][Dv] widened V
+    float* kw = alpha + br;       // [kTile][D] widened K (not F32)
+    float* vw = kw + kTile * D;   // [kTile][Dv] widened V (not F32)
     auto* pp = reinterpret_cast<std::uint32_t*>(vw + kTile * Dv);  // [kTile/2][br]
 
-    pack_q(q + base(p.q, b, h) + i0 * p.q.token, rows, br, qt, kw);
+    pack_q(at(q, base(p.q, b, h) + i0 * p.q.token), rows, br, qt, kw);
     for (std::size_t r = 0; r < br; ++r) {
       m[r] = kNegInf;
       l[r] = 0.0f;
@@ -136,17 +152,20 @@ struct lowp_call {
 
     const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
     const std::size_t end = kv_end(p, i0, rows);
-    const std::uint16_t* kh = k + base(p.k, b, h);
-    const std::uint16_t* vh = v + base(p.v, b, h);
+    const std::size_t kh = base(p.k, b, h), vh = base(p.v, b, h);
     const std::uint32_t* vph = vpairs + (b * p.heads + h) * vpairs_head();
     for (std::size_t j0 = 0; j0 < end; j0 += kTile) {
       const std::size_t kb = end - j0 < kTile ? end - j0 : kTile;
-      const std::uint16_t* kt = kh + j0 * p.k.token;
-      const std::uint16_t* vt = vh + j0 * p.v.token;
+      const void* kt = at(k, kh + j0 * p.k.token);
+      const void* vt = at(v, vh + j0 * p.v.token);
       if (kDotBuilt && bk) {
-        bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), kt, p.k.token, p.scale, st);
+        bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), static_cast<const std::uint16_t*>(kt),
+                   p.k.token, p.scale, st);
+      } else if (wide()) {
+        kn.scores(kb, D, qt, static_cast<const float*>(kt), p.k.token, st);
       } else {
-        for (std::size_t j = 0; j < kb; ++j) widen(D, kt + j * p.k.token, kw + j * D);
+        for (std::size_t j = 0; j < kb; ++j)
+          widen(D, static_cast<const std::uint16_t*>(kt) + j * p.k.token, kw + j * D);
         kn.scores(kb, D, qt, kw, D, st);
       }
       mask_diagonal(p, br, i0, j0, kb, st);
@@ -159,19 +178,25 @@ struct lowp_call {
       }
       if (kDotBuilt && bk) {
         bk->accumulate(kb, Dv, pp, vph + j0 / 2 * Dv, alpha, ot);
+      } else if (wide()) {
+        kn.accumulate(kb, Dv, st, static_cast<const float*>(vt), p.v.token, alpha, ot, key_chunk);
       } else {
-        for (std::size_t j = 0; j < kb; ++j) widen(Dv, vt + j * p.v.token, vw + j * Dv);
+        for (std::size_t j = 0; j < kb; ++j)
+          widen(Dv, static_cast<const std::uint16_t*>(vt) + j * p.v.token, vw + j * Dv);
         kn.accumulate(kb, Dv, st, vw, Dv, alpha, ot, key_chunk);
       }
     }
 
-    // O = O^T / l (times the dropout scale), rounded once; a row that saw nothing is zero.
+    // O = O^T / l (times the dropout scale), rounded once where not F32; a
+    // row that saw nothing is zero.
     const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
-    std::uint16_t* ob = out + base(p.o, b, h) + i0 * p.o.token;
+    const std::size_t ob = base(p.o, b, h) + i0 * p.o.token;
     for (std::size_t r = 0; r < rows; ++r) {
       const float inv = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
-      for (std::size_t f = 0; f < Dv; ++f) vw[f] = ot[f * br + r] * inv;
-      narrow(Dv, vw, ob + r * p.o.token);
+      void* orow = const_cast<void*>(at(out, ob + r * p.o.token));
+      float* o = wide() ? static_cast<float*>(orow) : vw;
+      for (std::size_t f = 0; f < Dv; ++f) o[f] = ot[f * br + r] * inv;
+      if (!wide()) narrow(Dv, vw, static_cast<std::uint16_t*>(orow));
       if (lse) lse[(b * p.heads + h) * p.q_len + i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : kNegInf;
     }
   }
@@ -184,8 +209,10 @@ const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, c
   return bk && bk->br == kn.br ? bk : nullptr;
 }
 
-void fused_lowp(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
-                float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads) {
+}  // namespace
+
+void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
+                        float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads) {
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
   const lowp_call c{p,
                     type,
@@ -193,11 +220,11 @@ void fused_lowp(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k
                     dot_kernels(p, type, kn),
                     kern::convert_for(p.x.isa),
                     dropout_cfg(p),
-                    attn_key_chunk(p.v_dim, kn.br),
-                    static_cast<const std::uint16_t*>(q),
-                    static_cast<const std::uint16_t*>(k),
-                    static_cast<const std::uint16_t*>(v),
-                    static_cast<std::uint16_t*>(out),
+                    attn_key_chunk(type == QKV_DTYPE_F32 ? p.v.token : p.v_dim, kn.br),
+                    q,
+                    k,
+                    v,
+                    out,
                     lse,
                     reinterpret_cast<std::uint32_t*>(vpairs)};
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
@@ -213,16 +240,18 @@ void fused_lowp(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k
     parallel_for_static(p.x, threads, heads * nkt, [&](std::size_t t) {
       const std::size_t bh = t / nkt, j0 = t % nkt * kTile;
       const std::size_t kb = p.kv_len - j0 < kTile ? p.kv_len - j0 : kTile;
-      c.bk->pack_v(kb, p.v_dim, c.v + base(p.v, bh / p.heads, bh % p.heads) + j0 * p.v.token, p.v.token,
-                   c.vpairs + bh * c.vpairs_head() + j0 / 2 * p.v_dim);
+      const auto* vb = static_cast<const std::uint16_t*>(v) + base(p.v, bh / p.heads, bh % p.heads);
+      c.bk->pack_v(kb, p.v_dim, vb + j0 * p.v.token, p.v.token, c.vpairs + bh * c.vpairs_head() + j0 / 2 * p.v_dim);
     });
   }
-  // The fp32 driver's order: heaviest (last) query tiles first.
+  // Heaviest (last, under a causal mask) query tiles first.
   parallel_for_tasks(p.x, threads, tasks, [&](std::size_t t, int thread) {
     const std::size_t bh = t % heads, qi = nqt - 1 - t / heads;
     c.task(bh / p.heads, bh % p.heads, qi, ws + static_cast<std::size_t>(thread) * per_thread_floats);
   });
 }
+
+namespace {
 
 // The reference path: wide Q, K, V and O, then the fp32 reference's workspace.
 constexpr sdpa_tensor kWide[4] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v, sdpa_tensor::o};
@@ -230,9 +259,9 @@ constexpr sdpa_tensor kWide[4] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v
 }  // namespace
 
 bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept {
-  if (type == QKV_DTYPE_F32) return sdpa_forward_workspace_bytes(p, threads, bytes);
   std::size_t floats, inner, total;
-  if (p.algo == QKV_SDPA_REFERENCE) {
+  if (p.algo == QKV_SDPA_REFERENCE) {  // one score matrix whatever the thread count
+    if (type == QKV_DTYPE_F32) return sdpa_reference_forward_bytes(p, &total) && add_ok(total, kSdpaAlign - 1, bytes);
     std::size_t at[4];
     if (!sdpa_wide_slots(p, kWide, 4, at, &floats) || !sdpa_forward_workspace_bytes(sdpa_contiguous_plan(p), 1, &inner) ||
         !mul_ok(floats, sizeof(float), &total) || !add_ok(total, inner, &total) ||
@@ -242,7 +271,7 @@ bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int thread
     return true;
   }
   std::size_t shared;
-  if (!lowp_floats_per_thread(p, &floats) || !mul_ok(floats, static_cast<std::size_t>(threads), &total) ||
+  if (!fused_floats_per_thread(p, type, &floats) || !mul_ok(floats, static_cast<std::size_t>(threads), &total) ||
       !vpairs_floats(p, type, &shared) || !add_ok(total, shared, &total) || !mul_ok(total, sizeof(float), &total) ||
       !add_ok(total, kSdpaAlign - 1, &total))
     return false;
@@ -252,15 +281,19 @@ bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int thread
 
 bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
                   float* lse, void* ws, std::size_t bytes) noexcept {
-  if (type == QKV_DTYPE_F32)
-    return sdpa_forward(p, static_cast<const float*>(q), static_cast<const float*>(k), static_cast<const float*>(v),
-                        static_cast<float*>(out), lse, ws, bytes);
   if (!ws) return false;
   const auto addr = reinterpret_cast<std::uintptr_t>(ws);
   const std::size_t pad = (kSdpaAlign - addr % kSdpaAlign) % kSdpaAlign;
   if (bytes < pad) return false;
   float* w = reinterpret_cast<float*>(static_cast<char*>(ws) + pad);
   const std::size_t avail = bytes - pad;
+  if (p.algo == QKV_SDPA_REFERENCE && type == QKV_DTYPE_F32) {
+    std::size_t need;
+    if (!sdpa_reference_forward_bytes(p, &need) || avail < need) return false;
+    sdpa_reference_forward(p, static_cast<const float*>(q), static_cast<const float*>(k),
+                           static_cast<const float*>(v), static_cast<float*>(out), lse, w);
+    return true;
+  }
   if (p.algo == QKV_SDPA_REFERENCE) {
     std::size_t need;
     if (!sdpa_forward_workspace_bytes(p, type, 1, &need) || bytes < need) return false;
@@ -278,11 +311,11 @@ bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void*
     return true;
   }
   std::size_t per, shared;
-  if (!lowp_floats_per_thread(p, &per) || !vpairs_floats(p, type, &shared) || avail / sizeof(float) < shared)
+  if (!fused_floats_per_thread(p, type, &per) || !vpairs_floats(p, type, &shared) || avail / sizeof(float) < shared)
     return false;
   const std::size_t fit = (avail / sizeof(float) - shared) / per;
   if (fit < 1) return false;
-  fused_lowp(p, type, q, k, v, out, lse, w, w + shared, per, fit > 1024 ? 1024 : static_cast<int>(fit));
+  sdpa_fused_forward(p, type, q, k, v, out, lse, w, w + shared, per, fit > 1024 ? 1024 : static_cast<int>(fit));
   return true;
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // sdpa_fused_step - the parts of one fused-forward step that do not depend
 // on the element type: where a head starts, the causal extent and diagonal
-// mask of a query tile, and dropout on a tile of weights. Shared by the fp32
-// driver (sdpa_forward.cpp) and the bf16/fp16 one (sdpa_forward_lowp.cpp),
-// so both mask and drop the same weights.
+// mask of a query tile, and dropout on a tile of weights. Used by the fused
+// driver of every type (sdpa_forward_lowp.cpp: sdpa_fused_forward), so
+// fp32, bf16 and fp16 mask and drop the same weights.
 #pragma once
 
 #include <algorithm>

@@ -27,14 +27,30 @@ qkv_sdpa_strides contiguous(const sdpa_plan& p, std::size_t len, std::size_t dim
   return {p.heads * len * dim, len * dim, dim};
 }
 
-// Calls row(src_offset, dst_offset) for every row of tensor t.
-template <class F>
-void for_rows(const sdpa_plan& p, sdpa_tensor t, F&& row) {
+// Every row of tensor t between its typed layout (`typed`, strided) and its
+// contiguous fp32 copy (`wide`): widened into wide, or (narrow) rounded
+// into typed. One loop for both directions and every type.
+void convert_rows(const kern::convert_kernels& cv, qkv_dtype type, const sdpa_plan& p, sdpa_tensor t, bool narrow,
+                  const void* typed, float* wide) {
   const shape sh = shape_of(p, t);
+  const bool f32 = type == QKV_DTYPE_F32, bf16 = type == QKV_DTYPE_BF16;
+  const std::size_t es = f32 ? sizeof(float) : sizeof(std::uint16_t);
   std::size_t d = 0;
   for (std::size_t b = 0; b < p.batch; ++b)
     for (std::size_t h = 0; h < p.heads; ++h)
-      for (std::size_t i = 0; i < sh.len; ++i, d += sh.dim) row(b * sh.s->batch + h * sh.s->head + i * sh.s->token, d);
+      for (std::size_t i = 0; i < sh.len; ++i, d += sh.dim) {
+        const std::size_t so = b * sh.s->batch + h * sh.s->head + i * sh.s->token;
+        void* row = const_cast<char*>(static_cast<const char*>(typed)) + so * es;
+        float* w = wide + d;
+        if (f32 && narrow)
+          util::copy_floats(static_cast<float*>(row), w, sh.dim);
+        else if (f32)
+          util::copy_floats(w, static_cast<const float*>(row), sh.dim);
+        else if (narrow)
+          (bf16 ? cv.f32_to_bf16 : cv.f32_to_f16)(sh.dim, w, static_cast<std::uint16_t*>(row));
+        else
+          (bf16 ? cv.bf16_to_f32 : cv.f16_to_f32)(sh.dim, static_cast<const std::uint16_t*>(row), w);
+      }
 }
 
 }  // namespace
@@ -70,28 +86,12 @@ sdpa_plan sdpa_contiguous_plan(const sdpa_plan& p) noexcept {
 
 void sdpa_widen(const kern::convert_kernels& cv, qkv_dtype type, const sdpa_plan& p, sdpa_tensor t, const void* src,
                 float* dst) noexcept {
-  const std::size_t dim = shape_of(p, t).dim;
-  if (type == QKV_DTYPE_F32) {
-    const auto* s = static_cast<const float*>(src);
-    for_rows(p, t, [&](std::size_t so, std::size_t d) { util::copy_floats(dst + d, s + so, dim); });
-    return;
-  }
-  const auto* s = static_cast<const std::uint16_t*>(src);
-  const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
-  for_rows(p, t, [&](std::size_t so, std::size_t d) { widen(dim, s + so, dst + d); });
+  convert_rows(cv, type, p, t, false, src, dst);
 }
 
 void sdpa_narrow(const kern::convert_kernels& cv, qkv_dtype type, const sdpa_plan& p, sdpa_tensor t,
                  const float* src, void* dst) noexcept {
-  const std::size_t dim = shape_of(p, t).dim;
-  if (type == QKV_DTYPE_F32) {
-    auto* o = static_cast<float*>(dst);
-    for_rows(p, t, [&](std::size_t so, std::size_t d) { util::copy_floats(o + so, src + d, dim); });
-    return;
-  }
-  auto* o = static_cast<std::uint16_t*>(dst);
-  const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
-  for_rows(p, t, [&](std::size_t so, std::size_t d) { narrow(dim, src + d, o + so); });
+  convert_rows(cv, type, p, t, true, dst, const_cast<float*>(src));
 }
 
 }  // namespace qkv::ops

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // attn - the tile kernels of the fused (FlashAttention-2 style) attention
-// forward. The driver (ops/sdpa_forward.cpp) walks a tile of `br` queries
-// over tiles of keys; these kernels do the arithmetic of one step.
+// forward. The driver (ops/sdpa_forward_lowp.cpp: sdpa_fused_forward, for
+// fp32 as for bf16/fp16) walks a tile of `br` queries over tiles of keys;
+// these kernels do the arithmetic of one step.
 //
 // Layouts are query-minor ("transposed"): each row holds `br` queries, so
 // the softmax across keys and the rescale of the accumulator are plain

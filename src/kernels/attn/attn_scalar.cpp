@@ -25,10 +25,10 @@ void attn_softmax_f32_scalar(std::size_t kb, float* st, float* m, float* l, floa
     float mx = m[i];
     for (std::size_t j = 0; j < kb; ++j) mx = st[j * kBr + i] > mx ? st[j * kBr + i] : mx;
     const float mu = mx == kNegInf ? 0.0f : mx;
-    const float a = exp_f32_scalar(m[i] - mu);
+    const float a = exp_f32_shared(m[i] - mu);
     float sum = l[i] * a;
     for (std::size_t j = 0; j < kb; ++j) {
-      const float e = exp_f32_scalar(st[j * kBr + i] - mu);
+      const float e = exp_f32_shared(st[j * kBr + i] - mu);
       st[j * kBr + i] = e;
       sum += e;
     }

@@ -33,7 +33,7 @@ void attn_softmax_grad_f32_scalar(std::size_t rows, std::size_t cols, const std:
         sr[c] = dr[c] = 0.f;
         continue;
       }
-      const float p = exp_f32_scalar(sr[c] - lse[r]);  // as attn_softmax_f32_scalar
+      const float p = exp_f32_shared(sr[c] - lse[r]);  // as attn_softmax_f32_scalar
       const float m = drop ? drop[r * ld + c] : 1.f;
       sr[c] = p * m;
       dr[c] = p * (dr[c] * m - D[r]);

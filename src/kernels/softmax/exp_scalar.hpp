@@ -2,7 +2,8 @@
 // exp_scalar.hpp - the scalar twin of exp-inl.hpp (same reduction, same
 // polynomial, same flush and overflow points), without xsimd: used by the
 // scalar kernel sets (the only ones on Cortex-M) and for the scalar tails of
-// vector loops. Internal linkage: each including object has its own copy.
+// vector loops. Internal linkage: each including object has its own copy;
+// the scalar kernel files call exp_f32_shared instead, its one out-of-line copy.
 #pragma once
 
 #include <cmath>
@@ -37,4 +38,10 @@ inline float exp_f32_scalar(float x) noexcept {
 }
 
 }  // namespace
+
+// exp_f32_scalar out of line (exp_scalar.cpp, a scalar kernel file like its
+// callers): the scalar sets (attn, attn_bwd, softmax, loss) share this one
+// copy, so a Cortex-M image holds it once rather than once per kernel file.
+float exp_f32_shared(float x) noexcept;
+
 }  // namespace qkv::kern

@@ -8,7 +8,7 @@ namespace qkv::kern {
 namespace {
 
 void softmax_exp_f32_scalar(std::size_t n, const float* x, float* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = exp_f32_scalar(x[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = exp_f32_shared(x[i]);
 }
 
 float softmax_max_f32_scalar(std::size_t n, const float* x) {
@@ -22,8 +22,8 @@ float softmax_exp_sum_f32_scalar(std::size_t n, float scale, float xmax, const f
   float s0 = 0.f, s1 = 0.f;
   std::size_t i = 0;
   for (; i + 2 <= n; i += 2) {
-    const float e0 = exp_f32_scalar(scale * (x[i] - xmax));
-    const float e1 = exp_f32_scalar(scale * (x[i + 1] - xmax));
+    const float e0 = exp_f32_shared(scale * (x[i] - xmax));
+    const float e1 = exp_f32_shared(scale * (x[i + 1] - xmax));
     if (y) {
       y[i] = e0;
       y[i + 1] = e1;
@@ -32,7 +32,7 @@ float softmax_exp_sum_f32_scalar(std::size_t n, float scale, float xmax, const f
     s1 += e1;
   }
   if (i < n) {
-    const float e = exp_f32_scalar(scale * (x[i] - xmax));
+    const float e = exp_f32_shared(scale * (x[i] - xmax));
     if (y) y[i] = e;
     s0 += e;
   }
