@@ -160,20 +160,48 @@ QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, 
  *  @{ */
 
 /** Workspace of qkv_sdpa_forward_ex() with up to @p threads threads.
+ *  @param[in]  desc     a valid description.
+ *  @param[in]  type     QKV_DTYPE_F32, QKV_DTYPE_BF16 or QKV_DTYPE_F16.
+ *  @param[in]  threads  >= 1.
+ *  @param[out] bytes    written on success.
  *  @return as qkv_sdpa_workspace_size(); QKV_ERR_BAD_ARGUMENT for an unsupported @p type. */
 QKV_API qkv_status qkv_sdpa_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type, int threads, size_t* bytes);
 
-/** qkv_sdpa_forward() on tensors of @p type (see above). */
+/** qkv_sdpa_forward() on tensors of @p type (see above).
+ *  @param[in]  desc       the shapes, strides (in elements of @p type), scale, mask, dropout and algorithm.
+ *  @param[in]  type       QKV_DTYPE_F32, QKV_DTYPE_BF16 or QKV_DTYPE_F16: Q, K, V and O.
+ *  @param[in]  q, k, v    inputs of @p type in the layouts of @p desc.
+ *  @param[out] out        O of @p type in layout desc->o; fully overwritten.
+ *  @param[out] lse        optional (may be NULL): fp32, as in qkv_sdpa_forward().
+ *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size_ex(desc, type, 1) bytes, any alignment.
+ *  @param[in]  workspace_bytes  its size in bytes.
+ *  @return the statuses of qkv_sdpa_forward(); QKV_ERR_BAD_ARGUMENT for an unsupported @p type.
+ *          Nothing is written on error. */
 QKV_API qkv_status qkv_sdpa_forward_ex(const qkv_sdpa_desc* desc, qkv_dtype type, const void* q, const void* k,
                                        const void* v, void* out, float* lse, void* workspace,
                                        size_t workspace_bytes);
 
 /** Workspace of qkv_sdpa_backward_ex() with up to @p threads threads.
+ *  @param[in]  desc     a valid description.
+ *  @param[in]  type     QKV_DTYPE_F32, QKV_DTYPE_BF16 or QKV_DTYPE_F16.
+ *  @param[in]  threads  >= 1.
+ *  @param[out] bytes    written on success.
  *  @return as qkv_sdpa_backward_workspace_size(); QKV_ERR_BAD_ARGUMENT for an unsupported @p type. */
 QKV_API qkv_status qkv_sdpa_backward_workspace_size_ex(const qkv_sdpa_desc* desc, qkv_dtype type, int threads,
                                                        size_t* bytes);
 
-/** qkv_sdpa_backward() on tensors of @p type (see above); lse is the forward's, fp32. */
+/** qkv_sdpa_backward() on tensors of @p type (see above).
+ *  @param[in]  desc               the description the forward ran with.
+ *  @param[in]  type               QKV_DTYPE_F32, QKV_DTYPE_BF16 or QKV_DTYPE_F16: every tensor but lse.
+ *  @param[in]  q, k, v, out       the forward's inputs and output, of @p type.
+ *  @param[in]  lse                the forward's log-sum-exp, fp32.
+ *  @param[in]  dout               dL/dO of @p type in layout desc->o.
+ *  @param[out] dq, dk, dv         of @p type, overwritten, in the layouts of q, k, v (not overlapping).
+ *  @param[in]  workspace          scratch of at least qkv_sdpa_backward_workspace_size_ex(desc, type, 1)
+ *                                 bytes, any alignment.
+ *  @param[in]  workspace_bytes    its size in bytes.
+ *  @return the statuses of qkv_sdpa_backward(); QKV_ERR_BAD_ARGUMENT for an unsupported @p type.
+ *          Nothing is written on error. */
 QKV_API qkv_status qkv_sdpa_backward_ex(const qkv_sdpa_desc* desc, qkv_dtype type, const void* q, const void* k,
                                         const void* v, const void* out, const float* lse, const void* dout,
                                         void* dq, void* dk, void* dv, void* workspace, size_t workspace_bytes);
