@@ -106,10 +106,11 @@ void run_block(const kern::convert_kernels& cv, const kern::vec_kernels& vec, co
       for (std::size_t k0 = 0; k0 < p.K; k0 += s.kc) {
         const std::size_t kc = min_sz(s.kc, p.K - k0);
         widen_b(cv, p.bt, b + ((j0 + j) * p.ldb + k0) * eb, kc, buf);
+        float d[kSkinnyMaxM];
+        vec.dot_rows(p.M, kc, aw + k0, p.K, buf, d);
         for (std::size_t i = 0; i < p.M; ++i) {
-          const float d = vec.dot(kc, aw + i * p.K + k0, buf);
           float* c = acc + i * s.nb + j;
-          *c = k0 ? *c + d : d;
+          *c = k0 ? *c + d[i] : d[i];
         }
       }
   } else {  // kc x n chunks of B, row stride nb, through the fp32 tiles
@@ -146,7 +147,7 @@ bool gemm_ex_skinny_workspace_bytes(const gemm_ex_args& p, int threads, std::siz
 
 gemm_ex_info describe_gemm_ex_skinny(qkv_isa isa, const gemm_ex_args& p) noexcept {
   const skinny_plan s = make_plan(p);
-  return gemm_ex_info{"skinny", p.tb ? "vec_dot" : gemm_table(isa).name, p.M, s.kc, s.nb};
+  return gemm_ex_info{"skinny", p.tb ? "vec_dot_rows" : gemm_table(isa).name, p.M, s.kc, s.nb};
 }
 
 void gemm_ex_skinny(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_bytes) {

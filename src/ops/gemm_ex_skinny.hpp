@@ -24,7 +24,8 @@
 //    ukernel_strided tiles), the sums of successive chunks added in C's
 //    place in a per-task accumulator;
 //  - B transposed ([N][K]): each column of op(B) widened kc elements at a
-//    time, one vec dot product per row of A.
+//    time and dotted with all M rows of A at once (vec's dot_rows: the
+//    column loaded once per group of rows), the chunks' sums added in order.
 // Then C = (alpha * sb(j)) * sum + beta * C (gemm_ex.cpp's epilogue). C is
 // split into fixed blocks of nb columns, each computed by one task in a
 // fixed order: bitwise identical for any thread count and executor.
