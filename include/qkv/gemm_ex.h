@@ -37,7 +37,8 @@
  *  - except, before both of the above, M <= 8 with A F32, BF16 or F16 and
  *    B BF16, F16 or I8 (decode against narrow weights): B widened as it is
  *    read (an I8 code exactly, its scale applied to the sum as
- *    (alpha * sb(j)) * sum), fp32 products summed in fp32.
+ *    (alpha * sb(j)) * sum), fp32 products summed in fp32 (hosted
+ *    builds; bare-metal ones take the kinds above).
  * Error bound (fp32 accumulation): |C - C_exact| <= K * 2^-23 * alpha *
  * sum_k |a(i,k)||b(k,j)| (+ 2^-8 |C| relative for a bf16 C; + the flushing
  * above), against the exact product of the operands as given. Rounding the

@@ -472,13 +472,16 @@ bool multiplies(const gemm_ex_args& p) { return p.M && p.N && p.K && p.alpha != 
 
 }  // namespace
 
+#ifdef QKV_HOSTED  // kSkinnyPath
 void gemm_ex_store_rows(const gemm_ex_args& p, const float* acc, std::size_t ld, std::size_t j, std::size_t n) {
   store_tile(p, acc, ld, 0, p.M, j, n, nullptr, p.sb ? p.sb + j : nullptr);
 }
+#endif
 
 gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept {
   if (!multiplies(p)) return gemm_ex_info{"none", "none", 0, 0, 0};
-  if (gemm_ex_is_skinny(p)) return describe_gemm_ex_skinny(isa, p);
+  if constexpr (kSkinnyPath)
+    if (gemm_ex_is_skinny(p)) return describe_gemm_ex_skinny(isa, p);
   const plan pl = make_plan(isa, p);
   const char* k = pl.k == kind::s8 ? "s8" : pl.k == kind::bf16 ? "bf16" : "f32";
   return gemm_ex_info{k, pl.kernel, pl.mc, pl.kc, pl.nc};
@@ -489,7 +492,8 @@ bool gemm_ex_workspace_bytes(qkv_isa isa, const gemm_ex_args& p, int threads, st
     *bytes = 0;
     return true;
   }
-  if (gemm_ex_is_skinny(p)) return gemm_ex_skinny_workspace_bytes(p, threads < 1 ? 1 : threads, bytes);
+  if constexpr (kSkinnyPath)
+    if (gemm_ex_is_skinny(p)) return gemm_ex_skinny_workspace_bytes(p, threads < 1 ? 1 : threads, bytes);
   ws_layout w = util::zeroed<ws_layout>();
   std::size_t used = 0;
   if (!carve(make_plan(isa, p), p, threads < 1 ? 1 : threads, nullptr, &w, &used)) return false;
@@ -502,9 +506,11 @@ void gemm_ex(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_byte
     scale_c(p);
     return;
   }
-  if (gemm_ex_is_skinny(p)) {
-    gemm_ex_skinny(x, p, ws, ws_bytes);
-    return;
+  if constexpr (kSkinnyPath) {
+    if (gemm_ex_is_skinny(p)) {
+      gemm_ex_skinny(x, p, ws, ws_bytes);
+      return;
+    }
   }
   const plan pl = make_plan(x.isa, p);
   std::size_t bytes = ws_bytes, need1 = 0;

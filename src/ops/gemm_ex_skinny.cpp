@@ -16,6 +16,7 @@
 #include "util/half.hpp"
 #include "util/size_math.hpp"
 
+#ifdef QKV_HOSTED  // kSkinnyPath
 namespace qkv::ops {
 namespace {
 
@@ -172,3 +173,4 @@ void gemm_ex_skinny(const exec& x, const gemm_ex_args& p, void* ws, std::size_t 
 }
 
 }  // namespace qkv::ops
+#endif  // QKV_HOSTED

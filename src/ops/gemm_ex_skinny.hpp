@@ -40,6 +40,15 @@ namespace qkv::ops {
 
 constexpr std::size_t kSkinnyMaxM = 8;
 
+// Hosted builds only. Bare metal keeps the blocked path: a Cortex-M has no
+// cache for the packed block to fall out of, so the path would save it
+// nothing, and its 64 KiB .text budget has no room for a second driver.
+#ifdef QKV_HOSTED
+constexpr bool kSkinnyPath = true;
+#else
+constexpr bool kSkinnyPath = false;
+#endif
+
 // Whether gemm_ex runs p (M, N, K >= 1, alpha != 0) on the skinny path:
 // from the types and M alone.
 bool gemm_ex_is_skinny(const gemm_ex_args& p) noexcept;
