@@ -16,7 +16,12 @@
 //   2 s8f32:  I8 x I8 -> F32, per-row / per-column scales (vs u8s8s32 as 1)
 //   3 w8:     F32 x I8 (weights, per-column scales) -> F32 (no oneDNN peer)
 //   4 w16:    F32 x F16 (weights) -> F32 (no oneDNN peer)
-// Shapes: 1024^3, 256^3, 2048^3, 1024x768x768, 768x2304x768, 4096x4096x64.
+//   5 wbf16:  F32 x BF16 (weights, [K][N] as the layer packs them) -> F32
+//   6 w8t:    F32 x I8^T (weights [N][K], per-column scales, as the layer
+//             packs them) -> F32, against sgemm with B^T
+// Shapes (M x N x K): 1024^3, 256^3, 2048^3, 1024x768x768, 768x2304x768,
+// 4096x4096x64; and decode's skinny products (ops/gemm_ex_skinny), M 1 and
+// 8 x 768x768 and x 2304x768, weight variants 0 and 3..6, one thread.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -62,7 +67,7 @@ std::uint16_t to_f16(float x) {
   return static_cast<std::uint16_t>(sign | (e << 10) | m);
 }
 
-const char* const kVariant[] = {"bf16", "s8", "s8f32", "w8", "w16"};
+const char* const kVariant[] = {"bf16", "s8", "s8f32", "w8", "w16", "wbf16", "w8t"};
 
 struct operands {
   std::size_t M, N, K;
@@ -89,26 +94,29 @@ struct operands {
     }
     for (std::size_t i = 0; i < Af.size(); ++i) Ah[i] = to_bf16(Af[i]);
     for (std::size_t i = 0; i < Bf.size(); ++i) Bh[i] = variant == 4 ? to_f16(Bf[i]) : to_bf16(Bf[i]);
-    d.ta = d.tb = QKV_NO_TRANS;
+    d.ta = QKV_NO_TRANS;
+    d.tb = v == 6 ? QKV_TRANS : QKV_NO_TRANS;
     d.M = M;
     d.N = N;
     d.K = K;
     d.lda = K;
-    d.ldb = N;
+    d.ldb = v == 6 ? K : N;
     d.ldc = N;
     d.alpha = 1.f;
     d.beta = 0.f;
-    const qkv_dtype at[] = {QKV_DTYPE_BF16, QKV_DTYPE_I8, QKV_DTYPE_I8, QKV_DTYPE_F32, QKV_DTYPE_F32};
-    const qkv_dtype bt[] = {QKV_DTYPE_BF16, QKV_DTYPE_I8, QKV_DTYPE_I8, QKV_DTYPE_I8, QKV_DTYPE_F16};
+    const qkv_dtype at[] = {QKV_DTYPE_BF16, QKV_DTYPE_I8,  QKV_DTYPE_I8,   QKV_DTYPE_F32,
+                            QKV_DTYPE_F32,  QKV_DTYPE_F32, QKV_DTYPE_F32};
+    const qkv_dtype bt[] = {QKV_DTYPE_BF16, QKV_DTYPE_I8,  QKV_DTYPE_I8,   QKV_DTYPE_I8,
+                            QKV_DTYPE_F16,  QKV_DTYPE_BF16, QKV_DTYPE_I8};
     d.a_type = at[v];
     d.b_type = bt[v];
     d.c_type = v == 1 ? QKV_DTYPE_I32 : QKV_DTYPE_F32;
     d.a_scales = v == 2 ? sa.data() : nullptr;
-    d.b_scales = v == 2 || v == 3 ? sb.data() : nullptr;
+    d.b_scales = v == 2 || v == 3 || v == 6 ? sb.data() : nullptr;
     std::size_t bytes = 0;
     qkv_gemm_ex_workspace_size(&d, th, &bytes);
     ws_ex.assign(bytes, 0);
-    qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, th, &bytes);
+    qkv_sgemm_workspace_size(QKV_NO_TRANS, d.tb, M, N, K, th, &bytes);
     ws_f32.assign(bytes, 0);
   }
   const void* a() const { return d.a_type == QKV_DTYPE_F32 ? static_cast<const void*>(Af.data())
@@ -118,8 +126,8 @@ struct operands {
 
   bool ex() { return qkv_gemm_ex(&d, a(), b(), c(), ws_ex.data(), ws_ex.size()) == QKV_OK; }
   void f32() {
-    qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, M, N, K, 1.f, Af.data(), K, Bf.data(), N, 0.f, Cf.data(), N,
-                 ws_f32.data(), ws_f32.size());
+    qkv_sgemm_ws(QKV_NO_TRANS, d.tb, M, N, K, 1.f, Af.data(), K, Bf.data(), d.ldb, 0.f, Cf.data(), N, ws_f32.data(),
+                 ws_f32.size());
   }
 #ifdef QKV_BENCH_HAVE_DNNL
   // The bf16 matmul, created once: C (f32, M x N) = A (bf16, M x K) . B (bf16, K x N), row-major.
@@ -210,6 +218,15 @@ void register_all() {
             ->MinTime(std::min(std::max(40.0 * call_s, 0.2), 3.0))
             ->Unit(benchmark::kMicrosecond);
       }
+  for (long m : {1, 8})
+    for (long n : {768, 2304})
+      for (long v : {0, 3, 4, 5, 6})
+        benchmark::RegisterBenchmark("BM_gemm_ex_pair", BM_gemm_ex_pair)
+            ->Args({m, n, 768, v, 1})
+            ->ArgNames({"M", "N", "K", "v", "thr"})
+            ->UseManualTime()
+            ->MinTime(0.5)
+            ->Unit(benchmark::kMicrosecond);
 }
 
 const bool g_registered = (register_all(), true);

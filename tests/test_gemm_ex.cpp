@@ -244,6 +244,34 @@ TEST_CASE("gemm_ex matches the double reference for every type pair, ISA and sha
   });
 }
 
+// The skinny path (ops/gemm_ex_skinny.hpp: M <= 8, A F32/BF16/F16, B
+// BF16/F16/I8): every M from 1 to 8 (and 9, the blocked path next to it),
+// K and N prime, odd and around 16, 32 and the path's chunks (K 64 / 512,
+// N 128), padded strides, both transposes, scales, alpha and beta.
+const shape kSkinnyShapes[] = {
+    {1, 1, 1, false, false, 1.f, 0.f, 0, true},     {1, 31, 33, false, true, 1.f, 0.f, 0, true},
+    {2, 17, 16, true, false, -0.5f, 1.f, 3, true},   {3, 33, 65, false, false, 1.25f, 0.5f, 1, true},
+    {4, 129, 31, true, true, 1.f, -1.f, 2, false},   {5, 15, 513, false, true, 0.75f, 0.f, 1, true},
+    {6, 257, 129, false, false, 2.f, 0.f, 5, true},  {7, 32, 1031, true, true, 1.f, 0.25f, 0, true},
+    {8, 131, 97, false, true, -1.f, 0.f, 2, true},   {8, 64, 200, true, false, 1.f, 1.f, 1, false},
+    {9, 37, 41, false, true, 1.f, 0.5f, 1, true},
+};
+
+TEST_CASE("gemm_ex's skinny path matches the double reference on every ISA", "[gemm_ex]") {
+  qkv_test::for_each_isa([](qkv_isa) {
+    std::uint64_t seed = 5000;
+    for (qkv_dtype at : {QKV_DTYPE_F32, QKV_DTYPE_BF16, QKV_DTYPE_F16})
+      for (qkv_dtype bt : {QKV_DTYPE_BF16, QKV_DTYPE_F16, QKV_DTYPE_I8})
+        for (qkv_dtype ct : {QKV_DTYPE_F32, QKV_DTYPE_BF16})
+          for (const shape& s : kSkinnyShapes) {
+            INFO(qkv_dtype_name(at) << " x " << qkv_dtype_name(bt) << " -> " << qkv_dtype_name(ct) << ", M" << s.M
+                                    << " N" << s.N << " K" << s.K << (s.ta ? " A^T" : "") << (s.tb ? " B^T" : "")
+                                    << " alpha " << s.alpha << " beta " << s.beta);
+            check(make_problem(at, bt, ct, s, seed += 10));
+          }
+  });
+}
+
 TEST_CASE("gemm_ex: K == 0 and alpha == 0 scale C without reading A or B", "[gemm_ex]") {
   for (qkv_dtype ct : {QKV_DTYPE_F32, QKV_DTYPE_BF16}) {
     problem p = make_problem(QKV_DTYPE_BF16, QKV_DTYPE_I8, ct, shape{3, 4, 5, false, false, 0.f, 0.5f, 1, false}, 7);
@@ -266,7 +294,13 @@ TEST_CASE("gemm_ex: K == 0 and alpha == 0 scale C without reading A or B", "[gem
 }
 
 TEST_CASE("gemm_ex is bitwise identical for 1, 2, 3 threads and a caller's executor", "[gemm_ex][threads]") {
-  const shape s{150, 140, qkv_test::small_tests() ? std::size_t{300} : std::size_t{1100}, false, true, 1.5f, 0.5f, 3, true};
+  const std::size_t deep = qkv_test::small_tests() ? 600 : 1100;
+  // The blocked path, and the skinny one with either transpose of B (N in
+  // 3 column blocks; 2 M N K over 2 MFLOP, so the team has 2 or 3 members;
+  // only the combos the skinny path takes).
+  const shape shapes[] = {{150, 140, qkv_test::small_tests() ? std::size_t{300} : std::size_t{1100}, false, true, 1.5f, 0.5f, 3, true},
+                          {8, 300, deep, false, true, 1.5f, 0.5f, 3, true},
+                          {6, 301, deep, true, false, -0.5f, 0.f, 1, true}};
   struct combo {
     qkv_dtype a, b, c;
   };
@@ -281,32 +315,35 @@ TEST_CASE("gemm_ex is bitwise identical for 1, 2, 3 threads and a caller's execu
     for (size_t i = n; i-- > 0;) task(arg, i);
   };
   e.workers = 3;
-  for (const combo& c : combos) {
-    INFO(qkv_dtype_name(c.a) << " x " << qkv_dtype_name(c.b) << " -> " << qkv_dtype_name(c.c));
-    std::vector<std::vector<unsigned char>> outs;
-    qkv_test::team_watch watch;
-    for (int th : {1, 2, 3}) {
-      qkv_test::threads_scope ts(th);
-      problem p = make_problem(c.a, c.b, c.c, s, 99);
-      std::size_t bytes = 0;
-      REQUIRE(qkv_gemm_ex_workspace_size(&p.d, th, &bytes) == QKV_OK);
-      std::vector<unsigned char> ws(bytes + 3);
-      REQUIRE(qkv_gemm_ex(&p.d, p.a.data(), p.b.data(), p.c.raw.data(), ws.data() + 3, bytes) == QKV_OK);
-      outs.push_back(p.c.raw);
+  for (const shape& s : shapes) {
+    for (const combo& c : combos) {
+      if (s.M <= 8 && (c.a == QKV_DTYPE_I8 || c.b == QKV_DTYPE_F32)) continue;
+      INFO(qkv_dtype_name(c.a) << " x " << qkv_dtype_name(c.b) << " -> " << qkv_dtype_name(c.c) << ", M" << s.M);
+      std::vector<std::vector<unsigned char>> outs;
+      qkv_test::team_watch watch;
+      for (int th : {1, 2, 3}) {
+        qkv_test::threads_scope ts(th);
+        problem p = make_problem(c.a, c.b, c.c, s, 99);
+        std::size_t bytes = 0;
+        REQUIRE(qkv_gemm_ex_workspace_size(&p.d, th, &bytes) == QKV_OK);
+        std::vector<unsigned char> ws(bytes + 3);
+        REQUIRE(qkv_gemm_ex(&p.d, p.a.data(), p.b.data(), p.c.raw.data(), ws.data() + 3, bytes) == QKV_OK);
+        outs.push_back(p.c.raw);
+      }
+      QKV_CHECK_TEAM(watch);
+      {
+        REQUIRE(qkv_set_executor(&e) == QKV_OK);
+        problem p = make_problem(c.a, c.b, c.c, s, 99);
+        std::size_t bytes = 0;
+        REQUIRE(qkv_gemm_ex_workspace_size(&p.d, 3, &bytes) == QKV_OK);
+        std::vector<unsigned char> ws(bytes + 5);
+        const qkv_status st = qkv_gemm_ex(&p.d, p.a.data(), p.b.data(), p.c.raw.data(), ws.data() + 5, bytes);
+        REQUIRE(qkv_set_executor(nullptr) == QKV_OK);
+        REQUIRE(st == QKV_OK);
+        outs.push_back(p.c.raw);
+      }
+      for (std::size_t r = 1; r < outs.size(); ++r) CHECK((outs[r] == outs[0]));
     }
-    QKV_CHECK_TEAM(watch);
-    {
-      REQUIRE(qkv_set_executor(&e) == QKV_OK);
-      problem p = make_problem(c.a, c.b, c.c, s, 99);
-      std::size_t bytes = 0;
-      REQUIRE(qkv_gemm_ex_workspace_size(&p.d, 3, &bytes) == QKV_OK);
-      std::vector<unsigned char> ws(bytes + 5);
-      const qkv_status st = qkv_gemm_ex(&p.d, p.a.data(), p.b.data(), p.c.raw.data(), ws.data() + 5, bytes);
-      REQUIRE(qkv_set_executor(nullptr) == QKV_OK);
-      REQUIRE(st == QKV_OK);
-      outs.push_back(p.c.raw);
-    }
-    for (std::size_t r = 1; r < outs.size(); ++r) CHECK((outs[r] == outs[0]));
   }
 }
 

@@ -33,7 +33,12 @@
  *    bf16 inputs and fp32 products and partial sums below 2^-126 in
  *    magnitude are flushed to zero);
  *  - otherwise: each operand widened to fp32 (exact; an I8 code times its
- *    scale, rounded once), then the fp32 product as qkv_sgemm computes it.
+ *    scale, rounded once), then the fp32 product as qkv_sgemm computes it;
+ *  - except, before both of the above, M <= 8 with A F32, BF16 or F16 and
+ *    B BF16, F16 or I8 (decode against narrow weights): B widened as it is
+ *    read (an I8 code exactly, its scale applied to the sum as
+ *    (alpha * sb(j)) * sum), fp32 products summed in fp32 (hosted
+ *    builds; bare-metal ones take the kinds above).
  * Error bound (fp32 accumulation): |C - C_exact| <= K * 2^-23 * alpha *
  * sum_k |a(i,k)||b(k,j)| (+ 2^-8 |C| relative for a bf16 C; + the flushing
  * above), against the exact product of the operands as given. Rounding the

@@ -9,6 +9,7 @@
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
 #include "ops/gemm_blocking.hpp"
 #include "ops/gemm_ex_pack.hpp"
+#include "ops/gemm_ex_skinny.hpp"
 #include "ops/gemm_table.hpp"
 #include "ops/gemm_team.hpp"
 #include "ops/threads.hpp"
@@ -152,6 +153,119 @@ std::size_t dtype_bytes(qkv_dtype t) {
     case QKV_DTYPE_BF16:
     case QKV_DTYPE_F16: return 2;
     default: return 4;
+  }
+}
+
+// An int32 sum as fp32. Sums of at most 131072 int8 products lie in
+// [-2^31 + 2^24, 2^31]: INT32_MIN can only be 2^31 wrapped.
+float widen(float a) { return a; }
+#if defined(__ARM_FEATURE_MVE)
+// arm-none-eabi GCC 12 for MVE cores if-converts the select below into a
+// predicated "vcvtne", which its assembler reads as MVE's VCVTN and
+// rejects: no select there, the sign bit of -2^31 flipped as an integer.
+float widen(std::int32_t a) {
+  const float f = static_cast<float>(a);
+  std::uint32_t bits;
+  __builtin_memcpy(&bits, &f, sizeof bits);
+  bits ^= static_cast<std::uint32_t>(a == INT32_MIN) << 31;
+  float r;
+  __builtin_memcpy(&r, &bits, sizeof r);
+  return r;
+}
+#else
+float widen(std::int32_t a) { return a == INT32_MIN ? 2147483648.f : static_cast<float>(a); }
+#endif
+
+// One row of an fp32 C: c[j] = (s_row * sb[j]) * acc[j] (+ beta * c[j]).
+// -O2 does not vectorise baseline loops with a remainder, so four lanes
+// at a time in GCC/Clang vector types (where the target has a vector
+// unit: kVectorUnit), the rest one at a time: the same IEEE operations
+// either way, at the same columns for any thread count.
+template <bool HasSb, bool HasBeta, class T>
+void row_f32(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
+  typedef float f4 __attribute__((vector_size(16)));
+  typedef T t4 __attribute__((vector_size(16)));
+  typedef std::int32_t i4 __attribute__((vector_size(16)));
+  std::size_t j = 0;
+  for (; kVectorUnit && j + 4 <= n; j += 4) {
+    t4 av;
+    __builtin_memcpy(&av, a + j, sizeof av);
+    f4 v;
+    if constexpr (std::is_same<T, float>::value) {
+      v = av;
+    } else {  // INT32_MIN is 2^31 wrapped (widen)
+      const f4 conv = __builtin_convertvector(av, f4), big = {2147483648.f, 2147483648.f, 2147483648.f, 2147483648.f};
+      const i4 wrapped = av == INT32_MIN;
+      v = wrapped ? big : conv;
+    }
+    f4 s = {s_row, s_row, s_row, s_row};
+    if constexpr (HasSb) {
+      f4 bv;
+      __builtin_memcpy(&bv, sb + j, sizeof bv);
+      s = s * bv;
+    }
+    v = s * v;
+    if constexpr (HasBeta) {
+      f4 cv;
+      __builtin_memcpy(&cv, c + j, sizeof cv);
+      v = v + beta * cv;
+    }
+    __builtin_memcpy(c + j, &v, sizeof v);
+  }
+  for (; j < n; ++j) {
+    const float s = HasSb ? s_row * sb[j] : s_row;
+    c[j] = HasBeta ? s * widen(a[j]) + beta * c[j] : s * widen(a[j]);
+  }
+}
+
+// The same per element, the conditions tested in the loop: without a
+// vector unit there are no four-lane bodies to specialise, so one loop.
+template <class T>
+void row_f32_scalar(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const float s = sb ? s_row * sb[j] : s_row;
+    c[j] = beta != 0.f ? s * widen(a[j]) + beta * c[j] : s * widen(a[j]);
+  }
+}
+
+// C rows [i0, i0 + m) x columns [j0, j0 + n) = alpha*sa(i)*sb(j)*acc +
+// beta*C, in C's type (fp32 or bf16; beta 0 never reads C); sa the scales of
+// all rows or nullptr, sb those of columns j0.. or nullptr. The same
+// expression per element whatever the branch: (s_row * sb(j)) * acc
+// (+ beta * C), s_row = alpha * sa(i); the conditions are hoisted out of
+// the row loops so that these vectorise.
+template <class T>
+void store_tile(const gemm_ex_args& p, const T* acc, std::size_t ld, std::size_t i0, std::size_t m, std::size_t j0,
+                std::size_t n, const float* sa, const float* sb) {
+  constexpr std::size_t kRowMax = 64;
+  const float beta = p.beta;
+  for (std::size_t r = 0; r < m; ++r) {
+    const float s_row = sa ? p.alpha * sa[i0 + r] : p.alpha;
+    const T* a = acc + r * ld;
+    const std::size_t at = (i0 + r) * p.ldc + j0;
+    if (p.ct == QKV_DTYPE_F32) {
+      float* c = static_cast<float*>(p.C) + at;
+      if constexpr (!kVectorUnit)
+        row_f32_scalar(a, sb, s_row, beta, c, n);
+      else if (sb && beta == 0.f)
+        row_f32<true, false>(a, sb, s_row, beta, c, n);
+      else if (sb)
+        row_f32<true, true>(a, sb, s_row, beta, c, n);
+      else if (beta == 0.f)
+        row_f32<false, false>(a, sb, s_row, beta, c, n);
+      else
+        row_f32<false, true>(a, sb, s_row, beta, c, n);
+    } else {  // bf16: through a row of fp32 values on the stack
+      std::uint16_t* c = static_cast<std::uint16_t*>(p.C) + at;
+      float v[kRowMax];
+      for (std::size_t c0 = 0; c0 < n; c0 += kRowMax) {
+        const std::size_t w = min_sz(kRowMax, n - c0);
+        for (std::size_t j = 0; j < w; ++j) v[j] = (sb ? s_row * sb[c0 + j] : s_row) * widen(a[c0 + j]);
+        if (beta != 0.f)
+          for (std::size_t j = 0; j < w; ++j) v[j] += beta * util::bf16_to_f32(c[c0 + j]);
+        for (std::size_t j = 0; j < w; ++j) c[c0 + j] = util::f32_to_bf16(v[j]);
+      }
+    }
   }
 }
 
@@ -299,121 +413,14 @@ class driver {
     }
   }
 
-  // An int32 sum as fp32. Sums of at most 131072 int8 products lie in
-  // [-2^31 + 2^24, 2^31]: INT32_MIN can only be 2^31 wrapped.
-  static float widen(float a) { return a; }
-#if defined(__ARM_FEATURE_MVE)
-  // arm-none-eabi GCC 12 for MVE cores if-converts the select below into a
-  // predicated "vcvtne", which its assembler reads as MVE's VCVTN and
-  // rejects: no select there, the sign bit of -2^31 flipped as an integer.
-  static float widen(std::int32_t a) {
-    const float f = static_cast<float>(a);
-    std::uint32_t bits;
-    __builtin_memcpy(&bits, &f, sizeof bits);
-    bits ^= static_cast<std::uint32_t>(a == INT32_MIN) << 31;
-    float r;
-    __builtin_memcpy(&r, &bits, sizeof r);
-    return r;
-  }
-#else
-  static float widen(std::int32_t a) { return a == INT32_MIN ? 2147483648.f : static_cast<float>(a); }
-#endif
 
-  // One row of an fp32 C: c[j] = (s_row * sb[j]) * acc[j] (+ beta * c[j]).
-  // -O2 does not vectorise baseline loops with a remainder, so four lanes
-  // at a time in GCC/Clang vector types (where the target has a vector
-  // unit: kVectorUnit), the rest one at a time: the same IEEE operations
-  // either way, at the same columns for any thread count.
-  template <bool HasSb, bool HasBeta, class T>
-  static void row_f32(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
-    typedef float f4 __attribute__((vector_size(16)));
-    typedef T t4 __attribute__((vector_size(16)));
-    typedef std::int32_t i4 __attribute__((vector_size(16)));
-    std::size_t j = 0;
-    for (; kVectorUnit && j + 4 <= n; j += 4) {
-      t4 av;
-      __builtin_memcpy(&av, a + j, sizeof av);
-      f4 v;
-      if constexpr (std::is_same<T, float>::value) {
-        v = av;
-      } else {  // INT32_MIN is 2^31 wrapped (widen)
-        const f4 conv = __builtin_convertvector(av, f4), big = {2147483648.f, 2147483648.f, 2147483648.f, 2147483648.f};
-        const i4 wrapped = av == INT32_MIN;
-        v = wrapped ? big : conv;
-      }
-      f4 s = {s_row, s_row, s_row, s_row};
-      if constexpr (HasSb) {
-        f4 bv;
-        __builtin_memcpy(&bv, sb + j, sizeof bv);
-        s = s * bv;
-      }
-      v = s * v;
-      if constexpr (HasBeta) {
-        f4 cv;
-        __builtin_memcpy(&cv, c + j, sizeof cv);
-        v = v + beta * cv;
-      }
-      __builtin_memcpy(c + j, &v, sizeof v);
-    }
-    for (; j < n; ++j) {
-      const float s = HasSb ? s_row * sb[j] : s_row;
-      c[j] = HasBeta ? s * widen(a[j]) + beta * c[j] : s * widen(a[j]);
-    }
-  }
-
-  // The same per element, the conditions tested in the loop: without a
-  // vector unit there are no four-lane bodies to specialise, so one loop.
-  template <class T>
-  static void row_f32_scalar(const T* a, const float* sb, float s_row, float beta, float* c, std::size_t n) {
-    for (std::size_t j = 0; j < n; ++j) {
-      const float s = sb ? s_row * sb[j] : s_row;
-      c[j] = beta != 0.f ? s * widen(a[j]) + beta * c[j] : s * widen(a[j]);
-    }
-  }
-
-  // C = alpha*sa(i)*sb(j)*acc + beta*C on the tile's m x n, in C's type
-  // (fp32 or bf16; beta 0 never reads C). The f32 kind folded int8 scales
-  // into its packed operands, so only the s8 kind applies them here. The
-  // same expression per element whatever the branch: (s_row * sb(j)) * acc
-  // (+ beta * C), s_row = alpha * sa(i); the conditions are hoisted out of
-  // the row loops so that these vectorise.
+  // The tile's epilogue: the f32 kind folded int8 scales into its packed
+  // operands, so only the s8 kind applies them here.
   template <class T>
   void epilogue(const T* acc, std::size_t ld, const tile_at& t) const {
     const bool scaled = pl_.k == kind::s8;
-    const float* sa = scaled ? p_.sa : nullptr;
-    const float* sb = scaled && p_.sb ? p_.sb + t.j : nullptr;
-    const float beta = p_.beta;
-    const std::size_t n = t.n;
-    for (std::size_t r = 0; r < t.m; ++r) {
-      const float s_row = sa ? p_.alpha * sa[t.i + r] : p_.alpha;
-      const T* a = acc + r * ld;
-      const std::size_t at = (t.i + r) * p_.ldc + t.j;
-      if (p_.ct == QKV_DTYPE_F32) {
-        float* c = static_cast<float*>(p_.C) + at;
-        if constexpr (!kVectorUnit)
-          row_f32_scalar(a, sb, s_row, beta, c, n);
-        else if (sb && beta == 0.f)
-          row_f32<true, false>(a, sb, s_row, beta, c, n);
-        else if (sb)
-          row_f32<true, true>(a, sb, s_row, beta, c, n);
-        else if (beta == 0.f)
-          row_f32<false, false>(a, sb, s_row, beta, c, n);
-        else
-          row_f32<false, true>(a, sb, s_row, beta, c, n);
-      } else {  // bf16: through a row of fp32 values on the stack
-        std::uint16_t* c = static_cast<std::uint16_t*>(p_.C) + at;
-        float v[kRowMax];
-        for (std::size_t j0 = 0; j0 < n; j0 += kRowMax) {
-          const std::size_t w = min_sz(kRowMax, n - j0);
-          for (std::size_t j = 0; j < w; ++j) v[j] = (sb ? s_row * sb[j0 + j] : s_row) * widen(a[j0 + j]);
-          if (beta != 0.f)
-            for (std::size_t j = 0; j < w; ++j) v[j] += beta * util::bf16_to_f32(c[j0 + j]);
-          for (std::size_t j = 0; j < w; ++j) c[j0 + j] = util::f32_to_bf16(v[j]);
-        }
-      }
-    }
+    store_tile(p_, acc, ld, t.i, t.m, t.j, t.n, scaled ? p_.sa : nullptr, scaled && p_.sb ? p_.sb + t.j : nullptr);
   }
-  static constexpr std::size_t kRowMax = 64;
 
   const gemm_ex_args& p_;
   const plan& pl_;
@@ -465,8 +472,16 @@ bool multiplies(const gemm_ex_args& p) { return p.M && p.N && p.K && p.alpha != 
 
 }  // namespace
 
+#ifdef QKV_HOSTED  // kSkinnyPath
+void gemm_ex_store_rows(const gemm_ex_args& p, const float* acc, std::size_t ld, std::size_t j, std::size_t n) {
+  store_tile(p, acc, ld, 0, p.M, j, n, nullptr, p.sb ? p.sb + j : nullptr);
+}
+#endif
+
 gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept {
   if (!multiplies(p)) return gemm_ex_info{"none", "none", 0, 0, 0};
+  if constexpr (kSkinnyPath)
+    if (gemm_ex_is_skinny(p)) return describe_gemm_ex_skinny(isa, p);
   const plan pl = make_plan(isa, p);
   const char* k = pl.k == kind::s8 ? "s8" : pl.k == kind::bf16 ? "bf16" : "f32";
   return gemm_ex_info{k, pl.kernel, pl.mc, pl.kc, pl.nc};
@@ -477,6 +492,8 @@ bool gemm_ex_workspace_bytes(qkv_isa isa, const gemm_ex_args& p, int threads, st
     *bytes = 0;
     return true;
   }
+  if constexpr (kSkinnyPath)
+    if (gemm_ex_is_skinny(p)) return gemm_ex_skinny_workspace_bytes(p, threads < 1 ? 1 : threads, bytes);
   ws_layout w = util::zeroed<ws_layout>();
   std::size_t used = 0;
   if (!carve(make_plan(isa, p), p, threads < 1 ? 1 : threads, nullptr, &w, &used)) return false;
@@ -488,6 +505,12 @@ void gemm_ex(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_byte
   if (!multiplies(p)) {
     scale_c(p);
     return;
+  }
+  if constexpr (kSkinnyPath) {
+    if (gemm_ex_is_skinny(p)) {
+      gemm_ex_skinny(x, p, ws, ws_bytes);
+      return;
+    }
   }
   const plan pl = make_plan(x.isa, p);
   std::size_t bytes = ws_bytes, need1 = 0;

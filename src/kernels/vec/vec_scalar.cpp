@@ -24,8 +24,12 @@ void axpy_f32_scalar(std::size_t n, float alpha, const float* x, float* y) {
   for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
+void dot_rows_f32_scalar(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const float* v, float* y) {
+  for (std::size_t i = 0; i < m; ++i) y[i] = dot_f32_scalar(n, x + i * ldx, v);
+}
+
 }  // namespace
 
-const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar};
+const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar, dot_rows_f32_scalar};
 
 }  // namespace qkv::kern
