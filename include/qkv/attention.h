@@ -10,11 +10,35 @@
  * dimension is contiguous. So both [B,T,H,d] (heads interleaved, as a fused
  * QKV projection writes them: token stride H*d, head stride d) and [B,H,T,d]
  * (head stride T*d, token stride d) work without copies. Input head strides
- * may be 0 (K/V shared by all heads: multi-query attention) in the forward.
+ * may be 0 (K/V shared by all heads) in the forward.
  *
- * Causal masking uses the bottom-right alignment of decoding: query i sees
- * key j iff j <= i + kv_len - q_len. A query row that sees no key (possible
- * when q_len > kv_len) outputs zeros and log-sum-exp -INFINITY.
+ * Grouped-query attention: K and V have kv_heads heads (kv_heads divides
+ * heads; kv_heads = heads is multi-head, 1 multi-query attention), and query
+ * head h reads K/V head h / (heads / kv_heads), with no copy. Strides of K,
+ * V (and dK, dV) index those kv_heads heads. The backward sums dK and dV
+ * over each group in a fixed order (deterministic for any thread count).
+ *
+ * Which keys a query sees. Sequence b (of batch) has q_b = q_lens[b] queries
+ * and k_b = kv_lens[b] keys (q_len and kv_len when those arrays are NULL);
+ * the tensors stay [.., q_len, ..] and [.., kv_len, ..], the rest is padding.
+ * Query i of sequence b sees key j iff all of
+ *   - i < q_b and j < k_b;
+ *   - causal:  j <= i + k_b - q_b  (bottom-right alignment, as in decoding);
+ *   - window w > 0:  j > i + k_b - q_b - w  (with causal: the last w keys up
+ *     to its own position, sliding-window attention);
+ *   - mask != NULL: mask(b, h, i, j) != -INFINITY.
+ * A query row that sees no key (padding rows i >= q_b among them) outputs
+ * zeros and log-sum-exp -INFINITY, and gets zero gradients; keys no query
+ * sees (padding keys j >= k_b) get zero dK and dV.
+ *
+ * Additive mask (bias): when desc->mask is not NULL, element
+ *   mask(b, h, i, j) = mask[b * mask_strides.batch + h * mask_strides.head
+ *                           + i * mask_strides.token + j]
+ * is added to the scaled score scale * q_i . k_j before the softmax (h the
+ * query head); any stride may be 0 (broadcast), e.g. a [q_len, kv_len]
+ * mask shared by every sequence and head has strides {0, 0, kv_len}.
+ * Finite values are a bias (ALiBi, relative positions); -INFINITY hides the
+ * key. The mask gets no gradient.
  *
  * Dropout on the attention weights (training): weight (b,h,i,j) is kept iff a
  * counter-based hash of (dropout_seed, b, h, i, j) clears p, and kept weights
@@ -70,6 +94,13 @@ typedef struct qkv_sdpa_desc {
   float dropout_p;     /**< in [0, 1); 0 disables dropout */
   uint64_t dropout_seed; /**< seeds the counter-based dropout mask; any value */
   qkv_sdpa_algo algo;    /**< which implementation runs */
+  /* since 0.5; zero (NULL) keeps each feature off */
+  size_t kv_heads;       /**< heads of K and V: 0 means heads; else a divisor of heads (grouped-query attention) */
+  size_t window;         /**< 0: no window; else query i sees only keys j > i + k_b - q_b - window */
+  const size_t* kv_lens; /**< NULL, or [batch] keys of each sequence, each <= kv_len (0 allowed) */
+  const size_t* q_lens;  /**< NULL, or [batch] queries of each sequence, each <= q_len (0 allowed) */
+  const float* mask;     /**< NULL, or the additive mask read through mask_strides (fp32 for every type) */
+  qkv_sdpa_strides mask_strides; /**< element strides of mask (batch, query head, query row); all 0 when mask is NULL */
 } qkv_sdpa_desc;
 
 QKV_EXTERN_C_BEGIN
@@ -97,10 +128,12 @@ QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int thread
  *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size(desc, 1) bytes, any
  *                         alignment (64 bytes wastes none); the workspace rule of qkv/qkv.h.
  *  @param[in]  workspace_bytes  its size in bytes.
- *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero dimension);
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero dimension, kv_heads not
+ *          dividing heads, a kv_lens entry above kv_len or a q_lens entry above q_len);
  *          QKV_ERR_BAD_STRIDE (token stride < feature size, or an output layout whose
  *          elements overlap); QKV_ERR_BAD_ARGUMENT (scale, causal, dropout_p or algo out of
- *          range); QKV_ERR_SIZE_OVERFLOW; QKV_ERR_WORKSPACE_TOO_SMALL. Nothing is written on error. */
+ *          range, or mask NULL with a nonzero mask stride); QKV_ERR_SIZE_OVERFLOW;
+ *          QKV_ERR_WORKSPACE_TOO_SMALL. Nothing is written on error. */
 QKV_API qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
                                     float* out, float* lse, void* workspace, size_t workspace_bytes);
 
