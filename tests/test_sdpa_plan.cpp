@@ -53,6 +53,12 @@ TEST_CASE("sdpa plan: every field copied, the defaults resolved", "[sdpa][plan]"
   CHECK(p.algo == QKV_SDPA_FUSED);  // AUTO: the fused kernel
   CHECK(p.x.isa == QKV_ISA_SCALAR);
   CHECK(p.x.threads == 3);
+  CHECK(p.kv_heads == 3);  // 0: heads
+  CHECK(p.group == 1);
+  CHECK(p.window == 0);
+  CHECK(p.kv_lens == nullptr);
+  CHECK(p.q_lens == nullptr);
+  CHECK(p.mask == nullptr);
 
   d.v_dim = 9, d.scale = 0.3f, d.causal = 0, d.algo = QKV_SDPA_REFERENCE;
   const qkv::ops::sdpa_plan r = qkv::ops::resolve_sdpa(d, x);
@@ -62,6 +68,19 @@ TEST_CASE("sdpa plan: every field copied, the defaults resolved", "[sdpa][plan]"
   CHECK(r.algo == QKV_SDPA_REFERENCE);
   d.algo = QKV_SDPA_FUSED;
   CHECK(qkv::ops::resolve_sdpa(d, x).algo == QKV_SDPA_FUSED);
+
+  const std::size_t kv_lens[2] = {3, 7}, q_lens[2] = {5, 1};
+  const float mask[1] = {0.f};
+  d.heads = 6, d.kv_heads = 2, d.window = 4, d.kv_lens = kv_lens, d.q_lens = q_lens, d.mask = mask;
+  d.mask_strides = {11, 12, 13};
+  const qkv::ops::sdpa_plan g = qkv::ops::resolve_sdpa(d, x);
+  CHECK(g.kv_heads == 2);
+  CHECK(g.group == 3);
+  CHECK(g.window == 4);
+  CHECK(g.kv_lens == kv_lens);
+  CHECK(g.q_lens == q_lens);
+  CHECK(g.mask == mask);
+  CHECK(same_strides(g.mask_strides, d.mask_strides));
 }
 
 TEST_CASE("sdpa plan: the ops pair on a plan is the C API's call", "[sdpa][plan]") {

@@ -62,6 +62,13 @@ qkv_status check_sdpa_desc(const qkv_sdpa_desc* d) noexcept {
   if (algo != QKV_SDPA_AUTO && algo != QKV_SDPA_FUSED && algo != QKV_SDPA_REFERENCE)
     return QKV_ERR_BAD_ARGUMENT;
   if (d->scale != 0.f && !(std::isfinite(d->scale) && d->scale > 0.f)) return QKV_ERR_BAD_ARGUMENT;
+  if (d->kv_heads != 0 && d->heads % d->kv_heads != 0) return QKV_ERR_BAD_SHAPE;
+  if (!d->mask && (d->mask_strides.batch | d->mask_strides.head | d->mask_strides.token) != 0)
+    return QKV_ERR_BAD_ARGUMENT;
+  for (std::size_t b = 0; d->kv_lens && b < d->batch; ++b)
+    if (d->kv_lens[b] > d->kv_len) return QKV_ERR_BAD_SHAPE;
+  for (std::size_t b = 0; d->q_lens && b < d->batch; ++b)
+    if (d->q_lens[b] > d->q_len) return QKV_ERR_BAD_SHAPE;
   return QKV_OK;
 }
 
@@ -73,9 +80,10 @@ qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
 
   std::size_t e;
   if (!span(p.q, p.batch, p.heads, p.q_len, p.head_dim, &e) ||
-      !span(p.k, p.batch, p.heads, p.kv_len, p.head_dim, &e) ||
-      !span(p.v, p.batch, p.heads, p.kv_len, p.v_dim, &e) ||
-      !span(p.o, p.batch, p.heads, p.q_len, p.v_dim, &e))
+      !span(p.k, p.batch, p.kv_heads, p.kv_len, p.head_dim, &e) ||
+      !span(p.v, p.batch, p.kv_heads, p.kv_len, p.v_dim, &e) ||
+      !span(p.o, p.batch, p.heads, p.q_len, p.v_dim, &e) ||
+      (p.mask && !span(p.mask_strides, p.batch, p.heads, p.q_len, p.kv_len, &e)))
     return QKV_ERR_SIZE_OVERFLOW;
   std::size_t lse_elems;
   if (!mul_ok(p.batch, p.heads, &lse_elems) || !mul_ok(lse_elems, p.q_len, &lse_elems) || lse_elems > kMaxElems)
@@ -83,8 +91,8 @@ qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
 
   if (!non_overlapping(p.o, p.batch, p.heads, p.q_len, p.v_dim)) return QKV_ERR_BAD_STRIDE;
   if (backward && (!non_overlapping(p.q, p.batch, p.heads, p.q_len, p.head_dim) ||
-                   !non_overlapping(p.k, p.batch, p.heads, p.kv_len, p.head_dim) ||
-                   !non_overlapping(p.v, p.batch, p.heads, p.kv_len, p.v_dim)))
+                   !non_overlapping(p.k, p.batch, p.kv_heads, p.kv_len, p.head_dim) ||
+                   !non_overlapping(p.v, p.batch, p.kv_heads, p.kv_len, p.v_dim)))
     return QKV_ERR_BAD_STRIDE;
 
   return QKV_OK;
@@ -94,9 +102,10 @@ void report_sdpa(double microseconds, const char* routine, const ops::sdpa_plan&
 #ifndef QKV_HOSTED  // never called there (report_clock::on() is constant false): no formatting to keep
   (void)microseconds, (void)routine, (void)p;
 #else
-  report(microseconds, "%s,%s,%s,B%zu H%zu Tq%zu Tk%zu d%zu dv%zu%s%s,threads %d%s", routine, qkv_isa_name(p.x.isa),
-         p.algo == QKV_SDPA_REFERENCE ? "reference" : "fused", p.batch, p.heads, p.q_len, p.kv_len, p.head_dim,
-         p.v_dim, p.causal ? " causal" : "", p.dropout_p > 0.f ? " dropout" : "", p.x.threads,
+  report(microseconds, "%s,%s,%s,B%zu H%zu/%zu Tq%zu Tk%zu d%zu dv%zu%s window %zu%s%s%s,threads %d%s", routine,
+         qkv_isa_name(p.x.isa), p.algo == QKV_SDPA_REFERENCE ? "reference" : "fused", p.batch, p.heads, p.kv_heads,
+         p.q_len, p.kv_len, p.head_dim, p.v_dim, p.causal ? " causal" : "", p.window,
+         p.kv_lens || p.q_lens ? " ragged" : "", p.mask ? " mask" : "", p.dropout_p > 0.f ? " dropout" : "", p.x.threads,
          p.x.pool.parallel_for ? " (executor)" : "");
 #endif
 }

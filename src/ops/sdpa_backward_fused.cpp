@@ -8,12 +8,17 @@
 // summed in the same order with the same fma) and P uses its exp: with its
 // lse, a one-hot row's weight is exactly 1, however large the logits (an ulp
 // of a logit of 1e4 is 1e-3 of the weight).
-// Tiles above the causal diagonal are skipped. Determinism without atomics:
-// dK_j and dV_j are owned by the task of key tile j, which walks i in order;
-// dQ_i is summed over j in order. Two schedules give the same bits:
-//  - per_head: one task per (b, h) walks blocks of key tiles, in each the
-//    query tiles, and also accumulates dQ (10 matmul units of work for the 8
-//    counted);
+// Tiles no query of the tile sees (above the causal diagonal, before the
+// window, past a sequence's length) are skipped; the additive mask and the
+// window's edge are applied to S as the forward does (-INFINITY gives P 0).
+// Grouped-query attention: the query heads of a K/V head's group all add
+// into its dK and dV. Determinism without atomics: dK_j and dV_j are owned
+// by the task of key tile j of a K/V head, which walks the group's heads,
+// then i, in order; dQ_i is summed over j in order. Two schedules give the
+// same bits:
+//  - per_head: one task per (b, K/V head) walks blocks of key tiles, in each
+//    the group's query tiles, and also accumulates dQ (10 matmul units of
+//    work for the 8 counted);
 //  - split: tasks over key blocks (dK, dV) and over query groups (dQ, which
 //    recomputes S and dP: 14 units), for when B*H is too small to share.
 // Every GEMM is called with the same tile shapes in both and sums each
@@ -25,6 +30,7 @@
 #include "kernels/vec/vec.hpp"
 #include "ops/dropout_rng.hpp"
 #include "ops/sdpa_backward.hpp"
+#include "ops/sdpa_fused_step.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
 #include "util/copy.hpp"
@@ -32,6 +38,12 @@
 
 namespace qkv::ops {
 namespace {
+
+using fused_step::key_range;
+using fused_step::keys_of_row;
+using fused_step::keys_of_rows;
+using fused_step::seq;
+using fused_step::seq_of;
 
 constexpr std::size_t kBr = 64;           // query rows per tile
 constexpr std::size_t kBc = 64;           // keys per tile
@@ -47,13 +59,13 @@ std::size_t ceil_div(std::size_t x, std::size_t m) { return (x + m - 1) / m; }
 enum class schedule { per_head, split };
 
 struct geometry {
-  std::size_t B, H, Tq, Tk, D, Dv;
+  std::size_t B, H, KVH, G, Tq, Tk, D, Dv;  // G = H / KVH query heads per K/V head
   std::size_t br, bc, bcp, dp, dvp, nq, nk, nkb, gr, ng;
   bool pack_d;           // head_dim not a multiple of kPad: dQ accumulates in a padded copy
-  std::ptrdiff_t off;    // kv_len - q_len: query i sees key j iff j <= i + off (causal)
 
   explicit geometry(const sdpa_plan& p)
-      : B(p.batch), H(p.heads), Tq(p.q_len), Tk(p.kv_len), D(p.head_dim), Dv(p.v_dim) {
+      : B(p.batch), H(p.heads), KVH(p.kv_heads), G(p.group), Tq(p.q_len), Tk(p.kv_len), D(p.head_dim),
+        Dv(p.v_dim) {
     br = Tq < kBr ? Tq : kBr;
     bc = Tk < kBc ? Tk : kBc;
     bcp = round_up(bc, kPad);
@@ -65,9 +77,9 @@ struct geometry {
     gr = br * kGroupTiles < Tq ? br * kGroupTiles : Tq;
     ng = ceil_div(Tq, gr);
     pack_d = D % kPad != 0;
-    off = static_cast<std::ptrdiff_t>(Tk) - static_cast<std::ptrdiff_t>(Tq);
   }
-  bool dq_fits_per_head() const { return !pack_d || Tq * dp * sizeof(float) <= kDqBudget; }
+  // per_head holds the dQ of a whole group when it accumulates in a padded copy.
+  bool dq_fits_per_head() const { return !pack_d || G * Tq * dp * sizeof(float) <= kDqBudget; }
 };
 
 // Packed key tile j and its gradient accumulators.
@@ -88,9 +100,9 @@ struct tbufs {
 };
 
 // Layout of one thread's scratch; `rows` = query rows a task holds at once
-// (Tq per head, gr for a dQ group, br for a key tile).
+// (G * Tq per K/V head, gr for a dQ group, br for a key tile).
 tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout) {
-  const std::size_t rows = sc == schedule::per_head ? g.Tq : g.gr;
+  const std::size_t rows = sc == schedule::per_head ? g.G * g.Tq : g.gr;
   const std::size_t prow = sc == schedule::per_head ? g.br : g.gr;  // rows of packed Q / dO
   auto t = util::zeroed<tbufs>();
   for (key_bufs& k : t.key) {
@@ -139,20 +151,24 @@ class fused_backward {
     drop_scale_ = 1.0f / (1.0f - p_.dropout_p);
   }
 
-  // Task of schedule per_head: everything of head `bh`.
-  void run_head(std::size_t bh, const tbufs& t) const {
-    const head h = head_at(bh);
-    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq, p_.q.token};
-    zero_rows(dq, g_.Tq, g_.D);
-    row_dots(h, 0, g_.Tq, t.Dr);
-    for (std::size_t jb = 0; jb < g_.nkb; ++jb) key_block(h, jb, t, &dq, t.Dr);
-    finish_dq(dq, mat{h.dq, p_.q.token}, g_.Tq);
+  // Task of schedule per_head: everything of K/V head `bg` (b * KVH + K/V
+  // head) and its group of query heads.
+  void run_head(std::size_t bg, const tbufs& t) const {
+    const std::size_t b = bg / g_.KVH, h0 = bg % g_.KVH * g_.G;
+    for (std::size_t gi = 0; gi < g_.G; ++gi) {
+      const head h = head_at(b * g_.H + h0 + gi);
+      zero_rows(group_dq(h, gi, t), g_.Tq, g_.D);
+      row_dots(h, 0, g_.Tq, t.Dr + gi * g_.Tq);
+    }
+    for (std::size_t jb = 0; jb < g_.nkb; ++jb) key_block(bg, jb, t, true);
+    for (std::size_t gi = 0; gi < g_.G; ++gi) {
+      const head h = head_at(b * g_.H + h0 + gi);
+      finish_dq(group_dq(h, gi, t), mat{h.dq, p_.q.token}, g_.Tq);
+    }
   }
 
-  // Tasks of schedule split: key block `jb` of head `bh` (dK, dV) ...
-  void run_key_block(std::size_t bh, std::size_t jb, const tbufs& t) const {
-    key_block(head_at(bh), jb, t, nullptr, nullptr);
-  }
+  // Tasks of schedule split: key block `jb` of K/V head `bg` (dK, dV) ...
+  void run_key_block(std::size_t bg, std::size_t jb, const tbufs& t) const { key_block(bg, jb, t, false); }
 
   // ... and query group `gi` of head `bh` (dQ).
   void run_query_group(std::size_t bh, std::size_t gi, const tbufs& t) const {
@@ -163,14 +179,16 @@ class fused_backward {
     const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq + g0 * p_.q.token, p_.q.token};
     zero_rows(dq, rows, g_.D);
     row_dots(h, g0, rows, t.Dr);
+    const key_range seen = keys_of_rows(p_, h.s, g0, rows);
     for (std::size_t j = 0; j < g_.nk; ++j) {
       const std::size_t j0 = j * g_.bc;
-      if (!visible(g0, rows, j0)) break;  // causal: later key tiles are hidden as well
       const std::size_t bcj = key_count(j);
+      if (seen.empty() || j0 >= seen.hi) break;  // later key tiles are hidden as well
+      if (j0 + bcj <= seen.lo) continue;         // before the window of every row
       pack_keys(h, j0, bcj, t.key[0]);
       for (std::size_t i0 = g0; i0 < g0 + rows; i0 += g_.br) {
         const std::size_t bri = g0 + rows - i0 < g_.br ? g0 + rows - i0 : g_.br;
-        if (!visible(i0, bri, j0)) continue;
+        if (!visible(h, i0, bri, j0, bcj)) continue;
         const std::size_t r0 = i0 - g0;
         const bool full =
             scores(h, i0, bri, j0, bcj, t.key[0], cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld}, t.Dr + r0, t);
@@ -181,25 +199,42 @@ class fused_backward {
   }
 
  private:
+  // Query head h of sequence b, with its K/V head's tensors.
   struct head {
     std::size_t b, h;
+    seq s;
     const float *q, *k, *v, *o, *dout, *lse;
     float *dq, *dk, *dv;
   };
 
   head head_at(std::size_t bh) const {
-    const std::size_t b = bh / g_.H, hh = bh % g_.H;
-    auto off = [&](const qkv_sdpa_strides& s) { return b * s.batch + hh * s.head; };
-    return {b, hh, a_.q + off(p_.q), a_.k + off(p_.k), a_.v + off(p_.v), a_.out + off(p_.o),
-            a_.dout + off(p_.o), a_.lse + bh * g_.Tq, a_.dq + off(p_.q), a_.dk + off(p_.k), a_.dv + off(p_.v)};
+    const std::size_t b = bh / g_.H, hh = bh % g_.H, hk = hh / g_.G;
+    auto off = [&](const qkv_sdpa_strides& s, std::size_t n) { return b * s.batch + n * s.head; };
+    return {b,
+            hh,
+            seq_of(p_, b),
+            a_.q + off(p_.q, hh),
+            a_.k + off(p_.k, hk),
+            a_.v + off(p_.v, hk),
+            a_.out + off(p_.o, hh),
+            a_.dout + off(p_.o, hh),
+            a_.lse + bh * g_.Tq,
+            a_.dq + off(p_.q, hh),
+            a_.dk + off(p_.k, hk),
+            a_.dv + off(p_.v, hk)};
+  }
+
+  // per_head: the dQ accumulator of the group's gi-th head (in place, or its padded copy).
+  mat group_dq(const head& h, std::size_t gi, const tbufs& t) const {
+    return g_.pack_d ? mat{t.dq + gi * g_.Tq * g_.dp, g_.dp} : mat{h.dq, p_.q.token};
   }
 
   std::size_t key_count(std::size_t j) const { return g_.Tk - j * g_.bc < g_.bc ? g_.Tk - j * g_.bc : g_.bc; }
 
-  // Does any of query rows [i0, i0 + rows) see key j0?
-  bool visible(std::size_t i0, std::size_t rows, std::size_t j0) const {
-    return !p_.causal ||
-           static_cast<std::ptrdiff_t>(j0) <= static_cast<std::ptrdiff_t>(i0 + rows - 1) + g_.off;
+  // Does any of query rows [i0, i0 + rows) see any of keys [j0, j0 + n)?
+  bool visible(const head& h, std::size_t i0, std::size_t rows, std::size_t j0, std::size_t n) const {
+    const key_range r = keys_of_rows(p_, h.s, i0, rows);
+    return !r.empty() && j0 < r.hi && j0 + n > r.lo;
   }
 
   // Touch the cache lines of row r + kAhead while row r is copied: strided
@@ -282,15 +317,14 @@ class fused_backward {
     const std::size_t ld = g_.bcp;
     const float* lse = h.lse + i0;
     bool full = true;
+    bool cut = false;  // some row's window starts inside the tile, or a mask is added
     for (std::size_t r = 0; r < bri; ++r) {
-      std::size_t v = bcj;
-      if (p_.causal) {
-        const std::ptrdiff_t last = static_cast<std::ptrdiff_t>(i0 + r) + g_.off - static_cast<std::ptrdiff_t>(j0);
-        v = last < 0 ? 0 : (static_cast<std::size_t>(last) + 1 < bcj ? static_cast<std::size_t>(last) + 1 : bcj);
-      }
-      if (lse[r] == -INFINITY) v = 0;  // a row that sees no key has P = 0
+      const key_range kr = keys_of_row(p_, h.s, i0 + r);
+      std::size_t v = kr.hi <= j0 ? 0 : (kr.hi - j0 < bcj ? kr.hi - j0 : bcj);
+      if (kr.empty() || kr.lo >= j0 + bcj || lse[r] == -INFINITY) v = 0;  // a row that sees no key has P = 0
       t.valid[r] = v;
       full = full && v == bcj;
+      cut = cut || (v && kr.lo > j0);
     }
     for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
       const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
@@ -300,6 +334,7 @@ class fused_backward {
       kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
       kern_.gemm(rows, n, g_.Dv, dout.row(r0), dout.ld, 1, kb.vt, ld, t.dpm + r0 * ld, ld, 0);
     }
+    if (cut || p_.mask) mask_scores(h, i0, bri, j0, t);
     if (dropout_) {
       for (std::size_t r = 0; r < bri; ++r) {
         const std::uint64_t key = dropout::row_key(p_.dropout_seed, h.b, h.h, i0 + r);
@@ -309,6 +344,24 @@ class fused_backward {
     }
     kern_.softmax_grad(bri, round_up(bcj, kPad), t.valid, lse, Dr, dropout_ ? t.drop : nullptr, t.s, t.dpm, ld);
     return full;
+  }
+
+  // The forward's masking of the scores rows [i0, i0 + bri) x keys from j0
+  // (fused_step::mask_tile, on the [bri][bcp] layout): the additive mask,
+  // then -INFINITY before each row's window; only the valid[r] keys a row
+  // keeps are touched.
+  void mask_scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, const tbufs& t) const {
+    const qkv_sdpa_strides& ms = p_.mask_strides;
+    for (std::size_t r = 0; r < bri; ++r) {
+      float* s = t.s + r * g_.bcp;
+      const std::size_t n = t.valid[r];
+      if (p_.mask) {
+        const float* m = p_.mask + h.b * ms.batch + h.h * ms.head + (i0 + r) * ms.token + j0;
+        for (std::size_t c = 0; c < n; ++c) s[c] += m[c];
+      }
+      const std::size_t lo = keys_of_row(p_, h.s, i0 + r).lo;
+      for (std::size_t c = 0; c < n && j0 + c < lo; ++c) s[c] = -INFINITY;
+    }
   }
 
   static std::size_t max_valid(const tbufs& t, std::size_t r0, std::size_t rows) {
@@ -340,41 +393,50 @@ class fused_backward {
     }
   }
 
-  // Key block jb (up to kBlockTiles key tiles): dK_j and dV_j over every
-  // query tile that sees them, query tiles outer so each Q_i, dO_i is packed
-  // once per block; with `dq` also dQ += (per_head; Dr then holds D for every
-  // row of the head). For each i the key tiles still come in ascending order.
-  void key_block(const head& h, std::size_t jb, const tbufs& t, const mat* dq, const float* Dr_head) const {
+  // Key block jb (up to kBlockTiles key tiles) of K/V head bg: dK_j and dV_j
+  // over every query head of its group (in order) and every query tile that
+  // sees them, query tiles outer so each Q_i, dO_i is packed once per block;
+  // with `with_dq` (per_head) also dQ of each head, t.Dr then holding D for
+  // every row of the group. For each i the key tiles still come in
+  // ascending order.
+  void key_block(std::size_t bg, std::size_t jb, const tbufs& t, bool with_dq) const {
+    const std::size_t b = bg / g_.KVH, h0 = bg % g_.KVH * g_.G;
     const std::size_t jfirst = jb * kBlockTiles;
     const std::size_t nj = g_.nk - jfirst < kBlockTiles ? g_.nk - jfirst : kBlockTiles;
+    const head kvh = head_at(b * g_.H + h0);  // K, V, dK, dV are the group's
     for (std::size_t jj = 0; jj < nj; ++jj) {
       const key_bufs& kb = t.key[jj];
       const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
-      pack_keys(h, j0, bcj, kb);
+      pack_keys(kvh, j0, bcj, kb);
       zero_rows(mat{kb.dk, g_.dp}, bcj, g_.dp);
       zero_rows(mat{kb.dv, g_.dvp}, bcj, g_.dvp);
     }
-    for (std::size_t i0 = 0; i0 < g_.Tq; i0 += g_.br) {
-      const std::size_t bri = g_.Tq - i0 < g_.br ? g_.Tq - i0 : g_.br;
-      if (!visible(i0, bri, jfirst * g_.bc)) continue;
-      const cmat q = query_operand(h, i0, bri, t.qp);
-      const cmat dout = dout_operand(h, i0, bri, t.dop);
-      const float* Dr = Dr_head ? Dr_head + i0 : t.Dr;
-      if (!Dr_head) row_dots(h, i0, bri, t.Dr);
-      for (std::size_t jj = 0; jj < nj; ++jj) {
-        const key_bufs& kb = t.key[jj];
-        const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
-        if (!visible(i0, bri, j0)) break;
-        const bool full = scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
-        add_keys(bri, bcj, full, t, t.s, dout, g_.dvp, mat{kb.dv, g_.dvp});   // dV_j += (P m)ᵀ dO_i
-        add_keys(bri, bcj, full, t, t.dpm, q, g_.dp, mat{kb.dk, g_.dp});      // dK_j += dSᵀ Qs_i
-        if (dq) add_dq(bri, bcj, full, t, kb, mat{dq->row(i0), dq->ld});
+    const std::size_t jend = (jfirst + nj - 1) * g_.bc + key_count(jfirst + nj - 1);
+    for (std::size_t gi = 0; gi < g_.G; ++gi) {
+      const head h = head_at(b * g_.H + h0 + gi);
+      const mat dq = with_dq ? group_dq(h, gi, t) : mat{nullptr, 0};
+      for (std::size_t i0 = 0; i0 < g_.Tq; i0 += g_.br) {
+        const std::size_t bri = g_.Tq - i0 < g_.br ? g_.Tq - i0 : g_.br;
+        if (!visible(h, i0, bri, jfirst * g_.bc, jend - jfirst * g_.bc)) continue;
+        const cmat q = query_operand(h, i0, bri, t.qp);
+        const cmat dout = dout_operand(h, i0, bri, t.dop);
+        const float* Dr = with_dq ? t.Dr + gi * g_.Tq + i0 : t.Dr;
+        if (!with_dq) row_dots(h, i0, bri, t.Dr);
+        for (std::size_t jj = 0; jj < nj; ++jj) {
+          const key_bufs& kb = t.key[jj];
+          const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
+          if (!visible(h, i0, bri, j0, bcj)) continue;
+          const bool full = scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
+          add_keys(bri, bcj, full, t, t.s, dout, g_.dvp, mat{kb.dv, g_.dvp});   // dV_j += (P m)ᵀ dO_i
+          add_keys(bri, bcj, full, t, t.dpm, q, g_.dp, mat{kb.dk, g_.dp});      // dK_j += dSᵀ Qs_i
+          if (with_dq) add_dq(bri, bcj, full, t, kb, mat{dq.row(i0), dq.ld});
+        }
       }
     }
     for (std::size_t jj = 0; jj < nj; ++jj) {
       const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
-      copy_rows(mat{t.key[jj].dk, g_.dp}, mat{h.dk + j0 * p_.k.token, p_.k.token}, bcj, g_.D);
-      copy_rows(mat{t.key[jj].dv, g_.dvp}, mat{h.dv + j0 * p_.v.token, p_.v.token}, bcj, g_.Dv);
+      copy_rows(mat{t.key[jj].dk, g_.dp}, mat{kvh.dk + j0 * p_.k.token, p_.k.token}, bcj, g_.D);
+      copy_rows(mat{t.key[jj].dv, g_.dvp}, mat{kvh.dv + j0 * p_.v.token, p_.v.token}, bcj, g_.Dv);
     }
   }
 
@@ -393,12 +455,12 @@ class fused_backward {
 schedule pick(const geometry& g, int threads) {
   if (!g.dq_fits_per_head()) return schedule::split;
   if (threads <= 1) return schedule::per_head;
-  const std::size_t bh = g.B * g.H, t = static_cast<std::size_t>(threads);
+  const std::size_t bh = g.B * g.KVH, t = static_cast<std::size_t>(threads);
   const std::size_t rounds = ceil_div(bh, t);
   return static_cast<float>(bh) >= 0.7f * static_cast<float>(t * rounds) ? schedule::per_head : schedule::split;
 }
 
-std::size_t max_tasks(const geometry& g) { return g.B * g.H * (g.nkb + g.ng); }
+std::size_t max_tasks(const geometry& g) { return g.B * (g.KVH * g.nkb + g.H * g.ng); }
 
 bool total_bytes(const geometry& g, schedule sc, bool dropout, int threads, std::size_t* bytes) {
   std::size_t per;
@@ -442,17 +504,17 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
   thread_bytes(g, sc, dropout, &per);
 
   const fused_backward run(a, g);
-  const std::size_t bh_count = g.B * g.H;
-  const std::size_t tasks = sc == schedule::per_head ? bh_count : bh_count * (g.nkb + g.ng);
+  const std::size_t kv_count = g.B * g.KVH;
+  const std::size_t tasks = sc == schedule::per_head ? kv_count : max_tasks(g);
   auto task = [&](std::size_t id, int tid) {
     ws_carver w(base + static_cast<std::size_t>(tid) * per);
     const tbufs t = carve(w, g, sc, dropout);
     if (sc == schedule::per_head) {
       run.run_head(id, t);
-    } else if (id < bh_count * g.nkb) {  // key blocks first: causal ones at j = 0 are the longest
+    } else if (id < kv_count * g.nkb) {  // key blocks first: causal ones at j = 0 are the longest
       run.run_key_block(id / g.nkb, id % g.nkb, t);
     } else {
-      const std::size_t q = id - bh_count * g.nkb;
+      const std::size_t q = id - kv_count * g.nkb;
       run.run_query_group(q / g.ng, g.ng - 1 - q % g.ng, t);  // longest (last rows) first
     }
   };

@@ -6,7 +6,7 @@
 //
 // P is recomputed the way the reference forward formed it: the scores by
 // the same sgemm call (scale as alpha, one thread here: the same bits), the
-// causal mask as -inf, then P = exp(S - lse) with the library's exp (the
+// masks as -inf (fused_step::mask_tile), then P = exp(S - lse) with the library's exp (the
 // softmax kernels'). A saturated (one-hot) row then gives its 1 exactly.
 #include <cmath>
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include "kernels/vec/vec.hpp"
 #include "ops/dropout_rng.hpp"
 #include "ops/gemm.hpp"
+#include "ops/sdpa_fused_step.hpp"
 #include "ops/sdpa_backward.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
@@ -32,22 +33,24 @@ bool per_thread(const sdpa_plan& p, std::size_t* bytes) {
   return w.size(bytes);
 }
 
-void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) {
+// Head h of sequence b: P and dS of its rows, dQ; dK and dV of its K/V
+// head accumulated (the caller zeroed them; heads of a group in order).
+void head_backward(const sdpa_bwd_args& a, std::size_t b, std::size_t h, float* P, float* dS) {
   const sdpa_plan& p = a.plan;
   const kern::vec_kernels& vk = kern::vec_for(p.x.isa);
   const kern::softmax_kernels& sk = kern::softmax_for(p.x.isa);
-  const std::size_t b = bh / p.heads, h = bh % p.heads, Tq = p.q_len, Tk = p.kv_len, D = p.head_dim, Dv = p.v_dim;
-  auto base = [&](const qkv_sdpa_strides& s) { return b * s.batch + h * s.head; };
-  const float* q = a.q + base(p.q);
-  const float* k = a.k + base(p.k);
-  const float* v = a.v + base(p.v);
-  const float* o = a.out + base(p.o);
-  const float* dout = a.dout + base(p.o);
-  const float* lse = a.lse + bh * Tq;
-  float* dq = a.dq + base(p.q);
-  float* dk = a.dk + base(p.k);
-  float* dv = a.dv + base(p.v);
-  const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(Tk) - static_cast<std::ptrdiff_t>(Tq);
+  const std::size_t Tq = p.q_len, Tk = p.kv_len, D = p.head_dim, Dv = p.v_dim, hk = h / p.group;
+  auto base = [&](const qkv_sdpa_strides& s, std::size_t head) { return b * s.batch + head * s.head; };
+  const float* q = a.q + base(p.q, h);
+  const float* k = a.k + base(p.k, hk);
+  const float* v = a.v + base(p.v, hk);
+  const float* o = a.out + base(p.o, h);
+  const float* dout = a.dout + base(p.o, h);
+  const float* lse = a.lse + (b * p.heads + h) * Tq;
+  float* dq = a.dq + base(p.q, h);
+  float* dk = a.dk + base(p.k, hk);
+  float* dv = a.dv + base(p.v, hk);
+  const fused_step::seq sq = fused_step::seq_of(p, b);
   const bool dropout = p.dropout_p > 0.f;
   const std::uint32_t thresh = dropout::threshold(p.dropout_p);
   const float drop_scale = 1.0f / (1.0f - p.dropout_p);
@@ -60,12 +63,10 @@ void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) 
     const float Di = vk.dot(Dv, doi, o + i * p.o.token);  // D_i = rowsum(dO ∘ O)
     const std::uint64_t key = dropout ? dropout::row_key(p.dropout_seed, b, h, i) : 0;
     float* pi = P + i * Tk;
-    if (lse[i] == -INFINITY) {  // a row that sees no key: P = 0
+    if (lse[i] == -INFINITY || fused_step::keys_of_row(p, sq, i).empty()) {  // a row that sees no key: P = 0
       util::zero_floats(pi, Tk);
     } else {
-      if (p.causal)
-        for (std::size_t j = 0; j < Tk; ++j)
-          if (static_cast<std::ptrdiff_t>(j) > static_cast<std::ptrdiff_t>(i) + off) pi[j] = -INFINITY;
+      fused_step::mask_tile(p, sq, b, h, 1, i, 1, 0, Tk, pi);
       sk.exp_sum(Tk, 1.0f, lse[i], pi, pi);  // P = exp(S - lse); lse >= every score of the row
     }
     for (std::size_t j = 0; j < Tk; ++j) {
@@ -82,11 +83,9 @@ void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) 
       ds = pij * (dpij - Di) * p.scale;
     }
   }
-  for (std::size_t j = 0; j < Tk; ++j) {  // dV_j = sum_i (P m)_ij dO_i ; dK_j = sum_i scale dS_ij Q_i
+  for (std::size_t j = 0; j < Tk; ++j) {  // dV_j += sum_i (P m)_ij dO_i ; dK_j += sum_i scale dS_ij Q_i
     float* dvj = dv + j * p.v.token;
     float* dkj = dk + j * p.k.token;
-    util::zero_floats(dvj, Dv);
-    util::zero_floats(dkj, D);
     for (std::size_t i = 0; i < Tq; ++i) {
       if (P[i * Tk + j] != 0.f) vk.axpy(Dv, P[i * Tk + j], dout + i * p.o.token, dvj);
       if (dS[i * Tk + j] != 0.f) vk.axpy(D, dS[i * Tk + j], q + i * p.q.token, dkj);
@@ -100,11 +99,22 @@ void head_backward(const sdpa_bwd_args& a, std::size_t bh, float* P, float* dS) 
   }
 }
 
+// Task (b, K/V head): dK and dV zeroed, then every query head of its group.
+void group_backward(const sdpa_bwd_args& a, std::size_t bg, float* P, float* dS) {
+  const sdpa_plan& p = a.plan;
+  const std::size_t b = bg / p.kv_heads, hk = bg % p.kv_heads;
+  for (std::size_t j = 0; j < p.kv_len; ++j) {
+    util::zero_floats(a.dk + b * p.k.batch + hk * p.k.head + j * p.k.token, p.head_dim);
+    util::zero_floats(a.dv + b * p.v.batch + hk * p.v.head + j * p.v.token, p.v_dim);
+  }
+  for (std::size_t h = hk * p.group; h < (hk + 1) * p.group; ++h) head_backward(a, b, h, P, dS);
+}
+
 }  // namespace
 
 bool sdpa_backward_reference_workspace(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept {
   std::size_t per;
-  const std::size_t bh = p.batch * p.heads;
+  const std::size_t bh = p.batch * p.kv_heads;
   const std::size_t t = static_cast<std::size_t>(threads) < bh ? static_cast<std::size_t>(threads) : bh;
   return per_thread(p, &per) && !__builtin_mul_overflow(per, t, bytes) &&
          !__builtin_add_overflow(*bytes, ws_carver::kAlign, bytes);
@@ -115,8 +125,8 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
   std::size_t per;
   if (!per_thread(p, &per)) return false;
   char* base = align_workspace(workspace, &bytes);
-  const std::size_t bh = p.batch * p.heads;
-  const float flops = 8.0f * float(bh) * float(p.q_len) * float(p.kv_len) * float(p.head_dim);
+  const std::size_t bh = p.batch * p.kv_heads;  // tasks: one per K/V head, its group inside
+  const float flops = 8.0f * float(p.batch * p.heads) * float(p.q_len) * float(p.kv_len) * float(p.head_dim);
   int threads = threads_for(p.x, flops, bh);
   auto fits = [&](int t) {
     std::size_t need;
@@ -129,7 +139,7 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
     const std::size_t tt = p.q_len * p.kv_len;
     float* P = w.take<float>(tt);
     float* dS = w.take<float>(tt);
-    head_backward(a, id, P, dS);
+    group_backward(a, id, P, dS);
   };
   parallel_for_tasks(p.x, threads, bh, task);
   return true;

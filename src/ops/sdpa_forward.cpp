@@ -23,7 +23,8 @@ using util::mul_ok;
 
 // ---- reference -----------------------------------------------------------
 
-// Per (b, h), one after the other: S = scale Q K^T (GEMM), masked; each row
+// Per (b, h), one after the other: S = scale Q K^T (GEMM), masked
+// (fused_step::mask_tile, a one-row tile: the fused kernel's rules); each row
 // a stable softmax (threaded over rows), then dropout; O = P V (GEMM). The
 // GEMMs thread themselves; every element is computed the same way for any
 // thread count, so the result is too.
@@ -32,18 +33,16 @@ void reference_forward(const sdpa_plan& p, const float* q, const float* k, const
   const dropout_cfg drop(p);
   const kern::softmax_kernels& sk = kern::softmax_for(p.x.isa);
   const std::size_t Tq = p.q_len, Tk = p.kv_len, Dv = p.v_dim;
-  const ll off = static_cast<ll>(Tk) - static_cast<ll>(Tq);
   int threads = threads_for(p.x, 25.0f * static_cast<float>(Tq) * static_cast<float>(Tk), Tq);
   if (threads > max_threads) threads = max_threads;
   for (std::size_t b = 0; b < p.batch; ++b)
     for (std::size_t h = 0; h < p.heads; ++h) {
-      sgemm(p.x, false, true, Tq, Tk, p.head_dim, p.scale, q + base(p.q, b, h), p.q.token, k + base(p.k, b, h),
-            p.k.token, 0.0f, s, Tk, nullptr, 0);
+      const seq sq = seq_of(p, b);
+      sgemm(p.x, false, true, Tq, Tk, p.head_dim, p.scale, q + base(p.q, b, h), p.q.token,
+            k + base(p.k, b, h / p.group), p.k.token, 0.0f, s, Tk, nullptr, 0);
       auto row = [&](std::size_t i) {
         float* si = s + i * Tk;
-        if (p.causal)
-          for (std::size_t j = 0; j < Tk; ++j)
-            if (static_cast<ll>(j) > static_cast<ll>(i) + off) si[j] = kNegInf;
+        mask_tile(p, sq, b, h, 1, i, 1, 0, Tk, si);
         const float row_lse = softmax_row(sk, Tk, 1.0f, si, si, false);
         if (lse) lse[(b * p.heads + h) * Tq + i] = row_lse;
         if (drop.on) {
@@ -53,7 +52,7 @@ void reference_forward(const sdpa_plan& p, const float* q, const float* k, const
         }
       };
       parallel_for_static(p.x, threads, Tq, row);
-      sgemm(p.x, false, false, Tq, Dv, Tk, 1.0f, s, Tk, v + base(p.v, b, h), p.v.token, 0.0f, out + base(p.o, b, h),
+      sgemm(p.x, false, false, Tq, Dv, Tk, 1.0f, s, Tk, v + base(p.v, b, h / p.group), p.v.token, 0.0f, out + base(p.o, b, h),
             p.o.token, nullptr, 0);
     }
 }

@@ -65,10 +65,10 @@ bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* fl
   return true;
 }
 
-// Floats of the V pairs of every head (BF16: vp [batch*heads][ceil(kv_len/2)][v_dim] dwords), rounded to whole lines.
+// Floats of the V pairs of every K/V head (BF16: vp [batch*kv_heads][ceil(kv_len/2)][v_dim] dwords), rounded to whole lines.
 bool vpairs_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
   std::size_t n = 0;
-  if (type == QKV_DTYPE_BF16 && (!mul_ok(p.batch, p.heads, &n) || !mul_ok(n, (p.kv_len + 1) / 2, &n) ||
+  if (type == QKV_DTYPE_BF16 && (!mul_ok(p.batch, p.kv_heads, &n) || !mul_ok(n, (p.kv_len + 1) / 2, &n) ||
                                  !mul_ok(n, p.v_dim, &n) || !add_ok(n, kSdpaAlign / sizeof(float) - 1, &n)))
     return false;
   *floats = n / (kSdpaAlign / sizeof(float)) * (kSdpaAlign / sizeof(float));
@@ -151,10 +151,13 @@ struct lowp_call {
     for (std::size_t e = 0; e < Dv * br; ++e) ot[e] = 0.0f;
 
     const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
-    const std::size_t end = kv_end(p, i0, rows);
-    const std::size_t kh = base(p.k, b, h), vh = base(p.v, b, h);
-    const std::uint32_t* vph = vpairs + (b * p.heads + h) * vpairs_head();
-    for (std::size_t j0 = 0; j0 < end; j0 += kTile) {
+    const seq sq = seq_of(p, b);
+    const key_range seen = keys_of_rows(p, sq, i0, rows);
+    const std::size_t hk = h / p.group;  // the K/V head of query head h
+    const std::size_t kh = base(p.k, b, hk), vh = base(p.v, b, hk);
+    const std::uint32_t* vph = vpairs + (b * p.kv_heads + hk) * vpairs_head();
+    const std::size_t end = seen.empty() ? 0 : seen.hi;
+    for (std::size_t j0 = seen.empty() ? 0 : seen.lo / kTile * kTile; j0 < end; j0 += kTile) {
       const std::size_t kb = end - j0 < kTile ? end - j0 : kTile;
       const void* kt = at(k, kh + j0 * p.k.token);
       const void* vt = at(v, vh + j0 * p.v.token);
@@ -168,7 +171,7 @@ struct lowp_call {
           widen(D, static_cast<const std::uint16_t*>(kt) + j * p.k.token, kw + j * D);
         kn.scores(kb, D, qt, kw, D, st);
       }
-      mask_diagonal(p, br, i0, j0, kb, st);
+      mask_tile(p, sq, b, h, br, i0, rows, j0, kb, st);
       if (kDotBuilt && bk && !drop.on) {
         bk->softmax_pairs(kb, st, m, l, alpha, pp);
       } else {
@@ -228,19 +231,20 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                     lse,
                     reinterpret_cast<std::uint32_t*>(vpairs)};
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
-  const std::size_t heads = p.batch * p.heads;
+  const std::size_t heads = p.batch * p.heads, kv_heads = p.batch * p.kv_heads;
   const std::size_t tasks = heads * nqt;
   float flops = 4.0f * static_cast<float>(heads) * static_cast<float>(p.q_len) * static_cast<float>(p.kv_len) *
                 static_cast<float>(p.head_dim + p.v_dim) / 2.0f;
   if (p.causal) flops *= 0.5f;
+  if (p.window && p.window < p.kv_len) flops *= static_cast<float>(p.window) / static_cast<float>(p.kv_len);
   int threads = threads_for(p.x, flops, tasks);
   if (threads > max_threads) threads = max_threads;
   if (kDotBuilt && c.bk) {  // V's key pairs, every head, a key tile per step
     const std::size_t nkt = (p.kv_len + kTile - 1) / kTile;
-    parallel_for_static(p.x, threads, heads * nkt, [&](std::size_t t) {
+    parallel_for_static(p.x, threads, kv_heads * nkt, [&](std::size_t t) {
       const std::size_t bh = t / nkt, j0 = t % nkt * kTile;
       const std::size_t kb = p.kv_len - j0 < kTile ? p.kv_len - j0 : kTile;
-      const auto* vb = static_cast<const std::uint16_t*>(v) + base(p.v, bh / p.heads, bh % p.heads);
+      const auto* vb = static_cast<const std::uint16_t*>(v) + base(p.v, bh / p.kv_heads, bh % p.kv_heads);
       c.bk->pack_v(kb, p.v_dim, vb + j0 * p.v.token, p.v.token, c.vpairs + bh * c.vpairs_head() + j0 / 2 * p.v_dim);
     });
   }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // sdpa_fused_step - the parts of one fused-forward step that do not depend
-// on the element type: where a head starts, the causal extent and diagonal
-// mask of a query tile, and dropout on a tile of weights. Used by the fused
+// on the element type: where a head starts, which keys a query tile sees
+// (per-sequence lengths, causal, window) and the masking of a score tile,
+// and dropout on a tile of weights. Used by the fused
 // driver of every type (sdpa_forward_lowp.cpp: sdpa_fused_forward), so
 // fp32, bf16 and fp16 mask and drop the same weights.
 #pragma once
@@ -33,25 +34,64 @@ struct dropout_cfg {
         keep_scale(p.dropout_p > 0.0f ? 1.0f / (1.0f - p.dropout_p) : 1.0f) {}
 };
 
-// Query i sees key j iff j <= i + kv_len - q_len (bottom-right aligned
-// causal mask). The keys rows [i0, i0 + rows) see at all: [0, kv_end).
-inline std::size_t kv_end(const sdpa_plan& p, std::size_t i0, std::size_t rows) {
-  if (!p.causal) return p.kv_len;
-  const ll off = static_cast<ll>(p.kv_len) - static_cast<ll>(p.q_len);
-  const ll last = static_cast<ll>(i0 + rows - 1) + off;  // the furthest key any row sees
-  return last < 0 ? 0 : std::min(static_cast<std::size_t>(last) + 1, p.kv_len);
+// Sequence b as its queries see it: q_b queries, k_b keys, and query i at
+// key position i + off (bottom-right alignment).
+struct seq {
+  std::size_t q_len, kv_len;
+  ll off;
+};
+inline seq seq_of(const sdpa_plan& p, std::size_t b) {
+  seq s;
+  s.q_len = p.q_lens ? p.q_lens[b] : p.q_len;
+  s.kv_len = p.kv_lens ? p.kv_lens[b] : p.kv_len;
+  s.off = static_cast<ll>(s.kv_len) - static_cast<ll>(s.q_len);
+  return s;
 }
 
-// Sets the scores st[kb][br] of keys [j0, j0 + kb) that queries from i0 do
-// not see to -INFINITY (nothing to do off the causal diagonal).
-inline void mask_diagonal(const sdpa_plan& p, std::size_t br, std::size_t i0, std::size_t j0, std::size_t kb,
-                          float* st) {
-  const ll off = static_cast<ll>(p.kv_len) - static_cast<ll>(p.q_len);
-  if (!p.causal || static_cast<ll>(j0 + kb - 1) <= static_cast<ll>(i0) + off) return;
-  for (std::size_t j = 0; j < kb; ++j) {
-    const ll first_seeing = static_cast<ll>(j0 + j) - off - static_cast<ll>(i0);  // first row r that sees j
-    const std::size_t hidden = static_cast<std::size_t>(std::clamp<ll>(first_seeing, 0, static_cast<ll>(br)));
-    for (std::size_t r = 0; r < hidden; ++r) st[j * br + r] = kNegInf;
+// Keys [lo, hi) (none when lo >= hi).
+struct key_range {
+  std::size_t lo, hi;
+  bool empty() const { return lo >= hi; }
+};
+
+// The keys query i sees before the additive mask: padding rows none; then
+// j < k_b, causal j <= i + off, window j > i + off - window. Both bounds are
+// nondecreasing in i, so a block of rows sees [lo of its first row, hi of
+// its last).
+inline key_range keys_of_row(const sdpa_plan& p, const seq& s, std::size_t i) {
+  key_range r{0, 0};
+  if (i >= s.q_len) return r;
+  const ll pos = static_cast<ll>(i) + s.off;
+  r.hi = s.kv_len;
+  if (p.causal) r.hi = pos < 0 ? 0 : std::min(static_cast<std::size_t>(pos) + 1, s.kv_len);
+  if (p.window) {
+    const ll first = pos - static_cast<ll>(p.window) + 1;
+    r.lo = first < 0 ? 0 : static_cast<std::size_t>(first);
+  }
+  return r;
+}
+inline key_range keys_of_rows(const sdpa_plan& p, const seq& s, std::size_t i0, std::size_t rows) {
+  if (i0 >= s.q_len) return {0, 0};
+  const std::size_t last = std::min(i0 + rows, s.q_len) - 1;
+  return {keys_of_row(p, s, i0).lo, keys_of_row(p, s, last).hi};
+}
+
+// Scores st[kb][br] of rows [i0, i0 + rows) x keys [j0, j0 + kb) of head
+// (b, h): adds the additive mask, then sets what a row does not see to
+// -INFINITY. Nothing to do for a tile every row sees whole.
+inline void mask_tile(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
+                      std::size_t rows, std::size_t j0, std::size_t kb, float* st) {
+  if (p.mask) {
+    const float* m = p.mask + b * p.mask_strides.batch + h * p.mask_strides.head + i0 * p.mask_strides.token + j0;
+    for (std::size_t r = 0; r < rows; ++r, m += p.mask_strides.token)
+      for (std::size_t j = 0; j < kb; ++j) st[j * br + r] += m[j];
+  }
+  if (i0 + rows <= s.q_len && keys_of_row(p, s, i0 + rows - 1).lo <= j0 && keys_of_row(p, s, i0).hi >= j0 + kb)
+    return;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const key_range kr = keys_of_row(p, s, i0 + r);
+    for (std::size_t j = 0; j < kb; ++j)
+      if (j0 + j < kr.lo || j0 + j >= kr.hi) st[j * br + r] = kNegInf;
   }
 }
 

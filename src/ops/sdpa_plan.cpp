@@ -24,6 +24,13 @@ sdpa_plan resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept {
   p.dropout_p = d.dropout_p;
   p.dropout_seed = d.dropout_seed;
   p.algo = d.algo == QKV_SDPA_REFERENCE ? QKV_SDPA_REFERENCE : QKV_SDPA_FUSED;
+  p.kv_heads = d.kv_heads ? d.kv_heads : d.heads;
+  p.group = d.heads / p.kv_heads;
+  p.window = d.window;
+  p.kv_lens = d.kv_lens;
+  p.q_lens = d.q_lens;
+  p.mask = d.mask;
+  p.mask_strides = d.mask_strides;
   p.x = x;
   return p;
 }

@@ -24,6 +24,13 @@ struct sdpa_plan {
   float dropout_p;               // in [0, 1); 0 disables dropout
   std::uint64_t dropout_seed;
   qkv_sdpa_algo algo;            // QKV_SDPA_FUSED or QKV_SDPA_REFERENCE (AUTO is the fused kernel)
+  std::size_t kv_heads;          // heads of K and V: never 0 (0 in the description is heads)
+  std::size_t group;             // heads / kv_heads: query head h reads K/V head h / group
+  std::size_t window;            // 0: none; else query i sees keys j > i + k_b - q_b - window
+  const std::size_t* kv_lens;    // null, or keys of each sequence (<= kv_len)
+  const std::size_t* q_lens;     // null, or queries of each sequence (<= q_len)
+  const float* mask;             // null, or the additive mask through mask_strides
+  qkv_sdpa_strides mask_strides;
   exec x;                        // the settings, read once at the C boundary
 };
 

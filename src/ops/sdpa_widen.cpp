@@ -11,20 +11,20 @@ namespace {
 
 struct shape {
   const qkv_sdpa_strides* s;
-  std::size_t len, dim;
+  std::size_t heads, len, dim;
 };
 
 shape shape_of(const sdpa_plan& p, sdpa_tensor t) {
   switch (t) {
-    case sdpa_tensor::q: return {&p.q, p.q_len, p.head_dim};
-    case sdpa_tensor::k: return {&p.k, p.kv_len, p.head_dim};
-    case sdpa_tensor::v: return {&p.v, p.kv_len, p.v_dim};
-    default: return {&p.o, p.q_len, p.v_dim};
+    case sdpa_tensor::q: return {&p.q, p.heads, p.q_len, p.head_dim};
+    case sdpa_tensor::k: return {&p.k, p.kv_heads, p.kv_len, p.head_dim};
+    case sdpa_tensor::v: return {&p.v, p.kv_heads, p.kv_len, p.v_dim};
+    default: return {&p.o, p.heads, p.q_len, p.v_dim};
   }
 }
 
-qkv_sdpa_strides contiguous(const sdpa_plan& p, std::size_t len, std::size_t dim) {
-  return {p.heads * len * dim, len * dim, dim};
+qkv_sdpa_strides contiguous(std::size_t heads, std::size_t len, std::size_t dim) {
+  return {heads * len * dim, len * dim, dim};
 }
 
 // Every row of tensor t between its typed layout (`typed`, strided) and its
@@ -37,7 +37,7 @@ void convert_rows(const kern::convert_kernels& cv, qkv_dtype type, const sdpa_pl
   const std::size_t es = f32 ? sizeof(float) : sizeof(std::uint16_t);
   std::size_t d = 0;
   for (std::size_t b = 0; b < p.batch; ++b)
-    for (std::size_t h = 0; h < p.heads; ++h)
+    for (std::size_t h = 0; h < sh.heads; ++h)
       for (std::size_t i = 0; i < sh.len; ++i, d += sh.dim) {
         const std::size_t so = b * sh.s->batch + h * sh.s->head + i * sh.s->token;
         void* row = const_cast<char*>(static_cast<const char*>(typed)) + so * es;
@@ -58,7 +58,7 @@ void convert_rows(const kern::convert_kernels& cv, qkv_dtype type, const sdpa_pl
 bool sdpa_wide_floats(const sdpa_plan& p, sdpa_tensor t, std::size_t* floats) noexcept {
   const shape sh = shape_of(p, t);
   std::size_t n;
-  return util::mul_ok(p.batch, p.heads, &n) && util::mul_ok(n, sh.len, &n) && util::mul_ok(n, sh.dim, floats);
+  return util::mul_ok(p.batch, sh.heads, &n) && util::mul_ok(n, sh.len, &n) && util::mul_ok(n, sh.dim, floats);
 }
 
 bool sdpa_wide_slots(const sdpa_plan& p, const sdpa_tensor* which, int n, std::size_t* offsets,
@@ -77,10 +77,10 @@ bool sdpa_wide_slots(const sdpa_plan& p, const sdpa_tensor* which, int n, std::s
 sdpa_plan sdpa_contiguous_plan(const sdpa_plan& p) noexcept {
   sdpa_plan c;
   util::copy_bytes(&c, &p, sizeof c);  // not `= p`: bare-metal GCC calls memcpy for it
-  c.q = contiguous(p, p.q_len, p.head_dim);
-  c.k = contiguous(p, p.kv_len, p.head_dim);
-  c.v = contiguous(p, p.kv_len, p.v_dim);
-  c.o = contiguous(p, p.q_len, p.v_dim);
+  c.q = contiguous(p.heads, p.q_len, p.head_dim);
+  c.k = contiguous(p.kv_heads, p.kv_len, p.head_dim);
+  c.v = contiguous(p.kv_heads, p.kv_len, p.v_dim);
+  c.o = contiguous(p.heads, p.q_len, p.v_dim);
   return c;
 }
 

@@ -2,7 +2,7 @@
 // sdpa_widen - fp32 copies of bf16/fp16 attention tensors, for the paths of
 // qkv_sdpa_forward_ex / qkv_sdpa_backward_ex that run the fp32 drivers
 // unchanged (the reference forward, and the backward): every (batch, head)
-// slice widened (exactly) into a contiguous [batch][heads][len][dim] fp32
+// slice widened (exactly) into a contiguous [batch][heads][len][dim] fp32 (K, V: kv_heads)
 // copy, and fp32 results narrowed back (nearest even). Widening is exact, so
 // the fp32 driver sees the very values the caller stored. Single-threaded:
 // each pass is memory-bound and small next to the attention it feeds.
