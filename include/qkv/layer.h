@@ -13,9 +13,10 @@
  *
  * Parameters live in ONE caller-owned float buffer of qkv_mha_param_count()
  * floats, in this order (offsets from qkv_mha_param_layout()):
- *   W_q [d_in][d_out], W_k [d_in][d_out], W_v [d_in][d_out],
- *   b_q [d_out], b_k [d_out], b_v [d_out]           (only if qkv_bias)
+ *   W_q [d_in][d_out], W_k [d_in][d_kv], W_v [d_in][d_kv],
+ *   b_q [d_out], b_k [d_kv], b_v [d_kv]             (only if qkv_bias)
  *   W_o [d_out][d_out], b_o [d_out]                 (only if out_proj)
+ * where d_kv = d_out unless the layer has fewer K/V heads (num_kv_heads).
  * Weights are in the x*W layout ([in][out], row-major). PyTorch's nn.Linear
  * stores weight as [out][in]: use qkv_linear_weight_from_torch() to convert.
  * Gradients use the same layout in a buffer of the same size.
@@ -66,6 +67,14 @@ typedef struct qkv_mha_desc {
                                for the backward (qkv_mha_cache_size() grows by them); params, X, Y, dY, dX keep their float types.
                                Error: 2^-8 relative per rounded operand, i.e. about
                                2^-7 of sum_k |a||b| per projection (docs/layer.md). */
+  /* since 0.5; zero keeps each feature off */
+  size_t num_kv_heads;   /**< 0: num_heads; else a divisor of num_heads: grouped-query attention
+                              (1: multi-query). K and V have num_kv_heads heads of d_head, so
+                              W_k, W_v are [d_in][d_kv] and b_k, b_v [d_kv] with
+                              d_kv = num_kv_heads * d_head; query head h attends with K/V head
+                              h / (num_heads / num_kv_heads); KV caches store d_kv per token. */
+  size_t window;         /**< 0: none; else sliding-window attention: token t attends to tokens
+                              s > t - window only (and s <= t when causal), qkv/attention.h. */
 } qkv_mha_desc;
 
 /** Offsets (in floats) of each parameter tensor in the flat buffer;
@@ -81,7 +90,7 @@ QKV_EXTERN_C_BEGIN
 
 /** Checks a description.
  *  @param[in] desc  the layer.
- *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, d_out not
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, num_kv_heads not dividing num_heads, d_out not
  *  divisible by num_heads); QKV_ERR_BAD_ARGUMENT (flags not 0/1, dropout_p outside
  *  [0, 1) or NaN, compute_type neither QKV_DTYPE_F32 nor QKV_DTYPE_BF16);
  *  QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
@@ -306,8 +315,17 @@ typedef enum qkv_kv_format {
 typedef struct qkv_mha_kv_state {
   size_t batch;    /**< sequences decoded together */
   size_t capacity; /**< tokens per sequence the buffer holds */
-  size_t length;   /**< tokens cached so far (same for every sequence) */
+  size_t length;   /**< tokens cached so far in every sequence (when lengths is NULL) */
   qkv_kv_format format; /**< how K and V are stored (QKV_KV_F32 when zeroed) */
+  size_t* lengths; /**< since 0.5. NULL (every sequence holds length tokens), or a caller
+                        array of batch counts: sequence b holds lengths[b] tokens (ragged
+                        batched decoding). Decoding then appends each sequence's new tokens
+                        at its own length, each new token attends to its own sequence's
+                        tokens only, and every lengths[b] grows by n_new (length is not
+                        used). Setting lengths[b] back to a smaller value drops tokens:
+                        e.g. after prefilling right-padded prompts together, set each
+                        lengths[b] to its prompt's true length and decoding overwrites the
+                        padding. */
 } qkv_mha_kv_state;
 
 /** Bytes of a KV cache for @p batch sequences of up to @p capacity tokens.
@@ -319,7 +337,8 @@ typedef struct qkv_mha_kv_state {
 QKV_API qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t capacity, size_t* bytes);
 
 /** Bytes of a KV cache in @p format: for each of K and V, batch x capacity
- *  rows of d_out elements (QKV_KV_Q8_0: d_out / 32 blocks of 34 bytes).
+ *  rows of d_kv elements (d_out, or num_kv_heads * d_head; QKV_KV_Q8_0: d_kv / 32 blocks
+ *  of 34 bytes).
  *  @param[in]  desc             the layer.
  *  @param[in]  batch, capacity  each >= 1.
  *  @param[in]  format           a qkv_kv_format.
@@ -355,7 +374,8 @@ QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, 
  *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes or state NULL); QKV_ERR_BAD_ARGUMENT
  *  (threads < 1, state->format outside the enum); the statuses of qkv_mha_validate();
  *  QKV_ERR_BAD_SHAPE (also QKV_KV_Q8_0 with head_dim % 32 != 0); QKV_ERR_SIZE_OVERFLOW;
- *  QKV_ERR_CAPACITY (length + n_new > capacity). */
+ *  QKV_ERR_CAPACITY (length + n_new > capacity, or with state->lengths any lengths[b] + n_new).
+ *  The size covers the state's current lengths: query it again when they grow. */
 QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
                                                  size_t n_new, int threads, size_t* bytes);
 
@@ -380,7 +400,7 @@ QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const
  *  @param[in]     workspace        qkv_mha_decode_workspace_size() bytes, any alignment
  *                                  (the workspace rule of qkv/qkv.h).
  *  @param[in]     workspace_bytes  its size in bytes.
- *  @return QKV_OK; QKV_ERR_CAPACITY if length + n_new > capacity (nothing changed);
+ *  @return QKV_OK; QKV_ERR_CAPACITY if length + n_new (any lengths[b] + n_new) > capacity (nothing changed);
  *  QKV_ERR_BAD_ARGUMENT for a non-causal layer or a format outside the enum;
  *  QKV_ERR_BAD_SHAPE for QKV_KV_Q8_0 with head_dim % 32 != 0; QKV_ERR_NOT_FINITE
  *  when a new K or V value cannot be stored in a q8_0 cache (NaN, Inf, or a

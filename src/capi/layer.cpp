@@ -26,7 +26,9 @@ constexpr std::size_t kAbsent = SIZE_MAX;
 
 qkv_status validate(const qkv_mha_desc* d) {
   if (!d) return QKV_ERR_NULL_POINTER;
-  if (d->d_in == 0 || d->d_out == 0 || d->num_heads == 0 || d->d_out % d->num_heads != 0) return QKV_ERR_BAD_SHAPE;
+  if (d->d_in == 0 || d->d_out == 0 || d->num_heads == 0 || d->d_out % d->num_heads != 0 ||
+      (d->num_kv_heads != 0 && d->num_heads % d->num_kv_heads != 0))
+    return QKV_ERR_BAD_SHAPE;
   for (int flag : {d->causal, d->qkv_bias, d->out_proj})
     if (flag != 0 && flag != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;
@@ -47,13 +49,13 @@ qkv_status check_packed(const qkv_mha_desc& d, const void* packed, std::size_t p
   if (reinterpret_cast<std::uintptr_t>(packed) % 64 != 0) return QKV_ERR_BAD_ARGUMENT;
   if (packed_bytes < qkv::ops::kMhaPackedHeader) return QKV_ERR_BAD_FORMAT;
   std::uint32_t h32[4];
-  std::uint64_t h64[3];
+  std::uint64_t h64[4];
   qkv::util::copy_bytes(h32, packed, sizeof h32);
   qkv::util::copy_bytes(h64, static_cast<const char*>(packed) + sizeof h32, sizeof h64);
   const std::uint32_t flags = (d.qkv_bias ? 1u : 0u) | (d.out_proj ? 2u : 0u);
   if (h32[0] != QKV_MHA_PACKED_MAGIC || h32[1] != QKV_MHA_PACKED_VERSION ||
       (h32[2] != QKV_DTYPE_BF16 && h32[2] != QKV_DTYPE_I8) || h32[3] != flags || h64[0] != d.d_in ||
-      h64[1] != d.d_out)
+      h64[1] != d.d_out || h64[3] != qkv::ops::mha_kv_width(d))
     return QKV_ERR_BAD_FORMAT;
   const qkv_dtype t = static_cast<qkv_dtype>(h32[2]);
   const std::size_t need = qkv::ops::mha_packed_layout_for(d, t).bytes;
@@ -68,6 +70,15 @@ bool format_ok(const qkv_kv_format& f) {
   const long long v = qkv::capi::enum_value(f);
   return v >= 0 && v < QKV_KV_FORMAT_COUNT;
 }
+// The longest sequence of a cache state, or false when one of n_new more
+// tokens would not fit (QKV_ERR_CAPACITY).
+bool longest_fits(const qkv_mha_kv_state& st, std::size_t n_new, std::size_t* longest) {
+  std::size_t m = st.lengths ? 0 : st.length;
+  for (std::size_t b = 0; st.lengths && b < st.batch; ++b) m = st.lengths[b] > m ? st.lengths[b] : m;
+  *longest = m;
+  return m <= st.capacity && n_new <= st.capacity - m;
+}
+
 // q8_0 blocks must not straddle heads.
 bool format_fits(qkv_kv_format f, const qkv::ops::mha_dims& n) {
   return f != QKV_KV_Q8_0 || n.d_head % QKV_Q8_0_BLOCK == 0;
@@ -75,15 +86,17 @@ bool format_fits(qkv_kv_format f, const qkv::ops::mha_dims& n) {
 
 qkv_status layout(const qkv_mha_desc* d, qkv_mha_layout* p) {
   if (qkv_status st = validate(d); st != QKV_OK) return st;
-  std::size_t w, off = 0;
+  std::size_t w, wkv, off = 0;
+  const std::size_t d_kv = qkv::ops::mha_kv_width(*d);  // <= d_out
   if (!mul_ok(d->d_in, d->d_out, &w)) return QKV_ERR_SIZE_OVERFLOW;
+  wkv = d->d_in * d_kv;
   qkv_mha_layout l{kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, kAbsent, 0};
   auto place = [&](std::size_t* field, std::size_t n) {
     *field = off;
     return add_ok(off, n, &off);
   };
-  bool ok = place(&l.w_q, w) && place(&l.w_k, w) && place(&l.w_v, w);
-  if (ok && d->qkv_bias) ok = place(&l.b_q, d->d_out) && place(&l.b_k, d->d_out) && place(&l.b_v, d->d_out);
+  bool ok = place(&l.w_q, w) && place(&l.w_k, wkv) && place(&l.w_v, wkv);
+  if (ok && d->qkv_bias) ok = place(&l.b_q, d->d_out) && place(&l.b_k, d_kv) && place(&l.b_v, d_kv);
   if (ok && d->out_proj) {
     std::size_t wo;
     ok = mul_ok(d->d_out, d->d_out, &wo) && place(&l.w_o, wo) && place(&l.b_o, d->d_out);
@@ -101,7 +114,7 @@ qkv_status dims(const qkv_mha_desc* d, std::size_t batch, std::size_t seq, qkv::
   if (!mul_ok(batch, seq, &rows) || !mul_ok(rows, d->d_out, &e) || !mul_ok(e, 8, &e) ||
       !mul_ok(rows, d->d_in, &e) || !mul_ok(rows, d->num_heads, &e) || e > qkv::capi::kMaxElems)
     return QKV_ERR_SIZE_OVERFLOW;
-  *n = qkv::ops::mha_dims{batch, seq, d->d_in, d->d_out, d->num_heads, d->d_out / d->num_heads, rows};
+  *n = qkv::ops::mha_dims_for(*d, batch, seq);
   return QKV_OK;
 }
 
@@ -136,9 +149,10 @@ namespace {
 // "mha_forward,avx512,fused attention,B4 T256 d_in768 d_out768 H12 causal,threads 2".
 void report_layer(const qkv::capi::report_clock& clock, const char* routine, const qkv::ops::exec& x,
                   const qkv_mha_desc& d, size_t batch, size_t tokens) {
-  qkv::capi::report(clock.microseconds(), "%s,%s,fused attention,B%zu T%zu d_in%zu d_out%zu H%zu%s,threads %d%s",
+  qkv::capi::report(clock.microseconds(), "%s,%s,fused attention,B%zu T%zu d_in%zu d_out%zu H%zu/%zu%s window %zu,threads %d%s",
                     routine, qkv_isa_name(x.isa), batch, tokens, d.d_in, d.d_out, d.num_heads,
-                    d.causal ? " causal" : "", x.threads, x.pool.parallel_for ? " (executor)" : "");
+                    d.num_kv_heads ? d.num_kv_heads : d.num_heads, d.causal ? " causal" : "", d.window, x.threads,
+                    x.pool.parallel_for ? " (executor)" : "");
 }
 
 // qkv_mha_forward (params) and qkv_mha_forward_packed (packed, never
@@ -188,9 +202,10 @@ qkv_status decode_workspace_query(const qkv_mha_desc* desc, const qkv_dtype* wty
   const qkv_kv_format& format = state->format;
   if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
   if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
+  std::size_t longest;
+  if (!longest_fits(*state, n_new, &longest)) return QKV_ERR_CAPACITY;
   *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, wtype ? *wtype : QKV_DTYPE_F32,
-                                                 format, state->batch, n_new, state->length + n_new, threads);
+                                                 format, state->batch, n_new, longest + n_new, threads);
   return QKV_OK;
 }
 
@@ -210,19 +225,23 @@ qkv_status decode_call(const qkv_mha_desc* desc, const float* params, const void
   qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
   if (!params)
     if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
-  if (state->length > state->capacity || n_new > state->capacity - state->length) return QKV_ERR_CAPACITY;
-  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_out))
+  std::size_t longest;
+  if (!longest_fits(*state, n_new, &longest)) return QKV_ERR_CAPACITY;
+  if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_kv))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::mha_decode_workspace_bytes(xc.isa, *desc, src.wtype, format, state->batch,
-                                                                n_new, state->length + n_new, 1);
+                                                                n_new, longest + n_new, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   const qkv::capi::report_clock clock;
-  if (!qkv::ops::mha_decode(xc, *desc, src, format, state->batch, state->capacity, state->length, n_new, kv_buffer,
-                            x_new, y_new, workspace, workspace_bytes))
+  if (!qkv::ops::mha_decode(xc, *desc, src, format, state->batch, state->capacity, state->length, state->lengths,
+                            n_new, kv_buffer, x_new, y_new, workspace, workspace_bytes))
     return QKV_ERR_NOT_FINITE;
   if (clock.on()) report_layer(clock, params ? "mha_decode" : "mha_decode_packed", xc, *desc, state->batch, n_new);
-  state->length += n_new;
+  if (state->lengths)
+    for (std::size_t b = 0; b < state->batch; ++b) state->lengths[b] += n_new;
+  else
+    state->length += n_new;
   return QKV_OK;
 }
 
@@ -257,12 +276,12 @@ qkv_status qkv_mha_init(const qkv_mha_desc* desc, float* params, uint64_t seed) 
   // change the weights.
   const float in_bound = 1.0f / std::sqrt(static_cast<float>(desc->d_in));
   const float out_bound = 1.0f / std::sqrt(static_cast<float>(desc->d_out));
-  const std::size_t w = desc->d_in * desc->d_out;
+  const std::size_t w = desc->d_in * desc->d_out, d_kv = qkv::ops::mha_kv_width(*desc), wkv = desc->d_in * d_kv;
   const struct {
     std::size_t off, n;
     float bound;
-  } tensors[] = {{l.w_q, w, in_bound},      {l.w_k, w, in_bound},      {l.w_v, w, in_bound},
-                 {l.b_q, desc->d_out, in_bound}, {l.b_k, desc->d_out, in_bound}, {l.b_v, desc->d_out, in_bound},
+  } tensors[] = {{l.w_q, w, in_bound},      {l.w_k, wkv, in_bound},      {l.w_v, wkv, in_bound},
+                 {l.b_q, desc->d_out, in_bound}, {l.b_k, d_kv, in_bound}, {l.b_v, d_kv, in_bound},
                  {l.w_o, desc->d_out * desc->d_out, out_bound}, {l.b_o, desc->d_out, out_bound}};
   const qkv::ops::exec x = qkv::ops::current_exec();
   std::uint64_t stream = 0;
@@ -347,8 +366,8 @@ qkv_status qkv_mha_kv_cache_size_ex(const qkv_mha_desc* desc, size_t batch, size
   if (!format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   // The fp32 size bounds every format's (at most 4 bytes per element).
   std::size_t b;
-  if (!mul_ok(n.rows * n.d_out, 2 * sizeof(float), &b)) return QKV_ERR_SIZE_OVERFLOW;
-  *bytes = qkv::ops::mha_kv_cache_bytes(format, batch, capacity, n.d_out);
+  if (!mul_ok(n.rows * n.d_kv, 2 * sizeof(float), &b)) return QKV_ERR_SIZE_OVERFLOW;
+  *bytes = qkv::ops::mha_kv_cache_bytes(format, batch, capacity, n.d_kv);
   return QKV_OK;
 }
 
@@ -360,7 +379,7 @@ qkv_status qkv_mha_kv_cache_init_ex(qkv_mha_kv_state* state, size_t batch, size_
   if (!state) return QKV_ERR_NULL_POINTER;
   if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
   if (batch == 0 || capacity == 0) return QKV_ERR_BAD_SHAPE;
-  *state = qkv_mha_kv_state{batch, capacity, 0, format};
+  *state = qkv_mha_kv_state{batch, capacity, 0, format, nullptr};
   return QKV_OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include "capi/enum_value.hpp"
 #include "io/safetensors.hpp"
+#include "ops/mha_layer.hpp"
 #include "qkv/safetensors.h"
 
 namespace {
@@ -53,14 +54,17 @@ std::size_t find(const qkv_tensor_view* views, std::size_t count, const char* pr
   return count;
 }
 
-// Rank and shape of parameter p.
+// Rank and shape of parameter p (K and V: d_kv columns).
 std::size_t shape_of(const param& p, const qkv_mha_desc& d, std::size_t* shape) {
+  const bool kv = p.offset == &qkv_mha_layout::w_k || p.offset == &qkv_mha_layout::w_v ||
+                  p.offset == &qkv_mha_layout::b_k || p.offset == &qkv_mha_layout::b_v;
+  const std::size_t cols = kv ? qkv::ops::mha_kv_width(d) : d.d_out;
   if (p.vector) {
-    shape[0] = d.d_out;
+    shape[0] = cols;
     return 1;
   }
   shape[0] = p.square ? d.d_out : d.d_in;
-  shape[1] = d.d_out;
+  shape[1] = cols;
   return 2;
 }
 

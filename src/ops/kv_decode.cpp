@@ -82,7 +82,10 @@ void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::s
         cv.f16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
     }
   };
-  const std::size_t kv_len = p.length + p.n_new, T = tile_rows(p.d_head);
+  std::size_t kv_len = p.lengths ? 0 : p.length + p.n_new;  // the longest sequence's, for the scratch slots
+  for (std::size_t b = 0; p.lengths && b < p.batch; ++b)
+    if (p.lengths[b] + p.n_new > kv_len) kv_len = p.lengths[b] + p.n_new;
+  const std::size_t T = tile_rows(p.d_head), group = p.heads / p.kv_heads;
   const std::size_t slot = slot_floats(kv_len, p.d_head);
   float* base = util::align_up(ws, 64);
   const std::size_t fit = (ws_bytes - 64) / (slot * sizeof(float));  // >= 1: the caller checked 1 thread's need
@@ -93,11 +96,13 @@ void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::s
     const std::size_t i = t % p.n_new, h = t / p.n_new % p.heads, b = t / p.n_new / p.heads;
     float* scores = base + static_cast<std::size_t>(s) * slot;
     float* tile = scores + util::round_up(kv_len, 16);
-    const std::size_t n_keys = p.length + i + 1;
+    const std::size_t end = (p.lengths ? p.lengths[b] : p.length) + i + 1;  // keys [start, end) are seen
+    const std::size_t start = p.window && end > p.window ? end - p.window : 0, n_keys = end - start;
     const std::size_t row = (b * p.n_new + i) * p.d_out + h * p.d_head;
     const float* q = p.q + row;
     float* o = p.out + row;
-    const std::size_t first = b * p.capacity * p.row_bytes + head_offset(p.format, h, p.d_head);
+    const std::size_t first =
+        (b * p.capacity + start) * p.row_bytes + head_offset(p.format, h / group, p.d_head);
     const unsigned char* kb = static_cast<const unsigned char*>(p.k) + first;
     const unsigned char* vb = static_cast<const unsigned char*>(p.v) + first;
     for (std::size_t j = 0; j < n_keys; j += T) {

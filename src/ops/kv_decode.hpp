@@ -29,8 +29,11 @@ void kv_store(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, con
 struct kv_attention_problem {
   qkv_kv_format format;    // not QKV_KV_F32
   std::size_t batch, heads, n_new, length;  // queries [length, length + n_new) of each sequence
-  std::size_t d_head, d_out;                // d_out = heads * d_head
-  std::size_t capacity, row_bytes;          // cache rows per sequence, bytes per row
+  const std::size_t* lengths;               // null, or each sequence's own `length`
+  std::size_t kv_heads;                     // query head h reads cached head h / (heads / kv_heads)
+  std::size_t window;                       // 0, or query at position t sees keys > t - window
+  std::size_t d_head, d_out;                // d_out = heads * d_head (q, out rows)
+  std::size_t capacity, row_bytes;          // cache rows per sequence, bytes per row (kv_heads * d_head)
   float scale;
   const float* q;          // [batch][n_new][d_out]
   const void *k, *v;       // caches: row (b, t) at b*capacity + t, row_bytes apart
@@ -40,7 +43,8 @@ struct kv_attention_problem {
 std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t kv_len, std::size_t d_head, int threads);
 
 // out = softmax(scale * q k^T, causal bottom-right: query i sees keys
-// <= length + i) v per (sequence, head), in fp32 over the widened rows.
+// <= length + i, and > length + i - window with a window) v per (sequence,
+// head), in fp32 over the widened rows.
 // Bits independent of the thread count.
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes);
 

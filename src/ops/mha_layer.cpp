@@ -29,6 +29,9 @@ enum { kQ = 0, kK = 1, kV = 2, kO = 3 };
 
 bool bf16_compute(const qkv_mha_desc& d) { return d.compute_type == QKV_DTYPE_BF16; }
 
+// Output columns of projection i: d_kv for K and V, d_out for Q and O.
+std::size_t width(const qkv_mha_desc& d, int i) { return i == kK || i == kV ? mha_kv_width(d) : d.d_out; }
+
 // The projections' operand types of a call: activations `at` (F32 or BF16)
 // times weights `wt` (F32: the params through sgemm, today's fp32 path; BF16
 // or I8 through gemm_ex). wt F32 implies at F32.
@@ -59,7 +62,7 @@ struct weight_copies {
 weight_copies carve_weights(ws_carver& w, const qkv_mha_desc& d, const proj_types& t) {
   weight_copies r = util::zeroed<weight_copies>();
   if (!t.round_weights) return r;
-  for (int i = kQ; i <= kV; ++i) r.w[i] = w.take<u16>(d.d_in * d.d_out);
+  for (int i = kQ; i <= kV; ++i) r.w[i] = w.take<u16>(d.d_in * width(d, i));
   if (d.out_proj) r.w[kO] = w.take<u16>(d.d_out * d.d_out);
   return r;
 }
@@ -90,7 +93,7 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
       if (i == kO && !d.out_proj) break;
       const std::size_t in = i == kO ? d.d_out : d.d_in;
       if (t.round_weights) {
-        to_bf16(xc, in * d.d_out, src.params + w_off[i], copies.w[i]);
+        to_bf16(xc, in * width(d, i), src.params + w_off[i], copies.w[i]);
         r.w[i] = copies.w[i];
       } else {
         r.w[i] = src.params + w_off[i];
@@ -140,8 +143,8 @@ forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc
   forward_arrays r = util::zeroed<forward_arrays>();
   r.q = w.take<float>(n.rows * n.d_out);
   if (own_kv) {
-    r.k = w.take<float>(n.rows * n.d_out);
-    r.v = w.take<float>(n.rows * n.d_out);
+    r.k = w.take<float>(n.rows * n.d_kv);
+    r.v = w.take<float>(n.rows * n.d_kv);
   }
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
@@ -159,8 +162,8 @@ backward_arrays carve_backward(ws_carver& w, const mha_dims& n, const qkv_mha_de
   backward_arrays r = util::zeroed<backward_arrays>();
   r.da = w.take<float>(n.rows * n.d_out);
   r.dq = w.take<float>(n.rows * n.d_out);
-  r.dk = w.take<float>(n.rows * n.d_out);
-  r.dv = w.take<float>(n.rows * n.d_out);
+  r.dk = w.take<float>(n.rows * n.d_kv);
+  r.dv = w.take<float>(n.rows * n.d_kv);
   if (bf16_compute(d)) {
     r.dp16 = w.take<u16>(n.rows * n.d_out);
     if (d.out_proj) r.dy16 = w.take<u16>(n.rows * n.d_out);
@@ -228,12 +231,17 @@ std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_type
   // (A transposed, B activations) and dA = dY W_o^T and dX = dQ W_q^T (B
   // the weights, transposed, never I8 there). Plain arrays: a table of
   // structs is cleared by a memset call on bare metal.
-  const std::size_t mnk[6][3] = {{n.rows, n.d_out, n.d_in},  {n.rows, n.d_out, n.d_out}, {n.d_in, n.d_out, n.rows},
-                                 {n.d_out, n.d_out, n.rows}, {n.rows, n.d_out, n.d_out}, {n.rows, n.d_in, n.d_out}};
+  // Rows 6..8: the K and V projections' shapes (d_kv wide; the same as
+  // rows 0, 2 and 5 without grouped-query heads).
+  const std::size_t mnk[9][3] = {{n.rows, n.d_out, n.d_in},  {n.rows, n.d_out, n.d_out}, {n.d_in, n.d_out, n.rows},
+                                 {n.d_out, n.d_out, n.rows}, {n.rows, n.d_out, n.d_out}, {n.rows, n.d_in, n.d_out},
+                                 {n.rows, n.d_kv, n.d_in},   {n.d_in, n.d_kv, n.rows},   {n.rows, n.d_in, n.d_kv}};
   const bool i8 = t.wt == QKV_DTYPE_I8;
   std::size_t best = 0;
-  for (int i = 0; i < (backward ? 6 : 2); ++i) {
-    const bool ta = i == 2 || i == 3, tb = i < 2 ? i8 : i >= 4;
+  for (int i = 0; i < 9; ++i) {
+    const int role = i < 6 ? i : (i == 6 ? 0 : i == 7 ? 2 : 5);  // the shape row 0..5 it stands for
+    if (!backward && role >= 2) continue;
+    const bool ta = role == 2 || role == 3, tb = role < 2 ? i8 : role >= 4;
     const std::size_t M = mnk[i][0], N = mnk[i][1], K = mnk[i][2];
     const qkv_dtype bt = ta ? t.at : t.wt;
     if (t.at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
@@ -253,12 +261,12 @@ std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_type
 
 mha_cache_layout mha_cache_layout_for(const qkv_mha_desc& d, const mha_dims& n) {
   // Each piece starts on a 64-byte (16-float) boundary relative to the cache base.
-  const std::size_t act = round_up(n.rows * n.d_out, 16);
+  const std::size_t act = round_up(n.rows * n.d_out, 16), act_kv = round_up(n.rows * n.d_kv, 16);
   mha_cache_layout c;  // every field set below
   c.q = 0;
   c.k = c.q + act;
-  c.v = c.k + act;
-  c.a = c.v + act;
+  c.v = c.k + act_kv;
+  c.a = c.v + act_kv;
   c.lse = c.a + act;
   c.floats = c.lse + round_up(n.batch * n.heads * n.seq, 16);
   c.w16[0] = c.w16[1] = c.w16[2] = c.w16[3] = c.x16 = c.a16 = SIZE_MAX;
@@ -267,7 +275,7 @@ mha_cache_layout mha_cache_layout_for(const qkv_mha_desc& d, const mha_dims& n) 
       *field = c.floats;
       c.floats += round_up((count + 1) / 2, 16);
     };
-    for (int i = kQ; i <= kV; ++i) place_u16(&c.w16[i], n.d_in * n.d_out);
+    for (int i = kQ; i <= kV; ++i) place_u16(&c.w16[i], n.d_in * width(d, i));
     if (d.out_proj) place_u16(&c.w16[kO], n.d_out * n.d_out);
     place_u16(&c.x16, n.rows * n.d_in);
     if (d.out_proj) place_u16(&c.a16, n.rows * n.d_out);
@@ -279,11 +287,14 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
   auto s = util::zeroed<qkv_sdpa_desc>();
   s.batch = n.batch;
   s.heads = n.heads;
+  s.kv_heads = n.kv_heads;
   s.q_len = s.kv_len = n.seq;
   s.head_dim = s.v_dim = n.d_head;
-  // [B, T, H, d_head] as rows of d_out: heads interleaved, no copies.
-  s.q = s.k = s.v = s.o = qkv_sdpa_strides{n.seq * n.d_out, n.d_head, n.d_out};
+  // [B, T, H, d_head] as rows of d_out (K, V: d_kv): heads interleaved, no copies.
+  s.q = s.o = qkv_sdpa_strides{n.seq * n.d_out, n.d_head, n.d_out};
+  s.k = s.v = qkv_sdpa_strides{n.seq * n.d_kv, n.d_head, n.d_kv};
   s.causal = layer.causal;
+  s.window = layer.window;
   s.dropout_p = training ? layer.dropout_p : 0.f;
   s.dropout_seed = layer.dropout_seed;
   s.algo = QKV_SDPA_AUTO;
@@ -302,11 +313,11 @@ mha_packed_layout mha_packed_layout_for(const qkv_mha_desc& d, qkv_dtype wtype) 
   for (int i = kQ; i <= kO; ++i) {
     if (i == kO && !d.out_proj) break;
     const std::size_t in = i == kO ? d.d_out : d.d_in;
-    place(&l.w[i], in * d.d_out * eb);
-    if (wtype == QKV_DTYPE_I8) place(&l.s[i], d.d_out * sizeof(float));
+    place(&l.w[i], in * width(d, i) * eb);
+    if (wtype == QKV_DTYPE_I8) place(&l.s[i], width(d, i) * sizeof(float));
   }
   for (int i = kQ; i <= kO; ++i)
-    if (i == kO ? d.out_proj != 0 : d.qkv_bias != 0) place(&l.b[i], d.d_out * sizeof(float));
+    if (i == kO ? d.out_proj != 0 : d.qkv_bias != 0) place(&l.b[i], width(d, i) * sizeof(float));
   l.bytes = off;
   return l;
 }
@@ -319,17 +330,17 @@ bool mha_pack_weights(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layou
   auto rows_of = [&](int i) { return i == kO ? d.d_out : d.d_in; };
   if (wtype == QKV_DTYPE_I8)  // every weight finite before anything is written
     for (int i = 0; i < tensors; ++i)
-      if (k.abs_max_bits(rows_of(i) * d.d_out, params + w_off[i]) > 0x7f7fffffu) return false;
+      if (k.abs_max_bits(rows_of(i) * width(d, i), params + w_off[i]) > 0x7f7fffffu) return false;
   const mha_packed_layout l = mha_packed_layout_for(d, wtype);
   char* base = static_cast<char*>(packed);
   const std::uint32_t h32[4] = {QKV_MHA_PACKED_MAGIC, QKV_MHA_PACKED_VERSION, static_cast<std::uint32_t>(wtype),
                                 static_cast<std::uint32_t>((d.qkv_bias ? 1u : 0u) | (d.out_proj ? 2u : 0u))};
-  const std::uint64_t h64[3] = {d.d_in, d.d_out, l.bytes};
+  const std::uint64_t h64[4] = {d.d_in, d.d_out, l.bytes, mha_kv_width(d)};
   for (std::size_t i = sizeof h32 + sizeof h64; i < kMhaPackedHeader; ++i) base[i] = 0;
   util::copy_bytes(base, h32, sizeof h32);
   util::copy_bytes(base + sizeof h32, h64, sizeof h64);
   for (int i = 0; i < tensors; ++i) {
-    const std::size_t rows = rows_of(i), cols = d.d_out;
+    const std::size_t rows = rows_of(i), cols = width(d, i);
     if (wtype == QKV_DTYPE_I8)
       quantize_cols_s8(k, rows, cols, params + w_off[i], cols, reinterpret_cast<std::int8_t*>(base + l.w[i]), rows,
                        reinterpret_cast<float*>(base + l.s[i]));
@@ -337,7 +348,7 @@ bool mha_pack_weights(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layou
       k.f32_to_bf16(rows * cols, params + w_off[i], reinterpret_cast<u16*>(base + l.w[i]));
   }
   for (int i = kQ; i <= kO; ++i)
-    if (l.b[i] != SIZE_MAX) util::copy_floats(reinterpret_cast<float*>(base + l.b[i]), params + b_off[i], d.d_out);
+    if (l.b[i] != SIZE_MAX) util::copy_floats(reinterpret_cast<float*>(base + l.b[i]), params + b_off[i], width(d, i));
   return true;
 }
 
@@ -392,8 +403,8 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
 
   if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_in, x, own.x16);
   project(xc, w, kQ, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, q, sub, sub_bytes);
-  project(xc, w, kK, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, k, sub, sub_bytes);
-  project(xc, w, kV, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, v, sub, sub_bytes);
+  project(xc, w, kK, n.rows, n.d_in, n.d_kv, x, own.x16, n.d_in, k, sub, sub_bytes);
+  project(xc, w, kV, n.rows, n.d_in, n.d_kv, x, own.x16, n.d_in, v, sub, sub_bytes);
 
   float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, training), xc);
@@ -466,45 +477,51 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   const std::size_t w_off[3] = {p.w_q, p.w_k, p.w_v};
   const std::size_t b_off[3] = {p.b_q, p.b_k, p.b_v};
   for (int i = 0; i < 3; ++i) {
-    if (lowp) to_bf16(xc, n.rows * n.d_out, dproj[i], own.dp16);
+    const std::size_t cols = i ? n.d_kv : n.d_out;  // of dQ, dK, dV
+    if (lowp) to_bf16(xc, n.rows * cols, dproj[i], own.dp16);
     const operand dp{dproj[i], own.dp16}, w{params + w_off[i], u16_at(c.w16[i])};
-    product(xc, lowp, true, false, n.d_in, n.d_out, n.rows, operand{x, x16}, n.d_in, dp, n.d_out, 1.f,
-            grads + w_off[i], n.d_out, sub, sub_bytes);
-    if (d.qkv_bias) add_column_sums(xc, n.rows, n.d_out, dproj[i], n.d_out, grads + b_off[i]);
+    product(xc, lowp, true, false, n.d_in, cols, n.rows, operand{x, x16}, n.d_in, dp, cols, 1.f, grads + w_off[i],
+            cols, sub, sub_bytes);
+    if (d.qkv_bias) add_column_sums(xc, n.rows, cols, dproj[i], cols, grads + b_off[i]);
     if (dx)
-      product(xc, lowp, false, true, n.rows, n.d_in, n.d_out, dp, n.d_out, w, n.d_out, i ? 1.f : 0.f, dx, n.d_in, sub,
+      product(xc, lowp, false, true, n.rows, n.d_in, cols, dp, cols, w, cols, i ? 1.f : 0.f, dx, n.d_in, sub,
               sub_bytes);
   }
 }
 
-std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t d_out) {
-  return 2 * batch * capacity * kv_row_bytes(f, d_out);
+std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t d_kv) {
+  return 2 * batch * capacity * kv_row_bytes(f, d_kv);
 }
 
 std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, qkv_kv_format f,
                                        std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads) {
-  const std::size_t d_head = d.d_out / d.num_heads;
-  const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
+  const mha_dims n = mha_dims_for(d, batch, n_new);
   const std::size_t att_ws = f == QKV_KV_F32 ? attention_ws(isa, d, n, threads, kv_len, false)
-                                             : kv_attention_workspace_bytes(isa, kv_len, d_head, threads);
-  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, f != QKV_KV_F32, att_ws);
+                                             : kv_attention_workspace_bytes(isa, kv_len, n.d_head, threads);
+  // + the per-sequence key counts of a ragged fp32 decode
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, f != QKV_KV_F32, att_ws) +
+         util::round_up(batch * sizeof(std::size_t), ws_carver::kAlign);
 }
 
 bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, qkv_kv_format f, std::size_t batch,
-                std::size_t capacity, std::size_t length, std::size_t n_new, void* kv, const float* x_new, float* y_new,
-                void* ws, std::size_t ws_bytes) {
-  const std::size_t d_head = d.d_out / d.num_heads;
-  const mha_dims n{batch, n_new, d.d_in, d.d_out, d.num_heads, d_head, batch * n_new};
+                std::size_t capacity, std::size_t length, const std::size_t* lengths, std::size_t n_new, void* kv,
+                const float* x_new, float* y_new, void* ws, std::size_t ws_bytes) {
+  const mha_dims n = mha_dims_for(d, batch, n_new);
   const proj_types t = types_of(d, src.wtype);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   const forward_arrays own = carve_forward(mem, n, d, f != QKV_KV_F32);
   const weight_copies copies = carve_weights(mem, d, t);
+  std::size_t* kv_lens = mem.take<std::size_t>(batch);
   float *q = own.q, *a = own.a, *lse = own.lse;
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
 
-  const std::size_t row_bytes = kv_row_bytes(f, n.d_out);
+  // Sequence b's cached tokens; the new ones go to rows [len(b), len(b) + n_new).
+  auto len = [&](std::size_t b) { return lengths ? lengths[b] : length; };
+  std::size_t longest = 0;
+  for (std::size_t b = 0; b < batch; ++b) longest = std::max(longest, len(b));
+  const std::size_t row_bytes = kv_row_bytes(f, n.d_kv);
   unsigned char* kc = static_cast<unsigned char*>(kv);
   unsigned char* vc = kc + batch * capacity * row_bytes;
   // A refused q8_0 store must leave the cache as it was: the weights are
@@ -513,19 +530,21 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_in, x_new, own.x16);
   auto proj = [&](int i, std::size_t rows, std::size_t first_row, float* y) {
     const u16* x16 = own.x16 ? own.x16 + first_row * n.d_in : nullptr;
-    project(xc, w, i, rows, n.d_in, n.d_out, x_new + first_row * n.d_in, x16, n.d_in, y, sub, sub_bytes);
+    project(xc, w, i, rows, n.d_in, width(d, i), x_new + first_row * n.d_in, x16, n.d_in, y, sub, sub_bytes);
   };
   proj(kQ, n.rows, 0, q);
   float* attn_out = d.out_proj ? a : y_new;
   if (f == QKV_KV_F32) {
     // K and V of the new tokens go straight into their cache rows.
     for (std::size_t b = 0; b < batch; ++b) {
-      proj(kK, n_new, b * n_new, reinterpret_cast<float*>(kc + (b * capacity + length) * row_bytes));
-      proj(kV, n_new, b * n_new, reinterpret_cast<float*>(vc + (b * capacity + length) * row_bytes));
+      proj(kK, n_new, b * n_new, reinterpret_cast<float*>(kc + (b * capacity + len(b)) * row_bytes));
+      proj(kV, n_new, b * n_new, reinterpret_cast<float*>(vc + (b * capacity + len(b)) * row_bytes));
+      kv_lens[b] = len(b) + n_new;
     }
     qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
-    s.kv_len = length + n_new;  // bottom-right causal alignment: new token i sees keys <= length + i
-    s.k = s.v = qkv_sdpa_strides{capacity * n.d_out, d_head, n.d_out};
+    s.kv_len = longest + n_new;  // bottom-right causal alignment: new token i sees keys <= len(b) + i
+    if (lengths) s.kv_lens = kv_lens;
+    s.k = s.v = qkv_sdpa_strides{capacity * n.d_kv, n.d_head, n.d_kv};
     layer_attention_forward(resolve_sdpa(s, xc), q, reinterpret_cast<const float*>(kc),
                             reinterpret_cast<const float*>(vc), attn_out, lse, sub, sub_bytes);
   } else {
@@ -533,16 +552,19 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
     // value fits the format, so a refused call changes nothing.
     proj(kK, n.rows, 0, own.k);
     proj(kV, n.rows, 0, own.v);
-    if (!kv_storable(xc.isa, f, n.rows, n.d_out, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_out, own.v))
+    if (!kv_storable(xc.isa, f, n.rows, n.d_kv, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_kv, own.v))
       return false;
     for (std::size_t b = 0; b < batch; ++b) {
-      const std::size_t src_off = b * n_new * n.d_out, dst = (b * capacity + length) * row_bytes;
-      kv_store(xc.isa, f, n_new, n.d_out, own.k + src_off, n.d_out, kc + dst, row_bytes);
-      kv_store(xc.isa, f, n_new, n.d_out, own.v + src_off, n.d_out, vc + dst, row_bytes);
+      const std::size_t src_off = b * n_new * n.d_kv, dst = (b * capacity + len(b)) * row_bytes;
+      kv_store(xc.isa, f, n_new, n.d_kv, own.k + src_off, n.d_kv, kc + dst, row_bytes);
+      kv_store(xc.isa, f, n_new, n.d_kv, own.v + src_off, n.d_kv, vc + dst, row_bytes);
     }
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));  // the layer's (sdpa scale 0)
-    const kv_attention_problem kp{f, batch, n.heads, n_new, length, d_head, n.d_out, capacity, row_bytes,
-                                  scale, q, kc, vc, attn_out};
+    auto kp = util::zeroed<kv_attention_problem>();
+    kp.format = f, kp.batch = batch, kp.heads = n.heads, kp.n_new = n_new, kp.length = length;
+    kp.lengths = lengths, kp.kv_heads = n.kv_heads, kp.window = d.window;
+    kp.d_head = n.d_head, kp.d_out = n.d_out, kp.capacity = capacity, kp.row_bytes = row_bytes;
+    kp.scale = 1.0f / std::sqrt(static_cast<float>(n.d_head));  // the layer's (sdpa scale 0)
+    kp.q = q, kp.k = kc, kp.v = vc, kp.out = attn_out;
     kv_attention(xc, kp, sub, sub_bytes);
   }
   if (d.out_proj) {

@@ -16,7 +16,21 @@ namespace qkv::ops {
 // Resolved sizes of one call.
 struct mha_dims {
   std::size_t batch, seq, d_in, d_out, heads, d_head, rows;  // rows = batch * seq
+  std::size_t kv_heads, d_kv;                                // d_kv = kv_heads * d_head: K and V rows
 };
+
+// d_kv of a valid description: num_kv_heads (0: num_heads) times d_head.
+inline std::size_t mha_kv_width(const qkv_mha_desc& d) {
+  return d.num_kv_heads ? d.num_kv_heads * (d.d_out / d.num_heads) : d.d_out;
+}
+// The sizes of a call on a valid description.
+inline mha_dims mha_dims_for(const qkv_mha_desc& d, std::size_t batch, std::size_t seq) {
+  mha_dims n;
+  n.batch = batch, n.seq = seq, n.d_in = d.d_in, n.d_out = d.d_out, n.heads = d.num_heads;
+  n.d_head = d.d_out / d.num_heads, n.rows = batch * seq;
+  n.kv_heads = d.num_kv_heads ? d.num_kv_heads : d.num_heads, n.d_kv = mha_kv_width(d);
+  return n;
+}
 
 // Where each piece of the training cache lives (float offsets), 64-byte
 // aligned. With BF16 compute the forward also leaves its bf16 GEMM operands
@@ -69,14 +83,17 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
                   void* ws, std::size_t ws_bytes);
 
 // KV-cache decoding: K and V rows in kv = [K: batch][capacity][row] then V,
-// a row being d_out elements of the format (ops/kv_decode.hpp).
-std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t d_out);
+// a row being d_kv elements of the format (ops/kv_decode.hpp).
+std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t d_kv);
 // wtype: F32 (the params) or the packed buffer's type.
 std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, qkv_kv_format f,
                                        std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads);
 // false (cache and y_new untouched): a new K or V value cannot be stored in
 // the format (q8_0: not finite, or a scale beyond fp16).
-bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& w, qkv_kv_format f, std::size_t batch, std::size_t capacity, std::size_t length, std::size_t n_new,
-                void* kv, const float* x_new, float* y_new, void* ws, std::size_t ws_bytes);
+// lengths: null (every sequence holds `length` tokens) or each sequence's.
+// kv_len of the workspace query: the longest sequence's length + n_new.
+bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& w, qkv_kv_format f, std::size_t batch,
+                std::size_t capacity, std::size_t length, const std::size_t* lengths, std::size_t n_new, void* kv,
+                const float* x_new, float* y_new, void* ws, std::size_t ws_bytes);
 
 }  // namespace qkv::ops
