@@ -5,12 +5,17 @@
 //
 // Layouts per tensor: [B,H,T,d], [B,T,H,d], padded token strides, head
 // stride 0 (shared K/V), arbitrary small strides (possibly overlapping) and
-// values near SIZE_MAX. Accepted calls are compared with the double oracle
-// (tests/support/ref_attention.hpp). Tolerances, with A = 1 + max|score|
-// (absolute error of a score is ~eps*(D + A)), grow with the sums involved:
+// values near SIZE_MAX; grouped-query heads, windows, per-sequence lengths
+// and masks (tests/fuzz/sdpa_draw.hpp). A call with a fault of the 0.5
+// fields must be refused, and when that fault is the only one the size
+// query returns its documented status. Accepted calls are compared with the
+// double oracle (tests/support/ref_attention.hpp). Tolerances, with A = 1 +
+// max|score| (the mask's largest finite |bias| included; absolute error of
+// a score is ~eps*(D + A)), grow with the sums involved (R = heads /
+// kv_heads query heads summed into each dK, dV):
 //   O, lse:  eps * 8 (A + D + Tk) * max|v| / (1 - p)  (lse: without max|v|)
-//   dV:      eps * 8 (A + D + Dv + Tq) * Tq * max|dO| / (1 - p)
-//   dQ, dK:  eps * 8 (A + D + Dv + Tq + Tk) * max(Tq, Tk) * scale * G * max(|q|,|k|),
+//   dV:      eps * 8 (A + D + Dv + Tq) * R Tq * max|dO| / (1 - p)
+//   dQ, dK:  eps * 8 (A + D + Dv + Tq + Tk) * R max(Tq, Tk) * scale * G * max(|q|,|k|),
 //            G = Dv * max|dO| * max|v| / (1 - p) bounding |dP|.
 #include "fuzz/harness.hpp"
 #include "fuzz/sdpa_draw.hpp"
@@ -47,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   input in(data, size);
   in.runtime();
   const bool backward = in.flag();
-  const sdpa_draw c = draw_sdpa(in, backward);
+  sdpa_draw c = draw_sdpa(in, backward);
   if (c.skip) return 0;
   const qkv_sdpa_desc& d = c.d;
   const std::size_t dv = c.dv, sq = c.sq, sk = c.sk, sv = c.sv, so = c.so, nlse = c.nlse;
@@ -56,11 +61,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const values kind = c.kind;
   const tensor_dims &tq = c.tq, &tk = c.tk, &tv = c.tv, &to = c.to;
   auto bytes_of = [&](std::size_t n) { return small ? 64 : n * sizeof(float); };
+  // The mask (an input) and the lengths are in place before the size query, which checks them.
+  guarded mask(c.has_mask ? bytes_of(c.smask) : 0);
+  bind(c, mask.f());
+  // Valid but for the harness's canonical choices, apart from a fault of the 0.5 fields.
+  const bool plain = cq && ck && cv && co && c.cm && d.causal >= 0 && d.causal <= 1 && d.dropout_p >= 0.f &&
+                     d.dropout_p < 1.f && (d.scale == 0.f || (std::isfinite(d.scale) && d.scale > 0.f)) &&
+                     algo >= 0 && algo <= 2;
 
   const int threads = in.in(1, 3);
   std::size_t need = 0;
   qkv_status qst = count(backward ? qkv_sdpa_backward_workspace_size(&d, threads, &need)
                                   : qkv_sdpa_workspace_size(&d, threads, &need));
+  // A fault of the new fields that is the call's only one: its documented status.
+  if (plain && c.nfaults == 1) QKV_FUZZ_CHECK(qst == c.fault);
   if (qst == QKV_OK && need > kMaxBytes) return 0;
   const std::size_t ws_bytes = in.workspace(qst == QKV_OK ? need : 128);
   if (ws_bytes > kMaxBytes) return 0;
@@ -78,6 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fill(dq, values::special, seed + 6);
   fill(dk, values::special, seed + 7);
   fill(dvb, values::special, seed + 8);
+  fill_mask(mask, c.mask_special, seed + 9);
+  mask.snapshot();
 
   const bool want_lse = backward || !in.one_in(4);
   const float* qp = in.maybe_null(q.f());
@@ -115,17 +131,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     st = count(qkv_sdpa_backward(&d, qp, kp, vp, op, lp, gp, gq, gk, gv, wp, ws_bytes));
   }
   for (guarded* g : {&q, &k, &v, &o, &lse, &ws, &dout, &dq, &dk, &dvb}) QKV_FUZZ_CHECK(g->canaries_intact());
+  QKV_FUZZ_CHECK(mask.unchanged());  // an input: read only
   if (st != QKV_OK) {
     for (int i = 0; i < nouts; ++i) QKV_FUZZ_CHECK(outs[i]->unchanged());
     // A call the harness knows is valid must not be refused.
-    const bool simple = cq && ck && cv && co && !small && d.causal >= 0 && d.causal <= 1 && d.dropout_p >= 0.f &&
-                        d.dropout_p < 1.f && (d.scale == 0.f || (std::isfinite(d.scale) && d.scale > 0.f)) &&
-                        algo >= 0 && algo <= 2 && all_pointers && qst == QKV_OK && ws_bytes >= need;
+    const bool simple = plain && !small && all_pointers && qst == QKV_OK && ws_bytes >= need;
     QKV_FUZZ_CHECK(!simple);
     return 0;
   }
   QKV_FUZZ_CHECK(!small);
-  if (!finite_kind(kind)) return 0;
+  if (!finite_kind(kind) || c.mask_special) return 0;
   const double work = double(d.batch) * double(d.heads) * double(d.q_len) * double(d.kv_len) * double(d.head_dim + dv);
   if (work > kMaxRefWork) return 0;
 
@@ -136,7 +151,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   {
     const double mq = max_abs(q.f(), q.floats()), mk = max_abs(k.f(), k.floats());
     A += n.scale * double(d.head_dim) * mq * mk;
+    if (c.has_mask) A += 3;  // |bias| <= 3 (fill_mask)
   }
+  const double R = double(d.heads / c.kvh);
   auto visit_check = [](guarded& g, std::vector<char>& seen) {
     for (std::size_t i = 0; i < g.floats(); ++i)
       if (!seen[i]) QKV_FUZZ_CHECK(g.same_bits(i));
@@ -164,8 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const double mqk = std::max(max_abs(q.f(), q.floats()), max_abs(k.f(), k.floats()));
     const double terms = A + double(d.head_dim + dv + d.q_len + d.kv_len);
     const double G = double(dv) * mo * mv * keep;
-    const double tol_qk = kEps * 8 * terms * double(std::max(d.q_len, d.kv_len)) * n.scale * G * mqk + 1e-30;
-    const double tol_v = kEps * 8 * terms * double(d.q_len) * mo * keep + 1e-30;
+    const double tol_qk = kEps * 8 * terms * R * double(std::max(d.q_len, d.kv_len)) * n.scale * G * mqk + 1e-30;
+    const double tol_v = kEps * 8 * terms * R * double(d.q_len) * mo * keep + 1e-30;
     std::vector<char> sq_seen(dq.floats(), 0), sk_seen(dk.floats(), 0), sv_seen(dvb.floats(), 0);
     compare(dq.f(), d.q, tq, rq, tol_qk, [&](std::size_t off) { sq_seen[off] = 1; });
     compare(dk.f(), d.k, tk, rk, tol_qk, [&](std::size_t off) { sk_seen[off] = 1; });

@@ -3,7 +3,8 @@
 // qkv-fuzz-requires: src/ops/sdpa_forward_lowp.cpp src/ops/sdpa_backward_lowp.cpp
 // qkv_sdpa_forward_ex, qkv_sdpa_backward_workspace_size_ex, qkv_sdpa_backward_ex.
 //
-// The shapes, layouts, flags, pointers and workspaces of fuzz_sdpa.cpp, plus
+// The shapes, layouts, flags, pointers and workspaces of fuzz_sdpa.cpp (the
+// 0.5 fields among them: kv_heads, window, lengths, the fp32 mask), plus
 // the element type: mostly BF16 or F16, sometimes F32, sometimes any int (a
 // C caller's enum, passed through c_callers.c). Per call:
 //   - canaries intact, inputs unchanged; on error every output (and the
@@ -109,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool typed_ok = valid_type(type);
   const int tfill = typed_ok ? type : QKV_DTYPE_BF16;  // how the buffers of an invalid type are filled
   const std::size_t eb = elem_bytes(tfill);
-  const sdpa_draw c = draw_sdpa(in, backward);
+  sdpa_draw c = draw_sdpa(in, backward);
   if (c.skip) return 0;
   const qkv_sdpa_desc& d = c.d;
   const std::size_t dv = c.dv, sq = c.sq, sk = c.sk, sv = c.sv, so = c.so, nlse = c.nlse;
@@ -118,6 +119,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const values kind = c.kind;
   const tensor_dims &tq = c.tq, &tk = c.tk, &tv = c.tv, &to = c.to;
   auto bytes_of = [&](std::size_t n, std::size_t e) { return small ? 64 : n * e; };
+  // The mask (fp32 for every type) and the lengths are in place before the size query.
+  guarded mask(c.has_mask ? bytes_of(c.smask, sizeof(float)) : 0);
+  bind(c, mask.f());
+  // Valid but for the harness's canonical choices and the type, apart from a fault of the 0.5 fields.
+  const bool plain = cq && ck && cv && co && c.cm && d.causal >= 0 && d.causal <= 1 && d.dropout_p >= 0.f &&
+                     d.dropout_p < 1.f && (d.scale == 0.f || (std::isfinite(d.scale) && d.scale > 0.f)) &&
+                     algo >= 0 && algo <= 2;
 
   // The size query: nothing written on error; F32 is the fp32 query; an invalid type is refused.
   const int threads = in.in(1, 3);
@@ -127,6 +135,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                         : fuzz_c_sdpa_workspace_size_ex(&d, type, threads, &need));
   if (qst != QKV_OK) QKV_FUZZ_CHECK(need == kUnset);
   if (!typed_ok) QKV_FUZZ_CHECK(qst != QKV_OK);
+  // A fault of the new fields that is the only one (the type valid): its documented status.
+  if (typed_ok && plain && c.nfaults == 1) QKV_FUZZ_CHECK(qst == c.fault);
   {
     std::size_t need32 = kUnset;
     const qkv_status st32 = backward ? qkv_sdpa_backward_workspace_size(&d, threads, &need32)
@@ -155,6 +165,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   init_out(dq, 6, tfill);
   init_out(dk, 7, tfill);
   init_out(dvb, 8, tfill);
+  fill_mask(mask, c.mask_special, seed + 9);
+  mask.snapshot();
 
   const bool want_lse = backward || !in.one_in(4);
   const void* qp = in.maybe_null(q.data());
@@ -198,16 +210,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (guarded* g : {&q, &k, &v, &o, &lse, &ws, &dout, &dq, &dk, &dvb}) QKV_FUZZ_CHECK(g->canaries_intact());
   // Inputs are read only.
-  for (guarded* g : {&q, &k, &v}) QKV_FUZZ_CHECK(g->unchanged());
+  for (guarded* g : {&q, &k, &v, &mask}) QKV_FUZZ_CHECK(g->unchanged());
   if (backward)
     for (guarded* g : {&o, &lse, &dout}) QKV_FUZZ_CHECK(g->unchanged());
   if (st != QKV_OK) {
     for (int i = 0; i < nouts; ++i) QKV_FUZZ_CHECK(outs[i]->unchanged());
     // A call the harness knows is valid must not be refused; one whose only
     // fault is its type is QKV_ERR_BAD_ARGUMENT.
-    const bool simple_but_type =
-        cq && ck && cv && co && !small && d.causal >= 0 && d.causal <= 1 && d.dropout_p >= 0.f && d.dropout_p < 1.f &&
-        (d.scale == 0.f || (std::isfinite(d.scale) && d.scale > 0.f)) && algo >= 0 && algo <= 2 && all_pointers;
+    const bool simple_but_type = plain && !small && all_pointers;
     if (typed_ok)
       QKV_FUZZ_CHECK(!(simple_but_type && qst == QKV_OK && ws_bytes >= need));
     else if (simple_but_type)
@@ -244,13 +254,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::vector<float> qw = widen_all(q, type), kw = widen_all(k, type), vw = widen_all(v, type);
   if (!backward) {
-    if (!finite_kind(kind)) return 0;
+    if (!finite_kind(kind) || c.mask_special) return 0;
     const double work =
         double(d.batch) * double(d.heads) * double(d.q_len) * double(d.kv_len) * double(d.head_dim + dv);
     if (work > kMaxRefWork) return 0;
     const double keep = d.dropout_p > 0.f ? 1.0 / (1.0 - d.dropout_p) : 1.0;
     const qkv_test::ref_dims n(d);
-    const double A = 1 + n.scale * double(d.head_dim) * max_abs(qw) * max_abs(kw);
+    const double A = 1 + n.scale * double(d.head_dim) * max_abs(qw) * max_abs(kw) + (c.has_mask ? 3 : 0);
     std::vector<double> ro, rl;
     qkv_test::ref_sdpa_forward(d, qw.data(), kw.data(), vw.data(), ro, rl);
     const bool bf16 = type == QKV_DTYPE_BF16;

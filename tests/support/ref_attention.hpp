@@ -20,12 +20,13 @@ inline double ref_dropout(std::uint64_t seed, float p, std::size_t b, std::size_
   return dr::keep(dr::row_key(seed, b, h, i), j, dr::threshold(p)) ? 1.0 / (1.0 - double(p)) : 0.0;
 }
 
+// KVH: heads of K, V, dK and dV (d.kv_heads, or H when 0).
 struct ref_dims {
-  std::size_t B, H, Tq, Tk, D, Dv;
+  std::size_t B, H, KVH, Tq, Tk, D, Dv;
   double scale;
   explicit ref_dims(const qkv_sdpa_desc& d)
-      : B(d.batch), H(d.heads), Tq(d.q_len), Tk(d.kv_len), D(d.head_dim), Dv(qkv_ref_sdpa_v_dim(&d)),
-        scale(qkv_ref_sdpa_scale(&d)) {}
+      : B(d.batch), H(d.heads), KVH(qkv_ref_sdpa_kv_heads(&d)), Tq(d.q_len), Tk(d.kv_len), D(d.head_dim),
+        Dv(qkv_ref_sdpa_v_dim(&d)), scale(qkv_ref_sdpa_scale(&d)) {}
 };
 
 // out: [B][H][Tq][Dv], lse: [B][H][Tq]
@@ -38,14 +39,14 @@ inline void ref_sdpa_forward(const qkv_sdpa_desc& d, const float* q, const float
   qkv_ref_sdpa_forward(&d, q, k, v, ref_dropout, out.data(), lse.data(), nullptr, scratch.data());
 }
 
-// Gradients for dO given in layout d.o. dq: [B][H][Tq][D], dk: [B][H][Tk][D], dv: [B][H][Tk][Dv].
+// Gradients for dO given in layout d.o. dq: [B][H][Tq][D], dk: [B][KVH][Tk][D], dv: [B][KVH][Tk][Dv].
 inline void ref_sdpa_backward(const qkv_sdpa_desc& d, const float* q, const float* k, const float* v,
                               const float* dout, std::vector<double>& dq, std::vector<double>& dk,
                               std::vector<double>& dv) {
   const ref_dims n(d);
   dq.resize(n.B * n.H * n.Tq * n.D);
-  dk.resize(n.B * n.H * n.Tk * n.D);
-  dv.resize(n.B * n.H * n.Tk * n.Dv);
+  dk.resize(n.B * n.KVH * n.Tk * n.D);
+  dv.resize(n.B * n.KVH * n.Tk * n.Dv);
   std::vector<double> scratch(3 * n.Tk);
   qkv_ref_sdpa_backward(&d, q, k, v, dout, ref_dropout, dq.data(), dk.data(), dv.data(), nullptr, scratch.data());
 }
