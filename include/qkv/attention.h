@@ -37,8 +37,9 @@
  * is added to the scaled score scale * q_i . k_j before the softmax (h the
  * query head); any stride may be 0 (broadcast), e.g. a [q_len, kv_len]
  * mask shared by every sequence and head has strides {0, 0, kv_len}.
- * Finite values are a bias (ALiBi, relative positions); -INFINITY hides the
- * key. The mask gets no gradient.
+ * Finite values are a bias (ALiBi, relative positions), part of the row's
+ * log-sum-exp; -INFINITY hides the key; +INFINITY or NaN is non-finite input
+ * (see Numerics). The mask gets no gradient.
  *
  * Dropout on the attention weights (training): weight (b,h,i,j) is kept iff a
  * counter-based hash of (dropout_seed, b, h, i, j) clears p, and kept weights
@@ -123,7 +124,7 @@ QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int thread
  *  @param[in]  q, k, v    inputs in the layouts of @p desc.
  *  @param[out] out        O in layout desc->o; fully overwritten.
  *  @param[out] lse        optional (may be NULL): [batch][heads][q_len] contiguous natural-log
- *                         sum-exp of each row's scaled scores over the keys it sees (before
+ *                         sum-exp of each row's scaled scores (plus the mask) over the keys it sees (before
  *                         dropout): what qkv_sdpa_backward() needs.
  *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size(desc, 1) bytes, any
  *                         alignment (64 bytes wastes none); the workspace rule of qkv/qkv.h.
@@ -132,7 +133,8 @@ QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int thread
  *          dividing heads, a kv_lens entry above kv_len or a q_lens entry above q_len);
  *          QKV_ERR_BAD_STRIDE (token stride < feature size, or an output layout whose
  *          elements overlap); QKV_ERR_BAD_ARGUMENT (scale, causal, dropout_p or algo out of
- *          range, or mask NULL with a nonzero mask stride); QKV_ERR_SIZE_OVERFLOW;
+ *          range, or mask NULL with a nonzero mask stride); QKV_ERR_SIZE_OVERFLOW (also the
+ *          mask's span);
  *          QKV_ERR_WORKSPACE_TOO_SMALL. Nothing is written on error. */
 QKV_API qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,
                                     float* out, float* lse, void* workspace, size_t workspace_bytes);
@@ -152,7 +154,8 @@ QKV_API qkv_status qkv_sdpa_backward_workspace_size(const qkv_sdpa_desc* desc, i
  *  @param[in]  q, k, v, out, lse  the forward's inputs, output and lse (same desc).
  *  @param[in]  dout               dL/dO in layout desc->o.
  *  @param[out] dq, dk, dv         overwritten (not accumulated), in the layouts of q, k, v.
- *                                 Their layouts must not overlap (so head stride 0 is refused).
+ *                                 Their layouts must not overlap (so head stride 0 is refused
+ *                                 when there is more than one head).
  *  @param[in]  workspace          scratch of at least qkv_sdpa_backward_workspace_size(desc, 1)
  *                                 bytes, any alignment; the workspace rule of qkv/qkv.h.
  *  @param[in]  workspace_bytes    its size in bytes.

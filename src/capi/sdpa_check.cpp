@@ -65,10 +65,6 @@ qkv_status check_sdpa_desc(const qkv_sdpa_desc* d) noexcept {
   if (d->kv_heads != 0 && d->heads % d->kv_heads != 0) return QKV_ERR_BAD_SHAPE;
   if (!d->mask && (d->mask_strides.batch | d->mask_strides.head | d->mask_strides.token) != 0)
     return QKV_ERR_BAD_ARGUMENT;
-  for (std::size_t b = 0; d->kv_lens && b < d->batch; ++b)
-    if (d->kv_lens[b] > d->kv_len) return QKV_ERR_BAD_SHAPE;
-  for (std::size_t b = 0; d->q_lens && b < d->batch; ++b)
-    if (d->q_lens[b] > d->q_len) return QKV_ERR_BAD_SHAPE;
   return QKV_OK;
 }
 
@@ -88,6 +84,13 @@ qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
   std::size_t lse_elems;
   if (!mul_ok(p.batch, p.heads, &lse_elems) || !mul_ok(lse_elems, p.q_len, &lse_elems) || lse_elems > kMaxElems)
     return QKV_ERR_SIZE_OVERFLOW;
+
+  // The lengths arrays last: batch is bounded by the spans now, so reading
+  // batch entries is a read of arrays a valid call has.
+  for (std::size_t b = 0; p.kv_lens && b < p.batch; ++b)
+    if (p.kv_lens[b] > p.kv_len) return QKV_ERR_BAD_SHAPE;
+  for (std::size_t b = 0; p.q_lens && b < p.batch; ++b)
+    if (p.q_lens[b] > p.q_len) return QKV_ERR_BAD_SHAPE;
 
   if (!non_overlapping(p.o, p.batch, p.heads, p.q_len, p.v_dim)) return QKV_ERR_BAD_STRIDE;
   if (backward && (!non_overlapping(p.q, p.batch, p.heads, p.q_len, p.head_dim) ||

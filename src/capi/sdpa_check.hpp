@@ -12,12 +12,13 @@
 namespace qkv::capi {
 
 // Null, zero dimensions (QKV_ERR_BAD_SHAPE), then scale, causal, dropout and
-// algo (QKV_ERR_BAD_ARGUMENT), then kv_heads not dividing heads and lengths
-// above q_len / kv_len (QKV_ERR_BAD_SHAPE) and mask strides without a mask
-// (QKV_ERR_BAD_ARGUMENT). On QKV_OK, *desc is fit for ops::resolve_sdpa.
+// algo (QKV_ERR_BAD_ARGUMENT), then kv_heads not dividing heads
+// (QKV_ERR_BAD_SHAPE) and mask strides without a mask (QKV_ERR_BAD_ARGUMENT).
+// On QKV_OK, *desc is fit for ops::resolve_sdpa.
 qkv_status check_sdpa_desc(const qkv_sdpa_desc* desc) noexcept;
 
-// Token stride >= feature size, no element span overflow, and output layouts
+// Token stride >= feature size, no element span overflow (the mask's
+// included), lengths within q_len / kv_len (QKV_ERR_BAD_SHAPE), and output layouts
 // (o, and in the backward dq/dk/dv, which have q/k/v's layouts) that do not
 // overlap themselves; `backward` also requires q, k and v layouts not to
 // overlap. Statuses QKV_ERR_BAD_STRIDE and QKV_ERR_SIZE_OVERFLOW.

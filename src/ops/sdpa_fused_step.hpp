@@ -64,10 +64,8 @@ inline key_range keys_of_row(const sdpa_plan& p, const seq& s, std::size_t i) {
   const ll pos = static_cast<ll>(i) + s.off;
   r.hi = s.kv_len;
   if (p.causal) r.hi = pos < 0 ? 0 : std::min(static_cast<std::size_t>(pos) + 1, s.kv_len);
-  if (p.window) {
-    const ll first = pos - static_cast<ll>(p.window) + 1;
-    r.lo = first < 0 ? 0 : static_cast<std::size_t>(first);
-  }
+  if (p.window && pos >= 0 && static_cast<std::size_t>(pos) >= p.window)  // (any window: no overflow)
+    r.lo = static_cast<std::size_t>(pos) - p.window + 1;
   return r;
 }
 inline key_range keys_of_rows(const sdpa_plan& p, const seq& s, std::size_t i0, std::size_t rows) {
