@@ -26,6 +26,7 @@
 #include "kernels/convert/convert.hpp"
 #include "dispatch/uarch.hpp"
 #include "ops/attn_blocking.hpp"
+#include "ops/sdpa_decode.hpp"
 #include "ops/sdpa_forward.hpp"
 #include "ops/sdpa_fused_step.hpp"
 #include "ops/sdpa_widen.hpp"
@@ -58,6 +59,10 @@ bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* fl
       !mul_ok(rows, kern::kAttnMaxBr, &rows) || !mul_ok(f32 ? 0 : kv, kTile, &tile_rows) ||
       !add_ok(rows, tile_rows, floats))
     return false;
+  // The decode path's share where it may run (ops/sdpa_decode.hpp).
+  std::size_t dec;
+  if (!sdpa_decode_floats_per_thread(p, type, &dec)) return false;
+  if (dec > *floats) *floats = dec;
   // Round up to whole 64-byte lines, so every thread's share stays aligned.
   std::size_t f = *floats;
   if (!add_ok(f, kSdpaAlign / sizeof(float) - 1, &f)) return false;
@@ -216,6 +221,10 @@ const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, c
 
 void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
                         float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads) {
+  if (sdpa_decode_applies(p)) {  // few query rows per K/V head: keys in the lanes
+    sdpa_decode_forward(p, type, q, k, v, out, lse, ws, per_thread_floats, max_threads);
+    return;
+  }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
   const lowp_call c{p,
                     type,

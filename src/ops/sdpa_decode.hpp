@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// sdpa_decode - the fused forward for calls with few query rows per K/V
+// head (decoding: q_len 1 to a few tokens, times the query heads of a
+// grouped-query group). The tile kernels hold kAttnMaxBr queries per tile,
+// so a decode step would fill 1 or 4 of 64 lanes; here the lanes are keys
+// instead: one task per (sequence, K/V head) streams that head's K and V
+// once for all its query rows.
+//
+// Per key tile of br keys: K's rows packed transposed (kt [d][br]), the
+// scores of every query row by the ISA's attention scores kernel with the
+// roles swapped (the query rows fl(scale q) as its "keys", kt as its
+// "queries": the same products summed in the same order with the same fma
+// as the tile path, so S, the row maximum and the log-sum-exp a backward
+// reads are the tile path's bits), masked like the tile path
+// (fused_step::mask_tile on the transposed tile), then each row's online
+// softmax and P V by the softmax and vector kernels. Results do not depend
+// on the thread count; BF16/F16 K and V rows are widened exactly on the way.
+#pragma once
+
+#include <cstddef>
+
+#include "ops/sdpa_plan.hpp"
+#include "qkv/dtype.h"
+
+namespace qkv::ops {
+
+// Whether a call takes this path: at most a quarter of a tile's lanes would
+// be busy (group * q_len rows per K/V head).
+bool sdpa_decode_applies(const sdpa_plan& p) noexcept;
+
+// One thread's share in floats, a multiple of 16 (false on overflow); 0
+// where the path applies on no ISA (so sizes do not depend on the ISA).
+bool sdpa_decode_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) noexcept;
+
+void sdpa_decode_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
+                         float* lse, float* ws, std::size_t per_thread_floats, int max_threads);
+
+}  // namespace qkv::ops
