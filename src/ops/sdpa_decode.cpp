@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/attn/attn.hpp"
+#include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/convert/convert.hpp"
 #include "kernels/softmax/softmax.hpp"
 #include "kernels/vec/vec.hpp"
@@ -24,7 +25,7 @@ constexpr std::size_t kBr = kern::kAttnMaxBr;  // keys per tile, for sizes (the 
 std::size_t rows_of(const sdpa_plan& p) { return p.group * p.q_len; }
 
 // One thread's arrays: Qs [R][D], kt [D][br], st [R][br], o [R][Dv], m, l
-// [R], then (BF16/F16) a widened K tile [br][D] and one V row [Dv].
+// [R], then (BF16/F16) the widened K and V tiles [br][D], [br][Dv].
 struct arrays {
   float *qs, *kt, *st, *o, *m, *l, *kw, *vw;
 };
@@ -33,7 +34,7 @@ bool floats_of(const sdpa_plan& p, qkv_dtype type, std::size_t* n) {
   std::size_t t = 0, a;
   const std::size_t parts[8][2] = {{R, D},  {D, kBr}, {R, kBr}, {R, Dv},
                                    {R, 1},  {R, 1},   {type == QKV_DTYPE_F32 ? 0 : kBr, D},
-                                   {type == QKV_DTYPE_F32 ? 0u : 1u, Dv}};
+                                   {type == QKV_DTYPE_F32 ? 0 : kBr, Dv}};
   for (const auto& part : parts)
     if (!mul_ok(part[0], part[1], &a) || !add_ok(a, 15, &a) || !add_ok(t, a / 16 * 16, &t)) return false;
   *n = t;
@@ -54,7 +55,7 @@ arrays carve(const sdpa_plan& p, qkv_dtype type, float* w) {
   a.m = take(R);
   a.l = take(R);
   a.kw = take(type == QKV_DTYPE_F32 ? 0 : kBr * D);
-  a.vw = take(type == QKV_DTYPE_F32 ? 0 : Dv);
+  a.vw = take(type == QKV_DTYPE_F32 ? 0 : kBr * Dv);
   return a;
 }
 
@@ -64,6 +65,7 @@ struct decode_call {
   const kern::attn_kernels& kn;
   const kern::softmax_kernels& sm;
   const kern::vec_kernels& vk;
+  const kern::attn_bwd_kernels& tk;  // its transpose and small GEMM
   const kern::convert_kernels& cv;
   dropout_cfg drop;
   const void *q, *k, *v;
@@ -78,6 +80,15 @@ struct decode_call {
   const float* row(const void* src, std::size_t n, float* tmp) const {
     if (wide()) return static_cast<const float*>(src);
     (type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32)(n, static_cast<const std::uint16_t*>(src), tmp);
+    return tmp;
+  }
+  // Rows [j0, j0 + n) of K or V (n x cols, leading dimension *ld): in place
+  // (F32) or widened into tmp (ld cols).
+  const float* rows(const void* t, std::size_t first, std::size_t token, std::size_t n, std::size_t cols, float* tmp,
+                    std::size_t* ld) const {
+    *ld = wide() ? token : cols;
+    if (wide()) return static_cast<const float*>(at(t, first));
+    for (std::size_t j = 0; j < n; ++j) row(at(t, first + j * token), cols, tmp + j * cols);
     return tmp;
   }
 
@@ -99,10 +110,12 @@ struct decode_call {
     const std::size_t kh = base(p.k, b, g), vh = base(p.v, b, g);
     for (std::size_t j0 = seen.lo; !seen.empty() && j0 < seen.hi; j0 += br) {
       const std::size_t kb = seen.hi - j0 < br ? seen.hi - j0 : br;
-      for (std::size_t j = 0; j < br; ++j) {  // kt[f][j] = K[j0 + j][f]; zero past the last key
-        const float* kr = j < kb ? row(at(k, kh + (j0 + j) * p.k.token), D, a.kw + j * D) : nullptr;
-        for (std::size_t f = 0; f < D; ++f) a.kt[f * br + j] = kr ? kr[f] : 0.f;
-      }
+      std::size_t ld;  // kt[f][j] = K[j0 + j][f]; zero past the last key
+      const float* kr = rows(k, kh + j0 * p.k.token, p.k.token, kb, D, a.kw, &ld);
+      tk.transpose(kb, D, kr, ld, a.kt, br);
+      if (kb < br)
+        for (std::size_t f = 0; f < D; ++f)
+          for (std::size_t j = kb; j < br; ++j) a.kt[f * br + j] = 0.f;
       kn.scores(R, D, a.kt, a.qs, D, a.st);  // st[r][j]: the tile path's S, transposed
       for (std::size_t r = 0; r < R; ++r) {
         const std::size_t h = g * p.group + r / Tq, i = r % Tq;
@@ -123,10 +136,13 @@ struct decode_call {
             if (!dropout::keep(key, j0 + j, drop.thresh)) s[j] = 0.f;
         }
       }
-      for (std::size_t j = 0; j < kb; ++j) {  // each V row once, for every query row
-        const float* vr = row(at(v, vh + (j0 + j) * p.v.token), Dv, a.vw);
-        for (std::size_t r = 0; r < R; ++r)
-          if (a.st[r * br + j] != 0.f) vk.axpy(Dv, a.st[r * br + j], vr, a.o + r * Dv);
+      const float* vr = rows(v, vh + j0 * p.v.token, p.v.token, kb, Dv, a.vw, &ld);
+      if (Dv % kern::kAttnBwdPad == 0) {  // O[R][Dv] += P[R][kb] V[kb][Dv], V read once for all rows
+        tk.gemm(R, Dv, kb, a.st, br, 1, vr, ld, a.o, Dv, 1);
+      } else {
+        for (std::size_t j = 0; j < kb; ++j)
+          for (std::size_t r = 0; r < R; ++r)
+            if (a.st[r * br + j] != 0.f) vk.axpy(Dv, a.st[r * br + j], vr + j * ld, a.o + r * Dv);
       }
     }
 
@@ -165,6 +181,7 @@ void sdpa_decode_forward(const sdpa_plan& p, qkv_dtype type, const void* q, cons
                       kern::attn_for(p.x.isa),
                       kern::softmax_for(p.x.isa),
                       kern::vec_for(p.x.isa),
+                      kern::attn_bwd_for(p.x.isa),
                       kern::convert_for(p.x.isa),
                       dropout_cfg(p),
                       q,

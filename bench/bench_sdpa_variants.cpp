@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+// The attention variants of today's models (issue 20), each paired in one
+// process so the machine's speed phases hit both sides alike:
+//  - BM_sdpa_decode_bw: one token against a context of L cached tokens,
+//    GQA 32/8, d 128 ([B, kv_heads, L, d] K and V, as a cache holds them).
+//    Each iteration also runs a STREAM-style copy of as many bytes as K and
+//    V hold; kv_GBps is K+V bytes over the decode's median time, copy_GBps
+//    counts the copy's read and write, and pct_bw is the median of the
+//    per-iteration ratio (decode reads only: the fraction of the copy's
+//    bandwidth it reaches).
+//  - BM_sdpa_gqa_pair: GQA (kv_heads 8) against MHA (kv_heads 32) on the
+//    same query shape: the same FLOPs, so vs_mha = MHA time / GQA time.
+//  - BM_sdpa_window_pair: a causal sliding window against plain causal at
+//    the same shape: vs_causal = causal time / window time.
+//  - BM_sdpa_prefill: H32 kv8 T2048 d128 causal (a Llama-3-8B layer's
+//    attention), optionally windowed: GFLOPS of the work done (the keys each
+//    query sees, 4 * d FLOPs each) and % of the fp32 FMA peak.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "bench_util.hpp"
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+void fill(std::vector<float>& v, float a, float b) {
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(a * float(i % 100003) + b);
+}
+
+// [B, heads, T, d] contiguous.
+qkv_sdpa_strides bhtd(std::size_t H, std::size_t T, std::size_t D) { return {H * T * D, T * D, D}; }
+
+// One attention problem with its buffers, fp32.
+struct problem {
+  qkv_sdpa_desc d{};
+  std::vector<float> q, k, v, o, lse, dout, dq, dk, dv;
+  std::vector<unsigned char> ws;
+  problem(std::size_t B, std::size_t H, std::size_t KV, std::size_t Tq, std::size_t Tk, std::size_t D, int causal,
+          std::size_t window, int threads, bool backward) {
+    d.batch = B, d.heads = H, d.kv_heads = KV, d.q_len = Tq, d.kv_len = Tk, d.head_dim = D;
+    d.q = d.o = bhtd(H, Tq, D);
+    d.k = d.v = bhtd(KV, Tk, D);
+    d.causal = causal, d.window = window;
+    q.resize(B * H * Tq * D), o.resize(q.size()), lse.resize(B * H * Tq);
+    k.resize(B * KV * Tk * D), v.resize(k.size());
+    fill(q, 0.37f, 0.f), fill(k, 0.11f, 1.f), fill(v, 0.05f, 2.f);
+    std::size_t f = 0, b = 0;
+    qkv_sdpa_workspace_size(&d, threads, &f);
+    if (backward) {
+      qkv_sdpa_backward_workspace_size(&d, threads, &b);
+      dout.resize(o.size()), dq.resize(q.size()), dk.resize(k.size()), dv.resize(v.size());
+      fill(dout, 0.07f, 3.f);
+    }
+    ws.resize(std::max(f, b));
+    forward();
+  }
+  qkv_status forward() {
+    return qkv_sdpa_forward(&d, q.data(), k.data(), v.data(), o.data(), lse.data(), ws.data(), ws.size());
+  }
+  qkv_status backward() {
+    return qkv_sdpa_backward(&d, q.data(), k.data(), v.data(), o.data(), lse.data(), dout.data(), dq.data(),
+                             dk.data(), dv.data(), ws.data(), ws.size());
+  }
+  qkv_status run(bool bwd) { return bwd ? backward() : forward(); }
+};
+
+// args: B, context L, threads
+void BM_sdpa_decode_bw(benchmark::State& state) {
+  const auto B = std::size_t(state.range(0)), L = std::size_t(state.range(1));
+  const int threads = int(state.range(2));
+  qkv_set_num_threads(threads);
+  problem p(B, 32, 8, 1, L, 128, 1, 0, threads, false);
+  const std::size_t n = p.k.size() * 2;  // K and V floats
+  std::vector<float> src(n), dst(n);
+  fill(src, 0.3f, 0.f);
+  std::vector<double> dec, cpy, frac;
+  for (auto _ : state) {
+    double t0 = now_s();
+    std::memcpy(dst.data(), src.data(), n * sizeof(float));
+    const double c = now_s() - t0;
+    benchmark::DoNotOptimize(dst.data());
+    t0 = now_s();
+    if (p.forward() != QKV_OK) state.SkipWithError("decode failed");
+    const double t = now_s() - t0;
+    dec.push_back(t);
+    cpy.push_back(c);
+    frac.push_back((double(n) / t) / (2.0 * double(n) / c));
+  }
+  const double bytes = double(n) * sizeof(float), td = median(dec), tc = median(cpy);
+  state.counters["us_per_token"] = td * 1e6;
+  state.counters["kv_GBps"] = bytes / td * 1e-9;
+  state.counters["copy_GBps"] = 2.0 * bytes / tc * 1e-9;
+  state.counters["pct_bw"] = 100.0 * median(frac);
+}
+
+// args: B, H, T, d, backward, threads
+void BM_sdpa_gqa_pair(benchmark::State& state) {
+  const auto B = std::size_t(state.range(0)), H = std::size_t(state.range(1)), T = std::size_t(state.range(2)),
+             D = std::size_t(state.range(3));
+  const bool bwd = state.range(4) != 0;
+  const int threads = int(state.range(5));
+  qkv_set_num_threads(threads);
+  problem gqa(B, H, H / 4, T, T, D, 1, 0, threads, bwd), mha(B, H, H, T, T, D, 1, 0, threads, bwd);
+  std::vector<double> mine, ratio;
+  for (auto _ : state) {
+    double t0 = now_s();
+    if (mha.run(bwd) != QKV_OK) state.SkipWithError("mha failed");
+    const double a = now_s() - t0;
+    t0 = now_s();
+    if (gqa.run(bwd) != QKV_OK) state.SkipWithError("gqa failed");
+    const double b = now_s() - t0;
+    mine.push_back(b);
+    ratio.push_back(a / b);
+  }
+  const double flops = 4.0 * double(B * H) * double(T) * double(T) * double(D) * 0.5 * (bwd ? 2.5 : 1.0);
+  state.counters["vs_mha"] = median(ratio);
+  state.counters["GFLOPS"] = flops / median(mine) * 1e-9;
+  state.SetLabel(bwd ? "group 4, backward" : "group 4, forward");
+}
+
+// args: B, H, T, d, window, threads
+void BM_sdpa_window_pair(benchmark::State& state) {
+  const auto B = std::size_t(state.range(0)), H = std::size_t(state.range(1)), T = std::size_t(state.range(2)),
+             D = std::size_t(state.range(3)), W = std::size_t(state.range(4));
+  const int threads = int(state.range(5));
+  qkv_set_num_threads(threads);
+  problem win(B, H, H, T, T, D, 1, W, threads, false), causal(B, H, H, T, T, D, 1, 0, threads, false);
+  std::vector<double> ratio;
+  for (auto _ : state) {
+    double t0 = now_s();
+    if (causal.forward() != QKV_OK) state.SkipWithError("causal failed");
+    const double a = now_s() - t0;
+    t0 = now_s();
+    if (win.forward() != QKV_OK) state.SkipWithError("window failed");
+    ratio.push_back(a / (now_s() - t0));
+  }
+  state.counters["vs_causal"] = median(ratio);
+}
+
+// args: window (0: none), backward, threads
+void BM_sdpa_prefill(benchmark::State& state) {
+  const auto W = std::size_t(state.range(0));
+  const bool bwd = state.range(1) != 0;
+  const int threads = int(state.range(2));
+  qkv_set_num_threads(threads);
+  const std::size_t H = 32, T = 2048, D = 128;
+  problem p(1, H, 8, T, T, D, 1, W, threads, bwd);
+  std::vector<double> mine;
+  for (auto _ : state) {
+    const double t0 = now_s();
+    if (p.run(bwd) != QKV_OK) state.SkipWithError("call failed");
+    mine.push_back(now_s() - t0);
+  }
+  double seen = 0;  // keys the queries see
+  for (std::size_t i = 0; i < T; ++i) seen += double(W && W < i + 1 ? W : i + 1);
+  const double flops = 4.0 * double(H) * seen * double(D) * (bwd ? 2.5 : 1.0), tm = median(mine);
+  state.counters["GFLOPS"] = flops / tm * 1e-9;
+  const double peak = qkv_bench::peak_gflops(qkv_bench::active_isa(), threads);
+  if (peak > 0) state.counters["pct_peak"] = flops / tm * 1e-9 * 100.0 / peak;
+}
+
+}  // namespace
+
+BENCHMARK(BM_sdpa_decode_bw)
+    ->Args({1, 512, 1})->Args({1, 4096, 1})->Args({1, 16384, 1})
+    ->Args({8, 512, 1})->Args({8, 4096, 1})->Args({8, 16384, 1})
+    ->Args({1, 4096, 2})->Args({1, 16384, 2})->Args({8, 16384, 2})
+    ->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sdpa_gqa_pair)
+    ->Args({1, 32, 1024, 128, 0, 1})->Args({1, 32, 1024, 128, 1, 1})
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sdpa_window_pair)->Args({1, 4, 8192, 128, 1024, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sdpa_prefill)
+    ->Args({0, 0, 1})->Args({1024, 0, 1})->Args({4096, 0, 1})->Args({0, 1, 1})
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
