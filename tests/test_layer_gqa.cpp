@@ -343,3 +343,44 @@ TEST_CASE("ragged decode: each sequence with its own length decodes as it would 
     }
   });
 }
+
+TEST_CASE("windowed decode past the capacity (a ring) equals the full windowed forward", "[layer][window][decode]") {
+  qkv_test::for_each_isa([](qkv_isa) {
+    for (qkv_kv_format f : {QKV_KV_F32, QKV_KV_BF16}) {
+      INFO("format " << f);
+      const std::size_t B = 2, T = 29, W = 5, cap = 7, din = 6, dout = 8;  // cap >= W + 3 - 1: chunks of 3 fit
+      run r(make(din, dout, 4, 2, W, 1, 1), B, T);
+      REQUIRE(qkv_mha_init(&r.d, r.params.data(), 31) == QKV_OK);
+      r.x = qkv_test::random_vector(B * T * din, 32);
+      r.forward(false);
+      qkv_mha_kv_state st;
+      REQUIRE(qkv_mha_kv_cache_init_ex(&st, B, cap, f) == QKV_OK);
+      std::size_t kvb = 0;
+      REQUIRE(qkv_mha_kv_cache_size_ex(&r.d, B, cap, f, &kvb) == QKV_OK);
+      std::vector<unsigned char> kv(kvb);
+      std::vector<float> got(B * T * dout);
+      for (std::size_t t = 0; t < T;) {
+        const std::size_t n = std::min<std::size_t>(t % 4 == 1 ? 3 : 1, T - t);
+        std::vector<float> xt(B * n * din), yt(B * n * dout);
+        for (std::size_t b = 0; b < B; ++b)
+          std::memcpy(&xt[b * n * din], &r.x[(b * T + t) * din], n * din * sizeof(float));
+        std::size_t wb = 0;
+        REQUIRE(qkv_mha_decode_workspace_size(&r.d, &st, n, 2, &wb) == QKV_OK);
+        std::vector<float> ws(wb / sizeof(float) + 1);
+        REQUIRE(qkv_mha_decode(&r.d, r.params.data(), &st, kv.data(), kvb, n, xt.data(), yt.data(), ws.data(), wb) ==
+                QKV_OK);
+        for (std::size_t b = 0; b < B; ++b)
+          std::memcpy(&got[(b * T + t) * dout], &yt[b * n * dout], n * dout * sizeof(float));
+        t += n;
+      }
+      CHECK(st.length == T);  // positions go on past the capacity
+      close(got, r.y, f == QKV_KV_F32 ? 1e-5f : 2e-2f);
+
+      // A chunk the ring cannot hold with its window: a status, nothing written.
+      std::size_t wb = 0;
+      CHECK(qkv_mha_decode_workspace_size(&r.d, &st, cap - W + 2, 1, &wb) == QKV_ERR_CAPACITY);
+      r.d.window = 0;  // without a window the cache is full
+      CHECK(qkv_mha_decode_workspace_size(&r.d, &st, 1, 1, &wb) == QKV_ERR_CAPACITY);
+    }
+  });
+}

@@ -74,7 +74,10 @@ typedef struct qkv_mha_desc {
                               d_kv = num_kv_heads * d_head; query head h attends with K/V head
                               h / (num_heads / num_kv_heads); KV caches store d_kv per token. */
   size_t window;         /**< 0: none; else sliding-window attention: token t attends to tokens
-                              s > t - window only (and s <= t when causal), qkv/attention.h. */
+                              s > t - window only (and s <= t when causal), qkv/attention.h.
+                              Its KV cache is a ring: position t lives in row
+                              t % capacity, so decoding goes on past the capacity as
+                              long as capacity >= window + n_new - 1. */
 } qkv_mha_desc;
 
 /** Offsets (in floats) of each parameter tensor in the flat buffer;
@@ -374,7 +377,7 @@ QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, 
  *  @return QKV_OK; QKV_ERR_NULL_POINTER (bytes or state NULL); QKV_ERR_BAD_ARGUMENT
  *  (threads < 1, state->format outside the enum); the statuses of qkv_mha_validate();
  *  QKV_ERR_BAD_SHAPE (also QKV_KV_Q8_0 with head_dim % 32 != 0); QKV_ERR_SIZE_OVERFLOW;
- *  QKV_ERR_CAPACITY (length + n_new > capacity, or with state->lengths any lengths[b] + n_new).
+ *  QKV_ERR_CAPACITY (as qkv_mha_decode()).
  *  The size covers the state's current lengths: query it again when they grow. */
 QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
                                                  size_t n_new, int threads, size_t* bytes);
@@ -400,7 +403,8 @@ QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const
  *  @param[in]     workspace        qkv_mha_decode_workspace_size() bytes, any alignment
  *                                  (the workspace rule of qkv/qkv.h).
  *  @param[in]     workspace_bytes  its size in bytes.
- *  @return QKV_OK; QKV_ERR_CAPACITY if length + n_new (any lengths[b] + n_new) > capacity (nothing changed);
+ *  @return QKV_OK; QKV_ERR_CAPACITY if length + n_new (any lengths[b] + n_new) > capacity
+ *  and the layer has no window, or has one and capacity < window + n_new - 1 (nothing changed);
  *  QKV_ERR_BAD_ARGUMENT for a non-causal layer or a format outside the enum;
  *  QKV_ERR_BAD_SHAPE for QKV_KV_Q8_0 with head_dim % 32 != 0; QKV_ERR_NOT_FINITE
  *  when a new K or V value cannot be stored in a q8_0 cache (NaN, Inf, or a

@@ -70,13 +70,16 @@ bool format_ok(const qkv_kv_format& f) {
   const long long v = qkv::capi::enum_value(f);
   return v >= 0 && v < QKV_KV_FORMAT_COUNT;
 }
-// The longest sequence of a cache state, or false when one of n_new more
-// tokens would not fit (QKV_ERR_CAPACITY).
-bool longest_fits(const qkv_mha_kv_state& st, std::size_t n_new, std::size_t* longest) {
+// The longest sequence of a cache state, or false when n_new more tokens
+// do not fit (QKV_ERR_CAPACITY): without a window every position needs its
+// row; a windowed layer's cache is a ring (position t in row t % capacity)
+// that must keep the window of each new token: capacity >= window + n_new - 1.
+bool longest_fits(const qkv_mha_desc& d, const qkv_mha_kv_state& st, std::size_t n_new, std::size_t* longest) {
   std::size_t m = st.lengths ? 0 : st.length;
   for (std::size_t b = 0; st.lengths && b < st.batch; ++b) m = st.lengths[b] > m ? st.lengths[b] : m;
   *longest = m;
-  return m <= st.capacity && n_new <= st.capacity - m;
+  if (m <= st.capacity && n_new <= st.capacity - m) return true;  // no wrap
+  return d.window != 0 && n_new <= SIZE_MAX - m && d.window <= st.capacity && n_new - 1 <= st.capacity - d.window;
 }
 
 // q8_0 blocks must not straddle heads.
@@ -203,7 +206,7 @@ qkv_status decode_workspace_query(const qkv_mha_desc* desc, const qkv_dtype* wty
   if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
   if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   std::size_t longest;
-  if (!longest_fits(*state, n_new, &longest)) return QKV_ERR_CAPACITY;
+  if (!longest_fits(*desc, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
   *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, wtype ? *wtype : QKV_DTYPE_F32,
                                                  format, state->batch, n_new, longest + n_new, threads);
   return QKV_OK;
@@ -226,7 +229,7 @@ qkv_status decode_call(const qkv_mha_desc* desc, const float* params, const void
   if (!params)
     if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
   std::size_t longest;
-  if (!longest_fits(*state, n_new, &longest)) return QKV_ERR_CAPACITY;
+  if (!longest_fits(*desc, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
   if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_kv))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call

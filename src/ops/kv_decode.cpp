@@ -9,6 +9,7 @@
 #include "kernels/softmax/softmax.hpp"
 #include "ops/dtype.hpp"
 #include "ops/threads.hpp"
+#include "util/copy.hpp"
 #include "util/size_math.hpp"
 
 namespace qkv::ops {
@@ -57,14 +58,20 @@ void kv_store(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, con
       k.quantize_q8_0(d / QKV_Q8_0_BLOCK, x + r * ld, static_cast<qkv_block_q8_0*>(row));
     else if (f == QKV_KV_BF16)
       k.f32_to_bf16(d, x + r * ld, static_cast<std::uint16_t*>(row));
-    else
+    else if (f == QKV_KV_F16)
       k.f32_to_f16(d, x + r * ld, static_cast<std::uint16_t*>(row));
+    else
+      util::copy_floats(static_cast<float*>(row), x + r * ld, d);
   }
 }
 
-std::size_t kv_attention_workspace_bytes(qkv_isa, std::size_t kv_len, std::size_t d_head, int threads) {
+std::size_t kv_attention_keys(std::size_t kv_len, std::size_t window) noexcept {
+  return window && window < kv_len ? window : kv_len;
+}
+
+std::size_t kv_attention_workspace_bytes(qkv_isa, std::size_t keys, std::size_t d_head, int threads) {
   const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
-  return th * slot_floats(kv_len, d_head) * sizeof(float) + 64;
+  return th * slot_floats(keys, d_head) * sizeof(float) + 64;
 }
 
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes) {
@@ -78,44 +85,55 @@ void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::s
         cv.dequantize_q8_0(d / QKV_Q8_0_BLOCK, reinterpret_cast<const qkv_block_q8_0*>(src), t);
       else if (p.format == QKV_KV_BF16)
         cv.bf16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
-      else
+      else if (p.format == QKV_KV_F16)
         cv.f16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
+      else
+        util::copy_floats(t, reinterpret_cast<const float*>(src), d);
     }
   };
-  std::size_t kv_len = p.lengths ? 0 : p.length + p.n_new;  // the longest sequence's, for the scratch slots
+  std::size_t kv_len = p.lengths ? 0 : p.length + p.n_new;  // the longest sequence's
   for (std::size_t b = 0; p.lengths && b < p.batch; ++b)
     if (p.lengths[b] + p.n_new > kv_len) kv_len = p.lengths[b] + p.n_new;
+  const std::size_t keys = kv_attention_keys(kv_len, p.window);  // the most any query sees
   const std::size_t T = tile_rows(p.d_head), group = p.heads / p.kv_heads;
-  const std::size_t slot = slot_floats(kv_len, p.d_head);
+  const std::size_t slot = slot_floats(keys, p.d_head);
   float* base = util::align_up(ws, 64);
   const std::size_t fit = (ws_bytes - 64) / (slot * sizeof(float));  // >= 1: the caller checked 1 thread's need
   const std::size_t tasks = p.batch * p.heads * p.n_new;
-  int threads = threads_for(x, 4.f * static_cast<float>(kv_len * p.d_head * tasks), tasks);
+  int threads = threads_for(x, 4.f * static_cast<float>(keys * p.d_head * tasks), tasks);
   if (static_cast<std::size_t>(threads) > fit) threads = static_cast<int>(fit);
   parallel_for_tasks(x, threads, tasks, [&](std::size_t t, int s) {
     const std::size_t i = t % p.n_new, h = t / p.n_new % p.heads, b = t / p.n_new / p.heads;
     float* scores = base + static_cast<std::size_t>(s) * slot;
-    float* tile = scores + util::round_up(kv_len, 16);
-    const std::size_t end = (p.lengths ? p.lengths[b] : p.length) + i + 1;  // keys [start, end) are seen
+    float* tile = scores + util::round_up(keys, 16);
+    const std::size_t end = (p.lengths ? p.lengths[b] : p.length) + i + 1;  // positions [start, end) are seen
     const std::size_t start = p.window && end > p.window ? end - p.window : 0, n_keys = end - start;
     const std::size_t row = (b * p.n_new + i) * p.d_out + h * p.d_head;
     const float* q = p.q + row;
     float* o = p.out + row;
-    const std::size_t first =
-        (b * p.capacity + start) * p.row_bytes + head_offset(p.format, h / group, p.d_head);
+    const std::size_t first = b * p.capacity * p.row_bytes + head_offset(p.format, h / group, p.d_head);
     const unsigned char* kb = static_cast<const unsigned char*>(p.k) + first;
     const unsigned char* vb = static_cast<const unsigned char*>(p.v) + first;
-    for (std::size_t j = 0; j < n_keys; j += T) {
-      const std::size_t nt = n_keys - j < T ? n_keys - j : T;
-      widen(nt, p.d_head, kb + j * p.row_bytes, p.row_bytes, tile);
+    // Position `pos` lives in row pos % capacity (a ring once positions pass
+    // the capacity): tiles stop at the wrap.
+    auto tile_at = [&](std::size_t j, std::size_t* nt) {
+      const std::size_t pos = start + j, slot_row = pos % p.capacity;
+      std::size_t n = n_keys - j < T ? n_keys - j : T;
+      if (n > p.capacity - slot_row) n = p.capacity - slot_row;
+      *nt = n;
+      return slot_row * p.row_bytes;
+    };
+    for (std::size_t j = 0, nt = 0; j < n_keys; j += nt) {
+      const std::size_t off = tile_at(j, &nt);
+      widen(nt, p.d_head, kb + off, p.row_bytes, tile);
       kk.scores(nt, p.d_head, q, tile, p.scale, scores + j);
     }
     const float m = sm.max(n_keys, scores);
     const float sum = sm.exp_sum(n_keys, 1.f, m, scores, scores);  // >= 1: the max's term is exp(0)
     for (std::size_t c = 0; c < p.d_head; ++c) o[c] = 0.f;
-    for (std::size_t j = 0; j < n_keys; j += T) {
-      const std::size_t nt = n_keys - j < T ? n_keys - j : T;
-      widen(nt, p.d_head, vb + j * p.row_bytes, p.row_bytes, tile);
+    for (std::size_t j = 0, nt = 0; j < n_keys; j += nt) {
+      const std::size_t off = tile_at(j, &nt);
+      widen(nt, p.d_head, vb + off, p.row_bytes, tile);
       kk.accum(nt, p.d_head, scores + j, tile, o);
     }
     sm.mul(p.d_head, 1.f / sum, o);

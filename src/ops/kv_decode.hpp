@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// kv_decode - a KV cache stored in bf16, fp16 or q8_0 (qkv_kv_format):
-// appending rows (rounded or quantized once), and causal decode attention
-// that widens tiles of cached rows to fp32 inside the kernel (one query row
-// per task: decode reads every cached byte once per query).
+// kv_decode - a KV cache stored in bf16, fp16 or q8_0 (qkv_kv_format), or
+// fp32 as the ring of a windowed layer: appending rows (rounded or
+// quantized once), and causal decode attention that widens tiles of cached
+// rows to fp32 inside the kernel (one query row per task: decode reads
+// every cached byte once per query).
 #pragma once
 
 #include <cstddef>
@@ -25,9 +26,10 @@ bool kv_storable(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, 
 void kv_store(qkv_isa isa, qkv_kv_format f, std::size_t rows, std::size_t d, const float* x, std::size_t ld,
               void* dst, std::size_t row_bytes) noexcept;
 
-// One decode attention problem over a reduced-format cache.
+// One decode attention problem over a cache of any format (fp32: the ring
+// of a windowed layer, whose positions wrap around the capacity).
 struct kv_attention_problem {
-  qkv_kv_format format;    // not QKV_KV_F32
+  qkv_kv_format format;
   std::size_t batch, heads, n_new, length;  // queries [length, length + n_new) of each sequence
   const std::size_t* lengths;               // null, or each sequence's own `length`
   std::size_t kv_heads;                     // query head h reads cached head h / (heads / kv_heads)
@@ -36,11 +38,14 @@ struct kv_attention_problem {
   std::size_t capacity, row_bytes;          // cache rows per sequence, bytes per row (kv_heads * d_head)
   float scale;
   const float* q;          // [batch][n_new][d_out]
-  const void *k, *v;       // caches: row (b, t) at b*capacity + t, row_bytes apart
+  const void *k, *v;       // caches: position t of sequence b at row b*capacity + t % capacity, row_bytes apart
   float* out;              // [batch][n_new][d_out]
 };
 
-std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t kv_len, std::size_t d_head, int threads);
+// The most keys one query sees: kv_len (the longest sequence's length +
+// n_new), or the window when it is shorter. The workspace is sized by it.
+std::size_t kv_attention_keys(std::size_t kv_len, std::size_t window) noexcept;
+std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t keys, std::size_t d_head, int threads);
 
 // out = softmax(scale * q k^T, causal bottom-right: query i sees keys
 // <= length + i, and > length + i - window with a window) v per (sequence,

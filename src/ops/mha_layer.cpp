@@ -496,10 +496,14 @@ std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t c
 std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, qkv_kv_format f,
                                        std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads) {
   const mha_dims n = mha_dims_for(d, batch, n_new);
-  const std::size_t att_ws = f == QKV_KV_F32 ? attention_ws(isa, d, n, threads, kv_len, false)
-                                             : kv_attention_workspace_bytes(isa, kv_len, n.d_head, threads);
+  // A windowed layer's ring may wrap: then every format takes kv_attention,
+  // the fp32 cache included (own K and V rows first, stored row by row).
+  const bool ring = d.window != 0;
+  std::size_t att_ws = kv_attention_workspace_bytes(isa, kv_attention_keys(kv_len, d.window), n.d_head, threads);
+  if (f == QKV_KV_F32) att_ws = std::max(ring ? att_ws : 0, attention_ws(isa, d, n, threads, kv_len, false));
   // + the per-sequence key counts of a ragged fp32 decode
-  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, f != QKV_KV_F32, att_ws) +
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, f != QKV_KV_F32 || ring,
+                    att_ws) +
          util::round_up(batch * sizeof(std::size_t), ws_carver::kAlign);
 }
 
@@ -510,7 +514,8 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   const proj_types t = types_of(d, src.wtype);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  const forward_arrays own = carve_forward(mem, n, d, f != QKV_KV_F32);
+  const bool ring = d.window != 0;  // as mha_decode_workspace_bytes
+  const forward_arrays own = carve_forward(mem, n, d, f != QKV_KV_F32 || ring);
   const weight_copies copies = carve_weights(mem, d, t);
   std::size_t* kv_lens = mem.take<std::size_t>(batch);
   float *q = own.q, *a = own.a, *lse = own.lse;
@@ -521,6 +526,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   auto len = [&](std::size_t b) { return lengths ? lengths[b] : length; };
   std::size_t longest = 0;
   for (std::size_t b = 0; b < batch; ++b) longest = std::max(longest, len(b));
+  const bool wraps = longest + n_new > capacity;  // a windowed layer's ring (the C boundary checked)
   const std::size_t row_bytes = kv_row_bytes(f, n.d_kv);
   unsigned char* kc = static_cast<unsigned char*>(kv);
   unsigned char* vc = kc + batch * capacity * row_bytes;
@@ -534,7 +540,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   };
   proj(kQ, n.rows, 0, q);
   float* attn_out = d.out_proj ? a : y_new;
-  if (f == QKV_KV_F32) {
+  if (f == QKV_KV_F32 && !wraps) {
     // K and V of the new tokens go straight into their cache rows.
     for (std::size_t b = 0; b < batch; ++b) {
       proj(kK, n_new, b * n_new, reinterpret_cast<float*>(kc + (b * capacity + len(b)) * row_bytes));
@@ -554,11 +560,13 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
     proj(kV, n.rows, 0, own.v);
     if (!kv_storable(xc.isa, f, n.rows, n.d_kv, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_kv, own.v))
       return false;
-    for (std::size_t b = 0; b < batch; ++b) {
-      const std::size_t src_off = b * n_new * n.d_kv, dst = (b * capacity + len(b)) * row_bytes;
-      kv_store(xc.isa, f, n_new, n.d_kv, own.k + src_off, n.d_kv, kc + dst, row_bytes);
-      kv_store(xc.isa, f, n_new, n.d_kv, own.v + src_off, n.d_kv, vc + dst, row_bytes);
-    }
+    for (std::size_t b = 0; b < batch; ++b)
+      for (std::size_t i = 0; i < n_new; ++i) {  // position len(b) + i at row (len(b) + i) % capacity
+        const std::size_t src_off = (b * n_new + i) * n.d_kv;
+        const std::size_t dst = (b * capacity + (len(b) + i) % capacity) * row_bytes;
+        kv_store(xc.isa, f, 1, n.d_kv, own.k + src_off, n.d_kv, kc + dst, row_bytes);
+        kv_store(xc.isa, f, 1, n.d_kv, own.v + src_off, n.d_kv, vc + dst, row_bytes);
+      }
     auto kp = util::zeroed<kv_attention_problem>();
     kp.format = f, kp.batch = batch, kp.heads = n.heads, kp.n_new = n_new, kp.length = length;
     kp.lengths = lengths, kp.kv_heads = n.kv_heads, kp.window = d.window;
