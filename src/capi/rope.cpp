@@ -34,8 +34,7 @@ qkv_status check_rope(const qkv_rope_desc* d, const float* in, const float* out)
 
 qkv_status rope_call(const qkv_rope_desc* desc, const float* in, float* out, bool inverse) noexcept {
   if (const qkv_status st = check_rope(desc, in, out); st != QKV_OK) return st;
-  const qkv::ops::rope_plan p = qkv::ops::resolve_rope(*desc);
-  qkv::ops::rope_apply(qkv::ops::current_exec(), p, in, out, inverse);
+  qkv::ops::rope_apply(qkv::ops::current_exec(), *desc, in, out, inverse);
   return QKV_OK;
 }
 

@@ -32,73 +32,44 @@ void rotate(const float* in, float* out, std::size_t off, const float* c, const 
 
 }  // namespace
 
-rope_plan resolve_rope(const qkv_rope_desc& d) noexcept {
-  rope_plan p;
-  p.batch = d.batch;
-  p.heads = d.heads;
-  p.tokens = d.tokens;
-  p.head_dim = d.head_dim;
-  p.x.batch = d.x.batch;
-  p.x.head = d.x.head;
-  p.x.token = d.x.token;
-  p.rotary_dim = d.rotary_dim ? d.rotary_dim : d.head_dim;
-  p.theta = d.theta != 0.f ? d.theta : 10000.f;
-  p.interleaved = d.layout == QKV_ROPE_INTERLEAVED;  // the boundary checked the value
-  p.pos_offset = d.pos_offset;
-  p.positions = d.positions;
-  p.positions_batch_stride = d.positions_batch_stride;
-  return p;
-}
-
-void rope_apply(const exec& x, const rope_plan& p, const float* in, float* out, bool inverse) noexcept {
-  const std::size_t half = p.rotary_dim / 2;
+void rope_apply(const exec& x, const qkv_rope_desc& d, const float* in, float* out, bool inverse) noexcept {
+  const std::size_t dim = d.head_dim, rot = d.rotary_dim ? d.rotary_dim : dim, half = rot / 2;  // half >= 1
+  const bool interleaved = d.layout == QKV_ROPE_INTERLEAVED;
   // Shared positions: a task is a token, its cos/sin serve every sequence;
   // else a task is one (b, t) row.
-  const bool shared = !p.positions || p.positions_batch_stride == 0;
-  const std::size_t tasks = shared ? p.tokens : p.batch * p.tokens;
-  const std::size_t per_task = shared ? p.batch : 1;
-  const float flops = static_cast<float>(tasks) *
-                      (kFlopsPerPair * static_cast<float>(half) +
-                       kFlopsPerElem * static_cast<float>(per_task * p.heads * p.head_dim));
-  const wide theta = p.theta, r = static_cast<wide>(p.rotary_dim);
+  const bool shared = !d.positions || d.positions_batch_stride == 0;
+  const std::size_t tasks = shared ? d.tokens : d.batch * d.tokens;
+  const std::size_t per_task = shared ? d.batch : 1;
+  const float flops = static_cast<float>(tasks) * (kFlopsPerPair * static_cast<float>(half) +
+                                                   kFlopsPerElem * static_cast<float>(per_task * d.heads * dim));
+  const wide theta = d.theta != 0.f ? d.theta : 10000.f, r = static_cast<wide>(rot);
   const float sign = inverse ? -1.f : 1.f;
 
   run_team(x, threads_for(x, flops, tasks), [&](int member, int team) {
     const std::size_t n = static_cast<std::size_t>(team), m = static_cast<std::size_t>(member);
-    const std::size_t lo = tasks * m / n, hi = tasks * (m + 1) / n;
     wide inv_freq[kChunk];
     float c[kChunk], s[kChunk];
     for (std::size_t k0 = 0; k0 < half; k0 += kChunk) {
       const std::size_t len = half - k0 < kChunk ? half - k0 : kChunk;
-      for (std::size_t k = 0; k < len; ++k)
-        inv_freq[k] = std::pow(theta, -static_cast<wide>(2 * (k0 + k)) / r);
-      for (std::size_t task = lo; task < hi; ++task) {
-        const std::size_t b0 = shared ? 0 : task / p.tokens, t = shared ? task : task % p.tokens;
-        const std::size_t pos =
-            p.positions ? p.positions[b0 * p.positions_batch_stride + t] : p.pos_offset + t;
+      for (std::size_t k = 0; k < len; ++k) inv_freq[k] = std::pow(theta, -static_cast<wide>(2 * (k0 + k)) / r);
+      for (std::size_t task = tasks * m / n; task < tasks * (m + 1) / n; ++task) {
+        const std::size_t b0 = shared ? 0 : task / d.tokens, t = shared ? task : task % d.tokens;
+        const std::size_t pos = d.positions ? d.positions[b0 * d.positions_batch_stride + t] : d.pos_offset + t;
         for (std::size_t k = 0; k < len; ++k) {
           const wide angle = static_cast<wide>(pos) * inv_freq[k];
           c[k] = static_cast<float>(std::cos(angle));
           s[k] = sign * static_cast<float>(std::sin(angle));  // -sin: the transpose
         }
         for (std::size_t b = b0; b < b0 + per_task; ++b)
-          for (std::size_t h = 0; h < p.heads; ++h) {
-            const std::size_t row = b * p.x.batch + h * p.x.head + t * p.x.token;
-            if (p.interleaved)
+          for (std::size_t h = 0; h < d.heads; ++h) {
+            const std::size_t row = b * d.x.batch + h * d.x.head + t * d.x.token;
+            if (k0 == 0 && in != out) util::copy_floats(out + row + rot, in + row + rot, dim - rot);  // pass through
+            if (interleaved)
               rotate<2>(in + row + 2 * k0, out + row + 2 * k0, 1, c, s, len);
             else
               rotate<1>(in + row + k0, out + row + k0, half, c, s, len);
           }
       }
-    }
-    if (in == out || p.rotary_dim == p.head_dim) return;
-    for (std::size_t task = lo; task < hi; ++task) {  // the features that pass through
-      const std::size_t b0 = shared ? 0 : task / p.tokens, t = shared ? task : task % p.tokens;
-      for (std::size_t b = b0; b < b0 + per_task; ++b)
-        for (std::size_t h = 0; h < p.heads; ++h) {
-          const std::size_t row = b * p.x.batch + h * p.x.head + t * p.x.token + p.rotary_dim;
-          util::copy_floats(out + row, in + row, p.head_dim - p.rotary_dim);
-        }
     }
   });
 }
