@@ -283,3 +283,87 @@ TEST_CASE("rope rejects bad arguments with the documented status and writes noth
   d.theta = -0.f;
   CHECK(status(d) == QKV_OK);
 }
+
+TEST_CASE("rope on bf16 and fp16 is the fp32 rotation rounded once", "[rope][dtype]") {
+  // Tolerance: the fp32 rotation's 4u (|x1| + |x2|) plus one rounding to
+  // the type, half an ulp: u_t |y| <= u_t (|x1| + |x2|), u_t = 2^-8 (bf16),
+  // 2^-11 (fp16).
+  constexpr std::uint16_t kCanary16 = 0x7e5a;  // a NaN neither type produces here
+  const shape_t shapes[] = {{1, 1, 1, 2, 0, true, 0}, {2, 3, 5, 16, 8, true, 3}, {2, 2, 9, 200, 200, false, 1}};
+  for (qkv_dtype type : {QKV_DTYPE_BF16, QKV_DTYPE_F16}) {
+    const double ut = type == QKV_DTYPE_BF16 ? 1.0 / 256 : 1.0 / 2048;
+    for (const auto& s : shapes)
+      for (int layout = 0; layout < 2; ++layout)
+        for (int inverse = 0; inverse < 2; ++inverse) {
+          INFO(qkv_dtype_name(type) << " d " << s.head_dim << " r " << s.rotary_dim << " layout " << layout
+                                    << " inverse " << inverse);
+          qkv_rope_desc d = make_desc(s);
+          d.layout = static_cast<qkv_rope_layout>(layout);
+          d.pos_offset = 20000;
+          const auto xf = input(d, 31);
+          std::vector<std::uint16_t> x(xf.size());
+          REQUIRE(qkv_convert(xf.size(), QKV_DTYPE_F32, xf.data(), type, x.data()) == QKV_OK);
+          std::vector<float> xw(x.size());  // the exact values the library sees
+          REQUIRE(qkv_convert(x.size(), type, x.data(), QKV_DTYPE_F32, xw.data()) == QKV_OK);
+          std::vector<std::uint16_t> y(x.size(), kCanary16), z = x;
+          auto call = inverse ? qkv_rope_backward_ex : qkv_rope_forward_ex;
+          REQUIRE(call(&d, type, x.data(), y.data()) == QKV_OK);
+          REQUIRE(call(&d, type, z.data(), z.data()) == QKV_OK);
+          const std::size_t n = d.batch * d.heads * d.tokens * d.head_dim;
+          std::vector<double> want(n), mag(n);
+          qkv_ref_rope(&d, xw.data(), inverse, want.data(), mag.data());
+          std::vector<bool> inside(y.size(), false);
+          bool close = true, same = true;
+          std::size_t i = 0;
+          for (std::size_t b = 0; b < d.batch; ++b)
+            for (std::size_t h = 0; h < d.heads; ++h)
+              for (std::size_t t = 0; t < d.tokens; ++t)
+                for (std::size_t f = 0; f < d.head_dim; ++f, ++i) {
+                  const std::size_t o = offset(d, b, h, t) + f;
+                  inside[o] = true;
+                  float got = 0;
+                  REQUIRE(qkv_convert(1, type, &y[o], QKV_DTYPE_F32, &got) == QKV_OK);
+                  close = close && std::fabs(double(got) - want[i]) <= (4 * kU + ut) * mag[i];
+                  same = same && y[o] == z[o];
+                }
+          bool padding = true;
+          for (std::size_t o = 0; o < y.size(); ++o) padding = padding && (inside[o] || y[o] == kCanary16);
+          CHECK(close);
+          CHECK(same);
+          CHECK(padding);
+        }
+  }
+}
+
+TEST_CASE("rope _ex: F32 is the plain entry point bitwise, bf16 is thread-count independent, bad types rejected",
+          "[rope][dtype]") {
+  qkv_rope_desc d = make_desc({2, 8, 255, 128, 64, false, 0});
+  d.layout = QKV_ROPE_INTERLEAVED;
+  d.pos_offset = 7;
+  const auto x = input(d, 41);
+  std::vector<float> a(x.size(), kCanary), b(x.size(), kCanary);
+  REQUIRE(qkv_rope_forward(&d, x.data(), a.data()) == QKV_OK);
+  REQUIRE(qkv_rope_forward_ex(&d, QKV_DTYPE_F32, x.data(), b.data()) == QKV_OK);
+  CHECK(a == b);
+  std::vector<std::uint16_t> x16(x.size()), y16[3];
+  REQUIRE(qkv_convert(x.size(), QKV_DTYPE_F32, x.data(), QKV_DTYPE_BF16, x16.data()) == QKV_OK);
+  for (int n = 1; n <= 3; ++n) {
+    qkv_test::threads_scope ts(n);
+    qkv_test::team_watch watch;
+    y16[n - 1].assign(x16.size(), 0);
+    REQUIRE(qkv_rope_backward_ex(&d, QKV_DTYPE_BF16, x16.data(), y16[n - 1].data()) == QKV_OK);
+    if (n > 1) QKV_CHECK_TEAM(watch);
+  }
+  CHECK(y16[0] == y16[1]);
+  CHECK(y16[0] == y16[2]);
+  std::vector<std::uint16_t> y(x16.size(), 0x1234);
+  for (int bad : {int(QKV_DTYPE_I8), int(QKV_DTYPE_U16), 99, -1}) {
+    qkv_dtype t;
+    std::memcpy(&t, &bad, sizeof bad);  // any int a C caller may pass
+    CHECK(qkv_rope_forward_ex(&d, t, x16.data(), y.data()) == QKV_ERR_BAD_ARGUMENT);
+    CHECK(qkv_rope_backward_ex(&d, t, x16.data(), y.data()) == QKV_ERR_BAD_ARGUMENT);
+  }
+  bool untouched = true;
+  for (auto v : y) untouched = untouched && v == 0x1234;
+  CHECK(untouched);
+}

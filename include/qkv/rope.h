@@ -40,6 +40,13 @@
  * where double is software emulated, the angle math runs in float (powf,
  * cosf, sinf) and carries the same ~p * 2^-24 error as PyTorch's.
  *
+ * Element types. The _ex entry points take bf16 or fp16 tensors (uint16_t
+ * bits, qkv/dtype.h; strides in elements): each pair is widened exactly,
+ * rotated by the same fp32 operations as above and rounded once to the type
+ * (round to nearest even), so the result is the fp32 result narrowed, within
+ * a further half unit in the type's last place (2^-8 relative for bf16,
+ * 2^-11 for fp16). F32 through _ex is qkv_rope_forward() exactly.
+ *
  * Cost: cos and sin are evaluated once per (position, pair) of a call and
  * shared by every head (and by every sequence when the positions are shared).
  * No workspace. Threads split the (batch, token) rows; each element is
@@ -49,8 +56,9 @@
  * Validation, in this order, before anything is written: NULL desc, input or
  * output (QKV_ERR_NULL_POINTER); a zero dimension, rotary_dim larger than
  * head_dim, or an odd rotary_dim (head_dim when rotary_dim is 0)
- * (QKV_ERR_BAD_SHAPE); theta negative, NaN or infinite, layout
- * out of range (QKV_ERR_BAD_ARGUMENT); a token stride smaller than head_dim
+ * (QKV_ERR_BAD_SHAPE); theta negative, NaN or infinite, layout out of
+ * range, an element type other than F32, BF16 and F16 (the _ex entry
+ * points) (QKV_ERR_BAD_ARGUMENT); a token stride smaller than head_dim
  * when tokens > 1 (QKV_ERR_BAD_STRIDE); a span of the tensor or of the
  * positions array beyond PTRDIFF_MAX bytes (QKV_ERR_SIZE_OVERFLOW); a layout
  * that maps two elements to one address, which an output cannot have
@@ -61,6 +69,7 @@
 #include <stddef.h>
 
 #include "qkv/attention.h"
+#include "qkv/dtype.h"
 #include "qkv/export.h"
 #include "qkv/status.h"
 
@@ -106,6 +115,22 @@ QKV_API qkv_status qkv_rope_forward(const qkv_rope_desc* desc, const float* x, f
  *                    dx == dy runs in place, otherwise no overlap (not checked).
  *  @return as qkv_rope_forward(). */
 QKV_API qkv_status qkv_rope_backward(const qkv_rope_desc* desc, const float* dy, float* dx);
+
+/** qkv_rope_forward() on elements of @p type (see "Element types").
+ *  @param[in]  desc  as in qkv_rope_forward(); strides in elements of @p type.
+ *  @param[in]  type  QKV_DTYPE_F32, QKV_DTYPE_BF16 or QKV_DTYPE_F16: x and y.
+ *  @param[in]  x     the input in layout desc->x.
+ *  @param[out] y     the output in layout desc->x; y == x in place, otherwise no overlap.
+ *  @return as qkv_rope_forward(); QKV_ERR_BAD_ARGUMENT for another @p type. */
+QKV_API qkv_status qkv_rope_forward_ex(const qkv_rope_desc* desc, qkv_dtype type, const void* x, void* y);
+
+/** qkv_rope_backward() on elements of @p type.
+ *  @param[in]  desc  as in qkv_rope_backward(); strides in elements of @p type.
+ *  @param[in]  type  QKV_DTYPE_F32, QKV_DTYPE_BF16 or QKV_DTYPE_F16: dy and dx.
+ *  @param[in]  dy    gradient of the forward's output, layout desc->x.
+ *  @param[out] dx    gradient of the forward's input, layout desc->x; dx == dy in place, otherwise no overlap.
+ *  @return as qkv_rope_forward_ex(). */
+QKV_API qkv_status qkv_rope_backward_ex(const qkv_rope_desc* desc, qkv_dtype type, const void* dy, void* dx);
 
 QKV_EXTERN_C_END
 

@@ -10,15 +10,19 @@
 #pragma once
 
 #include "ops/exec.hpp"
+#include "qkv/dtype.h"
 #include "qkv/rope.h"
 
 namespace qkv::ops {
 
 // out = rotation of in by the positions' angles (inverse: by their
-// opposites, the backward); features >= rotary_dim copied. `d` passes the
+// opposites, the backward); features >= rotary_dim copied. Elements of
+// `type`: QKV_DTYPE_F32, or BF16/F16 (uint16_t bits, widened exactly,
+// rotated in fp32 by the same operations, rounded once). `d` passes the
 // boundary's checks (layout read as a plain value: the caller checked it).
 // out == in runs in place; otherwise they must not overlap. Bitwise the
 // same for any x.threads.
-void rope_apply(const exec& x, const qkv_rope_desc& d, const float* in, float* out, bool inverse) noexcept;
+void rope_apply(const exec& x, const qkv_rope_desc& d, qkv_dtype type, const void* in, void* out,
+                bool inverse) noexcept;
 
 }  // namespace qkv::ops
