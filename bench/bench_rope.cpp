@@ -84,29 +84,41 @@ void BM_rope_llama3_qk(benchmark::State& state) {
 
 // Q and K as the fused QKV projection writes them, [T][32 + 8 + 8][128]: one
 // call with heads = 40 rotates the Q and K heads together, each token's
-// cos/sin evaluated once instead of once per tensor.
+// cos/sin evaluated once instead of once per tensor. Elements fp32 or bf16
+// (qkv_rope_forward_ex).
 void BM_rope_llama3_fused_qkv(benchmark::State& state) {
   const int threads = int(state.range(0));
+  const qkv_dtype type = state.range(1) ? QKV_DTYPE_BF16 : QKV_DTYPE_F32;
+  const std::size_t elem = state.range(1) ? 2 : 4;
   qkv_set_num_threads(threads);
   constexpr std::size_t kAll = kHq + 2 * kHkv;
   qkv_rope_desc d = rope_desc(kHq + kHkv);
   d.x = {kT * kAll * kD, kD, kAll * kD};
-  std::vector<float> qkv(kT * kAll * kD);
-  for (std::size_t i = 0; i < qkv.size(); ++i) qkv[i] = std::sin(0.37f * float(i));
+  std::vector<float> f(kT * kAll * kD);
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = std::sin(0.37f * float(i));
+  std::vector<unsigned char> qkv(f.size() * elem);
+  qkv_convert(f.size(), QKV_DTYPE_F32, f.data(), type, qkv.data());
   for (auto _ : state) {
-    if (qkv_rope_forward(&d, qkv.data(), qkv.data()) != QKV_OK) {
-      state.SkipWithError("qkv_rope_forward failed");
+    if (qkv_rope_forward_ex(&d, type, qkv.data(), qkv.data()) != QKV_OK) {
+      state.SkipWithError("qkv_rope_forward_ex failed");
       return;
     }
     benchmark::DoNotOptimize(qkv.data());
   }
-  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(2 * kT * (kHq + kHkv) * kD * sizeof(float)));
-  state.SetLabel(std::string(qkv_isa_name(qkv_bench::active_isa())) + "/t" + std::to_string(threads));
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(2 * kT * (kHq + kHkv) * kD * elem));
+  state.SetLabel(std::string(qkv_isa_name(qkv_bench::active_isa())) + "/t" + std::to_string(threads) + "/" +
+                 qkv_dtype_name(type));
 }
 
 }  // namespace
 
-BENCHMARK(BM_rope_llama3_fused_qkv)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_rope_llama3_fused_qkv)
+    ->ArgNames({"threads", "bf16"})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Args({2, 0})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_rope_llama3_qk)
     ->ArgNames({"backward", "threads"})
     ->Args({0, 1})

@@ -74,12 +74,15 @@ std::vector<float> input(const qkv_rope_desc& d, std::uint64_t seed) {
   return x;
 }
 
-// y (layout d.x) within 4u (|x1| + |x2|) of the reference; padding untouched.
-bool matches_ref(const qkv_rope_desc& d, const std::vector<float>& x, const std::vector<float>& y, bool inverse) {
-  const std::size_t n = d.batch * d.heads * d.tokens * d.head_dim;
-  std::vector<double> want(n), mag(n);
-  qkv_ref_rope(&d, x.data(), inverse, want.data(), mag.data());
-  std::vector<bool> inside(y.size(), false);
+// The output (layout d.x, element at offset o read as y_at(o)) within
+// tol (|x1| + |x2|) of the reference on x; pad_ok(o) for every offset o < n
+// outside the tensor (its padding untouched).
+template <class Y, class P>
+bool matches_ref(const qkv_rope_desc& d, const float* x, bool inverse, double tol, std::size_t n, Y y_at, P pad_ok) {
+  const std::size_t count = d.batch * d.heads * d.tokens * d.head_dim;
+  std::vector<double> want(count), mag(count);
+  qkv_ref_rope(&d, x, inverse, want.data(), mag.data());
+  std::vector<bool> inside(n, false);
   std::size_t i = 0;
   for (std::size_t b = 0; b < d.batch; ++b)
     for (std::size_t h = 0; h < d.heads; ++h)
@@ -87,17 +90,25 @@ bool matches_ref(const qkv_rope_desc& d, const std::vector<float>& x, const std:
         for (std::size_t f = 0; f < d.head_dim; ++f, ++i) {
           const std::size_t o = offset(d, b, h, t) + f;
           inside[o] = true;
-          if (!(std::fabs(double(y[o]) - want[i]) <= 4 * kU * mag[i])) {
-            UNSCOPED_INFO("b " << b << " h " << h << " t " << t << " f " << f << ": " << y[o] << " vs " << want[i]);
+          const double got = y_at(o);
+          if (!(std::fabs(got - want[i]) <= tol * mag[i])) {
+            UNSCOPED_INFO("b " << b << " h " << h << " t " << t << " f " << f << ": " << got << " vs " << want[i]);
             return false;
           }
         }
-  for (std::size_t o = 0; o < y.size(); ++o)
-    if (!inside[o] && y[o] != kCanary) {
+  for (std::size_t o = 0; o < n; ++o)
+    if (!inside[o] && !pad_ok(o)) {
       UNSCOPED_INFO("padding element " << o << " written");
       return false;
     }
   return true;
+}
+
+// fp32: within 4u (|x1| + |x2|), the header's promise.
+bool matches_ref(const qkv_rope_desc& d, const std::vector<float>& x, const std::vector<float>& y, bool inverse) {
+  return matches_ref(
+      d, x.data(), inverse, 4 * kU, y.size(), [&](std::size_t o) { return double(y[o]); },
+      [&](std::size_t o) { return y[o] == kCanary; });
 }
 
 const shape_t kShapes[] = {
@@ -233,51 +244,62 @@ TEST_CASE("rope rejects bad arguments with the documented status and writes noth
   CHECK(qkv_rope_forward(nullptr, x.data(), y.data()) == QKV_ERR_NULL_POINTER);
   CHECK(qkv_rope_forward(&good, nullptr, y.data()) == QKV_ERR_NULL_POINTER);
   CHECK(qkv_rope_backward(&good, x.data(), nullptr) == QKV_ERR_NULL_POINTER);
-  qkv_rope_desc d = good;
-  d.tokens = 0;
-  CHECK(status(d) == QKV_ERR_BAD_SHAPE);
-  d = good;
-  d.heads = 0;
-  CHECK(status(d) == QKV_ERR_BAD_SHAPE);
-  d = good;
-  d.rotary_dim = 3;
-  CHECK(status(d) == QKV_ERR_BAD_SHAPE);
-  d = good;
-  d.rotary_dim = 10;
-  CHECK(status(d) == QKV_ERR_BAD_SHAPE);
-  d = good;
-  d.head_dim = 7;  // rotary_dim 0 means 7: odd
-  CHECK(status(d) == QKV_ERR_BAD_SHAPE);
-  d = good;
-  d.theta = -1.f;
-  CHECK(status(d) == QKV_ERR_BAD_ARGUMENT);
-  d.theta = std::nanf("");
-  CHECK(status(d) == QKV_ERR_BAD_ARGUMENT);
-  d.theta = INFINITY;
-  CHECK(status(d) == QKV_ERR_BAD_ARGUMENT);
-  d = good;
-  const int bad_layout = 2;  // any int a C caller may store
-  std::memcpy(&d.layout, &bad_layout, sizeof bad_layout);
-  CHECK(status(d) == QKV_ERR_BAD_ARGUMENT);
-  d = good;
-  d.x.token = 7;  // < head_dim
-  CHECK(status(d) == QKV_ERR_BAD_STRIDE);
-  d = good;
-  d.x.head = 0;  // every head on the same address
-  CHECK(status(d) == QKV_ERR_BAD_STRIDE);
-  d = good;
-  d.x.batch = SIZE_MAX / 2;
-  CHECK(status(d) == QKV_ERR_SIZE_OVERFLOW);
-  d = good;
-  const std::size_t pos[4] = {0, 1, 2, 3};
-  d.positions = pos;
-  d.positions_batch_stride = SIZE_MAX / 4;
-  CHECK(status(d) == QKV_ERR_SIZE_OVERFLOW);
+  static const std::size_t pos[4] = {0, 1, 2, 3};
+  struct bad_case {
+    const char* what;
+    qkv_status want;
+    void (*change)(qkv_rope_desc&);
+  };
+  const bad_case cases[] = {
+      {"tokens 0", QKV_ERR_BAD_SHAPE, [](qkv_rope_desc& d) { d.tokens = 0; }},
+      {"heads 0", QKV_ERR_BAD_SHAPE, [](qkv_rope_desc& d) { d.heads = 0; }},
+      {"rotary_dim odd", QKV_ERR_BAD_SHAPE, [](qkv_rope_desc& d) { d.rotary_dim = 3; }},
+      {"rotary_dim > head_dim", QKV_ERR_BAD_SHAPE, [](qkv_rope_desc& d) { d.rotary_dim = 10; }},
+      {"head_dim odd, rotary_dim 0", QKV_ERR_BAD_SHAPE, [](qkv_rope_desc& d) { d.head_dim = 7; }},
+      {"theta < 0", QKV_ERR_BAD_ARGUMENT, [](qkv_rope_desc& d) { d.theta = -1.f; }},
+      {"theta NaN", QKV_ERR_BAD_ARGUMENT, [](qkv_rope_desc& d) { d.theta = std::nanf(""); }},
+      {"theta Inf", QKV_ERR_BAD_ARGUMENT, [](qkv_rope_desc& d) { d.theta = INFINITY; }},
+      {"layout 2", QKV_ERR_BAD_ARGUMENT,
+       [](qkv_rope_desc& d) {
+         const int bad = 2;  // any int a C caller may store
+         std::memcpy(&d.layout, &bad, sizeof bad);
+       }},
+      {"token stride < head_dim", QKV_ERR_BAD_STRIDE, [](qkv_rope_desc& d) { d.x.token = 7; }},
+      {"heads on one address", QKV_ERR_BAD_STRIDE, [](qkv_rope_desc& d) { d.x.head = 0; }},
+      {"tensor span", QKV_ERR_SIZE_OVERFLOW, [](qkv_rope_desc& d) { d.x.batch = SIZE_MAX / 2; }},
+      {"positions span", QKV_ERR_SIZE_OVERFLOW,
+       [](qkv_rope_desc& d) {
+         d.positions = pos;
+         d.positions_batch_stride = SIZE_MAX / 4;
+       }},
+      // The documented order: shape before argument before stride before overflow.
+      {"odd rotary_dim and NaN theta", QKV_ERR_BAD_SHAPE,
+       [](qkv_rope_desc& d) {
+         d.rotary_dim = 3;
+         d.theta = std::nanf("");
+       }},
+      {"NaN theta and short token stride", QKV_ERR_BAD_ARGUMENT,
+       [](qkv_rope_desc& d) {
+         d.theta = std::nanf("");
+         d.x.token = 1;
+       }},
+      {"short token stride and huge batch stride", QKV_ERR_BAD_STRIDE,
+       [](qkv_rope_desc& d) {
+         d.x.token = 1;
+         d.x.batch = SIZE_MAX / 2;
+       }},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    qkv_rope_desc d = good;
+    c.change(d);
+    CHECK(status(d) == c.want);
+  }
   bool untouched = true;
   for (float v : y) untouched = untouched && v == kCanary;
   CHECK(untouched);
   // Token stride below head_dim is fine for one token; theta -0 is the default.
-  d = good;
+  qkv_rope_desc d = good;
   d.tokens = 1;
   d.x.token = 0;
   d.theta = -0.f;
@@ -309,28 +331,14 @@ TEST_CASE("rope on bf16 and fp16 is the fp32 rotation rounded once", "[rope][dty
           auto call = inverse ? qkv_rope_backward_ex : qkv_rope_forward_ex;
           REQUIRE(call(&d, type, x.data(), y.data()) == QKV_OK);
           REQUIRE(call(&d, type, z.data(), z.data()) == QKV_OK);
-          const std::size_t n = d.batch * d.heads * d.tokens * d.head_dim;
-          std::vector<double> want(n), mag(n);
-          qkv_ref_rope(&d, xw.data(), inverse, want.data(), mag.data());
-          std::vector<bool> inside(y.size(), false);
-          bool close = true, same = true;
-          std::size_t i = 0;
-          for (std::size_t b = 0; b < d.batch; ++b)
-            for (std::size_t h = 0; h < d.heads; ++h)
-              for (std::size_t t = 0; t < d.tokens; ++t)
-                for (std::size_t f = 0; f < d.head_dim; ++f, ++i) {
-                  const std::size_t o = offset(d, b, h, t) + f;
-                  inside[o] = true;
-                  float got = 0;
-                  REQUIRE(qkv_convert(1, type, &y[o], QKV_DTYPE_F32, &got) == QKV_OK);
-                  close = close && std::fabs(double(got) - want[i]) <= (4 * kU + ut) * mag[i];
-                  same = same && y[o] == z[o];
-                }
-          bool padding = true;
-          for (std::size_t o = 0; o < y.size(); ++o) padding = padding && (inside[o] || y[o] == kCanary16);
-          CHECK(close);
+          std::vector<float> yw(y.size());
+          REQUIRE(qkv_convert(y.size(), type, y.data(), QKV_DTYPE_F32, yw.data()) == QKV_OK);
+          CHECK(matches_ref(
+              d, xw.data(), inverse, 4 * kU + ut, y.size(), [&](std::size_t o) { return double(yw[o]); },
+              [&](std::size_t o) { return y[o] == kCanary16; }));
+          bool same = true;  // in place: the same bits wherever the tensor is
+          for (std::size_t o = 0; o < y.size(); ++o) same = same && (y[o] == z[o] || y[o] == kCanary16);
           CHECK(same);
-          CHECK(padding);
         }
   }
 }
