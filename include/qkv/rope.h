@@ -29,16 +29,19 @@
  * rotation by the opposite angle: dx1 = dy1 * c + dy2 * s,
  * dx2 = -dy1 * s + dy2 * c (same c and s). It needs no saved activations.
  *
- * Accuracy. c and s are the correctly rounded-ish fp32 values of the exact
- * cosine and sine (the double angle's error is ~p * 2^-53 rad), so each output
- * is within about 4 * 2^-24 * (|x1| + |x2|) of the exact rotation at every
- * position. PyTorch/HF compute inv_freq, the angle and cos/sin in fp32: their
- * angle carries an absolute error up to ~p * 2^-24 rad (about 1e-3 rad at
- * p = 16384), so at long positions their results differ from qkv's (and
- * from the exact rotation) by that much relative to |x|; at p < 1000 the two
- * agree to a few fp32 ulps. On a single-precision-only FPU (Cortex-M4F),
- * where double is software emulated, the angle math runs in float (powf,
- * cosf, sinf) and carries the same ~p * 2^-24 error as PyTorch's.
+ * Accuracy. c and s are the fp32 roundings of the double cosine and sine
+ * (the double angle's own error is ~p * 2^-53 rad), so each output is within
+ * 4 * 2^-24 * (|x1| + |x2|) of the exact rotation at every position. Where
+ * the compiler fuses a product into the add (AArch64), the bits differ
+ * between targets, within that bound; never between thread counts, or
+ * between in place and out of place. PyTorch/HF compute inv_freq, the angle
+ * and cos/sin in fp32: their angle is off by up to a few p * 2^-24 rad
+ * (~1e-3 rad at p = 16384 for the fastest pairs), so at long positions their
+ * results differ from qkv's (and from the exact rotation) by that much
+ * relative to |x|; at p < 1000 the two agree to a few fp32 ulps. On a
+ * single-precision-only FPU (Cortex-M4F), where double is software
+ * emulated, the angle math runs in float (powf, cosf, sinf) with the same
+ * ~p * 2^-24 error as PyTorch's.
  *
  * Element types. The _ex entry points take bf16 or fp16 tensors (uint16_t
  * bits, qkv/dtype.h; strides in elements): each pair is widened exactly,
@@ -48,7 +51,9 @@
  * 2^-11 for fp16). F32 through _ex is qkv_rope_forward() exactly.
  *
  * Cost: cos and sin are evaluated once per (position, pair) of a call and
- * shared by every head (and by every sequence when the positions are shared).
+ * shared by every head (and by every sequence when the positions are shared):
+ * Q and K adjacent in a fused QKV projection output ([B,T,Hq+2Hkv,d] rows)
+ * are one call with heads = Hq + Hkv.
  * No workspace. Threads split the (batch, token) rows; each element is
  * computed by the same operations whatever the thread count, so results are
  * bitwise identical for any thread count and executor. Reentrant.
