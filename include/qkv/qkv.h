@@ -30,6 +30,7 @@
 #include "qkv/gemm_ex.h"
 #include "qkv/softmax.h"
 #include "qkv/attention.h"
+#include "qkv/rope.h"
 #include "qkv/layer.h"
 #include "qkv/optim.h"
 #include "qkv/init.h"

@@ -17,6 +17,7 @@
 #include <qkv/softmax.h>
 #include <qkv/attention.h>
 #include <qkv/safetensors.h>
+#include <qkv/rope.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -213,6 +213,18 @@ void run_all() {
   expect("qkv_embedding_backward", [&] {
     return qkv_embedding_backward(&ed, B, T, 0, ids.data(), e.data(), 32, dtok.data(), dpos.data(), nullptr);
   });
+  qkv_rope_desc rd{};
+  rd.batch = B;
+  rd.heads = 4;
+  rd.tokens = T;
+  rd.head_dim = 32;
+  rd.x = {T * 4 * 32, 32, 4 * 32};
+  auto rx = filled(B * T * 4 * 32, 0.3f), ry = filled(rx.size(), 0);
+  expect("qkv_rope_forward", [&] { return qkv_rope_forward(&rd, rx.data(), ry.data()); });
+  expect("qkv_rope_backward", [&] { return qkv_rope_backward(&rd, ry.data(), ry.data()); });
+  std::vector<std::uint16_t> r16(rx.size(), 0x3f80);  // bf16 1.0
+  expect("qkv_rope_forward_ex bf16", [&] { return qkv_rope_forward_ex(&rd, QKV_DTYPE_BF16, r16.data(), r16.data()); });
+  expect("qkv_rope_backward_ex f16", [&] { return qkv_rope_backward_ex(&rd, QKV_DTYPE_F16, r16.data(), r16.data()); });
   const std::size_t rows = 300, classes = 257;
   auto logits = filled(rows * classes, 0.5f), dl = filled(rows * classes, 0);
   std::vector<std::int32_t> tg(rows, 3);

@@ -249,6 +249,33 @@ inline std::vector<routine> all_routines() {
                }});
 #endif
 
+#if __has_include("qkv/rope.h") && __has_include("ops/rope.hpp")
+  r.push_back({"rope", [] {
+                 // Per (b, t) row: 64 pairs' cos/sin (~100 "flops" each) and 8 heads x 128 elements
+                 // (8 each): 2 x 129 rows are 3.8 M; per-sequence positions, then shared ones in place.
+                 qkv_rope_desc d{};
+                 d.batch = 2;
+                 d.heads = 8;
+                 d.tokens = scaled(257, 129);
+                 d.head_dim = 128;
+                 d.x = {d.tokens * 8 * 132, 132, 8 * 132};  // [B,T,H,d], padded rows
+                 d.theta = 500000.f;
+                 std::vector<std::size_t> pos(2 * d.tokens);
+                 for (std::size_t i = 0; i < pos.size(); ++i) pos[i] = (i * 7919) % 40000;
+                 d.positions = pos.data();
+                 d.positions_batch_stride = d.tokens;
+                 const auto x = random_vector(d.batch * d.x.batch, 65);
+                 std::vector<float> y(x.size(), 0.f);
+                 if (!ok(qkv_rope_forward(&d, x.data(), y.data()))) return bytes{};
+                 d.positions_batch_stride = 0;
+                 d.layout = QKV_ROPE_INTERLEAVED;
+                 if (!ok(qkv_rope_backward(&d, y.data(), y.data()))) return bytes{};
+                 bytes out;
+                 append(out, y);
+                 return out;
+               }});
+#endif
+
 #if __has_include("qkv/optim.h") && __has_include("ops/optim.hpp")
   r.push_back({"sgd+adamw+init", [] {
                  const std::size_t n = scaled(200003, 70001);  // AdamW 32 flops an element: 2.2 M
