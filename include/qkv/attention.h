@@ -76,7 +76,9 @@ typedef struct qkv_sdpa_strides {
 typedef enum qkv_sdpa_algo {
   QKV_SDPA_AUTO = 0,     /**< the library picks (the fused kernel) */
   QKV_SDPA_FUSED = 1,    /**< FlashAttention-2 style streaming kernel, O(tile*d) workspace */
-  QKV_SDPA_REFERENCE = 2 /**< materializes the q_len x kv_len scores per (batch, head): the plain path */
+  QKV_SDPA_REFERENCE = 2 /**< materializes the q_len x kv_len scores per (batch, head): the plain path
+                            (hosted builds; a bare-metal build has no reference drivers and runs
+                            the fused kernel, within the same contract) */
 } qkv_sdpa_algo;
 
 /** Plain description of one attention call. Zero-initialize, then fill. */

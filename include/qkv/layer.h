@@ -38,6 +38,7 @@
 
 #include "qkv/dtype.h"
 #include "qkv/export.h"
+#include "qkv/rope.h"
 #include "qkv/status.h"
 
 /** Plain description of a multi-head attention layer. */
@@ -78,6 +79,13 @@ typedef struct qkv_mha_desc {
                               Its KV cache is a ring: position t lives in row
                               t % capacity, so decoding goes on past the capacity as
                               long as capacity >= window + n_new - 1. */
+  int rope;              /**< 0 or 1: rotary position embedding (qkv/rope.h) on Q and K after
+                              their projections (and biases), token t at position t; decoding
+                              continues each sequence's positions. The training cache keeps
+                              the rotated Q and K; the backward rotates their gradients back. */
+  qkv_rope_layout rope_layout; /**< with rope: QKV_ROPE_HALF (0, Llama) or QKV_ROPE_INTERLEAVED (GPT-J) */
+  size_t rope_dim;       /**< with rope: rotated features of each head, 0 means d_head; else even, <= d_head */
+  float rope_theta;      /**< with rope: base of the frequencies, 0 means 10000; else finite and > 0 */
 } qkv_mha_desc;
 
 /** Offsets (in floats) of each parameter tensor in the flat buffer;
@@ -93,9 +101,11 @@ QKV_EXTERN_C_BEGIN
 
 /** Checks a description.
  *  @param[in] desc  the layer.
- *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, num_kv_heads not dividing num_heads, d_out not
- *  divisible by num_heads); QKV_ERR_BAD_ARGUMENT (flags not 0/1, dropout_p outside
- *  [0, 1) or NaN, compute_type neither QKV_DTYPE_F32 nor QKV_DTYPE_BF16);
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero size, num_kv_heads not
+ *  dividing num_heads, d_out not divisible by num_heads; with rope, rope_dim odd or above
+ *  d_head, or 0 with an odd d_head); QKV_ERR_BAD_ARGUMENT (flags not 0/1, dropout_p outside
+ *  [0, 1) or NaN, compute_type neither QKV_DTYPE_F32 nor QKV_DTYPE_BF16; with rope,
+ *  rope_layout out of range or rope_theta negative or not finite);
  *  QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
 QKV_API qkv_status qkv_mha_validate(const qkv_mha_desc* desc);
 

@@ -29,11 +29,20 @@ qkv_status validate(const qkv_mha_desc* d) {
   if (d->d_in == 0 || d->d_out == 0 || d->num_heads == 0 || d->d_out % d->num_heads != 0 ||
       (d->num_kv_heads != 0 && d->num_heads % d->num_kv_heads != 0))
     return QKV_ERR_BAD_SHAPE;
-  for (int flag : {d->causal, d->qkv_bias, d->out_proj})
+  const std::size_t d_head = d->d_out / d->num_heads;
+  if (d->rope == 1 && (d->rope_dim % 2 != 0 || d->rope_dim > d_head || (d->rope_dim == 0 && d_head % 2 != 0)))
+    return QKV_ERR_BAD_SHAPE;
+  for (int flag : {d->causal, d->qkv_bias, d->out_proj, d->rope})
     if (flag != 0 && flag != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;
   const long long ct = qkv::capi::enum_value(d->compute_type);
   if (ct != QKV_DTYPE_F32 && ct != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
+  if (d->rope) {
+    const long long layout = qkv::capi::enum_value(d->rope_layout);
+    if ((layout != QKV_ROPE_HALF && layout != QKV_ROPE_INTERLEAVED) ||
+        !(d->rope_theta >= 0.f && std::isfinite(d->rope_theta)))
+      return QKV_ERR_BAD_ARGUMENT;
+  }
   return QKV_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "ops/gemm_ex.hpp"
 #include "ops/kv_decode.hpp"
 #include "ops/mha_attention.hpp"
+#include "ops/rope.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
@@ -131,21 +132,18 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
 // Each call's own arrays, cut by one function for both the size query (a
 // null-based carver) and the call, so the two cannot disagree.
 // The forward: Q, K, V, A and lse when not training (training uses the
-// cache); bf16 activations (BF16 compute): X, and A before W_o. Decode
-// (own_kv false with an fp32 cache, whose rows take K and V): Q of the new
-// tokens, their attention output, lse (unused by the caller); with a
-// reduced-format cache their fp32 K and V before storing.
+// cache); bf16 activations (BF16 compute): X, and A before W_o. Decode:
+// Q, K and V of the new tokens (K and V before they are stored in the
+// cache's format and rows), their attention output, lse (unused).
 struct forward_arrays {
   float *q, *k, *v, *a, *lse;
   u16 *x16, *a16;
 };
-forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d, bool own_kv = true) {
+forward_arrays carve_forward(ws_carver& w, const mha_dims& n, const qkv_mha_desc& d) {
   forward_arrays r = util::zeroed<forward_arrays>();
   r.q = w.take<float>(n.rows * n.d_out);
-  if (own_kv) {
-    r.k = w.take<float>(n.rows * n.d_kv);
-    r.v = w.take<float>(n.rows * n.d_kv);
-  }
+  r.k = w.take<float>(n.rows * n.d_kv);
+  r.v = w.take<float>(n.rows * n.d_kv);
   r.a = w.take<float>(n.rows * n.d_out);
   r.lse = w.take<float>(n.batch * n.heads * n.seq);
   if (bf16_compute(d)) {
@@ -222,6 +220,22 @@ void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::si
           gws_bytes);
 }
 
+// RoPE on rows [seqs x tokens] of Q (ld d_out) and K (ld d_kv) in place,
+// token t of every sequence at position first + t; inverse: their gradients.
+void rotate_qk(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, std::size_t seqs, std::size_t tokens,
+               std::size_t first, float* q, float* k, bool inverse) {
+  if (!d.rope) return;
+  auto r = util::zeroed<qkv_rope_desc>();
+  r.batch = seqs, r.tokens = tokens, r.head_dim = n.d_head;
+  r.rotary_dim = d.rope_dim, r.theta = d.rope_theta, r.layout = d.rope_layout, r.pos_offset = first;
+  r.heads = n.heads;
+  r.x = qkv_sdpa_strides{tokens * n.d_out, n.d_head, n.d_out};
+  rope_apply(xc, r, QKV_DTYPE_F32, q, q, inverse);
+  r.heads = n.kv_heads;
+  r.x = qkv_sdpa_strides{tokens * n.d_kv, n.d_head, n.d_kv};
+  rope_apply(xc, r, QKV_DTYPE_F32, k, k, inverse);
+}
+
 // Workspace the GEMMs of a layer call need: the largest of its shapes. The
 // fp32 path sizes sgemm's; the others gemm_ex's for the types, either beta
 // (an fp32 C with beta != 0 may need an accumulator).
@@ -231,17 +245,14 @@ std::size_t gemm_ws(qkv_isa isa, const mha_dims& n, int threads, const proj_type
   // (A transposed, B activations) and dA = dY W_o^T and dX = dQ W_q^T (B
   // the weights, transposed, never I8 there). Plain arrays: a table of
   // structs is cleared by a memset call on bare metal.
-  // Rows 6..8: the K and V projections' shapes (d_kv wide; the same as
-  // rows 0, 2 and 5 without grouped-query heads).
-  const std::size_t mnk[9][3] = {{n.rows, n.d_out, n.d_in},  {n.rows, n.d_out, n.d_out}, {n.d_in, n.d_out, n.rows},
-                                 {n.d_out, n.d_out, n.rows}, {n.rows, n.d_out, n.d_out}, {n.rows, n.d_in, n.d_out},
-                                 {n.rows, n.d_kv, n.d_in},   {n.d_in, n.d_kv, n.rows},   {n.rows, n.d_in, n.d_kv}};
+  // The K and V projections' shapes (d_kv <= d_out wide) need no more
+  // than these: GEMM workspaces grow with N and K.
+  const std::size_t mnk[6][3] = {{n.rows, n.d_out, n.d_in},  {n.rows, n.d_out, n.d_out}, {n.d_in, n.d_out, n.rows},
+                                 {n.d_out, n.d_out, n.rows}, {n.rows, n.d_out, n.d_out}, {n.rows, n.d_in, n.d_out}};
   const bool i8 = t.wt == QKV_DTYPE_I8;
   std::size_t best = 0;
-  for (int i = 0; i < 9; ++i) {
-    const int role = i < 6 ? i : (i == 6 ? 0 : i == 7 ? 2 : 5);  // the shape row 0..5 it stands for
-    if (!backward && role >= 2) continue;
-    const bool ta = role == 2 || role == 3, tb = role < 2 ? i8 : role >= 4;
+  for (int i = 0; i < (backward ? 6 : 2); ++i) {
+    const bool ta = i == 2 || i == 3, tb = i < 2 ? i8 : i >= 4;
     const std::size_t M = mnk[i][0], N = mnk[i][1], K = mnk[i][2];
     const qkv_dtype bt = ta ? t.at : t.wt;
     if (t.at == QKV_DTYPE_F32 && bt == QKV_DTYPE_F32) {
@@ -360,9 +371,9 @@ namespace {
 // the weight copies, then the larger of the GEMMs' and the attention's
 // (att_ws) workspaces.
 std::size_t forward_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads, const proj_types& t,
-                       bool sizes_backward, bool own_kv, std::size_t att_ws) {
+                       bool sizes_backward, std::size_t att_ws) {
   ws_carver plan;
-  carve_forward(plan, n, d, own_kv);
+  carve_forward(plan, n, d);
   carve_weights(plan, d, t);
   const std::size_t sub = std::max(gemm_ws(isa, n, threads, t, sizes_backward), att_ws);
   return carved(plan) + sub + ws_carver::kAlign;  // slack to align the caller's base
@@ -405,6 +416,7 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   project(xc, w, kQ, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, q, sub, sub_bytes);
   project(xc, w, kK, n.rows, n.d_in, n.d_kv, x, own.x16, n.d_in, k, sub, sub_bytes);
   project(xc, w, kV, n.rows, n.d_in, n.d_kv, x, own.x16, n.d_in, v, sub, sub_bytes);
+  rotate_qk(xc, d, n, n.batch, n.seq, 0, q, k, false);
 
   float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, training), xc);
@@ -421,7 +433,7 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
 
 std::size_t mha_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, const mha_dims& n,
                                         int threads) {
-  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, true,
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32,
                     attention_ws(isa, d, n, threads, n.seq, false));
 }
 
@@ -471,6 +483,7 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 
   const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), xc);
   layer_attention_backward(att, q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
+  rotate_qk(xc, d, n, n.batch, n.seq, 0, dq, dk, true);  // gradients of the projections' outputs
 
   // Projections: dW += X^T dP, db += colsum(dP), dX = sum of dP W^T.
   const float* dproj[3] = {dq, dk, dv};
@@ -498,12 +511,10 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_d
   const mha_dims n = mha_dims_for(d, batch, n_new);
   // A windowed layer's ring may wrap: then every format takes kv_attention,
   // the fp32 cache included (own K and V rows first, stored row by row).
-  const bool ring = d.window != 0;
   std::size_t att_ws = kv_attention_workspace_bytes(isa, kv_attention_keys(kv_len, d.window), n.d_head, threads);
-  if (f == QKV_KV_F32) att_ws = std::max(ring ? att_ws : 0, attention_ws(isa, d, n, threads, kv_len, false));
+  if (f == QKV_KV_F32) att_ws = std::max(d.window ? att_ws : 0, attention_ws(isa, d, n, threads, kv_len, false));
   // + the per-sequence key counts of a ragged fp32 decode
-  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, f != QKV_KV_F32 || ring,
-                    att_ws) +
+  return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, att_ws) +
          util::round_up(batch * sizeof(std::size_t), ws_carver::kAlign);
 }
 
@@ -514,8 +525,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   const proj_types t = types_of(d, src.wtype);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
-  const bool ring = d.window != 0;  // as mha_decode_workspace_bytes
-  const forward_arrays own = carve_forward(mem, n, d, f != QKV_KV_F32 || ring);
+  const forward_arrays own = carve_forward(mem, n, d);
   const weight_copies copies = carve_weights(mem, d, t);
   std::size_t* kv_lens = mem.take<std::size_t>(batch);
   float *q = own.q, *a = own.a, *lse = own.lse;
@@ -538,35 +548,33 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
     const u16* x16 = own.x16 ? own.x16 + first_row * n.d_in : nullptr;
     project(xc, w, i, rows, n.d_in, width(d, i), x_new + first_row * n.d_in, x16, n.d_in, y, sub, sub_bytes);
   };
+  // Q, K and V of the new tokens (K and Q rotated at their positions); K
+  // and V stored (rounded or quantized) only when every value fits the
+  // format, so a refused call changes nothing.
   proj(kQ, n.rows, 0, q);
-  float* attn_out = d.out_proj ? a : y_new;
-  if (f == QKV_KV_F32 && !wraps) {
-    // K and V of the new tokens go straight into their cache rows.
-    for (std::size_t b = 0; b < batch; ++b) {
-      proj(kK, n_new, b * n_new, reinterpret_cast<float*>(kc + (b * capacity + len(b)) * row_bytes));
-      proj(kV, n_new, b * n_new, reinterpret_cast<float*>(vc + (b * capacity + len(b)) * row_bytes));
-      kv_lens[b] = len(b) + n_new;
+  proj(kK, n.rows, 0, own.k);
+  proj(kV, n.rows, 0, own.v);
+  for (std::size_t b = 0; b < batch; ++b)
+    rotate_qk(xc, d, n, 1, n_new, len(b), q + b * n_new * n.d_out, own.k + b * n_new * n.d_kv, false);
+  if (!kv_storable(xc.isa, f, n.rows, n.d_kv, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_kv, own.v)) return false;
+  for (std::size_t b = 0; b < batch; ++b) {
+    for (std::size_t i = 0; i < n_new; ++i) {  // position len(b) + i at row (len(b) + i) % capacity
+      const std::size_t src_off = (b * n_new + i) * n.d_kv;
+      const std::size_t dst = (b * capacity + (len(b) + i) % capacity) * row_bytes;
+      kv_store(xc.isa, f, 1, n.d_kv, own.k + src_off, n.d_kv, kc + dst, row_bytes);
+      kv_store(xc.isa, f, 1, n.d_kv, own.v + src_off, n.d_kv, vc + dst, row_bytes);
     }
+    kv_lens[b] = len(b) + n_new;
+  }
+  float* attn_out = d.out_proj ? a : y_new;
+  if (f == QKV_KV_F32 && !wraps) {  // the fused attention over the cache rows in place
     qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
     s.kv_len = longest + n_new;  // bottom-right causal alignment: new token i sees keys <= len(b) + i
     if (lengths) s.kv_lens = kv_lens;
     s.k = s.v = qkv_sdpa_strides{capacity * n.d_kv, n.d_head, n.d_kv};
     layer_attention_forward(resolve_sdpa(s, xc), q, reinterpret_cast<const float*>(kc),
                             reinterpret_cast<const float*>(vc), attn_out, lse, sub, sub_bytes);
-  } else {
-    // fp32 K and V first; stored (rounded or quantized) only when every
-    // value fits the format, so a refused call changes nothing.
-    proj(kK, n.rows, 0, own.k);
-    proj(kV, n.rows, 0, own.v);
-    if (!kv_storable(xc.isa, f, n.rows, n.d_kv, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_kv, own.v))
-      return false;
-    for (std::size_t b = 0; b < batch; ++b)
-      for (std::size_t i = 0; i < n_new; ++i) {  // position len(b) + i at row (len(b) + i) % capacity
-        const std::size_t src_off = (b * n_new + i) * n.d_kv;
-        const std::size_t dst = (b * capacity + (len(b) + i) % capacity) * row_bytes;
-        kv_store(xc.isa, f, 1, n.d_kv, own.k + src_off, n.d_kv, kc + dst, row_bytes);
-        kv_store(xc.isa, f, 1, n.d_kv, own.v + src_off, n.d_kv, vc + dst, row_bytes);
-      }
+  } else {  // widened rows, or the ring of a windowed layer
     auto kp = util::zeroed<kv_attention_problem>();
     kp.format = f, kp.batch = batch, kp.heads = n.heads, kp.n_new = n_new, kp.length = length;
     kp.lengths = lengths, kp.kv_heads = n.kv_heads, kp.window = d.window;

@@ -207,7 +207,7 @@ class fused_backward {
     float *dq, *dk, *dv;
   };
 
-  head head_at(std::size_t bh) const {
+  [[gnu::noinline]] head head_at(std::size_t bh) const {  // one copy: called from every task kind
     const std::size_t b = bh / g_.H, hh = bh % g_.H, hk = hh / g_.G;
     auto off = [&](const qkv_sdpa_strides& s, std::size_t n) { return b * s.batch + n * s.head; };
     return {b,
@@ -347,21 +347,12 @@ class fused_backward {
   }
 
   // The forward's masking of the scores rows [i0, i0 + bri) x keys from j0
-  // (fused_step::mask_tile, on the [bri][bcp] layout): the additive mask,
-  // then -INFINITY before each row's window; only the valid[r] keys a row
-  // keeps are touched.
+  // (fused_step::mask_tile, a one-row tile per row of the [bri][bcp]
+  // layout): the additive mask, then -INFINITY before each row's window;
+  // only the valid[r] keys a row keeps are touched (all below its end).
   void mask_scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, const tbufs& t) const {
-    const qkv_sdpa_strides& ms = p_.mask_strides;
-    for (std::size_t r = 0; r < bri; ++r) {
-      float* s = t.s + r * g_.bcp;
-      const std::size_t n = t.valid[r];
-      if (p_.mask) {
-        const float* m = p_.mask + h.b * ms.batch + h.h * ms.head + (i0 + r) * ms.token + j0;
-        for (std::size_t c = 0; c < n; ++c) s[c] += m[c];
-      }
-      const std::size_t lo = keys_of_row(p_, h.s, i0 + r).lo;
-      for (std::size_t c = 0; c < n && j0 + c < lo; ++c) s[c] = -INFINITY;
-    }
+    for (std::size_t r = 0; r < bri; ++r)
+      fused_step::mask_tile(p_, h.s, h.b, h.h, 1, i0 + r, 1, j0, t.valid[r], t.s + r * g_.bcp);
   }
 
   static std::size_t max_valid(const tbufs& t, std::size_t r0, std::size_t rows) {

@@ -22,6 +22,7 @@
 #include "util/copy.hpp"
 
 namespace qkv::ops {
+#ifdef QKV_HOSTED  // the reference drivers are hosted-only (ops/sdpa_plan.hpp)
 namespace {
 
 bool per_thread(const sdpa_plan& p, std::size_t* bytes) {
@@ -144,5 +145,12 @@ bool sdpa_backward_reference(const sdpa_bwd_args& a, void* workspace, std::size_
   parallel_for_tasks(p.x, threads, bh, task);
   return true;
 }
+
+#else  // never called: plans are FUSED on bare metal
+
+bool sdpa_backward_reference_workspace(const sdpa_plan&, int, std::size_t*) noexcept { return false; }
+bool sdpa_backward_reference(const sdpa_bwd_args&, void*, std::size_t) noexcept { return false; }
+
+#endif  // QKV_HOSTED
 
 }  // namespace qkv::ops

@@ -14,6 +14,10 @@
 #include "util/size_math.hpp"
 
 namespace qkv::ops {
+
+// Hosted builds only: on bare metal (the Cortex-M size budget) decode
+// steps take the tile path, which gives the same results within rounding.
+#ifdef QKV_HOSTED
 namespace {
 
 using namespace fused_step;
@@ -198,5 +202,17 @@ void sdpa_decode_forward(const sdpa_plan& p, qkv_dtype type, const void* q, cons
     c.task(t / p.kv_heads, t % p.kv_heads, ws + static_cast<std::size_t>(thread) * per_thread_floats);
   });
 }
+
+#else  // bare metal: never applies
+
+bool sdpa_decode_applies(const sdpa_plan&) noexcept { return false; }
+bool sdpa_decode_floats_per_thread(const sdpa_plan&, qkv_dtype, std::size_t* floats) noexcept {
+  *floats = 0;
+  return true;
+}
+void sdpa_decode_forward(const sdpa_plan&, qkv_dtype, const void*, const void*, const void*, void*, float*, float*,
+                         std::size_t, int) {}
+
+#endif  // QKV_HOSTED
 
 }  // namespace qkv::ops

@@ -14,6 +14,7 @@
 #include "util/size_math.hpp"
 
 namespace qkv::ops {
+#ifdef QKV_HOSTED  // the reference drivers are hosted-only (ops/sdpa_plan.hpp)
 namespace {
 
 using namespace fused_step;
@@ -70,5 +71,13 @@ void sdpa_reference_forward(const sdpa_plan& p, const float* q, const float* k, 
                             float* lse, float* s) noexcept {
   reference_forward(p, q, k, v, out, lse, s, 1024);
 }
+
+#else  // never called: plans are FUSED on bare metal
+
+bool sdpa_reference_forward_bytes(const sdpa_plan&, std::size_t*) noexcept { return false; }
+void sdpa_reference_forward(const sdpa_plan&, const float*, const float*, const float*, float*, float*,
+                            float*) noexcept {}
+
+#endif  // QKV_HOSTED
 
 }  // namespace qkv::ops

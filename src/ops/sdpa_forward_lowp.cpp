@@ -42,6 +42,14 @@ using util::mul_ok;
 
 constexpr std::size_t kTile = kSdpaKeyTile;
 
+// Whether this build has the reference drivers (ops/sdpa_plan.hpp): where
+// not, their branches compile away.
+#ifdef QKV_HOSTED
+constexpr bool kReferenceBuilt = true;
+#else
+constexpr bool kReferenceBuilt = false;
+#endif
+
 // Whether any ISA of this build has an attn_bf16 set: where none does (bare
 // metal among others) the dot-product branches compile away.
 #ifdef QKV_HAVE_AVX512_BF16
@@ -273,7 +281,7 @@ constexpr sdpa_tensor kWide[4] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v
 
 bool sdpa_forward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept {
   std::size_t floats, inner, total;
-  if (p.algo == QKV_SDPA_REFERENCE) {  // one score matrix whatever the thread count
+  if (kReferenceBuilt && p.algo == QKV_SDPA_REFERENCE) {  // one score matrix whatever the thread count
     if (type == QKV_DTYPE_F32) return sdpa_reference_forward_bytes(p, &total) && add_ok(total, kSdpaAlign - 1, bytes);
     std::size_t at[4];
     if (!sdpa_wide_slots(p, kWide, 4, at, &floats) || !sdpa_forward_workspace_bytes(sdpa_contiguous_plan(p), 1, &inner) ||
@@ -300,14 +308,14 @@ bool sdpa_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void*
   if (bytes < pad) return false;
   float* w = reinterpret_cast<float*>(static_cast<char*>(ws) + pad);
   const std::size_t avail = bytes - pad;
-  if (p.algo == QKV_SDPA_REFERENCE && type == QKV_DTYPE_F32) {
+  if (kReferenceBuilt && p.algo == QKV_SDPA_REFERENCE && type == QKV_DTYPE_F32) {
     std::size_t need;
     if (!sdpa_reference_forward_bytes(p, &need) || avail < need) return false;
     sdpa_reference_forward(p, static_cast<const float*>(q), static_cast<const float*>(k),
                            static_cast<const float*>(v), static_cast<float*>(out), lse, w);
     return true;
   }
-  if (p.algo == QKV_SDPA_REFERENCE) {
+  if (kReferenceBuilt && p.algo == QKV_SDPA_REFERENCE) {
     std::size_t need;
     if (!sdpa_forward_workspace_bytes(p, type, 1, &need) || bytes < need) return false;
     const kern::convert_kernels& cv = kern::convert_for(p.x.isa);

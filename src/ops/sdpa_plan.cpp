@@ -23,7 +23,11 @@ sdpa_plan resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept {
   p.causal = d.causal != 0;
   p.dropout_p = d.dropout_p;
   p.dropout_seed = d.dropout_seed;
+#ifdef QKV_HOSTED
   p.algo = d.algo == QKV_SDPA_REFERENCE ? QKV_SDPA_REFERENCE : QKV_SDPA_FUSED;
+#else  // bare metal builds no reference drivers (the Cortex-M code budget): the fused kernel, same contract
+  p.algo = QKV_SDPA_FUSED;
+#endif
   p.kv_heads = d.kv_heads ? d.kv_heads : d.heads;
   p.group = d.heads / p.kv_heads;
   p.window = d.window;

@@ -23,7 +23,8 @@ struct sdpa_plan {
   bool causal;                   // query i sees key j iff j <= i + kv_len - q_len
   float dropout_p;               // in [0, 1); 0 disables dropout
   std::uint64_t dropout_seed;
-  qkv_sdpa_algo algo;            // QKV_SDPA_FUSED or QKV_SDPA_REFERENCE (AUTO is the fused kernel)
+  qkv_sdpa_algo algo;            // QKV_SDPA_FUSED or QKV_SDPA_REFERENCE (AUTO is the fused kernel;
+                                 // bare-metal builds have no reference drivers: always FUSED there)
   std::size_t kv_heads;          // heads of K and V: never 0 (0 in the description is heads)
   std::size_t group;             // heads / kv_heads: query head h reads K/V head h / group
   std::size_t window;            // 0: none; else query i sees keys j > i + k_b - q_b - window

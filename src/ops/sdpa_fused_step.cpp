@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+#include "ops/sdpa_fused_step.hpp"
+
+namespace qkv::ops::fused_step {
+
+key_range keys_of_row(const sdpa_plan& p, const seq& s, std::size_t i) noexcept {
+  key_range r{0, 0};
+  if (i >= s.q_len) return r;
+  const ll pos = static_cast<ll>(i) + s.off;
+  r.hi = s.kv_len;
+  if (p.causal) r.hi = pos < 0 ? 0 : std::min(static_cast<std::size_t>(pos) + 1, s.kv_len);
+  if (p.window && pos >= 0 && static_cast<std::size_t>(pos) >= p.window)  // (any window: no overflow)
+    r.lo = static_cast<std::size_t>(pos) - p.window + 1;
+  return r;
+}
+
+key_range keys_of_rows(const sdpa_plan& p, const seq& s, std::size_t i0, std::size_t rows) noexcept {
+  if (i0 >= s.q_len) return {0, 0};
+  const std::size_t last = std::min(i0 + rows, s.q_len) - 1;
+  return {keys_of_row(p, s, i0).lo, keys_of_row(p, s, last).hi};
+}
+
+void mask_tile(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
+               std::size_t rows, std::size_t j0, std::size_t kb, float* st) noexcept {
+  if (p.mask) {
+    const float* m = p.mask + b * p.mask_strides.batch + h * p.mask_strides.head + i0 * p.mask_strides.token + j0;
+    for (std::size_t r = 0; r < rows; ++r, m += p.mask_strides.token)
+      for (std::size_t j = 0; j < kb; ++j) st[j * br + r] += m[j];
+  }
+  if (i0 + rows <= s.q_len && keys_of_row(p, s, i0 + rows - 1).lo <= j0 && keys_of_row(p, s, i0).hi >= j0 + kb)
+    return;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const key_range kr = keys_of_row(p, s, i0 + r);
+    for (std::size_t j = 0; j < kb; ++j)
+      if (j0 + j < kr.lo || j0 + j >= kr.hi) st[j * br + r] = kNegInf;
+  }
+}
+
+}  // namespace qkv::ops::fused_step
