@@ -28,21 +28,21 @@ qkv_rope_desc rope_desc(std::size_t heads) {
   return d;
 }
 
-// Milliseconds of one causal attention forward at the same shape.
-// TODO(kv_heads): with grouped-query attention merged, set kv_heads = kHkv
-// and size K and V for 8 heads; until then K and V have 32 heads, an upper
-// bound of the attention time (the same FLOPs, 4x the K/V traffic).
+// Milliseconds of one causal attention forward at the same shape (GQA:
+// K and V have kHkv heads).
 double sdpa_ms(int threads) {
   qkv_sdpa_desc d{};
   d.batch = 1;
   d.heads = kHq;
+  d.kv_heads = kHkv;
   d.q_len = d.kv_len = kT;
   d.head_dim = kD;
-  d.q = d.k = d.v = d.o = {kT * kHq * kD, kD, kHq * kD};  // [B,T,H,d]
+  d.q = d.o = {kT * kHq * kD, kD, kHq * kD};  // [B,T,H,d]
+  d.k = d.v = {kT * kHkv * kD, kD, kHkv * kD};
   d.causal = 1;
-  std::vector<float> q(kT * kHq * kD), k(q.size()), v(q.size()), o(q.size());
-  for (std::size_t i = 0; i < q.size(); ++i) {
-    q[i] = std::sin(0.37f * float(i));
+  std::vector<float> q(kT * kHq * kD), k(kT * kHkv * kD), v(k.size()), o(q.size());
+  for (std::size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.37f * float(i));
+  for (std::size_t i = 0; i < k.size(); ++i) {
     k[i] = std::cos(0.11f * float(i));
     v[i] = std::sin(0.05f * float(i) + 1.f);
   }
