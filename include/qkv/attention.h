@@ -41,6 +41,22 @@
  * log-sum-exp; -INFINITY hides the key; +INFINITY or NaN is non-finite input
  * (see Numerics). The mask gets no gradient.
  *
+ * Example: Llama-style grouped-query attention over a right-padded batch
+ * ([B,T,H,d] rows; 32 query heads share 8 K/V heads; a 4096-token window):
+ *
+ *     size_t lens[2] = {1800, 2048};
+ *     qkv_sdpa_desc d = {0};
+ *     d.batch = 2; d.heads = 32; d.kv_heads = 8; d.q_len = d.kv_len = 2048;
+ *     d.head_dim = 128; d.causal = 1; d.window = 4096;
+ *     d.q = d.o = (qkv_sdpa_strides){2048 * 4096, 128, 4096};
+ *     d.k = d.v = (qkv_sdpa_strides){2048 * 1024, 128, 1024};
+ *     d.q_lens = d.kv_lens = lens;
+ *     qkv_sdpa_workspace_size(&d, 1, &bytes);
+ *     qkv_sdpa_forward(&d, q, k, v, o, lse, ws, bytes);
+ *
+ * A [B,1,1,kv_len] padding mask instead: d.mask = pad;
+ * d.mask_strides = (qkv_sdpa_strides){kv_len, 0, 0}.
+ *
  * Dropout on the attention weights (training): weight (b,h,i,j) is kept iff a
  * counter-based hash of (dropout_seed, b, h, i, j) clears p, and kept weights
  * are scaled by 1/(1-p), as in PyTorch. The mask is never stored: the

@@ -21,6 +21,13 @@
  * stores weight as [out][in]: use qkv_linear_weight_from_torch() to convert.
  * Gradients use the same layout in a buffer of the same size.
  *
+ * Llama-style attention (since 0.5): grouped-query heads, RoPE, a window:
+ *
+ *     qkv_mha_desc d = {0};
+ *     d.d_in = d.d_out = 4096; d.num_heads = 32; d.num_kv_heads = 8;
+ *     d.causal = 1; d.out_proj = 1; d.window = 4096;
+ *     d.rope = 1; d.rope_layout = QKV_ROPE_HALF; d.rope_theta = 500000.f;
+ *
  * Memory: the caller owns everything. The forward in training mode writes
  * what the backward needs into a cache buffer (Q, K, V, the attention output
  * and one log-sum-exp per row and head: O(B*T*d_out), never T x T; with
