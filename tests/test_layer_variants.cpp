@@ -389,6 +389,8 @@ TEST_CASE("decode with RoPE + GQA + window equals the oracle's rows, past a ring
       INFO("GQA 6/2, window 3, rope half theta 500, chunks 1, 2: ring of window + 2 - 1");
       const qkv_mha_desc d = make({5, 24, 6, 2, 3, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 500.f, 0.f});
       CHECK(decode_vs_oracle(d, 2, T, 3 + 2 - 1, false, {1, 2}, 3) <= tol);
+      INFO("the same, token by token in a ring of exactly the window (window + 1 - 1)");
+      CHECK(decode_vs_oracle(d, 2, T, 3, false, {1}, 3) <= tol);
     }
     {
       INFO("MQA 7/1, d_head 6, window 4, rope interleaved rope_dim 4: ring of window + 3 - 1, ragged");
