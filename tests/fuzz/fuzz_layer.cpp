@@ -46,13 +46,13 @@ void draw_new_fields(input& in, qkv_mha_desc& d, std::size_t T) {
       d.num_kv_heads = g;
     }
   }
-  if (in.flag()) d.window = in.one_in(16) ? in.edge() : in.in<std::size_t>(1, T + 2);
+  if (in.flag()) d.window = in.one_in(16) ? in.edge() : in.in<std::size_t>(1, std::min<std::size_t>(T, 64) + 2);  // T may be huge
   d.rope = in.one_in(12) ? in.in(-1, 2) : (in.flag() ? 1 : 0);
   if (d.rope) {
     const int layout = in.one_in(10) ? in.in(-1, 2) : in.in(0, 1);
     std::memcpy(&d.rope_layout, &layout, sizeof layout);  // any int a C caller may store
     if (in.one_in(8) || dh == 0 || dh > 1024)
-      d.rope_dim = in.in<std::size_t>(0, dh + 3);  // odd or too long: refused
+      d.rope_dim = in.in<std::size_t>(0, std::min<std::size_t>(dh, 1024) + 3);  // odd or too long: refused
     else
       d.rope_dim = 2 * in.in<std::size_t>(0, dh / 2);  // 0: d_head (refused when odd)
     d.rope_theta = in.one_in(8) ? in.scalar() : (in.flag() ? 0.f : in.raw().ConsumeFloatingPointInRange(1.f, 1e6f));
