@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // ref_layer - the C++ face of the multi-head attention layer oracle
 // (tests/ref/ref_layer.h, where the arithmetic is): vectors in and out, the
-// library's dropout stream plugged in. Used directly, and through central
+// library's dropout stream plugged in (GQA, window and RoPE as the
+// description says). Used directly, and through central
 // differences as the oracle for every gradient.
 #pragma once
 
