@@ -370,7 +370,7 @@ QKV_API qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch,
 QKV_API qkv_status qkv_mha_kv_cache_size_ex(const qkv_mha_desc* desc, size_t batch, size_t capacity,
                                             qkv_kv_format format, size_t* bytes);
 
-/** Sets @p state to an empty cache of that batch, capacity and format.
+/** Sets @p state to an empty cache of that batch, capacity and format (lengths NULL).
  *  @param[out] state            the bookkeeping to initialize.
  *  @param[in]  batch, capacity  each >= 1.
  *  @param[in]  format           a qkv_kv_format.
