@@ -4,6 +4,7 @@
 // specific status with nothing written), the workspace rule, and the layer's
 // parameters saved and loaded.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -639,4 +640,39 @@ TEST_CASE("safetensors: a layer refuses a file of another configuration, writing
   bad.d_out = 7;
   CHECK(qkv_mha_param_load(&bad, "attn.", r.views.data(), r.views.size(), out.data(), nullptr) == QKV_ERR_BAD_SHAPE);
   CHECK(qkv_mha_param_views(&full, params.data(), "", nullptr, 0, nullptr) == QKV_ERR_NULL_POINTER);
+}
+
+TEST_CASE("safetensors: a grouped-query layer's K/V tensors are d_kv wide, and only it loads them",
+          "[safetensors][layer]") {
+  qkv_mha_desc gqa = mha(6, 8, 4, 1, 1);
+  gqa.num_kv_heads = 2;  // d_head 2: d_kv = 4
+  std::size_t count = 0;
+  REQUIRE(qkv_mha_param_count(&gqa, &count) == QKV_OK);
+  std::vector<float> params(count);
+  REQUIRE(qkv_mha_init(&gqa, params.data(), 13) == QKV_OK);
+  std::size_t n = 0;
+  REQUIRE(qkv_mha_param_views(&gqa, params.data(), "attn.", nullptr, 0, &n) == QKV_OK);
+  std::vector<qkv_tensor_view> v(n);
+  REQUIRE(qkv_mha_param_views(&gqa, params.data(), "attn.", v.data(), n, &n) == QKV_OK);
+  REQUIRE(n == 8u);
+  CHECK((std::string(v[1].name) == "attn.w_k" && v[1].shape[0] == 6 && v[1].shape[1] == 4));
+  CHECK((std::string(v[2].name) == "attn.w_v" && v[2].shape[1] == 4));
+  CHECK((std::string(v[3].name) == "attn.b_q" && v[3].shape[0] == 8));
+  CHECK((std::string(v[4].name) == "attn.b_k" && v[4].shape[0] == 4));
+  CHECK((std::string(v[6].name) == "attn.w_o" && v[6].shape[0] == 8 && v[6].shape[1] == 8));
+  const bytes f = write(v);
+  read_result r = read(f);
+  REQUIRE(r.st == QKV_OK);
+  std::vector<float> loaded(count, -7.f);
+  REQUIRE(qkv_mha_param_load(&gqa, "attn.", r.views.data(), r.views.size(), loaded.data(), nullptr) == QKV_OK);
+  CHECK(std::memcmp(loaded.data(), params.data(), count * sizeof(float)) == 0);
+  // The same shapes without grouping want 8-wide K and V: refused at w_k, nothing written.
+  const qkv_mha_desc full = mha(6, 8, 4, 1, 1);
+  std::size_t fc = 0;
+  REQUIRE(qkv_mha_param_count(&full, &fc) == QKV_OK);
+  std::vector<float> out(fc, -3.f);
+  qkv_safetensors_diag diag{};
+  CHECK(qkv_mha_param_load(&full, "attn.", r.views.data(), r.views.size(), out.data(), &diag) == QKV_ERR_BAD_SHAPE);
+  CHECK(std::string(diag.name) == "attn.w_k");
+  CHECK(std::all_of(out.begin(), out.end(), [](float x) { return x == -3.f; }));
 }
