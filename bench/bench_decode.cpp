@@ -16,6 +16,9 @@
 
 namespace {
 
+using qkv_bench::median;
+using qkv_bench::now_s;
+
 constexpr std::size_t kDim = 768, kHeads = 12;
 constexpr qkv_kv_format kFormats[] = {QKV_KV_F32, QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0};
 
@@ -24,10 +27,6 @@ struct cache_run {
   std::vector<unsigned char> kv, ws;
   std::size_t kv_bytes = 0;
 };
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 void BM_decode_kv_formats(benchmark::State& state) {
   const auto B = std::size_t(state.range(0)), L = std::size_t(state.range(1));

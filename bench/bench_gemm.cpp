@@ -46,6 +46,9 @@
 
 namespace {
 
+using qkv_bench::median;
+using qkv_bench::now_s;
+
 #ifdef QKV_BENCH_HAVE_CBLAS
 // OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in its own constructor,
 // which runs before anything in this executable, so unsetting them in main()
@@ -151,11 +154,6 @@ struct operands {
   }
 #endif
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 #ifdef QKV_BENCH_HAVE_CBLAS
 std::string openblas_label() { return "openblas-" + std::string(openblas_get_corename()); }

@@ -14,14 +14,8 @@
 
 namespace {
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
+using qkv_bench::median;
+using qkv_bench::now_s;
 
 // args: B, H, T, d, causal, threads, type, backward
 void BM_sdpa_lowp_pair(benchmark::State& state) {

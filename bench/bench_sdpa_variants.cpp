@@ -25,14 +25,8 @@
 
 namespace {
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
+using qkv_bench::median;
+using qkv_bench::now_s;
 
 void fill(std::vector<float>& v, float a, float b) {
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(a * float(i % 100003) + b);

@@ -5,12 +5,26 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "peak/peak.hpp"
 #include "qkv/qkv.h"
 
 namespace qkv_bench {
+
+// Seconds on the steady clock, for the paired rows' own per-call timings.
+inline double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median of per-iteration samples (0 for none): what paired rows report.
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
 
 inline qkv_isa active_isa() {
   qkv_isa isa = QKV_ISA_SCALAR;
