@@ -214,7 +214,7 @@ static float evaluate(const gpt_model* m, const float* params, gpt_acts* a, cons
 
 /* Top-k sampling at a temperature from logits[V], with uniform u in (0, 1). */
 static int32_t sample_top_k(const float* logits, size_t V, int k, float temperature, double u) {
-  int32_t top[256];
+  int32_t top[256] = {0};
   double p[256], sum = 0.0;
   int n = 0, i, j;
   size_t v;

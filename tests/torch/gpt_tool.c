@@ -6,9 +6,13 @@
  *
  * A tiny GPT of gpt.h: vocab 64, T 32, d 48, 4 heads, 2 blocks (pre-LN,
  * LayerNorm, GELU tanh, biases, d_ff 192), tied head, dropout 0, GPT-2
- * initialisation (seed 7) with every bias and norm parameter then set to
- * small random values (so that their gradients and the norms' affine parts
- * are tested away from 0 and 1); a batch of 2 random sequences and targets.
+ * initialisation (seed 7), then W_q, W_k (std 0.2) and W_v, W_o (0.15)
+ * redrawn larger (GPT-2's 0.02 leaves the attention nearly uniform and its
+ * weights' gradients ~1e-5 of the others, so that the check would see
+ * little of them), and every bias
+ * and norm parameter set to small random values (their gradients and the
+ * norms' affine parts tested away from 0 and 1); a batch of 2 random
+ * sequences and targets.
  * Runs the training forward and the backward, then two AdamW steps (lr 1e-3,
  * betas 0.9 / 0.95, eps 1e-8, weight decay 0.1 on gpt.h's decayed set) from
  * those gradients, and writes to DIR as raw little-endian data:
@@ -70,6 +74,10 @@ int main(int argc, char** argv) {
     const qkv_block_layout* y = &m.lay;
     const size_t offs[10] = {y->norm1_g, y->norm1_b, y->b_q, y->b_k, y->b_v, y->b_o, y->norm2_g, y->norm2_b,
                              y->b_up, y->b_down};
+    gpt_fill_normal(p + y->w_q, d * d, 0.2f, 200 + l);
+    gpt_fill_normal(p + y->w_k, d * d, 0.2f, 300 + l);
+    gpt_fill_normal(p + y->w_v, d * d, 0.15f, 400 + l);
+    gpt_fill_normal(p + y->w_o, d * d, 0.15f, 500 + l);
     for (i = 0; i < 10; ++i) {
       const size_t n = offs[i] == y->b_up ? H : d;
       const int gain = offs[i] == y->norm1_g || offs[i] == y->norm2_g;
