@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
   const unsigned char *train, *val;
   qkv_adamw_config opt;
   uint64_t step = 0, first_step, horizon, warmup;
-  double t0, t_last, baseline, loss_ema = 0.0, elapsed = 0.0;
+  double t0, t_last, baseline, loss_ema = 0.0, elapsed = 0.0, eval_s = 0.0;
   float val_loss = 0.0f, loss = 0.0f, norm = 0.0f;
   int threads = 1;
 
@@ -324,8 +324,8 @@ int main(int argc, char** argv) {
          (unsigned long)cfg.layers, (unsigned long)cfg.d_model, (unsigned long)cfg.heads, (unsigned long)cfg.d_ff,
          (unsigned long)cfg.seq_len, o.rms ? "RMSNorm" : "LayerNorm", o.swiglu ? "SwiGLU" : "GELU (tanh)",
          (unsigned long)m.count, (double)m.count / 1e6);
-  printf("training: batch %ld x %lu tokens, AdamW lr %g (warmup %ld, cosine to %g x), wd %g, clip 1.0, dropout %g, "
-         "%d thread(s), budget %g s%s\n",
+  printf("training: batch %ld x %lu tokens, AdamW lr %g (warmup %ld, cosine to %g x), wd %g (matrices, embeddings), "
+         "clip 1.0, dropout %g, %d thread(s), budget %g s%s\n",
          o.batch, (unsigned long)cfg.seq_len, o.lr, o.warmup, o.min_lr_frac, o.wd, o.dropout, threads, o.time,
          o.steps ? "" : " (schedule length from the measured speed)");
   val_loss = evaluate(&m, params, &ev, val, n_val, o.eval_batches);
@@ -377,14 +377,16 @@ int main(int argc, char** argv) {
       const double te = now_s();
       val_loss = evaluate(&m, params, &ev, val, n_val, o.eval_batches);
       printf("step %5lu | val loss %.4f (unigram baseline %.4f)\n", (unsigned long)step, val_loss, baseline);
-      t_last += now_s() - te; /* the progress line's speed is training's alone */
+      eval_s += now_s() - te;
+      t_last += now_s() - te; /* the speeds printed are training's alone */
     }
   }
   elapsed = now_s() - t0;
   val_loss = evaluate(&m, params, &ev, val, n_val, o.eval_batches);
-  printf("trained %lu steps in %.1f s (%.0f tokens/s, %d thread(s)): train loss %.4f (avg %.4f)\n",
-         (unsigned long)(step - first_step), elapsed,
-         (double)(step - first_step) * (double)(a.B * a.T) / elapsed, threads, loss, loss_ema);
+  printf("trained %lu steps in %.1f s (%.1f s of it validating; %.0f tokens/s training, %d thread(s)): "
+         "train loss %.4f (avg of the last steps %.4f)\n",
+         (unsigned long)(step - first_step), elapsed, eval_s,
+         (double)(step - first_step) * (double)(a.B * a.T) / (elapsed - eval_s), threads, loss, loss_ema);
   printf("val loss %.4f (unigram baseline %.4f) nats/byte\n", val_loss, baseline);
   fflush(stdout);
 
