@@ -36,6 +36,7 @@
 #include "qkv/optim.h"
 #include "qkv/init.h"
 #include "qkv/loss.h"
+#include "qkv/norm.h"
 #include "qkv/embedding.h"
 #include "qkv/safetensors.h"
 

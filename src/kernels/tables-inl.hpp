@@ -11,6 +11,7 @@
 #include "kernels/gemm_lowp/gemm_lowp-inl.hpp"
 #include "kernels/kv/kv-inl.hpp"
 #include "kernels/loss/loss-inl.hpp"
+#include "kernels/norm/norm-inl.hpp"
 #include "kernels/optim/optim-inl.hpp"
 #include "kernels/softmax/softmax-inl.hpp"
 #include "kernels/vec/vec-inl.hpp"
@@ -22,6 +23,7 @@
 #define QKV_DEFINE_ARCH_TABLES(isa, Arch)                                    \
   const vec_kernels vec_##isa = make_vec_kernels<Arch>();                    \
   const loss_kernels loss_##isa = make_loss_kernels<Arch>();                 \
+  const norm_kernels norm_##isa = make_norm_kernels<Arch>();                 \
   const optim_kernels optim_##isa = make_optim_kernels<Arch>();              \
   const softmax_kernels softmax_##isa = make_softmax_kernels<Arch>();        \
   const attn_bwd_kernels attn_bwd_##isa = make_attn_bwd_kernels<Arch>();     \
