@@ -36,6 +36,7 @@
 #include "qkv/init.h"
 #include "qkv/loss.h"
 #include "qkv/embedding.h"
+#include "qkv/activation.h"
 #include "qkv/safetensors.h"
 
 #endif /* QKV_QKV_H */
