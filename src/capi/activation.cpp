@@ -53,13 +53,15 @@ bool overlap(const view& a, const view& b, std::size_t rows, std::size_t cols) {
 
 bool same(const view& a, const view& b) { return a.p == b.p && a.ld == b.ld; }
 
-// An output is fine when it is one of `may_be` exactly, or overlaps none of `ins`.
+// An output is fine when, against every input, it is either that input
+// exactly (in place) and that is allowed, or shares no memory with it.
 bool output_ok(const view& out, const view* ins, int n_ins, const view* may_be, int n_may, std::size_t rows,
                std::size_t cols) {
-  for (int i = 0; i < n_may; ++i)
-    if (same(out, may_be[i])) return true;
-  for (int i = 0; i < n_ins; ++i)
-    if (overlap(out, ins[i], rows, cols)) return false;
+  for (int i = 0; i < n_ins; ++i) {
+    bool allowed = false;
+    for (int k = 0; k < n_may; ++k) allowed = allowed || (same(out, ins[i]) && same(out, may_be[k]));
+    if (!allowed && overlap(out, ins[i], rows, cols)) return false;
+  }
   return true;
 }
 

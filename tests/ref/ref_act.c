@@ -13,8 +13,7 @@ static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 static double tanh_arg(double x) { return 2.0 * kSqrt2OverPi * (x + 0.044715 * x * x * x); }
 static double tanh_arg_d(double x) { return 2.0 * kSqrt2OverPi * (1.0 + 3.0 * 0.044715 * x * x); }
 
-double qkv_ref_act(qkv_activation kind, float xf) {
-  const double x = xf;
+double qkv_ref_act(qkv_activation kind, double x) {
   switch (kind) {
     case QKV_ACT_GELU_TANH: return x * sigmoid(tanh_arg(x));
     case QKV_ACT_GELU_ERF: return 0.5 * x * erfc(-x * kInvSqrt2);
@@ -24,8 +23,7 @@ double qkv_ref_act(qkv_activation kind, float xf) {
   return 0.0;
 }
 
-double qkv_ref_act_derivative(qkv_activation kind, float xf, double* mag) {
-  const double x = xf;
+double qkv_ref_act_derivative(qkv_activation kind, double x, double* mag) {
   double a = 0.0, b = 0.0; /* the derivative is a + b */
   switch (kind) {
     case QKV_ACT_GELU_TANH: {
@@ -52,8 +50,7 @@ double qkv_ref_act_derivative(qkv_activation kind, float xf, double* mag) {
   return a + b;
 }
 
-double qkv_ref_act_condition(qkv_activation kind, float xf) {
-  const double x = xf;
+double qkv_ref_act_condition(qkv_activation kind, double x) {
   if (x >= 0.0) return 0.0;
   if (kind == QKV_ACT_GELU_TANH) return fabs(tanh_arg(x));
   if (kind == QKV_ACT_GELU_ERF) return x * x;

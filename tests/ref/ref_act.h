@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ref_act - the oracle of the feed-forward activations (qkv/activation.h):
- * each function and its derivative in double, of a float input. Plain C99
+ * each function and its derivative in double (of a double, so that finite
+ * differences can step between floats). Plain C99
  * (host, bare metal, C++ via extern "C"); no allocation.
  *
  * Forms, chosen to keep double's relative accuracy where the result is
@@ -23,17 +24,17 @@ extern "C" {
 #endif
 
 /* act(x). */
-double qkv_ref_act(qkv_activation kind, float x);
+double qkv_ref_act(qkv_activation kind, double x);
 
 /* act'(x); with mag not NULL, also the sum of the magnitudes of the
  * derivative's terms (the scale of its fp32 rounding error; the derivative
  * itself can be 0 there). */
-double qkv_ref_act_derivative(qkv_activation kind, float x, double* mag);
+double qkv_ref_act_derivative(qkv_activation kind, double x, double* mag);
 
 /* The scale of act's fp32 rounding error beyond a few ulp of |act(x)|: the
  * magnitude of the argument the float evaluation cannot avoid rounding
  * (|t| for gelu_tanh and x^2 for gelu_erf when x < 0; else 0). */
-double qkv_ref_act_condition(qkv_activation kind, float x);
+double qkv_ref_act_condition(qkv_activation kind, double x);
 
 /* rows x n, leading dimensions in elements: y = act(x); dx = dy act'(x). */
 void qkv_ref_act_forward(qkv_activation kind, size_t rows, size_t n, const float* x, size_t ldx, double* y,
