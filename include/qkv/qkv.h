@@ -38,6 +38,7 @@
 #include "qkv/loss.h"
 #include "qkv/norm.h"
 #include "qkv/embedding.h"
+#include "qkv/activation.h"
 #include "qkv/safetensors.h"
 
 #endif /* QKV_QKV_H */
