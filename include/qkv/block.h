@@ -53,7 +53,10 @@
  * Nothing allocates. Results are bitwise identical for any thread count.
  * Dropout masks are pure functions of (dropout_seed, position): change the
  * seed every training step. Thread-safety: reentrant; concurrent calls must
- * use distinct caches, workspaces and outputs. */
+ * use distinct caches, workspaces and outputs.
+ * Bare-metal builds (Cortex-M) validate and lay out a block, but the size
+ * queries and the compute calls (cache, workspaces, forward, backward,
+ * decode) return QKV_ERR_UNSUPPORTED there for now. */
 #ifndef QKV_BLOCK_H
 #define QKV_BLOCK_H
 

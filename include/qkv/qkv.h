@@ -32,10 +32,13 @@
 #include "qkv/attention.h"
 #include "qkv/rope.h"
 #include "qkv/layer.h"
+#include "qkv/block.h"
 #include "qkv/optim.h"
 #include "qkv/init.h"
 #include "qkv/loss.h"
+#include "qkv/norm.h"
 #include "qkv/embedding.h"
+#include "qkv/activation.h"
 #include "qkv/safetensors.h"
 
 #endif /* QKV_QKV_H */

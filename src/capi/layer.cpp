@@ -8,6 +8,7 @@
 
 #include "capi/checked.hpp"
 #include "capi/enum_value.hpp"
+#include "capi/kv_state.hpp"
 #include "capi/report.hpp"
 #include "capi/workspace.hpp"
 #include "dispatch/dispatch.hpp"
@@ -73,28 +74,9 @@ qkv_status check_packed(const qkv_mha_desc& d, const void* packed, std::size_t p
   return QKV_OK;
 }
 
-// A C caller may pass any int as a format: compared as the enum's bits
-// (capi/enum_value.hpp), never loaded as the enum before this check.
-bool format_ok(const qkv_kv_format& f) {
-  const long long v = qkv::capi::enum_value(f);
-  return v >= 0 && v < QKV_KV_FORMAT_COUNT;
-}
-// The longest sequence of a cache state, or false when n_new more tokens
-// do not fit (QKV_ERR_CAPACITY): without a window every position needs its
-// row; a windowed layer's cache is a ring (position t in row t % capacity)
-// that must keep the window of each new token: capacity >= window + n_new - 1.
-bool longest_fits(const qkv_mha_desc& d, const qkv_mha_kv_state& st, std::size_t n_new, std::size_t* longest) {
-  std::size_t m = st.lengths ? 0 : st.length;
-  for (std::size_t b = 0; st.lengths && b < st.batch; ++b) m = st.lengths[b] > m ? st.lengths[b] : m;
-  *longest = m;
-  if (m <= st.capacity && n_new <= st.capacity - m) return true;  // no wrap
-  return d.window != 0 && n_new <= SIZE_MAX - m && d.window <= st.capacity && n_new - 1 <= st.capacity - d.window;
-}
-
-// q8_0 blocks must not straddle heads.
-bool format_fits(qkv_kv_format f, const qkv::ops::mha_dims& n) {
-  return f != QKV_KV_Q8_0 || n.d_head % QKV_Q8_0_BLOCK == 0;
-}
+using qkv::capi::kv_format_fits;
+using qkv::capi::kv_format_ok;
+using qkv::capi::kv_longest_fits;
 
 qkv_status layout(const qkv_mha_desc* d, qkv_mha_layout* p) {
   if (qkv_status st = validate(d); st != QKV_OK) return st;
@@ -212,10 +194,10 @@ qkv_status decode_workspace_query(const qkv_mha_desc* desc, const qkv_dtype* wty
   qkv::ops::mha_dims n;
   if (qkv_status st = dims(desc, state->batch, state->capacity, &n); st != QKV_OK) return st;
   const qkv_kv_format& format = state->format;
-  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  if (!kv_format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !kv_format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   std::size_t longest;
-  if (!longest_fits(*desc, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
+  if (!kv_longest_fits(*desc, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
   *bytes = qkv::ops::mha_decode_workspace_bytes(qkv::dispatch::active(), *desc, wtype ? *wtype : QKV_DTYPE_F32,
                                                  format, state->batch, n_new, longest + n_new, threads);
   return QKV_OK;
@@ -231,14 +213,14 @@ qkv_status decode_call(const qkv_mha_desc* desc, const float* params, const void
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, state->batch, state->capacity, &l, &n); st != QKV_OK) return st;
   const qkv_kv_format& format = state->format;
-  if (!desc->causal || !format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (n_new == 0 || !format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  if (!desc->causal || !kv_format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (n_new == 0 || !kv_format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   if (!(params || packed) || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
   qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
   if (!params)
     if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
   std::size_t longest;
-  if (!longest_fits(*desc, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
+  if (!kv_longest_fits(*desc, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
   if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.d_kv))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
@@ -250,10 +232,7 @@ qkv_status decode_call(const qkv_mha_desc* desc, const float* params, const void
                             n_new, kv_buffer, x_new, y_new, workspace, workspace_bytes))
     return QKV_ERR_NOT_FINITE;
   if (clock.on()) report_layer(clock, params ? "mha_decode" : "mha_decode_packed", xc, *desc, state->batch, n_new);
-  if (state->lengths)
-    for (std::size_t b = 0; b < state->batch; ++b) state->lengths[b] += n_new;
-  else
-    state->length += n_new;
+  qkv::capi::kv_advance(*state, n_new);
   return QKV_OK;
 }
 
@@ -374,8 +353,8 @@ qkv_status qkv_mha_kv_cache_size_ex(const qkv_mha_desc* desc, size_t batch, size
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, capacity, &l, &n); st != QKV_OK) return st;
-  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
-  if (!format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
+  if (!kv_format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (!kv_format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   // The fp32 size bounds every format's (at most 4 bytes per element).
   std::size_t b;
   if (!mul_ok(n.rows * n.d_kv, 2 * sizeof(float), &b)) return QKV_ERR_SIZE_OVERFLOW;
@@ -389,7 +368,7 @@ qkv_status qkv_mha_kv_cache_size(const qkv_mha_desc* desc, size_t batch, size_t 
 
 qkv_status qkv_mha_kv_cache_init_ex(qkv_mha_kv_state* state, size_t batch, size_t capacity, qkv_kv_format format) {
   if (!state) return QKV_ERR_NULL_POINTER;
-  if (!format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
+  if (!kv_format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
   if (batch == 0 || capacity == 0) return QKV_ERR_BAD_SHAPE;
   *state = qkv_mha_kv_state{batch, capacity, 0, format, nullptr};
   return QKV_OK;

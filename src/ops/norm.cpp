@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#include "ops/norm.hpp"
+
+#include "kernels/norm/norm.hpp"
+#include "ops/threads.hpp"
+
+namespace qkv::ops {
+namespace {
+
+// Rows are cut into at most kBlocks contiguous blocks (rows are independent,
+// so the cut changes nothing but who computes a row).
+constexpr std::size_t kBlocks = 64;
+
+// Column blocks of the parameter gradients: each is summed over all rows in
+// row order, into partial sums on the stack.
+constexpr std::size_t kCols = 64;
+
+// Per element: about three passes of a few operations each.
+constexpr float kFlopsForward = 8.0f, kFlopsBackward = 10.0f, kFlopsParams = 4.0f;
+
+}  // namespace
+
+void norm_forward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t n, float eps, const float* x,
+                  std::size_t ldx, const float* res, std::size_t ldr, float* s_out, std::size_t lds,
+                  const float* gamma, const float* beta, float* y, std::size_t ldy, float* mean, float* rstd) {
+  if (rows == 0 || n == 0) return;
+  const auto& k = kern::norm_for(xc.isa);
+  const bool center = kind == norm_kind::layer;
+  const std::size_t blocks = rows < kBlocks ? rows : kBlocks;
+  parallel_for_blocks(xc, blocks, kFlopsForward * static_cast<float>(rows) * static_cast<float>(n),
+                      [&](std::size_t b) {
+                        for (std::size_t r = b * rows / blocks; r < (b + 1) * rows / blocks; ++r)
+                          k.row_forward_f32(n, center, eps, x + r * ldx, res ? res + r * ldr : nullptr,
+                                            s_out && res ? s_out + r * lds : nullptr, gamma, beta, y + r * ldy,
+                                            center && mean ? mean + r : nullptr, rstd ? rstd + r : nullptr);
+                      });
+}
+
+void norm_backward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t n, const float* x, std::size_t ldx,
+                   const float* gamma, const float* mean, const float* rstd, const float* dy, std::size_t ldy,
+                   float* dx, std::size_t lddx, bool accumulate, float* dgamma, float* dbeta) {
+  if (rows == 0 || n == 0) return;
+  const auto& k = kern::norm_for(xc.isa);
+  const bool center = kind == norm_kind::layer;
+  auto mu = [&](std::size_t r) { return center && mean ? mean[r] : 0.f; };
+  // Parameter gradients first: dx may overwrite dy.
+  if (dgamma || dbeta) {
+    const std::size_t cblocks = (n + kCols - 1) / kCols;
+    parallel_for_blocks(xc, cblocks, kFlopsParams * static_cast<float>(rows) * static_cast<float>(n),
+                        [&](std::size_t cb) {
+                          const std::size_t j0 = cb * kCols, len = n - j0 < kCols ? n - j0 : kCols;
+                          float sg[kCols], sb[kCols];  // not `= {}`: no memset call (util/copy.hpp)
+                          for (std::size_t j = 0; j < len; ++j) sg[j] = sb[j] = 0.f;
+                          for (std::size_t r = 0; r < rows; ++r)
+                            k.cols_accumulate_f32(len, x + r * ldx + j0, mu(r), rstd[r], dy + r * ldy + j0,
+                                                  dgamma ? sg : nullptr, dbeta ? sb : nullptr);
+                          for (std::size_t j = 0; j < len; ++j) {
+                            if (dgamma) dgamma[j0 + j] += sg[j];
+                            if (dbeta) dbeta[j0 + j] += sb[j];
+                          }
+                        });
+  }
+  const std::size_t blocks = rows < kBlocks ? rows : kBlocks;
+  parallel_for_blocks(xc, blocks, kFlopsBackward * static_cast<float>(rows) * static_cast<float>(n),
+                      [&](std::size_t b) {
+                        for (std::size_t r = b * rows / blocks; r < (b + 1) * rows / blocks; ++r)
+                          k.row_backward_f32(n, center, x + r * ldx, mu(r), rstd[r], gamma, dy + r * ldy,
+                                             dx + r * lddx, accumulate);
+                      });
+}
+
+}  // namespace qkv::ops
