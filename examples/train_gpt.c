@@ -10,7 +10,7 @@
  *     --time S           stop training after S seconds (default 60)
  *     --steps N          at most N steps, also the LR schedule's length; 0
  *                        (default): as many as --time allows, the schedule's
- *                        length estimated from the first 20 steps' speed
+ *                        length estimated from the speed of steps 11-30
  *     --layers L --d D --heads H --ctx T --batch B --dff F   (default 4 128 4 128 16, F = 4 D)
  *     --norm layer|rms --ffn gelu|swiglu                     (default layer gelu)
  *     --lr X --min-lr-frac F --warmup W --wd X --dropout P   (3e-3 0.1 50 0.1 0)
@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
   const unsigned char *train, *val;
   qkv_adamw_config opt;
   uint64_t step = 0, first_step, horizon, warmup;
-  double t0, t_last, baseline, loss_ema = 0.0, elapsed = 0.0, eval_s = 0.0;
+  double t0, t_last, t10 = 0.0, baseline, loss_ema = 0.0, elapsed = 0.0, eval_s = 0.0;
   float val_loss = 0.0f, loss = 0.0f, norm = 0.0f;
   int threads = 1;
 
@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
   printf("step %5lu | val loss %.4f (unigram baseline %.4f)\n", (unsigned long)step, val_loss, baseline);
 
   opt.beta1 = 0.9f, opt.beta2 = 0.95f, opt.eps = 1e-8f, opt.weight_decay = (float)o.wd;
-  horizon = o.steps ? (uint64_t)o.steps : first_step + 1000000; /* set after 20 steps when 0 */
+  horizon = o.steps ? (uint64_t)o.steps : first_step + 1000000; /* set after 30 steps when 0 */
   warmup = (uint64_t)o.warmup;
   t0 = t_last = now_s();
   for (;;) {
@@ -358,11 +358,12 @@ int main(int argc, char** argv) {
     loss_ema = step == first_step + 1 ? loss : 0.9 * loss_ema + 0.1 * loss;
     elapsed = now_s() - t0;
 
-    if (!o.steps && step == first_step + 20) { /* the schedule's length from the speed so far */
-      const double per_step = elapsed / 20.0 * (1.0 + (double)o.eval_batches / 3.0 / (double)o.eval_every);
+    if (!o.steps && step == first_step + 10) t10 = elapsed;
+    if (!o.steps && step == first_step + 30) { /* the schedule's length from steps 11-30 (past warm-up effects) */
+      const double ms = (elapsed - t10) / 20.0, per_step = ms * (1.0 + (double)o.eval_batches / 3.0 / (double)o.eval_every);
       horizon = step + (uint64_t)((o.time - elapsed) / per_step * 0.97);
       if (warmup > horizon / 5) warmup = horizon / 5;
-      printf("(%.1f ms/step: the schedule ends at step %lu)\n", 1e3 * elapsed / 20.0, (unsigned long)horizon);
+      printf("(%.1f ms/step: the schedule ends at step %lu)\n", 1e3 * ms, (unsigned long)horizon);
     }
     if (step % (uint64_t)o.print_every == 0) {
       const double t = now_s();
