@@ -292,7 +292,10 @@ int main(int argc, char** argv) {
   }
   n_val = txt.n / 10, n_train = txt.n - n_val;
   train = txt.bytes, val = txt.bytes + n_train;
-  if (n_val < (size_t)o.ctx + 2 || n_train < (size_t)o.ctx + 2) return usage("too little text for this --ctx");
+  if (n_val < (size_t)o.ctx + 2 || n_train < (size_t)o.ctx + 2) {
+    free(txt.bytes);
+    return usage("too little text for this --ctx");
+  }
   baseline = unigram_baseline(train, n_train, val, n_val);
   printf("data: %lu files, %lu bytes from %s: %lu train, %lu validation; unigram baseline %.4f nats/byte\n",
          (unsigned long)txt.files, (unsigned long)txt.n, o.data, (unsigned long)n_train, (unsigned long)n_val,
@@ -313,7 +316,10 @@ int main(int argc, char** argv) {
   gpt_init(&m, params, (uint64_t)o.seed);
   if (o.resume) {
     int has_adam = 0;
-    if (!gpt_load(&m, o.resume, params, adam, &has_adam, &step)) return 1;
+    if (!gpt_load(&m, o.resume, params, adam, &has_adam, &step)) {
+      free(params), free(grads), free(adam), free(txt.bytes);
+      return 1;
+    }
     printf("resumed from %s at step %lu%s\n", o.resume, (unsigned long)step,
            has_adam ? " (with its AdamW state)" : " (weights only)");
     if (!has_adam) step = 0;
