@@ -6,6 +6,7 @@
 #
 # usage: setup-deps.sh [core] [bench] [cross] [fuzz] [plot] [valgrind] [torch] [docs] [abi] [package]
 #   core (default): cmake g++ libxsimd-dev catch2 libbenchmark-dev qemu-user pkg-config
+#           fortunes (the English text examples/train_gpt.c trains on)
 #   bench:  libopenblas-dev, libdnnl-dev (comparison baselines for benchmarks only)
 #   cross:  aarch64 / armhf / i686 cross g++, arm-none-eabi, qemu-user, qemu-system-arm
 #   fuzz:   clang (libFuzzer)
@@ -23,7 +24,7 @@ groups=("$@")
 pkgs=()
 for g in "${groups[@]}"; do
   case "$g" in
-    core) pkgs+=(cmake g++ make pkg-config libxsimd-dev catch2 libbenchmark-dev qemu-user) ;;
+    core) pkgs+=(cmake g++ make pkg-config libxsimd-dev catch2 libbenchmark-dev qemu-user fortunes) ;;
     bench) pkgs+=(libopenblas-dev libdnnl-dev) ;;
     cross) pkgs+=(qemu-user qemu-system-arm g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
                   g++-i686-linux-gnu gcc-arm-none-eabi binutils-arm-none-eabi
