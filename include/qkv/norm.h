@@ -55,6 +55,10 @@
  * and executor; they depend on the ISA (qkv_get_isa()). No workspace.
  * Thread-safety: reentrant.
  *
+ * Builds. Hosted builds only for now: in a bare-metal build (Cortex-M) every
+ * function here returns ::QKV_ERR_UNSUPPORTED and writes nothing, as the
+ * norms do not fit the Cortex-M4 64 KiB .text budget yet.
+ *
  * Aliasing. In place is allowed where each function says so, as the same
  * pointer with the same leading dimension; any other overlap between two of
  * a call's buffers (spans from the first to the last element) is refused.

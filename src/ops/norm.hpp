@@ -4,7 +4,8 @@
 // same kernel operations whatever the split, and the parameter gradients are
 // column sums in row order, so results are bitwise identical for any thread
 // count. No workspace, no allocation. Arguments are validated by the C
-// boundary (qkv/norm.h).
+// boundary (qkv/norm.h). Hosted builds only for now (the Cortex-M4 .text
+// budget): bare-metal builds define neither function.
 #pragma once
 
 #include <cstddef>
