@@ -292,7 +292,7 @@ TEST_CASE("norms are bitwise identical for 1, 2 and 3 threads", "[norm][threads]
   });
 }
 
-TEST_CASE("a constant row gives y = beta exactly, at any magnitude", "[norm]") {
+TEST_CASE("norms of a constant row give y = beta exactly, at any magnitude", "[norm]") {
   qkv_test::for_each_isa([](qkv_isa) {
     for (std::size_t n : {1u, 5u, 16u, 67u, 769u})
       for (float c : {0.f, 1.f, -3.7f, 0.1f, 1e30f, -1e37f, 1e-30f, 0x1p41f, 1e-40f})
@@ -321,7 +321,7 @@ TEST_CASE("a constant row gives y = beta exactly, at any magnitude", "[norm]") {
   });
 }
 
-TEST_CASE("huge and tiny rows give finite results that match the reference", "[norm]") {
+TEST_CASE("norms of huge and tiny rows are finite and match the reference", "[norm]") {
   qkv_test::for_each_isa([](qkv_isa) {
     for (std::size_t n : {3u, 17u, 64u, 769u})
       for (float scale : {1e30f, 1e37f, 1e-30f, 1e-38f, 0x1p41f})
