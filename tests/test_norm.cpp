@@ -155,9 +155,9 @@ void check_against_ref(const problem& p, const outputs& o, int accumulate, const
   }
   if (p.affine) {
     for (std::size_t j = 0; j < p.n; ++j) {
-      const double tg = 2 * static_cast<double>(p.rows + 2) * kU * mag_g[j] + 2 * err_g[j] + kU * (0.25 + std::fabs(b.dgamma[j]));
+      const double tg = 2 * static_cast<double>(p.rows + 2) * kU * (mag_g[j] + 0.25) + 2 * err_g[j];
       CHECK(std::fabs(o.dgamma[j] - (0.25 + b.dgamma[j])) <= tg);
-      if (!p.rms) CHECK(std::fabs(o.dbeta[j] - (0.25 + b.dbeta[j])) <= 2 * static_cast<double>(p.rows + 2) * kU * mag_b[j] + kU * 0.5);
+      if (!p.rms) CHECK(std::fabs(o.dbeta[j] - (0.25 + b.dbeta[j])) <= 2 * static_cast<double>(p.rows + 2) * kU * (mag_b[j] + 0.25));
       else CHECK(o.dbeta[j] == 0.25f);
     }
   }

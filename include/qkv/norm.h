@@ -41,9 +41,10 @@
  *
  *     |dx_j - exact| <= (L + 8) * 2^-24 * rstd * (|g_j| + mean_k|g_k| + |xhat_j| * mean_k|g_k * xhat_k|)
  *
- * plus the effect of the saved statistics' own errors (the forward's bound),
- * and dgamma, dbeta within (rows + 2) * 2^-24 of the sum of the magnitudes
- * of their terms. When max_j |s_j| > 2^40 the row is scaled by a power of two
+ * plus the effect of the saved statistics' own errors (the forward's bound).
+ * Each column of dgamma and dbeta is added onto its value row after row:
+ * within (rows + 2) * 2^-24 of |its value before| + the sum of its terms'
+ * magnitudes. When max_j |s_j| > 2^40 the row is scaled by a power of two
  * (exact) for its statistics, so any finite s with |s_j| < 2^126 gives
  * finite results (1e30 included); tiny rows (1e-30) give (s - mu) /
  * sqrt(eps) as they should. Finite input never gives NaN; NaN or infinity in
