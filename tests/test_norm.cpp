@@ -242,6 +242,10 @@ TEST_CASE("norms in place give the out-of-place bits", "[norm]") {
         std::vector<float> y3(rows * ld, 0.f);
         REQUIRE(fwd(x.data(), res.data(), nullptr, y3.data(), nullptr, nullptr) == QKV_OK);
         CHECK(same_rows(y3, y, rows, n, ld));
+        // No s kept, y == x.
+        xi = x;
+        REQUIRE(fwd(xi.data(), res.data(), nullptr, xi.data(), nullptr, nullptr) == QKV_OK);
+        CHECK(same_rows(xi, y, rows, n, ld));
         // dx == dy, overwritten and accumulated.
         const auto dy = qkv_test::random_vector(rows * ld, n + 4);
         for (int acc = 0; acc < 2; ++acc) {
