@@ -155,9 +155,9 @@ void check_against_ref(const problem& p, const outputs& o, int accumulate, const
   }
   if (p.affine) {
     for (std::size_t j = 0; j < p.n; ++j) {
-      const double tg = 2 * static_cast<double>(p.rows + 2) * kU * mag_g[j] + 2 * err_g[j] + kU * (0.25 + std::fabs(b.dgamma[j]));
+      const double tg = 2 * static_cast<double>(p.rows + 2) * kU * (mag_g[j] + 0.25) + 2 * err_g[j];
       CHECK(std::fabs(o.dgamma[j] - (0.25 + b.dgamma[j])) <= tg);
-      if (!p.rms) CHECK(std::fabs(o.dbeta[j] - (0.25 + b.dbeta[j])) <= 2 * static_cast<double>(p.rows + 2) * kU * mag_b[j] + kU * 0.5);
+      if (!p.rms) CHECK(std::fabs(o.dbeta[j] - (0.25 + b.dbeta[j])) <= 2 * static_cast<double>(p.rows + 2) * kU * (mag_b[j] + 0.25));
       else CHECK(o.dbeta[j] == 0.25f);
     }
   }
@@ -182,4 +182,378 @@ TEST_CASE("norms match the double reference on every ISA, sizes around every vec
           check_against_ref(p, o, accumulate, dx0);
         }
   });
+}
+
+namespace {
+
+bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+
+// Rows r of a and b ([rows][ld] each) equal bit for bit in their first n columns.
+bool same_rows(const std::vector<float>& a, const std::vector<float>& b, std::size_t rows, std::size_t n,
+               std::size_t ld) {
+  for (std::size_t r = 0; r < rows; ++r)
+    if (!same_bits(&a[r * ld], &b[r * ld], n)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("norms in place give the out-of-place bits", "[norm]") {
+  qkv_test::for_each_isa([](qkv_isa) {
+    for (std::size_t n : {7u, 33u, 127u}) {
+      const std::size_t rows = 5, ld = n + 3;
+      for (int rms = 0; rms < 2; ++rms) {
+        INFO("n " << n << (rms ? " rms" : " layer"));
+        const auto x = qkv_test::random_vector(rows * ld, n, -2.f, 2.f);
+        const auto res = qkv_test::random_vector(rows * ld, n + 1, -2.f, 2.f);
+        const auto g = qkv_test::random_vector(n, n + 2, 0.5f, 1.5f), b = qkv_test::random_vector(n, n + 3);
+        auto fwd = [&](const float* xp, const float* rp, float* s, float* y, float* mean, float* rstd) {
+          if (rms)
+            return rp ? qkv_add_rmsnorm_forward(rows, n, 1e-5f, xp, ld, rp, ld, s, ld, g.data(), y, ld, rstd)
+                      : qkv_rmsnorm_forward(rows, n, 1e-5f, xp, ld, g.data(), y, ld, rstd);
+          return rp ? qkv_add_layernorm_forward(rows, n, 1e-5f, xp, ld, rp, ld, s, ld, g.data(), b.data(), y, ld,
+                                                mean, rstd)
+                    : qkv_layernorm_forward(rows, n, 1e-5f, xp, ld, g.data(), b.data(), y, ld, mean, rstd);
+        };
+        // Out of place.
+        std::vector<float> s(rows * ld, 0.f), y(rows * ld, 0.f), m(rows), r(rows), y1(rows * ld, 0.f), m1(rows),
+            r1(rows);
+        REQUIRE(fwd(x.data(), nullptr, nullptr, y1.data(), m1.data(), r1.data()) == QKV_OK);
+        REQUIRE(fwd(x.data(), res.data(), s.data(), y.data(), m.data(), r.data()) == QKV_OK);
+        // y == x.
+        auto xi = x;
+        REQUIRE(fwd(xi.data(), nullptr, nullptr, xi.data(), nullptr, nullptr) == QKV_OK);
+        CHECK(same_rows(xi, y1, rows, n, ld));
+        // s == x, y apart.
+        xi = x;
+        std::vector<float> y2(rows * ld, 0.f), m2(rows), r2(rows);
+        REQUIRE(fwd(xi.data(), res.data(), xi.data(), y2.data(), m2.data(), r2.data()) == QKV_OK);
+        CHECK(same_rows(xi, s, rows, n, ld));
+        CHECK(same_rows(y2, y, rows, n, ld));
+        CHECK(same_bits(r2.data(), r.data(), rows));
+        if (!rms) CHECK(same_bits(m2.data(), m.data(), rows));
+        // s == res, y == x.
+        xi = x;
+        auto ri = res;
+        REQUIRE(fwd(xi.data(), ri.data(), ri.data(), xi.data(), nullptr, nullptr) == QKV_OK);
+        CHECK(same_rows(ri, s, rows, n, ld));
+        CHECK(same_rows(xi, y, rows, n, ld));
+        // No s kept: y still the same.
+        std::vector<float> y3(rows * ld, 0.f);
+        REQUIRE(fwd(x.data(), res.data(), nullptr, y3.data(), nullptr, nullptr) == QKV_OK);
+        CHECK(same_rows(y3, y, rows, n, ld));
+        // No s kept, y == x.
+        xi = x;
+        REQUIRE(fwd(xi.data(), res.data(), nullptr, xi.data(), nullptr, nullptr) == QKV_OK);
+        CHECK(same_rows(xi, y, rows, n, ld));
+        // dx == dy, overwritten and accumulated.
+        const auto dy = qkv_test::random_vector(rows * ld, n + 4);
+        for (int acc = 0; acc < 2; ++acc) {
+          auto bwd = [&](const float* d, float* out, float* dgp, float* dbp) {
+            return rms ? qkv_rmsnorm_backward(rows, n, s.data(), ld, g.data(), r.data(), d, ld, out, ld, acc, dgp)
+                       : qkv_layernorm_backward(rows, n, s.data(), ld, g.data(), m.data(), r.data(), d, ld, out, ld,
+                                                acc, dgp, dbp);
+          };
+          // Out of place onto a copy of dy (accumulate: dx = dy + gradient), then in place over dy.
+          std::vector<float> dx = dy, dg(n, 0.f), db(n, 0.f), dg2(n, 0.f), db2(n, 0.f);
+          REQUIRE(bwd(dy.data(), dx.data(), dg.data(), db.data()) == QKV_OK);
+          std::vector<float> di = dy;
+          REQUIRE(bwd(di.data(), di.data(), dg2.data(), db2.data()) == QKV_OK);
+          CHECK(same_rows(di, dx, rows, n, ld));
+          CHECK(dg == dg2);
+          CHECK(db == db2);
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("norms are bitwise identical for 1, 2 and 3 threads", "[norm][threads]") {
+  const std::size_t rows = qkv_test::small_tests() ? 256 : 640, n = 1000, ld = 1003;
+  const auto x = qkv_test::random_vector(rows * ld, 5, -3.f, 3.f), res = qkv_test::random_vector(rows * ld, 6);
+  const auto g = qkv_test::random_vector(n, 7, 0.5f, 1.5f), b = qkv_test::random_vector(n, 8);
+  const auto dy = qkv_test::random_vector(rows * ld, 9);
+  qkv_test::for_each_isa([&](qkv_isa) {
+    std::vector<float> out[3];
+    for (int t = 1; t <= 3; ++t) {
+      qkv_test::threads_scope ts(t);
+      qkv_test::team_watch watch;
+      std::vector<float> s(rows * ld), y(rows * ld), m(rows), r(rows), y2(rows * ld), r2(rows), dx(rows * ld),
+          dx2(rows * ld), dg(n, 0.f), db(n, 0.f), dg2(n, 0.f);
+      REQUIRE(qkv_add_layernorm_forward(rows, n, 1e-5f, x.data(), ld, res.data(), ld, s.data(), ld, g.data(),
+                                        b.data(), y.data(), ld, m.data(), r.data()) == QKV_OK);
+      REQUIRE(qkv_layernorm_backward(rows, n, s.data(), ld, g.data(), m.data(), r.data(), dy.data(), ld, dx.data(),
+                                     ld, 0, dg.data(), db.data()) == QKV_OK);
+      REQUIRE(qkv_rmsnorm_forward(rows, n, 1e-6f, x.data(), ld, g.data(), y2.data(), ld, r2.data()) == QKV_OK);
+      REQUIRE(qkv_rmsnorm_backward(rows, n, x.data(), ld, g.data(), r2.data(), dy.data(), ld, dx2.data(), ld, 0,
+                                   dg2.data()) == QKV_OK);
+      if (t > 1) QKV_CHECK_TEAM(watch);
+      for (auto* v : {&s, &y, &m, &r, &y2, &r2, &dx, &dx2, &dg, &db, &dg2})
+        out[t - 1].insert(out[t - 1].end(), v->begin(), v->end());
+    }
+    CHECK(same_bits(out[0].data(), out[1].data(), out[0].size()));
+    CHECK(same_bits(out[0].data(), out[2].data(), out[0].size()));
+  });
+}
+
+TEST_CASE("norms of a constant row give y = beta exactly, at any magnitude", "[norm]") {
+  qkv_test::for_each_isa([](qkv_isa) {
+    for (std::size_t n : {1u, 5u, 16u, 67u, 769u})
+      for (float c : {0.f, 1.f, -3.7f, 0.1f, 1e30f, -1e37f, 1e-30f, 0x1p41f, 1e-40f})
+        for (float eps : {1e-5f, 1e-45f}) {
+          INFO("n " << n << " c " << c << " eps " << eps);
+          const std::vector<float> x(n, c), b = qkv_test::random_vector(n, n), g = qkv_test::random_vector(n, n + 1);
+          std::vector<float> y(n), dx(n);
+          float mean = 0, rstd = 0;
+          REQUIRE(qkv_layernorm_forward(1, n, eps, x.data(), n, g.data(), b.data(), y.data(), n, &mean, &rstd) ==
+                  QKV_OK);
+          CHECK(y == b);
+          CHECK(mean == c);
+          CHECK(std::isfinite(rstd));
+          const auto dy = qkv_test::random_vector(n, n + 2);
+          REQUIRE(qkv_layernorm_backward(1, n, x.data(), n, g.data(), &mean, &rstd, dy.data(), n, dx.data(), n, 0,
+                                         nullptr, nullptr) == QKV_OK);
+          for (float v : dx) CHECK(std::isfinite(v));
+          // RMSNorm of a constant row: c / sqrt(c^2 + eps) * gamma, finite.
+          REQUIRE(qkv_rmsnorm_forward(1, n, eps, x.data(), n, g.data(), y.data(), n, &rstd) == QKV_OK);
+          const auto f = qkv_test::ref_norm_forward(true, 1, n, eps, x.data(), n, nullptr, 0, g.data(), nullptr);
+          for (std::size_t j = 0; j < n; ++j) {
+            REQUIRE(std::isfinite(y[j]));
+            CHECK(std::fabs(y[j] - f.y[j]) <= 2 * (bound_l(n) + 4) * kU * (std::fabs(f.y[j]) + 1e-30));
+          }
+        }
+  });
+}
+
+TEST_CASE("norms of huge and tiny rows are finite and match the reference", "[norm]") {
+  qkv_test::for_each_isa([](qkv_isa) {
+    for (std::size_t n : {3u, 17u, 64u, 769u})
+      for (float scale : {1e30f, 1e37f, 1e-30f, 1e-38f, 0x1p41f})
+        for (int rms = 0; rms < 2; ++rms)
+          for (float shift : {0.f, 0.5f}) {
+            INFO("n " << n << " scale " << scale << (rms ? " rms" : " layer") << " shift " << shift);
+            const std::size_t rows = 3;
+            auto x = qkv_test::random_vector(rows * n, n, -1.f, 1.f);
+            for (auto& v : x) v = (v + shift) * scale;
+            const auto g = qkv_test::random_vector(n, n + 1, 0.5f, 1.5f), b = qkv_test::random_vector(n, n + 2);
+            const auto dy = qkv_test::random_vector(rows * n, n + 3);
+            std::vector<float> y(rows * n), m(rows), r(rows), dx(rows * n), dg(n, 0.f), db(n, 0.f);
+            const float eps = 1e-5f;
+            if (rms) {
+              REQUIRE(qkv_rmsnorm_forward(rows, n, eps, x.data(), n, g.data(), y.data(), n, r.data()) == QKV_OK);
+              REQUIRE(qkv_rmsnorm_backward(rows, n, x.data(), n, g.data(), r.data(), dy.data(), n, dx.data(), n, 0,
+                                           dg.data()) == QKV_OK);
+            } else {
+              REQUIRE(qkv_layernorm_forward(rows, n, eps, x.data(), n, g.data(), b.data(), y.data(), n, m.data(),
+                                            r.data()) == QKV_OK);
+              REQUIRE(qkv_layernorm_backward(rows, n, x.data(), n, g.data(), m.data(), r.data(), dy.data(), n,
+                                             dx.data(), n, 0, dg.data(), db.data()) == QKV_OK);
+            }
+            const auto f = qkv_test::ref_norm_forward(rms, rows, n, eps, x.data(), n, nullptr, 0, g.data(),
+                                                      rms ? nullptr : b.data());
+            const auto bw = qkv_test::ref_norm_backward(rms, rows, n, eps, x.data(), n, g.data(), dy.data(), n);
+            // |xhat| <= sqrt(n) and the mean is at most 1.5 spreads: the bound
+            // of the header at D + |mu| <= 3 * max|s| is a few L ulps of sqrt(n).
+            const double L = bound_l(n), big = 4 * std::sqrt(static_cast<double>(n)) * 1.5;
+            for (std::size_t i = 0; i < rows * n; ++i) {
+              REQUIRE(std::isfinite(y[i]));
+              REQUIRE(std::isfinite(dx[i]));
+              CHECK(std::fabs(y[i] - f.y[i]) <= 2 * (L + 4) * kU * big * (1 + std::fabs(f.y[i])));
+              const double dxs = std::fabs(bw.dx[i]) + f.rstd[i / n] * 4 * big;
+              CHECK(std::fabs(dx[i] - bw.dx[i]) <= 2 * (L + 8) * kU * dxs);
+            }
+            for (std::size_t j = 0; j < n; ++j) CHECK(std::fabs(dg[j] - bw.dgamma[j]) <= 2 * (rows + L) * kU * big * rows);
+          }
+  });
+}
+
+namespace {
+
+// sum_ij w[i][j] * y[i][j] of the reference forward, in double.
+double ref_loss(bool rms, std::size_t rows, std::size_t n, const std::vector<float>& x, const std::vector<float>& res,
+                const std::vector<float>& g, const std::vector<float>& b, const std::vector<float>& w) {
+  const auto f = qkv_test::ref_norm_forward(rms, rows, n, 1e-5, x.data(), n, res.data(), n, g.data(),
+                                            rms ? nullptr : b.data());
+  double l = 0;
+  for (std::size_t i = 0; i < rows * n; ++i) l += w[i] * f.y[i];
+  return l;
+}
+
+// The same through the library (fp32), summed in double.
+double lib_loss(bool rms, std::size_t rows, std::size_t n, const std::vector<float>& x, const std::vector<float>& res,
+                const std::vector<float>& g, const std::vector<float>& b, const std::vector<float>& w) {
+  std::vector<float> y(rows * n);
+  const qkv_status st =
+      rms ? qkv_add_rmsnorm_forward(rows, n, 1e-5f, x.data(), n, res.data(), n, nullptr, 0, g.data(), y.data(), n,
+                                    nullptr)
+          : qkv_add_layernorm_forward(rows, n, 1e-5f, x.data(), n, res.data(), n, nullptr, 0, g.data(), b.data(),
+                                      y.data(), n, nullptr, nullptr);
+  REQUIRE(st == QKV_OK);
+  double l = 0;
+  for (std::size_t i = 0; i < rows * n; ++i) l += static_cast<double>(w[i]) * y[i];
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("norm gradients match central differences", "[norm]") {
+  const std::size_t rows = 3, n = 9;
+  for (int rms = 0; rms < 2; ++rms) {
+    INFO((rms ? "rms" : "layer"));
+    auto x = qkv_test::random_vector(rows * n, 31, -1.5f, 2.f), res = qkv_test::random_vector(rows * n, 32);
+    auto g = qkv_test::random_vector(n, 33, 0.5f, 1.5f), b = qkv_test::random_vector(n, 34);
+    const auto w = qkv_test::random_vector(rows * n, 35);  // dy
+    // Reference gradients (from s = x + res in double, rounded to float as the library keeps it).
+    const auto f = qkv_test::ref_norm_forward(rms, rows, n, 1e-5, x.data(), n, res.data(), n, nullptr, nullptr);
+    std::vector<float> s(rows * n);
+    for (std::size_t i = 0; i < rows * n; ++i) s[i] = static_cast<float>(f.s[i]);
+    const auto bw = qkv_test::ref_norm_backward(rms, rows, n, 1e-5, s.data(), n, g.data(), w.data(), n);
+    // The library's gradients.
+    std::vector<float> ls(rows * n), y(rows * n), m(rows), r(rows), dx(rows * n), dg(n, 0.f), db(n, 0.f);
+    if (rms) {
+      REQUIRE(qkv_add_rmsnorm_forward(rows, n, 1e-5f, x.data(), n, res.data(), n, ls.data(), n, g.data(), y.data(), n,
+                                      r.data()) == QKV_OK);
+      REQUIRE(qkv_rmsnorm_backward(rows, n, ls.data(), n, g.data(), r.data(), w.data(), n, dx.data(), n, 0,
+                                   dg.data()) == QKV_OK);
+    } else {
+      REQUIRE(qkv_add_layernorm_forward(rows, n, 1e-5f, x.data(), n, res.data(), n, ls.data(), n, g.data(), b.data(),
+                                        y.data(), n, m.data(), r.data()) == QKV_OK);
+      REQUIRE(qkv_layernorm_backward(rows, n, ls.data(), n, g.data(), m.data(), r.data(), w.data(), n, dx.data(), n,
+                                     0, dg.data(), db.data()) == QKV_OK);
+    }
+    // Central differences: in double on the reference (step 2^-10, exact in
+    // float for these values; truncation ~h^2 |f'''| ~ 1e-6), and on the
+    // library's fp32 forward (step 2^-6: rounding ~2^-24 |loss| / h ~ 1e-5,
+    // truncation ~ 1e-4), each against the library's gradient.
+    auto fd = [&](std::vector<float>& v, std::size_t i, float h, bool lib) {
+      const float keep = v[i];
+      v[i] = keep + h;
+      const double up = lib ? lib_loss(rms, rows, n, x, res, g, b, w) : ref_loss(rms, rows, n, x, res, g, b, w);
+      v[i] = keep - h;
+      const double dn = lib ? lib_loss(rms, rows, n, x, res, g, b, w) : ref_loss(rms, rows, n, x, res, g, b, w);
+      v[i] = keep;
+      return (up - dn) / (2.0 * h);
+    };
+    for (std::size_t i = 0; i < rows * n; ++i) {
+      INFO("element " << i);
+      const double fx = fd(x, i, 0x1p-10f, false), fr = fd(res, i, 0x1p-10f, false);
+      CHECK(std::fabs(bw.dx[i] - fx) <= 1e-5 * (1 + std::fabs(fx)));
+      CHECK(std::fabs(bw.dx[i] - fr) <= 1e-5 * (1 + std::fabs(fr)));
+      CHECK(std::fabs(dx[i] - fx) <= 1e-5 * (1 + std::fabs(fx)));
+      CHECK(std::fabs(dx[i] - fd(x, i, 0x1p-6f, true)) <= 2e-3 * (1 + std::fabs(fx)));
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      INFO("feature " << j);
+      const double fg = fd(g, j, 0x1p-10f, false);
+      CHECK(std::fabs(bw.dgamma[j] - fg) <= 1e-5 * (1 + std::fabs(fg)));
+      CHECK(std::fabs(dg[j] - fg) <= 1e-5 * (1 + std::fabs(fg)));
+      if (!rms) {
+        const double fb = fd(b, j, 0x1p-10f, false);
+        CHECK(std::fabs(bw.dbeta[j] - fb) <= 1e-5 * (1 + std::fabs(fb)));
+        CHECK(std::fabs(db[j] - fb) <= 1e-5 * (1 + std::fabs(fb)));
+      }
+    }
+  }
+}
+
+TEST_CASE("norms reject bad arguments in order and write nothing", "[norm][args]") {
+  // Every buffer lives in one arena of sentinels; after a refused call the
+  // whole arena (inputs included) must be unchanged.
+  std::vector<float> a(256);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = kSentinel + static_cast<float>(i) * 1e3f;
+  const std::vector<float> a0 = a;
+  float* const p = a.data();
+  float *x = p, *res = p + 16, *s = p + 32, *y = p + 48, *mean = p + 64, *rstd = p + 72, *g = p + 80, *b = p + 88,
+        *dy = p + 96, *dx = p + 112, *dg = p + 128, *db = p + 136;
+  const std::size_t R = 2, N = 3, huge = SIZE_MAX / 2;
+  auto lf = [&](std::size_t rows, std::size_t n, float eps, const float* xp, std::size_t ldx, float* yp,
+                std::size_t ldy, float* mp, float* rp, const float* gp = nullptr) {
+    return qkv_layernorm_forward(rows, n, eps, xp, ldx, gp, b, yp, ldy, mp, rp);
+  };
+  auto af = [&](const float* xp, std::size_t ldx, const float* rp, std::size_t ldr, float* sp, std::size_t lds,
+                float* yp, std::size_t ldy) {
+    return qkv_add_layernorm_forward(R, N, 1e-5f, xp, ldx, rp, ldr, sp, lds, g, b, yp, ldy, mean, rstd);
+  };
+  auto lb = [&](std::size_t rows, const float* xp, std::size_t ldx, const float* mp, const float* rp,
+                const float* dyp, std::size_t ldy, float* dxp, std::size_t lddx, int acc, float* dgp, float* dbp) {
+    return qkv_layernorm_backward(rows, N, xp, ldx, g, mp, rp, dyp, ldy, dxp, lddx, acc, dgp, dbp);
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const struct {
+    const char* what;
+    qkv_status got, want;
+  } cases[] = {
+      {"x NULL", lf(R, N, 1e-5f, nullptr, N, y, N, mean, rstd), QKV_ERR_NULL_POINTER},
+      {"y NULL", lf(R, N, 1e-5f, x, N, nullptr, N, mean, rstd), QKV_ERR_NULL_POINTER},
+      {"y NULL before rows 0", lf(0, N, 1e-5f, x, N, nullptr, N, mean, rstd), QKV_ERR_NULL_POINTER},
+      {"rms x NULL", qkv_rmsnorm_forward(R, N, 1e-5f, nullptr, N, g, y, N, rstd), QKV_ERR_NULL_POINTER},
+      {"res NULL", af(x, N, nullptr, N, s, N, y, N), QKV_ERR_NULL_POINTER},
+      {"rms res NULL", qkv_add_rmsnorm_forward(R, N, 1e-5f, x, N, nullptr, N, s, N, g, y, N, rstd),
+       QKV_ERR_NULL_POINTER},
+      {"rows 0", lf(0, N, 1e-5f, x, N, y, N, mean, rstd), QKV_ERR_BAD_SHAPE},
+      {"n 0", lf(R, 0, 1e-5f, x, N, y, N, mean, rstd), QKV_ERR_BAD_SHAPE},
+      {"rms n 0", qkv_rmsnorm_forward(R, 0, 1e-5f, x, N, g, y, N, rstd), QKV_ERR_BAD_SHAPE},
+      {"ldx < n", lf(R, N, 1e-5f, x, 2, y, N, mean, rstd), QKV_ERR_BAD_STRIDE},
+      {"ldy < n", lf(R, N, 1e-5f, x, N, y, 2, mean, rstd), QKV_ERR_BAD_STRIDE},
+      {"ldr < n", af(x, N, res, 2, s, N, y, N), QKV_ERR_BAD_STRIDE},
+      {"lds < n", af(x, N, res, N, s, 2, y, N), QKV_ERR_BAD_STRIDE},
+      {"ld before eps", lf(R, N, nan, x, 2, y, N, mean, rstd), QKV_ERR_BAD_STRIDE},
+      {"eps 0", lf(R, N, 0.f, x, N, y, N, mean, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"eps < 0", lf(R, N, -1e-5f, x, N, y, N, mean, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"eps NaN", lf(R, N, nan, x, N, y, N, mean, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"eps inf", lf(R, N, inf, x, N, y, N, mean, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"rms eps 0", qkv_rmsnorm_forward(R, N, 0.f, x, N, g, y, N, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"x overflows", lf(huge, N, 1e-5f, x, N, y, N, mean, rstd), QKV_ERR_SIZE_OVERFLOW},
+      {"ld overflows", lf(R, N, 1e-5f, x, huge, y, N, mean, rstd), QKV_ERR_SIZE_OVERFLOW},
+      {"eps before overflow", lf(huge, N, 0.f, x, N, y, N, mean, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"y == x, other ld", lf(R, N, 1e-5f, x, N, x, N + 1, mean, rstd), QKV_ERR_BAD_STRIDE},
+      {"s == x, other ld", af(x, N, res, N, x, N + 1, y, N), QKV_ERR_BAD_STRIDE},
+      {"s == res, other ld", af(x, N, res, N, res, N + 1, y, N), QKV_ERR_BAD_STRIDE},
+      {"y overlaps x", lf(R, N, 1e-5f, x, N, x + 1, N, mean, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"y overlaps res", af(x, N, res, N, s, N, res + 2, N), QKV_ERR_BAD_ARGUMENT},
+      {"y == res", af(x, N, res, N, s, N, res, N), QKV_ERR_BAD_ARGUMENT},
+      {"y == s", af(x, N, res, N, s, N, s, N), QKV_ERR_BAD_ARGUMENT},
+      {"y == x == s", af(x, N, res, N, x, N, x, N), QKV_ERR_BAD_ARGUMENT},
+      {"s overlaps x", af(x, N, res, N, x + 3, N, y, N), QKV_ERR_BAD_ARGUMENT},
+      {"mean overlaps x", lf(R, N, 1e-5f, x, N, y, N, x + 5, rstd), QKV_ERR_BAD_ARGUMENT},
+      {"rstd overlaps y", lf(R, N, 1e-5f, x, N, y, N, mean, y), QKV_ERR_BAD_ARGUMENT},
+      {"mean overlaps rstd", lf(R, N, 1e-5f, x, N, y, N, mean, mean + 1), QKV_ERR_BAD_ARGUMENT},
+      {"gamma overlaps y", lf(R, N, 1e-5f, x, N, y, N, mean, rstd, y + 4), QKV_ERR_BAD_ARGUMENT},
+      {"rms rstd overlaps x", qkv_rmsnorm_forward(R, N, 1e-5f, x, N, g, y, N, x), QKV_ERR_BAD_ARGUMENT},
+      {"backward x NULL", lb(R, nullptr, N, mean, rstd, dy, N, dx, N, 0, dg, db), QKV_ERR_NULL_POINTER},
+      {"backward dy NULL", lb(R, x, N, mean, rstd, nullptr, N, dx, N, 0, dg, db), QKV_ERR_NULL_POINTER},
+      {"backward dx NULL", lb(R, x, N, mean, rstd, dy, N, nullptr, N, 0, dg, db), QKV_ERR_NULL_POINTER},
+      {"backward rstd NULL", lb(R, x, N, mean, nullptr, dy, N, dx, N, 0, dg, db), QKV_ERR_NULL_POINTER},
+      {"backward mean NULL", lb(R, x, N, nullptr, rstd, dy, N, dx, N, 0, dg, db), QKV_ERR_NULL_POINTER},
+      {"rms backward rstd NULL", qkv_rmsnorm_backward(R, N, x, N, g, nullptr, dy, N, dx, N, 0, dg),
+       QKV_ERR_NULL_POINTER},
+      {"backward rows 0", lb(0, x, N, mean, rstd, dy, N, dx, N, 0, dg, db), QKV_ERR_BAD_SHAPE},
+      {"rms backward n 0", qkv_rmsnorm_backward(R, 0, x, N, g, rstd, dy, N, dx, N, 0, dg), QKV_ERR_BAD_SHAPE},
+      {"backward ldx < n", lb(R, x, 2, mean, rstd, dy, N, dx, N, 0, dg, db), QKV_ERR_BAD_STRIDE},
+      {"backward ldy < n", lb(R, x, N, mean, rstd, dy, 2, dx, N, 0, dg, db), QKV_ERR_BAD_STRIDE},
+      {"backward lddx < n", lb(R, x, N, mean, rstd, dy, N, dx, 2, 0, dg, db), QKV_ERR_BAD_STRIDE},
+      {"accumulate 2", lb(R, x, N, mean, rstd, dy, N, dx, N, 2, dg, db), QKV_ERR_BAD_ARGUMENT},
+      {"accumulate -1", lb(R, x, N, mean, rstd, dy, N, dx, N, -1, dg, db), QKV_ERR_BAD_ARGUMENT},
+      {"backward overflow", lb(huge, x, N, mean, rstd, dy, N, dx, N, 0, dg, db), QKV_ERR_SIZE_OVERFLOW},
+      {"dx == dy, other ld", lb(R, x, N, mean, rstd, dy, N, dy, N + 1, 0, dg, db), QKV_ERR_BAD_STRIDE},
+      {"dx overlaps dy", lb(R, x, N, mean, rstd, dy, N, dy + 1, N, 0, dg, db), QKV_ERR_BAD_ARGUMENT},
+      {"dx == x", lb(R, x, N, mean, rstd, dy, N, x, N, 0, dg, db), QKV_ERR_BAD_ARGUMENT},
+      {"dx overlaps rstd", lb(R, x, N, mean, rstd, dy, N, rstd - 1, N, 0, dg, db), QKV_ERR_BAD_ARGUMENT},
+      {"dgamma overlaps dy", lb(R, x, N, mean, rstd, dy, N, dx, N, 0, dy + 3, db), QKV_ERR_BAD_ARGUMENT},
+      {"dgamma == dbeta", lb(R, x, N, mean, rstd, dy, N, dx, N, 0, dg, dg), QKV_ERR_BAD_ARGUMENT},
+      {"dbeta overlaps gamma", lb(R, x, N, mean, rstd, dy, N, dx, N, 0, dg, g + 1), QKV_ERR_BAD_ARGUMENT},
+      {"dbeta overlaps dx", lb(R, x, N, mean, rstd, dy, N, dx, N, 0, dg, dx + 5), QKV_ERR_BAD_ARGUMENT},
+      {"rms dgamma overlaps x", qkv_rmsnorm_backward(R, N, x, N, g, rstd, dy, N, dx, N, 0, x + 2),
+       QKV_ERR_BAD_ARGUMENT},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    CHECK(c.got == c.want);
+  }
+  CHECK(a == a0);
+  // And the same arena is accepted where the rules allow it.
+  CHECK(lf(R, N, 1e-5f, x, N, y, N, nullptr, nullptr) == QKV_OK);
+  CHECK(af(x, N, res, N, nullptr, 0, y, N) == QKV_OK);  // lds unused without s
+  CHECK(qkv_add_layernorm_forward(R, N, 1e-5f, x, N, x, N, s, N, nullptr, nullptr, y, N, nullptr, nullptr) == QKV_OK);
+  CHECK(qkv_rmsnorm_backward(R, N, x, N, g, rstd, dy, N, dx, N, 0, nullptr) == QKV_OK);  // no mean needed
 }

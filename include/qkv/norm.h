@@ -41,9 +41,10 @@
  *
  *     |dx_j - exact| <= (L + 8) * 2^-24 * rstd * (|g_j| + mean_k|g_k| + |xhat_j| * mean_k|g_k * xhat_k|)
  *
- * plus the effect of the saved statistics' own errors (the forward's bound),
- * and dgamma, dbeta within (rows + 2) * 2^-24 of the sum of the magnitudes
- * of their terms. When max_j |s_j| > 2^40 the row is scaled by a power of two
+ * plus the effect of the saved statistics' own errors (the forward's bound).
+ * Each column of dgamma and dbeta is added onto its value row after row:
+ * within (rows + 2) * 2^-24 of |its value before| + the sum of its terms'
+ * magnitudes. When max_j |s_j| > 2^40 the row is scaled by a power of two
  * (exact) for its statistics, so any finite s with |s_j| < 2^126 gives
  * finite results (1e30 included); tiny rows (1e-30) give (s - mu) /
  * sqrt(eps) as they should. Finite input never gives NaN; NaN or infinity in
@@ -54,6 +55,10 @@
  * split the columns). Results are bitwise identical for any thread count
  * and executor; they depend on the ISA (qkv_get_isa()). No workspace.
  * Thread-safety: reentrant.
+ *
+ * Builds. Hosted builds only for now: in a bare-metal build (Cortex-M) every
+ * function here returns ::QKV_ERR_UNSUPPORTED and writes nothing, as the
+ * norms do not fit the Cortex-M4 64 KiB .text budget yet.
  *
  * Aliasing. In place is allowed where each function says so, as the same
  * pointer with the same leading dimension; any other overlap between two of

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 // C boundary: LayerNorm and RMSNorm (qkv/norm.h), the checks in the header's
-// order, then ops::norm_forward / ops::norm_backward.
+// order, then ops::norm_forward / ops::norm_backward. Bare-metal builds have
+// only stubs that return QKV_ERR_UNSUPPORTED: the norms do not fit the
+// Cortex-M4 .text budget yet.
+#include "qkv/norm.h"
+
+#ifdef QKV_HOSTED
 #include <cmath>
 #include <cstdint>
 
 #include "capi/checked.hpp"
 #include "ops/norm.hpp"
-#include "qkv/norm.h"
 
 namespace {
 
@@ -134,3 +138,40 @@ qkv_status qkv_rmsnorm_backward(size_t rows, size_t n, const float* x, size_t ld
 }
 
 }  // extern "C"
+
+#else  // !QKV_HOSTED
+
+extern "C" {
+
+qkv_status qkv_layernorm_forward(size_t, size_t, float, const float*, size_t, const float*, const float*, float*,
+                                 size_t, float*, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+qkv_status qkv_add_layernorm_forward(size_t, size_t, float, const float*, size_t, const float*, size_t, float*,
+                                     size_t, const float*, const float*, float*, size_t, float*, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+qkv_status qkv_layernorm_backward(size_t, size_t, const float*, size_t, const float*, const float*, const float*,
+                                  const float*, size_t, float*, size_t, int, float*, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+qkv_status qkv_rmsnorm_forward(size_t, size_t, float, const float*, size_t, const float*, float*, size_t, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+qkv_status qkv_add_rmsnorm_forward(size_t, size_t, float, const float*, size_t, const float*, size_t, float*, size_t,
+                                   const float*, float*, size_t, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+qkv_status qkv_rmsnorm_backward(size_t, size_t, const float*, size_t, const float*, const float*, const float*,
+                                size_t, float*, size_t, int, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+}  // extern "C"
+
+#endif  // QKV_HOSTED

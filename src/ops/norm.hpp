@@ -4,7 +4,8 @@
 // same kernel operations whatever the split, and the parameter gradients are
 // column sums in row order, so results are bitwise identical for any thread
 // count. No workspace, no allocation. Arguments are validated by the C
-// boundary (qkv/norm.h).
+// boundary (qkv/norm.h). Hosted builds only for now (the Cortex-M4 .text
+// budget): bare-metal builds define neither function.
 #pragma once
 
 #include <cstddef>
@@ -34,9 +35,9 @@ void norm_forward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t 
 //   rms:   dx = rstd * (g - xhat * mean_j(g * xhat))
 //   accumulate: dx += that, else dx = that. dx may alias dy (not x).
 //   dgamma[j] += sum_r dy[r][j] * xhat[r][j];  dbeta[j] += sum_r dy[r][j]   (each nullable)
-// The column sums run first (threads split columns, each column summed in
-// row order), then the rows (which may overwrite dy): bitwise identical for
-// any thread count.
+// The column sums run first (threads split the columns; each column is added
+// onto dgamma/dbeta row after row), then the rows (which may overwrite dy):
+// bitwise identical for any thread count.
 void norm_backward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t n, const float* x, std::size_t ldx,
                    const float* gamma, const float* mean, const float* rstd, const float* dy, std::size_t ldy,
                    float* dx, std::size_t lddx, bool accumulate, float* dgamma, float* dbeta);

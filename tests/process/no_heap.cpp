@@ -262,6 +262,17 @@ void run_all() {
   expect("qkv_cross_entropy_forward", [&] { return qkv_cross_entropy_forward(rows, classes, logits.data(), classes, tg.data(), -100, &loss); });
   expect("qkv_cross_entropy_backward", [&] { return qkv_cross_entropy_backward(rows, classes, logits.data(), classes, tg.data(), -100, 1.f, dl.data(), classes); });
   expect("qkv_cross_entropy_forward_backward", [&] { return qkv_cross_entropy_forward_backward(rows, classes, logits.data(), classes, tg.data(), -100, 1.f, &loss, dl.data(), classes); });
+  // LayerNorm / RMSNorm (qkv/norm.h): enough rows for two threads.
+  const std::size_t nr = 512, nn = 769;
+  auto nx = filled(nr * nn, 0.5f), nres = filled(nr * nn, 0.25f), ns = filled(nr * nn, 0), ny = filled(nr * nn, 0),
+       ng = filled(nn, 1.f), nb = filled(nn, 0.f), nm = filled(nr, 0), nrs = filled(nr, 0), ndx = filled(nr * nn, 0),
+       ndg = filled(nn, 0), ndb = filled(nn, 0);
+  expect("qkv_layernorm_forward", [&] { return qkv_layernorm_forward(nr, nn, 1e-5f, nx.data(), nn, ng.data(), nb.data(), ny.data(), nn, nm.data(), nrs.data()); });
+  expect("qkv_add_layernorm_forward", [&] { return qkv_add_layernorm_forward(nr, nn, 1e-5f, nx.data(), nn, nres.data(), nn, ns.data(), nn, ng.data(), nb.data(), ny.data(), nn, nm.data(), nrs.data()); });
+  expect("qkv_layernorm_backward", [&] { return qkv_layernorm_backward(nr, nn, ns.data(), nn, ng.data(), nm.data(), nrs.data(), ny.data(), nn, ndx.data(), nn, 0, ndg.data(), ndb.data()); });
+  expect("qkv_rmsnorm_forward", [&] { return qkv_rmsnorm_forward(nr, nn, 1e-6f, nx.data(), nn, ng.data(), ny.data(), nn, nrs.data()); });
+  expect("qkv_add_rmsnorm_forward", [&] { return qkv_add_rmsnorm_forward(nr, nn, 1e-6f, nx.data(), nn, nres.data(), nn, ns.data(), nn, ng.data(), ny.data(), nn, nrs.data()); });
+  expect("qkv_rmsnorm_backward", [&] { return qkv_rmsnorm_backward(nr, nn, ns.data(), nn, ng.data(), nrs.data(), ny.data(), nn, ny.data(), nn, 1, ndg.data()); });
   const std::size_t n = 200003;
   auto p = filled(n, 0.5f), g = filled(n, 0.01f), s1 = filled(n, 0), s2 = filled(2 * n, 0);
   const qkv_sgd_config sgd{0.1f, 0.9f, 0.f, 0.01f, 1};

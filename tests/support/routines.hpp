@@ -276,6 +276,29 @@ inline std::vector<routine> all_routines() {
                }});
 #endif
 
+#if __has_include("qkv/norm.h") && __has_include("ops/norm.hpp")
+  r.push_back({"norm", [] {
+                 // ~8 "flops" an element forward, 10 backward: 300 x 1000 are 2.4 M.
+                 const std::size_t rows = scaled(600, 300), n = 1000, ld = 1003;
+                 const auto x = random_vector(rows * ld, 81, -2.f, 2.f), res = random_vector(rows * ld, 82);
+                 const auto g = random_vector(n, 83, 0.5f, 1.5f), b = random_vector(n, 84);
+                 auto dy = random_vector(rows * ld, 85);
+                 std::vector<float> s(rows * ld, 0.f), y(rows * ld, 0.f), m(rows), rs(rows), dx(rows * ld, 0.f),
+                     dg(n, 0.f), db(n, 0.f);
+                 if (!ok(qkv_add_layernorm_forward(rows, n, 1e-5f, x.data(), ld, res.data(), ld, s.data(), ld,
+                                                   g.data(), b.data(), y.data(), ld, m.data(), rs.data())) ||
+                     !ok(qkv_layernorm_backward(rows, n, s.data(), ld, g.data(), m.data(), rs.data(), dy.data(), ld,
+                                                dx.data(), ld, 0, dg.data(), db.data())) ||
+                     !ok(qkv_rmsnorm_forward(rows, n, 1e-6f, s.data(), ld, g.data(), y.data(), ld, rs.data())) ||
+                     !ok(qkv_rmsnorm_backward(rows, n, s.data(), ld, g.data(), rs.data(), dy.data(), ld, dy.data(),
+                                              ld, 1, dg.data())))
+                   return bytes{};
+                 bytes out;
+                 for (const auto* v : {&s, &y, &m, &rs, &dx, &dg, &db, &dy}) append(out, *v);
+                 return out;
+               }});
+#endif
+
 #if __has_include("qkv/optim.h") && __has_include("ops/optim.hpp")
   r.push_back({"sgd+adamw+init", [] {
                  const std::size_t n = scaled(200003, 70001);  // AdamW 32 flops an element: 2.2 M

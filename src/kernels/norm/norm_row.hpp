@@ -55,15 +55,16 @@ void norm_each(std::size_t n, F f) {
   for (; i < n; ++i) f(i, 0.f);
 }
 
-template <class P>
-void norm_row_forward(std::size_t n, bool center, float eps, const float* x, const float* res, float* s_out,
-                      const float* gamma, const float* beta, float* y, float* mean, float* rstd) {
+// Center (LayerNorm) is a template parameter: no per-element branch.
+template <class P, bool center>
+void norm_row_forward_kind(std::size_t n, float eps, const float* x, const float* res, float* s_out,
+                           const float* gamma, const float* beta, float* y, float* mean, float* rstd) {
   // Pass 1: s (stored when there is a residual), the sum of s - c (LayerNorm,
   // c = s[0]: a shift that makes a constant row exact) or of s^2 (RMSNorm),
   // and max|s|. Unscaled, valid while max|s| <= 2^40 (no overflow below
   // n = 2^48 elements).
   float c = res ? x[0] + res[0] : x[0];
-  if (!center) c = 0.f;
+  if constexpr (!center) c = 0.f;
   float sum, amax;
   const float* s = x;
   if (res) {
@@ -75,7 +76,10 @@ void norm_row_forward(std::size_t n, bool center, float eps, const float* x, con
           const T v = P::template ld<T>(x + i) + P::template ld<T>(res + i);
           P::st(sd + i, v);
           const T d = v - P::template splat<T>(c);
-          a = a + (center ? d : d * d);
+          if constexpr (center)
+            a = a + d;
+          else
+            a = a + d * d;
           b = P::max(b, P::abs(v));
         },
         &sum, &amax);
@@ -87,7 +91,10 @@ void norm_row_forward(std::size_t n, bool center, float eps, const float* x, con
           using T = typename std::remove_reference<decltype(a)>::type;
           const T v = P::template ld<T>(x + i);
           const T d = v - P::template splat<T>(c);
-          a = a + (center ? d : d * d);
+          if constexpr (center)
+            a = a + d;
+          else
+            a = a + d * d;
           b = P::max(b, P::abs(v));
         },
         &sum, &amax);
@@ -105,7 +112,7 @@ void norm_row_forward(std::size_t n, bool center, float eps, const float* x, con
     return (v * P::template splat<T>(k) - P::template splat<T>(kc)) - P::template splat<T>(m);
   };
   float m = 0.f, sq = 0.f, unused;
-  if (center) {
+  if constexpr (center) {
     if (k != 1.f)
       norm_reduce<P, false>(
           n, [&](std::size_t i, auto& a, auto&) { a = a + dev(P::template ld<typename std::remove_reference<decltype(a)>::type>(s + i), 0.f); }, &sum,
@@ -137,6 +144,15 @@ void norm_row_forward(std::size_t n, bool center, float eps, const float* x, con
     if (beta) t = t + P::template ld<T>(beta + i);
     P::st(y + i, t);
   });
+}
+
+template <class P>
+void norm_row_forward(std::size_t n, bool center, float eps, const float* x, const float* res, float* s_out,
+                      const float* gamma, const float* beta, float* y, float* mean, float* rstd) {
+  if (center)
+    norm_row_forward_kind<P, true>(n, eps, x, res, s_out, gamma, beta, y, mean, rstd);
+  else
+    norm_row_forward_kind<P, false>(n, eps, x, res, s_out, gamma, beta, y, mean, rstd);
 }
 
 template <class P>

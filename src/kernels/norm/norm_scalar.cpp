@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Scalar LayerNorm/RMSNorm row kernels: the fallback on every CPU and the
 // only set on Cortex-M. The algorithms of norm_row.hpp over float (four
-// partial sums, the association shape of the SIMD kernels).
+// partial sums, the association shape of the SIMD kernels). Hosted builds
+// only for now: the norms do not fit the Cortex-M4 .text budget (qkv/norm.h).
 #include "kernels/norm/norm.hpp"
 
+#ifdef QKV_HOSTED
 #include <cmath>
 
 #include "kernels/norm/norm_row.hpp"
@@ -49,3 +51,5 @@ void cols_accumulate_f32_scalar(std::size_t n, const float* x, float mu, float r
 const norm_kernels norm_scalar = {row_forward_f32_scalar, row_backward_f32_scalar, cols_accumulate_f32_scalar};
 
 }  // namespace qkv::kern
+
+#endif  // QKV_HOSTED
