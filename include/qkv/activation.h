@@ -43,7 +43,11 @@
  * overlapping inputs or each other other than as allowed), and for
  * qkv_sgemm_bias_act last the workspace (QKV_ERR_NULL_POINTER,
  * QKV_ERR_WORKSPACE_TOO_SMALL).
- * Thread-safety: reentrant. No allocation. */
+ * Thread-safety: reentrant. No allocation.
+ *
+ * Hosted builds only for now: a bare-metal build (QKV_BAREMETAL, the
+ * Cortex-M targets) returns QKV_ERR_UNSUPPORTED from every function here
+ * and writes nothing (its 64 KiB .text budget has no room for them yet). */
 #ifndef QKV_ACTIVATION_H
 #define QKV_ACTIVATION_H
 

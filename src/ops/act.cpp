@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
+// Hosted builds only: on bare metal the C API returns QKV_ERR_UNSUPPORTED
+// (the Cortex-M4 .text budget; qkv/activation.h).
 #include "ops/act.hpp"
+
+#ifdef QKV_HOSTED
 
 #include "kernels/act/act.hpp"
 #include "ops/gemm.hpp"
@@ -79,3 +83,5 @@ void sgemm_bias_act(const exec& xc, bool ta, bool tb, std::size_t M, std::size_t
 }
 
 }  // namespace qkv::ops
+
+#endif  // QKV_HOSTED

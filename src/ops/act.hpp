@@ -5,7 +5,8 @@
 // elements; arguments trusted (checked by the C boundary, qkv/activation.h,
 // or by the calling op). Threads split rows (parallel_for_blocks); every
 // element goes through the same operations whatever the split, so results
-// are bitwise identical for any thread count. No allocation.
+// are bitwise identical for any thread count. No allocation. Hosted builds
+// only (QKV_HOSTED; not compiled for bare metal, the Cortex-M4 size budget).
 //
 // Error bounds of the fp32 kernels against the exact function of the fp32
 // input, every ISA (u = 2^-24; tests/test_act.cpp checks them on a dense
