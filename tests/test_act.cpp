@@ -329,10 +329,39 @@ TEST_CASE("qkv_sgemm_bias_act is qkv_sgemm_ws then the activation, bitwise", "[a
   });
 }
 
+TEST_CASE("qkv_sgemm_bias_act over several K, M and N blocks, with and without a workspace, is the two calls",
+          "[act][gemm]") {
+  // K deeper than two KC blocks, M and N wider than MC and NC on every ISA.
+  const std::size_t M = qkv_test::small_tests() ? 70 : 300, N = 1100, K = 650;
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (int t : {0, 3}) {
+      const qkv_trans ta = (t & 1) ? QKV_TRANS : QKV_NO_TRANS, tb = (t & 2) ? QKV_TRANS : QKV_NO_TRANS;
+      INFO("ta " << ta << " tb " << tb);
+      const std::size_t lda = ta ? M : K, ldb = tb ? K : N;
+      const auto A = qkv_test::random_vector(M * K, 21), B = qkv_test::random_vector(K * N, 22),
+                 bias = qkv_test::random_vector(N, 23);
+      std::size_t wb = 0;
+      REQUIRE(qkv_sgemm_bias_act_workspace_size(ta, tb, M, N, K, 1, &wb) == QKV_OK);
+      std::vector<unsigned char> ws(wb + 64);
+      std::vector<float> pre(M * N), c(M * N), c_nows(M * N), pre2(M * N), c2(M * N);
+      REQUIRE(qkv_sgemm_bias_act(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, bias.data(), QKV_ACT_SILU,
+                                 pre.data(), N, c.data(), N, ws.data() + 3, wb) == QKV_OK);
+      REQUIRE(qkv_sgemm_bias_act(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, bias.data(), QKV_ACT_SILU, nullptr,
+                                 0, c_nows.data(), N, nullptr, 0) == (wb ? QKV_ERR_NULL_POINTER : QKV_OK));
+      for (std::size_t r = 0; r < M; ++r)
+        for (std::size_t j = 0; j < N; ++j) pre2[r * N + j] = bias[j];
+      REQUIRE(qkv_sgemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 1.f, pre2.data(), N) == QKV_OK);
+      REQUIRE(qkv_activation_forward(QKV_ACT_SILU, M, N, pre2.data(), N, c2.data(), N) == QKV_OK);
+      CHECK(same_bits(pre, pre2));
+      CHECK(same_bits(c, c2));
+    }
+  });
+}
+
 TEST_CASE("activations, SwiGLU and sgemm_bias_act are bitwise identical at 1, 2 and 3 threads", "[act]") {
   const std::size_t rows = qkv_test::small_tests() ? 64 : 257, n = 3073, ld = n + 3;
   const auto x = act_input(rows * ld, 7), dy = qkv_test::random_vector(rows * ld, 8);
-  const std::size_t M = 200, N = 300, K = 100;
+  const std::size_t M = 200, N = 300, K = 600;  // K in more than one block
   const auto A = qkv_test::random_vector(M * K, 9), B = qkv_test::random_vector(K * N, 10),
              bias = qkv_test::random_vector(N, 11);
   auto run = [&] {
