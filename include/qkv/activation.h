@@ -18,7 +18,7 @@
  *  - gelu_tanh: |err| <= 8 u |y| for x >= 0, (8 + 4|t|) u |y| for x < 0;
  *  - gelu_erf:  |err| <= 8 u |y| for x >= 0, (8 + 2 x^2) u |y| for x < 0;
  *    (for x < 0 the functions' own condition numbers grow as |t| and x^2);
- *    results below 2^-120 in magnitude may be flushed to zero;
+ *    results below 2^-118 in magnitude may be flushed to zero;
  *  - derivatives: |err| <= (16 + 4 |t|) u S (x^2 for gelu_erf, |x| for
  *    silu), S the sum of the magnitudes of the derivative's terms (the
  *    derivatives have zeros, where only an absolute bound holds).

@@ -18,7 +18,7 @@
 //                                 (the function's own condition number there is ~|t|).
 //   gelu_erf,  x >= 0:            |err| <= 8 u |y|;
 //            x < 0:               |err| <= (8 + 2 x^2) u |y| (condition number ~x^2).
-//   Results below 2^-120 in magnitude may be flushed to (signed) zero.
+//   Results below 2^-118 in magnitude may be flushed to (signed) zero.
 //   Derivatives: |err| <= (16 + 4|t|) u (sum of the absolute values of the
 //   derivative's terms) (t as above; x^2 for gelu_erf, |x| for silu): the
 //   derivatives of gelu and silu have zeros, near which only an absolute
