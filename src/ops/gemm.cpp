@@ -91,7 +91,6 @@ struct problem {
   float* C;
   std::size_t ldc;
   const float* bias;  // sgemm_bias: C starts as this row in every row (beta is 1)
-  const gemm_epilogue* ep;  // applied to each C tile after its last K block (nullptr: none)
 };
 
 // Where the macro-kernel reads A: a packed block, or op(A) in place with
@@ -118,18 +117,8 @@ struct b_view {
 // row just before its micro-kernel call, which then adds to it (beta 1).
 // The tile is in L1 by then; a separate pass over all of C would make the
 // kernel re-read C from memory.
-//
-// ep (last K block only): each finished C tile (or the whole in-place block)
-// goes through the epilogue's row function right after its micro-kernel
-// call, while it is in L1, into the same tile of ep->out (block origin
-// `out`; C itself when ep->out is C).
 void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::size_t j1, std::size_t kc, float alpha,
-                  const a_view& av, const b_view& bv, float beta, float* C, std::size_t ldc, const float* bias,
-                  const gemm_epilogue* ep, float* out) {
-  // rows x n of C at c through the epilogue into o.
-  auto epilogue = [&](const float* c, float* o, std::size_t rows, std::size_t n) {
-    for (std::size_t i = 0; i < rows; ++i) ep->f(n, c + i * ldc, o + i * ep->ldo);
-  };
+                  const a_view& av, const b_view& bv, float beta, float* C, std::size_t ldc, const float* bias) {
   // rows x n of C (leading dimension ldc) = the bias row from column j.
   auto set_bias = [&](float* c, std::size_t rows, std::size_t j, std::size_t n) {
     for (std::size_t i = 0; i < rows; ++i) util::copy_floats(c + i * ldc, bias + j, n);
@@ -137,7 +126,6 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
   if (!av.packed && bv.rs && t.block_inplace) {  // nothing packed: the ISA's own tiling
     if (bias) set_bias(C + j0, mc, j0, j1 - j0);
     t.block_inplace(mc, j1 - j0, kc, alpha, av.a, av.rs, av.cs, bv.b + j0, bv.rs, beta, C + j0, ldc);
-    if (ep) epilogue(C + j0, out + j0, mc, j1 - j0);
     return;
   }
   // op(A) read in place with rows a multiple of 4 KiB apart: every row's
@@ -162,7 +150,6 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
       } else {
         t.ukernel_strided(m, n, kc, alpha, av.a + ir * av.rs, av.rs, av.cs, b, bv.rs, beta, c, ldc);
       }
-      if (ep) epilogue(c, out + ir * ep->ldo + jr, m, n);
     }
   }
 }
@@ -190,9 +177,8 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
       t.pack_a(p.ta, mc, kc, a, p.lda, a_block);
       av = a_view{a_block, 0, 0, true};
     }
-    const gemm_epilogue* ep = pc + kc >= p.K ? p.ep : nullptr;  // the last K block
     macro_kernel(t, mc, j0, j1, kc, p.alpha, av, bv, pc == 0 ? p.beta : 1.f, p.C + ic * p.ldc + jc, p.ldc,
-                 pc == 0 && p.bias ? p.bias + jc : nullptr, ep, ep ? ep->out + ic * ep->ldo + jc : nullptr);
+                 pc == 0 && p.bias ? p.bias + jc : nullptr);
   };
   // Member k of n's share of [0, total): [total*k/n, total*(k+1)/n).
   auto share = [](std::size_t total, int k, int n, std::size_t* lo, std::size_t* hi) {
@@ -284,23 +270,17 @@ std::size_t sgemm_workspace_bytes(qkv_isa isa, bool ta, bool tb, std::size_t M, 
 
 void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha,
                    const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta, float* C,
-                   std::size_t ldc, void* ws, std::size_t ws_bytes, const float* bias, const gemm_epilogue* ep) {
+                   std::size_t ldc, void* ws, std::size_t ws_bytes, const float* bias) {
   if (M == 0 || N == 0) return;
-  // Where the product is not computed in tiles: the epilogue as a pass over C.
-  auto epilogue_pass = [&] {
-    if (ep)
-      for (std::size_t i = 0; i < M; ++i) ep->f(N, C + i * ldc, ep->out + i * ep->ldo);
-  };
   if (K == 0 || alpha == 0.f) {  // A and B are not read (BLAS semantics)
     if (bias) broadcast_rows(M, N, bias, C, ldc);  // then beta is 1
     scale_c(M, N, beta, C, ldc);
-    epilogue_pass();
     return;
   }
   const gemm_kernels& t = gemm_table(x.isa);
   if (!sgemm_is_small(M, N, K)) {  // small: only before the first dispatch decision, or with a bias
     const blocks bl = blocks_for(x.isa, t, ta, tb, M, N, K);
-    const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, ep};
+    const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
     int nth = threads_for_gemm(x, t, bl, M, N, K);
     if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
       run_packed(x, t, p, bl, nullptr, nullptr, nth);
@@ -329,7 +309,6 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
   // The unpacked kernel has no bias epilogue: C = bias first, then beta 1.
   if (bias) broadcast_rows(M, N, bias, C, ldc);
   t.direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  epilogue_pass();
 }
 
 void sgemm(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,

@@ -43,25 +43,12 @@ void sgemm(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::s
            std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc, void* ws,
            std::size_t ws_bytes);
 
-// An element-wise epilogue: once a tile of C has its last K block, each of
-// its rows goes through f(n, row of C, the same row of out) while the tile
-// is in cache (the whole of C in one pass where the product is not tiled).
-// out may be C itself (in place) or must not overlap it. f must give each
-// element the same bits wherever it sits in a row (kern::act_kernels do),
-// so the result equals a separate pass over C, for any thread count.
-struct gemm_epilogue {
-  void (*f)(std::size_t n, const float* x, float* y);
-  float* out;
-  std::size_t ldo;
-};
-
 // Everything but the tiny-call path (ops/gemm_tiny.hpp): empty and K == 0
 // calls, the packed BLIS path, and with `bias` sgemm_bias's semantics (then
-// alpha and beta are 1); with `ep` the epilogue above.
+// alpha and beta are 1).
 void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha,
                    const float* A, std::size_t lda, const float* B, std::size_t ldb, float beta, float* C,
-                   std::size_t ldc, void* ws, std::size_t ws_bytes, const float* bias = nullptr,
-                   const gemm_epilogue* ep = nullptr);
+                   std::size_t ldc, void* ws, std::size_t ws_bytes, const float* bias = nullptr);
 
 // C = op(A)*op(B) + bias (a row of N floats added to every row of C), with
 // the same bits as writing bias into every row and calling sgemm() with
