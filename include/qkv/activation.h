@@ -16,12 +16,13 @@
  *  - relu: exact;
  *  - silu: |err| <= 8 u |y|;
  *  - gelu_tanh: |err| <= 8 u |y| for x >= 0, (8 + 4|t|) u |y| for x < 0;
- *  - gelu_erf:  |err| <= 8 u |y| for x >= 0, (8 + 2 x^2) u |y| for x < 0;
+ *  - gelu_erf:  |err| <= 8 u |y| for x >= 0, (8 + 4 x^2) u |y| for x < 0;
  *    (for x < 0 the functions' own condition numbers grow as |t| and x^2);
  *    results below 2^-118 in magnitude may be flushed to zero;
- *  - derivatives: |err| <= (16 + 4 |t|) u S (x^2 for gelu_erf, |x| for
- *    silu), S the sum of the magnitudes of the derivative's terms (the
- *    derivatives have zeros, where only an absolute bound holds).
+ *  - derivatives: |err| <= (16 + 4 c) u S + 2^-100, c = |t| (gelu_tanh)
+ *    or x^2 (gelu_erf) for x < 0 and 0 otherwise (and for silu), S the sum
+ *    of the magnitudes of the derivative's terms (the derivatives have
+ *    zeros, where only an absolute bound holds).
  * Finite inputs never give NaN or infinity (unless a true result overflows):
  * large |x| saturate (gelu(x) = x for large x, -0 for very negative x;
  * silu(-100) = -0).

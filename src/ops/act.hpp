@@ -17,10 +17,10 @@
 //            x < 0:               |err| <= (8 + 4 |t|) u |y|, t = 2 sqrt(2/pi)(x + 0.044715 x^3)
 //                                 (the function's own condition number there is ~|t|).
 //   gelu_erf,  x >= 0:            |err| <= 8 u |y|;
-//            x < 0:               |err| <= (8 + 2 x^2) u |y| (condition number ~x^2).
+//            x < 0:               |err| <= (8 + 4 x^2) u |y| (condition number ~x^2).
 //   Results below 2^-118 in magnitude may be flushed to (signed) zero.
-//   Derivatives: |err| <= (16 + 4|t|) u (sum of the absolute values of the
-//   derivative's terms) (t as above; x^2 for gelu_erf, |x| for silu): the
+//   Derivatives: |err| <= (16 + 4 c) u (sum of the absolute values of the
+//   derivative's terms) + 2^-100 (c = |t| or x^2 for gelu at x < 0, else 0): the
 //   derivatives of gelu and silu have zeros, near which only an absolute
 //   bound holds.
 // Finite inputs never give NaN or inf: large |x| saturate (gelu(x) = x,
