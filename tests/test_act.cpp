@@ -10,15 +10,15 @@
 // every status of the C boundary with canaries.
 //
 // Tolerances (u = 2^-24), the header's promises:
-//   forward:    |y - ref| <= (8 + 4 c) u |ref| + 2^-120, with
+//   forward:    |y - ref| <= (8 + 4 c) u |ref| + 2^-118, with
 //               c = qkv_ref_act_condition (|t| for gelu_tanh, x^2 for
-//               gelu_erf, |x| for silu when x < 0, else 0: conditioning);
+//               gelu_erf when x < 0, else 0: conditioning);
 //   derivative: |d - ref| <= (16 + 4 c) u S + 2^-100, S the sum of the
 //               magnitudes of the derivative's terms.
-// Measured worst cases on the sweep, in u per (1 + c), the same on scalar,
-// sse2, avx2 and avx512 (Zen 5): gelu_tanh forward 2.3 / derivative 2.7,
-// gelu_erf 5.9 / 5.7, silu 2.3 / 3.1, relu exact (the WARN of the first
-// test case prints them when run with -s).
+// Measured worst cases on the sweep, in u per (1 + c), forward / derivative:
+// scalar and sse2: gelu_tanh 2.7 / 2.7, gelu_erf 5.7 / 5.7, silu 3.6 / 4.3;
+// avx2 and avx512: gelu_tanh 2.3 / 2.7, gelu_erf 5.9 / 5.7, silu 3.4 / 3.9;
+// relu exact (the first test case checks them against 8 and 16).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -33,7 +33,7 @@
 namespace {
 
 constexpr double kU = 1.0 / 16777216.0;           // 2^-24
-constexpr double kFloor = 7.52316384526264e-37;   // 2^-120: forward results below may flush to 0
+constexpr double kFloor = 3.009265538105056e-36;  // 2^-118: forward results below may flush to 0
 constexpr double kFloorD = 7.888609052210118e-31; // 2^-100: derivatives below may flush to 0
 constexpr float kCanary = 4242.f;
 const qkv_activation kKinds[] = {QKV_ACT_GELU_TANH, QKV_ACT_GELU_ERF, QKV_ACT_SILU, QKV_ACT_RELU};
@@ -45,7 +45,7 @@ std::vector<float> sweep() {
   std::vector<float> x;
   for (int i = -20 * 1024; i <= 20 * 1024; ++i) x.push_back(static_cast<float>(i) / 1024.0f);
   const float extra[] = {1e-30f, -1e-30f, 1e30f, -1e30f, 0.0f, -0.0f, 3.4e38f, -3.4e38f, 1e-45f, -1e-45f,
-                         87.0f, -87.0f, 88.5f, -88.5f, 1e4f, -1e4f, 2e12f, -2e12f};
+                         87.0f, -87.0f, -87.25f, -87.375f, -87.5f, -88.0f, 88.5f, -88.5f, 1e4f, -1e4f, 2e12f, -2e12f};
   for (float v : extra) x.push_back(v);
   return x;
 }
@@ -254,10 +254,10 @@ TEST_CASE("SwiGLU: forward and backward against the reference, in place, on a fu
           const double s = std::fabs(qkv_ref_act(QKV_ACT_SILU, gv));
           const double c = qkv_ref_act_condition(QKV_ACT_SILU, gv);
           // silu's bound, then one more rounding per product.
-          CHECK(std::fabs(y[r * n + j] - ry[r * n + j]) <= (10 + 4 * c) * kU * s * std::fabs(uv) + kFloor);
-          CHECK(std::fabs(dgdu[r * ld + n + j] - rdu[r * n + j]) <= (10 + 4 * c) * kU * s * std::fabs(dv) + kFloor);
+          CHECK(std::fabs(y[r * n + j] - ry[r * n + j]) <= (10 + 4 * c) * kU * s * std::fabs(uv) + kFloor * (1 + std::fabs(uv)));
+          CHECK(std::fabs(dgdu[r * ld + n + j] - rdu[r * n + j]) <= (10 + 4 * c) * kU * s * std::fabs(dv) + kFloor * (1 + std::fabs(dv)));
           CHECK(std::fabs(dgdu[r * ld + j] - rdg[r * n + j]) <=
-                (20 + 4 * c) * kU * mag * std::fabs(uv * dv) + kFloorD);
+                (20 + 4 * c) * kU * mag * std::fabs(uv * dv) + kFloorD * (1 + std::fabs(uv * dv)));
         }
       CHECK(pads_intact(dgdu, rows, 2 * n, ld));
       // In place: y over g, then over u; dg over g and du over u.
@@ -329,10 +329,39 @@ TEST_CASE("qkv_sgemm_bias_act is qkv_sgemm_ws then the activation, bitwise", "[a
   });
 }
 
+TEST_CASE("qkv_sgemm_bias_act over several K, M and N blocks, with and without a workspace, is the two calls",
+          "[act][gemm]") {
+  // K deeper than two KC blocks, M and N wider than MC and NC on every ISA.
+  const std::size_t M = qkv_test::small_tests() ? 70 : 300, N = 1100, K = 650;
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (int t : {0, 3}) {
+      const qkv_trans ta = (t & 1) ? QKV_TRANS : QKV_NO_TRANS, tb = (t & 2) ? QKV_TRANS : QKV_NO_TRANS;
+      INFO("ta " << ta << " tb " << tb);
+      const std::size_t lda = ta ? M : K, ldb = tb ? K : N;
+      const auto A = qkv_test::random_vector(M * K, 21), B = qkv_test::random_vector(K * N, 22),
+                 bias = qkv_test::random_vector(N, 23);
+      std::size_t wb = 0;
+      REQUIRE(qkv_sgemm_bias_act_workspace_size(ta, tb, M, N, K, 1, &wb) == QKV_OK);
+      std::vector<unsigned char> ws(wb + 64);
+      std::vector<float> pre(M * N), c(M * N), c_nows(M * N), pre2(M * N), c2(M * N);
+      REQUIRE(qkv_sgemm_bias_act(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, bias.data(), QKV_ACT_SILU,
+                                 pre.data(), N, c.data(), N, ws.data() + 3, wb) == QKV_OK);
+      REQUIRE(qkv_sgemm_bias_act(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, bias.data(), QKV_ACT_SILU, nullptr,
+                                 0, c_nows.data(), N, nullptr, 0) == (wb ? QKV_ERR_NULL_POINTER : QKV_OK));
+      for (std::size_t r = 0; r < M; ++r)
+        for (std::size_t j = 0; j < N; ++j) pre2[r * N + j] = bias[j];
+      REQUIRE(qkv_sgemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 1.f, pre2.data(), N) == QKV_OK);
+      REQUIRE(qkv_activation_forward(QKV_ACT_SILU, M, N, pre2.data(), N, c2.data(), N) == QKV_OK);
+      CHECK(same_bits(pre, pre2));
+      CHECK(same_bits(c, c2));
+    }
+  });
+}
+
 TEST_CASE("activations, SwiGLU and sgemm_bias_act are bitwise identical at 1, 2 and 3 threads", "[act]") {
   const std::size_t rows = qkv_test::small_tests() ? 64 : 257, n = 3073, ld = n + 3;
   const auto x = act_input(rows * ld, 7), dy = qkv_test::random_vector(rows * ld, 8);
-  const std::size_t M = 200, N = 300, K = 100;
+  const std::size_t M = 200, N = 300, K = 600;  // K in more than one block
   const auto A = qkv_test::random_vector(M * K, 9), B = qkv_test::random_vector(K * N, 10),
              bias = qkv_test::random_vector(N, 11);
   auto run = [&] {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,21 @@ std::vector<entry> entries(fixture& f) {
                           f.c.data(), f.N, w, n);
     };
     s.outputs = {&f.c};
+    e.push_back(s);
+  }
+  {
+    entry s{"qkv_sgemm_bias_act"};
+    s.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_sgemm_bias_act_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, f.M, f.N, f.K, 1, &n) == QKV_OK);
+      return n;
+    };
+    auto pre = std::make_shared<std::vector<float>>(f.M * f.N);
+    s.run = [&f, pre](void* w, std::size_t n) {
+      return qkv_sgemm_bias_act(QKV_NO_TRANS, QKV_NO_TRANS, f.M, f.N, f.K, f.a.data(), f.K, f.b.data(), f.N,
+                                f.b.data(), QKV_ACT_GELU_TANH, pre->data(), f.N, f.c.data(), f.N, w, n);
+    };
+    s.outputs = {&f.c, pre.get()};
     e.push_back(s);
   }
   {

@@ -16,12 +16,13 @@
  *  - relu: exact;
  *  - silu: |err| <= 8 u |y|;
  *  - gelu_tanh: |err| <= 8 u |y| for x >= 0, (8 + 4|t|) u |y| for x < 0;
- *  - gelu_erf:  |err| <= 8 u |y| for x >= 0, (8 + 2 x^2) u |y| for x < 0;
+ *  - gelu_erf:  |err| <= 8 u |y| for x >= 0, (8 + 4 x^2) u |y| for x < 0;
  *    (for x < 0 the functions' own condition numbers grow as |t| and x^2);
- *    results below 2^-120 in magnitude may be flushed to zero;
- *  - derivatives: |err| <= (16 + 4 |t|) u S (x^2 for gelu_erf, |x| for
- *    silu), S the sum of the magnitudes of the derivative's terms (the
- *    derivatives have zeros, where only an absolute bound holds).
+ *    results below 2^-118 in magnitude may be flushed to zero;
+ *  - derivatives: |err| <= (16 + 4 c) u S + 2^-100, c = |t| (gelu_tanh)
+ *    or x^2 (gelu_erf) for x < 0 and 0 otherwise (and for silu), S the sum
+ *    of the magnitudes of the derivative's terms (the derivatives have
+ *    zeros, where only an absolute bound holds).
  * Finite inputs never give NaN or infinity (unless a true result overflows):
  * large |x| saturate (gelu(x) = x for large x, -0 for very negative x;
  * silu(-100) = -0).
@@ -43,7 +44,11 @@
  * overlapping inputs or each other other than as allowed), and for
  * qkv_sgemm_bias_act last the workspace (QKV_ERR_NULL_POINTER,
  * QKV_ERR_WORKSPACE_TOO_SMALL).
- * Thread-safety: reentrant. No allocation. */
+ * Thread-safety: reentrant. No allocation.
+ *
+ * Hosted builds only for now: a bare-metal build (QKV_BAREMETAL, the
+ * Cortex-M targets) returns QKV_ERR_UNSUPPORTED from every function here
+ * and writes nothing (its 64 KiB .text budget has no room for them yet). */
 #ifndef QKV_ACTIVATION_H
 #define QKV_ACTIVATION_H
 

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 // C boundary: activations, SwiGLU and the GEMM with bias and activation.
 // The checks and their order are qkv/activation.h's; then the ops layer.
+// Hosted builds only: a bare-metal build returns QKV_ERR_UNSUPPORTED from
+// every function (its Cortex-M4 .text budget has no room for them yet).
+#include "qkv/activation.h"
+
+#ifdef QKV_HOSTED
 #include <cstdint>
 
 #include "capi/checked.hpp"
@@ -8,7 +13,6 @@
 #include "capi/workspace.hpp"
 #include "dispatch/dispatch.hpp"
 #include "ops/act.hpp"
-#include "qkv/activation.h"
 
 namespace {
 
@@ -192,3 +196,33 @@ qkv_status qkv_sgemm_bias_act(qkv_trans ta, qkv_trans tb, size_t M, size_t N, si
 }
 
 }  // extern "C"
+
+#else  // bare metal
+
+extern "C" {
+
+qkv_status qkv_activation_forward(qkv_activation, size_t, size_t, const float*, size_t, float*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_activation_backward(qkv_activation, size_t, size_t, const float*, size_t, const float*, size_t, float*,
+                                   size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_swiglu_forward(size_t, size_t, const float*, size_t, const float*, size_t, float*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_swiglu_backward(size_t, size_t, const float*, size_t, const float*, size_t, const float*, size_t,
+                               float*, size_t, float*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_sgemm_bias_act_workspace_size(qkv_trans, qkv_trans, size_t, size_t, size_t, int, size_t*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_sgemm_bias_act(qkv_trans, qkv_trans, size_t, size_t, size_t, const float*, size_t, const float*,
+                              size_t, const float*, qkv_activation, float*, size_t, float*, size_t, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+}  // extern "C"
+
+#endif  // QKV_HOSTED

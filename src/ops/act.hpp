@@ -5,7 +5,8 @@
 // elements; arguments trusted (checked by the C boundary, qkv/activation.h,
 // or by the calling op). Threads split rows (parallel_for_blocks); every
 // element goes through the same operations whatever the split, so results
-// are bitwise identical for any thread count. No allocation.
+// are bitwise identical for any thread count. No allocation. Hosted builds
+// only (QKV_HOSTED; not compiled for bare metal, the Cortex-M4 size budget).
 //
 // Error bounds of the fp32 kernels against the exact function of the fp32
 // input, every ISA (u = 2^-24; tests/test_act.cpp checks them on a dense
@@ -16,10 +17,10 @@
 //            x < 0:               |err| <= (8 + 4 |t|) u |y|, t = 2 sqrt(2/pi)(x + 0.044715 x^3)
 //                                 (the function's own condition number there is ~|t|).
 //   gelu_erf,  x >= 0:            |err| <= 8 u |y|;
-//            x < 0:               |err| <= (8 + 2 x^2) u |y| (condition number ~x^2).
-//   Results below 2^-120 in magnitude may be flushed to (signed) zero.
-//   Derivatives: |err| <= (16 + 4|t|) u (sum of the absolute values of the
-//   derivative's terms) (t as above; x^2 for gelu_erf, |x| for silu): the
+//            x < 0:               |err| <= (8 + 4 x^2) u |y| (condition number ~x^2).
+//   Results below 2^-118 in magnitude may be flushed to (signed) zero.
+//   Derivatives: |err| <= (16 + 4 c) u (sum of the absolute values of the
+//   derivative's terms) + 2^-100 (c = |t| or x^2 for gelu at x < 0, else 0): the
 //   derivatives of gelu and silu have zeros, near which only an absolute
 //   bound holds.
 // Finite inputs never give NaN or inf: large |x| saturate (gelu(x) = x,

@@ -38,3 +38,23 @@ qkv_status fuzz_c_sgemm_ws(int ta, int tb, size_t M, size_t N, size_t K, float a
   return qkv_sgemm_ws((qkv_trans)ta, (qkv_trans)tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws, ws_bytes);
 }
 #endif
+
+#ifdef QKV_ACTIVATION_H
+qkv_status fuzz_c_activation_forward(int kind, size_t rows, size_t n, const float* x, size_t ldx, float* y, size_t ldy) {
+  return qkv_activation_forward((qkv_activation)kind, rows, n, x, ldx, y, ldy);
+}
+qkv_status fuzz_c_activation_backward(int kind, size_t rows, size_t n, const float* x, size_t ldx, const float* dy,
+                                      size_t ldy, float* dx, size_t lddx) {
+  return qkv_activation_backward((qkv_activation)kind, rows, n, x, ldx, dy, ldy, dx, lddx);
+}
+qkv_status fuzz_c_sgemm_bias_act_workspace_size(int ta, int tb, size_t M, size_t N, size_t K, int threads,
+                                                size_t* bytes) {
+  return qkv_sgemm_bias_act_workspace_size((qkv_trans)ta, (qkv_trans)tb, M, N, K, threads, bytes);
+}
+qkv_status fuzz_c_sgemm_bias_act(int ta, int tb, size_t M, size_t N, size_t K, const float* A, size_t lda,
+                                 const float* B, size_t ldb, const float* bias, int kind, float* pre, size_t ldp,
+                                 float* C, size_t ldc, void* ws, size_t ws_bytes) {
+  return qkv_sgemm_bias_act((qkv_trans)ta, (qkv_trans)tb, M, N, K, A, lda, B, ldb, bias, (qkv_activation)kind, pre,
+                            ldp, C, ldc, ws, ws_bytes);
+}
+#endif

@@ -30,6 +30,16 @@ qkv_status fuzz_c_sgemm_workspace_size(int ta, int tb, size_t M, size_t N, size_
 qkv_status fuzz_c_sgemm_ws(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
                            const float* B, size_t ldb, float beta, float* C, size_t ldc, void* ws, size_t ws_bytes);
 #endif
+#ifdef QKV_ACTIVATION_H
+qkv_status fuzz_c_activation_forward(int kind, size_t rows, size_t n, const float* x, size_t ldx, float* y, size_t ldy);
+qkv_status fuzz_c_activation_backward(int kind, size_t rows, size_t n, const float* x, size_t ldx, const float* dy,
+                                      size_t ldy, float* dx, size_t lddx);
+qkv_status fuzz_c_sgemm_bias_act_workspace_size(int ta, int tb, size_t M, size_t N, size_t K, int threads,
+                                                size_t* bytes);
+qkv_status fuzz_c_sgemm_bias_act(int ta, int tb, size_t M, size_t N, size_t K, const float* A, size_t lda,
+                                 const float* B, size_t ldb, const float* bias, int kind, float* pre, size_t ldp,
+                                 float* C, size_t ldc, void* ws, size_t ws_bytes);
+#endif
 QKV_EXTERN_C_END
 
 #endif

@@ -255,6 +255,15 @@ void run_all() {
   std::vector<std::uint16_t> r16(rx.size(), 0x3f80);  // bf16 1.0
   expect("qkv_rope_forward_ex bf16", [&] { return qkv_rope_forward_ex(&rd, QKV_DTYPE_BF16, r16.data(), r16.data()); });
   expect("qkv_rope_backward_ex f16", [&] { return qkv_rope_backward_ex(&rd, QKV_DTYPE_F16, r16.data(), r16.data()); });
+  auto ax = filled(300 * 257, 0.3f), ay = filled(ax.size(), 0), ad = filled(ax.size(), 0);
+  expect("qkv_activation_forward", [&] { return qkv_activation_forward(QKV_ACT_GELU_ERF, 300, 257, ax.data(), 257, ay.data(), 257); });
+  expect("qkv_activation_backward", [&] { return qkv_activation_backward(QKV_ACT_SILU, 300, 257, ax.data(), 257, ay.data(), 257, ad.data(), 257); });
+  expect("qkv_swiglu_forward", [&] { return qkv_swiglu_forward(300, 128, ax.data(), 257, ax.data() + 128, 257, ay.data(), 257); });
+  expect("qkv_swiglu_backward", [&] { return qkv_swiglu_backward(300, 128, ax.data(), 257, ax.data() + 128, 257, ay.data(), 257, ad.data(), 257, ad.data() + 128, 257); });
+  std::size_t ab = 0;
+  qkv_sgemm_bias_act_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, 300, 257, 128, 2, &ab);
+  std::vector<unsigned char> aws(ab + 64);
+  expect("qkv_sgemm_bias_act", [&] { return qkv_sgemm_bias_act(QKV_NO_TRANS, QKV_NO_TRANS, 300, 257, 128, ax.data(), 128, ax.data(), 257, ax.data(), QKV_ACT_GELU_TANH, ay.data(), 257, ad.data(), 257, aws.data(), aws.size()); });
   const std::size_t rows = 300, classes = 257;
   auto logits = filled(rows * classes, 0.5f), dl = filled(rows * classes, 0);
   std::vector<std::int32_t> tg(rows, 3);

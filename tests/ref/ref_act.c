@@ -54,7 +54,6 @@ double qkv_ref_act_condition(qkv_activation kind, double x) {
   if (x >= 0.0) return 0.0;
   if (kind == QKV_ACT_GELU_TANH) return fabs(tanh_arg(x));
   if (kind == QKV_ACT_GELU_ERF) return x * x;
-  if (kind == QKV_ACT_SILU) return fabs(x);
   return 0.0;
 }
 

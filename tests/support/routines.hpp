@@ -299,6 +299,43 @@ inline std::vector<routine> all_routines() {
                }});
 #endif
 
+#if __has_include("qkv/activation.h") && __has_include("ops/act.hpp")
+  r.push_back({"activation+swiglu+sgemm_bias_act", [] {
+                 // ~40 "flops" an activated element, 60 backward: 129 x 1031 are 5.3 M; the GEMM 2 x
+                 // 256 x 384 x 128 = 25 M.
+                 const std::size_t rows = scaled(257, 129), n = 1031, ld = n + 5;
+                 const auto x = random_vector(rows * ld, 81, -8.f, 8.f), dy = random_vector(rows * ld, 82);
+                 std::vector<float> y(rows * ld, 0.f), d(rows * ld, 0.f), dg(rows * ld, 0.f), du(rows * ld, 0.f);
+                 bytes out;
+                 for (qkv_activation k : {QKV_ACT_GELU_TANH, QKV_ACT_GELU_ERF, QKV_ACT_SILU, QKV_ACT_RELU}) {
+                   if (!ok(qkv_activation_forward(k, rows, n, x.data(), ld, y.data(), ld)) ||
+                       !ok(qkv_activation_backward(k, rows, n, x.data(), ld, dy.data(), ld, d.data(), ld)))
+                     return bytes{};
+                   append(out, y);
+                   append(out, d);
+                 }
+                 if (!ok(qkv_swiglu_forward(rows, n, x.data(), ld, dy.data(), ld, y.data(), ld)) ||
+                     !ok(qkv_swiglu_backward(rows, n, x.data(), ld, dy.data(), ld, x.data(), ld, dg.data(), ld,
+                                             du.data(), ld)))
+                   return bytes{};
+                 append(out, y);
+                 append(out, dg);
+                 append(out, du);
+                 const std::size_t M = 256, N = 384, K = 128;
+                 const auto A = random_vector(M * K, 83), B = random_vector(K * N, 84), bias = random_vector(N, 85);
+                 std::size_t wb = 0;
+                 if (!ok(qkv_sgemm_bias_act_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 4, &wb))) return bytes{};
+                 std::vector<unsigned char> ws(wb + 1);
+                 std::vector<float> pre(M * N, 0.f), c(M * N, 0.f);
+                 if (!ok(qkv_sgemm_bias_act(QKV_NO_TRANS, QKV_TRANS, M, N, K, A.data(), K, B.data(), K, bias.data(),
+                                            QKV_ACT_GELU_TANH, pre.data(), N, c.data(), N, ws.data(), ws.size())))
+                   return bytes{};
+                 append(out, pre);
+                 append(out, c);
+                 return out;
+               }});
+#endif
+
 #if __has_include("qkv/optim.h") && __has_include("ops/optim.hpp")
   r.push_back({"sgd+adamw+init", [] {
                  const std::size_t n = scaled(200003, 70001);  // AdamW 32 flops an element: 2.2 M

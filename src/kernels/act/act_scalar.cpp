@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Scalar activation kernels: the fallback on every CPU and the only set on
 // Cortex-M. The math is act_math.hpp's, on floats, with the library's own
-// exp (exp_f32_shared, exp_scalar.hpp).
+// exp (exp_f32_shared, exp_scalar.hpp). Hosted builds only, as ops/act.cpp.
+#ifdef QKV_HOSTED
 #include <cmath>
 
 #include "kernels/act/act.hpp"
@@ -55,3 +56,5 @@ const act_kernels act_scalar = {{act_fwd_row<act_gelu_tanh>, act_fwd_row<act_gel
                                 swiglu_bwd_row};
 
 }  // namespace qkv::kern
+
+#endif  // QKV_HOSTED
