@@ -185,25 +185,21 @@ void BM_gpt_train_step(benchmark::State& state) {
 
 // ---- The breakdown ---------------------------------------------------------
 
-// Milliseconds of the calls made inside it, by part name, in order of first use.
+// Milliseconds of the calls made inside it, by part name, in order of first
+// use: wall time and the process's CPU time (all threads).
 struct parts {
   std::vector<std::string> order;
-  std::map<std::string, double> ms;
+  std::map<std::string, double> wall, cpu;
   template <class F>
   void time(const std::string& name, F&& f) {
-    const double t0 = qkv_bench::now_s();
+    const double t0 = qkv_bench::now_s(), c0 = cpu_s();
     f();
-    add(name, 1e3 * (qkv_bench::now_s() - t0));
+    const double c1 = cpu_s(), t1 = qkv_bench::now_s();
+    if (!wall.count(name)) order.push_back(name);
+    wall[name] += 1e3 * (t1 - t0);
+    cpu[name] += 1e3 * (c1 - c0);
   }
-  void add(const std::string& name, double v) {
-    if (!ms.count(name)) order.push_back(name);
-    ms[name] += v;
-  }
-  double sum() const {
-    double s = 0;
-    for (const auto& kv : ms) s += kv.second;
-    return s;
-  }
+  const std::map<std::string, double>& of(bool use_cpu) const { return use_cpu ? cpu : wall; }
 };
 
 // The step of trainer::step() with a clock around every top-level call:
@@ -241,10 +237,12 @@ void instrumented_step(trainer& tr, parts& p) {
   p.time("cross_entropy", [&] {
     check(qkv_cross_entropy_forward_backward(N, V, a.logits, V, a.targets, -1, 1.0f, &loss, a.logits, V), "ce");
   });
-  p.time("head_gemm_bwd", [&] {
+  p.time("head_gemm_bwd_dw", [&] {
     check(qkv_sgemm_ws(QKV_TRANS, QKV_NO_TRANS, V, d, N, 1.0f, a.logits, V, a.h, d, 1.0f, G + m.off_wte, d, a.ws,
                        a.ws_bytes),
           "head dW");
+  });
+  p.time("head_gemm_bwd_dx", [&] {
     check(qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, N, d, V, 1.0f, a.logits, V, P + m.off_wte, d, 0.0f, a.dh, d,
                        a.ws, a.ws_bytes),
           "head dX");
@@ -381,10 +379,12 @@ struct block_cut {
     });
     // Backward, in the block's order.
     float* Gp = G.data();
-    p.time("blk_gemm_down_bwd", [&] {
+    p.time("blk_gemm_down_bwd_dw", [&] {
       check(qkv_sgemm_ws(QKV_TRANS, QKV_NO_TRANS, F, D, N, 1.f, h.data(), F, dy.data(), D, 1.f, Gp + Ly.w_down, D, W,
                          Wb),
             "dW_down");
+    });
+    p.time("blk_gemm_down_bwd_dx", [&] {
       check(qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, N, F, D, 1.f, dy.data(), D, P + Ly.w_down, D, 0.f, dh.data(), F, W,
                          Wb),
             "dH");
@@ -392,10 +392,12 @@ struct block_cut {
     p.time("blk_gelu_bwd", [&] {
       check(qkv_activation_backward(QKV_ACT_GELU_TANH, N, F, pre.data(), F, dh.data(), F, dh.data(), F), "gelu bwd");
     });
-    p.time("blk_gemm_up_bwd", [&] {
+    p.time("blk_gemm_up_bwd_dw", [&] {
       check(qkv_sgemm_ws(QKV_TRANS, QKV_NO_TRANS, D, F, N, 1.f, n2.data(), D, dh.data(), F, 1.f, Gp + Ly.w_up, F, W,
                          Wb),
             "dW_up");
+    });
+    p.time("blk_gemm_up_bwd_dx", [&] {
       check(qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, N, D, F, 1.f, dh.data(), F, P + Ly.w_up, F, 0.f, dn.data(), D, W,
                          Wb),
             "dN2");
@@ -406,10 +408,12 @@ struct block_cut {
                                    gr.data(), D, 1, Gp + Ly.norm2_g, Gp + Ly.norm2_b),
             "ln2 bwd");
     });
-    p.time("blk_gemm_out_bwd", [&] {
+    p.time("blk_gemm_out_bwd_dw", [&] {
       check(qkv_sgemm_ws(QKV_TRANS, QKV_NO_TRANS, D, D, N, 1.f, att.data(), D, gr.data(), D, 1.f, Gp + Ly.w_o, D, W,
                          Wb),
             "dW_o");
+    });
+    p.time("blk_gemm_out_bwd_dx", [&] {
       check(qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, N, D, D, 1.f, gr.data(), D, P + Ly.w_o, D, 0.f, t2.data(), D, W, Wb),
             "dA");
     });
@@ -438,70 +442,119 @@ struct block_cut {
 
 // Args: batch, threads (GPT-2 small). Per iteration: one step of
 // trainer::step() (step_ms), the same step with a clock around each
-// top-level call, and one block cut into its calls. Counters: ms of each part
-// per step (block parts times L) and its % of the instrumented step; the
-// table is printed to stderr as well.
+// top-level call, and one block cut into its calls. Each call is timed on the
+// wall clock and on the process's CPU clock; the rows use CPU time with 1
+// thread (on this shared host the wall time of one call includes whatever
+// time other processes held the core) and wall time with more (the label
+// says which). Counters: ms of each part per step (block parts times L) and
+// its % of the instrumented step; the table (both clocks, GFLOP/s of the
+// products) is printed to stderr.
 void BM_gpt_step_breakdown(benchmark::State& state) {
   const auto B = std::size_t(state.range(0));
   const int threads = int(state.range(1));
+  const bool use_cpu = threads == 1;
   qkv_set_num_threads(threads);
   trainer tr(0, B, threads);
   tr.step();
   block_cut cut(tr);
   parts top, blk;
-  std::vector<double> step_ms;
+  std::vector<double> step_ms, step_cpu_ms;
   for (auto _ : state) {
-    const double t0 = qkv_bench::now_s();
+    const double t0 = qkv_bench::now_s(), c0 = cpu_s();
     tr.step();
+    step_cpu_ms.push_back(1e3 * (cpu_s() - c0));
     step_ms.push_back(1e3 * (qkv_bench::now_s() - t0));
     instrumented_step(tr, top);
     cut.run(tr, blk);
   }
   const double it = double(state.iterations()), L = double(tr.m.cfg.layers);
-  auto avg = [&](const parts& p, const char* name) { return p.ms.count(name) ? p.ms.at(name) / it : 0.0; };
-  const double blocks = avg(top, "blocks_fwd") + avg(top, "blocks_bwd");
-  const double whole_block = avg(blk, "whole_block_fwd") + avg(blk, "whole_block_bwd");
-  double cut_sum = 0;
-  for (const auto& n : blk.order)
-    if (n.rfind("blk_", 0) == 0) cut_sum += avg(blk, n.c_str());
-  const double core = avg(blk, "core_sdpa_fwd") + avg(blk, "core_sdpa_bwd");
-  const double attn_layer = avg(blk, "blk_attn_layer_fwd") + avg(blk, "blk_attn_layer_bwd");
-  // The step's rows: one block's calls times L, what the blocks' measured
-  // time has beyond that ("block_other"), and the top-level calls as measured.
+  const double N = double(B * tr.a.T), d = double(tr.m.cfg.d_model), F = double(tr.m.cfg.d_ff);
+  const double T = double(tr.a.T), V = double(tr.m.cfg.vocab);
   struct row {
     const char* key;
     std::string name;
-    double ms;
+    double flops, ms[2];  // per step; ms by wall (0) and CPU (1) time
   };
   std::vector<row> rows;
-  rows.push_back({"attn_core", "attention core (sdpa fwd + bwd)", L * core});
-  rows.push_back({"attn_proj", "attention layer less its core (QKV GEMMs)", L * (attn_layer - core)});
-  for (const char* n : {"blk_gemm_out_fwd", "blk_gemm_up_gelu_fwd", "blk_gemm_down_fwd", "blk_gemm_down_bwd",
-                        "blk_gemm_up_bwd", "blk_gemm_out_bwd", "blk_layernorm_fwd", "blk_layernorm_bwd",
-                        "blk_gelu_bwd"})
-    rows.push_back({n + 4, std::string(n) + " (x L)", L * avg(blk, n)});
-  rows.push_back({"block_other", "block other (blocks - L x cut: residuals, bias sums)", blocks - L * cut_sum});
-  for (const char* n : {"head_gemm_fwd", "head_gemm_bwd", "cross_entropy", "final_norm_fwd", "final_norm_bwd",
-                        "embedding_fwd", "embedding_bwd", "clip_grad_norm", "adamw", "zero_grads"})
-    rows.push_back({n, n, avg(top, n)});
-  const double total = top.sum() / it;
-  std::fprintf(stderr, "\nGPT-2 small step B%zu T%zu, %d thread(s), %s: step %.1f ms (median of %zu), instrumented "
-               "%.1f ms\n",
-               B, tr.a.T, threads, qkv_isa_name(qkv_bench::active_isa()), qkv_bench::median(step_ms), step_ms.size(),
-               total);
-  std::fprintf(stderr, "blocks %.1f ms = %zu x %.1f; one block cut into calls: %.1f ms vs the whole block calls "
-               "%.1f ms (cut / whole %.3f)\n",
-               blocks, tr.m.cfg.layers, blocks / L, cut_sum, whole_block, cut_sum / whole_block);
-  std::fprintf(stderr, "%-54s %10s %7s\n", "part", "ms/step", "%");
-  for (const auto& rw : rows) {
-    std::fprintf(stderr, "%-54s %10.1f %7.1f\n", rw.name.c_str(), rw.ms, 100.0 * rw.ms / total);
-    state.counters[std::string("ms_") + rw.key] = rw.ms;
-    state.counters[std::string("pct_") + rw.key] = 100.0 * rw.ms / total;
+  double total[2] = {0, 0}, blocks[2] = {0, 0}, cut_sum[2] = {0, 0}, whole[2] = {0, 0};
+  for (int c = 0; c < 2; ++c) {
+    const auto& tm = top.of(c == 1);
+    const auto& bm = blk.of(c == 1);
+    auto avg = [&](const std::map<std::string, double>& m, const std::string& n) {
+      return m.count(n) ? m.at(n) / it : 0.0;
+    };
+    for (const auto& kv : tm) total[c] += kv.second / it;
+    blocks[c] = avg(tm, "blocks_fwd") + avg(tm, "blocks_bwd");
+    whole[c] = avg(bm, "whole_block_fwd") + avg(bm, "whole_block_bwd");
+    for (const auto& n : blk.order)
+      if (n.rfind("blk_", 0) == 0) cut_sum[c] += avg(bm, n);
+    const double core = avg(bm, "core_sdpa_fwd") + avg(bm, "core_sdpa_bwd");
+    const double layer = avg(bm, "blk_attn_layer_fwd") + avg(bm, "blk_attn_layer_bwd");
+    // One block's calls times L, what the blocks' measured time has beyond
+    // them ("block_other"), then the top-level calls as measured.
+    std::vector<row> r = {
+        {"attn_core", "attention core (sdpa fwd + bwd) x L", L * 3 * 2 * double(B) * d * T * (T + 1), {0, 0}},
+        {"attn_proj", "attention layer less its core (Q,K,V GEMMs) x L", L * 18 * N * d * d, {0, 0}},
+        {"gemm_out_fwd", "out projection GEMM fwd x L", L * 2 * N * d * d, {0, 0}},
+        {"gemm_out_bwd_dw", "out projection bwd dW = A^T dR (TN) x L", L * 2 * N * d * d, {0, 0}},
+        {"gemm_out_bwd_dx", "out projection bwd dA = dR W^T (NT) x L", L * 2 * N * d * d, {0, 0}},
+        {"gemm_up_gelu_fwd", "FFN up GEMM + bias + GELU fwd x L", L * 2 * N * d * F, {0, 0}},
+        {"gemm_up_bwd_dw", "FFN up bwd dW = N2^T dP (TN, d x F x N) x L", L * 2 * N * d * F, {0, 0}},
+        {"gemm_up_bwd_dx", "FFN up bwd dN2 = dP W^T (NT, N x d x F) x L", L * 2 * N * d * F, {0, 0}},
+        {"gemm_down_fwd", "FFN down GEMM fwd x L", L * 2 * N * d * F, {0, 0}},
+        {"gemm_down_bwd_dw", "FFN down bwd dW = H^T dY (TN, F x d x N) x L", L * 2 * N * d * F, {0, 0}},
+        {"gemm_down_bwd_dx", "FFN down bwd dH = dY W^T (NT, N x F x d) x L", L * 2 * N * d * F, {0, 0}},
+        {"layernorm_fwd", "LayerNorm fwd (2 per block) x L", 0, {0, 0}},
+        {"layernorm_bwd", "LayerNorm bwd (2 per block) x L", 0, {0, 0}},
+        {"gelu_bwd", "GELU bwd x L", 0, {0, 0}},
+        {"block_other", "block other (blocks - L x cut)", 0, {0, 0}},
+        {"head_gemm_fwd", "LM head GEMM fwd", 2 * N * d * V, {0, 0}},
+        {"head_gemm_bwd_dw", "LM head bwd dWte += dZ^T h (TN, V x d x N)", 2 * N * d * V, {0, 0}},
+        {"head_gemm_bwd_dx", "LM head bwd dh = dZ Wte (NN, N x d x V)", 2 * N * d * V, {0, 0}},
+        {"cross_entropy", "cross-entropy fwd + bwd", 0, {0, 0}},
+        {"final_norm", "final LayerNorm fwd + bwd", 0, {0, 0}},
+        {"embedding", "embeddings fwd + bwd", 0, {0, 0}},
+        {"clip_grad_norm", "clip_grad_norm", 0, {0, 0}},
+        {"adamw", "AdamW", 0, {0, 0}},
+        {"zero_grads", "zero the gradients", 0, {0, 0}}};
+    auto val = [&](const std::string& key) -> double {
+      if (key == "attn_core") return L * core;
+      if (key == "attn_proj") return L * (layer - core);
+      if (key == "block_other") return blocks[c] - L * cut_sum[c];
+      if (key == "final_norm") return avg(tm, "final_norm_fwd") + avg(tm, "final_norm_bwd");
+      if (key == "embedding") return avg(tm, "embedding_fwd") + avg(tm, "embedding_bwd");
+      if (bm.count("blk_" + key)) return L * avg(bm, "blk_" + key);
+      return avg(tm, key);
+    };
+    if (rows.empty()) rows = r;
+    for (auto& rw : rows) rw.ms[c] = val(rw.key);
   }
-  state.counters["step_ms"] = qkv_bench::median(step_ms);
-  state.counters["parts_sum_ms"] = total;
-  state.counters["cut_over_block"] = cut_sum / whole_block;
-  state.SetLabel(std::string("gpt2_small/") + qkv_isa_name(qkv_bench::active_isa()) + "/t" + std::to_string(threads));
+  const int k = use_cpu ? 1 : 0;
+  std::fprintf(stderr,
+               "\nGPT-2 small step B%zu T%zu, %d thread(s), %s, rows by %s time: step %.1f ms wall, %.1f ms CPU "
+               "(median of %zu); instrumented step %.1f ms wall, %.1f ms CPU\n",
+               B, tr.a.T, threads, qkv_isa_name(qkv_bench::active_isa()), use_cpu ? "CPU" : "wall",
+               qkv_bench::median(step_ms), qkv_bench::median(step_cpu_ms), step_ms.size(), total[0], total[1]);
+  std::fprintf(stderr,
+               "blocks %.1f ms = %zu x %.1f (%s); one block cut into calls %.1f ms, the whole block calls %.1f ms "
+               "(cut / whole %.3f)\n",
+               blocks[k], tr.m.cfg.layers, blocks[k] / L, use_cpu ? "CPU" : "wall", cut_sum[k], whole[k],
+               cut_sum[k] / whole[k]);
+  std::fprintf(stderr, "%-50s %9s %9s %6s %8s\n", "part", "wall ms", "CPU ms", "%", "GFLOP/s");
+  for (const auto& rw : rows) {
+    std::fprintf(stderr, "%-50s %9.1f %9.1f %6.1f", rw.name.c_str(), rw.ms[0], rw.ms[1], 100.0 * rw.ms[k] / total[k]);
+    if (rw.flops > 0 && rw.ms[k] > 0)
+      std::fprintf(stderr, " %8.1f\n", rw.flops / rw.ms[k] * 1e-6);
+    else
+      std::fprintf(stderr, "\n");
+    state.counters[std::string("ms_") + rw.key] = rw.ms[k];
+    state.counters[std::string("pct_") + rw.key] = 100.0 * rw.ms[k] / total[k];
+  }
+  state.counters["step_ms"] = qkv_bench::median(use_cpu ? step_cpu_ms : step_ms);
+  state.counters["parts_sum_ms"] = total[k];
+  state.counters["cut_over_block"] = cut_sum[k] / whole[k];
+  state.SetLabel(std::string("gpt2_small/") + qkv_isa_name(qkv_bench::active_isa()) + "/t" +
+                 std::to_string(threads) + (use_cpu ? "/cpu-time" : "/wall-time"));
 }
 
 BENCHMARK(BM_gpt_train_step)
