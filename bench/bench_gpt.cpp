@@ -186,20 +186,28 @@ void BM_gpt_train_step(benchmark::State& state) {
 // ---- The breakdown ---------------------------------------------------------
 
 // Milliseconds of the calls made inside it, by part name, in order of first
-// use: wall time and the process's CPU time (all threads).
+// use: wall time and the process's CPU time (all threads). Calls of one name
+// add up within a run (the L blocks, a block's two norms); next() closes a
+// run, and a part's figure is its median over the runs.
 struct parts {
   std::vector<std::string> order;
-  std::map<std::string, double> wall, cpu;
+  std::map<std::string, std::vector<double>> wall, cpu;
+  std::size_t runs = 0;
   template <class F>
   void time(const std::string& name, F&& f) {
     const double t0 = qkv_bench::now_s(), c0 = cpu_s();
     f();
     const double c1 = cpu_s(), t1 = qkv_bench::now_s();
     if (!wall.count(name)) order.push_back(name);
-    wall[name] += 1e3 * (t1 - t0);
-    cpu[name] += 1e3 * (c1 - c0);
+    for (auto* m : {&wall, &cpu}) (*m)[name].resize(runs + 1, 0.0);
+    wall[name][runs] += 1e3 * (t1 - t0);
+    cpu[name][runs] += 1e3 * (c1 - c0);
   }
-  const std::map<std::string, double>& of(bool use_cpu) const { return use_cpu ? cpu : wall; }
+  void next() { ++runs; }
+  double median(bool use_cpu, const std::string& name) const {
+    const auto& m = use_cpu ? cpu : wall;
+    return m.count(name) ? qkv_bench::median(m.at(name)) : 0.0;
+  }
 };
 
 // The step of trainer::step() with a clock around every top-level call:
@@ -442,7 +450,8 @@ struct block_cut {
 
 // Args: batch, threads (GPT-2 small). Per iteration: one step of
 // trainer::step() (step_ms), the same step with a clock around each
-// top-level call, and one block cut into its calls. Each call is timed on the
+// top-level call, and one block cut into its calls three times; every part
+// is the median of its runs. Each call is timed on the
 // wall clock and on the process's CPU clock; the rows use CPU time with 1
 // thread (on this shared host the wall time of one call includes whatever
 // time other processes held the core) and wall time with more (the label
@@ -465,9 +474,13 @@ void BM_gpt_step_breakdown(benchmark::State& state) {
     step_cpu_ms.push_back(1e3 * (cpu_s() - c0));
     step_ms.push_back(1e3 * (qkv_bench::now_s() - t0));
     instrumented_step(tr, top);
-    cut.run(tr, blk);
+    top.next();
+    for (int rep = 0; rep < 3; ++rep) {  // a block is ~1/L of the step: three cuts per step
+      cut.run(tr, blk);
+      blk.next();
+    }
   }
-  const double it = double(state.iterations()), L = double(tr.m.cfg.layers);
+  const double L = double(tr.m.cfg.layers);
   const double N = double(B * tr.a.T), d = double(tr.m.cfg.d_model), F = double(tr.m.cfg.d_ff);
   const double T = double(tr.a.T), V = double(tr.m.cfg.vocab);
   struct row {
@@ -478,12 +491,10 @@ void BM_gpt_step_breakdown(benchmark::State& state) {
   std::vector<row> rows;
   double total[2] = {0, 0}, blocks[2] = {0, 0}, cut_sum[2] = {0, 0}, whole[2] = {0, 0};
   for (int c = 0; c < 2; ++c) {
-    const auto& tm = top.of(c == 1);
-    const auto& bm = blk.of(c == 1);
-    auto avg = [&](const std::map<std::string, double>& m, const std::string& n) {
-      return m.count(n) ? m.at(n) / it : 0.0;
-    };
-    for (const auto& kv : tm) total[c] += kv.second / it;
+    const parts& tm = top;
+    const parts& bm = blk;
+    auto avg = [&](const parts& p, const std::string& n) { return p.median(c == 1, n); };
+    for (const auto& n : top.order) total[c] += avg(tm, n);
     blocks[c] = avg(tm, "blocks_fwd") + avg(tm, "blocks_bwd");
     whole[c] = avg(bm, "whole_block_fwd") + avg(bm, "whole_block_bwd");
     for (const auto& n : blk.order)
@@ -523,7 +534,7 @@ void BM_gpt_step_breakdown(benchmark::State& state) {
       if (key == "block_other") return blocks[c] - L * cut_sum[c];
       if (key == "final_norm") return avg(tm, "final_norm_fwd") + avg(tm, "final_norm_bwd");
       if (key == "embedding") return avg(tm, "embedding_fwd") + avg(tm, "embedding_bwd");
-      if (bm.count("blk_" + key)) return L * avg(bm, "blk_" + key);
+      if (bm.wall.count("blk_" + key)) return L * avg(bm, "blk_" + key);
       return avg(tm, key);
     };
     if (rows.empty()) rows = r;
@@ -532,7 +543,7 @@ void BM_gpt_step_breakdown(benchmark::State& state) {
   const int k = use_cpu ? 1 : 0;
   std::fprintf(stderr,
                "\nGPT-2 small step B%zu T%zu, %d thread(s), %s, rows by %s time: step %.1f ms wall, %.1f ms CPU "
-               "(median of %zu); instrumented step %.1f ms wall, %.1f ms CPU\n",
+               "(median of %zu); instrumented step (sum of the parts' medians) %.1f ms wall, %.1f ms CPU\n",
                B, tr.a.T, threads, qkv_isa_name(qkv_bench::active_isa()), use_cpu ? "CPU" : "wall",
                qkv_bench::median(step_ms), qkv_bench::median(step_cpu_ms), step_ms.size(), total[0], total[1]);
   std::fprintf(stderr,
@@ -581,8 +592,13 @@ BENCHMARK(BM_gpt_train_step)
 BENCHMARK(BM_gpt_step_breakdown)
     ->ArgNames({"batch", "threads"})
     ->Args({1, 1})
-    ->Args({4, 1})
     ->Args({1, 2})
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_gpt_step_breakdown)
+    ->ArgNames({"batch", "threads"})
+    ->Args({4, 1})
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
