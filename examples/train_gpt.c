@@ -9,11 +9,11 @@
  *                        subdirectories skipped); default /usr/share/games/fortunes
  *     --time S           stop training after S seconds (default 60)
  *     --steps N          at most N steps, also the LR schedule's length; 0
- *                        (default): as many as --time allows, the schedule's
- *                        length estimated from the first 20 steps' speed
- *     --layers L --d D --heads H --ctx T --batch B --dff F   (default 4 128 4 128 16, F = 4 D)
+ *                        (default): as many as --time allows, the schedule
+ *                        then running on the clock (elapsed / budget)
+ *     --layers L --d D --heads H --ctx T --batch B --dff F   (default 2 128 4 128 16, F = 4 D)
  *     --norm layer|rms --ffn gelu|swiglu                     (default layer gelu)
- *     --lr X --min-lr-frac F --warmup W --wd X --dropout P   (3e-3 0.1 50 0.1 0)
+ *     --lr X --min-lr-frac F --warmup W --wd X --dropout P   (6e-3 0.1 50 0.1 0)
  *     --seed S --threads N
  *     --print-every K --eval-every M --eval-batches E        (10 100 8)
  *     --resume FILE      start from a checkpoint (weights, AdamW state, step)
@@ -31,9 +31,10 @@
  * matrices and embeddings only, gpt.h), global gradient clipping at 1.0,
  * linear warmup then cosine decay to min-lr-frac of the peak.
  * Validation: the same fixed windows every M steps and at the end.
- * Deterministic: the same options and step count give a byte-identical
- * checkpoint for any thread count (only --time and --steps 0 depend on the
- * machine's speed). Checkpoint format: gpt.h (little-endian host order).
+ * Deterministic: the same options and --steps N (reached within --time)
+ * give a byte-identical checkpoint for any thread count; with --steps 0 the
+ * LR follows the clock, so the run depends on the machine's speed.
+ * Checkpoint format: gpt.h (little-endian host order).
  * Exit: 0; 1 error; 2 bad usage; 3 --expect-below-baseline missed; 77 no data. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -159,8 +160,8 @@ static int parse(int argc, char** argv, options* o) {
   int i;
   memset(o, 0, sizeof *o);
   o->data = "/usr/share/games/fortunes";
-  o->time = 60, o->lr = 3e-3, o->min_lr_frac = 0.1, o->wd = 0.1;
-  o->layers = 4, o->d = 128, o->heads = 4, o->ctx = 128, o->batch = 16, o->warmup = 50, o->seed = 1;
+  o->time = 60, o->lr = 6e-3, o->min_lr_frac = 0.1, o->wd = 0.1;
+  o->layers = 2, o->d = 128, o->heads = 4, o->ctx = 128, o->batch = 16, o->warmup = 50, o->seed = 1;
   o->threads = 0, o->print_every = 10, o->eval_every = 100, o->eval_batches = 8, o->samples = 3, o->sample_len = 200;
   for (i = 1; i < argc; ++i) {
     const char* a = argv[i];
@@ -275,8 +276,8 @@ int main(int argc, char** argv) {
   size_t n_train, n_val, adam_floats = 0;
   const unsigned char *train, *val;
   qkv_adamw_config opt;
-  uint64_t step = 0, first_step, horizon, warmup;
-  double t0, t_last, baseline, loss_ema = 0.0, elapsed = 0.0, eval_s = 0.0;
+  uint64_t step = 0, first_step, warmup;
+  double t0, t_last, t_warm = 0.0, baseline, loss_ema = 0.0, elapsed = 0.0, eval_s = 0.0;
   float val_loss = 0.0f, loss = 0.0f, norm = 0.0f;
   int threads = 1;
 
@@ -291,7 +292,10 @@ int main(int argc, char** argv) {
   }
   n_val = txt.n / 10, n_train = txt.n - n_val;
   train = txt.bytes, val = txt.bytes + n_train;
-  if (n_val < (size_t)o.ctx + 2 || n_train < (size_t)o.ctx + 2) return usage("too little text for this --ctx");
+  if (n_val < (size_t)o.ctx + 2 || n_train < (size_t)o.ctx + 2) {
+    free(txt.bytes);
+    return usage("too little text for this --ctx");
+  }
   baseline = unigram_baseline(train, n_train, val, n_val);
   printf("data: %lu files, %lu bytes from %s: %lu train, %lu validation; unigram baseline %.4f nats/byte\n",
          (unsigned long)txt.files, (unsigned long)txt.n, o.data, (unsigned long)n_train, (unsigned long)n_val,
@@ -312,7 +316,10 @@ int main(int argc, char** argv) {
   gpt_init(&m, params, (uint64_t)o.seed);
   if (o.resume) {
     int has_adam = 0;
-    if (!gpt_load(&m, o.resume, params, adam, &has_adam, &step)) return 1;
+    if (!gpt_load(&m, o.resume, params, adam, &has_adam, &step)) {
+      free(params), free(grads), free(adam), free(txt.bytes);
+      return 1;
+    }
     printf("resumed from %s at step %lu%s\n", o.resume, (unsigned long)step,
            has_adam ? " (with its AdamW state)" : " (weights only)");
     if (!has_adam) step = 0;
@@ -327,12 +334,11 @@ int main(int argc, char** argv) {
   printf("training: batch %ld x %lu tokens, AdamW lr %g (warmup %ld, cosine to %g x), wd %g (matrices, embeddings), "
          "clip 1.0, dropout %g, %d thread(s), budget %g s%s\n",
          o.batch, (unsigned long)cfg.seq_len, o.lr, o.warmup, o.min_lr_frac, o.wd, o.dropout, threads, o.time,
-         o.steps ? "" : " (schedule length from the measured speed)");
+         o.steps ? "" : " (the schedule on the clock)");
   val_loss = evaluate(&m, params, &ev, val, n_val, o.eval_batches);
   printf("step %5lu | val loss %.4f (unigram baseline %.4f)\n", (unsigned long)step, val_loss, baseline);
 
   opt.beta1 = 0.9f, opt.beta2 = 0.95f, opt.eps = 1e-8f, opt.weight_decay = (float)o.wd;
-  horizon = o.steps ? (uint64_t)o.steps : first_step + 1000000; /* set after 20 steps when 0 */
   warmup = (uint64_t)o.warmup;
   t0 = t_last = now_s();
   for (;;) {
@@ -342,11 +348,16 @@ int main(int argc, char** argv) {
     ++step;
     for (b = 0; b < a.B; ++b)
       set_window(&a, b, train, gpt_hash((uint64_t)o.seed ^ gpt_hash(step * a.B + b)) % span);
-    /* LR: linear warmup, then cosine from lr to min_lr_frac * lr at the horizon. */
+    /* LR: linear warmup, then cosine from lr to min_lr_frac * lr, its
+     * progress p counted in steps up to --steps N or, with --steps 0, on the
+     * clock up to the time budget (which a shared machine's changing speed
+     * cannot make end early or late). */
     if (step <= warmup) {
       lr = o.lr * (double)step / (double)warmup;
     } else {
-      const double p = step >= horizon ? 1.0 : (double)(step - warmup) / (double)(horizon - warmup);
+      double p = o.steps ? (double)(step - warmup) / (double)((uint64_t)o.steps > warmup ? o.steps - warmup : 1)
+                         : (elapsed - t_warm) / (o.time - t_warm);
+      p = p < 0.0 ? 0.0 : p > 1.0 ? 1.0 : p;
       lr = o.lr * (o.min_lr_frac + (1.0 - o.min_lr_frac) * 0.5 * (1.0 + cos(3.141592653589793 * p)));
     }
     opt.lr = (float)lr;
@@ -358,12 +369,7 @@ int main(int argc, char** argv) {
     loss_ema = step == first_step + 1 ? loss : 0.9 * loss_ema + 0.1 * loss;
     elapsed = now_s() - t0;
 
-    if (!o.steps && step == first_step + 20) { /* the schedule's length from the speed so far */
-      const double per_step = elapsed / 20.0 * (1.0 + (double)o.eval_batches / 3.0 / (double)o.eval_every);
-      horizon = step + (uint64_t)((o.time - elapsed) / per_step * 0.97);
-      if (warmup > horizon / 5) warmup = horizon / 5;
-      printf("(%.1f ms/step: the schedule ends at step %lu)\n", 1e3 * elapsed / 20.0, (unsigned long)horizon);
-    }
+    if (step == warmup) t_warm = elapsed;
     if (step % (uint64_t)o.print_every == 0) {
       const double t = now_s();
       printf("step %5lu | loss %.4f (avg %.4f) | lr %.2e | grad norm %.3f | %.1f ms/step | %.0f tok/s | %.1f s\n",
@@ -372,7 +378,7 @@ int main(int argc, char** argv) {
       fflush(stdout);
       t_last = t;
     }
-    if (step >= horizon || elapsed >= o.time) break;
+    if ((o.steps && step >= (uint64_t)o.steps) || elapsed >= o.time) break;
     if (step % (uint64_t)o.eval_every == 0) {
       const double te = now_s();
       val_loss = evaluate(&m, params, &ev, val, n_val, o.eval_batches);

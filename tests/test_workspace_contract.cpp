@@ -64,6 +64,13 @@ struct fixture {
   std::vector<float> cache16;
   std::vector<unsigned char> raw8, raw16;
   unsigned char *packed8 = nullptr, *packed16 = nullptr;
+  // the decoder block (its cache 64-byte aligned, as qkv/block.h asks)
+  qkv_block_desc bd{};
+  std::size_t bnp = 0, bcache_bytes = 0, bkv_bytes = 0;
+  std::vector<float> bparams, bgrads, bkv, bdx;
+  std::vector<unsigned char> braw;
+  float* bcache = nullptr;
+  qkv_mha_kv_state bst{};
 
   fixture() {
     c.resize(M * N);
@@ -97,6 +104,16 @@ struct fixture {
     };
     packed8 = pack(QKV_DTYPE_I8, raw8, &packed8_bytes);
     packed16 = pack(QKV_DTYPE_BF16, raw16, &packed16_bytes);
+
+    bd.d_model = 16, bd.num_heads = 2, bd.num_kv_heads = 1, bd.d_ff = 24, bd.norm = QKV_NORM_LAYER;
+    bd.ffn = QKV_FFN_GELU_TANH, bd.pre_norm = 1, bd.bias = 1, bd.causal = 1, bd.resid_dropout = 0.1f;
+    REQUIRE(qkv_block_param_count(&bd, &bnp) == QKV_OK);
+    REQUIRE(qkv_block_cache_size(&bd, B, T, &bcache_bytes) == QKV_OK);
+    REQUIRE(qkv_block_kv_cache_size(&bd, B, T, QKV_KV_F32, &bkv_bytes) == QKV_OK);
+    bparams.resize(bnp), bgrads.resize(bnp), bkv.resize(bkv_bytes / sizeof(float) + 1), bdx.resize(B * T * 16);
+    REQUIRE(qkv_block_init(&bd, bparams.data(), 11) == QKV_OK);
+    braw.resize(bcache_bytes + 64);
+    bcache = reinterpret_cast<float*>(braw.data() + (64 - reinterpret_cast<std::uintptr_t>(braw.data()) % 64) % 64);
   }
 };
 
@@ -211,6 +228,49 @@ std::vector<entry> entries(fixture& f) {
     };
     dc.outputs = {&f.y_new};
     dc.restore = [&f] { REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK); };
+    e.push_back(dc);
+  }
+  {
+    // The block's rows are d_model = 16 wide, as the layer's y, dy and y_new.
+    entry fw{"qkv_block_forward"};
+    fw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_block_forward_workspace_size(&f.bd, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    fw.run = [&f](void* w, std::size_t n) {
+      return qkv_block_forward(&f.bd, f.bparams.data(), f.B, f.T, f.dy.data(), f.y.data(), 1, f.bcache,
+                               f.bcache_bytes, w, n);
+    };
+    fw.outputs = {&f.y};
+    e.push_back(fw);
+
+    entry bw{"qkv_block_backward"};
+    bw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_block_backward_workspace_size(&f.bd, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    bw.run = [&f](void* w, std::size_t n) {
+      return qkv_block_backward(&f.bd, f.bparams.data(), f.B, f.T, f.dy.data(), f.bcache, f.bcache_bytes,
+                                f.y.data(), f.bdx.data(), f.bgrads.data(), w, n);
+    };
+    bw.outputs = {&f.bdx, &f.bgrads};
+    e.push_back(bw);
+
+    entry dc{"qkv_block_decode"};
+    dc.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_kv_cache_init(&f.bst, f.B, f.T) == QKV_OK);
+      REQUIRE(qkv_block_decode_workspace_size(&f.bd, &f.bst, 3, 1, &n) == QKV_OK);
+      return n;
+    };
+    dc.run = [&f](void* w, std::size_t n) {
+      return qkv_block_decode(&f.bd, f.bparams.data(), &f.bst, f.bkv.data(), f.bkv_bytes, 3, f.dy.data(),
+                              f.y_new.data(), w, n);
+    };
+    dc.outputs = {&f.y_new};
+    dc.restore = [&f] { REQUIRE(qkv_mha_kv_cache_init(&f.bst, f.B, f.T) == QKV_OK); };
     e.push_back(dc);
   }
   {

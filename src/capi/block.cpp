@@ -55,7 +55,7 @@ qkv_status layout(const qkv_block_desc* d, qkv_block_layout* out) {
   std::size_t* all[] = {&l.norm1_g, &l.norm1_b, &l.w_q,    &l.w_k,    &l.w_v,  &l.b_q,  &l.b_k,    &l.b_v,  &l.w_o,
                         &l.b_o,     &l.norm2_g, &l.norm2_b, &l.w_gate, &l.b_gate, &l.w_up, &l.b_up, &l.w_down, &l.b_down};
   for (std::size_t* f : all) *f = kAbsent;
-  std::size_t off = 0, dd, df;
+  std::size_t off = 0, dd = 0, df = 0;
   bool ok = mul_ok(D, D, &dd) && mul_ok(D, F, &df);
   auto place = [&](std::size_t* field, std::size_t n, bool present) {
     if (!ok || !present) return;

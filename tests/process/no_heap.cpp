@@ -166,6 +166,36 @@ void run_all() {
     return qkv_mha_decode(&md, params.data(), &st, aligned64(kv), kvb, T, x.data(), y.data(), aligned64(dws), wd);
   });
 
+  // The decoder block: training step and decoding.
+  {
+    qkv_block_desc bd{};
+    bd.d_model = 16, bd.num_heads = 4, bd.num_kv_heads = 2, bd.d_ff = 40, bd.norm = QKV_NORM_RMS;
+    bd.ffn = QKV_FFN_SWIGLU, bd.pre_norm = 1, bd.causal = 1, bd.rope = 1, bd.resid_dropout = 0.1f;
+    std::size_t bn = 0, bc = 0, bf = 0, bb = 0, bkv = 0, bdw = 0;
+    qkv_block_param_count(&bd, &bn);
+    qkv_block_cache_size(&bd, B, T, &bc);
+    qkv_block_forward_workspace_size(&bd, B, T, 2, &bf);
+    qkv_block_backward_workspace_size(&bd, B, T, 2, &bb);
+    qkv_block_kv_cache_size(&bd, B, T, QKV_KV_F32, &bkv);
+    qkv_mha_kv_state bst{};
+    qkv_mha_kv_cache_init(&bst, B, T);
+    qkv_block_decode_workspace_size(&bd, &bst, T, 2, &bdw);
+    auto bp = filled(bn, 0), bg = filled(bn, 0), bx = filled(B * T * 16, 0.3f), by = filled(B * T * 16, 0);
+    auto bdx = filled(B * T * 16, 0);
+    std::vector<unsigned char> bcache(bc + 64), bfws(bf + 64), bbws(bb + 64), bkvb(bkv + 64), bdws(bdw + 64);
+    expect("qkv_block_init", [&] { return qkv_block_init(&bd, bp.data(), 3); });
+    expect("qkv_block_forward (training)", [&] {
+      return qkv_block_forward(&bd, bp.data(), B, T, bx.data(), by.data(), 1, aligned64(bcache), bc, aligned64(bfws), bf);
+    });
+    expect("qkv_block_backward", [&] {
+      return qkv_block_backward(&bd, bp.data(), B, T, bx.data(), aligned64(bcache), bc, by.data(), bdx.data(),
+                                bg.data(), aligned64(bbws), bb);
+    });
+    expect("qkv_block_decode", [&] {
+      return qkv_block_decode(&bd, bp.data(), &bst, aligned64(bkvb), bkv, T, bx.data(), by.data(), aligned64(bdws), bdw);
+    });
+  }
+
   // The layer in bf16 compute, and from packed bf16 / int8 weights.
   qkv_mha_desc mb = md;
   mb.compute_type = QKV_DTYPE_BF16;

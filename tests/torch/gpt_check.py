@@ -8,13 +8,15 @@ gpt_tool (tests/torch/gpt_tool.c) builds a tiny GPT with gpt.h on qkv's C API
 (vocab 64, T 32, d 48, 4 heads, 2 pre-LN blocks with LayerNorm, GELU tanh,
 biases, tied head, dropout 0), runs the training forward and backward over a
 batch of 2 and two AdamW steps, and writes the weights, logits, loss,
-gradients and the weights after each step.
+gradients and the weights after each step; and sequence 0's logits again
+from gpt.h's generation path (the blocks' KV caches, a 5-token prefill then
+one token at a time).
 
 This script builds the same model by hand in float64 (nn.Embedding,
 nn.Linear, nn.LayerNorm, explicit causal softmax attention, GELU
 approximate='tanh', logits = h @ wte.T, F.cross_entropy), loads qkv's
 weights (x*W [in][out] transposed to nn.Linear's [out][in]) and compares:
-logits, loss and every parameter's gradient within 1e-4 of the tensor's
+logits (both paths), loss and every parameter's gradient within 1e-4 of the tensor's
 max |torch| (qkv's fp32 error is ~1e-6 relative). b_k's gradient is 0 in
 exact arithmetic (softmax ignores a shift shared by all keys), so it is
 compared against the largest gradient of its block instead of its own
@@ -162,6 +164,7 @@ def main():
         failed += 0 if ok else 1
 
     compare("logits", "logits", logits_qkv, logits.detach())
+    compare("logits", "decode logits", load("decode_logits.bin").view(T - 4, V), logits.detach()[0, 4:])
     compare("loss", "loss", torch.tensor(loss_qkv, dtype=torch.float64), loss.detach())
     block_max = {}
     for name, off, n, p, tr in pairs:

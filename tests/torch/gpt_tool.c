@@ -19,6 +19,8 @@
  *   ids.bin, targets.bin  int32 [2][32]
  *   params.bin            float32, the flat buffer (gpt.h's order, x*W layout)
  *   logits.bin [64][64], grads.bin, adam1.bin, adam2.bin (params after each step)
+ *   decode_logits.bin [28][64]  sequence 0's logits at positions 4..31 from
+ *                        gpt_decode (KV caches: a prefill of 5 tokens, then 1 by 1)
  *   loss.txt              the loss as %.9g
  *   layout.txt            "name offset count" per tensor, in buffer order
  * Exit 0 on success, 1 with a message on any error. */
@@ -96,6 +98,20 @@ int main(int argc, char** argv) {
   }
   GPT_TRY(gpt_forward(&m, params, &a, 1, 0));
   memcpy(logits, a.logits, (size_t)B * T * cfg.vocab * sizeof(float));
+  { /* Sequence 0 again through the KV caches: a prefill of 5 tokens, then one at a time. */
+    gpt_decoder g;
+    float* dec = (float*)malloc((T - 4) * cfg.vocab * sizeof(float));
+    size_t t;
+    if (!dec) return 1;
+    GPT_TRY(gpt_decoder_alloc(&m, &g));
+    for (t = 4; t < T; ++t) {
+      GPT_TRY(gpt_decode(&m, params, &g, a.ids + (t == 4 ? 0 : t), t == 4 ? 5 : 1));
+      memcpy(dec + (t - 4) * cfg.vocab, g.logits, cfg.vocab * sizeof(float));
+    }
+    if (!save(argv[1], "decode_logits.bin", dec, (T - 4) * cfg.vocab * sizeof(float))) return 1;
+    gpt_decoder_free(&m, &g);
+    free(dec);
+  }
   GPT_TRY(gpt_backward(&m, params, &a, grads, &loss));
   if (!save(argv[1], "ids.bin", a.ids, (size_t)B * T * sizeof(int32_t)) ||
       !save(argv[1], "targets.bin", a.targets, (size_t)B * T * sizeof(int32_t)) ||
