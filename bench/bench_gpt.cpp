@@ -35,9 +35,10 @@ struct gpt_shape {
 };
 
 // 0: GPT-2 small (124 M parameters with the tied head). 1: train_gpt.c's
-// defaults (--layers 4 --d 128 --heads 4 --ctx 128 --batch 16, bytes).
+// defaults and scripts/demo.sh step 5 (--layers 2 --d 128 --heads 4 --ctx 128
+// --batch 16, bytes).
 const gpt_shape kShapes[] = {{"gpt2_small", 50257, 1024, 768, 12, 12, 3072},
-                             {"train_gpt_demo", 256, 128, 128, 4, 4, 512}};
+                             {"train_gpt_demo", 256, 128, 128, 2, 4, 512}};
 
 gpt_config config_of(const gpt_shape& s) {
   gpt_config c = gpt_config_default(s.vocab, s.seq_len, s.d_model, s.layers, s.heads);

@@ -215,7 +215,7 @@ def cpu_model():
 
 PRESETS = {  # train_gpt_demo: examples/train_gpt.c's defaults
     "gpt2_small": dict(vocab=50257, ctx=1024, d=768, layers=12, heads=12, dff=3072),
-    "train_gpt_demo": dict(vocab=256, ctx=128, d=128, layers=4, heads=4, dff=512),
+    "train_gpt_demo": dict(vocab=256, ctx=128, d=128, layers=2, heads=4, dff=512),
 }
 
 
