@@ -562,6 +562,10 @@ void BM_gpt_step_breakdown(benchmark::State& state) {
     state.counters[std::string("ms_") + rw.key] = rw.ms[k];
     state.counters[std::string("pct_") + rw.key] = 100.0 * rw.ms[k] / total[k];
   }
+  const double core_f = blk.median(use_cpu, "core_sdpa_fwd"), core_b = blk.median(use_cpu, "core_sdpa_bwd");
+  const double core_flops = 4.0 * double(B) * d * T * (T + 1) / 2;  // one layer's forward
+  std::fprintf(stderr, "attention core per layer: forward %.1f ms (%.1f GFLOP/s), backward %.1f ms (%.1f GFLOP/s)\n",
+               core_f, core_flops / core_f * 1e-6, core_b, 2 * core_flops / core_b * 1e-6);
   state.counters["step_ms"] = qkv_bench::median(use_cpu ? step_cpu_ms : step_ms);
   state.counters["parts_sum_ms"] = total[k];
   state.counters["cut_over_block"] = cut_sum[k] / whole[k];
