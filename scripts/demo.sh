@@ -66,7 +66,7 @@ t=$SECONDS
 # steps matter more than size. Idle
 # OpenMP threads sleep (PASSIVE): on a shared machine spinning ones cost 10x.
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$ex/train_gpt" --layers 2 --d 128 --heads 4 --ctx 128 --batch 16 \
-  --lr 6e-3 --time 60 --save build/demo/gpt.ckpt
+  --lr 6e-3 --time 60 --print-every 100 --save build/demo/gpt.ckpt
 echo "(step 5 took $((SECONDS - t)) s)"
 echo
 echo "demo finished in $((SECONDS - start)) s"
