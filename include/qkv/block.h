@@ -54,9 +54,8 @@
  * Dropout masks are pure functions of (dropout_seed, position): change the
  * seed every training step. Thread-safety: reentrant; concurrent calls must
  * use distinct caches, workspaces and outputs.
- * Bare-metal builds (Cortex-M) validate and lay out a block, but the size
- * queries and the compute calls (cache, workspaces, forward, backward,
- * decode) return QKV_ERR_UNSUPPORTED there for now. */
+ * Bare-metal builds (Cortex-M) return QKV_ERR_UNSUPPORTED from every
+ * function of this header for now (the 64 KiB .text budget of the M4). */
 #ifndef QKV_BLOCK_H
 #define QKV_BLOCK_H
 

@@ -2,6 +2,11 @@
 // C boundary of the decoder block: validation, parameter layout, size
 // queries, then src/ops/block.cpp. The block's attention is a qkv_mha_desc
 // (qkv_block_attention_desc), checked by the layer's own validation.
+// Bare-metal builds have stubs that return QKV_ERR_UNSUPPORTED (the norms
+// and activations it needs are hosted-only: the Cortex-M4 .text budget).
+#include "qkv/block.h"
+
+#ifdef QKV_HOSTED
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -23,11 +28,6 @@ namespace {
 using qkv::capi::add_ok;
 using qkv::capi::mul_ok;
 constexpr std::size_t kAbsent = SIZE_MAX;
-#ifdef QKV_HOSTED
-constexpr bool kHosted = true;
-#else
-constexpr bool kHosted = false;  // the block's compute is compiled out (ops/block.cpp)
-#endif
 
 qkv_status validate(const qkv_block_desc* d) {
   if (!d) return QKV_ERR_NULL_POINTER;
@@ -83,7 +83,7 @@ qkv_status layout(const qkv_block_desc* d, qkv_block_layout* out) {
   place(&l.b_down, D, b);
   if (!ok || off > qkv::capi::kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
   l.count = off;
-  *out = l;
+  qkv::util::copy_bytes(out, &l, sizeof l);  // no struct assignment: bare metal would call memcpy
   return QKV_OK;
 }
 
@@ -95,7 +95,8 @@ qkv_status dims(const qkv_block_desc* d, std::size_t batch, std::size_t seq, qkv
       !mul_ok(rows, d->d_ff, &e) || !mul_ok(e, 8, &e) || !mul_ok(rows, d->num_heads, &e) ||
       e > qkv::capi::kMaxElems)
     return QKV_ERR_SIZE_OVERFLOW;
-  *n = qkv::ops::block_dims_for(*d, batch, seq);
+  const qkv::ops::block_dims dims_of_call = qkv::ops::block_dims_for(*d, batch, seq);
+  qkv::util::copy_bytes(n, &dims_of_call, sizeof dims_of_call);
   return QKV_OK;
 }
 
@@ -112,7 +113,6 @@ qkv_status workspace_query(const qkv_block_desc* d, std::size_t batch, std::size
   qkv_block_layout l;
   qkv::ops::block_dims n;
   if (qkv_status st = setup(d, batch, seq, &l, &n); st != QKV_OK) return st;
-  if (!kHosted) return QKV_ERR_UNSUPPORTED;
   const qkv_isa isa = qkv::dispatch::active();
   *bytes = backward ? qkv::ops::block_backward_workspace_bytes(isa, *d, n, threads)
                     : qkv::ops::block_forward_workspace_bytes(isa, *d, n, threads);
@@ -142,7 +142,8 @@ qkv_status qkv_block_validate(const qkv_block_desc* desc) {
 qkv_status qkv_block_attention_desc(const qkv_block_desc* desc, qkv_mha_desc* attn) {
   if (!attn) return QKV_ERR_NULL_POINTER;
   if (qkv_status st = qkv_block_validate(desc); st != QKV_OK) return st;
-  *attn = qkv::ops::block_attention_desc(*desc);
+  const qkv_mha_desc a = qkv::ops::block_attention_desc(*desc);
+  qkv::util::copy_bytes(attn, &a, sizeof a);
   return QKV_OK;
 }
 
@@ -195,7 +196,6 @@ qkv_status qkv_block_cache_size(const qkv_block_desc* desc, size_t batch, size_t
   qkv_block_layout l;
   qkv::ops::block_dims n;
   if (qkv_status st = setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  if (!kHosted) return QKV_ERR_UNSUPPORTED;
   *bytes = qkv::ops::block_cache_bytes(*desc, n);
   return QKV_OK;
 }
@@ -220,7 +220,6 @@ qkv_status qkv_block_forward(const qkv_block_desc* desc, const float* params, si
   if (!params || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
   if (training && !aligned64(cache)) return QKV_ERR_BAD_ARGUMENT;
   if (training && cache_bytes < qkv::ops::block_cache_bytes(*desc, n)) return QKV_ERR_WORKSPACE_TOO_SMALL;
-  if (!kHosted) return QKV_ERR_UNSUPPORTED;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::block_forward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
@@ -240,7 +239,6 @@ qkv_status qkv_block_backward(const qkv_block_desc* desc, const float* params, s
   if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
   if (!aligned64(cache)) return QKV_ERR_BAD_ARGUMENT;
   if (cache_bytes < qkv::ops::block_cache_bytes(*desc, n)) return QKV_ERR_WORKSPACE_TOO_SMALL;
-  if (!kHosted) return QKV_ERR_UNSUPPORTED;
   const qkv::ops::exec xc = qkv::ops::current_exec();
   const std::size_t need = qkv::ops::block_backward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
@@ -271,7 +269,6 @@ qkv_status qkv_block_decode_workspace_size(const qkv_block_desc* desc, const qkv
   if (n_new == 0 || !qkv::capi::kv_format_fits(state->format, n.attn)) return QKV_ERR_BAD_SHAPE;
   std::size_t longest;
   if (!qkv::capi::kv_longest_fits(a, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
-  if (!kHosted) return QKV_ERR_UNSUPPORTED;
   *bytes = qkv::ops::block_decode_workspace_bytes(qkv::dispatch::active(), *desc, state->format, state->batch, n_new,
                                                    longest + n_new, threads);
   return QKV_OK;
@@ -293,7 +290,6 @@ qkv_status qkv_block_decode(const qkv_block_desc* desc, const float* params, qkv
   if (!qkv::capi::kv_longest_fits(a, *state, n_new, &longest)) return QKV_ERR_CAPACITY;
   if (kv_bytes < qkv::ops::mha_kv_cache_bytes(format, state->batch, state->capacity, n.attn.d_kv))
     return QKV_ERR_WORKSPACE_TOO_SMALL;
-  if (!kHosted) return QKV_ERR_UNSUPPORTED;
   const qkv::ops::exec xc = qkv::ops::current_exec();
   const std::size_t need =
       qkv::ops::block_decode_workspace_bytes(xc.isa, *desc, format, state->batch, n_new, longest + n_new, 1);
@@ -308,3 +304,42 @@ qkv_status qkv_block_decode(const qkv_block_desc* desc, const float* params, qkv
 }
 
 }  // extern "C"
+
+#else  // !QKV_HOSTED
+
+extern "C" {
+
+qkv_status qkv_block_validate(const qkv_block_desc*) { return QKV_ERR_UNSUPPORTED; }
+qkv_status qkv_block_attention_desc(const qkv_block_desc*, qkv_mha_desc*) { return QKV_ERR_UNSUPPORTED; }
+qkv_status qkv_block_param_layout(const qkv_block_desc*, qkv_block_layout*) { return QKV_ERR_UNSUPPORTED; }
+qkv_status qkv_block_param_count(const qkv_block_desc*, size_t*) { return QKV_ERR_UNSUPPORTED; }
+qkv_status qkv_block_init(const qkv_block_desc*, float*, uint64_t) { return QKV_ERR_UNSUPPORTED; }
+qkv_status qkv_block_cache_size(const qkv_block_desc*, size_t, size_t, size_t*) { return QKV_ERR_UNSUPPORTED; }
+qkv_status qkv_block_forward_workspace_size(const qkv_block_desc*, size_t, size_t, int, size_t*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_backward_workspace_size(const qkv_block_desc*, size_t, size_t, int, size_t*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_forward(const qkv_block_desc*, const float*, size_t, size_t, const float*, float*, int, void*,
+                             size_t, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_backward(const qkv_block_desc*, const float*, size_t, size_t, const float*, const void*, size_t,
+                              const float*, float*, float*, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_kv_cache_size(const qkv_block_desc*, size_t, size_t, qkv_kv_format, size_t*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_decode_workspace_size(const qkv_block_desc*, const qkv_mha_kv_state*, size_t, int, size_t*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_decode(const qkv_block_desc*, const float*, qkv_mha_kv_state*, void*, size_t, size_t,
+                            const float*, float*, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+}  // extern "C"
+
+#endif  // QKV_HOSTED

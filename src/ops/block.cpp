@@ -12,6 +12,8 @@
 // hidden activations, and the attention layer's own cache (which holds A).
 #include "ops/block.hpp"
 
+#ifdef QKV_HOSTED  // bare metal: the C boundary is stubs (capi/block.cpp)
+
 #include <algorithm>
 #include <cstdint>
 
@@ -27,7 +29,7 @@
 namespace qkv::ops {
 
 qkv_mha_desc block_attention_desc(const qkv_block_desc& d) {
-  qkv_mha_desc a{};
+  qkv_mha_desc a;  // every field set below (no `{}`: bare metal would call memset)
   a.d_in = a.d_out = d.d_model;
   a.num_heads = d.num_heads;
   a.num_kv_heads = d.num_kv_heads;
@@ -51,8 +53,6 @@ block_dims block_dims_for(const qkv_block_desc& d, std::size_t batch, std::size_
   n.attn = mha_dims_for(block_attention_desc(d), batch, seq);
   return n;
 }
-
-#ifdef QKV_HOSTED  // bare metal: the stubs at the end (the Cortex-M4 .text budget)
 
 namespace {
 
@@ -473,25 +473,7 @@ bool block_decode(const exec& xc, const qkv_block_desc& d, const qkv_block_layou
   });
 }
 
-#else  // !QKV_HOSTED: the C boundary answers QKV_ERR_UNSUPPORTED before any of these
-
-std::size_t block_cache_bytes(const qkv_block_desc&, const block_dims&) { return 0; }
-std::size_t block_forward_workspace_bytes(qkv_isa, const qkv_block_desc&, const block_dims&, int) { return 0; }
-std::size_t block_backward_workspace_bytes(qkv_isa, const qkv_block_desc&, const block_dims&, int) { return 0; }
-std::size_t block_decode_workspace_bytes(qkv_isa, const qkv_block_desc&, qkv_kv_format, std::size_t, std::size_t,
-                                         std::size_t, int) {
-  return 0;
-}
-void block_forward(const exec&, const qkv_block_desc&, const qkv_block_layout&, const block_dims&, const float*,
-                   const float*, float*, bool, float*, void*, std::size_t) {}
-void block_backward(const exec&, const qkv_block_desc&, const qkv_block_layout&, const block_dims&, const float*,
-                    const float*, const float*, const float*, float*, float*, void*, std::size_t) {}
-bool block_decode(const exec&, const qkv_block_desc&, const qkv_block_layout&, const float*, qkv_kv_format,
-                  std::size_t, std::size_t, std::size_t, const std::size_t*, std::size_t, void*, const float*, float*,
-                  void*, std::size_t) {
-  return false;
-}
-
-#endif  // QKV_HOSTED
 
 }  // namespace qkv::ops
+
+#endif  // QKV_HOSTED
