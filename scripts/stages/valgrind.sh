@@ -9,7 +9,10 @@ stage_valgrind() {
   # train_copy stops at its target accuracy (40 steps, ~75 s under valgrind
   # on a quiet 2-core host) or at its time budget: the default 60 s is for
   # native speed, and on a slower moment valgrind's 40 steps did not fit it.
-  local runs=("demo" "book_walkthrough" "train_copy $model 900" "decode_copy $model")
+  # train_gpt: three steps of a tiny GPT on docs/ (blocks, norms, activations,
+  # AdamW, the KV-cache sampling), every path of the model code once.
+  local runs=("demo" "book_walkthrough" "train_copy $model 900" "decode_copy $model"
+              "train_gpt --data $root/docs --steps 3 --layers 1 --d 32 --heads 2 --ctx 16 --batch 2 --eval-batches 2 --samples 1 --sample-len 16")
   local run name
   for run in "${runs[@]}"; do
     name=${run%% *}
