@@ -48,7 +48,10 @@
  * (exact) for its statistics, so any finite s with |s_j| < 2^126 gives
  * finite results (1e30 included); tiny rows (1e-30) give (s - mu) /
  * sqrt(eps) as they should. Finite input never gives NaN; NaN or infinity in
- * a row makes that row's outputs NaN, no other row's.
+ * a row makes that row's outputs NaN, no other row's. ARMv7 NEON
+ * (QKV_ISA_NEON) flushes subnormal inputs and results to zero, as its
+ * hardware does: there a subnormal value reads as 0 and a result below
+ * FLT_MIN (2^-126) may come out 0, beyond the bounds above by at most FLT_MIN.
  *
  * Determinism. Rows are split over threads, and each row's operations do not
  * depend on the split; dgamma and dbeta are column sums in row order (threads

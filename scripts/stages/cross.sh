@@ -112,7 +112,9 @@ qemu_dispatch() {
   shift 3
   local dir=$root/build/$name limit rc=0
   limit=$(sed -n 's/^QKV_EMULATED_TEST_TIMEOUT:STRING=//p' "$dir/CMakeCache.txt")
-  local qemu=(timeout "${limit:-120}" "$@" -cpu "$cpu")
+  # Twice the per-test limit: one process runs two whole-registry test cases
+  # (determinism, executor), each of which ctest would cap at the limit.
+  local qemu=(timeout "$((2 * ${limit:-120}))" "$@" -cpu "$cpu")
   log "cross: $name: $1 -cpu $cpu must pick $isa"
   QKV_TEST_SCALE=small QKV_EXPECT_ISA=$isa "${qemu[@]}" "$dir/tests/qkv_tests" \
     "${QKV_QEMU_DISPATCH_TESTS:-[isa],[determinism]}" \

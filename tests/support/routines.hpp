@@ -301,9 +301,9 @@ inline std::vector<routine> all_routines() {
 
 #if __has_include("qkv/activation.h") && __has_include("ops/act.hpp")
   r.push_back({"activation+swiglu+sgemm_bias_act", [] {
-                 // ~40 "flops" an activated element, 60 backward: 129 x 1031 are 5.3 M; the GEMM 2 x
-                 // 256 x 384 x 128 = 25 M.
-                 const std::size_t rows = scaled(257, 129), n = 1031, ld = n + 5;
+                 // ~40 "flops" an activated element, 60 backward: 129 x 515 (small) are 2.7 M, still two
+                 // threads' worth; the GEMM 2 x 256 x 384 x 128 = 25 M (small: M 96, 9.4 M).
+                 const std::size_t rows = scaled(257, 129), n = scaled(1031, 515), ld = n + 5;
                  const auto x = random_vector(rows * ld, 81, -8.f, 8.f), dy = random_vector(rows * ld, 82);
                  std::vector<float> y(rows * ld, 0.f), d(rows * ld, 0.f), dg(rows * ld, 0.f), du(rows * ld, 0.f);
                  bytes out;
@@ -321,7 +321,7 @@ inline std::vector<routine> all_routines() {
                  append(out, y);
                  append(out, dg);
                  append(out, du);
-                 const std::size_t M = 256, N = 384, K = 128;
+                 const std::size_t M = scaled(256, 96), N = 384, K = 128;
                  const auto A = random_vector(M * K, 83), B = random_vector(K * N, 84), bias = random_vector(N, 85);
                  std::size_t wb = 0;
                  if (!ok(qkv_sgemm_bias_act_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, 4, &wb))) return bytes{};
