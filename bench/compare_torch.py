@@ -23,7 +23,6 @@ import ctypes
 import gc
 import math
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -31,6 +30,8 @@ import time
 
 import torch
 import torch.nn as nn
+
+from torch_common import cpu_model, find_openblas, quartiles
 
 D_MODEL, HEADS = 768, 12
 HEAD_DIM = D_MODEL // HEADS
@@ -347,13 +348,6 @@ def timed(fn, calls):
     return (time.perf_counter() - t0) / calls
 
 
-def quartiles(xs):
-    if len(xs) < 2:
-        return xs[0], xs[0]
-    qs = statistics.quantiles(xs, n=4, method="inclusive")
-    return qs[0], qs[2]
-
-
 def run_case(torch_fn, qkv_fn, rounds, min_ms):
     for _ in range(2):  # warm-up: allocator pools, lazily built kernels, pages
         torch_fn()
@@ -383,31 +377,6 @@ def set_threads(q, n, openblas):
     q.call("qkv_set_num_threads", n)
     if openblas is not None:  # torch's BLAS on Debian; torch.set_num_threads does not reach it
         openblas.openblas_set_num_threads(n)
-
-
-def find_openblas():
-    try:
-        lib = ctypes.CDLL("libopenblas.so.0")  # the copy torch already loaded, if any
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        lib.openblas_set_num_threads.argtypes = [c_int]
-        return lib
-    except (OSError, AttributeError):
-        return None
-
-
-def cpu_model():
-    info = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    name = info.get("model name") or platform.processor() or "unknown"
-    if "cpu family" in info and "model" in info:
-        name += f", family {info['cpu family']} model {info['model']}"
-    return name
 
 
 def main():

@@ -28,7 +28,6 @@ import argparse
 import ctypes
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import time
 
 import torch
 import torch.nn as nn
+
+from torch_common import cpu_model, find_openblas, quartiles
 import torch.nn.functional as F
 
 
@@ -180,37 +181,6 @@ class QkvDriver:
 
 
 # ---- the run ------------------------------------------------------------------
-
-def quartiles(xs):
-    if len(xs) < 2:
-        return xs[0], xs[0]
-    qs = statistics.quantiles(xs, n=4, method="inclusive")
-    return qs[0], qs[2]
-
-
-def find_openblas():
-    try:
-        lib = ctypes.CDLL("libopenblas.so.0")  # the copy torch already loaded, if any
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        lib.openblas_set_num_threads.argtypes = [ctypes.c_int]
-        return lib
-    except (OSError, AttributeError):
-        return None
-
-
-def cpu_model():
-    info = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    name = info.get("model name") or platform.processor() or "unknown"
-    if "cpu family" in info and "model" in info:
-        name += f", family {info['cpu family']} model {info['model']}"
-    return name
 
 
 PRESETS = {  # train_gpt_demo: examples/train_gpt.c's defaults

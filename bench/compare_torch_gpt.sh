@@ -15,15 +15,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build/shared"
 python="${PYTHON:-/usr/bin/python3}"
-
-"$python" -c 'import torch' 2>/dev/null ||
-  { echo "compare_torch_gpt: $python cannot import torch: ./scripts/setup-deps.sh torch" >&2; exit 1; }
-
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
-    -DQKV_BUILD_TESTS=OFF -DQKV_BUILD_BENCH=OFF -DQKV_BUILD_EXAMPLES=OFF >/dev/null
-fi
-cmake --build "$build" --parallel "${JOBS:-$(nproc)}" --target qkv >/dev/null  # a no-op when up to date
+name=compare_torch_gpt
+# shellcheck source=bench/torch_env.sh
+source "$root/bench/torch_env.sh"
+torch_env_check
+torch_env_build qkv
 # The driver (bench/CMakeLists.txt builds the same program in bench builds);
 # here against the shared library, without configuring the benchmarks.
 driver="$build/bench/gpt_step"
@@ -34,25 +30,6 @@ if [ ! -x "$driver" ] || [ "$root/bench/gpt_step.c" -nt "$driver" ] || [ "$root/
     "$root/bench/gpt_step.c" -o "$driver" -L "$build/src" -Wl,-rpath,"$build/src" -lqkv -lm
 fi
 
-jemalloc="$(ldconfig -p 2>/dev/null | awk '/libjemalloc\.so\.2 / && !n++ {print $NF}')"
-[ -n "$jemalloc" ] || jemalloc="$(dpkg -L libjemalloc2 2>/dev/null | grep -m1 '/libjemalloc\.so\.2$' || true)"
-if [ -n "$jemalloc" ] && [ -f "$jemalloc" ]; then
-  export LD_PRELOAD="$jemalloc${LD_PRELOAD:+:$LD_PRELOAD}"
-else
-  echo "compare_torch_gpt: WARNING: libjemalloc.so.2 not found (./scripts/setup-deps.sh torch): torch runs on" \
-    "glibc malloc, and its times include page faults" >&2
-fi
-# See bench/compare_torch.sh: jemalloc 5.3's defaults still hand freed blocks
-# back as fresh pages; never purging makes torch's buffer reuse real.
-export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1}"
-export OMP_WAIT_POLICY=PASSIVE
-export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-16}"
-unset OPENBLAS_L2_SIZE OPENBLAS_CORETYPE
-core="${QKV_BENCH_OPENBLAS_CORETYPE:-}"
-if [ -z "$core" ] && [ -r /proc/cpuinfo ] &&
-   [ "$(grep -m1 '^flags' /proc/cpuinfo | grep -ow 'avx512f\|avx512cd\|avx512bw\|avx512dq\|avx512vl' | sort -u | wc -l)" = 5 ]; then
-  core=SkylakeX
-fi
-[ -z "$core" ] || export OPENBLAS_CORETYPE="$core"
+torch_env_runtime
 
 exec "$python" "$root/bench/compare_torch_gpt.py" --driver "$driver" "$@"

@@ -44,11 +44,11 @@ typedef struct trainer {
 static float step(trainer* s) {
   float loss = 0.0f, norm = 0.0f;
   ++s->t;
-  GPT_TRY(gpt_forward(&s->m, s->params, &s->a, 1, gpt_hash(s->t)));
-  GPT_TRY(gpt_backward(&s->m, s->params, &s->a, s->grads, &loss));
-  GPT_TRY(qkv_clip_grad_norm(s->grads, s->m.count, 1.0f, &norm));
-  GPT_TRY(gpt_adamw_step(&s->m, &s->opt, s->t, s->params, s->grads, s->adam));
-  GPT_TRY(qkv_zero(s->grads, s->m.count));
+  EXAMPLE_TRY(gpt_forward(&s->m, s->params, &s->a, 1, gpt_hash(s->t)));
+  EXAMPLE_TRY(gpt_backward(&s->m, s->params, &s->a, s->grads, &loss));
+  EXAMPLE_TRY(qkv_clip_grad_norm(s->grads, s->m.count, 1.0f, &norm));
+  EXAMPLE_TRY(gpt_adamw_step(&s->m, &s->opt, s->t, s->params, s->grads, s->adam));
+  EXAMPLE_TRY(qkv_zero(s->grads, s->m.count));
   return loss;
 }
 
@@ -85,12 +85,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  GPT_TRY(qkv_set_num_threads((int)threads));
+  EXAMPLE_TRY(qkv_set_num_threads((int)threads));
   cfg = gpt_config_default((size_t)vocab, (size_t)ctx, (size_t)d, (size_t)layers, (size_t)heads);
   if (dff > 0) cfg.d_ff = (size_t)dff;
   memset(&s, 0, sizeof s);
-  GPT_TRY(gpt_setup(&s.m, &cfg));
-  GPT_TRY(qkv_adamw_state_floats(s.m.count, &adam_floats));
+  EXAMPLE_TRY(gpt_setup(&s.m, &cfg));
+  EXAMPLE_TRY(qkv_adamw_state_floats(s.m.count, &adam_floats));
   s.params = (float*)malloc(s.m.count * sizeof(float));
   s.grads = (float*)calloc(s.m.count, sizeof(float));
   s.adam = (float*)calloc(adam_floats, sizeof(float));
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   gpt_init(&s.m, s.params, 1);
-  GPT_TRY(gpt_acts_alloc(&s.m, &s.a, (size_t)batch, (size_t)ctx, 1, (int)threads));
+  EXAMPLE_TRY(gpt_acts_alloc(&s.m, &s.a, (size_t)batch, (size_t)ctx, 1, (int)threads));
   for (k = 0; k < (size_t)(batch * ctx); ++k) {
     s.a.ids[k] = (int32_t)(gpt_hash(2 * k) % (uint64_t)vocab);
     s.a.targets[k] = (int32_t)(gpt_hash(2 * k + 1) % (uint64_t)vocab);

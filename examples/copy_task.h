@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "example_try.h"
 
 #define COPY_L 8                  /* words per sentence */
 #define COPY_T (2 * COPY_L)       /* tokens the model reads: sentence, "|", sentence minus last word */
@@ -41,16 +42,6 @@ static double copy_now_s(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-
-/* Stops the example with the failing call and its status. */
-#define COPY_TRY(call)                                                                        \
-  do {                                                                                        \
-    qkv_status st_ = (call);                                                                  \
-    if (st_ != QKV_OK) {                                                                      \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, qkv_status_string(st_)); \
-      exit(1);                                                                                \
-    }                                                                                         \
-  } while (0)
 
 static const char* const copy_vocab[COPY_V] = {"red",  "green", "blue", "cat",   "dog",  "bird",
                                                "sun",  "moon",  "tree", "river", "stone", "fire",

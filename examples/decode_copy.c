@@ -76,7 +76,7 @@ static int copy_model_load(copy_model* m, const char* path) {
     goto done;
   }
   /* Every tensor this model has, by name, with its dtype and shape; nothing else. */
-  COPY_TRY(copy_model_views(m, want, &n));
+  EXAMPLE_TRY(copy_model_views(m, want, &n));
   for (i = 0; i < n; ++i) {
     if (qkv_safetensors_find(got, count, want[i].name, &j) != QKV_OK) {
       fprintf(stderr, "decode_copy: %s lacks the tensor %s\n", path, want[i].name);
@@ -121,15 +121,15 @@ int main(int argc, char** argv) {
   int s, words_right = 0, words_total = 0, tokens = 0;
   double t0;
 
-  COPY_TRY(copy_model_setup(&m));
+  EXAMPLE_TRY(copy_model_setup(&m));
   if (!copy_model_load(&m, path)) {
     free(m.params);
     return 1;
   }
-  COPY_TRY(qkv_mha_kv_cache_size(&m.attn, 1, COPY_T, &kv_bytes));
-  COPY_TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
+  EXAMPLE_TRY(qkv_mha_kv_cache_size(&m.attn, 1, COPY_T, &kv_bytes));
+  EXAMPLE_TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
   /* The largest call is the prefill of L + 1 tokens. */
-  COPY_TRY(qkv_mha_decode_workspace_size(&m.attn, &kv, COPY_L + 1, 1, &ws_bytes));
+  EXAMPLE_TRY(qkv_mha_decode_workspace_size(&m.attn, &kv, COPY_L + 1, 1, &ws_bytes));
   kv_buf = malloc(kv_bytes);
   ws = malloc(ws_bytes);
   if (!kv_buf || !ws) return 1;
@@ -143,12 +143,12 @@ int main(int argc, char** argv) {
     int i, right = 0;
     copy_make_text(&rng, text, sizeof text);
     if (copy_tokenize(text, all, 2 * COPY_L + 1) != 2 * COPY_L + 1) return 2;
-    COPY_TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
+    EXAMPLE_TRY(qkv_mha_kv_cache_init(&kv, 1, COPY_T));
     /* Prefill "w1 ... wL |", then feed back each generated word. */
-    COPY_TRY(qkv_embedding_forward(&m.emb, 1, n, pos, all, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D, &bad));
+    EXAMPLE_TRY(qkv_embedding_forward(&m.emb, 1, n, pos, all, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D, &bad));
     for (i = 0; i < COPY_L; ++i) {
-      COPY_TRY(qkv_mha_decode(&m.attn, m.params + m.off_attn, &kv, kv_buf, kv_bytes, n, x, y, ws, ws_bytes));
-      COPY_TRY(copy_head_forward(&m, 1, y + (n - 1) * COPY_D, logits));
+      EXAMPLE_TRY(qkv_mha_decode(&m.attn, m.params + m.off_attn, &kv, kv_buf, kv_bytes, n, x, y, ws, ws_bytes));
+      EXAMPLE_TRY(copy_head_forward(&m, 1, y + (n - 1) * COPY_D, logits));
       next = copy_argmax(logits);
       out[i] = next;
       right += next == all[COPY_L + 1 + i];
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
       n = 1;
       ++tokens;
       if (i + 1 < COPY_L)
-        COPY_TRY(qkv_embedding_forward(&m.emb, 1, 1, pos, &next, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D,
+        EXAMPLE_TRY(qkv_embedding_forward(&m.emb, 1, 1, pos, &next, m.params + m.off_tok, m.params + m.off_pos, x, COPY_D,
                                   &bad));
     }
     copy_detokenize(all, COPY_L + 1, prompt, sizeof prompt);

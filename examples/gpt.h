@@ -49,18 +49,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "example_try.h"
 
 #define GPT_NORM_EPS 1e-5f /* every norm's, as PyTorch's LayerNorm */
-
-/* Stops the program with the failing call and its status. */
-#define GPT_TRY(call)                                                                         \
-  do {                                                                                        \
-    qkv_status st_ = (call);                                                                  \
-    if (st_ != QKV_OK) {                                                                      \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, qkv_status_string(st_)); \
-      exit(1);                                                                                \
-    }                                                                                         \
-  } while (0)
 
 /* Returns the status of a failing call from the enclosing function. */
 #define GPT_CHECK(call)             \

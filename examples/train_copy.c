@@ -35,15 +35,15 @@ static int copy_model_save(const copy_model* m, const char* path) {
   unsigned char* buf;
   FILE* f;
   int ok;
-  COPY_TRY(copy_model_views(m, views, &n));
+  EXAMPLE_TRY(copy_model_views(m, views, &n));
   copy_model_config(m, config, sizeof config);
   meta[0].key = "format", meta[0].value = "pt"; /* what safetensors.torch.save_file writes */
   meta[1].key = "qkv.version", meta[1].value = qkv_version_string();
   meta[2].key = "qkv.model", meta[2].value = config;
-  COPY_TRY(qkv_safetensors_write(views, n, meta, 3, NULL, 0, &size)); /* the size */
+  EXAMPLE_TRY(qkv_safetensors_write(views, n, meta, 3, NULL, 0, &size)); /* the size */
   buf = (unsigned char*)malloc(size);
   if (!buf) return 0;
-  COPY_TRY(qkv_safetensors_write(views, n, meta, 3, buf, size, &size));
+  EXAMPLE_TRY(qkv_safetensors_write(views, n, meta, 3, buf, size, &size));
   f = fopen(path, "wb");
   ok = f && fwrite(buf, 1, size, f) == size;
   if (f && fclose(f) != 0) ok = 0;
@@ -81,11 +81,11 @@ static void make_batch(uint64_t* rng, int n, int32_t* ids, int32_t* targets) {
 /* Forward to logits for BATCH sequences (training fills the cache). */
 static void forward(const copy_model* m, buffers* w, int training) {
   size_t bad = 0;
-  COPY_TRY(qkv_embedding_forward(&m->emb, BATCH, COPY_T, 0, w->ids, m->params + m->off_tok, m->params + m->off_pos, w->x,
+  EXAMPLE_TRY(qkv_embedding_forward(&m->emb, BATCH, COPY_T, 0, w->ids, m->params + m->off_tok, m->params + m->off_pos, w->x,
                             COPY_D, &bad));
-  COPY_TRY(qkv_mha_forward(&m->attn, m->params + m->off_attn, BATCH, COPY_T, w->x, w->y, training, w->cache,
+  EXAMPLE_TRY(qkv_mha_forward(&m->attn, m->params + m->off_attn, BATCH, COPY_T, w->x, w->y, training, w->cache,
                       w->cache_bytes, w->fws, w->fws_bytes));
-  COPY_TRY(copy_head_forward(m, ROWS, w->y, w->logits));
+  EXAMPLE_TRY(copy_head_forward(m, ROWS, w->y, w->logits));
 }
 
 /* Accuracy of the copied halves over held-out sentences (teacher forcing). */
@@ -119,20 +119,20 @@ int main(int argc, char** argv) {
   int step, threads = 1;
   float loss = 0.0f;
 
-  COPY_TRY(copy_model_setup(&m));
+  EXAMPLE_TRY(copy_model_setup(&m));
   if (bf16) m.attn.compute_type = QKV_DTYPE_BF16;
-  COPY_TRY(qkv_get_num_threads(&threads));
+  EXAMPLE_TRY(qkv_get_num_threads(&threads));
   /* Parameters: nn.Linear-style init for the layer and head, N(0,1)-like
    * uniform for the embedding tables. */
-  COPY_TRY(qkv_init_uniform(m.params + m.off_tok, COPY_V * COPY_D, 1.0f, 1));
-  COPY_TRY(qkv_init_uniform(m.params + m.off_pos, COPY_T * COPY_D, 1.0f, 2));
-  COPY_TRY(qkv_mha_init(&m.attn, m.params + m.off_attn, 3));
-  COPY_TRY(qkv_init_uniform(m.params + m.off_head_w, COPY_D * COPY_V + COPY_V, 0.125f, 4));
+  EXAMPLE_TRY(qkv_init_uniform(m.params + m.off_tok, COPY_V * COPY_D, 1.0f, 1));
+  EXAMPLE_TRY(qkv_init_uniform(m.params + m.off_pos, COPY_T * COPY_D, 1.0f, 2));
+  EXAMPLE_TRY(qkv_mha_init(&m.attn, m.params + m.off_attn, 3));
+  EXAMPLE_TRY(qkv_init_uniform(m.params + m.off_head_w, COPY_D * COPY_V + COPY_V, 0.125f, 4));
 
-  COPY_TRY(qkv_mha_cache_size(&m.attn, BATCH, COPY_T, &w.cache_bytes));
-  COPY_TRY(qkv_mha_forward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.fws_bytes));
-  COPY_TRY(qkv_mha_backward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.bws_bytes));
-  COPY_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
+  EXAMPLE_TRY(qkv_mha_cache_size(&m.attn, BATCH, COPY_T, &w.cache_bytes));
+  EXAMPLE_TRY(qkv_mha_forward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.fws_bytes));
+  EXAMPLE_TRY(qkv_mha_backward_workspace_size(&m.attn, BATCH, COPY_T, threads, &w.bws_bytes));
+  EXAMPLE_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
   w.cache = malloc(w.cache_bytes);
   w.fws = malloc(w.fws_bytes);
   w.bws = malloc(w.bws_bytes);
@@ -154,19 +154,19 @@ int main(int argc, char** argv) {
     make_batch(&rng, BATCH, w.ids, w.targets);
     forward(&m, &w, 1);
     /* Loss and dlogits in one pass (in place), then the head: dW_head, db_head, dY. */
-    COPY_TRY(qkv_cross_entropy_forward_backward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, 1.0f, &loss,
+    EXAMPLE_TRY(qkv_cross_entropy_forward_backward(ROWS, COPY_V, w.logits, COPY_V, w.targets, COPY_IGNORE, 1.0f, &loss,
                                            w.logits, COPY_V));
-    COPY_TRY(qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, COPY_D, COPY_V, ROWS, 1.0f, w.y, COPY_D, w.logits, COPY_V, 1.0f,
+    EXAMPLE_TRY(qkv_sgemm(QKV_TRANS, QKV_NO_TRANS, COPY_D, COPY_V, ROWS, 1.0f, w.y, COPY_D, w.logits, COPY_V, 1.0f,
                   grads + m.off_head_w, COPY_V));
-    for (s = 0; s < ROWS; ++s) COPY_TRY(qkv_saxpy(COPY_V, 1.0f, w.logits + s * COPY_V, grads + m.off_head_b));
-    COPY_TRY(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, ROWS, COPY_D, COPY_V, 1.0f, w.logits, COPY_V, m.params + m.off_head_w,
+    for (s = 0; s < ROWS; ++s) EXAMPLE_TRY(qkv_saxpy(COPY_V, 1.0f, w.logits + s * COPY_V, grads + m.off_head_b));
+    EXAMPLE_TRY(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, ROWS, COPY_D, COPY_V, 1.0f, w.logits, COPY_V, m.params + m.off_head_w,
                   COPY_V, 0.0f, w.dy, COPY_D));
-    COPY_TRY(qkv_mha_backward(&m.attn, m.params + m.off_attn, BATCH, COPY_T, w.x, w.cache, w.cache_bytes, w.dy, w.dx,
+    EXAMPLE_TRY(qkv_mha_backward(&m.attn, m.params + m.off_attn, BATCH, COPY_T, w.x, w.cache, w.cache_bytes, w.dy, w.dx,
                          grads + m.off_attn, w.bws, w.bws_bytes));
-    COPY_TRY(qkv_embedding_backward(&m.emb, BATCH, COPY_T, 0, w.ids, w.dx, COPY_D, grads + m.off_tok, grads + m.off_pos,
+    EXAMPLE_TRY(qkv_embedding_backward(&m.emb, BATCH, COPY_T, 0, w.ids, w.dx, COPY_D, grads + m.off_tok, grads + m.off_pos,
                                &bad));
-    COPY_TRY(qkv_adamw_step(&opt, (uint64_t)step, m.count, m.params, grads, adam));
-    COPY_TRY(qkv_zero(grads, m.count));
+    EXAMPLE_TRY(qkv_adamw_step(&opt, (uint64_t)step, m.count, m.params, grads, adam));
+    EXAMPLE_TRY(qkv_zero(grads, m.count));
 
     loss_avg = step == 1 ? loss : 0.9 * loss_avg + 0.1 * loss;
     if (step % 10 == 0) {

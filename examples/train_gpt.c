@@ -206,8 +206,8 @@ static float evaluate(const gpt_model* m, const float* params, gpt_acts* a, cons
       const size_t w = i * a->B + b;
       set_window(a, b, val, windows > 1 ? w * span / (windows - 1) : 0);
     }
-    GPT_TRY(gpt_forward(m, params, a, 0, 0));
-    GPT_TRY(gpt_loss(m, a, &loss));
+    EXAMPLE_TRY(gpt_forward(m, params, a, 0, 0));
+    EXAMPLE_TRY(gpt_loss(m, a, &loss));
     sum += loss;
   }
   return (float)(sum / (double)batches);
@@ -244,15 +244,15 @@ static void generate(const gpt_model* m, const float* params, gpt_decoder* g, co
   if (!ids) return;
   for (i = 0; i < np; ++i) ids[n++] = (unsigned char)prompt[i];
   gpt_decoder_reset(m, g);
-  GPT_TRY(np <= T ? gpt_decode(m, params, g, ids, n) : gpt_recompute(m, params, g, ids + n - T, T));
+  EXAMPLE_TRY(np <= T ? gpt_decode(m, params, g, ids, n) : gpt_recompute(m, params, g, ids + n - T, T));
   for (s = 0; s < len; ++s) {
     ids[n] = sample_top_k(g->logits, m->cfg.vocab, 40, 0.8f, gpt_uniform(gpt_hash(seed ^ gpt_hash((uint64_t)s))));
     ++n;
     if (s + 1 == len) break;
     if (g->len < T && g->len + 1 == n)
-      GPT_TRY(gpt_decode(m, params, g, ids + n - 1, 1));
+      EXAMPLE_TRY(gpt_decode(m, params, g, ids + n - 1, 1));
     else
-      GPT_TRY(gpt_recompute(m, params, g, ids + (n > T ? n - T : 0), n > T ? T : n));
+      EXAMPLE_TRY(gpt_recompute(m, params, g, ids + (n > T ? n - T : 0), n > T ? T : n));
   }
   printf("  ---- \"%s\" ->\n  ", prompt);
   for (i = 0; i < n; ++i) {
@@ -282,8 +282,8 @@ int main(int argc, char** argv) {
   int threads = 1;
 
   if (!parse(argc, argv, &o)) return usage("bad or missing option value");
-  if (o.threads > 0) GPT_TRY(qkv_set_num_threads((int)o.threads));
-  GPT_TRY(qkv_get_num_threads(&threads));
+  if (o.threads > 0) EXAMPLE_TRY(qkv_set_num_threads((int)o.threads));
+  EXAMPLE_TRY(qkv_get_num_threads(&threads));
 
   /* Data: the last 10% of the bytes is the validation split. */
   if (!load_text(o.data, &txt)) {
@@ -307,8 +307,8 @@ int main(int argc, char** argv) {
   if (o.rms) cfg.norm = QKV_NORM_RMS;
   if (o.swiglu) cfg.ffn = QKV_FFN_SWIGLU;
   cfg.dropout = (float)o.dropout;
-  GPT_TRY(gpt_setup(&m, &cfg));
-  GPT_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
+  EXAMPLE_TRY(gpt_setup(&m, &cfg));
+  EXAMPLE_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
   params = (float*)malloc(m.count * sizeof(float));
   grads = (float*)calloc(m.count, sizeof(float));
   adam = (float*)calloc(adam_floats, sizeof(float));
@@ -325,8 +325,8 @@ int main(int argc, char** argv) {
     if (!has_adam) step = 0;
   }
   first_step = step;
-  GPT_TRY(gpt_acts_alloc(&m, &a, (size_t)o.batch, cfg.seq_len, 1, threads));
-  GPT_TRY(gpt_acts_alloc(&m, &ev, (size_t)o.batch, cfg.seq_len, 0, threads));
+  EXAMPLE_TRY(gpt_acts_alloc(&m, &a, (size_t)o.batch, cfg.seq_len, 1, threads));
+  EXAMPLE_TRY(gpt_acts_alloc(&m, &ev, (size_t)o.batch, cfg.seq_len, 0, threads));
   printf("model: %lu layers, d %lu, %lu heads, d_ff %lu, T %lu, %s, %s, tied head: %lu parameters (%.2f M)\n",
          (unsigned long)cfg.layers, (unsigned long)cfg.d_model, (unsigned long)cfg.heads, (unsigned long)cfg.d_ff,
          (unsigned long)cfg.seq_len, o.rms ? "RMSNorm" : "LayerNorm", o.swiglu ? "SwiGLU" : "GELU (tanh)",
@@ -361,11 +361,11 @@ int main(int argc, char** argv) {
       lr = o.lr * (o.min_lr_frac + (1.0 - o.min_lr_frac) * 0.5 * (1.0 + cos(3.141592653589793 * p)));
     }
     opt.lr = (float)lr;
-    GPT_TRY(gpt_forward(&m, params, &a, 1, (uint64_t)o.seed ^ gpt_hash(step)));
-    GPT_TRY(gpt_backward(&m, params, &a, grads, &loss));
-    GPT_TRY(qkv_clip_grad_norm(grads, m.count, 1.0f, &norm));
-    GPT_TRY(gpt_adamw_step(&m, &opt, step, params, grads, adam));
-    GPT_TRY(qkv_zero(grads, m.count));
+    EXAMPLE_TRY(gpt_forward(&m, params, &a, 1, (uint64_t)o.seed ^ gpt_hash(step)));
+    EXAMPLE_TRY(gpt_backward(&m, params, &a, grads, &loss));
+    EXAMPLE_TRY(qkv_clip_grad_norm(grads, m.count, 1.0f, &norm));
+    EXAMPLE_TRY(gpt_adamw_step(&m, &opt, step, params, grads, adam));
+    EXAMPLE_TRY(qkv_zero(grads, m.count));
     loss_ema = step == first_step + 1 ? loss : 0.9 * loss_ema + 0.1 * loss;
     elapsed = now_s() - t0;
 
@@ -404,7 +404,7 @@ int main(int argc, char** argv) {
     static const char* const prompts[] = {"The ", "Q: ", "A man ", "Life is ", "You will "};
     gpt_decoder g;
     long i;
-    GPT_TRY(gpt_decoder_alloc(&m, &g));
+    EXAMPLE_TRY(gpt_decoder_alloc(&m, &g));
     printf("samples (temperature 0.8, top-k 40, KV cache of %lu tokens):\n", (unsigned long)cfg.seq_len);
     for (i = 0; i < o.samples; ++i)
       generate(&m, params, &g, prompts[i % 5], o.sample_len, gpt_hash((uint64_t)o.seed + 1000 + (uint64_t)i));

@@ -145,13 +145,17 @@ TEST_CASE("attention backward scale_rows is one multiply per element and zeroes 
   for (qkv_isa isa : qkv_test::runnable_isas()) {
     INFO("isa " << qkv_isa_name(isa));
     const attn_bwd_kernels& t = qkv::kern::attn_bwd_for(isa);
+    // Emulated runs (small tests) keep every size, one odd ld and two scales.
+    const bool small = qkv_test::small_tests();
     for (std::size_t rows : kRows)
       for (std::size_t cols : kSizes)
         for (std::size_t cols_pad : {cols, cols + 1, round_up(cols, qkv::kern::kAttnBwdPad)})
           // ld: tight, odd, a [B,T,H,d] token stride (12 heads of 64).
           for (std::size_t ld : {cols, cols + 5, std::size_t(768)})
             for (std::size_t ld_dst : {cols_pad, cols_pad + 3})
-              for (float scale : {0.125f, 0.57735026f, 1.f, -2.5f})
+              for (float scale : {0.125f, 0.57735026f, 1.f, -2.5f}) {
+                if (small && (ld == cols || ld_dst == cols_pad || scale == 0.125f || scale == 1.f)) continue;
                 check_scale_rows(t, rows, cols, cols_pad, ld, ld_dst, scale);
+              }
   }
 }

@@ -62,9 +62,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: gpt_tool DIR\n");
     return 2;
   }
-  GPT_TRY(gpt_setup(&m, &cfg));
+  EXAMPLE_TRY(gpt_setup(&m, &cfg));
   d = cfg.d_model, H = cfg.d_ff;
-  GPT_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
+  EXAMPLE_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
   params = (float*)malloc(m.count * sizeof(float));
   grads = (float*)calloc(m.count, sizeof(float));
   adam = (float*)calloc(adam_floats, sizeof(float));
@@ -91,28 +91,28 @@ int main(int argc, char** argv) {
     params[m.off_lnf_g + i] = 1.0f + 0.1f * gpt_normal(99, i);
     params[m.off_lnf_b + i] = 0.1f * gpt_normal(98, i);
   }
-  GPT_TRY(gpt_acts_alloc(&m, &a, B, T, 1, 1));
+  EXAMPLE_TRY(gpt_acts_alloc(&m, &a, B, T, 1, 1));
   for (i = 0; i < (size_t)B * T; ++i) {
     a.ids[i] = (int32_t)(gpt_hash(1000 + i) % cfg.vocab);
     a.targets[i] = (int32_t)(gpt_hash(5000 + i) % cfg.vocab);
   }
-  GPT_TRY(gpt_forward(&m, params, &a, 1, 0));
+  EXAMPLE_TRY(gpt_forward(&m, params, &a, 1, 0));
   memcpy(logits, a.logits, (size_t)B * T * cfg.vocab * sizeof(float));
   { /* Sequence 0 again through the KV caches: a prefill of 5 tokens, then one at a time. */
     gpt_decoder g;
     float* dec = (float*)malloc((T - 4) * cfg.vocab * sizeof(float));
     size_t t;
     if (!dec) return 1;
-    GPT_TRY(gpt_decoder_alloc(&m, &g));
+    EXAMPLE_TRY(gpt_decoder_alloc(&m, &g));
     for (t = 4; t < T; ++t) {
-      GPT_TRY(gpt_decode(&m, params, &g, a.ids + (t == 4 ? 0 : t), t == 4 ? 5 : 1));
+      EXAMPLE_TRY(gpt_decode(&m, params, &g, a.ids + (t == 4 ? 0 : t), t == 4 ? 5 : 1));
       memcpy(dec + (t - 4) * cfg.vocab, g.logits, cfg.vocab * sizeof(float));
     }
     if (!save(argv[1], "decode_logits.bin", dec, (T - 4) * cfg.vocab * sizeof(float))) return 1;
     gpt_decoder_free(&m, &g);
     free(dec);
   }
-  GPT_TRY(gpt_backward(&m, params, &a, grads, &loss));
+  EXAMPLE_TRY(gpt_backward(&m, params, &a, grads, &loss));
   if (!save(argv[1], "ids.bin", a.ids, (size_t)B * T * sizeof(int32_t)) ||
       !save(argv[1], "targets.bin", a.targets, (size_t)B * T * sizeof(int32_t)) ||
       !save(argv[1], "params.bin", params, m.count * sizeof(float)) ||
@@ -120,9 +120,9 @@ int main(int argc, char** argv) {
       !save(argv[1], "grads.bin", grads, m.count * sizeof(float)))
     return 1;
   opt.lr = 1e-3f, opt.beta1 = 0.9f, opt.beta2 = 0.95f, opt.eps = 1e-8f, opt.weight_decay = 0.1f;
-  GPT_TRY(gpt_adamw_step(&m, &opt, 1, params, grads, adam));
+  EXAMPLE_TRY(gpt_adamw_step(&m, &opt, 1, params, grads, adam));
   if (!save(argv[1], "adam1.bin", params, m.count * sizeof(float))) return 1;
-  GPT_TRY(gpt_adamw_step(&m, &opt, 2, params, grads, adam));
+  EXAMPLE_TRY(gpt_adamw_step(&m, &opt, 2, params, grads, adam));
   if (!save(argv[1], "adam2.bin", params, m.count * sizeof(float))) return 1;
 
   snprintf(path, sizeof path, "%s/loss.txt", argv[1]);
