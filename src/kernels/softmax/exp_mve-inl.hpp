@@ -17,18 +17,21 @@ namespace qkv::kern {
 namespace {
 
 // e^r on the reduced range, Horner, fused: p = c6*r + c5, p = p*r + c4, ...
+// VFMAS (p*r + c, c a core register): no vector register per constant.
 inline float32x4_t exp_poly_mve(float32x4_t r) noexcept {
-  float32x4_t p = vfmaq_n_f32(vdupq_n_f32(expc::kC5), r, expc::kC6);
-  p = vfmaq_f32(vdupq_n_f32(expc::kC4), p, r);
-  p = vfmaq_f32(vdupq_n_f32(expc::kC3), p, r);
-  p = vfmaq_f32(vdupq_n_f32(expc::kC2), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-  return vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  float32x4_t p = vfmasq_n_f32(vdupq_n_f32(expc::kC6), r, expc::kC5);
+  p = vfmasq_n_f32(p, r, expc::kC4);
+  p = vfmasq_n_f32(p, r, expc::kC3);
+  p = vfmasq_n_f32(p, r, expc::kC2);
+  p = vfmasq_n_f32(p, r, 1.0f);
+  return vfmasq_n_f32(p, r, 1.0f);
 }
 
-// p * 2^n, t = n + kRound: t's low bits shifted into the exponent field.
-inline float32x4_t exp_scale_mve(float32x4_t x, float32x4_t t) noexcept {
-  const float32x4_t n = vsubq_f32(t, vdupq_n_f32(expc::kRound));
+// t = x*log2(e) + kRound (fused), then p * 2^n: n = t - kRound, t's low
+// bits shifted into the exponent field.
+inline float32x4_t exp_core_mve(float32x4_t x) noexcept {
+  const float32x4_t t = vfmasq_n_f32(vdupq_n_f32(expc::kLog2e), x, expc::kRound);
+  const float32x4_t n = vsubq_n_f32(t, expc::kRound);
   float32x4_t r = vfmaq_n_f32(x, n, -expc::kLn2Hi);
   r = vfmaq_n_f32(r, n, -expc::kLn2Lo);
   const float32x4_t two_n = vreinterpretq_f32_s32(vshlq_n_s32(vreinterpretq_s32_f32(t), 23));
@@ -39,20 +42,18 @@ inline float32x4_t exp_scale_mve(float32x4_t x, float32x4_t t) noexcept {
 // "x < c" is written c > x: MVE's VCMP lt (and le) condition holds for an
 // unordered pair, gt (and ge, eq) does not, so NaN is never selected away.
 inline float32x4_t exp_mve(float32x4_t x) noexcept {
-  const float32x4_t t = vfmaq_n_f32(vdupq_n_f32(expc::kRound), x, expc::kLog2e);
-  float32x4_t y = exp_scale_mve(x, t);
-  y = vpselq_f32(vdupq_n_f32(0.0f), y, vcmpgtq_f32(vdupq_n_f32(expc::kMinArg), x));
-  return vpselq_f32(vdupq_n_f32(__builtin_huge_valf()), y, vcmpgtq_n_f32(x, expc::kMaxArg));
+  float32x4_t y = exp_core_mve(x);
+  y = vdupq_m_n_f32(y, 0.0f, vcmpgtq_f32(vdupq_n_f32(expc::kMinArg), x));
+  return vdupq_m_n_f32(y, __builtin_huge_valf(), vcmpgtq_n_f32(x, expc::kMaxArg));
 }
 
 // e^x for x <= 0: x clamped at -88 makes 2^n exactly +0 (n = -127), so
 // everything below -87.33 and -inf give 0 without selects on the result.
-// The clamp is a gt compare and select, not VMAXNM (which would turn NaN
-// into -88): NaN propagates, as in exp_nonpos_f32.
+// The clamp is a gt compare and a merging VDUP, not VMAXNM (which would turn
+// NaN into -88): NaN propagates, as in exp_nonpos_f32.
 inline float32x4_t exp_nonpos_mve(float32x4_t x) noexcept {
-  x = vpselq_f32(vdupq_n_f32(-88.0f), x, vcmpgtq_f32(vdupq_n_f32(-88.0f), x));
-  const float32x4_t t = vfmaq_n_f32(vdupq_n_f32(expc::kRound), x, expc::kLog2e);
-  return exp_scale_mve(x, t);
+  x = vdupq_m_n_f32(x, -88.0f, vcmpgtq_f32(vdupq_n_f32(-88.0f), x));
+  return exp_core_mve(x);
 }
 
 }  // namespace

@@ -10,23 +10,23 @@ namespace {
 
 constexpr std::size_t W = kMveW;
 
+// Loops count whole vectors down with the pointers moving (a low-overhead
+// loop with post-incremented loads), then at most one predicated vector.
 float dot_f32_mve(std::size_t n, const float* x, const float* y) {
   mve_f32 s = vdupq_n_f32(0.0f);
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) s = vfmaq_f32(s, vldrwq_f32(x + i), vldrwq_f32(y + i));
-  if (i < n) {
-    const mve_pred16_t p = vctp32q(static_cast<uint32_t>(n - i));
-    s = vfmaq_m_f32(s, vldrwq_z_f32(x + i, p), vldrwq_z_f32(y + i, p), p);
+  for (std::size_t q = n / W; q; --q, x += W, y += W) s = vfmaq_f32(s, vldrwq_f32(x), vldrwq_f32(y));
+  if (n % W) {
+    const mve_pred16_t p = vctp32q(static_cast<uint32_t>(n % W));
+    s = vfmaq_m_f32(s, vldrwq_z_f32(x, p), vldrwq_z_f32(y, p), p);
   }
   return (vgetq_lane_f32(s, 0) + vgetq_lane_f32(s, 1)) + (vgetq_lane_f32(s, 2) + vgetq_lane_f32(s, 3));
 }
 
 void axpy_f32_mve(std::size_t n, float alpha, const float* x, float* y) {
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) vstrwq_f32(y + i, vfmaq_n_f32(vldrwq_f32(y + i), vldrwq_f32(x + i), alpha));
-  if (i < n) {
-    const mve_pred16_t p = vctp32q(static_cast<uint32_t>(n - i));
-    vstrwq_p_f32(y + i, vfmaq_n_f32(vldrwq_z_f32(y + i, p), vldrwq_z_f32(x + i, p), alpha), p);
+  for (std::size_t q = n / W; q; --q, x += W, y += W) vstrwq_f32(y, vfmaq_n_f32(vldrwq_f32(y), vldrwq_f32(x), alpha));
+  if (n % W) {
+    const mve_pred16_t p = vctp32q(static_cast<uint32_t>(n % W));
+    vstrwq_p_f32(y, vfmaq_n_f32(vldrwq_z_f32(y, p), vldrwq_z_f32(x, p), alpha), p);
   }
 }
 
