@@ -60,17 +60,22 @@ void gemm_f32_3x8_strided_mve(std::size_t m, std::size_t n, std::size_t kc, floa
 
 // Unpacked C = alpha*op(A)*op(B) + beta*C: 3 x 8 tiles over op(A) and op(B)
 // in place (B's rows, or B^T's columns gathered), edges predicated.
+// A gathered B^T takes a register for its offsets: 2 x 8 tiles there (4
+// accumulators), the same operations per element as 3 x 8.
 void direct_mve(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                 std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  const std::size_t mr = tb ? 2 : kMR;
   for (std::size_t j = 0; j < N; j += kNR) {
     const std::size_t n = N - j < kNR ? N - j : kNR;
-    for (std::size_t i = 0; i < M; i += kMR) {
-      const std::size_t m = M - i < kMR ? M - i : kMR;
+    for (std::size_t i = 0; i < M; i += mr) {
+      const std::size_t m = M - i < mr ? M - i : mr;
       const float* ai = A + i * a_rs;
       float* cij = C + i * ldc + j;
-      if (tb)
-        corner(m, n, K, alpha, ai, a_rs, a_cs, mve_gather_b<kNV>(B + j * ldb, ldb, n), beta, cij, ldc);
+      if (tb && n == kNR)
+        corner(m, n, K, alpha, ai, a_rs, a_cs, mve_gather_b<kNV, false>(B + j * ldb, ldb, n), beta, cij, ldc);
+      else if (tb)
+        corner(m, n, K, alpha, ai, a_rs, a_cs, mve_gather_b<kNV, true>(B + j * ldb, ldb, n), beta, cij, ldc);
       else
         gemm_f32_3x8_strided_mve(m, n, K, alpha, ai, a_rs, a_cs, B + j, ldb, beta, cij, ldc);
     }

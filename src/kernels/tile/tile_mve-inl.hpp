@@ -54,22 +54,27 @@ struct mve_masked_io {
 };
 
 // B transposed, read in place: op(B)(k, j) = b[j*ldb + k], vector v of row k
-// gathered from columns j = 4v..4v+3 (VLDRW gather, shifted offsets j*ldb),
-// lanes past n masked. Offsets are 32-bit: j*ldb < 2^32.
-template <std::size_t NV>
+// gathered from columns j = 4v..4v+3 (VLDRW gather, shifted offsets
+// 0, ldb, 2 ldb, 3 ldb from the base b + 4v*ldb + k: one offset register for
+// every v, so a 3 x 2 tile still fits the eight Q registers), lanes past n
+// masked (Masked: whole vectors need no VPST). Offsets are 32-bit:
+// 3*ldb < 2^32.
+template <std::size_t NV, bool Masked>
 struct mve_gather_b {
   const float* b;
-  uint32x4_t off[NV];
+  std::size_t vstep;  // 4*ldb: from one vector's columns to the next's
+  uint32x4_t off;
   mve_pred16_t p[NV];
-  mve_gather_b(const float* b_, std::size_t ldb, std::size_t n) : b(b_) {
-    const uint32x4_t lane = vidupq_n_u32(0, 1);
-    for (std::size_t v = 0; v < NV; ++v) {
-      off[v] = vmulq_n_u32(vaddq_n_u32(lane, static_cast<uint32_t>(v * kMveW)), static_cast<uint32_t>(ldb));
+  mve_gather_b(const float* b_, std::size_t ldb, std::size_t n)
+      : b(b_), vstep(kMveW * ldb), off(vmulq_n_u32(vidupq_n_u32(0, 1), static_cast<uint32_t>(ldb))) {
+    for (std::size_t v = 0; v < NV; ++v)
       p[v] = vctp32q(n > v * kMveW ? static_cast<uint32_t>(n - v * kMveW) : 0u);
-    }
   }
   mve_f32 operator()(std::size_t k, std::size_t v) const {
-    return vldrwq_gather_shifted_offset_z_f32(b + k, off[v], p[v]);
+    if constexpr (Masked)
+      return vldrwq_gather_shifted_offset_z_f32(b + v * vstep + k, off, p[v]);
+    else
+      return vldrwq_gather_shifted_offset_f32(b + v * vstep + k, off);
   }
 };
 
