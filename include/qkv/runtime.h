@@ -37,7 +37,7 @@ typedef enum qkv_isa {
   QKV_ISA_NEON64_BF16 = 8,
   /** Armv8.1-M Helium (MVE) with floating point (Cortex-M55, Cortex-M85):
    *  hand-written fp32 kernels (GEMM, the fused attention's inner loops,
-   *  softmax, the optimizers, dot/axpy, bf16 conversions) with tail predication; the other
+   *  softmax, the optimizers, dot/axpy, bf16/fp16 conversions) with tail predication; the other
    *  modules are the scalar set's. Compile-time only: a bare-metal image
    *  built for such a core (__ARM_FEATURE_MVE with its floating-point bit)
    *  has it and runs it by default. */
