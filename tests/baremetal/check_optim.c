@@ -50,7 +50,8 @@ static void check_sgd(const bufs* s, const qkv_sgd_config* cfg, size_t n) {
      * 8 u per step. */
     qkv_check_close("sgd params", s->p, s->wp, n, 8.0 * (double)t * QKV_CHECK_FLT_U,
                     max_abs(s->wp, n) + (double)cfg->lr * max_abs(s->dir, n));
-    if (floats) qkv_check_close("sgd buf", s->state, s->wbuf, n, 8.0 * (double)t * QKV_CHECK_FLT_U, max_abs(s->wbuf, n));
+    if (floats)
+      qkv_check_close("sgd buf", s->state, s->wbuf, n, 8.0 * (double)t * QKV_CHECK_FLT_U, max_abs(s->wbuf, n));
   }
   /* Split invariance, step 2 from the state above (buffer read). */
   qkv_check_fill(s->g, n, -1.0f, 1.0f, (unsigned)(91 + n));
@@ -116,7 +117,8 @@ static void check_adamw(const bufs* s, size_t n) {
       QKV_CHECK_STATUS(qkv_adamw_step(&cfg, 4, n - cut, s->p2 + cut, s->g + cut, st + 2 * cut), QKV_OK);
       QKV_CHECK(same_bits(whole, s->p2, n));
       QKV_CHECK(same_bits(ws, st, cut) && same_bits(ws + n, st + cut, cut));
-      QKV_CHECK(same_bits(ws + cut, st + 2 * cut, n - cut) && same_bits(ws + n + cut, st + 2 * cut + (n - cut), n - cut));
+      QKV_CHECK(same_bits(ws + cut, st + 2 * cut, n - cut) &&
+                same_bits(ws + n + cut, st + 2 * cut + (n - cut), n - cut));
     }
   }
 }

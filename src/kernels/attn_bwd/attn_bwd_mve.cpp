@@ -28,7 +28,8 @@ void attn_gemm_f32_mve(std::size_t m, std::size_t n, std::size_t k, const float*
                        const float* b, std::size_t ldb, float* c, std::size_t ldc, int acc) {
   for (std::size_t j = 0; j < n; j += kNr) {
     std::size_t r = 0;
-    for (; r + kMveMr <= m; r += kMveMr) gemm_tile<kMveMr>(k, a + r * ar, ar, ac, b + j, ldb, c + r * ldc + j, ldc, acc);
+    for (; r + kMveMr <= m; r += kMveMr)
+      gemm_tile<kMveMr>(k, a + r * ar, ar, ac, b + j, ldb, c + r * ldc + j, ldc, acc);
     if (m - r == 2) gemm_tile<2>(k, a + r * ar, ar, ac, b + j, ldb, c + r * ldc + j, ldc, acc);
     if (m - r == 1) gemm_tile<1>(k, a + r * ar, ar, ac, b + j, ldb, c + r * ldc + j, ldc, acc);
   }

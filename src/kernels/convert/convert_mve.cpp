@@ -17,7 +17,8 @@ constexpr std::size_t W = kMveW;
 
 // util::f32_bits_to_bf16 on four lanes.
 inline uint32x4_t bf16_of(uint32x4_t u) {
-  const uint32x4_t rounded = vshrq_n_u32(vaddq_u32(vaddq_n_u32(u, 0x7fffu), vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1u))), 16);
+  const uint32x4_t low = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1u));
+  const uint32x4_t rounded = vshrq_n_u32(vaddq_u32(vaddq_n_u32(u, 0x7fffu), low), 16);
   const uint32x4_t quiet = vorrq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(0x40u));
   const mve_pred16_t nan = vcmphiq_n_u32(vandq_u32(u, vdupq_n_u32(0x7fffffffu)), 0x7f800000u);
   return vpselq_u32(quiet, rounded, nan);
