@@ -17,6 +17,25 @@ if(QKV_SIMD)
     set(QKV_ISAS neon)
   endif()
 endif()
+# Helium (MVE) with floating point: a compile-time set, hand-written with
+# arm_mve.h (xsimd has no MVE), built whenever the target's own flags enable
+# MVE-F (-mcpu=cortex-m55, cortex-m85): the baseline already assumes it, so
+# its files need no extra flags. QKV_MVE=OFF leaves the scalar set alone.
+option(QKV_MVE "Build the Helium (MVE) kernel set when the target has MVE with floating point" ON)
+set(QKV_XSIMD_ISAS ${QKV_ISAS})
+if(QKV_MVE AND _proc MATCHES "^arm")
+  include(CheckCXXSourceCompiles)
+  check_cxx_source_compiles("
+#if !defined(__ARM_FEATURE_MVE) || !(__ARM_FEATURE_MVE & 2)
+#error no MVE-F
+#endif
+#include <arm_mve.h>
+float32x4_t qkv_mve_probe(float32x4_t a) { return vfmaq_f32(a, a, a); }
+int main() { return 0; }" QKV_TARGET_HAS_MVEF)
+  if(QKV_TARGET_HAS_MVEF)
+    list(APPEND QKV_ISAS mve)
+  endif()
+endif()
 set(QKV_IS_I686 OFF)
 if(_proc MATCHES "^(i[3-6]86|x86)$")
   set(QKV_IS_I686 ON)
@@ -58,6 +77,7 @@ function(qkv_isa_flags isa out)
   elseif(isa STREQUAL "neon64_bf16")
     list(APPEND f -march=armv8.2-a+dotprod+bf16+i8mm)
   endif()
+  # mve: nothing beyond -O2 (the target's -mcpu enables it everywhere).
   set(${out} ${f} PARENT_SCOPE)
 endfunction()
 
@@ -66,7 +86,7 @@ message(STATUS "qkv: kernel sets: scalar ${QKV_ISAS}; OpenMP ${QKV_OPENMP}; bare
 # xsimd is header-only and private to the kernel translation units. Its
 # headers are reached through a link farm so that cross compilers that do not
 # search /usr/include (and must not be given -I/usr/include) still find them.
-if(QKV_ISAS)
+if(QKV_XSIMD_ISAS)
   find_path(QKV_XSIMD_INCLUDE_DIR xsimd/xsimd.hpp
             PATHS /usr/include /usr/local/include NO_CMAKE_FIND_ROOT_PATH)
   if(NOT QKV_XSIMD_INCLUDE_DIR)

@@ -158,6 +158,14 @@ TEST_CASE("dispatch: ARM decisions from made-up CPUs", "[isa][dispatch]") {
   CHECK(qd::pick(f::kFp, kAarch64) == QKV_ISA_SCALAR);
   CHECK(qd::pick(kArmv8, kArmv7) == QKV_ISA_SCALAR);
   CHECK(qd::pick(kCortexA7, kAarch64) == QKV_ISA_SCALAR);
+  // Helium (Cortex-M55: the MVE-F bit its image assumes): mve; the bit never
+  // allows another set, nor another CPU's features mve.
+  const qd::isa_set m55_build = qd::isa_bit(QKV_ISA_SCALAR) | qd::isa_bit(QKV_ISA_MVE);
+  CHECK(qd::pick(f::kMvef, m55_build) == QKV_ISA_MVE);
+  CHECK(qd::pick(0, m55_build) == QKV_ISA_SCALAR);  // Cortex-M4/M7
+  CHECK(qd::pick(f::kMvef, qd::isa_bit(QKV_ISA_SCALAR)) == QKV_ISA_SCALAR);  // built with QKV_MVE=OFF
+  CHECK(qd::pick(f::kMvef, kX86 | kArmv7 | kAarch64) == QKV_ISA_SCALAR);
+  CHECK(qd::pick(kNeoverseV1 | kCortexA7 | kZen4, m55_build) == QKV_ISA_SCALAR);
   // Everything compiled, everything present: the preference order decides.
   CHECK(qd::pick(~qd::feature_set{0}, kEvery) == qd::kPreference[0]);
   CHECK(qd::pick(kArmv8 | kCortexA7, kEvery) == QKV_ISA_NEON64);

@@ -35,13 +35,20 @@ typedef enum qkv_isa {
    *  V1/N2/V2, Cortex-A510/A710/X2 and later, Apple M2 and later): the fp32
    *  kernels are neon64's; bf16 GEMMs use BFDOT, int8 GEMMs SMMLA. */
   QKV_ISA_NEON64_BF16 = 8,
-  QKV_ISA_COUNT = 9   /**< number of values above; not an ISA */
+  /** Armv8.1-M Helium (MVE) with floating point (Cortex-M55, Cortex-M85):
+   *  hand-written fp32 kernels (GEMM, the fused attention's inner loops,
+   *  softmax, the optimizers, dot/axpy, bf16/fp16 conversions) with tail predication; the other
+   *  modules are the scalar set's. Compile-time only: a bare-metal image
+   *  built for such a core (__ARM_FEATURE_MVE with its floating-point bit)
+   *  has it and runs it by default. */
+  QKV_ISA_MVE = 9,
+  QKV_ISA_COUNT = 10  /**< number of values above; not an ISA */
 } qkv_isa;
 
 QKV_EXTERN_C_BEGIN
 
 /** @return the lower-case name of @p isa ("scalar", "sse2", "avx2", "avx512",
- *  "neon", "neon64", "avx512_bf16", "neon64_dot", "neon64_bf16"), or
+ *  "neon", "neon64", "avx512_bf16", "neon64_dot", "neon64_bf16", "mve"), or
  *  "unknown". Never fails; constant lookup.
  *  @param[in] isa  any value, also one outside the enum. */
 QKV_API const char* qkv_isa_name(qkv_isa isa);

@@ -80,6 +80,9 @@ bool compiled(qkv_isa isa) noexcept {
 #ifdef QKV_HAVE_NEON64_BF16
     case QKV_ISA_NEON64_BF16: return true;
 #endif
+#ifdef QKV_HAVE_MVE
+    case QKV_ISA_MVE: return true;
+#endif
     default: return false;
   }
 }

@@ -56,6 +56,9 @@ constexpr feature_set kF16c = 1u << 24;
 // BFMMLA) and half-precision arithmetic (FPHP scalar, ASIMDHP vector).
 constexpr feature_set kAsimddp = 1u << 25, kI8mm = 1u << 26, kBf16 = 1u << 27, kFphp = 1u << 28,
                       kAsimdhp = 1u << 29;
+// Armv8.1-M Helium with floating point (MVE-F: Cortex-M55, M85). No OS
+// reports it: a bare-metal image assumes it from its -mcpu (assumed_features).
+constexpr feature_set kMvef = 1u << 30;
 
 // The x86 sets nest, each assuming all the one before it does.
 constexpr feature_set kSse2Level = kMmx | kSse | kSse2;
@@ -92,12 +95,15 @@ inline constexpr feature_set kRequiredFeatures[QKV_ISA_COUNT] = {
     /* neon64_bf16: -march=armv8.2-a+dotprod+bf16+i8mm (no +fp16: half-precision
        arithmetic is not assumed, so a CPU without it still runs the set) */
     feature::kNeon64Bf16Level,
+    /* mve: the Cortex-M55 baseline itself (-mcpu=cortex-m55: MVE integer and
+       floating point); the per-file flags add nothing */
+    feature::kMvef,
 };
 
 // Best first: the order best() and pick() try the sets in.
 inline constexpr qkv_isa kPreference[] = {QKV_ISA_AVX512_BF16, QKV_ISA_AVX512,     QKV_ISA_AVX2,
                                           QKV_ISA_SSE2,        QKV_ISA_NEON64_BF16, QKV_ISA_NEON64_DOT,
-                                          QKV_ISA_NEON64,      QKV_ISA_NEON};
+                                          QKV_ISA_NEON64,      QKV_ISA_NEON,        QKV_ISA_MVE};
 
 // Can a CPU reporting `cpu` run kernel set `isa`? (false outside the enum)
 constexpr bool allows(feature_set cpu, qkv_isa isa) noexcept {
@@ -215,6 +221,9 @@ constexpr feature_set assumed_features() noexcept {
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC)
   f |= feature::kAsimdhp;
+#endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+  f |= feature::kMvef;  // bit 1: the floating-point instructions
 #endif
   return f;
 }

@@ -4,7 +4,8 @@
 namespace qkv::dispatch {
 namespace {
 constexpr const char* kNames[QKV_ISA_COUNT] = {"scalar", "sse2",        "avx2",       "avx512",     "neon",
-                                               "neon64", "avx512_bf16", "neon64_dot", "neon64_bf16"};
+                                               "neon64", "avx512_bf16", "neon64_dot", "neon64_bf16",
+                                               "mve"};
 
 // Not strcmp: on bare metal the library links against libm alone.
 bool same(const char* a, const char* b) noexcept {

@@ -2,7 +2,7 @@
 /* Attention area: qkv_sdpa_forward (output and log-sum-exp) and
  * qkv_sdpa_backward against the double-precision reference and its error
  * scales (tests/ref/ref_attention.h), on small shapes (one batch, two heads,
- * a handful of tokens, d 4), causal and not, q_len equal to, shorter and
+ * 1 to 17 tokens, d 5, v_dim 2, 3 or 5), causal and not, q_len equal to, shorter and
  * longer than kv_len (causal rows that see no key), mixed layouts ([B,T,H,d]
  * queries, [B,H,T,d] keys, padded values), default and explicit scale, every
  * algorithm, multi-query (head stride 0) in the forward, and the workspace
@@ -14,8 +14,8 @@
 
 #define B 1
 #define H 2
-#define TMAX 6
-#define DMAX 4
+#define TMAX 17
+#define DMAX 5
 #define BUF 256 /* floats per tensor buffer: >= B*H*TMAX*(DMAX+1) */
 #define WS_FLOATS 24576 /* 96 KiB of workspace, checked against the queries */
 
@@ -156,7 +156,9 @@ static void run_case(qkv_sdpa_desc* d, float* q, float* k, float* v, float* dout
 }
 
 void qkv_check_attention(void) {
-  static const size_t lens[][2] = {{5, 5}, {3, 6}, {6, 3}, {1, 4}};
+  /* Odd sizes around the kernels' tiles and vectors (Helium: 3 keys or
+   * features x 8 queries, 4 lanes), q_len above and below kv_len. */
+  static const size_t lens[][2] = {{5, 5}, {3, 6}, {6, 3}, {1, 4}, {13, 17}, {17, 7}};
   qkv_isa isas[QKV_ISA_COUNT];
   const int nisa = qkv_check_isas(isas);
   float* q = qkv_check_alloc(BUF);
@@ -196,7 +198,7 @@ void qkv_check_attention(void) {
       for (causal = 0; causal < 2; ++causal)
         for (algo = 0; algo < 3; ++algo) {
           qkv_sdpa_desc d = {0};
-          const size_t tq = lens[li][0], tk = lens[li][1], hd = DMAX, vd = li == 1 ? 3 : 0;
+          const size_t tq = lens[li][0], tk = lens[li][1], hd = DMAX, vd = li == 1 ? 3 : li == 4 ? 2 : 0;
           const size_t vdim = vd ? vd : hd;
           d.batch = B;
           d.heads = H;

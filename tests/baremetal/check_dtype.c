@@ -2,7 +2,9 @@
 /* Dtype area: qkv_convert on values whose bf16 / fp16 bits are known (ties,
  * the fp16 overflow threshold, subnormals, NaN), round trips, and q8_0
  * quantization within |x - q d| <= d/2, under every runnable ISA; a NaN is
- * QKV_ERR_NOT_FINITE with nothing written. Kept small for emulated runs. */
+ * QKV_ERR_NOT_FINITE with nothing written; every fp16/bf16 value and 65536
+ * fp32 patterns through each ISA against the scalar table's bits. Kept small
+ * for emulated runs. */
 #include <stdint.h>
 #include <string.h>
 
@@ -14,6 +16,45 @@ static float from_bits(uint32_t u) {
   float f;
   memcpy(&f, &u, sizeof f);
   return f;
+}
+
+/* The contract of the conversions is the scalar table's bits (util/half.hpp):
+ * every fp16 and bf16 value, and 65536 fp32 patterns spread over every sign,
+ * exponent and the low mantissa bits (ties, subnormals, NaN payloads), through
+ * each ISA against scalar, in chunks of CH. */
+#define CH 1024
+static void sweep(const qkv_isa* isas, int nisa, float* f, float* f_ref, uint16_t* h, uint16_t* h_ref) {
+  unsigned c, i;
+  int k;
+  size_t bad = 0;
+  for (c = 0; c < 65536u / CH; ++c) {
+    for (i = 0; i < CH; ++i) {
+      const uint32_t j = c * CH + i;
+      const uint32_t u = (j << 16) | ((j * 7919u) & 0xffffu);
+      h_ref[i] = (uint16_t)j;
+      memcpy(&f_ref[i], &u, sizeof u);
+    }
+    for (k = 0; k < nisa; ++k) {
+      int t;
+      for (t = 0; t < 2; ++t) { /* fp16, then bf16 */
+        const qkv_dtype dt = t ? QKV_DTYPE_BF16 : QKV_DTYPE_F16;
+        float want_f[CH];
+        uint16_t want_h[CH];
+        QKV_CHECK_STATUS(qkv_set_isa(QKV_ISA_SCALAR), QKV_OK);
+        QKV_CHECK_STATUS(qkv_convert(CH, dt, h_ref, QKV_DTYPE_F32, want_f), QKV_OK);
+        QKV_CHECK_STATUS(qkv_convert(CH, QKV_DTYPE_F32, f_ref, dt, want_h), QKV_OK);
+        QKV_CHECK_STATUS(qkv_set_isa(isas[k]), QKV_OK);
+        /* Odd lengths from odd offsets: tails and unaligned starts too. */
+        QKV_CHECK_STATUS(qkv_convert(CH - 1, dt, h_ref + 1, QKV_DTYPE_F32, f + 1), QKV_OK);
+        QKV_CHECK_STATUS(qkv_convert(1, dt, h_ref, QKV_DTYPE_F32, f), QKV_OK);
+        QKV_CHECK_STATUS(qkv_convert(CH - 3, QKV_DTYPE_F32, f_ref + 3, dt, h + 3), QKV_OK);
+        QKV_CHECK_STATUS(qkv_convert(3, QKV_DTYPE_F32, f_ref, dt, h), QKV_OK);
+        bad += memcmp(f, want_f, sizeof want_f) != 0;
+        bad += memcmp(h, want_h, sizeof want_h) != 0;
+      }
+    }
+  }
+  QKV_CHECK(bad == 0);
 }
 
 void qkv_check_dtype(void) {
@@ -69,6 +110,13 @@ void qkv_check_dtype(void) {
     QKV_CHECK_STATUS(qkv_quantize_q8_0(64, back, blocks), QKV_ERR_NOT_FINITE);
     QKV_CHECK(blocks[0].d == 0x5a5a && blocks[0].qs[0] == 0x5a);
     for (i = 0; i < NV; ++i) x[i] = from_bits(in[i]);
+  }
+  {
+    float* f = qkv_check_alloc(CH);
+    float* f_ref = qkv_check_alloc(CH);
+    uint16_t* hh = (uint16_t*)(void*)qkv_check_alloc(CH / 2);
+    uint16_t* hh_ref = (uint16_t*)(void*)qkv_check_alloc(CH / 2);
+    if (f && f_ref && hh && hh_ref) sweep(isas, nisa, f, f_ref, hh, hh_ref);
   }
   QKV_CHECK_STATUS(qkv_convert(1, QKV_DTYPE_I8, x, QKV_DTYPE_F32, back), QKV_ERR_BAD_DTYPE);
   QKV_CHECK_STATUS(qkv_quantize_q8_0(31, back, blocks), QKV_ERR_BAD_SHAPE);

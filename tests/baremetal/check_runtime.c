@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Runtime area: version, status strings, ISA names/query/selection, thread
- * count. On bare metal: scalar is the only ISA and there is one thread. */
+ * count. On bare metal: scalar, plus mve on an MVE-F core; one thread. */
 #include <string.h>
 
 #include "check.h"
@@ -33,8 +33,16 @@ void qkv_check_runtime(void) {
   QKV_CHECK_STATUS(qkv_get_isa(NULL), QKV_ERR_NULL_POINTER);
 
 #if defined(__arm__) && !defined(__linux__)
-  /* Bare metal: scalar kernels only. */
+  /* Bare metal: the scalar set, and Helium (mve) where the image's core has
+   * MVE with floating point (Cortex-M55): then it is the default. */
+  QKV_CHECK_STATUS(qkv_isa_query(QKV_ISA_MVE, &compiled, &supported), QKV_OK);
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+  QKV_CHECK(compiled == supported);
+  QKV_CHECK(isa == (compiled ? QKV_ISA_MVE : QKV_ISA_SCALAR));
+#else
+  QKV_CHECK(compiled == 0 && supported == 0);
   QKV_CHECK(isa == QKV_ISA_SCALAR);
+#endif
 #endif
   QKV_CHECK_STATUS(qkv_get_num_threads(&threads), QKV_OK);
   QKV_CHECK(threads >= 1);

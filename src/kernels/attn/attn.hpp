@@ -44,6 +44,6 @@ struct attn_kernels {
                      const float* alpha, float* ot, std::size_t key_chunk);
 };
 
-QKV_DECLARE_KERNEL_TABLES(attn_kernels, attn)
+QKV_DECLARE_KERNEL_TABLES_MVE(attn_kernels, attn)
 
 }  // namespace qkv::kern

@@ -62,6 +62,6 @@ struct attn_bwd_kernels {
                      std::size_t ld, float* dst, std::size_t ld_dst);
 };
 
-QKV_DECLARE_KERNEL_TABLES(attn_bwd_kernels, attn_bwd)
+QKV_DECLARE_KERNEL_TABLES_MVE(attn_bwd_kernels, attn_bwd)
 
 }  // namespace qkv::kern

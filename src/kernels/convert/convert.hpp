@@ -38,6 +38,6 @@ struct convert_kernels {
   void (*dequantize_q8_0)(std::size_t blocks, const qkv_block_q8_0* x, float* y);
 };
 
-QKV_DECLARE_KERNEL_TABLES(convert_kernels, convert)
+QKV_DECLARE_KERNEL_TABLES_MVE(convert_kernels, convert)
 
 }  // namespace qkv::kern

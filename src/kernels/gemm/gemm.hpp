@@ -80,7 +80,7 @@ constexpr std::size_t kGemmStackBFloats = 16384;
 // above it): 512 * nr floats fit the stack B block for nr <= 32.
 constexpr std::size_t kGemmKcLimit = 512;
 
-QKV_DECLARE_KERNEL_TABLES(gemm_kernels, gemm)
+QKV_DECLARE_KERNEL_TABLES_MVE(gemm_kernels, gemm)
 
 // AVX-512 on x86-64 has a second table whose full tile takes A as
 // embedded-broadcast FMA operands (same bits as gemm_avx512; which runs is

@@ -43,6 +43,6 @@ struct optim_kernels {
   void (*adamw_f32)(std::size_t n, const adamw_args& a, float* p, const float* g, float* m, float* v);
 };
 
-QKV_DECLARE_KERNEL_TABLES(optim_kernels, optim)
+QKV_DECLARE_KERNEL_TABLES_MVE(optim_kernels, optim)
 
 }  // namespace qkv::kern

@@ -29,6 +29,6 @@ struct softmax_kernels {
   void (*mul)(std::size_t n, float a, float* y);
 };
 
-QKV_DECLARE_KERNEL_TABLES(softmax_kernels, softmax)
+QKV_DECLARE_KERNEL_TABLES_MVE(softmax_kernels, softmax)
 
 }  // namespace qkv::kern

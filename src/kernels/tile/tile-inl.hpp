@@ -36,7 +36,9 @@ template <std::size_t N>
 using fixed = std::integral_constant<std::size_t, N>;
 
 // Arithmetic of one vector type: width, zero(), bcast(x), fma(a, b, c) =
-// a*b + c (fused where the ISA's kernels fuse), mul(a, b).
+// a*b + c (fused where the ISA's kernels fuse), mul(a, b). bcast may return
+// the float itself where fma takes a scalar operand (Helium's vfma q, q, r:
+// the A element stays in a core register and costs no vector register).
 template <class V>
 struct vec_ops;
 
@@ -83,7 +85,7 @@ QKV_TILE_INLINE void tile_fma(std::size_t kc, const float* a, RS a_rs, CS a_cs, 
     for (std::size_t v = 0; v < NV; ++v) b[v] = load_b(k, v);
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < MR; ++i) {
-      const V av = O::bcast(ak[i * a_rs]);
+      const auto av = O::bcast(ak[i * a_rs]);  // a V, or a float where fma takes a scalar
 #pragma GCC unroll 16
       for (std::size_t v = 0; v < NV; ++v) acc[i][v] = O::fma(av, b[v], acc[i][v]);
     }

@@ -18,6 +18,6 @@ struct vec_kernels {
   void (*dot_rows)(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const float* v, float* y);
 };
 
-QKV_DECLARE_KERNEL_TABLES(vec_kernels, vec)
+QKV_DECLARE_KERNEL_TABLES_MVE(vec_kernels, vec)
 
 }  // namespace qkv::kern
