@@ -107,6 +107,8 @@ static double instructions_per_call(qkv_pb_fn fn, void* ctx) {
   return batch_ticks(fn, ctx, iters) * qkv_pb_instructions_per_tick / (double)iters;
 }
 
+int qkv_pb_icount_bad_rows = 0; /* rows that failed or counted no instructions: main's exit status */
+
 void qkv_pb_time_ex(const char* name, const char* shape, double flops, double units, const char* unit, qkv_pb_fn fn,
                     void* ctx) {
   static double overhead = -1.0;
@@ -117,10 +119,12 @@ void qkv_pb_time_ex(const char* name, const char* shape, double flops, double un
   qkv_get_isa(&isa);
   if (st != QKV_OK) {
     printf("%-24s %-20s %-7s failed: %s\n", name, shape, qkv_isa_name(isa), qkv_status_string(st));
+    ++qkv_pb_icount_bad_rows;
     return;
   }
   if (overhead < 0.0) overhead = instructions_per_call(empty_call, NULL);
   per_call = instructions_per_call(fn, ctx) - overhead;
+  if (!(per_call > 0.0)) ++qkv_pb_icount_bad_rows;
   printf("%-24s %-20s %-7s %14.0f %10.3f instr/%s\n", name, shape, qkv_isa_name(isa), per_call,
          units > 0.0 ? per_call / units : 0.0, unit);
 }
