@@ -132,8 +132,9 @@ QKV_EXTERN_C_BEGIN
  *  up to 8)) keys per score tile and br is the widest query tile of the
  *  kernel sets built in (16 on Cortex-M, 64 where AVX-512 is built) and
  *  ceil16 rounds up to a multiple of 16 floats: 1,023 bytes for head_dim 2
- *  and kv_len 6 on Cortex-M, about 67 KiB at head_dim 64 and kv_len >= 128
- *  with br 64. BF16/F16 tensors add the widened K and V tiles (t *
+ *  and kv_len 6 on Cortex-M, 66,367 bytes at head_dim 64 and kv_len >= 128
+ *  with br 64 (hosted builds: or the few-query decode path's share, when
+ *  larger). BF16/F16 tensors add the widened K and V tiles (t *
  *  (head_dim + v_dim) floats) and P pairs (t / 2 * br). The reference needs
  *  one q_len x kv_len float matrix whatever the thread count.
  *  @param[in]  desc     a valid description.
