@@ -8,9 +8,13 @@
 # from the .su files of -fstack-usage (toolchains/arm-none-eabi-common.cmake);
 # "dynamic" marks a frame whose size is not known at compile time.
 # Fails if the library's total .text is 64 KiB or more.
+# Then, where the build's C checks image runs (ctest c_checks: under QEMU on
+# Cortex-M), the layer's workspace sizes it prints (tests/baremetal/
+# check_layer.c: the book's 6x3 layer, 2 heads d 8 T 16, GPT-2 small T 1024).
 # usage: size-table.sh BUILD_DIR [--readme README.md] [--size size-program]
 #   --readme F  also replace the module table between <!-- size-table -->
-#               and <!-- /size-table --> in F
+#               and <!-- /size-table --> in F, and the workspace table
+#               between <!-- workspace-table --> and <!-- /workspace-table -->
 #   --size P    the size program (default arm-none-eabi-size)
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -69,9 +73,22 @@ table=$(find . -name '*.obj' -o -name '*.o' | sed 's|^\./||' | sort | xargs "$si
     if (tt >= limit) { printf("FAIL: .text %d B is over the 64 KiB budget\n", tt) > "/dev/stderr"; exit 1 }
   }')
 echo "$table"
+ws=""
+if [ -f "$build/CTestTestfile.cmake" ]; then
+  ws=$( (cd "$build" && ctest -V -R '^c_checks$' 2>/dev/null) | sed -n 's/^[0-9]*: *\(| .* |\)$/\1/p' | sort -u -t'|' -k3,3n)
+fi
+if [ -n "$ws" ]; then
+  ws=$(printf '%s\n%s\n%s' "| layer (B 1, 1 thread) | forward | backward | decode (token T) |" "|---|---:|---:|---:|" "$ws")
+  echo
+  echo "$ws"
+fi
 if [ -n "$readme" ]; then
   modules=$(sed -n '/^| module/,/libqkv.a total/p' <<<"$table")
   awk -v t="$modules" '/<!-- size-table -->/ {print; print t; skip = 1; next}
     /<!-- \/size-table -->/ {skip = 0} !skip' "$readme" >"$readme.tmp" && mv "$readme.tmp" "$readme"
+  if [ -n "$ws" ]; then
+    awk -v t="$ws" '/<!-- workspace-table -->/ {print; print t; skip = 1; next}
+      /<!-- \/workspace-table -->/ {skip = 0} !skip' "$readme" >"$readme.tmp" && mv "$readme.tmp" "$readme"
+  fi
   echo "size-table: updated $readme"
 fi

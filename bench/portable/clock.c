@@ -17,7 +17,41 @@
 #define QKV_PB_BAREMETAL 0
 #endif
 
-#if QKV_PB_BAREMETAL
+#if QKV_PB_BAREMETAL && defined(QKV_PB_ICOUNT)
+/* The icount image (qkv_portable_bench_icount), for qemu-system-arm
+ * -icount shift=0: the virtual clock advances 1 ns per instruction, and
+ * SysTick, clocked by the core clock, counts it. The counter is 24 bits,
+ * down, free-running (no interrupt: the test startup has no SysTick vector);
+ * each read adds the ticks since the previous one, so reads must come less
+ * than 2^24 ticks apart (0.5 s of virtual time at 32 MHz: 5e8 instructions):
+ * the harness reads around every call. Ticks are converted to instructions
+ * by qkv_pb_icount_calibrate() (harness.c), not by a board constant. */
+#define QKV_PB_SYST_CSR (*(volatile uint32_t*)0xE000E010u)
+#define QKV_PB_SYST_RVR (*(volatile uint32_t*)0xE000E014u)
+#define QKV_PB_SYST_CVR (*(volatile uint32_t*)0xE000E018u)
+static int systick_on;
+static uint32_t last_tick;
+static double total_ticks;
+
+double qkv_pb_ticks(void) {
+  uint32_t now;
+  if (!systick_on) {
+    QKV_PB_SYST_RVR = 0x00FFFFFFu;
+    QKV_PB_SYST_CVR = 0; /* any write clears it; it reloads on the next tick */
+    QKV_PB_SYST_CSR = 0x5u; /* ENABLE, CLKSOURCE = core clock, no interrupt */
+    systick_on = 1;
+    last_tick = QKV_PB_SYST_CVR;
+  }
+  now = QKV_PB_SYST_CVR;
+  total_ticks += (double)((last_tick - now) & 0x00FFFFFFu); /* counts down */
+  last_tick = now;
+  return total_ticks;
+}
+
+double qkv_pb_seconds(void) { return qkv_pb_ticks() * 1e-9 * qkv_pb_instructions_per_tick; }
+const char* qkv_pb_clock_name(void) { return "SysTick under QEMU -icount shift=0 (1 instruction = 1 ns)"; }
+
+#elif QKV_PB_BAREMETAL
 #ifdef QKV_PB_CPU_HZ
 /* Cortex-M3/M4/M7/M33/M55 DWT cycle counter: enable trace (DEMCR.TRCENA),
  * then the counter (DWT_CTRL.CYCCNTENA). A core without one (NOCYCCNT), or

@@ -26,6 +26,13 @@ typedef qkv_status (*qkv_pb_fn)(void* ctx);
  * with `flops` floating-point operations per call. */
 void qkv_pb_time(const char* name, const char* shape, double flops, qkv_pb_fn fn, void* ctx);
 
+/* The same with the work counted in `units` of `unit` per call ("MAC" for
+ * products, "element", "param"): the icount image prints instructions per
+ * unit; otherwise units and unit are not used. qkv_pb_time() is this with
+ * flops / 2 MACs. */
+void qkv_pb_time_ex(const char* name, const char* shape, double flops, double units, const char* unit, qkv_pb_fn fn,
+                    void* ctx);
+
 /* True where memory is small (bare metal) or --quick was given: areas then
  * use small shapes only. */
 int qkv_pb_small(void);
@@ -45,6 +52,16 @@ void qkv_pb_fill(float* x, size_t n, float lo, float hi, unsigned seed);
 double qkv_pb_seconds(void);
 /* Says which clock qkv_pb_seconds() reads, for the header line. */
 const char* qkv_pb_clock_name(void);
+
+/* The icount image only (QKV_PB_ICOUNT, bare metal under qemu-system-arm
+ * -icount shift=0, where virtual time counts instructions): SysTick ticks
+ * since the first call (clock.c), and the instructions per tick that
+ * qkv_pb_icount_calibrate() measured (harness.c) on a loop of a known
+ * instruction count; it prints what it found and returns 0 when the clock
+ * does not advance by instructions. */
+double qkv_pb_ticks(void);
+extern double qkv_pb_instructions_per_tick;
+int qkv_pb_icount_calibrate(void);
 
 #ifdef __cplusplus
 }

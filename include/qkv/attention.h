@@ -126,10 +126,17 @@ QKV_EXTERN_C_BEGIN
 
 /** Workspace the forward needs when it runs with up to @p threads threads.
  *  A call given less than that for @p threads but enough for fewer threads
- *  runs with fewer threads (same result, bitwise). The fused kernel needs
- *  O(tile * (head_dim + v_dim)) bytes per thread, independent of the
- *  sequence lengths (about 66 KiB at head_dim 64); the reference needs one
- *  q_len x kv_len float matrix whatever the thread count.
+ *  runs with fewer threads (same result, bitwise). The fused kernel (fp32)
+ *  needs per thread 4 * ceil16((head_dim + v_dim + t + 3) * br) bytes, plus
+ *  63 once (to align any pointer), where t = min(128, max(8, kv_len rounded
+ *  up to 8)) keys per score tile and br is the widest query tile of the
+ *  kernel sets built in (16 on Cortex-M, 64 where AVX-512 is built) and
+ *  ceil16 rounds up to a multiple of 16 floats: 1,023 bytes for head_dim 2
+ *  and kv_len 6 on Cortex-M, 66,367 bytes at head_dim 64 and kv_len >= 128
+ *  with br 64 (hosted builds: or the few-query decode path's share, when
+ *  larger). BF16/F16 tensors add the widened K and V tiles (t *
+ *  (head_dim + v_dim) floats) and P pairs (t / 2 * br). The reference needs
+ *  one q_len x kv_len float matrix whatever the thread count.
  *  @param[in]  desc     a valid description.
  *  @param[in]  threads  >= 1.
  *  @param[out] bytes    written on success.

@@ -158,6 +158,17 @@ QKV_API qkv_status qkv_linear_weight_from_torch(size_t out_features, size_t in_f
 QKV_API qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, size_t* bytes);
 
 /** Scratch bytes for qkv_mha_forward() (training or not) with up to @p threads threads.
+ *  For fp32 compute it is, with R = batch * seq_len rows, H heads, h = d_out / H,
+ *  ceil16() rounding a count of floats up to a multiple of 16 (64 bytes):
+ *    4 * (2 ceil16(R d_out) + 2 ceil16(R d_kv) + ceil16(batch H seq_len))  (Q, K, V, A, lse)
+ *    + max(attention, GEMM) + 64,
+ *  where attention is qkv_sdpa_workspace_size() of the layer's heads:
+ *  threads * 4 * ceil16((2h + t + 3) * br) + 63, t = min(128, max(8, seq_len
+ *  rounded up to 8)) and br 16 on Cortex-M, at most 64 elsewhere; and GEMM is
+ *  0 where every projection has M N K <= 4096 multiply-adds, else qkv_sgemm's
+ *  packed blocks, each clipped to the product's own M, N and K. Every term
+ *  shrinks with the problem: the book's 6 x 3 example (T 6, d_in 3, d_out 2)
+ *  needs 1,407 bytes on Cortex-M (docs/layer.md has a table).
  *  @param[in]  desc            the layer.
  *  @param[in]  batch, seq_len  as for the forward, each >= 1.
  *  @param[in]  threads         >= 1.
@@ -395,7 +406,13 @@ QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, 
  *  (threads < 1, state->format outside the enum); the statuses of qkv_mha_validate();
  *  QKV_ERR_BAD_SHAPE (also QKV_KV_Q8_0 with head_dim % 32 != 0); QKV_ERR_SIZE_OVERFLOW;
  *  QKV_ERR_CAPACITY (as qkv_mha_decode()).
- *  The size covers the state's current lengths: query it again when they grow. */
+ *  The size covers the state's current lengths: query it again when they grow.
+ *  It is qkv_mha_forward_workspace_size()'s for batch * n_new rows, its
+ *  attention over the L = length + n_new cached keys (t from L), plus 64 bytes
+ *  per 8 sequences; a reduced-format cache (or a wrapped window) attends one
+ *  row at a time instead, in threads * 4 * (ceil16(L) + ceil16(r h)) + 64
+ *  bytes, r = min(L, L1 data cache / (16 h)) key rows per widened tile
+ *  (L1 32 KiB where unknown, as on Cortex-M). */
 QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
                                                  size_t n_new, int threads, size_t* bytes);
 

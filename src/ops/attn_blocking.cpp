@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "ops/attn_blocking.hpp"
 
+#include "kernels/attn/attn.hpp"
 #include "ops/sdpa_forward.hpp"
 
 namespace qkv::ops {
@@ -39,6 +40,20 @@ std::size_t attn_key_chunk(const dispatch::cache_level& l1d, std::size_t ldv, st
 std::size_t attn_key_chunk(std::size_t ldv, std::size_t br) noexcept {
   const dispatch::cache_info& c = dispatch::caches();
   return c.source == dispatch::cache_source::defaults ? kUnknownL1Chunk : attn_key_chunk(c.l1d, ldv, br);
+}
+
+std::size_t attn_key_tile(std::size_t kv_len) noexcept {
+  if (kv_len >= kSdpaKeyTile) return kSdpaKeyTile;
+  return kv_len < 8 ? 8 : (kv_len + 7) / 8 * 8;
+}
+
+std::size_t attn_br_bound() noexcept {
+  std::size_t br = 0;
+  for (int i = 0; i < QKV_ISA_COUNT; ++i) {  // an ISA not built in looks up the scalar set
+    const std::size_t b = kern::attn_for(static_cast<qkv_isa>(i)).br;
+    if (b > br) br = b;
+  }
+  return br;
 }
 
 }  // namespace qkv::ops

@@ -31,4 +31,16 @@ std::size_t attn_key_chunk(const dispatch::cache_level& l1d, std::size_t ldv, st
 // The same for this machine's L1 (dispatch::caches()).
 std::size_t attn_key_chunk(std::size_t ldv, std::size_t br) noexcept;
 
+// Keys per score tile of the fused forward over kv_len keys: kSdpaKeyTile
+// (ops/sdpa_forward.hpp), or kv_len rounded up to 8 where that is smaller
+// (at least 8). Where it is smaller one tile holds every key either way, so
+// the tiles' operations, and the bits, are those of kSdpaKeyTile; only the
+// tile's buffers (the workspace) shrink with the problem.
+std::size_t attn_key_tile(std::size_t kv_len) noexcept;
+
+// The widest query tile (br) of the attn kernel sets built into this library
+// (kern::kAttnMaxBr at most; 16, the scalar set's, on Cortex-M): workspace
+// sizes use it, so a query holds for whichever ISA runs the call later.
+std::size_t attn_br_bound() noexcept;
+
 }  // namespace qkv::ops

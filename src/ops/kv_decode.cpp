@@ -16,16 +16,19 @@ namespace qkv::ops {
 namespace {
 
 // Rows of one widened tile: a quarter of L1 (the tile is written once and
-// read once; the query row, scores and output row share the rest).
-std::size_t tile_rows(std::size_t d_head) noexcept {
+// read once; the query row, scores and output row share the rest), and no
+// more than the keys a query sees (a tile never holds more: the split, and
+// so the bits, are the same, and a short cache needs a short tile).
+std::size_t tile_rows(std::size_t d_head, std::size_t keys) noexcept {
   const std::size_t l1 = dispatch::caches().l1d.bytes ? dispatch::caches().l1d.bytes : 32768;
-  const std::size_t rows = l1 / 4 / (d_head * sizeof(float));
+  std::size_t rows = l1 / 4 / (d_head * sizeof(float));
+  if (rows > keys) rows = keys;
   return rows ? rows : 1;
 }
 
 // Per-slot scratch in floats: the scores of the longest query, one tile.
 std::size_t slot_floats(std::size_t kv_len, std::size_t d_head) noexcept {
-  return util::round_up(kv_len, 16) + util::round_up(tile_rows(d_head) * d_head, 16);
+  return util::round_up(kv_len, 16) + util::round_up(tile_rows(d_head, kv_len) * d_head, 16);
 }
 
 // Byte offset of head h's part within a cached row.
@@ -95,7 +98,7 @@ void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::s
   for (std::size_t b = 0; p.lengths && b < p.batch; ++b)
     if (p.lengths[b] + p.n_new > kv_len) kv_len = p.lengths[b] + p.n_new;
   const std::size_t keys = kv_attention_keys(kv_len, p.window);  // the most any query sees
-  const std::size_t T = tile_rows(p.d_head), group = p.heads / p.kv_heads;
+  const std::size_t T = tile_rows(p.d_head, keys), group = p.heads / p.kv_heads;
   const std::size_t slot = slot_floats(keys, p.d_head);
   float* base = util::align_up(ws, 64);
   const std::size_t fit = (ws_bytes - 64) / (slot * sizeof(float));  // >= 1: the caller checked 1 thread's need

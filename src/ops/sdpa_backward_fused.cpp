@@ -105,7 +105,9 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout) {
   const std::size_t rows = sc == schedule::per_head ? g.G * g.Tq : g.gr;
   const std::size_t prow = sc == schedule::per_head ? g.br : g.gr;  // rows of packed Q / dO
   auto t = util::zeroed<tbufs>();
-  for (key_bufs& k : t.key) {
+  // A block holds at most nk key tiles: the others are never carved (null).
+  for (std::size_t i = 0; i < kBlockTiles && i < g.nk; ++i) {
+    key_bufs& k = t.key[i];
     k.kt = w.take<float>(g.D * g.bcp);
     k.vt = w.take<float>(g.Dv * g.bcp);
     k.kp = w.take<float>(g.bc * g.dp);

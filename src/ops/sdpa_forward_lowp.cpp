@@ -40,7 +40,7 @@ using namespace fused_step;
 using util::add_ok;
 using util::mul_ok;
 
-constexpr std::size_t kTile = kSdpaKeyTile;
+constexpr std::size_t kTile = kSdpaKeyTile;  // V's key pairs are packed in steps of it
 
 // Whether this build has the reference drivers (ops/sdpa_plan.hpp): where
 // not, their branches compile away.
@@ -59,12 +59,16 @@ constexpr bool kDotBuilt = false;
 #endif
 
 // One thread's workspace, in floats: Qt, St, Ot, m, l, alpha, then (not
-// F32) widened K and V tiles (or packed V pairs), then P pairs.
+// F32) widened K and V tiles (or packed V pairs), then P pairs. Rows are
+// attn_br_bound() floats (the widest query tile of the sets built in) and
+// key tiles attn_key_tile(kv_len) keys (ops/attn_blocking.hpp): a problem
+// smaller than a tile gets a share its own size.
 bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
   const bool f32 = type == QKV_DTYPE_F32;
+  const std::size_t tile = attn_key_tile(p.kv_len);
   std::size_t rows, tile_rows, kv;
-  if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, kTile + 3 + (f32 ? 0 : kTile / 2), &rows) ||
-      !mul_ok(rows, kern::kAttnMaxBr, &rows) || !mul_ok(f32 ? 0 : kv, kTile, &tile_rows) ||
+  if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, tile + 3 + (f32 ? 0 : tile / 2), &rows) ||
+      !mul_ok(rows, attn_br_bound(), &rows) || !mul_ok(f32 ? 0 : kv, tile, &tile_rows) ||
       !add_ok(rows, tile_rows, floats))
     return false;
   // The decode path's share where it may run (ops/sdpa_decode.hpp).
@@ -99,6 +103,7 @@ struct lowp_call {
   const kern::convert_kernels& cv;
   dropout_cfg drop;
   std::size_t key_chunk;  // for V as accumulate reads it (ldv = v.token for F32, else v_dim)
+  std::size_t tile;       // keys per score tile, attn_key_tile(kv_len)
   const void *q, *k, *v;
   void* out;
   float* lse;
@@ -146,15 +151,15 @@ struct lowp_call {
     const std::size_t br = kn.br, D = p.head_dim, Dv = p.v_dim;
     const std::size_t i0 = qi * br;
     const std::size_t rows = p.q_len - i0 < br ? p.q_len - i0 : br;
-    float* qt = w;                // [D][br], or the pairs [ceil(D/2)][br]
-    float* st = qt + D * br;      // [kTile][br]
-    float* ot = st + kTile * br;  // [Dv][br]
-    float* m = ot + Dv * br;      // [br] each
+    float* qt = w;               // [D][br], or the pairs [ceil(D/2)][br]
+    float* st = qt + D * br;     // [tile][br]
+    float* ot = st + tile * br;  // [Dv][br]
+    float* m = ot + Dv * br;     // [br] each
     float* l = m + br;
     float* alpha = l + br;
-    float* kw = alpha + br;       // [kTile][D] widened K (not F32)
-    float* vw = kw + kTile * D;   // [kTile][Dv] widened V (not F32)
-    auto* pp = reinterpret_cast<std::uint32_t*>(vw + kTile * Dv);  // [kTile/2][br]
+    float* kw = alpha + br;      // [tile][D] widened K (not F32)
+    float* vw = kw + tile * D;   // [tile][Dv] widened V (not F32)
+    auto* pp = reinterpret_cast<std::uint32_t*>(vw + tile * Dv);  // [tile/2][br]
 
     pack_q(at(q, base(p.q, b, h) + i0 * p.q.token), rows, br, qt, kw);
     for (std::size_t r = 0; r < br; ++r) {
@@ -170,8 +175,8 @@ struct lowp_call {
     const std::size_t kh = base(p.k, b, hk), vh = base(p.v, b, hk);
     const std::uint32_t* vph = vpairs + (b * p.kv_heads + hk) * vpairs_head();
     const std::size_t end = seen.empty() ? 0 : seen.hi;
-    for (std::size_t j0 = seen.empty() ? 0 : seen.lo / kTile * kTile; j0 < end; j0 += kTile) {
-      const std::size_t kb = end - j0 < kTile ? end - j0 : kTile;
+    for (std::size_t j0 = seen.empty() ? 0 : seen.lo / tile * tile; j0 < end; j0 += tile) {
+      const std::size_t kb = end - j0 < tile ? end - j0 : tile;
       const void* kt = at(k, kh + j0 * p.k.token);
       const void* vt = at(v, vh + j0 * p.v.token);
       if (kDotBuilt && bk) {
@@ -241,6 +246,7 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                     kern::convert_for(p.x.isa),
                     dropout_cfg(p),
                     attn_key_chunk(type == QKV_DTYPE_F32 ? p.v.token : p.v_dim, kn.br),
+                    attn_key_tile(p.kv_len),
                     q,
                     k,
                     v,

@@ -277,6 +277,52 @@ static void check_layer(const qkv_mha_desc* d, const bufs* s) {
   }
 }
 
+/* Workspace sizes (1 thread) of three layers, printed as a table (README
+ * "Sizes"; scripts/size-table.sh reads it): the book's chapter 3 layer
+ * (T 6, d_in 3, d_out 2, 1 head), a 2-head d 8 layer at T 16 and GPT-2
+ * small's (d 768, 12 heads, biases, output projection) at T 1024. Decode:
+ * one token after T - 1 cached (fp32 cache). Every term of the sizes shrinks
+ * with the problem (qkv/layer.h): the book's forward and decode need at most
+ * BOOK_WS_BOUND bytes, and sizes grow with T. */
+#define BOOK_WS_BOUND 5120
+
+static void layer_sizes(const qkv_mha_desc* d, size_t t, size_t* fws, size_t* bws, size_t* dws) {
+  qkv_mha_kv_state st;
+  *fws = *bws = *dws = 0;
+  QKV_CHECK_STATUS(qkv_mha_forward_workspace_size(d, 1, t, 1, fws), QKV_OK);
+  QKV_CHECK_STATUS(qkv_mha_backward_workspace_size(d, 1, t, 1, bws), QKV_OK);
+  QKV_CHECK_STATUS(qkv_mha_kv_cache_init(&st, 1, t), QKV_OK);
+  st.length = t - 1;
+  QKV_CHECK_STATUS(qkv_mha_decode_workspace_size(d, &st, 1, 1, dws), QKV_OK);
+}
+
+static void check_size_table(void) {
+  static const char* const names[3] = {"book 6x3 (T 6, d_in 3, d_out 2)", "2 heads, d 8, T 16",
+                                       "GPT-2 small (d 768, 12 heads), T 1024"};
+  static const size_t dims[3][4] = {{6, 3, 2, 1}, {16, 8, 8, 2}, {1024, 768, 768, 12}}; /* T, d_in, d_out, heads */
+  size_t f[3], b[3], dec[3], f_long, b_long, d_long;
+  int i;
+  for (i = 0; i < 3; ++i) {
+    qkv_mha_desc d = {0};
+    d.d_in = dims[i][1];
+    d.d_out = dims[i][2];
+    d.num_heads = dims[i][3];
+    d.causal = 1;
+    d.qkv_bias = d.out_proj = i > 0;
+    layer_sizes(&d, dims[i][0], &f[i], &b[i], &dec[i]);
+    if (i == 0) {
+      layer_sizes(&d, 64, &f_long, &b_long, &d_long); /* the book's layer over 64 tokens */
+      QKV_CHECK(f[0] <= BOOK_WS_BOUND && dec[0] <= BOOK_WS_BOUND);
+      QKV_CHECK(f_long > f[0] && d_long > dec[0] && b_long > b[0]);
+    }
+  }
+  QKV_CHECK(f[1] > f[0] && f[2] > f[1] && dec[2] > dec[1]);
+  printf("  workspace bytes, 1 thread, B 1 (forward / backward / decode of token T):\n");
+  for (i = 0; i < 3; ++i)
+    printf("    | %-38s | %9lu | %9lu | %9lu |\n", names[i], (unsigned long)f[i], (unsigned long)b[i],
+           (unsigned long)dec[i]);
+}
+
 void qkv_check_layer(void) {
   qkv_isa isas[QKV_ISA_COUNT];
   const int nisa = qkv_check_isas(isas);
@@ -328,6 +374,7 @@ void qkv_check_layer(void) {
       check_layer(&d, &s);
     }
   }
+  check_size_table();
   printf("  mha (B %d T %d d_in %d d_out %d, 1 thread): cache %lu, kv cache %lu, workspace forward %lu, backward %lu,"
          " decode %lu bytes\n",
          BATCH, T, DIN_MAX, DOUT_MAX, (unsigned long)max_cache, (unsigned long)max_kv, (unsigned long)max_ws_fwd,
