@@ -26,12 +26,6 @@ void softcap_scores(const sdpa_plan& p, std::size_t n, float* s, float* dtanh) n
   kern::attn_for(p.x.isa).softcap(n, p.softcap, s, dtanh);
 }
 
-void mask_tile(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
-               std::size_t rows, std::size_t j0, std::size_t kb, float* st) noexcept {
-  if (p.softcap != 0.f) softcap_scores(p, kb * br, st, nullptr);
-  add_masks(p, s, b, h, br, i0, rows, j0, kb, st);
-}
-
 void add_masks(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
                std::size_t rows, std::size_t j0, std::size_t kb, float* st) noexcept {
   if (p.mask) {
