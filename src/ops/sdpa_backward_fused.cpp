@@ -338,7 +338,10 @@ class fused_backward {
       kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
       kern_.gemm(rows, n, g_.Dv, dout.row(r0), dout.ld, 1, kb.vt, ld, t.dpm + r0 * ld, ld, 0);
     }
-    if (p_.softcap != 0.f)  // the forward's cap, with its derivative, on the keys each row keeps
+    const bool whole = full && bcj == ld;  // every row keeps every column: one block of bri * ld
+    if (p_.softcap != 0.f && whole)  // the forward's cap, with its derivative, on the keys each row keeps
+      fused_step::softcap_scores(p_, bri * ld, t.s, t.dcap);
+    else if (p_.softcap != 0.f)
       for (std::size_t r = 0; r < bri; ++r)
         if (t.valid[r]) fused_step::softcap_scores(p_, t.valid[r], t.s + r * ld, t.dcap + r * ld);
     if (cut || p_.mask) mask_scores(h, i0, bri, j0, t);
@@ -351,10 +354,11 @@ class fused_backward {
     }
     kern_.softmax_grad(bri, round_up(bcj, kPad), t.valid, lse, Dr, dropout_ ? t.drop : nullptr, t.s, t.dpm, ld);
     if (p_.softcap != 0.f)  // dS of the raw scores: times d(c tanh(s/c))/ds
-      for (std::size_t r = 0; r < bri; ++r) {
+      for (std::size_t r = 0; r < (whole ? 1 : bri); ++r) {
         float* ds = t.dpm + r * ld;
         const float* dc = t.dcap + r * ld;
-        for (std::size_t c = 0; c < t.valid[r]; ++c) ds[c] *= dc[c];
+        const std::size_t n = whole ? bri * ld : t.valid[r];
+        for (std::size_t c = 0; c < n; ++c) ds[c] *= dc[c];
       }
     return full;
   }
