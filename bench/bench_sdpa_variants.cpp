@@ -12,6 +12,9 @@
 //    same query shape: the same FLOPs, so vs_mha = MHA time / GQA time.
 //  - BM_sdpa_window_pair: a causal sliding window against plain causal at
 //    the same shape: vs_causal = causal time / window time.
+//  - BM_sdpa_softcap_pair: logit soft-capping (cap 50, Gemma 2's) against
+//    the same call without it, forward or backward: vs_plain = capped time /
+//    plain time, the price of the tanh per score (and of its derivative).
 //  - BM_sdpa_prefill: H32 kv8 T2048 d128 causal (a Llama-3-8B layer's
 //    attention), optionally windowed: GFLOPS of the work done (the keys each
 //    query sees, 4 * d FLOPs each) and % of the fp32 FMA peak.
@@ -41,7 +44,8 @@ struct problem {
   std::vector<float> q, k, v, o, lse, dout, dq, dk, dv;
   std::vector<unsigned char> ws;
   problem(std::size_t B, std::size_t H, std::size_t KV, std::size_t Tq, std::size_t Tk, std::size_t D, int causal,
-          std::size_t window, int threads, bool backward) {
+          std::size_t window, int threads, bool backward, float softcap = 0.f) {
+    d.softcap = softcap;
     d.batch = B, d.heads = H, d.kv_heads = KV, d.q_len = Tq, d.kv_len = Tk, d.head_dim = D;
     d.q = d.o = bhtd(H, Tq, D);
     d.k = d.v = bhtd(KV, Tk, D);
@@ -142,6 +146,27 @@ void BM_sdpa_window_pair(benchmark::State& state) {
   state.counters["vs_causal"] = median(ratio);
 }
 
+// args: B, H, T, d, backward, threads
+void BM_sdpa_softcap_pair(benchmark::State& state) {
+  const auto B = std::size_t(state.range(0)), H = std::size_t(state.range(1)), T = std::size_t(state.range(2)),
+             D = std::size_t(state.range(3));
+  const bool bwd = state.range(4) != 0;
+  const int threads = int(state.range(5));
+  qkv_set_num_threads(threads);
+  problem plain(B, H, H, T, T, D, 1, 0, threads, bwd), capped(B, H, H, T, T, D, 1, 0, threads, bwd, 50.f);
+  std::vector<double> ratio;
+  for (auto _ : state) {
+    double t0 = now_s();
+    if (plain.run(bwd) != QKV_OK) state.SkipWithError("plain failed");
+    const double a = now_s() - t0;
+    t0 = now_s();
+    if (capped.run(bwd) != QKV_OK) state.SkipWithError("capped failed");
+    ratio.push_back((now_s() - t0) / a);
+  }
+  state.counters["vs_plain"] = median(ratio);
+  state.SetLabel(bwd ? "cap 50, backward" : "cap 50, forward");
+}
+
 // args: window (0: none), backward, threads
 void BM_sdpa_prefill(benchmark::State& state) {
   const auto W = std::size_t(state.range(0));
@@ -175,6 +200,9 @@ BENCHMARK(BM_sdpa_gqa_pair)
     ->Args({1, 32, 1024, 128, 0, 1})->Args({1, 32, 1024, 128, 1, 1})
     ->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sdpa_window_pair)->Args({1, 4, 8192, 128, 1024, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sdpa_softcap_pair)
+    ->Args({1, 8, 1024, 64, 0, 1})->Args({1, 8, 1024, 64, 1, 1})
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sdpa_prefill)
     ->Args({0, 0, 1})->Args({1024, 0, 1})->Args({4096, 0, 1})->Args({0, 1, 1})
     ->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -9,7 +9,9 @@
 //    accumulation;
 //  - decoding token by token equals the inference forward's rows;
 //  - 1, 2 and 3 threads give the same bits, forward and backward;
-//  - bad descriptions and buffers are refused, nothing written.
+//  - bad descriptions and buffers are refused, nothing written;
+//  - the attention's logit soft-capping (softcap, since 0.7): a Gemma-2-like
+//    variant in the forward, gradient and decode checks, bad values refused.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -53,6 +55,11 @@ struct variant {
   std::size_t B, T;
 };
 
+qkv_block_desc with_softcap(qkv_block_desc d, float c) {
+  d.softcap = c;
+  return d;
+}
+
 // Odd sizes: d_ff prime or around a vector width, heads 3 and GQA 6/2, T 7.
 const variant kVariants[] = {
     {"GPT-2: pre-LN, GELU tanh, biases, causal", make({12, 3, 0, 17, QKV_NORM_LAYER, QKV_FFN_GELU_TANH, 1, 1, 1, 0, 0, 0.f, 0.f}), 2, 7},
@@ -63,6 +70,9 @@ const variant kVariants[] = {
     {"post-RMS, SiLU, biases, residual dropout, MQA 4/1",
      make({16, 4, 1, 9, QKV_NORM_RMS, QKV_FFN_SILU, 0, 1, 1, 0, 0, 0.f, 0.25f}), 1, 7},
     {"pre-RMS, SwiGLU with biases, MHA", make({8, 2, 0, 5, QKV_NORM_RMS, QKV_FFN_SWIGLU, 1, 1, 1, 0, 0, 0.f, 0.f}), 3, 4},
+    // Gemma-2-like (its cap 50 scaled down to this init's scores, |s| ~1).
+    {"pre-RMS, GELU tanh, GQA 4/2, RoPE, softcap 0.3, attention dropout",
+     with_softcap(make({16, 4, 2, 11, QKV_NORM_RMS, QKV_FFN_GELU_TANH, 1, 0, 1, 1, 0, 0.1f, 0.f}), 0.3f), 2, 7},
 };
 
 // One block's buffers, sized by the library's own queries.
@@ -300,7 +310,7 @@ TEST_CASE("block: 1, 2 and 3 threads give the same bits, forward and backward", 
 }
 
 TEST_CASE("block decode token by token equals the inference forward's rows", "[block][decode]") {
-  const variant* cases[] = {&kVariants[0], &kVariants[1], &kVariants[4], &kVariants[5]};
+  const variant* cases[] = {&kVariants[0], &kVariants[1], &kVariants[4], &kVariants[5], &kVariants[6]};
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const variant* c : cases) {
       INFO(c->name);
@@ -375,6 +385,11 @@ TEST_CASE("block: bad descriptions and buffers are refused, nothing written", "[
       {"eps NaN", [](qkv_block_desc& d) { d.norm_eps = std::numeric_limits<float>::quiet_NaN(); }, QKV_ERR_BAD_ARGUMENT},
       {"resid dropout 1", [](qkv_block_desc& d) { d.resid_dropout = 1.f; }, QKV_ERR_BAD_ARGUMENT},
       {"attn dropout -0.1", [](qkv_block_desc& d) { d.attn_dropout = -0.1f; }, QKV_ERR_BAD_ARGUMENT},
+      {"softcap -1", [](qkv_block_desc& d) { d.softcap = -1.f; }, QKV_ERR_BAD_ARGUMENT},
+      {"softcap NaN", [](qkv_block_desc& d) { d.softcap = std::numeric_limits<float>::quiet_NaN(); },
+       QKV_ERR_BAD_ARGUMENT},
+      {"softcap inf", [](qkv_block_desc& d) { d.softcap = std::numeric_limits<float>::infinity(); },
+       QKV_ERR_BAD_ARGUMENT},
       {"rope_dim odd", [](qkv_block_desc& d) { d.rope = 1, d.rope_dim = 3; }, QKV_ERR_BAD_SHAPE},
       {"size overflow", [](qkv_block_desc& d) { d.d_ff = SIZE_MAX / 2; }, QKV_ERR_SIZE_OVERFLOW},
   };

@@ -9,7 +9,8 @@
 //  - decoding token by token (rope + GQA + window) equals the oracle's rows,
 //    past a ring capacity, and with ragged state.lengths;
 //  - 1, 2 and 3 threads give the same bits, forward and backward;
-//  - bad descriptions are refused with the documented statuses, nothing written.
+//  - bad descriptions are refused with the documented statuses, nothing written;
+//  - logit soft-capping (softcap, since 0.7) through all of the above.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -49,6 +50,11 @@ struct variant {
   std::size_t B, T;
 };
 
+qkv_mha_desc with_softcap(qkv_mha_desc d, float c) {
+  d.softcap = c;
+  return d;
+}
+
 // d_head 4 unless said (rotary dims >= 4: with 2 the two layouts are one pair). Windows 1, 3 and longer than T; GQA 6/2 and 7/1;
 // both RoPE layouts, rope_dim < d_head, theta 500; causal and not.
 const variant kVariants[] = {
@@ -64,6 +70,10 @@ const variant kVariants[] = {
      2, 7},
     {"MHA 2 heads d_head 6, non-causal, rope half rope_dim 4, bias, out_proj",
      make({4, 12, 2, 0, 0, 0, 1, 1, 1, QKV_ROPE_HALF, 4, 0.f, 0.f}), 2, 5},
+    // Cap 0.2: the layer's scores (|s| up to ~1 at this init) meet every
+    // regime of tanh, not only its linear part.
+    {"GQA 6/2, window 3, causal, rope half, bias, out_proj, softcap 0.2, dropout",
+     with_softcap(make({5, 24, 6, 2, 3, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 0.f, 0.1f}), 0.2f), 2, 7},
 };
 
 // One layer's buffers, sized by the library's own queries.
@@ -405,6 +415,14 @@ TEST_CASE("decode with RoPE + GQA + window equals the oracle's rows, past a ring
       CHECK(decode_vs_oracle(d, 4, T, 1 + 3 - 1, true, {1}, 5) <= tol);
     }
     {
+      INFO("softcap 0.2, GQA 6/2, window 3: the ring (kv_attention)");
+      const qkv_mha_desc d = with_softcap(make({5, 24, 6, 2, 3, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 500.f, 0.f}), 0.2f);
+      CHECK(decode_vs_oracle(d, 2, T, 3 + 2 - 1, false, {1, 2}, 7) <= tol);
+      INFO("softcap 0.2, no window: the fused attention over the cache (its decode path), ragged");
+      const qkv_mha_desc f = with_softcap(make({5, 24, 6, 2, 0, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 0.f, 0.f}), 0.2f);
+      CHECK(decode_vs_oracle(f, 3, T, T, true, {1, 2}, 8) <= tol);
+    }
+    {
       INFO("GQA 6/2, no window, rope half: cache as long as the sequence, ragged");
       const qkv_mha_desc d = make({5, 24, 6, 2, 0, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 0.f, 0.f});
       CHECK(decode_vs_oracle(d, 3, T, T, true, {2, 1}, 6) <= tol);
@@ -473,6 +491,10 @@ TEST_CASE("bad GQA / RoPE descriptions are refused with the documented statuses,
       [](qkv_mha_desc& d) { set_layout(d, -1); });
   add("rope 2", QKV_ERR_BAD_ARGUMENT, [](qkv_mha_desc& d) { d.rope = 2; });
   add("rope -1", QKV_ERR_BAD_ARGUMENT, [](qkv_mha_desc& d) { d.rope = -1; });
+  add("softcap negative", QKV_ERR_BAD_ARGUMENT, [](qkv_mha_desc& d) { d.softcap = -50.f; });
+  add("softcap NaN", QKV_ERR_BAD_ARGUMENT, [](qkv_mha_desc& d) { d.softcap = std::nanf(""); });
+  add("softcap infinite", QKV_ERR_BAD_ARGUMENT,
+      [](qkv_mha_desc& d) { d.softcap = std::numeric_limits<float>::infinity(); });
   // The shape checks come first (qkv_mha_validate's documented order).
   add("num_kv_heads 4 and theta NaN: the shape first", QKV_ERR_BAD_SHAPE, [](qkv_mha_desc& d) {
     d.num_kv_heads = 4, d.rope_theta = std::nanf("");

@@ -6,7 +6,8 @@
 // against the double oracle (tests/ref/ref_attention.h, which reads the same
 // descriptor); the exact zeros the header promises (rows that see no key,
 // keys no query sees); central differences; 1/2/3 threads bitwise; dropout
-// with GQA; the refusals (nothing written); the bf16 entry points.
+// with GQA; the refusals (nothing written); the bf16 entry points; logit
+// soft-capping (softcap, since 0.7) through all of the above.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -51,6 +52,8 @@ struct variant {
   std::vector<std::size_t> q_lens, kv_lens;  // empty: NULL; kFull entries: the full length
   mask_kind mask;
   float dropout;
+  float softcap = 0.f;  // since 0.7
+  float scale = 0.f;    // 0: 1/sqrt(D)
 };
 
 std::string describe(const variant& s) {
@@ -63,7 +66,8 @@ std::string describe(const variant& s) {
          std::to_string(s.Tq) + " Tk" + std::to_string(s.Tk) + " D" + std::to_string(s.D) + " Dv" +
          std::to_string(s.Dv) + (s.causal ? " causal" : "") + " window" + std::to_string(s.window) +
          (s.lay == layout::bthd ? " BTHD" : " BHTD") + " pad" + std::to_string(s.pad) + " q_lens" + lens(s.q_lens) +
-         " kv_lens" + lens(s.kv_lens) + " mask" + std::to_string(int(s.mask)) + " p" + std::to_string(s.dropout);
+         " kv_lens" + lens(s.kv_lens) + " mask" + std::to_string(int(s.mask)) + " p" + std::to_string(s.dropout) +
+         " softcap" + std::to_string(s.softcap) + " scale" + std::to_string(s.scale);
 }
 
 // One problem: inputs, the oracle's forward (and, rounded to float, the
@@ -94,6 +98,8 @@ struct problem {
     d.window = s.window;
     d.dropout_p = s.dropout;
     d.dropout_seed = seed * 31 + 7;
+    d.softcap = s.softcap;
+    d.scale = s.scale;
     for (std::size_t x : s.q_lens) ql.push_back(x == kFull ? s.Tq : x);
     for (std::size_t x : s.kv_lens) kl.push_back(x == kFull ? s.Tk : x);
     nq = extent(d.q, s.B, s.H, s.Tq, s.D);
@@ -187,9 +193,12 @@ struct problem {
   // <= 1, times 1/(1-p) under dropout) moves by about twice that; the sums
   // over Tk keys add Tk eps, exp a few ulp. lse: the score error plus its
   // own rounding. A row that sees no key must be exactly 0 with lse -inf.
+  // Soft-capping c tanh(s / c) passes the score's error on times its slope
+  // (<= 1) and adds its own: s / c rounded twice (1/c, then the product),
+  // tanh within 3 ulp and the product with c, about 6 eps of c.
   double score_err() const {
     const qkv_test::ref_dims n(base);
-    return (4.0 * double(n.D) * n.scale + 4.0) * kEps;
+    return (4.0 * double(n.D) * n.scale + 4.0 + 6.0 * double(s.softcap)) * kEps;
   }
   void check_forward(const std::vector<float>& out, const std::vector<float>& l) const {
     const qkv_test::ref_dims n(base);
@@ -245,9 +254,14 @@ struct problem {
   // for gradients that cancel), with dK and dV summing G = H / kv_heads
   // query heads' Tq terms each: G Tq in place of Tq. The bias only shifts
   // the scores (its rounding is in the score error, far below this).
+  // Soft-capping: that budget assumes score errors far below its terms,
+  // which the scores of a large scale are not; with the cap a score error
+  // se moves P by se relatively and the slope 1 - tanh^2(s / c) by up to
+  // 2 se / c: (2 + 2 / c) se more.
   double tolerance() const {
     const double G = double(s.H / kvh);
-    return 8 * kEps * (G * double(s.Tq) + double(s.Tk) + double(s.D) + double(s.Dv) + 16);
+    const double cap = s.softcap != 0.f ? (2.0 + 2.0 / double(s.softcap)) * score_err() : 0.0;
+    return 8 * kEps * (G * double(s.Tq) + double(s.Tk) + double(s.D) + double(s.Dv) + 16) + cap;
   }
   // Largest |got - want| over the largest |want| (at least 1e-2); infinity
   // when an element outside the layout was touched.
@@ -532,12 +546,12 @@ TEST_CASE("sdpa variants: dropout with GQA (the stream of the query head)", "[sd
             130);
 }
 
-TEST_CASE("sdpa variants: gradients match central differences (GQA, window, mask, ragged)",
-          "[sdpa][variants][backward]") {
-  // The oracle's forward in double, differentiated numerically through the
-  // float inputs; the library's float gradients must match. Loss = <O, dO>.
-  const variant s{2, 4, 2, 5, 7, 3, 4, 1, 3, BTHD, 1, {5, 3}, {7, 4}, mask_kind::per_head, 0.f};
-  const problem p0(s, 7);
+namespace {
+
+// The oracle's forward in double, differentiated numerically through the
+// float inputs; the library's float gradients must match. Loss = <O, dO>.
+void check_central_differences(const variant& s, std::uint64_t seed) {
+  const problem p0(s, seed);
   qkv_test::for_each_isa([&](qkv_isa) {
     for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
       INFO((algo == QKV_SDPA_FUSED ? "fused" : "reference"));
@@ -571,15 +585,24 @@ TEST_CASE("sdpa variants: gradients match central differences (GQA, window, mask
   });
 }
 
+}  // namespace
+
+TEST_CASE("sdpa variants: gradients match central differences (GQA, window, mask, ragged)",
+          "[sdpa][variants][backward]") {
+  check_central_differences({2, 4, 2, 5, 7, 3, 4, 1, 3, BTHD, 1, {5, 3}, {7, 4}, mask_kind::per_head, 0.f}, 7);
+}
+
 TEST_CASE("sdpa variants: 1, 2 and 3 threads give the same bits (GQA groups > 1)", "[sdpa][variants][threads]") {
   // Large enough for the fused drivers to start 3 threads (~1 MFLOP a
   // thread); groups of 3 and 7 query heads, so dK/dV sum several heads.
   std::vector<variant> vs = {
       {2, 6, 2, 200, 230, 64, 64, 1, 90, BTHD, 0, {200, 130}, {230, 180}, mask_kind::per_head, 0.f},
       {1, 7, 1, 130, 200, 32, 32, 0, 0, BHTD, 3, kNone, kNone, mask_kind::shared, 0.1f},
+      {1, 6, 2, 130, 160, 32, 32, 1, 0, BTHD, 0, kNone, kNone, mask_kind::per_head, 0.1f, 5.f},  // soft-capped
   };
   if (qkv_test::small_tests())
-    vs = {{1, 6, 2, 70, 90, 32, 32, 1, 40, BTHD, 0, {70}, {85}, mask_kind::per_head, 0.f}};
+    vs = {{1, 6, 2, 70, 90, 32, 32, 1, 40, BTHD, 0, {70}, {85}, mask_kind::per_head, 0.f},
+          {1, 6, 2, 70, 90, 32, 32, 1, 0, BTHD, 0, kNone, kNone, mask_kind::shared, 0.1f, 5.f}};
   std::uint64_t seed = 150;
   for (const variant& s : vs) {
     const problem p(s, ++seed);
@@ -675,6 +698,16 @@ TEST_CASE("sdpa variants: bad kv_heads, lengths and mask strides are refused, wr
          d.mask_strides = {0, 0, 11};
        },
        nullptr, QKV_ERR_BAD_ARGUMENT},
+      {"softcap -1", [](qkv_sdpa_desc& d, const std::size_t*) { d.softcap = -1.f; }, nullptr, QKV_ERR_BAD_ARGUMENT},
+      {"softcap -FLT_MIN",
+       [](qkv_sdpa_desc& d, const std::size_t*) { d.softcap = -std::numeric_limits<float>::min(); }, nullptr,
+       QKV_ERR_BAD_ARGUMENT},
+      {"softcap +INFINITY", [](qkv_sdpa_desc& d, const std::size_t*) { d.softcap = kInf; }, nullptr,
+       QKV_ERR_BAD_ARGUMENT},
+      {"softcap -INFINITY", [](qkv_sdpa_desc& d, const std::size_t*) { d.softcap = -kInf; }, nullptr,
+       QKV_ERR_BAD_ARGUMENT},
+      {"softcap NaN", [](qkv_sdpa_desc& d, const std::size_t*) { d.softcap = std::nanf(""); }, nullptr,
+       QKV_ERR_BAD_ARGUMENT},
   };
   std::vector<unsigned char> ws(std::size_t(8) << 20);  // ample for any of them
   for (qkv_sdpa_algo algo : {QKV_SDPA_AUTO, QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {  // unedited: accepted
@@ -715,9 +748,10 @@ TEST_CASE("sdpa variants: bad kv_heads, lengths and mask strides are refused, wr
     }
 }
 
-TEST_CASE("sdpa variants: bf16 entry points on GQA + window + ragged + mask", "[sdpa][variants][lowp]") {
-  const variant s{2, 6, 2, 65, 70, 16, 16, 1, 20, BTHD, 2, {65, 30}, {70, 0}, mask_kind::per_head, 0.f};
-  problem p(s, 600);
+namespace {
+
+void check_bf16_entry_points(const variant& s, std::uint64_t seed) {
+  problem p(s, seed);
   const qkv_dtype type = QKV_DTYPE_BF16;
   // The stored values: rounded to bf16 by the test (the mask stays fp32).
   auto store = [&](std::vector<float>& x) {
@@ -807,5 +841,87 @@ TEST_CASE("sdpa variants: bf16 entry points on GQA + window + ragged + mask", "[
       same(dk, tk, d.k, n.KVH, n.Tk, n.D);
       same(dv, tv, d.v, n.KVH, n.Tk, n.Dv);
     }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("sdpa variants: bf16 entry points on GQA + window + ragged + mask", "[sdpa][variants][lowp]") {
+  check_bf16_entry_points({2, 6, 2, 65, 70, 16, 16, 1, 20, BTHD, 2, {65, 30}, {70, 0}, mask_kind::per_head, 0.f}, 600);
+}
+
+// ---- logit soft-capping (qkv_sdpa_desc::softcap, since 0.7) -----------------
+
+TEST_CASE("sdpa softcap: caps 1, 5 and 50 with causal, mask, GQA, window, ragged, dropout, odd sizes",
+          "[sdpa][variants][softcap]") {
+  // Forward and backward, fused (tile and decode paths) and reference, on
+  // every ISA, against the oracle with the cap; fully masked rows (the mask
+  // kinds hide row Tq / 2) must give exact zeros. Scores reach 4 D scale
+  // (up to 32 here): cap 1 and 5 saturate many of them, 50 barely bends them.
+  check_all(lean({
+                {1, 6, 2, 7, 7, 8, 8, 0, 0, BTHD, 0, kNone, kNone, mask_kind::none, 0.f, 1.f},
+                {2, 6, 2, 65, 130, 16, 16, 1, 0, BHTD, 3, kNone, kNone, mask_kind::per_head, 0.f, 5.f},
+                {1, 7, 1, 17, 33, 32, 16, 1, 9, BTHD, 1, {17}, {30}, mask_kind::full, 0.25f, 50.f},
+                {1, 4, 2, 1, 130, 16, 16, 1, 0, BTHD, 0, kNone, kNone, mask_kind::shared, 0.f, 1.f},   // decode
+                {1, 4, 2, 3, 130, 16, 16, 1, 3, BTHD, 0, kNone, kNone, mask_kind::none, 0.f, 5.f},     // decode
+                {2, 3, 0, 9, 11, 8, 8, 0, 0, BHTD, 0, kNone, kNone, mask_kind::row, 0.f, 50.f},
+                {1, 2, 0, 33, 17, 1, 7, 0, 0, BHTD, 0, kNone, kNone, mask_kind::full, 0.f, 1.f},       // D 1
+                {3, 4, 2, 9, 11, 64, 64, 1, 0, BTHD, 0, {9, 0, 5}, {11, 6, 11}, mask_kind::per_batch, 0.3f, 5.f},
+                {1, 2, 1, 130, 130, 64, 64, 1, 64, BTHD, 0, kNone, kNone, mask_kind::none, 0.f, 50.f},
+                {1, 3, 0, 65, 70, 32, 32, 0, 0, BHTD, 0, kNone, kNone, mask_kind::none, 0.f, 0.f},     // cap off
+            }),
+            900);
+}
+
+TEST_CASE("sdpa softcap: saturated rows (scores ~1e4, cap 1) stay finite and match the oracle",
+          "[sdpa][variants][softcap]") {
+  // scale 1000: |scale q.k| up to 3e4, so tanh(s / c) is +-1 exactly for
+  // almost every key (1 - tanh^2 = 0: dQ, dK from those keys vanish) and
+  // the weights of a row are near-uniform over its positive keys. Nothing
+  // may overflow into NaN.
+  check_all(lean({
+                {1, 4, 2, 7, 9, 8, 8, 1, 0, BTHD, 0, kNone, kNone, mask_kind::per_head, 0.f, 1.f, 1000.f},
+                {1, 4, 2, 1, 70, 8, 8, 1, 0, BTHD, 0, kNone, kNone, mask_kind::none, 0.f, 1.f, 1000.f},  // decode
+                {1, 2, 0, 65, 70, 16, 16, 0, 0, BHTD, 0, kNone, kNone, mask_kind::none, 0.2f, 5.f, 1000.f},
+            }),
+            950);
+}
+
+TEST_CASE("sdpa softcap: gradients match central differences of the capped oracle", "[sdpa][variants][softcap]") {
+  // Cap 1 with scores up to 4 D scale ~ 7: every regime of tanh, linear to
+  // saturated. The third derivative of the loss grows like (scale |k| / c)^3
+  // ~ 1.5 here: h = 1e-2 keeps the truncation near 1e-5.
+  check_central_differences({2, 4, 2, 5, 7, 3, 4, 1, 3, BTHD, 1, {5, 3}, {7, 4}, mask_kind::per_head, 0.f, 1.f}, 17);
+  if (!qkv_test::small_tests())  // emulated: the first case only
+    check_central_differences({1, 2, 1, 6, 6, 4, 3, 0, 0, BHTD, 0, kNone, kNone, mask_kind::none, 0.2f, 5.f}, 18);
+}
+
+TEST_CASE("sdpa softcap: bf16 entry points", "[sdpa][variants][softcap][lowp]") {
+  if (qkv_test::small_tests())  // emulated: a smaller shape (the dot-product path needs avx512_bf16 hardware anyway)
+    check_bf16_entry_points({1, 4, 2, 17, 20, 16, 16, 1, 5, BTHD, 1, {17}, {20}, mask_kind::per_head, 0.f, 5.f}, 601);
+  else
+    check_bf16_entry_points({2, 6, 2, 65, 70, 16, 16, 1, 20, BTHD, 2, {65, 30}, {70, 0}, mask_kind::per_head, 0.f, 5.f},
+                            601);
+}
+
+TEST_CASE("sdpa softcap: 0 gives exactly the bits of a description without it", "[sdpa][variants][softcap]") {
+  // The field is at the end of the struct: a caller that zero-initializes
+  // and never sets it gets the pre-0.7 behaviour; and a cap that changes
+  // the result is really applied (cap 50 on scores up to ~8 moves O).
+  const variant s{1, 4, 2, 33, 40, 16, 16, 1, 0, BTHD, 0, kNone, kNone, mask_kind::shared, 0.f};
+  variant c = s;
+  c.softcap = 50.f;
+  const problem p(s, 31), pc(c, 31);
+  qkv_test::for_each_isa([&](qkv_isa) {
+    std::vector<float> o, l, oc, lc;
+    REQUIRE(p.forward(QKV_SDPA_FUSED, o, l) == QKV_OK);
+    REQUIRE(pc.forward(QKV_SDPA_FUSED, oc, lc) == QKV_OK);
+    CHECK(std::memcmp(o.data(), oc.data(), o.size() * sizeof(float)) != 0);
+    problem z = pc;
+    z.base.softcap = 0.f;
+    std::vector<float> oz, lz;
+    REQUIRE(z.forward(QKV_SDPA_FUSED, oz, lz) == QKV_OK);
+    CHECK(std::memcmp(o.data(), oz.data(), o.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(l.data(), lz.data(), l.size() * sizeof(float)) == 0);
   });
 }

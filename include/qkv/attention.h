@@ -57,6 +57,18 @@
  * A [B,1,1,kv_len] padding mask instead: d.mask = pad;
  * d.mask_strides = (qkv_sdpa_strides){kv_len, 0, 0}.
  *
+ * Soft-capping (since 0.7): with softcap c > 0, each scaled score
+ * s = scale * q_i . k_j is replaced by c * tanh(s / c), which lies in (-c, c),
+ * before the additive mask and the -INFINITY masking; so, in order: scale,
+ * cap, mask, softmax, dropout. The log-sum-exp is that of the capped scores
+ * (plus the mask), and the backward multiplies each score gradient by the
+ * cap's derivative 1 - tanh^2(s / c) (recomputed from the scores) before the
+ * chain through scale. tanh is the library's own (from its exp): within a
+ * few ulp of the exact value (tests/test_sdpa_softcap.cpp measures it), so a
+ * capped score differs from c * tanh(s / c) by a few ulp of c at most. Large
+ * scores saturate at +-c (never NaN); softcap 0 runs exactly the code and
+ * gives exactly the bits of a call without the cap.
+ *
  * Dropout on the attention weights (training): weight (b,h,i,j) is kept iff a
  * counter-based hash of (dropout_seed, b, h, i, j) clears p, and kept weights
  * are scaled by 1/(1-p), as in PyTorch. The mask is never stored: the
@@ -120,6 +132,10 @@ typedef struct qkv_sdpa_desc {
   const size_t* q_lens;  /**< NULL, or [batch] queries of each sequence, each <= q_len (0 allowed) */
   const float* mask;     /**< NULL, or the additive mask read through mask_strides (fp32 for every type) */
   qkv_sdpa_strides mask_strides; /**< element strides of mask (batch, query head, query row); all 0 when mask is NULL */
+  /* since 0.7 */
+  float softcap; /**< logit soft-capping: 0 disables it; else finite and > 0, and each scaled
+                      score s = scale * q . k becomes softcap * tanh(s / softcap) before the mask
+                      is added (Gemma 2: 50); see "Soft-capping" above */
 } qkv_sdpa_desc;
 
 QKV_EXTERN_C_BEGIN
@@ -145,11 +161,11 @@ QKV_EXTERN_C_BEGIN
 QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int threads, size_t* bytes);
 
 /** Forward attention.
- *  @param[in]  desc       the shapes, strides, scale, mask, dropout and algorithm.
+ *  @param[in]  desc       the shapes, strides, scale, soft-cap, mask, dropout and algorithm.
  *  @param[in]  q, k, v    inputs in the layouts of @p desc.
  *  @param[out] out        O in layout desc->o; fully overwritten.
  *  @param[out] lse        optional (may be NULL): [batch][heads][q_len] contiguous natural-log
- *                         sum-exp of each row's scaled scores (plus the mask) over the keys it sees (before
+ *                         sum-exp of each row's scaled (and capped) scores (plus the mask) over the keys it sees (before
  *                         dropout): what qkv_sdpa_backward() needs.
  *  @param[in]  workspace  scratch of at least qkv_sdpa_workspace_size(desc, 1) bytes, any
  *                         alignment (64 bytes wastes none); the workspace rule of qkv/qkv.h.
@@ -157,8 +173,8 @@ QKV_API qkv_status qkv_sdpa_workspace_size(const qkv_sdpa_desc* desc, int thread
  *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_SHAPE (a zero dimension, kv_heads not
  *          dividing heads, a kv_lens entry above kv_len or a q_lens entry above q_len);
  *          QKV_ERR_BAD_STRIDE (token stride < feature size, or an output layout whose
- *          elements overlap); QKV_ERR_BAD_ARGUMENT (scale, causal, dropout_p or algo out of
- *          range, or mask NULL with a nonzero mask stride); QKV_ERR_SIZE_OVERFLOW (also the
+ *          elements overlap); QKV_ERR_BAD_ARGUMENT (scale, causal, dropout_p, algo or softcap
+ *          (negative, NaN or infinite) out of range, or mask NULL with a nonzero mask stride); QKV_ERR_SIZE_OVERFLOW (also the
  *          mask's span);
  *          QKV_ERR_WORKSPACE_TOO_SMALL. Nothing is written on error. */
 QKV_API qkv_status qkv_sdpa_forward(const qkv_sdpa_desc* desc, const float* q, const float* k, const float* v,

@@ -104,6 +104,9 @@ typedef struct qkv_block_desc {
   qkv_rope_layout rope_layout; /**< with rope: as qkv_mha_desc::rope_layout */
   size_t rope_dim;       /**< with rope: as qkv_mha_desc::rope_dim */
   float rope_theta;      /**< with rope: as qkv_mha_desc::rope_theta */
+  /* since 0.7 */
+  float softcap;         /**< 0: off; else the attention's logit soft-capping, as qkv_mha_desc::softcap
+                              (finite and > 0; else QKV_ERR_BAD_ARGUMENT) */
 } qkv_block_desc;
 
 /** Offsets (in floats) of each parameter tensor in the flat buffer;
@@ -124,7 +127,8 @@ QKV_EXTERN_C_BEGIN
  *  dividing num_heads, d_model not divisible by num_heads; with rope, a rope_dim the
  *  attention layer refuses); QKV_ERR_BAD_ARGUMENT (flags not 0/1, norm or ffn outside
  *  their enums, norm_eps negative or not finite, a dropout outside [0, 1) or NaN; with
- *  rope, rope_layout or rope_theta as qkv_mha_validate()); QKV_ERR_SIZE_OVERFLOW. */
+ *  rope, rope_layout or rope_theta as qkv_mha_validate(); softcap negative, NaN or
+ *  infinite); QKV_ERR_SIZE_OVERFLOW. */
 QKV_API qkv_status qkv_block_validate(const qkv_block_desc* desc);
 
 /** The attention layer inside the block: d_in = d_out = d_model, the block's heads,

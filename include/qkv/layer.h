@@ -93,6 +93,12 @@ typedef struct qkv_mha_desc {
   qkv_rope_layout rope_layout; /**< with rope: QKV_ROPE_HALF (0, Llama) or QKV_ROPE_INTERLEAVED (GPT-J) */
   size_t rope_dim;       /**< with rope: rotated features of each head, 0 means d_head; else even, <= d_head */
   float rope_theta;      /**< with rope: base of the frequencies, 0 means 10000; else finite and > 0 */
+  /* since 0.7 */
+  float softcap;         /**< 0: off; else finite and > 0: the attention's logit soft-capping
+                              (qkv_sdpa_desc::softcap: each scaled score s becomes
+                              softcap * tanh(s / softcap)), in training, inference and decoding
+                              (every KV-cache format); negative, NaN or infinite values are
+                              QKV_ERR_BAD_ARGUMENT */
 } qkv_mha_desc;
 
 /** Offsets (in floats) of each parameter tensor in the flat buffer;
@@ -112,8 +118,8 @@ QKV_EXTERN_C_BEGIN
  *  dividing num_heads, d_out not divisible by num_heads; with rope, rope_dim odd or above
  *  d_head, or 0 with an odd d_head); QKV_ERR_BAD_ARGUMENT (flags not 0/1, dropout_p outside
  *  [0, 1) or NaN, compute_type neither QKV_DTYPE_F32 nor QKV_DTYPE_BF16; with rope,
- *  rope_layout out of range or rope_theta negative or not finite);
- *  QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
+ *  rope_layout out of range or rope_theta negative or not finite; softcap negative, NaN
+ *  or infinite); QKV_ERR_SIZE_OVERFLOW (parameter count does not fit). */
 QKV_API qkv_status qkv_mha_validate(const qkv_mha_desc* desc);
 
 /** @param[in]  desc   the layer.

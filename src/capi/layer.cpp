@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // C boundary of the attention layer: validation, parameter layout, size
 // queries. The computation is in src/ops/mha_layer.cpp.
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -36,6 +37,7 @@ qkv_status validate(const qkv_mha_desc* d) {
   for (int flag : {d->causal, d->qkv_bias, d->out_proj, d->rope})
     if (flag != 0 && flag != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!(d->dropout_p >= 0.f && d->dropout_p < 1.f)) return QKV_ERR_BAD_ARGUMENT;
+  if (!(d->softcap >= 0.f && d->softcap <= FLT_MAX)) return QKV_ERR_BAD_ARGUMENT;  // 0 (off), or finite > 0
   const long long ct = qkv::capi::enum_value(d->compute_type);
   if (ct != QKV_DTYPE_F32 && ct != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
   if (d->rope) {

@@ -3,6 +3,7 @@
 
 #include "capi/report.hpp"
 
+#include <cfloat>
 #include <cmath>
 
 #include "capi/checked.hpp"
@@ -21,6 +22,7 @@ qkv_status check_sdpa_desc(const qkv_sdpa_desc* d) noexcept {
   if (algo != QKV_SDPA_AUTO && algo != QKV_SDPA_FUSED && algo != QKV_SDPA_REFERENCE)
     return QKV_ERR_BAD_ARGUMENT;
   if (d->scale != 0.f && !(std::isfinite(d->scale) && d->scale > 0.f)) return QKV_ERR_BAD_ARGUMENT;
+  if (!(d->softcap >= 0.f && d->softcap <= FLT_MAX)) return QKV_ERR_BAD_ARGUMENT;  // 0 (off), or finite > 0
   if (d->kv_heads != 0 && d->heads % d->kv_heads != 0) return QKV_ERR_BAD_SHAPE;
   if (!d->mask && (d->mask_strides.batch | d->mask_strides.head | d->mask_strides.token) != 0)
     return QKV_ERR_BAD_ARGUMENT;

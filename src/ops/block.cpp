@@ -44,6 +44,7 @@ qkv_mha_desc block_attention_desc(const qkv_block_desc& d) {
   a.rope_layout = d.rope_layout;
   a.rope_dim = d.rope_dim;
   a.rope_theta = d.rope_theta;
+  a.softcap = d.softcap;
   return a;
 }
 

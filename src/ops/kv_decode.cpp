@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "dispatch/caches.hpp"
+#include "kernels/attn/attn.hpp"
 #include "kernels/convert/convert.hpp"
 #include "kernels/kv/kv.hpp"
 #include "kernels/softmax/softmax.hpp"
@@ -80,6 +81,7 @@ std::size_t kv_attention_workspace_bytes(qkv_isa, std::size_t keys, std::size_t 
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes) {
   const kern::kv_kernels& kk = kern::kv_for(x.isa);
   const kern::softmax_kernels& sm = kern::softmax_for(x.isa);
+  const kern::attn_kernels& ak = kern::attn_for(x.isa);
   const kern::convert_kernels& cv = kern::convert_for(x.isa);
   // Rows [0, n) of a cache, row_bytes apart from src, widened to t[n][d].
   auto widen = [&](std::size_t n, std::size_t d, const unsigned char* src, std::size_t stride, float* t) {
@@ -131,6 +133,7 @@ void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::s
       widen(nt, p.d_head, kb + off, p.row_bytes, tile);
       kk.scores(nt, p.d_head, q, tile, p.scale, scores + j);
     }
+    if (p.softcap != 0.f) ak.softcap(n_keys, p.softcap, scores, nullptr);  // the fused path's score step
     const float m = sm.max(n_keys, scores);
     const float sum = sm.exp_sum(n_keys, 1.f, m, scores, scores);  // >= 1: the max's term is exp(0)
     for (std::size_t c = 0; c < p.d_head; ++c) o[c] = 0.f;

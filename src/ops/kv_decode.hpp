@@ -37,6 +37,7 @@ struct kv_attention_problem {
   std::size_t d_head, d_out;                // d_out = heads * d_head (q, out rows)
   std::size_t capacity, row_bytes;          // cache rows per sequence, bytes per row (kv_heads * d_head)
   float scale;
+  float softcap;           // 0, or each scaled score s becomes softcap tanh(s / softcap) (qkv_sdpa_desc::softcap)
   const float* q;          // [batch][n_new][d_out]
   const void *k, *v;       // caches: position t of sequence b at row b*capacity + t % capacity, row_bytes apart
   float* out;              // [batch][n_new][d_out]
@@ -47,9 +48,10 @@ struct kv_attention_problem {
 std::size_t kv_attention_keys(std::size_t kv_len, std::size_t window) noexcept;
 std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t keys, std::size_t d_head, int threads);
 
-// out = softmax(scale * q k^T, causal bottom-right: query i sees keys
+// out = softmax(cap(scale * q k^T), causal bottom-right: query i sees keys
 // <= length + i, and > length + i - window with a window) v per (sequence,
-// head), in fp32 over the widened rows.
+// head), in fp32 over the widened rows; cap(s) = softcap tanh(s / softcap)
+// by the attention's kernel (kern::attn softcap), or s when softcap is 0.
 // Bits independent of the thread count.
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes);
 

@@ -309,6 +309,7 @@ qkv_sdpa_desc mha_sdpa_desc(const qkv_mha_desc& layer, const mha_dims& n, bool t
   s.dropout_p = training ? layer.dropout_p : 0.f;
   s.dropout_seed = layer.dropout_seed;
   s.algo = QKV_SDPA_AUTO;
+  s.softcap = layer.softcap;
   return s;
 }
 
@@ -580,6 +581,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
     kp.lengths = lengths, kp.kv_heads = n.kv_heads, kp.window = d.window;
     kp.d_head = n.d_head, kp.d_out = n.d_out, kp.capacity = capacity, kp.row_bytes = row_bytes;
     kp.scale = 1.0f / std::sqrt(static_cast<float>(n.d_head));  // the layer's (sdpa scale 0)
+    kp.softcap = d.softcap;
     kp.q = q, kp.k = kc, kp.v = vc, kp.out = attn_out;
     kv_attention(xc, kp, sub, sub_bytes);
   }

@@ -3,6 +3,8 @@
 // tile j and query tile i, with P recomputed from Q, K and the saved lse:
 //   S = Qs_i K_jᵀ with Qs = fl(scale Q), dP = dO_i V_jᵀ, P = exp(S - lse),
 //   m = dropout mask, dS = P (dP m - D) with D = rowsum(dO ∘ O),
+//   (soft-capping: S <- c tanh(S / c) before the masks, and dS <- dS (1 - tanh²),
+//   the factor from the same recomputed S; the chain through scale as without),
 //   dV_j += (P m)ᵀ dO_i,  dK_j += dSᵀ Qs_i,  dQ_i += dS K_j (times scale once, at the end).
 // S is the fused forward's score bit for bit (the same products of Qs and K,
 // summed in the same order with the same fma) and P uses its exp: with its
@@ -94,6 +96,7 @@ struct tbufs {
   key_bufs key[kBlockTiles];
   float *qp, *dop;       // Q rows [rows][dp], dO rows [rows][dvp]
   float *s, *dpm, *drop; // [br][bcp]: scores -> P m, dP -> dS, dropout multipliers
+  float* dcap;           // [br][bcp]: 1 - tanh² of the soft-capped scores (softcap != 0)
   float *dq;             // dQ accumulator [rows][dp] (pack_d)
   float* Dr;             // D = rowsum(dO ∘ O) for [rows]
   std::size_t* valid;    // visible keys per row of the current tile [br]
@@ -101,7 +104,7 @@ struct tbufs {
 
 // Layout of one thread's scratch; `rows` = query rows a task holds at once
 // (G * Tq per K/V head, gr for a dQ group, br for a key tile).
-tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout) {
+tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout, bool softcap) {
   const std::size_t rows = sc == schedule::per_head ? g.G * g.Tq : g.gr;
   const std::size_t prow = sc == schedule::per_head ? g.br : g.gr;  // rows of packed Q / dO
   auto t = util::zeroed<tbufs>();
@@ -119,15 +122,16 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout) {
   t.s = w.take<float>(g.br * g.bcp);
   t.dpm = w.take<float>(g.br * g.bcp);
   t.drop = w.take<float>(dropout ? g.br * g.bcp : 0);
+  t.dcap = w.take<float>(softcap ? g.br * g.bcp : 0);
   t.dq = w.take<float>(g.pack_d ? rows * g.dp : 0);
   t.Dr = w.take<float>(rows);
   t.valid = w.take<std::size_t>(g.br);
   return t;
 }
 
-bool thread_bytes(const geometry& g, schedule sc, bool dropout, std::size_t* bytes) {
+bool thread_bytes(const geometry& g, schedule sc, bool dropout, bool softcap, std::size_t* bytes) {
   ws_carver w;
-  carve(w, g, sc, dropout);
+  carve(w, g, sc, dropout, softcap);
   return w.size(bytes);
 }
 
@@ -336,6 +340,12 @@ class fused_backward {
       kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
       kern_.gemm(rows, n, g_.Dv, dout.row(r0), dout.ld, 1, kb.vt, ld, t.dpm + r0 * ld, ld, 0);
     }
+    const bool whole = full && bcj == ld;  // every row keeps every column: one block of bri * ld
+    if (p_.softcap != 0.f && whole)  // the forward's cap, with its derivative, on the keys each row keeps
+      fused_step::softcap_scores(p_, bri * ld, t.s, t.dcap);
+    else if (p_.softcap != 0.f)
+      for (std::size_t r = 0; r < bri; ++r)
+        if (t.valid[r]) fused_step::softcap_scores(p_, t.valid[r], t.s + r * ld, t.dcap + r * ld);
     if (cut || p_.mask) mask_scores(h, i0, bri, j0, t);
     if (dropout_) {
       for (std::size_t r = 0; r < bri; ++r) {
@@ -345,16 +355,24 @@ class fused_backward {
       }
     }
     kern_.softmax_grad(bri, round_up(bcj, kPad), t.valid, lse, Dr, dropout_ ? t.drop : nullptr, t.s, t.dpm, ld);
+    if (p_.softcap != 0.f)  // dS of the raw scores: times d(c tanh(s/c))/ds
+      for (std::size_t r = 0; r < (whole ? 1 : bri); ++r) {
+        float* ds = t.dpm + r * ld;
+        const float* dc = t.dcap + r * ld;
+        const std::size_t n = whole ? bri * ld : t.valid[r];
+        for (std::size_t c = 0; c < n; ++c) ds[c] *= dc[c];
+      }
     return full;
   }
 
   // The forward's masking of the scores rows [i0, i0 + bri) x keys from j0
-  // (fused_step::mask_tile, a one-row tile per row of the [bri][bcp]
-  // layout): the additive mask, then -INFINITY before each row's window;
-  // only the valid[r] keys a row keeps are touched (all below its end).
+  // (fused_step::add_masks, a one-row tile per row of the [bri][bcp]
+  // layout; the cap came first, in scores()): the additive mask, then
+  // -INFINITY before each row's window; only the valid[r] keys a row keeps
+  // are touched (all below its end).
   void mask_scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, const tbufs& t) const {
     for (std::size_t r = 0; r < bri; ++r)
-      fused_step::mask_tile(p_, h.s, h.b, h.h, 1, i0 + r, 1, j0, t.valid[r], t.s + r * g_.bcp);
+      fused_step::add_masks(p_, h.s, h.b, h.h, 1, i0 + r, 1, j0, t.valid[r], t.s + r * g_.bcp);
   }
 
   static std::size_t max_valid(const tbufs& t, std::size_t r0, std::size_t rows) {
@@ -455,9 +473,9 @@ schedule pick(const geometry& g, int threads) {
 
 std::size_t max_tasks(const geometry& g) { return g.B * (g.KVH * g.nkb + g.H * g.ng); }
 
-bool total_bytes(const geometry& g, schedule sc, bool dropout, int threads, std::size_t* bytes) {
+bool total_bytes(const geometry& g, schedule sc, bool dropout, bool softcap, int threads, std::size_t* bytes) {
   std::size_t per;
-  if (!thread_bytes(g, sc, dropout, &per)) return false;
+  if (!thread_bytes(g, sc, dropout, softcap, &per)) return false;
   return !__builtin_mul_overflow(per, static_cast<std::size_t>(threads), bytes) &&
          !__builtin_add_overflow(*bytes, ws_carver::kAlign, bytes);  // slack to align the base
 }
@@ -466,20 +484,20 @@ bool total_bytes(const geometry& g, schedule sc, bool dropout, int threads, std:
 
 bool sdpa_backward_fused_workspace(const sdpa_plan& p, int threads, std::size_t* bytes) noexcept {
   const geometry g(p);
-  const bool dropout = p.dropout_p > 0.f;
+  const bool dropout = p.dropout_p > 0.f, softcap = p.softcap != 0.f;
   std::size_t tasks = max_tasks(g);
   const int t = static_cast<std::size_t>(threads) < tasks ? threads : static_cast<int>(tasks);
   // An upper bound over every thread count <= t: the larger per-thread layout, t times.
   std::size_t a = 0, b = 0;
-  if (g.dq_fits_per_head() && !total_bytes(g, schedule::per_head, dropout, t, &a)) return false;
-  if (!total_bytes(g, schedule::split, dropout, t, &b)) return false;
+  if (g.dq_fits_per_head() && !total_bytes(g, schedule::per_head, dropout, softcap, t, &a)) return false;
+  if (!total_bytes(g, schedule::split, dropout, softcap, t, &b)) return false;
   *bytes = a > b ? a : b;
   return true;
 }
 
 bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t bytes) noexcept {
   const geometry g(a.plan);
-  const bool dropout = a.plan.dropout_p > 0.f;
+  const bool dropout = a.plan.dropout_p > 0.f, softcap = a.plan.softcap != 0.f;
   char* base = align_workspace(workspace, &bytes);
 
   const float flops = 10.0f * float(g.B * g.H) * float(g.Tq) * float(g.Tk) * float(g.D + g.Dv) / 2;
@@ -487,21 +505,21 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
   schedule sc = pick(g, threads);
   std::size_t need = 0, per = 0;
   auto fits = [&](schedule s, int t) {
-    return total_bytes(g, s, dropout, t, &need) && need - ws_carver::kAlign <= bytes;
+    return total_bytes(g, s, dropout, softcap, t, &need) && need - ws_carver::kAlign <= bytes;
   };
   while (threads > 1 && !fits(sc, threads)) sc = pick(g, --threads);
   if (!fits(sc, threads)) {
     sc = schedule::split;  // the smallest layout when a head's dQ does not fit
     if (!fits(sc, 1)) return false;
   }
-  thread_bytes(g, sc, dropout, &per);
+  thread_bytes(g, sc, dropout, softcap, &per);
 
   const fused_backward run(a, g);
   const std::size_t kv_count = g.B * g.KVH;
   const std::size_t tasks = sc == schedule::per_head ? kv_count : max_tasks(g);
   auto task = [&](std::size_t id, int tid) {
     ws_carver w(base + static_cast<std::size_t>(tid) * per);
-    const tbufs t = carve(w, g, sc, dropout);
+    const tbufs t = carve(w, g, sc, dropout, softcap);
     if (sc == schedule::per_head) {
       run.run_head(id, t);
     } else if (id < kv_count * g.nkb) {  // key blocks first: causal ones at j = 0 are the longest

@@ -6,7 +6,9 @@
 //
 // P is recomputed the way the reference forward formed it: the scores by
 // the same sgemm call (scale as alpha, one thread here: the same bits), the
-// masks as -inf (fused_step::mask_tile), then P = exp(S - lse) with the library's exp (the
+// soft-cap with its derivative (fused_step::softcap_scores, into dS's row,
+// which holds it until dS replaces it), the masks as -inf
+// (fused_step::add_masks), then P = exp(S - lse) with the library's exp (the
 // softmax kernels'). A saturated (one-hot) row then gives its 1 exactly.
 #include <cmath>
 #include <cstdint>
@@ -67,7 +69,8 @@ void head_backward(const sdpa_bwd_args& a, std::size_t b, std::size_t h, float* 
     if (lse[i] == -INFINITY || fused_step::keys_of_row(p, sq, i).empty()) {  // a row that sees no key: P = 0
       util::zero_floats(pi, Tk);
     } else {
-      fused_step::mask_tile(p, sq, b, h, 1, i, 1, 0, Tk, pi);
+      if (p.softcap != 0.f) fused_step::softcap_scores(p, Tk, pi, dS + i * Tk);  // dS row: 1 - tanh²
+      fused_step::add_masks(p, sq, b, h, 1, i, 1, 0, Tk, pi);
       sk.exp_sum(Tk, 1.0f, lse[i], pi, pi);  // P = exp(S - lse); lse >= every score of the row
     }
     for (std::size_t j = 0; j < Tk; ++j) {
@@ -81,7 +84,10 @@ void head_backward(const sdpa_bwd_args& a, std::size_t b, std::size_t h, float* 
       const float m = dropout ? (dropout::keep(key, j, thresh) ? drop_scale : 0.f) : 1.f;
       const float dpij = vk.dot(Dv, doi, v + j * p.v.token) * m;
       w = pij * m;
-      ds = pij * (dpij - Di) * p.scale;
+      if (p.softcap != 0.f)
+        ds = pij * (dpij - Di) * ds * p.scale;  // ds held 1 - tanh² of the row's raw score
+      else
+        ds = pij * (dpij - Di) * p.scale;
     }
   }
   for (std::size_t j = 0; j < Tk; ++j) {  // dV_j += sum_i (P m)_ij dO_i ; dK_j += sum_i scale dS_ij Q_i

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "ops/sdpa_fused_step.hpp"
 
+#include "kernels/attn/attn.hpp"
+
 namespace qkv::ops::fused_step {
 
 key_range keys_of_row(const sdpa_plan& p, const seq& s, std::size_t i) noexcept {
@@ -20,7 +22,11 @@ key_range keys_of_rows(const sdpa_plan& p, const seq& s, std::size_t i0, std::si
   return {keys_of_row(p, s, i0).lo, keys_of_row(p, s, last).hi};
 }
 
-void mask_tile(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
+void softcap_scores(const sdpa_plan& p, std::size_t n, float* s, float* dtanh) noexcept {
+  kern::attn_for(p.x.isa).softcap(n, p.softcap, s, dtanh);
+}
+
+void add_masks(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
                std::size_t rows, std::size_t j0, std::size_t kb, float* st) noexcept {
   if (p.mask) {
     const float* m = p.mask + b * p.mask_strides.batch + h * p.mask_strides.head + i0 * p.mask_strides.token + j0;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // sdpa_fused_step - the parts of one fused-forward step that do not depend
 // on the element type: where a head starts, which keys a query tile sees
-// (per-sequence lengths, causal, window) and the masking of a score tile,
-// and dropout on a tile of weights. Used by the fused
+// (per-sequence lengths, causal, window), the soft-capping and masking of a
+// score tile (scale, cap, mask, in that order), and dropout on a tile of
+// weights. Used by the fused
 // driver of every type (sdpa_forward_lowp.cpp: sdpa_fused_forward), so
 // fp32, bf16 and fp16 mask and drop the same weights.
 #pragma once
@@ -61,11 +62,32 @@ struct key_range {
 key_range keys_of_row(const sdpa_plan& p, const seq& s, std::size_t i) noexcept;
 key_range keys_of_rows(const sdpa_plan& p, const seq& s, std::size_t i0, std::size_t rows) noexcept;
 
-// Scores st[kb][br] of rows [i0, i0 + rows) x keys [j0, j0 + kb) of head
-// (b, h): adds the additive mask, then sets what a row does not see to
-// -INFINITY. Nothing to do for a tile every row sees whole.
-void mask_tile(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
+// The score step of every forward driver (the fused tiles of every type,
+// the decode path, the reference), on the scaled scores st[kb][br] of rows
+// [i0, i0 + rows) x keys [j0, j0 + kb) of head (b, h): the soft-cap
+// (p.softcap != 0: all kb * br entries, padding lanes included), then
+// add_masks. With softcap 0 it is add_masks alone. The decode path
+// (sdpa_decode.cpp) gets the cap only through this call: a driver that
+// masks its scores itself must cap them first (softcap_scores).
+//
+// The masks alone (the backward, which caps with the derivative first):
+// adds the additive mask, then sets what a row does not see to -INFINITY.
+// Nothing to do for a tile every row sees whole and no mask.
+void add_masks(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br, std::size_t i0,
                std::size_t rows, std::size_t j0, std::size_t kb, float* st) noexcept;
+
+// Soft-capping (p.softcap != 0) of n scaled scores in place, by the plan's
+// ISA's kernel: s <- softcap tanh(s / softcap), and dtanh (when not null)
+// <- 1 - tanh^2(s / softcap), the factor the backward multiplies dS by.
+void softcap_scores(const sdpa_plan& p, std::size_t n, float* s, float* dtanh) noexcept;
+
+// Inline: with softcap 0 a caller runs add_masks (the masking of before
+// 0.7) behind one predictable branch.
+inline void mask_tile(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, std::size_t br,
+                      std::size_t i0, std::size_t rows, std::size_t j0, std::size_t kb, float* st) noexcept {
+  if (p.softcap != 0.f) softcap_scores(p, kb * br, st, nullptr);
+  add_masks(p, s, b, h, br, i0, rows, j0, kb, st);
+}
 
 // Zeroes the dropped weights of rows [i0, i0 + rows) x keys [j0, j0 + kb)
 // in st[kb][br] (the 1/(1-p) scale is applied with the normalization).

@@ -35,6 +35,7 @@ sdpa_plan resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept {
   p.q_lens = d.q_lens;
   p.mask = d.mask;
   p.mask_strides = d.mask_strides;
+  p.softcap = d.softcap;
   p.x = x;
   return p;
 }

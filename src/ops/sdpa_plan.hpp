@@ -32,6 +32,7 @@ struct sdpa_plan {
   const std::size_t* q_lens;     // null, or queries of each sequence (<= q_len)
   const float* mask;             // null, or the additive mask through mask_strides
   qkv_sdpa_strides mask_strides;
+  float softcap;                 // 0: off; else each scaled score s becomes softcap tanh(s / softcap)
   exec x;                        // the settings, read once at the C boundary
 };
 

@@ -5,8 +5,9 @@
  * 1 to 17 tokens, d 5, v_dim 2, 3 or 5), causal and not, q_len equal to, shorter and
  * longer than kv_len (causal rows that see no key), mixed layouts ([B,T,H,d]
  * queries, [B,H,T,d] keys, padded values), default and explicit scale, every
- * algorithm, multi-query (head stride 0) in the forward, and the workspace
- * contract, under every runnable ISA. No dropout: the stream is C++ only. */
+ * algorithm, multi-query (head stride 0) in the forward, logit soft-capping
+ * (one case whose scores saturate the cap), and the workspace contract,
+ * under every runnable ISA. No dropout: the stream is C++ only. */
 #include <math.h>
 
 #include "check.h"
@@ -227,6 +228,22 @@ void qkv_check_attention(void) {
           d.v.head = 0;
           run_case(&d, q, k, v, dout, o, lse, dq, dk, dvv, ws, &r, 0);
         }
+    {
+      /* Soft-capping: scale 3 puts scores up to ~12 against a cap of 0.5
+       * (tanh from linear to saturated); causal, [B,H,T,d] everywhere. */
+      qkv_sdpa_desc d = {0};
+      d.batch = B;
+      d.heads = H;
+      d.q_len = d.kv_len = 5;
+      d.head_dim = DMAX;
+      d.q.token = d.k.token = d.v.token = d.o.token = DMAX;
+      d.q.head = d.k.head = d.v.head = d.o.head = 5 * DMAX;
+      d.q.batch = d.k.batch = d.v.batch = d.o.batch = H * 5 * DMAX;
+      d.scale = 3.0f;
+      d.causal = 1;
+      d.softcap = 0.5f;
+      run_case(&d, q, k, v, dout, o, lse, dq, dk, dvv, ws, &r, 1);
+    }
   }
   printf("  sdpa workspace (1 thread, d %d): forward %lu bytes, backward %lu bytes\n", DMAX,
          (unsigned long)max_ws_fwd, (unsigned long)max_ws_bwd);
@@ -249,6 +266,11 @@ void qkv_check_attention(void) {
     d.causal = 2;
     QKV_CHECK_STATUS(qkv_sdpa_forward(&d, q, k, v, o, NULL, ws, WS_FLOATS * sizeof(float)), QKV_ERR_BAD_ARGUMENT);
     d.causal = 0;
+    d.softcap = -1.0f;
+    QKV_CHECK_STATUS(qkv_sdpa_forward(&d, q, k, v, o, NULL, ws, WS_FLOATS * sizeof(float)), QKV_ERR_BAD_ARGUMENT);
+    d.softcap = NAN;
+    QKV_CHECK_STATUS(qkv_sdpa_forward(&d, q, k, v, o, NULL, ws, WS_FLOATS * sizeof(float)), QKV_ERR_BAD_ARGUMENT);
+    d.softcap = 0.0f;
     d.q.token = 3;
     QKV_CHECK_STATUS(qkv_sdpa_forward(&d, q, k, v, o, NULL, ws, WS_FLOATS * sizeof(float)), QKV_ERR_BAD_STRIDE);
     d.q.token = 4;

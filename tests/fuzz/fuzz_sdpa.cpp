@@ -152,6 +152,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const double mq = max_abs(q.f(), q.floats()), mk = max_abs(k.f(), k.floats());
     A += n.scale * double(d.head_dim) * mq * mk;
     if (c.has_mask) A += 3;  // |bias| <= 3 (fill_mask)
+    if (d.softcap > 0.f) A += 6 * double(d.softcap);  // the cap's own rounding (tanh, 1/c, c times), ~6 eps of c
   }
   const double R = double(d.heads / c.kvh);
   auto visit_check = [](guarded& g, std::vector<char>& seen) {
@@ -179,7 +180,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     qkv_test::ref_sdpa_backward(d, q.f(), k.f(), v.f(), dout.f(), rq, rk, rv);
     const double mo = max_abs(dout.f(), dout.floats()), mv = max_abs(v.f(), v.floats());
     const double mqk = std::max(max_abs(q.f(), q.floats()), max_abs(k.f(), k.floats()));
-    const double terms = A + double(d.head_dim + dv + d.q_len + d.kv_len);
+    // A capped score's error also moves the slope 1 - tanh^2(s / c) by up to its error / c.
+    const double terms =
+        (A + double(d.head_dim + dv + d.q_len + d.kv_len)) * (d.softcap > 0.f ? 1.0 + 2.0 / double(d.softcap) : 1.0);
     const double G = double(dv) * mo * mv * keep;
     const double tol_qk = kEps * 8 * terms * R * double(std::max(d.q_len, d.kv_len)) * n.scale * G * mqk + 1e-30;
     const double tol_v = kEps * 8 * terms * R * double(d.q_len) * mo * keep + 1e-30;

@@ -260,7 +260,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (work > kMaxRefWork) return 0;
     const double keep = d.dropout_p > 0.f ? 1.0 / (1.0 - d.dropout_p) : 1.0;
     const qkv_test::ref_dims n(d);
-    const double A = 1 + n.scale * double(d.head_dim) * max_abs(qw) * max_abs(kw) + (c.has_mask ? 3 : 0);
+    const double A = 1 + n.scale * double(d.head_dim) * max_abs(qw) * max_abs(kw) + (c.has_mask ? 3 : 0) +
+                     (d.softcap > 0.f ? 6 * double(d.softcap) : 0);  // the cap's own rounding
     std::vector<double> ro, rl;
     qkv_test::ref_sdpa_forward(d, qw.data(), kw.data(), vw.data(), ro, rl);
     const bool bf16 = type == QKV_DTYPE_BF16;

@@ -6,7 +6,8 @@
 // since 0.5: kv_heads (0, divisors, non-divisors, huge), window (small,
 // wide, huge), q_lens / kv_lens (0, full, partial, out-of-range entries),
 // the mask (NULL; canonical broadcasts; arbitrary or huge strides; NULL with
-// nonzero strides). With what their checks need: spans (K and V with
+// nonzero strides); since 0.7 softcap (0; 0.5, 1, 5, 50; negative, NaN,
+// infinite: refused with QKV_ERR_BAD_ARGUMENT). With what their checks need: spans (K and V with
 // kv_heads heads), which layouts are canonical, whether the call must be
 // refused (a zero dimension, an overflowing span, kv_heads not dividing
 // heads, a length above q_len / kv_len, mask NULL with a nonzero stride) and
@@ -212,6 +213,16 @@ inline sdpa_draw draw_sdpa(input& in, bool backward) {
   c.algo = in.one_in(8) ? in.raw().ConsumeIntegral<int>() : in.in(0, 2);
   fuzz_c_set_algo(&d, c.algo);
   c.kind = in.kind();
+  // Drawn last, so inputs from before 0.7 keep their calls (they end first: 0).
+  switch (in.in(0, 9)) {
+    case 5: d.softcap = 0.5f; break;
+    case 6: d.softcap = in.flag() ? 1.f : 5.f; break;
+    case 7: d.softcap = 50.f; break;
+    case 8: d.softcap = in.flag() ? -1.f : -0.f; break;  // -0 == 0: off, valid
+    case 9: d.softcap = in.flag() ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity(); break;
+    default: d.softcap = 0.f;
+  }
+  if (d.softcap != 0.f && !(std::isfinite(d.softcap) && d.softcap > 0.f)) fault(QKV_ERR_BAD_ARGUMENT);
 
   c.tq = {d.batch, d.heads, d.q_len, d.head_dim}, c.tk = {d.batch, kvh, d.kv_len, d.head_dim};
   c.tv = {d.batch, kvh, d.kv_len, dv}, c.to = {d.batch, d.heads, d.q_len, dv};

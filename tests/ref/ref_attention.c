@@ -43,19 +43,35 @@ int qkv_ref_sdpa_visible(const qkv_sdpa_desc* d, size_t b, size_t h, size_t i, s
   return !d->mask || qkv_ref_sdpa_mask(d, b, h, i, j) != -INFINITY;
 }
 
+double qkv_ref_sdpa_raw_score(const qkv_sdpa_desc* d, const float* q, const float* k, size_t b, size_t h, size_t i,
+                              size_t j) {
+  const size_t kh = qkv_ref_sdpa_kv_head(d, h);
+  double s = 0.0;
+  size_t f;
+  for (f = 0; f < d->head_dim; ++f) s += at(q, &d->q, b, h, i, f) * at(k, &d->k, b, kh, j, f);
+  return qkv_ref_sdpa_scale(d) * s;
+}
+
+double qkv_ref_sdpa_cap(const qkv_sdpa_desc* d, double s) {
+  return d->softcap != 0.0f ? (double)d->softcap * tanh(s / (double)d->softcap) : s;
+}
+
+double qkv_ref_sdpa_cap_slope(const qkv_sdpa_desc* d, double s) {
+  double t;
+  if (d->softcap == 0.0f) return 1.0;
+  t = tanh(s / (double)d->softcap);
+  return 1.0 - t * t;
+}
+
 double qkv_ref_sdpa_probs_row(const qkv_sdpa_desc* d, const float* q, const float* k, size_t b, size_t h, size_t i,
                               double* p) {
-  const double scale = qkv_ref_sdpa_scale(d);
-  const size_t kh = qkv_ref_sdpa_kv_head(d, h);
-  size_t j, f;
+  size_t j;
   for (j = 0; j < d->kv_len; ++j) {
-    double s = 0.0;
     if (!qkv_ref_sdpa_visible(d, b, h, i, j)) {
       p[j] = -INFINITY;
       continue;
     }
-    for (f = 0; f < d->head_dim; ++f) s += at(q, &d->q, b, h, i, f) * at(k, &d->k, b, kh, j, f);
-    p[j] = scale * s + qkv_ref_sdpa_mask(d, b, h, i, j);
+    p[j] = qkv_ref_sdpa_cap(d, qkv_ref_sdpa_raw_score(d, q, k, b, h, i, j)) + qkv_ref_sdpa_mask(d, b, h, i, j);
   }
   return qkv_ref_softmax_inplace(p, d->kv_len);
 }
@@ -137,8 +153,11 @@ void qkv_ref_sdpa_backward(const qkv_sdpa_desc* d, const float* q, const float* 
           di_abs += p[j] * dp_abs[j];
         }
         for (j = 0; j < Tk; ++j) {
-          const double ds = scale * p[j] * (dp[j] - di), ds_abs = scale * p[j] * (dp_abs[j] + di_abs);
+          double ds, ds_abs, slope;
           if (p[j] == 0.0) continue;
+          slope = d->softcap != 0.0f ? qkv_ref_sdpa_cap_slope(d, qkv_ref_sdpa_raw_score(d, q, k, b, h, i, j)) : 1.0;
+          ds = scale * p[j] * (dp[j] - di) * slope;
+          ds_abs = scale * p[j] * (dp_abs[j] + di_abs) * slope;
           for (f = 0; f < D; ++f) {
             const double kj = at(k, &d->k, b, kh, j, f), qi = at(q, &d->q, b, h, i, f);
             dq[(bh * Tq + i) * D + f] += ds * kj;

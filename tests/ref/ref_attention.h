@@ -22,12 +22,14 @@
  * window w > 0: j > i + k_b - q_b - w; mask: mask(b, h, i, j) != -INFINITY.
  *
  * Math, per (b, h, query i), over the visible keys j:
- *   s_j = scale q_i . k_j + mask(b, h, i, j)  (mask 0 when d->mask is NULL),
+ *   r_j = scale q_i . k_j, the raw score,
+ *   s_j = cap(r_j) + mask(b, h, i, j)  (mask 0 when d->mask is NULL;
+ *   cap(r) = c tanh(r / c) with c = d->softcap, or r when it is 0),
  *   P = softmax(s), lse_i = log sum_j exp s_j (the mask's bias included),
  *   O_i = sum_j P_ij m_ij v_j   (m: the dropout multiplier, 0 or 1/(1-p),
  *   of the QUERY head h);
  *   dV_j += P_ij m_ij dO_i, dP_ij = m_ij dO_i . v_j,
- *   dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij'),
+ *   dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij') cap'(r_j), cap' = 1 - tanh^2(r / c) (or 1),
  *   dQ_i += scale sum_j dS_ij k_j, dK_j += scale sum_i dS_ij q_i.
  * A query that sees no key: O_i = 0, lse_i = -INFINITY, no gradient; a key
  * no query sees gets no gradient. */
@@ -60,6 +62,12 @@ size_t qkv_ref_sdpa_q_len_of(const qkv_sdpa_desc* d, size_t b);
 size_t qkv_ref_sdpa_kv_len_of(const qkv_sdpa_desc* d, size_t b);
 /* mask(b, h, i, j), or 0 without a mask. */
 double qkv_ref_sdpa_mask(const qkv_sdpa_desc* d, size_t b, size_t h, size_t i, size_t j);
+/* r_j = scale q_i . k_j of (b, h) (whether or not it is visible), cap(r)
+ * and cap'(r) as above. */
+double qkv_ref_sdpa_raw_score(const qkv_sdpa_desc* d, const float* q, const float* k, size_t b, size_t h, size_t i,
+                              size_t j);
+double qkv_ref_sdpa_cap(const qkv_sdpa_desc* d, double r);
+double qkv_ref_sdpa_cap_slope(const qkv_sdpa_desc* d, double r);
 /* 1 if query i of (b, h) sees key j (every rule above). */
 int qkv_ref_sdpa_visible(const qkv_sdpa_desc* d, size_t b, size_t h, size_t i, size_t j);
 

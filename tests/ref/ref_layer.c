@@ -75,6 +75,7 @@ void qkv_ref_mha_forward(const qkv_mha_desc* d, const qkv_mha_layout* lay, size_
           double dot = 0.0;
           for (f = 0; f < dh; ++f) dot += qi[f] * kj[f];
           s[j] = scale * dot;
+          if (d->softcap != 0.0f) s[j] = (double)d->softcap * tanh(s[j] / (double)d->softcap); /* qkv/layer.h */
         }
         qkv_ref_softmax_inplace(s + j0, nj);
         if (drop)

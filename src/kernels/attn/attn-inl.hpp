@@ -10,6 +10,8 @@
 #pragma once
 
 #include "kernels/attn/attn.hpp"
+#include "kernels/act/act-inl.hpp"  // act_vops: the vector policy of softcap_math.hpp
+#include "kernels/attn/softcap_math.hpp"
 #include "kernels/softmax/exp-inl.hpp"
 #include "kernels/tile/tile_simd-inl.hpp"
 
@@ -150,11 +152,47 @@ void attn_accumulate_f32(std::size_t kb, std::size_t dv, const float* pt, const 
   }
 }
 
+// Soft-capping (attn.hpp: softcap) over whole vectors; the tail (n % W)
+// through the same code on a zero-padded stack copy. WithD: also 1 - tanh^2
+// (the backward); without, the forward computes none of it.
+template <class A, bool WithD>
+void attn_softcap_rows(std::size_t n, float cap, float* s, float* dtanh) {
+  using P = act_vops<A>;
+  using V = typename P::T;
+  constexpr std::size_t W = V::size;
+  const V c(cap), ic(1.0f / cap);
+  auto step = [&](const float* in, float* out, float* dout) {
+    const cap_tanh<P> r = softcap_tanh<P>(V::load_unaligned(in) * ic);
+    (c * r.t).store_unaligned(out);
+    if constexpr (WithD) r.d.store_unaligned(dout);
+  };
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) step(s + i, s + i, WithD ? dtanh + i : nullptr);
+  if (i < n) {
+    alignas(64) float b[W], d[W];
+    for (std::size_t j = 0; j < W; ++j) b[j] = i + j < n ? s[i + j] : 0.0f;
+    step(b, b, d);
+    for (std::size_t j = 0; i + j < n; ++j) {
+      s[i + j] = b[j];
+      if constexpr (WithD) dtanh[i + j] = d[j];
+    }
+  }
+}
+
+template <class A>
+void attn_softcap_f32(std::size_t n, float cap, float* s, float* dtanh) {
+  if (dtanh)
+    attn_softcap_rows<A, true>(n, cap, s, dtanh);
+  else
+    attn_softcap_rows<A, false>(n, cap, s, nullptr);
+}
+
 // The table for one ISA: QV vectors x NB rows per register tile, BR queries per tile.
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 constexpr attn_kernels make_attn_kernels() {
   static_assert(BR <= kAttnMaxBr, "workspace sizes assume br <= kAttnMaxBr");
-  return {BR, attn_scores_f32<A, QV, NB, BR>, attn_softmax_f32<A, BR>, attn_accumulate_f32<A, QV, NB, BR>};
+  return {BR, attn_scores_f32<A, QV, NB, BR>, attn_softmax_f32<A, BR>, attn_accumulate_f32<A, QV, NB, BR>,
+          attn_softcap_f32<A>};
 }
 
 }  // namespace

@@ -42,6 +42,13 @@ struct attn_kernels {
   // never depend on it.
   void (*accumulate)(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
                      const float* alpha, float* ot, std::size_t key_chunk);
+  // Logit soft-capping of n scores in place (ops/sdpa_fused_step: the shared
+  // score step, and the backward): x = s[i] * fl(1 / cap),
+  //   s[i] <- cap * tanh(x),   dtanh[i] <- 1 - tanh^2(x) when dtanh is not null.
+  // cap finite and > 0; tanh from this ISA's exp (softcap_math.hpp: within 3
+  // ulp, its derivative within 4). An element's bits do not depend on n or
+  // on where it sits (a vector tail runs the same code on a padded copy).
+  void (*softcap)(std::size_t n, float cap, float* s, float* dtanh);
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(attn_kernels, attn)

@@ -3,6 +3,7 @@
 // set on Cortex-M. The same tiles and summation order as the SIMD sets, as
 // plain loops over a 16-query row (which compilers vectorize where they can).
 #include "kernels/attn/attn.hpp"
+#include "kernels/attn/softcap_math.hpp"
 #include "kernels/softmax/exp_scalar.hpp"
 #include "kernels/tile/tile-inl.hpp"
 
@@ -55,9 +56,28 @@ void attn_accumulate_f32_scalar(std::size_t kb, std::size_t dv, const float* pt,
                             c_store<float, scalar_io, fixed<kBr>>{ot + f * kBr, {}, {}});
 }
 
+// softcap_math.hpp's policy on floats, with the library's exp.
+struct cap_sops {
+  using T = float;
+  static float exp(float v) noexcept { return exp_f32_shared(v); }
+  static float abs(float v) noexcept { return v < 0.0f ? -v : v; }
+  static float div(float a, float b) noexcept { return a / b; }
+  static bool lt(float a, float b) noexcept { return a < b; }
+  static float sel(bool m, float a, float b) noexcept { return m ? a : b; }
+};
+
+void attn_softcap_f32_scalar(std::size_t n, float cap, float* s, float* dtanh) {
+  const float ic = 1.0f / cap;
+  for (std::size_t i = 0; i < n; ++i) {
+    const cap_tanh<cap_sops> r = softcap_tanh<cap_sops>(s[i] * ic);
+    s[i] = cap * r.t;
+    if (dtanh) dtanh[i] = r.d;
+  }
+}
+
 }  // namespace
 
 const attn_kernels attn_scalar = {kBr, attn_scores_f32_scalar, attn_softmax_f32_scalar,
-                                  attn_accumulate_f32_scalar};
+                                  attn_accumulate_f32_scalar, attn_softcap_f32_scalar};
 
 }  // namespace qkv::kern
