@@ -5,10 +5,8 @@
 #include <cstdint>
 
 #include "kernels/attn/attn.hpp"
-#include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/convert/convert.hpp"
 #include "kernels/softmax/softmax.hpp"
-#include "kernels/vec/vec.hpp"
 #include "ops/sdpa_fused_step.hpp"
 #include "ops/threads.hpp"
 #include "util/size_math.hpp"
@@ -28,15 +26,15 @@ constexpr std::size_t kBr = kern::kAttnMaxBr;  // keys per tile, for sizes (the 
 
 std::size_t rows_of(const sdpa_plan& p) { return p.group * p.q_len; }
 
-// One thread's arrays: Qs [R][D], kt [D][br], st [R][br], o [R][Dv], m, l
-// [R], then (BF16/F16) the widened K and V tiles [br][D], [br][Dv].
+// One thread's arrays: Qs [R][D], st [R][br], o [R][Dv], m, l, alpha [R],
+// then (BF16/F16) the widened K and V tiles [br][D], [br][Dv].
 struct arrays {
-  float *qs, *kt, *st, *o, *m, *l, *kw, *vw;
+  float *qs, *st, *o, *m, *l, *al, *kw, *vw;
 };
 bool floats_of(const sdpa_plan& p, qkv_dtype type, std::size_t* n) {
   const std::size_t R = rows_of(p), D = p.head_dim, Dv = p.v_dim;
   std::size_t t = 0, a;
-  const std::size_t parts[8][2] = {{R, D},  {D, kBr}, {R, kBr}, {R, Dv},
+  const std::size_t parts[8][2] = {{R, D},  {R, kBr}, {R, Dv}, {R, 1},
                                    {R, 1},  {R, 1},   {type == QKV_DTYPE_F32 ? 0 : kBr, D},
                                    {type == QKV_DTYPE_F32 ? 0 : kBr, Dv}};
   for (const auto& part : parts)
@@ -53,11 +51,11 @@ arrays carve(const sdpa_plan& p, qkv_dtype type, float* w) {
   };
   arrays a;
   a.qs = take(R * D);
-  a.kt = take(D * kBr);
   a.st = take(R * kBr);
   a.o = take(R * Dv);
   a.m = take(R);
   a.l = take(R);
+  a.al = take(R);
   a.kw = take(type == QKV_DTYPE_F32 ? 0 : kBr * D);
   a.vw = take(type == QKV_DTYPE_F32 ? 0 : kBr * Dv);
   return a;
@@ -68,8 +66,6 @@ struct decode_call {
   qkv_dtype type;
   const kern::attn_kernels& kn;
   const kern::softmax_kernels& sm;
-  const kern::vec_kernels& vk;
-  const kern::attn_bwd_kernels& tk;  // its transpose and small GEMM
   const kern::convert_kernels& cv;
   dropout_cfg drop;
   const void *q, *k, *v;
@@ -114,18 +110,15 @@ struct decode_call {
     const std::size_t kh = base(p.k, b, g), vh = base(p.v, b, g);
     for (std::size_t j0 = seen.lo; !seen.empty() && j0 < seen.hi; j0 += br) {
       const std::size_t kb = seen.hi - j0 < br ? seen.hi - j0 : br;
-      std::size_t ld;  // kt[f][j] = K[j0 + j][f]; zero past the last key
+      std::size_t ld;
       const float* kr = rows(k, kh + j0 * p.k.token, p.k.token, kb, D, a.kw, &ld);
-      tk.transpose(kb, D, kr, ld, a.kt, br);
-      if (kb < br)
-        for (std::size_t f = 0; f < D; ++f)
-          for (std::size_t j = kb; j < br; ++j) a.kt[f * br + j] = 0.f;
-      kn.scores(R, D, a.kt, a.qs, D, a.st);  // st[r][j]: the tile path's S, transposed
+      kn.decode_scores(R, kb, D, a.qs, kr, ld, a.st, br);  // st[r][j]: the tile path's S, transposed
       for (std::size_t r = 0; r < R; ++r) {
         const std::size_t h = g * p.group + r / Tq, i = r % Tq;
         float* s = a.st + r * br;
         mask_tile(p, sq, b, h, 1, i, 1, j0, kb, s);  // a one-row tile: st[j * 1 + 0]
         const float mnew = std::fmax(a.m[r], sm.max(kb, s));
+        a.al[r] = 1.f;
         if (mnew == kNegInf) {  // nothing seen yet: no weights
           for (std::size_t j = 0; j < kb; ++j) s[j] = 0.f;
           continue;
@@ -133,7 +126,7 @@ struct decode_call {
         const float alpha = a.m[r] == kNegInf ? 0.f : std::exp(a.m[r] - mnew);
         a.l[r] = a.l[r] * alpha + sm.exp_sum(kb, 1.f, mnew, s, s);  // l before dropout
         a.m[r] = mnew;
-        if (alpha != 1.f) sm.mul(Dv, alpha, a.o + r * Dv);
+        a.al[r] = alpha;
         if (drop.on) {
           const std::uint64_t key = dropout::row_key(p.dropout_seed, b, h, i);
           for (std::size_t j = 0; j < kb; ++j)
@@ -141,13 +134,7 @@ struct decode_call {
         }
       }
       const float* vr = rows(v, vh + j0 * p.v.token, p.v.token, kb, Dv, a.vw, &ld);
-      if (Dv % kern::kAttnBwdPad == 0) {  // O[R][Dv] += P[R][kb] V[kb][Dv], V read once for all rows
-        tk.gemm(R, Dv, kb, a.st, br, 1, vr, ld, a.o, Dv, 1);
-      } else {
-        for (std::size_t j = 0; j < kb; ++j)
-          for (std::size_t r = 0; r < R; ++r)
-            if (a.st[r * br + j] != 0.f) vk.axpy(Dv, a.st[r * br + j], vr + j * ld, a.o + r * Dv);
-      }
+      kn.decode_accumulate(R, kb, Dv, a.st, br, vr, ld, a.al, a.o);  // V read once for all rows
     }
 
     const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
@@ -184,8 +171,6 @@ void sdpa_decode_forward(const sdpa_plan& p, qkv_dtype type, const void* q, cons
                       type,
                       kern::attn_for(p.x.isa),
                       kern::softmax_for(p.x.isa),
-                      kern::vec_for(p.x.isa),
-                      kern::attn_bwd_for(p.x.isa),
                       kern::convert_for(p.x.isa),
                       dropout_cfg(p),
                       q,

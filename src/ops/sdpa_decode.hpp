@@ -6,15 +6,16 @@
 // instead: one task per (sequence, K/V head) streams that head's K and V
 // once for all its query rows.
 //
-// Per key tile of br keys: K's rows packed transposed (kt [d][br]), the
-// scores of every query row by the ISA's attention scores kernel with the
-// roles swapped (the query rows fl(scale q) as its "keys", kt as its
-// "queries": the same products summed in the same order with the same fma
-// as the tile path, so S, the row maximum and the log-sum-exp a backward
-// reads are the tile path's bits), masked like the tile path
-// (fused_step::mask_tile on the transposed tile), then each row's online
-// softmax and P V by the softmax and vector kernels. Results do not depend
-// on the thread count; BF16/F16 K and V rows are widened exactly on the way.
+// Per key tile of br keys: the scores of every query row by the ISA's
+// decode scores kernel, reading K's rows in place (transposed in registers:
+// keys in the lanes, each key's dot product summed over the features in
+// order with one fused multiply-add each, as the tile path's scores kernel
+// does, so S, the row maximum and the log-sum-exp a backward reads are the
+// tile path's bits), masked like the tile path (fused_step::mask_tile, a
+// one-row tile per query row), each row's online softmax by the softmax
+// kernels, then P V by the decode accumulate kernel (V's rows read once for
+// all the rows, the accumulators in registers). Results do not depend on
+// the thread count; BF16/F16 K and V rows are widened exactly on the way.
 #pragma once
 
 #include <cstddef>

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "kernels/attn/attn.hpp"
+#include "kernels/attn/attn_decode-inl.hpp"
 #include "kernels/softmax/exp-inl.hpp"
 #include "kernels/tile/tile_simd-inl.hpp"
 
@@ -154,7 +155,12 @@ void attn_accumulate_f32(std::size_t kb, std::size_t dv, const float* pt, const 
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 constexpr attn_kernels make_attn_kernels() {
   static_assert(BR <= kAttnMaxBr, "workspace sizes assume br <= kAttnMaxBr");
-  return {BR, attn_scores_f32<A, QV, NB, BR>, attn_softmax_f32<A, BR>, attn_accumulate_f32<A, QV, NB, BR>};
+  return {BR,
+          attn_scores_f32<A, QV, NB, BR>,
+          attn_softmax_f32<A, BR>,
+          attn_accumulate_f32<A, QV, NB, BR>,
+          attn_decode_scores_f32<A>,
+          attn_decode_accumulate_f32<A, QV * NB>};
 }
 
 }  // namespace
