@@ -33,7 +33,14 @@ bool sdpa_decode_applies(const sdpa_plan& p) noexcept;
 // where the path applies on no ISA (so sizes do not depend on the ISA).
 bool sdpa_decode_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) noexcept;
 
+// The floats shared by all threads (the chunks' partial results of a long
+// context, see kChunk in sdpa_decode.cpp): 0 for one chunk or where the path
+// applies on no ISA (false on overflow).
+bool sdpa_decode_shared_floats(const sdpa_plan& p, std::size_t* floats) noexcept;
+
+// parts: sdpa_decode_shared_floats of them; ws: max_threads shares of
+// per_thread_floats each.
 void sdpa_decode_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
-                         float* lse, float* ws, std::size_t per_thread_floats, int max_threads);
+                         float* lse, float* parts, float* ws, std::size_t per_thread_floats, int max_threads);
 
 }  // namespace qkv::ops
