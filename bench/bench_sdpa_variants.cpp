@@ -10,7 +10,9 @@
 //    read_GBps (read1_GBps) is the probe's rate at the thread count (at 1
 //    thread); pct_bw and pct_read are the medians of the per-iteration ratios
 //    of the decode's read rate to the copy's rate (read + write) and to the
-//    probe's (decode only reads: the probe is its like-for-like yardstick).
+//    probe's (decode only reads: the probe is its like-for-like yardstick);
+//    at 1 thread also pct_read_cpu, the same ratio of the calling thread's
+//    CPU times (on a shared machine, blind to the time it was descheduled).
 //  - BM_sdpa_gqa_pair: GQA (kv_heads 8) against MHA (kv_heads 32) on the
 //    same query shape: the same FLOPs, so vs_mha = MHA time / GQA time.
 //  - BM_sdpa_window_pair: a causal sliding window against plain causal at
@@ -24,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <ctime>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -32,6 +35,13 @@ namespace {
 
 using qkv_bench::median;
 using qkv_bench::now_s;
+
+// The calling thread's CPU time in seconds.
+double thread_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
 
 void fill(std::vector<float>& v, float a, float b) {
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(a * float(i % 100003) + b);
@@ -119,13 +129,13 @@ void BM_sdpa_decode_bw(benchmark::State& state) {
   const std::size_t n = p.k.size() * 2;  // K and V floats
   std::vector<float> src(n), dst(n);
   fill(src, 0.3f, 0.f);
-  std::vector<double> dec, cpy, rd, rd1, frac, frac_rd;
+  std::vector<double> dec, cpy, rd, rd1, frac, frac_rd, frac_cpu;
   for (auto _ : state) {
     // dst's bytes were last touched before the previous decode; the copy's
     // source before that; K and V before both: all three come from as far.
-    double t0 = now_s();
+    double t0 = now_s(), u0 = thread_s();
     benchmark::DoNotOptimize(read_probe(dst.data(), n, 1));
-    const double r1 = now_s() - t0;
+    const double r1 = now_s() - t0, r1_cpu = thread_s() - u0;
     double r = r1;
     if (threads > 1) {
       t0 = now_s();
@@ -136,9 +146,10 @@ void BM_sdpa_decode_bw(benchmark::State& state) {
     std::memcpy(dst.data(), src.data(), n * sizeof(float));
     const double c = now_s() - t0;
     benchmark::DoNotOptimize(dst.data());
-    t0 = now_s();
+    t0 = now_s(), u0 = thread_s();
     if (p.forward() != QKV_OK) state.SkipWithError("decode failed");
-    const double t = now_s() - t0;
+    const double t = now_s() - t0, t_cpu = thread_s() - u0;
+    frac_cpu.push_back(r1_cpu / t_cpu);
     dec.push_back(t);
     cpy.push_back(c);
     rd.push_back(r);
@@ -154,6 +165,7 @@ void BM_sdpa_decode_bw(benchmark::State& state) {
   if (threads > 1) state.counters["read1_GBps"] = bytes / median(rd1) * 1e-9;
   state.counters["pct_bw"] = 100.0 * median(frac);
   state.counters["pct_read"] = 100.0 * median(frac_rd);
+  if (threads == 1) state.counters["pct_read_cpu"] = 100.0 * median(frac_cpu);
 }
 
 // args: B, H, T, d, backward, threads

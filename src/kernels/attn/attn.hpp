@@ -51,7 +51,8 @@ struct attn_kernels {
   // scores kernel's operations, so the same bits as `scores` gives S^T);
   //   o[r*dv + f] = alpha[r] * o[r*dv + f] + sum_j p[r*ldp + j] * v[j*ldv + f]
   // for r < rows, f < dv, one multiply-add per key in key order (as
-  // `accumulate`). rows, kb, d, dv >= 1.
+  // `accumulate`). rows, kb, d, dv >= 1. Null in bare-metal scalar tables
+  // (no decode path there).
   void (*decode_scores)(std::size_t rows, std::size_t kb, std::size_t d, const float* q, const float* k,
                         std::size_t ldk, float* s, std::size_t lds);
   void (*decode_accumulate)(std::size_t rows, std::size_t kb, std::size_t dv, const float* p, std::size_t ldp,

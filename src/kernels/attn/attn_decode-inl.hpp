@@ -109,7 +109,7 @@ void attn_decode_scores_f32(std::size_t rows, std::size_t kb, std::size_t d, con
 template <class A, std::size_t RB, std::size_t FB, bool Partial>
 QKV_TILE_INLINE void decode_acc_block(std::size_t kb, std::size_t nf, const float* p, std::size_t ldp,
                                       const float* v, std::size_t ldv, const float* alpha, float* o,
-                                      std::size_t dv) {
+                                      std::size_t dv, std::size_t ahead) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
   constexpr std::size_t NF = Partial ? FB - 1 : FB;  // whole vectors
@@ -127,6 +127,7 @@ QKV_TILE_INLINE void decode_acc_block(std::size_t kb, std::size_t nf, const floa
   }
   for (std::size_t j = 0; j < kb; ++j) {
     const float* vj = v + j * ldv;
+    for (std::size_t f = 0; f < ahead; f += 16) __builtin_prefetch(vj + kb * ldv + f);
     V b[FB];
 #pragma GCC unroll 16
     for (std::size_t u = 0; u < NF; ++u) b[u] = V::load_unaligned(vj + u * W);
@@ -161,9 +162,9 @@ inline void decode_acc_rest(std::size_t n, bool tail, std::size_t kb, std::size_
   if constexpr (FB > 0) {
     if (n == FB) {
       if (tail)
-        decode_acc_block<A, RB, FB, true>(kb, nf, p, ldp, v, ldv, alpha, o, dv);
+        decode_acc_block<A, RB, FB, true>(kb, nf, p, ldp, v, ldv, alpha, o, dv, 0);
       else
-        decode_acc_block<A, RB, FB, false>(kb, nf, p, ldp, v, ldv, alpha, o, dv);
+        decode_acc_block<A, RB, FB, false>(kb, nf, p, ldp, v, ldv, alpha, o, dv, 0);
     } else {
       decode_acc_rest<A, RB, FB - 1>(n, tail, kb, nf, p, ldp, v, ldv, alpha, o, dv);
     }
@@ -178,8 +179,11 @@ void decode_acc_rows(std::size_t kb, std::size_t dv, const float* p, std::size_t
   constexpr std::size_t W = simd::vf<A>::size;
   constexpr std::size_t FB = ACC / RB > 0 ? ACC / RB : 1;
   std::size_t f = 0;
+  // The first block also prefetches the next tile's V rows (kb rows on,
+  // every 64-byte line of each): the driver reads K's tile between, so V's
+  // stream would otherwise restart cold at every tile.
   for (; f + FB * W <= dv; f += FB * W)
-    decode_acc_block<A, RB, FB, false>(kb, W, p, ldp, v + f, ldv, alpha, o + f, dv);
+    decode_acc_block<A, RB, FB, false>(kb, W, p, ldp, v + f, ldv, alpha, o + f, dv, f == 0 ? dv : 0);
   if (f < dv) {
     const std::size_t left = dv - f, n = (left + W - 1) / W;
     decode_acc_rest<A, RB, FB>(n, left % W != 0, kb, left % W, p, ldp, v + f, ldv, alpha, o + f, dv);

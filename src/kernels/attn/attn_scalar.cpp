@@ -57,7 +57,9 @@ void attn_accumulate_f32_scalar(std::size_t kb, std::size_t dv, const float* pt,
 
 // Decode: per row and key, the dot product over f in order (the scores
 // tile's operations); per row and feature, the rescale then one
-// multiply-add per key in order (the accumulate tile's).
+// multiply-add per key in order (the accumulate tile's). Hosted builds
+// only, as their driver (ops/sdpa_decode.cpp): bare metal keeps its .text.
+#ifdef QKV_HOSTED
 void attn_decode_scores_f32_scalar(std::size_t rows, std::size_t kb, std::size_t d, const float* q, const float* k,
                                    std::size_t ldk, float* s, std::size_t lds) {
   using O = vec_ops<float>;
@@ -80,6 +82,10 @@ void attn_decode_accumulate_f32_scalar(std::size_t rows, std::size_t kb, std::si
       for (std::size_t f = 0; f < dv; ++f) orow[f] = O::fma(v[j * ldv + f], p[r * ldp + j], orow[f]);
   }
 }
+#else
+constexpr auto attn_decode_scores_f32_scalar = nullptr;
+constexpr auto attn_decode_accumulate_f32_scalar = nullptr;
+#endif
 
 }  // namespace
 
