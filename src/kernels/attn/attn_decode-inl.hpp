@@ -40,12 +40,18 @@ QKV_TILE_INLINE void decode_scores_block(std::size_t nk, std::size_t d, const fl
   for (std::size_t r = 0; r < RB; ++r) acc[r] = V(0.0f);
   std::size_t f0 = 0;
   for (; f0 + W <= d; f0 += W) {
+    // The block's rows from one pointer, recomputed each step: hidden from
+    // the optimizer, so it does not hoist 2 W row pointers (loads and
+    // prefetches) out of the loop and spill them (GCC 12 did).
+    const float* kc = kj + f0;
+    __asm__("" : "+r"(kc));
+    const float* kn = kc + W * ldk;
     V t[W];
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < W; ++i) {
       if (Full || i < nk) {
-        t[i] = V::load_unaligned(kj + i * ldk + f0);
-        __builtin_prefetch(kj + (i + W) * ldk + f0);
+        t[i] = V::load_unaligned(kc + i * ldk);
+        __builtin_prefetch(kn + i * ldk);
       } else {
         t[i] = V(0.0f);
       }
