@@ -48,7 +48,8 @@ struct attn_kernels {
   // apart), no alignment needed:
   //   s[r*lds + j] = sum_f q[r*d + f] * k[j*ldk + f]     r < rows, j < kb,
   // each summed over f in order from 0 with one multiply-add per feature (the
-  // scores kernel's operations, so the same bits as `scores` gives S^T);
+  // scores kernel's operations: in the SIMD sets the same bits as `scores`
+  // gives S^T; the scalar set's a*b + c is the compiler's to contract);
   //   o[r*dv + f] = alpha[r] * o[r*dv + f] + sum_j p[r*ldp + j] * v[j*ldv + f]
   // for r < rows, f < dv, one multiply-add per key in key order (as
   // `accumulate`). rows, kb, d, dv >= 1. Null in bare-metal scalar tables
