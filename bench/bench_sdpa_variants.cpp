@@ -4,10 +4,15 @@
 //  - BM_sdpa_decode_bw: one token against a context of L cached tokens,
 //    GQA 32/8, d 128 ([B, kv_heads, L, d] K and V, as a cache holds them).
 //    Each iteration also runs a STREAM-style copy of as many bytes as K and
-//    V hold; kv_GBps is K+V bytes over the decode's median time, copy_GBps
-//    counts the copy's read and write, and pct_bw is the median of the
-//    per-iteration ratio (decode reads only: the fraction of the copy's
-//    bandwidth it reaches).
+//    V hold, and a read-only probe (a sum over as many bytes) on 1 thread
+//    and on the benchmark's thread count; kv_GBps is K+V bytes over the
+//    decode's median time, copy_GBps counts the copy's read and write,
+//    read_GBps (read1_GBps) is the probe's rate at the thread count (at 1
+//    thread); pct_bw and pct_read are the medians of the per-iteration ratios
+//    of the decode's read rate to the copy's rate (read + write) and to the
+//    probe's (decode only reads: the probe is its like-for-like yardstick);
+//    at 1 thread also pct_read_cpu, the same ratio of the calling thread's
+//    CPU times (on a shared machine, blind to the time it was descheduled).
 //  - BM_sdpa_gqa_pair: GQA (kv_heads 8) against MHA (kv_heads 32) on the
 //    same query shape: the same FLOPs, so vs_mha = MHA time / GQA time.
 //  - BM_sdpa_window_pair: a causal sliding window against plain causal at
@@ -21,7 +26,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <thread>
+#include <ctime>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -30,6 +38,13 @@ namespace {
 
 using qkv_bench::median;
 using qkv_bench::now_s;
+
+// The calling thread's CPU time in seconds.
+double thread_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
 
 void fill(std::vector<float>& v, float a, float b) {
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(a * float(i % 100003) + b);
@@ -73,6 +88,42 @@ struct problem {
   qkv_status run(bool bwd) { return bwd ? backward() : forward(); }
 };
 
+// The read probe: n floats' bits summed as 64-bit words, 8 independent
+// integer chains (no FP latency bound, nothing written), in `threads`
+// contiguous parts on threads of their own (1: this one).
+std::uint64_t read_part(const float* p, std::size_t n) {
+  std::uint64_t acc[8] = {};
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int u = 0; u < 8; ++u) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i + 2 * u, sizeof w);
+      acc[u] += w;
+    }
+  std::uint64_t s = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+  for (; i < n; ++i) {
+    std::uint32_t w;
+    std::memcpy(&w, p + i, sizeof w);
+    s += w;
+  }
+  return s;
+}
+std::uint64_t read_probe(const float* p, std::size_t n, int threads) {
+  if (threads <= 1) return read_part(p, n);
+  std::vector<std::uint64_t> sums(std::size_t(threads), 0);
+  std::vector<std::thread> team;
+  const std::size_t part = (n + std::size_t(threads) - 1) / std::size_t(threads);
+  for (int t = 1; t < threads; ++t) {
+    const std::size_t lo = std::min(n, std::size_t(t) * part), hi = std::min(n, lo + part);
+    team.emplace_back([&, t, lo, hi] { sums[std::size_t(t)] = read_part(p + lo, hi - lo); });
+  }
+  sums[0] = read_part(p, std::min(n, part));
+  std::uint64_t s = 0;
+  for (auto& th : team) th.join();
+  for (std::uint64_t x : sums) s += x;
+  return s;
+}
+
 // args: B, context L, threads
 void BM_sdpa_decode_bw(benchmark::State& state) {
   const auto B = std::size_t(state.range(0)), L = std::size_t(state.range(1));
@@ -82,24 +133,43 @@ void BM_sdpa_decode_bw(benchmark::State& state) {
   const std::size_t n = p.k.size() * 2;  // K and V floats
   std::vector<float> src(n), dst(n);
   fill(src, 0.3f, 0.f);
-  std::vector<double> dec, cpy, frac;
+  std::vector<double> dec, cpy, rd, rd1, frac, frac_rd, frac_cpu;
   for (auto _ : state) {
-    double t0 = now_s();
+    // dst's bytes were last touched before the previous decode; the copy's
+    // source before that; K and V before both: all three come from as far.
+    double t0 = now_s(), u0 = thread_s();
+    benchmark::DoNotOptimize(read_probe(dst.data(), n, 1));
+    const double r1 = now_s() - t0, r1_cpu = thread_s() - u0;
+    double r = r1;
+    if (threads > 1) {
+      t0 = now_s();
+      benchmark::DoNotOptimize(read_probe(dst.data(), n, threads));
+      r = now_s() - t0;
+    }
+    t0 = now_s();
     std::memcpy(dst.data(), src.data(), n * sizeof(float));
     const double c = now_s() - t0;
     benchmark::DoNotOptimize(dst.data());
-    t0 = now_s();
+    t0 = now_s(), u0 = thread_s();
     if (p.forward() != QKV_OK) state.SkipWithError("decode failed");
-    const double t = now_s() - t0;
+    const double t = now_s() - t0, t_cpu = thread_s() - u0;
+    frac_cpu.push_back(r1_cpu / t_cpu);
     dec.push_back(t);
     cpy.push_back(c);
+    rd.push_back(r);
+    rd1.push_back(r1);
     frac.push_back((double(n) / t) / (2.0 * double(n) / c));
+    frac_rd.push_back(r / t);
   }
   const double bytes = double(n) * sizeof(float), td = median(dec), tc = median(cpy);
   state.counters["us_per_token"] = td * 1e6;
   state.counters["kv_GBps"] = bytes / td * 1e-9;
   state.counters["copy_GBps"] = 2.0 * bytes / tc * 1e-9;
+  state.counters["read_GBps"] = bytes / median(rd) * 1e-9;
+  if (threads > 1) state.counters["read1_GBps"] = bytes / median(rd1) * 1e-9;
   state.counters["pct_bw"] = 100.0 * median(frac);
+  state.counters["pct_read"] = 100.0 * median(frac_rd);
+  if (threads == 1) state.counters["pct_read_cpu"] = 100.0 * median(frac_cpu);
 }
 
 // args: B, H, T, d, backward, threads

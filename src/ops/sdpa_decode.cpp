@@ -5,10 +5,8 @@
 #include <cstdint>
 
 #include "kernels/attn/attn.hpp"
-#include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/convert/convert.hpp"
 #include "kernels/softmax/softmax.hpp"
-#include "kernels/vec/vec.hpp"
 #include "ops/sdpa_fused_step.hpp"
 #include "ops/threads.hpp"
 #include "util/size_math.hpp"
@@ -28,15 +26,24 @@ constexpr std::size_t kBr = kern::kAttnMaxBr;  // keys per tile, for sizes (the 
 
 std::size_t rows_of(const sdpa_plan& p) { return p.group * p.q_len; }
 
-// One thread's arrays: Qs [R][D], kt [D][br], st [R][br], o [R][Dv], m, l
-// [R], then (BF16/F16) the widened K and V tiles [br][D], [br][Dv].
+// Keys per chunk of a long context (flash-decoding): each chunk of each
+// (sequence, K/V head) is a task of its own, the chunks' partial results
+// merged in chunk order afterwards. The split follows kv_len alone (a fixed
+// chunk, never the thread count), so the bits do not depend on the threads;
+// contexts of one chunk run unsplit. 16 tiles: a chunk's K and V (1 MiB at
+// d 128 fp32) dwarf its partials (R x (Dv + 2) floats) and the merge.
+constexpr std::size_t kChunk = 16 * kBr;
+std::size_t chunks_of(const sdpa_plan& p) { return p.kv_len <= kChunk ? 1 : (p.kv_len + kChunk - 1) / kChunk; }
+
+// One thread's arrays: Qs [R][D], st [R][br], o [R][Dv], m, l, alpha [R],
+// then (BF16/F16) the widened K and V tiles [br][D], [br][Dv].
 struct arrays {
-  float *qs, *kt, *st, *o, *m, *l, *kw, *vw;
+  float *qs, *st, *o, *m, *l, *al, *kw, *vw;
 };
 bool floats_of(const sdpa_plan& p, qkv_dtype type, std::size_t* n) {
   const std::size_t R = rows_of(p), D = p.head_dim, Dv = p.v_dim;
   std::size_t t = 0, a;
-  const std::size_t parts[8][2] = {{R, D},  {D, kBr}, {R, kBr}, {R, Dv},
+  const std::size_t parts[8][2] = {{R, D},  {R, kBr}, {R, Dv}, {R, 1},
                                    {R, 1},  {R, 1},   {type == QKV_DTYPE_F32 ? 0 : kBr, D},
                                    {type == QKV_DTYPE_F32 ? 0 : kBr, Dv}};
   for (const auto& part : parts)
@@ -53,11 +60,11 @@ arrays carve(const sdpa_plan& p, qkv_dtype type, float* w) {
   };
   arrays a;
   a.qs = take(R * D);
-  a.kt = take(D * kBr);
   a.st = take(R * kBr);
   a.o = take(R * Dv);
   a.m = take(R);
   a.l = take(R);
+  a.al = take(R);
   a.kw = take(type == QKV_DTYPE_F32 ? 0 : kBr * D);
   a.vw = take(type == QKV_DTYPE_F32 ? 0 : kBr * Dv);
   return a;
@@ -68,8 +75,6 @@ struct decode_call {
   qkv_dtype type;
   const kern::attn_kernels& kn;
   const kern::softmax_kernels& sm;
-  const kern::vec_kernels& vk;
-  const kern::attn_bwd_kernels& tk;  // its transpose and small GEMM
   const kern::convert_kernels& cv;
   dropout_cfg drop;
   const void *q, *k, *v;
@@ -96,10 +101,11 @@ struct decode_call {
     return tmp;
   }
 
-  // Sequence b, K/V head g: rows r = (query head g * group + r / q_len, query r % q_len).
-  void task(std::size_t b, std::size_t g, float* w) const {
+  // Sequence b, K/V head g, keys [lo, hi) of those its rows see: the
+  // running (o, m, l) of every row in a (o unnormalized, l before dropout).
+  // Rows r = (query head g * group + r / q_len, query r % q_len).
+  void run(std::size_t b, std::size_t g, std::size_t lo, std::size_t hi, const arrays& a) const {
     const std::size_t R = rows_of(p), D = p.head_dim, Dv = p.v_dim, br = kn.br, Tq = p.q_len;
-    const arrays a = carve(p, type, w);
     for (std::size_t r = 0; r < R; ++r) {
       const std::size_t h = g * p.group + r / Tq, i = r % Tq;
       const float* qr = row(at(q, base(p.q, b, h) + i * p.q.token), D, a.kw);
@@ -111,21 +117,20 @@ struct decode_call {
 
     const seq sq = seq_of(p, b);
     const key_range seen = keys_of_rows(p, sq, 0, Tq);
+    if (seen.lo > lo) lo = seen.lo;
+    if (seen.hi < hi) hi = seen.hi;
     const std::size_t kh = base(p.k, b, g), vh = base(p.v, b, g);
-    for (std::size_t j0 = seen.lo; !seen.empty() && j0 < seen.hi; j0 += br) {
-      const std::size_t kb = seen.hi - j0 < br ? seen.hi - j0 : br;
-      std::size_t ld;  // kt[f][j] = K[j0 + j][f]; zero past the last key
+    for (std::size_t j0 = lo; j0 < hi; j0 += br) {
+      const std::size_t kb = hi - j0 < br ? hi - j0 : br;
+      std::size_t ld;
       const float* kr = rows(k, kh + j0 * p.k.token, p.k.token, kb, D, a.kw, &ld);
-      tk.transpose(kb, D, kr, ld, a.kt, br);
-      if (kb < br)
-        for (std::size_t f = 0; f < D; ++f)
-          for (std::size_t j = kb; j < br; ++j) a.kt[f * br + j] = 0.f;
-      kn.scores(R, D, a.kt, a.qs, D, a.st);  // st[r][j]: the tile path's S, transposed
+      kn.decode_scores(R, kb, D, a.qs, kr, ld, a.st, br);  // st[r][j]: the tile path's S, transposed
       for (std::size_t r = 0; r < R; ++r) {
         const std::size_t h = g * p.group + r / Tq, i = r % Tq;
         float* s = a.st + r * br;
         mask_tile(p, sq, b, h, 1, i, 1, j0, kb, s);  // a one-row tile: st[j * 1 + 0]
         const float mnew = std::fmax(a.m[r], sm.max(kb, s));
+        a.al[r] = 1.f;
         if (mnew == kNegInf) {  // nothing seen yet: no weights
           for (std::size_t j = 0; j < kb; ++j) s[j] = 0.f;
           continue;
@@ -133,7 +138,7 @@ struct decode_call {
         const float alpha = a.m[r] == kNegInf ? 0.f : std::exp(a.m[r] - mnew);
         a.l[r] = a.l[r] * alpha + sm.exp_sum(kb, 1.f, mnew, s, s);  // l before dropout
         a.m[r] = mnew;
-        if (alpha != 1.f) sm.mul(Dv, alpha, a.o + r * Dv);
+        a.al[r] = alpha;
         if (drop.on) {
           const std::uint64_t key = dropout::row_key(p.dropout_seed, b, h, i);
           for (std::size_t j = 0; j < kb; ++j)
@@ -141,15 +146,13 @@ struct decode_call {
         }
       }
       const float* vr = rows(v, vh + j0 * p.v.token, p.v.token, kb, Dv, a.vw, &ld);
-      if (Dv % kern::kAttnBwdPad == 0) {  // O[R][Dv] += P[R][kb] V[kb][Dv], V read once for all rows
-        tk.gemm(R, Dv, kb, a.st, br, 1, vr, ld, a.o, Dv, 1);
-      } else {
-        for (std::size_t j = 0; j < kb; ++j)
-          for (std::size_t r = 0; r < R; ++r)
-            if (a.st[r * br + j] != 0.f) vk.axpy(Dv, a.st[r * br + j], vr + j * ld, a.o + r * Dv);
-      }
+      kn.decode_accumulate(R, kb, Dv, a.st, br, vr, ld, a.al, a.o);  // V read once for all rows
     }
+  }
 
+  // The rows' outputs and log-sum-exps from their (o, m, l).
+  void finish(std::size_t b, std::size_t g, const arrays& a) const {
+    const std::size_t R = rows_of(p), Dv = p.v_dim, Tq = p.q_len;
     const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
     for (std::size_t r = 0; r < R; ++r) {
       const std::size_t h = g * p.group + r / Tq, i = r % Tq;
@@ -162,6 +165,40 @@ struct decode_call {
       else
         narrow(Dv, o, static_cast<std::uint16_t*>(orow));
       if (lse) lse[(b * p.heads + h) * Tq + i] = a.l[r] > 0.f ? a.m[r] + std::log(a.l[r]) : kNegInf;
+    }
+  }
+
+  // One chunk's rows as partials: part [R][Dv + 2] = (o, m, l) per row.
+  void store_partial(const arrays& a, float* part) const {
+    const std::size_t R = rows_of(p), Dv = p.v_dim;
+    for (std::size_t r = 0; r < R; ++r) {
+      float* pr = part + r * (Dv + 2);
+      for (std::size_t f = 0; f < Dv; ++f) pr[f] = a.o[r * Dv + f];
+      pr[Dv] = a.m[r];
+      pr[Dv + 1] = a.l[r];
+    }
+  }
+
+  // The chunks' partials of (b, g), n of them [n][R][Dv + 2], merged in
+  // chunk order into a: m = max of the chunks' m, each chunk weighted by
+  // exp(m_c - m) (0 for a chunk that saw nothing).
+  void combine(const float* parts, std::size_t n, const arrays& a) const {
+    const std::size_t R = rows_of(p), Dv = p.v_dim, stride = R * (Dv + 2);
+    for (std::size_t r = 0; r < R; ++r) {
+      float m = kNegInf, l = 0.f;
+      for (std::size_t c = 0; c < n; ++c) m = std::fmax(m, parts[c * stride + r * (Dv + 2) + Dv]);
+      float* o = a.o + r * Dv;
+      for (std::size_t f = 0; f < Dv; ++f) o[f] = 0.f;
+      if (m != kNegInf)
+        for (std::size_t c = 0; c < n; ++c) {
+          const float* pr = parts + c * stride + r * (Dv + 2);
+          if (pr[Dv] == kNegInf) continue;
+          const float w = std::exp(pr[Dv] - m);
+          l += w * pr[Dv + 1];
+          for (std::size_t f = 0; f < Dv; ++f) o[f] += w * pr[f];
+        }
+      a.m[r] = m;
+      a.l[r] = l;
     }
   }
 };
@@ -178,14 +215,23 @@ bool sdpa_decode_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size
   return floats_of(p, type, floats);
 }
 
+bool sdpa_decode_shared_floats(const sdpa_plan& p, std::size_t* floats) noexcept {
+  const std::size_t n = chunks_of(p);
+  std::size_t t = 0;
+  if (4 * rows_of(p) <= kBr && n > 1 &&
+      (!mul_ok(p.batch, p.kv_heads, &t) || !mul_ok(t, n, &t) || !mul_ok(t, rows_of(p), &t) ||
+       !mul_ok(t, p.v_dim + 2, &t)))
+    return false;
+  *floats = t;
+  return true;
+}
+
 void sdpa_decode_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
-                         float* lse, float* ws, std::size_t per_thread_floats, int max_threads) {
+                         float* lse, float* parts, float* ws, std::size_t per_thread_floats, int max_threads) {
   const decode_call c{p,
                       type,
                       kern::attn_for(p.x.isa),
                       kern::softmax_for(p.x.isa),
-                      kern::vec_for(p.x.isa),
-                      kern::attn_bwd_for(p.x.isa),
                       kern::convert_for(p.x.isa),
                       dropout_cfg(p),
                       q,
@@ -193,13 +239,33 @@ void sdpa_decode_forward(const sdpa_plan& p, qkv_dtype type, const void* q, cons
                       v,
                       out,
                       lse};
-  const std::size_t tasks = p.batch * p.kv_heads;
+  const std::size_t heads = p.batch * p.kv_heads, n = chunks_of(p), tasks = heads * n;
+  const std::size_t stride = rows_of(p) * (p.v_dim + 2);  // one chunk's partials
   const float flops = 2.0f * static_cast<float>(p.batch * p.heads * p.q_len) * static_cast<float>(p.kv_len) *
                       static_cast<float>(p.head_dim + p.v_dim);
   int threads = threads_for(p.x, flops, tasks);
   if (threads > max_threads) threads = max_threads;
+  auto scratch = [&](int thread) { return carve(p, type, ws + static_cast<std::size_t>(thread) * per_thread_floats); };
+  // Task t: (sequence, K/V head) t / n, chunk t % n.
   parallel_for_tasks(p.x, threads, tasks, [&](std::size_t t, int thread) {
-    c.task(t / p.kv_heads, t % p.kv_heads, ws + static_cast<std::size_t>(thread) * per_thread_floats);
+    const std::size_t bg = t / n, ci = t % n;
+    const arrays a = scratch(thread);
+    if (n == 1) {
+      c.run(bg / p.kv_heads, bg % p.kv_heads, 0, p.kv_len, a);
+      c.finish(bg / p.kv_heads, bg % p.kv_heads, a);
+    } else {
+      c.run(bg / p.kv_heads, bg % p.kv_heads, ci * kChunk, (ci + 1) * kChunk, a);
+      c.store_partial(a, parts + t * stride);
+    }
+  });
+  if (n == 1) return;
+  const float merge = static_cast<float>(tasks) * static_cast<float>(stride);
+  int merge_threads = threads_for(p.x, merge, heads);
+  if (merge_threads > max_threads) merge_threads = max_threads;
+  parallel_for_tasks(p.x, merge_threads, heads, [&](std::size_t bg, int thread) {
+    const arrays a = scratch(thread);
+    c.combine(parts + bg * n * stride, n, a);
+    c.finish(bg / p.kv_heads, bg % p.kv_heads, a);
   });
 }
 
@@ -210,8 +276,12 @@ bool sdpa_decode_floats_per_thread(const sdpa_plan&, qkv_dtype, std::size_t* flo
   *floats = 0;
   return true;
 }
+bool sdpa_decode_shared_floats(const sdpa_plan&, std::size_t* floats) noexcept {
+  *floats = 0;
+  return true;
+}
 void sdpa_decode_forward(const sdpa_plan&, qkv_dtype, const void*, const void*, const void*, void*, float*, float*,
-                         std::size_t, int) {}
+                         float*, std::size_t, int) {}
 
 #endif  // QKV_HOSTED
 

@@ -82,12 +82,16 @@ bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* fl
   return true;
 }
 
-// Floats of the V pairs of every K/V head (BF16: vp [batch*kv_heads][ceil(kv_len/2)][v_dim] dwords), rounded to whole lines.
+// Floats of the V pairs of every K/V head (BF16: vp [batch*kv_heads][ceil(kv_len/2)][v_dim] dwords),
+// or of the decode path's partials where more (the two never run in one call), rounded to whole lines.
 bool vpairs_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
-  std::size_t n = 0;
+  std::size_t n = 0, dec;
   if (type == QKV_DTYPE_BF16 && (!mul_ok(p.batch, p.kv_heads, &n) || !mul_ok(n, (p.kv_len + 1) / 2, &n) ||
-                                 !mul_ok(n, p.v_dim, &n) || !add_ok(n, kSdpaAlign / sizeof(float) - 1, &n)))
+                                 !mul_ok(n, p.v_dim, &n)))
     return false;
+  if (!sdpa_decode_shared_floats(p, &dec)) return false;
+  if (dec > n) n = dec;
+  if (!add_ok(n, kSdpaAlign / sizeof(float) - 1, &n)) return false;
   *floats = n / (kSdpaAlign / sizeof(float)) * (kSdpaAlign / sizeof(float));
   return true;
 }
@@ -235,7 +239,7 @@ const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, c
 void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
                         float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads) {
   if (sdpa_decode_applies(p)) {  // few query rows per K/V head: keys in the lanes
-    sdpa_decode_forward(p, type, q, k, v, out, lse, ws, per_thread_floats, max_threads);
+    sdpa_decode_forward(p, type, q, k, v, out, lse, vpairs, ws, per_thread_floats, max_threads);
     return;
   }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);

@@ -12,6 +12,7 @@
 #include "kernels/attn/attn.hpp"
 #include "kernels/act/act-inl.hpp"  // act_vops: the vector policy of softcap_math.hpp
 #include "kernels/attn/softcap_math.hpp"
+#include "kernels/attn/attn_decode-inl.hpp"
 #include "kernels/softmax/exp-inl.hpp"
 #include "kernels/tile/tile_simd-inl.hpp"
 
@@ -191,8 +192,13 @@ void attn_softcap_f32(std::size_t n, float cap, float* s, float* dtanh) {
 template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
 constexpr attn_kernels make_attn_kernels() {
   static_assert(BR <= kAttnMaxBr, "workspace sizes assume br <= kAttnMaxBr");
-  return {BR, attn_scores_f32<A, QV, NB, BR>, attn_softmax_f32<A, BR>, attn_accumulate_f32<A, QV, NB, BR>,
-          attn_softcap_f32<A>};
+  return {BR,
+          attn_scores_f32<A, QV, NB, BR>,
+          attn_softmax_f32<A, BR>,
+          attn_accumulate_f32<A, QV, NB, BR>,
+          attn_softcap_f32<A>,
+          attn_decode_scores_f32<A>,
+          attn_decode_accumulate_f32<A, QV * NB>};
 }
 
 }  // namespace

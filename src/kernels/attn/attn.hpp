@@ -49,6 +49,22 @@ struct attn_kernels {
   // ulp, its derivative within 4). An element's bits do not depend on n or
   // on where it sits (a vector tail runs the same code on a padded copy).
   void (*softcap)(std::size_t n, float cap, float* s, float* dtanh);
+
+  // The decode path (ops/sdpa_decode.cpp: a few query rows per K/V head, the
+  // keys in the lanes). Row-major, K and V read in place (rows ldk / ldv
+  // apart), no alignment needed:
+  //   s[r*lds + j] = sum_f q[r*d + f] * k[j*ldk + f]     r < rows, j < kb,
+  // each summed over f in order from 0 with one multiply-add per feature (the
+  // scores kernel's operations: in the SIMD sets the same bits as `scores`
+  // gives S^T; the scalar set's a*b + c is the compiler's to contract);
+  //   o[r*dv + f] = alpha[r] * o[r*dv + f] + sum_j p[r*ldp + j] * v[j*ldv + f]
+  // for r < rows, f < dv, one multiply-add per key in key order (as
+  // `accumulate`). rows, kb, d, dv >= 1. Null in bare-metal scalar tables
+  // (no decode path there).
+  void (*decode_scores)(std::size_t rows, std::size_t kb, std::size_t d, const float* q, const float* k,
+                        std::size_t ldk, float* s, std::size_t lds);
+  void (*decode_accumulate)(std::size_t rows, std::size_t kb, std::size_t dv, const float* p, std::size_t ldp,
+                            const float* v, std::size_t ldv, const float* alpha, float* o);
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(attn_kernels, attn)

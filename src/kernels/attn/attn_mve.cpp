@@ -85,8 +85,13 @@ void attn_accumulate_f32_mve(std::size_t kb, std::size_t dv, const float* pt, co
   }
 }
 
+// Soft-capping: the scalar set's (a tanh per score, off the hot loop).
+void attn_softcap_f32_mve(std::size_t n, float cap, float* s, float* dtanh) { attn_scalar.softcap(n, cap, s, dtanh); }
+
 }  // namespace
 
-const attn_kernels attn_mve = {kBr, attn_scores_f32_mve, attn_softmax_f32_mve, attn_accumulate_f32_mve};
+// No decode kernels: bare metal has no decode path (ops/sdpa_decode.cpp).
+const attn_kernels attn_mve = {kBr,    attn_scores_f32_mve, attn_softmax_f32_mve, attn_accumulate_f32_mve,
+                               attn_softcap_f32_mve, nullptr, nullptr};
 
 }  // namespace qkv::kern

@@ -75,9 +75,46 @@ void attn_softcap_f32_scalar(std::size_t n, float cap, float* s, float* dtanh) {
   }
 }
 
+// Decode: per row and key, the dot product over f in order (the scores
+// tile's operations); per row and feature, the rescale then one
+// multiply-add per key in order (the accumulate tile's). Hosted builds
+// only, as their driver (ops/sdpa_decode.cpp): bare metal keeps its .text.
+#ifdef QKV_HOSTED
+void attn_decode_scores_f32_scalar(std::size_t rows, std::size_t kb, std::size_t d, const float* q, const float* k,
+                                   std::size_t ldk, float* s, std::size_t lds) {
+  using O = vec_ops<float>;
+  for (std::size_t j = 0; j < kb; ++j)
+    for (std::size_t r = 0; r < rows; ++r) {
+      float acc = O::zero();
+      for (std::size_t f = 0; f < d; ++f) acc = O::fma(k[j * ldk + f], q[r * d + f], acc);
+      s[r * lds + j] = acc;
+    }
+}
+
+void attn_decode_accumulate_f32_scalar(std::size_t rows, std::size_t kb, std::size_t dv, const float* p,
+                                       std::size_t ldp, const float* v, std::size_t ldv, const float* alpha,
+                                       float* o) {
+  using O = vec_ops<float>;
+  for (std::size_t r = 0; r < rows; ++r) {
+    float* orow = o + r * dv;
+    for (std::size_t f = 0; f < dv; ++f) orow[f] = O::mul(orow[f], alpha[r]);
+    for (std::size_t j = 0; j < kb; ++j)
+      for (std::size_t f = 0; f < dv; ++f) orow[f] = O::fma(v[j * ldv + f], p[r * ldp + j], orow[f]);
+  }
+}
+#else
+constexpr auto attn_decode_scores_f32_scalar = nullptr;
+constexpr auto attn_decode_accumulate_f32_scalar = nullptr;
+#endif
+
 }  // namespace
 
-const attn_kernels attn_scalar = {kBr, attn_scores_f32_scalar, attn_softmax_f32_scalar,
-                                  attn_accumulate_f32_scalar, attn_softcap_f32_scalar};
+const attn_kernels attn_scalar = {kBr,
+                                  attn_scores_f32_scalar,
+                                  attn_softmax_f32_scalar,
+                                  attn_accumulate_f32_scalar,
+                                  attn_softcap_f32_scalar,
+                                  attn_decode_scores_f32_scalar,
+                                  attn_decode_accumulate_f32_scalar};
 
 }  // namespace qkv::kern
