@@ -2,13 +2,15 @@
 // The reduced-precision tables of mve (Helium, Cortex-M55/M85; layouts and
 // contract: gemm_lowp.hpp). Plain codes, k grouped 16 at a time: a row's or
 // a column's 16 codes of a group are one Q register.
-//   gemm_s8_<MR>x<NR>_mve: per group, MR + NR vector loads and MR x NR
-//   VMLADAVA.S8 (16 products summed into a core-register accumulator, modulo
-//   2^32: exact wrapping int32, the contract's; integer sums in any order give
-//   the same bits). VMLADAVA takes even core registers only (r0..r14): 6
-//   accumulators leave the odd ones for the pointers and the loop count.
-// No bf16 dot product on the M55 (its VCVT and VFMA have no bf16 form): the
-// driver widens bf16 to fp32.
+//   gemm_s8_4x2_mve: per group, 6 vector loads and 8 VMLADAVA.S8 (16
+//   products summed into a core-register accumulator, modulo 2^32: exact
+//   wrapping int32, the contract's; integer sums in any order give the same
+//   bits). VMLADAVA takes even core registers only (r0..r14): 8
+//   accumulators, the pointers and the loop count in the odd ones (GCC adds
+//   a few moves). 4x2 rather than 3x2: fewer tiles per product, and the
+//   driver's per-tile work is much of the cost at small K (figures:
+//   bench/README.md).
+// No bf16 dot product in MVE: the driver widens bf16 to fp32.
 #include <arm_mve.h>
 
 #include "kernels/gemm_lowp/gemm_lowp-inl.hpp"
