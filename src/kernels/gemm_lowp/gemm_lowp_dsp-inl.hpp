@@ -16,7 +16,7 @@
 // addition is associative, so the order within the quad changes no bit.
 //
 // The 2x2 tile: 4 accumulators, 4 unpacked A halves, 2 of a B column, 3
-// pointers/counters: the 13 usable core registers, no spills.
+// pointers/counters: the 13 usable core registers, no spills in the loop.
 #pragma once
 
 #include <arm_acle.h>
@@ -76,8 +76,8 @@ void s8_dsp_ukernel_2x2(std::size_t kc, const void* a_, const void* b_, std::int
 // The DSP int8 table: the portable packers (mr = nr = 2), name
 // "gemm_s8_2x2_dsp".
 constexpr gemm_s8_kernels make_gemm_s8_dsp_kernels() {
-  return {"gemm_s8_2x2_dsp",         2, 2, kS8Kg, s8_plain_panel_bytes<2>, s8_plain_panel_bytes<2>,
-          s8_plain_pack_a<2>,        s8_plain_pack_b<2>, s8_dsp_ukernel_2x2};
+  return {"gemm_s8_2x2_dsp", 2, 2, kS8Kg, s8_plain_panel_bytes<2>, s8_plain_panel_bytes<2>, s8_plain_pack_a<2>,
+          s8_plain_pack_b<2>, s8_dsp_ukernel_2x2};
 }
 
 }  // namespace
