@@ -60,7 +60,8 @@
 // table of its own per set (QKV_DECLARE_KERNEL_TABLES_BF16). mve (Helium,
 // hand-written, no xsimd) has kernels for some modules only: those declare
 // QKV_DECLARE_KERNEL_TABLES_MVE and define name##_mve in their *_mve.cpp;
-// every other module maps mve to its scalar table.
+// every other module maps mve to its scalar table. The reduced-precision
+// modules (QKV_DECLARE_KERNEL_TABLES_BF16) have an mve table too.
 #define QKV_KERNEL_TABLE_LOOKUP(Table, name, avx512_bf16_table, neon64_dot_table, neon64_bf16_table, mve_table) \
   inline const Table& name##_for(qkv_isa isa) noexcept {                                            \
     const Table* t = nullptr;                                                                       \
@@ -89,5 +90,5 @@
 #define QKV_DECLARE_KERNEL_TABLES_BF16(Table, name)                                 \
   extern const Table name##_scalar, name##_sse2, name##_avx2, name##_avx512,        \
       name##_avx512_bf16, name##_neon, name##_neon64, name##_neon64_dot,            \
-      name##_neon64_bf16;                                                           \
-  QKV_KERNEL_TABLE_LOOKUP(Table, name, name##_avx512_bf16, name##_neon64_dot, name##_neon64_bf16, name##_scalar)
+      name##_neon64_bf16, name##_mve;                                               \
+  QKV_KERNEL_TABLE_LOOKUP(Table, name, name##_avx512_bf16, name##_neon64_dot, name##_neon64_bf16, name##_mve)

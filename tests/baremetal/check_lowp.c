@@ -5,6 +5,11 @@
  *    scales) into fp32, against a double product of the stored values within
  *    gemm_ex.h's bound (K 2^-23 sum |a||b|, plus the flush allowance), and
  *    int8 x int8 into int32, exact;
+ *  - int8 x int8 into int32 bit for bit against the exact integer sum over
+ *    odd shapes (M, N in 1..33, K in 1..67, a K deep enough to split into
+ *    blocks), every transpose pair, padded and very wide leading dimensions,
+ *    beta 0 and 1: the DSP (SMLAD) tile of the scalar set on the M4/M7/M55 and the
+ *    Helium (VMLADAVA) tile of mve, including their edges and k padding;
  *  - qkv_sdpa_forward_ex / qkv_sdpa_backward_ex on bf16 and fp16 tensors
  *    against the fp32 entry points run on the widened values: the backward
  *    bit for bit narrowed (its definition), the fp16 forward too (widened
@@ -90,6 +95,84 @@ static void check_gemm_ex(void) {
   }
 }
 
+/* Codes over the whole int8 range, -128 included. */
+static void fill_s8(int8_t* x, size_t n, unsigned seed) {
+  size_t i;
+  uint32_t s = seed * 2654435761u + 1u;
+  for (i = 0; i < n; ++i) {
+    s = s * 1664525u + 1013904223u;
+    x[i] = (int8_t)(s >> 24);
+  }
+}
+
+#define S8_MAX_MN 33
+#define S8_MAX_K 1100
+#define S8_WIDE_LD 9400 /* 7 x 9400 > 65535: past the 16-bit gather offsets of mve's packer */
+
+/* One int8 x int8 -> int32 product into a C of leading dimension N + 2 (A, B
+ * and C0 filled here, C0's copy in C), checked bit for bit against the sum
+ * modulo 2^32 (the contract's wrapping) and the padding columns untouched;
+ * returns the wrong elements. */
+static size_t run_s8(size_t M, size_t N, size_t K, qkv_trans ta, qkv_trans tb, size_t lda, size_t ldb, int beta,
+                     unsigned seed, int8_t* a, int8_t* b, int32_t* c, int32_t* c0, float* ws, size_t ws_floats) {
+  qkv_gemm_ex_desc d;
+  size_t i, j, p, bytes, bad = 0;
+  memset(&d, 0, sizeof d);
+  d.M = M, d.N = N, d.K = K, d.alpha = 1.0f, d.beta = (float)beta, d.ta = ta, d.tb = tb;
+  d.lda = lda, d.ldb = ldb, d.ldc = N + 2;
+  d.a_type = d.b_type = QKV_DTYPE_I8, d.c_type = QKV_DTYPE_I32;
+  fill_s8(a, (ta == QKV_TRANS ? K : M) * lda, 3u + seed);
+  fill_s8(b, (tb == QKV_TRANS ? N : K) * ldb, 5u + seed);
+  fill_s8((int8_t*)c0, M * d.ldc * 4, 7u + seed);
+  memcpy(c, c0, M * d.ldc * 4);
+  QKV_CHECK_STATUS(qkv_gemm_ex_workspace_size(&d, 1, &bytes), QKV_OK);
+  if (bytes > ws_floats * sizeof(float)) {
+    QKV_CHECK(!"gemm_ex int8 workspace larger than the check's buffer");
+    return 1;
+  }
+  QKV_CHECK_STATUS(qkv_gemm_ex(&d, a, b, c, ws, bytes), QKV_OK);
+  for (i = 0; i < M; ++i)
+    for (j = 0; j < d.ldc; ++j) {
+      uint32_t want = beta || j >= N ? (uint32_t)c0[i * d.ldc + j] : 0u;
+      if (j < N)
+        for (p = 0; p < K; ++p) {
+          const int av = ta == QKV_TRANS ? a[p * lda + i] : a[i * lda + p];
+          const int bv = tb == QKV_TRANS ? b[j * ldb + p] : b[p * ldb + j];
+          want += (uint32_t)(av * bv);
+        }
+      bad += (uint32_t)c[i * d.ldc + j] != want;
+    }
+  return bad;
+}
+
+/* M, N in 1..33 against K in 1..67, the transposes, beta and the padding of
+ * lda/ldb varying with the shape; then K 1100 (split into blocks by the
+ * driver) and leading dimensions of 9400 (mve's portable packer path). */
+static void check_gemm_s8_shapes(void) {
+  static const size_t mn[] = {1, 3, 5, 7, 13, 17, 33};
+  static const size_t ks[] = {1, 3, 5, 7, 13, 17, 33, 67};
+  int8_t* a = (int8_t*)qkv_check_alloc(2 * S8_WIDE_LD / 4 + 1); /* bytes: K 1100 x lda 6, or 2 x 9400 */
+  int8_t* b = (int8_t*)qkv_check_alloc(2 * S8_WIDE_LD / 4 + 1);
+  int32_t* c = (int32_t*)qkv_check_alloc(S8_MAX_MN * (S8_MAX_MN + 2));
+  int32_t* c0 = (int32_t*)qkv_check_alloc(S8_MAX_MN * (S8_MAX_MN + 2));
+  float* ws = qkv_check_alloc(4096);
+  size_t im, in, ik, bad = 0;
+  if (!a || !b || !c || !c0 || !ws) return;
+  for (ik = 0; ik < sizeof ks / sizeof ks[0]; ++ik)
+    for (im = 0; im < sizeof mn / sizeof mn[0]; ++im)
+      for (in = 0; in < sizeof mn / sizeof mn[0]; ++in) {
+        const size_t M = mn[im], N = mn[in], K = ks[ik];
+        const unsigned v = (unsigned)(ik + im + in);
+        const qkv_trans ta = v % 2 ? QKV_TRANS : QKV_NO_TRANS, tb = (v / 2) % 2 ? QKV_TRANS : QKV_NO_TRANS;
+        bad += run_s8(M, N, K, ta, tb, (ta == QKV_TRANS ? M : K) + v % 4, (tb == QKV_TRANS ? K : N) + v % 3,
+                      (int)((v / 4) % 2), v, a, b, c, c0, ws, 4096);
+      }
+  bad += run_s8(3, 5, S8_MAX_K, QKV_NO_TRANS, QKV_TRANS, S8_MAX_K + 1, S8_MAX_K + 3, 1, 1u, a, b, c, c0, ws, 4096);
+  bad += run_s8(3, 5, S8_MAX_K, QKV_TRANS, QKV_NO_TRANS, 3, 6, 0, 2u, a, b, c, c0, ws, 4096);
+  bad += run_s8(5, 3, 2, QKV_TRANS, QKV_NO_TRANS, S8_WIDE_LD, S8_WIDE_LD, 0, 3u, a, b, c, c0, ws, 4096);
+  QKV_CHECK(bad == 0);
+}
+
 #define B_H 2
 #define B_T 9
 #define B_D 5
@@ -169,6 +252,8 @@ void qkv_check_lowp(void) {
     QKV_CHECK_STATUS(qkv_set_isa(isas[k]), QKV_OK);
     qkv_check_reset_arena();
     check_gemm_ex();
+    qkv_check_reset_arena();
+    check_gemm_s8_shapes();
     qkv_check_reset_arena();
     check_sdpa_ex(QKV_DTYPE_BF16);
     qkv_check_reset_arena();

@@ -6,7 +6,8 @@
 // fp32 while packing and run on the fp32 tiles of kernels/gemm.)
 //
 // Packed layouts: k is grouped kg at a time (bf16: kg 2, a pair per 32-bit
-// lane; int8: kg 4, a quad per 32-bit lane), kc padded with zeros to a
+// lane; int8: kg 4, a quad per 32-bit lane, or 8 for SMMLA's 2x8 operands,
+// 16 for mve's VMLADAVA, a Q register), kc padded with zeros to a
 // multiple of kg, rows and columns padded with zeros to mr / nr:
 //   A panel: ap[(k/kg)*mr*kg + i*kg + k%kg] = op(A)(i, k)
 //   B panel: bp[(k/kg)*nr*kg + j*kg + k%kg] = op(B)(k, j)
