@@ -114,18 +114,25 @@ static void fill_s8(int8_t* x, size_t n, unsigned seed) {
  * modulo 2^32 (the contract's wrapping) and the padding columns untouched;
  * returns the wrong elements. */
 static size_t run_s8(size_t M, size_t N, size_t K, qkv_trans ta, qkv_trans tb, size_t lda, size_t ldb, int beta,
-                     unsigned seed, int8_t* a, int8_t* b, int32_t* c, int32_t* c0, float* ws, size_t ws_floats) {
+                     unsigned seed, int8_t* a, int8_t* b, int32_t* c, int32_t* c0, float* ws, size_t ws_floats,
+                     size_t* need) {
   qkv_gemm_ex_desc d;
   size_t i, j, p, bytes, bad = 0;
   memset(&d, 0, sizeof d);
   d.M = M, d.N = N, d.K = K, d.alpha = 1.0f, d.beta = (float)beta, d.ta = ta, d.tb = tb;
   d.lda = lda, d.ldb = ldb, d.ldc = N + 2;
   d.a_type = d.b_type = QKV_DTYPE_I8, d.c_type = QKV_DTYPE_I32;
-  fill_s8(a, (ta == QKV_TRANS ? K : M) * lda, 3u + seed);
-  fill_s8(b, (tb == QKV_TRANS ? N : K) * ldb, 5u + seed);
-  fill_s8((int8_t*)c0, M * d.ldc * 4, 7u + seed);
-  memcpy(c, c0, M * d.ldc * 4);
+  if (ws) {
+    fill_s8(a, (ta == QKV_TRANS ? K : M) * lda, 3u + seed);
+    fill_s8(b, (tb == QKV_TRANS ? N : K) * ldb, 5u + seed);
+    fill_s8((int8_t*)c0, M * d.ldc * 4, 7u + seed);
+    memcpy(c, c0, M * d.ldc * 4);
+  }
   QKV_CHECK_STATUS(qkv_gemm_ex_workspace_size(&d, 1, &bytes), QKV_OK);
+  if (!ws) { /* sizing pass: the largest workspace any case needs */
+    if (bytes > *need) *need = bytes;
+    return 0;
+  }
   if (bytes > ws_floats * sizeof(float)) {
     QKV_CHECK(!"gemm_ex int8 workspace larger than the check's buffer");
     return 1;
@@ -155,21 +162,32 @@ static void check_gemm_s8_shapes(void) {
   int8_t* b = (int8_t*)qkv_check_alloc(2 * S8_WIDE_LD / 4 + 1);
   int32_t* c = (int32_t*)qkv_check_alloc(S8_MAX_MN * (S8_MAX_MN + 2));
   int32_t* c0 = (int32_t*)qkv_check_alloc(S8_MAX_MN * (S8_MAX_MN + 2));
-  float* ws = qkv_check_alloc(4096);
-  size_t im, in, ik, bad = 0;
-  if (!a || !b || !c || !c0 || !ws) return;
-  for (ik = 0; ik < sizeof ks / sizeof ks[0]; ++ik)
-    for (im = 0; im < sizeof mn / sizeof mn[0]; ++im)
-      for (in = 0; in < sizeof mn / sizeof mn[0]; ++in) {
-        const size_t M = mn[im], N = mn[in], K = ks[ik];
-        const unsigned v = (unsigned)(ik + im + in);
-        const qkv_trans ta = v % 2 ? QKV_TRANS : QKV_NO_TRANS, tb = (v / 2) % 2 ? QKV_TRANS : QKV_NO_TRANS;
-        bad += run_s8(M, N, K, ta, tb, (ta == QKV_TRANS ? M : K) + v % 4, (tb == QKV_TRANS ? K : N) + v % 3,
-                      (int)((v / 4) % 2), v, a, b, c, c0, ws, 4096);
-      }
-  bad += run_s8(3, 5, S8_MAX_K, QKV_NO_TRANS, QKV_TRANS, S8_MAX_K + 1, S8_MAX_K + 3, 1, 1u, a, b, c, c0, ws, 4096);
-  bad += run_s8(3, 5, S8_MAX_K, QKV_TRANS, QKV_NO_TRANS, 3, 6, 0, 2u, a, b, c, c0, ws, 4096);
-  bad += run_s8(5, 3, 2, QKV_TRANS, QKV_NO_TRANS, S8_WIDE_LD, S8_WIDE_LD, 0, 3u, a, b, c, c0, ws, 4096);
+  float* ws = NULL;
+  size_t im, in, ik, bad = 0, need = 0, wsf = 0;
+  int pass;
+  if (!a || !b || !c || !c0) return;
+  /* Pass 0 sizes the workspace from the library's queries (hosted tiles
+   * need more than a microcontroller's), pass 1 runs every case. */
+  for (pass = 0; pass < 2; ++pass) {
+    if (pass == 1) {
+      wsf = (need + sizeof(float) - 1) / sizeof(float) + 1;
+      ws = qkv_check_alloc(wsf);
+      if (!ws) return;
+    }
+    for (ik = 0; ik < sizeof ks / sizeof ks[0]; ++ik)
+      for (im = 0; im < sizeof mn / sizeof mn[0]; ++im)
+        for (in = 0; in < sizeof mn / sizeof mn[0]; ++in) {
+          const size_t M = mn[im], N = mn[in], K = ks[ik];
+          const unsigned v = (unsigned)(ik + im + in);
+          const qkv_trans ta = v % 2 ? QKV_TRANS : QKV_NO_TRANS, tb = (v / 2) % 2 ? QKV_TRANS : QKV_NO_TRANS;
+          bad += run_s8(M, N, K, ta, tb, (ta == QKV_TRANS ? M : K) + v % 4, (tb == QKV_TRANS ? K : N) + v % 3,
+                        (int)((v / 4) % 2), v, a, b, c, c0, ws, wsf, &need);
+        }
+    bad += run_s8(3, 5, S8_MAX_K, QKV_NO_TRANS, QKV_TRANS, S8_MAX_K + 1, S8_MAX_K + 3, 1, 1u, a, b, c, c0, ws, wsf,
+                  &need);
+    bad += run_s8(3, 5, S8_MAX_K, QKV_TRANS, QKV_NO_TRANS, 3, 6, 0, 2u, a, b, c, c0, ws, wsf, &need);
+    bad += run_s8(5, 3, 2, QKV_TRANS, QKV_NO_TRANS, S8_WIDE_LD, S8_WIDE_LD, 0, 3u, a, b, c, c0, ws, wsf, &need);
+  }
   QKV_CHECK(bad == 0);
 }
 
