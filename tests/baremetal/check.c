@@ -77,6 +77,14 @@ static void* alloc_bytes(size_t bytes) {
 float* qkv_check_alloc(size_t floats) { return (float*)alloc_bytes(floats * sizeof(float)); }
 double* qkv_check_alloc_double(size_t doubles) { return (double*)alloc_bytes(doubles * sizeof(double)); }
 
+double qkv_check_max_abs(const double* x, size_t n) {
+  double m = 0.0;
+  size_t i;
+  for (i = 0; i < n; ++i)
+    if (fabs(x[i]) > m) m = fabs(x[i]);
+  return m;
+}
+
 void qkv_check_fill(float* x, size_t n, float lo, float hi, unsigned seed) {
   unsigned long s = 2891336453ul * (seed + 1u);
   size_t i;

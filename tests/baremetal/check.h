@@ -48,6 +48,9 @@ int qkv_check_close(const char* what, const float* got, const double* want, size
 float* qkv_check_alloc(size_t floats);
 double* qkv_check_alloc_double(size_t doubles);
 
+/* max_i |x[i]| (0 for n == 0): the scale of a reference result. */
+double qkv_check_max_abs(const double* x, size_t n);
+
 /* Deterministic values uniform in [lo, hi) (an LCG: same on every target). */
 void qkv_check_fill(float* x, size_t n, float lo, float hi, unsigned seed);
 

@@ -49,14 +49,6 @@ static double layer_ref(const qkv_mha_desc* d, const qkv_mha_layout* lay, const 
   return loss;
 }
 
-static double max_abs(const double* x, size_t n) {
-  double m = 0.0;
-  size_t i;
-  for (i = 0; i < n; ++i)
-    if (fabs(x[i]) > m) m = fabs(x[i]);
-  return m;
-}
-
 typedef struct bufs {
   float *params, *params2, *grads, *grads2, *x, *y, *y2, *dy, *dx, *state, *xn, *yn;
   void *cache, *ws;
@@ -112,9 +104,9 @@ static void check_adamw(const bufs* s, size_t n) {
      * by at most about lr (|m / sqrt(v)| <= 1-ish per step) from |p|, so the
      * error scale is max|p| + lr; the moments are within a few ulps of
      * themselves (scale max|m|, max|v|). */
-    qkv_check_close("adamw params", s->params2, wp, n, 16.0 * QKV_CHECK_FLT_U, max_abs(wp, n) + (double)cfg.lr);
-    qkv_check_close("adamw m", s->state, wm, n, 8.0 * QKV_CHECK_FLT_U, max_abs(wm, n));
-    qkv_check_close("adamw v", s->state + n, wv, n, 8.0 * QKV_CHECK_FLT_U, max_abs(wv, n));
+    qkv_check_close("adamw params", s->params2, wp, n, 16.0 * QKV_CHECK_FLT_U, qkv_check_max_abs(wp, n) + (double)cfg.lr);
+    qkv_check_close("adamw m", s->state, wm, n, 8.0 * QKV_CHECK_FLT_U, qkv_check_max_abs(wm, n));
+    qkv_check_close("adamw v", s->state + n, wv, n, 8.0 * QKV_CHECK_FLT_U, qkv_check_max_abs(wv, n));
   }
   QKV_CHECK_STATUS(qkv_adamw_step(&cfg, 0, n, s->params2, s->grads, s->state), QKV_ERR_BAD_ARGUMENT);
   cfg.beta1 = 1.0f;
@@ -134,7 +126,7 @@ static void check_clip(const bufs* s, size_t n) {
   qkv_check_close("clip_grad_norm norm", &norm, &want_norm, 1, (double)(n + 4) * QKV_CHECK_FLT_U, want_norm);
   coef = (double)(float)(0.5 * sqrt(sq)) / ((double)norm + 1e-6);
   for (i = 0; i < n; ++i) s->want_p[i] = coef * (double)s->grads[i];
-  qkv_check_close("clip_grad_norm grads", s->params2, s->want_p, n, 4.0 * QKV_CHECK_FLT_U, max_abs(s->want_p, n));
+  qkv_check_close("clip_grad_norm grads", s->params2, s->want_p, n, 4.0 * QKV_CHECK_FLT_U, qkv_check_max_abs(s->want_p, n));
 }
 
 static void check_decode(const qkv_mha_desc* d, const bufs* s, double tol) {
@@ -161,7 +153,7 @@ static void check_decode(const qkv_mha_desc* d, const bufs* s, double tol) {
     /* Token by token equal to the full (inference) forward, to fp32 rounding. */
     for (b = 0; b < BATCH; ++b)
       for (i = 0; i < n * dout; ++i) s->yd[b * n * dout + i] = s->y2[(b * T + t0) * dout + i];
-    qkv_check_close("mha_decode vs forward", s->yn, s->yd, BATCH * n * dout, tol, max_abs(s->yd, BATCH * n * dout));
+    qkv_check_close("mha_decode vs forward", s->yn, s->yd, BATCH * n * dout, tol, qkv_check_max_abs(s->yd, BATCH * n * dout));
     t0 += n;
   }
   QKV_CHECK_STATUS(qkv_mha_decode(d, s->params, &st, s->cache, kv_bytes, 1, s->xn, s->yn, s->ws, WS_FLOATS * 4),
@@ -216,7 +208,7 @@ static void check_layer(const qkv_mha_desc* d, const bufs* s) {
 
   /* Forward, training with cache, vs the double layer. */
   layer_ref(d, &lay, s->pd, s->xd, s->dy, s->want);
-  mag = max_abs(s->want, ny);
+  mag = qkv_check_max_abs(s->want, ny);
   if (!QKV_CHECK_STATUS(qkv_mha_forward(d, s->params, BATCH, T, s->x, s->y, 1, s->cache, cache_bytes, s->ws, fws),
                         QKV_OK))
     return;
@@ -236,7 +228,7 @@ static void check_layer(const qkv_mha_desc* d, const bufs* s) {
                         QKV_OK))
     return;
   for (i = 0; i < nx; ++i) s->want[i] = fd(d, &lay, s->pd, s->xd, s->xd + i, s->dy);
-  qkv_check_close("mha_backward dx", s->dx, s->want, nx, 2.0 * tol, max_abs(s->want, nx));
+  qkv_check_close("mha_backward dx", s->dx, s->want, nx, 2.0 * tol, qkv_check_max_abs(s->want, nx));
   for (i = 0; i < n; ++i) s->want_p[i] = fd(d, &lay, s->pd, s->xd, s->pd + i, s->dy);
   {
     /* Tensor by tensor: each against its own magnitude. */
@@ -251,7 +243,7 @@ static void check_layer(const qkv_mha_desc* d, const bufs* s) {
       /* db_k is 0 in exact arithmetic (softmax is shift-invariant): its
        * scale is that of dW_k's entries. */
       qkv_check_close(names[ti], s->grads + offs[ti], s->want_p + offs[ti], len, 2.0 * tol,
-                      max_abs(s->want_p + (ti == 4 ? lay.w_k : offs[ti]), ti == 4 ? d->d_in * d->d_out : len));
+                      qkv_check_max_abs(s->want_p + (ti == 4 ? lay.w_k : offs[ti]), ti == 4 ? d->d_in * d->d_out : len));
     }
   }
   /* Accumulation: a second backward adds the same (deterministic) values. */

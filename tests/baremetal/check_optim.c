@@ -15,14 +15,6 @@
 #define NMAX 17
 #define STEPS 3
 
-static double max_abs(const double* x, size_t n) {
-  double m = 0.0;
-  size_t i;
-  for (i = 0; i < n; ++i)
-    if (fabs(x[i]) > m) m = fabs(x[i]);
-  return m;
-}
-
 static int same_bits(const float* a, const float* b, size_t n) {
   return memcmp(a, b, n * sizeof(float)) == 0;
 }
@@ -49,9 +41,9 @@ static void check_sgd(const bufs* s, const qkv_sgd_config* cfg, size_t n) {
      * roundings of the momentum sum); the buffer within a few ulps of itself.
      * 8 u per step. */
     qkv_check_close("sgd params", s->p, s->wp, n, 8.0 * (double)t * QKV_CHECK_FLT_U,
-                    max_abs(s->wp, n) + (double)cfg->lr * max_abs(s->dir, n));
+                    qkv_check_max_abs(s->wp, n) + (double)cfg->lr * qkv_check_max_abs(s->dir, n));
     if (floats)
-      qkv_check_close("sgd buf", s->state, s->wbuf, n, 8.0 * (double)t * QKV_CHECK_FLT_U, max_abs(s->wbuf, n));
+      qkv_check_close("sgd buf", s->state, s->wbuf, n, 8.0 * (double)t * QKV_CHECK_FLT_U, qkv_check_max_abs(s->wbuf, n));
   }
   /* Split invariance, step 2 from the state above (buffer read). */
   qkv_check_fill(s->g, n, -1.0f, 1.0f, (unsigned)(91 + n));
@@ -93,9 +85,9 @@ static void check_adamw(const bufs* s, size_t n) {
     QKV_CHECK_STATUS(qkv_adamw_step(&cfg, t, n, s->p, s->g, s->state), QKV_OK);
     /* As tests/baremetal/check_layer.c: the parameter moves by about lr at
      * most from |p| (scale max|p| + lr); the moments within a few ulps. */
-    qkv_check_close("adamw params", s->p, s->wp, n, 16.0 * QKV_CHECK_FLT_U, max_abs(s->wp, n) + (double)cfg.lr);
-    qkv_check_close("adamw m", s->state, s->wm, n, 8.0 * QKV_CHECK_FLT_U, max_abs(s->wm, n));
-    qkv_check_close("adamw v", s->state + n, s->wv, n, 8.0 * QKV_CHECK_FLT_U, max_abs(s->wv, n));
+    qkv_check_close("adamw params", s->p, s->wp, n, 16.0 * QKV_CHECK_FLT_U, qkv_check_max_abs(s->wp, n) + (double)cfg.lr);
+    qkv_check_close("adamw m", s->state, s->wm, n, 8.0 * QKV_CHECK_FLT_U, qkv_check_max_abs(s->wm, n));
+    qkv_check_close("adamw v", s->state + n, s->wv, n, 8.0 * QKV_CHECK_FLT_U, qkv_check_max_abs(s->wv, n));
   }
   /* Split invariance at step 4: the state is [m | v] of the whole buffer, so
    * each piece gets its own [m | v] copy. */
