@@ -32,6 +32,7 @@
 #include "qkv/attention.h"
 #include "qkv/rope.h"
 #include "qkv/layer.h"
+#include "qkv/layer_int8.h"
 #include "qkv/block.h"
 #include "qkv/optim.h"
 #include "qkv/init.h"
