@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Layer area: qkv_mha_forward in inference (causal, biases, output
- * projection), one sequence of T tokens, d_in = d_out = d. Work: the four
- * projections (4 T d^2 multiply-adds) and the attention (2 d per visible
- * query-key pair, summed over heads: T (T + 1) / 2 * 2 d). */
+ * projection), one sequence of T tokens, d_in = d_out = d, then the same
+ * layer in int8 (qkv_mha_int8_forward, calibrated on the same input). Work:
+ * the four projections (4 T d^2 multiply-adds) and the attention (2 d per
+ * visible query-key pair, summed over heads: T (T + 1) / 2 * 2 d). */
+#include <stdint.h>
 #include <stdio.h>
 
 #include "pbench.h"
@@ -14,11 +16,45 @@ typedef struct {
   float* y;
   void* ws;
   size_t ws_bytes;
+  const void* q; /* the int8 layer */
+  size_t q_bytes;
+  const int8_t* xq;
+  int8_t* yq;
 } layer_ctx;
 
 static qkv_status run_layer(void* p) {
   layer_ctx* c = (layer_ctx*)p;
   return qkv_mha_forward(&c->d, c->params, 1, c->T, c->x, c->y, 0, NULL, 0, c->ws, c->ws_bytes);
+}
+
+static qkv_status run_layer_int8(void* p) {
+  layer_ctx* c = (layer_ctx*)p;
+  return qkv_mha_int8_forward(&c->d, c->q, c->q_bytes, 1, c->T, c->xq, c->yq, c->ws, c->ws_bytes);
+}
+
+/* Calibrates c's layer on its input and times the int8 forward. */
+static void time_int8(layer_ctx* c, const char* shape, double flops) {
+  qkv_mha_int8_layout l;
+  size_t cal = 0, fwd = 0;
+  float* q;
+  unsigned char* qa;
+  if (qkv_mha_int8_param_layout(&c->d, &l) != QKV_OK ||
+      qkv_mha_int8_calibrate_workspace_size(&c->d, 1, c->T, 1, &cal) != QKV_OK ||
+      qkv_mha_int8_forward_workspace_size(&c->d, 1, c->T, 1, &fwd) != QKV_OK)
+    return;
+  q = qkv_pb_alloc(l.bytes / sizeof(float) + 17);
+  c->ws = qkv_pb_alloc((cal > fwd ? cal : fwd) / sizeof(float) + 1);
+  c->xq = (const int8_t*)qkv_pb_alloc(c->T * c->d.d_in / sizeof(float) + 1);
+  c->yq = (int8_t*)qkv_pb_alloc(c->T * c->d.d_out / sizeof(float) + 1);
+  if (!q || !c->ws || !c->xq || !c->yq) return;
+  qa = (unsigned char*)q + (64u - (uintptr_t)q % 64u) % 64u;
+  c->ws_bytes = cal > fwd ? cal : fwd;
+  if (qkv_mha_int8_calibrate(&c->d, c->params, 1, c->T, c->x, qa, l.bytes, c->ws, c->ws_bytes) != QKV_OK ||
+      qkv_quantize_affine_s8(c->T * c->d.d_in, c->x, ((const qkv_mha_int8_header*)qa)->x, (int8_t*)c->xq) != QKV_OK)
+    return;
+  c->q = qa;
+  c->q_bytes = l.bytes;
+  qkv_pb_time("mha_int8_forward", shape, flops, run_layer_int8, c);
 }
 
 void qkv_pb_layer(void) {
@@ -55,5 +91,6 @@ void qkv_pb_layer(void) {
     qkv_pb_time("mha_forward", shape,
                 2.0 * (4.0 * (double)T * (double)D * (double)D + (double)T * (double)(T + 1) * (double)D), run_layer,
                 &c);
+    time_int8(&c, shape, 2.0 * (4.0 * (double)T * (double)D * (double)D + (double)T * (double)(T + 1) * (double)D));
   }
 }

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // int8_fixed - the fixed-point arithmetic of the int8 layer (qkv/layer_int8.h
-// states the rules; this is their one implementation in the library). Plain
-// 32-bit integer code plus one 32x32->64 multiply: no 64-bit shifts by a
-// variable count or divisions, so a Cortex-M needs no libgcc helper.
+// states the rules; this and int8_fixed.cpp are their one implementation in
+// the library).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +10,10 @@
 
 namespace qkv::ops {
 
+namespace fixed {
+
+// Plain 32-bit integer code plus one 32x32->64 multiply: no 64-bit shifts by
+// a variable count or divisions, so a Cortex-M needs no libgcc helper.
 // a * 2^left saturated to int32, left in [0, 30].
 inline std::int32_t sat_shl(std::int32_t a, int left) noexcept {
   if (a > (INT32_MAX >> left)) return INT32_MAX;
@@ -18,7 +21,7 @@ inline std::int32_t sat_shl(std::int32_t a, int left) noexcept {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) << left);
 }
 
-// Saturating rounding doubling high multiply (gemmlowp, TFLite).
+// Saturating rounding doubling high multiply (gemmlowp, TFLite): ties up.
 inline std::int32_t srdhm(std::int32_t a, std::int32_t b) noexcept {
   if (a == b && a == INT32_MIN) return INT32_MAX;
   const std::int64_t ab = static_cast<std::int64_t>(a) * b;
@@ -35,10 +38,20 @@ inline std::int32_t rdbpot(std::int32_t x, int e) noexcept {
 }
 
 // TFLite's MultiplyByQuantizedMultiplier with the input saturated first.
-inline std::int32_t requant(std::int32_t acc, qkv_qmul m) noexcept {
+inline std::int32_t requant_body(std::int32_t acc, qkv_qmul m) noexcept {
   const int left = m.shift > 0 ? m.shift : 0, right = m.shift > 0 ? 0 : -m.shift;
   return rdbpot(srdhm(sat_shl(acc, left), m.multiplier), right);
 }
+
+}  // namespace fixed
+
+// requant(acc, m) of qkv/layer_int8.h: inline where speed counts, one
+// out-of-line copy on bare metal (int8_fixed.cpp), where size does.
+#ifdef QKV_HOSTED
+inline std::int32_t requant(std::int32_t acc, qkv_qmul m) noexcept { return fixed::requant_body(acc, m); }
+#else
+std::int32_t requant(std::int32_t acc, qkv_qmul m) noexcept;
+#endif
 
 inline std::int32_t sat_add(std::int32_t a, std::int32_t b) noexcept {
   const std::int64_t s = static_cast<std::int64_t>(a) + b;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "kernels/vec/vec.hpp"
 #include "ops/gemm_ex.hpp"
 #include "ops/int8_fixed.hpp"
 #include "ops/int8_softmax.hpp"
@@ -58,6 +59,7 @@ void project(const exec& xc, const std::int8_t* in, std::size_t rows, std::size_
 }
 
 struct attn_rows {
+  const kern::vec_kernels* kern;
   const mha_dims* n;
   const qkv_mha_int8_header* h;
   bool causal;
@@ -77,21 +79,11 @@ void attend_row(const attn_rows& p, std::size_t bi, std::size_t head, std::size_
   const std::int8_t* q = p.q + (bi * n.seq + t) * n.d_out + head * dh;
   const std::int8_t* kv0 = p.k + bi * n.seq * n.d_kv + g * dh;
   const std::size_t keys = hi - lo + 1;
-  for (std::size_t u = 0; u < keys; ++u) {
-    const std::int8_t* kr = kv0 + (lo + u) * n.d_kv;
-    std::int32_t dot = 0;
-    for (std::size_t c = 0; c < dh; ++c) dot += static_cast<std::int32_t>(q[c]) * kr[c];
-    s[u] = dot;
-  }
+  p.kern->dot_rows_s8(keys, dh, kv0 + lo * n.d_kv, n.d_kv, q, s);
   int8_softmax_row(s, keys, p.h->score, w);
   for (std::size_t c = 0; c < dh; ++c) ctx[c] = 0;
   const std::int8_t* v0 = p.v + bi * n.seq * n.d_kv + g * dh;
-  for (std::size_t u = 0; u < keys; ++u) {
-    const std::int32_t wu = w[u];
-    if (wu == 0) continue;
-    const std::int8_t* vr = v0 + (lo + u) * n.d_kv;
-    for (std::size_t c = 0; c < dh; ++c) ctx[c] += wu * vr[c];
-  }
+  p.kern->axpy_rows_s8(keys, dh, w, v0 + lo * n.d_kv, n.d_kv, ctx);
   std::int8_t* a = p.a + (bi * n.seq + t) * n.d_out + head * dh;
   for (std::size_t c = 0; c < dh; ++c) a[c] = clamp_s8(requant(ctx[c], p.h->attn));
 }
@@ -173,7 +165,7 @@ void mha_int8_forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, 
   project(xc, x, n.rows, n.d_in, qlayer, l, 2, n.d_kv, 0, v, acc, rest, rest_bytes);
 
   // Tasks: blocks of up to 16 query rows of one head of one sequence.
-  const attn_rows p{&n, h, (h->flags & 1u) != 0, h->window, q, k, v, a};
+  const attn_rows p{&kern::vec_for(xc.isa), &n, h, (h->flags & 1u) != 0, h->window, q, k, v, a};
   const std::size_t blocks = (n.seq + 15) / 16, tasks = n.batch * n.heads * blocks;
   const std::size_t per_slot = slot_bytes(n), fit = rest_bytes / per_slot;
   const float flops = 4.0f * static_cast<float>(n.batch * n.heads) * static_cast<float>(n.seq) *

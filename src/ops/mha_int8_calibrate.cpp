@@ -83,6 +83,21 @@ void write_proj(const kern::convert_kernels& k, const proj& p, char* base, const
   }
 }
 
+// Projection i (Q, K, V, O) of the parameters; s_out its output's scale.
+proj proj_of(const mha_dims& n, const qkv_mha_layout& pl, const float* params, int i,
+             qkv_qparam xq, float sa, float s_out) {
+  proj p;
+  const std::size_t w[4] = {pl.w_q, pl.w_k, pl.w_v, pl.w_o}, b[4] = {pl.b_q, pl.b_k, pl.b_v, pl.b_o};
+  p.w = params + w[i];
+  p.b = b[i] != SIZE_MAX ? params + b[i] : nullptr;
+  p.n_in = i == 3 ? n.d_out : n.d_in;
+  p.n_out = i == 1 || i == 2 ? n.d_kv : n.d_out;
+  p.s_in = i == 3 ? sa : xq.scale;
+  p.z_in = i == 3 ? 0 : xq.zero_point;
+  p.s_out = s_out;
+  return p;
+}
+
 // The description the fp32 run uses: no dropout, fp32 compute.
 qkv_mha_desc fp32_desc(const qkv_mha_desc& d) {
   qkv_mha_desc f;
@@ -119,15 +134,16 @@ qkv_status mha_int8_calibrate(const exec& xc, const qkv_mha_desc& d, const mha_d
   float* scales = c.take<float>(n.d_out > n.d_kv ? n.d_out : n.d_kv);
   std::size_t rest_bytes = 0;
   void* rest = c.rest(ws_bytes, &rest_bytes);
-  const mha_weights wts{QKV_DTYPE_F32, params, &pl, nullptr};
+  mha_weights wts;  // field by field: a braced init is a memset call on bare metal
+  wts.wtype = QKV_DTYPE_F32, wts.params = params, wts.layout = &pl, wts.packed = nullptr;
   mha_forward(xc, f, n, wts, x, y, true, cache, rest, rest_bytes);
 
   float r[5][2];  // Q, K, V, A, Y
-  const float* t[5] = {cache + cl.q, cache + cl.k, cache + cl.v, cache + cl.a, y};
-  const std::size_t len[5] = {n.rows * n.d_out, n.rows * n.d_kv, n.rows * n.d_kv, n.rows * n.d_out,
-                              n.rows * n.d_out};
-  for (int i = 0; i < 5; ++i)
-    if (!range_of(t[i], len[i], &r[i][0], &r[i][1])) return QKV_ERR_NOT_FINITE;
+  for (int i = 0; i < 5; ++i) {
+    const bool kv = i == 1 || i == 2;
+    const float* t = i == 4 ? y : cache + (i == 0 ? cl.q : i == 1 ? cl.k : i == 2 ? cl.v : cl.a);
+    if (!range_of(t, n.rows * (kv ? n.d_kv : n.d_out), &r[i][0], &r[i][1])) return QKV_ERR_NOT_FINITE;
+  }
   const qkv_qparam xq = asymmetric(xlo, xhi);
   const float sq = symmetric(r[0][0], r[0][1]), sk = symmetric(r[1][0], r[1][1]), sv = symmetric(r[2][0], r[2][1]),
               sa = symmetric(r[3][0], r[3][1]);
@@ -141,22 +157,17 @@ qkv_status mha_int8_calibrate(const exec& xc, const qkv_mha_desc& d, const mha_d
   if (!quantize_multiplier(sq * sk / std::sqrt(static_cast<float>(n.d_head)) * 369.329930467f, &score) ||
       !quantize_multiplier(sv / (32768.0f * sa), &attn))  // 369.33 = 256 / ln 2
     return QKV_ERR_UNSUPPORTED;
-  const float* P = params;
-  const proj pr[4] = {
-      {P + pl.w_q, d.qkv_bias ? P + pl.b_q : nullptr, n.d_in, n.d_out, xq.scale, sq, xq.zero_point},
-      {P + pl.w_k, d.qkv_bias ? P + pl.b_k : nullptr, n.d_in, n.d_kv, xq.scale, sk, xq.zero_point},
-      {P + pl.w_v, d.qkv_bias ? P + pl.b_v : nullptr, n.d_in, n.d_kv, xq.scale, sv, xq.zero_point},
-      {d.out_proj ? P + pl.w_o : nullptr, d.out_proj ? P + pl.b_o : nullptr, n.d_out, n.d_out, sa, yq.scale, 0}};
+  const float s_out[4] = {sq, sk, sv, yq.scale};
   const int projections = d.out_proj ? 4 : 3;
   for (int i = 0; i < projections; ++i)
-    if (!multipliers_ok(pr[i])) return QKV_ERR_UNSUPPORTED;
+    if (!multipliers_ok(proj_of(n, pl, params, i, xq, sa, s_out[i]))) return QKV_ERR_UNSUPPORTED;
 
   // Checked: write.
   char* out = static_cast<char*>(qlayer);
   const qkv_mha_int8_layout l = mha_int8_layout_for(d);
   const kern::convert_kernels& k = kern::convert_for(xc.isa);
   for (std::size_t i = 0; i < l.bytes; ++i) out[i] = 0;  // padding too: equal inputs, equal buffers
-  for (int i = 0; i < projections; ++i) write_proj(k, pr[i], out, l, i, scales);
+  for (int i = 0; i < projections; ++i) write_proj(k, proj_of(n, pl, params, i, xq, sa, s_out[i]), out, l, i, scales);
   auto* h = static_cast<qkv_mha_int8_header*>(qlayer);
   h->magic = QKV_MHA_INT8_MAGIC, h->version = QKV_MHA_INT8_VERSION;
   h->d_in = static_cast<std::uint32_t>(n.d_in), h->d_out = static_cast<std::uint32_t>(n.d_out);

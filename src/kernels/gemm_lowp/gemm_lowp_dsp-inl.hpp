@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm_lowp/dsp_words-inl.hpp"
 #include "kernels/gemm_lowp/gemm_lowp-inl.hpp"
 
 #if !defined(__ARM_FEATURE_DSP)
@@ -33,22 +34,6 @@
 
 namespace qkv::kern {
 namespace {
-
-inline std::uint32_t dsp_word(const unsigned char* p) {
-  std::uint32_t w;
-  std::memcpy(&w, p, 4);
-  return w;
-}
-
-// Codes 0 and 2 of a word as an int16 pair, or codes 1 and 3: SXTB16 of the
-// word rotated by 8, in one instruction (its rotation operand). GCC 12 has
-// no __ror and does not fold a rotate into __sxtb16 (a separate ROR each).
-inline int16x2_t dsp_even(std::uint32_t w) { return __sxtb16(static_cast<int8x4_t>(w)); }
-inline int16x2_t dsp_odd(std::uint32_t w) {
-  int16x2_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
-  return r;
-}
 
 // acc[2 x 2] = (load ? acc : 0) + A panel . B panel, int32 wrapping.
 void s8_dsp_ukernel_2x2(std::size_t kc, const void* a_, const void* b_, std::int32_t* acc, std::size_t ldacc,

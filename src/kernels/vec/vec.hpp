@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// vec - level-1 fp32 kernels. Contract: contiguous arrays of n floats,
-// no allocation, no threads; deterministic summation order per ISA.
+// vec - level-1 kernels: fp32, and the int8 layer's two integer ones.
+// Contract: contiguous arrays of n elements, no allocation, no threads;
+// deterministic summation order per ISA.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/isa_select.hpp"
 
@@ -16,6 +18,15 @@ struct vec_kernels {
   // (its partial sums, then the tail), v loaded once for a group of rows
   // (the skinny gemm_ex's transposed B: m rows of A against one column).
   void (*dot_rows)(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const float* v, float* y);
+  // The int8 attention's rows (ops/mha_int8), on int8 codes: y[i] =
+  // sum_c x[i*ldx + c] v[c] for i < m (a query against m keys), and y[c] +=
+  // sum_i w[i] x[i*ldx + c] for c < n (Q15 weights times m value rows).
+  // Exact integer arithmetic (the caller keeps the sums in range), so every
+  // ISA and order gives the same bits.
+  void (*dot_rows_s8)(std::size_t m, std::size_t n, const std::int8_t* x, std::size_t ldx, const std::int8_t* v,
+                      std::int32_t* y);
+  void (*axpy_rows_s8)(std::size_t m, std::size_t n, const std::int16_t* w, const std::int8_t* x, std::size_t ldx,
+                       std::int32_t* y);
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(vec_kernels, vec)

@@ -30,12 +30,44 @@ void axpy_f32_mve(std::size_t n, float alpha, const float* x, float* y) {
   }
 }
 
+// int8 codes 16 lanes at a time into one int32 sum (VMLADAVA.S8), the tail
+// under a vctp8 predicate (lanes past n load as 0).
+std::int32_t dot_s8_mve(std::size_t n, const std::int8_t* x, const std::int8_t* y) {
+  std::int32_t s = 0;
+  for (std::size_t q = n / 16; q; --q, x += 16, y += 16) s = vmladavaq_s8(s, vldrbq_s8(x), vldrbq_s8(y));
+  if (n % 16) {
+    const mve_pred16_t p = vctp8q(static_cast<uint32_t>(n % 16));
+    s = vmladavaq_p_s8(s, vldrbq_z_s8(x, p), vldrbq_z_s8(y, p), p);
+  }
+  return s;
+}
+
+// y += w x: four codes widened to int32 by the load (VLDRB.S32), VMLA by the scalar.
+void axpy_s8_mve(std::size_t n, std::int32_t w, const std::int8_t* x, std::int32_t* y) {
+  for (std::size_t q = n / 4; q; --q, x += 4, y += 4) vstrwq_s32(y, vmlaq_n_s32(vldrwq_s32(y), vldrbq_s32(x), w));
+  if (n % 4) {
+    const mve_pred16_t p = vctp32q(static_cast<uint32_t>(n % 4));
+    vstrwq_p_s32(y, vmlaq_n_s32(vldrwq_z_s32(y, p), vldrbq_z_s32(x, p), w), p);
+  }
+}
+
+void dot_rows_s8_mve(std::size_t m, std::size_t n, const std::int8_t* x, std::size_t ldx, const std::int8_t* v,
+                     std::int32_t* y) {
+  for (std::size_t i = 0; i < m; ++i) y[i] = dot_s8_mve(n, x + i * ldx, v);
+}
+
+void axpy_rows_s8_mve(std::size_t m, std::size_t n, const std::int16_t* w, const std::int8_t* x, std::size_t ldx,
+                      std::int32_t* y) {
+  for (std::size_t i = 0; i < m; ++i)
+    if (w[i]) axpy_s8_mve(n, w[i], x + i * ldx, y);
+}
+
 void dot_rows_f32_mve(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const float* v, float* y) {
   for (std::size_t i = 0; i < m; ++i) y[i] = dot_f32_mve(n, x + i * ldx, v);
 }
 
 }  // namespace
 
-const vec_kernels vec_mve = {dot_f32_mve, axpy_f32_mve, dot_rows_f32_mve};
+const vec_kernels vec_mve = {dot_f32_mve, axpy_f32_mve, dot_rows_f32_mve, dot_rows_s8_mve, axpy_rows_s8_mve};
 
 }  // namespace qkv::kern

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Scalar level-1 kernels: the fallback on every CPU and the only set on Cortex-M.
 #include "kernels/vec/vec.hpp"
+#include "kernels/vec/vec_s8-inl.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -30,6 +31,6 @@ void dot_rows_f32_scalar(std::size_t m, std::size_t n, const float* x, std::size
 
 }  // namespace
 
-const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar, dot_rows_f32_scalar};
+const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar, dot_rows_f32_scalar, dot_rows_s8_plain, axpy_rows_s8_plain};
 
 }  // namespace qkv::kern
