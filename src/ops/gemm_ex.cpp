@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "kernels/gemm/gemm.hpp"
+#include "kernels/gemm/gemm_widen.hpp"
 #include "dispatch/uarch.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
 #include "ops/gemm_blocking.hpp"
@@ -48,6 +49,7 @@ struct plan {
   const kern::gemm_kernels* f32;
   const kern::gemm_bf16_kernels* bf16;
   const kern::gemm_s8_kernels* s8;
+  const kern::gemm_widen_kernels* widen;  // the f32 kind: the ISA's fp16/bf16 packers, or nullptr
   const char* kernel;
   std::size_t mr, nr, mc, kc, nc, k_blocks;
   std::size_t acc_ld;  // buffer mode: the accumulator's row length (elements)
@@ -98,6 +100,10 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
     pl.kernel = pl.f32->name;
     pl.mr = pl.f32->mr;
     pl.nr = pl.f32->nr;
+    if constexpr (kern::kHaveGemmWiden) {
+      const kern::gemm_widen_kernels* w = kern::gemm_widen_for(isa);
+      if (w && w->mr == pl.mr && w->nr == pl.nr) pl.widen = w;
+    }
   }
   // The fp32 blocks' bytes in the caches (ops/gemm_blocking): a narrower
   // type runs a deeper kc in the same L1 footprint. K in near-equal blocks
@@ -288,6 +294,9 @@ class driver {
       default:
         if (p_.at == QKV_DTYPE_F32)
           pl_.f32->pack_a(p_.ta, mc, kc, static_cast<const float*>(a), p_.lda, reinterpret_cast<float*>(dst));
+        else if (widened_by_isa(p_.at))
+          pl_.widen->pack_a(p_.at, p_.ta, mc, kc, static_cast<const std::uint16_t*>(a), p_.lda,
+                            reinterpret_cast<float*>(dst));
         else
           widen_pack_a(widen_src{p_.at, a, p_.lda, p_.sa ? p_.sa + ic : nullptr}, p_.ta, mc, kc, pl_.mr,
                        reinterpret_cast<float*>(dst));
@@ -309,6 +318,9 @@ class driver {
       default:
         if (p_.bt == QKV_DTYPE_F32)
           pl_.f32->pack_b(p_.tb, kc, n, static_cast<const float*>(b), p_.ldb, reinterpret_cast<float*>(dst));
+        else if (widened_by_isa(p_.bt))
+          pl_.widen->pack_b(p_.bt, p_.tb, kc, n, static_cast<const std::uint16_t*>(b), p_.ldb,
+                            reinterpret_cast<float*>(dst));
         else
           widen_pack_b(widen_src{p_.bt, b, p_.ldb, p_.sb ? p_.sb + j : nullptr}, p_.tb, kc, n, pl_.nr,
                        reinterpret_cast<float*>(dst));
@@ -336,6 +348,15 @@ class driver {
   }
 
  private:
+  // Whether an operand of type t is packed by the ISA's widening packers
+  // (kernels/gemm/gemm_widen.hpp: fp16 and bf16, the same panels).
+  bool widened_by_isa(qkv_dtype t) const {
+    if constexpr (kern::kHaveGemmWiden)
+      return pl_.widen && (t == QKV_DTYPE_F16 || t == QKV_DTYPE_BF16);
+    else
+      return false;
+  }
+
   struct tile_at {
     const unsigned char *a, *b;  // the A and B panels
     std::size_t i, j, jb;        // C's row and column, the column within the block
