@@ -43,13 +43,27 @@ enum class acc_mode {
 
 constexpr std::size_t kTileMax = kGemmExTileMax;
 
-struct plan {
+// The f32 kind's fp16/bf16 packers of the ISA (kernels/gemm/gemm_widen.hpp),
+// a base of the plan: empty where no ISA has them, so that the plan, and
+// the code that zeroes and reads it, are what they were there.
+template <bool Has>
+struct widen_slot {
+  const kern::gemm_widen_kernels* widen() const { return nullptr; }
+  void set_widen(const kern::gemm_widen_kernels*) {}
+};
+template <>
+struct widen_slot<true> {
+  const kern::gemm_widen_kernels* widen_;
+  const kern::gemm_widen_kernels* widen() const { return widen_; }
+  void set_widen(const kern::gemm_widen_kernels* w) { widen_ = w; }
+};
+
+struct plan : widen_slot<kern::kHaveGemmWiden> {
   kind k;
   acc_mode mode;
   const kern::gemm_kernels* f32;
   const kern::gemm_bf16_kernels* bf16;
   const kern::gemm_s8_kernels* s8;
-  const kern::gemm_widen_kernels* widen;  // the f32 kind: the ISA's fp16/bf16 packers, or nullptr
   const char* kernel;
   std::size_t mr, nr, mc, kc, nc, k_blocks;
   std::size_t acc_ld;  // buffer mode: the accumulator's row length (elements)
@@ -100,10 +114,8 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
     pl.kernel = pl.f32->name;
     pl.mr = pl.f32->mr;
     pl.nr = pl.f32->nr;
-    if constexpr (kern::kHaveGemmWiden) {
-      const kern::gemm_widen_kernels* w = kern::gemm_widen_for(isa);
-      if (w && w->mr == pl.mr && w->nr == pl.nr) pl.widen = w;
-    }
+    const kern::gemm_widen_kernels* w = kern::gemm_widen_for(isa);
+    if (w && w->mr == pl.mr && w->nr == pl.nr) pl.set_widen(w);
   }
   // The fp32 blocks' bytes in the caches (ops/gemm_blocking): a narrower
   // type runs a deeper kc in the same L1 footprint. K in near-equal blocks
@@ -295,8 +307,8 @@ class driver {
         if (p_.at == QKV_DTYPE_F32)
           pl_.f32->pack_a(p_.ta, mc, kc, static_cast<const float*>(a), p_.lda, reinterpret_cast<float*>(dst));
         else if (widened_by_isa(p_.at))
-          pl_.widen->pack_a(p_.at, p_.ta, mc, kc, static_cast<const std::uint16_t*>(a), p_.lda,
-                            reinterpret_cast<float*>(dst));
+          pl_.widen()->pack_a(p_.at, p_.ta, mc, kc, static_cast<const std::uint16_t*>(a), p_.lda,
+                              reinterpret_cast<float*>(dst));
         else
           widen_pack_a(widen_src{p_.at, a, p_.lda, p_.sa ? p_.sa + ic : nullptr}, p_.ta, mc, kc, pl_.mr,
                        reinterpret_cast<float*>(dst));
@@ -319,8 +331,8 @@ class driver {
         if (p_.bt == QKV_DTYPE_F32)
           pl_.f32->pack_b(p_.tb, kc, n, static_cast<const float*>(b), p_.ldb, reinterpret_cast<float*>(dst));
         else if (widened_by_isa(p_.bt))
-          pl_.widen->pack_b(p_.bt, p_.tb, kc, n, static_cast<const std::uint16_t*>(b), p_.ldb,
-                            reinterpret_cast<float*>(dst));
+          pl_.widen()->pack_b(p_.bt, p_.tb, kc, n, static_cast<const std::uint16_t*>(b), p_.ldb,
+                              reinterpret_cast<float*>(dst));
         else
           widen_pack_b(widen_src{p_.bt, b, p_.ldb, p_.sb ? p_.sb + j : nullptr}, p_.tb, kc, n, pl_.nr,
                        reinterpret_cast<float*>(dst));
@@ -350,12 +362,7 @@ class driver {
  private:
   // Whether an operand of type t is packed by the ISA's widening packers
   // (kernels/gemm/gemm_widen.hpp: fp16 and bf16, the same panels).
-  bool widened_by_isa(qkv_dtype t) const {
-    if constexpr (kern::kHaveGemmWiden)
-      return pl_.widen && (t == QKV_DTYPE_F16 || t == QKV_DTYPE_BF16);
-    else
-      return false;
-  }
+  bool widened_by_isa(qkv_dtype t) const { return pl_.widen() && (t == QKV_DTYPE_F16 || t == QKV_DTYPE_BF16); }
 
   struct tile_at {
     const unsigned char *a, *b;  // the A and B panels
