@@ -10,7 +10,7 @@
 // even, once; MVE's flushing of fp32 subnormal inputs gives the rule's +-0;
 // half results are not flushed), and with its default-NaN lanes patched it
 // passed the dtype sweep under QEMU at 15 instructions per four elements
-// against 45 here, but it is unproven on silicon, where this path is the
+// against 43 here, but it is unproven on silicon, where this path is the
 // rule by construction (bench/README.md). Tails by vctp predicates.
 // Quantization is the scalar set's, slot by slot.
 #include "kernels/convert/convert.hpp"
