@@ -26,15 +26,18 @@
 namespace qkv::kern {
 namespace {
 
-#define QKV_MVE_VCVTB_F32_F16(n, enc) ".ifc %q0,q" #n "\n\t.inst.w " #enc "\n\t.endif\n\t"
+// One register's case; the assembly fails (.error) if none matched.
+#define QKV_MVE_VCVTB_F32_F16(n, enc) ".ifc %q0,q" #n "\n\t.inst.w " #enc "\n\t.set .Lqkv_vcvtb_hit, 1\n\t.endif\n\t"
 
 // The fp16 value in the bottom half of each 32-bit lane of h, as fp32 (a
 // zero lane, as a zeroing load leaves it, is +0).
 inline float32x4_t mve_f32_of_f16_bottom(uint32x4_t h) {
-  asm(QKV_MVE_VCVTB_F32_F16(0, 0xfe3f0e01) QKV_MVE_VCVTB_F32_F16(1, 0xfe3f2e03)
-          QKV_MVE_VCVTB_F32_F16(2, 0xfe3f4e05) QKV_MVE_VCVTB_F32_F16(3, 0xfe3f6e07)
-              QKV_MVE_VCVTB_F32_F16(4, 0xfe3f8e09) QKV_MVE_VCVTB_F32_F16(5, 0xfe3fae0b)
-                  QKV_MVE_VCVTB_F32_F16(6, 0xfe3fce0d) QKV_MVE_VCVTB_F32_F16(7, 0xfe3fee0f)
+  asm(".set .Lqkv_vcvtb_hit, 0\n\t"  // vcvtb.f32.f16 %q0, %q0
+      QKV_MVE_VCVTB_F32_F16(0, 0xfe3f0e01) QKV_MVE_VCVTB_F32_F16(1, 0xfe3f2e03)
+      QKV_MVE_VCVTB_F32_F16(2, 0xfe3f4e05) QKV_MVE_VCVTB_F32_F16(3, 0xfe3f6e07)
+      QKV_MVE_VCVTB_F32_F16(4, 0xfe3f8e09) QKV_MVE_VCVTB_F32_F16(5, 0xfe3fae0b)
+      QKV_MVE_VCVTB_F32_F16(6, 0xfe3fce0d) QKV_MVE_VCVTB_F32_F16(7, 0xfe3fee0f)
+      ".if .Lqkv_vcvtb_hit == 0\n\t.error \"vcvtb.f32.f16: no encoding for %q0\"\n\t.endif"
       : "+w"(h));
   return vreinterpretq_f32_u32(h);
 }
