@@ -52,7 +52,8 @@ void widen_panels(bool k_contiguous, std::size_t lines, std::size_t kc, const st
         const std::uint16_t* src = p + (l0 + l) * ld;
         float* d = dst + l;
         std::size_t k = 0;
-        for (; k + W <= kc; k += W) vstrwq_scatter_shifted_offset_f32(d + k * R, scatter, widen<Bf16>(vldrhq_u32(src + k)));
+        for (; k + W <= kc; k += W)
+          vstrwq_scatter_shifted_offset_f32(d + k * R, scatter, widen<Bf16>(vldrhq_u32(src + k)));
         if (k < kc) {
           const mve_pred16_t m = lanes(kc - k);
           vstrwq_scatter_shifted_offset_p_f32(d + k * R, scatter, widen<Bf16>(vldrhq_z_u32(src + k, m)), m);
