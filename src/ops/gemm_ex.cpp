@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "kernels/gemm/gemm.hpp"
+#include "kernels/gemm/gemm_widen.hpp"
 #include "dispatch/uarch.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
 #include "ops/gemm_blocking.hpp"
@@ -42,7 +43,22 @@ enum class acc_mode {
 
 constexpr std::size_t kTileMax = kGemmExTileMax;
 
-struct plan {
+// The f32 kind's fp16/bf16 packers of the ISA (kernels/gemm/gemm_widen.hpp),
+// a base of the plan: empty where no ISA has them, so that the plan, and
+// the code that zeroes and reads it, are what they were there.
+template <bool Has>
+struct widen_slot {
+  const kern::gemm_widen_kernels* widen() const { return nullptr; }
+  void set_widen(const kern::gemm_widen_kernels*) {}
+};
+template <>
+struct widen_slot<true> {
+  const kern::gemm_widen_kernels* widen_;
+  const kern::gemm_widen_kernels* widen() const { return widen_; }
+  void set_widen(const kern::gemm_widen_kernels* w) { widen_ = w; }
+};
+
+struct plan : widen_slot<kern::kHaveGemmWiden> {
   kind k;
   acc_mode mode;
   const kern::gemm_kernels* f32;
@@ -98,6 +114,8 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
     pl.kernel = pl.f32->name;
     pl.mr = pl.f32->mr;
     pl.nr = pl.f32->nr;
+    const kern::gemm_widen_kernels* w = kern::gemm_widen_for(isa);
+    if (w && w->mr == pl.mr && w->nr == pl.nr) pl.set_widen(w);
   }
   // The fp32 blocks' bytes in the caches (ops/gemm_blocking): a narrower
   // type runs a deeper kc in the same L1 footprint. K in near-equal blocks
@@ -288,6 +306,9 @@ class driver {
       default:
         if (p_.at == QKV_DTYPE_F32)
           pl_.f32->pack_a(p_.ta, mc, kc, static_cast<const float*>(a), p_.lda, reinterpret_cast<float*>(dst));
+        else if (widened_by_isa(p_.at))
+          pl_.widen()->pack_a(p_.at, p_.ta, mc, kc, static_cast<const std::uint16_t*>(a), p_.lda,
+                              reinterpret_cast<float*>(dst));
         else
           widen_pack_a(widen_src{p_.at, a, p_.lda, p_.sa ? p_.sa + ic : nullptr}, p_.ta, mc, kc, pl_.mr,
                        reinterpret_cast<float*>(dst));
@@ -309,6 +330,9 @@ class driver {
       default:
         if (p_.bt == QKV_DTYPE_F32)
           pl_.f32->pack_b(p_.tb, kc, n, static_cast<const float*>(b), p_.ldb, reinterpret_cast<float*>(dst));
+        else if (widened_by_isa(p_.bt))
+          pl_.widen()->pack_b(p_.bt, p_.tb, kc, n, static_cast<const std::uint16_t*>(b), p_.ldb,
+                              reinterpret_cast<float*>(dst));
         else
           widen_pack_b(widen_src{p_.bt, b, p_.ldb, p_.sb ? p_.sb + j : nullptr}, p_.tb, kc, n, pl_.nr,
                        reinterpret_cast<float*>(dst));
@@ -336,6 +360,10 @@ class driver {
   }
 
  private:
+  // Whether an operand of type t is packed by the ISA's widening packers
+  // (kernels/gemm/gemm_widen.hpp: fp16 and bf16, the same panels).
+  bool widened_by_isa(qkv_dtype t) const { return pl_.widen() && (t == QKV_DTYPE_F16 || t == QKV_DTYPE_BF16); }
+
   struct tile_at {
     const unsigned char *a, *b;  // the A and B panels
     std::size_t i, j, jb;        // C's row and column, the column within the block

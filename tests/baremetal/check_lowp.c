@@ -5,6 +5,14 @@
  *    scales) into fp32, against a double product of the stored values within
  *    gemm_ex.h's bound (K 2^-23 sum |a||b|, plus the flush allowance), and
  *    int8 x int8 into int32, exact;
+ *  - fp16 x fp16 and bf16 x bf16 into fp32 over odd shapes (M, N, K around
+ *    the fp32 tiles' 3 x 8 and the vectors' 4 lanes), every transpose pair,
+ *    padded leading dimensions, alpha and beta: against the double product
+ *    within gemm_ex.h's bound, and bit for bit against qkv_gemm_ex on fp32
+ *    operands holding the widened values where the contract makes them
+ *    equal (the same tiles: mve's hardware fp16 widening (VCVTB) gives the
+ *    portable packers' results), subnormal, infinite and NaN inputs
+ *    included;
  *  - int8 x int8 into int32 bit for bit against the exact integer sum over
  *    odd shapes (M, N in 1..33, K in 1..67, a K deep enough to split into
  *    blocks), every transpose pair, padded and very wide leading dimensions,
@@ -93,6 +101,128 @@ static void check_gemm_ex(void) {
       }
     QKV_CHECK(bad == 0);
   }
+}
+
+/* Whether qkv_gemm_ex on M x K x N operands of type t gives the bits it gives
+ * on their fp32 values (gemm_ex.h: both widened, then the fp32 product):
+ * not on the decode path of hosted builds (M <= 8 against narrow weights:
+ * other sums; bare metal has none), nor for bf16 on the ISAs with bf16 dot
+ * products (pairs of products, where the CPU takes them). */
+static int half_same_as_f32(qkv_dtype t, size_t M) {
+  qkv_isa isa = QKV_ISA_SCALAR;
+  QKV_CHECK_STATUS(qkv_get_isa(&isa), QKV_OK);
+  if (t == QKV_DTYPE_BF16 && (isa == QKV_ISA_AVX512_BF16 || isa == QKV_ISA_NEON64_BF16)) return 0;
+#if defined(__arm__) && !defined(__linux__)
+  (void)M;
+  return 1;
+#else
+  return M > 8;
+#endif
+}
+
+#define H_LD 24 /* every stored operand fits 24 x 24 */
+
+/* One op(A) (M x K) times op(B) (K x N) in type t (both operands) into an fp32
+ * C of leading dimension N + 1 holding c0, against the fp32 operands fa, fb
+ * (the stored values widened) through qkv_gemm_ex bit for bit and, when ref
+ * is set, a double product within gemm_ex.h's bound plus the epilogue's two
+ * roundings: (K + 2) 2^-23 (alpha sum|a||b| + |beta c0|). Returns the wrong
+ * elements. */
+static size_t run_half(qkv_dtype t, size_t M, size_t N, size_t K, qkv_trans ta, qkv_trans tb, size_t lda,
+                       size_t ldb, float alpha, float beta, int ref, const uint16_t* ah, const uint16_t* bh,
+                       const float* fa, const float* fb, const float* c0, float* c, float* cf, float* ws,
+                       size_t ws_floats) {
+  qkv_gemm_ex_desc d;
+  size_t i, j, p, bytes, bad = 0;
+  const size_t ldc = N + 1;
+  memset(&d, 0, sizeof d);
+  d.M = M, d.N = N, d.K = K, d.ta = ta, d.tb = tb, d.lda = lda, d.ldb = ldb, d.ldc = ldc;
+  d.alpha = alpha, d.beta = beta, d.a_type = d.b_type = t, d.c_type = QKV_DTYPE_F32;
+  QKV_CHECK_STATUS(qkv_gemm_ex_workspace_size(&d, 1, &bytes), QKV_OK);
+  if (bytes > ws_floats * sizeof(float)) {
+    QKV_CHECK(!"gemm_ex half workspace larger than the check's buffer");
+    return 1;
+  }
+  memcpy(c, c0, M * ldc * sizeof(float));
+  QKV_CHECK_STATUS(qkv_gemm_ex(&d, ah, bh, c, ws, bytes), QKV_OK);
+  d.a_type = d.b_type = QKV_DTYPE_F32;
+  QKV_CHECK_STATUS(qkv_gemm_ex_workspace_size(&d, 1, &bytes), QKV_OK);
+  if (bytes > ws_floats * sizeof(float)) {
+    QKV_CHECK(!"gemm_ex fp32 workspace larger than the check's buffer");
+    return 1;
+  }
+  memcpy(cf, c0, M * ldc * sizeof(float));
+  QKV_CHECK_STATUS(qkv_gemm_ex(&d, fa, fb, cf, ws, bytes), QKV_OK);
+  if (half_same_as_f32(t, M)) bad += memcmp(c, cf, M * ldc * sizeof(float)) != 0;
+  for (i = 0; i < M; ++i)
+    for (j = 0; j < ldc; ++j) {
+      const float got = c[i * ldc + j], was = c0[i * ldc + j];
+      double want = 0.0, mag = 0.0;
+      if (j == N) { /* the padding column: untouched */
+        bad += memcmp(&got, &was, sizeof got) != 0;
+        continue;
+      }
+      if (!ref) continue;
+      for (p = 0; p < K; ++p) {
+        const double av = ta == QKV_TRANS ? fa[p * lda + i] : fa[i * lda + p];
+        const double bv = tb == QKV_TRANS ? fb[j * ldb + p] : fb[p * ldb + j];
+        want += av * bv;
+        mag += fabs(av * bv);
+      }
+      want = alpha * want + (beta != 0.0f ? beta * (double)was : 0.0);
+      mag = alpha * mag + fabs(beta * (double)was);
+      bad += !(fabs((double)got - want) <= (double)(K + 2) * 1.1920928955078125e-07 * mag + 1e-30);
+    }
+  return bad;
+}
+
+/* fp16 (and bf16) special values: subnormals (the smallest, the largest,
+ * negative), +-Inf, NaNs with payloads (quiet, signalling, negative), the
+ * largest finite, +-0; bf16 takes the same bits (other values). */
+static const uint16_t kHalfSpecial[] = {0x0001, 0x03ff, 0x8200, 0x7c00, 0xfc00, 0x7e01,
+                                        0x7d55, 0xfe3c, 0x7bff, 0x0000, 0x8000, 0x3c00};
+
+/* Shapes around the tiles (M: rows of 3; N: 8 columns, 4 lanes; K: vectors of
+ * 4 k and their tails), the transposes and padding varying with the shape. */
+static void check_gemm_ex_half(qkv_dtype t) {
+  static const size_t ms[] = {1, 4, 10, 13};
+  static const size_t ns[] = {1, 7, 9, 17};
+  static const size_t ks[] = {1, 3, 6, 21};
+  uint16_t* ah = (uint16_t*)(void*)qkv_check_alloc(H_LD * H_LD / 2);
+  uint16_t* bh = (uint16_t*)(void*)qkv_check_alloc(H_LD * H_LD / 2);
+  float* fa = qkv_check_alloc(H_LD * H_LD);
+  float* fb = qkv_check_alloc(H_LD * H_LD);
+  float* c0 = qkv_check_alloc(H_LD * H_LD);
+  float* c = qkv_check_alloc(H_LD * H_LD);
+  float* cf = qkv_check_alloc(H_LD * H_LD);
+  float* ws = qkv_check_alloc(8192);
+  size_t im, in, ik, i, bad = 0;
+  if (!ah || !bh || !fa || !fb || !c0 || !c || !cf || !ws) return;
+  qkv_check_fill(c0, H_LD * H_LD, -1.0f, 1.0f, 7u);
+  for (ik = 0; ik < sizeof ks / sizeof ks[0]; ++ik)
+    for (im = 0; im < sizeof ms / sizeof ms[0]; ++im)
+      for (in = 0; in < sizeof ns / sizeof ns[0]; ++in) {
+        const size_t M = ms[im], N = ns[in], K = ks[ik];
+        const unsigned v = (unsigned)(ik + im + in);
+        const qkv_trans ta = v % 2 ? QKV_TRANS : QKV_NO_TRANS, tb = (v / 2) % 2 ? QKV_TRANS : QKV_NO_TRANS;
+        const size_t lda = (ta == QKV_TRANS ? M : K) + v % 3, ldb = (tb == QKV_TRANS ? K : N) + (v + 1) % 3;
+        qkv_check_fill(fa, H_LD * H_LD, -1.0f, 1.0f, 50u + v);
+        qkv_check_fill(fb, H_LD * H_LD, -1.0f, 1.0f, 60u + v);
+        to_type(t, H_LD * H_LD, fa, ah);
+        to_type(t, H_LD * H_LD, fb, bh);
+        bad += run_half(t, M, N, K, ta, tb, lda, ldb, v % 3 ? 1.0f : 0.5f, (v / 3) % 2 ? 1.0f : 0.0f, 1, ah, bh, fa,
+                        fb, c0, c, cf, ws, 8192);
+      }
+  /* Special values through both transposes, bit for bit against fp32. */
+  for (i = 0; i < H_LD * H_LD; ++i) {
+    ah[i] = kHalfSpecial[i % (sizeof kHalfSpecial / sizeof kHalfSpecial[0])];
+    bh[i] = kHalfSpecial[(i * 5 + 3) % (sizeof kHalfSpecial / sizeof kHalfSpecial[0])];
+  }
+  QKV_CHECK_STATUS(qkv_convert(H_LD * H_LD, t, ah, QKV_DTYPE_F32, fa), QKV_OK);
+  QKV_CHECK_STATUS(qkv_convert(H_LD * H_LD, t, bh, QKV_DTYPE_F32, fb), QKV_OK);
+  bad += run_half(t, 13, 17, 21, QKV_NO_TRANS, QKV_TRANS, 22, 23, 1.0f, 0.0f, 0, ah, bh, fa, fb, c0, c, cf, ws, 8192);
+  bad += run_half(t, 10, 9, 6, QKV_TRANS, QKV_NO_TRANS, 11, 10, 1.0f, 1.0f, 0, ah, bh, fa, fb, c0, c, cf, ws, 8192);
+  QKV_CHECK(bad == 0);
 }
 
 /* Codes over the whole int8 range, -128 included. */
@@ -270,6 +400,10 @@ void qkv_check_lowp(void) {
     QKV_CHECK_STATUS(qkv_set_isa(isas[k]), QKV_OK);
     qkv_check_reset_arena();
     check_gemm_ex();
+    qkv_check_reset_arena();
+    check_gemm_ex_half(QKV_DTYPE_F16);
+    qkv_check_reset_arena();
+    check_gemm_ex_half(QKV_DTYPE_BF16);
     qkv_check_reset_arena();
     check_gemm_s8_shapes();
     qkv_check_reset_arena();
