@@ -2,7 +2,7 @@
 # Debian packages with CPack, one per install component (cmake/QkvInstall.cmake):
 #   libqkv<QKV_ABI_VERSION>  runtime: the shared library and its soname link
 #                            (Debian names a library package after its soname:
-#                            libqkv.so.0.7 -> libqkv0.7)
+#                            libqkv.so.0.8 -> libqkv0.8)
 #   libqkv-dev               dev: headers, the libqkv.so link, the CMake config,
 #                            qkv.pc, libqkv.a of a static build, the docs
 # From a shared build installed under /usr (Debian's multiarch libdir):

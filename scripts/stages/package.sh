@@ -13,7 +13,7 @@ stage_package() {
   rm -rf "$out"
   (cd "$dist" && cpack -G DEB -B "$out") >"$dist/cpack.log" 2>&1 || { cat "$dist/cpack.log"; return 1; }
 
-  # libqkv.so.0.7 -> libqkv0.7 (Debian names a library package after its soname).
+  # libqkv.so.0.8 -> libqkv0.8 (Debian names a library package after its soname).
   local soname abi rt dev arch multiarch version
   soname=$(readelf -d "$dist/src/libqkv.so" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')
   abi=${soname#libqkv.so.}
