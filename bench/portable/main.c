@@ -26,7 +26,6 @@ extern int qkv_pb_repetitions;
 #ifdef QKV_PB_ICOUNT
 extern int qkv_pb_icount_bad_rows;
 #endif
-void qkv_pb_reset_arena(void);
 
 #define QKV_PB_AREA(name) void qkv_pb_##name(void);
 #include "pb_areas.inc"

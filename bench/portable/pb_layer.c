@@ -69,6 +69,7 @@ void qkv_pb_layer(void) {
     size_t np = 0;
     float *params, *x, *y;
     qkv_mha_desc d = {0};
+    qkv_pb_reset_arena(); /* each shape on its own: the 256 KiB boards hold one at a time */
     d.d_in = d.d_out = D;
     d.num_heads = shapes[s][2];
     d.causal = 1;

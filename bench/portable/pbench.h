@@ -40,6 +40,9 @@ int qkv_pb_small(void);
 /* 16-byte aligned, zero-filled floats from a static arena; NULL (with a
  * message) when it is exhausted. */
 float* qkv_pb_alloc(size_t floats);
+/* Frees everything qkv_pb_alloc() gave (an area with several shapes may call
+ * it between them; main calls it before each area). */
+void qkv_pb_reset_arena(void);
 
 /* Deterministic values uniform in [lo, hi). */
 void qkv_pb_fill(float* x, size_t n, float lo, float hi, unsigned seed);
