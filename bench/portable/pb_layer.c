@@ -32,24 +32,30 @@ static qkv_status run_layer_int8(void* p) {
   return qkv_mha_int8_forward(&c->d, c->q, c->q_bytes, 1, c->T, c->xq, c->yq, c->ws, c->ws_bytes);
 }
 
-/* Calibrates c's layer on its input and times the int8 forward. */
+/* Calibrates c's layer on its input's first (up to) 16 tokens, which keeps
+ * the calibration's fp32 buffers within a board's arena, and times the int8
+ * forward on all of them. */
 static void time_int8(layer_ctx* c, const char* shape, double flops) {
   qkv_mha_int8_layout l;
+  const size_t cal_T = c->T < 16 ? c->T : 16;
   size_t cal = 0, fwd = 0;
   float* q;
   unsigned char* qa;
   if (qkv_mha_int8_param_layout(&c->d, &l) != QKV_OK ||
-      qkv_mha_int8_calibrate_workspace_size(&c->d, 1, c->T, 1, &cal) != QKV_OK ||
+      qkv_mha_int8_calibrate_workspace_size(&c->d, 1, cal_T, 1, &cal) != QKV_OK ||
       qkv_mha_int8_forward_workspace_size(&c->d, 1, c->T, 1, &fwd) != QKV_OK)
     return;
   q = qkv_pb_alloc(l.bytes / sizeof(float) + 17);
-  c->ws = qkv_pb_alloc((cal > fwd ? cal : fwd) / sizeof(float) + 1);
+  if (fwd < cal) fwd = cal;
+  if (c->ws_bytes < fwd) { /* else the fp32 layer's workspace serves */
+    c->ws = qkv_pb_alloc(fwd / sizeof(float) + 1);
+    c->ws_bytes = fwd;
+  }
   c->xq = (const int8_t*)qkv_pb_alloc(c->T * c->d.d_in / sizeof(float) + 1);
   c->yq = (int8_t*)qkv_pb_alloc(c->T * c->d.d_out / sizeof(float) + 1);
   if (!q || !c->ws || !c->xq || !c->yq) return;
   qa = (unsigned char*)q + (64u - (uintptr_t)q % 64u) % 64u;
-  c->ws_bytes = cal > fwd ? cal : fwd;
-  if (qkv_mha_int8_calibrate(&c->d, c->params, 1, c->T, c->x, qa, l.bytes, c->ws, c->ws_bytes) != QKV_OK ||
+  if (qkv_mha_int8_calibrate(&c->d, c->params, 1, cal_T, c->x, qa, l.bytes, c->ws, c->ws_bytes) != QKV_OK ||
       qkv_quantize_affine_s8(c->T * c->d.d_in, c->x, ((const qkv_mha_int8_header*)qa)->x, (int8_t*)c->xq) != QKV_OK)
     return;
   c->q = qa;

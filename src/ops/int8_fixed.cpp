@@ -5,7 +5,7 @@
 #ifndef QKV_HOSTED
 namespace qkv::ops {
 
-std::int32_t requant(std::int32_t acc, qkv_qmul m) noexcept { return fixed::requant_body(acc, m); }
+std::int32_t requant(std::int32_t acc, qkv_qmul m) noexcept { return util::requant_q31(acc, m.multiplier, m.shift); }
 
 }  // namespace qkv::ops
 #endif

@@ -51,10 +51,10 @@ void project(const exec& xc, const std::int8_t* in, std::size_t rows, std::size_
   const auto* b = reinterpret_cast<const std::int32_t*>(base + l.b[which]);
   const auto* m = reinterpret_cast<const qkv_qmul*>(base + l.m[which]);
   gemm_ex(xc, proj_args(rows, n_in, n_out, in, w, acc), gws, gws_bytes);
-  parallel_for_blocks(xc, rows, 4.0f * static_cast<float>(rows * n_out), [&](std::size_t r) {
-    const std::int32_t* a = acc + r * n_out;
-    std::int8_t* o = out + r * n_out;
-    for (std::size_t c = 0; c < n_out; ++c) o[c] = clamp_s8(z_out + requant(sat_add(a[c], b[c]), m[c]));
+  const kern::vec_kernels& k = kern::vec_for(xc.isa);
+  const auto* qm = reinterpret_cast<const std::int32_t*>(m);  // (multiplier, shift) pairs
+  parallel_for_blocks(xc, rows, 16.0f * static_cast<float>(rows * n_out), [&](std::size_t r) {
+    k.requant_s8(n_out, acc + r * n_out, b, qm, z_out, out + r * n_out);
   });
 }
 

@@ -7,7 +7,10 @@
  *    (docs/layer_int8.md: 1.44 measured);
  *  - an odd grouped-query shape with a window (d_in 19, d_out 12, 3 heads
  *    on 1 K/V head, T 7): bit for bit the oracle, which drives the int8 GEMM
- *    tiles' edges and k padding (SMLAD, VMLADAVA) in the projections. */
+ *    tiles' edges and k padding (SMLAD, VMLADAVA) in the projections, with
+ *    the Q projection's multipliers and biases edited to reach every branch
+ *    of the requantization (left shifts, saturated sums, 0 multipliers) in
+ *    the vector epilogues (VQSHL/VQRDMULH/VRSHL on the M55). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -57,6 +60,15 @@ static void run(const qkv_mha_desc* d, size_t batch, size_t seq, const float* x,
     qkv_check_fill(xf, rows * d->d_in, -1.0f, 1.0f, 5u);
   QKV_CHECK_STATUS(qkv_mha_int8_calibrate(d, params, batch, seq, xf, q, l.bytes, ws, ws_bytes), QKV_OK);
   h = (const qkv_mha_int8_header*)q;
+  if (tol <= 0.0) { /* requantization edges on Q's features */
+    int32_t* b = (int32_t*)(q + l.b[0]);
+    qkv_qmul* m = (qkv_qmul*)(q + l.m[0]);
+    for (i = 0; i < d->d_out; ++i) {
+      if (i % 3 == 0) m[i].shift = 5 + (int32_t)(i % 20);          /* left shifts, some saturating */
+      if (i % 4 == 1) b[i] = i % 8 == 1 ? INT32_MAX - 3 : INT32_MIN + 3; /* saturated sums */
+      if (i % 11 == 7) m[i].multiplier = 0, m[i].shift = 0;
+    }
+  }
   QKV_CHECK_STATUS(qkv_quantize_affine_s8(rows * d->d_in, xf, h->x, xq), QKV_OK);
   QKV_CHECK_STATUS(qkv_mha_int8_forward(d, q, l.bytes, batch, seq, xq, yq, ws, ws_bytes), QKV_OK);
   qkv_ref_mha_int8_forward(d, q, batch, seq, xq, yr, scratch);

@@ -92,7 +92,7 @@ void dot_rows_f32(std::size_t m, std::size_t n, const float* x, std::size_t ldx,
 
 template <class A>
 constexpr vec_kernels make_vec_kernels() {
-  return {dot_f32<A>, axpy_f32<A>, dot_rows_f32<A>, dot_rows_s8_plain, axpy_rows_s8_plain};
+  return {dot_f32<A>, axpy_f32<A>, dot_rows_f32<A>, dot_rows_s8_plain, axpy_rows_s8_plain, requant_s8_plain};
 }
 
 }  // namespace

@@ -27,6 +27,11 @@ struct vec_kernels {
                       std::int32_t* y);
   void (*axpy_rows_s8)(std::size_t m, std::size_t n, const std::int16_t* w, const std::int8_t* x, std::size_t ldx,
                        std::int32_t* y);
+  // The int8 projections' epilogue for n output features: out[c] =
+  // clamp(zp + requant(sat(acc[c] + bias[c]), (qm[2c], qm[2c+1])), -128, 127)
+  // (util/requant.hpp; qm holds qkv_qmul pairs), bit for bit on every ISA.
+  void (*requant_s8)(std::size_t n, const std::int32_t* acc, const std::int32_t* bias, const std::int32_t* qm,
+                     std::int32_t zp, std::int8_t* out);
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(vec_kernels, vec)

@@ -4,6 +4,7 @@
 // and add 0), the lanes then summed as (l0 + l1) + (l2 + l3).
 #include "kernels/tile/tile_mve-inl.hpp"
 #include "kernels/vec/vec.hpp"
+#include "kernels/vec/vec_s8-inl.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -62,12 +63,34 @@ void axpy_rows_s8_mve(std::size_t m, std::size_t n, const std::int16_t* w, const
     if (w[i]) axpy_s8_mve(n, w[i], x + i * ldx, y);
 }
 
+// The projections' epilogue four features at a time, bit for bit the scalar
+// rules (util/requant.hpp) as gemmlowp's NEON code does them: VQADD is the
+// saturating bias, VQSHL the saturated left shift, VQRDMULH the SRDHM, and a
+// rounding VRSHL by the negative right shift after adding -1 to negative
+// values (when shifting) rounds half away from zero like RDBPOT. VLD2
+// splits the (multiplier, shift) pairs; VSTRB narrows the clamped lanes.
+void requant_s8_mve(std::size_t n, const std::int32_t* acc, const std::int32_t* bias, const std::int32_t* qm,
+                    std::int32_t zp, std::int8_t* out) {
+  const int32x4_t zero = vdupq_n_s32(0), lo = vdupq_n_s32(-128), hi = vdupq_n_s32(127), z = vdupq_n_s32(zp);
+  std::size_t c = 0;
+  for (; c + 4 <= n; c += 4) {
+    const int32x4x2_t m = vld2q_s32(qm + 2 * c);
+    const int32x4_t left = vmaxq_s32(m.val[1], zero), neg_right = vminq_s32(m.val[1], zero);
+    int32x4_t x = vqaddq_s32(vldrwq_s32(acc + c), vldrwq_s32(bias + c));
+    x = vqrdmulhq_s32(vqshlq_s32(x, left), m.val[0]);
+    x = vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, neg_right), 31));
+    x = vaddq_s32(vrshlq_s32(x, neg_right), z);
+    vstrbq_s32(out + c, vminq_s32(vmaxq_s32(x, lo), hi));
+  }
+  requant_s8_plain(n - c, acc + c, bias + c, qm + 2 * c, zp, out + c);
+}
+
 void dot_rows_f32_mve(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const float* v, float* y) {
   for (std::size_t i = 0; i < m; ++i) y[i] = dot_f32_mve(n, x + i * ldx, v);
 }
 
 }  // namespace
 
-const vec_kernels vec_mve = {dot_f32_mve, axpy_f32_mve, dot_rows_f32_mve, dot_rows_s8_mve, axpy_rows_s8_mve};
+const vec_kernels vec_mve = {dot_f32_mve, axpy_f32_mve, dot_rows_f32_mve, dot_rows_s8_mve, axpy_rows_s8_mve, requant_s8_mve};
 
 }  // namespace qkv::kern

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "util/requant.hpp"
+
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE)
 #include "kernels/gemm_lowp/dsp_words-inl.hpp"
 #endif
@@ -55,6 +57,14 @@ inline void axpy_rows_s8_plain(std::size_t m, std::size_t n, const std::int16_t*
     if (wi == 0) continue;  // masked-out and underflowed weights: common in long rows
     const std::int8_t* xi = x + i * ldx;
     for (std::size_t c = 0; c < n; ++c) y[c] += wi * xi[c];
+  }
+}
+
+inline void requant_s8_plain(std::size_t n, const std::int32_t* acc, const std::int32_t* bias,
+                             const std::int32_t* qm, std::int32_t zp, std::int8_t* out) {
+  for (std::size_t c = 0; c < n; ++c) {
+    const std::int32_t v = zp + util::requant_q31(util::sat_add(acc[c], bias[c]), qm[2 * c], qm[2 * c + 1]);
+    out[c] = static_cast<std::int8_t>(v > 127 ? 127 : v < -128 ? -128 : v);
   }
 }
 

@@ -31,6 +31,6 @@ void dot_rows_f32_scalar(std::size_t m, std::size_t n, const float* x, std::size
 
 }  // namespace
 
-const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar, dot_rows_f32_scalar, dot_rows_s8_plain, axpy_rows_s8_plain};
+const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar, dot_rows_f32_scalar, dot_rows_s8_plain, axpy_rows_s8_plain, requant_s8_plain};
 
 }  // namespace qkv::kern
