@@ -58,7 +58,8 @@
  * output feature, the nn.Linear layout), the biases b' (int32 [out]) and the
  * multipliers (qkv_qmul [out]), each piece starting at a multiple of 64 bytes
  * (offsets: qkv_mha_int8_param_layout()). qkv_mha_int8_calibrate() writes one from
- * fp32 parameters and sample inputs; any other tool may, following the rules.
+ * fp32 parameters and sample inputs on the host; any other tool may,
+ * following the rules.
  *
  * Everything allocates nothing, is reentrant, and on error writes nothing. */
 #ifndef QKV_LAYER_INT8_H
@@ -157,6 +158,9 @@ QKV_API qkv_status qkv_mha_int8_param_layout(const qkv_mha_desc* desc, qkv_mha_i
 
 /** Scratch bytes for qkv_mha_int8_calibrate(): the fp32 layer's forward in
  *  training mode (its cache keeps Q, K, V and A) and Y, with @p threads threads.
+ *  Calibration is a host step: bare-metal builds of the library (Cortex-M,
+ *  no QKV_HOSTED) leave it out, and both calibration functions return
+ *  QKV_ERR_UNSUPPORTED there before any other check.
  *  @param[in]  desc             as for qkv_mha_int8_param_layout().
  *  @param[in]  batch, seq_len   the calibration inputs' shape, each >= 1.
  *  @param[in]  threads          >= 1.
@@ -168,7 +172,8 @@ QKV_API qkv_status qkv_mha_int8_calibrate_workspace_size(const qkv_mha_desc* des
                                                          int threads, size_t* bytes);
 
 /** Builds an int8 layer buffer from fp32 parameters and sample inputs
- *  (post-training quantization; run it on the host, store the result):
+ *  (post-training quantization; run it on the host, store the result; bare-metal
+ *  builds return QKV_ERR_UNSUPPORTED):
  *  runs the fp32 layer on @p x (no dropout) and takes each tensor's range:
  *  X and Y asymmetric (scale = (max(hi, 0) - min(lo, 0)) / 255, zero point
  *  round(-128 - min(lo, 0) / scale)), Q, K, V and A symmetric (scale =

@@ -65,8 +65,13 @@ qkv_status workspace_query(const qkv_mha_desc* d, std::size_t batch, std::size_t
   if (qkv_status st = setup(d, batch, seq, &n); st != QKV_OK) return st;
   if (threads < 1) return QKV_ERR_BAD_ARGUMENT;
   const qkv_isa isa = qkv::dispatch::active();
+#ifdef QKV_HOSTED
   *bytes = calibrate ? qkv::ops::mha_int8_calibrate_workspace_bytes(isa, *d, n, threads)
                      : qkv::ops::mha_int8_forward_workspace_bytes(isa, *d, n, threads);
+#else
+  (void)calibrate;
+  *bytes = qkv::ops::mha_int8_forward_workspace_bytes(isa, *d, n, threads);
+#endif
   return QKV_OK;
 }
 
@@ -105,14 +110,16 @@ qkv_status qkv_mha_int8_param_layout(const qkv_mha_desc* desc, qkv_mha_int8_layo
   return QKV_OK;
 }
 
-qkv_status qkv_mha_int8_calibrate_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len,
-                                                 int threads, size_t* bytes) {
-  return workspace_query(desc, batch, seq_len, threads, bytes, true);
-}
-
 qkv_status qkv_mha_int8_forward_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len, int threads,
                                                size_t* bytes) {
   return workspace_query(desc, batch, seq_len, threads, bytes, false);
+}
+
+// Calibration: hosted builds only (ops/mha_int8_calibrate.cpp).
+#ifdef QKV_HOSTED
+qkv_status qkv_mha_int8_calibrate_workspace_size(const qkv_mha_desc* desc, size_t batch, size_t seq_len,
+                                                 int threads, size_t* bytes) {
+  return workspace_query(desc, batch, seq_len, threads, bytes, true);
 }
 
 qkv_status qkv_mha_int8_calibrate(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
@@ -130,6 +137,16 @@ qkv_status qkv_mha_int8_calibrate(const qkv_mha_desc* desc, const float* params,
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   return qkv::ops::mha_int8_calibrate(xc, *desc, n, pl, params, x, qlayer, workspace, workspace_bytes);
 }
+#else
+qkv_status qkv_mha_int8_calibrate_workspace_size(const qkv_mha_desc*, size_t, size_t, int, size_t*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+qkv_status qkv_mha_int8_calibrate(const qkv_mha_desc*, const float*, size_t, size_t, const float*, void*, size_t,
+                                  void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+#endif
 
 qkv_status qkv_mha_int8_forward(const qkv_mha_desc* desc, const void* qlayer, size_t qlayer_bytes, size_t batch,
                                 size_t seq_len, const int8_t* x, int8_t* y, void* workspace,

@@ -31,6 +31,7 @@ std::size_t mha_int8_forward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d,
 void mha_int8_forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const void* qlayer,
                       const std::int8_t* x, std::int8_t* y, void* ws, std::size_t ws_bytes);
 
+// Hosted builds only (mha_int8_calibrate.cpp).
 std::size_t mha_int8_calibrate_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, int threads);
 // pl: the fp32 parameter layout. QKV_OK, QKV_ERR_NOT_FINITE or QKV_ERR_UNSUPPORTED (qlayer untouched on error).
 qkv_status mha_int8_calibrate(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const qkv_mha_layout& pl,

@@ -3,6 +3,9 @@
 // the fp32 layer runs once in training mode, whose cache holds Q, K, V and
 // A; each tensor's range gives its quantization; then the weights, biases
 // and multipliers. Everything is checked before the buffer is written.
+// Hosted builds only: a firmware stores the buffer calibrated on the host,
+// and the Cortex-M library keeps its 64 KiB .text budget without it.
+#ifdef QKV_HOSTED
 #include <cmath>
 
 #include "kernels/convert/convert.hpp"
@@ -182,3 +185,5 @@ qkv_status mha_int8_calibrate(const exec& xc, const qkv_mha_desc& d, const mha_d
 }
 
 }  // namespace qkv::ops
+
+#endif  // QKV_HOSTED
