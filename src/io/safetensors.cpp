@@ -69,6 +69,22 @@ long hex4(const unsigned char* p) {
 
 std::size_t utf8_len(long cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
 
+// JSON's two-character escapes: the letter after the backslash (kEscapes[i])
+// stands for the byte kEscaped[i]. The writer emits these; the parser takes
+// them and \u.
+constexpr char kEscapes[] = "\"\\/bfnrt";
+constexpr char kEscaped[] = "\"\\/\b\f\n\r\t";
+
+// Index of c in the NUL-terminated table, or -1 (c 0 is never found).
+int find(const char* table, unsigned char c) {
+  for (int i = 0; table[i]; ++i)
+    if (static_cast<unsigned char>(table[i]) == c) return i;
+  return -1;
+}
+
+// The byte a two-character escape's letter e (validated) stands for.
+int unescape(unsigned char e) { return static_cast<unsigned char>(kEscaped[find(kEscapes, e)]); }
+
 // Length of the UTF-8 sequence at s[0..n) (n >= 1, s[0] >= 0x80), 0 if invalid.
 std::size_t utf8_seq(const unsigned char* s, std::size_t n) {
   const unsigned char c = s[0];
@@ -104,44 +120,18 @@ class jdecoder {
     if (*p_ != '\\') return *p_++;
     const unsigned char e = p_[1];
     p_ += 2;
-    switch (e) {
-      case 'b':
-        return '\b';
-      case 'f':
-        return '\f';
-      case 'n':
-        return '\n';
-      case 'r':
-        return '\r';
-      case 't':
-        return '\t';
-      case 'u':
-        break;
-      default:
-        return e;  // '"', '\\', '/'
-    }
+    if (e != 'u') return unescape(e);
     long cp = hex4(p_);
     p_ += 4;
     if (cp >= 0xD800 && cp <= 0xDBFF) {  // validated: a low surrogate escape follows
       cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p_ + 2) - 0xDC00);
       p_ += 6;
     }
-    n_ = 0, i_ = 0;
-    if (cp < 0x80) {
-      buf_[n_++] = static_cast<unsigned char>(cp);
-    } else if (cp < 0x800) {
-      buf_[n_++] = static_cast<unsigned char>(0xC0 | (cp >> 6));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      buf_[n_++] = static_cast<unsigned char>(0xE0 | (cp >> 12));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-    } else {
-      buf_[n_++] = static_cast<unsigned char>(0xF0 | (cp >> 18));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | ((cp >> 12) & 0x3F));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-    }
+    // UTF-8: the lead byte's marker and top bits, then 6 bits per byte.
+    static const unsigned char kLead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    n_ = static_cast<int>(utf8_len(cp)), i_ = 0;
+    for (int k = n_ - 1; k > 0; --k, cp >>= 6) buf_[k] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
+    buf_[0] = static_cast<unsigned char>(kLead[n_] | cp);
     return buf_[i_++];
   }
 
@@ -327,7 +317,7 @@ class parser {
         r.escaped = true;
         if (end_ - pos_ < 2) return error(QKV_ERR_BAD_FORMAT, "string not closed before the end of the header", pos_);
         const unsigned char e = f_[pos_ + 1];
-        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+        if (find(kEscapes, e) >= 0) {
           pos_ += 2;
           ++r.decoded;
           continue;
@@ -637,42 +627,23 @@ class sink {
     } while (v);
     while (k) put(buf[--k]);
   }
-  // A JSON string with the escapes the reference writer uses.
+  // A JSON string with the escapes the reference writer uses: the
+  // two-character ones but "\/" ('/' as it is), \u00XX for other controls.
   void str(const char* s) {
     static const char kHex[] = "0123456789abcdef";
     put('"');
     for (; *s; ++s) {
       const unsigned char c = static_cast<unsigned char>(*s);
-      switch (c) {
-        case '"':
-          raw("\\\"");
-          break;
-        case '\\':
-          raw("\\\\");
-          break;
-        case '\b':
-          raw("\\b");
-          break;
-        case '\f':
-          raw("\\f");
-          break;
-        case '\n':
-          raw("\\n");
-          break;
-        case '\r':
-          raw("\\r");
-          break;
-        case '\t':
-          raw("\\t");
-          break;
-        default:
-          if (c < 0x20) {
-            raw("\\u00");
-            put(kHex[c >> 4]);
-            put(kHex[c & 15]);
-          } else {
-            put(static_cast<char>(c));
-          }
+      const int e = c == '/' ? -1 : find(kEscaped, c);
+      if (e >= 0) {
+        put('\\');
+        put(kEscapes[e]);
+      } else if (c < 0x20) {
+        raw("\\u00");
+        put(kHex[c >> 4]);
+        put(kHex[c & 15]);
+      } else {
+        put(static_cast<char>(c));
       }
     }
     put('"');
