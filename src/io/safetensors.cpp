@@ -404,65 +404,68 @@ class parser {
     t.rank = 0;
     t.begin = t.end = 0;
     t.at = at;
-    bool have_dtype = false, have_shape = false, have_offsets = false;
+    // The three fields by index (0 dtype, 1 shape, 2 data_offsets): one
+    // comparison loop and one check of each kind, messages from the tables.
+    static const char* const kField[3] = {"dtype", "shape", "data_offsets"};
+    static const char* const kTwice[3] = {"dtype given twice", "shape given twice", "data_offsets given twice"};
+    static const char* const kNotType[3] = {"dtype is not a string", "shape is not an array",
+                                            "data_offsets is not an array"};
+    unsigned seen = 0;  // bit f: field f given
     if (peek('}')) return error(QKV_ERR_BAD_FORMAT, "a tensor entry lacks dtype, shape and data_offsets", pos_, &name);
     for (;;) {
       jstr key;
       const std::size_t key_at = pos_;
       if (qkv_status st = string(&key); st != QKV_OK) return st;
       if (qkv_status st = colon(); st != QKV_OK) return st;
-      if (compare(f_, key, "dtype") == 0) {
-        if (have_dtype) return error(QKV_ERR_BAD_FORMAT, "dtype given twice", key_at, &name);
-        have_dtype = true;
+      int f = 0;
+      while (f < 3 && compare(f_, key, kField[f]) != 0) ++f;
+      if (f == 3)
+        return error(QKV_ERR_BAD_FORMAT, "a tensor entry has a field other than dtype, shape, data_offsets", key_at,
+                     &name);
+      if (seen & (1u << f)) return error(QKV_ERR_BAD_FORMAT, kTwice[f], key_at, &name);
+      seen |= 1u << f;
+      const std::size_t value_at = pos_;
+      if (!peek(f == 0 ? '"' : '[')) return error(QKV_ERR_BAD_FORMAT, kNotType[f], pos_, &name);
+      if (f == 0) {
         jstr d;
-        const std::size_t d_at = pos_;
-        if (!peek('"')) return error(QKV_ERR_BAD_FORMAT, "dtype is not a string", pos_, &name);
         if (qkv_status st = string(&d); st != QKV_OK) return st;
         int k = 0;
         while (k < QKV_DTYPE_COUNT && compare(f_, d, kDtypes[k].name) != 0) ++k;
-        if (k == QKV_DTYPE_COUNT) return error(QKV_ERR_BAD_DTYPE, "dtype is not one qkv knows", d_at, &name);
+        if (k == QKV_DTYPE_COUNT) return error(QKV_ERR_BAD_DTYPE, "dtype is not one qkv knows", value_at, &name);
         t.dtype = k;
-      } else if (compare(f_, key, "shape") == 0) {
-        if (have_shape) return error(QKV_ERR_BAD_FORMAT, "shape given twice", key_at, &name);
-        have_shape = true;
-        if (!peek('[')) return error(QKV_ERR_BAD_FORMAT, "shape is not an array", pos_, &name);
-        ++pos_;
-        skip_ws();
-        if (peek(']')) {
-          ++pos_;
-        } else {
-          for (;;) {
-            if (t.rank == QKV_SAFETENSORS_MAX_RANK)
-              return error(QKV_ERR_UNSUPPORTED, "shape of more dimensions than QKV_SAFETENSORS_MAX_RANK", pos_, &name);
-            if (qkv_status st = number(&t.shape[t.rank]); st != QKV_OK) return st;
-            ++t.rank;
-            const int more = next_item(']');
-            if (more > 0) continue;
-            if (more == 0) break;
-            return error(QKV_ERR_BAD_FORMAT, "expected ',' or ']' in shape", pos_, &name);
-          }
-        }
-      } else if (compare(f_, key, "data_offsets") == 0) {
-        if (have_offsets) return error(QKV_ERR_BAD_FORMAT, "data_offsets given twice", key_at, &name);
-        have_offsets = true;
-        if (!peek('[')) return error(QKV_ERR_BAD_FORMAT, "data_offsets is not an array", pos_, &name);
-        ++pos_;
-        skip_ws();
-        if (qkv_status st = number(&t.begin); st != QKV_OK) return st;
-        if (qkv_status st = expect(',', "data_offsets must hold two integers"); st != QKV_OK) return st;
-        if (qkv_status st = number(&t.end); st != QKV_OK) return st;
-        if (qkv_status st = expect(']', "data_offsets must hold two integers"); st != QKV_OK) return st;
       } else {
-        return error(QKV_ERR_BAD_FORMAT, "a tensor entry has a field other than dtype, shape, data_offsets", key_at,
-                     &name);
+        ++pos_;  // '['
+        skip_ws();
+        if (f == 1) {
+          if (peek(']')) {
+            ++pos_;
+          } else {
+            for (;;) {
+              if (t.rank == QKV_SAFETENSORS_MAX_RANK)
+                return error(QKV_ERR_UNSUPPORTED, "shape of more dimensions than QKV_SAFETENSORS_MAX_RANK", pos_,
+                             &name);
+              if (qkv_status st = number(&t.shape[t.rank]); st != QKV_OK) return st;
+              ++t.rank;
+              const int more = next_item(']');
+              if (more > 0) continue;
+              if (more == 0) break;
+              return error(QKV_ERR_BAD_FORMAT, "expected ',' or ']' in shape", pos_, &name);
+            }
+          }
+        } else {
+          static const char kTwoInts[] = "data_offsets must hold two integers";
+          if (qkv_status st = number(&t.begin); st != QKV_OK) return st;
+          if (qkv_status st = expect(',', kTwoInts); st != QKV_OK) return st;
+          if (qkv_status st = number(&t.end); st != QKV_OK) return st;
+          if (qkv_status st = expect(']', kTwoInts); st != QKV_OK) return st;
+        }
       }
       const int more = next_item('}');
       if (more > 0) continue;
       if (more == 0) break;
       return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' in a tensor entry", pos_, &name);
     }
-    if (!have_dtype || !have_shape || !have_offsets)
-      return error(QKV_ERR_BAD_FORMAT, "a tensor entry lacks dtype, shape or data_offsets", at, &name);
+    if (seen != 7u) return error(QKV_ERR_BAD_FORMAT, "a tensor entry lacks dtype, shape or data_offsets", at, &name);
     if (name.decoded >= QKV_SAFETENSORS_MAX_NAME)
       return error(QKV_ERR_UNSUPPORTED, "tensor name longer than QKV_SAFETENSORS_MAX_NAME - 1 bytes", at);
     if (name.has_nul) return error(QKV_ERR_UNSUPPORTED, "tensor name holds a NUL character", at);
