@@ -23,6 +23,8 @@ constexpr std::uint32_t word(const char* s) {
 
 }  // namespace
 
+// x86 (identify below); every hosted build for the tests; bare metal never calls it
+#if defined(QKV_UARCH_CPUID) || defined(QKV_HOSTED)
 cpu_identity decode_cpuid(std::uint32_t ebx0, std::uint32_t edx0, std::uint32_t ecx0, std::uint32_t eax1) noexcept {
   cpu_identity id;
   if (ebx0 == word("Genu") && edx0 == word("ineI") && ecx0 == word("ntel"))
@@ -36,6 +38,7 @@ cpu_identity decode_cpuid(std::uint32_t ebx0, std::uint32_t edx0, std::uint32_t 
   id.model = base_family == 0x6 || base_family == 0xF ? ext_model << 4 | base_model : base_model;
   return id;
 }
+#endif
 
 cpu_identity identify() noexcept {
 #ifdef QKV_UARCH_CPUID

@@ -503,6 +503,7 @@ void gemm_ex_store_rows(const gemm_ex_args& p, const float* acc, std::size_t ld,
 }
 #endif
 
+#ifdef QKV_HOSTED  // the report line's
 gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept {
   if (!multiplies(p)) return gemm_ex_info{"none", "none", 0, 0, 0};
   if constexpr (kSkinnyPath)
@@ -511,6 +512,7 @@ gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept {
   const char* k = pl.k == kind::s8 ? "s8" : pl.k == kind::bf16 ? "bf16" : "f32";
   return gemm_ex_info{k, pl.kernel, pl.mc, pl.kc, pl.nc};
 }
+#endif
 
 bool gemm_ex_workspace_bytes(qkv_isa isa, const gemm_ex_args& p, int threads, std::size_t* bytes) noexcept {
   if (!multiplies(p)) {
