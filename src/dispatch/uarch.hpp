@@ -42,16 +42,14 @@ struct cpu_identity {
   unsigned family = 0, model = 0;
 };
 
-// decode_cpuid, identify and choose exist for the tests, so in hosted
-// builds only (uarch() below has its own copies; bare metal carries no
-// code nothing calls).
-#ifdef QKV_HOSTED
+// decode_cpuid, identify and choose exist for the tests, so they are
+// defined in hosted builds only (uarch() below has its own copies; bare
+// metal carries no code nothing calls).
 // Decodes CPUID leaf 0 (vendor string in EBX, EDX, ECX) and leaf 1 (EAX).
 cpu_identity decode_cpuid(std::uint32_t ebx0, std::uint32_t edx0, std::uint32_t ecx0, std::uint32_t eax1) noexcept;
 
 // This CPU (x86: CPUID; elsewhere: other, 0, 0).
 cpu_identity identify() noexcept;
-#endif
 
 enum class fma_operand { register_broadcast, memory_broadcast };
 
@@ -61,10 +59,8 @@ struct uarch_choice {
   bool bf16_dot;                 // bf16 GEMMs use vdpbf16ps (else widen to fp32)
 };
 
-#ifdef QKV_HOSTED
 // The choice for a CPU (pure: tests call it with made-up identities).
 uarch_choice choose(cpu_identity id) noexcept;
-#endif
 
 // The choice for this CPU, made on first use. Hosted builds read
 // QKV_AVX512_A_OPERAND=register|memory and QKV_BF16_DOT=0|1 there, for A/B

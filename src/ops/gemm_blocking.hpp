@@ -43,14 +43,12 @@ struct gemm_block_limits {
 };
 constexpr gemm_block_limits kGemmBlockLimits = {64, 512, 4096, 1024};
 
-// Hosted builds (bare metal runs the table's blocks):
-#ifdef QKV_HOSTED
+// Defined in hosted builds only (bare metal runs the table's blocks).
 // The model alone (pure, for tests).
 gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept;
 
 // "mc,kc,nc" applied to t (rounded to tiles, clamped); false when malformed.
 bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_blocks* out) noexcept;
-#endif
 
 // The blocks `isa` uses in this process (decided on first use, then fixed).
 const gemm_blocks& gemm_blocks_for(qkv_isa isa) noexcept;

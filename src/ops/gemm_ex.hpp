@@ -50,17 +50,15 @@ struct gemm_ex_args {
   const float *sa, *sb;  // int8 scales (nullptr: 1)
 };
 
-// What a call runs (for the report line; hosted builds, the only ones
-// that report): kind "f32", "bf16", "s8" or
+// What a call runs (for the report line; defined in hosted builds, the
+// only ones that report): kind "f32", "bf16", "s8" or
 // "none" (nothing to multiply), the micro-kernel's name and the blocks.
 struct gemm_ex_info {
   const char* kind;
   const char* kernel;
   std::size_t mc, kc, nc;
 };
-#ifdef QKV_HOSTED
 gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept;
-#endif
 
 // Workspace bytes gemm_ex needs on `isa` for `threads` (>= 1) threads, 64
 // bytes of alignment slack included; 0 when nothing is multiplied (an
