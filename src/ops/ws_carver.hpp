@@ -21,11 +21,16 @@ class ws_carver {
   // n elements of T; nullptr while sizing (base null) or when n == 0.
   template <class T>
   T* take(std::size_t n) noexcept {
-    return static_cast<T*>(take_bytes(n, sizeof(T)));
+    std::size_t bytes = 0;
+    if (__builtin_mul_overflow(n, sizeof(T), &bytes) || __builtin_add_overflow(used_, kAlign - 1, &used_)) {
+      ok_ = false;
+      return nullptr;
+    }
+    used_ &= ~(kAlign - 1);
+    T* p = (base_ && n) ? reinterpret_cast<T*>(base_ + used_) : nullptr;
+    if (__builtin_add_overflow(used_, bytes, &used_)) ok_ = false;
+    return p;
   }
-
-  // n elements of `size` bytes (take<T>, compiled once: ws_carver.cpp).
-  void* take_bytes(std::size_t n, std::size_t size) noexcept;
 
   // Bytes used so far, rounded up to kAlign; false on overflow.
   bool size(std::size_t* bytes) const noexcept {
