@@ -30,24 +30,18 @@ qkv_status check_sdpa_desc(const qkv_sdpa_desc* d) noexcept {
 }
 
 qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
-  // The four tensors as loops over one table rather than each check written
-  // four times (Cortex-M4's .text budget); the checks' order is unchanged.
-  struct tensor {
-    const qkv_sdpa_strides* s;
-    std::size_t heads, tokens, dim;
-  };
-  const tensor t[4] = {{&p.q, p.heads, p.q_len, p.head_dim},
-                       {&p.k, p.kv_heads, p.kv_len, p.head_dim},
-                       {&p.v, p.kv_heads, p.kv_len, p.v_dim},
-                       {&p.o, p.heads, p.q_len, p.v_dim}};
   // Token rows of each tensor must not overlap their own features.
-  for (const tensor& x : t)
-    if (x.tokens > 1 && x.s->token < x.dim) return QKV_ERR_BAD_STRIDE;
+  if ((p.q_len > 1 && p.q.token < p.head_dim) || (p.kv_len > 1 && p.k.token < p.head_dim) ||
+      (p.kv_len > 1 && p.v.token < p.v_dim) || (p.q_len > 1 && p.o.token < p.v_dim))
+    return QKV_ERR_BAD_STRIDE;
 
   std::size_t e;
-  for (const tensor& x : t)
-    if (!span(*x.s, p.batch, x.heads, x.tokens, x.dim, &e)) return QKV_ERR_SIZE_OVERFLOW;
-  if (p.mask && !span(p.mask_strides, p.batch, p.heads, p.q_len, p.kv_len, &e)) return QKV_ERR_SIZE_OVERFLOW;
+  if (!span(p.q, p.batch, p.heads, p.q_len, p.head_dim, &e) ||
+      !span(p.k, p.batch, p.kv_heads, p.kv_len, p.head_dim, &e) ||
+      !span(p.v, p.batch, p.kv_heads, p.kv_len, p.v_dim, &e) ||
+      !span(p.o, p.batch, p.heads, p.q_len, p.v_dim, &e) ||
+      (p.mask && !span(p.mask_strides, p.batch, p.heads, p.q_len, p.kv_len, &e)))
+    return QKV_ERR_SIZE_OVERFLOW;
   std::size_t lse_elems;
   if (!mul_ok(p.batch, p.heads, &lse_elems) || !mul_ok(lse_elems, p.q_len, &lse_elems) || lse_elems > kMaxElems)
     return QKV_ERR_SIZE_OVERFLOW;
@@ -59,11 +53,11 @@ qkv_status check_sdpa_plan(const ops::sdpa_plan& p, bool backward) noexcept {
   for (std::size_t b = 0; p.q_lens && b < p.batch; ++b)
     if (p.q_lens[b] > p.q_len) return QKV_ERR_BAD_SHAPE;
 
-  // O's elements distinct; the backward's Q, K and V too (their gradients).
-  for (int i = 3, k = 0; k < (backward ? 4 : 1); ++k, i = k - 1) {
-    const tensor& x = t[i];
-    if (!non_overlapping(*x.s, p.batch, x.heads, x.tokens, x.dim)) return QKV_ERR_BAD_STRIDE;
-  }
+  if (!non_overlapping(p.o, p.batch, p.heads, p.q_len, p.v_dim)) return QKV_ERR_BAD_STRIDE;
+  if (backward && (!non_overlapping(p.q, p.batch, p.heads, p.q_len, p.head_dim) ||
+                   !non_overlapping(p.k, p.batch, p.kv_heads, p.kv_len, p.head_dim) ||
+                   !non_overlapping(p.v, p.batch, p.kv_heads, p.kv_len, p.v_dim)))
+    return QKV_ERR_BAD_STRIDE;
 
   return QKV_OK;
 }
