@@ -269,19 +269,17 @@ qkv_status qkv_mha_init(const qkv_mha_desc* desc, float* params, uint64_t seed) 
   // change the weights.
   const float in_bound = 1.0f / std::sqrt(static_cast<float>(desc->d_in));
   const float out_bound = 1.0f / std::sqrt(static_cast<float>(desc->d_out));
-  const std::size_t w = desc->d_in * desc->d_out, d_kv = qkv::ops::mha_kv_width(*desc), wkv = desc->d_in * d_kv;
-  const struct {
-    std::size_t off, n;
-    float bound;
-  } tensors[] = {{l.w_q, w, in_bound},      {l.w_k, wkv, in_bound},      {l.w_v, wkv, in_bound},
-                 {l.b_q, desc->d_out, in_bound}, {l.b_k, d_kv, in_bound}, {l.b_v, d_kv, in_bound},
-                 {l.w_o, desc->d_out * desc->d_out, out_bound}, {l.b_o, desc->d_out, out_bound}};
+  // Tensor i of the layout's order (W_q, W_k, W_v, b_q, b_k, b_v, W_o, b_o):
+  // rows x cols, the K and V tensors d_kv wide, the biases one row.
+  const std::size_t d_kv = qkv::ops::mha_kv_width(*desc);
+  const std::size_t off[8] = {l.w_q, l.w_k, l.w_v, l.b_q, l.b_k, l.b_v, l.w_o, l.b_o};
   const qkv::ops::exec x = qkv::ops::current_exec();
-  std::uint64_t stream = 0;
-  for (const auto& t : tensors) {
-    ++stream;
-    if (t.off == kAbsent) continue;
-    qkv::ops::init_uniform(x, params + t.off, t.n, t.bound, seed * 0x9E3779B97F4A7C15ull + stream);
+  for (int i = 0; i < 8; ++i) {
+    if (off[i] == kAbsent) continue;
+    const std::size_t rows = i < 3 ? desc->d_in : i == 6 ? desc->d_out : 1;
+    const std::size_t cols = i % 3 == 0 || i >= 6 ? desc->d_out : d_kv;
+    qkv::ops::init_uniform(x, params + off[i], rows * cols, i < 6 ? in_bound : out_bound,
+                           seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(i + 1));
   }
   return QKV_OK;
 }

@@ -23,6 +23,8 @@ constexpr std::uint32_t word(const char* s) {
 
 }  // namespace
 
+// x86 (identify_cpu below) and the tests (hosted builds); bare metal never calls it
+#if defined(QKV_UARCH_CPUID) || defined(QKV_HOSTED)
 cpu_identity decode_cpuid(std::uint32_t ebx0, std::uint32_t edx0, std::uint32_t ecx0, std::uint32_t eax1) noexcept {
   cpu_identity id;
   if (ebx0 == word("Genu") && edx0 == word("ineI") && ecx0 == word("ntel"))
@@ -36,8 +38,13 @@ cpu_identity decode_cpuid(std::uint32_t ebx0, std::uint32_t edx0, std::uint32_t 
   id.model = base_family == 0x6 || base_family == 0xF ? ext_model << 4 | base_model : base_model;
   return id;
 }
+#endif
 
-cpu_identity identify() noexcept {
+namespace {
+
+// The bodies of identify() and choose(): uarch() calls these, so that bare
+// metal, where nothing else calls the two, carries no out-of-line copies.
+cpu_identity identify_cpu() noexcept {
 #ifdef QKV_UARCH_CPUID
   unsigned a, b, c, d;
   if (!__get_cpuid(0, &a, &b, &c, &d)) return {};
@@ -49,7 +56,7 @@ cpu_identity identify() noexcept {
 #endif
 }
 
-uarch_choice choose(cpu_identity id) noexcept {
+uarch_choice choose_for(cpu_identity id) noexcept {
   switch (id.vendor) {
     case cpu_vendor::intel:
       return {"intel", fma_operand::memory_broadcast, false};
@@ -67,9 +74,16 @@ uarch_choice choose(cpu_identity id) noexcept {
   return {"other", fma_operand::register_broadcast, true};
 }
 
+}  // namespace
+
+#ifdef QKV_HOSTED  // the tests'
+cpu_identity identify() noexcept { return identify_cpu(); }
+uarch_choice choose(cpu_identity id) noexcept { return choose_for(id); }
+#endif
+
 const uarch_choice& uarch() noexcept {
   static const uarch_choice chosen = [] {
-    uarch_choice u = choose(identify());
+    uarch_choice u = choose_for(identify_cpu());
 #ifdef QKV_HOSTED
     if (const char* form = std::getenv("QKV_AVX512_A_OPERAND")) {
       if (std::strcmp(form, "register") == 0) u.avx512_a_operand = fma_operand::register_broadcast;

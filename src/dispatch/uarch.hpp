@@ -42,6 +42,9 @@ struct cpu_identity {
   unsigned family = 0, model = 0;
 };
 
+// decode_cpuid, identify and choose exist for the tests, so they are
+// defined in hosted builds only (uarch() below has its own copies; bare
+// metal carries no code nothing calls).
 // Decodes CPUID leaf 0 (vendor string in EBX, EDX, ECX) and leaf 1 (EAX).
 cpu_identity decode_cpuid(std::uint32_t ebx0, std::uint32_t edx0, std::uint32_t ecx0, std::uint32_t eax1) noexcept;
 

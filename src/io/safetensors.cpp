@@ -69,6 +69,22 @@ long hex4(const unsigned char* p) {
 
 std::size_t utf8_len(long cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
 
+// JSON's two-character escapes: the letter after the backslash (kEscapes[i])
+// stands for the byte kEscaped[i]. The writer emits these; the parser takes
+// them and \u.
+constexpr char kEscapes[] = "\"\\/bfnrt";
+constexpr char kEscaped[] = "\"\\/\b\f\n\r\t";
+
+// Index of c in the NUL-terminated table, or -1 (c 0 is never found).
+int find(const char* table, unsigned char c) {
+  for (int i = 0; table[i]; ++i)
+    if (static_cast<unsigned char>(table[i]) == c) return i;
+  return -1;
+}
+
+// The byte a two-character escape's letter e (validated) stands for.
+int unescape(unsigned char e) { return static_cast<unsigned char>(kEscaped[find(kEscapes, e)]); }
+
 // Length of the UTF-8 sequence at s[0..n) (n >= 1, s[0] >= 0x80), 0 if invalid.
 std::size_t utf8_seq(const unsigned char* s, std::size_t n) {
   const unsigned char c = s[0];
@@ -104,44 +120,18 @@ class jdecoder {
     if (*p_ != '\\') return *p_++;
     const unsigned char e = p_[1];
     p_ += 2;
-    switch (e) {
-      case 'b':
-        return '\b';
-      case 'f':
-        return '\f';
-      case 'n':
-        return '\n';
-      case 'r':
-        return '\r';
-      case 't':
-        return '\t';
-      case 'u':
-        break;
-      default:
-        return e;  // '"', '\\', '/'
-    }
+    if (e != 'u') return unescape(e);
     long cp = hex4(p_);
     p_ += 4;
     if (cp >= 0xD800 && cp <= 0xDBFF) {  // validated: a low surrogate escape follows
       cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p_ + 2) - 0xDC00);
       p_ += 6;
     }
-    n_ = 0, i_ = 0;
-    if (cp < 0x80) {
-      buf_[n_++] = static_cast<unsigned char>(cp);
-    } else if (cp < 0x800) {
-      buf_[n_++] = static_cast<unsigned char>(0xC0 | (cp >> 6));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      buf_[n_++] = static_cast<unsigned char>(0xE0 | (cp >> 12));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-    } else {
-      buf_[n_++] = static_cast<unsigned char>(0xF0 | (cp >> 18));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | ((cp >> 12) & 0x3F));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
-      buf_[n_++] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
-    }
+    // UTF-8: the lead byte's marker and top bits, then 6 bits per byte.
+    static const unsigned char kLead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    n_ = static_cast<int>(utf8_len(cp)), i_ = 0;
+    for (int k = n_ - 1; k > 0; --k, cp >>= 6) buf_[k] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
+    buf_[0] = static_cast<unsigned char>(kLead[n_] | cp);
     return buf_[i_++];
   }
 
@@ -198,7 +188,8 @@ struct meta_rec {
   std::size_t at;
 };
 
-void assign(jstr& d, const jstr& s) {
+// Not inlined: five callers, and each inlined copy is its field-by-field stores.
+[[gnu::noinline]] void assign(jstr& d, const jstr& s) {
   d.begin = s.begin, d.end = s.end, d.decoded = s.decoded, d.escaped = s.escaped, d.has_nul = s.has_nul;
 }
 
@@ -327,7 +318,7 @@ class parser {
         r.escaped = true;
         if (end_ - pos_ < 2) return error(QKV_ERR_BAD_FORMAT, "string not closed before the end of the header", pos_);
         const unsigned char e = f_[pos_ + 1];
-        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+        if (find(kEscapes, e) >= 0) {
           pos_ += 2;
           ++r.decoded;
           continue;
@@ -414,65 +405,68 @@ class parser {
     t.rank = 0;
     t.begin = t.end = 0;
     t.at = at;
-    bool have_dtype = false, have_shape = false, have_offsets = false;
+    // The three fields by index (0 dtype, 1 shape, 2 data_offsets): one
+    // comparison loop and one check of each kind, messages from the tables.
+    static const char* const kField[3] = {"dtype", "shape", "data_offsets"};
+    static const char* const kTwice[3] = {"dtype given twice", "shape given twice", "data_offsets given twice"};
+    static const char* const kNotType[3] = {"dtype is not a string", "shape is not an array",
+                                            "data_offsets is not an array"};
+    unsigned seen = 0;  // bit f: field f given
     if (peek('}')) return error(QKV_ERR_BAD_FORMAT, "a tensor entry lacks dtype, shape and data_offsets", pos_, &name);
     for (;;) {
       jstr key;
       const std::size_t key_at = pos_;
       if (qkv_status st = string(&key); st != QKV_OK) return st;
       if (qkv_status st = colon(); st != QKV_OK) return st;
-      if (compare(f_, key, "dtype") == 0) {
-        if (have_dtype) return error(QKV_ERR_BAD_FORMAT, "dtype given twice", key_at, &name);
-        have_dtype = true;
+      int f = 0;
+      while (f < 3 && compare(f_, key, kField[f]) != 0) ++f;
+      if (f == 3)
+        return error(QKV_ERR_BAD_FORMAT, "a tensor entry has a field other than dtype, shape, data_offsets", key_at,
+                     &name);
+      if (seen & (1u << f)) return error(QKV_ERR_BAD_FORMAT, kTwice[f], key_at, &name);
+      seen |= 1u << f;
+      const std::size_t value_at = pos_;
+      if (!peek(f == 0 ? '"' : '[')) return error(QKV_ERR_BAD_FORMAT, kNotType[f], pos_, &name);
+      if (f == 0) {
         jstr d;
-        const std::size_t d_at = pos_;
-        if (!peek('"')) return error(QKV_ERR_BAD_FORMAT, "dtype is not a string", pos_, &name);
         if (qkv_status st = string(&d); st != QKV_OK) return st;
         int k = 0;
         while (k < QKV_DTYPE_COUNT && compare(f_, d, kDtypes[k].name) != 0) ++k;
-        if (k == QKV_DTYPE_COUNT) return error(QKV_ERR_BAD_DTYPE, "dtype is not one qkv knows", d_at, &name);
+        if (k == QKV_DTYPE_COUNT) return error(QKV_ERR_BAD_DTYPE, "dtype is not one qkv knows", value_at, &name);
         t.dtype = k;
-      } else if (compare(f_, key, "shape") == 0) {
-        if (have_shape) return error(QKV_ERR_BAD_FORMAT, "shape given twice", key_at, &name);
-        have_shape = true;
-        if (!peek('[')) return error(QKV_ERR_BAD_FORMAT, "shape is not an array", pos_, &name);
-        ++pos_;
-        skip_ws();
-        if (peek(']')) {
-          ++pos_;
-        } else {
-          for (;;) {
-            if (t.rank == QKV_SAFETENSORS_MAX_RANK)
-              return error(QKV_ERR_UNSUPPORTED, "shape of more dimensions than QKV_SAFETENSORS_MAX_RANK", pos_, &name);
-            if (qkv_status st = number(&t.shape[t.rank]); st != QKV_OK) return st;
-            ++t.rank;
-            const int more = next_item(']');
-            if (more > 0) continue;
-            if (more == 0) break;
-            return error(QKV_ERR_BAD_FORMAT, "expected ',' or ']' in shape", pos_, &name);
-          }
-        }
-      } else if (compare(f_, key, "data_offsets") == 0) {
-        if (have_offsets) return error(QKV_ERR_BAD_FORMAT, "data_offsets given twice", key_at, &name);
-        have_offsets = true;
-        if (!peek('[')) return error(QKV_ERR_BAD_FORMAT, "data_offsets is not an array", pos_, &name);
-        ++pos_;
-        skip_ws();
-        if (qkv_status st = number(&t.begin); st != QKV_OK) return st;
-        if (qkv_status st = expect(',', "data_offsets must hold two integers"); st != QKV_OK) return st;
-        if (qkv_status st = number(&t.end); st != QKV_OK) return st;
-        if (qkv_status st = expect(']', "data_offsets must hold two integers"); st != QKV_OK) return st;
       } else {
-        return error(QKV_ERR_BAD_FORMAT, "a tensor entry has a field other than dtype, shape, data_offsets", key_at,
-                     &name);
+        ++pos_;  // '['
+        skip_ws();
+        if (f == 1) {
+          if (peek(']')) {
+            ++pos_;
+          } else {
+            for (;;) {
+              if (t.rank == QKV_SAFETENSORS_MAX_RANK)
+                return error(QKV_ERR_UNSUPPORTED, "shape of more dimensions than QKV_SAFETENSORS_MAX_RANK", pos_,
+                             &name);
+              if (qkv_status st = number(&t.shape[t.rank]); st != QKV_OK) return st;
+              ++t.rank;
+              const int more = next_item(']');
+              if (more > 0) continue;
+              if (more == 0) break;
+              return error(QKV_ERR_BAD_FORMAT, "expected ',' or ']' in shape", pos_, &name);
+            }
+          }
+        } else {
+          static const char kTwoInts[] = "data_offsets must hold two integers";
+          if (qkv_status st = number(&t.begin); st != QKV_OK) return st;
+          if (qkv_status st = expect(',', kTwoInts); st != QKV_OK) return st;
+          if (qkv_status st = number(&t.end); st != QKV_OK) return st;
+          if (qkv_status st = expect(']', kTwoInts); st != QKV_OK) return st;
+        }
       }
       const int more = next_item('}');
       if (more > 0) continue;
       if (more == 0) break;
       return error(QKV_ERR_BAD_FORMAT, "expected ',' or '}' in a tensor entry", pos_, &name);
     }
-    if (!have_dtype || !have_shape || !have_offsets)
-      return error(QKV_ERR_BAD_FORMAT, "a tensor entry lacks dtype, shape or data_offsets", at, &name);
+    if (seen != 7u) return error(QKV_ERR_BAD_FORMAT, "a tensor entry lacks dtype, shape or data_offsets", at, &name);
     if (name.decoded >= QKV_SAFETENSORS_MAX_NAME)
       return error(QKV_ERR_UNSUPPORTED, "tensor name longer than QKV_SAFETENSORS_MAX_NAME - 1 bytes", at);
     if (name.has_nul) return error(QKV_ERR_UNSUPPORTED, "tensor name holds a NUL character", at);
@@ -637,42 +631,23 @@ class sink {
     } while (v);
     while (k) put(buf[--k]);
   }
-  // A JSON string with the escapes the reference writer uses.
+  // A JSON string with the escapes the reference writer uses: the
+  // two-character ones but "\/" ('/' as it is), \u00XX for other controls.
   void str(const char* s) {
     static const char kHex[] = "0123456789abcdef";
     put('"');
     for (; *s; ++s) {
       const unsigned char c = static_cast<unsigned char>(*s);
-      switch (c) {
-        case '"':
-          raw("\\\"");
-          break;
-        case '\\':
-          raw("\\\\");
-          break;
-        case '\b':
-          raw("\\b");
-          break;
-        case '\f':
-          raw("\\f");
-          break;
-        case '\n':
-          raw("\\n");
-          break;
-        case '\r':
-          raw("\\r");
-          break;
-        case '\t':
-          raw("\\t");
-          break;
-        default:
-          if (c < 0x20) {
-            raw("\\u00");
-            put(kHex[c >> 4]);
-            put(kHex[c & 15]);
-          } else {
-            put(static_cast<char>(c));
-          }
+      const int e = c == '/' ? -1 : find(kEscaped, c);
+      if (e >= 0) {
+        put('\\');
+        put(kEscapes[e]);
+      } else if (c < 0x20) {
+        raw("\\u00");
+        put(kHex[c >> 4]);
+        put(kHex[c & 15]);
+      } else {
+        put(static_cast<char>(c));
       }
     }
     put('"');

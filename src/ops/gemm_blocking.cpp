@@ -6,6 +6,10 @@
 #include "ops/gemm_table.hpp"
 
 namespace qkv::ops {
+// The caches' model and the QKV_BLOCKING parser serve hosted builds only:
+// bare metal runs the kernel table's blocks (decide below), so there they
+// would be code nothing calls.
+#ifdef QKV_HOSTED
 namespace {
 
 constexpr std::size_t kFloat = sizeof(float);
@@ -64,6 +68,8 @@ bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_block
   *out = finish(t, v[0], v[1], v[2], QKV_BLOCKING_ENVIRONMENT);
   return true;
 }
+
+#endif  // QKV_HOSTED
 
 namespace {
 

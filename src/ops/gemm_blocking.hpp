@@ -43,6 +43,7 @@ struct gemm_block_limits {
 };
 constexpr gemm_block_limits kGemmBlockLimits = {64, 512, 4096, 1024};
 
+// Defined in hosted builds only (bare metal runs the table's blocks).
 // The model alone (pure, for tests).
 gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept;
 

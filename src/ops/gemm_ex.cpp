@@ -351,10 +351,7 @@ class driver {
       for (std::size_t jr = j0; jr < j1; jr += pl_.nr) {
         const tile_at t{a + ir / pl_.mr * ap, w_.b + jr / pl_.nr * bp, ic + ir, jc + jr, jr, m,
                         min_sz(pl_.nr, j1 - jr), kc, first, last};
-        if (pl_.k == kind::s8)
-          tile<std::int32_t>(t);
-        else
-          tile<float>(t);
+        tile(t);
       }
     }
   }
@@ -385,21 +382,35 @@ class driver {
     }
   }
 
+  // A tile's sums: fp32, or int32 for the s8 kind. Both are 4 bytes, so one
+  // tile() serves every kind (one copy in the library, not one per type),
+  // typed only where it reads or writes the sums.
+  static_assert(sizeof(float) == sizeof(std::int32_t), "sums of either type share one layout");
+  union alignas(64) sums {
+    float f[kTileMax];
+    std::int32_t i[kTileMax];
+  };
+
+  // An edge tile summed in C itself (in_c): through st, zeroed first (the
+  // kernel's padding lanes), C's m x n elements copied in (load) and out.
   template <class T>
-  void tile(const tile_at& t) const {
-    const bool full = t.m == pl_.mr && t.n == pl_.nr;
-    alignas(64) T st[kTileMax];  // edges and one-block sums; zeroed before use (the kernel's padding lanes)
+  void edge_in_c(const tile_at& t, T* c, T* st, bool load) const {
     auto copy = [](const T* src, std::size_t ls, T* dst, std::size_t ld, std::size_t m, std::size_t n) {
       for (std::size_t r = 0; r < m; ++r)
-        for (std::size_t c = 0; c < n; ++c) dst[r * ld + c] = src[r * ls + c];
+        for (std::size_t col = 0; col < n; ++col) dst[r * ld + col] = src[r * ls + col];
     };
-    auto zero = [&] {
-      for (std::size_t e = 0; e < pl_.mr * pl_.nr; ++e) st[e] = T(0);
-    };
+    for (std::size_t e = 0; e < pl_.mr * pl_.nr; ++e) st[e] = T(0);
+    if (load) copy(c, p_.ldc, st, pl_.nr, t.m, t.n);
+    kernel(t, st, pl_.nr, load);
+    copy(st, pl_.nr, c, p_.ldc, t.m, t.n);
+  }
+
+  void tile(const tile_at& t) const {
+    const bool full = t.m == pl_.mr && t.n == pl_.nr, s8 = pl_.k == kind::s8;
+    sums st;  // edges and one-block sums
     switch (pl_.mode) {
-      case acc_mode::direct: {  // the f32 kind (T is float): an edge tile
-        // through the table's corner kernel, bit for bit the full tile's values
-        if constexpr (!std::is_same<T, float>::value) return;
+      case acc_mode::direct: {  // the f32 kind: an edge tile through the
+        // table's corner kernel, bit for bit the full tile's values
         float* c = static_cast<float*>(p_.C) + t.i * p_.ldc + t.j;
         const float beta = t.first ? p_.beta : 1.f;
         const float* a = reinterpret_cast<const float*>(t.a);
@@ -410,37 +421,51 @@ class driver {
           pl_.f32->ukernel_strided(t.m, t.n, t.kc, p_.alpha, a, 1, pl_.mr, b, 0, beta, c, p_.ldc);
         return;
       }
-      case acc_mode::in_c: {  // C's elements are T (int32 C, or fp32 C of the bf16 kind)
-        T* c = static_cast<T*>(p_.C) + t.i * p_.ldc + t.j;
+      case acc_mode::in_c: {  // C's elements are the sums (int32 C, or fp32 C of the bf16 kind)
+        const std::size_t at = t.i * p_.ldc + t.j;
         const bool load = !t.first || p_.beta != 0.f;
-        if (full) {
+        if (s8) {  // an int32 C has alpha 1
+          std::int32_t* c = static_cast<std::int32_t*>(p_.C) + at;
+          if (full)
+            kernel(t, c, p_.ldc, load);
+          else
+            edge_in_c(t, c, st.i, load);
+          return;
+        }
+        float* c = static_cast<float*>(p_.C) + at;
+        if (full)
           kernel(t, c, p_.ldc, load);
-        } else {
-          zero();
-          if (load) copy(c, p_.ldc, st, pl_.nr, t.m, t.n);
-          kernel(t, st, pl_.nr, load);
-          copy(st, pl_.nr, c, p_.ldc, t.m, t.n);
-        }
-        if constexpr (std::is_same<T, float>::value) {  // an int32 C has alpha 1
-          if (t.last && p_.alpha != 1.f)
-            for (std::size_t r = 0; r < t.m; ++r)
-              for (std::size_t col = 0; col < t.n; ++col) c[r * p_.ldc + col] *= p_.alpha;
-        }
+        else
+          edge_in_c(t, c, st.f, load);
+        if (t.last && p_.alpha != 1.f)
+          for (std::size_t r = 0; r < t.m; ++r)
+            for (std::size_t col = 0; col < t.n; ++col) c[r * p_.ldc + col] *= p_.alpha;
         return;
       }
       case acc_mode::tile:  // the kernel writes the whole tile (load false)
-        kernel(t, st, pl_.nr, false);
-        epilogue(st, pl_.nr, t);
+        if (s8) {
+          kernel(t, st.i, pl_.nr, false);
+          epilogue(st.i, pl_.nr, t);
+        } else {
+          kernel(t, st.f, pl_.nr, false);
+          epilogue(st.f, pl_.nr, t);
+        }
         return;
       case acc_mode::buffer: {
-        T* acc = static_cast<T*>(w_.acc) + t.i * pl_.acc_ld + t.jb;
-        kernel(t, acc, pl_.acc_ld, !t.first);
-        if (t.last) epilogue(acc, pl_.acc_ld, t);
+        const std::size_t at = t.i * pl_.acc_ld + t.jb;
+        if (s8) {
+          std::int32_t* acc = static_cast<std::int32_t*>(w_.acc) + at;
+          kernel(t, acc, pl_.acc_ld, !t.first);
+          if (t.last) epilogue(acc, pl_.acc_ld, t);
+        } else {
+          float* acc = static_cast<float*>(w_.acc) + at;
+          kernel(t, acc, pl_.acc_ld, !t.first);
+          if (t.last) epilogue(acc, pl_.acc_ld, t);
+        }
         return;
       }
     }
   }
-
 
   // The tile's epilogue: the f32 kind folded int8 scales into its packed
   // operands, so only the s8 kind applies them here.
@@ -506,6 +531,7 @@ void gemm_ex_store_rows(const gemm_ex_args& p, const float* acc, std::size_t ld,
 }
 #endif
 
+#ifdef QKV_HOSTED  // the report line's
 gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept {
   if (!multiplies(p)) return gemm_ex_info{"none", "none", 0, 0, 0};
   if constexpr (kSkinnyPath)
@@ -514,6 +540,7 @@ gemm_ex_info describe_gemm_ex(qkv_isa isa, const gemm_ex_args& p) noexcept {
   const char* k = pl.k == kind::s8 ? "s8" : pl.k == kind::bf16 ? "bf16" : "f32";
   return gemm_ex_info{k, pl.kernel, pl.mc, pl.kc, pl.nc};
 }
+#endif
 
 bool gemm_ex_workspace_bytes(qkv_isa isa, const gemm_ex_args& p, int threads, std::size_t* bytes) noexcept {
   if (!multiplies(p)) {

@@ -50,7 +50,8 @@ struct gemm_ex_args {
   const float *sa, *sb;  // int8 scales (nullptr: 1)
 };
 
-// What a call runs (for the report line): kind "f32", "bf16", "s8" or
+// What a call runs (for the report line; defined in hosted builds, the
+// only ones that report): kind "f32", "bf16", "s8" or
 // "none" (nothing to multiply), the micro-kernel's name and the blocks.
 struct gemm_ex_info {
   const char* kind;

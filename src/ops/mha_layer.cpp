@@ -545,16 +545,13 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   // resolved (and rounded) into the workspace only, so this is safe.
   const proj_weights w = resolve_weights(xc, d, src, t, copies);
   if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_in, x_new, own.x16);
-  auto proj = [&](int i, std::size_t rows, std::size_t first_row, float* y) {
-    const u16* x16 = own.x16 ? own.x16 + first_row * n.d_in : nullptr;
-    project(xc, w, i, rows, n.d_in, width(d, i), x_new + first_row * n.d_in, x16, n.d_in, y, sub, sub_bytes);
-  };
   // Q, K and V of the new tokens (K and Q rotated at their positions); K
   // and V stored (rounded or quantized) only when every value fits the
-  // format, so a refused call changes nothing.
-  proj(kQ, n.rows, 0, q);
-  proj(kK, n.rows, 0, own.k);
-  proj(kV, n.rows, 0, own.v);
+  // format, so a refused call changes nothing. One call site each
+  // (Cortex-M4's .text budget).
+  float* const qkv[3] = {q, own.k, own.v};
+  for (int i = kQ; i <= kV; ++i)
+    project(xc, w, i, n.rows, n.d_in, width(d, i), x_new, own.x16, n.d_in, qkv[i], sub, sub_bytes);
   for (std::size_t b = 0; b < batch; ++b)
     rotate_qk(xc, d, n, 1, n_new, len(b), q + b * n_new * n.d_out, own.k + b * n_new * n.d_kv, false);
   if (!kv_storable(xc.isa, f, n.rows, n.d_kv, own.k) || !kv_storable(xc.isa, f, n.rows, n.d_kv, own.v)) return false;
@@ -562,8 +559,8 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
     for (std::size_t i = 0; i < n_new; ++i) {  // position len(b) + i at row (len(b) + i) % capacity
       const std::size_t src_off = (b * n_new + i) * n.d_kv;
       const std::size_t dst = (b * capacity + (len(b) + i) % capacity) * row_bytes;
-      kv_store(xc.isa, f, 1, n.d_kv, own.k + src_off, n.d_kv, kc + dst, row_bytes);
-      kv_store(xc.isa, f, 1, n.d_kv, own.v + src_off, n.d_kv, vc + dst, row_bytes);
+      for (int kv_i = 0; kv_i < 2; ++kv_i)  // K, then V
+        kv_store(xc.isa, f, 1, n.d_kv, (kv_i ? own.v : own.k) + src_off, n.d_kv, (kv_i ? vc : kc) + dst, row_bytes);
     }
     kv_lens[b] = len(b) + n_new;
   }

@@ -6,6 +6,10 @@
 #include "util/copy.hpp"
 
 namespace qkv::ops {
+// An internal op no entry point of the C API calls (the tests build the
+// book's chapter 3 on it): hosted builds only, as bare metal would carry it
+// as code nothing can reach (Cortex-M4's .text budget).
+#ifdef QKV_HOSTED
 namespace {
 
 // One batch, one head, dense [T, d_out] tensors.
@@ -39,5 +43,7 @@ void self_attention_forward(const exec& xc, const self_attention_dims& d, const 
   const sdpa_plan p = resolve_sdpa(head_desc(d, ldc), xc);
   sdpa_forward(p, q, k, v, ctx, lse, ws, ws_bytes);
 }
+
+#endif  // QKV_HOSTED
 
 }  // namespace qkv::ops

@@ -6,7 +6,8 @@
 //   ctx = softmax(Q K^T / sqrt(d_out) (+ causal mask)) V     [T, d_out]
 // The projections run on the GEMM driver, the attention on the fused
 // forward. Q, K, V and the row log-sum-exp are outputs: the backward needs
-// them. Internal ops API (arguments trusted; the caller validates).
+// them. Internal ops API (arguments trusted; the caller validates); hosted
+// builds only (no C entry point calls it: bare metal has no use for it).
 #pragma once
 
 #include <cstddef>

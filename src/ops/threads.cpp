@@ -126,4 +126,25 @@ int threads_for(const exec& x, float flops, std::size_t tasks) noexcept {
   return n < 1 ? 1 : n;
 }
 
+namespace detail {
+
+void static_team(const exec& x, int threads, std::size_t n, void (*body)(void*, std::size_t), void* arg) {
+  if (static_cast<std::size_t>(threads) > n) threads = static_cast<int>(n);
+  run_team(x, threads, [&](int k, int team) {
+    const std::size_t t = static_cast<std::size_t>(team), id = static_cast<std::size_t>(k);
+    for (std::size_t i = n * id / t; i < n * (id + 1) / t; ++i) body(arg, i);
+  });
+}
+
+void tasks_team(const exec& x, int threads, std::size_t tasks, void (*body)(void*, std::size_t, int), void* arg) {
+  if (static_cast<std::size_t>(threads) > tasks) threads = static_cast<int>(tasks);
+  std::atomic<std::size_t> next{0};
+  run_team(x, threads, [&](int slot, int) {
+    for (std::size_t t = next.fetch_add(1, std::memory_order_relaxed); t < tasks;
+         t = next.fetch_add(1, std::memory_order_relaxed))
+      body(arg, t, slot);
+  });
+}
+
+}  // namespace detail
 }  // namespace qkv::ops

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <type_traits>
 
 #include "ops/exec.hpp"
 
@@ -80,6 +81,19 @@ void run_team(const exec& x, int n, F&& body) {
   body(0, 1);
 }
 
+namespace detail {
+// The team paths of parallel_for_static and parallel_for_tasks, compiled
+// once: each region's body is reached through body(arg, ...), so a region
+// costs its serial loop and a thunk, not its own copy of the team code
+// (Cortex-M4's .text budget). The one-thread paths stay inline.
+void static_team(const exec& x, int threads, std::size_t n, void (*body)(void*, std::size_t), void* arg);
+void tasks_team(const exec& x, int threads, std::size_t tasks, void (*body)(void*, std::size_t, int), void* arg);
+template <class F>
+void* erase(F& body) {
+  return const_cast<void*>(static_cast<const void*>(&body));
+}
+}  // namespace detail
+
 // Runs body(i) for every i < n on up to `threads` threads, i split into
 // equal contiguous ranges (static schedule). The bodies must be independent
 // (each writes only its own outputs), so the result never depends on the
@@ -90,11 +104,9 @@ void parallel_for_static(const exec& x, int threads, std::size_t n, F&& body) {
     for (std::size_t i = 0; i < n; ++i) body(i);
     return;
   }
-  if (static_cast<std::size_t>(threads) > n) threads = static_cast<int>(n);
-  run_team(x, threads, [&](int k, int team) {
-    const std::size_t t = static_cast<std::size_t>(team), id = static_cast<std::size_t>(k);
-    for (std::size_t i = n * id / t; i < n * (id + 1) / t; ++i) body(i);
-  });
+  using B = std::remove_reference_t<F>;
+  detail::static_team(
+      x, threads, n, [](void* f, std::size_t i) { (*static_cast<B*>(f))(i); }, detail::erase(body));
 }
 
 // parallel_for_static on threads_for(x, flops, blocks) threads.
@@ -114,13 +126,10 @@ void parallel_for_tasks(const exec& x, int threads, std::size_t tasks, F&& body)
     for (std::size_t t = 0; t < tasks; ++t) body(t, 0);
     return;
   }
-  if (static_cast<std::size_t>(threads) > tasks) threads = static_cast<int>(tasks);
-  std::atomic<std::size_t> next{0};
-  run_team(x, threads, [&](int slot, int) {
-    for (std::size_t t = next.fetch_add(1, std::memory_order_relaxed); t < tasks;
-         t = next.fetch_add(1, std::memory_order_relaxed))
-      body(t, slot);
-  });
+  using B = std::remove_reference_t<F>;
+  detail::tasks_team(
+      x, threads, tasks, [](void* f, std::size_t t, int slot) { (*static_cast<B*>(f))(t, slot); },
+      detail::erase(body));
 }
 
 }  // namespace qkv::ops
