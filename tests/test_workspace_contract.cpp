@@ -72,6 +72,12 @@ struct fixture {
   std::vector<unsigned char> braw;
   float* bcache = nullptr;
   qkv_mha_kv_state bst{};
+  // the int8 layer (qkv/layer_int8.h): its buffer (64-byte aligned inside
+  // q8raw), X codes, Y codes (in float storage: the canary check is bytewise)
+  qkv_mha_int8_layout l8{};
+  std::vector<float> q8raw, y8;
+  std::vector<std::int8_t> x8;
+  unsigned char* q8 = nullptr;
 
   fixture() {
     c.resize(M * N);
@@ -115,6 +121,13 @@ struct fixture {
     REQUIRE(qkv_block_init(&bd, bparams.data(), 11) == QKV_OK);
     braw.resize(bcache_bytes + 64);
     bcache = reinterpret_cast<float*>(braw.data() + (64 - reinterpret_cast<std::uintptr_t>(braw.data()) % 64) % 64);
+
+    REQUIRE(qkv_mha_int8_param_layout(&md, &l8) == QKV_OK);
+    q8raw.resize(l8.bytes / sizeof(float) + 17), y8.resize(B * T * md.d_out / sizeof(float) + 1);
+    q8 = reinterpret_cast<unsigned char*>(q8raw.data()) +
+         (64 - reinterpret_cast<std::uintptr_t>(q8raw.data()) % 64) % 64;
+    x8.resize(B * T * md.d_in);
+    for (std::size_t i = 0; i < x8.size(); ++i) x8[i] = static_cast<std::int8_t>(static_cast<int>(i * 37 % 256) - 128);
   }
 };
 
@@ -342,6 +355,43 @@ std::vector<entry> entries(fixture& f) {
     pd.outputs = {&f.y_new};
     pd.restore = [&f] { REQUIRE(qkv_mha_kv_cache_init(&f.st, f.B, f.T) == QKV_OK); };
     e.push_back(pd);
+
+    entry cal{"qkv_mha_int8_calibrate"};
+    cal.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_int8_calibrate_workspace_size(&f.md, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    cal.run = [&f](void* w, std::size_t n) {
+      return qkv_mha_int8_calibrate(&f.md, f.params.data(), f.B, f.T, f.x.data(), f.q8, f.l8.bytes, w, n);
+    };
+    cal.outputs = {&f.q8raw};
+    e.push_back(cal);
+
+    entry i8{"qkv_mha_int8_forward"};
+    i8.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_mha_int8_forward_workspace_size(&f.md, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    i8.run = [&f](void* w, std::size_t n) {
+      // A calibrated buffer, made once (the calibration entry's outputs are its own).
+      static std::vector<float> raw;
+      static unsigned char* q = nullptr;
+      if (!q) {
+        raw.resize(f.l8.bytes / sizeof(float) + 17);
+        q = reinterpret_cast<unsigned char*>(raw.data()) + (64 - reinterpret_cast<std::uintptr_t>(raw.data()) % 64) % 64;
+        std::size_t cb = 0;
+        REQUIRE(qkv_mha_int8_calibrate_workspace_size(&f.md, f.B, f.T, 1, &cb) == QKV_OK);
+        std::vector<unsigned char> cw(cb);
+        REQUIRE(qkv_mha_int8_calibrate(&f.md, f.params.data(), f.B, f.T, f.x.data(), q, f.l8.bytes, cw.data(), cb) ==
+                QKV_OK);
+      }
+      return qkv_mha_int8_forward(&f.md, q, f.l8.bytes, f.B, f.T, f.x8.data(), reinterpret_cast<std::int8_t*>(f.y8.data()),
+                                  w, n);
+    };
+    i8.outputs = {&f.y8};
+    e.push_back(i8);
   }
   return e;
 }
@@ -382,7 +432,8 @@ TEST_CASE("every entry point refuses a NULL or short workspace at any alignment 
         CHECK(e.untouched());
         e.reset();
         REQUIRE(e.run(aligned + shift, e.need) == QKV_OK);
-        CHECK(e.snapshot() == want);
+        const std::vector<float> got = e.snapshot();  // compared as bytes: int8 outputs may spell NaNs
+        CHECK((got.size() == want.size() && std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0));
       }
     }
   });

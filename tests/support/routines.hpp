@@ -422,6 +422,35 @@ inline std::vector<routine> all_routines() {
                  return out;
                }});
 #endif
+
+#if __has_include("qkv/layer_int8.h") && __has_include("ops/mha_int8.hpp")
+  r.push_back({"mha int8 layer (calibrated) forward", [] {
+                 qkv_mha_desc d{};
+                 d.d_in = 48, d.d_out = 64, d.num_heads = 4, d.num_kv_heads = 2, d.causal = 1, d.qkv_bias = 1;
+                 d.out_proj = 1;
+                 const std::size_t B = 2, T = 64;
+                 std::size_t np = 0, wc = 0, wf = 0;
+                 qkv_mha_int8_layout l{};
+                 if (!ok(qkv_mha_param_count(&d, &np)) || !ok(qkv_mha_int8_param_layout(&d, &l)) ||
+                     !ok(qkv_mha_int8_calibrate_workspace_size(&d, B, T, 3, &wc)) ||
+                     !ok(qkv_mha_int8_forward_workspace_size(&d, B, T, 3, &wf)))
+                   return bytes{};
+                 std::vector<float> params(np), raw(l.bytes / 4 + 17);
+                 if (!ok(qkv_mha_init(&d, params.data(), 101))) return bytes{};
+                 auto x = random_vector(B * T * d.d_in, 102);
+                 void* q = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(raw.data()) + 63) & ~std::uintptr_t{63});
+                 std::vector<unsigned char> w(std::max(wc, wf));
+                 std::vector<std::int8_t> xq(x.size()), y(B * T * d.d_out);
+                 if (!ok(qkv_mha_int8_calibrate(&d, params.data(), B, T, x.data(), q, l.bytes, w.data(), w.size())) ||
+                     !ok(qkv_quantize_affine_s8(x.size(), x.data(), static_cast<qkv_mha_int8_header*>(q)->x, xq.data())) ||
+                     !ok(qkv_mha_int8_forward(&d, q, l.bytes, B, T, xq.data(), y.data(), w.data(), w.size())))
+                   return bytes{};
+                 bytes out(static_cast<const unsigned char*>(q), static_cast<const unsigned char*>(q) + l.bytes);
+                 out.insert(out.end(), reinterpret_cast<const unsigned char*>(y.data()),
+                            reinterpret_cast<const unsigned char*>(y.data()) + y.size());
+                 return out;
+               }});
+#endif
   return r;
 }
 
