@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Layer area: qkv_mha_forward in inference (causal, biases, output
  * projection), one sequence of T tokens, d_in = d_out = d, then the same
- * layer in int8 (qkv_mha_int8_forward, calibrated on the same input). Work:
+ * layer in int8 (qkv_mha_int8_forward on a synthetic int8 buffer). Work:
  * the four projections (4 T d^2 multiply-adds) and the attention (2 d per
  * visible query-key pair, summed over heads: T (T + 1) / 2 * 2 d). */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "pbench.h"
 
@@ -32,21 +34,51 @@ static qkv_status run_layer_int8(void* p) {
   return qkv_mha_int8_forward(&c->d, c->q, c->q_bytes, 1, c->T, c->xq, c->yq, c->ws, c->ws_bytes);
 }
 
-/* Calibrates c's layer on its input's first (up to) 16 tokens, which keeps
- * the calibration's fp32 buffers within a board's arena, and times the int8
- * forward on all of them. */
+/* An int8 layer buffer for c's description with deterministic codes and
+ * plausible multipliers (calibration is a host step, absent on the boards;
+ * the work per call does not depend on the values): projections scaled by
+ * 1/(8 sqrt(in)), a softmax multiplier that keeps rows neither one-hot nor
+ * flat, x quantized with scale 1/64. */
+static int make_int8_layer(const qkv_mha_desc* d, const qkv_mha_int8_layout* l, unsigned char* q) {
+  qkv_mha_int8_header* h = (qkv_mha_int8_header*)q;
+  const size_t dh = d->d_out / d->num_heads, d_kv = d->num_kv_heads ? d->num_kv_heads * dh : d->d_out;
+  const size_t ins[4] = {d->d_in, d->d_in, d->d_in, d->d_out};
+  const size_t outs[4] = {d->d_out, d_kv, d_kv, d->d_out};
+  uint32_t r = 2463534242u;
+  size_t i, c;
+  int k;
+  memset(q, 0, l->bytes);
+  h->magic = QKV_MHA_INT8_MAGIC, h->version = QKV_MHA_INT8_VERSION;
+  h->d_in = (uint32_t)d->d_in, h->d_out = (uint32_t)d->d_out, h->num_heads = (uint32_t)d->num_heads;
+  h->d_kv = (uint32_t)d_kv, h->flags = (d->causal ? 1u : 0u) | (d->out_proj ? 2u : 0u);
+  h->x.scale = 1.0f / 64.0f, h->x.zero_point = 0, h->y.scale = 1.0f / 32.0f, h->y.zero_point = 0;
+  h->s_q = h->s_k = h->s_v = h->s_a = 1.0f / 32.0f;
+  if (qkv_quantize_multiplier(256.0f / 0.6931472f / 1024.0f / sqrtf((float)dh), &h->score) != QKV_OK ||
+      qkv_quantize_multiplier(1.0f / 32768.0f, &h->attn) != QKV_OK)
+    return 0;
+  for (k = 0; k < (d->out_proj ? 4 : 3); ++k) {
+    int8_t* w = (int8_t*)(q + l->w[k]);
+    int32_t* b = (int32_t*)(q + l->b[k]);
+    qkv_qmul* m = (qkv_qmul*)(q + l->m[k]);
+    for (i = 0; i < ins[k] * outs[k]; ++i) r ^= r << 13, r ^= r >> 17, r ^= r << 5, w[i] = (int8_t)((int)(r % 255u) - 127);
+    for (c = 0; c < outs[k]; ++c) {
+      b[c] = (int32_t)(c % 64) - 32;
+      if (qkv_quantize_multiplier(1.0f / (8.0f * sqrtf((float)ins[k])) / 64.0f, &m[c]) != QKV_OK) return 0;
+    }
+  }
+  return 1;
+}
+
+/* Times the int8 forward of c's layer on its input quantized to codes. */
 static void time_int8(layer_ctx* c, const char* shape, double flops) {
   qkv_mha_int8_layout l;
-  const size_t cal_T = c->T < 16 ? c->T : 16;
-  size_t cal = 0, fwd = 0;
+  size_t fwd = 0;
   float* q;
   unsigned char* qa;
   if (qkv_mha_int8_param_layout(&c->d, &l) != QKV_OK ||
-      qkv_mha_int8_calibrate_workspace_size(&c->d, 1, cal_T, 1, &cal) != QKV_OK ||
       qkv_mha_int8_forward_workspace_size(&c->d, 1, c->T, 1, &fwd) != QKV_OK)
     return;
   q = qkv_pb_alloc(l.bytes / sizeof(float) + 17);
-  if (fwd < cal) fwd = cal;
   if (c->ws_bytes < fwd) { /* else the fp32 layer's workspace serves */
     c->ws = qkv_pb_alloc(fwd / sizeof(float) + 1);
     c->ws_bytes = fwd;
@@ -55,7 +87,7 @@ static void time_int8(layer_ctx* c, const char* shape, double flops) {
   c->yq = (int8_t*)qkv_pb_alloc(c->T * c->d.d_out / sizeof(float) + 1);
   if (!q || !c->ws || !c->xq || !c->yq) return;
   qa = (unsigned char*)q + (64u - (uintptr_t)q % 64u) % 64u;
-  if (qkv_mha_int8_calibrate(&c->d, c->params, 1, cal_T, c->x, qa, l.bytes, c->ws, c->ws_bytes) != QKV_OK ||
+  if (!make_int8_layer(&c->d, &l, qa) ||
       qkv_quantize_affine_s8(c->T * c->d.d_in, c->x, ((const qkv_mha_int8_header*)qa)->x, (int8_t*)c->xq) != QKV_OK)
     return;
   c->q = qa;
