@@ -7,7 +7,7 @@
  *
  * Quantization (real value = scale * (code - zero_point)):
  *  - X (the input) and Y (the output): int8 codes with a scale and a zero
- *    point each (asymmetric), qkv_mha_int8_header::x and ::y;
+ *    point each (asymmetric), qkv_mha_int8_header::x and qkv_mha_int8_header::y;
  *  - Q, K, V and the attention output A (the heads' contexts, concatenated):
  *    int8, symmetric (zero point 0), so QK^T and P V need no zero-point terms;
  *  - weights: int8 codes in [-127, 127], one scale per output feature
@@ -44,7 +44,7 @@
  *  - context of query row t, feature c of the head: A_tc = clamp(
  *    requant(sum_u P_tu v_uc, attn), -128, 127), attn = s_v / (2^15 s_a);
  *  - Y = the output projection of A (out_proj = 1), or A itself (out_proj = 0:
- *    then ::y equals ::a).
+ *    then the header's y is (s_a, 0)).
  * Limits (QKV_ERR_BAD_SHAPE beyond them) keep every sum inside int32:
  * d_in, d_out <= 65536 and seq_len <= 65536.
  *
@@ -100,7 +100,7 @@ typedef struct qkv_mha_int8_header {
   uint32_t flags;     /**< bit 0: causal; bit 1: out_proj (the description's flags) */
   uint32_t window;    /**< the description's window (0: none), below 2^32 */
   qkv_qparam x;       /**< quantization of X (the input) */
-  qkv_qparam y;       /**< quantization of Y (the output; ::a when out_proj = 0) */
+  qkv_qparam y;       /**< quantization of Y (the output; scale s_a and zero point 0 when out_proj = 0) */
   float s_q;          /**< scale of Q (zero point 0) */
   float s_k;          /**< scale of K (zero point 0) */
   float s_v;          /**< scale of V (zero point 0) */
