@@ -101,39 +101,46 @@ inline float epilogue_scalar(float acc, float alpha, float beta, const float* c)
   return beta == 0.f ? t : beta * *c + t;
 }
 
-// Unpacked scalar GEMM, 4 columns of one row at a time so that the four sums
-// overlap in the FPU pipeline; each element is one in-order sum over k.
+// Unpacked scalar GEMM (no workspace: bare metal's path without one, and
+// small products): 4 x 4 tiles of C in registers, A and B read in place, 4 +
+// 4 loads per 16 multiply-adds (16 accumulators and 8 operands fit the 32
+// single registers of a Cortex-M4F/M7 FPU); the edges one element at a time.
+// Each element is one in-order sum over k.
 inline void direct_scalar(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                           std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   const std::size_t a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
   const std::size_t b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
-  for (std::size_t i = 0; i < M; ++i) {
-    const float* ai = A + i * a_rs;
-    float* ci = C + i * ldc;
-    std::size_t j = 0;
-    for (; j + 4 <= N; j += 4) {
-      float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-      const float* bj = B + j * b_cs;
-      for (std::size_t k = 0; k < K; ++k) {
-        const float av = ai[k * a_cs];
-        const float* bk = bj + k * b_rs;
-        s0 += av * bk[0];
-        s1 += av * bk[b_cs];
-        s2 += av * bk[2 * b_cs];
-        s3 += av * bk[3 * b_cs];
+  const std::size_t M4 = M / 4 * 4, N4 = N / 4 * 4;
+  for (std::size_t i = 0; i < M4; i += 4)
+    for (std::size_t j = 0; j < N4; j += 4) {
+      float s00 = 0.f, s01 = 0.f, s02 = 0.f, s03 = 0.f, s10 = 0.f, s11 = 0.f, s12 = 0.f, s13 = 0.f;
+      float s20 = 0.f, s21 = 0.f, s22 = 0.f, s23 = 0.f, s30 = 0.f, s31 = 0.f, s32 = 0.f, s33 = 0.f;
+      const float* a = A + i * a_rs;
+      const float* b = B + j * b_cs;
+      for (std::size_t k = 0; k < K; ++k, a += a_cs, b += b_rs) {
+        const float x0 = a[0], x1 = a[a_rs], x2 = a[2 * a_rs], x3 = a[3 * a_rs];
+        const float y0 = b[0], y1 = b[b_cs], y2 = b[2 * b_cs], y3 = b[3 * b_cs];
+        s00 += x0 * y0, s01 += x0 * y1, s02 += x0 * y2, s03 += x0 * y3;
+        s10 += x1 * y0, s11 += x1 * y1, s12 += x1 * y2, s13 += x1 * y3;
+        s20 += x2 * y0, s21 += x2 * y1, s22 += x2 * y2, s23 += x2 * y3;
+        s30 += x3 * y0, s31 += x3 * y1, s32 += x3 * y2, s33 += x3 * y3;
       }
-      ci[j] = epilogue_scalar(s0, alpha, beta, ci + j);
-      ci[j + 1] = epilogue_scalar(s1, alpha, beta, ci + j + 1);
-      ci[j + 2] = epilogue_scalar(s2, alpha, beta, ci + j + 2);
-      ci[j + 3] = epilogue_scalar(s3, alpha, beta, ci + j + 3);
+      const float t[16] = {s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33};
+      for (std::size_t r = 0; r < 4; ++r)
+        for (std::size_t q = 0; q < 4; ++q) {
+          float* c = C + (i + r) * ldc + j + q;
+          *c = epilogue_scalar(t[r * 4 + q], alpha, beta, c);
+        }
     }
-    for (; j < N; ++j) {
+  // The edges: rows past M4 (every column), then columns past N4 of the tiled rows.
+  for (std::size_t i = 0; i < M; ++i)
+    for (std::size_t j = i < M4 ? N4 : 0; j < N; ++j) {
       float s = 0.f;
-      const float* bj = B + j * b_cs;
-      for (std::size_t k = 0; k < K; ++k) s += ai[k * a_cs] * bj[k * b_rs];
-      ci[j] = epilogue_scalar(s, alpha, beta, ci + j);
+      const float* a = A + i * a_rs;
+      const float* b = B + j * b_cs;
+      for (std::size_t k = 0; k < K; ++k) s += a[k * a_cs] * b[k * b_rs];
+      C[i * ldc + j] = epilogue_scalar(s, alpha, beta, C + i * ldc + j);
     }
-  }
 }
 
 }  // namespace
