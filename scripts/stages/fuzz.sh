@@ -9,8 +9,9 @@
 # The CI budget (120 s, was 180: 16 s a target on 2 cores) is a regression
 # run, not a campaign: each target first replays its checked-in corpus
 # (corpus/<family>/, also a ctest of the fuzz build), then mutates from it;
-# in 16 s the cheap targets still run 10^5-10^6 inputs, the layer and sdpa
-# ones ~2000 (exec/s in the stage's table). Longer campaigns:
+# at the rates of a quiet 2-core run, 16 s is still 10^5-10^6 inputs for the
+# cheap targets and 2,000-5,000 for gemm_ex, layer, sdpa and sdpa_ex (the
+# stage's table prints exec/s; a loaded machine gets fewer). Longer campaigns:
 # QKV_STAGES=fuzz QKV_FUZZ_BUDGET=3600 ./scripts/test.sh.
 # Line tables only (-gline-tables-only): reports keep file:line per frame,
 # the build skips full debug info.
