@@ -182,7 +182,7 @@ TEST_CASE("int8 softmax: within its stated bound of the exact softmax; one-hot r
   std::vector<std::uint32_t> e(300);
   std::vector<std::int16_t> p(300);
   for (int trial = 0; trial < 200; ++trial) {
-    const std::size_t n = 1 + r.next() % 300;
+    const std::size_t n = 1 + static_cast<std::size_t>(r.next() % 300);
     const float real = std::ldexp(r.uniform(0.5f, 1.0f), static_cast<int>(r.next() % 16) - 12);
     const qkv_qmul m = mul(real);
     for (std::size_t u = 0; u < n; ++u) s[u] = static_cast<std::int32_t>(r.next() % 200001) - 100000;
