@@ -115,9 +115,11 @@ inline void direct_scalar(bool ta, bool tb, std::size_t M, std::size_t N, std::s
     for (std::size_t j = 0; j < N4; j += 4) {
       float s00 = 0.f, s01 = 0.f, s02 = 0.f, s03 = 0.f, s10 = 0.f, s11 = 0.f, s12 = 0.f, s13 = 0.f;
       float s20 = 0.f, s21 = 0.f, s22 = 0.f, s23 = 0.f, s30 = 0.f, s31 = 0.f, s32 = 0.f, s33 = 0.f;
-      const float* a = A + i * a_rs;
-      const float* b = B + j * b_cs;
-      for (std::size_t k = 0; k < K; ++k, a += a_cs, b += b_rs) {
+      // Addresses of elements only (never a pointer stepped past the last k:
+      // with a huge leading dimension that step would overflow).
+      for (std::size_t k = 0; k < K; ++k) {
+        const float* a = A + i * a_rs + k * a_cs;
+        const float* b = B + j * b_cs + k * b_rs;
         const float x0 = a[0], x1 = a[a_rs], x2 = a[2 * a_rs], x3 = a[3 * a_rs];
         const float y0 = b[0], y1 = b[b_cs], y2 = b[2 * b_cs], y3 = b[3 * b_cs];
         s00 += x0 * y0, s01 += x0 * y1, s02 += x0 * y2, s03 += x0 * y3;
