@@ -21,11 +21,7 @@ inline std::int32_t requant(std::int32_t acc, qkv_qmul m) noexcept {
 std::int32_t requant(std::int32_t acc, qkv_qmul m) noexcept;
 #endif
 
-using util::sat_add;
-
-inline std::int8_t clamp_s8(std::int32_t v) noexcept {
-  return static_cast<std::int8_t>(v > 127 ? 127 : v < -128 ? -128 : v);
-}
+using util::clamp_s8;
 
 // A multiplier the rules allow.
 inline bool qmul_valid(qkv_qmul m) noexcept {

@@ -43,6 +43,10 @@ inline std::int32_t requant_q31(std::int32_t acc, std::int32_t multiplier, std::
   return rdbpot(srdhm(sat_shl(acc, left), multiplier), right);
 }
 
+inline std::int8_t clamp_s8(std::int32_t v) noexcept {
+  return static_cast<std::int8_t>(v > 127 ? 127 : v < -128 ? -128 : v);
+}
+
 inline std::int32_t sat_add(std::int32_t a, std::int32_t b) noexcept {
   const std::int64_t s = static_cast<std::int64_t>(a) + b;
   return s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : static_cast<std::int32_t>(s);

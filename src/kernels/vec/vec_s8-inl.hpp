@@ -90,8 +90,7 @@ inline void axpy_rows_s8_plain(std::size_t m, std::size_t n, const std::int16_t*
 inline void requant_s8_plain(std::size_t n, const std::int32_t* acc, const std::int32_t* bias,
                              const std::int32_t* qm, std::int32_t zp, std::int8_t* out) {
   for (std::size_t c = 0; c < n; ++c) {
-    const std::int32_t v = zp + util::requant_q31(util::sat_add(acc[c], bias[c]), qm[2 * c], qm[2 * c + 1]);
-    out[c] = static_cast<std::int8_t>(v > 127 ? 127 : v < -128 ? -128 : v);
+    out[c] = util::clamp_s8(zp + util::requant_q31(util::sat_add(acc[c], bias[c]), qm[2 * c], qm[2 * c + 1]));
   }
 }
 
