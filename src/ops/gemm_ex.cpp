@@ -58,8 +58,22 @@ struct widen_slot<true> {
   void set_widen(const kern::gemm_widen_kernels* w) { widen_ = w; }
 };
 
+// Whether a kernel set of this build has a bf16 dot product (x86
+// avx512_bf16, aarch64 neon64_bf16). Elsewhere (Cortex-M, armhf, the scalar
+// build) the bf16 kind never runs, and plan::kind_of() lets the compiler
+// drop its paths (the Cortex-M4's .text budget).
+#if defined(QKV_HAVE_AVX512_BF16) || defined(QKV_HAVE_NEON64_BF16)
+constexpr bool kBf16Dot = true;
+#else
+constexpr bool kBf16Dot = false;
+#endif
+
 struct plan : widen_slot<kern::kHaveGemmWiden> {
   kind k;
+  kind kind_of() const {
+    if (!kBf16Dot && k == kind::bf16) __builtin_unreachable();
+    return k;
+  }
   acc_mode mode;
   const kern::gemm_kernels* f32;
   const kern::gemm_bf16_kernels* bf16;
@@ -70,14 +84,14 @@ struct plan : widen_slot<kern::kHaveGemmWiden> {
 };
 
 std::size_t a_panel_bytes(const plan& pl, std::size_t kc) {
-  switch (pl.k) {
+  switch (pl.kind_of()) {
     case kind::s8: return pl.s8->a_panel_bytes(kc);
     case kind::bf16: return round_up(kc, 2) * pl.mr * sizeof(std::uint16_t);
     default: return kc * pl.mr * sizeof(float);
   }
 }
 std::size_t b_panel_bytes(const plan& pl, std::size_t kc) {
-  switch (pl.k) {
+  switch (pl.kind_of()) {
     case kind::s8: return pl.s8->b_panel_bytes(kc);
     case kind::bf16: return round_up(kc, 2) * pl.nr * sizeof(std::uint16_t);
     default: return kc * pl.nr * sizeof(float);
@@ -99,7 +113,7 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
     pl.nr = pl.s8->nr;
     eb = 1;
     kg = pl.s8->kg;
-  } else if (p.at == QKV_DTYPE_BF16 && p.bt == QKV_DTYPE_BF16 && kern::gemm_bf16_for(isa).mr != 0 &&
+  } else if (kBf16Dot && p.at == QKV_DTYPE_BF16 && p.bt == QKV_DTYPE_BF16 && kern::gemm_bf16_for(isa).mr != 0 &&
              dispatch::uarch().bf16_dot) {
     pl.k = kind::bf16;
     pl.bf16 = &kern::gemm_bf16_for(isa);
@@ -138,7 +152,7 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   pl.nc = min_sz(pl.nc, round_up(p.N, pl.nr));
   if (pl.k == kind::f32 && p.ct == QKV_DTYPE_F32)
     pl.mode = acc_mode::direct;
-  else if (p.ct == QKV_DTYPE_I32 || (pl.k == kind::bf16 && p.ct == QKV_DTYPE_F32 && p.beta == 0.f))
+  else if (p.ct == QKV_DTYPE_I32 || (pl.kind_of() == kind::bf16 && p.ct == QKV_DTYPE_F32 && p.beta == 0.f))
     pl.mode = acc_mode::in_c;
   else
     pl.mode = pl.k_blocks == 1 ? acc_mode::tile : acc_mode::buffer;
@@ -297,7 +311,7 @@ class driver {
   void pack_a(unsigned char* dst, std::size_t ic, std::size_t mc, std::size_t pc, std::size_t kc) const {
     const std::size_t off = p_.ta ? pc * p_.lda + ic : ic * p_.lda + pc;
     const void* a = static_cast<const unsigned char*>(p_.A) + off * dtype_bytes(p_.at);
-    switch (pl_.k) {
+    switch (pl_.kind_of()) {
       case kind::s8: pl_.s8->pack_a(p_.ta, mc, kc, static_cast<const std::int8_t*>(a), p_.lda, dst); break;
       case kind::bf16:
         pl_.bf16->pack_a(p_.ta, mc, kc, static_cast<const std::uint16_t*>(a), p_.lda,
@@ -321,7 +335,7 @@ class driver {
     const std::size_t off = p_.tb ? j * p_.ldb + pc : pc * p_.ldb + j;
     const void* b = static_cast<const unsigned char*>(p_.B) + off * dtype_bytes(p_.bt);
     unsigned char* dst = w_.b + q * b_panel_bytes(pl_, kc);
-    switch (pl_.k) {
+    switch (pl_.kind_of()) {
       case kind::s8: pl_.s8->pack_b(p_.tb, kc, n, static_cast<const std::int8_t*>(b), p_.ldb, dst); break;
       case kind::bf16:
         pl_.bf16->pack_b(p_.tb, kc, n, static_cast<const std::uint16_t*>(b), p_.ldb,
@@ -346,12 +360,20 @@ class driver {
             std::size_t mc, std::size_t j0, std::size_t j1) const {
     const std::size_t ap = a_panel_bytes(pl_, kc), bp = b_panel_bytes(pl_, kc);
     const bool first = pc == 0, last = pc + kc >= p_.K;
-    for (std::size_t ir = 0; ir < mc; ir += pl_.mr) {
+    // An int32 C holds the sums itself: its whole tiles go straight to the
+    // micro-kernel (tile()'s general path costs as much as a short tile).
+    const bool s8_in_c = pl_.kind_of() == kind::s8 && pl_.mode == acc_mode::in_c, load = !first || p_.beta != 0.f;
+    const unsigned char* at = a;
+    for (std::size_t ir = 0; ir < mc; ir += pl_.mr, at += ap) {
       const std::size_t m = min_sz(pl_.mr, mc - ir);
-      for (std::size_t jr = j0; jr < j1; jr += pl_.nr) {
-        const tile_at t{a + ir / pl_.mr * ap, w_.b + jr / pl_.nr * bp, ic + ir, jc + jr, jr, m,
-                        min_sz(pl_.nr, j1 - jr), kc, first, last};
-        tile(t);
+      const unsigned char* bt = w_.b + j0 / pl_.nr * bp;
+      for (std::size_t jr = j0; jr < j1; jr += pl_.nr, bt += bp) {
+        const std::size_t n = min_sz(pl_.nr, j1 - jr);
+        if (s8_in_c && m == pl_.mr && n == pl_.nr)
+          pl_.s8->ukernel(kc, at, bt, static_cast<std::int32_t*>(p_.C) + (ic + ir) * p_.ldc + jc + jr, p_.ldc,
+                          load);
+        else
+          tile(tile_at{at, bt, ic + ir, jc + jr, jr, m, n, kc, first, last});
       }
     }
   }
@@ -370,7 +392,7 @@ class driver {
 
   // acc[0:mr, 0:nr] (leading dimension ld) = (load ? acc : 0) + A.B.
   void kernel(const tile_at& t, void* acc, std::size_t ld, bool load) const {
-    switch (pl_.k) {
+    switch (pl_.kind_of()) {
       case kind::s8: pl_.s8->ukernel(t.kc, t.a, t.b, static_cast<std::int32_t*>(acc), ld, load); break;
       case kind::bf16:
         pl_.bf16->ukernel(t.kc, reinterpret_cast<const std::uint16_t*>(t.a),
@@ -406,7 +428,7 @@ class driver {
   }
 
   void tile(const tile_at& t) const {
-    const bool full = t.m == pl_.mr && t.n == pl_.nr, s8 = pl_.k == kind::s8;
+    const bool full = t.m == pl_.mr && t.n == pl_.nr, s8 = pl_.kind_of() == kind::s8;
     sums st;  // edges and one-block sums
     switch (pl_.mode) {
       case acc_mode::direct: {  // the f32 kind: an edge tile through the
@@ -424,12 +446,8 @@ class driver {
       case acc_mode::in_c: {  // C's elements are the sums (int32 C, or fp32 C of the bf16 kind)
         const std::size_t at = t.i * p_.ldc + t.j;
         const bool load = !t.first || p_.beta != 0.f;
-        if (s8) {  // an int32 C has alpha 1
-          std::int32_t* c = static_cast<std::int32_t*>(p_.C) + at;
-          if (full)
-            kernel(t, c, p_.ldc, load);
-          else
-            edge_in_c(t, c, st.i, load);
+        if (s8) {  // an int32 C has alpha 1; rows() runs its whole tiles
+          edge_in_c(t, static_cast<std::int32_t*>(p_.C) + at, st.i, load);
           return;
         }
         float* c = static_cast<float*>(p_.C) + at;
@@ -471,7 +489,7 @@ class driver {
   // operands, so only the s8 kind applies them here.
   template <class T>
   void epilogue(const T* acc, std::size_t ld, const tile_at& t) const {
-    const bool scaled = pl_.k == kind::s8;
+    const bool scaled = pl_.kind_of() == kind::s8;
     store_tile(p_, acc, ld, t.i, t.m, t.j, t.n, scaled ? p_.sa : nullptr, scaled && p_.sb ? p_.sb + t.j : nullptr);
   }
 

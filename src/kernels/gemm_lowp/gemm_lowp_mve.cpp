@@ -20,29 +20,53 @@ namespace {
 
 constexpr std::size_t kMveKg = 16;  // one Q register of int8 codes per row or column
 
-// acc[4 x 2] = (load ? acc : 0) + A panel . B panel, int32 wrapping.
+// acc[4 x 2] = (load ? acc : 0) + A panel . B panel, int32 wrapping. The
+// loop is written out: VMLADAVA takes even core registers only, and GCC
+// keeps some accumulators in odd ones, moving them through r0 around every
+// VMLADAVA (24 instructions a group instead of 16). Here the 8 accumulators
+// are pinned to r0, r2, ..., r12 and lr (so the count is a SUBS/BNE pair in
+// an odd register, not LE); per group 6 post-incremented loads and 8
+// VMLADAVA.S8, loads interleaved with the sums that use them.
 void s8_mve_ukernel_4x2(std::size_t kc, const void* a_, const void* b_, std::int32_t* acc, std::size_t ldacc,
                         bool load) {
-  const auto* a = static_cast<const std::int8_t*>(a_);
-  const auto* b = static_cast<const std::int8_t*>(b_);
-  std::int32_t* r1 = acc + ldacc;
-  std::int32_t* r2 = r1 + ldacc;
-  std::int32_t* r3 = r2 + ldacc;
-  std::int32_t c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
-  if (load)
-    c00 = acc[0], c01 = acc[1], c10 = r1[0], c11 = r1[1], c20 = r2[0], c21 = r2[1], c30 = r3[0], c31 = r3[1];
-  for (std::size_t g = (kc + kMveKg - 1) / kMveKg; g; --g, a += 4 * kMveKg, b += 2 * kMveKg) {
-    const int8x16_t b0 = vldrbq_s8(b), b1 = vldrbq_s8(b + kMveKg);
-    const int8x16_t a0 = vldrbq_s8(a);
-    c00 = vmladavaq_s8(c00, a0, b0), c01 = vmladavaq_s8(c01, a0, b1);
-    const int8x16_t a1 = vldrbq_s8(a + kMveKg);
-    c10 = vmladavaq_s8(c10, a1, b0), c11 = vmladavaq_s8(c11, a1, b1);
-    const int8x16_t a2 = vldrbq_s8(a + 2 * kMveKg);
-    c20 = vmladavaq_s8(c20, a2, b0), c21 = vmladavaq_s8(c21, a2, b1);
-    const int8x16_t a3 = vldrbq_s8(a + 3 * kMveKg);
-    c30 = vmladavaq_s8(c30, a3, b0), c31 = vmladavaq_s8(c31, a3, b1);
-  }
-  acc[0] = c00, acc[1] = c01, r1[0] = c10, r1[1] = c11, r2[0] = c20, r2[1] = c21, r3[0] = c30, r3[1] = c31;
+  std::int32_t* r1p = acc + ldacc;
+  std::int32_t* r2p = r1p + ldacc;
+  std::int32_t* r3p = r2p + ldacc;
+  register std::int32_t c00 __asm__("r0") = load ? acc[0] : 0;
+  register std::int32_t c01 __asm__("r2") = load ? acc[1] : 0;
+  register std::int32_t c10 __asm__("r4") = load ? r1p[0] : 0;
+  register std::int32_t c11 __asm__("r6") = load ? r1p[1] : 0;
+  register std::int32_t c20 __asm__("r8") = load ? r2p[0] : 0;
+  register std::int32_t c21 __asm__("r10") = load ? r2p[1] : 0;
+  register std::int32_t c30 __asm__("r12") = load ? r3p[0] : 0;
+  register std::int32_t c31 __asm__("lr") = load ? r3p[1] : 0;
+  register const void* a __asm__("r1") = a_;
+  register const void* b __asm__("r3") = b_;
+  register std::size_t g __asm__("r5") = (kc + kMveKg - 1) / kMveKg;
+  if (g)
+    __asm__ volatile(
+        "1:\n\t"
+        "vldrb.u8 q0, [%[b]], #16\n\t"
+        "vldrb.u8 q1, [%[b]], #16\n\t"
+        "vldrb.u8 q2, [%[a]], #16\n\t"
+        "vmladava.s8 %[c00], q2, q0\n\t"
+        "vmladava.s8 %[c01], q2, q1\n\t"
+        "vldrb.u8 q3, [%[a]], #16\n\t"
+        "vmladava.s8 %[c10], q3, q0\n\t"
+        "vmladava.s8 %[c11], q3, q1\n\t"
+        "vldrb.u8 q2, [%[a]], #16\n\t"
+        "vmladava.s8 %[c20], q2, q0\n\t"
+        "vmladava.s8 %[c21], q2, q1\n\t"
+        "vldrb.u8 q3, [%[a]], #16\n\t"
+        "vmladava.s8 %[c30], q3, q0\n\t"
+        "vmladava.s8 %[c31], q3, q1\n\t"
+        "subs %[g], %[g], #1\n\t"
+        "bne 1b"
+        : [c00] "+r"(c00), [c01] "+r"(c01), [c10] "+r"(c10), [c11] "+r"(c11), [c20] "+r"(c20), [c21] "+r"(c21),
+          [c30] "+r"(c30), [c31] "+r"(c31), [a] "+r"(a), [b] "+r"(b), [g] "+r"(g)
+        :
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "cc", "memory");
+  acc[0] = c00, acc[1] = c01, r1p[0] = c10, r1p[1] = c11, r2p[0] = c20, r2p[1] = c21, r3p[0] = c30, r3p[1] = c31;
 }
 
 // Packs R-wide panels as s8_pack_panels<R, 16> (same bytes), a row's or
