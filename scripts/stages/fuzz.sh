@@ -14,7 +14,8 @@
 # stage's table prints exec/s; a loaded machine gets fewer). Longer campaigns:
 # QKV_STAGES=fuzz QKV_FUZZ_BUDGET=3600 ./scripts/test.sh.
 # Line tables only (-gline-tables-only): reports keep file:line per frame,
-# the build skips full debug info.
+# the build skips full debug info. -O1 (libFuzzer's usual level), the per-ISA
+# kernel files too (QKV_ISA_OPT): the build is most of the stage's time.
 stage_fuzz() {
   log "fuzz: libFuzzer + ASan + UBSan, clang"
   ./scripts/setup-deps.sh fuzz
@@ -22,7 +23,8 @@ stage_fuzz() {
   mkdir -p "$root/build"
   # Only the fuzz targets are built here (the test suite runs in other stages).
   CC=clang CXX=clang++ cmake -S "$root" -B "$root/build/fuzz" -DQKV_WERROR=ON \
-    -DCMAKE_BUILD_TYPE=Release -DQKV_FUZZ=ON -DQKV_BUILD_BENCH=OFF -DQKV_BUILD_EXAMPLES=OFF \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+    -DQKV_ISA_OPT=-O1 -DQKV_FUZZ=ON -DQKV_BUILD_BENCH=OFF -DQKV_BUILD_EXAMPLES=OFF \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >"$root/build/fuzz.configure.log" 2>&1 ||
     { cat "$root/build/fuzz.configure.log"; return 1; }
