@@ -17,6 +17,18 @@ if(QKV_SIMD)
     set(QKV_ISAS neon)
   endif()
 endif()
+# QKV_ISA_ONLY (a ;-list) keeps only those of the target's sets: for test
+# builds that check a subset (the sanitizer stage: scripts/stages/sanitize.sh).
+set(QKV_ISA_ONLY "" CACHE STRING "Build only these of the target's kernel sets (a ;-list; test builds)")
+if(QKV_ISA_ONLY)
+  set(_kept "")
+  foreach(_isa IN LISTS QKV_ISAS)
+    if(_isa IN_LIST QKV_ISA_ONLY)
+      list(APPEND _kept ${_isa})
+    endif()
+  endforeach()
+  set(QKV_ISAS ${_kept})
+endif()
 # Helium (MVE) with floating point: a compile-time set, hand-written with
 # arm_mve.h (xsimd has no MVE), built whenever the target's own flags enable
 # MVE-F (-mcpu=cortex-m55, cortex-m85): the baseline already assumes it, so
