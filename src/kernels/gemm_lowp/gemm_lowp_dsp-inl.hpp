@@ -28,7 +28,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/gemm_lowp/dsp_words-inl.hpp"
 #include "kernels/gemm_lowp/gemm_lowp-inl.hpp"
@@ -53,11 +52,7 @@ std::size_t s8_dsp_panel_bytes(std::size_t kc) {
 
 // Four codes, k to k + 3 at stride ks, as one word (code k in the low byte).
 inline std::uint32_t dsp_gather4(const std::int8_t* p, std::size_t ks) {
-  if (ks == 1) {
-    std::uint32_t w;
-    std::memcpy(&w, p, 4);
-    return w;
-  }
+  if (ks == 1) return dsp_word(reinterpret_cast<const unsigned char*>(p));
   return static_cast<std::uint8_t>(p[0]) | std::uint32_t{static_cast<std::uint8_t>(p[ks])} << 8 |
          std::uint32_t{static_cast<std::uint8_t>(p[2 * ks])} << 16 |
          std::uint32_t{static_cast<std::uint8_t>(p[3 * ks])} << 24;
