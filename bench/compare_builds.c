@@ -14,7 +14,10 @@
  *   cmake --build build/so --target qkv      (and the same for the other build)
  *   cc -O2 -std=c11 bench/compare_builds.c -Iinclude -ldl -o compare_builds
  *   OMP_WAIT_POLICY=PASSIVE ./compare_builds old/libqkv.so new/libqkv.so [threads]
- * AB_ONLY=<substring> keeps the cases whose name contains it. The harness's
+ * AB_ONLY=<substring> keeps the cases whose name contains it. AB_BLOCKING_A /
+ * AB_BLOCKING_B="mc,kc,nc" give library A or B its own QKV_BLOCKING (each
+ * library decides its blocks once, at the first query): two copies of one
+ * build then compare two blockings. The harness's
  * own buffers use malloc: it is a benchmark, not library code. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -31,14 +34,15 @@ typedef qkv_status (*bwd_t)(const qkv_sdpa_desc*, const float*, const float*, co
 typedef qkv_status (*gemm_t)(qkv_trans, qkv_trans, size_t, size_t, size_t, float, const float*, size_t, const float*,
                              size_t, float, float*, size_t, void*, size_t);
 typedef qkv_status (*thr_t)(int);
-struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; };
+typedef qkv_status (*blk_t)(qkv_gemm_blocking*);
+struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; blk_t blk; };
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 static struct lib load(const char* path) {
   void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (!h) { fprintf(stderr, "%s\n", dlerror()); exit(1); }
   struct lib l = {(fwd_t)dlsym(h, "qkv_sdpa_forward"), (bwd_t)dlsym(h, "qkv_sdpa_backward"),
-                  (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads")};
+                  (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads"), (blk_t)dlsym(h, "qkv_get_gemm_blocking")};
   return l;
 }
 static int cmp(const void* a, const void* b) { double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }
@@ -79,6 +83,14 @@ static void bench(const char* name, int kind, qkv_sdpa_desc* d, float** t, size_
 
 int main(int argc, char** argv) {
   L[0] = load(argv[1]); L[1] = load(argv[2]);
+  for (int i = 0; i < 2; ++i) {
+    const char* b = getenv(i ? "AB_BLOCKING_B" : "AB_BLOCKING_A");
+    if (b) setenv("QKV_BLOCKING", b, 1); else unsetenv("QKV_BLOCKING");
+    qkv_gemm_blocking gb;
+    if (L[i].blk && L[i].blk(&gb) == QKV_OK)
+      printf("%c: %s mc %zu kc %zu nc %zu\n", 'A' + i, gb.kernel, gb.mc, gb.kc, gb.nc);
+  }
+  unsetenv("QKV_BLOCKING");
   int threads = argc > 3 ? atoi(argv[3]) : 1;
   L[0].thr(threads); L[1].thr(threads);
   ws = aligned_alloc(64, ws_bytes);

@@ -68,6 +68,20 @@ TEST_CASE("gemm blocking: the model on known caches", "[gemm][blocking]") {
     require_well_formed(zen5, avx512);
     require_well_formed(spr, avx512);
   }
+  SECTION("an L3: the B block in a quarter of it where that is more than 3/4 of L2") {
+    cache_info zen5 = caches(48 << 10, 12, 1 << 20, 16);
+    zen5.l3 = {32u << 20, 16, 64};  // 8 MiB / 960 bytes per column = 8738 -> the limit
+    const gemm_blocks b = qkv::ops::model_gemm_blocks(avx512, zen5);
+    REQUIRE((b.kc == 240 && b.mc == 126 && b.nc == kGemmBlockLimits.nc_max));
+    cache_info arm = caches(32 << 10, 4, 512 << 10, 8);
+    arm.l3 = {2u << 20, 16, 64};  // 512 KiB (not 3/4 of L2: 384 KiB)
+    const gemm_blocks a = qkv::ops::model_gemm_blocks(avx2, arm);
+    REQUIRE(a.nc == (512u << 10) / (a.kc * 4) / 16 * 16);
+    arm.l3.bytes = 1u << 20;  // a quarter is less than 3/4 of L2: L2 decides
+    REQUIRE(qkv::ops::model_gemm_blocks(avx2, arm).nc == (384u << 10) / (a.kc * 4) / 16 * 16);
+    require_well_formed(b, avx512);
+    require_well_formed(a, avx2);
+  }
   SECTION("32 KiB 8-way L1d (Haswell, 6x16)") {
     // kc = 28 KiB / ((6 + 16) * 4) = 325.8 -> 320.
     const gemm_blocks hsw = qkv::ops::model_gemm_blocks(avx2, caches(32 << 10, 8, 256 << 10, 8));
@@ -123,5 +137,11 @@ TEST_CASE("qkv_get_gemm_blocking reports the blocks every ISA runs with", "[gemm
       REQUIRE(bytes > 0);
       REQUIRE(bytes <= bound1 + static_cast<std::size_t>(threads - 1) * b.mc * b.kc * sizeof(float));
     }
+    // N just over one column block runs as two near-equal blocks, not nc + nr:
+    // the B block of the query is half as wide (K = kc: one K block).
+    const std::size_t N = b.nc + b.nr, half = (N / 2 + b.nr - 1) / b.nr * b.nr;
+    std::size_t bytes = 0;
+    REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_NO_TRANS, 3000, N, b.kc, 1, &bytes) == QKV_OK);
+    REQUIRE(bytes <= (b.mc + half) * b.kc * sizeof(float) + 128);
   });
 }

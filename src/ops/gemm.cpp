@@ -22,6 +22,7 @@ constexpr std::size_t kAlignFloats = 16;  // 64 bytes
 
 using util::round_up;
 std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
+std::size_t max_sz(std::size_t a, std::size_t b) { return a > b ? a : b; }
 
 // Block sizes for one problem: the ISA's (ops/gemm_blocking), clipped to the problem.
 struct blocks {
@@ -44,9 +45,15 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   // wider blocks mean fewer passes over op(A) (one per nc columns) and over
   // op(B)'s packing. Still within the limits, and within the area the
   // workspace bound of qkv/gemm.h counts.
-  const std::size_t mc_area = g.mc * g.kc / b.kc / t.mr * t.mr, nc_area = g.nc * g.kc / b.kc / t.nr * t.nr;
+  // (At least one tile: a K kept whole up to 1.25 kc makes kc > g.kc.)
+  const std::size_t mc_area = max_sz(g.mc * g.kc / b.kc / t.mr * t.mr, t.mr);
+  const std::size_t nc_area = max_sz(g.nc * g.kc / b.kc / t.nr * t.nr, t.nr);
   b.mc = min_sz(min_sz(mc_area, kGemmBlockLimits.mc_max / t.mr * t.mr), round_up(M, t.mr));
-  b.nc = min_sz(min_sz(nc_area, kGemmBlockLimits.nc_max / t.nr * t.nr), round_up(N, t.nr));
+  // N in near-equal column blocks (each costs a pass packing op(A)): 1024
+  // columns with nc 800 run as 2 x 512, not 800 + 224.
+  const std::size_t nc_lim = min_sz(nc_area, kGemmBlockLimits.nc_max / t.nr * t.nr);
+  const std::size_t n_blocks = N / nc_lim + (N % nc_lim != 0);
+  b.nc = round_up(N / n_blocks + (N % n_blocks != 0), t.nr);
   // Packing A pays off when each A micro-panel meets enough B panels
   // (N > pack_a_min_n), and always for a transposed A deeper than one KC
   // block: read in place, its micro-panel is kc rows lda apart, which alias

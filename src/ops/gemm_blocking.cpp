@@ -48,8 +48,13 @@ gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache
   // lines and the stack.
   const std::size_t w1 = c.l1d.ways ? c.l1d.ways : 8;
   const std::size_t kc = fit_kc(t, (c.l1d.bytes - c.l1d.bytes / w1) / ((t.mr + t.nr) * kFloat));
-  const std::size_t nc = c.l2.bytes / 4 * 3 / (kc * kFloat);
-  const std::size_t mc = c.l2.bytes / 8 / (kc * kFloat);  // A and B blocks: 7/8 of L2
+  // The B block: 3/4 of L2, or a quarter of L3 where that is more. Each A
+  // micro-panel streams the whole block; from L3 that is 4 bytes per 2*mr
+  // FLOPs, which the L3 delivers, while every further column block costs a
+  // pass over op(A) to pack it again (from memory, for a large A).
+  const std::size_t b_area = c.l3.bytes / 4 > c.l2.bytes / 4 * 3 ? c.l3.bytes / 4 : c.l2.bytes / 4 * 3;
+  const std::size_t nc = b_area / (kc * kFloat);
+  const std::size_t mc = c.l2.bytes / 8 / (kc * kFloat);  // the A block: 1/8 of L2
   return finish(t, mc, kc, nc, QKV_BLOCKING_CACHES);
 }
 

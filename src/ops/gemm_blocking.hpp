@@ -4,15 +4,19 @@
 // "analytical modeling is enough", Low et al. 2016) instead of constants
 // tuned on one CPU. qkv's macro-kernel keeps one packed A micro-panel
 // (mr x kc) in L1 while the B micro-panels (kc x nr) of the packed B block
-// (kc x nc) stream past it from L2:
+// (kc x nc) stream past it from L2 or L3:
 //   kc: the A micro-panel and the B micro-panel streaming past it fit in
 //       L1 together, less one way (C's lines, the stack):
 //       kc = (L1 - L1/W1) / ((mr + nr) * 4);
-//   nc: the B block fills 3/4 of L2 (every A micro-panel reads all of it);
+//   nc: the B block fills 3/4 of L2, or a quarter of L3 where that is
+//       more (every A micro-panel reads all of it, 4 bytes per 2*mr FLOPs,
+//       which an L3 sustains; each further column block costs one more
+//       pass packing op(A), from memory when A is large);
 //   mc: the A block being packed fills 1/8 of L2 (it is consumed from
 //       there micro-panel by micro-panel).
-// The driver (ops/gemm.cpp) splits K into near-equal blocks of at most kc
-// and widens mc and nc for a shallower K, keeping the blocks' area.
+// The driver (ops/gemm.cpp) splits K and N into near-equal blocks of at
+// most kc and nc and widens mc and nc for a shallower K, keeping the
+// blocks' area.
 // Each is rounded to whole tiles and kept within kGemmBlockLimits. The
 // environment variable QKV_BLOCKING="mc,kc,nc" overrides the model (hosted
 // builds; rounded and clamped the same way). Bare-metal builds keep the
