@@ -223,16 +223,16 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
     const std::size_t nc = min_sz(bl.nc, p.N - jc);
     for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
       const std::size_t kc = min_sz(bl.kc, p.K - pc);
-      auto pack_panel = [&](std::size_t q) {
-        const std::size_t j = q * t.nr;
+      auto pack_panels = [&](std::size_t q0, std::size_t q1) {
+        const std::size_t j = q0 * t.nr;
         const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
-        t.pack_b(p.tb, kc, min_sz(t.nr, nc - j), b, p.ldb, bp + j * kc);
+        t.pack_b(p.tb, kc, min_sz(q1 * t.nr, nc) - j, b, p.ldb, bp + j * kc);
       };
       const b_view bv{bp, 0};
       auto member_rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
         rows(pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr, jc, pc, kc, bv, ic, mc, j0, j1);
       };
-      run_b_block(x, nth, p.M, t.mr, bl.mc, nc, t.nr, pack_panel, member_rows);
+      run_b_block(x, nth, p.M, t.mr, bl.mc, nc, t.nr, pack_panels, member_rows);
     }
   }
 }

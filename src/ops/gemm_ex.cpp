@@ -510,13 +510,15 @@ void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_ar
     const std::size_t nc = min_sz(pl.nc, p.N - jc);
     for (std::size_t pc = 0; pc < p.K; pc += pl.kc) {
       const std::size_t kc = min_sz(pl.kc, p.K - pc);
-      auto pack_panel = [&](std::size_t q) { d.pack_b_panel(jc, nc, q, pc, kc); };
+      auto pack_panels = [&](std::size_t q0, std::size_t q1) {
+        for (std::size_t q = q0; q < q1; ++q) d.pack_b_panel(jc, nc, q, pc, kc);
+      };
       auto rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
         unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
         d.pack_a(a, ic, mc, pc, kc);
         d.rows(a, jc, pc, kc, ic, mc, j0, j1);
       };
-      run_b_block(x, nth, p.M, pl.mr, pl.mc, nc, pl.nr, pack_panel, rows);
+      run_b_block(x, nth, p.M, pl.mr, pl.mc, nc, pl.nr, pack_panels, rows);
     }
   }
 }

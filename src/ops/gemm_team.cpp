@@ -7,24 +7,32 @@ void run_b_block(const exec& x, int nth, const b_block_work& w) {
   const std::size_t panels = (w.nc + w.nr - 1) / w.nr, m_tiles = (w.M + w.mr - 1) / w.mr;
   auto band = [&](std::size_t ic) { return w.mc < w.M - ic ? w.mc : w.M - ic; };
   if (nth <= 1) {  // alone: no panel states on the stack
-    for (std::size_t q = 0; q < panels; ++q) w.pack_panel(w.ctx, q);
+    w.pack_panels(w.ctx, 0, panels);
     for (std::size_t ic = 0; ic < w.M; ic += w.mc) w.rows(w.ctx, 0, ic, band(ic), 0, w.nc);
     return;
   }
   // Split M tiles when there are enough, else the block's panels.
   const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
-  panel_states ready(panels);
+  // Groups of panels: at most kPackGroupCols columns, and at least two per member.
+  std::size_t group = kPackGroupCols / w.nr;
+  const std::size_t per_member = panels / (2 * static_cast<std::size_t>(nth));
+  if (group > per_member) group = per_member;
+  if (group < 1) group = 1;
+  const std::size_t groups = (panels + group - 1) / group;
+  panel_states ready(groups);
   std::atomic<std::size_t> ticket{0};
   run_team(x, nth, [&](int k, int n) {
     const std::size_t kk = static_cast<std::size_t>(k), nn = static_cast<std::size_t>(n);
     if (!split_m) {  // member k of n: panels [panels*k/n, panels*(k+1)/n)
       const std::size_t q0 = panels * kk / nn, q1 = panels * (kk + 1) / nn;
-      for (std::size_t q = q0; q < q1; ++q) w.pack_panel(w.ctx, q);
+      if (q0 < q1) w.pack_panels(w.ctx, q0, q1);
       const std::size_t j0 = q0 * w.nr, j1 = q1 * w.nr < w.nc ? q1 * w.nr : w.nc;
       for (std::size_t ic = 0; j0 < j1 && ic < w.M; ic += w.mc) w.rows(w.ctx, k, ic, band(ic), j0, j1);
       return;
     }
-    ready.pack_all(kk * panels / nn, [&](std::size_t q) { w.pack_panel(w.ctx, q); });
+    ready.pack_all(kk * groups / nn, [&](std::size_t g) {
+      w.pack_panels(w.ctx, g * group, (g + 1) * group < panels ? (g + 1) * group : panels);
+    });
     guided_tiles g{m_tiles, 2 * nn, w.mc / w.mr};
     for (;;) {
       const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));

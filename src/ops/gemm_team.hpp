@@ -34,30 +34,32 @@ struct guided_tiles {
   }
 };
 
-// The panels of one B block, packed by whichever members are running: a
-// member claims each unclaimed panel (from its own starting point on, so
-// members start on different ones), packs it, and marks it ready; then it
-// waits for the panels others have claimed, and only for those: a member
-// that has not started yet holds no claim, so nobody waits for it.
+// The panels of one B block, packed by whichever members are running, in
+// groups of panels (a group's rows are read as runs of group * nr floats:
+// the source streams instead of stepping down a column of panels): a member
+// claims each unclaimed group (from its own starting point on, so members
+// start on different ones), packs it, and marks it ready; then it waits for
+// the groups others have claimed, and only for those: a member that has not
+// started yet holds no claim, so nobody waits for it.
 class panel_states {
  public:
-  explicit panel_states(std::size_t panels) : n_(panels) {
-    for (std::size_t q = 0; q < n_; ++q) s_[q].store(kFree, std::memory_order_relaxed);
+  explicit panel_states(std::size_t groups) : n_(groups) {
+    for (std::size_t g = 0; g < n_; ++g) s_[g].store(kFree, std::memory_order_relaxed);
   }
   template <class Pack>
   void pack_all(std::size_t first, const Pack& pack) {
     for (std::size_t i = 0; i < n_; ++i) {
-      const std::size_t q = (first + i) % n_;
+      const std::size_t g = (first + i) % n_;
       unsigned char free = kFree;
-      if (s_[q].load(std::memory_order_relaxed) == kFree &&
-          s_[q].compare_exchange_strong(free, kClaimed, std::memory_order_relaxed)) {
-        pack(q);
-        s_[q].store(kReady, std::memory_order_release);
+      if (s_[g].load(std::memory_order_relaxed) == kFree &&
+          s_[g].compare_exchange_strong(free, kClaimed, std::memory_order_relaxed)) {
+        pack(g);
+        s_[g].store(kReady, std::memory_order_release);
       }
     }
     backoff wait;
-    for (std::size_t q = 0; q < n_; ++q)
-      while (s_[q].load(std::memory_order_acquire) != kReady) wait.pause();
+    for (std::size_t g = 0; g < n_; ++g)
+      while (s_[g].load(std::memory_order_acquire) != kReady) wait.pause();
   }
 
  public:
@@ -72,12 +74,14 @@ class panel_states {
 };
 
 // One packed-B block (jc, pc) of a GEMM driver (ops/gemm.cpp, ops/gemm_ex.cpp)
-// on a team of up to nth: its ceil(nc / nr) panels packed (pack_panel(q)) and C's
+// on a team of up to nth: its ceil(nc / nr) panels packed (pack_panels(q0,
+// q1): panels [q0, q1), the packer may walk them row by row) and C's
 // M rows computed against them (rows(k, ic, mc, j0, j1): rows [ic, ic + mc)
 // x block columns [j0, j1), j0 a multiple of nr, through member k's own A
 // block). Alone (nth <= 1, and always on bare metal), member 0 packs every
-// panel and then every row band. In a team the members pack the panels
-// together (panel_states) and take M tiles from a shared counter
+// panel in one call and then every row band. In a team the members pack the
+// panels together (panel_states, groups of kPackGroupCols columns or fewer
+// to give each member two) and take M tiles from a shared counter
 // (guided_tiles); with fewer M tiles than nth, each packs and computes its
 // own share of the panels instead. Which member computes a tile never
 // changes its bits; the team has ended when this returns, so the caller may
@@ -87,21 +91,24 @@ struct b_block_work {
   std::size_t M, mr, mc;  // C's rows, the tile's rows, the row band (a multiple of mr)
   std::size_t nc, nr;     // the block's columns, the panel's
   void* ctx;
-  void (*pack_panel)(void* ctx, std::size_t q);
+  void (*pack_panels)(void* ctx, std::size_t q0, std::size_t q1);
   void (*rows)(void* ctx, int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1);
 };
 void run_b_block(const exec& x, int nth, const b_block_work& w);
 
+// A team's packing unit: up to this many columns of panels per claim.
+constexpr std::size_t kPackGroupCols = 256;
+
 // The same with the two steps as callables.
-template <class PackPanel, class Rows>
+template <class PackPanels, class Rows>
 void run_b_block(const exec& x, int nth, std::size_t M, std::size_t mr, std::size_t mc, std::size_t nc,
-                 std::size_t nr, const PackPanel& pack_panel, const Rows& rows) {
+                 std::size_t nr, const PackPanels& pack_panels, const Rows& rows) {
   struct steps {
-    const PackPanel* pack;
+    const PackPanels* pack;
     const Rows* rows;
-  } s{&pack_panel, &rows};
+  } s{&pack_panels, &rows};
   const b_block_work w{M, mr, mc, nc, nr, &s,
-                       [](void* c, std::size_t q) { (*static_cast<const steps*>(c)->pack)(q); },
+                       [](void* c, std::size_t q0, std::size_t q1) { (*static_cast<const steps*>(c)->pack)(q0, q1); },
                        [](void* c, int k, std::size_t ic, std::size_t m, std::size_t j0, std::size_t j1) {
                          (*static_cast<const steps*>(c)->rows)(k, ic, m, j0, j1);
                        }};
