@@ -17,7 +17,11 @@
  * AB_ONLY=<substring> keeps the cases whose name contains it. AB_BLOCKING_A /
  * AB_BLOCKING_B="mc,kc,nc" give library A or B its own QKV_BLOCKING (each
  * library decides its blocks once, at the first query): two copies of one
- * build then compare two blockings. The harness's
+ * build then compare two blockings. AB_ENV_A / AB_ENV_B="NAME=value" set one
+ * more variable while that library makes its first choices (e.g.
+ * QKV_AVX512_A_OPERAND=memory). AB_SHAPE="M,N,K,tb" times that one sgemm
+ * (tb 1: B transposed) and nothing else; with AB_EX=bf16 (bf16 x bf16 ->
+ * f32) or AB_EX=i8 (i8 x i8 -> i32) it times qkv_gemm_ex instead. The harness's
  * own buffers use malloc: it is a benchmark, not library code. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,14 +39,15 @@ typedef qkv_status (*gemm_t)(qkv_trans, qkv_trans, size_t, size_t, size_t, float
                              size_t, float, float*, size_t, void*, size_t);
 typedef qkv_status (*thr_t)(int);
 typedef qkv_status (*blk_t)(qkv_gemm_blocking*);
-struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; blk_t blk; };
+typedef qkv_status (*ex_t)(const qkv_gemm_ex_desc*, const void*, const void*, void*, void*, size_t);
+struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; blk_t blk; ex_t ex; };
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 static struct lib load(const char* path) {
   void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (!h) { fprintf(stderr, "%s\n", dlerror()); exit(1); }
   struct lib l = {(fwd_t)dlsym(h, "qkv_sdpa_forward"), (bwd_t)dlsym(h, "qkv_sdpa_backward"),
-                  (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads"), (blk_t)dlsym(h, "qkv_get_gemm_blocking")};
+                  (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads"), (blk_t)dlsym(h, "qkv_get_gemm_blocking"), (ex_t)dlsym(h, "qkv_gemm_ex")};
   return l;
 }
 static int cmp(const void* a, const void* b) { double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }
@@ -58,7 +63,13 @@ static double run(int which, int kind, qkv_sdpa_desc* d, float** t, size_t M, si
   for (int r = 0; r < reps; ++r) {
     if (kind == 0) L[which].fwd(d, t[0], t[1], t[2], t[3], t[4], ws, ws_bytes);
     else if (kind == 1) L[which].bwd(d, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], ws, ws_bytes);
-    else L[which].gemm(QKV_NO_TRANS, tb ? QKV_TRANS : QKV_NO_TRANS, M, N, K, 1.f, t[0], K, t[1], tb ? K : N, 0.f, t[2], N, ws, ws_bytes);
+    else if (kind == 3) {
+      const int i8 = getenv("AB_EX")[0] == 'i';
+      qkv_gemm_ex_desc e = {QKV_NO_TRANS, tb ? QKV_TRANS : QKV_NO_TRANS, M, N, K, i8 ? QKV_DTYPE_I8 : QKV_DTYPE_BF16,
+                            i8 ? QKV_DTYPE_I8 : QKV_DTYPE_BF16, i8 ? QKV_DTYPE_I32 : QKV_DTYPE_F32, K, tb ? K : N, N,
+                            1.f, 0.f, NULL, NULL};
+      L[which].ex(&e, t[0], t[1], t[2], ws, ws_bytes);
+    } else L[which].gemm(QKV_NO_TRANS, tb ? QKV_TRANS : QKV_NO_TRANS, M, N, K, 1.f, t[0], K, t[1], tb ? K : N, 0.f, t[2], N, ws, ws_bytes);
   }
   return (now() - t0) / reps;
 }
@@ -86,9 +97,17 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 2; ++i) {
     const char* b = getenv(i ? "AB_BLOCKING_B" : "AB_BLOCKING_A");
     if (b) setenv("QKV_BLOCKING", b, 1); else unsetenv("QKV_BLOCKING");
+    const char* e = getenv(i ? "AB_ENV_B" : "AB_ENV_A");
+    char var[64] = "";
+    if (e && strchr(e, '=') && (size_t)(strchr(e, '=') - e) < sizeof var) {
+      memcpy(var, e, (size_t)(strchr(e, '=') - e));
+      var[strchr(e, '=') - e] = 0;
+      setenv(var, strchr(e, '=') + 1, 1);
+    }
     qkv_gemm_blocking gb;
     if (L[i].blk && L[i].blk(&gb) == QKV_OK)
       printf("%c: %s mc %zu kc %zu nc %zu\n", 'A' + i, gb.kernel, gb.mc, gb.kc, gb.nc);
+    if (var[0]) unsetenv(var);
   }
   unsetenv("QKV_BLOCKING");
   int threads = argc > 3 ? atoi(argv[3]) : 1;
@@ -115,6 +134,18 @@ int main(int argc, char** argv) {
       bench(name, 0, &d, t, 0, 0, 0, 0);
       for (int i = 0; i < 9; ++i) free(t[i]);
     }
+  if (getenv("AB_SHAPE")) { /* one sgemm shape "M,N,K,tb" instead of the list */
+    size_t m = 0, n = 0, k = 0, tb = 0;
+    if (sscanf(getenv("AB_SHAPE"), "%zu,%zu,%zu,%zu", &m, &n, &k, &tb) != 4) return 1;
+    float* t[3] = {rnd(m * k), rnd(k * n), rnd(m * n)};
+    char name[96];
+    const char* ex = getenv("AB_EX");
+    snprintf(name, sizeof name, "%s %zux%zux%zu %s", ex ? ex : "sgemm", m, n, k, tb ? "Bt" : "NN");
+    if (ex) /* small values: any bf16 or int8 reading of the float buffers is finite */
+      for (int i = 0; i < 2; ++i) for (size_t j = 0; j < (i ? k * n : m * k); ++j) t[i][j] = 1.f / 64;
+    bench(name, ex ? 3 : 2, NULL, t, m, n, k, (int)tb);
+    return 0;
+  }
   const size_t g[][4] = {{256, 256, 256, 0}, {1024, 1024, 1024, 0}, {1024, 1024, 64, 1}, {1024, 64, 1024, 0}, {1024, 768, 768, 0}, {6, 2, 3, 1}, {64, 64, 64, 1}, {2048, 2048, 2048, 0}, {1024, 2304, 768, 0}, {1024, 768, 2304, 1}, {512, 512, 512, 0}};
   for (int s = 0; s < 11; ++s) {
     float* t[3] = {rnd(g[s][0] * g[s][2]), rnd(g[s][2] * g[s][1]), rnd(g[s][0] * g[s][1])};

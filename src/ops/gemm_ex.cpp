@@ -148,8 +148,10 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
   pl.mc = min_sz(pl.mc, round_up(p.M, pl.mr));
   const std::size_t nc_max = min_sz(kGemmBlockLimits.nc_max, panel_states::kMaxPanels * pl.nr);
-  pl.nc = max_sz(pl.nr, min_sz(area_b / row, nc_max) / pl.nr * pl.nr);
-  pl.nc = min_sz(pl.nc, round_up(p.N, pl.nr));
+  // N in near-equal column blocks, as ops/gemm.cpp splits it.
+  const std::size_t nc_lim = max_sz(pl.nr, min_sz(area_b / row, nc_max) / pl.nr * pl.nr);
+  const std::size_t n_blocks = p.N / nc_lim + (p.N % nc_lim != 0);
+  pl.nc = round_up(p.N / n_blocks + (p.N % n_blocks != 0), pl.nr);
   if (pl.k == kind::f32 && p.ct == QKV_DTYPE_F32)
     pl.mode = acc_mode::direct;
   else if (p.ct == QKV_DTYPE_I32 || (pl.kind_of() == kind::bf16 && p.ct == QKV_DTYPE_F32 && p.beta == 0.f))
