@@ -409,16 +409,34 @@ inline void transpose16(__m512 r[16]) {
 // k (zero past rows). width is 14 (A panels) or 16 (half a B panel).
 inline void pack_transposed(std::size_t rows, std::size_t kc, const float* src, std::size_t ld, float* dst,
                             std::size_t dst_stride, __mmask16 width) {
+  // Plain loads and stores wherever they fit: a masked one costs several
+  // times as much on some cores (Zen 5). A narrower destination (width < 16
+  // lanes, dst_stride = width) takes whole-vector stores too, in ascending
+  // k: each spills into the next k's slot, which the next store rewrites;
+  // only the last k is stored masked.
+  const bool full_width = width == 0xFFFF;
   __m512 r[16];
   for (std::size_t k = 0; k < kc; k += 16) {
     const std::size_t kn = kc - k < 16 ? kc - k : 16;
     const __mmask16 km = first_n(kn);
+    if (kn == 16) {
 #pragma GCC unroll 16
-    for (std::size_t i = 0; i < 16; ++i)
-      r[i] = i < rows ? _mm512_maskz_loadu_ps(km, src + i * ld + k) : _mm512_setzero_ps();
+      for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * ld + k) : _mm512_setzero_ps();
+    } else {
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < 16; ++i)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(km, src + i * ld + k) : _mm512_setzero_ps();
+    }
     transpose16(r);
 #pragma GCC unroll 16
-    for (std::size_t kk = 0; kk < kn; ++kk) _mm512_mask_storeu_ps(dst + (k + kk) * dst_stride, width, r[kk]);
+    for (std::size_t kk = 0; kk < 16; ++kk) {  // constant indices: r stays in registers
+      if (kk >= kn) break;
+      float* d = dst + (k + kk) * dst_stride;
+      if (full_width || k + kk + 1 < kc)
+        _mm512_storeu_ps(d, r[kk]);
+      else
+        _mm512_mask_storeu_ps(d, width, r[kk]);
+    }
   }
 }
 
