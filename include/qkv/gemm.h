@@ -121,10 +121,11 @@ typedef enum qkv_blocking_source {
  *  Blocks are in elements: op(A) is packed mc x kc at a time, op(B) kc x nc
  *  at a time, and the register tile is mr x nr. They are decided once per
  *  process and ISA from the caches (an analytical model: an A and a B
- *  micro-panel fit L1 less one way, the B block takes 3/4 of L2, the A
- *  block 1/8), within 64 <= kc <= 512, nc <= 4096, mc <= 1024; a call
- *  splits K into near-equal blocks and may widen mc and nc for a shallow K
- *  within the same area. The
+ *  micro-panel fit L1 less one way, the B block takes 3/4 of L2 or a
+ *  quarter of L3, whichever is more, the A block 1/8 of L2), within
+ *  64 <= kc <= 512, nc <= 4096, mc <= 1024; a call splits K and N into
+ *  near-equal blocks and may widen mc and nc for a shallow K within the
+ *  same area. The
  *  environment variable QKV_BLOCKING="mc,kc,nc", read at that moment,
  *  overrides the model (hosted builds). Where a rule on caches cannot decide
  *  (how the AVX-512 tile takes A: from a register or as an embedded
