@@ -98,8 +98,16 @@ inline void transpose_groups16(const unsigned char* src, std::size_t ld, std::si
                                __m512i out[16]) {
   const __mmask64 m = bytes >= 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
   __m512i r[16], t[16];
-  for (std::size_t i = 0; i < 16; ++i)
-    r[i] = i < rows ? _mm512_maskz_loadu_epi8(m, src + i * ld) : _mm512_setzero_si512();
+  // Plain loads for whole rows: a masked load costs several times as much
+  // on some cores (Zen 5).
+  if (bytes >= 64) {
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_si512(src + i * ld) : _mm512_setzero_si512();
+  } else {
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < 16; ++i)
+      r[i] = i < rows ? _mm512_maskz_loadu_epi8(m, src + i * ld) : _mm512_setzero_si512();
+  }
   // Within each 128-bit lane: pairs of rows interleaved by dword, then by
   // qword: t[4i+q] lane L = group 4L+q of rows 4i..4i+3.
   for (std::size_t i = 0; i < 16; i += 2) {
@@ -128,7 +136,9 @@ inline void transpose_groups16(const unsigned char* src, std::size_t ld, std::si
 // transposed): dst dword (g*stride + r) = group g of row r, for r < 16
 // (lanes past `rows` zero) and g < `groups`, each row `row_bytes` long
 // (the last group zero-padded). Each vector is stored as f(v) returns it (f
-// may bias it, or add it to column sums); lanes >= `lanes` are not written.
+// may bias it, or add it to column sums); lanes >= `lanes` are not written
+// (stride == lanes: a group's store spills into the next group's slot,
+// which that group's store then rewrites; the last group's does not spill).
 template <class F>
 inline void pack_contiguous_rows(const unsigned char* src, std::size_t ld, std::size_t rows, std::size_t row_bytes,
                                  std::size_t groups, unsigned char* dst, std::size_t stride, std::size_t lanes,
@@ -139,8 +149,20 @@ inline void pack_contiguous_rows(const unsigned char* src, std::size_t ld, std::
     const std::size_t off = g0 * 4, bytes = row_bytes - off < 64 ? row_bytes - off : 64;
     transpose_groups16(src + off, ld, rows, bytes, out);
     const std::size_t n = groups - g0 < 16 ? groups - g0 : 16;
-    for (std::size_t g = 0; g < n; ++g)
-      _mm512_mask_storeu_epi32(dst + (g0 + g) * stride * 4, keep, f(out[g]));
+    // Whole-vector stores where they fit: all 16 lanes, or (stride ==
+    // lanes) spilling into the next group's slot, which the next store
+    // rewrites; the last group is stored masked. Constant indices keep out[]
+    // in registers.
+#pragma GCC unroll 16
+    for (std::size_t g = 0; g < 16; ++g) {
+      if (g >= n) break;
+      unsigned char* d = dst + (g0 + g) * stride * 4;
+      const __m512i v = f(out[g]);
+      if (lanes == 16 || (stride == lanes && g0 + g + 1 < groups))
+        _mm512_storeu_si512(d, v);
+      else
+        _mm512_mask_storeu_epi32(d, keep, v);
+    }
   }
 }
 
