@@ -99,7 +99,8 @@ typedef struct qkv_gemm_ex_desc {
 /** Workspace bytes qkv_gemm_ex needs for @p desc on @p threads threads (the
  *  workspace holds packed blocks of A and B and, when K is split into blocks
  *  and the sum cannot accumulate in C itself (a bf16 C; an fp32 C of I8 x
- *  I8, or of BF16 x BF16 on an ISA with bf16 dot products when beta != 0),
+ *  I8, or of BF16 x BF16 on an ISA with bf16 dot products when beta != 0,
+ *  unless alpha == beta == 1),
  *  an fp32/int32 accumulator of C's rows times one column block); 0 when
  *  nothing is multiplied (an empty C, K == 0 or alpha == 0). Pointers in
  *  @p desc are not read.

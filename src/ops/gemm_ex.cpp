@@ -34,8 +34,9 @@ enum class acc_mode {
   direct,  // f32 kind, fp32 C: the fp32 tile applies alpha and beta itself
            // (beta on the first K block, 1 after), as qkv_sgemm does
   in_c,    // the sum accumulates in C itself: an int32 C (beta 1 is the
-           // starting value), or an fp32 C of the bf16 kind with beta 0;
-           // then C *= alpha after the last block
+           // starting value), or an fp32 C of the bf16 kind with beta 0
+           // (then C *= alpha after the last block) or with alpha and beta 1
+           // (C's old value starts the sum: the layer's dW += X^T dY)
   tile,    // K in one block: the sum in a stack tile, then the epilogue
   buffer,  // K split: the sum in the workspace (C's rows x the column
            // block, padded to whole tiles), then the epilogue
@@ -154,7 +155,9 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   pl.nc = round_up(p.N / n_blocks + (p.N % n_blocks != 0), pl.nr);
   if (pl.k == kind::f32 && p.ct == QKV_DTYPE_F32)
     pl.mode = acc_mode::direct;
-  else if (p.ct == QKV_DTYPE_I32 || (pl.kind_of() == kind::bf16 && p.ct == QKV_DTYPE_F32 && p.beta == 0.f))
+  else if (p.ct == QKV_DTYPE_I32 ||
+           (pl.kind_of() == kind::bf16 && p.ct == QKV_DTYPE_F32 &&
+            (p.beta == 0.f || (p.beta == 1.f && p.alpha == 1.f))))
     pl.mode = acc_mode::in_c;
   else
     pl.mode = pl.k_blocks == 1 ? acc_mode::tile : acc_mode::buffer;
