@@ -149,10 +149,14 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
   pl.mc = min_sz(pl.mc, round_up(p.M, pl.mr));
   const std::size_t nc_max = min_sz(kGemmBlockLimits.nc_max, panel_states::kMaxPanels * pl.nr);
-  // N in near-equal column blocks, as ops/gemm.cpp splits it.
+  // N in near-equal column blocks, as ops/gemm.cpp splits it (hosted).
   const std::size_t nc_lim = max_sz(pl.nr, min_sz(area_b / row, nc_max) / pl.nr * pl.nr);
+#ifdef QKV_HOSTED
   const std::size_t n_blocks = p.N / nc_lim + (p.N % nc_lim != 0);
   pl.nc = round_up(p.N / n_blocks + (p.N % n_blocks != 0), pl.nr);
+#else
+  pl.nc = min_sz(nc_lim, round_up(p.N, pl.nr));
+#endif
   if (pl.k == kind::f32 && p.ct == QKV_DTYPE_F32)
     pl.mode = acc_mode::direct;
   else if (p.ct == QKV_DTYPE_I32 ||
@@ -335,11 +339,14 @@ class driver {
   }
 
   // Panel q of the B block (jc, pc): columns jc + q*nr on, at most nr of nc.
-  void pack_b_panel(std::size_t jc, std::size_t nc, std::size_t q, std::size_t pc, std::size_t kc) const {
-    const std::size_t j = jc + q * pl_.nr, n = min_sz(pl_.nr, jc + nc - j);
+  // Panels [q0, q1) of block (jc, pc) in one packer call: every packer
+  // writes ceil(n / nr) consecutive panels b_panel_bytes apart.
+  void pack_b_panels(std::size_t jc, std::size_t nc, std::size_t q0, std::size_t q1, std::size_t pc,
+                     std::size_t kc) const {
+    const std::size_t j = jc + q0 * pl_.nr, n = min_sz(q1 * pl_.nr, nc) - q0 * pl_.nr;
     const std::size_t off = p_.tb ? j * p_.ldb + pc : pc * p_.ldb + j;
     const void* b = static_cast<const unsigned char*>(p_.B) + off * dtype_bytes(p_.bt);
-    unsigned char* dst = w_.b + q * b_panel_bytes(pl_, kc);
+    unsigned char* dst = w_.b + q0 * b_panel_bytes(pl_, kc);
     switch (pl_.kind_of()) {
       case kind::s8: pl_.s8->pack_b(p_.tb, kc, n, static_cast<const std::int8_t*>(b), p_.ldb, dst); break;
       case kind::bf16:
@@ -515,9 +522,7 @@ void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_ar
     const std::size_t nc = min_sz(pl.nc, p.N - jc);
     for (std::size_t pc = 0; pc < p.K; pc += pl.kc) {
       const std::size_t kc = min_sz(pl.kc, p.K - pc);
-      auto pack_panels = [&](std::size_t q0, std::size_t q1) {
-        for (std::size_t q = q0; q < q1; ++q) d.pack_b_panel(jc, nc, q, pc, kc);
-      };
+      auto pack_panels = [&](std::size_t q0, std::size_t q1) { d.pack_b_panels(jc, nc, q0, q1, pc, kc); };
       auto rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
         unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
         d.pack_a(a, ic, mc, pc, kc);
