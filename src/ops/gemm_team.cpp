@@ -13,12 +13,13 @@ void run_b_block(const exec& x, int nth, const b_block_work& w) {
   }
   // Split M tiles when there are enough, else the block's panels.
   const bool split_m = m_tiles >= static_cast<std::size_t>(nth);
-  // Groups of panels: at most kPackGroupCols columns, and at least two per
-  // member. Bare metal claims panel by panel (no cache lines to stream, and
+  // Groups of panels: at most kPackGroupCols columns, and at least four per
+  // member (a member slowed by another process leaves its share to the
+  // others). Bare metal claims panel by panel (no cache lines to stream, and
   // a Cortex-M4 has no code to spare).
 #ifdef QKV_HOSTED
   std::size_t group = kPackGroupCols / w.nr;
-  const std::size_t per_member = panels / (2 * static_cast<std::size_t>(nth));
+  const std::size_t per_member = panels / (4 * static_cast<std::size_t>(nth));
   if (group > per_member) group = per_member;
   if (group < 1) group = 1;
   const std::size_t groups = (panels + group - 1) / group;

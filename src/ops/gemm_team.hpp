@@ -81,7 +81,7 @@ class panel_states {
 // block). Alone (nth <= 1, and always on bare metal), member 0 packs every
 // panel in one call and then every row band. In a team the members pack the
 // panels together (panel_states, groups of kPackGroupCols columns or fewer
-// to give each member two) and take M tiles from a shared counter
+// to give each member four) and take M tiles from a shared counter
 // (guided_tiles); with fewer M tiles than nth, each packs and computes its
 // own share of the panels instead. Which member computes a tile never
 // changes its bits; the team has ended when this returns, so the caller may
