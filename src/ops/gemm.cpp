@@ -49,16 +49,7 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   const std::size_t mc_area = max_sz(g.mc * g.kc / b.kc / t.mr * t.mr, t.mr);
   const std::size_t nc_area = max_sz(g.nc * g.kc / b.kc / t.nr * t.nr, t.nr);
   b.mc = min_sz(min_sz(mc_area, kGemmBlockLimits.mc_max / t.mr * t.mr), round_up(M, t.mr));
-  // N in near-equal column blocks (each costs a pass packing op(A)): 1024
-  // columns with nc 800 run as 2 x 512, not 800 + 224. Hosted builds only:
-  // bare metal has no cache to block for (and a Cortex-M4 no code to spare).
-  const std::size_t nc_lim = min_sz(nc_area, kGemmBlockLimits.nc_max / t.nr * t.nr);
-#ifdef QKV_HOSTED
-  const std::size_t n_blocks = N / nc_lim + (N % nc_lim != 0);
-  b.nc = round_up(N / n_blocks + (N % n_blocks != 0), t.nr);
-#else
-  b.nc = min_sz(nc_lim, round_up(N, t.nr));
-#endif
+  b.nc = column_block(N, min_sz(nc_area, kGemmBlockLimits.nc_max / t.nr * t.nr), t.nr);
   // Packing A pays off when each A micro-panel meets enough B panels
   // (N > pack_a_min_n), and always for a transposed A deeper than one KC
   // block: read in place, its micro-panel is kc rows lda apart, which alias

@@ -47,6 +47,22 @@ struct gemm_block_limits {
 };
 constexpr gemm_block_limits kGemmBlockLimits = {64, 512, 4096, 1024};
 
+// The width of each of N's column blocks for blocks of at most `lim`
+// (a multiple of `step`, N >= 1): near-equal blocks, each costs a pass
+// packing op(A) (1024 columns at lim 800 run as 2 x 512, not 800 + 224).
+// Hosted builds only: bare metal has no cache to block for (and a
+// Cortex-M4 no code to spare), so there min(lim, N rounded to step).
+inline std::size_t column_block(std::size_t N, std::size_t lim, std::size_t step) noexcept {
+#ifdef QKV_HOSTED
+  const std::size_t blocks = N / lim + (N % lim != 0);
+  const std::size_t w = N / blocks + (N % blocks != 0);
+  return (w + step - 1) / step * step;
+#else
+  const std::size_t n = (N + step - 1) / step * step;
+  return n < lim ? n : lim;
+#endif
+}
+
 // Defined in hosted builds only (bare metal runs the table's blocks).
 // The model alone (pure, for tests).
 gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept;

@@ -149,14 +149,7 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
   pl.mc = min_sz(pl.mc, round_up(p.M, pl.mr));
   const std::size_t nc_max = min_sz(kGemmBlockLimits.nc_max, panel_states::kMaxPanels * pl.nr);
-  // N in near-equal column blocks, as ops/gemm.cpp splits it (hosted).
-  const std::size_t nc_lim = max_sz(pl.nr, min_sz(area_b / row, nc_max) / pl.nr * pl.nr);
-#ifdef QKV_HOSTED
-  const std::size_t n_blocks = p.N / nc_lim + (p.N % nc_lim != 0);
-  pl.nc = round_up(p.N / n_blocks + (p.N % n_blocks != 0), pl.nr);
-#else
-  pl.nc = min_sz(nc_lim, round_up(p.N, pl.nr));
-#endif
+  pl.nc = column_block(p.N, max_sz(pl.nr, min_sz(area_b / row, nc_max) / pl.nr * pl.nr), pl.nr);
   if (pl.k == kind::f32 && p.ct == QKV_DTYPE_F32)
     pl.mode = acc_mode::direct;
   else if (p.ct == QKV_DTYPE_I32 ||
@@ -338,7 +331,6 @@ class driver {
     }
   }
 
-  // Panel q of the B block (jc, pc): columns jc + q*nr on, at most nr of nc.
   // Panels [q0, q1) of block (jc, pc) in one packer call: every packer
   // writes ceil(n / nr) consecutive panels b_panel_bytes apart.
   void pack_b_panels(std::size_t jc, std::size_t nc, std::size_t q0, std::size_t q1, std::size_t pc,

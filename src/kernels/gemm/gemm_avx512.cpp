@@ -453,9 +453,10 @@ void pack_a_14(bool trans, std::size_t mc, std::size_t kc, const float* a, std::
   }
 }
 
-// Not transposed: the full panels row by row, so B is read in runs of
-// nc floats (a walk down each panel's column of rows, ldb apart, streams
-// worse: 1024^3 ran ~4 % slower), then the partial last panel.
+// Not transposed: the full panels row by row, so B is read in runs of nc
+// floats rather than down each panel's column of rows ldb apart (which the
+// prefetchers follow worse; bench/README.md, session 15), then the partial
+// last panel.
 void pack_b_32(bool trans, std::size_t kc, std::size_t nc, const float* b, std::size_t ldb, float* dst) {
   if (!trans) {
     const std::size_t full = nc / kNR * kNR;
