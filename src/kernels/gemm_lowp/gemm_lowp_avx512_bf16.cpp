@@ -75,10 +75,16 @@ void bf16_pack_b(bool trans, std::size_t kc, std::size_t nc, const std::uint16_t
       }
       continue;
     }
+    // Whole panels with both rows of the pair: plain loads (a masked load
+    // costs several times as much on some cores, Zen 5).
+    const std::size_t whole = n == kZmmNR ? kc / 2 : 0;
     for (std::size_t g = 0; g < groups; ++g) {
       const std::uint16_t* k0 = b + 2 * g * ldb + j0;
-      const __m512i r0 = _mm512_maskz_loadu_epi16(mask32(n), k0);
-      const __m512i r1 = 2 * g + 1 < kc ? _mm512_maskz_loadu_epi16(mask32(n), k0 + ldb) : _mm512_setzero_si512();
+      const bool plain = g < whole;
+      const __m512i r0 = plain ? _mm512_loadu_si512(k0) : _mm512_maskz_loadu_epi16(mask32(n), k0);
+      const __m512i r1 = plain             ? _mm512_loadu_si512(k0 + ldb)
+                         : 2 * g + 1 < kc ? _mm512_maskz_loadu_epi16(mask32(n), k0 + ldb)
+                                          : _mm512_setzero_si512();
       const __m512i lo = _mm512_unpacklo_epi16(r0, r1), hi = _mm512_unpackhi_epi16(r0, r1);
       _mm512_store_si512(dst + g * 128, _mm512_permutex2var_epi64(lo, first, hi));
       _mm512_store_si512(dst + g * 128 + 64, _mm512_permutex2var_epi64(lo, second, hi));
@@ -112,6 +118,26 @@ __m512i s8_quad_rows(const std::int8_t* p, std::size_t ld, std::size_t k0, std::
   return v;
 }
 
+// Four whole rows of 32 codes at p, p + ld, ...: v[h] lane L = the quad of
+// column 16h + L, k in byte order (as s8_quad_rows), from plain loads: bytes
+// then pairs interleaved within 128-bit lanes put columns 4i..4i+3 of each
+// half in lane i of q[i]; a 128-bit-lane transpose orders them.
+inline void s8_quads32(const std::int8_t* p, std::size_t ld, __m512i v[2]) {
+  const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + ld));
+  const __m256i r2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * ld));
+  const __m256i r3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 3 * ld));
+  const __m256i a = _mm256_unpacklo_epi8(r0, r1), b = _mm256_unpackhi_epi8(r0, r1);
+  const __m256i c = _mm256_unpacklo_epi8(r2, r3), d = _mm256_unpackhi_epi8(r2, r3);
+  // q0 = columns 0-3 | 16-19, q1 4-7 | 20-23, q2 8-11 | 24-27, q3 12-15 | 28-31.
+  const __m256i q0 = _mm256_unpacklo_epi16(a, c), q1 = _mm256_unpackhi_epi16(a, c);
+  const __m256i q2 = _mm256_unpacklo_epi16(b, d), q3 = _mm256_unpackhi_epi16(b, d);
+  const __m512i q01 = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+  const __m512i q23 = _mm512_inserti64x4(_mm512_castsi256_si512(q2), q3, 1);
+  v[0] = shuffle128<0x88>(q01, q23);
+  v[1] = shuffle128<0xDD>(q01, q23);
+}
+
 // A: rows of 14, a quad per dword, biased (^ 0x80; padding becomes 0x80,
 // code 0). The panel's bytes past its 14 * 4 * ceil(kc/4) are not written.
 void s8_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::int8_t* a, std::size_t lda, void* dst_) {
@@ -140,6 +166,16 @@ void s8_pack_b(bool trans, std::size_t kc, std::size_t nc, const std::int8_t* b,
   for (std::size_t j0 = 0; j0 < nc; j0 += kZmmNR, dst += panel) {
     const std::size_t n = min_sz(kZmmNR, nc - j0);
     __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    if (!trans && n == kZmmNR) {  // whole quads of a whole panel: plain loads
+      for (std::size_t g = 0; g < kc / 4; ++g) {
+        __m512i v[2];
+        s8_quads32(b + 4 * g * ldb + j0, ldb, v);
+        for (std::size_t h = 0; h < 2; ++h) {
+          sum[h] = _mm512_dpbusd_epi32(sum[h], ones, v[h]);
+          _mm512_store_si512(dst + g * 128 + 64 * h, v[h]);
+        }
+      }
+    }
     for (std::size_t h = 0; h < 2; ++h) {
       const std::size_t cols = n > 16 * h ? min_sz(16, n - 16 * h) : 0;
       if (trans) {
@@ -150,7 +186,7 @@ void s8_pack_b(bool trans, std::size_t kc, std::size_t nc, const std::int8_t* b,
                              });
         continue;
       }
-      for (std::size_t g = 0; g < groups; ++g) {
+      for (std::size_t g = n == kZmmNR ? kc / 4 : 0; g < groups; ++g) {  // the rest
         const __m512i v = s8_quad_rows(b + 4 * g * ldb + j0 + 16 * h, ldb, 4 * g, kc, cols);
         sum[h] = _mm512_dpbusd_epi32(sum[h], ones, v);
         _mm512_store_si512(dst + g * 128 + 64 * h, v);
