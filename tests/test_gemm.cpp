@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qkv/gemm.h"
@@ -270,6 +271,47 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
       CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
       CHECK(std::memcmp(one.data(), two_ws.data(), one.size() * sizeof(float)) == 0);
     }
+  });
+}
+
+TEST_CASE("sgemm: one packed B block, a copy per thread: the query counts it, the bits are 1 thread's",
+          "[gemm][threads]") {
+  // K and N in one block each (B transposed: always packed) and B at most
+  // four A blocks: each member of a team packs all of B into its own block.
+  // The workspace for t threads holds t B blocks; one sized for fewer
+  // threads runs fewer, never differently.
+  qkv_test::for_each_isa([&](qkv_isa isa) {
+    qkv_gemm_blocking bl;
+    REQUIRE(qkv_get_gemm_blocking(&bl) == QKV_OK);
+    const std::size_t nr = tile_of(isa).nr;
+    const std::size_t M = 303, N = std::max<std::size_t>(3 * nr + 5, 61), K = std::min<std::size_t>(bl.kc, 130) - 1;
+    INFO(qkv_isa_name(isa) << " M=" << M << " N=" << N << " K=" << K);
+    std::size_t ws[4] = {0, 0, 0, 0};
+    for (int t = 1; t <= 3; ++t) REQUIRE(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, M, N, K, t, &ws[t]) == QKV_OK);
+    CHECK(ws[2] - ws[1] >= K * N * sizeof(float));  // a B block per extra thread
+    CHECK(ws[3] - ws[2] == ws[2] - ws[1]);
+    const auto A = stored(M, K, 0, 41), B = stored(N, K, 0, 42);
+    auto run = [&](int threads, std::size_t bytes) {
+      qkv_test::threads_scope th(threads);
+      std::vector<unsigned char> w(bytes + 5);
+      std::vector<float> C(M * N, kNaN);
+      REQUIRE(qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, M, N, K, 0.75f, A.data(), K, B.data(), K, 0.f, C.data(), N,
+                           w.data() + 5, bytes) == QKV_OK);
+      return C;
+    };
+    const std::vector<float> one = run(1, ws[1]);
+    const qkv_test::gemm_ref_result ref =
+        qkv_test::ref_sgemm(false, true, M, N, K, 0.75f, A.data(), K, B.data(), K, 0.f, one.data(), N);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < M * N; ++i) bad += !(std::fabs(double(one[i]) - ref.value[i]) <= ref.bound[i]);
+    CHECK(bad == 0);
+    qkv_test::team_watch watch;
+    for (const auto& [threads, bytes] : {std::pair<int, std::size_t>{2, ws[2]}, {3, ws[3]}, {3, ws[1]}, {3, ws[2]}}) {
+      INFO(threads << " threads, workspace " << bytes);
+      const std::vector<float> got = run(threads, bytes);
+      CHECK(std::memcmp(one.data(), got.data(), one.size() * sizeof(float)) == 0);
+    }
+    QKV_CHECK_TEAM(watch);
   });
 }
 

@@ -78,9 +78,13 @@ QKV_API qkv_status qkv_sgemm(qkv_trans ta, qkv_trans tb, size_t M, size_t N, siz
  *  this ISA). Any alignment works: the size includes 64 bytes of slack for
  *  aligning the blocks. At most (mc + nc) * kc * 4 + 64 bytes, plus one
  *  packed A block (mc * kc * 4 bytes) per extra thread, with the blocks of
- *  qkv_get_gemm_blocking.
+ *  qkv_get_gemm_blocking; where the packed op(B) is a single block (K and N
+ *  each in one block) of at most 4 * mc * kc floats, each extra thread also
+ *  packs its own copy of it (K * N * 4 bytes, rounded up to 64): sharing
+ *  one costs more than packing it again.
  * @param[in]  ta, tb, M, N, K  as for qkv_sgemm.
- * @param[in]  threads  >= 1; more threads need one more packed A block each.
+ * @param[in]  threads  >= 1; more threads need one more packed A block
+ *                      each (and B block, as above).
  * @param[out] bytes    the size in bytes.
  * @return QKV_OK, QKV_ERR_NULL_POINTER (bytes NULL), QKV_ERR_BAD_ARGUMENT
  *  (bad ta/tb or threads < 1), QKV_ERR_SIZE_OVERFLOW. */
@@ -133,7 +137,8 @@ typedef enum qkv_blocking_source {
  *  forms give the same bits, and QKV_AVX512_A_OPERAND=register|memory in the
  *  environment at first use overrides the choice for measurements.
  *  qkv_sgemm_workspace_size is at most
- *  (mc + nc) * kc * 4 + 64 bytes, plus mc * kc * 4 per extra thread. */
+ *  (mc + nc) * kc * 4 + 64 bytes, plus mc * kc * 4 per extra thread (and a
+ *  B block of at most 4 * mc * kc floats, see there). */
 typedef struct qkv_gemm_blocking {
   /** @{ */
   size_t mr, nr;                        /**< register tile */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "ops/gemm.hpp"
 
+#include <atomic>
 #include <cstdint>
 
 #include "kernels/gemm/gemm.hpp"
@@ -28,7 +29,20 @@ std::size_t max_sz(std::size_t a, std::size_t b) { return a > b ? a : b; }
 struct blocks {
   std::size_t mc, kc, nc;
   std::size_t a_floats, b_floats;  // one packed A block, the B block (0: read in place); aligned sizes
+#ifdef QKV_HOSTED
+  bool own_b;  // a team's members each pack all of B into their own block (see run_own_b)
+#endif
 };
+
+// B blocks per thread: 1 with own_b, else 0 (bare metal: never; its code is budgeted).
+std::size_t own_b_blocks(const blocks& bl) {
+#ifdef QKV_HOSTED
+  return bl.own_b ? 1 : 0;
+#else
+  static_cast<void>(bl);
+  return 0;
+#endif
+}
 
 blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::size_t M, std::size_t N,
                   std::size_t K) {
@@ -67,6 +81,13 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   const bool narrow_inplace = t.block_inplace && b.a_floats == 0 && N <= 2 * t.nr && 2 * last_panel <= t.nr;
   const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace);
   b.b_floats = inplace_b ? 0 : round_up(b.kc * b.nc, kAlignFloats);
+#ifdef QKV_HOSTED
+  // One packed B block (K and N each in one block) of at most half of L2 by
+  // the model (four A blocks: the A block is 1/8 of L2): a team's members
+  // each pack all of it (run_own_b). A shape property, so the same rule for
+  // any thread count.
+  b.own_b = b.b_floats != 0 && b.kc >= K && b.nc >= N && b.kc * N <= 4 * g.mc * g.kc;
+#endif
   return b;
 }
 
@@ -157,6 +178,34 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
   }
 }
 
+#ifdef QKV_HOSTED
+// A product that is one B block (bl.own_b) on a team of nth >= 2: member k
+// packs all of op(B) into its own block at ws + k * (b_floats + a_floats)
+// (its A block follows it), then takes M tiles one at a time from a shared
+// counter. Sharing one packed B would cost more than packing it twice: the
+// members wait for each other's panels, and each write to a line the other
+// core read in the last call is a cross-core invalidation (at 256^3 and
+// 2 threads the shared block's packing took ~3x its 1-thread time). No
+// member waits for another; each C tile is computed by one member over the
+// whole K, with the same kernels and packed values as on one thread.
+template <class Rows>
+void run_own_b(const exec& x, const gemm_kernels& t, const problem& p, const blocks& bl, float* ws, int nth,
+               const Rows& rows) {
+  const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr, per_member = bl.b_floats + bl.a_floats;
+  std::atomic<std::size_t> ticket{0};
+  run_team(x, nth, [&](int k, int) {
+    float* own = ws + static_cast<std::size_t>(k) * per_member;
+    t.pack_b(p.tb, p.K, p.N, p.B, p.ldb, own);
+    for (;;) {
+      const std::size_t tile = ticket.fetch_add(1, std::memory_order_relaxed);
+      if (tile >= m_tiles) break;
+      const std::size_t ic = tile * t.mr;
+      rows(bl.a_floats ? own + bl.b_floats : nullptr, 0, 0, p.K, b_view{own, 0}, ic, min_sz(t.mr, p.M - ic), 0, p.N);
+    }
+  });
+}
+#endif
+
 // The packed algorithm on a team of up to `nth` (BLIS loops jc, pc, ic).
 // Where B is packed, each (jc, pc) block is one run_b_block (ops/gemm_team):
 // the members pack the B block's panels together (panel_states), then take
@@ -215,6 +264,12 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
     });
     return;
   }
+#ifdef QKV_HOSTED
+  if (bl.own_b && nth > 1) {  // bp: the members' blocks, B then A each
+    run_own_b(x, t, p, bl, bp, nth, rows);
+    return;
+  }
+#endif
   for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {
     const std::size_t nc = min_sz(bl.nc, p.N - jc);
     for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
@@ -250,6 +305,7 @@ int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std
 [[gnu::noinline]] void run_stack_b(const exec& x, const gemm_kernels& t, const problem& p, blocks bl, int nth) {
   alignas(64) float b_block[kern::kGemmStackBFloats];
   bl.a_floats = 0;
+  bl.own_b = false;  // one block, shared
   if (bl.b_floats) {
     const std::size_t nc = kern::kGemmStackBFloats / bl.kc / t.nr * t.nr;  // >= nr: kc*nr fits (gemm.hpp)
     if (nc < bl.nc) bl.nc = nc;
@@ -268,7 +324,7 @@ std::size_t sgemm_workspace_bytes(qkv_isa isa, bool ta, bool tb, std::size_t M, 
   const blocks bl = blocks_for(isa, t, ta, tb, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) return 0;  // both operands read in place
   const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
-  return (bl.b_floats + th * bl.a_floats) * sizeof(float) + 64;
+  return ((1 + (th - 1) * own_b_blocks(bl)) * bl.b_floats + th * bl.a_floats) * sizeof(float) + 64;
 }
 
 void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, float alpha,
@@ -296,11 +352,13 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
     }
 #endif
     // Caller workspace: [B block | A block of thread 0 | A block of thread 1 | ...]
+    // or, with own_b, [B block | A block] per thread
     // (bare-metal stacks are small: without one, no 64 KiB stack block there).
     const std::size_t need1 = ws ? sgemm_workspace_bytes(x.isa, ta, tb, M, N, K, 1) : 0;
     if (ws && ws_bytes >= need1) {
-      if (bl.a_floats) {  // each extra thread needs its own packed A block
-        const std::size_t fit = (ws_bytes - need1) / (bl.a_floats * sizeof(float)) + 1;
+      const std::size_t extra = bl.a_floats + own_b_blocks(bl) * bl.b_floats;  // per extra thread
+      if (extra) {
+        const std::size_t fit = (ws_bytes - need1) / (extra * sizeof(float)) + 1;
         if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
       }
       float* base = util::align_up(ws, 64);
