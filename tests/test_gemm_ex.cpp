@@ -298,10 +298,12 @@ TEST_CASE("gemm_ex: K == 0 and alpha == 0 scale C without reading A or B", "[gem
 
 TEST_CASE("gemm_ex is bitwise identical for 1, 2, 3 threads and a caller's executor", "[gemm_ex][threads]") {
   const std::size_t deep = qkv_test::small_tests() ? 600 : 1100;
-  // The blocked path, and the skinny one with either transpose of B (N in
-  // 3 column blocks; 2 M N K over 2 MFLOP, so the team has 2 or 3 members;
-  // only the combos the skinny path takes).
+  // The blocked path (K in blocks for bf16 and f32; K = 230: one B block,
+  // which each member packs for itself), and the skinny one with either
+  // transpose of B (N in 3 column blocks; 2 M N K over 2 MFLOP, so the team
+  // has 2 or 3 members; only the combos the skinny path takes).
   const shape shapes[] = {{150, 140, qkv_test::small_tests() ? std::size_t{300} : std::size_t{1100}, false, true, 1.5f, 0.5f, 3, true},
+                          {150, 140, 230, true, false, 1.f, 0.f, 2, true},
                           {8, 300, deep, false, true, 1.5f, 0.5f, 3, true},
                           {6, 301, deep, true, false, -0.5f, 0.f, 1, true}};
   struct combo {

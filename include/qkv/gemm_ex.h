@@ -97,7 +97,8 @@ typedef struct qkv_gemm_ex_desc {
 } qkv_gemm_ex_desc;
 
 /** Workspace bytes qkv_gemm_ex needs for @p desc on @p threads threads (the
- *  workspace holds packed blocks of A and B and, when K is split into blocks
+ *  workspace holds packed blocks of A and B (a small single B block once
+ *  per thread: docs/gemm_ex.md) and, when K is split into blocks
  *  and the sum cannot accumulate in C itself (a bf16 C; an fp32 C of I8 x
  *  I8, or of BF16 x BF16 on an ISA with bf16 dot products when beta != 0,
  *  unless alpha == beta == 1),

@@ -181,8 +181,9 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
 #ifdef QKV_HOSTED
 // A product that is one B block (bl.own_b) on a team of nth >= 2: member k
 // packs all of op(B) into its own block at ws + k * (b_floats + a_floats)
-// (its A block follows it), then takes M tiles one at a time from a shared
-// counter. Sharing one packed B would cost more than packing it twice: the
+// (its A block follows it), then takes runs of M tiles from a shared
+// counter (guided_tiles: at most an A block, shrinking toward the end).
+// Sharing one packed B would cost more than packing it twice: the
 // members wait for each other's panels, and each write to a line the other
 // core read in the last call is a cross-core invalidation (at 256^3 and
 // 2 threads the shared block's packing took ~3x its 1-thread time). No
@@ -193,14 +194,15 @@ void run_own_b(const exec& x, const gemm_kernels& t, const problem& p, const blo
                const Rows& rows) {
   const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr, per_member = bl.b_floats + bl.a_floats;
   std::atomic<std::size_t> ticket{0};
-  run_team(x, nth, [&](int k, int) {
+  run_team(x, nth, [&](int k, int n) {
     float* own = ws + static_cast<std::size_t>(k) * per_member;
     t.pack_b(p.tb, p.K, p.N, p.B, p.ldb, own);
+    guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), bl.mc / t.mr};
     for (;;) {
-      const std::size_t tile = ticket.fetch_add(1, std::memory_order_relaxed);
-      if (tile >= m_tiles) break;
-      const std::size_t ic = tile * t.mr;
-      rows(bl.a_floats ? own + bl.b_floats : nullptr, 0, 0, p.K, b_view{own, 0}, ic, min_sz(t.mr, p.M - ic), 0, p.N);
+      const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
+      if (s0 >= m_tiles) break;
+      const std::size_t ic = s0 * t.mr, mc = min_sz((s0 + g.size_at(s0)) * t.mr, p.M) - ic;
+      rows(bl.a_floats ? own + bl.b_floats : nullptr, 0, 0, p.K, b_view{own, 0}, ic, mc, 0, p.N);
     }
   });
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "ops/gemm_ex.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <type_traits>
 
@@ -82,6 +83,9 @@ struct plan : widen_slot<kern::kHaveGemmWiden> {
   const char* kernel;
   std::size_t mr, nr, mc, kc, nc, k_blocks;
   std::size_t acc_ld;  // buffer mode: the accumulator's row length (elements)
+#ifdef QKV_HOSTED
+  bool own_b;  // one B block: a team's members each pack their own copy (run_own_b)
+#endif
 };
 
 std::size_t a_panel_bytes(const plan& pl, std::size_t kc) {
@@ -101,6 +105,9 @@ std::size_t b_panel_bytes(const plan& pl, std::size_t kc) {
 // One member's packed A block, and the shared B block, at the plan's depth.
 std::size_t a_block_bytes(const plan& pl) { return round_up(pl.mc / pl.mr * a_panel_bytes(pl, pl.kc), 64); }
 std::size_t b_block_bytes(const plan& pl) { return pl.nc / pl.nr * b_panel_bytes(pl, pl.kc); }
+#ifdef QKV_HOSTED
+std::size_t own_b_stride(const plan& pl) { return round_up(b_block_bytes(pl), 64); }
+#endif
 
 // The plan for a problem with M, N, K >= 1 and alpha != 0.
 plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
@@ -159,6 +166,11 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   else
     pl.mode = pl.k_blocks == 1 ? acc_mode::tile : acc_mode::buffer;
   pl.acc_ld = pl.nc;  // a multiple of nr: whole tiles
+#ifdef QKV_HOSTED
+  // One B block (K and N whole) of at most four fp32 A blocks' bytes (~1/2
+  // L2 by the model), as ops/gemm.cpp decides: no accumulator is shared.
+  pl.own_b = pl.k_blocks == 1 && pl.nc >= p.N && b_block_bytes(pl) <= 4 * area_a;
+#endif
   return pl;
 }
 
@@ -172,7 +184,17 @@ struct ws_layout {
 // only): the same code sizes it and cuts it. False on overflow.
 bool carve(const plan& pl, const gemm_ex_args& p, int threads, void* base, ws_layout* w, std::size_t* bytes) {
   ws_carver c(base);
+#ifdef QKV_HOSTED
+  if (pl.own_b) {  // member k's B block at b + k * own_b_stride
+    std::size_t b = 0;
+    if (!util::mul_ok(own_b_stride(pl), static_cast<std::size_t>(threads), &b)) return false;
+    w->b = c.take<unsigned char>(b);
+  } else {
+    w->b = c.take<unsigned char>(b_block_bytes(pl));
+  }
+#else
   w->b = c.take<unsigned char>(b_block_bytes(pl));
+#endif
   std::size_t acc = 0, a = 0;
   if (pl.mode == acc_mode::buffer && !util::mul_ok(round_up(p.M, pl.mr), pl.acc_ld, &acc)) return false;
   w->acc = c.take<std::int32_t>(acc);
@@ -510,6 +532,28 @@ class driver {
 void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_args& p, const ws_layout& w,
                 int nth) {
   const std::size_t a_bytes = a_block_bytes(pl);
+#ifdef QKV_HOSTED
+  if (pl.own_b && nth > 1) {  // as ops/gemm.cpp's run_own_b: each member its own B, guided runs of tiles
+    const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, panels = (p.N + pl.nr - 1) / pl.nr;
+    std::atomic<std::size_t> ticket{0};
+    run_team(x, nth, [&](int k, int n) {
+      ws_layout own = w;
+      own.b = w.b + static_cast<std::size_t>(k) * own_b_stride(pl);
+      unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
+      const driver dk(p, pl, own);
+      dk.pack_b_panels(0, p.N, 0, panels, 0, p.K);
+      guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), pl.mc / pl.mr};
+      for (;;) {
+        const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
+        if (s0 >= m_tiles) break;
+        const std::size_t ic = s0 * pl.mr, m = min_sz((s0 + g.size_at(s0)) * pl.mr, p.M) - ic;
+        dk.pack_a(a, ic, m, 0, p.K);
+        dk.rows(a, 0, 0, p.K, ic, m, 0, p.N);
+      }
+    });
+    return;
+  }
+#endif
   for (std::size_t jc = 0; jc < p.N; jc += pl.nc) {
     const std::size_t nc = min_sz(pl.nc, p.N - jc);
     for (std::size_t pc = 0; pc < p.K; pc += pl.kc) {
@@ -597,11 +641,15 @@ void gemm_ex(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_byte
   const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, n_panels = (pl.nc + pl.nr - 1) / pl.nr;
   const float flops = 2.f * static_cast<float>(p.M) * static_cast<float>(p.N) * static_cast<float>(p.K);
   int nth = threads_for(x, flops, max_sz(m_tiles, n_panels));
-  if (nth > 1) {  // each further member needs its own A block
-    const std::size_t fit = (bytes - need1) / a_block_bytes(pl) + 1;
+  if (nth > 1) {  // each further member needs its own A block (and B block: own_b)
+    std::size_t extra = a_block_bytes(pl);
+#ifdef QKV_HOSTED
+    if (pl.own_b) extra += own_b_stride(pl);
+#endif
+    const std::size_t fit = (bytes - need1) / extra + 1;
     if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
   }
-  carve(pl, p, 1, base, &w, &need1);
+  carve(pl, p, nth, base, &w, &need1);  // nth members' blocks: fit checked above
   const driver d(p, pl, w);
   run_blocks(x, d, pl, p, w, nth);
 }
