@@ -82,11 +82,10 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace);
   b.b_floats = inplace_b ? 0 : round_up(b.kc * b.nc, kAlignFloats);
 #ifdef QKV_HOSTED
-  // One packed B block (K and N each in one block) of at most half of L2 by
-  // the model (four A blocks: the A block is 1/8 of L2): a team's members
-  // each pack all of it (run_own_b). A shape property, so the same rule for
-  // any thread count.
-  b.own_b = b.b_floats != 0 && b.kc >= K && b.nc >= N && b.kc * N <= 4 * g.mc * g.kc;
+  // One packed B block (K and N each in one block) that own_b_fits: a
+  // team's members each pack all of it (run_own_b). A shape property, so
+  // the same rule for any thread count.
+  b.own_b = b.b_floats != 0 && b.kc >= K && b.nc >= N && own_b_fits(g, b.kc * N * sizeof(float));
 #endif
   return b;
 }
@@ -192,18 +191,16 @@ void macro_kernel(const gemm_kernels& t, std::size_t mc, std::size_t j0, std::si
 template <class Rows>
 void run_own_b(const exec& x, const gemm_kernels& t, const problem& p, const blocks& bl, float* ws, int nth,
                const Rows& rows) {
-  const std::size_t m_tiles = (p.M + t.mr - 1) / t.mr, per_member = bl.b_floats + bl.a_floats;
+  const std::size_t per_member = bl.b_floats + bl.a_floats;
   std::atomic<std::size_t> ticket{0};
   run_team(x, nth, [&](int k, int n) {
     float* own = ws + static_cast<std::size_t>(k) * per_member;
     t.pack_b(p.tb, p.K, p.N, p.B, p.ldb, own);
-    guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), bl.mc / t.mr};
-    for (;;) {
-      const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
-      if (s0 >= m_tiles) break;
-      const std::size_t ic = s0 * t.mr, mc = min_sz((s0 + g.size_at(s0)) * t.mr, p.M) - ic;
-      rows(bl.a_floats ? own + bl.b_floats : nullptr, 0, 0, p.K, b_view{own, 0}, ic, mc, 0, p.N);
-    }
+    float* a_block = bl.a_floats ? own + bl.b_floats : nullptr;
+    for_each_tile_run(ticket, p.M, t.mr, static_cast<std::size_t>(n), bl.mc / t.mr,
+                      [&](std::size_t ic, std::size_t mc) {
+                        rows(a_block, 0, 0, p.K, b_view{own, 0}, ic, mc, 0, p.N);
+                      });
   });
 }
 #endif

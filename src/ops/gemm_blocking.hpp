@@ -47,6 +47,13 @@ struct gemm_block_limits {
 };
 constexpr gemm_block_limits kGemmBlockLimits = {64, 512, 4096, 1024};
 
+// Whether a packed B block of `bytes` is small enough that each member of
+// a team packs its own copy (ops/gemm.cpp, run_own_b): at most four fp32 A
+// blocks, ~1/2 of L2 by the model (the A block is 1/8 of it).
+inline bool own_b_fits(const gemm_blocks& g, std::size_t bytes) noexcept {
+  return bytes <= 4 * g.mc * g.kc * sizeof(float);
+}
+
 // The width of each of N's column blocks for blocks of at most `lim`
 // (a multiple of `step`, N >= 1): near-equal blocks, each costs a pass
 // packing op(A) (1024 columns at lim 800 run as 2 x 512, not 800 + 224).

@@ -167,9 +167,9 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
     pl.mode = pl.k_blocks == 1 ? acc_mode::tile : acc_mode::buffer;
   pl.acc_ld = pl.nc;  // a multiple of nr: whole tiles
 #ifdef QKV_HOSTED
-  // One B block (K and N whole) of at most four fp32 A blocks' bytes (~1/2
-  // L2 by the model), as ops/gemm.cpp decides: no accumulator is shared.
-  pl.own_b = pl.k_blocks == 1 && pl.nc >= p.N && b_block_bytes(pl) <= 4 * area_a;
+  // One B block (K and N whole) that own_b_fits, as ops/gemm.cpp decides
+  // (then no accumulator is shared either).
+  pl.own_b = pl.k_blocks == 1 && pl.nc >= p.N && own_b_fits(g, b_block_bytes(pl));
 #endif
   return pl;
 }
@@ -184,17 +184,11 @@ struct ws_layout {
 // only): the same code sizes it and cuts it. False on overflow.
 bool carve(const plan& pl, const gemm_ex_args& p, int threads, void* base, ws_layout* w, std::size_t* bytes) {
   ws_carver c(base);
-#ifdef QKV_HOSTED
-  if (pl.own_b) {  // member k's B block at b + k * own_b_stride
-    std::size_t b = 0;
-    if (!util::mul_ok(own_b_stride(pl), static_cast<std::size_t>(threads), &b)) return false;
-    w->b = c.take<unsigned char>(b);
-  } else {
-    w->b = c.take<unsigned char>(b_block_bytes(pl));
-  }
-#else
-  w->b = c.take<unsigned char>(b_block_bytes(pl));
+  std::size_t b = b_block_bytes(pl);
+#ifdef QKV_HOSTED  // own_b: member k's B block at b + k * own_b_stride
+  if (pl.own_b && !util::mul_ok(own_b_stride(pl), static_cast<std::size_t>(threads), &b)) return false;
 #endif
+  w->b = c.take<unsigned char>(b);
   std::size_t acc = 0, a = 0;
   if (pl.mode == acc_mode::buffer && !util::mul_ok(round_up(p.M, pl.mr), pl.acc_ld, &acc)) return false;
   w->acc = c.take<std::int32_t>(acc);
@@ -534,7 +528,7 @@ void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_ar
   const std::size_t a_bytes = a_block_bytes(pl);
 #ifdef QKV_HOSTED
   if (pl.own_b && nth > 1) {  // as ops/gemm.cpp's run_own_b: each member its own B, guided runs of tiles
-    const std::size_t m_tiles = (p.M + pl.mr - 1) / pl.mr, panels = (p.N + pl.nr - 1) / pl.nr;
+    const std::size_t panels = (p.N + pl.nr - 1) / pl.nr;
     std::atomic<std::size_t> ticket{0};
     run_team(x, nth, [&](int k, int n) {
       ws_layout own = w;
@@ -542,14 +536,11 @@ void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_ar
       unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
       const driver dk(p, pl, own);
       dk.pack_b_panels(0, p.N, 0, panels, 0, p.K);
-      guided_tiles g{m_tiles, 2 * static_cast<std::size_t>(n), pl.mc / pl.mr};
-      for (;;) {
-        const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
-        if (s0 >= m_tiles) break;
-        const std::size_t ic = s0 * pl.mr, m = min_sz((s0 + g.size_at(s0)) * pl.mr, p.M) - ic;
-        dk.pack_a(a, ic, m, 0, p.K);
-        dk.rows(a, 0, 0, p.K, ic, m, 0, p.N);
-      }
+      for_each_tile_run(ticket, p.M, pl.mr, static_cast<std::size_t>(n), pl.mc / pl.mr,
+                        [&](std::size_t ic, std::size_t m) {
+                          dk.pack_a(a, ic, m, 0, p.K);
+                          dk.rows(a, 0, 0, p.K, ic, m, 0, p.N);
+                        });
     });
     return;
   }

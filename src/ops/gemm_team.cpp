@@ -41,13 +41,8 @@ void run_b_block(const exec& x, int nth, const b_block_work& w) {
     ready.pack_all(kk * groups / nn, [&](std::size_t g) {
       w.pack_panels(w.ctx, g * group, (g + 1) * group < panels ? (g + 1) * group : panels);
     });
-    guided_tiles g{m_tiles, 2 * nn, w.mc / w.mr};
-    for (;;) {
-      const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
-      if (s0 >= m_tiles) break;
-      const std::size_t ic = s0 * w.mr, end = (s0 + g.size_at(s0)) * w.mr;
-      w.rows(w.ctx, k, ic, (end < w.M ? end : w.M) - ic, 0, w.nc);
-    }
+    for_each_tile_run(ticket, w.M, w.mr, nn, w.mc / w.mr,
+                      [&](std::size_t ic, std::size_t rows) { w.rows(w.ctx, k, ic, rows, 0, w.nc); });
   });
 }
 

@@ -34,6 +34,21 @@ struct guided_tiles {
   }
 };
 
+// One member's share of M rows, in guided runs of whole mr-row tiles (at
+// most max_tiles each) claimed from the team's counter: f(ic, rows) per run.
+template <class F>
+void for_each_tile_run(std::atomic<std::size_t>& ticket, std::size_t M, std::size_t mr, std::size_t members,
+                       std::size_t max_tiles, const F& f) {
+  const std::size_t m_tiles = (M + mr - 1) / mr;
+  guided_tiles g{m_tiles, 2 * members, max_tiles};
+  for (;;) {
+    const std::size_t s0 = g.start_of(ticket.fetch_add(1, std::memory_order_relaxed));
+    if (s0 >= m_tiles) return;
+    const std::size_t ic = s0 * mr, end = (s0 + g.size_at(s0)) * mr;
+    f(ic, (end < M ? end : M) - ic);
+  }
+}
+
 // The panels of one B block, packed by whichever members are running, in
 // groups of panels (a group's rows are read as runs of group * nr floats:
 // the source streams instead of stepping down a column of panels): a member
