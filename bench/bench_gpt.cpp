@@ -139,9 +139,8 @@ struct trainer {
     ++t;
     check(gpt_forward(&m, params.data(), &a, 1, gpt_hash(t)), "gpt_forward");
     check(gpt_backward(&m, params.data(), &a, grads.data(), &loss), "gpt_backward");
-    check(qkv_clip_grad_norm(grads.data(), m.count, 1.0f, &norm), "qkv_clip_grad_norm");
-    check(gpt_adamw_step(&m, &opt, t, params.data(), grads.data(), adam.data()), "gpt_adamw_step");
-    check(qkv_zero(grads.data(), m.count), "qkv_zero");
+    check(gpt_optimizer_step(&m, &opt, t, 1.0f, params.data(), grads.data(), adam.data(), &norm),
+          "gpt_optimizer_step");  // clip + AdamW + zeroing in one pass
     return loss;
   }
   double tokens() const { return double(B * m.cfg.seq_len); }
@@ -272,9 +271,11 @@ void instrumented_step(trainer& tr, parts& p) {
   p.time("embedding_bwd", [&] {
     check(qkv_embedding_backward(&m.emb, a.B, a.T, 0, a.ids, a.dx, d, G + m.off_wte, G + m.off_wpe, &bad), "emb bwd");
   });
-  p.time("clip_grad_norm", [&] { check(qkv_clip_grad_norm(G, m.count, 1.0f, &norm), "clip"); });
-  p.time("adamw", [&] { check(gpt_adamw_step(&m, &tr.opt, tr.t, P, G, tr.adam.data()), "adamw"); });
-  p.time("zero_grads", [&] { check(qkv_zero(G, m.count), "zero"); });
+  // gpt_optimizer_step's two calls: the norm and clip factor, then AdamW on
+  // the scaled gradient, zeroing it (one pass).
+  float scale = 1.f;
+  p.time("grad_norm", [&] { check(qkv_grad_clip_scale(G, m.count, 1.0f, &norm, &scale), "clip scale"); });
+  p.time("adamw", [&] { check(gpt_adamw_step_ex(&m, &tr.opt, tr.t, scale, 1, P, G, tr.adam.data()), "adamw"); });
 }
 
 // One block's forward and backward cut into the public calls the block makes
@@ -526,9 +527,8 @@ void BM_gpt_step_breakdown(benchmark::State& state) {
         {"cross_entropy", "cross-entropy fwd + bwd", 0, {0, 0}},
         {"final_norm", "final LayerNorm fwd + bwd", 0, {0, 0}},
         {"embedding", "embeddings fwd + bwd", 0, {0, 0}},
-        {"clip_grad_norm", "clip_grad_norm", 0, {0, 0}},
-        {"adamw", "AdamW", 0, {0, 0}},
-        {"zero_grads", "zero the gradients", 0, {0, 0}}};
+        {"grad_norm", "gradient norm, clip factor", 0, {0, 0}},
+        {"adamw", "AdamW + clip scaling + zeroing (one pass)", 0, {0, 0}}};
     auto val = [&](const std::string& key) -> double {
       if (key == "attn_core") return L * core;
       if (key == "attn_proj") return L * (layer - core);

@@ -46,9 +46,7 @@ static float step(trainer* s) {
   ++s->t;
   EXAMPLE_TRY(gpt_forward(&s->m, s->params, &s->a, 1, gpt_hash(s->t)));
   EXAMPLE_TRY(gpt_backward(&s->m, s->params, &s->a, s->grads, &loss));
-  EXAMPLE_TRY(qkv_clip_grad_norm(s->grads, s->m.count, 1.0f, &norm));
-  EXAMPLE_TRY(gpt_adamw_step(&s->m, &s->opt, s->t, s->params, s->grads, s->adam));
-  EXAMPLE_TRY(qkv_zero(s->grads, s->m.count));
+  EXAMPLE_TRY(gpt_optimizer_step(&s->m, &s->opt, s->t, 1.0f, s->params, s->grads, s->adam, &norm));
   return loss;
 }
 

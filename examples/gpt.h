@@ -27,6 +27,10 @@
  * gpt_adamw_step() calls qkv_adamw_step() once per range, the decayed ones
  * with the configured weight_decay, the others with 0. The moments of the
  * range at offset o with n floats live at state[2o, 2o + 2n) (m then v).
+ * gpt_optimizer_step() is a training step's whole optimizer part in one pass
+ * over the gradients: the global clip factor (qkv_grad_clip_scale), then
+ * qkv_adamw_step_ex() per range with it, zeroing each gradient it has used,
+ * the same bits as qkv_clip_grad_norm + gpt_adamw_step + qkv_zero.
  *
  * Checkpoint (gpt_save / gpt_load), little-endian host order (the format is
  * not portable to big-endian hosts, which qkv's examples do not target):
@@ -239,6 +243,36 @@ static inline qkv_status gpt_adamw_step(const gpt_model* m, const qkv_adamw_conf
     covered += r[i].n;
   }
   return covered == m->count ? QKV_OK : QKV_ERR_BAD_SHAPE;
+}
+
+/* gpt_adamw_step on grad_scale * grads, the gradients zeroed after use when
+ * zero_grads is 1 (qkv_adamw_step_ex per range). */
+static inline qkv_status gpt_adamw_step_ex(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t,
+                                           float grad_scale, int zero_grads, float* params, float* grads,
+                                           float* state) {
+  gpt_range r[GPT_MAX_RANGES];
+  const size_t n = gpt_param_ranges(m, r, GPT_MAX_RANGES);
+  size_t i, covered = 0;
+  if (n == 0) return QKV_ERR_BAD_SHAPE;
+  for (i = 0; i < n; ++i) {
+    qkv_adamw_config c = *cfg;
+    if (!r[i].decay) c.weight_decay = 0.0f;
+    GPT_CHECK(qkv_adamw_step_ex(&c, t, grad_scale, zero_grads, r[i].n, params + r[i].off, grads + r[i].off,
+                                state + 2 * r[i].off));
+    covered += r[i].n;
+  }
+  return covered == m->count ? QKV_OK : QKV_ERR_BAD_SHAPE;
+}
+
+/* Clipping to a global norm of max_norm (torch's clip_grad_norm_), AdamW as
+ * gpt_adamw_step, and the gradients zeroed for the next backward, in one pass
+ * over them; *norm: the norm before clipping (NULL: not wanted). */
+static inline qkv_status gpt_optimizer_step(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t,
+                                            float max_norm, float* params, float* grads, float* state,
+                                            float* norm) {
+  float scale;
+  GPT_CHECK(qkv_grad_clip_scale(grads, m->count, max_norm, norm, &scale));
+  return gpt_adamw_step_ex(m, cfg, t, scale, 1, params, grads, state);
 }
 
 /* ---- The final norm (qkv/norm.h) ----------------------------------------- */

@@ -363,9 +363,7 @@ int main(int argc, char** argv) {
     opt.lr = (float)lr;
     EXAMPLE_TRY(gpt_forward(&m, params, &a, 1, (uint64_t)o.seed ^ gpt_hash(step)));
     EXAMPLE_TRY(gpt_backward(&m, params, &a, grads, &loss));
-    EXAMPLE_TRY(qkv_clip_grad_norm(grads, m.count, 1.0f, &norm));
-    EXAMPLE_TRY(gpt_adamw_step(&m, &opt, step, params, grads, adam));
-    EXAMPLE_TRY(qkv_zero(grads, m.count));
+    EXAMPLE_TRY(gpt_optimizer_step(&m, &opt, step, 1.0f, params, grads, adam, &norm)); /* zeroes grads */
     loss_ema = step == first_step + 1 ? loss : 0.9 * loss_ema + 0.1 * loss;
     elapsed = now_s() - t0;
 

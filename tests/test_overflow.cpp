@@ -164,6 +164,10 @@ TEST_CASE("optimizers and init: lengths near SIZE_MAX overflow", "[overflow][opt
     CHECK(floats == 777);
     CHECK(qkv_sgd_step(&sgd, 1, h, p.p(), g.p(), s.p()) == QKV_ERR_SIZE_OVERFLOW);
     CHECK(qkv_adamw_step(&adam, 1, h, p.p(), g.p(), s.p()) == QKV_ERR_SIZE_OVERFLOW);
+    CHECK(qkv_adamw_step_ex(&adam, 1, 0.5f, 1, h, p.p(), g.p(), s.p()) == QKV_ERR_SIZE_OVERFLOW);
+    float scale = 7.f;
+    CHECK(qkv_grad_clip_scale(g.p(), h, 1.f, nullptr, &scale) == QKV_ERR_SIZE_OVERFLOW);
+    CHECK(scale == 7.f);
     CHECK(qkv_init_uniform(p.p(), h, 1.f, 1) == QKV_ERR_SIZE_OVERFLOW);
     CHECK(qkv_zero(p.p(), h) == QKV_ERR_SIZE_OVERFLOW);
   }

@@ -232,6 +232,16 @@ std::vector<unit> units(const inputs& in) {
                  if (qkv_clip_grad_norm(g.data(), in.n, 0.5f, &g.back()) != QKV_OK) return bytes{};
                  return as_bytes(g);
                }});
+  u.push_back({"qkv_grad_clip_scale+qkv_adamw_step_ex", [&in] {
+                 std::vector<float> p = in.p, g = in.g, s(2 * in.n, 0.f);
+                 const qkv_adamw_config c{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+                 float scale = 0.f;
+                 if (qkv_grad_clip_scale(g.data(), in.n, 0.5f, nullptr, &scale) != QKV_OK ||
+                     qkv_adamw_step_ex(&c, 1, scale, 1, in.n, p.data(), g.data(), s.data()) != QKV_OK)
+                   return bytes{};
+                 p.push_back(scale);
+                 return as_bytes(p);
+               }});
   u.push_back({"qkv_sdot", [&in] {
                  std::vector<float> d(1);
                  if (qkv_sdot(in.n, in.p.data(), in.g.data(), d.data()) != QKV_OK) return bytes{};

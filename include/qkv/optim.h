@@ -113,6 +113,59 @@ QKV_API qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_
  *          QKV_ERR_SIZE_OVERFLOW. */
 QKV_API qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* norm);
 
+/* ---- A training step's optimizer in one pass over the gradients (since 0.9) ----
+ * qkv_clip_grad_norm() then qkv_adamw_step() then zeroing the gradients reads
+ * the gradients four times and writes them twice (GPT-2 small: 0.5 GB each
+ * time). The two calls below give the same parameters and state, bit for bit,
+ * with two reads and one write: the clip factor computed without scaling,
+ * and AdamW taking it and zeroing each gradient as it reads it:
+ *
+ *   qkv_grad_clip_scale(grads, n, max_norm, &norm, &scale);
+ *   qkv_adamw_step_ex(&cfg, t, scale, 1, n, params, grads, state);
+ *
+ * equals qkv_clip_grad_norm(grads, n, max_norm, &norm); qkv_adamw_step(&cfg,
+ * t, n, params, grads, state); and setting grads to zero. (The clip factor is
+ * computed over the whole gradient, so a model stepped range by range, e.g.
+ * with and without weight decay, takes one qkv_grad_clip_scale() and one
+ * qkv_adamw_step_ex() per range with the same scale.) Hosted builds only: on
+ * bare metal both return QKV_ERR_UNSUPPORTED (code size; the calls above
+ * remain). */
+
+/** The norm and the factor qkv_clip_grad_norm() would compute, without
+ *  touching the gradient: *scale = min(1, max_norm / (norm + 1e-6)) rounded
+ *  to float, exactly 1 when no clipping is needed (NaN for a NaN norm, 0 for
+ *  an infinite one, as qkv_clip_grad_norm() scales by).
+ *  @param[in]  grads     n floats.
+ *  @param[in]  n         number of elements; 0 gives norm 0, scale 1.
+ *  @param[in]  max_norm  finite and > 0.
+ *  @param[out] norm      optional (may be NULL): the norm.
+ *  @param[out] scale     the factor.
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER (scale, or grads with n > 0);
+ *          QKV_ERR_BAD_ARGUMENT (max_norm); QKV_ERR_SIZE_OVERFLOW;
+ *          QKV_ERR_UNSUPPORTED (bare metal). Nothing is written on error. */
+QKV_API qkv_status qkv_grad_clip_scale(const float* grads, size_t n, float max_norm, float* norm, float* scale);
+
+/** qkv_adamw_step() on the gradient grad_scale * grads (each product rounded
+ *  once, as qkv_clip_grad_norm()'s in-place scaling rounds it, but kept in
+ *  registers: grads is not rewritten with it), then, when zero_grads is 1,
+ *  grads set to +0 (else grads is left untouched). Any grad_scale is taken
+ *  as it is (a clip factor, 1 / a loss scale; NaN and infinities multiply as
+ *  IEEE says). params and state are bitwise those of the separate passes,
+ *  for any thread count and any split of the buffer.
+ *  @param[in]     cfg         hyper-parameters (as qkv_adamw_step()).
+ *  @param[in]     t           step number, >= 1.
+ *  @param[in]     grad_scale  the factor on the gradient.
+ *  @param[in]     zero_grads  0 or 1.
+ *  @param[in]     n           number of parameters; 0 is a no-op.
+ *  @param[in,out] params      n floats, updated.
+ *  @param[in,out] grads       n floats: read; zeroed with zero_grads.
+ *  @param[in,out] state       2n floats: m then v (qkv_adamw_state_floats()).
+ *  @return QKV_OK; QKV_ERR_NULL_POINTER; QKV_ERR_BAD_ARGUMENT (bad cfg, t == 0,
+ *          zero_grads neither 0 nor 1); QKV_ERR_SIZE_OVERFLOW;
+ *          QKV_ERR_UNSUPPORTED (bare metal). Nothing is written on error. */
+QKV_API qkv_status qkv_adamw_step_ex(const qkv_adamw_config* cfg, uint64_t t, float grad_scale, int zero_grads,
+                                     size_t n, float* params, float* grads, float* state);
+
 QKV_EXTERN_C_END
 
 #endif /* QKV_OPTIM_H */

@@ -12,7 +12,7 @@
 /** Major version of these headers. */
 #define QKV_VERSION_MAJOR 0
 /** Minor version of these headers. */
-#define QKV_VERSION_MINOR 8
+#define QKV_VERSION_MINOR 9
 /** Patch version of these headers. */
 #define QKV_VERSION_PATCH 0
 

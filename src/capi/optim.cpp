@@ -26,6 +26,51 @@ bool adamw_valid(const qkv_adamw_config& c) {
          finite_nonneg(c.weight_decay);
 }
 
+#ifdef QKV_HOSTED
+// qkv_adamw_step's statuses, in its order (qkv_adamw_step_ex's first ones).
+qkv_status adamw_check(const qkv_adamw_config* cfg, uint64_t t, size_t n, const float* params, const float* grads,
+                       const float* state) {
+  if (!cfg) return QKV_ERR_NULL_POINTER;
+  if (n && (!params || !grads || !state)) return QKV_ERR_NULL_POINTER;
+  if (!adamw_valid(*cfg) || t == 0) return QKV_ERR_BAD_ARGUMENT;
+  size_t two_n;
+  if (!qkv::capi::mul_ok(n, 2, &two_n) || two_n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  return QKV_OK;
+}
+#endif
+
+// *a (value-initialized by the caller) for cfg at step t.
+void adamw_args_for(const qkv_adamw_config& cfg, uint64_t t, qkv::kern::adamw_args& a) {
+  // Scalars in `wide` (double where the FPU has it), as PyTorch computes them
+  // in Python floats. 1 - beta^t as -expm1(t * log1p(beta - 1)): beta - 1 is
+  // exact and no cancellation happens, so it stays accurate in float too
+  // (1 - powf(0.999f, 1) would lose 4 digits). beta^t -> 0 for large t and
+  // beta = 0 gives log1p(-1) = -inf, bias 1: both the right limits.
+  // t is capped at 2^32 - 1 (a 32-bit conversion, native on every FPU):
+  // 1 - beta^t is already 1 there for every float beta < 1.
+  constexpr uint32_t kStepCap = 0xFFFFFFFFu;
+  using qkv::ops::wide;
+  const wide lr = cfg.lr, b1 = cfg.beta1, b2 = cfg.beta2;
+  const wide td = static_cast<wide>(static_cast<uint32_t>(t < kStepCap ? t : kStepCap));
+  const wide bc1 = -std::expm1(td * std::log1p(b1 - 1)), bc2 = -std::expm1(td * std::log1p(b2 - 1));
+  a.decay = static_cast<float>(1 - lr * static_cast<wide>(cfg.weight_decay));
+  a.beta1 = cfg.beta1;
+  a.one_minus_beta1 = static_cast<float>(1 - b1);
+  a.beta2 = cfg.beta2;
+  a.one_minus_beta2 = static_cast<float>(1 - b2);
+  a.step_size = static_cast<float>(lr / bc1);
+  a.inv_bc2_sqrt = static_cast<float>(1 / std::sqrt(bc2));
+  a.eps = cfg.eps;
+  a.first = t == 1;
+}
+
+// qkv_clip_grad_norm's factor for a norm: PyTorch's clip_coef = max_norm /
+// (total_norm + 1e-6), clamped to 1. A NaN norm compares false and gives NaN.
+qkv::ops::wide clip_coef(float max_norm, qkv::ops::wide total) {
+  using qkv::ops::wide;
+  return static_cast<wide>(max_norm) / (total + static_cast<wide>(1e-6));
+}
+
 }  // namespace
 
 extern "C" {
@@ -74,28 +119,8 @@ qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, flo
   size_t two_n;
   if (!qkv::capi::mul_ok(n, 2, &two_n) || two_n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
   if (n == 0) return QKV_OK;
-  // Scalars in `wide` (double where the FPU has it), as PyTorch computes them
-  // in Python floats. 1 - beta^t as -expm1(t * log1p(beta - 1)): beta - 1 is
-  // exact and no cancellation happens, so it stays accurate in float too
-  // (1 - powf(0.999f, 1) would lose 4 digits). beta^t -> 0 for large t and
-  // beta = 0 gives log1p(-1) = -inf, bias 1: both the right limits.
-  // t is capped at 2^32 - 1 (a 32-bit conversion, native on every FPU):
-  // 1 - beta^t is already 1 there for every float beta < 1.
-  constexpr uint32_t kStepCap = 0xFFFFFFFFu;
-  using qkv::ops::wide;
-  const wide lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2;
-  const wide td = static_cast<wide>(static_cast<uint32_t>(t < kStepCap ? t : kStepCap));
-  const wide bc1 = -std::expm1(td * std::log1p(b1 - 1)), bc2 = -std::expm1(td * std::log1p(b2 - 1));
   qkv::kern::adamw_args a{};
-  a.decay = static_cast<float>(1 - lr * static_cast<wide>(cfg->weight_decay));
-  a.beta1 = cfg->beta1;
-  a.one_minus_beta1 = static_cast<float>(1 - b1);
-  a.beta2 = cfg->beta2;
-  a.one_minus_beta2 = static_cast<float>(1 - b2);
-  a.step_size = static_cast<float>(lr / bc1);
-  a.inv_bc2_sqrt = static_cast<float>(1 / std::sqrt(bc2));
-  a.eps = cfg->eps;
-  a.first = t == 1;
+  adamw_args_for(*cfg, t, a);
   qkv::ops::adamw_step(qkv::ops::current_exec(), a, n, params, grads, state, state + n);
   return QKV_OK;
 }
@@ -107,12 +132,47 @@ qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* nor
   using qkv::ops::wide;
   const qkv::ops::exec x = qkv::ops::current_exec();  // one setting for both passes
   const wide total = n ? std::sqrt(qkv::ops::sum_squares(x, n, grads)) : wide(0);
-  // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1. A NaN
-  // norm compares false and scales by NaN, as PyTorch's multiply would.
-  const wide coef = static_cast<wide>(max_norm) / (total + static_cast<wide>(1e-6));
+  // A NaN norm scales by NaN, as PyTorch's multiply would.
+  const wide coef = clip_coef(max_norm, total);
   if (!(coef >= 1)) qkv::ops::scale(x, n, static_cast<float>(coef), grads);
   if (norm) *norm = static_cast<float>(total);
   return QKV_OK;
 }
+
+#ifdef QKV_HOSTED
+
+qkv_status qkv_grad_clip_scale(const float* grads, size_t n, float max_norm, float* norm, float* scale) {
+  if ((n && !grads) || !scale) return QKV_ERR_NULL_POINTER;
+  if (!std::isfinite(max_norm) || !(max_norm > 0.f)) return QKV_ERR_BAD_ARGUMENT;
+  if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  using qkv::ops::wide;
+  const wide total = n ? std::sqrt(qkv::ops::sum_squares(qkv::ops::current_exec(), n, grads)) : wide(0);
+  const wide coef = clip_coef(max_norm, total);
+  *scale = coef >= 1 ? 1.0f : static_cast<float>(coef);  // NaN stays NaN
+  if (norm) *norm = static_cast<float>(total);
+  return QKV_OK;
+}
+
+qkv_status qkv_adamw_step_ex(const qkv_adamw_config* cfg, uint64_t t, float grad_scale, int zero_grads, size_t n,
+                             float* params, float* grads, float* state) {
+  if (const qkv_status st = adamw_check(cfg, t, n, params, grads, state)) return st;
+  if (zero_grads != 0 && zero_grads != 1) return QKV_ERR_BAD_ARGUMENT;
+  if (n == 0) return QKV_OK;
+  qkv::kern::adamw_args a{};
+  adamw_args_for(*cfg, t, a);
+  qkv::ops::adamw_step_ex(qkv::ops::current_exec(), a, grad_scale, zero_grads == 1, n, params,
+                          grads, state, state + n);
+  return QKV_OK;
+}
+
+#else  // !QKV_HOSTED: code size (qkv/optim.h)
+
+qkv_status qkv_grad_clip_scale(const float*, size_t, float, float*, float*) { return QKV_ERR_UNSUPPORTED; }
+
+qkv_status qkv_adamw_step_ex(const qkv_adamw_config*, uint64_t, float, int, size_t, float*, float*, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+#endif  // QKV_HOSTED
 
 }  // extern "C"

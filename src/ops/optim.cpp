@@ -73,7 +73,21 @@ void adamw_step(const exec& x, const kern::adamw_args& a, std::size_t n, float* 
                 float* v) noexcept {
   const auto& k = kern::optim_for(x.isa);
   // ~12 flops plus a square root and a division (counted as 10 each).
-  for_chunks(x, n, 32.0f, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, a, p + i, g + i, m + i, v + i); });
+  // The kernel writes g only when a.zero_grads (qkv_adamw_step_ex), never here.
+  for_chunks(x, n, 32.0f, [&](std::size_t i, std::size_t len) {
+    k.adamw_f32(len, a, p + i, const_cast<float*>(g) + i, m + i, v + i);
+  });
 }
+
+#ifdef QKV_HOSTED
+void adamw_step_ex(const exec& x, const kern::adamw_args& a, float grad_scale, bool zero_grads, std::size_t n, float* p,
+                   float* g, float* m, float* v) noexcept {
+  kern::adamw_args b = a;
+  b.grad_scale = grad_scale;
+  b.zero_grads = zero_grads;
+  const auto& k = kern::optim_for(x.isa);
+  for_chunks(x, n, 32.0f, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, b, p + i, g + i, m + i, v + i); });
+}
+#endif
 
 }  // namespace qkv::ops

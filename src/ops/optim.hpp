@@ -17,6 +17,14 @@ void sgd_step(const exec& x, const kern::sgd_args& a, std::size_t n, float* p, c
 void adamw_step(const exec& x, const kern::adamw_args& a, std::size_t n, float* p, const float* g, float* m,
                 float* v) noexcept;
 
+#ifdef QKV_HOSTED
+// adamw_step on g * grad_scale (the product in registers: g is not written
+// with it), g zeroed as it is read when zero_grads: one read of g, and one
+// write only to zero it.
+void adamw_step_ex(const exec& x, const kern::adamw_args& a, float grad_scale, bool zero_grads, std::size_t n, float* p,
+                   float* g, float* m, float* v) noexcept;
+#endif
+
 // sum_i g[i]^2 in an order that depends on n only (not on the thread count).
 wide sum_squares(const exec& x, std::size_t n, const float* g) noexcept;
 

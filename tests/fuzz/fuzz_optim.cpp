@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Fuzz target: optim.h and init.h - qkv_sgd_state_floats, qkv_sgd_step,
-// qkv_adamw_state_floats, qkv_adamw_step, qkv_init_uniform, qkv_zero.
+// qkv_adamw_state_floats, qkv_adamw_step, qkv_init_uniform, qkv_zero, and the
+// one-pass pair qkv_grad_clip_scale + qkv_adamw_step_ex (against
+// qkv_clip_grad_norm + qkv_adamw_step + zeroing, bit for bit).
 // qkv-fuzz-requires: src/ops/optim.hpp src/capi/init.cpp
 //
 // Reference: the per-element update rules written in optim.h, in double
@@ -9,6 +11,9 @@
 // T = |p| + lr * |update|: |p - ref| <= 16 eps * T (and the same for the
 // state). At t == 1 the state's previous contents must be ignored, so the
 // state starts as garbage (NaN, Inf) then.
+#include <algorithm>
+#include <vector>
+
 #include "fuzz/harness.hpp"
 #include "ref/ref_optim.h"
 
@@ -150,15 +155,79 @@ void step_target(input& in) {
   ++stats().compared;
 }
 
+// The one-pass pair against the separate calls on copies: the same bits in
+// the parameters, the state and the norm, the gradients zeroed or untouched;
+// refusals write nothing.
+void fused_target(input& in) {
+  const std::size_t n = in.dim(300);
+  const std::uint64_t t = in.in<std::uint64_t>(0, 4);
+  qkv_adamw_config adamw{hyper(in, 0.f, 0.1f), hyper(in, 0.f, 0.999f), hyper(in, 0.f, 0.9999f),
+                         hyper(in, 1e-12f, 1e-3f), hyper(in, 0.f, 0.1f)};
+  const float max_norm = in.one_in(10) ? hyper(in, -1.f, 1.f) : in.raw().ConsumeFloatingPointInRange<float>(1e-3f, 50.f);
+  const int zero = in.one_in(10) ? in.in(-2, 3) : in.in(0, 1);
+  const values kind = in.kind();
+  const bool big = !fits(n) || n > SIZE_MAX / 2 || !fits(2 * n);
+  guarded p(big ? 64 : n * 4), g(big ? 64 : n * 4), s(big ? 64 : 2 * n * 4);
+  const std::uint64_t seed = in.seed();
+  fill(p, kind, seed);
+  fill(g, kind, seed + 1);
+  fill(s, values::unit, seed + 2);
+  if (!big)
+    for (std::size_t i = n; i < 2 * n; ++i) s.f()[i] = std::fabs(s.f()[i]);  // v >= 0
+  float* pp = in.maybe_null(p.f());
+  float* gp = in.maybe_null(g.f());
+  float* sp = in.maybe_null(s.f());
+  if (big) gp = nullptr;  // too big to back: only refused calls (the norm would read grads)
+  p.snapshot();
+  g.snapshot();
+  s.snapshot();
+  float norm = 7.f, scale = 7.f;
+  const qkv_status cst = count(qkv_grad_clip_scale(gp, n, max_norm, in.one_in(4) ? nullptr : &norm, &scale));
+  QKV_FUZZ_CHECK(g.canaries_intact() && g.unchanged());
+  if (cst != QKV_OK) {
+    QKV_FUZZ_CHECK(norm == 7.f && scale == 7.f);
+    scale = in.flag() ? 1.f : hyper(in, -2.f, 2.f);  // any factor, e.g. a loss scale
+  }
+  const qkv_status st = count(qkv_adamw_step_ex(in.one_in(12) ? nullptr : &adamw, t, scale, zero, n, pp, gp, sp));
+  QKV_FUZZ_CHECK(p.canaries_intact() && g.canaries_intact() && s.canaries_intact());
+  if (st != QKV_OK) {
+    QKV_FUZZ_CHECK(p.unchanged() && g.unchanged() && s.unchanged());
+    return;
+  }
+  QKV_FUZZ_CHECK(t >= 1 || n == 0);
+  QKV_FUZZ_CHECK(zero == 0 || zero == 1);
+  if (n == 0) return;
+  // The separate passes on the saved inputs; grads: zeros, or untouched.
+  std::vector<float> p2(n), g2(n), s2(2 * n);
+  for (std::size_t i = 0; i < n; ++i) p2[i] = p.saved(i), g2[i] = g.saved(i);
+  for (std::size_t i = 0; i < n; ++i)
+    QKV_FUZZ_CHECK(zero ? (g.f()[i] == 0.f && !std::signbit(g.f()[i])) : g.same_bits(i));
+  for (std::size_t i = 0; i < 2 * n; ++i) s2[i] = s.saved(i);
+  if (cst == QKV_OK) {
+    float norm2 = -1.f;
+    QKV_FUZZ_CHECK(qkv_clip_grad_norm(g2.data(), n, max_norm, &norm2) == QKV_OK);
+    QKV_FUZZ_CHECK(std::memcmp(&norm, &norm2, sizeof norm) == 0 || norm == 7.f);
+  } else if (scale != 1.f) {
+    for (float& x : g2) x *= scale;
+  }
+  QKV_FUZZ_CHECK(qkv_adamw_step(&adamw, t, n, p2.data(), g2.data(), s2.data()) == QKV_OK);
+  QKV_FUZZ_CHECK(std::memcmp(p2.data(), p.f(), n * 4) == 0);
+  QKV_FUZZ_CHECK(std::memcmp(s2.data(), s.f(), 2 * n * 4) == 0);
+  ++stats().compared;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   stats().target = "optim";
   input in(data, size);
   in.runtime();
-  if (in.one_in(4))
-    init_target(in);
-  else
-    step_target(in);
+  switch (in.in(0, 7)) {
+    case 0:
+    case 1: init_target(in); break;
+    case 2:
+    case 3: fused_target(in); break;
+    default: step_target(in);
+  }
   return 0;
 }

@@ -290,6 +290,9 @@ void run_all() {
   expect("qkv_sgd_step", [&] { return qkv_sgd_step(&sgd, 1, n, p.data(), g.data(), s1.data()); });
   expect("qkv_adamw_step", [&] { return qkv_adamw_step(&adam, 1, n, p.data(), g.data(), s2.data()); });
   expect("qkv_clip_grad_norm", [&] { return qkv_clip_grad_norm(g.data(), n, 1.f, &norm); });
+  float scale = 0;
+  expect("qkv_grad_clip_scale", [&] { return qkv_grad_clip_scale(g.data(), n, 1.f, &norm, &scale); });
+  expect("qkv_adamw_step_ex", [&] { return qkv_adamw_step_ex(&adam, 2, 0.5f, 1, n, p.data(), g.data(), s2.data()); });
   expect("qkv_init_uniform", [&] { return qkv_init_uniform(p.data(), n, 0.5f, 9); });
   expect("qkv_zero", [&] { return qkv_zero(p.data(), n); });
 

@@ -357,6 +357,24 @@ inline std::vector<routine> all_routines() {
                  append(out, s2);
                  return out;
                }});
+  r.push_back({"clip scale+adamw_ex", [] {
+                 const std::size_t n = scaled(200003, 70001);
+                 std::vector<float> p(n), g(n), s(2 * n);
+                 if (!ok(qkv_init_uniform(p.data(), n, 0.5f, 73))) return bytes{};
+                 const qkv_adamw_config adam{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+                 float norm = 0.f, scale = 0.f;
+                 for (std::uint64_t t = 1; t <= 3; ++t)
+                   if (!ok(qkv_init_uniform(g.data(), n, 1.f, 74 + t)) ||
+                       !ok(qkv_grad_clip_scale(g.data(), n, 10.f, &norm, &scale)) ||
+                       !ok(qkv_adamw_step_ex(&adam, t, scale, t == 3 ? 0 : 1, n, p.data(), g.data(), s.data())))
+                     return bytes{};
+                 bytes out;
+                 append(out, p);
+                 append(out, s);
+                 append(out, g);
+                 out.push_back(static_cast<unsigned char>(scale < 1.f));
+                 return out;
+               }});
 #endif
 
 #if __has_include("qkv/layer.h") && __has_include("ops/mha_layer.hpp")

@@ -60,13 +60,19 @@ template <class A>
 struct adamw_body {
   using V = simd::vf<A>;
   const adamw_args& a;
-  V decay, b1, omb1, b2, omb2, neg_step, inv_bc2, eps;
+  V decay, b1, omb1, b2, omb2, neg_step, inv_bc2, eps, gscale;
   explicit adamw_body(const adamw_args& args)
       : a(args), decay(args.decay), b1(args.beta1), omb1(args.one_minus_beta1), b2(args.beta2),
-        omb2(args.one_minus_beta2), neg_step(-args.step_size), inv_bc2(args.inv_bc2_sqrt), eps(args.eps) {}
+        omb2(args.one_minus_beta2), neg_step(-args.step_size), inv_bc2(args.inv_bc2_sqrt), eps(args.eps),
+        gscale(args.grad_scale) {}
 
-  void operator()(float* p, const float* g, float* m, float* v) const {
+  void operator()(float* p, float* g, float* m, float* v) const {
+#ifdef QKV_HOSTED
+    const V gv = V::load_unaligned(g) * gscale;
+    if (a.zero_grads) V(0.f).store_unaligned(g);
+#else
     const V gv = V::load_unaligned(g);
+#endif
     const V og = omb1 * gv, og2 = omb2 * gv;
     const V mv = a.first ? og : simd::fmadd<A>(b1, V::load_unaligned(m), og);
     const V vv = a.first ? og2 * gv : simd::fmadd<A>(og2, gv, b2 * V::load_unaligned(v));
@@ -78,7 +84,7 @@ struct adamw_body {
 };
 
 template <class A>
-void adamw_f32(std::size_t n, const adamw_args& a, float* p, const float* g, float* m, float* v) {
+void adamw_f32(std::size_t n, const adamw_args& a, float* p, float* g, float* m, float* v) {
   constexpr std::size_t W = simd::vf<A>::size;
   const adamw_body<A> body(a);
   std::size_t i = 0;
@@ -96,6 +102,9 @@ void adamw_f32(std::size_t n, const adamw_args& a, float* p, const float* g, flo
   std::memcpy(p + i, tp, r * sizeof(float));
   std::memcpy(m + i, tm, r * sizeof(float));
   std::memcpy(v + i, tv, r * sizeof(float));
+#ifdef QKV_HOSTED
+  if (a.zero_grads) std::memcpy(g + i, tg, r * sizeof(float));  // the zeros body stored
+#endif
 }
 
 template <class A>

@@ -34,13 +34,21 @@ struct adamw_args {
   float inv_bc2_sqrt;
   float eps;
   bool first;  // step 1: m and v start from 0, their contents are not read
+#ifdef QKV_HOSTED
+  // qkv_adamw_step_ex: each gradient is multiplied by grad_scale before use
+  // (one rounding; exact at 1, so always applied) and +0 is stored over it
+  // afterwards when zero_grads. Hosted builds only: that entry point refuses
+  // on bare metal (code size), whose kernels never see these.
+  float grad_scale = 1.f;
+  bool zero_grads = false;
+#endif
 };
 
 struct optim_kernels {
   // p[i] -= lr * update(g[i]); buf: the momentum buffer (unused without momentum).
   void (*sgd_f32)(std::size_t n, const sgd_args& a, float* p, const float* g, float* buf);
-  // AdamW over p, g and the moments m, v.
-  void (*adamw_f32)(std::size_t n, const adamw_args& a, float* p, const float* g, float* m, float* v);
+  // AdamW over p, g and the moments m, v; g is written only when a.zero_grads.
+  void (*adamw_f32)(std::size_t n, const adamw_args& a, float* p, float* g, float* m, float* v);
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(optim_kernels, optim)

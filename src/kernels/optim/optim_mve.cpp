@@ -69,7 +69,7 @@ inline void adamw_vec(const adamw_args& a, const IO& io, float* p, const float* 
   io.store(p, vfmaq_n_f32(vmulq_n_f32(io.load(p), a.decay), ratio, -a.step_size));
 }
 
-void adamw_f32_mve(std::size_t n, const adamw_args& a, float* p, const float* g, float* m, float* v) {
+void adamw_f32_mve(std::size_t n, const adamw_args& a, float* p, float* g, float* m, float* v) {
   std::size_t i = 0;
   for (; i + W <= n; i += W) adamw_vec(a, whole(), p + i, g + i, m + i, v + i);
   if (i < n) adamw_vec(a, part{vctp32q(static_cast<uint32_t>(n - i))}, p + i, g + i, m + i, v + i);

@@ -22,9 +22,14 @@ void sgd_f32_scalar(std::size_t n, const sgd_args& a, float* p, const float* g, 
   }
 }
 
-void adamw_f32_scalar(std::size_t n, const adamw_args& a, float* p, const float* g, float* m, float* v) {
+void adamw_f32_scalar(std::size_t n, const adamw_args& a, float* p, float* g, float* m, float* v) {
   for (std::size_t i = 0; i < n; ++i) {
+#ifdef QKV_HOSTED
+    const float gi = g[i] * a.grad_scale;
+    if (a.zero_grads) g[i] = 0.f;
+#else
     const float gi = g[i];
+#endif
     const float mi = a.first ? a.one_minus_beta1 * gi : a.beta1 * m[i] + a.one_minus_beta1 * gi;
     const float vi = a.first ? a.one_minus_beta2 * gi * gi : a.beta2 * v[i] + a.one_minus_beta2 * gi * gi;
     m[i] = mi;
