@@ -24,8 +24,9 @@
  * AdamW weight decay (GPT-2 / nanoGPT: every 2-D tensor, i.e. the weight
  * matrices AND the two embedding tables; no biases, no norm parameters):
  * gpt_param_ranges() cuts the buffer into contiguous ranges of one kind and
- * gpt_adamw_step() calls qkv_adamw_step() once per range, the decayed ones
- * with the configured weight_decay, the others with 0. The moments of the
+ * gpt_adamw_step() calls qkv_adamw_step_ex() (scale 1, no zeroing: AdamW's
+ * plain update) once per range, the decayed ones with the configured
+ * weight_decay, the others with 0. The moments of the
  * range at offset o with n floats live at state[2o, 2o + 2n) (m then v).
  * gpt_optimizer_step() is a training step's whole optimizer part in one pass
  * over the gradients: the global clip factor (qkv_grad_clip_scale), then
@@ -229,24 +230,8 @@ static inline size_t gpt_param_ranges(const gpt_model* m, gpt_range* r, size_t c
   return count;
 }
 
-/* One AdamW step over the whole buffer: weight decay on the 2-D tensors only. */
-static inline qkv_status gpt_adamw_step(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t, float* params,
-                                        const float* grads, float* state) {
-  gpt_range r[GPT_MAX_RANGES];
-  const size_t n = gpt_param_ranges(m, r, GPT_MAX_RANGES);
-  size_t i, covered = 0;
-  if (n == 0) return QKV_ERR_BAD_SHAPE;
-  for (i = 0; i < n; ++i) {
-    qkv_adamw_config c = *cfg;
-    if (!r[i].decay) c.weight_decay = 0.0f;
-    GPT_CHECK(qkv_adamw_step(&c, t, r[i].n, params + r[i].off, grads + r[i].off, state + 2 * r[i].off));
-    covered += r[i].n;
-  }
-  return covered == m->count ? QKV_OK : QKV_ERR_BAD_SHAPE;
-}
-
-/* gpt_adamw_step on grad_scale * grads, the gradients zeroed after use when
- * zero_grads is 1 (qkv_adamw_step_ex per range). */
+/* AdamW range by range on grad_scale * grads, the gradients zeroed after use
+ * when zero_grads is 1 (qkv_adamw_step_ex per range). */
 static inline qkv_status gpt_adamw_step_ex(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t,
                                            float grad_scale, int zero_grads, float* params, float* grads,
                                            float* state) {
@@ -262,6 +247,14 @@ static inline qkv_status gpt_adamw_step_ex(const gpt_model* m, const qkv_adamw_c
     covered += r[i].n;
   }
   return covered == m->count ? QKV_OK : QKV_ERR_BAD_SHAPE;
+}
+
+/* One AdamW step over the whole buffer: weight decay on the 2-D tensors only
+ * (gpt_adamw_step_ex with scale 1 and no zeroing: qkv_adamw_step's bits;
+ * grads is only read). */
+static inline qkv_status gpt_adamw_step(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t, float* params,
+                                        const float* grads, float* state) {
+  return gpt_adamw_step_ex(m, cfg, t, 1.0f, 0, params, (float*)grads, state);
 }
 
 /* Clipping to a global norm of max_norm (torch's clip_grad_norm_), AdamW as

@@ -17,16 +17,6 @@
 
 namespace {
 
-qkv_adamw_config adamw(float lr, float b1, float b2, float eps, float wd) {
-  qkv_adamw_config c;
-  c.lr = lr;
-  c.beta1 = b1;
-  c.beta2 = b2;
-  c.eps = eps;
-  c.weight_decay = wd;
-  return c;
-}
-
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -47,7 +37,7 @@ std::vector<float> grads_at(std::size_t n, std::uint64_t t, float poison) {
 // The three separate passes on a copy of the gradient; r.g: the gradient as
 // the one-pass calls must leave it (zeros, or untouched without zero).
 run_state separate(std::size_t n, float max_norm, bool zero, float poison, int steps) {
-  const auto c = adamw(1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f);
+  const auto c = qkv_adamw_config{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f};
   run_state r{qkv_test::random_vector(n, 77), std::vector<float>(2 * n, 0.f), {}};
   for (int t = 1; t <= steps; ++t) {
     r.g = grads_at(n, std::uint64_t(t), t == 2 ? poison : 0.f);
@@ -61,7 +51,7 @@ run_state separate(std::size_t n, float max_norm, bool zero, float poison, int s
 
 // The same with the one-pass calls, the buffer cut at `cut` (cut == n: whole).
 run_state fused(std::size_t n, float max_norm, bool zero, float poison, int steps, std::size_t cut) {
-  const auto c = adamw(1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f);
+  const auto c = qkv_adamw_config{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f};
   run_state r{qkv_test::random_vector(n, 77), std::vector<float>(2 * n, 0.f), {}};
   std::vector<float> sa(2 * cut), sb(2 * (n - cut));  // pieces have their own states
   for (int t = 1; t <= steps; ++t) {
@@ -161,7 +151,7 @@ TEST_CASE("qkv_grad_clip_scale gives qkv_clip_grad_norm's norm and factor and le
 
 TEST_CASE("qkv_adamw_step_ex takes any gradient scale as one rounded product, grads untouched", "[optim][fused]") {
   const std::size_t n = 1003;
-  const auto c = adamw(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f);
+  const auto c = qkv_adamw_config{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
   qkv_test::for_each_isa([&](qkv_isa) {
     for (float scale : {1.f / 1024.f, 3.7f, -0.5f, 0.f}) {  // loss scales, a sign flip, zero
       INFO("scale " << scale);
@@ -182,7 +172,7 @@ TEST_CASE("qkv_adamw_step_ex takes any gradient scale as one rounded product, gr
 TEST_CASE("The one-pass optimizer calls validate their arguments and write nothing on error", "[optim][fused][args]") {
   float p[3] = {1, 2, 3}, g[3] = {1, -1, 2}, s[6] = {0, 0, 0, 0, 0, 0};
   const float p0[3] = {1, 2, 3}, g0[3] = {1, -1, 2};
-  const auto good = adamw(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f), bad = adamw(1e-3f, 1.f, 0.999f, 1e-8f, 0.f);
+  const auto good = qkv_adamw_config{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f}, bad = qkv_adamw_config{1e-3f, 1.f, 0.999f, 1e-8f, 0.f};
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
 
   CHECK(qkv_adamw_step_ex(nullptr, 1, 1.f, 1, 3, p, g, s) == QKV_ERR_NULL_POINTER);
