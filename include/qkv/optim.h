@@ -115,7 +115,7 @@ QKV_API qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, fl
 
 /* ---- A training step's optimizer in one pass over the gradients (since 0.9) ----
  * qkv_clip_grad_norm() then qkv_adamw_step() then zeroing the gradients reads
- * the gradients four times and writes them twice (GPT-2 small: 0.5 GB each
+ * the gradients three times and writes them twice (GPT-2 small: 0.5 GB each
  * time). The two calls below give the same parameters and state, bit for bit,
  * with two reads and one write: the clip factor computed without scaling,
  * and AdamW taking it and zeroing each gradient as it reads it:
