@@ -46,7 +46,7 @@ qkv_status check_desc(const qkv_gemm_ex_desc& d, qkv::ops::gemm_ex_args* args) {
   if (s8 && d.K > 131072) return QKV_ERR_BAD_SHAPE;
   const bool ta = enum_value(d.ta) == QKV_TRANS, tb = enum_value(d.tb) == QKV_TRANS;
   *args = qkv::ops::gemm_ex_args{ta, tb, d.M, d.N, d.K, d.a_type, d.b_type, d.c_type, nullptr, d.lda, nullptr,
-                                 d.ldb, nullptr, d.ldc, d.alpha, d.beta, d.a_scales, d.b_scales};
+                                 d.ldb, nullptr, d.ldc, d.alpha, d.beta, d.a_scales, d.b_scales, nullptr};
   return QKV_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "ops/gemm_ex_skinny.hpp"
 #include "ops/gemm_table.hpp"
 #include "ops/gemm_team.hpp"
+#include "ops/rows.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
 #include "util/copy.hpp"
@@ -68,6 +69,13 @@ struct widen_slot<true> {
 constexpr bool kBf16Dot = true;
 #else
 constexpr bool kBf16Dot = false;
+#endif
+
+// Whether gemm_ex_args::bias is honoured in the tiles (hosted builds).
+#ifdef QKV_HOSTED
+constexpr bool kBiasInTiles = true;
+#else
+constexpr bool kBiasInTiles = false;
 #endif
 
 struct plan : widen_slot<kern::kHaveGemmWiden> {
@@ -447,8 +455,20 @@ class driver {
     copy(st, pl_.nr, c, p_.ldc, t.m, t.n);
   }
 
+  // The tile's m x n elements of C = the bias row (gemm_ex_args::bias; the
+  // driver then runs with beta 1).
+  void set_bias(const tile_at& t) const {
+    if constexpr (kBiasInTiles) {
+      float* c = static_cast<float*>(p_.C) + t.i * p_.ldc + t.j;
+      for (std::size_t r = 0; r < t.m; ++r)
+        for (std::size_t col = 0; col < t.n; ++col) c[r * p_.ldc + col] = p_.bias[t.j + col];
+    }
+  }
+  bool biased() const { return kBiasInTiles && p_.bias; }
+
   void tile(const tile_at& t) const {
     const bool full = t.m == pl_.mr && t.n == pl_.nr, s8 = pl_.kind_of() == kind::s8;
+    if (biased() && t.first && (pl_.mode == acc_mode::direct || pl_.mode == acc_mode::in_c)) set_bias(t);
     sums st;  // edges and one-block sums
     switch (pl_.mode) {
       case acc_mode::direct: {  // the f32 kind: an edge tile through the
@@ -481,6 +501,7 @@ class driver {
         return;
       }
       case acc_mode::tile:  // the kernel writes the whole tile (load false)
+        if (biased()) set_bias(t);
         if (s8) {
           kernel(t, st.i, pl_.nr, false);
           epilogue(st.i, pl_.nr, t);
@@ -491,6 +512,7 @@ class driver {
         return;
       case acc_mode::buffer: {
         const std::size_t at = t.i * pl_.acc_ld + t.jb;
+        if (biased() && t.last) set_bias(t);
         if (s8) {
           std::int32_t* acc = static_cast<std::int32_t*>(w_.acc) + at;
           kernel(t, acc, pl_.acc_ld, !t.first);
@@ -614,6 +636,15 @@ bool gemm_ex_workspace_bytes(qkv_isa isa, const gemm_ex_args& p, int threads, st
 
 void gemm_ex(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_bytes) {
   if (p.M == 0 || p.N == 0) return;
+#ifdef QKV_HOSTED
+  if (p.bias && (!multiplies(p) || gemm_ex_is_skinny(p))) {  // no tiles: the bias rows first
+    broadcast_rows(p.M, p.N, p.bias, static_cast<float*>(p.C), p.ldc);
+    gemm_ex_args q = p;
+    q.bias = nullptr;
+    gemm_ex(x, q, ws, ws_bytes);
+    return;
+  }
+#endif
   if (!multiplies(p)) {
     scale_c(p);
     return;

@@ -48,6 +48,12 @@ struct gemm_ex_args {
   std::size_t ldc;
   float alpha, beta;
   const float *sa, *sb;  // int8 scales (nullptr: 1)
+  // Hosted builds, fp32 C and beta 1 only (ops callers; not in the C API):
+  // C's rows start as this row of N floats: the same bits as writing it
+  // into every row first (ops/rows.hpp broadcast_rows), but each C tile is
+  // set just before its first use, in cache, instead of in a pass over C.
+  // nullptr: none (bare metal: always nullptr; its callers broadcast).
+  const float* bias;
 };
 
 // What a call runs (for the report line; defined in hosted builds, the

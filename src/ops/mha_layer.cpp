@@ -195,11 +195,15 @@ void project(const exec& xc, const proj_weights& w, int i, std::size_t rows, std
     project(xc, rows, k, n, x, lda, static_cast<const float*>(w.w[i]), w.b[i], y, n, gws, gws_bytes);
     return;
   }
-  if (w.b[i]) broadcast_rows(rows, n, w.b[i], y, n);
   const bool tb = w.wt == QKV_DTYPE_I8;  // [out][in]: a row per output feature
   const void* a = w.at == QKV_DTYPE_BF16 ? static_cast<const void*>(x16) : static_cast<const void*>(x);
-  gemm_ex(xc, ex_args(false, tb, rows, n, k, w.at, a, lda, w.wt, w.w[i], tb ? k : n, w.s[i], w.b[i] ? 1.f : 0.f, y, n),
-          gws, gws_bytes);
+  gemm_ex_args g = ex_args(false, tb, rows, n, k, w.at, a, lda, w.wt, w.w[i], tb ? k : n, w.s[i], w.b[i] ? 1.f : 0.f, y, n);
+#ifdef QKV_HOSTED
+  g.bias = w.b[i];  // set per C tile by gemm_ex
+#else
+  if (w.b[i]) broadcast_rows(rows, n, w.b[i], y, n);
+#endif
+  gemm_ex(xc, g, gws, gws_bytes);
 }
 
 // C (+)= op(A) op(B) with fp32 C, the backward's products: the fp32
@@ -219,6 +223,22 @@ void product(const exec& xc, bool lowp, bool ta, bool tb, std::size_t M, std::si
   gemm_ex(xc, ex_args(ta, tb, M, N, K, QKV_DTYPE_BF16, a.h, lda, QKV_DTYPE_BF16, b.h, ldb, nullptr, beta, C, ldc), gws,
           gws_bytes);
 }
+
+// A projection's output gradient g [rows][cols]: its column sums added to
+// the bias gradient db (nullptr: no bias) and, lowp, its bf16 copy g16 for
+// the GEMMs (hosted: in one pass).
+// (Bare metal: the two passes, written at the call sites: its code budget.)
+#ifdef QKV_HOSTED
+void round_and_sum(const exec& xc, bool lowp, std::size_t rows, std::size_t cols, const float* g, float* db,
+                   u16* g16) {
+  if (lowp && db) {
+    add_column_sums_to_bf16(xc, rows, cols, g, cols, db, g16, cols);
+    return;
+  }
+  if (lowp) to_bf16(xc, rows * cols, g, g16);
+  if (db) add_column_sums(xc, rows, cols, g, cols, db);
+}
+#endif
 
 // RoPE on rows [seqs x tokens] of Q (ld d_out) and K (ld d_kv) in place,
 // token t of every sequence at position first + t; inverse: their gradients.
@@ -472,11 +492,17 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   // Output projection: dW_o += A^T dY, db_o += colsum(dY), dA = dY W_o^T.
   const float* dattn = dy;
   if (d.out_proj) {
+#ifdef QKV_HOSTED
+    round_and_sum(xc, lowp, n.rows, n.d_out, dy, grads + p.b_o, own.dy16);
+#else
     if (lowp) to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
+#endif
     const operand a_op{a, a16}, dy_op{dy, own.dy16}, wo{params + p.w_o, u16_at(c.w16[kO])};
     product(xc, lowp, true, false, n.d_out, n.d_out, n.rows, a_op, n.d_out, dy_op, n.d_out, 1.f, grads + p.w_o,
             n.d_out, sub, sub_bytes);
+#ifndef QKV_HOSTED
     add_column_sums(xc, n.rows, n.d_out, dy, n.d_out, grads + p.b_o);
+#endif
     product(xc, lowp, false, true, n.rows, n.d_out, n.d_out, dy_op, n.d_out, wo, n.d_out, 0.f, da, n.d_out, sub,
             sub_bytes);
     dattn = da;
@@ -492,11 +518,17 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   const std::size_t b_off[3] = {p.b_q, p.b_k, p.b_v};
   for (int i = 0; i < 3; ++i) {
     const std::size_t cols = i ? n.d_kv : n.d_out;  // of dQ, dK, dV
+#ifdef QKV_HOSTED
+    round_and_sum(xc, lowp, n.rows, cols, dproj[i], d.qkv_bias ? grads + b_off[i] : nullptr, own.dp16);
+#else
     if (lowp) to_bf16(xc, n.rows * cols, dproj[i], own.dp16);
+#endif
     const operand dp{dproj[i], own.dp16}, w{params + w_off[i], u16_at(c.w16[i])};
     product(xc, lowp, true, false, n.d_in, cols, n.rows, operand{x, x16}, n.d_in, dp, cols, 1.f, grads + w_off[i],
             cols, sub, sub_bytes);
+#ifndef QKV_HOSTED
     if (d.qkv_bias) add_column_sums(xc, n.rows, cols, dproj[i], cols, grads + b_off[i]);
+#endif
     if (dx)
       product(xc, lowp, false, true, n.rows, n.d_in, cols, dp, cols, w, cols, i ? 1.f : 0.f, dx, n.d_in, sub,
               sub_bytes);

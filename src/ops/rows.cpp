@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "ops/rows.hpp"
 
-
+#include "kernels/convert/convert.hpp"
 #include "ops/threads.hpp"
 #include "util/copy.hpp"
 
@@ -26,5 +26,27 @@ void add_column_sums(const exec& xc, std::size_t rows, std::size_t cols, const f
     for (std::size_t j = j0; j < j1; ++j) acc[j] += sum[j - j0];
   });
 }
+
+#ifdef QKV_HOSTED
+void add_column_sums_to_bf16(const exec& xc, std::size_t rows, std::size_t cols, const float* x, std::size_t ldx,
+                             float* acc, std::uint16_t* y, std::size_t ldy) {
+  // Blocks of 128 columns: each row's piece rounded by one kernel call, then
+  // added while it is in L1 (add_column_sums' order and bits).
+  constexpr std::size_t kBlock = 128;
+  const kern::convert_kernels& k = kern::convert_for(xc.isa);
+  const std::size_t blocks = (cols + kBlock - 1) / kBlock;
+  parallel_for_blocks(xc, blocks, 2.0f * float(rows) * float(cols), [&](std::size_t blk) {
+    const std::size_t j0 = blk * kBlock, w = j0 + kBlock < cols ? kBlock : cols - j0;
+    float sum[kBlock];  // not `= {}`: no memset call (util/copy.hpp)
+    for (float& s : sum) s = 0.0f;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * ldx + j0;
+      k.f32_to_bf16(w, xr, y + r * ldy + j0);
+      for (std::size_t j = 0; j < w; ++j) sum[j] += xr[j];
+    }
+    for (std::size_t j = 0; j < w; ++j) acc[j0 + j] += sum[j];
+  });
+}
+#endif
 
 }  // namespace qkv::ops

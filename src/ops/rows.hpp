@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "ops/exec.hpp"
 
@@ -15,5 +16,12 @@ void broadcast_rows(std::size_t rows, std::size_t cols, const float* b, float* y
 
 // acc[j] += sum_r x[r][j], summed in row order.
 void add_column_sums(const exec& xc, std::size_t rows, std::size_t cols, const float* x, std::size_t ldx, float* acc);
+
+// add_column_sums (the same bits) and, in the same pass over x, y[r][j] =
+// x[r][j] rounded to bf16 (qkv_convert's bits): the bf16 layers' gradient
+// of a biased projection, summed and rounded for its GEMMs at once. Hosted
+// builds only (defined there).
+void add_column_sums_to_bf16(const exec& xc, std::size_t rows, std::size_t cols, const float* x, std::size_t ldx,
+                             float* acc, std::uint16_t* y, std::size_t ldy);
 
 }  // namespace qkv::ops
