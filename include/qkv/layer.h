@@ -69,7 +69,10 @@ typedef struct qkv_mha_desc {
                                the forward and the backward (Q, K, V and out
                                projections, dX = dP W^T, dW = X^T dP) multiplies them
                                with fp32 accumulation into fp32 results (qkv_gemm_ex).
-                               Biases, attention (softmax, dropout, its backward),
+                               Where the CPU has fast bf16 dot products (AVX512-BF16),
+                               the attention's products multiply bf16 too (Q, K, V, the
+                               weights P, dO and dS rounded the same way, fp32 sums);
+                               its softmax statistics, masks and dropout, the biases,
                                gradients (accumulated in fp32) and the optimizer stay
                                fp32; the training cache keeps the bf16 weights, X and A
                                for the backward (qkv_mha_cache_size() grows by them); params, X, Y, dY, dX keep their float types.

@@ -6,6 +6,14 @@
 
 namespace qkv::ops {
 
+#ifdef QKV_HOSTED
+sdpa_plan layer_attention_plan(const qkv_sdpa_desc& s, const exec& x, bool bf16) {
+  sdpa_plan p = resolve_sdpa(s, x);
+  p.bf16_dot = bf16 && sdpa_bf16_dot_usable(p);
+  return p;
+}
+#endif
+
 std::size_t layer_attention_forward_ws(const sdpa_plan& p, int threads) {
   std::size_t bytes = 0;
   sdpa_forward_workspace_bytes(p, threads, &bytes);

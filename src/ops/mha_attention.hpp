@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // mha_attention - the two attention calls the layer makes, behind one narrow
 // seam (workspace size + run, forward and backward), each on the plan the
-// layer resolved for the call (ops::resolve_sdpa).
+// layer resolved for the call (layer_attention_plan).
 #pragma once
 
 #include <cstddef>
@@ -9,6 +9,15 @@
 #include "ops/sdpa_plan.hpp"
 
 namespace qkv::ops {
+
+// The plan of description s (ops::resolve_sdpa); with `bf16` (the layer's
+// BF16 compute) the fused forward and backward multiply in bf16 where they
+// can (sdpa_bf16_dot_usable; hosted builds).
+#ifdef QKV_HOSTED
+sdpa_plan layer_attention_plan(const qkv_sdpa_desc& s, const exec& x, bool bf16);
+#else
+inline sdpa_plan layer_attention_plan(const qkv_sdpa_desc& s, const exec& x, bool) { return resolve_sdpa(s, x); }
+#endif
 
 // Workspace sizes; they read neither p.x nor any setting. The C boundary
 // bounds layer sizes (capi/layer.cpp), so they cannot overflow.

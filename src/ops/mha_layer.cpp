@@ -405,7 +405,7 @@ std::size_t attention_ws(qkv_isa isa, const qkv_mha_desc& d, const mha_dims& n, 
                          bool backward) {
   qkv_sdpa_desc s = mha_sdpa_desc(d, n, true);
   s.kv_len = kv_len;
-  const sdpa_plan att = resolve_sdpa(s, plain_exec(isa, threads));
+  const sdpa_plan att = layer_attention_plan(s, plain_exec(isa, threads), bf16_compute(d));
   return backward ? layer_attention_backward_ws(att, threads) : layer_attention_forward_ws(att, threads);
 }
 
@@ -440,7 +440,7 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   rotate_qk(xc, d, n, n.batch, n.seq, 0, q, k, false);
 
   float* attn_out = d.out_proj ? a : y;  // without W_o the attention output is Y
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, training), xc);
+  const sdpa_plan att = layer_attention_plan(mha_sdpa_desc(d, n, training), xc, bf16_compute(d));
   layer_attention_forward(att, q, k, v, attn_out, lse, sub, sub_bytes);
   if (d.out_proj) {
     if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_out, a, own.a16);
@@ -508,7 +508,7 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
     dattn = da;
   }
 
-  const sdpa_plan att = resolve_sdpa(mha_sdpa_desc(d, n, true), xc);
+  const sdpa_plan att = layer_attention_plan(mha_sdpa_desc(d, n, true), xc, bf16_compute(d));
   layer_attention_backward(att, q, k, v, a, lse, dattn, dq, dk, dv, sub, sub_bytes);
   rotate_qk(xc, d, n, n.batch, n.seq, 0, dq, dk, true);  // gradients of the projections' outputs
 

@@ -28,10 +28,12 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/attn_bf16/attn_bf16.hpp"
 #include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/dropout_rng.hpp"
 #include "ops/sdpa_backward.hpp"
+#include "ops/sdpa_forward.hpp"
 #include "ops/sdpa_fused_step.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
@@ -60,14 +62,30 @@ std::size_t ceil_div(std::size_t x, std::size_t m) { return (x + m - 1) / m; }
 
 enum class schedule { per_head, split };
 
+// Whether any ISA of this build has an attn_bf16 set: where none does (bare
+// metal among others) bf16 mode's branches compile away.
+#ifdef QKV_HAVE_AVX512_BF16
+constexpr bool kDotBuilt = true;
+#else
+constexpr bool kDotBuilt = false;
+#endif
+
+// bf16 mode's kernels: where the plan asks for it and the forward multiplied
+// in bf16 too (sdpa_bf16_dot_usable: the same decision).
+const kern::attn_bf16_kernels* dot_set(const sdpa_plan& p) {
+  return kDotBuilt && p.bf16_dot && sdpa_bf16_dot_usable(p) ? kern::attn_bf16_for(p.x.isa) : nullptr;
+}
+std::size_t half(std::size_t n) { return (n + 1) / 2; }
+
 struct geometry {
   std::size_t B, H, KVH, G, Tq, Tk, D, Dv;  // G = H / KVH query heads per K/V head
   std::size_t br, bc, bcp, dp, dvp, nq, nk, nkb, gr, ng;
   bool pack_d;           // head_dim not a multiple of kPad: dQ accumulates in a padded copy
+  const kern::attn_bf16_kernels* dot;  // bf16 mode (plan bf16_dot): the products on bf16 pairs; else null
 
   explicit geometry(const sdpa_plan& p)
       : B(p.batch), H(p.heads), KVH(p.kv_heads), G(p.group), Tq(p.q_len), Tk(p.kv_len), D(p.head_dim),
-        Dv(p.v_dim) {
+        Dv(p.v_dim), dot(dot_set(p)) {
     br = Tq < kBr ? Tq : kBr;
     bc = Tk < kBc ? Tk : kBc;
     bcp = round_up(bc, kPad);
@@ -89,6 +107,12 @@ struct key_bufs {
   float *kt, *vt;  // K_jᵀ [D][bcp], V_jᵀ [Dv][bcp], zero-padded columns
   float *kp;       // K_j rows [bc][dp]
   float *dk, *dv;  // accumulators [bc][dp], [bc][dvp]; dv first stages V_j rows for the transpose
+  // bf16 mode, in kt, vt and kp's places (the same struct layout: Cortex-M
+  // code size): K_j and V_j paired along features, [D/2][bcp] and
+  // [Dv/2][bcp] (zero keys to bcp), and K_j paired along keys [bc/2][dp].
+  std::uint32_t* kc() const { return reinterpret_cast<std::uint32_t*>(kt); }
+  std::uint32_t* vc() const { return reinterpret_cast<std::uint32_t*>(vt); }
+  std::uint32_t* kr() const { return reinterpret_cast<std::uint32_t*>(kp); }
 };
 
 // One thread's scratch.
@@ -100,6 +124,13 @@ struct tbufs {
   float *dq;             // dQ accumulator [rows][dp] (pack_d)
   float* Dr;             // D = rowsum(dO ∘ O) for [rows]
   std::size_t* valid;    // visible keys per row of the current tile [br]
+  // bf16 mode: Q and dO paired along features (bf16 rows, in qp and dop's
+  // places) [rows][D/2], [rows][Dv/2] and along rows [rows/2][dp],
+  // [rows/2][dvp]; P m and dS paired along rows [br/2][bcp], dS along keys
+  // (rows) [br][bcp/2].
+  std::uint32_t* qc() const { return reinterpret_cast<std::uint32_t*>(qp); }
+  std::uint32_t* doc() const { return reinterpret_cast<std::uint32_t*>(dop); }
+  std::uint32_t *qr, *dor, *pr, *dsr, *dsc;
 };
 
 // Layout of one thread's scratch; `rows` = query rows a task holds at once
@@ -109,16 +140,24 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout, bool sof
   const std::size_t prow = sc == schedule::per_head ? g.br : g.gr;  // rows of packed Q / dO
   auto t = util::zeroed<tbufs>();
   // A block holds at most nk key tiles: the others are never carved (null).
+  const bool f = !kDotBuilt || !g.dot;  // the fp32 products' buffers, or bf16 mode's (4-byte pairs)
   for (std::size_t i = 0; i < kBlockTiles && i < g.nk; ++i) {
     key_bufs& k = t.key[i];
-    k.kt = w.take<float>(g.D * g.bcp);
-    k.vt = w.take<float>(g.Dv * g.bcp);
-    k.kp = w.take<float>(g.bc * g.dp);
+    k.kt = w.take<float>(f ? g.D * g.bcp : half(g.D) * g.bcp);
+    k.vt = w.take<float>(f ? g.Dv * g.bcp : half(g.Dv) * g.bcp);
+    k.kp = w.take<float>(f ? g.bc * g.dp : half(g.bc) * g.dp);
     k.dk = w.take<float>(g.bc * g.dp);
     k.dv = w.take<float>(g.bc * g.dvp);
   }
-  t.qp = w.take<float>(prow * g.dp);
-  t.dop = w.take<float>(prow * g.dvp);
+  t.qp = w.take<float>(f ? prow * g.dp : prow * half(g.D));
+  t.dop = w.take<float>(f ? prow * g.dvp : prow * half(g.Dv));
+  if (!f) {
+    t.qr = w.take<std::uint32_t>(half(prow) * g.dp);
+    t.dor = w.take<std::uint32_t>(half(prow) * g.dvp);
+    t.pr = w.take<std::uint32_t>(half(g.br) * g.bcp);
+    t.dsr = w.take<std::uint32_t>(half(g.br) * g.bcp);
+    t.dsc = w.take<std::uint32_t>(half(g.bcp) * g.br);
+  }
   t.s = w.take<float>(g.br * g.bcp);
   t.dpm = w.take<float>(g.br * g.bcp);
   t.drop = w.take<float>(dropout ? g.br * g.bcp : 0);
@@ -147,10 +186,22 @@ struct cmat {
   const float* row(std::size_t r) const { return p + r * ld; }
 };
 
+// bf16 mode: a block of query rows as pairs, Q and dO along features (bf16
+// rows: row r at qc + r hd, hd = ceil(D/2) pairs) and along rows (rows r,
+// r + 1 at qr + r/2 dp).
+struct qpairs {
+  const std::uint32_t *qc, *doc, *qr, *dor;
+  std::size_t hd, hdv, dp, dvp;
+  qpairs at(std::size_t r0) const {  // r0 even
+    return {qc + r0 * hd, doc + r0 * hdv, qr ? qr + r0 / 2 * dp : nullptr, dor ? dor + r0 / 2 * dvp : nullptr,
+            hd, hdv, dp, dvp};
+  }
+};
+
 class fused_backward {
  public:
   fused_backward(const sdpa_bwd_args& a, const geometry& g)
-      : a_(a), p_(a.plan), g_(g), kern_(kern::attn_bwd_for(a.plan.x.isa)),
+      : a_(a), p_(a.plan), g_(g), kern_(kern::attn_bwd_for(a.plan.x.isa)), bk_(g.dot),
         dot_(kern::vec_for(a.plan.x.isa).dot) {
     dropout_ = p_.dropout_p > 0.f;
     thresh_ = dropout::threshold(p_.dropout_p);
@@ -180,8 +231,9 @@ class fused_backward {
   void run_query_group(std::size_t bh, std::size_t gi, const tbufs& t) const {
     const head h = head_at(bh);
     const std::size_t g0 = gi * g_.gr, rows = g_.Tq - g0 < g_.gr ? g_.Tq - g0 : g_.gr;
-    const cmat q = query_operand(h, g0, rows, t.qp);
-    const cmat dout = dout_operand(h, g0, rows, t.dop);
+    const cmat q = bk() ? cmat{} : query_operand(h, g0, rows, t.qp);
+    const cmat dout = bk() ? cmat{} : dout_operand(h, g0, rows, t.dop);
+    const qpairs qp = bk() ? query_pairs(h, g0, rows, t, false) : qpairs{};
     const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq + g0 * p_.q.token, p_.q.token};
     zero_rows(dq, rows, g_.D);
     row_dots(h, g0, rows, t.Dr);
@@ -196,8 +248,10 @@ class fused_backward {
         const std::size_t bri = g0 + rows - i0 < g_.br ? g0 + rows - i0 : g_.br;
         if (!visible(h, i0, bri, j0, bcj)) continue;
         const std::size_t r0 = i0 - g0;
-        const bool full =
-            scores(h, i0, bri, j0, bcj, t.key[0], cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld}, t.Dr + r0, t);
+        const qpairs qt = bk() ? qp.at(r0) : qpairs{};
+        const bool full = scores(h, i0, bri, j0, bcj, t.key[0], cmat{q.row(r0), q.ld}, cmat{dout.row(r0), dout.ld},
+                                 bk() ? &qt : nullptr, t.Dr + r0, t);
+        if (bk()) round_ds(bri, bcj, t);
         add_dq(bri, bcj, full, t, t.key[0], mat{dq.row(r0), dq.ld});
       }
     }
@@ -288,6 +342,26 @@ class fused_backward {
     return {buf, g_.dvp};
   }
 
+  // bf16 mode: query rows [i0, i0 + rows) as pairs (t.qc(), t.doc(); with
+  // `rows_too` also t.qr, t.dor, for dK and dV).
+  qpairs query_pairs(const head& h, std::size_t i0, std::size_t rows, const tbufs& t, bool rows_too) const {
+    const float* q = h.q + i0 * p_.q.token;
+    const float* g = h.dout + i0 * p_.o.token;
+    const std::size_t hd = half(g_.D), hdv = half(g_.Dv);
+    bk()->round_rows(rows, g_.D, q, p_.q.token, reinterpret_cast<std::uint16_t*>(t.qc()), 2 * hd);
+    bk()->round_rows(rows, g_.Dv, g, p_.o.token, reinterpret_cast<std::uint16_t*>(t.doc()), 2 * hdv);
+    if (rows_too) {
+      bk()->pair_rows(rows, g_.D, g_.dp, q, p_.q.token, t.qr, g_.dp);
+      bk()->pair_rows(rows, g_.Dv, g_.dvp, g, p_.o.token, t.dor, g_.dvp);
+    }
+    return {t.qc(), t.doc(), rows_too ? t.qr : nullptr, rows_too ? t.dor : nullptr, hd, hdv, g_.dp, g_.dvp};
+  }
+
+  // bf16 mode: dS rows paired along keys (t.dsc), for dQ.
+  void round_ds(std::size_t bri, std::size_t bcj, const tbufs& t) const {
+    bk()->round_rows(bri, bcj, t.dpm, g_.bcp, reinterpret_cast<std::uint16_t*>(t.dsc), g_.bcp);
+  }
+
   // D_i = dO_i . O_i for rows [i0, i0 + rows).
   void row_dots(const head& h, std::size_t i0, std::size_t rows, float* Dr) const {
     const float* o = h.o + i0 * p_.o.token;
@@ -308,6 +382,13 @@ class fused_backward {
   // K_j rows (padded) and K_jᵀ, V_jᵀ for keys [j0, j0 + bcj). V_j's rows
   // are staged in the dV accumulator, which the caller zeroes afterwards.
   void pack_keys(const head& h, std::size_t j0, std::size_t bcj, const key_bufs& kb) const {
+    if (bk()) {  // bf16 mode: the pairs instead
+      const float *k = h.k + j0 * p_.k.token, *v = h.v + j0 * p_.v.token;
+      bk()->pair_cols(bcj, g_.bcp, g_.D, k, p_.k.token, kb.kc(), g_.bcp);
+      bk()->pair_cols(bcj, g_.bcp, g_.Dv, v, p_.v.token, kb.vc(), g_.bcp);
+      bk()->pair_rows(bcj, g_.D, g_.dp, k, p_.k.token, kb.kr(), g_.dp);
+      return;
+    }
     pack_rows(h.k + j0 * p_.k.token, p_.k.token, bcj, g_.D, g_.dp, kb.kp);
     kern_.transpose(bcj, g_.D, kb.kp, g_.dp, kb.kt, g_.bcp);
     pack_rows(h.v + j0 * p_.v.token, p_.v.token, bcj, g_.Dv, g_.dvp, kb.dv);
@@ -319,7 +400,7 @@ class fused_backward {
   // tile on the causal diagonal), the products run in chunks of kChunk rows
   // or keys that skip what no row of the chunk sees.
   bool scores(const head& h, std::size_t i0, std::size_t bri, std::size_t j0, std::size_t bcj, const key_bufs& kb,
-              const cmat& q, const cmat& dout, const float* Dr, const tbufs& t) const {
+              const cmat& q, const cmat& dout, const qpairs* qp, const float* Dr, const tbufs& t) const {
     const std::size_t ld = g_.bcp;
     const float* lse = h.lse + i0;
     bool full = true;
@@ -337,6 +418,12 @@ class fused_backward {
       const std::size_t seen = max_valid(t, r0, rows);
       if (seen == 0) continue;  // softmax_grad zeroes these rows without reading them
       const std::size_t n = round_up(seen, kPad);
+      if (kDotBuilt && qp) {  // S = scale (Q K^T) as the forward's bf16 scores, dP = dO V^T
+        bk()->gemm_pairs(rows, n, qp->hd, qp->qc + r0 * qp->hd, qp->hd, 1, kb.kc(), ld, p_.scale, t.s + r0 * ld, ld, 0);
+        bk()->gemm_pairs(rows, n, qp->hdv, qp->doc + r0 * qp->hdv, qp->hdv, 1, kb.vc(), ld, 1.f, t.dpm + r0 * ld, ld,
+                        0);
+        continue;
+      }
       kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
       kern_.gemm(rows, n, g_.Dv, dout.row(r0), dout.ld, 1, kb.vt, ld, t.dpm + r0 * ld, ld, 0);
     }
@@ -386,7 +473,11 @@ class fused_backward {
     for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
       const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
       const std::size_t k = full ? bcj : max_valid(t, r0, rows);
-      if (k) kern_.gemm(rows, g_.dp, k, t.dpm + r0 * g_.bcp, g_.bcp, 1, kb.kp, g_.dp, dq.row(r0), dq.ld, 1);
+      if (k && bk())  // dS paired along keys (t.dsc) times K_j paired along keys
+        bk()->gemm_pairs(rows, g_.dp, half(k), t.dsc + r0 * (g_.bcp / 2), g_.bcp / 2, 1, kb.kr(), g_.dp, 1.f,
+                        dq.row(r0), dq.ld, 1);
+      else if (k)
+        kern_.gemm(rows, g_.dp, k, t.dpm + r0 * g_.bcp, g_.bcp, 1, kb.kp, g_.dp, dq.row(r0), dq.ld, 1);
     }
   }
 
@@ -401,6 +492,22 @@ class fused_backward {
         while (r < bri && t.valid[r] <= c0) ++r;
       if (r < bri)
         kern_.gemm(keys, n, bri - r, tile + r * g_.bcp + c0, 1, g_.bcp, x.row(r), x.ld, acc.row(c0), acc.ld, 1);
+    }
+  }
+
+  // bf16 mode's add_keys: the tile paired along rows (t.pr or t.dsr) and X
+  // paired along rows (ldx = n): from the pair of the first row that sees
+  // the chunk (rows that see none of its keys hold zeros there).
+  void add_keys_pairs(std::size_t bri, std::size_t bcj, bool full, const tbufs& t, const std::uint32_t* tile,
+                      const std::uint32_t* x, std::size_t n, const mat& acc) const {
+    for (std::size_t c0 = 0; c0 < bcj; c0 += full ? bcj : kChunk) {
+      const std::size_t keys = full ? bcj : (bcj - c0 < kChunk ? bcj - c0 : kChunk);
+      std::size_t r = 0;
+      if (!full)
+        while (r < bri && t.valid[r] <= c0) ++r;
+      if (r < bri)
+        bk()->gemm_pairs(keys, n, half(bri) - r / 2, tile + r / 2 * g_.bcp + c0, 1, g_.bcp, x + r / 2 * n, n, 1.f,
+                        acc.row(c0), acc.ld, 1);
     }
   }
 
@@ -429,15 +536,28 @@ class fused_backward {
       for (std::size_t i0 = 0; i0 < g_.Tq; i0 += g_.br) {
         const std::size_t bri = g_.Tq - i0 < g_.br ? g_.Tq - i0 : g_.br;
         if (!visible(h, i0, bri, jfirst * g_.bc, jend - jfirst * g_.bc)) continue;
-        const cmat q = query_operand(h, i0, bri, t.qp);
-        const cmat dout = dout_operand(h, i0, bri, t.dop);
+        const cmat q = bk() ? cmat{} : query_operand(h, i0, bri, t.qp);
+        const cmat dout = bk() ? cmat{} : dout_operand(h, i0, bri, t.dop);
+        const qpairs qp = bk() ? query_pairs(h, i0, bri, t, true) : qpairs{};
         const float* Dr = with_dq ? t.Dr + gi * g_.Tq + i0 : t.Dr;
         if (!with_dq) row_dots(h, i0, bri, t.Dr);
         for (std::size_t jj = 0; jj < nj; ++jj) {
           const key_bufs& kb = t.key[jj];
           const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
           if (!visible(h, i0, bri, j0, bcj)) continue;
-          const bool full = scores(h, i0, bri, j0, bcj, kb, q, dout, Dr, t);
+          const bool full = scores(h, i0, bri, j0, bcj, kb, q, dout, bk() ? &qp : nullptr, Dr, t);
+          if (bk()) {  // P m and dS as pairs: dV_j += (P m)ᵀ dO_i, dK_j += dSᵀ Q_i (scaled at the end)
+            const std::size_t cp = round_up(bcj, kPad);
+            bk()->pair_rows(bri, cp, cp, t.s, g_.bcp, t.pr, g_.bcp);
+            bk()->pair_rows(bri, cp, cp, t.dpm, g_.bcp, t.dsr, g_.bcp);
+            add_keys_pairs(bri, bcj, full, t, t.pr, qp.dor, g_.dvp, mat{kb.dv, g_.dvp});
+            add_keys_pairs(bri, bcj, full, t, t.dsr, qp.qr, g_.dp, mat{kb.dk, g_.dp});
+            if (with_dq) {
+              round_ds(bri, bcj, t);
+              add_dq(bri, bcj, full, t, kb, mat{dq.row(i0), dq.ld});
+            }
+            continue;
+          }
           add_keys(bri, bcj, full, t, t.s, dout, g_.dvp, mat{kb.dv, g_.dvp});   // dV_j += (P m)ᵀ dO_i
           add_keys(bri, bcj, full, t, t.dpm, q, g_.dp, mat{kb.dk, g_.dp});      // dK_j += dSᵀ Qs_i
           if (with_dq) add_dq(bri, bcj, full, t, kb, mat{dq.row(i0), dq.ld});
@@ -446,7 +566,10 @@ class fused_backward {
     }
     for (std::size_t jj = 0; jj < nj; ++jj) {
       const std::size_t j0 = (jfirst + jj) * g_.bc, bcj = key_count(jfirst + jj);
-      copy_rows(mat{t.key[jj].dk, g_.dp}, mat{kvh.dk + j0 * p_.k.token, p_.k.token}, bcj, g_.D);
+      if (bk())  // bf16 mode summed dSᵀ Q: the scale once, here
+        kern_.scale_rows(bcj, g_.D, g_.D, p_.scale, t.key[jj].dk, g_.dp, kvh.dk + j0 * p_.k.token, p_.k.token);
+      else
+        copy_rows(mat{t.key[jj].dk, g_.dp}, mat{kvh.dk + j0 * p_.k.token, p_.k.token}, bcj, g_.D);
       copy_rows(mat{t.key[jj].dv, g_.dvp}, mat{kvh.dv + j0 * p_.v.token, p_.v.token}, bcj, g_.Dv);
     }
   }
@@ -455,6 +578,8 @@ class fused_backward {
   const sdpa_plan& p_;
   const geometry& g_;
   const kern::attn_bwd_kernels& kern_;
+  const kern::attn_bf16_kernels* bk_;  // bf16 mode, else null (read through bk())
+  const kern::attn_bf16_kernels* bk() const { return kDotBuilt ? bk_ : nullptr; }
   float (*dot_)(std::size_t, const float*, const float*);
   bool dropout_;
   std::uint32_t thresh_;

@@ -62,6 +62,13 @@ bool sdpa_reference_forward_bytes(const sdpa_plan& p, std::size_t* bytes) noexce
 void sdpa_reference_forward(const sdpa_plan& p, const float* q, const float* k, const float* v, float* out,
                             float* lse, float* s) noexcept;
 
+// Whether plan p may set bf16_dot (sdpa_forward_lowp.cpp): the fused
+// algorithm on its tile path (not decode's), an ISA with the attn_bf16 set
+// and a microarchitecture that runs bf16 dot products faster than fp32 FMAs
+// (dispatch::uarch). The fused forward and backward then both multiply in
+// bf16, so the backward recomputes the forward's scores bit for bit.
+bool sdpa_bf16_dot_usable(const sdpa_plan& p) noexcept;
+
 // The fused driver of every type, one task per query tile (sdpa_forward_lowp.cpp):
 // ws holds max_threads shares of per_thread_floats, vpairs the bf16 dot
 // path's packed V of every head (any pointer where that path does not run).

@@ -64,7 +64,7 @@ constexpr bool kDotBuilt = false;
 // key tiles attn_key_tile(kv_len) keys (ops/attn_blocking.hpp): a problem
 // smaller than a tile gets a share its own size.
 bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
-  const bool f32 = type == QKV_DTYPE_F32;
+  const bool f32 = type == QKV_DTYPE_F32 && !(kDotBuilt && p.bf16_dot);  // bf16_dot: P pairs too
   const std::size_t tile = attn_key_tile(p.kv_len);
   std::size_t rows, tile_rows, kv;
   if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, tile + 3 + (f32 ? 0 : tile / 2), &rows) ||
@@ -82,12 +82,19 @@ bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* fl
   return true;
 }
 
-// Floats of the V pairs of every K/V head (BF16: vp [batch*kv_heads][ceil(kv_len/2)][v_dim] dwords),
-// or of the decode path's partials where more (the two never run in one call), rounded to whole lines.
+// Floats of the V pairs of every K/V head (BF16, or F32 with bf16_dot: vp
+// [batch*kv_heads][ceil(kv_len/2)][v_dim] dwords; F32 then also K rounded,
+// [batch*kv_heads][kv_len][head_dim] bf16 after them), or of the decode
+// path's partials where more (the two never run in one call), rounded to
+// whole lines.
 bool vpairs_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
-  std::size_t n = 0, dec;
-  if (type == QKV_DTYPE_BF16 && (!mul_ok(p.batch, p.kv_heads, &n) || !mul_ok(n, (p.kv_len + 1) / 2, &n) ||
-                                 !mul_ok(n, p.v_dim, &n)))
+  std::size_t n = 0, dec, kr = 0;
+  const bool rounded = kDotBuilt && type == QKV_DTYPE_F32 && p.bf16_dot;
+  if ((type == QKV_DTYPE_BF16 || rounded) && (!mul_ok(p.batch, p.kv_heads, &n) || !mul_ok(n, (p.kv_len + 1) / 2, &n) ||
+                                              !mul_ok(n, p.v_dim, &n)))
+    return false;
+  if (rounded && (!mul_ok(p.batch, p.kv_heads, &kr) || !mul_ok(kr, p.kv_len, &kr) || !mul_ok(kr, p.head_dim, &kr) ||
+                  !add_ok(n, (kr + 1) / 2, &n)))
     return false;
   if (!sdpa_decode_shared_floats(p, &dec)) return false;
   if (dec > n) n = dec;
@@ -112,8 +119,10 @@ struct lowp_call {
   void* out;
   float* lse;
   std::uint32_t* vpairs;  // the dot path's packed V of every head
+  std::uint16_t* krows;   // F32 on the dot path: K of every head rounded to bf16 (after vpairs)
 
   bool wide() const { return type == QKV_DTYPE_F32; }
+  std::size_t krows_head() const { return p.kv_len * p.head_dim; }
   // Element e of t (F32, or 16-bit storage).
   const void* at(const void* t, std::size_t e) const {
     return static_cast<const char*>(t) + e * (wide() ? sizeof(float) : sizeof(std::uint16_t));
@@ -125,6 +134,10 @@ struct lowp_call {
   // unscaled: the scale multiplies the fp32 sums); padding queries are zero.
   void pack_q(const void* qv, std::size_t rows, std::size_t br, float* w, float* tmp) const {
     const std::size_t D = p.head_dim, ld = p.q.token;
+    if (wide() && kDotBuilt && bk) {  // fp32 rows rounded into pairs
+      bk->pair_cols(rows, br, D, static_cast<const float*>(qv), ld, reinterpret_cast<std::uint32_t*>(w), br);
+      return;
+    }
     if (wide()) {
       pack_qt(static_cast<const float*>(qv), ld, rows, D, p.scale, br, w);
       return;
@@ -183,7 +196,10 @@ struct lowp_call {
       const std::size_t kb = end - j0 < tile ? end - j0 : tile;
       const void* kt = at(k, kh + j0 * p.k.token);
       const void* vt = at(v, vh + j0 * p.v.token);
-      if (kDotBuilt && bk) {
+      if (kDotBuilt && bk && wide()) {
+        bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt),
+                   krows + (b * p.kv_heads + hk) * krows_head() + j0 * D, D, p.scale, st);
+      } else if (kDotBuilt && bk) {
         bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), static_cast<const std::uint16_t*>(kt),
                    p.k.token, p.scale, st);
       } else if (wide()) {
@@ -228,13 +244,22 @@ struct lowp_call {
 };
 
 // The bf16 dot-product set to use, or nullptr (widen).
-const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, const kern::attn_kernels& kn) {
-  if (!kDotBuilt || type != QKV_DTYPE_BF16 || !dispatch::uarch().bf16_dot) return nullptr;
-  const kern::attn_bf16_kernels* bk = kern::attn_bf16_for(p.x.isa);
+const kern::attn_bf16_kernels* dot_set(qkv_isa isa, const kern::attn_kernels& kn) {
+  if (!kDotBuilt || !dispatch::uarch().bf16_dot) return nullptr;
+  const kern::attn_bf16_kernels* bk = kern::attn_bf16_for(isa);
   return bk && bk->br == kn.br ? bk : nullptr;
+}
+const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, const kern::attn_kernels& kn) {
+  const bool wants = type == QKV_DTYPE_BF16 || (kDotBuilt && type == QKV_DTYPE_F32 && p.bf16_dot);
+  return wants ? dot_set(p.x.isa, kn) : nullptr;
 }
 
 }  // namespace
+
+bool sdpa_bf16_dot_usable(const sdpa_plan& p) noexcept {
+  if constexpr (!kDotBuilt) return false;
+  return p.algo == QKV_SDPA_FUSED && !sdpa_decode_applies(p) && dot_set(p.x.isa, kern::attn_for(p.x.isa)) != nullptr;
+}
 
 void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const void* k, const void* v, void* out,
                         float* lse, float* vpairs, float* ws, std::size_t per_thread_floats, int max_threads) {
@@ -243,7 +268,7 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
     return;
   }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
-  const lowp_call c{p,
+  lowp_call c{p,
                     type,
                     kn,
                     dot_kernels(p, type, kn),
@@ -256,7 +281,8 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                     v,
                     out,
                     lse,
-                    reinterpret_cast<std::uint32_t*>(vpairs)};
+                    reinterpret_cast<std::uint32_t*>(vpairs),
+                    nullptr};
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
   const std::size_t heads = p.batch * p.heads, kv_heads = p.batch * p.kv_heads;
   const std::size_t tasks = heads * nqt;
@@ -266,13 +292,22 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
   if (p.window && p.window < p.kv_len) flops *= static_cast<float>(p.window) / static_cast<float>(p.kv_len);
   int threads = threads_for(p.x, flops, tasks);
   if (threads > max_threads) threads = max_threads;
-  if (kDotBuilt && c.bk) {  // V's key pairs, every head, a key tile per step
+  if (kDotBuilt && c.bk) {  // V's key pairs (F32: and K rounded), every head, a key tile per step
+    if (c.wide()) c.krows = reinterpret_cast<std::uint16_t*>(c.vpairs + kv_heads * c.vpairs_head());
     const std::size_t nkt = (p.kv_len + kTile - 1) / kTile;
     parallel_for_static(p.x, threads, kv_heads * nkt, [&](std::size_t t) {
       const std::size_t bh = t / nkt, j0 = t % nkt * kTile;
       const std::size_t kb = p.kv_len - j0 < kTile ? p.kv_len - j0 : kTile;
-      const auto* vb = static_cast<const std::uint16_t*>(v) + base(p.v, bh / p.kv_heads, bh % p.kv_heads);
-      c.bk->pack_v(kb, p.v_dim, vb + j0 * p.v.token, p.v.token, c.vpairs + bh * c.vpairs_head() + j0 / 2 * p.v_dim);
+      std::uint32_t* vp = c.vpairs + bh * c.vpairs_head() + j0 / 2 * p.v_dim;
+      const std::size_t vo = base(p.v, bh / p.kv_heads, bh % p.kv_heads) + j0 * p.v.token;
+      if (!c.wide()) {
+        c.bk->pack_v(kb, p.v_dim, static_cast<const std::uint16_t*>(v) + vo, p.v.token, vp);
+        return;
+      }
+      c.bk->pair_rows(kb, p.v_dim, p.v_dim, static_cast<const float*>(v) + vo, p.v.token, vp, p.v_dim);
+      const std::size_t ko = base(p.k, bh / p.kv_heads, bh % p.kv_heads) + j0 * p.k.token;
+      c.bk->round_rows(kb, p.head_dim, static_cast<const float*>(k) + ko, p.k.token,
+                       c.krows + bh * c.krows_head() + j0 * p.head_dim, p.head_dim);
     });
   }
   // Heaviest (last, under a causal mask) query tiles first.

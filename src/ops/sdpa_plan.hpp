@@ -34,6 +34,11 @@ struct sdpa_plan {
   qkv_sdpa_strides mask_strides;
   float softcap;                 // 0: off; else each scaled score s becomes softcap tanh(s / softcap)
   exec x;                        // the settings, read once at the C boundary
+  // fp32 tensors multiplied as bf16 (the layer's BF16 compute; resolve_sdpa
+  // leaves it false): the fused forward and backward round Q, K, V, P, dO
+  // and dS to bf16 pairs for vdpbf16ps, fp32 sums, where
+  // sdpa_bf16_dot_usable() says so (ops/sdpa_forward.hpp).
+  bool bf16_dot;
 };
 
 // The one place a description's defaults are resolved. `d` must be valid

@@ -40,6 +40,33 @@ struct attn_bf16_kernels {
   // ot[f][:] = alpha[:] * ot[f][:] + sum over key pairs of vp[i][f] . pp[i][:], for f < dv.
   void (*accumulate)(std::size_t kb, std::size_t dv, const std::uint32_t* pp, const std::uint32_t* vp,
                      const float* alpha, float* ot);
+
+  // The products of the backward's bf16 mode (ops/sdpa_backward_fused.cpp)
+  // and the packing of fp32 operands into bf16 pairs, rounded to nearest
+  // even by the instruction (vcvtneps2bf16: every pack of a value gives the
+  // same bits, so the forward and the backward see the same operands).
+  //
+  // dst[p * ld_dst + r] = (bf16(x[r][2p]), bf16(x[r][2p+1])) for r < rows,
+  // p < ceil(cols / 2) (an odd cols pairs its last feature with 0); rows
+  // [rows, rows_pad) of dst are 0. x rows ldx floats apart.
+  void (*pair_cols)(std::size_t rows, std::size_t rows_pad, std::size_t cols, const float* x, std::size_t ldx,
+                    std::uint32_t* dst, std::size_t ld_dst);
+  // dst[r * ld_dst + f] = bf16(x[r * ldx + f]) for r < rows, f < cols, and
+  // 0 for cols <= f < ld_dst: rows of pairs along x's rows (the forward's K
+  // rows for scores; the backward's Q, dO and dS as gemm_pairs' A).
+  void (*round_rows)(std::size_t rows, std::size_t cols, const float* x, std::size_t ldx, std::uint16_t* dst,
+                     std::size_t ld_dst);
+  // dst[p * ld_dst + c] = (bf16(x[2p][c]), bf16(x[2p+1][c])) for
+  // p < ceil(rows / 2) (an odd rows pairs its last row with 0), c < cols;
+  // columns [cols, cols_pad) are 0.
+  void (*pair_rows)(std::size_t rows, std::size_t cols, std::size_t cols_pad, const float* x, std::size_t ldx,
+                    std::uint32_t* dst, std::size_t ld_dst);
+  // C[m x n] = acc ? C + S : alpha * S, S[r][c] = sum over p < k2, in order,
+  // of the pair products a[r * ar + p * ac] . b[p * ldb + c] (vdpbf16ps,
+  // from 0 or from C); n % 16 == 0, m, k2 >= 1; alpha is 1 when acc.
+  void (*gemm_pairs)(std::size_t m, std::size_t n, std::size_t k2, const std::uint32_t* a, std::size_t ar,
+                     std::size_t ac, const std::uint32_t* b, std::size_t ldb, float alpha, float* c, std::size_t ldc,
+                     int acc);
 };
 
 // The set of `isa`, or nullptr where it has no bf16 dot products (the

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/attn_bf16/attn_bf16.hpp"
+#include "kernels/attn_bf16/attn_bf16_bwd.hpp"
 #include "kernels/softmax/exp-inl.hpp"
 
 namespace qkv::kern {
@@ -205,6 +206,9 @@ void accumulate(std::size_t kb, std::size_t dv, const std::uint32_t* pp, const s
 }  // namespace
 
 extern const attn_bf16_kernels attn_bf16_avx512_bf16;
-const attn_bf16_kernels attn_bf16_avx512_bf16 = {kBr, scores, softmax_pairs, pack_p, pack_v, accumulate};
+const attn_bf16_kernels attn_bf16_avx512_bf16 = {kBr,        scores,   softmax_pairs,
+                                                 pack_p,     pack_v,   accumulate,
+                                                 attn_bf16_pair_cols, attn_bf16_round_rows, attn_bf16_pair_rows,
+                                                 attn_bf16_gemm_pairs};
 
 }  // namespace qkv::kern
