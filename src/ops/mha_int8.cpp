@@ -23,7 +23,7 @@ gemm_ex_args proj_args(std::size_t rows, std::size_t n_in, std::size_t n_out, co
   a.ta = false, a.tb = true, a.M = rows, a.N = n_out, a.K = n_in;
   a.at = a.bt = QKV_DTYPE_I8, a.ct = QKV_DTYPE_I32;
   a.A = x, a.lda = n_in, a.B = w, a.ldb = n_in, a.C = acc, a.ldc = n_out;
-  a.alpha = 1.0f, a.beta = 0.0f, a.sa = a.sb = nullptr;
+  a.alpha = 1.0f, a.beta = 0.0f, a.sa = a.sb = nullptr, a.bias = nullptr;
   return a;
 }
 
