@@ -243,6 +243,13 @@ struct lowp_call {
   }
 };
 
+// Where the F32 dot path keeps K rounded: after every head's V pairs.
+std::uint16_t* krows_of(const sdpa_plan& p, qkv_dtype type, float* vpairs) {
+  if (!kDotBuilt || type != QKV_DTYPE_F32) return nullptr;
+  const std::size_t pairs = p.batch * p.kv_heads * ((p.kv_len + 1) / 2 * p.v_dim);
+  return reinterpret_cast<std::uint16_t*>(reinterpret_cast<std::uint32_t*>(vpairs) + pairs);
+}
+
 // The bf16 dot-product set to use, or nullptr (widen).
 const kern::attn_bf16_kernels* dot_set(qkv_isa isa, const kern::attn_kernels& kn) {
   if (!kDotBuilt || !dispatch::uarch().bf16_dot) return nullptr;
@@ -268,7 +275,7 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
     return;
   }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
-  lowp_call c{p,
+  const lowp_call c{p,
                     type,
                     kn,
                     dot_kernels(p, type, kn),
@@ -282,7 +289,7 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                     out,
                     lse,
                     reinterpret_cast<std::uint32_t*>(vpairs),
-                    nullptr};
+                    krows_of(p, type, vpairs)};
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
   const std::size_t heads = p.batch * p.heads, kv_heads = p.batch * p.kv_heads;
   const std::size_t tasks = heads * nqt;
@@ -293,7 +300,6 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
   int threads = threads_for(p.x, flops, tasks);
   if (threads > max_threads) threads = max_threads;
   if (kDotBuilt && c.bk) {  // V's key pairs (F32: and K rounded), every head, a key tile per step
-    if (c.wide()) c.krows = reinterpret_cast<std::uint16_t*>(c.vpairs + kv_heads * c.vpairs_head());
     const std::size_t nkt = (p.kv_len + kTile - 1) / kTile;
     parallel_for_static(p.x, threads, kv_heads * nkt, [&](std::size_t t) {
       const std::size_t bh = t / nkt, j0 = t % nkt * kTile;
