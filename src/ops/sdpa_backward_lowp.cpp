@@ -3,9 +3,11 @@
 // Q, K, V, O and dO widened (exactly) into contiguous fp32 copies
 // (ops/sdpa_widen), the fp32 backward of the plan's algorithm run on them,
 // and dQ, dK, dV rounded once to the storage type. It computes what the
-// fp32 backward computes from the stored values, so its accuracy is the
-// fp32 one plus the final rounding; its speed is the fp32 backward's plus
-// memory-bound conversions. The workspace holds the eight copies (about
+// fp32 backward computes from the stored values (accuracy: the fp32 one
+// plus the final rounding), except for BF16 where the forward multiplied
+// in bf16 (the fused kernel on a CPU with fast bf16 dot products): there
+// the fused backward's bf16 mode runs on the copies (P and dS rounded to
+// bf16 as well, the forward's scores recomputed bit for bit). The workspace holds the eight copies (about
 // 8 * batch * heads * len * dim floats) besides the fp32 backward's own.
 #include <cstdint>
 
@@ -22,13 +24,26 @@ namespace {
 constexpr sdpa_tensor kWide[8] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v, sdpa_tensor::o,
                                   sdpa_tensor::o, sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v};
 
+// The backward's plan on the contiguous copies: BF16 where the fused
+// forward took the bf16 dot path (sdpa_bf16_dot_usable: the same decision)
+// multiplies in bf16 too, recomputing the forward's scores bit for bit.
+sdpa_plan inner_plan(const sdpa_plan& p, qkv_dtype type) {
+  sdpa_plan c = sdpa_contiguous_plan(p);
+#ifdef QKV_HOSTED
+  c.bf16_dot = type == QKV_DTYPE_BF16 && sdpa_bf16_dot_usable(c);
+#else
+  (void)type;
+#endif
+  return c;
+}
+
 }  // namespace
 
 bool sdpa_backward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept {
   if (type == QKV_DTYPE_F32) return sdpa_backward_workspace_bytes(p, threads, bytes);
   std::size_t at[8], floats, inner, total;
   if (!sdpa_wide_slots(p, kWide, 8, at, &floats) ||
-      !sdpa_backward_workspace_bytes(sdpa_contiguous_plan(p), threads, &inner) ||
+      !sdpa_backward_workspace_bytes(inner_plan(p, type), threads, &inner) ||
       !util::mul_ok(floats, sizeof(float), &total) || !util::add_ok(total, inner, &total) ||
       !util::add_ok(total, kSdpaAlign, &total))
     return false;
@@ -56,7 +71,7 @@ bool sdpa_backward(const sdpa_plan& p, qkv_dtype type, const void* q, const void
   const void* in[5] = {q, k, v, out, dout};
   for (int i = 0; i < 5; ++i) sdpa_widen(cv, type, p, kWide[i], in[i], t[i]);
   const std::size_t used = pad + floats * sizeof(float);
-  if (!sdpa_backward(sdpa_contiguous_plan(p), t[0], t[1], t[2], t[3], lse, t[4], t[5], t[6], t[7], w + floats,
+  if (!sdpa_backward(inner_plan(p, type), t[0], t[1], t[2], t[3], lse, t[4], t[5], t[6], t[7], w + floats,
                      bytes - used))
     return false;
   sdpa_narrow(cv, type, p, sdpa_tensor::q, t[5], dq);

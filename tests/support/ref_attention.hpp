@@ -5,10 +5,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "ops/dropout_rng.hpp"
+#include "ops/exec.hpp"
+#include "ops/sdpa_forward.hpp"
+#include "ops/sdpa_plan.hpp"
 #include "qkv/attention.h"
 #include "ref/ref_attention.h"
 
@@ -49,6 +53,28 @@ inline void ref_sdpa_backward(const qkv_sdpa_desc& d, const float* q, const floa
   dv.resize(n.B * n.KVH * n.Tk * n.Dv);
   std::vector<double> scratch(3 * n.Tk);
   qkv_ref_sdpa_backward(&d, q, k, v, dout, ref_dropout, dq.data(), dk.data(), dv.data(), nullptr, scratch.data());
+}
+
+// Whether qkv_sdpa_backward_ex() on `type` runs the fused backward's bf16
+// mode here (BF16 with the fused tile path on a CPU with fast bf16 dot
+// products, the forward's choice): it then rounds P and dS to bf16 too and
+// is checked within a bound, not bit for bit against the fp32 backward.
+inline bool sdpa_ex_backward_in_bf16(const qkv_sdpa_desc& d, qkv_dtype type) {
+  return type == QKV_DTYPE_BF16 && qkv::ops::sdpa_bf16_dot_usable(qkv::ops::resolve_sdpa(d, qkv::ops::current_exec()));
+}
+
+// ||got - ref|| / ||ref|| over the elements `in` marks.
+template <class Widen>
+double sdpa_rel_error(const std::vector<float>& ref, const std::vector<std::uint16_t>& got, const std::vector<bool>& in,
+                      Widen widen) {
+  double num = 0, den = 0;
+  for (std::size_t e = 0; e < got.size(); ++e)
+    if (in[e]) {
+      const double g = widen(got[e]), r = ref[e];
+      num += (g - r) * (g - r);
+      den += r * r;
+    }
+  return std::sqrt(num / (den + 1e-300));
 }
 
 }  // namespace qkv_test
