@@ -71,6 +71,15 @@ qkv::ops::wide clip_coef(float max_norm, qkv::ops::wide total) {
   return static_cast<wide>(max_norm) / (total + static_cast<wide>(1e-6));
 }
 
+// qkv_clip_grad_norm's and qkv_grad_clip_scale's checks after their pointer
+// checks, and the global L2 norm of grads (sum of squares in `wide`).
+qkv_status grad_norm(const float* grads, size_t n, float max_norm, const qkv::ops::exec& x, qkv::ops::wide* total) {
+  if (!std::isfinite(max_norm) || !(max_norm > 0.f)) return QKV_ERR_BAD_ARGUMENT;
+  if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
+  *total = n ? std::sqrt(qkv::ops::sum_squares(x, n, grads)) : qkv::ops::wide(0);
+  return QKV_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -127,11 +136,10 @@ qkv_status qkv_adamw_step(const qkv_adamw_config* cfg, uint64_t t, size_t n, flo
 
 qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* norm) {
   if (n && !grads) return QKV_ERR_NULL_POINTER;
-  if (!std::isfinite(max_norm) || !(max_norm > 0.f)) return QKV_ERR_BAD_ARGUMENT;
-  if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
   using qkv::ops::wide;
   const qkv::ops::exec x = qkv::ops::current_exec();  // one setting for both passes
-  const wide total = n ? std::sqrt(qkv::ops::sum_squares(x, n, grads)) : wide(0);
+  wide total;
+  if (const qkv_status st = grad_norm(grads, n, max_norm, x, &total)) return st;
   // A NaN norm scales by NaN, as PyTorch's multiply would.
   const wide coef = clip_coef(max_norm, total);
   if (!(coef >= 1)) qkv::ops::scale(x, n, static_cast<float>(coef), grads);
@@ -143,10 +151,9 @@ qkv_status qkv_clip_grad_norm(float* grads, size_t n, float max_norm, float* nor
 
 qkv_status qkv_grad_clip_scale(const float* grads, size_t n, float max_norm, float* norm, float* scale) {
   if ((n && !grads) || !scale) return QKV_ERR_NULL_POINTER;
-  if (!std::isfinite(max_norm) || !(max_norm > 0.f)) return QKV_ERR_BAD_ARGUMENT;
-  if (n > kMaxElems) return QKV_ERR_SIZE_OVERFLOW;
   using qkv::ops::wide;
-  const wide total = n ? std::sqrt(qkv::ops::sum_squares(qkv::ops::current_exec(), n, grads)) : wide(0);
+  wide total;
+  if (const qkv_status st = grad_norm(grads, n, max_norm, qkv::ops::current_exec(), &total)) return st;
   const wide coef = clip_coef(max_norm, total);
   *scale = coef >= 1 ? 1.0f : static_cast<float>(coef);  // NaN stays NaN
   if (norm) *norm = static_cast<float>(total);
