@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -69,6 +70,16 @@ std::vector<float> rounded(std::vector<float> x) {
   for (float& v : x) v = qkv::util::bf16_to_f32(qkv::util::f32_to_bf16(v));
   return x;
 }
+
+// Random Q, K (in [-2, 2]), V and dO (in [-1, 1]) for d, from seeds s..s+3.
+struct inputs {
+  std::vector<float> q, k, v, dout;
+  inputs(const qkv_sdpa_desc& d, std::uint64_t s)
+      : q(qkv_test::random_vector(d.batch * d.q.batch, s, -2.f, 2.f)),
+        k(qkv_test::random_vector(d.batch * d.k.batch, s + 1, -2.f, 2.f)),
+        v(qkv_test::random_vector(d.batch * d.v.batch, s + 2)),
+        dout(qkv_test::random_vector(d.batch * d.o.batch, s + 3)) {}
+};
 
 struct outputs {
   std::vector<float> o, lse, dq, dk, dv;
@@ -136,10 +147,8 @@ TEST_CASE("sdpa bf16 mode: forward and backward within the bf16 bounds of the do
   for (const dot_case& c : kCases) {
     INFO(c.name);
     const qkv_sdpa_desc d = desc_of(c);
-    const std::vector<float> q = qkv_test::random_vector(c.B * d.q.batch, 1, -2.f, 2.f);
-    const std::vector<float> k = qkv_test::random_vector(c.B * d.k.batch, 2, -2.f, 2.f);
-    const std::vector<float> v = qkv_test::random_vector(c.B * d.v.batch, 3, -1.f, 1.f);
-    const std::vector<float> dout = qkv_test::random_vector(c.B * d.o.batch, 4, -1.f, 1.f);
+    const inputs in(d, 1);
+    const std::vector<float>&q = in.q, &k = in.k, &v = in.v, &dout = in.dout;
     const std::vector<float> qr = rounded(q), kr = rounded(k), vr = rounded(v), dor = rounded(dout);
     std::vector<double> o_ref, lse_ref, dq_ref, dk_ref, dv_ref;
     qkv_test::ref_sdpa_forward(d, qr.data(), kr.data(), vr.data(), o_ref, lse_ref);
@@ -183,15 +192,12 @@ TEST_CASE("sdpa bf16 mode: the same bits on 1, 2 and 3 threads (both backward sc
   for (const dot_case& c : {kCases[0], kCases[2]}) {
     INFO(c.name);
     const qkv_sdpa_desc d = desc_of(c);
-    const std::vector<float> q = qkv_test::random_vector(c.B * d.q.batch, 5, -2.f, 2.f);
-    const std::vector<float> k = qkv_test::random_vector(c.B * d.k.batch, 6, -2.f, 2.f);
-    const std::vector<float> v = qkv_test::random_vector(c.B * d.v.batch, 7, -1.f, 1.f);
-    const std::vector<float> dout = qkv_test::random_vector(c.B * d.o.batch, 8, -1.f, 1.f);
+    const inputs in(d, 5);
     qkv_test::for_each_isa([&](qkv_isa) {
       outputs first;
       for (int threads : {1, 2, 3}) {
         qkv_test::threads_scope scope(threads);
-        const outputs r = run(d, true, q, k, v, dout);
+        const outputs r = run(d, true, in.q, in.k, in.v, in.dout);
         if (threads == 1)
           first = r;
         else
