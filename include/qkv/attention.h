@@ -232,8 +232,8 @@ QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, 
  *  The backward widens Q, K, V, O and dO into fp32 copies in the workspace,
  *  runs the fp32 backward on them and rounds dQ, dK, dV once: its error is
  *  the fp32 backward's plus u of each output, its workspace that of
- *  qkv_sdpa_backward() plus eight fp32 copies of the tensors (batch * heads
- *  * len * dim floats each). Where the forward multiplies in bf16 (BF16 on
+ *  qkv_sdpa_backward() plus eight fp32 copies of the tensors (each of
+ *  batch * heads * len * dim floats). Where the forward multiplies in bf16 (BF16 on
  *  such a CPU, the fused algorithm; since 0.9) the backward does too, on
  *  bf16 dot products: it recomputes the forward's scores bit for bit (a
  *  one-hot row's weight is exactly 1) and rounds P and dS to bf16 before
