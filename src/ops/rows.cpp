@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "ops/rows.hpp"
 
+#include <cfloat>
+
 #include "kernels/convert/convert.hpp"
 #include "ops/threads.hpp"
 #include "util/copy.hpp"
@@ -32,8 +34,15 @@ void add_column_sums_to_bf16(const exec& xc, std::size_t rows, std::size_t cols,
                              float* acc, std::uint16_t* y, std::size_t ldy) {
   // Blocks of 128 columns: each row's piece rounded by one kernel call, then
   // added while it is in L1 (add_column_sums' order and bits).
-  constexpr std::size_t kBlock = 128;
   const kern::convert_kernels& k = kern::convert_for(xc.isa);
+#if FLT_EVAL_METHOD != 0
+  // x87 (i686) keeps sums in extended precision wherever the compiler likes:
+  // add_column_sums' bits only by calling it, then the rounding pass.
+  add_column_sums(xc, rows, cols, x, ldx, acc);
+  for (std::size_t r = 0; r < rows; ++r) k.f32_to_bf16(cols, x + r * ldx, y + r * ldy);
+  return;
+#endif
+  constexpr std::size_t kBlock = 128;
   const std::size_t blocks = (cols + kBlock - 1) / kBlock;
   parallel_for_blocks(xc, blocks, 2.0f * float(rows) * float(cols), [&](std::size_t blk) {
     const std::size_t j0 = blk * kBlock, w = j0 + kBlock < cols ? kBlock : cols - j0;
