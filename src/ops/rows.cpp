@@ -32,8 +32,6 @@ void add_column_sums(const exec& xc, std::size_t rows, std::size_t cols, const f
 #ifdef QKV_HOSTED
 void add_column_sums_to_bf16(const exec& xc, std::size_t rows, std::size_t cols, const float* x, std::size_t ldx,
                              float* acc, std::uint16_t* y, std::size_t ldy) {
-  // Blocks of 128 columns: each row's piece rounded by one kernel call, then
-  // added while it is in L1 (add_column_sums' order and bits).
   const kern::convert_kernels& k = kern::convert_for(xc.isa);
 #if FLT_EVAL_METHOD != 0
   // x87 (i686) keeps sums in extended precision wherever the compiler likes:
@@ -42,6 +40,8 @@ void add_column_sums_to_bf16(const exec& xc, std::size_t rows, std::size_t cols,
   for (std::size_t r = 0; r < rows; ++r) k.f32_to_bf16(cols, x + r * ldx, y + r * ldy);
   return;
 #endif
+  // Blocks of 128 columns: each row's piece rounded by one kernel call, then
+  // added while it is in L1 (add_column_sums' order and bits).
   constexpr std::size_t kBlock = 128;
   const std::size_t blocks = (cols + kBlock - 1) / kBlock;
   parallel_for_blocks(xc, blocks, 2.0f * float(rows) * float(cols), [&](std::size_t blk) {
