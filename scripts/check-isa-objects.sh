@@ -6,7 +6,7 @@
 # copy, so an AVX copy can end up serving the SSE2 or scalar path (SIGILL on
 # an older CPU). Checks:
 #   1. no weak code symbol is defined both in a per-ISA object (*_sse2, *_avx2,
-#      *_avx512, *_avx512_bf16, *_neon, *_neon64, *_neon64_dot, *_neon64_bf16) and in any other
+#      *_avx512, *_avx512_bf16, *_amx, *_neon, *_neon64, *_neon64_dot, *_neon64_bf16) and in any other
 #      object of the library;
 #   2. baseline objects (everything not per-ISA) and *_sse2 objects contain no
 #      VEX/EVEX instruction (no v* mnemonic, no ymm/zmm/mask register);
@@ -26,7 +26,7 @@ mapfile -t objs < <(find "$objdir" -name '*.o' -o -name '*.obj' | sort)
 
 isa_of() {
   case "$1" in
-    *_sse2.cpp.o*) echo sse2 ;; *_avx2.cpp.o*) echo avx2 ;; *_avx512.cpp.o*) echo avx512 ;; *_avx512_bf16.cpp.o*) echo avx512_bf16 ;;
+    *_sse2.cpp.o*) echo sse2 ;; *_avx2.cpp.o*) echo avx2 ;; *_avx512.cpp.o*) echo avx512 ;; *_avx512_bf16.cpp.o*) echo avx512_bf16 ;; *_amx.cpp.o*) echo amx ;;
     *_neon.cpp.o*) echo neon ;; *_neon64.cpp.o*) echo neon64 ;; *_neon64_dot.cpp.o*) echo neon64_dot ;;
     *_neon64_bf16.cpp.o*) echo neon64_bf16 ;; *) echo baseline ;;
   esac

@@ -18,7 +18,9 @@
 #include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/convert/convert.hpp"
 #include "kernels/gemm/gemm.hpp"
+#include "dispatch/amx.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
+#include "kernels/gemm_lowp/gemm_lowp_amx.hpp"
 #include "kernels/kv/kv.hpp"
 #include "kernels/loss/loss.hpp"
 #include "kernels/optim/optim.hpp"
@@ -57,7 +59,8 @@ struct aligned_bytes {
 };
 
 // The two tables behind one face. Panel sizes of bf16 (no size functions in
-// its table): mr (nr) times kc rounded up to the pair, 2 bytes each.
+// its table): mr (nr) times kc rounded up to the pair (AMX: the tile step),
+// 2 bytes each.
 struct s8_face {
   using elem = std::int8_t;
   using acc = std::int32_t;
@@ -83,10 +86,11 @@ struct bf16_face {
   using elem = std::uint16_t;
   using acc = float;
   const gemm_bf16_kernels& t;
+  std::size_t kpad = 2;  // k padding of the panels (AMX: its tile step)
   std::size_t mr() const { return t.mr; }
   std::size_t nr() const { return t.nr; }
-  std::size_t a_bytes(std::size_t kc) const { return t.mr * round_up(kc, 2) * 2; }
-  std::size_t b_bytes(std::size_t kc) const { return t.nr * round_up(kc, 2) * 2; }
+  std::size_t a_bytes(std::size_t kc) const { return t.mr * round_up(kc, kpad) * 2; }
+  std::size_t b_bytes(std::size_t kc) const { return t.nr * round_up(kc, kpad) * 2; }
   void pack_a(bool tr, std::size_t mc, std::size_t kc, const elem* a, std::size_t lda, unsigned char* d) const {
     t.pack_a(tr, mc, kc, a, lda, reinterpret_cast<std::uint16_t*>(d));
   }
@@ -105,6 +109,20 @@ struct bf16_face {
     return f;
   }
 };
+
+#ifdef QKV_HAVE_AMX
+// An AMX table's micro-kernel runs on the tile configuration of its thread:
+// each call here is bracketed as the driver brackets a run of tiles.
+template <class Face>
+struct amx_face : Face {
+  void ukernel(std::size_t kc, const unsigned char* a, const unsigned char* b, typename Face::acc* c,
+               std::size_t ldc, bool load) const {
+    qkv::kern::amx_tiles_begin();
+    Face::ukernel(kc, a, b, c, ldc, load);
+    qkv::kern::amx_tiles_end();
+  }
+};
+#endif
 
 enum class fill { random, extreme_neg, extreme_mixed };
 
@@ -317,3 +335,53 @@ TEST_CASE("extension sets run their base set's tables but for gemm_lowp's own", 
     CHECK(&k::gemm_bf16_for(ext) != &k::gemm_bf16_scalar);
   }
 }
+
+TEST_CASE("AMX use needs the CPU's tile and type bits, the OS's XCR0 state and its permission", "[isa][lowp][amx]") {
+  using qkv::dispatch::amx_from;
+  constexpr std::uint32_t tile = 1u << 24, bf16 = 1u << 22, int8 = 1u << 25;
+  constexpr std::uint64_t xcr0 = (1u << 17) | (1u << 18) | 0xE7;  // tile config + data, x87..AVX-512 state
+  const auto all = amx_from(tile | bf16 | int8, xcr0, true);
+  CHECK(all.bf16);
+  CHECK(all.int8);
+  const auto only_bf16 = amx_from(tile | bf16, xcr0, true), only_int8 = amx_from(tile | int8, xcr0, true);
+  CHECK((only_bf16.bf16 && !only_bf16.int8));
+  CHECK((!only_int8.bf16 && only_int8.int8));
+  for (const auto& none : {amx_from(bf16 | int8, xcr0, true),                  // no AMX-TILE
+                           amx_from(tile | bf16 | int8, xcr0 & ~(1u << 18), true),  // tile data not enabled
+                           amx_from(tile | bf16 | int8, xcr0 & ~(1u << 17), true),  // tile config not enabled
+                           amx_from(tile | bf16 | int8, xcr0, false),               // the OS refused
+                           amx_from(tile, xcr0, true)}) {                           // tiles without a type
+    CHECK(!none.bf16);
+    CHECK(!none.int8);
+  }
+}
+
+#ifdef QKV_HAVE_AMX
+TEST_CASE("gemm_lowp AMX tiles: int8 exact, bf16 within the bound, edges, padding, guards", "[gemm][lowp][amx]") {
+  const auto& amx = qkv::dispatch::amx();
+  if (!amx.bf16 && !amx.int8) {
+    WARN("this CPU or OS offers no AMX: its kernels are not run here");
+    return;
+  }
+  if (amx.int8) {
+    const gemm_s8_kernels& t = qkv::kern::gemm_s8_amx;
+    INFO("table " << t.name);
+    CHECK(t.mr == 32);
+    CHECK(t.nr == 32);
+    for (std::size_t kc : {1, 63, 64, 65, 1000})
+      CHECK((t.a_panel_bytes(kc) == 32 * round_up(kc, qkv::kern::kAmxS8K) &&
+             t.b_panel_bytes(kc) == 32 * round_up(kc, qkv::kern::kAmxS8K)));
+    const amx_face<s8_face> face{{t}};
+    check_table(face, qkv::kern::kAmxS8K, 77000);
+    for (fill f : {fill::extreme_neg, fill::extreme_mixed})
+      for (int tr = 0; tr < 4; ++tr) check_shape(face, {(tr & 1) != 0, (tr & 2) != 0, 65, 35, 1023, 1025}, f, 7);
+  }
+  if (amx.bf16) {
+    const gemm_bf16_kernels& t = qkv::kern::gemm_bf16_amx;
+    INFO("table " << t.name);
+    CHECK(t.mr == 32);
+    CHECK(t.nr == 32);
+    check_table(amx_face<bf16_face>{{t, qkv::kern::kAmxBf16K}}, qkv::kern::kAmxBf16K, 78000);
+  }
+}
+#endif

@@ -7,8 +7,10 @@
 
 #include "kernels/gemm/gemm.hpp"
 #include "kernels/gemm/gemm_widen.hpp"
+#include "dispatch/amx.hpp"
 #include "dispatch/uarch.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
+#include "kernels/gemm_lowp/gemm_lowp_amx.hpp"
 #include "ops/gemm_blocking.hpp"
 #include "ops/gemm_ex_pack.hpp"
 #include "ops/gemm_ex_skinny.hpp"
@@ -90,7 +92,9 @@ struct plan : widen_slot<kern::kHaveGemmWiden> {
   const kern::gemm_s8_kernels* s8;
   const char* kernel;
   std::size_t mr, nr, mc, kc, nc, k_blocks;
+  std::size_t kpad;    // bf16 kind: the packed panels' k padding (2; AMX: a tile step)
   std::size_t acc_ld;  // buffer mode: the accumulator's row length (elements)
+  bool amx;  // the kernels are AMX tiles (driver::rows configures them)
 #ifdef QKV_HOSTED
   bool own_b;  // one B block: a team's members each pack their own copy (run_own_b)
 #endif
@@ -99,14 +103,14 @@ struct plan : widen_slot<kern::kHaveGemmWiden> {
 std::size_t a_panel_bytes(const plan& pl, std::size_t kc) {
   switch (pl.kind_of()) {
     case kind::s8: return pl.s8->a_panel_bytes(kc);
-    case kind::bf16: return round_up(kc, 2) * pl.mr * sizeof(std::uint16_t);
+    case kind::bf16: return round_up(kc, pl.kpad) * pl.mr * sizeof(std::uint16_t);
     default: return kc * pl.mr * sizeof(float);
   }
 }
 std::size_t b_panel_bytes(const plan& pl, std::size_t kc) {
   switch (pl.kind_of()) {
     case kind::s8: return pl.s8->b_panel_bytes(kc);
-    case kind::bf16: return round_up(kc, 2) * pl.nr * sizeof(std::uint16_t);
+    case kind::bf16: return round_up(kc, pl.kpad) * pl.nr * sizeof(std::uint16_t);
     default: return kc * pl.nr * sizeof(float);
   }
 }
@@ -121,23 +125,38 @@ std::size_t own_b_stride(const plan& pl) { return round_up(b_block_bytes(pl), 64
 plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   plan pl = util::zeroed<plan>();
   std::size_t eb = 4, kg = 1;  // element bytes and k grouping of the packed operands
-  if (p.at == QKV_DTYPE_I8 && p.bt == QKV_DTYPE_I8) {
+  const bool s8 = p.at == QKV_DTYPE_I8 && p.bt == QKV_DTYPE_I8;
+  const bool bf16 = kBf16Dot && p.at == QKV_DTYPE_BF16 && p.bt == QKV_DTYPE_BF16;
+  // AMX tiles (kernels/gemm_lowp/gemm_lowp_amx.hpp) under avx512_bf16 where
+  // the process may use them; kc then a multiple of their k step.
+#ifdef QKV_HAVE_AMX
+  const bool amx = isa == QKV_ISA_AVX512_BF16 && ((s8 && dispatch::amx().int8) || (bf16 && dispatch::amx().bf16));
+#else
+  constexpr bool amx = false;
+#endif
+  if (s8) {
     pl.k = kind::s8;
     pl.s8 = &kern::gemm_s8_for(isa);
+#ifdef QKV_HAVE_AMX
+    if (amx) pl.s8 = &kern::gemm_s8_amx;
+#endif
     pl.kernel = pl.s8->name;
     pl.mr = pl.s8->mr;
     pl.nr = pl.s8->nr;
     eb = 1;
-    kg = pl.s8->kg;
-  } else if (kBf16Dot && p.at == QKV_DTYPE_BF16 && p.bt == QKV_DTYPE_BF16 && kern::gemm_bf16_for(isa).mr != 0 &&
-             dispatch::uarch().bf16_dot) {
+    kg = amx ? kern::kAmxS8K : pl.s8->kg;
+  } else if (bf16 && kern::gemm_bf16_for(isa).mr != 0 && (amx || dispatch::uarch().bf16_dot)) {
     pl.k = kind::bf16;
     pl.bf16 = &kern::gemm_bf16_for(isa);
+#ifdef QKV_HAVE_AMX
+    if (amx) pl.bf16 = &kern::gemm_bf16_amx;
+#endif
     pl.kernel = pl.bf16->name;
     pl.mr = pl.bf16->mr;
     pl.nr = pl.bf16->nr;
     eb = 2;
-    kg = 2;
+    kg = amx ? kern::kAmxBf16K : 2;
+    pl.kpad = kg;
   } else {
     pl.k = kind::f32;
     pl.f32 = &gemm_table(isa);
@@ -174,6 +193,7 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   else
     pl.mode = pl.k_blocks == 1 ? acc_mode::tile : acc_mode::buffer;
   pl.acc_ld = pl.nc;  // a multiple of nr: whole tiles
+  pl.amx = amx && pl.k != kind::f32;
 #ifdef QKV_HOSTED
   // One B block (K and N whole) that own_b_fits, as ops/gemm.cpp decides
   // (then no accumulator is shared either).
@@ -391,6 +411,9 @@ class driver {
     // An int32 C holds the sums itself: its whole tiles go straight to the
     // micro-kernel (tile()'s general path costs as much as a short tile).
     const bool s8_in_c = pl_.kind_of() == kind::s8 && pl_.mode == acc_mode::in_c, load = !first || p_.beta != 0.f;
+#ifdef QKV_HAVE_AMX
+    if (pl_.amx) kern::amx_tiles_begin();
+#endif
     const unsigned char* at = a;
     for (std::size_t ir = 0; ir < mc; ir += pl_.mr, at += ap) {
       const std::size_t m = min_sz(pl_.mr, mc - ir);
@@ -404,6 +427,9 @@ class driver {
           tile(tile_at{at, bt, ic + ir, jc + jr, jr, m, n, kc, first, last});
       }
     }
+#ifdef QKV_HAVE_AMX
+    if (pl_.amx) kern::amx_tiles_end();
+#endif
   }
 
  private:

@@ -3,7 +3,8 @@
 // and int8 (vpdpbusd) kernels of gemm_lowp_avx512_bf16.cpp: both pack k in
 // groups of 4 bytes (a bf16 pair, an int8 quad) per 32-bit lane, so one
 // register tile and one dword transpose serve both. Included only by that
-// translation unit (avx512_bf16 flags); everything has internal linkage.
+// translation unit and gemm_lowp_amx.cpp (through gemm_lowp_zmm_pack-inl.hpp;
+// avx512_bf16 flags); everything has internal linkage.
 #pragma once
 
 #include <immintrin.h>
