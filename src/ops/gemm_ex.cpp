@@ -175,11 +175,25 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   // tile instead of the workspace (I8 x I8 -> F32 1024^3 11 % faster on
   // Zen 5, 2048^3 no slower).
   const std::size_t deeper = pl.k == kind::s8 ? 2 : 1;
-  const std::size_t kc_cap = max_sz(step, deeper * g.kc * 4 / eb / step * step);
+  std::size_t kc_cap = max_sz(step, deeper * g.kc * 4 / eb / step * step);
+  std::size_t area_b = g.nc * g.kc * 4;
+#ifdef QKV_HAVE_AMX
+  if (amx) {
+    // An AMX k step reads 2 KiB of the A and of the B micro-panel for four
+    // tile products (64 cycles): the two panels fill L1, and the B block
+    // half of L2, whence each A micro-panel reads all of it (the fp32
+    // blocks' L3-sized B starved the tiles). Each K block costs a round
+    // trip of C's tile and a drain of the tile pipeline, so kc no
+    // shallower: 2/3 of L1 lost 15 % at 1024^3 (bench/README.md, AMX).
+    const dispatch::cache_info& c = dispatch::caches();
+    kc_cap = max_sz(step, c.l1d.bytes / ((pl.mr + pl.nr) * eb) / step * step);
+    area_b = c.l2.bytes / 2;
+  }
+#endif
   pl.k_blocks = p.K / kc_cap + (p.K % kc_cap != 0);
   pl.kc = min_sz(round_up(p.K / pl.k_blocks + (p.K % pl.k_blocks != 0), step), p.K);
   // mc and nc keep the fp32 blocks' area at this depth, within the limits.
-  const std::size_t area_a = g.mc * g.kc * 4, area_b = g.nc * g.kc * 4, row = pl.kc * eb;
+  const std::size_t area_a = g.mc * g.kc * 4, row = pl.kc * eb;
   pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
   pl.mc = min_sz(pl.mc, round_up(p.M, pl.mr));
   const std::size_t nc_max = min_sz(kGemmBlockLimits.nc_max, panel_states::kMaxPanels * pl.nr);
