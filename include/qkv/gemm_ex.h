@@ -24,10 +24,15 @@
  *    QKV_ERR_BAD_SHAPE; the one sum past INT32_MAX, 2^31 from K = 131072
  *    products (-128)(-128), an I32 C holds wrapped as INT32_MIN, a float C
  *    exactly), then scaled in fp32: alpha * sa(i) * sb(j) * acc;
+ *  - both BF16 or both I8 on QKV_ISA_AVX512_BF16 with Intel AMX (a CPU with
+ *    AMX-TILE and AMX-BF16 / AMX-INT8 and an OS that grants the tile state:
+ *    Linux >= 5.16, asked once, on first use; QKV_AMX=0 in the environment
+ *    at first use refuses): tile products, tdpbf16ps summing each pair of
+ *    products into fp32 as vdpbf16ps does (below), tdpbssd in int32;
  *  - both BF16 on an ISA with bf16 dot products (QKV_ISA_AVX512_BF16,
  *    QKV_ISA_NEON64_BF16) and a CPU that runs them faster than fp32 FMAs
- *    (AMD Zen 4/5, Arm; not Intel Xeons, whose vdpbf16ps runs at half their
- *    fp32 rate: widened there, below; QKV_BF16_DOT=0|1 in the environment
+ *    (AMD Zen 4/5, Arm; not Intel Xeons without AMX, whose vdpbf16ps runs
+ *    at half their fp32 rate: widened there, below; QKV_BF16_DOT=0|1 in the environment
  *    at first use overrides): pairs of products summed in fp32 (vdpbf16ps,
  *    BFDOT: each product is exact, the sums are rounded, BFDOT's to odd;
  *    bf16 inputs and fp32 products and partial sums below 2^-126 in

@@ -24,7 +24,7 @@
 //    tiles alone), so the dot products. Intel Xeon (Emerald Rapids, family 6
 //    model 207): vdpbf16ps at half the fp32 rate (86 vs 174 GFLOP/s, its
 //    dependent-chain probe included), bf16 GEMM 0.56x fp32: widened there
-//    (AMX tiles are its fast bf16 path, not built yet). Others: the dot
+//    (with AMX, its tiles: dispatch/amx.hpp, chosen before this). Others: the dot
 //    products, the instruction's purpose.
 #pragma once
 
