@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -21,6 +22,8 @@
 #include "dispatch/amx.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
 #include "kernels/gemm_lowp/gemm_lowp_amx.hpp"
+#include "ops/gemm_ex.hpp"
+#include "util/copy.hpp"
 #include "kernels/kv/kv.hpp"
 #include "kernels/loss/loss.hpp"
 #include "kernels/optim/optim.hpp"
@@ -357,6 +360,36 @@ TEST_CASE("AMX use needs the CPU's tile and type bits, the OS's XCR0 state and i
 }
 
 #ifdef QKV_HAVE_AMX
+TEST_CASE("gemm_ex plans AMX tiles exactly where dispatch::amx() allows them", "[gemm_ex][amx]") {
+  const char* off = std::getenv("QKV_AMX");
+  const auto& amx = qkv::dispatch::amx();
+  if (off && std::strcmp(off, "0") == 0) {  // the env_amx_off run
+    CHECK(!amx.bf16);
+    CHECK(!amx.int8);
+  }
+  auto args = [](qkv_dtype t) {
+    auto p = qkv::util::zeroed<qkv::ops::gemm_ex_args>();
+    p.M = p.N = 100;
+    p.K = 1000;  // several K blocks: kc a multiple of the tile step
+    p.at = p.bt = t;
+    p.ct = t == QKV_DTYPE_I8 ? QKV_DTYPE_I32 : QKV_DTYPE_F32;
+    p.lda = 1000;
+    p.ldb = p.ldc = 100;
+    p.alpha = 1.f;
+    return p;
+  };
+  qkv_test::for_each_isa([&](qkv_isa isa) {
+    const auto bf = qkv::ops::describe_gemm_ex(isa, args(QKV_DTYPE_BF16));
+    const auto s8 = qkv::ops::describe_gemm_ex(isa, args(QKV_DTYPE_I8));
+    const bool here = isa == QKV_ISA_AVX512_BF16;
+    INFO("isa " << qkv_isa_name(isa) << ": " << bf.kernel << ", " << s8.kernel);
+    CHECK((std::strcmp(bf.kernel, "gemm_bf16_amx_32x32") == 0) == (here && amx.bf16));
+    CHECK((std::strcmp(s8.kernel, "gemm_s8_amx_32x32") == 0) == (here && amx.int8));
+    if (here && amx.bf16) CHECK(bf.kc % qkv::kern::kAmxBf16K == 0);
+    if (here && amx.int8) CHECK(s8.kc % qkv::kern::kAmxS8K == 0);
+  });
+}
+
 TEST_CASE("gemm_lowp AMX tiles: int8 exact, bf16 within the bound, edges, padding, guards", "[gemm][lowp][amx]") {
   const auto& amx = qkv::dispatch::amx();
   if (!amx.bf16 && !amx.int8) {
