@@ -19,6 +19,7 @@
 
 #include "kernels/gemm/gemm.hpp"
 #include "kernels/gemm_lowp/gemm_lowp.hpp"
+#include "kernels/gemm_lowp/gemm_lowp_amx.hpp"
 #include "ops/gemm_ex.hpp"
 #include "ops/gemm_ex_pack.hpp"
 #include "qkv/qkv.h"
@@ -500,6 +501,10 @@ TEST_CASE("gemm_ex's stack tile holds every kernel table's tile", "[gemm_ex][ker
     CHECK(kern::gemm_bf16_for(isa).mr * kern::gemm_bf16_for(isa).nr <= most);
     CHECK(kern::gemm_s8_for(isa).kg <= 8);
   }
+#ifdef QKV_HAVE_AMX  // built whenever avx512_bf16 is (x86-64), run only where dispatch::amx() allows
+  CHECK(kern::gemm_bf16_amx.mr * kern::gemm_bf16_amx.nr <= ops::kGemmExTileMaxHosted);
+  CHECK(kern::gemm_s8_amx.mr * kern::gemm_s8_amx.nr <= ops::kGemmExTileMaxHosted);
+#endif
 }
 
 TEST_CASE("gemm_ex int8: the largest K, every product (-128)(-128)", "[gemm_ex]") {
