@@ -56,21 +56,20 @@ void store_transposed(const __m512i d[16], unsigned char* dst) {
   for (std::size_t i = 0; i < 16; ++i) _mm512_store_si512(dst + i * 64, out[i]);
 }
 
-// ---- bf16 x bf16 -> fp32 (tdpbf16ps) ----------------------------------------
-
-std::size_t bf16_steps(std::size_t kc) { return (kc + kAmxBf16K - 1) / kAmxBf16K; }
-
-// Transposed, op(A)(i, k) = a[k*lda + i]: per step and half, the 16 pairs of
-// k of 16 rows as dwords (two rows of k interleaved by 16 bits), then
-// transposed into the rows' 64 bytes.
-void bf16_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::uint16_t* a, std::size_t lda,
-                 std::uint16_t* dst_) {
-  const std::size_t steps = bf16_steps(kc), panel = steps * kStepBytes;
-  auto* dst = reinterpret_cast<unsigned char*>(dst_);
+// A panels of 32 rows, k in steps of step_k (16 groups of 4 bytes). Rows
+// whose k runs contiguously (not transposed) are copied; transposed,
+// op(A)(i, k) = a[k*lda + i], each step and half gathers group(p, k, rows),
+// the dword of k group k.. for 16 rows (row i at p + i; `rows` of them
+// real, k < kc), and transposes them into the rows' 64 bytes.
+template <class T, class Group>
+void pack_a_panels(bool trans, std::size_t mc, std::size_t kc, const T* a, std::size_t lda, unsigned char* dst,
+                   std::size_t step_k, Group&& group) {
+  const std::size_t steps = (kc + step_k - 1) / step_k, panel = steps * kStepBytes, kg = step_k / 16;
   for (std::size_t r0 = 0; r0 < mc; r0 += kAmxMR, dst += panel) {
     const std::size_t m = min_sz(kAmxMR, mc - r0);
     if (!trans) {
-      pack_rows(reinterpret_cast<const unsigned char*>(a + r0 * lda), lda * 2, m, kc * 2, steps, dst);
+      pack_rows(reinterpret_cast<const unsigned char*>(a + r0 * lda), lda * sizeof(T), m, kc * sizeof(T), steps,
+                dst);
       continue;
     }
     for (std::size_t s = 0; s < steps; ++s)
@@ -78,20 +77,31 @@ void bf16_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::uint16_t
         const std::size_t rows = m > 16 * h ? min_sz(16, m - 16 * h) : 0;
         __m512i d[16];
         for (std::size_t g = 0; g < 16; ++g) {
-          const std::size_t k = s * kAmxBf16K + 2 * g;
-          const std::uint16_t* p = k < kc ? a + k * lda + r0 + 16 * h : a;
-          const bool whole = rows == 16;
-          auto row = [&](std::size_t kk, const std::uint16_t* q) {
-            if (rows == 0 || kk >= kc) return _mm512_setzero_si512();
-            return _mm512_cvtepu16_epi32(whole ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q))
-                                               : _mm256_maskz_loadu_epi16(mask16(rows), q));
-          };
-          const __m512i lo = row(k, p), hi = row(k + 1, k + 1 < kc ? p + lda : p);
-          d[g] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+          const std::size_t k = s * step_k + kg * g;
+          d[g] = rows == 0 || k >= kc ? _mm512_setzero_si512() : group(a + k * lda + r0 + 16 * h, k, rows);
         }
         store_transposed(d, dst + s * kStepBytes + h * 1024);
       }
   }
+}
+
+// ---- bf16 x bf16 -> fp32 (tdpbf16ps) ----------------------------------------
+
+std::size_t bf16_steps(std::size_t kc) { return (kc + kAmxBf16K - 1) / kAmxBf16K; }
+
+// A: a pair of k per dword when transposed (two rows of k interleaved by 16
+// bits; the pair's second row zero past kc).
+void bf16_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::uint16_t* a, std::size_t lda,
+                 std::uint16_t* dst) {
+  pack_a_panels(trans, mc, kc, a, lda, reinterpret_cast<unsigned char*>(dst), kAmxBf16K,
+                [&](const std::uint16_t* p, std::size_t k, std::size_t rows) {
+                  auto row = [&](const std::uint16_t* q) {
+                    return _mm512_cvtepu16_epi32(rows == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q))
+                                                            : _mm256_maskz_loadu_epi16(mask16(rows), q));
+                  };
+                  const __m512i hi = k + 1 < kc ? row(p + lda) : _mm512_setzero_si512();
+                  return _mm512_or_si512(row(p), _mm512_slli_epi32(hi, 16));
+                });
 }
 
 // B: the zmm panels, whole steps deep (the groups past kc zero).
@@ -151,29 +161,10 @@ void bf16_ukernel(std::size_t kc, const std::uint16_t* a, const std::uint16_t* b
 std::size_t s8_steps(std::size_t kc) { return (kc + kAmxS8K - 1) / kAmxS8K; }
 std::size_t s8_panel_bytes(std::size_t kc) { return s8_steps(kc) * kStepBytes; }
 
-// Transposed, op(A)(i, k) = a[k*lda + i]: per step and half, the 16 quads of
-// k of 16 rows as dwords, then transposed into the rows' 64 bytes.
-void s8_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::int8_t* a, std::size_t lda, void* dst_) {
-  const std::size_t steps = s8_steps(kc), panel = steps * kStepBytes;
-  auto* dst = static_cast<unsigned char*>(dst_);
-  for (std::size_t r0 = 0; r0 < mc; r0 += kAmxMR, dst += panel) {
-    const std::size_t m = min_sz(kAmxMR, mc - r0);
-    if (!trans) {
-      pack_rows(reinterpret_cast<const unsigned char*>(a + r0 * lda), lda, m, kc, steps, dst);
-      continue;
-    }
-    for (std::size_t s = 0; s < steps; ++s)
-      for (std::size_t h = 0; h < 2; ++h) {
-        const std::size_t rows = m > 16 * h ? min_sz(16, m - 16 * h) : 0;
-        __m512i d[16];
-        for (std::size_t g = 0; g < 16; ++g) {
-          const std::size_t k = s * kAmxS8K + 4 * g;
-          d[g] = rows == 0 || k >= kc ? _mm512_setzero_si512()
-                                      : s8_quad_rows(a + k * lda + r0 + 16 * h, lda, k, kc, rows);
-        }
-        store_transposed(d, dst + s * kStepBytes + h * 1024);
-      }
-  }
+// A: a quad of k per dword when transposed (s8_quad_rows: rows past kc zero).
+void s8_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::int8_t* a, std::size_t lda, void* dst) {
+  pack_a_panels(trans, mc, kc, a, lda, static_cast<unsigned char*>(dst), kAmxS8K,
+                [&](const std::int8_t* p, std::size_t k, std::size_t rows) { return s8_quad_rows(p, lda, k, kc, rows); });
 }
 
 // B: the zmm quad panels without corrections, whole steps deep.
