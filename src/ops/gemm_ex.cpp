@@ -207,7 +207,7 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   else
     pl.mode = pl.k_blocks == 1 ? acc_mode::tile : acc_mode::buffer;
   pl.acc_ld = pl.nc;  // a multiple of nr: whole tiles
-  pl.amx = amx && pl.k != kind::f32;
+  pl.amx = amx;  // implies the s8 or bf16 kind (the branches above)
 #ifdef QKV_HOSTED
   // One B block (K and N whole) that own_b_fits, as ops/gemm.cpp decides
   // (then no accumulator is shared either).

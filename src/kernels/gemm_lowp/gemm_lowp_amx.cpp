@@ -49,11 +49,20 @@ void pack_rows(const unsigned char* a, std::size_t ld, std::size_t m, std::size_
 // Sixteen dword vectors d[g] (lane i: group g of row i) stored as rows:
 // row i's 16 groups to dst + i*64.
 void store_transposed(const __m512i d[16], unsigned char* dst) {
-  alignas(64) __m512i buf[16];
-  for (std::size_t g = 0; g < 16; ++g) buf[g] = d[g];
   __m512i out[16];
-  transpose_groups16(reinterpret_cast<const unsigned char*>(buf), 64, 16, 64, out);
+  transpose_groups16(reinterpret_cast<const unsigned char*>(d), 64, 16, 64, out);
   for (std::size_t i = 0; i < 16; ++i) _mm512_store_si512(dst + i * 64, out[i]);
+}
+
+// B panels `panel` bytes apart (128-byte groups, whole steps): the groups
+// from `groups` (the packer's last) to the panel's end zeroed.
+void zero_pad_groups(void* dst_, std::size_t nc, std::size_t panel, std::size_t groups) {
+  auto* dst = static_cast<unsigned char*>(dst_);
+  for (std::size_t j0 = 0; j0 < nc; j0 += kAmxNR, dst += panel)
+    for (std::size_t g = groups; g < panel / 128; ++g) {
+      _mm512_store_si512(dst + g * 128, _mm512_setzero_si512());
+      _mm512_store_si512(dst + g * 128 + 64, _mm512_setzero_si512());
+    }
 }
 
 // A panels of 32 rows, k in steps of step_k (16 groups of 4 bytes). Rows
@@ -75,7 +84,7 @@ void pack_a_panels(bool trans, std::size_t mc, std::size_t kc, const T* a, std::
     for (std::size_t s = 0; s < steps; ++s)
       for (std::size_t h = 0; h < 2; ++h) {
         const std::size_t rows = m > 16 * h ? min_sz(16, m - 16 * h) : 0;
-        __m512i d[16];
+        alignas(64) __m512i d[16];
         for (std::size_t g = 0; g < 16; ++g) {
           const std::size_t k = s * step_k + kg * g;
           d[g] = rows == 0 || k >= kc ? _mm512_setzero_si512() : group(a + k * lda + r0 + 16 * h, k, rows);
@@ -107,14 +116,9 @@ void bf16_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::uint16_t
 // B: the zmm panels, whole steps deep (the groups past kc zero).
 void bf16_pack_b(bool trans, std::size_t kc, std::size_t nc, const std::uint16_t* b, std::size_t ldb,
                  std::uint16_t* dst_) {
-  const std::size_t steps = bf16_steps(kc), panel = steps * kStepBytes, groups = (kc + 1) / 2;
+  const std::size_t panel = bf16_steps(kc) * kStepBytes;
   bf16_pack_b_panels(trans, kc, nc, b, ldb, dst_, panel);
-  auto* dst = reinterpret_cast<unsigned char*>(dst_);
-  for (std::size_t j0 = 0; j0 < nc; j0 += kAmxNR, dst += panel)
-    for (std::size_t g = groups; g < steps * kAmxBf16K / 2; ++g) {
-      _mm512_store_si512(dst + g * 128, _mm512_setzero_si512());
-      _mm512_store_si512(dst + g * 128 + 64, _mm512_setzero_si512());
-    }
+  zero_pad_groups(dst_, nc, panel, (kc + 1) / 2);
 }
 
 // The C tiles from acc (load) or zero; after the products, back to acc.
@@ -169,14 +173,9 @@ void s8_pack_a(bool trans, std::size_t mc, std::size_t kc, const std::int8_t* a,
 
 // B: the zmm quad panels without corrections, whole steps deep.
 void s8_pack_b(bool trans, std::size_t kc, std::size_t nc, const std::int8_t* b, std::size_t ldb, void* dst_) {
-  const std::size_t panel = s8_panel_bytes(kc), groups = (kc + 3) / 4;
+  const std::size_t panel = s8_panel_bytes(kc);
   s8_pack_b_panels<false>(trans, kc, nc, b, ldb, dst_, panel);
-  auto* dst = static_cast<unsigned char*>(dst_);
-  for (std::size_t j0 = 0; j0 < nc; j0 += kAmxNR, dst += panel)
-    for (std::size_t g = groups; g < s8_steps(kc) * kAmxS8K / 4; ++g) {
-      _mm512_store_si512(dst + g * 128, _mm512_setzero_si512());
-      _mm512_store_si512(dst + g * 128 + 64, _mm512_setzero_si512());
-    }
+  zero_pad_groups(dst_, nc, panel, (kc + 3) / 4);
 }
 
 void s8_ukernel(std::size_t kc, const void* a, const void* b, std::int32_t* acc, std::size_t ldacc, bool load) {
