@@ -94,7 +94,8 @@ struct decoder {
     REQUIRE(qkv_mha_kv_cache_init_ex(&st, B, T, f) == QKV_OK);
     std::size_t bytes = 0;
     REQUIRE(qkv_mha_kv_cache_size_ex(&d, B, T, f, &bytes) == QKV_OK);
-    REQUIRE(bytes == 2 * B * T * row_bytes(f, d.d_out));
+    const std::size_t d_kv = d.num_kv_heads ? d.d_out / d.num_heads * d.num_kv_heads : d.d_out;
+    REQUIRE(bytes == 2 * B * T * row_bytes(f, d_kv));
     kv.assign(bytes, 0);
   }
   // Decodes all T tokens (a 5-token prefill chunk, then one at a time); y[B][T][d_out].
@@ -187,20 +188,39 @@ TEST_CASE("bf16, fp16 and q8_0 KV caches decode as fp32 attention over the store
   }
 }
 
+// A caller's executor of `workers` threads that runs the tasks in turn:
+// the heads a task covers follow the worker count, whatever this machine's
+// processor count (which caps OpenMP's).
+void in_turn(void*, size_t n, qkv_task_fn task, void* arg) {
+  for (size_t i = n; i-- > 0;) task(arg, i);
+}
+
 TEST_CASE("reduced-format KV caches give the same bits for any thread count", "[layer][decode][kv]") {
-  const qkv_mha_desc d = layer(16, 64, 2);
-  for (qkv_kv_format f : {QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
-    std::vector<float> first;
-    for (int threads : {1, 2, 3}) {
-      qkv_test::threads_scope ts(threads);
-      decoder run(d, 3, 11, f, 1.f);
-      const std::vector<float> y = run.run();
-      if (first.empty())
-        first = y;
-      else
-        CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
-    }
-  }
+  // 2 heads; and 12 query heads on 4 K/V heads (groups of 3), which 5
+  // workers split into tasks of 8 heads: heads 8-11 start mid-group.
+  qkv_mha_desc gqa = layer(16, 12 * 32, 12);
+  gqa.num_kv_heads = 4;
+  for (qkv_isa isa : qkv_test::runnable_isas())
+    for (const qkv_mha_desc& d : {layer(16, 64, 2), gqa})
+      for (qkv_kv_format f : {QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
+        qkv_test::isa_scope scope(isa);
+        CAPTURE(qkv_isa_name(isa), d.num_heads, static_cast<int>(f));
+        std::vector<float> first;
+        for (int threads : {1, 2, 3, 5}) {
+          qkv_test::threads_scope ts(threads);
+          decoder run(d, 3, 11, f, 1.f);
+          std::vector<float> y = run.run();
+          if (first.empty()) first = y;
+          CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+          qkv_executor saved{}, pool{in_turn, nullptr, threads};
+          REQUIRE(qkv_get_executor(&saved) == QKV_OK);
+          REQUIRE(qkv_set_executor(&pool) == QKV_OK);
+          decoder again(d, 3, 11, f, 1.f);
+          y = again.run();
+          qkv_set_executor(saved.parallel_for ? &saved : nullptr);
+          CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+        }
+      }
 }
 
 TEST_CASE("KV cache formats: statuses, and a refused append changes nothing", "[layer][decode][kv][args]") {

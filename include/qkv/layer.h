@@ -419,9 +419,10 @@ QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, 
  *  It is qkv_mha_forward_workspace_size()'s for batch * n_new rows, its
  *  attention over the L = length + n_new cached keys (t from L), plus 64 bytes
  *  per 8 sequences; a reduced-format cache (or a wrapped window) attends one
- *  row at a time instead, in threads * 4 * (ceil16(L) + ceil16(r h)) + 64
- *  bytes, r = min(L, L1 data cache / (16 h)) key rows per widened tile
- *  (L1 32 KiB where unknown, as on Cortex-M). */
+ *  query row and up to n heads at a time instead, reading the cache in
+ *  place, in threads * 4 * n * ceil16(L) + 64 bytes, n = min(num_heads,
+ *  max(1, L2 cache / (16 ceil16(L)))) (L2 512 KiB where unknown, as on
+ *  Cortex-M). */
 QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
                                                  size_t n_new, int threads, size_t* bytes);
 

@@ -16,26 +16,20 @@
 namespace qkv::ops {
 namespace {
 
-// Rows of one widened tile: a quarter of L1 (the tile is written once and
-// read once; the query row, scores and output row share the rest), and no
-// more than the keys a query sees (a tile never holds more: the split, and
-// so the bits, are the same, and a short cache needs a short tile).
-std::size_t tile_rows(std::size_t d_head, std::size_t keys) noexcept {
-  const std::size_t l1 = dispatch::caches().l1d.bytes ? dispatch::caches().l1d.bytes : 32768;
-  std::size_t rows = l1 / 4 / (d_head * sizeof(float));
-  if (rows > keys) rows = keys;
-  return rows ? rows : 1;
+// Query heads per task: their scores (heads x keys floats, a thread's
+// slot) within a quarter of L2, at least one head. A task reads the cache
+// rows' span of its heads front to back, so the more heads, the closer to a
+// plain stream; splitting the heads never changes a result. One copy, not
+// inlined twice (Cortex-M4's 64 KiB budget).
+__attribute__((noinline)) std::size_t heads_per_task(std::size_t heads, std::size_t keys) noexcept {
+  std::size_t nh = dispatch::caches().l2.bytes / 4 / (util::round_up(keys, 16) * sizeof(float));
+  if (nh > heads) nh = heads;
+  return nh ? nh : 1;
 }
 
-// Per-slot scratch in floats: the scores of the longest query, one tile.
-std::size_t slot_floats(std::size_t kv_len, std::size_t d_head) noexcept {
-  return util::round_up(kv_len, 16) + util::round_up(tile_rows(d_head, kv_len) * d_head, 16);
-}
-
-// Byte offset of head h's part within a cached row.
-std::size_t head_offset(qkv_kv_format f, std::size_t h, std::size_t d_head) noexcept {
-  return kv_row_bytes(f, h * d_head);
-}
+// A thread's scratch in floats: the scores of nh heads, keys each (rows of
+// whole lines).
+std::size_t slot_floats(std::size_t nh, std::size_t keys) noexcept { return nh * util::round_up(keys, 16); }
 
 }  // namespace
 
@@ -73,76 +67,66 @@ std::size_t kv_attention_keys(std::size_t kv_len, std::size_t window) noexcept {
   return window && window < kv_len ? window : kv_len;
 }
 
-std::size_t kv_attention_workspace_bytes(qkv_isa, std::size_t keys, std::size_t d_head, int threads) {
+std::size_t kv_attention_workspace_bytes(qkv_isa, std::size_t keys, std::size_t heads, int threads) {
   const std::size_t th = threads < 1 ? 1 : static_cast<std::size_t>(threads);
-  return th * slot_floats(keys, d_head) * sizeof(float) + 64;
+  return th * slot_floats(heads_per_task(heads, keys), keys) * sizeof(float) + 64;
 }
 
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes) {
   const kern::kv_kernels& kk = kern::kv_for(x.isa);
   const kern::softmax_kernels& sm = kern::softmax_for(x.isa);
   const kern::attn_kernels& ak = kern::attn_for(x.isa);
-  const kern::convert_kernels& cv = kern::convert_for(x.isa);
-  // Rows [0, n) of a cache, row_bytes apart from src, widened to t[n][d].
-  auto widen = [&](std::size_t n, std::size_t d, const unsigned char* src, std::size_t stride, float* t) {
-    for (std::size_t r = 0; r < n; ++r, src += stride, t += d) {
-      if (p.format == QKV_KV_Q8_0)
-        cv.dequantize_q8_0(d / QKV_Q8_0_BLOCK, reinterpret_cast<const qkv_block_q8_0*>(src), t);
-      else if (p.format == QKV_KV_BF16)
-        cv.bf16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
-      else if (p.format == QKV_KV_F16)
-        cv.f16_to_f32(d, reinterpret_cast<const std::uint16_t*>(src), t);
-      else
-        util::copy_floats(t, reinterpret_cast<const float*>(src), d);
-    }
-  };
   std::size_t kv_len = p.lengths ? 0 : p.length + p.n_new;  // the longest sequence's
   for (std::size_t b = 0; p.lengths && b < p.batch; ++b)
     if (p.lengths[b] + p.n_new > kv_len) kv_len = p.lengths[b] + p.n_new;
   const std::size_t keys = kv_attention_keys(kv_len, p.window);  // the most any query sees
-  const std::size_t T = tile_rows(p.d_head, keys), group = p.heads / p.kv_heads;
-  const std::size_t slot = slot_floats(keys, p.d_head);
+  const std::size_t group = p.heads / p.kv_heads, lds = util::round_up(keys, 16);
+  // Heads per task: the cache's bound, and no more than a thread's share
+  // of all (query row, head) pairs (decoding one sequence on several).
+  const std::size_t rows_q = p.batch * p.n_new, th = static_cast<std::size_t>(x.threads),
+                    share = (p.heads * rows_q + th - 1) / th;
+  std::size_t nh = heads_per_task(p.heads, keys);
+  if (share < nh) nh = share;
+  const std::size_t groups = (p.heads + nh - 1) / nh, slot = slot_floats(nh, keys);
   float* base = util::align_up(ws, 64);
   const std::size_t fit = (ws_bytes - 64) / (slot * sizeof(float));  // >= 1: the caller checked 1 thread's need
-  const std::size_t tasks = p.batch * p.heads * p.n_new;
-  int threads = threads_for(x, 4.f * static_cast<float>(keys * p.d_head * tasks), tasks);
+  const std::size_t tasks = rows_q * groups;
+  int threads = threads_for(x, 4.f * static_cast<float>(keys * p.d_head * p.heads * rows_q), tasks);
   if (static_cast<std::size_t>(threads) > fit) threads = static_cast<int>(fit);
+  const std::size_t part = kv_row_bytes(p.format, p.d_head);
   parallel_for_tasks(x, threads, tasks, [&](std::size_t t, int s) {
-    const std::size_t i = t % p.n_new, h = t / p.n_new % p.heads, b = t / p.n_new / p.heads;
+    const std::size_t g = t % groups, i = t / groups % p.n_new, b = t / groups / p.n_new;
+    const std::size_t h0 = g * nh;
+    const kern::kv_heads hs{p.heads - h0 < nh ? p.heads - h0 : nh, group, h0 % group, part};
     float* scores = base + static_cast<std::size_t>(s) * slot;
-    float* tile = scores + util::round_up(keys, 16);
     const std::size_t end = (p.lengths ? p.lengths[b] : p.length) + i + 1;  // positions [start, end) are seen
     const std::size_t start = p.window && end > p.window ? end - p.window : 0, n_keys = end - start;
-    const std::size_t row = (b * p.n_new + i) * p.d_out + h * p.d_head;
+    const std::size_t row = (b * p.n_new + i) * p.d_out + h0 * p.d_head;
     const float* q = p.q + row;
     float* o = p.out + row;
-    const std::size_t first = b * p.capacity * p.row_bytes + head_offset(p.format, h / group, p.d_head);
+    const std::size_t first = b * p.capacity * p.row_bytes + h0 / group * part;  // h0's K/V head
     const unsigned char* kb = static_cast<const unsigned char*>(p.k) + first;
     const unsigned char* vb = static_cast<const unsigned char*>(p.v) + first;
-    // Position `pos` lives in row pos % capacity (a ring once positions pass
-    // the capacity): tiles stop at the wrap.
-    auto tile_at = [&](std::size_t j, std::size_t* nt) {
-      const std::size_t pos = start + j, slot_row = pos % p.capacity;
-      std::size_t n = n_keys - j < T ? n_keys - j : T;
-      if (n > p.capacity - slot_row) n = p.capacity - slot_row;
-      *nt = n;
-      return slot_row * p.row_bytes;
-    };
-    for (std::size_t j = 0, nt = 0; j < n_keys; j += nt) {
-      const std::size_t off = tile_at(j, &nt);
-      widen(nt, p.d_head, kb + off, p.row_bytes, tile);
-      kk.scores(nt, p.d_head, q, tile, p.scale, scores + j);
+    // Both passes over the keys: K's scores, then V weighted by P. Position
+    // `pos` lives in row pos % capacity (a ring once positions pass the
+    // capacity): a run of keys stops at the wrap.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::size_t j = 0, nt = 0; j < n_keys; j += nt) {
+        const std::size_t slot_row = (start + j) % p.capacity;
+        nt = n_keys - j < p.capacity - slot_row ? n_keys - j : p.capacity - slot_row;
+        kk.walk(p.format, hs, nt, p.d_head, pass ? scores + j : q, lds, (pass ? vb : kb) + slot_row * p.row_bytes,
+                p.row_bytes, p.scale, pass ? nullptr : scores + j, o);
+      }
+      if (pass) break;
+      for (std::size_t u = 0; u < hs.nh; ++u) {
+        float* su = scores + u * lds;
+        if (p.softcap != 0.f) ak.softcap(n_keys, p.softcap, su, nullptr);  // the fused path's score step
+        // P normalized here (the sum is >= 1: the max's term is exp(0)).
+        const float m = sm.max(n_keys, su);
+        sm.mul(n_keys, 1.f / sm.exp_sum(n_keys, 1.f, m, su, su), su);
+      }
+      for (std::size_t c = 0; c < hs.nh * p.d_head; ++c) o[c] = 0.f;
     }
-    if (p.softcap != 0.f) ak.softcap(n_keys, p.softcap, scores, nullptr);  // the fused path's score step
-    const float m = sm.max(n_keys, scores);
-    const float sum = sm.exp_sum(n_keys, 1.f, m, scores, scores);  // >= 1: the max's term is exp(0)
-    for (std::size_t c = 0; c < p.d_head; ++c) o[c] = 0.f;
-    for (std::size_t j = 0, nt = 0; j < n_keys; j += nt) {
-      const std::size_t off = tile_at(j, &nt);
-      widen(nt, p.d_head, vb + off, p.row_bytes, tile);
-      kk.accum(nt, p.d_head, scores + j, tile, o);
-    }
-    sm.mul(p.d_head, 1.f / sum, o);
   });
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // kv_decode - a KV cache stored in bf16, fp16 or q8_0 (qkv_kv_format), or
 // fp32 as the ring of a windowed layer: appending rows (rounded or
-// quantized once), and causal decode attention that widens tiles of cached
-// rows to fp32 inside the kernel (one query row per task: decode reads
+// quantized once), and causal decode attention that reads the cached rows
+// in place, widening each element to fp32 as the kernel loads it
+// (kernels/kv; a task is one query row and some of its heads: decode reads
 // every cached byte once per query).
 #pragma once
 
@@ -46,11 +47,12 @@ struct kv_attention_problem {
 // The most keys one query sees: kv_len (the longest sequence's length +
 // n_new), or the window when it is shorter. The workspace is sized by it.
 std::size_t kv_attention_keys(std::size_t kv_len, std::size_t window) noexcept;
-std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t keys, std::size_t d_head, int threads);
+std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t keys, std::size_t heads, int threads);
 
 // out = softmax(cap(scale * q k^T), causal bottom-right: query i sees keys
 // <= length + i, and > length + i - window with a window) v per (sequence,
-// head), in fp32 over the widened rows; cap(s) = softcap tanh(s / softcap)
+// head), in fp32 over the stored values (widened exactly, P normalized
+// before it meets V); cap(s) = softcap tanh(s / softcap)
 // by the attention's kernel (kern::attn softcap), or s when softcap is 0.
 // Bits independent of the thread count.
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes);

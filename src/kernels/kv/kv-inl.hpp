@@ -1,53 +1,222 @@
 // SPDX-License-Identifier: MIT
 // kv-inl.hpp - xsimd kv kernels, templated on the architecture (internal
 // linkage: included only by the tables_<isa>.cpp files).
+//
+// Cached elements are widened in registers as they are loaded (kv_load:
+// AVX-512 and AVX2 + F16C one extending load and a shift or vcvtph2ps;
+// other ISAs through a small stack buffer). q8_0 goes by blocks: the codes
+// as floats, and the block's scale applied once to the block's partial dot
+// product (scores) or to p (the weighted sum), so its rounding differs from
+// a dequantize-then-multiply by an fp32 ulp or so. Each row's span is
+// prefetched kKvAhead keys early, every line of it (bench/README.md: with
+// none the reads ran ~10 % slower, 8 keys ahead waited on memory).
 #pragma once
+
+#include <cstdint>
 
 #include "kernels/kv/kv.hpp"
 #include "kernels/simd.hpp"
+#include "util/half.hpp"
 
 namespace qkv::kern {
 namespace {
 
-template <class A>
-void kv_scores(std::size_t n, std::size_t d, const float* q, const float* t, float scale, float* s) {
+constexpr std::size_t kKvAhead = 16;  // keys between a row's prefetch and its use
+
+// Bytes of d elements of format F within a row.
+template <qkv_kv_format F>
+constexpr std::size_t kv_bytes(std::size_t d) {
+  return F == QKV_KV_Q8_0 ? d / QKV_Q8_0_BLOCK * sizeof(qkv_block_q8_0) : F == QKV_KV_F32 ? d * 4 : d * 2;
+}
+
+// Element c of a row of format F, widened (the scalar tails).
+template <qkv_kv_format F>
+inline float kv_elem(const unsigned char* row, std::size_t c) {
+  if constexpr (F == QKV_KV_F32) return reinterpret_cast<const float*>(row)[c];
+  if constexpr (F == QKV_KV_BF16) return util::bf16_to_f32(reinterpret_cast<const std::uint16_t*>(row)[c]);
+  if constexpr (F == QKV_KV_F16) return util::f16_to_f32(reinterpret_cast<const std::uint16_t*>(row)[c]);
+  if constexpr (F == QKV_KV_Q8_0) {
+    const qkv_block_q8_0& b = reinterpret_cast<const qkv_block_q8_0*>(row)[c / QKV_Q8_0_BLOCK];
+    return static_cast<float>(b.qs[c % QKV_Q8_0_BLOCK]) * util::f16_to_f32(b.d);
+  }
+  return 0.f;
+}
+
+// W elements from c, widened (F32, BF16, F16; Q8_0 goes by blocks below).
+template <class A, qkv_kv_format F>
+inline simd::vf<A> kv_load(const unsigned char* row, std::size_t c) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
-  for (std::size_t j = 0; j < n; ++j) {
-    const float* k = t + j * d;
-    V a0(0.f), a1(0.f);
-    std::size_t c = 0;
-    for (; c + 2 * W <= d; c += 2 * W) {
-      a0 = simd::fmadd<A>(V::load_unaligned(q + c), V::load_unaligned(k + c), a0);
-      a1 = simd::fmadd<A>(V::load_unaligned(q + c + W), V::load_unaligned(k + c + W), a1);
-    }
-    for (; c + W <= d; c += W) a0 = simd::fmadd<A>(V::load_unaligned(q + c), V::load_unaligned(k + c), a0);
-    float acc = simd::reduce_add<A>(a0 + a1);
-    for (; c < d; ++c) acc += q[c] * k[c];
-    s[j] = scale * acc;
+  if constexpr (F == QKV_KV_F32) return V::load_unaligned(reinterpret_cast<const float*>(row) + c);
+  [[maybe_unused]] const auto* h = reinterpret_cast<const std::uint16_t*>(row) + c;
+#if defined(__AVX512F__)
+  if constexpr (std::is_base_of<xsimd::avx512f, A>::value) {
+    if constexpr (F == QKV_KV_BF16)
+      return V(_mm512_castsi512_ps(
+          _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h))), 16)));
+    if constexpr (F == QKV_KV_F16) return V(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h))));
   }
+#endif
+#if defined(__AVX2__) && defined(__F16C__)
+  if constexpr (std::is_base_of<xsimd::avx2, A>::value && W == 8) {
+    if constexpr (F == QKV_KV_BF16)
+      return V(_mm256_castsi256_ps(
+          _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))), 16)));
+    if constexpr (F == QKV_KV_F16) return V(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))));
+  }
+#endif
+  alignas(64) float buf[W];
+  for (std::size_t i = 0; i < W; ++i) buf[i] = kv_elem<F>(row, c + i);
+  return V::load_aligned(buf);
+}
+
+// q8_0 in two parts, so a block's scale multiplies once: W codes from qs
+// as floats, and the block's scale in every lane.
+template <class A>
+inline simd::vf<A> kv_q8_codes(const std::int8_t* qs) {
+  using V = simd::vf<A>;
+#if defined(__AVX512F__)
+  if constexpr (std::is_base_of<xsimd::avx512f, A>::value)
+    return V(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)))));
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_base_of<xsimd::avx2, A>::value && V::size == 8)
+    return V(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs)))));
+#endif
+  alignas(64) float buf[V::size];
+  for (std::size_t i = 0; i < V::size; ++i) buf[i] = static_cast<float>(qs[i]);
+  return V::load_aligned(buf);
 }
 
 template <class A>
-void kv_accum(std::size_t n, std::size_t d, const float* p, const float* t, float* out) {
+inline simd::vf<A> kv_q8_scale(const qkv_block_q8_0& b) {
+  using V = simd::vf<A>;
+#if defined(__AVX512F__)
+  if constexpr (std::is_base_of<xsimd::avx512f, A>::value)
+    return V(_mm512_cvtph_ps(_mm256_set1_epi16(static_cast<short>(b.d))));
+#endif
+#if defined(__AVX2__) && defined(__F16C__)
+  if constexpr (std::is_base_of<xsimd::avx2, A>::value && V::size == 8)
+    return V(_mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(b.d))));
+#endif
+  return V(util::f16_to_f32(b.d));
+}
+
+// Every line of bytes [0, n) from p.
+inline void kv_prefetch(const unsigned char* p, std::size_t n) {
+  for (std::size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o);
+  __builtin_prefetch(p + n - 1);  // the line a span that starts mid-line ends in
+}
+
+// The bytes of a row a call reads: from its first head's part to the end of
+// its last one.
+inline std::size_t kv_span(const kv_heads& hs, std::size_t part_bytes) {
+  return (hs.nh - 1 + hs.skew) / hs.group * hs.part + part_bytes;
+}
+
+// scale * dot(q, row part k) of d elements.
+template <class A, qkv_kv_format F>
+inline float kv_dot(std::size_t d, const float* q, const unsigned char* k, float scale) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
-  std::size_t c = 0;
-  for (; c + W <= d; c += W) {
-    V acc = V::load_unaligned(out + c);
-    for (std::size_t j = 0; j < n; ++j) acc = simd::fmadd<A>(V(p[j]), V::load_unaligned(t + j * d + c), acc);
-    acc.store_unaligned(out + c);
+  if constexpr (F == QKV_KV_Q8_0) {  // per block: scale * sum of q * code
+    const auto* blk = reinterpret_cast<const qkv_block_q8_0*>(k);
+    V a(0.f);
+    for (std::size_t b = 0; b < d / QKV_Q8_0_BLOCK; ++b) {
+      const float* qb = q + b * QKV_Q8_0_BLOCK;
+      V t = V::load_unaligned(qb) * kv_q8_codes<A>(blk[b].qs);
+#pragma GCC unroll 8
+      for (std::size_t c = W; c < QKV_Q8_0_BLOCK; c += W)
+        t = simd::fmadd<A>(V::load_unaligned(qb + c), kv_q8_codes<A>(blk[b].qs + c), t);
+      a = simd::fmadd<A>(t, kv_q8_scale<A>(blk[b]), a);
+    }
+    return scale * simd::reduce_add<A>(a);
+  } else {
+    V a0(0.f), a1(0.f);
+    std::size_t c = 0;
+    for (; c + 2 * W <= d; c += 2 * W) {
+      a0 = simd::fmadd<A>(V::load_unaligned(q + c), kv_load<A, F>(k, c), a0);
+      a1 = simd::fmadd<A>(V::load_unaligned(q + c + W), kv_load<A, F>(k, c + W), a1);
+    }
+    for (; c + W <= d; c += W) a0 = simd::fmadd<A>(V::load_unaligned(q + c), kv_load<A, F>(k, c), a0);
+    float acc = simd::reduce_add<A>(a0 + a1);
+    for (; c < d; ++c) acc += q[c] * kv_elem<F>(k, c);
+    return scale * acc;
   }
-  for (; c < d; ++c) {
-    float acc = out[c];
-    for (std::size_t j = 0; j < n; ++j) acc += p[j] * t[j * d + c];
-    out[c] = acc;
+}
+
+// o[c] += p * row part v [c] for c < d.
+template <class A, qkv_kv_format F>
+inline void kv_axpy(std::size_t d, float p, const unsigned char* v, float* o) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  if constexpr (F == QKV_KV_Q8_0) {  // per block: (p * scale) * code
+    const auto* blk = reinterpret_cast<const qkv_block_q8_0*>(v);
+    for (std::size_t b = 0; b < d / QKV_Q8_0_BLOCK; ++b) {
+      const V ps = V(p) * kv_q8_scale<A>(blk[b]);
+      float* ob = o + b * QKV_Q8_0_BLOCK;
+#pragma GCC unroll 8
+      for (std::size_t c = 0; c < QKV_Q8_0_BLOCK; c += W)
+        simd::fmadd<A>(ps, kv_q8_codes<A>(blk[b].qs + c), V::load_unaligned(ob + c)).store_unaligned(ob + c);
+    }
+  } else {
+    std::size_t c = 0;
+    for (; c + W <= d; c += W)
+      simd::fmadd<A>(V(p), kv_load<A, F>(v, c), V::load_unaligned(o + c)).store_unaligned(o + c);
+    for (; c < d; ++c) o[c] += p * kv_elem<F>(v, c);
+  }
+}
+
+template <class A, qkv_kv_format F>
+void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* q, const unsigned char* rows,
+                 std::size_t stride, float scale, float* s, std::size_t lds) {
+  const std::size_t span = kv_span(hs, kv_bytes<F>(d));
+  for (std::size_t j = 0; j < n; ++j) {
+    const unsigned char* row = rows + j * stride;
+    if (kKvAhead && j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
+    for (std::size_t u = 0; u < hs.nh; ++u)
+      s[u * lds + j] = kv_dot<A, F>(d, q + u * d, row + (u + hs.skew) / hs.group * hs.part, scale);
+  }
+}
+
+// The output rows stay in L1 (nh * d floats) while the cache rows stream
+// past: every element still sums its keys in order.
+template <class A, qkv_kv_format F>
+void kv_accum_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* p, std::size_t lds,
+                const unsigned char* rows, std::size_t stride, float* out) {
+  const std::size_t span = kv_span(hs, kv_bytes<F>(d));
+  for (std::size_t j = 0; j < n; ++j) {
+    const unsigned char* row = rows + j * stride;
+    if (kKvAhead && j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
+    for (std::size_t u = 0; u < hs.nh; ++u)
+      kv_axpy<A, F>(d, p[u * lds + j], row + (u + hs.skew) / hs.group * hs.part, out + u * d);
+  }
+}
+
+template <class A, qkv_kv_format F>
+void kv_walk_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* w, std::size_t lds,
+               const unsigned char* rows, std::size_t stride, float scale, float* s, float* out) {
+  if (s)
+    kv_scores_f<A, F>(hs, n, d, w, rows, stride, scale, s, lds);
+  else
+    kv_accum_f<A, F>(hs, n, d, w, lds, rows, stride, out);
+}
+
+template <class A>
+void kv_walk(qkv_kv_format f, const kv_heads& hs, std::size_t n, std::size_t d, const float* w, std::size_t lds,
+             const void* rows, std::size_t stride, float scale, float* s, float* out) {
+  const auto* r = static_cast<const unsigned char*>(rows);
+  switch (f) {
+    case QKV_KV_BF16: return kv_walk_f<A, QKV_KV_BF16>(hs, n, d, w, lds, r, stride, scale, s, out);
+    case QKV_KV_F16: return kv_walk_f<A, QKV_KV_F16>(hs, n, d, w, lds, r, stride, scale, s, out);
+    case QKV_KV_Q8_0: return kv_walk_f<A, QKV_KV_Q8_0>(hs, n, d, w, lds, r, stride, scale, s, out);
+    default: return kv_walk_f<A, QKV_KV_F32>(hs, n, d, w, lds, r, stride, scale, s, out);
   }
 }
 
 template <class A>
 constexpr kv_kernels make_kv_kernels() {
-  return {kv_scores<A>, kv_accum<A>};
+  return {kv_walk<A>};
 }
 
 }  // namespace
