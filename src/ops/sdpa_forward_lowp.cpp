@@ -8,6 +8,10 @@
 //    whose key pairs are packed once per call for every head (a shared
 //    workspace region the size of V) rather than once per query tile
 //    (kernels/attn_bf16);
+//  - fused, bf16, on Intel AMX where dispatch::amx() allows (head_dim and
+//    v_dim multiples of 32): the same tiles and softmax, the two products on
+//    AMX tiles (kernels/attn_bf16/attn_bf16_amx.hpp), K read in place and V
+//    transposed once per call for every head (the shared region);
 //  - fused, otherwise: each K and V tile widened (exactly) to fp32 and the
 //    fp32 tile kernels run on it, Q^T packed as scale * widened Q;
 //  - reference: the tensors widened whole (ops/sdpa_widen) and the fp32
@@ -23,7 +27,10 @@
 
 #include "kernels/attn/attn.hpp"
 #include "kernels/attn_bf16/attn_bf16.hpp"
+#include "kernels/attn_bf16/attn_bf16_amx.hpp"
+#include "kernels/gemm_lowp/gemm_lowp_amx.hpp"
 #include "kernels/convert/convert.hpp"
+#include "dispatch/amx.hpp"
 #include "dispatch/uarch.hpp"
 #include "ops/attn_blocking.hpp"
 #include "ops/sdpa_decode.hpp"
@@ -57,6 +64,28 @@ constexpr bool kDotBuilt = true;
 #else
 constexpr bool kDotBuilt = false;
 #endif
+
+#ifdef QKV_HAVE_AMX
+constexpr bool kAmxBuilt = true;
+#else
+constexpr bool kAmxBuilt = false;
+#endif
+
+// The AMX products for plan p on `type` tensors, or nullptr: bf16 tensors on
+// avx512_bf16 where the process may use AMX, whole 32-wide k steps.
+const kern::attn_amx_kernels* amx_set(const sdpa_plan& p, qkv_dtype type) {
+#ifdef QKV_HAVE_AMX
+  if (type == QKV_DTYPE_BF16 && p.x.isa == QKV_ISA_AVX512_BF16 && dispatch::amx().bf16 && p.head_dim % 32 == 0 &&
+      p.v_dim % 32 == 0 && kern::attn_for(p.x.isa).br == kern::kAmxAttnBr)
+    return &kern::attn_bf16_amx;
+#else
+  (void)p, (void)type;
+#endif
+  return nullptr;
+}
+
+// V^T of one K/V head on the AMX path: v_dim rows of this many keys.
+std::size_t vt_keys(const sdpa_plan& p) { return (p.kv_len + 31) / 32 * 32; }
 
 // One thread's workspace, in floats: Qt, St, Ot, m, l, alpha, then (not
 // F32) widened K and V tiles (or packed V pairs), then P pairs. Rows are
@@ -96,6 +125,11 @@ bool vpairs_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
   if (rounded && (!mul_ok(p.batch, p.kv_heads, &kr) || !mul_ok(kr, p.kv_len, &kr) || !mul_ok(kr, p.head_dim, &kr) ||
                   !add_ok(n, (kr + 1) / 2, &n)))
     return false;
+  if (kAmxBuilt && amx_set(p, type)) {  // V^T of every head: [batch*kv_heads][v_dim][vt_keys] bf16
+    std::size_t t;
+    if (!mul_ok(p.batch, p.kv_heads, &t) || !mul_ok(t, p.v_dim, &t) || !mul_ok(t, vt_keys(p), &t)) return false;
+    if ((t + 1) / 2 > n) n = (t + 1) / 2;
+  }
   if (!sdpa_decode_shared_floats(p, &dec)) return false;
   if (dec > n) n = dec;
   if (!add_ok(n, kSdpaAlign / sizeof(float) - 1, &n)) return false;
@@ -110,7 +144,8 @@ struct lowp_call {
   const sdpa_plan& p;
   qkv_dtype type;
   const kern::attn_kernels& kn;
-  const kern::attn_bf16_kernels* bk;  // non-null: the bf16 dot-product path
+  const kern::attn_bf16_kernels* bk;  // non-null: the bf16 dot-product path (or its softmax, with ax)
+  const kern::attn_amx_kernels* ax;   // non-null: the two products on AMX tiles (V^T in vpairs)
   const kern::convert_kernels& cv;
   dropout_cfg drop;
   std::size_t key_chunk;  // for V as accumulate reads it (ldv = v.token for F32, else v_dim)
@@ -127,7 +162,8 @@ struct lowp_call {
   const void* at(const void* t, std::size_t e) const {
     return static_cast<const char*>(t) + e * (wide() ? sizeof(float) : sizeof(std::uint16_t));
   }
-  std::size_t vpairs_head() const { return (p.kv_len + 1) / 2 * p.v_dim; }
+  // Dwords of one head's packed V: its key pairs, or (ax) its V^T.
+  std::size_t vpairs_head() const { return kAmxBuilt && ax ? p.v_dim * vt_keys(p) / 2 : (p.kv_len + 1) / 2 * p.v_dim; }
 
   // Qt[f][r] = scale * Q[r][f] (F32 in place; the widen path through the
   // rows widened into tmp) or the bf16 pairs of Q^T (the dot path,
@@ -178,6 +214,9 @@ struct lowp_call {
     float* vw = kw + tile * D;   // [tile][Dv] widened V (not F32)
     auto* pp = reinterpret_cast<std::uint32_t*>(vw + tile * Dv);  // [tile/2][br]
 
+#ifdef QKV_HAVE_AMX
+    if (ax) kern::amx_tiles_begin();  // ~150 cycles, once per query tile
+#endif
     pack_q(at(q, base(p.q, b, h) + i0 * p.q.token), rows, br, qt, kw);
     for (std::size_t r = 0; r < br; ++r) {
       m[r] = kNegInf;
@@ -190,13 +229,16 @@ struct lowp_call {
     const key_range seen = keys_of_rows(p, sq, i0, rows);
     const std::size_t hk = h / p.group;  // the K/V head of query head h
     const std::size_t kh = base(p.k, b, hk), vh = base(p.v, b, hk);
-    const std::uint32_t* vph = vpairs + (b * p.kv_heads + hk) * vpairs_head();
+    const std::uint32_t* vph = vpairs + (b * p.kv_heads + hk) * vpairs_head();  // ax: V^T of the head
     const std::size_t end = seen.empty() ? 0 : seen.hi;
     for (std::size_t j0 = seen.empty() ? 0 : seen.lo / tile * tile; j0 < end; j0 += tile) {
       const std::size_t kb = end - j0 < tile ? end - j0 : tile;
       const void* kt = at(k, kh + j0 * p.k.token);
       const void* vt = at(v, vh + j0 * p.v.token);
-      if (kDotBuilt && bk && wide()) {
+      if (kAmxBuilt && ax) {
+        ax->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), static_cast<const std::uint16_t*>(kt),
+                   p.k.token, p.scale, st);
+      } else if (kDotBuilt && bk && wide()) {
         bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt),
                    krows + (b * p.kv_heads + hk) * krows_head() + j0 * D, D, p.scale, st);
       } else if (kDotBuilt && bk) {
@@ -217,7 +259,9 @@ struct lowp_call {
         drop_weights(p, drop, b, h, br, i0, rows, j0, kb, st);
         if (kDotBuilt && bk) bk->pack_p(kb, st, pp);
       }
-      if (kDotBuilt && bk) {
+      if (kAmxBuilt && ax) {
+        ax->accumulate(kb, Dv, pp, reinterpret_cast<const std::uint16_t*>(vph) + j0, vt_keys(p), alpha, ot);
+      } else if (kDotBuilt && bk) {
         bk->accumulate(kb, Dv, pp, vph + j0 / 2 * Dv, alpha, ot);
       } else if (wide()) {
         kn.accumulate(kb, Dv, st, static_cast<const float*>(vt), p.v.token, alpha, ot, key_chunk);
@@ -240,6 +284,9 @@ struct lowp_call {
       if (!wide()) narrow(Dv, vw, static_cast<std::uint16_t*>(orow));
       if (lse) lse[(b * p.heads + h) * p.q_len + i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : kNegInf;
     }
+#ifdef QKV_HAVE_AMX
+    if (ax) kern::amx_tiles_end();
+#endif
   }
 };
 
@@ -275,10 +322,12 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
     return;
   }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
+  const kern::attn_amx_kernels* ax = amx_set(p, type);
   const lowp_call c{p,
                     type,
                     kn,
-                    dot_kernels(p, type, kn),
+                    ax ? kern::attn_bf16_for(p.x.isa) : dot_kernels(p, type, kn),
+                    ax,
                     kern::convert_for(p.x.isa),
                     dropout_cfg(p),
                     attn_key_chunk(type == QKV_DTYPE_F32 ? p.v.token : p.v_dim, kn.br),
@@ -299,11 +348,17 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
   if (p.window && p.window < p.kv_len) flops *= static_cast<float>(p.window) / static_cast<float>(p.kv_len);
   int threads = threads_for(p.x, flops, tasks);
   if (threads > max_threads) threads = max_threads;
-  if (kDotBuilt && c.bk) {  // V's key pairs (F32: and K rounded), every head, a key tile per step
+  if (kDotBuilt && c.bk) {  // V's key pairs or V^T (F32: and K rounded), every head, a key tile per step
     const std::size_t nkt = (p.kv_len + kTile - 1) / kTile;
     parallel_for_static(p.x, threads, kv_heads * nkt, [&](std::size_t t) {
       const std::size_t bh = t / nkt, j0 = t % nkt * kTile;
       const std::size_t kb = p.kv_len - j0 < kTile ? p.kv_len - j0 : kTile;
+      if (kAmxBuilt && c.ax) {
+        const std::size_t vo = base(p.v, bh / p.kv_heads, bh % p.kv_heads) + j0 * p.v.token;
+        c.ax->transpose_v(kb, p.v_dim, static_cast<const std::uint16_t*>(v) + vo, p.v.token,
+                          reinterpret_cast<std::uint16_t*>(c.vpairs + bh * c.vpairs_head()) + j0, vt_keys(p));
+        return;
+      }
       std::uint32_t* vp = c.vpairs + bh * c.vpairs_head() + j0 / 2 * p.v_dim;
       const std::size_t vo = base(p.v, bh / p.kv_heads, bh % p.kv_heads) + j0 * p.v.token;
       if (!c.wide()) {

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// The AMX attention products (attn_bf16_amx.hpp: layouts, numerics),
+// compiled with avx512_bf16's flags and -mamx-* (the *_amx.cpp rule in
+// src/CMakeLists.txt). Tiles: C tmm0-3 (a 32 x 32 block: rows r0 and r0 + 16,
+// queries q0 and q0 + 16), A tmm4-5, B tmm6-7.
+#include "kernels/attn_bf16/attn_bf16_amx.hpp"
+
+#include <immintrin.h>
+
+#include "kernels/gemm_lowp/gemm_lowp_zmm-inl.hpp"
+
+namespace qkv::kern {
+namespace {
+
+constexpr std::size_t kBr = kAmxAttnBr, kRowB = kBr * 4;  // bytes of a 64-query row of st, pp, ot
+
+inline std::size_t min_of(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+// 32 rows of 64 bytes from src (ld bytes apart) to dst (64 apart): the first
+// `rows` rows' first `bytes` bytes, zeros elsewhere.
+inline void copy_block(const unsigned char* src, std::size_t ld, std::size_t rows, std::size_t bytes,
+                       unsigned char* dst) {
+  const __mmask64 m = bytes >= 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
+  for (std::size_t r = 0; r < 32; ++r)
+    _mm512_store_si512(dst + r * 64, r < rows ? _mm512_maskz_loadu_epi8(m, src + r * ld) : _mm512_setzero_si512());
+}
+
+// C (tmm0-3) += A (tmm4: rows 0-15, tmm5: rows 16-31) x B (tmm6: queries
+// 0-15, tmm7: 16-31), the operands loaded from a, b with their strides.
+inline void block_step(const void* a, std::size_t lda, const void* b) {
+  _tile_loadd(4, a, lda);
+  _tile_loadd(5, static_cast<const unsigned char*>(a) + 16 * lda, lda);
+  _tile_loadd(6, b, kRowB);
+  _tile_loadd(7, static_cast<const unsigned char*>(b) + 64, kRowB);
+  _tile_dpbf16ps(0, 4, 6);
+  _tile_dpbf16ps(1, 4, 7);
+  _tile_dpbf16ps(2, 5, 6);
+  _tile_dpbf16ps(3, 5, 7);
+}
+
+// The C block to c: rows 0-15 and 16-31 `ld` bytes apart, queries 0-15
+// and 16-31.
+inline void block_store(void* c, std::size_t ld) {
+  auto* p = static_cast<unsigned char*>(c);
+  _tile_stored(0, p, ld);
+  _tile_stored(1, p + 64, ld);
+  _tile_stored(2, p + 16 * ld, ld);
+  _tile_stored(3, p + 16 * ld + 64, ld);
+}
+
+inline void block_zero() {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+}
+
+void scores(std::size_t kb, std::size_t d, const std::uint32_t* qp, const std::uint16_t* k, std::size_t ldk,
+            float scale, float* st) {
+  alignas(64) unsigned char kz[32 * 64];   // a partial block's K rows, one step
+  alignas(64) float cz[32 * kBr];          // a partial block's scores
+  const std::size_t steps = d / 32, ldb = ldk * 2;
+  const __m512 s = _mm512_set1_ps(scale);
+  for (std::size_t j0 = 0; j0 < kb; j0 += 32) {
+    const std::size_t nk = min_of(32, kb - j0);
+    const auto* kj = reinterpret_cast<const unsigned char*>(k + j0 * ldk);
+    float* out = nk == 32 ? st + j0 * kBr : cz;
+    for (std::size_t q0 = 0; q0 < kBr; q0 += 32) {
+      block_zero();
+      for (std::size_t f = 0; f < steps; ++f) {
+        const void* b = qp + f * 16 * kBr + q0;
+        if (nk == 32) {
+          block_step(kj + f * 64, ldb, b);
+        } else {
+          copy_block(kj + f * 64, ldb, nk, 64, kz);
+          block_step(kz, 64, b);
+        }
+      }
+      block_store(out + q0, kRowB);
+    }
+    for (std::size_t r = 0; r < nk; ++r)
+      for (std::size_t u = 0; u < kBr; u += 16)
+        _mm512_storeu_ps(st + (j0 + r) * kBr + u, _mm512_mul_ps(_mm512_loadu_ps(out + r * kBr + u), s));
+  }
+}
+
+void transpose_v(std::size_t kb, std::size_t dv, const std::uint16_t* v, std::size_t ldv, std::uint16_t* vt,
+                 std::size_t ldvt) {
+  alignas(64) __m512i pairs[16];
+  for (std::size_t j0 = 0; j0 < kb; j0 += 32)
+    for (std::size_t f0 = 0; f0 < dv; f0 += 16) {
+      // pairs[i] lane f: keys j0 + 2i and j0 + 2i + 1 of feature f0 + f.
+      for (std::size_t i = 0; i < 16; ++i) {
+        const std::size_t j = j0 + 2 * i;
+        auto row = [&](std::size_t jj) {
+          return jj < kb ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + jj * ldv + f0)))
+                         : _mm512_setzero_si512();
+        };
+        pairs[i] = _mm512_or_si512(row(j), _mm512_slli_epi32(row(j + 1), 16));
+      }
+      __m512i cols[16];  // cols[f] lane i: pair i of feature f0 + f
+      transpose_groups16(reinterpret_cast<const unsigned char*>(pairs), 64, 16, 64, cols);
+      for (std::size_t f = 0; f < 16; ++f) _mm512_storeu_si512(vt + (f0 + f) * ldvt + j0, cols[f]);
+    }
+}
+
+void accumulate(std::size_t kb, std::size_t dv, const std::uint32_t* pp, const std::uint16_t* vt, std::size_t ldvt,
+                const float* alpha, float* ot) {
+  alignas(64) unsigned char pz[16 * kRowB];  // the partial step's P pairs, rows past ceil(kb/2) zero
+  alignas(64) unsigned char vz[32 * 64];     // the partial step's V^T block, keys past kb zero
+  alignas(64) float c[32 * 32];              // one block's products: 32 features x 32 queries
+  const std::size_t full = kb / 32, steps = (kb + 31) / 32, ldb = ldvt * 2;
+  const auto* pb = reinterpret_cast<const unsigned char*>(pp);
+  if (steps > full) {
+    const std::size_t rows = (kb + 1) / 2 - full * 16;
+    for (std::size_t r = 0; r < 16; ++r)
+      for (std::size_t u = 0; u < kRowB; u += 64)
+        _mm512_store_si512(pz + r * kRowB + u,
+                           r < rows ? _mm512_loadu_si512(pb + (full * 16 + r) * kRowB + u) : _mm512_setzero_si512());
+  }
+  for (std::size_t f0 = 0; f0 < dv; f0 += 32) {
+    const auto* vf = reinterpret_cast<const unsigned char*>(vt + f0 * ldvt);
+    if (steps > full) copy_block(vf + full * 64, ldb, 32, (kb - full * 32) * 2, vz);
+    for (std::size_t q0 = 0; q0 < kBr; q0 += 32) {
+      block_zero();
+      for (std::size_t s = 0; s < full; ++s) block_step(vf + s * 64, ldb, pb + s * 16 * kRowB + q0 * 4);
+      if (steps > full) block_step(vz, 64, pz + q0 * 4);
+      block_store(c, 32 * 4);
+      for (std::size_t f = 0; f < 32; ++f)
+        for (std::size_t h = 0; h < 32; h += 16) {
+          float* o = ot + (f0 + f) * kBr + q0 + h;
+          _mm512_storeu_ps(o, _mm512_fmadd_ps(_mm512_loadu_ps(alpha + q0 + h), _mm512_loadu_ps(o),
+                                              _mm512_load_ps(c + f * 32 + h)));
+        }
+    }
+  }
+}
+
+}  // namespace
+
+const attn_amx_kernels attn_bf16_amx = {scores, transpose_v, accumulate};
+
+}  // namespace qkv::kern

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// attn_bf16_amx - Intel AMX tiles for the two products of the fused
+// attention forward on bf16 tensors (ops/sdpa_forward_lowp.cpp), beside the
+// avx512_bf16 set's online softmax and P packing (attn_bf16.hpp, whose qp,
+// st, pp and ot layouts these share; br = 64 queries per tile). Built where
+// QKV_HAVE_AMX (the *_amx.cpp rule); run only where dispatch::amx() allows,
+// between amx_tiles_begin() and amx_tiles_end() (gemm_lowp_amx.hpp: the same
+// configuration, eight 16 x 64-byte tiles).
+//
+// Both products run transposed, so their results land in the layouts the
+// softmax reads and writes (keys or features in rows, the 64 queries along
+// them): S^T = K Q^T with K's rows read in place as A tiles and qp as B
+// tiles; O^T += V^T P^T with V^T (packed once per call by transpose_v) as A
+// tiles and pp as B tiles. Each is a 32 x 32 block of four C tiles over k
+// steps of 32 (features, or keys); a partial last step goes through
+// zero-padded copies on the stack, so nothing past kb is read.
+//
+// Numerics: tdpbf16ps adds each pair's two products to the fp32 sum in k
+// order, inputs and results below 2^-126 flushed to zero, round to nearest
+// even: the vdpbf16ps set's bound (attn_bf16.hpp). P is the set's bf16 P.
+// No allocation, no threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qkv::kern {
+
+constexpr std::size_t kAmxAttnBr = 64;  // queries per tile: the avx512 attn set's br
+
+struct attn_amx_kernels {
+  // st[j][:] = scale * sum_f k[j*ldk + f] * q[f][:] for j < kb; d % 32 == 0;
+  // qp [d/2][64] pairs (attn_bf16.hpp). Rows of k past kb are not read, rows
+  // of st past kb not written.
+  void (*scores)(std::size_t kb, std::size_t d, const std::uint32_t* qp, const std::uint16_t* k, std::size_t ldk,
+                 float scale, float* st);
+  // vt[f*ldvt + j] = v[j*ldv + f] for f < dv, j < kb; 0 for kb <= j <
+  // round_up(kb, 32) (ldvt >= that). dv % 16 == 0.
+  void (*transpose_v)(std::size_t kb, std::size_t dv, const std::uint16_t* v, std::size_t ldv, std::uint16_t* vt,
+                      std::size_t ldvt);
+  // ot[f][:] = alpha[:] * ot[f][:] + sum over j < kb of vt[f*ldvt + j] *
+  // P[j][:], P the bf16 key pairs pp [ceil(kb/2)][64] (an odd kb's last pair
+  // has a zero high half); dv % 32 == 0. vt columns past kb are not read.
+  void (*accumulate)(std::size_t kb, std::size_t dv, const std::uint32_t* pp, const std::uint16_t* vt,
+                     std::size_t ldvt, const float* alpha, float* ot);
+};
+
+#ifdef QKV_HAVE_AMX
+extern const attn_amx_kernels attn_bf16_amx;
+#endif
+
+}  // namespace qkv::kern
