@@ -179,6 +179,10 @@ struct lowp_call {
       return;
     }
     const auto* qb = static_cast<const std::uint16_t*>(qv);
+    if (kAmxBuilt && ax) {
+      ax->pack_q(rows, D, qb, ld, reinterpret_cast<std::uint32_t*>(w));
+      return;
+    }
     if (!kDotBuilt || !bk) {
       const auto widen = type == QKV_DTYPE_BF16 ? cv.bf16_to_f32 : cv.f16_to_f32;
       for (std::size_t r = 0; r < rows; ++r) widen(D, qb + r * ld, tmp + r * D);
@@ -276,12 +280,18 @@ struct lowp_call {
     // row that saw nothing is zero.
     const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
     const std::size_t ob = base(p.o, b, h) + i0 * p.o.token;
+    if (kAmxBuilt && ax) {  // the rows' 1/l into alpha (free by now), then O through the kernel
+      for (std::size_t r = 0; r < rows; ++r) alpha[r] = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
+      ax->store_o(rows, Dv, ot, alpha, static_cast<std::uint16_t*>(const_cast<void*>(at(out, ob))), p.o.token);
+    }
     for (std::size_t r = 0; r < rows; ++r) {
-      const float inv = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
-      void* orow = const_cast<void*>(at(out, ob + r * p.o.token));
-      float* o = wide() ? static_cast<float*>(orow) : vw;
-      for (std::size_t f = 0; f < Dv; ++f) o[f] = ot[f * br + r] * inv;
-      if (!wide()) narrow(Dv, vw, static_cast<std::uint16_t*>(orow));
+      if (!(kAmxBuilt && ax)) {
+        const float inv = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
+        void* orow = const_cast<void*>(at(out, ob + r * p.o.token));
+        float* o = wide() ? static_cast<float*>(orow) : vw;
+        for (std::size_t f = 0; f < Dv; ++f) o[f] = ot[f * br + r] * inv;
+        if (!wide()) narrow(Dv, vw, static_cast<std::uint16_t*>(orow));
+      }
       if (lse) lse[(b * p.heads + h) * p.q_len + i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : kNegInf;
     }
 #ifdef QKV_HAVE_AMX

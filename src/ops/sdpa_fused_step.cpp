@@ -35,10 +35,17 @@ void add_masks(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, s
   }
   if (i0 + rows <= s.q_len && keys_of_row(p, s, i0 + rows - 1).lo <= j0 && keys_of_row(p, s, i0).hi >= j0 + kb)
     return;
+  // Row r sees keys [lo, hi): the loop jumps over them, writing only the
+  // keys outside.
   for (std::size_t r = 0; r < rows; ++r) {
     const key_range kr = keys_of_row(p, s, i0 + r);
-    for (std::size_t j = 0; j < kb; ++j)
-      if (j0 + j < kr.lo || j0 + j >= kr.hi) st[j * br + r] = kNegInf;
+    for (std::size_t j = 0; j < kb; ++j) {
+      if (j0 + j >= kr.lo && j0 + j < kr.hi) {
+        j = kr.hi - j0 - 1;
+        continue;
+      }
+      st[j * br + r] = kNegInf;
+    }
   }
 }
 

@@ -43,6 +43,14 @@ struct attn_amx_kernels {
   // has a zero high half); dv % 32 == 0. vt columns past kb are not read.
   void (*accumulate)(std::size_t kb, std::size_t dv, const std::uint32_t* pp, const std::uint16_t* vt,
                      std::size_t ldvt, const float* alpha, float* ot);
+  // qp[i][r] = the bf16 pair (q[r][2i], q[r][2i+1]) for r < rows <= 64, 0
+  // for rows <= r < 64, i < d/2; q rows ldq elements apart, d % 32 == 0.
+  void (*pack_q)(std::size_t rows, std::size_t d, const std::uint16_t* q, std::size_t ldq, std::uint32_t* qp);
+  // o[r*ldo + f] = bf16(ot[f][r] * inv[r]) for r < rows <= 64, f < dv
+  // (dv % 16 == 0), rounded to nearest even as util::f32_to_bf16 (NaN kept
+  // quiet, subnormals kept).
+  void (*store_o)(std::size_t rows, std::size_t dv, const float* ot, const float* inv, std::uint16_t* o,
+                  std::size_t ldo);
 };
 
 #ifdef QKV_HAVE_AMX
