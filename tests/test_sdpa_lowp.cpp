@@ -262,6 +262,57 @@ TEST_CASE("sdpa_forward_ex: a one-hot row is exact and a row that sees nothing i
   }
 }
 
+TEST_CASE("sdpa_ex: one-hot rows with huge logits are exact in the forward and the backward", "[sdpa][lowp]") {
+  // d 64 (the AMX tiles' sizes, where the CPU has them): query i matches
+  // key perm(i) with a logit far above every other, the scores' sums
+  // rounding along the way.
+  // The backward recomputes P = exp(S - lse): 1 only if S is the forward's
+  // score bit for bit. Each key is one query's match, so dV's row of that
+  // key is that query's dO exactly, and O is V's row exactly.
+  const std::size_t T = 40, D = 64;
+  qkv_sdpa_desc d{};
+  d.batch = d.heads = 1;
+  d.q_len = d.kv_len = T;
+  d.head_dim = d.v_dim = D;
+  d.q = d.k = d.v = d.o = {T * D, T * D, D};
+  d.scale = 1.0f;
+  auto perm = [&](std::size_t i) { return (7 * i + 3) % T; };
+  // |q| = 60 r^4 (r uniform: magnitudes over 7 binades, so the products'
+  // sums are inexact in fp32) with random signs, K's matching row 2q (a few
+  // % of noise): the match scores ~5e4 (an fp32 ulp of it is 4e-3 of the
+  // weight, a bf16 step), any other key ~N(0, 6e3).
+  std::vector<float> q = qkv_test::random_vector(T * D, 41, 0.f, 1.f), k(T * D);
+  const std::vector<float> sign = qkv_test::random_vector(T * D, 45), noise = qkv_test::random_vector(T * D, 42);
+  for (std::size_t e = 0; e < T * D; ++e) q[e] = (sign[e] < 0 ? -60.f : 60.f) * q[e] * q[e] * q[e] * q[e];
+  for (std::size_t i = 0; i < T; ++i)
+    for (std::size_t f = 0; f < D; ++f) k[perm(i) * D + f] = q[i * D + f] * (2.f + 0.05f * noise[i * D + f]);
+  std::vector<float> v = qkv_test::random_vector(T * D, 43, -1.f, 1.f), g = qkv_test::random_vector(T * D, 44);
+  for (qkv_dtype type : {QKV_DTYPE_BF16, QKV_DTYPE_F16}) {
+    std::vector<float> qs = q, ks = k, vs = v, gs = g;
+    const auto qb = store(type, qs), kb = store(type, ks), vb = store(type, vs), gb = store(type, gs);
+    qkv_test::for_each_isa([&](qkv_isa isa) {
+      CAPTURE(qkv_isa_name(isa), static_cast<int>(type), qkv_test::sdpa_ex_on_amx(d, type));
+      std::size_t fb, bb;
+      REQUIRE(qkv_sdpa_workspace_size_ex(&d, type, 1, &fb) == QKV_OK);
+      REQUIRE(qkv_sdpa_backward_workspace_size_ex(&d, type, 1, &bb) == QKV_OK);
+      std::vector<unsigned char> ws(fb > bb ? fb : bb);
+      std::vector<std::uint16_t> o(T * D), dq(T * D), dk(T * D), dv(T * D);
+      std::vector<float> lse(T);
+      REQUIRE(qkv_sdpa_forward_ex(&d, type, qb.data(), kb.data(), vb.data(), o.data(), lse.data(), ws.data(), fb) ==
+              QKV_OK);
+      for (std::size_t i = 0; i < T; ++i)
+        for (std::size_t f = 0; f < D; ++f) REQUIRE(o[i * D + f] == vb[perm(i) * D + f]);
+      REQUIRE(qkv_sdpa_backward_ex(&d, type, qb.data(), kb.data(), vb.data(), o.data(), lse.data(), gb.data(),
+                                   dq.data(), dk.data(), dv.data(), ws.data(), bb) == QKV_OK);
+      for (std::size_t i = 0; i < T; ++i)
+        for (std::size_t f = 0; f < D; ++f) {
+          INFO("query " << i << " feature " << f);
+          REQUIRE(dv[perm(i) * D + f] == gb[i * D + f]);
+        }
+    });
+  }
+}
+
 TEST_CASE("sdpa_ex: F32 is the fp32 entry points, bit for bit", "[sdpa][lowp]") {
   problem p({1, 2, 40, 70, 24, 24, true, 1, 0.25f}, QKV_DTYPE_BF16, 77);
   qkv_sdpa_desc& d = p.d;
@@ -281,7 +332,9 @@ TEST_CASE("sdpa_ex: F32 is the fp32 entry points, bit for bit", "[sdpa][lowp]") 
 TEST_CASE("sdpa_backward_ex: the fp32 backward of the stored values, rounded once (bf16 mode: within 4u), every ISA",
           "[sdpa][lowp]") {
   for (qkv_dtype type : {QKV_DTYPE_BF16, QKV_DTYPE_F16}) {
-    for (const shape& s : {shape{1, 2, 33, 47, 7, 9, true, 2, 0.f}, shape{2, 1, 64, 65, 16, 16, false, 0, 0.25f}}) {
+    // (the third: head sizes the AMX tiles take, where the CPU has them)
+    for (const shape& s : {shape{1, 2, 33, 47, 7, 9, true, 2, 0.f}, shape{2, 1, 64, 65, 16, 16, false, 0, 0.25f},
+                           shape{1, 2, 70, 97, 64, 32, true, 0, 0.f}}) {
       problem p(s, type, 900);
       INFO(describe(s) << " type " << int(type));
       qkv_test::for_each_isa([&](qkv_isa) {
@@ -313,7 +366,11 @@ TEST_CASE("sdpa_backward_ex: the fp32 backward of the stored values, rounded onc
           // bf16 mode (the forward multiplied in bf16 here): P and dS are
           // rounded as well, u relative each, plus the output's rounding:
           // within 4u of the fp32 backward normwise (measured below 1u).
+          // On AMX the scores are the forward's (tile sums): the gradients
+          // differ from the fp32 backward's by fp32 roundings, which can move
+          // a gradient's bf16 rounding by one step: within u normwise.
           const bool in_bf16 = qkv_test::sdpa_ex_backward_in_bf16(p.d, type);
+          const bool amx = qkv_test::sdpa_ex_on_amx(p.d, type) && algo == QKV_SDPA_FUSED;
           auto same = [&](const std::vector<float>& ref, const std::vector<std::uint16_t>& got,
                           const qkv_sdpa_strides& st, std::size_t T, std::size_t F) {
             std::vector<bool> owned(got.size(), false);
@@ -324,7 +381,13 @@ TEST_CASE("sdpa_backward_ex: the fp32 backward of the stored values, rounded onc
             std::vector<float> r(ref);
             const auto bits = store(type, r);
             for (std::size_t e = 0; e < got.size(); ++e)
-              if (!in_bf16 || !owned[e]) REQUIRE(got[e] == (owned[e] ? bits[e] : kCanary16));
+              if ((!in_bf16 && !amx) || !owned[e]) REQUIRE(got[e] == (owned[e] ? bits[e] : kCanary16));
+            if (amx) {
+              const double err =
+                  qkv_test::sdpa_rel_error(ref, got, owned, [&](std::uint16_t x) { return widen(type, x); });
+              INFO("AMX: normwise error / u = " << err * 256);
+              REQUIRE(err <= 1.0 / 256);
+            }
             if (in_bf16) {
               const double err =
                   qkv_test::sdpa_rel_error(ref, got, owned, [&](std::uint16_t x) { return widen(type, x); });

@@ -7,7 +7,10 @@
 // plus the final rounding), except for BF16 where the forward multiplied
 // in bf16 (the fused kernel on a CPU with fast bf16 dot products): there
 // the fused backward's bf16 mode runs on the copies (P and dS rounded to
-// bf16 as well, the forward's scores recomputed bit for bit). The workspace holds the eight copies (about
+// bf16 as well, the forward's scores recomputed bit for bit); where the
+// forward ran on AMX tiles, the fp32 backward recomputes its scores on the
+// same tiles (amx_scores), so they are the forward's bits again. The
+// workspace holds the eight copies (about
 // 8 * batch * heads * len * dim floats) besides the fp32 backward's own.
 #include <cstdint>
 
@@ -30,7 +33,8 @@ constexpr sdpa_tensor kWide[8] = {sdpa_tensor::q, sdpa_tensor::k, sdpa_tensor::v
 sdpa_plan inner_plan(const sdpa_plan& p, qkv_dtype type) {
   sdpa_plan c = sdpa_contiguous_plan(p);
 #ifdef QKV_HOSTED
-  c.bf16_dot = type == QKV_DTYPE_BF16 && sdpa_bf16_dot_usable(c);
+  c.amx_scores = sdpa_amx_forward(c, type);  // the forward ran on AMX tiles (it takes them first)
+  c.bf16_dot = type == QKV_DTYPE_BF16 && !c.amx_scores && sdpa_bf16_dot_usable(c);
 #else
   (void)type;
 #endif

@@ -69,6 +69,12 @@ void sdpa_reference_forward(const sdpa_plan& p, const float* q, const float* k, 
 // bf16, so the backward recomputes the forward's scores bit for bit.
 bool sdpa_bf16_dot_usable(const sdpa_plan& p) noexcept;
 
+// Whether the fused forward of plan p on `type` tensors runs its products on
+// AMX tiles (sdpa_forward_lowp.cpp: bf16, the tile path, avx512_bf16 where
+// dispatch::amx() allows, head_dim and v_dim multiples of 32). The backward
+// of such a forward recomputes its scores on the same tiles (amx_scores).
+bool sdpa_amx_forward(const sdpa_plan& p, qkv_dtype type) noexcept;
+
 // The fused driver of every type, one task per query tile (sdpa_forward_lowp.cpp):
 // ws holds max_threads shares of per_thread_floats, vpairs the bf16 dot
 // path's packed V of every head (any pointer where that path does not run).

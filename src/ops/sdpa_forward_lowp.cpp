@@ -320,6 +320,10 @@ const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, c
 
 }  // namespace
 
+bool sdpa_amx_forward(const sdpa_plan& p, qkv_dtype type) noexcept {
+  return kAmxBuilt && p.algo == QKV_SDPA_FUSED && !sdpa_decode_applies(p) && amx_set(p, type) != nullptr;
+}
+
 bool sdpa_bf16_dot_usable(const sdpa_plan& p) noexcept {
   if constexpr (!kDotBuilt) return false;
   return p.algo == QKV_SDPA_FUSED && !sdpa_decode_applies(p) && dot_set(p.x.isa, kern::attn_for(p.x.isa)) != nullptr;

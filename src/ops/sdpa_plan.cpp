@@ -37,8 +37,9 @@ sdpa_plan resolve_sdpa(const qkv_sdpa_desc& d, const exec& x) noexcept {
   p.mask_strides = d.mask_strides;
   p.softcap = d.softcap;
   p.x = x;
-#ifdef QKV_HOSTED  // bare metal never reads it (no bf16 attention set there)
+#ifdef QKV_HOSTED  // bare metal never reads them (no bf16 attention set there)
   p.bf16_dot = false;
+  p.amx_scores = false;
 #endif
   return p;
 }

@@ -39,6 +39,10 @@ struct sdpa_plan {
   // and dS to bf16 pairs for vdpbf16ps, fp32 sums, where
   // sdpa_bf16_dot_usable() says so (ops/sdpa_forward.hpp).
   bool bf16_dot;
+  // The backward of bf16 tensors whose forward ran on AMX tiles
+  // (sdpa_amx_forward; resolve_sdpa leaves it false): the fused backward
+  // recomputes the scores on the same tiles, so they are the forward's bits.
+  bool amx_scores;
 };
 
 // The one place a description's defaults are resolved. `d` must be valid

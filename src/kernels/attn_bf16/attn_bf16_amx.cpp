@@ -174,8 +174,33 @@ void store_o(std::size_t rows, std::size_t dv, const float* ot, const float* inv
   }
 }
 
+void scores_rows(std::size_t rows, std::size_t n, std::size_t d, const std::uint16_t* qh, const std::uint32_t* kc,
+                 std::size_t ldkc, float scale, float* s, std::size_t lds) {
+  alignas(64) float c[32 * 32];
+  const std::size_t cols = (n + 15) / 16 * 16, steps = d / 32;
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (std::size_t r0 = 0; r0 < rows; r0 += 32)
+    for (std::size_t j0 = 0; j0 < cols; j0 += 32) {
+      block_zero();
+      for (std::size_t f = 0; f < steps; ++f) {
+        _tile_loadd(4, qh + r0 * d + f * 32, d * 2);
+        _tile_loadd(5, qh + (r0 + 16) * d + f * 32, d * 2);
+        _tile_loadd(6, kc + f * 16 * ldkc + j0, ldkc * 4);
+        _tile_loadd(7, kc + f * 16 * ldkc + j0 + 16, ldkc * 4);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+      block_store(c, 32 * 4);
+      for (std::size_t r = 0; r < 32 && r0 + r < rows; ++r)
+        for (std::size_t u = 0; u < 32 && j0 + u < cols; u += 16)
+          _mm512_storeu_ps(s + (r0 + r) * lds + j0 + u, _mm512_mul_ps(_mm512_load_ps(c + r * 32 + u), sc));
+    }
+}
+
 }  // namespace
 
-const attn_amx_kernels attn_bf16_amx = {scores, transpose_v, accumulate, pack_q, store_o};
+const attn_amx_kernels attn_bf16_amx = {scores, transpose_v, accumulate, pack_q, store_o, scores_rows};
 
 }  // namespace qkv::kern

@@ -51,6 +51,16 @@ struct attn_amx_kernels {
   // quiet, subnormals kept).
   void (*store_o)(std::size_t rows, std::size_t dv, const float* ot, const float* inv, std::uint16_t* o,
                   std::size_t ldo);
+  // The backward's recomputation of the scores, queries in rows:
+  // s[r*lds + j] = scale * sum_f q[r][f] k[j][f] for r < rows <= 64 and
+  // j < round_up(n, 16) (n <= 64; keys past n give 0), each element the
+  // same tile products in the same order as scores' (so the same bits: a
+  // product of two bf16 is exact, whichever operand is A). qh: bf16 rows
+  // [round_up(rows, 32)][d] (d % 32 == 0), rows past `rows` zero; kc: K
+  // paired along features [d/2][ldkc] dwords (ldkc >= round_up(n, 32),
+  // zero columns past n).
+  void (*scores_rows)(std::size_t rows, std::size_t n, std::size_t d, const std::uint16_t* qh,
+                      const std::uint32_t* kc, std::size_t ldkc, float scale, float* s, std::size_t lds);
 };
 
 #ifdef QKV_HAVE_AMX
