@@ -90,6 +90,7 @@ struct geometry {
   // amx_scores: S recomputed on the forward's AMX tiles from bf16 rows of Q
   // and K paired along features (the attn_bf16 set's packers); else null.
   const kern::attn_bf16_kernels* amx_pack = nullptr;
+  bool amx_room;    // the plan asks for amx_scores: its buffers are carved (sized on any CPU)
   std::size_t bca;  // keys of a K pair buffer: bc rounded up to the 32-key step
 #endif
 
@@ -97,7 +98,8 @@ struct geometry {
       : B(p.batch), H(p.heads), KVH(p.kv_heads), G(p.group), Tq(p.q_len), Tk(p.kv_len), D(p.head_dim),
         Dv(p.v_dim), dot(dot_set(p)) {
 #ifdef QKV_HAVE_AMX
-    if (p.amx_scores) amx_pack = kern::attn_bf16_for(p.x.isa);
+    amx_room = p.amx_scores;
+    if (p.amx_scores && sdpa_amx_forward(p, QKV_DTYPE_BF16)) amx_pack = kern::attn_bf16_for(p.x.isa);
 #endif
     br = Tq < kBr ? Tq : kBr;
     bc = Tk < kBc ? Tk : kBc;
@@ -171,11 +173,11 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout, bool sof
     k.dk = w.take<float>(g.bc * g.dp);
     k.dv = w.take<float>(g.bc * g.dvp);
 #ifdef QKV_HAVE_AMX
-    k.kh = w.take<std::uint32_t>(g.amx_pack ? half(g.D) * g.bca : 0);
+    k.kh = w.take<std::uint32_t>(g.amx_room ? half(g.D) * g.bca : 0);
 #endif
   }
 #ifdef QKV_HAVE_AMX
-  t.qh = w.take<std::uint16_t>(g.amx_pack ? kAmxRows * g.D : 0);
+  t.qh = w.take<std::uint16_t>(g.amx_room ? kAmxRows * g.D : 0);
 #endif
   t.qp = w.take<float>(f ? prow * g.dp : prow * half(g.D));
   t.dop = w.take<float>(f ? prow * g.dvp : prow * half(g.Dv));

@@ -41,13 +41,24 @@ sdpa_plan inner_plan(const sdpa_plan& p, qkv_dtype type) {
   return c;
 }
 
+// The plan the workspace is sized for: the run's, with room for the AMX
+// recomputation wherever its shapes allow it, whatever the CPU (so the size
+// does not depend on it; the run carves it only where the forward used it).
+sdpa_plan sizing_plan(const sdpa_plan& p, qkv_dtype type) {
+  sdpa_plan c = inner_plan(p, type);
+#ifdef QKV_HAVE_AMX
+  if (type == QKV_DTYPE_BF16 && p.head_dim % 32 == 0 && p.v_dim % 32 == 0) c.amx_scores = true;
+#endif
+  return c;
+}
+
 }  // namespace
 
 bool sdpa_backward_workspace_bytes(const sdpa_plan& p, qkv_dtype type, int threads, std::size_t* bytes) noexcept {
   if (type == QKV_DTYPE_F32) return sdpa_backward_workspace_bytes(p, threads, bytes);
   std::size_t at[8], floats, inner, total;
   if (!sdpa_wide_slots(p, kWide, 8, at, &floats) ||
-      !sdpa_backward_workspace_bytes(inner_plan(p, type), threads, &inner) ||
+      !sdpa_backward_workspace_bytes(sizing_plan(p, type), threads, &inner) ||
       !util::mul_ok(floats, sizeof(float), &total) || !util::add_ok(total, inner, &total) ||
       !util::add_ok(total, kSdpaAlign, &total))
     return false;

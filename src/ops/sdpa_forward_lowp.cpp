@@ -112,24 +112,24 @@ bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* fl
 }
 
 // Floats of the V pairs of every K/V head (BF16, or F32 with bf16_dot: vp
-// [batch*kv_heads][ceil(kv_len/2)][v_dim] dwords; F32 then also K rounded,
+// [batch*kv_heads][ceil(kv_len/2)][v_dim] dwords (AMX builds: vt_keys/2
+// pairs, room for V^T); F32 then also K rounded,
 // [batch*kv_heads][kv_len][head_dim] bf16 after them), or of the decode
 // path's partials where more (the two never run in one call), rounded to
 // whole lines.
 bool vpairs_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
   std::size_t n = 0, dec, kr = 0;
   const bool rounded = kDotBuilt && type == QKV_DTYPE_F32 && p.bf16_dot;
-  if ((type == QKV_DTYPE_BF16 || rounded) && (!mul_ok(p.batch, p.kv_heads, &n) || !mul_ok(n, (p.kv_len + 1) / 2, &n) ||
-                                              !mul_ok(n, p.v_dim, &n)))
+  // Builds with AMX: key pairs to a multiple of 16, room for the AMX path's
+  // V^T too (keys to a multiple of 32), whatever the CPU, so the size does
+  // not depend on it.
+  const std::size_t key_pairs = kAmxBuilt ? vt_keys(p) / 2 : (p.kv_len + 1) / 2;
+  if ((type == QKV_DTYPE_BF16 || rounded) &&
+      (!mul_ok(p.batch, p.kv_heads, &n) || !mul_ok(n, key_pairs, &n) || !mul_ok(n, p.v_dim, &n)))
     return false;
   if (rounded && (!mul_ok(p.batch, p.kv_heads, &kr) || !mul_ok(kr, p.kv_len, &kr) || !mul_ok(kr, p.head_dim, &kr) ||
                   !add_ok(n, (kr + 1) / 2, &n)))
     return false;
-  if (kAmxBuilt && amx_set(p, type)) {  // V^T of every head: [batch*kv_heads][v_dim][vt_keys] bf16
-    std::size_t t;
-    if (!mul_ok(p.batch, p.kv_heads, &t) || !mul_ok(t, p.v_dim, &t) || !mul_ok(t, vt_keys(p), &t)) return false;
-    if ((t + 1) / 2 > n) n = (t + 1) / 2;
-  }
   if (!sdpa_decode_shared_floats(p, &dec)) return false;
   if (dec > n) n = dec;
   if (!add_ok(n, kSdpaAlign / sizeof(float) - 1, &n)) return false;
@@ -336,7 +336,7 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
     return;
   }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
-  const kern::attn_amx_kernels* ax = amx_set(p, type);
+  const kern::attn_amx_kernels* ax = kAmxBuilt ? amx_set(p, type) : nullptr;
   const lowp_call c{p,
                     type,
                     kn,
