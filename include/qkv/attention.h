@@ -216,11 +216,13 @@ QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, 
  *  How it computes: inputs are taken exactly (widening is exact); scores
  *  are summed and the softmax computed in fp32; outputs are rounded once,
  *  to nearest even. The forward multiplies P V in one of two ways:
- *   - BF16 on a CPU whose bf16 dot products outrun its fp32 FMAs (the
- *     avx512_bf16 set on e.g. AMD Zen 4/5; qkv_gemm_ex's choice): the
+ *   - BF16 on a CPU with Intel AMX that the OS lets the process use
+ *     (head_dim and v_dim multiples of 32; since 0.9; QKV_AMX=0 in the
+ *     environment refuses), or whose bf16 dot products outrun its fp32 FMAs
+ *     (the avx512_bf16 set on e.g. AMD Zen 4/5; qkv_gemm_ex's choice): the
  *     weights P are rounded to bf16 before they meet V (as FlashAttention's
  *     bf16 kernels do), and bf16 inputs or partial sums below 2^-126 may be
- *     flushed to zero (vdpbf16ps does);
+ *     flushed to zero (tdpbf16ps and vdpbf16ps do);
  *   - otherwise (F16, and BF16 elsewhere): K and V tiles are widened to
  *     fp32 and the fp32 kernels run on them.
  *  Error bound of the forward, with O* the exact attention of the stored
@@ -233,12 +235,16 @@ QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, 
  *  runs the fp32 backward on them and rounds dQ, dK, dV once: its error is
  *  the fp32 backward's plus u of each output, its workspace that of
  *  qkv_sdpa_backward() plus eight fp32 copies of the tensors (each of
- *  batch * heads * len * dim floats). Where the forward multiplies in bf16 (BF16 on
- *  such a CPU, the fused algorithm; since 0.9) the backward does too, on
- *  bf16 dot products: it recomputes the forward's scores bit for bit (a
+ *  batch * heads * len * dim floats). Where the forward multiplies in bf16 on
+ *  bf16 dot products (BF16 on such a CPU, the fused algorithm; since 0.9)
+ *  the backward does too: it recomputes the forward's scores bit for bit (a
  *  one-hot row's weight is exactly 1) and rounds P and dS to bf16 before
  *  they meet dO, Q and K (2^-8 relative each), so each gradient is within
- *  about 2^-7 of the fp32 backward's, normwise (measured below 2^-8).
+ *  about 2^-7 of the fp32 backward's, normwise (measured below 2^-8). Where
+ *  the forward ran on AMX tiles, the backward recomputes the scores on the
+ *  same tiles (the forward's bits again) and runs the rest in fp32: each
+ *  gradient within a few fp32 roundings of the fp32 backward's before its
+ *  own rounding.
  *  @{ */
 
 /** Workspace of qkv_sdpa_forward_ex() with up to @p threads threads.
