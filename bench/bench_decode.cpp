@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Decoding one token with a GPT-2-small-sized layer (d = 768, H = 12, causal,
 // qkv bias, output projection) against a KV cache of 4095 tokens held in
-// fp32, bf16, fp16 or q8_0 (qkv_kv_format). Every iteration decodes with
+// fp32, bf16, fp16 or q8_0 (qkv_kv_format), the layer's weights fp32 or
+// packed bf16 / int8 (qkv_mha_pack_weights: the same weights for every
+// cache format, so vs_f32 is the cache's effect). Every iteration decodes with
 // each format in turn (alternated inside one process, so machine phases hit
 // them alike); vs_f32 is the median over iterations of the f32 call's time
 // over this format's, tokens_per_s and kv_GBps (cache bytes read per second)
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -28,10 +31,12 @@ struct cache_run {
   std::size_t kv_bytes = 0;
 };
 
+// args: B, L, threads, cache format, weights (0 fp32, else the packed qkv_dtype)
 void BM_decode_kv_formats(benchmark::State& state) {
   const auto B = std::size_t(state.range(0)), L = std::size_t(state.range(1));
   const int threads = int(state.range(2));
   const auto which = qkv_kv_format(state.range(3));
+  const auto wtype = state.range(4) ? qkv_dtype(state.range(4)) : QKV_DTYPE_F32;
   qkv_set_num_threads(threads);
   qkv_mha_desc d{};
   d.d_in = d.d_out = kDim;
@@ -41,6 +46,15 @@ void BM_decode_kv_formats(benchmark::State& state) {
   qkv_mha_param_count(&d, &count);
   std::vector<float> params(count), x(B * kDim), y(B * kDim), rows(B * (L - 1) * kDim);
   qkv_mha_init(&d, params.data(), 1);
+  std::vector<unsigned char> packed;
+  void* pw = nullptr;
+  std::size_t pbytes = 0;
+  if (wtype != QKV_DTYPE_F32) {
+    qkv_mha_pack_weights_size(&d, wtype, &pbytes);
+    packed.assign(pbytes + 64, 0);
+    pw = packed.data() + (64 - reinterpret_cast<std::uintptr_t>(packed.data()) % 64) % 64;
+    if (qkv_mha_pack_weights(&d, params.data(), wtype, pw, pbytes) != QKV_OK) state.SkipWithError("pack failed");
+  }
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i % 97) * 0.01f - 0.5f;
   for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = float(int(i * 2654435761u % 2001) - 1000) * 1e-3f;
   cache_run runs[4];
@@ -65,11 +79,17 @@ void BM_decode_kv_formats(benchmark::State& state) {
       }
     r.st.length = L - 1;
     std::size_t wb = 0;
-    qkv_mha_decode_workspace_size(&d, &r.st, 1, threads, &wb);
+    if (pw)
+      qkv_mha_decode_packed_workspace_size(&d, wtype, &r.st, 1, threads, &wb);
+    else
+      qkv_mha_decode_workspace_size(&d, &r.st, 1, threads, &wb);
     r.ws.assign(wb, 0);
   }
   auto call = [&](cache_run& r) {
     r.st.length = L - 1;
+    if (pw)
+      return qkv_mha_decode_packed(&d, pw, pbytes, &r.st, r.kv.data(), r.kv_bytes, 1, x.data(), y.data(),
+                                   r.ws.data(), r.ws.size());
     return qkv_mha_decode(&d, params.data(), &r.st, r.kv.data(), r.kv_bytes, 1, x.data(), y.data(), r.ws.data(),
                           r.ws.size());
   };
@@ -92,13 +112,20 @@ void BM_decode_kv_formats(benchmark::State& state) {
   state.counters["vs_f32"] = median(ratio);
   state.counters["tokens_per_s"] = tm > 0 ? double(B) / tm : 0;
   state.counters["kv_GBps"] = tm > 0 ? double(runs[which].kv_bytes) * double(L - 1) / double(L) / tm * 1e-9 : 0;
-  state.SetLabel(which == QKV_KV_F32 ? "f32" : which == QKV_KV_BF16 ? "bf16" : which == QKV_KV_F16 ? "f16" : "q8_0");
+  state.SetLabel(std::string(which == QKV_KV_F32    ? "f32"
+                             : which == QKV_KV_BF16 ? "bf16"
+                             : which == QKV_KV_F16  ? "f16"
+                                                    : "q8_0") +
+                 (wtype == QKV_DTYPE_F32 ? "" : wtype == QKV_DTYPE_BF16 ? ", bf16 weights" : ", int8 weights"));
 }
 
 void decode_args(benchmark::internal::Benchmark* b) {
   for (int threads : {1, 2})
     for (int batch : {1, 8})
-      for (qkv_kv_format f : kFormats) b->Args({batch, 4096, threads, f});
+      for (qkv_kv_format f : kFormats) b->Args({batch, 4096, threads, f, 0});
+  for (int w : {int(QKV_DTYPE_BF16), int(QKV_DTYPE_I8)})  // packed weights, one thread
+    for (int batch : {1, 8})
+      for (qkv_kv_format f : kFormats) b->Args({batch, 4096, 1, f, w});
 }
 
 }  // namespace
