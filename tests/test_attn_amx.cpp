@@ -48,15 +48,19 @@ struct tiles {
   ~tiles() { qkv::kern::amx_tiles_end(); }
 };
 
+// Whether this CPU and OS let the tiles run (a warning where not).
+bool amx_here() {
+  if (qkv::dispatch::amx().bf16) return true;
+  WARN("AMX-BF16 not usable here: the AMX attention tiles are not run");
+  return false;
+}
+
 const std::size_t kKeys[] = {1, 2, 15, 16, 17, 31, 32, 33, 47, 64, 65, 100, 128, 129};
 
 }  // namespace
 
 TEST_CASE("AMX attention scores: S^T = scale K Q^T, nothing past kb read or written", "[amx][sdpa]") {
-  if (!qkv::dispatch::amx().bf16) {
-    WARN("AMX-BF16 not usable here: the AMX attention tiles are not run");
-    return;
-  }
+  if (!amx_here()) return;
   tiles t;
   for (std::size_t d : {32, 64, 128})
     for (std::size_t kb : kKeys) {
@@ -87,10 +91,7 @@ TEST_CASE("AMX attention scores: S^T = scale K Q^T, nothing past kb read or writ
 }
 
 TEST_CASE("AMX attention: V^T, Q pairs and the bf16 output are exact rearrangements", "[amx][sdpa]") {
-  if (!qkv::dispatch::amx().bf16) {
-    WARN("AMX-BF16 not usable here: the AMX attention tiles are not run");
-    return;
-  }
+  if (!amx_here()) return;
   for (std::size_t dv : {16, 32, 48, 96})
     for (std::size_t kb : kKeys) {
       CAPTURE(dv, kb);
@@ -136,10 +137,7 @@ TEST_CASE("AMX attention: V^T, Q pairs and the bf16 output are exact rearrangeme
 }
 
 TEST_CASE("AMX attention accumulate: O^T = alpha O^T + V^T P^T over kb keys", "[amx][sdpa]") {
-  if (!qkv::dispatch::amx().bf16) {
-    WARN("AMX-BF16 not usable here: the AMX attention tiles are not run");
-    return;
-  }
+  if (!amx_here()) return;
   tiles t;
   for (std::size_t dv : {32, 64, 128})
     for (std::size_t kb : kKeys) {

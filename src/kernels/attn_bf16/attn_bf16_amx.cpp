@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 
+#include "kernels/convert/convert-inl.hpp"
 #include "kernels/gemm_lowp/gemm_lowp_zmm-inl.hpp"
 
 namespace qkv::kern {
@@ -147,19 +148,6 @@ void pack_q(std::size_t rows, std::size_t d, const std::uint16_t* q, std::size_t
     }
 }
 
-// bf16 bits of 16 floats in the low halves of dwords: util::f32_to_bf16's
-// integer rounding (nearest even; a NaN keeps its sign and top payload,
-// made quiet).
-inline __m512i bf16_bits(__m512 x) {
-  const __m512i u = _mm512_castps_si512(x);
-  const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
-  const __mmask16 nan = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7f800000));
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb);
-  r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
-  return _mm512_srli_epi32(r, 16);
-}
-
 void store_o(std::size_t rows, std::size_t dv, const float* ot, const float* inv, std::uint16_t* o, std::size_t ldo) {
   __m512i cols[16];  // cols[g] lane f: ot[f0 + f][r0 + g]
   for (std::size_t r0 = 0; r0 < rows; r0 += 16) {
@@ -168,7 +156,7 @@ void store_o(std::size_t rows, std::size_t dv, const float* ot, const float* inv
       transpose_groups16(reinterpret_cast<const unsigned char*>(ot + f0 * kBr + r0), kRowB, 16, 64, cols);
       for (std::size_t g = 0; g < n; ++g) {
         const __m512 x = _mm512_mul_ps(_mm512_castsi512_ps(cols[g]), _mm512_set1_ps(inv[r0 + g]));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + (r0 + g) * ldo + f0), _mm512_cvtepi32_epi16(bf16_bits(x)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + (r0 + g) * ldo + f0), _mm512_cvtepi32_epi16(cvt_block::bf16_lanes(_mm512_castps_si512(x))));
       }
     }
   }

@@ -66,9 +66,9 @@ inline void f32_to_bf16_8(const float* x, u16* y) {
 struct cvt_block {
   static constexpr std::size_t W = 16;
   static constexpr bool kHalf = true, kQuant = true;
-  // The rounded bits of 16 floats, shifted down: each 32-bit lane holds its bf16.
-  static __m512i bf16_lanes(const float* x) {
-    const __m512i u = _mm512_loadu_si512(x);
+  // The rounded bits of 16 floats (their bits in u), shifted down: each
+  // 32-bit lane holds its bf16.
+  static __m512i bf16_lanes(__m512i u) {
     const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
     const __mmask16 nan = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7f800000));
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
@@ -76,6 +76,7 @@ struct cvt_block {
     r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
     return _mm512_srli_epi32(r, 16);
   }
+  static __m512i bf16_lanes(const float* x) { return bf16_lanes(_mm512_loadu_si512(x)); }
   static void f32_to_bf16(const float* x, u16* y) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), _mm512_cvtepi32_epi16(bf16_lanes(x)));
   }
