@@ -99,6 +99,8 @@ void lowp_args(benchmark::internal::Benchmark* b) {
         b->Args({1, 12, 1024, 64, causal, 1, type, backward});
         b->Args({4, 12, 256, 64, causal, 1, type, backward});
       }
+  for (int backward : {0, 1})  // bf16 on 2 threads (both calls of a pair on 2)
+    for (int causal : {0, 1}) b->Args({1, 12, 1024, 64, causal, 2, int(QKV_DTYPE_BF16), backward});
 }
 
 }  // namespace
