@@ -26,7 +26,8 @@ typedef enum qkv_isa {
   /** x86 AVX-512 as QKV_ISA_AVX512 plus BF16 and VNNI (AMD Zen 4 and later,
    *  Intel Cooper Lake, Sapphire Rapids and later): the fp32 kernels are
    *  avx512's; bf16 and int8 GEMMs use vdpbf16ps / vpdpbusd, or AMX tiles
-   *  where the CPU and OS allow them (qkv/gemm_ex.h). */
+   *  where the CPU and OS allow them (qkv/gemm_ex.h), as does the attention
+   *  on bf16 tensors (qkv/attention.h). */
   QKV_ISA_AVX512_BF16 = 6,
   /** aarch64 Advanced SIMD as QKV_ISA_NEON64 plus the int8 dot product
    *  (FEAT_DotProd: Cortex-A55/A76 and later, Neoverse N1, Apple M1): the
