@@ -173,3 +173,68 @@ TEST_CASE("AMX attention accumulate: O^T = alpha O^T + V^T P^T over kb keys", "[
     }
 }
 #endif
+
+#ifdef QKV_HAVE_AMX
+TEST_CASE("AMX gemm_pairs: the attn_bf16 contract, and the forward's scores bit for bit", "[amx][sdpa]") {
+  if (!amx_here()) return;
+  const qkv::kern::attn_bf16_kernels* set = qkv::kern::attn_bf16_amx_set();
+  REQUIRE(set != nullptr);
+  tiles t;
+  // C = acc ? C + S : alpha S over k2 pairs; A by rows (ac 1) or by columns (ar 1).
+  for (std::size_t m : {1, 15, 33, 64})
+    for (std::size_t n : {16, 48, 64})
+      for (std::size_t k2 : {1, 16, 17, 40})
+        for (int trans = 0; trans < 2; ++trans)
+          for (int acc = 0; acc < 2; ++acc) {
+            CAPTURE(m, n, k2, trans, acc);
+            const std::size_t ar = trans ? 1 : k2 + 3, ac = trans ? m + 5 : 1, ldb = n + 16, ldc = n + 8;
+            const std::vector<u16> ah = bf16_vector(2 * (trans ? k2 * ac : m * ar), m + 100 * k2);
+            const std::vector<u16> bh = bf16_vector(2 * k2 * ldb, n + k2);
+            auto pair = [](const std::vector<u16>& h, std::size_t i) { return h[2 * i] | u32{h[2 * i + 1]} << 16; };
+            std::vector<u32> a(ah.size() / 2), b(bh.size() / 2);
+            for (std::size_t i = 0; i < a.size(); ++i) a[i] = pair(ah, i);
+            for (std::size_t i = 0; i < b.size(); ++i) b[i] = pair(bh, i);
+            const std::vector<float> c0 = qkv_test::random_vector(m * ldc, 77, -2.f, 2.f);
+            std::vector<float> c = c0;
+            const float alpha = acc ? 1.f : 0.375f;
+            set->gemm_pairs(m, n, k2, a.data(), ar, ac, b.data(), ldb, alpha, c.data(), ldc, acc);
+            for (std::size_t r = 0; r < m; ++r)
+              for (std::size_t j = 0; j < ldc; ++j) {
+                if (j >= n) {
+                  REQUIRE(c[r * ldc + j] == c0[r * ldc + j]);
+                  continue;
+                }
+                double sum = 0, mass = 0;
+                for (std::size_t p = 0; p < k2; ++p) {
+                  const u32 x = a[r * ar + p * ac], y = b[p * ldb + j];
+                  const double t2 = val(u16(x)) * val(u16(y)) + val(u16(x >> 16)) * val(u16(y >> 16));
+                  sum += t2;
+                  mass += std::fabs(val(u16(x)) * val(u16(y))) + std::fabs(val(u16(x >> 16)) * val(u16(y >> 16)));
+                }
+                const double want = acc ? c0[r * ldc + j] + sum : alpha * sum;
+                REQUIRE(std::fabs(c[r * ldc + j] - want) <=
+                        bound(2 * k2, mass) * (acc ? 1 : alpha) + std::ldexp(std::fabs(want), -24));
+              }
+          }
+  // S = scale Q K^T through gemm_pairs (the backward's bf16 mode) equals the
+  // forward's AMX scores element for element.
+  for (std::size_t d : {32, 64, 128})
+    for (std::size_t kb : {1, 17, 64}) {
+      CAPTURE(d, kb);
+      const std::size_t rows = 40, hd = d / 2, ld = 64;
+      const std::vector<u16> q = bf16_vector(rows * d, d), k = bf16_vector(kb * d, d + kb);
+      std::vector<u32> qp(hd * kBr, 0), qr(rows * hd), kc(hd * ld, 0);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t i = 0; i < hd; ++i)
+          qp[i * kBr + r] = qr[r * hd + i] = q[r * d + 2 * i] | u32{q[r * d + 2 * i + 1]} << 16;
+      for (std::size_t j = 0; j < kb; ++j)
+        for (std::size_t i = 0; i < hd; ++i) kc[i * ld + j] = k[j * d + 2 * i] | u32{k[j * d + 2 * i + 1]} << 16;
+      const float scale = 0.1f;
+      std::vector<float> st(64 * kBr), s(rows * ld);
+      attn_bf16_amx.scores(kb, d, qp.data(), k.data(), d, scale, st.data());
+      set->gemm_pairs(rows, (kb + 15) / 16 * 16, hd, qr.data(), hd, 1, kc.data(), ld, scale, s.data(), ld, 0);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < kb; ++j) REQUIRE(s[r * ld + j] == st[j * kBr + r]);
+    }
+}
+#endif

@@ -75,11 +75,15 @@ constexpr bool kDotBuilt = false;
 // bf16 mode's kernels: where the plan asks for it and the forward multiplied
 // in bf16 too (sdpa_bf16_dot_usable: the same decision).
 const kern::attn_bf16_kernels* dot_set(const sdpa_plan& p) {
+#ifdef QKV_HAVE_AMX
+  // The backward of an AMX forward: bf16 mode with its products on AMX tiles,
+  // whose scores are the forward's bits (attn_bf16_amx.hpp).
+  if (p.amx_scores && sdpa_amx_forward(p, QKV_DTYPE_BF16)) return kern::attn_bf16_amx_set();
+#endif
   return kDotBuilt && p.bf16_dot && sdpa_bf16_dot_usable(p) ? kern::attn_bf16_for(p.x.isa) : nullptr;
 }
 std::size_t half(std::size_t n) { return (n + 1) / 2; }
 
-constexpr std::size_t kAmxRows = 64;  // query rows of one AMX recomputation: the forward's br
 
 struct geometry {
   std::size_t B, H, KVH, G, Tq, Tk, D, Dv;  // G = H / KVH query heads per K/V head
@@ -87,11 +91,8 @@ struct geometry {
   bool pack_d;           // head_dim not a multiple of kPad: dQ accumulates in a padded copy
   const kern::attn_bf16_kernels* dot;  // bf16 mode (plan bf16_dot): the products on bf16 pairs; else null
 #ifdef QKV_HAVE_AMX
-  // amx_scores: S recomputed on the forward's AMX tiles from bf16 rows of Q
-  // and K paired along features (the attn_bf16 set's packers); else null.
-  const kern::attn_bf16_kernels* amx_pack = nullptr;
-  bool amx_room;    // the plan asks for amx_scores: its buffers are carved (sized on any CPU)
-  std::size_t bca;  // keys of a K pair buffer: bc rounded up to the 32-key step
+  bool amx;       // dot is the AMX set: tasks configure the tiles
+  bool amx_room;  // the plan asks for amx_scores: bf16 mode's buffers are sized on any CPU
 #endif
 
   explicit geometry(const sdpa_plan& p)
@@ -99,7 +100,7 @@ struct geometry {
         Dv(p.v_dim), dot(dot_set(p)) {
 #ifdef QKV_HAVE_AMX
     amx_room = p.amx_scores;
-    if (p.amx_scores && sdpa_amx_forward(p, QKV_DTYPE_BF16)) amx_pack = kern::attn_bf16_for(p.x.isa);
+    amx = dot && dot == kern::attn_bf16_amx_set();
 #endif
     br = Tq < kBr ? Tq : kBr;
     bc = Tk < kBc ? Tk : kBc;
@@ -112,9 +113,6 @@ struct geometry {
     gr = br * kGroupTiles < Tq ? br * kGroupTiles : Tq;
     ng = ceil_div(Tq, gr);
     pack_d = D % kPad != 0;
-#ifdef QKV_HAVE_AMX
-    bca = round_up(bc, 32);
-#endif
   }
   // per_head holds the dQ of a whole group when it accumulates in a padded copy.
   bool dq_fits_per_head() const { return !pack_d || G * Tq * dp * sizeof(float) <= kDqBudget; }
@@ -131,9 +129,6 @@ struct key_bufs {
   std::uint32_t* kc() const { return reinterpret_cast<std::uint32_t*>(kt); }
   std::uint32_t* vc() const { return reinterpret_cast<std::uint32_t*>(vt); }
   std::uint32_t* kr() const { return reinterpret_cast<std::uint32_t*>(kp); }
-#ifdef QKV_HAVE_AMX
-  std::uint32_t* kh;  // amx_scores: K_j paired along features [D/2][bca], zero keys to bca
-#endif
 };
 
 // One thread's scratch.
@@ -152,9 +147,6 @@ struct tbufs {
   std::uint32_t* qc() const { return reinterpret_cast<std::uint32_t*>(qp); }
   std::uint32_t* doc() const { return reinterpret_cast<std::uint32_t*>(dop); }
   std::uint32_t *qr, *dor, *pr, *dsr, *dsc;
-#ifdef QKV_HAVE_AMX
-  std::uint16_t* qh;  // amx_scores: Q_i's bf16 rows [kAmxRows][D], rows past the tile zero
-#endif
 };
 
 // Layout of one thread's scratch; `rows` = query rows a task holds at once
@@ -172,13 +164,7 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout, bool sof
     k.kp = w.take<float>(f ? g.bc * g.dp : half(g.bc) * g.dp);
     k.dk = w.take<float>(g.bc * g.dp);
     k.dv = w.take<float>(g.bc * g.dvp);
-#ifdef QKV_HAVE_AMX
-    k.kh = w.take<std::uint32_t>(g.amx_room ? half(g.D) * g.bca : 0);
-#endif
   }
-#ifdef QKV_HAVE_AMX
-  t.qh = w.take<std::uint16_t>(g.amx_room ? kAmxRows * g.D : 0);
-#endif
   t.qp = w.take<float>(f ? prow * g.dp : prow * half(g.D));
   t.dop = w.take<float>(f ? prow * g.dvp : prow * half(g.Dv));
   if (!f) {
@@ -201,7 +187,19 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout, bool sof
 bool thread_bytes(const geometry& g, schedule sc, bool dropout, bool softcap, std::size_t* bytes) {
   ws_carver w;
   carve(w, g, sc, dropout, softcap);
-  return w.size(bytes);
+  if (!w.size(bytes)) return false;
+#ifdef QKV_HAVE_AMX
+  if (g.amx_room && !g.dot) {  // the AMX backward's bf16 mode on another CPU: room for it too
+    geometry b = g;
+    b.dot = kern::attn_bf16_for(QKV_ISA_AVX512_BF16);
+    ws_carver v;
+    carve(v, b, sc, dropout, softcap);
+    std::size_t other;
+    if (!v.size(&other)) return false;
+    if (other > *bytes) *bytes = other;
+  }
+#endif
+  return true;
 }
 
 // A row-major operand: base pointer and leading dimension.
@@ -420,12 +418,7 @@ class fused_backward {
       return;
     }
     pack_rows(h.k + j0 * p_.k.token, p_.k.token, bcj, g_.D, g_.dp, kb.kp);
-#ifdef QKV_HAVE_AMX
-    if (g_.amx_pack) {  // amx_scores: K's pairs take K_jᵀ's place in S
-      g_.amx_pack->pair_cols(bcj, g_.bca, g_.D, h.k + j0 * p_.k.token, p_.k.token, kb.kh, g_.bca);
-    } else
-#endif
-      kern_.transpose(bcj, g_.D, kb.kp, g_.dp, kb.kt, g_.bcp);
+    kern_.transpose(bcj, g_.D, kb.kp, g_.dp, kb.kt, g_.bcp);
     pack_rows(h.v + j0 * p_.v.token, p_.v.token, bcj, g_.Dv, g_.dvp, kb.dv);
     kern_.transpose(bcj, g_.Dv, kb.dv, g_.dvp, kb.vt, g_.bcp);
   }
@@ -448,8 +441,11 @@ class fused_backward {
       full = full && v == bcj;
       cut = cut || (v && kr.lo > j0);
     }
-    const bool amx = amx_on();
-    if (amx) amx_scores(h, i0, bri, bcj, kb, t);  // every row, the tile's keys: the forward's bits
+#ifdef QKV_HAVE_AMX
+    // AMX tiles: a whole diagonal tile costs less than its chunks (32-row
+    // blocks); the keys a row does not see are zeros after softmax_grad.
+    if (g_.amx) full = true;
+#endif
     for (std::size_t r0 = 0; r0 < bri; r0 += full ? bri : kChunk) {
       const std::size_t rows = full ? bri : (bri - r0 < kChunk ? bri - r0 : kChunk);
       const std::size_t seen = max_valid(t, r0, rows);
@@ -461,7 +457,7 @@ class fused_backward {
                         0);
         continue;
       }
-      if (!amx) kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
+      kern_.gemm(rows, n, g_.D, q.row(r0), q.ld, 1, kb.kt, ld, t.s + r0 * ld, ld, 0);
       kern_.gemm(rows, n, g_.Dv, dout.row(r0), dout.ld, 1, kb.vt, ld, t.dpm + r0 * ld, ld, 0);
     }
     const bool whole = full && bcj == ld;  // every row keeps every column: one block of bri * ld
@@ -487,33 +483,6 @@ class fused_backward {
         for (std::size_t c = 0; c < n; ++c) ds[c] *= dc[c];
       }
     return full;
-  }
-
-  // amx_scores: S = scale (Q_i K_jᵀ) for rows [i0, i0 + bri) and the tile's
-  // keys (columns to round_up(bcj, kPad)) on the AMX tiles the forward ran,
-  // from bf16 rows of the (widened bf16) Q: exactly the forward's scores,
-  // whatever their magnitude. The tiles are configured for this call alone.
-  void amx_scores(const head& h, std::size_t i0, std::size_t bri, std::size_t bcj, const key_bufs& kb,
-                  const tbufs& t) const {
-#ifdef QKV_HAVE_AMX
-    for (std::size_t r0 = 0; r0 < bri; r0 += kAmxRows) {
-      const std::size_t rows = bri - r0 < kAmxRows ? bri - r0 : kAmxRows;
-      g_.amx_pack->round_rows(rows, g_.D, h.q + (i0 + r0) * p_.q.token, p_.q.token, t.qh, g_.D);
-      util::zero_floats(reinterpret_cast<float*>(t.qh + rows * g_.D), (round_up(rows, 32) - rows) * g_.D / 2);
-      kern::amx_tiles_begin();
-      kern::attn_bf16_amx.scores_rows(rows, bcj, g_.D, t.qh, kb.kh, g_.bca, p_.scale, t.s + r0 * g_.bcp, g_.bcp);
-      kern::amx_tiles_end();
-    }
-#else
-    (void)h, (void)i0, (void)bri, (void)bcj, (void)kb, (void)t;
-#endif
-  }
-  bool amx_on() const {
-#ifdef QKV_HAVE_AMX
-    return g_.amx_pack != nullptr;
-#else
-    return false;
-#endif
   }
 
   // The forward's masking of the scores rows [i0, i0 + bri) x keys from j0
@@ -709,6 +678,9 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
   auto task = [&](std::size_t id, int tid) {
     ws_carver w(base + static_cast<std::size_t>(tid) * per);
     const tbufs t = carve(w, g, sc, dropout, softcap);
+#ifdef QKV_HAVE_AMX
+    if (g.amx) kern::amx_tiles_begin();  // the AMX set's gemm_pairs run on them (~150 cycles a task)
+#endif
     if (sc == schedule::per_head) {
       run.run_head(id, t);
     } else if (id < kv_count * g.nkb) {  // key blocks first: causal ones at j = 0 are the longest
@@ -717,6 +689,9 @@ bool sdpa_backward_fused(const sdpa_bwd_args& a, void* workspace, std::size_t by
       const std::size_t q = id - kv_count * g.nkb;
       run.run_query_group(q / g.ng, g.ng - 1 - q % g.ng, t);  // longest (last rows) first
     }
+#ifdef QKV_HAVE_AMX
+    if (g.amx) kern::amx_tiles_end();
+#endif
   };
   parallel_for_tasks(a.plan.x, threads, tasks, task);
   return true;

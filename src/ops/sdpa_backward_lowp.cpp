@@ -7,10 +7,9 @@
 // plus the final rounding), except for BF16 where the forward multiplied
 // in bf16 (the fused kernel on a CPU with fast bf16 dot products): there
 // the fused backward's bf16 mode runs on the copies (P and dS rounded to
-// bf16 as well, the forward's scores recomputed bit for bit); where the
-// forward ran on AMX tiles, the fp32 backward recomputes its scores on the
-// same tiles (amx_scores), so they are the forward's bits again. The
-// workspace holds the eight copies (about
+// bf16 as well, the forward's scores recomputed bit for bit), and where the
+// forward ran on AMX tiles the same bf16 mode on AMX tiles (amx_scores: the
+// forward's scores again). The workspace holds the eight copies (about
 // 8 * batch * heads * len * dim floats) besides the fp32 backward's own.
 #include <cstdint>
 

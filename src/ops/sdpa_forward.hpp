@@ -72,7 +72,7 @@ bool sdpa_bf16_dot_usable(const sdpa_plan& p) noexcept;
 // Whether the fused forward of plan p on `type` tensors runs its products on
 // AMX tiles (sdpa_forward_lowp.cpp: bf16, the tile path, avx512_bf16 where
 // dispatch::amx() allows, head_dim and v_dim multiples of 32). The backward
-// of such a forward recomputes its scores on the same tiles (amx_scores).
+// of such a forward runs its bf16 mode on the same tiles (amx_scores).
 bool sdpa_amx_forward(const sdpa_plan& p, qkv_dtype type) noexcept;
 
 // The fused driver of every type, one task per query tile (sdpa_forward_lowp.cpp):

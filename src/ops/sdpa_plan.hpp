@@ -40,8 +40,9 @@ struct sdpa_plan {
   // sdpa_bf16_dot_usable() says so (ops/sdpa_forward.hpp).
   bool bf16_dot;
   // The backward of bf16 tensors whose forward ran on AMX tiles
-  // (sdpa_amx_forward; resolve_sdpa leaves it false): the fused backward
-  // recomputes the scores on the same tiles, so they are the forward's bits.
+  // (sdpa_amx_forward; resolve_sdpa leaves it false): the fused backward's
+  // bf16 mode with its products on the same tiles, so the scores it
+  // recomputes are the forward's bits.
   bool amx_scores;
 };
 

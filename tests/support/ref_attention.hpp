@@ -59,14 +59,13 @@ inline void ref_sdpa_backward(const qkv_sdpa_desc& d, const float* q, const floa
 // mode here (BF16 with the fused tile path on a CPU with fast bf16 dot
 // products, the forward's choice): it then rounds P and dS to bf16 too and
 // is checked within a bound, not bit for bit against the fp32 backward.
+// (bf16 dot products, or AMX tiles: sdpa_amx_forward).
 inline bool sdpa_ex_backward_in_bf16(const qkv_sdpa_desc& d, qkv_dtype type) {
   const qkv::ops::sdpa_plan p = qkv::ops::resolve_sdpa(d, qkv::ops::current_exec());
-  return type == QKV_DTYPE_BF16 && !qkv::ops::sdpa_amx_forward(p, type) && qkv::ops::sdpa_bf16_dot_usable(p);
+  return type == QKV_DTYPE_BF16 && (qkv::ops::sdpa_amx_forward(p, type) || qkv::ops::sdpa_bf16_dot_usable(p));
 }
 
-// Whether qkv_sdpa_forward_ex ran its products on AMX tiles (and so the
-// backward recomputes its scores there: fp32 sums in another order than the
-// fp32 backward's, each gradient within a few fp32 ulps before its rounding).
+// Whether qkv_sdpa_forward_ex ran its products on AMX tiles.
 inline bool sdpa_ex_on_amx(const qkv_sdpa_desc& d, qkv_dtype type) {
   return qkv::ops::sdpa_amx_forward(qkv::ops::resolve_sdpa(d, qkv::ops::current_exec()), type);
 }

@@ -162,33 +162,88 @@ void store_o(std::size_t rows, std::size_t dv, const float* ot, const float* inv
   }
 }
 
-void scores_rows(std::size_t rows, std::size_t n, std::size_t d, const std::uint16_t* qh, const std::uint32_t* kc,
-                 std::size_t ldkc, float scale, float* s, std::size_t lds) {
-  alignas(64) float c[32 * 32];
-  const std::size_t cols = (n + 15) / 16 * 16, steps = d / 32;
-  const __m512 sc = _mm512_set1_ps(scale);
-  for (std::size_t r0 = 0; r0 < rows; r0 += 32)
-    for (std::size_t j0 = 0; j0 < cols; j0 += 32) {
+// attn_bf16_kernels::gemm_pairs on tiles: 32 x 32 blocks of C, k in steps
+// of 16 pairs from zero; A's rows loaded in place where they are contiguous
+// pairs (ac == 1) and whole, else gathered into a zero-padded block (a dword
+// transpose for ar == 1); B likewise.
+void gemm_pairs(std::size_t m, std::size_t n, std::size_t k2, const std::uint32_t* a, std::size_t ar, std::size_t ac,
+                const std::uint32_t* b, std::size_t ldb, float alpha, float* c, std::size_t ldc, int acc) {
+  alignas(64) std::uint32_t ab[32 * 16];  // a gathered A block: 32 rows x 16 pairs
+  alignas(64) std::uint32_t bb[16 * 32];  // a partial B block: 16 pair rows x 32 columns
+  alignas(64) float cs[32 * 32];
+  const std::size_t steps = (k2 + 15) / 16;
+  const __m512 va = _mm512_set1_ps(alpha);
+  for (std::size_t r0 = 0; r0 < m; r0 += 32) {
+    const std::size_t mr = min_of(32, m - r0);
+    for (std::size_t c0 = 0; c0 < n; c0 += 32) {
+      const std::size_t nc = min_of(32, n - c0);
       block_zero();
-      for (std::size_t f = 0; f < steps; ++f) {
-        _tile_loadd(4, qh + r0 * d + f * 32, d * 2);
-        _tile_loadd(5, qh + (r0 + 16) * d + f * 32, d * 2);
-        _tile_loadd(6, kc + f * 16 * ldkc + j0, ldkc * 4);
-        _tile_loadd(7, kc + f * 16 * ldkc + j0 + 16, ldkc * 4);
+      for (std::size_t s = 0; s < steps; ++s) {
+        const std::size_t p0 = s * 16, np = min_of(16, k2 - p0);
+        const std::uint32_t* ap = a + r0 * ar + p0 * ac;
+        const void* at = ap;
+        std::size_t lda = ar * 4;
+        if (ac != 1 || np < 16 || mr < 32) {  // gather rows r0.. into ab
+          at = ab, lda = 64;
+          if (ar == 1) {  // pairs along a row are ac apart: transpose [np pairs][16 rows] blocks
+            __m512i cols[16];
+            for (std::size_t h = 0; h < 32; h += 16) {
+              const std::size_t rows = mr > h ? min_of(16, mr - h) : 0;
+              transpose_groups16(reinterpret_cast<const unsigned char*>(ap + h), ac * 4, rows ? np : 0, rows * 4,
+                                 cols);
+              for (std::size_t g = 0; g < 16; ++g) _mm512_store_si512(ab + (h + g) * 16, cols[g]);
+            }
+          } else if (ac == 1) {  // rows of contiguous pairs: masked row copies
+            copy_block(reinterpret_cast<const unsigned char*>(ap), ar * 4, mr, np * 4,
+                       reinterpret_cast<unsigned char*>(ab));
+          } else {
+            for (std::size_t i = 0; i < 32; ++i)
+              for (std::size_t q = 0; q < 16; ++q) ab[i * 16 + q] = i < mr && q < np ? ap[i * ar + q * ac] : 0u;
+          }
+        }
+        const std::uint32_t* bp = b + p0 * ldb + c0;
+        const void* bt = bp;
+        std::size_t ldbb = ldb * 4;
+        if (np < 16 || nc < 32) {
+          bt = bb, ldbb = 128;
+          for (std::size_t q = 0; q < 16; ++q)
+            for (std::size_t j = 0; j < 32; j += 16)
+              _mm512_store_si512(bb + q * 32 + j, q < np && j < nc ? _mm512_loadu_si512(bp + q * ldb + j)
+                                                                  : _mm512_setzero_si512());
+        }
+        _tile_loadd(4, at, lda);
+        _tile_loadd(5, static_cast<const unsigned char*>(at) + 16 * lda, lda);
+        _tile_loadd(6, bt, ldbb);
+        _tile_loadd(7, static_cast<const unsigned char*>(bt) + 64, ldbb);
         _tile_dpbf16ps(0, 4, 6);
         _tile_dpbf16ps(1, 4, 7);
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
       }
-      block_store(c, 32 * 4);
-      for (std::size_t r = 0; r < 32 && r0 + r < rows; ++r)
-        for (std::size_t u = 0; u < 32 && j0 + u < cols; u += 16)
-          _mm512_storeu_ps(s + (r0 + r) * lds + j0 + u, _mm512_mul_ps(_mm512_load_ps(c + r * 32 + u), sc));
+      block_store(cs, 32 * 4);
+      for (std::size_t r = 0; r < mr; ++r)
+        for (std::size_t j = 0; j < nc; j += 16) {
+          float* o = c + (r0 + r) * ldc + c0 + j;
+          const __m512 x = _mm512_load_ps(cs + r * 32 + j);
+          _mm512_storeu_ps(o, acc ? _mm512_add_ps(_mm512_loadu_ps(o), x) : _mm512_mul_ps(va, x));
+        }
     }
+  }
 }
 
 }  // namespace
 
-const attn_amx_kernels attn_bf16_amx = {scores, transpose_v, accumulate, pack_q, store_o, scores_rows};
+const attn_amx_kernels attn_bf16_amx = {scores, transpose_v, accumulate, pack_q, store_o};
+
+const attn_bf16_kernels* attn_bf16_amx_set() noexcept {
+  static const attn_bf16_kernels* set = []() -> const attn_bf16_kernels* {
+    const attn_bf16_kernels* base = attn_bf16_for(QKV_ISA_AVX512_BF16);
+    if (!base) return nullptr;
+    static attn_bf16_kernels k = *base;
+    k.gemm_pairs = gemm_pairs;
+    return &k;
+  }();
+  return set;
+}
 
 }  // namespace qkv::kern

@@ -15,6 +15,11 @@
 // steps of 32 (features, or keys); a partial last step goes through
 // zero-padded copies on the stack, so nothing past kb is read.
 //
+// The backward of such a forward runs the fused backward's bf16 mode with
+// attn_bf16_amx_set(): the avx512_bf16 set whose gemm_pairs runs on the same
+// tiles, summing each element's pairs in the same steps, so the scores it
+// recomputes are the forward's bits (a one-hot weight stays exactly 1).
+//
 // Numerics: tdpbf16ps adds each pair's two products to the fp32 sum in k
 // order, inputs and results below 2^-126 flushed to zero, round to nearest
 // even: the vdpbf16ps set's bound (attn_bf16.hpp). P is the set's bf16 P.
@@ -23,6 +28,8 @@
 
 #include <cstddef>
 #include <cstdint>
+
+#include "kernels/attn_bf16/attn_bf16.hpp"
 
 namespace qkv::kern {
 
@@ -51,20 +58,18 @@ struct attn_amx_kernels {
   // quiet, subnormals kept).
   void (*store_o)(std::size_t rows, std::size_t dv, const float* ot, const float* inv, std::uint16_t* o,
                   std::size_t ldo);
-  // The backward's recomputation of the scores, queries in rows:
-  // s[r*lds + j] = scale * sum_f q[r][f] k[j][f] for r < rows <= 64 and
-  // j < round_up(n, 16) (n <= 64; keys past n give 0), each element the
-  // same tile products in the same order as scores' (so the same bits: a
-  // product of two bf16 is exact, whichever operand is A). qh: bf16 rows
-  // [round_up(rows, 32)][d] (d % 32 == 0), rows past `rows` zero; kc: K
-  // paired along features [d/2][ldkc] dwords (ldkc >= round_up(n, 32),
-  // zero columns past n).
-  void (*scores_rows)(std::size_t rows, std::size_t n, std::size_t d, const std::uint16_t* qh,
-                      const std::uint32_t* kc, std::size_t ldkc, float scale, float* s, std::size_t lds);
 };
 
 #ifdef QKV_HAVE_AMX
 extern const attn_amx_kernels attn_bf16_amx;
+
+// The avx512_bf16 attn_bf16 set (attn_bf16.hpp) with gemm_pairs on AMX tiles
+// (the same contract; each sum over pairs in steps of 16 from zero, the
+// forward's scores' order, so the fused backward's bf16 mode recomputes an
+// AMX forward's scores bit for bit). Its gemm_pairs runs only between
+// amx_tiles_begin() and amx_tiles_end(); nullptr where the avx512_bf16 set
+// is not built.
+const attn_bf16_kernels* attn_bf16_amx_set() noexcept;
 #endif
 
 }  // namespace qkv::kern
