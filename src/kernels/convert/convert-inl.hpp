@@ -392,7 +392,7 @@ void dequantize_s8_v(std::size_t n, const std::int8_t* q, float s, float* x) {
   if (i < n) convert_scalar.dequantize_s8(n - i, q + i, s, x + i);
 }
 
-float from_bits(u32 u) {
+inline float from_bits(u32 u) {
   float f;
   __builtin_memcpy(&f, &u, sizeof f);
   return f;
