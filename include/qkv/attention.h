@@ -241,10 +241,8 @@ QKV_API qkv_status qkv_sdpa_backward(const qkv_sdpa_desc* desc, const float* q, 
  *  one-hot row's weight is exactly 1) and rounds P and dS to bf16 before
  *  they meet dO, Q and K (2^-8 relative each), so each gradient is within
  *  about 2^-7 of the fp32 backward's, normwise (measured below 2^-8). Where
- *  the forward ran on AMX tiles, the backward recomputes the scores on the
- *  same tiles (the forward's bits again) and runs the rest in fp32: each
- *  gradient within a few fp32 roundings of the fp32 backward's before its
- *  own rounding.
+ *  the forward ran on AMX tiles, the backward is that same bf16 mode with its
+ *  products on the same tiles (the recomputed scores are the forward's bits).
  *  @{ */
 
 /** Workspace of qkv_sdpa_forward_ex() with up to @p threads threads.
