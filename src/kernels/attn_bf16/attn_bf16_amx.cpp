@@ -26,13 +26,14 @@ inline void copy_block(const unsigned char* src, std::size_t ld, std::size_t row
     _mm512_store_si512(dst + r * 64, r < rows ? _mm512_maskz_loadu_epi8(m, src + r * ld) : _mm512_setzero_si512());
 }
 
-// C (tmm0-3) += A (tmm4: rows 0-15, tmm5: rows 16-31) x B (tmm6: queries
-// 0-15, tmm7: 16-31), the operands loaded from a, b with their strides.
-inline void block_step(const void* a, std::size_t lda, const void* b) {
+// C (tmm0-3) += A (tmm4: rows 0-15, tmm5: rows 16-31) x B (tmm6: columns
+// 0-15, tmm7: 16-31), the operands loaded from a, b with their strides (B's
+// rows of 64 queries, kRowB bytes, unless given).
+inline void block_step(const void* a, std::size_t lda, const void* b, std::size_t ldb = kRowB) {
   _tile_loadd(4, a, lda);
   _tile_loadd(5, static_cast<const unsigned char*>(a) + 16 * lda, lda);
-  _tile_loadd(6, b, kRowB);
-  _tile_loadd(7, static_cast<const unsigned char*>(b) + 64, kRowB);
+  _tile_loadd(6, b, ldb);
+  _tile_loadd(7, static_cast<const unsigned char*>(b) + 64, ldb);
   _tile_dpbf16ps(0, 4, 6);
   _tile_dpbf16ps(1, 4, 7);
   _tile_dpbf16ps(2, 5, 6);
@@ -211,14 +212,7 @@ void gemm_pairs(std::size_t m, std::size_t n, std::size_t k2, const std::uint32_
               _mm512_store_si512(bb + q * 32 + j, q < np && j < nc ? _mm512_loadu_si512(bp + q * ldb + j)
                                                                   : _mm512_setzero_si512());
         }
-        _tile_loadd(4, at, lda);
-        _tile_loadd(5, static_cast<const unsigned char*>(at) + 16 * lda, lda);
-        _tile_loadd(6, bt, ldbb);
-        _tile_loadd(7, static_cast<const unsigned char*>(bt) + 64, ldbb);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
+        block_step(at, lda, bt, ldbb);
       }
       block_store(cs, 32 * 4);
       for (std::size_t r = 0; r < mr; ++r)
