@@ -23,23 +23,12 @@ namespace {
 
 constexpr std::size_t kKvAhead = 16;  // keys between a row's prefetch and its use
 
-// Bytes of d elements of format F within a row.
-template <qkv_kv_format F>
-constexpr std::size_t kv_bytes(std::size_t d) {
-  return F == QKV_KV_Q8_0 ? d / QKV_Q8_0_BLOCK * sizeof(qkv_block_q8_0) : F == QKV_KV_F32 ? d * 4 : d * 2;
-}
-
-// Element c of a row of format F, widened (the scalar tails).
+// Element c of a row of format F (F32, BF16, F16), widened (the scalar tails).
 template <qkv_kv_format F>
 inline float kv_elem(const unsigned char* row, std::size_t c) {
   if constexpr (F == QKV_KV_F32) return reinterpret_cast<const float*>(row)[c];
   if constexpr (F == QKV_KV_BF16) return util::bf16_to_f32(reinterpret_cast<const std::uint16_t*>(row)[c]);
-  if constexpr (F == QKV_KV_F16) return util::f16_to_f32(reinterpret_cast<const std::uint16_t*>(row)[c]);
-  if constexpr (F == QKV_KV_Q8_0) {
-    const qkv_block_q8_0& b = reinterpret_cast<const qkv_block_q8_0*>(row)[c / QKV_Q8_0_BLOCK];
-    return static_cast<float>(b.qs[c % QKV_Q8_0_BLOCK]) * util::f16_to_f32(b.d);
-  }
-  return 0.f;
+  return util::f16_to_f32(reinterpret_cast<const std::uint16_t*>(row)[c]);
 }
 
 // W elements from c, widened (F32, BF16, F16; Q8_0 goes by blocks below).
@@ -109,10 +98,8 @@ inline void kv_prefetch(const unsigned char* p, std::size_t n) {
 }
 
 // The bytes of a row a call reads: from its first head's part to the end of
-// its last one.
-inline std::size_t kv_span(const kv_heads& hs, std::size_t part_bytes) {
-  return (hs.nh - 1 + hs.skew) / hs.group * hs.part + part_bytes;
-}
+// its last one (parts are hs.part bytes, the bytes of d elements).
+inline std::size_t kv_span(const kv_heads& hs) { return ((hs.nh - 1 + hs.skew) / hs.group + 1) * hs.part; }
 
 // scale * dot(q, row part k) of d elements.
 template <class A, qkv_kv_format F>
@@ -170,10 +157,10 @@ inline void kv_axpy(std::size_t d, float p, const unsigned char* v, float* o) {
 template <class A, qkv_kv_format F>
 void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* q, const unsigned char* rows,
                  std::size_t stride, float scale, float* s, std::size_t lds) {
-  const std::size_t span = kv_span(hs, kv_bytes<F>(d));
+  const std::size_t span = kv_span(hs);
   for (std::size_t j = 0; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
-    if (kKvAhead && j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
+    if (j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
     for (std::size_t u = 0; u < hs.nh; ++u)
       s[u * lds + j] = kv_dot<A, F>(d, q + u * d, row + (u + hs.skew) / hs.group * hs.part, scale);
   }
@@ -184,10 +171,10 @@ void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* 
 template <class A, qkv_kv_format F>
 void kv_accum_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* p, std::size_t lds,
                 const unsigned char* rows, std::size_t stride, float* out) {
-  const std::size_t span = kv_span(hs, kv_bytes<F>(d));
+  const std::size_t span = kv_span(hs);
   for (std::size_t j = 0; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
-    if (kKvAhead && j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
+    if (j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
     for (std::size_t u = 0; u < hs.nh; ++u)
       kv_axpy<A, F>(d, p[u * lds + j], row + (u + hs.skew) / hs.group * hs.part, out + u * d);
   }
