@@ -84,7 +84,6 @@ const kern::attn_bf16_kernels* dot_set(const sdpa_plan& p) {
 }
 std::size_t half(std::size_t n) { return (n + 1) / 2; }
 
-
 struct geometry {
   std::size_t B, H, KVH, G, Tq, Tk, D, Dv;  // G = H / KVH query heads per K/V head
   std::size_t br, bc, bcp, dp, dvp, nq, nk, nkb, gr, ng;

@@ -46,7 +46,7 @@ sdpa_plan inner_plan(const sdpa_plan& p, qkv_dtype type) {
 sdpa_plan sizing_plan(const sdpa_plan& p, qkv_dtype type) {
   sdpa_plan c = inner_plan(p, type);
 #ifdef QKV_HAVE_AMX
-  if (type == QKV_DTYPE_BF16 && p.head_dim % 32 == 0 && p.v_dim % 32 == 0) c.amx_scores = true;
+  if (sdpa_amx_shapes(p, type)) c.amx_scores = true;
 #endif
   return c;
 }

@@ -75,6 +75,11 @@ bool sdpa_bf16_dot_usable(const sdpa_plan& p) noexcept;
 // of such a forward runs its bf16 mode on the same tiles (amx_scores).
 bool sdpa_amx_forward(const sdpa_plan& p, qkv_dtype type) noexcept;
 
+// The shapes and type the AMX forward takes (bf16, head_dim and v_dim
+// multiples of 32), whatever the CPU: where the workspaces make room for it.
+// Defined in builds with the AMX tiles (QKV_HAVE_AMX) only.
+bool sdpa_amx_shapes(const sdpa_plan& p, qkv_dtype type) noexcept;
+
 // The fused driver of every type, one task per query tile (sdpa_forward_lowp.cpp):
 // ws holds max_threads shares of per_thread_floats, vpairs the bf16 dot
 // path's packed V of every head (any pointer where that path does not run).

@@ -75,8 +75,8 @@ constexpr bool kAmxBuilt = false;
 // avx512_bf16 where the process may use AMX, whole 32-wide k steps.
 const kern::attn_amx_kernels* amx_set(const sdpa_plan& p, qkv_dtype type) {
 #ifdef QKV_HAVE_AMX
-  if (type == QKV_DTYPE_BF16 && p.x.isa == QKV_ISA_AVX512_BF16 && dispatch::amx().bf16 && p.head_dim % 32 == 0 &&
-      p.v_dim % 32 == 0 && kern::attn_for(p.x.isa).br == kern::kAmxAttnBr)
+  if (sdpa_amx_shapes(p, type) && p.x.isa == QKV_ISA_AVX512_BF16 && dispatch::amx().bf16 &&
+      kern::attn_for(p.x.isa).br == kern::kAmxAttnBr)
     return &kern::attn_bf16_amx;
 #else
   (void)p, (void)type;
@@ -319,6 +319,12 @@ const kern::attn_bf16_kernels* dot_kernels(const sdpa_plan& p, qkv_dtype type, c
 }
 
 }  // namespace
+
+#ifdef QKV_HAVE_AMX
+bool sdpa_amx_shapes(const sdpa_plan& p, qkv_dtype type) noexcept {
+  return type == QKV_DTYPE_BF16 && p.head_dim % 32 == 0 && p.v_dim % 32 == 0;
+}
+#endif
 
 bool sdpa_amx_forward(const sdpa_plan& p, qkv_dtype type) noexcept {
   return kAmxBuilt && p.algo == QKV_SDPA_FUSED && !sdpa_decode_applies(p) && amx_set(p, type) != nullptr;
