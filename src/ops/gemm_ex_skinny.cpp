@@ -25,7 +25,7 @@ std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
 // Columns of C per task; K rows of a non-transposed B widened at a time
 // (kKcRows x kNb floats, 32 KiB: L1 of every hosted core qkv targets, and
 // at most every table's kc_max, bare metal's 128 included); K elements of
-// one column of a transposed B widened at a time (2 KiB).
+// one column of a transposed B per dot product (its partial sums).
 constexpr std::size_t kNb = 128, kKcRows = 64, kKcDot = 512;
 
 // Sizes in floats, from the shape and B's transposition only.
@@ -39,7 +39,7 @@ skinny_plan make_plan(const gemm_ex_args& p) {
   skinny_plan s;
   s.nb = min_sz(kNb, p.N);
   s.kc = min_sz(p.tb ? kKcDot : kKcRows, p.K);
-  s.buf = util::round_up(p.tb ? s.kc : s.kc * s.nb, 16);
+  s.buf = p.tb ? 0 : util::round_up(s.kc * s.nb, 16);  // a transposed B is read in place
   s.slot = s.buf + util::round_up(p.M * s.nb, 16);
   return s;
 }
@@ -106,9 +106,8 @@ void run_block(const kern::convert_kernels& cv, const kern::vec_kernels& vec, co
     for (std::size_t j = 0; j < n; ++j)
       for (std::size_t k0 = 0; k0 < p.K; k0 += s.kc) {
         const std::size_t kc = min_sz(s.kc, p.K - k0);
-        widen_b(cv, p.bt, b + ((j0 + j) * p.ldb + k0) * eb, kc, buf);
         float d[kSkinnyMaxM];
-        vec.dot_rows(p.M, kc, aw + k0, p.K, buf, d);
+        vec.dot_rows_lowp(p.bt, p.M, kc, aw + k0, p.K, b + ((j0 + j) * p.ldb + k0) * eb, d);
         for (std::size_t i = 0; i < p.M; ++i) {
           float* c = acc + i * s.nb + j;
           *c = k0 ? *c + d[i] : d[i];

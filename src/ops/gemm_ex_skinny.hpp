@@ -15,17 +15,18 @@
 // cut is a constant (not an ISA's mr), so the workspace query and the call
 // choose the same path from the types and the shape alone.
 //
-// The path reads B once: small chunks of it are widened with the convert
-// kernels into a per-task fp32 buffer that stays in L1 (int8 with scale 1;
-// B's scales are applied to the sums) and combined with A, widened once per
+// The path reads B once, widened exactly to fp32 (int8 with scale 1; B's
+// scales are applied to the sums), and combines it with A, widened once per
 // call:
-//  - B not transposed ([K][N]): chunks of kc rows x nb columns, multiplied
-//    by the fp32 GEMM table's in-place kernels (block_inplace, or
-//    ukernel_strided tiles), the sums of successive chunks added in C's
+//  - B not transposed ([K][N]): chunks of kc rows x nb columns widened by
+//    the convert kernels into a per-task fp32 buffer that stays in L1,
+//    multiplied by the fp32 GEMM table's in-place kernels (block_inplace,
+//    or ukernel_strided tiles), the sums of successive chunks added in C's
 //    place in a per-task accumulator;
-//  - B transposed ([N][K]): each column of op(B) widened kc elements at a
-//    time and dotted with all M rows of A at once (vec's dot_rows: the
-//    column loaded once per group of rows), the chunks' sums added in order.
+//  - B transposed ([N][K]): each column of op(B) read in place, kc
+//    elements at a time, and dotted with all M rows of A at once (vec's
+//    dot_rows_lowp: the column widened in registers as loaded, once per
+//    group of rows), the chunks' sums added in order.
 // Then C = (alpha * sb(j)) * sum + beta * C (gemm_ex.cpp's epilogue). C is
 // split into fixed blocks of nb columns, each computed by one task in a
 // fixed order: bitwise identical for any thread count and executor.

@@ -2,9 +2,8 @@
 // kv-inl.hpp - xsimd kv kernels, templated on the architecture (internal
 // linkage: included only by the tables_<isa>.cpp files).
 //
-// Cached elements are widened in registers as they are loaded (kv_load:
-// AVX-512 and AVX2 + F16C one extending load and a shift or vcvtph2ps;
-// other ISAs through a small stack buffer). q8_0 goes by blocks: the codes
+// Cached elements are widened in registers as they are loaded (kv_load,
+// widen-inl.hpp). q8_0 goes by blocks: the codes
 // as floats, and the block's scale applied once to the block's partial dot
 // product (scores) or to p (the weighted sum), so its rounding differs from
 // a dequantize-then-multiply by an fp32 ulp or so. Each row's span is
@@ -16,6 +15,7 @@
 
 #include "kernels/kv/kv.hpp"
 #include "kernels/simd.hpp"
+#include "kernels/widen-inl.hpp"
 #include "util/half.hpp"
 
 namespace qkv::kern {
@@ -34,49 +34,14 @@ inline float kv_elem(const unsigned char* row, std::size_t c) {
 // W elements from c, widened (F32, BF16, F16; Q8_0 goes by blocks below).
 template <class A, qkv_kv_format F>
 inline simd::vf<A> kv_load(const unsigned char* row, std::size_t c) {
-  using V = simd::vf<A>;
-  constexpr std::size_t W = V::size;
-  if constexpr (F == QKV_KV_F32) return V::load_unaligned(reinterpret_cast<const float*>(row) + c);
-  [[maybe_unused]] const auto* h = reinterpret_cast<const std::uint16_t*>(row) + c;
-#if defined(__AVX512F__)
-  if constexpr (std::is_base_of<xsimd::avx512f, A>::value) {
-    if constexpr (F == QKV_KV_BF16)
-      return V(_mm512_castsi512_ps(
-          _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h))), 16)));
-    if constexpr (F == QKV_KV_F16) return V(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h))));
-  }
-#endif
-#if defined(__AVX2__) && defined(__F16C__)
-  if constexpr (std::is_base_of<xsimd::avx2, A>::value && W == 8) {
-    if constexpr (F == QKV_KV_BF16)
-      return V(_mm256_castsi256_ps(
-          _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))), 16)));
-    if constexpr (F == QKV_KV_F16) return V(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))));
-  }
-#endif
-  alignas(64) float buf[W];
-  for (std::size_t i = 0; i < W; ++i) buf[i] = kv_elem<F>(row, c + i);
-  return V::load_aligned(buf);
+  if constexpr (F == QKV_KV_F32) return simd::vf<A>::load_unaligned(reinterpret_cast<const float*>(row) + c);
+  const auto* h = reinterpret_cast<const std::uint16_t*>(row) + c;
+  if constexpr (F == QKV_KV_BF16) return widen_bf16<A>(h);
+  return widen_f16<A>(h);
 }
 
 // q8_0 in two parts, so a block's scale multiplies once: W codes from qs
-// as floats, and the block's scale in every lane.
-template <class A>
-inline simd::vf<A> kv_q8_codes(const std::int8_t* qs) {
-  using V = simd::vf<A>;
-#if defined(__AVX512F__)
-  if constexpr (std::is_base_of<xsimd::avx512f, A>::value)
-    return V(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)))));
-#endif
-#if defined(__AVX2__)
-  if constexpr (std::is_base_of<xsimd::avx2, A>::value && V::size == 8)
-    return V(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs)))));
-#endif
-  alignas(64) float buf[V::size];
-  for (std::size_t i = 0; i < V::size; ++i) buf[i] = static_cast<float>(qs[i]);
-  return V::load_aligned(buf);
-}
-
+// as floats (widen_s8), and the block's scale in every lane.
 template <class A>
 inline simd::vf<A> kv_q8_scale(const qkv_block_q8_0& b) {
   using V = simd::vf<A>;
@@ -111,10 +76,10 @@ inline float kv_dot(std::size_t d, const float* q, const unsigned char* k, float
     V a(0.f);
     for (std::size_t b = 0; b < d / QKV_Q8_0_BLOCK; ++b) {
       const float* qb = q + b * QKV_Q8_0_BLOCK;
-      V t = V::load_unaligned(qb) * kv_q8_codes<A>(blk[b].qs);
+      V t = V::load_unaligned(qb) * widen_s8<A>(blk[b].qs);
 #pragma GCC unroll 8
       for (std::size_t c = W; c < QKV_Q8_0_BLOCK; c += W)
-        t = simd::fmadd<A>(V::load_unaligned(qb + c), kv_q8_codes<A>(blk[b].qs + c), t);
+        t = simd::fmadd<A>(V::load_unaligned(qb + c), widen_s8<A>(blk[b].qs + c), t);
       a = simd::fmadd<A>(t, kv_q8_scale<A>(blk[b]), a);
     }
     return scale * simd::reduce_add<A>(a);
@@ -144,7 +109,7 @@ inline void kv_axpy(std::size_t d, float p, const unsigned char* v, float* o) {
       float* ob = o + b * QKV_Q8_0_BLOCK;
 #pragma GCC unroll 8
       for (std::size_t c = 0; c < QKV_Q8_0_BLOCK; c += W)
-        simd::fmadd<A>(ps, kv_q8_codes<A>(blk[b].qs + c), V::load_unaligned(ob + c)).store_unaligned(ob + c);
+        simd::fmadd<A>(ps, widen_s8<A>(blk[b].qs + c), V::load_unaligned(ob + c)).store_unaligned(ob + c);
     }
   } else {
     std::size_t c = 0;

@@ -8,6 +8,9 @@
 #include "kernels/simd.hpp"
 #include "kernels/vec/vec.hpp"
 #include "kernels/vec/vec_s8-inl.hpp"
+#include "kernels/widen-inl.hpp"
+#include "qkv/dtype.h"
+#include "util/half.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -42,12 +45,30 @@ void axpy_f32(std::size_t n, float alpha, const float* x, float* y) {
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
+// Elements of v (F32, or BF16 / F16 bits / I8 codes widened exactly as
+// loaded): W of them from i, or one.
+template <class A, qkv_dtype T>
+inline simd::vf<A> load_v(const void* v, std::size_t i) {
+  if constexpr (T == QKV_DTYPE_BF16) return widen_bf16<A>(static_cast<const std::uint16_t*>(v) + i);
+  if constexpr (T == QKV_DTYPE_F16) return widen_f16<A>(static_cast<const std::uint16_t*>(v) + i);
+  if constexpr (T == QKV_DTYPE_I8) return widen_s8<A>(static_cast<const std::int8_t*>(v) + i);
+  if constexpr (T == QKV_DTYPE_F32) return simd::vf<A>::load_unaligned(static_cast<const float*>(v) + i);
+}
+
+template <qkv_dtype T>
+inline float elem_v(const void* v, std::size_t i) {
+  if constexpr (T == QKV_DTYPE_BF16) return util::bf16_to_f32(static_cast<const std::uint16_t*>(v)[i]);
+  if constexpr (T == QKV_DTYPE_F16) return util::f16_to_f32(static_cast<const std::uint16_t*>(v)[i]);
+  if constexpr (T == QKV_DTYPE_I8) return static_cast<float>(static_cast<const std::int8_t*>(v)[i]);
+  if constexpr (T == QKV_DTYPE_F32) return static_cast<const float*>(v)[i];
+}
+
 // R rows of dot_f32 side by side: v's vectors loaded once for all R, each
 // row's four partial sums and tail as dot_f32 has them. The row loops are
 // unrolled so that the 4 R sums live in registers (GCC keeps the arrays in
 // memory otherwise).
-template <class A, std::size_t R>
-void dot_group_f32(std::size_t n, const float* x, std::size_t ldx, const float* v, float* y) {
+template <class A, std::size_t R, qkv_dtype T>
+void dot_group(std::size_t n, const float* x, std::size_t ldx, const void* v, float* y) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
   V a0[R], a1[R], a2[R], a3[R];
@@ -55,8 +76,8 @@ void dot_group_f32(std::size_t n, const float* x, std::size_t ldx, const float* 
   for (std::size_t r = 0; r < R; ++r) a0[r] = a1[r] = a2[r] = a3[r] = V(0.f);
   std::size_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
-    const V v0 = V::load_unaligned(v + i), v1 = V::load_unaligned(v + i + W), v2 = V::load_unaligned(v + i + 2 * W),
-            v3 = V::load_unaligned(v + i + 3 * W);
+    const V v0 = load_v<A, T>(v, i), v1 = load_v<A, T>(v, i + W), v2 = load_v<A, T>(v, i + 2 * W),
+            v3 = load_v<A, T>(v, i + 3 * W);
     #pragma GCC unroll 4
     for (std::size_t r = 0; r < R; ++r) {
       const float* xr = x + r * ldx + i;
@@ -67,7 +88,7 @@ void dot_group_f32(std::size_t n, const float* x, std::size_t ldx, const float* 
     }
   }
   for (; i + W <= n; i += W) {
-    const V vv = V::load_unaligned(v + i);
+    const V vv = load_v<A, T>(v, i);
     #pragma GCC unroll 4
     for (std::size_t r = 0; r < R; ++r) a0[r] = simd::fmadd<A>(V::load_unaligned(x + r * ldx + i), vv, a0[r]);
   }
@@ -75,24 +96,44 @@ void dot_group_f32(std::size_t n, const float* x, std::size_t ldx, const float* 
   for (std::size_t r = 0; r < R; ++r) {
     const float* xr = x + r * ldx;
     float s = simd::reduce_add<A>((a0[r] + a1[r]) + (a2[r] + a3[r]));
-    for (std::size_t j = i; j < n; ++j) s += xr[j] * v[j];
+    for (std::size_t j = i; j < n; ++j) s += xr[j] * elem_v<T>(v, j);
     y[r] = s;
   }
 }
 
 // Groups of 4 rows for 16-lane vectors (AVX-512: 32 registers hold their
 // 16 sums), of 2 elsewhere (8 sums).
-template <class A>
-void dot_rows_f32(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const float* v, float* y) {
+template <class A, qkv_dtype T>
+void dot_rows_t(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const void* v, float* y) {
   constexpr std::size_t G = simd::vf<A>::size >= 16 ? 4 : 2;
   std::size_t r = 0;
-  for (; r + G <= m; r += G) dot_group_f32<A, G>(n, x + r * ldx, ldx, v, y + r);
-  for (; r < m; ++r) dot_group_f32<A, 1>(n, x + r * ldx, ldx, v, y + r);
+  for (; r + G <= m; r += G) dot_group<A, G, T>(n, x + r * ldx, ldx, v, y + r);
+  for (; r < m; ++r) dot_group<A, 1, T>(n, x + r * ldx, ldx, v, y + r);
 }
 
 template <class A>
+void dot_rows_f32(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const float* v, float* y) {
+  dot_rows_t<A, QKV_DTYPE_F32>(m, n, x, ldx, v, y);
+}
+
+#ifdef QKV_HOSTED
+template <class A>
+void dot_rows_lowp(qkv_dtype vt, std::size_t m, std::size_t n, const float* x, std::size_t ldx, const void* v,
+                   float* y) {
+  if (vt == QKV_DTYPE_BF16) return dot_rows_t<A, QKV_DTYPE_BF16>(m, n, x, ldx, v, y);
+  if (vt == QKV_DTYPE_F16) return dot_rows_t<A, QKV_DTYPE_F16>(m, n, x, ldx, v, y);
+  dot_rows_t<A, QKV_DTYPE_I8>(m, n, x, ldx, v, y);
+}
+#endif
+
+template <class A>
 constexpr vec_kernels make_vec_kernels() {
+#ifdef QKV_HOSTED
+  return {dot_f32<A>, axpy_f32<A>, dot_rows_f32<A>, dot_rows_s8_plain, axpy_rows_s8_plain, requant_s8_plain,
+          dot_rows_lowp<A>};
+#else
   return {dot_f32<A>, axpy_f32<A>, dot_rows_f32<A>, dot_rows_s8_plain, axpy_rows_s8_plain, requant_s8_plain};
+#endif
 }
 
 }  // namespace

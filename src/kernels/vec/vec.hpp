@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kernels/isa_select.hpp"
+#include "qkv/dtype.h"
 
 namespace qkv::kern {
 
@@ -32,6 +33,14 @@ struct vec_kernels {
   // (util/requant.hpp; qm holds qkv_qmul pairs), bit for bit on every ISA.
   void (*requant_s8)(std::size_t n, const std::int32_t* acc, const std::int32_t* bias, const std::int32_t* qm,
                      std::int32_t zp, std::int8_t* out);
+#ifdef QKV_HOSTED
+  // dot_rows against v of type vt (BF16, F16, or I8 codes taken as their
+  // integer values), each element widened to fp32 as it is loaded: the bits
+  // of dot_rows on the widened v (the skinny gemm_ex's transposed B, read
+  // in place). Hosted builds only (the skinny path's).
+  void (*dot_rows_lowp)(qkv_dtype vt, std::size_t m, std::size_t n, const float* x, std::size_t ldx, const void* v,
+                        float* y);
+#endif
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(vec_kernels, vec)

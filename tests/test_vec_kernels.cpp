@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// vec's dot_rows_lowp (kernels/vec/vec.hpp: the skinny gemm_ex's
+// transposed bf16 / fp16 / int8 B read in place), on each ISA's table
+// directly: the bits of dot_rows on the exactly widened v (the contract),
+// within the fp32 accumulation bound of a double reference (a check of
+// the test itself), and nothing written past the m results. Shapes: every
+// m the skinny path passes (1..8), n 1, primes, and around the vector
+// widths (4, 8, 16) and their 4-vector steps (16, 32, 64), x rows padded.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/vec/vec.hpp"
+#include "qkv/dtype.h"
+#include "support/isa.hpp"
+#include "support/random.hpp"
+
+namespace {
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// n values of type vt (raw storage) and their exact fp32 values.
+struct typed_v {
+  std::vector<unsigned char> raw;
+  std::vector<float> wide;
+};
+
+typed_v make_v(qkv_dtype vt, std::size_t n, std::uint64_t seed) {
+  typed_v v;
+  const std::vector<float> f = qkv_test::random_vector(n, seed, -3.f, 3.f);
+  v.wide.resize(n);
+  if (vt == QKV_DTYPE_I8) {
+    v.raw.resize(n);
+    qkv_test::rng r(seed);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto c = static_cast<std::int8_t>(static_cast<int>(r.next() % 256) - 128);  // -128..127
+      std::memcpy(&v.raw[i], &c, 1);
+      v.wide[i] = static_cast<float>(c);
+    }
+    return v;
+  }
+  v.raw.resize(2 * n);
+  REQUIRE(qkv_convert(n, QKV_DTYPE_F32, f.data(), vt, v.raw.data()) == QKV_OK);
+  REQUIRE(qkv_convert(n, vt, v.raw.data(), QKV_DTYPE_F32, v.wide.data()) == QKV_OK);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("dot_rows_lowp gives dot_rows' bits on the widened vector, on every ISA", "[vec][gemm_ex]") {
+  const std::size_t ns[] = {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 97, 128, 131, 512, 1031};
+  std::uint64_t seed = 900;
+  for (qkv_isa isa : qkv_test::runnable_isas()) {
+    INFO("isa " << qkv_isa_name(isa));
+    const qkv::kern::vec_kernels& t = qkv::kern::vec_for(isa);
+    for (qkv_dtype vt : {QKV_DTYPE_BF16, QKV_DTYPE_F16, QKV_DTYPE_I8})
+      for (std::size_t n : ns)
+        for (std::size_t m = 1; m <= 8; ++m) {
+          INFO(qkv_dtype_name(vt) << " m " << m << " n " << n);
+          const std::size_t ldx = n + 3;
+          const std::vector<float> x = qkv_test::random_vector(m * ldx, seed++, -2.f, 2.f);
+          const typed_v v = make_v(vt, n, seed++);
+          std::vector<float> want(m + 1, -7.f), got(m + 1, -7.f);
+          t.dot_rows(m, n, x.data(), ldx, v.wide.data(), want.data());
+          t.dot_rows_lowp(vt, m, n, x.data(), ldx, v.raw.data(), got.data());
+          for (std::size_t r = 0; r < m; ++r) {
+            INFO("row " << r << ": " << got[r] << " vs " << want[r]);
+            CHECK(same_bits(got[r], want[r]));
+            // fp32 accumulation of n products: |error| <= n 2^-24 sum |x||v|
+            // (to first order), against the double sum.
+            double ref = 0, mag = 0;
+            for (std::size_t c = 0; c < n; ++c) {
+              ref += double(x[r * ldx + c]) * double(v.wide[c]);
+              mag += std::fabs(double(x[r * ldx + c]) * double(v.wide[c]));
+            }
+            CHECK(std::fabs(double(got[r]) - ref) <= double(n) * 0x1p-24 * mag + 1e-30);
+          }
+          CHECK(got[m] == -7.f);  // nothing past the m results
+        }
+  }
+}
