@@ -198,6 +198,10 @@ TEST_CASE("sgemm large shapes cross every cache block on every ISA", "[gemm]") {
     // Narrow N with the last column panel at most half used, A and B as
     // stored: AVX-512 reads both in place in its 6 x 64 tiles.
     run_shapes({353}, {40, 48, 16}, {300}, 19, 0, 1);
+    // A few rows against a large B (decode's projections): both read in
+    // place where M fits the in-place row tile (6 on AVX-512, mr elsewhere),
+    // packed again just past it; N past NC, K past KC, every transpose.
+    run_shapes({1, 6, 7}, {1100}, {520}, 29, t0, 4);
     // A read in place with rows 4 KiB apart (lda 1024): AVX-512 runs tiles
     // of at most 12 rows there; M = 61 ends in a short one.
     check_case(gemm_case{false, false, 61, 100, 300, -0.5f, 0.3f, 724}, api::plain, 23);

@@ -70,7 +70,19 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   // in L1. Otherwise the micro-kernel reads A in place. A shape property,
   // so the same for any thread count. (The measurements behind these rules:
   // bench/README.md, "What decides the speed".)
-  b.a_floats = N > t.pack_a_min_n || (ta && K > g.kc) ? round_up(b.mc * b.kc, kAlignFloats) : 0;
+  //
+  // A that fits one in-place row tile (B not transposed: decode's
+  // projections) leaves both in place: each element of B would meet one
+  // micro-kernel call, so packing either operand is a pass that buys no
+  // reuse (bench/README.md, session 21: 1.3-1.5x at M 1-6 on AVX-512).
+  // Hosted builds (bare metal: its code is budgeted, and a Cortex-M's
+  // flash and SRAM have no cache hierarchy for this to matter in).
+#ifdef QKV_HOSTED
+  const bool one_band = !tb && M <= (t.block_inplace ? kern::kBlockInplaceRows : t.mr);
+#else
+  constexpr bool one_band = false;
+#endif
+  b.a_floats = !one_band && (N > t.pack_a_min_n || (ta && K > g.kc)) ? round_up(b.mc * b.kc, kAlignFloats) : 0;
   // A small, non-transposed B is read in place (no B block) where the ISA
   // allows it (kc*N <= inplace_b_max): packing it costs more than it saves.
   // So is a narrow one whose last nr-wide column panel would be at most
@@ -79,7 +91,7 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   // masked vector at most) waste fewer FMA lanes than half-empty panels.
   const std::size_t last_panel = N - (N - 1) / t.nr * t.nr;
   const bool narrow_inplace = t.block_inplace && b.a_floats == 0 && N <= 2 * t.nr && 2 * last_panel <= t.nr;
-  const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace);
+  const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace || one_band);
   b.b_floats = inplace_b ? 0 : round_up(b.kc * b.nc, kAlignFloats);
 #ifdef QKV_HOSTED
   // One packed B block (K and N each in one block) that own_b_fits: a

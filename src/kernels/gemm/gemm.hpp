@@ -64,11 +64,14 @@ struct gemm_kernels {
   // Optional (nullptr: the driver tiles with ukernel_strided): the whole
   // mc x nc block, any sizes, with op(A) and op(B) both read in place as in
   // ukernel_strided (b_rs != 0), kc <= kc_max; the same operations
-  // per C element as ukernel, in the ISA's own tiling.
+  // per C element as ukernel, in the ISA's own tiling: tiles of up to
+  // kBlockInplaceRows rows, each against a slice of B's columns.
   void (*block_inplace)(std::size_t mc, std::size_t nc, std::size_t kc, float alpha, const float* a,
                         std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta, float* c,
                         std::size_t ldc);
 };
+
+constexpr std::size_t kBlockInplaceRows = 6;  // every ISA's block_inplace row tile
 
 // The B block of sgemm without a workspace (ops/gemm.cpp) is a stack array
 // of kGemmStackBFloats floats (64 KiB): every ISA's table satisfies

@@ -353,6 +353,7 @@ constexpr std::array<std::array<tile64_fn, 4>, 6> tiles64() {  // [rows - 1][vec
           tiles64_for_rows<3, MaskLast, ACols>(), tiles64_for_rows<4, MaskLast, ACols>(),
           tiles64_for_rows<5, MaskLast, ACols>(), tiles64_for_rows<6, MaskLast, ACols>()};
 }
+static_assert(kBlockInplaceRows == 6, "kTiles64 holds tiles of 1 to 6 rows");
 // [last vector partial][A stored transposed]
 constexpr std::array<std::array<tile64_fn, 4>, 6> kTiles64[2][2] = {{tiles64<false, false>(), tiles64<false, true>()},
                                                                     {tiles64<true, false>(), tiles64<true, true>()}};
@@ -366,8 +367,8 @@ void gemm_f32_block_inplace(std::size_t mc, std::size_t nc, std::size_t kc, floa
     const std::size_t n = nc - j < 64 ? nc - j : 64, vecs = (n + 15) / 16, tail = n % 16;
     const auto& tiles = kTiles64[tail != 0 ? 1 : 0][cols];
     const __mmask16 last = first_n(tail != 0 ? tail : 16);
-    for (std::size_t i = 0; i < mc; i += 6) {
-      const std::size_t m = mc - i < 6 ? mc - i : 6;
+    for (std::size_t i = 0; i < mc; i += kBlockInplaceRows) {
+      const std::size_t m = mc - i < kBlockInplaceRows ? mc - i : kBlockInplaceRows;
       const float* ai = cols ? a + i : a + i * lda;
       tiles[m - 1][vecs - 1](kc, alpha, ai, lda, b + j, b_rs, beta, c + i * ldc + j, ldc, last);
     }
