@@ -198,10 +198,12 @@ TEST_CASE("sgemm large shapes cross every cache block on every ISA", "[gemm]") {
     // Narrow N with the last column panel at most half used, A and B as
     // stored: AVX-512 reads both in place in its 6 x 64 tiles.
     run_shapes({353}, {40, 48, 16}, {300}, 19, 0, 1);
-    // A few rows against a large B (decode's projections): both read in
-    // place where M fits the in-place row tile (6 on AVX-512, mr elsewhere),
-    // packed again just past it; N past NC, K past KC, every transpose.
-    run_shapes({1, 6, 7}, {1100}, {520}, 29, t0, 4);
+    // A few rows against a large B (decode's projections, the tied LM
+    // head): as stored, both read in place where M fits the in-place row
+    // tile (6 on AVX-512, mr elsewhere); B transposed, one dot product per
+    // element up to M = 8; packed again past those. N past NC, K past KC,
+    // every transpose.
+    run_shapes({1, 6, 7, 8, 9}, {1100}, {520}, 29, t0, 4);
     // A read in place with rows 4 KiB apart (lda 1024): AVX-512 runs tiles
     // of at most 12 rows there; M = 61 ends in a short one.
     check_case(gemm_case{false, false, 61, 100, 300, -0.5f, 0.3f, 724}, api::plain, 23);
@@ -247,10 +249,15 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
   // Big enough to start two threads: split over M tiles, and (M = 5) over N panels.
   // (threads_for starts a second thread from 2 MFLOP: every case is above it.)
   const std::vector<gemm_case> cases =
-      small ? std::vector<gemm_case>{{false, false, 40, 100, 260, 1.f, 0.3f, 1}, {false, true, 5, 400, 520, 1.f, 1.f, 2}}
+      small ? std::vector<gemm_case>{{false, false, 40, 100, 260, 1.f, 0.3f, 1},
+                                     {false, true, 5, 400, 520, 1.f, 1.f, 2},
+                                     {false, false, 4, 1200, 400, 1.f, 0.3f, 1}}
             : std::vector<gemm_case>{{false, false, 150, 100, 129, 1.f, 0.3f, 1},
                                      {true, true, 121, 95, 200, -0.5f, 0.f, 0},
+                                     // M <= 8, B transposed: one dot product per C element, columns split
                                      {false, true, 5, 1500, 300, 1.f, 1.f, 2},
+                                     // M = 4, B as stored: A and B in place, N split between the threads
+                                     {false, false, 4, 2000, 300, 1.f, 0.3f, 1},
                                      // N > 192: AVX-512 packs A; M split between the threads
                                      {true, false, 300, 800, 270, 1.f, 0.3f, 0},
                                      // N = 48: AVX-512 reads A and B in place (6 x 64 tiles)

@@ -56,7 +56,9 @@ TEST_CASE("sgemm_bias equals bias rows plus sgemm bitwise on every path and ISA"
       {false, false, 31, 70, 300},  // packed, two K blocks: the bias only in the first
       {true, false, 40, 50, 300},   // transposed A deeper than KC: packed A
       {false, true, 29, 800, 40},   // N > 768: packed A on AVX-512, edge tiles
-      {false, false, 100, 1100, 17}};  // two NC blocks
+      {false, false, 100, 1100, 17},  // two NC blocks
+      {false, false, 5, 900, 300},   // a few rows: A and B in place
+      {false, true, 7, 300, 200}};   // a few rows, B transposed: dot products
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const bias_case& c : cases) {
       check_bias_case(c, 0);  // hosted buffers

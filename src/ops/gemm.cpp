@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/gemm/gemm.hpp"
+#include "kernels/vec/vec.hpp"
 #include "ops/gemm_blocking.hpp"
 #include "ops/gemm_table.hpp"
 #include "ops/gemm_team.hpp"
@@ -326,11 +327,43 @@ int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std
 }
 #endif
 
+#ifdef QKV_HOSTED
+// A few rows of A against a transposed B ([N][K]: the tied LM head of
+// generation, logits = h E^T): each C element is one dot product of a row
+// of A and a row of B, both contiguous, so B is read once, in place, with
+// no transposing pack (which cost ~3x the product at M = 1). Columns in
+// fixed blocks of kDotCols, each computed by one task: the bits do not
+// depend on the team.
+constexpr std::size_t kDotMaxM = 8, kDotCols = 64;
+
+bool dot_path(bool ta, bool tb, std::size_t M) { return tb && !ta && M <= kDotMaxM; }
+
+void run_dot_rows(const exec& x, const problem& p) {
+  const kern::vec_kernels& v = kern::vec_for(x.isa);
+  const std::size_t tasks = (p.N + kDotCols - 1) / kDotCols;
+  const float flops = 2.f * static_cast<float>(p.M) * static_cast<float>(p.N) * static_cast<float>(p.K);
+  parallel_for_tasks(x, threads_for(x, flops, tasks), tasks, [&](std::size_t t, int) {
+    const std::size_t j1 = min_sz(p.N, (t + 1) * kDotCols);
+    for (std::size_t j = t * kDotCols; j < j1; ++j) {
+      float d[kDotMaxM];
+      v.dot_rows(p.M, p.K, p.A, p.lda, p.B + j * p.ldb, d);
+      for (std::size_t i = 0; i < p.M; ++i) {
+        float* c = p.C + i * p.ldc + j;
+        *c = p.beta == 0.f ? p.alpha * d[i] : p.alpha * d[i] + p.beta * *c;
+      }
+    }
+  });
+}
+#endif
+
 }  // namespace
 
 std::size_t sgemm_workspace_bytes(qkv_isa isa, bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K,
                                   int threads) {
   if (M == 0 || N == 0 || K == 0 || sgemm_is_small(M, N, K)) return 0;
+#ifdef QKV_HOSTED
+  if (dot_path(ta, tb, M)) return 0;
+#endif
   const gemm_kernels& t = gemm_table(isa);
   const blocks bl = blocks_for(isa, t, ta, tb, M, N, K);
   if (bl.a_floats == 0 && bl.b_floats == 0) return 0;  // both operands read in place
@@ -349,8 +382,18 @@ void sgemm_general(const exec& x, bool ta, bool tb, std::size_t M, std::size_t N
   }
   const gemm_kernels& t = gemm_table(x.isa);
   if (!sgemm_is_small(M, N, K)) {  // small: only before the first dispatch decision, or with a bias
+    problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
+#ifdef QKV_HOSTED
+    if (dot_path(ta, tb, M)) {
+      if (bias) {  // C = bias, then added to
+        broadcast_rows(M, N, bias, C, ldc);
+        p.beta = 1.f;
+      }
+      run_dot_rows(x, p);
+      return;
+    }
+#endif
     const blocks bl = blocks_for(x.isa, t, ta, tb, M, N, K);
-    const problem p{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias};
     int nth = threads_for_gemm(x, t, bl, M, N, K);
     if (bl.a_floats == 0 && bl.b_floats == 0) {  // both operands read in place
       run_packed(x, t, p, bl, nullptr, nullptr, nth);
