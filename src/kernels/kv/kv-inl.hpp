@@ -3,10 +3,10 @@
 // linkage: included only by the tables_<isa>.cpp files).
 //
 // Cached elements are widened in registers as they are loaded (kv_load,
-// widen-inl.hpp). q8_0 goes by blocks: the codes
-// as floats, and the block's scale applied once to the block's partial dot
-// product (scores) or to p (the weighted sum), so its rounding differs from
-// a dequantize-then-multiply by an fp32 ulp or so. Each row's span is
+// widen-inl.hpp). q8_0 goes by blocks: the codes as floats, and the block's
+// scale applied once to the block's partial dot product (scores) or to p
+// (the weighted sum), so its rounding differs from a dequantize-then-
+// multiply by an fp32 ulp or so. Each row's span is
 // prefetched kKvAhead keys early, every line of it (bench/README.md: with
 // none the reads ran ~10 % slower, 8 keys ahead waited on memory).
 #pragma once
