@@ -98,11 +98,11 @@ struct decoder {
     REQUIRE(bytes == 2 * B * T * row_bytes(f, d_kv));
     kv.assign(bytes, 0);
   }
-  // Decodes all T tokens (a 5-token prefill chunk, then one at a time); y[B][T][d_out].
-  std::vector<float> run() {
+  // Decodes all T tokens (a `prefill`-token chunk, then one at a time); y[B][T][d_out].
+  std::vector<float> run(std::size_t prefill = 5) {
     std::vector<float> y(B * T * d.d_out);
     for (std::size_t t = 0; t < T;) {
-      const std::size_t n = t == 0 ? 5 : 1;
+      const std::size_t n = t == 0 ? prefill : 1;
       std::vector<float> xt(B * n * d.d_in), yt(B * n * d.d_out);
       for (std::size_t b = 0; b < B; ++b)
         std::memcpy(&xt[b * n * d.d_in], &x[(b * T + t) * d.d_in], n * d.d_in * sizeof(float));
@@ -131,15 +131,19 @@ struct decoder {
 
 }  // namespace
 
-TEST_CASE("bf16, fp16 and q8_0 KV caches decode as fp32 attention over the stored values", "[layer][decode][kv]") {
+namespace {
+
+// Decodes B x T tokens (prefill, then one at a time) and checks every row
+// from t0 on against the double computation over the stored values.
+void check_stored_attention(std::size_t B, std::size_t T, std::size_t prefill, std::size_t t0) {
   const qkv_mha_desc d = layer(24, 64, 2);  // head_dim 32: one q8_0 block per head row
-  const std::size_t B = 2, T = 19, H = 2, dh = 32;
+  const std::size_t H = 2, dh = 32;
   for (qkv_isa isa : qkv_test::runnable_isas()) {
     qkv_test::isa_scope scope(isa);
     for (qkv_kv_format f : {QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
-      CAPTURE(qkv_isa_name(isa), static_cast<int>(f));
+      CAPTURE(qkv_isa_name(isa), static_cast<int>(f), B, T);
       decoder run(d, B, T, f, 1.f);
-      const std::vector<float> y = run.run();
+      const std::vector<float> y = run.run(prefill);
       REQUIRE(run.st.length == T);
       const std::size_t rb = row_bytes(f, d.d_out);
       const unsigned char* kpart = run.kv.data();
@@ -147,7 +151,7 @@ TEST_CASE("bf16, fp16 and q8_0 KV caches decode as fp32 attention over the store
       double y_scale = 0;
       for (float v : y) y_scale = max_abs(y_scale, v);
       for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t t = 0; t < T; ++t) {
+        for (std::size_t t = t0; t < T; ++t) {
           const std::size_t r = b * T + t;
           // Stored K and V are the format's rounding of the exact projections
           // (plus the fp32 projection's own error, 1e-5 of the row's scale).
@@ -188,6 +192,16 @@ TEST_CASE("bf16, fp16 and q8_0 KV caches decode as fp32 attention over the store
   }
 }
 
+}  // namespace
+
+TEST_CASE("bf16, fp16 and q8_0 KV caches decode as fp32 attention over the stored values", "[layer][decode][kv]") {
+  check_stored_attention(2, 19, 5, 0);
+  // One sequence: its keys split in chunks of 512 (1100 keys: 512, 512,
+  // 76), each chunk's softmax sums merged at the end (ops/kv_decode.cpp).
+  const std::size_t T = qkv_test::small_tests() ? 530 : 1100;
+  check_stored_attention(1, T, T - 3, T - 3);
+}
+
 // A caller's executor of `workers` threads that runs the tasks in turn:
 // the heads a task covers follow the worker count, whatever this machine's
 // processor count (which caps OpenMP's).
@@ -205,20 +219,27 @@ TEST_CASE("reduced-format KV caches give the same bits for any thread count", "[
       for (qkv_kv_format f : {QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
         qkv_test::isa_scope scope(isa);
         CAPTURE(qkv_isa_name(isa), d.num_heads, static_cast<int>(f));
-        std::vector<float> first;
-        for (int threads : {1, 2, 3, 5}) {
-          qkv_test::threads_scope ts(threads);
-          decoder run(d, 3, 11, f, 1.f);
-          std::vector<float> y = run.run();
-          if (first.empty()) first = y;
-          CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
-          qkv_executor saved{}, pool{in_turn, nullptr, threads};
-          REQUIRE(qkv_get_executor(&saved) == QKV_OK);
-          REQUIRE(qkv_set_executor(&pool) == QKV_OK);
-          decoder again(d, 3, 11, f, 1.f);
-          y = again.run();
-          qkv_set_executor(saved.parallel_for ? &saved : nullptr);
-          CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+        // 3 sequences; and one sequence past two key chunks of 512 (its
+        // last tokens decoded one at a time: the chunks are tasks too).
+        for (const std::size_t B : {3, 1}) {
+          if (B == 1 && qkv_test::small_tests() && d.num_heads > 2) continue;  // emulated: the 2-head layer
+          const std::size_t T = B == 3 ? 11 : qkv_test::small_tests() ? 520 : 600, prefill = B == 3 ? 5 : T - 2;
+          CAPTURE(B);
+          std::vector<float> first;
+          for (int threads : {1, 2, 3, 5}) {
+            qkv_test::threads_scope ts(threads);
+            decoder run(d, B, T, f, 1.f);
+            std::vector<float> y = run.run(prefill);
+            if (first.empty()) first = y;
+            CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+            qkv_executor saved{}, pool{in_turn, nullptr, threads};
+            REQUIRE(qkv_get_executor(&saved) == QKV_OK);
+            REQUIRE(qkv_set_executor(&pool) == QKV_OK);
+            decoder again(d, B, T, f, 1.f);
+            y = again.run(prefill);
+            qkv_set_executor(saved.parallel_for ? &saved : nullptr);
+            CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+          }
         }
       }
 }

@@ -422,6 +422,13 @@ TEST_CASE("decode with RoPE + GQA + window equals the oracle's rows, past a ring
       const qkv_mha_desc f = with_softcap(make({5, 24, 6, 2, 0, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 0.f, 0.f}), 0.2f);
       CHECK(decode_vs_oracle(f, 3, T, T, true, {1, 2}, 8) <= tol);
     }
+    if (!qkv_test::small_tests()) {
+      // One sequence, one token at a time: kv_attention splits the keys in
+      // chunks of 512 (ops/kv_decode.cpp), merged by their softmax sums.
+      INFO("one sequence, softcap 0.2, GQA 6/2, window 600 (two key chunks): a ring of 600 that wraps");
+      const qkv_mha_desc d = with_softcap(make({5, 24, 6, 2, 600, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 500.f, 0.f}), 0.2f);
+      CHECK(decode_vs_oracle(d, 1, 1150, 600, false, {1}, 9) <= tol);
+    }
     {
       INFO("GQA 6/2, no window, rope half: cache as long as the sequence, ragged");
       const qkv_mha_desc d = make({5, 24, 6, 2, 0, 1, 1, 1, 1, QKV_ROPE_HALF, 0, 0.f, 0.f});

@@ -422,7 +422,11 @@ QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, 
  *  query row and up to n heads at a time instead, reading the cache in
  *  place, in threads * 4 * n * ceil16(L) + 64 bytes, n = min(num_heads,
  *  max(1, L2 cache / (16 ceil16(L)))) (L2 512 KiB where unknown, as on
- *  Cortex-M). */
+ *  Cortex-M). Hosted builds split a single query row (batch * n_new == 1)
+ *  over its keys too, in C = ceil(L / 512) chunks: there the attention takes
+ *  4 * ceil16(C * num_heads * (head_dim + 2)) + (num_heads * P rounded up to 64) +
+ *  threads * 4 * n * ceil16(K) + 64 bytes with K = min(L, 512) in place of L
+ *  in n, P = sizeof(size_t). */
 QKV_API qkv_status qkv_mha_decode_workspace_size(const qkv_mha_desc* desc, const qkv_mha_kv_state* state,
                                                  size_t n_new, int threads, size_t* bytes);
 

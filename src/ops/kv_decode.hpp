@@ -3,8 +3,9 @@
 // fp32 as the ring of a windowed layer: appending rows (rounded or
 // quantized once), and causal decode attention that reads the cached rows
 // in place, widening each element to fp32 as the kernel loads it
-// (kernels/kv; a task is one query row and some of its heads: decode reads
-// every cached byte once per query).
+// (kernels/kv; a task is one query row and some of its heads, and for a
+// single query row also a chunk of its keys: decode reads every cached
+// byte once per query).
 #pragma once
 
 #include <cstddef>
@@ -47,12 +48,22 @@ struct kv_attention_problem {
 // The most keys one query sees: kv_len (the longest sequence's length +
 // n_new), or the window when it is shorter. The workspace is sized by it.
 std::size_t kv_attention_keys(std::size_t kv_len, std::size_t window) noexcept;
+// Its workspace for `heads` heads of d_head (qkv/layer.h states the
+// formulas): bare metal, from the keys and heads; hosted builds, which
+// split a single query row's keys, also from the query rows (rows_q =
+// batch * n_new).
 std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t keys, std::size_t heads, int threads);
+#ifdef QKV_HOSTED
+std::size_t kv_attention_workspace_bytes(qkv_isa isa, std::size_t keys, std::size_t heads, std::size_t d_head,
+                                         std::size_t rows_q, int threads);
+#endif
 
 // out = softmax(cap(scale * q k^T), causal bottom-right: query i sees keys
 // <= length + i, and > length + i - window with a window) v per (sequence,
 // head), in fp32 over the stored values (widened exactly, P normalized
-// before it meets V); cap(s) = softcap tanh(s / softcap)
+// before it meets V; a single query row in hosted builds: per chunk of 512
+// keys exp(s - the chunk's max) meets V, the chunks then weighted by
+// exp(max_c - max) / sum); cap(s) = softcap tanh(s / softcap)
 // by the attention's kernel (kern::attn softcap), or s when softcap is 0.
 // Bits independent of the thread count.
 void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::size_t ws_bytes);

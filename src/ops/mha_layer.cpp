@@ -544,7 +544,12 @@ std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_d
   const mha_dims n = mha_dims_for(d, batch, n_new);
   // A windowed layer's ring may wrap: then every format takes kv_attention,
   // the fp32 cache included (own K and V rows first, stored row by row).
+#ifdef QKV_HOSTED
+  std::size_t att_ws =
+      kv_attention_workspace_bytes(isa, kv_attention_keys(kv_len, d.window), n.heads, n.d_head, n.rows, threads);
+#else
   std::size_t att_ws = kv_attention_workspace_bytes(isa, kv_attention_keys(kv_len, d.window), n.heads, threads);
+#endif
   if (f == QKV_KV_F32) att_ws = std::max(d.window ? att_ws : 0, attention_ws(isa, d, n, threads, kv_len, false));
   // + the per-sequence key counts of a ragged fp32 decode
   return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, att_ws) +
