@@ -66,7 +66,9 @@ inline vf<A> div(vf<A> a, vf<A> b) noexcept {
   return a / b;
 }
 
-// Horizontal sum (hadd in 8.1, reduce_add from 9.0).
+// Horizontal sum (hadd in 8.1, reduce_add from 9.0). (Not xsimd::haddp for
+// several at once: 8.1's AVX-512 version returns the sums of rows 2-5 and
+// 10-13 in swapped lane pairs, 2-3 with 4-5 and 10-11 with 12-13.)
 template <class A>
 inline float reduce_add(vf<A> v) noexcept {
   return xsimd::hadd(v);
