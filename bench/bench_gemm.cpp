@@ -405,6 +405,13 @@ const long kShapes[][3] = {{64, 64, 64},     {256, 256, 256},   {1024, 1024, 102
 const long kLayerShapes[][5] = {
     {768, 2304, 768, 0, 0}, {1024, 2304, 768, 0, 0}, {768, 2304, 1024, 1, 0}, {1024, 768, 2304, 0, 1}};
 
+// Decoding's few rows: one or a few tokens through a 768 x 768 projection
+// or the fused 768 x 2304 one (B as stored), and against a transposed B
+// (x W^T; the GPT-2 tied head, 50257 x 768). BM_sgemm_pair only.
+// {M, N, K, tB}.
+const long kDecodeShapes[][4] = {{1, 768, 768, 0},  {4, 768, 768, 0},  {1, 2304, 768, 0},
+                                 {1, 768, 768, 1},  {8, 768, 768, 1},  {1, 50257, 768, 1}};
+
 bool is_tiny(long M, long N, long K) { return M * N * K < 100000; }
 
 #ifdef QKV_BENCH_HAVE_PEER
@@ -460,6 +467,8 @@ void register_all() {
 #ifdef QKV_BENCH_HAVE_PEER
   for (const auto& s : kLayerShapes)
     for (long threads : {1, 2}) register_pair({s[0], s[1], s[2], s[4], threads}, s[3] != 0);
+  for (const auto& s : kDecodeShapes)
+    for (long threads : {1, 2}) register_pair({s[0], s[1], s[2], s[3], threads}, false);
 #endif
 }
 

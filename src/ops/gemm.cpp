@@ -31,7 +31,8 @@ struct blocks {
   std::size_t mc, kc, nc;
   std::size_t a_floats, b_floats;  // one packed A block, the B block (0: read in place); aligned sizes
 #ifdef QKV_HOSTED
-  bool own_b;  // a team's members each pack all of B into their own block (see run_own_b)
+  bool own_b;     // a team's members each pack all of B into their own block (see run_own_b)
+  bool one_band;  // a few rows, A and B read in place: B streams from memory once
 #endif
 };
 
@@ -80,6 +81,7 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   // flash and SRAM have no cache hierarchy for this to matter in).
 #ifdef QKV_HOSTED
   const bool one_band = !tb && M <= (t.block_inplace ? kern::kBlockInplaceRows : t.mr);
+  b.one_band = one_band;
 #else
   constexpr bool one_band = false;
 #endif
@@ -304,7 +306,10 @@ int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std
                      std::size_t K) {
   const std::size_t m_tiles = (M + t.mr - 1) / t.mr;
   const std::size_t n_panels = (bl.nc + t.nr - 1) / t.nr;
-  const float flops = 2.0f * static_cast<float>(M) * static_cast<float>(N) * static_cast<float>(K);
+  float flops = 2.0f * static_cast<float>(M) * static_cast<float>(N) * static_cast<float>(K);
+#ifdef QKV_HOSTED
+  if (bl.one_band) flops = streamed_flops(M, N, K);
+#endif
   return threads_for(x, flops, m_tiles > n_panels ? m_tiles : n_panels);
 }
 
@@ -341,8 +346,7 @@ bool dot_path(bool ta, bool tb, std::size_t M) { return tb && !ta && M <= kDotMa
 void run_dot_rows(const exec& x, const problem& p) {
   const kern::vec_kernels& v = kern::vec_for(x.isa);
   const std::size_t tasks = (p.N + kDotCols - 1) / kDotCols;
-  const float flops = 2.f * static_cast<float>(p.M) * static_cast<float>(p.N) * static_cast<float>(p.K);
-  parallel_for_tasks(x, threads_for(x, flops, tasks), tasks, [&](std::size_t t, int) {
+  parallel_for_tasks(x, threads_for(x, streamed_flops(p.M, p.N, p.K), tasks), tasks, [&](std::size_t t, int) {
     const std::size_t j1 = min_sz(p.N, (t + 1) * kDotCols);
     for (std::size_t j = t * kDotCols; j < j1; ++j) {
       float d[kDotMaxM];

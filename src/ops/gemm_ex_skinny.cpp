@@ -157,8 +157,7 @@ void gemm_ex_skinny(const exec& x, const gemm_ex_args& p, void* ws, std::size_t 
   float *aw = nullptr, *slots = nullptr;
   carve(s, p, 1, nullptr, &aw, &slots, &need1);  // the caller checked that the workspace holds this
   const std::size_t tasks = (p.N + s.nb - 1) / s.nb;
-  const float flops = 2.f * static_cast<float>(p.M) * static_cast<float>(p.N) * static_cast<float>(p.K);
-  int nth = threads_for(x, flops, tasks);
+  int nth = threads_for(x, streamed_flops(p.M, p.N, p.K), tasks);
   const std::size_t fit = (bytes - need1) / (s.slot * sizeof(float)) + 1;  // each further slot
   if (static_cast<std::size_t>(nth) > fit) nth = static_cast<int>(fit);
   carve(s, p, nth, base, &aw, &slots, &need1);

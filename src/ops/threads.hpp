@@ -41,6 +41,17 @@ void set_executor(const qkv_executor* e) noexcept;
 // Cortex-M4F).
 int threads_for(const exec& x, float flops, std::size_t tasks) noexcept;
 
+// threads_for's work for M rows against a K x N operand each element of
+// which is read once, from memory (few-row products: decode's projections,
+// the LM head of generation): at least 16 rows' multiply-adds, since
+// reading an element (4 bytes at the ~10-30 GB/s one core streams) takes
+// about as long as 16 rows' flops on it (32 at ~100-200 GFLOP/s).
+inline float streamed_flops(std::size_t M, std::size_t N, std::size_t K) noexcept {
+  constexpr std::size_t kStreamRows = 16;
+  return 2.f * static_cast<float>(M < kStreamRows ? kStreamRows : M) * static_cast<float>(N) *
+         static_cast<float>(K);
+}
+
 // A short wait for another member's progress (a claimed piece of work that
 // member is finishing): pause() spins a little, and after ~a thousand spins
 // gives the processor away each time (the member waited for may be off-CPU).
