@@ -347,14 +347,21 @@ void run_dot_rows(const exec& x, const problem& p) {
   const kern::vec_kernels& v = kern::vec_for(x.isa);
   const std::size_t tasks = (p.N + kDotCols - 1) / kDotCols;
   parallel_for_tasks(x, threads_for(x, streamed_flops(p.M, p.N, p.K), tasks), tasks, [&](std::size_t t, int) {
-    const std::size_t j1 = min_sz(p.N, (t + 1) * kDotCols);
-    for (std::size_t j = t * kDotCols; j < j1; ++j) {
+    const std::size_t j0 = t * kDotCols, j1 = min_sz(p.N, j0 + kDotCols);
+    auto store = [&](std::size_t i, std::size_t j, float d) {
+      float* c = p.C + i * p.ldc + j;
+      *c = p.beta == 0.f ? p.alpha * d : p.alpha * d + p.beta * *c;
+    };
+    if (p.M == 1) {  // B's rows as dot_rows' rows: A's row loaded once per group of them (same bits)
+      float d[kDotCols];
+      v.dot_rows(j1 - j0, p.K, p.B + j0 * p.ldb, p.ldb, p.A, d);
+      for (std::size_t j = j0; j < j1; ++j) store(0, j, d[j - j0]);
+      return;
+    }
+    for (std::size_t j = j0; j < j1; ++j) {
       float d[kDotMaxM];
       v.dot_rows(p.M, p.K, p.A, p.lda, p.B + j * p.ldb, d);
-      for (std::size_t i = 0; i < p.M; ++i) {
-        float* c = p.C + i * p.ldc + j;
-        *c = p.beta == 0.f ? p.alpha * d[i] : p.alpha * d[i] + p.beta * *c;
-      }
+      for (std::size_t i = 0; i < p.M; ++i) store(i, j, d[i]);
     }
   });
 }
