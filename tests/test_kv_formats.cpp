@@ -62,7 +62,9 @@ double max_abs(double a, double b) {
   return m > a ? m : a;
 }
 
-std::size_t row_bytes(qkv_kv_format f, std::size_t d) { return f == QKV_KV_Q8_0 ? d / 32 * 34 : 2 * d; }
+std::size_t row_bytes(qkv_kv_format f, std::size_t d) {
+  return f == QKV_KV_Q8_0 ? d / 32 * 34 : f == QKV_KV_F32 ? 4 * d : 2 * d;
+}
 
 // Largest storage error of one element of magnitude <= amax, per format:
 // half an ulp (bf16 2^-8, fp16 2^-11 relative), half a q8_0 step (its
@@ -209,14 +211,14 @@ void in_turn(void*, size_t n, qkv_task_fn task, void* arg) {
   for (size_t i = n; i-- > 0;) task(arg, i);
 }
 
-TEST_CASE("reduced-format KV caches give the same bits for any thread count", "[layer][decode][kv]") {
+TEST_CASE("KV caches of every format give the same bits for any thread count", "[layer][decode][kv]") {
   // 2 heads; and 12 query heads on 4 K/V heads (groups of 3), which 5
   // workers split into tasks of 8 heads: heads 8-11 start mid-group.
   qkv_mha_desc gqa = layer(16, 12 * 32, 12);
   gqa.num_kv_heads = 4;
   for (qkv_isa isa : qkv_test::runnable_isas())
     for (const qkv_mha_desc& d : {layer(16, 64, 2), gqa})
-      for (qkv_kv_format f : {QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
+      for (qkv_kv_format f : {QKV_KV_F32, QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0}) {
         qkv_test::isa_scope scope(isa);
         CAPTURE(qkv_isa_name(isa), d.num_heads, static_cast<int>(f));
         // 3 sequences; and one sequence past two key chunks of 512 (its

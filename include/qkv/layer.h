@@ -418,8 +418,9 @@ QKV_API qkv_status qkv_mha_kv_cache_init(qkv_mha_kv_state* state, size_t batch, 
  *  The size covers the state's current lengths: query it again when they grow.
  *  It is qkv_mha_forward_workspace_size()'s for batch * n_new rows, its
  *  attention over the L = length + n_new cached keys (t from L), plus 64 bytes
- *  per 8 sequences; a reduced-format cache (or a wrapped window) attends one
- *  query row and up to n heads at a time instead, reading the cache in
+ *  per 8 sequences; a reduced-format cache (or a wrapped window, or in hosted
+ *  builds an fp32 cache when n_new is 1) attends one query row and up to n
+ *  heads at a time instead, reading the cache in
  *  place, in threads * 4 * n * ceil16(L) + 64 bytes, n = min(num_heads,
  *  max(1, L2 cache / (16 ceil16(L)))) (L2 512 KiB where unknown, as on
  *  Cortex-M). Hosted builds split a single query row (batch * n_new == 1)

@@ -539,18 +539,39 @@ std::size_t mha_kv_cache_bytes(qkv_kv_format f, std::size_t batch, std::size_t c
   return 2 * batch * capacity * kv_row_bytes(f, d_kv);
 }
 
+namespace {
+
+// Whether an fp32 cache's decode reads its rows with kv_attention rather
+// than the fused attention: one new token per sequence (hosted builds).
+// kv_attention streams each cached row once per query row, which is all one
+// token needs (the fused path shares K and V tiles between query rows):
+// 1.3-1.5x faster there (bench/README.md, session 21). A wrapped window's
+// ring always takes it.
+bool f32_walks(std::size_t n_new) {
+#ifdef QKV_HOSTED
+  return n_new == 1;
+#else
+  static_cast<void>(n_new);
+  return false;
+#endif
+}
+
+}  // namespace
+
 std::size_t mha_decode_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, qkv_dtype wtype, qkv_kv_format f,
                                        std::size_t batch, std::size_t n_new, std::size_t kv_len, int threads) {
   const mha_dims n = mha_dims_for(d, batch, n_new);
   // A windowed layer's ring may wrap: then every format takes kv_attention,
-  // the fp32 cache included (own K and V rows first, stored row by row).
+  // the fp32 cache included (own K and V rows first, stored row by row);
+  // so does one new token on an fp32 cache (f32_walks).
 #ifdef QKV_HOSTED
   std::size_t att_ws =
       kv_attention_workspace_bytes(isa, kv_attention_keys(kv_len, d.window), n.heads, n.d_head, n.rows, threads);
 #else
   std::size_t att_ws = kv_attention_workspace_bytes(isa, kv_attention_keys(kv_len, d.window), n.heads, threads);
 #endif
-  if (f == QKV_KV_F32) att_ws = std::max(d.window ? att_ws : 0, attention_ws(isa, d, n, threads, kv_len, false));
+  if (f == QKV_KV_F32 && !f32_walks(n_new))
+    att_ws = std::max(d.window ? att_ws : 0, attention_ws(isa, d, n, threads, kv_len, false));
   // + the per-sequence key counts of a ragged fp32 decode
   return forward_ws(isa, d, n, threads, types_of(d, wtype), wtype == QKV_DTYPE_F32, att_ws) +
          util::round_up(batch * sizeof(std::size_t), ws_carver::kAlign);
@@ -602,7 +623,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
     kv_lens[b] = len(b) + n_new;
   }
   float* attn_out = d.out_proj ? a : y_new;
-  if (f == QKV_KV_F32 && !wraps) {  // the fused attention over the cache rows in place
+  if (f == QKV_KV_F32 && !wraps && !f32_walks(n_new)) {  // the fused attention over the cache rows in place
     qkv_sdpa_desc s = mha_sdpa_desc(d, n, false);
     s.kv_len = longest + n_new;  // bottom-right causal alignment: new token i sees keys <= len(b) + i
     if (lengths) s.kv_lens = kv_lens;
