@@ -6,15 +6,20 @@
 // the new statuses.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
+#include "ops/exec.hpp"
+#include "ops/kv_decode.hpp"
 #include "qkv/qkv.h"
+#include "support/teams.hpp"
 #include "support/isa.hpp"
 #include "support/random.hpp"
+#include "util/copy.hpp"
 
 namespace {
 
@@ -244,6 +249,76 @@ TEST_CASE("KV caches of every format give the same bits for any thread count", "
           }
         }
       }
+}
+
+namespace {
+
+// One query row over a cache of `keys` positions through ops::kv_attention
+// (a single row: its keys split in chunks of 512, each a task, merged by
+// the group's last task): the output for exec x.
+std::vector<float> one_row(const qkv::ops::exec& x, qkv_kv_format f, std::size_t keys,
+                           const std::vector<unsigned char>& k, const std::vector<unsigned char>& v,
+                           const std::vector<float>& q) {
+  constexpr std::size_t H = 12, KVH = 4, dh = 64;
+  auto p = qkv::util::zeroed<qkv::ops::kv_attention_problem>();
+  p.format = f, p.batch = 1, p.heads = H, p.n_new = 1, p.length = keys - 1, p.kv_heads = KVH;
+  p.d_head = dh, p.d_out = H * dh, p.capacity = keys, p.row_bytes = row_bytes(f, KVH * dh);
+  p.scale = 0.125f, p.q = q.data(), p.k = k.data(), p.v = v.data();
+  std::vector<float> out(H * dh, -7.f);
+  p.out = out.data();
+  const std::size_t bytes = qkv::ops::kv_attention_workspace_bytes(x.isa, keys, H, dh, 1, x.threads);
+  std::vector<unsigned char> ws(bytes);
+  qkv::ops::kv_attention(x, p, ws.data(), bytes);
+  return out;
+}
+
+std::atomic<int> g_shuffles{0};
+
+// A caller's executor that runs the tasks one after another in an order
+// that changes per call: rotated, and every other call backwards.
+void shuffled(void*, size_t n, qkv_task_fn task, void* arg) {
+  const int call = g_shuffles++;
+  const size_t start = n ? static_cast<size_t>(call) % n : 0;
+  for (size_t i = 0; i < n; ++i) task(arg, call % 2 ? (start + n - i) % n : (start + i) % n);
+}
+
+}  // namespace
+
+TEST_CASE("one decode row's key chunks: the same bits on 1-3 threads, a team and any task order", "[decode][kv][threads]") {
+  // 2050 keys: chunks of 512, 512, 512, 512, 2; 12 query heads on 4 K/V heads.
+  // ~6 MFLOP of attention: above threads_for's cut-off for 3 threads.
+  const std::size_t keys = 2050, kvd = 4 * 64;
+  const std::vector<float> q = qkv_test::random_vector(12 * 64, 91), kf = qkv_test::random_vector(keys * kvd, 92),
+                           vf = qkv_test::random_vector(keys * kvd, 93);
+  for (qkv_isa isa : qkv_test::runnable_isas())
+    for (qkv_kv_format f : {QKV_KV_F32, QKV_KV_BF16, QKV_KV_Q8_0}) {
+      CAPTURE(qkv_isa_name(isa), static_cast<int>(f));
+      std::vector<unsigned char> k(keys * row_bytes(f, kvd)), v(k.size());
+      for (int part = 0; part < 2; ++part) {
+        const std::vector<float>& src = part ? vf : kf;
+        unsigned char* dst = part ? v.data() : k.data();
+        if (f == QKV_KV_F32)
+          std::memcpy(dst, src.data(), src.size() * sizeof(float));
+        else if (f == QKV_KV_Q8_0)
+          REQUIRE(qkv_quantize_q8_0(src.size(), src.data(), reinterpret_cast<qkv_block_q8_0*>(dst)) == QKV_OK);
+        else
+          REQUIRE(qkv_convert(src.size(), QKV_DTYPE_F32, src.data(), QKV_DTYPE_BF16, dst) == QKV_OK);
+      }
+      const std::vector<float> one = one_row(qkv::ops::plain_exec(isa, 1), f, keys, k, v, q);
+      for (float o : one) REQUIRE(std::isfinite(o));
+      for (int threads : {2, 3}) {
+        qkv_test::team_watch watch;
+        const std::vector<float> got = one_row(qkv::ops::plain_exec(isa, threads), f, keys, k, v, q);
+        QKV_CHECK_TEAM(watch);
+        CHECK(std::memcmp(one.data(), got.data(), one.size() * sizeof(float)) == 0);
+      }
+      for (int round = 0; round < 3; ++round) {  // tasks in other orders: another group's chunk finishes last
+        qkv::ops::exec x = qkv::ops::plain_exec(isa, 3);
+        x.pool = qkv_executor{shuffled, nullptr, 3};
+        const std::vector<float> got = one_row(x, f, keys, k, v, q);
+        CHECK(std::memcmp(one.data(), got.data(), one.size() * sizeof(float)) == 0);
+      }
+    }
 }
 
 TEST_CASE("KV cache formats: statuses, and a refused append changes nothing", "[layer][decode][kv][args]") {
