@@ -76,7 +76,7 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   // A that fits one in-place row tile (B not transposed: decode's
   // projections) leaves both in place: each element of B would meet one
   // micro-kernel call, so packing either operand is a pass that buys no
-  // reuse (bench/README.md, session 21: 1.3-1.5x at M 1-6 on AVX-512).
+  // reuse (measurements: bench/README.md, "Few-row GEMMs without packing").
   // Hosted builds (bare metal: its code is budgeted, and a Cortex-M's
   // flash and SRAM have no cache hierarchy for this to matter in).
 #ifdef QKV_HOSTED

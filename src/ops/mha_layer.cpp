@@ -544,9 +544,9 @@ namespace {
 // Whether an fp32 cache's decode reads its rows with kv_attention rather
 // than the fused attention: one new token per sequence (hosted builds).
 // kv_attention streams each cached row once per query row, which is all one
-// token needs (the fused path shares K and V tiles between query rows):
-// 1.3-1.5x faster there (bench/README.md, session 21). A wrapped window's
-// ring always takes it.
+// token needs (the fused path shares K and V tiles between query rows,
+// which cost it twice the memory floor there; bench/README.md, "Few-row
+// GEMMs without packing"). A wrapped window's ring always takes it.
 bool f32_walks(std::size_t n_new) {
 #ifdef QKV_HOSTED
   return n_new == 1;
