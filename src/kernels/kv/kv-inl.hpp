@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/kv/kv.hpp"
+#include "kernels/lowp_elem-inl.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/widen-inl.hpp"
 #include "util/half.hpp"
@@ -26,9 +27,8 @@ constexpr std::size_t kKvAhead = 16;  // keys between a row's prefetch and its u
 // Element c of a row of format F (F32, BF16, F16), widened (the scalar tails).
 template <qkv_kv_format F>
 inline float kv_elem(const unsigned char* row, std::size_t c) {
-  if constexpr (F == QKV_KV_F32) return reinterpret_cast<const float*>(row)[c];
-  if constexpr (F == QKV_KV_BF16) return util::bf16_to_f32(reinterpret_cast<const std::uint16_t*>(row)[c]);
-  return util::f16_to_f32(reinterpret_cast<const std::uint16_t*>(row)[c]);
+  static_assert(F != QKV_KV_Q8_0, "q8_0 goes by blocks");
+  return lowp_elem<F == QKV_KV_F32 ? QKV_DTYPE_F32 : F == QKV_KV_BF16 ? QKV_DTYPE_BF16 : QKV_DTYPE_F16>(row, c);
 }
 
 // W elements from c, widened (F32, BF16, F16; Q8_0 goes by blocks below).

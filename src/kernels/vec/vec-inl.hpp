@@ -5,12 +5,12 @@
 // that no ISA's copy of an inline function can replace another's.
 #pragma once
 
+#include "kernels/lowp_elem-inl.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/vec/vec.hpp"
 #include "kernels/vec/vec_s8-inl.hpp"
 #include "kernels/widen-inl.hpp"
 #include "qkv/dtype.h"
-#include "util/half.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -46,21 +46,13 @@ void axpy_f32(std::size_t n, float alpha, const float* x, float* y) {
 }
 
 // Elements of v (F32, or BF16 / F16 bits / I8 codes widened exactly as
-// loaded): W of them from i, or one.
+// loaded): W of them from i (one: lowp_elem).
 template <class A, qkv_dtype T>
 inline simd::vf<A> load_v(const void* v, std::size_t i) {
   if constexpr (T == QKV_DTYPE_BF16) return widen_bf16<A>(static_cast<const std::uint16_t*>(v) + i);
   if constexpr (T == QKV_DTYPE_F16) return widen_f16<A>(static_cast<const std::uint16_t*>(v) + i);
   if constexpr (T == QKV_DTYPE_I8) return widen_s8<A>(static_cast<const std::int8_t*>(v) + i);
   if constexpr (T == QKV_DTYPE_F32) return simd::vf<A>::load_unaligned(static_cast<const float*>(v) + i);
-}
-
-template <qkv_dtype T>
-inline float elem_v(const void* v, std::size_t i) {
-  if constexpr (T == QKV_DTYPE_BF16) return util::bf16_to_f32(static_cast<const std::uint16_t*>(v)[i]);
-  if constexpr (T == QKV_DTYPE_F16) return util::f16_to_f32(static_cast<const std::uint16_t*>(v)[i]);
-  if constexpr (T == QKV_DTYPE_I8) return static_cast<float>(static_cast<const std::int8_t*>(v)[i]);
-  if constexpr (T == QKV_DTYPE_F32) return static_cast<const float*>(v)[i];
 }
 
 // R rows of dot_f32 side by side: v's vectors loaded once for all R, each
@@ -96,7 +88,7 @@ void dot_group(std::size_t n, const float* x, std::size_t ldx, const void* v, fl
   for (std::size_t r = 0; r < R; ++r) {
     const float* xr = x + r * ldx;
     float s = simd::reduce_add<A>((a0[r] + a1[r]) + (a2[r] + a3[r]));
-    for (std::size_t j = i; j < n; ++j) s += xr[j] * elem_v<T>(v, j);
+    for (std::size_t j = i; j < n; ++j) s += xr[j] * lowp_elem<T>(v, j);
     y[r] = s;
   }
 }

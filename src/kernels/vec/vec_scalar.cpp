@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Scalar level-1 kernels: the fallback on every CPU and the only set on Cortex-M.
+#include "kernels/lowp_elem-inl.hpp"
 #include "kernels/vec/vec.hpp"
 #include "kernels/vec/vec_s8-inl.hpp"
-#include "util/half.hpp"
 
 namespace qkv::kern {
 namespace {
@@ -31,28 +31,29 @@ void dot_rows_f32_scalar(std::size_t m, std::size_t n, const float* x, std::size
 }
 
 #ifdef QKV_HOSTED
-float lowp_elem(qkv_dtype t, const void* v, std::size_t i) {
-  if (t == QKV_DTYPE_BF16) return util::bf16_to_f32(static_cast<const std::uint16_t*>(v)[i]);
-  if (t == QKV_DTYPE_F16) return util::f16_to_f32(static_cast<const std::uint16_t*>(v)[i]);
-  return static_cast<float>(static_cast<const std::int8_t*>(v)[i]);
-}
-
 // dot_f32_scalar's order on the widened elements.
-void dot_rows_lowp_scalar(qkv_dtype vt, std::size_t m, std::size_t n, const float* x, std::size_t ldx, const void* v,
-                          float* y) {
+template <qkv_dtype T>
+void dot_rows_lowp_t(std::size_t m, std::size_t n, const float* x, std::size_t ldx, const void* v, float* y) {
   for (std::size_t r = 0; r < m; ++r) {
     const float* xr = x + r * ldx;
     float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-      s0 += xr[i] * lowp_elem(vt, v, i);
-      s1 += xr[i + 1] * lowp_elem(vt, v, i + 1);
-      s2 += xr[i + 2] * lowp_elem(vt, v, i + 2);
-      s3 += xr[i + 3] * lowp_elem(vt, v, i + 3);
+      s0 += xr[i] * lowp_elem<T>(v, i);
+      s1 += xr[i + 1] * lowp_elem<T>(v, i + 1);
+      s2 += xr[i + 2] * lowp_elem<T>(v, i + 2);
+      s3 += xr[i + 3] * lowp_elem<T>(v, i + 3);
     }
-    for (; i < n; ++i) s0 += xr[i] * lowp_elem(vt, v, i);
+    for (; i < n; ++i) s0 += xr[i] * lowp_elem<T>(v, i);
     y[r] = (s0 + s1) + (s2 + s3);
   }
+}
+
+void dot_rows_lowp_scalar(qkv_dtype vt, std::size_t m, std::size_t n, const float* x, std::size_t ldx, const void* v,
+                          float* y) {
+  if (vt == QKV_DTYPE_BF16) return dot_rows_lowp_t<QKV_DTYPE_BF16>(m, n, x, ldx, v, y);
+  if (vt == QKV_DTYPE_F16) return dot_rows_lowp_t<QKV_DTYPE_F16>(m, n, x, ldx, v, y);
+  dot_rows_lowp_t<QKV_DTYPE_I8>(m, n, x, ldx, v, y);
 }
 #endif
 
