@@ -7,7 +7,8 @@
  * leading dimension (in elements, >= n): x, res, s, y, dy, dx. gamma, beta,
  * dgamma and dbeta hold n floats; mean and rstd hold rows floats.
  *
- * Math, for each row r (s = x[r], or x[r] + res[r] in the fused calls):
+ * Math, for each row r (s = x[r]; in the fused calls s = fl(x[r] + res[r]),
+ * the fp32 sum they store, which the statistics below are of):
  *
  *     LayerNorm: mu = mean_j(s_j),  var = mean_j((s_j - mu)^2)
  *     RMSNorm:   mu = 0,            var = mean_j(s_j^2)
@@ -34,6 +35,7 @@
  * L * 2^-24 with L = n / (4 W) + 8 (W = 1 scalar, 4 SSE2/NEON, 8 AVX2, 16
  * AVX-512). Hence, with D = max_j |s_j - s_0|:
  *
+ *     |mean - mu| <= (L + 2) * 2^-24 * (D + |mu|),   |rstd - exact| <= (L + 4) * 2^-24 * rstd,
  *     |y_j - exact| <= (L + 4) * 2^-24 * (|gamma_j| * rstd * (D + |mu| + |s_j - mu|) + |beta_j|),
  *
  * i.e. a few L ulps of |xhat_j| for a row whose mean is not much larger than

@@ -8,7 +8,9 @@
 // Property: the call is accepted exactly when the header's rules allow it;
 // refused calls change nothing. Accepted calls on finite values are compared
 // with the reference (tests/ref/ref_norm.h) within twice the header's bounds
-// (L = n/4 + 8, the scalar set's), with D = max|s_j - s_0|:
+// (L = n/4 + 8, the scalar set's), with D = max|s_j - s_0| and s (fused) the
+// fp32 sum fl(x + res):
+//   mean: (L + 2) eps (D + |mu|);  rstd: (L + 4) eps rstd
 //   y:  (L + 4) eps (|gamma| rstd (D + |mu| + |s - mu|) + |beta|)
 //   dx: (L + 8) eps rstd (|g| + mean|g| + (|xhat| + 1) mean|g xhat|) + the statistics' share
 //   dgamma, dbeta: (rows + 2) eps (|initial value| + sum_r |term|) + the statistics' share
@@ -144,8 +146,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const double L = double(n) / 4 + 8, u = kEps / 2;
   const float* g0 = gp ? gamma.f() : nullptr;
   if (!backward) {
+    // The fused calls' s is one rounding of the exact sum; their statistics and
+    // y are those of that fp32 s (what the call stores and the backward reads).
     std::vector<double> s(rows * n), y(rows * n), m(rows), r(rows);
-    qkv_ref_norm_forward(rms, rows, n, eps, x0.data(), ldx, fused ? r0.data() : nullptr, ldr, g0,
+    std::vector<float> s32;
+    if (fused) {
+      s32.resize(rows * n);
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+          s32[i * n + j] = static_cast<float>(double(x0[i * ldx + j]) + double(r0[i * ldr + j]));
+    }
+    qkv_ref_norm_forward(rms, rows, n, eps, fused ? s32.data() : x0.data(), fused ? n : ldx, nullptr, 0, g0,
                          rms ? nullptr : bp ? beta.f() : nullptr, s.data(), y.data(), m.data(), r.data());
     for (std::size_t i = 0; i < rows; ++i) {
       double D = 0;
@@ -155,7 +166,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (mp && rms) QKV_FUZZ_CHECK(mean.unchanged());
       for (std::size_t j = 0; j < n; ++j) {
         const double sj = s[i * n + j], gj = g0 ? g0[j] : 1.0, bj = !rms && bp ? beta.f()[j] : 0.0;
-        if (sp) QKV_FUZZ_CHECK(s_buf.buf().f()[i * lds + j] == static_cast<float>(sj));
+        if (sp) QKV_FUZZ_CHECK(s_buf.buf().f()[i * lds + j] == static_cast<float>(sj));  // s32: exact sum, rounded once
         const double tol = 2 * (L + 4) * u * (std::fabs(gj) * r[i] * (D + std::fabs(m[i]) + std::fabs(sj - m[i])) +
                                               std::fabs(bj)) + 1e-37 * r[i] * (1 + std::fabs(gj));
         QKV_FUZZ_CHECK(std::fabs(o.f()[i * ldo + j] - y[i * n + j]) <= tol);
