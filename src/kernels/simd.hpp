@@ -74,6 +74,43 @@ inline float reduce_add(vf<A> v) noexcept {
   return xsimd::hadd(v);
 }
 
+#if defined(__AVX512F__)
+// Sixteen horizontal sums at once: lane j of the result is reduce_add(v[j])
+// bit for bit on avx512f (8.1's hadd pairs lane i with i + 8, then i + 4,
+// then adjacent lanes, then the two pairs). A tree of 15 steps, each one
+// shuffle, one blend and one add over two vectors, against 16 reductions of
+// 8 operations. Always inlined, so v stays in registers.
+__attribute__((always_inline)) inline __m512 reduce_add16(const __m512* v) noexcept {
+  // Step k combines vectors x and y (each a group of partial sums per row)
+  // into one with half as many partials per row: blend keeps x's half of
+  // each pair and y's other half, the shuffle brings the halves they miss.
+  // (The zero-masked shuffles with a full mask: GCC 12 warns that the plain
+  // ones read an uninitialized register, as in transpose below.)
+  constexpr __mmask16 all = 0xFFFF;
+  __m512 w[8], z[4], t[2];
+  // Input i of the tree ends in lane (i >> 2) + 4 * (i & 1 ? 2 : 0) + 4 * (i & 2 ? 1 : 0);
+  // it is given the row of that lane, so the rows come out in lane order.
+  constexpr int rev[16] = {0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15};
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {  // lanes i, i + 8: [x's 8 | y's 8]
+    const __m512 x = v[rev[2 * i]], y = v[rev[2 * i + 1]];
+    w[i] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, x, y, _MM_SHUFFLE(1, 0, 3, 2)), _mm512_mask_blend_ps(0xFF00, x, y));
+  }
+  const __m512i by4 = _mm512_setr_epi32(4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15, 24, 25, 26, 27);
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i)  // lanes i, i + 4 of each 8: 128-bit lanes [x, y, x, y]
+    z[i] = _mm512_add_ps(_mm512_permutex2var_ps(w[2 * i], by4, w[2 * i + 1]),
+                         _mm512_mask_blend_ps(0xF0F0, w[2 * i], w[2 * i + 1]));
+  const __m512i by1 = _mm512_setr_epi32(1, 16, 3, 18, 5, 20, 7, 22, 9, 24, 11, 26, 13, 28, 15, 30);
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i)  // adjacent lanes: [x01, y01, x23, y23] per 128-bit lane
+    t[i] = _mm512_add_ps(_mm512_permutex2var_ps(z[2 * i], by1, z[2 * i + 1]),
+                         _mm512_mask_blend_ps(0xAAAA, z[2 * i], z[2 * i + 1]));
+  return _mm512_add_ps(_mm512_maskz_shuffle_ps(all, t[0], t[1], _MM_SHUFFLE(1, 0, 3, 2)),
+                       _mm512_mask_blend_ps(0xCCCC, t[0], t[1]));
+}
+#endif
+
 // Horizontal max; 8.1 has none, so store and scan (not on a hot inner loop).
 template <class A>
 inline float reduce_max(vf<A> v) noexcept {

@@ -145,7 +145,7 @@ void kv_attention_split(const exec& x, const kv_attention_problem& p, void* ws, 
   const std::size_t part = kv_row_bytes(p.format, d), lds = l.slot / l.nh;
   parallel_for_tasks(x, threads, tasks, [&](std::size_t t, int s) {
     const std::size_t g = t / l.chunks, c = t % l.chunks, h0 = g * nh, n = p.heads - h0 < nh ? p.heads - h0 : nh;
-    const kern::kv_heads hs{n, group, h0 % group, part};
+    const kern::kv_heads hs{n, group, h0 % group, part, dispatch::caches().l1d.bytes};
     const std::size_t j0 = c * kSplitKeys, nj = n_keys - j0 < kSplitKeys ? n_keys - j0 : kSplitKeys;
     float* scores = base + static_cast<std::size_t>(s) * l.slot;
     float* o = sums + (c * p.heads + h0) * d;
@@ -224,7 +224,12 @@ void kv_attention(const exec& x, const kv_attention_problem& p, void* ws, std::s
   parallel_for_tasks(x, threads, tasks, [&](std::size_t t, int s) {
     const std::size_t g = t % groups, i = t / groups % p.n_new, b = t / groups / p.n_new;
     const std::size_t h0 = g * nh;
+#ifdef QKV_HOSTED  // the L1 size for the kernels' plans (AVX-512's grouped q8_0 walk)
+    const kern::kv_heads hs{p.heads - h0 < nh ? p.heads - h0 : nh, group, h0 % group, part,
+                            dispatch::caches().l1d.bytes};
+#else
     const kern::kv_heads hs{p.heads - h0 < nh ? p.heads - h0 : nh, group, h0 % group, part};
+#endif
     float* scores = base + static_cast<std::size_t>(s) * slot;
     const std::size_t end = (p.lengths ? p.lengths[b] : p.length) + i + 1;  // positions [start, end) are seen
     const std::size_t start = p.window && end > p.window ? end - p.window : 0, n_keys = end - start;

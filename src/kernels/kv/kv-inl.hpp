@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/kv/kv.hpp"
+#include "kernels/kv/kv_q8_avx512-inl.hpp"
 #include "kernels/lowp_elem-inl.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/widen-inl.hpp"
@@ -56,10 +57,11 @@ inline simd::vf<A> kv_q8_scale(const qkv_block_q8_0& b) {
   return V(util::f16_to_f32(b.d));
 }
 
-// Every line of bytes [0, n) from p.
+// Every line of bytes [0, n) from p, into L2 (prefetcht1: from memory the
+// walks ran 5-45 % faster than with t0, which fills L1's few miss buffers).
 inline void kv_prefetch(const unsigned char* p, std::size_t n) {
-  for (std::size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o);
-  __builtin_prefetch(p + n - 1);  // the line a span that starts mid-line ends in
+  for (std::size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 2);
+  __builtin_prefetch(p + n - 1, 0, 2);  // the line a span that starts mid-line ends in
 }
 
 // The bytes of a row a call reads: from its first head's part to the end of
@@ -119,15 +121,70 @@ inline void kv_axpy(std::size_t d, float p, const unsigned char* v, float* o) {
   }
 }
 
+// Query head u's part of a row, stepped head by head (a division per head
+// and key cost the q8_0 walk ~10 %): heads u and u + 1 share a part unless
+// u + 1 + skew is a multiple of group.
+struct kv_part_step {
+  std::size_t g, off;  // (u + skew) % group, its part's byte offset
+  explicit kv_part_step(const kv_heads& hs) : g(hs.skew), off(0) {}
+  void next(const kv_heads& hs) {
+    if (++g == hs.group) g = 0, off += hs.part;
+  }
+};
+
+// The grouped walks' prefetches: the spans of rows [j, n), line by line, a
+// few per head, so that a group's lines are asked for spread over its heads
+// rather than in one burst (which made the grouped walk slower than the
+// key-by-key one from memory), and into L2 (prefetcht1; t0 ran ~10 % slower
+// from memory). bench/README.md has the figures.
+struct kv_prefetch_cursor {
+  const unsigned char* rows;
+  std::size_t j, off, n, stride, span;
+  void step(std::size_t lines) {
+    for (; lines && j < n; --lines) {
+      __builtin_prefetch(rows + j * stride + off, 0, 2);
+      off += 64;
+      if (off >= span) {
+        __builtin_prefetch(rows + j * stride + span - 1, 0, 2);
+        off = 0, ++j;
+      }
+    }
+  }
+};
+
+// q8_0 on AVX-512 takes whole groups of 16 keys (kv_q8_avx512-inl.hpp, the
+// same bits) when a group's spans fit in half of L1 (a group revisits its
+// rows head after head; d_head 128 x 12 heads did not fit and ran ~10 %
+// slower from L2); the rest go key by key.
+template <class A, qkv_kv_format F>
+constexpr bool kv_grouped() {
+#if defined(__AVX512F__)
+  return F == QKV_KV_Q8_0 && std::is_base_of<xsimd::avx512f, A>::value;
+#else
+  return false;
+#endif
+}
+
 template <class A, qkv_kv_format F>
 void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* q, const unsigned char* rows,
                  std::size_t stride, float scale, float* s, std::size_t lds) {
   const std::size_t span = kv_span(hs);
-  for (std::size_t j = 0; j < n; ++j) {
+  std::size_t j = 0;
+#if defined(__AVX512F__)
+  if constexpr (kv_grouped<A, F>())
+    if (kKvGroup * span <= hs.l1d / 2)
+      for (kv_prefetch_cursor pf{rows, kKvAhead, 0, n, stride, span}; j + kKvGroup <= n; j += kKvGroup) {
+        const std::size_t lines = (kKvGroup * ((span + 63) / 64 + 1) + hs.nh - 1) / hs.nh;
+        kv_part_step h(hs);
+        for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs), pf.step(lines))
+          kv_q8_scores16(d, q + u * d, rows + j * stride + h.off, stride, scale, s + u * lds + j);
+      }
+#endif
+  for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
     if (j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
-    for (std::size_t u = 0; u < hs.nh; ++u)
-      s[u * lds + j] = kv_dot<A, F>(d, q + u * d, row + (u + hs.skew) / hs.group * hs.part, scale);
+    kv_part_step h(hs);
+    for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs)) s[u * lds + j] = kv_dot<A, F>(d, q + u * d, row + h.off, scale);
   }
 }
 
@@ -137,11 +194,22 @@ template <class A, qkv_kv_format F>
 void kv_accum_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* p, std::size_t lds,
                 const unsigned char* rows, std::size_t stride, float* out) {
   const std::size_t span = kv_span(hs);
-  for (std::size_t j = 0; j < n; ++j) {
+  std::size_t j = 0;
+#if defined(__AVX512F__)
+  if constexpr (kv_grouped<A, F>())
+    if (kKvGroup * span <= hs.l1d / 2)
+      for (kv_prefetch_cursor pf{rows, kKvAhead, 0, n, stride, span}; j + kKvGroup <= n; j += kKvGroup) {
+        const std::size_t lines = (kKvGroup * ((span + 63) / 64 + 1) + hs.nh - 1) / hs.nh;
+        kv_part_step h(hs);
+        for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs), pf.step(lines))
+          kv_q8_accum16(d, p + u * lds + j, rows + j * stride + h.off, stride, out + u * d);
+      }
+#endif
+  for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
     if (j + kKvAhead < n) kv_prefetch(row + kKvAhead * stride, span);
-    for (std::size_t u = 0; u < hs.nh; ++u)
-      kv_axpy<A, F>(d, p[u * lds + j], row + (u + hs.skew) / hs.group * hs.part, out + u * d);
+    kv_part_step h(hs);
+    for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs)) kv_axpy<A, F>(d, p[u * lds + j], row + h.off, out + u * d);
   }
 }
 

@@ -24,6 +24,9 @@ namespace qkv::kern {
 
 struct kv_heads {
   std::size_t nh, group, skew, part;  // group >= 1, skew < group
+#ifdef QKV_HOSTED
+  std::size_t l1d;  // L1 data cache bytes (0: unknown): how many rows a kernel may revisit
+#endif
 };
 
 struct kv_kernels {
