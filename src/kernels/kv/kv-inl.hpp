@@ -8,7 +8,9 @@
 // (the weighted sum), so its rounding differs from a dequantize-then-
 // multiply by an fp32 ulp or so. Each row's span is
 // prefetched kKvAhead keys early, every line of it (bench/README.md: with
-// none the reads ran ~10 % slower, 8 keys ahead waited on memory).
+// none the reads ran ~10 % slower, 8 keys ahead waited on memory). On
+// AVX-512, q8_0 walks 16 keys at a time (kv_q8_avx512-inl.hpp) with the
+// same bits as key by key.
 #pragma once
 
 #include <cstdint>
