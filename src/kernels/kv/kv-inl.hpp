@@ -167,6 +167,25 @@ constexpr bool kv_grouped() {
 #endif
 }
 
+#if defined(__AVX512F__)
+// The whole groups of 16 keys from key 0, when 16 row spans fit in half of
+// L1 (else none): body(u, head u's part of the group's first row, that
+// row's key) per group and head. Returns the keys done.
+template <class Body>
+inline std::size_t kv_groups(const kv_heads& hs, std::size_t n, const unsigned char* rows, std::size_t stride,
+                             Body body) {
+  const std::size_t span = kv_span(hs);
+  if (kKvGroup * span > hs.l1d / 2) return 0;
+  const std::size_t lines = (kKvGroup * ((span + 63) / 64 + 1) + hs.nh - 1) / hs.nh;  // a group's, per head
+  std::size_t j = 0;
+  for (kv_prefetch_cursor pf{rows, kKvAhead, 0, n, stride, span}; j + kKvGroup <= n; j += kKvGroup) {
+    kv_part_step h(hs);
+    for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs), pf.step(lines)) body(u, rows + j * stride + h.off, j);
+  }
+  return j;
+}
+#endif
+
 template <class A, qkv_kv_format F>
 void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* q, const unsigned char* rows,
                  std::size_t stride, float scale, float* s, std::size_t lds) {
@@ -174,13 +193,9 @@ void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* 
   std::size_t j = 0;
 #if defined(__AVX512F__)
   if constexpr (kv_grouped<A, F>())
-    if (kKvGroup * span <= hs.l1d / 2)
-      for (kv_prefetch_cursor pf{rows, kKvAhead, 0, n, stride, span}; j + kKvGroup <= n; j += kKvGroup) {
-        const std::size_t lines = (kKvGroup * ((span + 63) / 64 + 1) + hs.nh - 1) / hs.nh;
-        kv_part_step h(hs);
-        for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs), pf.step(lines))
-          kv_q8_scores16(d, q + u * d, rows + j * stride + h.off, stride, scale, s + u * lds + j);
-      }
+    j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0) {
+      kv_q8_scores16(d, q + u * d, part, stride, scale, s + u * lds + j0);
+    });
 #endif
   for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
@@ -199,13 +214,9 @@ void kv_accum_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* p
   std::size_t j = 0;
 #if defined(__AVX512F__)
   if constexpr (kv_grouped<A, F>())
-    if (kKvGroup * span <= hs.l1d / 2)
-      for (kv_prefetch_cursor pf{rows, kKvAhead, 0, n, stride, span}; j + kKvGroup <= n; j += kKvGroup) {
-        const std::size_t lines = (kKvGroup * ((span + 63) / 64 + 1) + hs.nh - 1) / hs.nh;
-        kv_part_step h(hs);
-        for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs), pf.step(lines))
-          kv_q8_accum16(d, p + u * lds + j, rows + j * stride + h.off, stride, out + u * d);
-      }
+    j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0) {
+      kv_q8_accum16(d, p + u * lds + j0, part, stride, out + u * d);
+    });
 #endif
   for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
