@@ -10,7 +10,8 @@
 // A call covers nh query heads of one query row. Row j of the cache is at
 // rows + j * stride bytes (positions one token apart); within it, query head
 // u reads the d elements at ((u + skew) / group) * part bytes (its K/V
-// head's part; part = the bytes of d elements; QKV_KV_Q8_0: d % 32 == 0).
+// head's part; part = the bytes of d elements; QKV_KV_Q8_0: d % 32 == 0);
+// rows and stride keep every element aligned to its size (fp32: 4 bytes).
 // The kernels walk the rows in order and every head within a row, so a call
 // reads its span of each row front to back (the cache streams from memory).
 #pragma once
