@@ -175,7 +175,7 @@ template <class Body>
 inline std::size_t kv_groups(const kv_heads& hs, std::size_t n, const unsigned char* rows, std::size_t stride,
                              Body body) {
   const std::size_t span = kv_span(hs);
-  if (kKvGroup * span > hs.l1d / 2) return 0;
+  if (kKvGroup * span > hs.l1d / 2 || stride > kKvMaxStride) return 0;
   const std::size_t lines = (kKvGroup * ((span + 63) / 64 + 1) + hs.nh - 1) / hs.nh;  // a group's, per head
   std::size_t j = 0;
   for (kv_prefetch_cursor pf{rows, kKvAhead, 0, n, stride, span}; j + kKvGroup <= n; j += kKvGroup) {
@@ -192,10 +192,12 @@ void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* 
   const std::size_t span = kv_span(hs);
   std::size_t j = 0;
 #if defined(__AVX512F__)
-  if constexpr (kv_grouped<A, F>())
+  if constexpr (kv_grouped<A, F>()) {
+    const __m512i rows16 = kv_rows16(stride);
     j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0) {
-      kv_q8_scores16(d, q + u * d, part, stride, scale, s + u * lds + j0);
+      kv_q8_scores16(d, q + u * d, part, stride, rows16, scale, s + u * lds + j0);
     });
+  }
 #endif
   for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
@@ -213,10 +215,12 @@ void kv_accum_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* p
   const std::size_t span = kv_span(hs);
   std::size_t j = 0;
 #if defined(__AVX512F__)
-  if constexpr (kv_grouped<A, F>())
+  if constexpr (kv_grouped<A, F>()) {
+    const __m512i rows16 = kv_rows16(stride);
     j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0) {
-      kv_q8_accum16(d, p + u * lds + j0, part, stride, out + u * d);
+      kv_q8_accum16(d, p + u * lds + j0, part, stride, rows16, out + u * d);
     });
+  }
 #endif
   for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
