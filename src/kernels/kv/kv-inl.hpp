@@ -59,11 +59,14 @@ inline simd::vf<A> kv_q8_scale(const qkv_block_q8_0& b) {
   return V(util::f16_to_f32(b.d));
 }
 
-// Every line of bytes [0, n) from p, into L2 (prefetcht1: from memory the
-// walks ran 5-45 % faster than with t0, which fills L1's few miss buffers).
+// The line of p, into L2 (prefetcht1: from memory the walks ran 5-45 %
+// faster than with t0, which fills L1's few miss buffers).
+inline void kv_prefetch_line(const unsigned char* p) { __builtin_prefetch(p, 0, 2); }
+
+// Every line of bytes [0, n) from p.
 inline void kv_prefetch(const unsigned char* p, std::size_t n) {
-  for (std::size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 2);
-  __builtin_prefetch(p + n - 1, 0, 2);  // the line a span that starts mid-line ends in
+  for (std::size_t o = 0; o < n; o += 64) kv_prefetch_line(p + o);
+  kv_prefetch_line(p + n - 1);  // the line a span that starts mid-line ends in
 }
 
 // The bytes of a row a call reads: from its first head's part to the end of
@@ -137,17 +140,16 @@ struct kv_part_step {
 // The grouped walks' prefetches: the spans of rows [j, n), line by line, a
 // few per head, so that a group's lines are asked for spread over its heads
 // rather than in one burst (which made the grouped walk slower than the
-// key-by-key one from memory), and into L2 (prefetcht1; t0 ran ~10 % slower
-// from memory). bench/README.md has the figures.
+// key-by-key one from memory). bench/README.md has the figures.
 struct kv_prefetch_cursor {
   const unsigned char* rows;
   std::size_t j, off, n, stride, span;
   void step(std::size_t lines) {
     for (; lines && j < n; --lines) {
-      __builtin_prefetch(rows + j * stride + off, 0, 2);
+      kv_prefetch_line(rows + j * stride + off);
       off += 64;
       if (off >= span) {
-        __builtin_prefetch(rows + j * stride + span - 1, 0, 2);
+        kv_prefetch_line(rows + j * stride + span - 1);
         off = 0, ++j;
       }
     }
@@ -170,17 +172,19 @@ constexpr bool kv_grouped() {
 #if defined(__AVX512F__)
 // The whole groups of 16 keys from key 0, when 16 row spans fit in half of
 // L1 (else none): body(u, head u's part of the group's first row, that
-// row's key) per group and head. Returns the keys done.
+// row's key, kv_rows16(stride)) per group and head. Returns the keys done.
 template <class Body>
 inline std::size_t kv_groups(const kv_heads& hs, std::size_t n, const unsigned char* rows, std::size_t stride,
                              Body body) {
   const std::size_t span = kv_span(hs);
   if (kKvGroup * span > hs.l1d / 2 || stride > kKvMaxStride) return 0;
   const std::size_t lines = (kKvGroup * ((span + 63) / 64 + 1) + hs.nh - 1) / hs.nh;  // a group's, per head
+  const __m512i rows16 = kv_rows16(stride);
   std::size_t j = 0;
   for (kv_prefetch_cursor pf{rows, kKvAhead, 0, n, stride, span}; j + kKvGroup <= n; j += kKvGroup) {
     kv_part_step h(hs);
-    for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs), pf.step(lines)) body(u, rows + j * stride + h.off, j);
+    for (std::size_t u = 0; u < hs.nh; ++u, h.next(hs), pf.step(lines))
+      body(u, rows + j * stride + h.off, j, rows16);
   }
   return j;
 }
@@ -192,12 +196,10 @@ void kv_scores_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* 
   const std::size_t span = kv_span(hs);
   std::size_t j = 0;
 #if defined(__AVX512F__)
-  if constexpr (kv_grouped<A, F>()) {
-    const __m512i rows16 = kv_rows16(stride);
-    j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0) {
-      kv_q8_scores16(d, q + u * d, part, stride, rows16, scale, s + u * lds + j0);
+  if constexpr (kv_grouped<A, F>())
+    j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0, __m512i r16) {
+      kv_q8_scores16(d, q + u * d, part, stride, r16, scale, s + u * lds + j0);
     });
-  }
 #endif
   for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
@@ -215,12 +217,10 @@ void kv_accum_f(const kv_heads& hs, std::size_t n, std::size_t d, const float* p
   const std::size_t span = kv_span(hs);
   std::size_t j = 0;
 #if defined(__AVX512F__)
-  if constexpr (kv_grouped<A, F>()) {
-    const __m512i rows16 = kv_rows16(stride);
-    j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0) {
-      kv_q8_accum16(d, p + u * lds + j0, part, stride, rows16, out + u * d);
+  if constexpr (kv_grouped<A, F>())
+    j = kv_groups(hs, n, rows, stride, [&](std::size_t u, const unsigned char* part, std::size_t j0, __m512i r16) {
+      kv_q8_accum16(d, p + u * lds + j0, part, stride, r16, out + u * d);
     });
-  }
 #endif
   for (; j < n; ++j) {
     const unsigned char* row = rows + j * stride;
