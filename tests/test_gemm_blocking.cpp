@@ -56,43 +56,50 @@ TEST_CASE("gemm blocking: the model on known caches", "[gemm][blocking]") {
   const auto avx512 = tile(14, 32), avx2 = tile(6, 16);
   SECTION("48 KiB 12-way L1d, 1 MiB L2 (Zen 5) and 2 MiB L2 (Sapphire Rapids)") {
     // kc = (48 KiB - 4 KiB) / ((14 + 32) * 4) = 244.9 -> 240 (steps of 8).
-    const gemm_blocks zen5 = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 1 << 20, 16));
+    const gemm_blocks zen5 = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 1 << 20, 16), true);
     REQUIRE(zen5.kc == 240);
     REQUIRE(zen5.nc == 800);  // the B block in 3/4 of L2: 786432 / 960 = 819 -> 25 panels
     REQUIRE(zen5.mc == 126);  // the A block in 1/8: 136 -> 9 tiles of 14
     REQUIRE(zen5.source == QKV_BLOCKING_CACHES);
-    const gemm_blocks spr = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 2 << 20, 16));
+    const gemm_blocks spr = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 2 << 20, 16), false);
     REQUIRE(spr.kc == 240);
     REQUIRE(spr.nc == 1632);  // twice the L2: 1638 -> 51 panels
     REQUIRE(spr.mc == 266);
     require_well_formed(zen5, avx512);
     require_well_formed(spr, avx512);
   }
-  SECTION("an L3: the B block in a quarter of it where that is more than 3/4 of L2") {
+  SECTION("an L3 that streams B (b_in_l3): the B block in a quarter of it where that is more than 3/4 of L2") {
     cache_info zen5 = caches(48 << 10, 12, 1 << 20, 16);
     zen5.l3 = {32u << 20, 16, 64};  // 8 MiB / 960 bytes per column = 8738 -> the limit
-    const gemm_blocks b = qkv::ops::model_gemm_blocks(avx512, zen5);
+    const gemm_blocks b = qkv::ops::model_gemm_blocks(avx512, zen5, true);
     REQUIRE((b.kc == 240 && b.mc == 126 && b.nc == kGemmBlockLimits.nc_max));
     cache_info arm = caches(32 << 10, 4, 512 << 10, 8);
     arm.l3 = {2u << 20, 16, 64};  // 512 KiB (not 3/4 of L2: 384 KiB)
-    const gemm_blocks a = qkv::ops::model_gemm_blocks(avx2, arm);
+    const gemm_blocks a = qkv::ops::model_gemm_blocks(avx2, arm, true);
     REQUIRE(a.nc == (512u << 10) / (a.kc * 4) / 16 * 16);
     arm.l3.bytes = 1u << 20;  // a quarter is less than 3/4 of L2: L2 decides
-    REQUIRE(qkv::ops::model_gemm_blocks(avx2, arm).nc == (384u << 10) / (a.kc * 4) / 16 * 16);
+    REQUIRE(qkv::ops::model_gemm_blocks(avx2, arm, true).nc == (384u << 10) / (a.kc * 4) / 16 * 16);
     require_well_formed(b, avx512);
     require_well_formed(a, avx2);
   }
+  SECTION("an L3 that does not (Intel's mesh): 3/4 of L2 whatever the L3") {
+    cache_info xeon = caches(48 << 10, 12, 2 << 20, 16);
+    xeon.l3 = {480u << 20, 15, 64};  // what a KVM guest on a Xeon host reports
+    const gemm_blocks b = qkv::ops::model_gemm_blocks(avx512, xeon, false);
+    REQUIRE((b.kc == 240 && b.mc == 266 && b.nc == 1632));  // 1572864 / 960 = 1638 -> 51 panels
+    require_well_formed(b, avx512);
+  }
   SECTION("32 KiB 8-way L1d (Haswell, 6x16)") {
     // kc = 28 KiB / ((6 + 16) * 4) = 325.8 -> 320.
-    const gemm_blocks hsw = qkv::ops::model_gemm_blocks(avx2, caches(32 << 10, 8, 256 << 10, 8));
+    const gemm_blocks hsw = qkv::ops::model_gemm_blocks(avx2, caches(32 << 10, 8, 256 << 10, 8), false);
     REQUIRE(hsw.kc == 320);
     require_well_formed(hsw, avx2);
   }
   SECTION("tiny, huge and unknown-associativity caches stay within the limits") {
     for (const auto& t : {avx512, avx2, tile(4, 4), tile(8, 8)}) {
-      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(4 << 10, 2, 16 << 10, 4)), t);
-      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(1 << 20, 64, 256 << 20, 32)), t);
-      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(32 << 10, 0, 1 << 20, 0)), t);
+      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(4 << 10, 2, 16 << 10, 4), true), t);
+      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(1 << 20, 64, 256 << 20, 32), true), t);
+      require_well_formed(qkv::ops::model_gemm_blocks(t, caches(32 << 10, 0, 1 << 20, 0), false), t);
     }
   }
 }

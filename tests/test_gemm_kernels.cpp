@@ -123,13 +123,13 @@ void check_kernels(const gemm_kernels& t, std::size_t kc, float alpha, float bet
 
 namespace {
 // Every table of the ISAs this machine runs: one per ISA, and AVX-512's
-// second form of the full tile (A as embedded broadcasts) where built.
+// second form of the full tile (inline assembly) where built.
 std::vector<const gemm_kernels*> runnable_tables() {
   std::vector<const gemm_kernels*> out;
   for (qkv_isa isa : qkv_test::runnable_isas()) {
     out.push_back(&qkv::kern::gemm_for(isa));
-#ifdef QKV_HAVE_GEMM_AVX512_MEM
-    if (isa == QKV_ISA_AVX512) out.push_back(&qkv::kern::gemm_avx512_mem);
+#ifdef QKV_HAVE_GEMM_AVX512_ASM
+    if (isa == QKV_ISA_AVX512) out.push_back(&qkv::kern::gemm_avx512_asm);
 #endif
   }
   return out;
@@ -186,34 +186,35 @@ TEST_CASE("gemm block_inplace equals the micro-kernel tiling bitwise", "[gemm]")
   }
 }
 
-#ifdef QKV_HAVE_GEMM_AVX512_MEM
-TEST_CASE("gemm AVX-512: both forms of the full tile give the same bits", "[gemm][uarch]") {
+#ifdef QKV_HAVE_GEMM_AVX512_ASM
+TEST_CASE("gemm AVX-512: the intrinsics and the assembly full tile give the same bits", "[gemm][uarch]") {
   const std::vector<qkv_isa> isas = qkv_test::runnable_isas();
   if (std::find(isas.begin(), isas.end(), QKV_ISA_AVX512) == isas.end()) return;
-  const gemm_kernels& reg = qkv::kern::gemm_for(QKV_ISA_AVX512);
-  const gemm_kernels& mem = qkv::kern::gemm_avx512_mem;
-  REQUIRE(reg.mr == mem.mr);
-  REQUIRE(reg.nr == mem.nr);
+  const gemm_kernels& intr = qkv::kern::gemm_for(QKV_ISA_AVX512);
+  const gemm_kernels& hand = qkv::kern::gemm_avx512_asm;
+  REQUIRE(intr.mr == hand.mr);
+  REQUIRE(intr.nr == hand.nr);
   for (std::size_t kc : {std::size_t(1), std::size_t(3), std::size_t(4), std::size_t(13), std::size_t(240),
-                         reg.kc_max}) {
-    aligned_floats ap(reg.mr * kc), bp(kc * reg.nr);
-    const std::vector<float> a = qkv_test::random_vector(reg.mr * kc, 11 + kc);
-    const std::vector<float> b = qkv_test::random_vector(kc * reg.nr, 12 + kc);
+                         intr.kc_max}) {
+    aligned_floats ap(intr.mr * kc), bp(kc * intr.nr);
+    const std::vector<float> a = qkv_test::random_vector(intr.mr * kc, 11 + kc);
+    const std::vector<float> b = qkv_test::random_vector(kc * intr.nr, 12 + kc);
     std::copy(a.begin(), a.end(), ap.p);
     std::copy(b.begin(), b.end(), bp.p);
+    for (float alpha : {0.75f, 1.f})
     for (float beta : {0.f, 0.5f}) {
-      INFO("kc " << kc << " beta " << beta);
-      std::vector<float> c_reg = qkv_test::random_vector(reg.mr * reg.nr, 13), c_mem = c_reg;
-      reg.ukernel(kc, 0.75f, ap.p, bp.p, beta, c_reg.data(), reg.nr);
-      mem.ukernel(kc, 0.75f, ap.p, bp.p, beta, c_mem.data(), reg.nr);
-      REQUIRE(std::memcmp(c_reg.data(), c_mem.data(), c_reg.size() * sizeof(float)) == 0);
+      INFO("kc " << kc << " alpha " << alpha << " beta " << beta);
+      std::vector<float> c_intr = qkv_test::random_vector(intr.mr * intr.nr, 13), c_hand = c_intr;
+      intr.ukernel(kc, alpha, ap.p, bp.p, beta, c_intr.data(), intr.nr);
+      hand.ukernel(kc, alpha, ap.p, bp.p, beta, c_hand.data(), intr.nr);
+      REQUIRE(std::memcmp(c_intr.data(), c_hand.data(), c_intr.size() * sizeof(float)) == 0);
       // B read in place (row stride nr + 5) through the strided entry point.
-      const std::size_t ldb = reg.nr + 5;
+      const std::size_t ldb = intr.nr + 5;
       std::vector<float> bin(kc * ldb, kCanary);
-      for (std::size_t k = 0; k < kc; ++k) std::copy(b.begin() + k * reg.nr, b.begin() + (k + 1) * reg.nr, &bin[k * ldb]);
-      reg.ukernel_strided(reg.mr, reg.nr, kc, 0.75f, ap.p, 1, reg.mr, bin.data(), ldb, beta, c_reg.data(), reg.nr);
-      mem.ukernel_strided(mem.mr, mem.nr, kc, 0.75f, ap.p, 1, mem.mr, bin.data(), ldb, beta, c_mem.data(), mem.nr);
-      REQUIRE(std::memcmp(c_reg.data(), c_mem.data(), c_reg.size() * sizeof(float)) == 0);
+      for (std::size_t k = 0; k < kc; ++k) std::copy(b.begin() + k * intr.nr, b.begin() + (k + 1) * intr.nr, &bin[k * ldb]);
+      intr.ukernel_strided(intr.mr, intr.nr, kc, alpha, ap.p, 1, intr.mr, bin.data(), ldb, beta, c_intr.data(), intr.nr);
+      hand.ukernel_strided(hand.mr, hand.nr, kc, alpha, ap.p, 1, hand.mr, bin.data(), ldb, beta, c_hand.data(), hand.nr);
+      REQUIRE(std::memcmp(c_intr.data(), c_hand.data(), c_intr.size() * sizeof(float)) == 0);
     }
   }
 }

@@ -64,31 +64,35 @@ TEST_CASE("uarch: every decision path", "[dispatch][uarch]") {
     const char* vendor;
     std::uint32_t eax;
     const char* name;
-    qd::fma_operand form;
-    bool bf16_dot = true;
+    qd::gemm_tile tile;
+    bool bf16_dot;
+    bool b_in_l3;
   };
+  using T = qd::gemm_tile;
   const expect cases[] = {
-      // Intel: A as embedded broadcasts, bf16 widened (measured on Sapphire/Emerald Rapids class Xeons).
-      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", qd::fma_operand::memory_broadcast, false},   // Sapphire Rapids
-      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", qd::fma_operand::memory_broadcast, false},   // Skylake-SP
-      // AMD: A broadcast into a register (measured on Zen 5).
-      {"AuthenticAMD", eax1(0xF, 0xB, 2, 0), "zen5", qd::fma_operand::register_broadcast},  // Turin
-      {"AuthenticAMD", eax1(0xF, 0xB, 4, 4), "zen5", qd::fma_operand::register_broadcast},  // Granite Ridge
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 1), "zen4", qd::fma_operand::register_broadcast},  // Genoa
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 6), "zen4", qd::fma_operand::register_broadcast},  // Raphael
-      {"AuthenticAMD", eax1(0xF, 0xA, 0, 0xA), "zen4", qd::fma_operand::register_broadcast},  // Bergamo
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 0), "amd", qd::fma_operand::register_broadcast},   // Zen 3 (Milan)
-      {"AuthenticAMD", eax1(0xF, 0x8, 1, 3), "amd", qd::fma_operand::register_broadcast},   // Zen 2
-      // Anything else: the portable form.
-      {"CentaurHauls", eax1(6, 0, 0xF, 0), "other", qd::fma_operand::register_broadcast},
-      {"\0\0\0\0\0\0\0\0\0\0\0\0", 0, "other", qd::fma_operand::register_broadcast},
+      // Intel: the assembly tile, bf16 widened, B blocks in L2 (measured on Sapphire/Emerald Rapids class Xeons).
+      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", T::assembly, false, false},  // Sapphire Rapids
+      {"GenuineIntel", eax1(6, 0, 0x7, 0xA), "intel", T::assembly, false, false},  // model 167 (a KVM guest's)
+      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", T::assembly, false, false},  // Skylake-SP
+      // AMD: the intrinsics tile, bf16 dot products, B blocks in L3 (measured on Zen 5).
+      {"AuthenticAMD", eax1(0xF, 0xB, 2, 0), "zen5", T::intrinsics, true, true},   // Turin
+      {"AuthenticAMD", eax1(0xF, 0xB, 4, 4), "zen5", T::intrinsics, true, true},   // Granite Ridge
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 1), "zen4", T::intrinsics, true, true},   // Genoa
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 6), "zen4", T::intrinsics, true, true},   // Raphael
+      {"AuthenticAMD", eax1(0xF, 0xA, 0, 0xA), "zen4", T::intrinsics, true, true}, // Bergamo
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 0), "amd", T::intrinsics, true, true},    // Zen 3 (Milan)
+      {"AuthenticAMD", eax1(0xF, 0x8, 1, 3), "amd", T::intrinsics, true, true},    // Zen 2
+      // Anything else: the portable defaults.
+      {"CentaurHauls", eax1(6, 0, 0xF, 0), "other", T::intrinsics, true, false},
+      {"\0\0\0\0\0\0\0\0\0\0\0\0", 0, "other", T::intrinsics, true, false},
   };
   for (const expect& e : cases) {
     const qd::uarch_choice u = qd::choose(cpu(e.vendor, e.eax));
     INFO("eax1 " << std::hex << e.eax);
     CHECK(std::strcmp(u.name, e.name) == 0);
-    CHECK(u.avx512_a_operand == e.form);
+    CHECK(u.avx512_tile == e.tile);
     CHECK(u.bf16_dot == e.bf16_dot);
+    CHECK(u.gemm_b_in_l3 == e.b_in_l3);
   }
 }
 

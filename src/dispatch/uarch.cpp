@@ -59,19 +59,19 @@ cpu_identity identify_cpu() noexcept {
 uarch_choice choose_for(cpu_identity id) noexcept {
   switch (id.vendor) {
     case cpu_vendor::intel:
-      return {"intel", fma_operand::memory_broadcast, false};
+      return {"intel", gemm_tile::assembly, false, false};
     case cpu_vendor::amd:
-      if (id.family == 0x1A) return {"zen5", fma_operand::register_broadcast, true};
+      if (id.family == 0x1A) return {"zen5", gemm_tile::intrinsics, true, true};
       // Family 0x19 is Zen 3 and Zen 4 (models 10-1F, 60-7F, A0-AF); only
       // Zen 4 runs AVX-512.
       if (id.family == 0x19 && ((id.model >= 0x10 && id.model <= 0x1F) || (id.model >= 0x60 && id.model <= 0x7F) ||
                                 (id.model >= 0xA0 && id.model <= 0xAF)))
-        return {"zen4", fma_operand::register_broadcast, true};
-      return {"amd", fma_operand::register_broadcast, true};
+        return {"zen4", gemm_tile::intrinsics, true, true};
+      return {"amd", gemm_tile::intrinsics, true, true};
     case cpu_vendor::other:
       break;
   }
-  return {"other", fma_operand::register_broadcast, true};
+  return {"other", gemm_tile::intrinsics, true, false};
 }
 
 }  // namespace
@@ -85,9 +85,9 @@ const uarch_choice& uarch() noexcept {
   static const uarch_choice chosen = [] {
     uarch_choice u = choose_for(identify_cpu());
 #ifdef QKV_HOSTED
-    if (const char* form = std::getenv("QKV_AVX512_A_OPERAND")) {
-      if (std::strcmp(form, "register") == 0) u.avx512_a_operand = fma_operand::register_broadcast;
-      if (std::strcmp(form, "memory") == 0) u.avx512_a_operand = fma_operand::memory_broadcast;
+    if (const char* tile = std::getenv("QKV_AVX512_TILE")) {
+      if (std::strcmp(tile, "intrinsics") == 0) u.avx512_tile = gemm_tile::intrinsics;
+      if (std::strcmp(tile, "assembly") == 0) u.avx512_tile = gemm_tile::assembly;
     }
     if (const char* dot = std::getenv("QKV_BF16_DOT")) {
       if (std::strcmp(dot, "0") == 0) u.bf16_dot = false;

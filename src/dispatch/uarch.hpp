@@ -7,17 +7,24 @@
 //
 // The decisions and the measurements behind them (bench/README.md, "Per
 // microarchitecture"):
-//  - AVX-512 GEMM tile, A operand: an embedded broadcast from memory
-//    (vfmadd231ps m32{1to16}, the assembly 14x32 tile) or a broadcast into a
-//    register shared by the tile's two FMAs (the intrinsics tile). The two
-//    give the same bits. Intel Xeon (Sapphire Rapids class): the memory form
-//    ran equal when the core was quiet and 3-8 % faster when the sibling
-//    hyperthread was busy (fewer instructions, fewer issue slots). AMD Zen 5:
-//    the memory form is 7 % slower from 256^3 to 2048^3 (30 load uops per k
-//    step instead of 16; 189 vs 216 GFLOP/s for the tile alone in L1).
-//    Zen 4 (512-bit FMAs as two 256-bit halves, one per cycle) is not
-//    measured; it takes its family's register form, whose load rate is the
-//    lower. Any other vendor: the register form (the portable default).
+//  - AVX-512 GEMM full tile: the 14x32 tile compiled from intrinsics or the
+//    same operations in inline assembly (both broadcast A into a register
+//    shared by a row's two FMAs; same bits). Intel Xeon (family 6 model 167
+//    as a KVM guest reports it, AMX and AVX512-FP16): the assembly 1-4 %
+//    faster in whole GEMMs, 0.99 of the FMA probe for the tile alone against
+//    0.98. AMD Zen 5: the intrinsics tile ran at the FMA peak (216 GFLOP/s
+//    alone in L1); the assembly is not measured there, so AMD keeps what was.
+//    Any other vendor: the intrinsics (the portable default). (The assembly
+//    took A as embedded-broadcast FMA operands until it lost to both: 30
+//    load uops per k step instead of 16, 0.92 of the probe on that Intel,
+//    189 against 216 GFLOP/s on Zen 5.)
+//  - The GEMM's B block in L3 or in L2 (ops/gemm_blocking). AMD Zen 5 (L3
+//    per CCD, 32 MiB): a B block of a quarter of L3, streamed by every A
+//    micro-panel, was 4-7 % faster at 2048^3 and the FFN's 1024x3072x768
+//    than one in 3/4 of L2 (one more pass packing op(A) per column block).
+//    Intel Xeon (the one above; its L3 is the mesh's, shared by the socket):
+//    the L2-sized block is 5-15 % faster there, the B block at L2's size or
+//    more 9 % slower (2048^3). AMD: L3; everyone else: L2.
 //  - bf16 x bf16 GEMM (qkv_gemm_ex): the vdpbf16ps tile, or both operands
 //    widened to fp32 for the fp32 tile (exact, same products). AMD Zen 5:
 //    vdpbf16ps at twice the fp32 FMA rate (400-420 vs 213 GFLOP/s for the
@@ -51,21 +58,23 @@ cpu_identity decode_cpuid(std::uint32_t ebx0, std::uint32_t edx0, std::uint32_t 
 // This CPU (x86: CPUID; elsewhere: other, 0, 0).
 cpu_identity identify() noexcept;
 
-enum class fma_operand { register_broadcast, memory_broadcast };
+enum class gemm_tile { intrinsics, assembly };
 
 struct uarch_choice {
-  const char* name;            // "intel", "zen4", "zen5", "amd", "other": for reports
-  fma_operand avx512_a_operand;  // how the AVX-512 GEMM tile takes A
-  bool bf16_dot;                 // bf16 GEMMs use vdpbf16ps (else widen to fp32)
+  const char* name;       // "intel", "zen4", "zen5", "amd", "other": for reports
+  gemm_tile avx512_tile;  // the AVX-512 GEMM's full tile
+  bool bf16_dot;          // bf16 GEMMs use vdpbf16ps (else widen to fp32)
+  bool gemm_b_in_l3;      // the GEMM's B block may take a quarter of L3 (else 3/4 of L2)
 };
 
 // The choice for a CPU (pure: tests call it with made-up identities).
 uarch_choice choose(cpu_identity id) noexcept;
 
 // The choice for this CPU, made on first use. Hosted builds read
-// QKV_AVX512_A_OPERAND=register|memory and QKV_BF16_DOT=0|1 there, for A/B
-// measurements on any CPU (an unknown value is ignored). Both A forms give
-// the same results; the bf16 choice changes them within gemm_ex.h's bound.
+// QKV_AVX512_TILE=intrinsics|assembly and QKV_BF16_DOT=0|1 there, for A/B
+// measurements on any CPU (an unknown value is ignored; QKV_BLOCKING
+// overrides the blocks). Both tiles give the same results; the bf16 choice
+// changes them within gemm_ex.h's bound.
 const uarch_choice& uarch() noexcept;
 
 }  // namespace qkv::dispatch

@@ -43,16 +43,18 @@ gemm_blocks finish(const kern::gemm_kernels& t, std::size_t mc, std::size_t kc, 
 
 }  // namespace
 
-gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept {
+gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c, bool b_in_l3) noexcept {
   // One way of L1 (or an eighth, associativity unknown) is left to C's
   // lines and the stack.
   const std::size_t w1 = c.l1d.ways ? c.l1d.ways : 8;
   const std::size_t kc = fit_kc(t, (c.l1d.bytes - c.l1d.bytes / w1) / ((t.mr + t.nr) * kFloat));
-  // The B block: 3/4 of L2, or a quarter of L3 where that is more. Each A
-  // micro-panel streams the whole block; from L3 that is 4 bytes per 2*mr
-  // FLOPs, which the L3 delivers, while every further column block costs a
-  // pass over op(A) to pack it again (from memory, for a large A).
-  const std::size_t b_area = c.l3.bytes / 4 > c.l2.bytes / 4 * 3 ? c.l3.bytes / 4 : c.l2.bytes / 4 * 3;
+  // The B block: 3/4 of L2, or, where the L3 is fast enough for it
+  // (b_in_l3), a quarter of L3 where that is more. Each A micro-panel
+  // streams the whole block, 4 bytes per 2*mr FLOPs, while every further
+  // column block costs a pass over op(A) to pack it again (from memory, for
+  // a large A): which of the two costs more is the microarchitecture's.
+  const std::size_t l2_area = c.l2.bytes / 4 * 3;
+  const std::size_t b_area = b_in_l3 && c.l3.bytes / 4 > l2_area ? c.l3.bytes / 4 : l2_area;
   const std::size_t nc = b_area / (kc * kFloat);
   const std::size_t mc = c.l2.bytes / 8 / (kc * kFloat);  // the A block: 1/8 of L2
   return finish(t, mc, kc, nc, QKV_BLOCKING_CACHES);
@@ -84,7 +86,7 @@ gemm_blocks decide(qkv_isa isa) {
   gemm_blocks b;
   if (const char* env = std::getenv("QKV_BLOCKING"))
     if (parse_gemm_blocks(env, t, &b)) return b;
-  if (dispatch::caches().source != dispatch::cache_source::defaults) return model_gemm_blocks(t, dispatch::caches());
+  if (dispatch::caches().source != dispatch::cache_source::defaults) return model_gemm_blocks(t, dispatch::caches(), dispatch::uarch().gemm_b_in_l3);
 #endif
   return gemm_blocks{t.mc, t.kc, t.nc, QKV_BLOCKING_BUILT_IN};
 }

@@ -8,10 +8,11 @@
 //   kc: the A micro-panel and the B micro-panel streaming past it fit in
 //       L1 together, less one way (C's lines, the stack):
 //       kc = (L1 - L1/W1) / ((mr + nr) * 4);
-//   nc: the B block fills 3/4 of L2, or a quarter of L3 where that is
-//       more (every A micro-panel reads all of it, 4 bytes per 2*mr FLOPs,
-//       which an L3 sustains; each further column block costs one more
-//       pass packing op(A), from memory when A is large);
+//   nc: the B block fills 3/4 of L2, or, on CPUs whose L3 streams it fast
+//       enough (dispatch/uarch: gemm_b_in_l3, AMD's CCD L3), a quarter of
+//       L3 where that is more (every A micro-panel reads all of it, 4 bytes
+//       per 2*mr FLOPs; each further column block costs one more pass
+//       packing op(A), from memory when A is large);
 //   mc: the A block being packed fills 1/8 of L2 (it is consumed from
 //       there micro-panel by micro-panel).
 // The driver (ops/gemm.cpp) splits K and N into near-equal blocks of at
@@ -71,8 +72,10 @@ inline std::size_t column_block(std::size_t N, std::size_t lim, std::size_t step
 }
 
 // Defined in hosted builds only (bare metal runs the table's blocks).
-// The model alone (pure, for tests).
-gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c) noexcept;
+// The model alone (pure, for tests). b_in_l3: the B block may take a
+// quarter of L3 where that is more than 3/4 of L2 (dispatch/uarch's
+// gemm_b_in_l3: whether the L3 streams it fast enough).
+gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c, bool b_in_l3) noexcept;
 
 // "mc,kc,nc" applied to t (rounded to tiles, clamped); false when malformed.
 bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_blocks* out) noexcept;

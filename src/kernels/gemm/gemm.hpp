@@ -85,12 +85,12 @@ constexpr std::size_t kGemmKcLimit = 512;
 
 QKV_DECLARE_KERNEL_TABLES_MVE(gemm_kernels, gemm)
 
-// AVX-512 on x86-64 has a second table whose full tile takes A as
-// embedded-broadcast FMA operands (same bits as gemm_avx512; which runs is
-// dispatch/uarch's choice, looked up by ops/gemm_table.hpp).
+// AVX-512 on x86-64 has a second table whose full tile is inline assembly
+// (same bits as gemm_avx512; which runs is dispatch/uarch's choice, looked
+// up by ops/gemm_table.hpp).
 #if defined(QKV_HAVE_AVX512) && defined(__x86_64__)
-#define QKV_HAVE_GEMM_AVX512_MEM 1
-extern const gemm_kernels gemm_avx512_mem;
+#define QKV_HAVE_GEMM_AVX512_ASM 1
+extern const gemm_kernels gemm_avx512_asm;
 #endif
 
 }  // namespace qkv::kern

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
 // gemm kernels for avx512: gemm_f32_14x32, in two forms. The full packed
-// tile is the register tile (kernels/tile) with A broadcast into a register,
-// or, on x86-64, inline assembly with A as embedded-broadcast FMA operands
-// (tile_asm); which one runs is a per-microarchitecture choice
-// (dispatch/uarch.hpp). Everything else is that register
+// tile is the register tile (kernels/tile) compiled from intrinsics, or, on
+// x86-64, the same operations as inline assembly (tile_asm); which one runs
+// is a per-microarchitecture choice (dispatch/uarch.hpp). Everything else is that register
 // tile (kernels/tile) on raw zmm/ymm/xmm registers, because xsimd 8.1's fma
 // on avx512f is a separate multiply and add.
 //
-// Tile: 14 rows x 2 zmm = 28 accumulators + 2 B vectors (+ 1 broadcast A in
-// the intrinsics form) of the 32 zmm registers. Per k: 2 B loads + 14 A
-// broadcasts (load ports) for 28 FMAs (two FMA ports): FMA-bound. Edges are
+// Tile: 14 rows x 2 zmm = 28 accumulators + 2 B vectors + 1-2 broadcast A
+// of the 32 zmm registers. Per k: 2 B loads + 14 A broadcasts (load ports)
+// for 28 FMAs (two FMA ports): FMA-bound. Edges are
 // the same operations instantiated for m < 14 rows with masked C accesses
 // for n < 32 columns, so an edge element is computed exactly as an interior
 // one. The packers transpose 16x16 blocks in registers.
@@ -144,18 +143,19 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
 
 #if defined(__x86_64__)  // zmm16-31 exist in 64-bit mode only; i686 uses tile_f32
 #define QKV_GEMM_ASM 1
-// The full tile with a packed A panel, in assembly: each FMA takes its A
-// element as an embedded broadcast from memory ({1to16}), one fused uop,
-// where the intrinsics form spends a broadcast load plus two FMAs per A
-// element: ~32 instructions per k step instead of ~49 (k unrolled by 4). The
-// FMA ports are the same; front-end and issue slots are not, which counts
-// when the core is busy with other work. GCC does not emit this form
-// from intrinsics (it keeps one broadcast register for the two FMAs). Same
+// The full tile with a packed A panel, in assembly: per k, B's two vectors
+// loaded, then per row one broadcast of its A element into zmm30 or zmm31
+// (alternating) and the row's two FMAs from that register, k unrolled by 4:
+// 16 load uops per 28 FMAs. (Taking A as an embedded-broadcast FMA operand,
+// vfmadd231ps m32{1to16}, saves instructions but needs 30 load uops per k,
+// more than the load ports give in the 14 cycles of the FMAs: measured
+// slower, bench/README.md "The GEMM tile's A from registers".) Same
 // operations per element as tile_f32 (one FMA per k from zero, then
 // alpha*acc + beta*C), so edge tiles, which use tile_f32, round identically.
-#define QKV_ROW(u, i, r0, r1)                                                  \
-  "vfmadd231ps " #u "*56+" #i "*4(%[a])%{1to16%}, %%zmm28, %%zmm" #r0 "\n\t" \
-  "vfmadd231ps " #u "*56+" #i "*4(%[a])%{1to16%}, %%zmm29, %%zmm" #r1 "\n\t"
+#define QKV_ROW(u, i, r0, r1, t)                                    \
+  "vbroadcastss " #u "*56+" #i "*4(%[a]), %%zmm" #t "\n\t"        \
+  "vfmadd231ps %%zmm" #t ", %%zmm28, %%zmm" #r0 "\n\t"             \
+  "vfmadd231ps %%zmm" #t ", %%zmm29, %%zmm" #r1 "\n\t"
 // One k step; B rows are %[bs] bytes apart (128: a packed panel). No
 // software prefetch of B: the L1 streamer follows a packed panel, and an
 // in-place B is at most 16 KiB (kInplaceBMax); the prefetches cost two load
@@ -163,10 +163,11 @@ inline void tile_f32(std::size_t kc, float alpha, const float* a, std::size_t ld
 #define QKV_STEP(u)                                                                         \
   "vmovups (%[b]), %%zmm28\n\t"                                                             \
   "vmovups 64(%[b]), %%zmm29\n\t"                                                           \
-  QKV_ROW(u, 0, 0, 1) QKV_ROW(u, 1, 2, 3) QKV_ROW(u, 2, 4, 5) QKV_ROW(u, 3, 6, 7)           \
-  QKV_ROW(u, 4, 8, 9) QKV_ROW(u, 5, 10, 11) QKV_ROW(u, 6, 12, 13) QKV_ROW(u, 7, 14, 15)     \
-  QKV_ROW(u, 8, 16, 17) QKV_ROW(u, 9, 18, 19) QKV_ROW(u, 10, 20, 21) QKV_ROW(u, 11, 22, 23) \
-  QKV_ROW(u, 12, 24, 25) QKV_ROW(u, 13, 26, 27)                                             \
+  QKV_ROW(u, 0, 0, 1, 30) QKV_ROW(u, 1, 2, 3, 31) QKV_ROW(u, 2, 4, 5, 30)                    \
+  QKV_ROW(u, 3, 6, 7, 31) QKV_ROW(u, 4, 8, 9, 30) QKV_ROW(u, 5, 10, 11, 31)                  \
+  QKV_ROW(u, 6, 12, 13, 30) QKV_ROW(u, 7, 14, 15, 31) QKV_ROW(u, 8, 16, 17, 30)              \
+  QKV_ROW(u, 9, 18, 19, 31) QKV_ROW(u, 10, 20, 21, 30) QKV_ROW(u, 11, 22, 23, 31)            \
+  QKV_ROW(u, 12, 24, 25, 30) QKV_ROW(u, 13, 26, 27, 31)                                      \
   "add %[bs], %[b]\n\t"
 #define QKV_ZERO2(r0, r1) "vpxord %%zmm" #r0 ", %%zmm" #r0 ", %%zmm" #r0 "\n\t" \
   "vpxord %%zmm" #r1 ", %%zmm" #r1 ", %%zmm" #r1 "\n\t"
@@ -255,14 +256,13 @@ void tile_asm(std::size_t kc, float alpha, const float* a, const float* b, std::
 #undef QKV_OUT_ALL
 #endif  // __x86_64__
 
-// The full packed tile in either form (see the table at the end): Mem, the
-// assembly with A as embedded broadcasts from memory; else the intrinsics
-// tile with A broadcast into a register. Same operations, same bits.
-template <bool Mem>
+// The full packed tile in either form (see the table at the end): Asm, the
+// assembly; else the intrinsics tile. Same operations, same bits.
+template <bool Asm>
 void gemm_f32_14x32(std::size_t kc, float alpha, const float* a, const float* b, float beta, float* c,
                     std::size_t ldc) {
 #ifdef QKV_GEMM_ASM
-  if (Mem) {
+  if (Asm) {
     tile_asm(kc, alpha, a, b, kNR, beta, c, ldc);
     return;
   }
@@ -293,7 +293,7 @@ __mmask16 first_n(std::size_t n) {  // lanes [0, n), n <= 16
   return static_cast<__mmask16>((1u << n) - 1u);
 }
 
-template <bool Mem>
+template <bool Asm>
 void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float alpha, const float* a,
                             std::size_t a_rs, std::size_t a_cs, const float* b, std::size_t b_rs, float beta,
                             float* c, std::size_t ldc) {
@@ -302,7 +302,7 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
   const int inplace_b = b_rs == 0 ? 0 : 1;
   const bool packed_a = a_rs == 1 && a_cs == kMR;
 #ifdef QKV_GEMM_ASM
-  if (Mem && m == kMR && n == kNR && packed_a) {  // the assembly tile
+  if (Asm && m == kMR && n == kNR && packed_a) {  // the assembly tile
     tile_asm(kc, alpha, a, b, inplace_b ? b_rs : kNR, beta, c, ldc);
     return;
   }
@@ -310,7 +310,7 @@ void gemm_f32_14x32_strided(std::size_t m, std::size_t n, std::size_t kc, float 
   const __mmask16 m0 = first_n(n < 16 ? n : 16), m1 = first_n(n > 16 ? n - 16 : 0);
   if (packed_a && !inplace_b) {  // the edges of a packed block
     if (m == kMR && n == kNR)
-      gemm_f32_14x32<Mem>(kc, alpha, a, b, beta, c, ldc);
+      gemm_f32_14x32<Asm>(kc, alpha, a, b, beta, c, ldc);
     else
       kEdgePacked[m - 1](kc, alpha, a, 0, b, kNR, beta, c, ldc, m0, m1);
     return;
@@ -648,7 +648,7 @@ void direct_f32_avx512(bool ta, bool tb, std::size_t M, std::size_t N, std::size
 // micro-panels stream from the B block (256 x 1024, 1 MiB) in L2.
 // A is packed only when N > 192. Read in place, its 14 rows are 14 streams
 // lda apart, which at lda a multiple of 4 KiB map to one L1 set and evict
-// each other; packed, the assembly tile runs. Where N is smaller each A
+// each other; packed, the full tile runs. Where N is smaller each A
 // panel meets too few B panels for packing to pay. (The measurements behind
 // these numbers: bench/README.md, "What decides the speed".)
 constexpr std::size_t kMC = 14 * 12, kKC = 256, kNC = 1024;
@@ -663,13 +663,13 @@ static_assert(kGemmKcLimit * kNR <= kGemmStackBFloats, "a B panel exceeds the st
 
 }  // namespace
 
-// Two tables that differ only in how the full tile takes A (dispatch/uarch
+// Two tables that differ only in the code of the full tile (dispatch/uarch
 // chooses per microarchitecture; ops/gemm_table.hpp looks it up).
 const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN, kInplaceBMax,
                                   gemm_f32_14x32<false>, gemm_f32_14x32_strided<false>, pack_a_14, pack_b_32,
                                   direct_f32_avx512, gemm_f32_block_inplace};
 #ifdef QKV_GEMM_ASM
-const gemm_kernels gemm_avx512_mem = {"gemm_f32_14x32_mem", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN,
+const gemm_kernels gemm_avx512_asm = {"gemm_f32_14x32_asm", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN,
                                       kInplaceBMax, gemm_f32_14x32<true>, gemm_f32_14x32_strided<true>, pack_a_14,
                                       pack_b_32, direct_f32_avx512, gemm_f32_block_inplace};
 #endif
