@@ -19,7 +19,8 @@
  * library decides its blocks once, at the first query): two copies of one
  * build then compare two blockings. AB_ENV_A / AB_ENV_B="NAME=value" set one
  * more variable while that library makes its first choices (e.g.
- * QKV_AVX512_A_OPERAND=memory). AB_SHAPE="M,N,K,tb" times that one sgemm
+ * QKV_AVX512_TILE=intrinsics). AB_BTHD=1 lays the attention's tensors out as
+ * [B, T, H, d] (rows H * d apart) instead of [B, H, T, d]. AB_SHAPE="M,N,K,tb" times that one sgemm
  * (tb 1: B transposed) and nothing else; with AB_EX=bf16 (bf16 x bf16 ->
  * f32) or AB_EX=i8 (i8 x i8 -> i32) it times qkv_gemm_ex instead. The harness's
  * own buffers use malloc: it is a benchmark, not library code. */
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
       qkv_sdpa_desc d; memset(&d, 0, sizeof d);
       d.batch = B; d.heads = H; d.q_len = T; d.kv_len = T; d.head_dim = D;
       qkv_sdpa_strides st = {H * T * D, T * D, D};
+      if (getenv("AB_BTHD")) st = (qkv_sdpa_strides){T * H * D, D, H * D}; /* a fused QKV projection's rows */
       d.q = d.k = d.v = d.o = st; d.causal = causal; d.algo = QKV_SDPA_FUSED;
       size_t n = B * H * T * D;
       float* t[9] = {rnd(n), rnd(n), rnd(n), rnd(n), rnd(B * H * T), rnd(n), rnd(n), rnd(n), rnd(n)};

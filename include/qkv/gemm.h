@@ -125,17 +125,19 @@ typedef enum qkv_blocking_source {
  *  Blocks are in elements: op(A) is packed mc x kc at a time, op(B) kc x nc
  *  at a time, and the register tile is mr x nr. They are decided once per
  *  process and ISA from the caches (an analytical model: an A and a B
- *  micro-panel fit L1 less one way, the B block takes 3/4 of L2 or a
- *  quarter of L3, whichever is more, the A block 1/8 of L2), within
+ *  micro-panel fit L1 less one way, the B block takes 3/4 of L2 (or, on
+ *  CPUs whose L3 streams it fast enough, AMD's, a quarter of L3 where
+ *  that is more), the A block 1/8 of L2), within
  *  64 <= kc <= 512, nc <= 4096, mc <= 1024; a call splits K and N into
  *  near-equal blocks and may widen mc and nc for a shallow K within the
  *  same area. The
  *  environment variable QKV_BLOCKING="mc,kc,nc", read at that moment,
  *  overrides the model (hosted builds). Where a rule on caches cannot decide
- *  (how the AVX-512 tile takes A: from a register or as an embedded
- *  broadcast from memory), the CPU's vendor and family do (cpu_class); both
- *  forms give the same bits, and QKV_AVX512_A_OPERAND=register|memory in the
- *  environment at first use overrides the choice for measurements.
+ *  (whether the B block may live in L3; whether the AVX-512 full tile runs
+ *  as compiled intrinsics or as inline assembly), the CPU's vendor and
+ *  family do (cpu_class); both tiles give the same bits, and
+ *  QKV_AVX512_TILE=intrinsics|assembly in the environment at first use
+ *  overrides that choice for measurements.
  *  qkv_sgemm_workspace_size is at most
  *  (mc + nc) * kc * 4 + 64 bytes, plus mc * kc * 4 per extra thread (and a
  *  B block of at most 4 * mc * kc floats, see there). */
@@ -153,8 +155,8 @@ typedef struct qkv_gemm_blocking {
   size_t l1d_ways, l2_ways;             /**< their associativity (0: unknown) */
   /** @} */
   qkv_blocking_source source; /**< where mc, kc and nc came from */
-  const char* kernel;    /**< the micro-kernel, e.g. "gemm_f32_14x32" or, with A
-                              as embedded-broadcast FMA operands, "gemm_f32_14x32_mem"
+  const char* kernel;    /**< the micro-kernel, e.g. "gemm_f32_14x32" or, its full
+                              tile in inline assembly, "gemm_f32_14x32_asm"
                               (static string) */
   const char* cpu_class; /**< the microarchitecture class the per-CPU choices were
                               made for: "intel", "zen4", "zen5", "amd" or "other"
