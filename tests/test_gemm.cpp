@@ -285,6 +285,46 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
   });
 }
 
+TEST_CASE("sgemm: several packed B blocks run on one team per call, 1, 2 and 3 threads bit for bit",
+          "[gemm][threads]") {
+  // K deeper than kc (and, the last, N wider than AVX-512's nc): several B
+  // blocks, which an OpenMP team runs in one parallel region with a barrier
+  // between blocks (ops/gemm.cpp run_one_team); M = 7: fewer M tiles than
+  // threads, each member its own panels.
+  const bool small = qkv_test::small_tests();
+  const std::vector<gemm_case> cases =
+      small ? std::vector<gemm_case>{{false, false, 40, 300, 600, 1.f, 0.3f, 1}, {false, true, 7, 400, 520, 1.f, 1.f, 3}}
+            : std::vector<gemm_case>{{false, false, 100, 700, 600, 1.f, 0.3f, 1},
+                                     {false, true, 7, 1100, 520, 1.f, 1.f, 3},
+                                     {true, false, 120, 1700, 500, -0.5f, 0.f, 0}};
+  qkv_test::for_each_isa([&](qkv_isa) {
+    for (const auto& c : cases) {
+      INFO(describe(c));
+      std::vector<float> one, one_ws;
+      {
+        qkv_test::threads_scope th(1);
+        one = check_case(c, api::plain, 9);
+        one_ws = check_case(c, api::ws, 9, false);
+      }
+      CHECK(std::memcmp(one.data(), one_ws.data(), one.size() * sizeof(float)) == 0);
+      for (int threads : {2, 3}) {
+        INFO("threads " << threads);
+        qkv_test::threads_scope th(threads);
+        std::vector<float> plain, ws;
+        {
+          qkv_test::team_watch watch;
+          ws = check_case(c, api::ws, 9, false);
+          QKV_CHECK_TEAM(watch);
+          if (qkv_test::team_counting()) CHECK(watch.regions() == 1);  // one team for every block
+        }
+        plain = check_case(c, api::plain, 9, false);
+        CHECK(std::memcmp(one.data(), ws.data(), one.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(one.data(), plain.data(), one.size() * sizeof(float)) == 0);
+      }
+    }
+  });
+}
+
 TEST_CASE("sgemm: one packed B block, a copy per thread: the query counts it, the bits are 1 thread's",
           "[gemm][threads]") {
   // K and N in one block each (B transposed: always packed) and B at most

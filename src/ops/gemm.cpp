@@ -225,11 +225,13 @@ void run_own_b(const exec& x, const gemm_kernels& t, const problem& p, const blo
 // the members pack the B block's panels together (panel_states), then take
 // M tiles from a shared counter (a member that starts late leaves its share
 // to the others); the join at its end is what lets the next block overwrite
-// B. Where B is read in place, one team run covers all blocks, each member
-// its own M (or N) range. Member k packs A into its own block ap + k*a_floats. No member waits for another,
-// so any executor runs it (qkv/runtime.h); every C tile is computed by one
-// member per K block, K blocks in order, so the bits never depend on the
-// team.
+// B (several blocks on an OpenMP team: one team for them all,
+// run_b_blocks_on_one_team, a barrier between blocks instead of a join). Where B is read in place,
+// one team run covers all blocks, each member its own M (or N) range.
+// Member k packs A into its own block ap + k*a_floats. Outside
+// run_b_blocks_on_one_team no member waits for another, so any executor runs it
+// (qkv/runtime.h); every C tile is computed by one member per K block, K
+// blocks in order, so the bits never depend on the team.
 void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const blocks& bl, float* bp, float* ap,
                 int nth) {
   const bool pack_a = bl.a_floats != 0;
@@ -282,6 +284,19 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
   if (bl.own_b && nth > 1) {  // bp: the members' blocks, B then A each
     run_own_b(x, t, p, bl, bp, nth, rows);
     return;
+  }
+  if (nth > 1 && (p.K > bl.kc || p.N > bl.nc)) {  // several blocks: one team for them all where it may
+    auto pack = [&](std::size_t jc, std::size_t nc, std::size_t pc, std::size_t kc, std::size_t q0, std::size_t q1) {
+      const std::size_t j = q0 * t.nr;
+      const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
+      t.pack_b(p.tb, kc, min_sz(q1 * t.nr, nc) - j, b, p.ldb, bp + j * kc);
+    };
+    auto member_rows = [&](int k, std::size_t jc, std::size_t, std::size_t pc, std::size_t kc, std::size_t ic,
+                           std::size_t mc, std::size_t j0, std::size_t j1) {
+      rows(pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr, jc, pc, kc, b_view{bp, 0}, ic, mc, j0,
+           j1);
+    };
+    if (run_b_blocks_on_one_team(x, nth, p.M, t.mr, bl.mc, p.N, bl.nc, t.nr, p.K, bl.kc, pack, member_rows)) return;
   }
 #endif
   for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {

@@ -18,10 +18,7 @@ void run_b_block(const exec& x, int nth, const b_block_work& w) {
   // others). Bare metal claims panel by panel (no cache lines to stream, and
   // a Cortex-M4 has no code to spare).
 #ifdef QKV_HOSTED
-  std::size_t group = kPackGroupCols / w.nr;
-  const std::size_t per_member = panels / (4 * static_cast<std::size_t>(nth));
-  if (group > per_member) group = per_member;
-  if (group < 1) group = 1;
+  const std::size_t group = panel_group(panels, w.nr, static_cast<std::size_t>(nth));
   const std::size_t groups = (panels + group - 1) / group;
 #else
   constexpr std::size_t group = 1;

@@ -58,7 +58,11 @@ void for_each_tile_run(std::atomic<std::size_t>& ticket, std::size_t M, std::siz
 // started yet holds no claim, so nobody waits for it.
 class panel_states {
  public:
-  explicit panel_states(std::size_t groups) : n_(groups) {
+  explicit panel_states(std::size_t groups) { reset(groups); }
+  // All groups free again, for a next block of `groups` groups (nobody may
+  // be packing or waiting: team_barrier's last arrival calls it).
+  void reset(std::size_t groups) {
+    n_ = groups;
     for (std::size_t g = 0; g < n_; ++g) s_[g].store(kFree, std::memory_order_relaxed);
   }
   template <class Pack>
@@ -113,6 +117,74 @@ void run_b_block(const exec& x, int nth, const b_block_work& w);
 
 // A team's packing unit: up to this many columns of panels per claim.
 constexpr std::size_t kPackGroupCols = 256;
+
+// Panels per packing claim for a block of `panels` panels nr wide on
+// `members` (hosted builds): at most kPackGroupCols columns, and at least
+// four claims per member (a member slowed by another process leaves its
+// share to the others).
+inline std::size_t panel_group(std::size_t panels, std::size_t nr, std::size_t members) {
+  std::size_t group = kPackGroupCols / nr;
+  if (group > panels / (4 * members)) group = panels / (4 * members);
+  return group < 1 ? 1 : group;
+}
+
+#ifdef QKV_HOSTED
+// Every (jc, pc) block of a product (N in blocks of at most nc_max, K of at
+// most kc_max, jc outer, pc inner) on one team for them all, where its
+// members run side by side (run_side_by_side: an OpenMP team). Each block
+// runs as run_b_block runs it on a team (panel groups packed together,
+// guided M tiles; with fewer M tiles than members, each member its own
+// panels), and a team_barrier before each block stands for the join of a
+// team per block: every tile of the last block is computed before its B
+// is overwritten; the last to arrive resets the panel states and the tile
+// counter. Under OMP_WAIT_POLICY=PASSIVE a region per block woke the
+// sleeping workers every time (bench/README.md, session 23). Which member
+// computes a tile never changes its bits. Returns false, having run
+// nothing, where the members might not run side by side (a caller's
+// executor): the caller then runs a team per block.
+//   pack(jc, nc, pc, kc, q0, q1): panels [q0, q1) of block (jc, pc);
+//   rows(k, jc, nc, pc, kc, ic, mc, j0, j1): rows [ic, ic + mc) x block
+//   columns [j0, j1) through member k's own A block.
+template <class Pack, class Rows>
+bool run_b_blocks_on_one_team(const exec& x, int nth, std::size_t M, std::size_t mr, std::size_t mc,
+                              std::size_t N, std::size_t nc_max, std::size_t nr, std::size_t K,
+                              std::size_t kc_max, const Pack& pack, const Rows& rows) {
+  panel_states ready(1);
+  std::atomic<std::size_t> ticket{0};
+  team_barrier between;
+  const std::size_t m_tiles = (M + mr - 1) / mr;
+  return run_side_by_side(x, nth, [&](int member, int members) {
+    const std::size_t k = static_cast<std::size_t>(member), n = static_cast<std::size_t>(members);
+    for (std::size_t jc = 0; jc < N; jc += nc_max) {
+      const std::size_t nc = nc_max < N - jc ? nc_max : N - jc;
+      const std::size_t panels = (nc + nr - 1) / nr;
+      const std::size_t group = panel_group(panels, nr, n), groups = (panels + group - 1) / group;
+      for (std::size_t pc = 0; pc < K; pc += kc_max) {
+        const std::size_t kc = kc_max < K - pc ? kc_max : K - pc;
+        // Every member done with the last block (whose panels, kc apart,
+        // may lie where this block's go).
+        between.arrive(static_cast<unsigned>(n), [&] {
+          ready.reset(groups);
+          ticket.store(0, std::memory_order_relaxed);
+        });
+        if (m_tiles < n) {  // too few M tiles: each member packs and computes its own panels
+          const std::size_t q0 = panels * k / n, q1 = panels * (k + 1) / n;
+          if (q0 >= q1) continue;
+          pack(jc, nc, pc, kc, q0, q1);
+          const std::size_t j1 = q1 * nr < nc ? q1 * nr : nc;
+          for (std::size_t ic = 0; ic < M; ic += mc) rows(member, jc, nc, pc, kc, ic, mc < M - ic ? mc : M - ic, q0 * nr, j1);
+          continue;
+        }
+        ready.pack_all(k * groups / n, [&](std::size_t g) {
+          pack(jc, nc, pc, kc, g * group, (g + 1) * group < panels ? (g + 1) * group : panels);
+        });
+        for_each_tile_run(ticket, M, mr, n, mc / mr,
+                          [&](std::size_t ic, std::size_t m) { rows(member, jc, nc, pc, kc, ic, m, 0, nc); });
+      }
+    }
+  });
+}
+#endif
 
 // The same with the two steps as callables.
 template <class PackPanels, class Rows>

@@ -63,6 +63,50 @@ class backoff {
   unsigned spins_ = 0;
 };
 
+// A barrier for the members of run_side_by_side (never for an executor's,
+// which may run members one after another). The last member of n to arrive
+// runs last() alone, then releases the others. The others spin briefly,
+// then yield (backoff): meant for waits on members that are finishing work
+// already under way (GEMM's B blocks: ops/gemm_team.hpp run_b_blocks_on_one_team), which
+// would otherwise cost a region's join and the next region's wake-up.
+class team_barrier {
+ public:
+  template <class Last>
+  void arrive(unsigned n, const Last& last) {
+    const unsigned g = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
+      last();
+      count_.store(0, std::memory_order_relaxed);
+      gen_.store(g + 1, std::memory_order_release);
+      return;
+    }
+    backoff wait;
+    while (gen_.load(std::memory_order_acquire) == g) wait.pause();
+  }
+
+ private:
+  std::atomic<unsigned> count_{0}, gen_{0};
+};
+
+// Runs body(k, n) on an OpenMP team of up to n whose members run side by
+// side, so that one may wait for another (team_barrier); returns false,
+// running nothing, where they might not: with a caller's executor (which
+// may run the members one after another), without OpenMP, or for n <= 1.
+// As with run_team, the team may come out smaller than n.
+template <class F>
+bool run_side_by_side(const exec& x, int n, F&& body) {
+#ifdef _OPENMP
+  if (n > 1 && !x.pool.parallel_for) {
+#pragma omp parallel num_threads(n)
+    body(omp_get_thread_num(), omp_get_num_threads());
+    return true;
+  }
+#else
+  (void)x, (void)n, (void)body;
+#endif
+  return false;
+}
+
 // Runs body(k, n) for every k < n, side by side where the executor (or
 // OpenMP) runs them so, each exactly once; n <= 1 runs body(0, 1) in the
 // calling thread. With OpenMP the team may come out smaller than asked
