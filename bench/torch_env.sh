@@ -35,7 +35,10 @@ torch_env_runtime() {
   # With jemalloc 5.3's defaults (Debian 12) a freed 12 MiB block still comes back
   # as fresh pages: torch's T x T scores fault in on every call (3073 faults per
   # call, as with glibc). Never purging dirty pages makes the reuse real (0).
-  export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1}"
+  # Both sides' large buffers on transparent huge pages: jemalloc's for torch,
+  # glibc's (GLIBC_TUNABLES) for the qkv driver processes.
+  export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1,thp:always}"
+  export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
   # Neither side's idle threads spin on the core the other needs.
   export OMP_WAIT_POLICY=PASSIVE
   # torch on Debian calls OpenBLAS, whose own threads spin ~0.1 s after each call

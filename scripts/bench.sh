@@ -8,7 +8,11 @@
 # BM_sgemm_pair times qkv, oneDNN (libdnnl-dev) and OpenBLAS (libopenblas-dev),
 # both installed by the `bench` group below, in every iteration; the context at
 # the top (stderr: CPU model, caches, qkv's ISA, library versions) is also in
-# the JSON.
+# the JSON. glibc's malloc puts the process's large buffers on transparent huge
+# pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1, unless GLIBC_TUNABLES is set):
+# with 4 KiB pages the GEMM packers' strided reads of large operands miss the
+# TLB (the GPT-2-small training step 2-5 % faster; bench/README.md, session
+# 23). Every library in the process gets the same pages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh core bench
@@ -17,6 +21,7 @@ cmake --build build/bench -j "$(nproc 2>/dev/null || echo 2)" --target qkv_bench
 out=build/bench/results
 mkdir -p "$out"
 export QKV_BENCH_OPENBLAS_CORETYPE=${QKV_BENCH_OPENBLAS_CORETYPE:-SkylakeX}
+export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
 filter=${1:-"BM_peak|BM_sgemm|BM_sdpa_(fused|unfused_qkv|unfused_openblas|backward)/|BM_layer"}
 echo "qkv bench on $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 ./build/bench/bench/qkv_bench --benchmark_filter="$filter" --benchmark_repetitions=3 \
