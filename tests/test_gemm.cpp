@@ -293,7 +293,8 @@ TEST_CASE("sgemm: several packed B blocks run on one team per call, 1, 2 and 3 t
   // threads, each member its own panels.
   const bool small = qkv_test::small_tests();
   const std::vector<gemm_case> cases =
-      small ? std::vector<gemm_case>{{false, false, 40, 300, 600, 1.f, 0.3f, 1}, {false, true, 7, 400, 520, 1.f, 1.f, 3}}
+      small ? std::vector<gemm_case>{{false, false, 40, 300, 600, 1.f, 0.3f, 1},
+                                     {false, true, 7, 400, 520, 1.f, 1.f, 3}}
             : std::vector<gemm_case>{{false, false, 100, 700, 600, 1.f, 0.3f, 1},
                                      {false, true, 7, 1100, 520, 1.f, 1.f, 3},
                                      {true, false, 120, 1700, 500, -0.5f, 0.f, 0}};

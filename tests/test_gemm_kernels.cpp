@@ -201,20 +201,24 @@ TEST_CASE("gemm AVX-512: the intrinsics and the assembly full tile give the same
     const std::vector<float> b = qkv_test::random_vector(kc * intr.nr, 12 + kc);
     std::copy(a.begin(), a.end(), ap.p);
     std::copy(b.begin(), b.end(), bp.p);
-    for (float alpha : {0.75f, 1.f})
-    for (float beta : {0.f, 0.5f}) {
-      INFO("kc " << kc << " alpha " << alpha << " beta " << beta);
-      std::vector<float> c_intr = qkv_test::random_vector(intr.mr * intr.nr, 13), c_hand = c_intr;
-      intr.ukernel(kc, alpha, ap.p, bp.p, beta, c_intr.data(), intr.nr);
-      hand.ukernel(kc, alpha, ap.p, bp.p, beta, c_hand.data(), intr.nr);
-      REQUIRE(std::memcmp(c_intr.data(), c_hand.data(), c_intr.size() * sizeof(float)) == 0);
-      // B read in place (row stride nr + 5) through the strided entry point.
-      const std::size_t ldb = intr.nr + 5;
-      std::vector<float> bin(kc * ldb, kCanary);
-      for (std::size_t k = 0; k < kc; ++k) std::copy(b.begin() + k * intr.nr, b.begin() + (k + 1) * intr.nr, &bin[k * ldb]);
-      intr.ukernel_strided(intr.mr, intr.nr, kc, alpha, ap.p, 1, intr.mr, bin.data(), ldb, beta, c_intr.data(), intr.nr);
-      hand.ukernel_strided(hand.mr, hand.nr, kc, alpha, ap.p, 1, hand.mr, bin.data(), ldb, beta, c_hand.data(), hand.nr);
-      REQUIRE(std::memcmp(c_intr.data(), c_hand.data(), c_intr.size() * sizeof(float)) == 0);
+    for (float alpha : {0.75f, 1.f}) {
+      for (float beta : {0.f, 0.5f}) {
+        INFO("kc " << kc << " alpha " << alpha << " beta " << beta);
+        std::vector<float> c_intr = qkv_test::random_vector(intr.mr * intr.nr, 13), c_hand = c_intr;
+        intr.ukernel(kc, alpha, ap.p, bp.p, beta, c_intr.data(), intr.nr);
+        hand.ukernel(kc, alpha, ap.p, bp.p, beta, c_hand.data(), intr.nr);
+        REQUIRE(std::memcmp(c_intr.data(), c_hand.data(), c_intr.size() * sizeof(float)) == 0);
+        // B read in place (row stride nr + 5) through the strided entry point.
+        const std::size_t ldb = intr.nr + 5;
+        std::vector<float> bin(kc * ldb, kCanary);
+        for (std::size_t k = 0; k < kc; ++k)
+          std::copy(b.begin() + k * intr.nr, b.begin() + (k + 1) * intr.nr, &bin[k * ldb]);
+        intr.ukernel_strided(intr.mr, intr.nr, kc, alpha, ap.p, 1, intr.mr, bin.data(), ldb, beta, c_intr.data(),
+                             intr.nr);
+        hand.ukernel_strided(hand.mr, hand.nr, kc, alpha, ap.p, 1, hand.mr, bin.data(), ldb, beta, c_hand.data(),
+                             hand.nr);
+        REQUIRE(std::memcmp(c_intr.data(), c_hand.data(), c_intr.size() * sizeof(float)) == 0);
+      }
     }
   }
 }

@@ -86,7 +86,8 @@ gemm_blocks decide(qkv_isa isa) {
   gemm_blocks b;
   if (const char* env = std::getenv("QKV_BLOCKING"))
     if (parse_gemm_blocks(env, t, &b)) return b;
-  if (dispatch::caches().source != dispatch::cache_source::defaults) return model_gemm_blocks(t, dispatch::caches(), dispatch::uarch().gemm_b_in_l3);
+  if (dispatch::caches().source != dispatch::cache_source::defaults)
+    return model_gemm_blocks(t, dispatch::caches(), dispatch::uarch().gemm_b_in_l3);
 #endif
   return gemm_blocks{t.mc, t.kc, t.nc, QKV_BLOCKING_BUILT_IN};
 }

@@ -172,7 +172,8 @@ bool run_b_blocks_on_one_team(const exec& x, int nth, std::size_t M, std::size_t
           if (q0 >= q1) continue;
           pack(jc, nc, pc, kc, q0, q1);
           const std::size_t j1 = q1 * nr < nc ? q1 * nr : nc;
-          for (std::size_t ic = 0; ic < M; ic += mc) rows(member, jc, nc, pc, kc, ic, mc < M - ic ? mc : M - ic, q0 * nr, j1);
+          for (std::size_t ic = 0; ic < M; ic += mc)
+            rows(member, jc, nc, pc, kc, ic, mc < M - ic ? mc : M - ic, q0 * nr, j1);
           continue;
         }
         ready.pack_all(k * groups / n, [&](std::size_t g) {
