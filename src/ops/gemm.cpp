@@ -221,7 +221,8 @@ void run_own_b(const exec& x, const gemm_kernels& t, const problem& p, const blo
 #endif
 
 // The packed algorithm on a team of up to `nth` (BLIS loops jc, pc, ic).
-// Where B is packed, each (jc, pc) block is one run_b_block (ops/gemm_team):
+// Where B is packed, each (jc, pc) block is one run_b_block (ops/gemm_team
+// run_b_blocks):
 // the members pack the B block's panels together (panel_states), then take
 // M tiles from a shared counter (a member that starts late leaves its share
 // to the others); the join at its end is what lets the next block overwrite
@@ -285,36 +286,18 @@ void run_packed(const exec& x, const gemm_kernels& t, const problem& p, const bl
     run_own_b(x, t, p, bl, bp, nth, rows);
     return;
   }
-  if (nth > 1 && (p.K > bl.kc || p.N > bl.nc)) {  // several blocks: one team for them all where it may
-    auto pack = [&](std::size_t jc, std::size_t nc, std::size_t pc, std::size_t kc, std::size_t q0, std::size_t q1) {
-      const std::size_t j = q0 * t.nr;
-      const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
-      t.pack_b(p.tb, kc, min_sz(q1 * t.nr, nc) - j, b, p.ldb, bp + j * kc);
-    };
-    auto member_rows = [&](int k, std::size_t jc, std::size_t, std::size_t pc, std::size_t kc, std::size_t ic,
-                           std::size_t mc, std::size_t j0, std::size_t j1) {
-      rows(pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr, jc, pc, kc, b_view{bp, 0}, ic, mc, j0,
-           j1);
-    };
-    if (run_b_blocks_on_one_team(x, nth, p.M, t.mr, bl.mc, p.N, bl.nc, t.nr, p.K, bl.kc, pack, member_rows)) return;
-  }
 #endif
-  for (std::size_t jc = 0; jc < p.N; jc += bl.nc) {
-    const std::size_t nc = min_sz(bl.nc, p.N - jc);
-    for (std::size_t pc = 0; pc < p.K; pc += bl.kc) {
-      const std::size_t kc = min_sz(bl.kc, p.K - pc);
-      auto pack_panels = [&](std::size_t q0, std::size_t q1) {
-        const std::size_t j = q0 * t.nr;
-        const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
-        t.pack_b(p.tb, kc, min_sz(q1 * t.nr, nc) - j, b, p.ldb, bp + j * kc);
-      };
-      const b_view bv{bp, 0};
-      auto member_rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
-        rows(pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr, jc, pc, kc, bv, ic, mc, j0, j1);
-      };
-      run_b_block(x, nth, p.M, t.mr, bl.mc, nc, t.nr, pack_panels, member_rows);
-    }
-  }
+  // Block (jc, pc)'s panels [q0, q1), and member k's rows against it.
+  auto pack = [&](std::size_t jc, std::size_t nc, std::size_t pc, std::size_t kc, std::size_t q0, std::size_t q1) {
+    const std::size_t j = q0 * t.nr;
+    const float* b = p.tb ? p.B + (jc + j) * p.ldb + pc : p.B + pc * p.ldb + jc + j;
+    t.pack_b(p.tb, kc, min_sz(q1 * t.nr, nc) - j, b, p.ldb, bp + j * kc);
+  };
+  auto member_rows = [&](int k, std::size_t jc, std::size_t, std::size_t pc, std::size_t kc, std::size_t ic,
+                         std::size_t mc, std::size_t j0, std::size_t j1) {
+    rows(pack_a ? ap + static_cast<std::size_t>(k) * bl.a_floats : nullptr, jc, pc, kc, b_view{bp, 0}, ic, mc, j0, j1);
+  };
+  run_b_blocks(x, nth, p.M, t.mr, bl.mc, p.N, bl.nc, t.nr, p.K, bl.kc, pack, member_rows);
 }
 
 int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std::size_t M, std::size_t N,

@@ -581,8 +581,8 @@ class driver {
 };
 
 // The BLIS loops on a team of up to nth (as ops/gemm.cpp's run_packed with
-// B always packed): each (jc, pc) block is one run_b_block (ops/gemm_team;
-// several blocks on an OpenMP team: all on one, run_b_blocks_on_one_team),
+// B always packed): each (jc, pc) block is one run_b_block (ops/gemm_team
+// run_b_blocks; several blocks on an OpenMP team: all on one),
 // whose members pack the B panels together and then each pack their own A
 // block (member k's at w.a + k * a_block_bytes) for the rows they compute.
 // Every C tile is computed by one member per K block, K blocks in order.
@@ -607,32 +607,17 @@ void run_blocks(const exec& x, const driver& d, const plan& pl, const gemm_ex_ar
     });
     return;
   }
-  if (nth > 1 && (p.K > pl.kc || p.N > pl.nc)) {  // several blocks: one team for them all where it may
-    auto pack = [&](std::size_t jc, std::size_t nc, std::size_t pc, std::size_t kc, std::size_t q0, std::size_t q1) {
-      d.pack_b_panels(jc, nc, q0, q1, pc, kc);
-    };
-    auto rows = [&](int k, std::size_t jc, std::size_t, std::size_t pc, std::size_t kc, std::size_t ic,
-                    std::size_t mc, std::size_t j0, std::size_t j1) {
-      unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
-      d.pack_a(a, ic, mc, pc, kc);
-      d.rows(a, jc, pc, kc, ic, mc, j0, j1);
-    };
-    if (run_b_blocks_on_one_team(x, nth, p.M, pl.mr, pl.mc, p.N, pl.nc, pl.nr, p.K, pl.kc, pack, rows)) return;
-  }
 #endif
-  for (std::size_t jc = 0; jc < p.N; jc += pl.nc) {
-    const std::size_t nc = min_sz(pl.nc, p.N - jc);
-    for (std::size_t pc = 0; pc < p.K; pc += pl.kc) {
-      const std::size_t kc = min_sz(pl.kc, p.K - pc);
-      auto pack_panels = [&](std::size_t q0, std::size_t q1) { d.pack_b_panels(jc, nc, q0, q1, pc, kc); };
-      auto rows = [&](int k, std::size_t ic, std::size_t mc, std::size_t j0, std::size_t j1) {
-        unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
-        d.pack_a(a, ic, mc, pc, kc);
-        d.rows(a, jc, pc, kc, ic, mc, j0, j1);
-      };
-      run_b_block(x, nth, p.M, pl.mr, pl.mc, nc, pl.nr, pack_panels, rows);
-    }
-  }
+  auto pack = [&](std::size_t jc, std::size_t nc, std::size_t pc, std::size_t kc, std::size_t q0, std::size_t q1) {
+    d.pack_b_panels(jc, nc, q0, q1, pc, kc);
+  };
+  auto rows = [&](int k, std::size_t jc, std::size_t, std::size_t pc, std::size_t kc, std::size_t ic, std::size_t mc,
+                  std::size_t j0, std::size_t j1) {
+    unsigned char* a = w.a + static_cast<std::size_t>(k) * a_bytes;
+    d.pack_a(a, ic, mc, pc, kc);
+    d.rows(a, jc, pc, kc, ic, mc, j0, j1);
+  };
+  run_b_blocks(x, nth, p.M, pl.mr, pl.mc, p.N, pl.nc, pl.nr, p.K, pl.kc, pack, rows);
 }
 
 // K == 0 or alpha == 0: C = beta * C, A and B unread; beta 0 never reads C.

@@ -128,23 +128,50 @@ inline std::size_t panel_group(std::size_t panels, std::size_t nr, std::size_t m
   return group < 1 ? 1 : group;
 }
 
+// Member k of n's part of one B block on a team (run_b_block): with
+// split_m, it packs the panel groups of `group` panels it claims from
+// `ready` (waiting only for groups others claimed), then takes guided runs
+// of M tiles from `ticket`; without, it packs its own share of the panels
+// and computes every row against them.
+void b_block_member(const b_block_work& w, std::size_t k, std::size_t n, bool split_m, std::size_t group,
+                    panel_states& ready, std::atomic<std::size_t>& ticket);
+
+// Block (jc, nc, pc, kc) of the callables run_b_blocks takes, as a
+// b_block_work (its calls reach them through ctx, this object).
+template <class Pack, class Rows>
+struct block_calls {
+  const Pack& pack;
+  const Rows& rows;
+  std::size_t jc, nc, pc, kc;
+  b_block_work work(std::size_t M, std::size_t mr, std::size_t mc, std::size_t nr) {
+    return {M,
+            mr,
+            mc,
+            nc,
+            nr,
+            this,
+            [](void* c, std::size_t q0, std::size_t q1) {
+              const block_calls& b = *static_cast<const block_calls*>(c);
+              b.pack(b.jc, b.nc, b.pc, b.kc, q0, q1);
+            },
+            [](void* c, int k, std::size_t ic, std::size_t m, std::size_t j0, std::size_t j1) {
+              const block_calls& b = *static_cast<const block_calls*>(c);
+              b.rows(k, b.jc, b.nc, b.pc, b.kc, ic, m, j0, j1);
+            }};
+  }
+};
+
 #ifdef QKV_HOSTED
-// Every (jc, pc) block of a product (N in blocks of at most nc_max, K of at
-// most kc_max, jc outer, pc inner) on one team for them all, where its
-// members run side by side (run_side_by_side: an OpenMP team). Each block
-// runs as run_b_block runs it on a team (panel groups packed together,
-// guided M tiles; with fewer M tiles than members, each member its own
-// panels), and a team_barrier before each block stands for the join of a
-// team per block: every tile of the last block is computed before its B
-// is overwritten; the last to arrive resets the panel states and the tile
+// run_b_blocks' blocks on one team for them all, where its members run
+// side by side (run_side_by_side: an OpenMP team): each block is
+// b_block_member's, as on a team per block, and a team_barrier before each
+// stands for that team's join: every tile of the last block is computed
+// before its B is overwritten (its panels, kc apart, may lie where this
+// block's go); the last to arrive resets the panel states and the tile
 // counter. Under OMP_WAIT_POLICY=PASSIVE a region per block woke the
-// sleeping workers every time (bench/README.md, session 23). Which member
-// computes a tile never changes its bits. Returns false, having run
-// nothing, where the members might not run side by side (a caller's
-// executor): the caller then runs a team per block.
-//   pack(jc, nc, pc, kc, q0, q1): panels [q0, q1) of block (jc, pc);
-//   rows(k, jc, nc, pc, kc, ic, mc, j0, j1): rows [ic, ic + mc) x block
-//   columns [j0, j1) through member k's own A block.
+// sleeping workers every time (bench/README.md, session 23). Returns false,
+// having run nothing, where the members might not run side by side (a
+// caller's executor).
 template <class Pack, class Rows>
 bool run_b_blocks_on_one_team(const exec& x, int nth, std::size_t M, std::size_t mr, std::size_t mc,
                               std::size_t N, std::size_t nc_max, std::size_t nr, std::size_t K,
@@ -160,47 +187,41 @@ bool run_b_blocks_on_one_team(const exec& x, int nth, std::size_t M, std::size_t
       const std::size_t panels = (nc + nr - 1) / nr;
       const std::size_t group = panel_group(panels, nr, n), groups = (panels + group - 1) / group;
       for (std::size_t pc = 0; pc < K; pc += kc_max) {
-        const std::size_t kc = kc_max < K - pc ? kc_max : K - pc;
-        // Every member done with the last block (whose panels, kc apart,
-        // may lie where this block's go).
+        block_calls<Pack, Rows> b{pack, rows, jc, nc, pc, kc_max < K - pc ? kc_max : K - pc};
         between.arrive(static_cast<unsigned>(n), [&] {
           ready.reset(groups);
           ticket.store(0, std::memory_order_relaxed);
         });
-        if (m_tiles < n) {  // too few M tiles: each member packs and computes its own panels
-          const std::size_t q0 = panels * k / n, q1 = panels * (k + 1) / n;
-          if (q0 >= q1) continue;
-          pack(jc, nc, pc, kc, q0, q1);
-          const std::size_t j1 = q1 * nr < nc ? q1 * nr : nc;
-          for (std::size_t ic = 0; ic < M; ic += mc)
-            rows(member, jc, nc, pc, kc, ic, mc < M - ic ? mc : M - ic, q0 * nr, j1);
-          continue;
-        }
-        ready.pack_all(k * groups / n, [&](std::size_t g) {
-          pack(jc, nc, pc, kc, g * group, (g + 1) * group < panels ? (g + 1) * group : panels);
-        });
-        for_each_tile_run(ticket, M, mr, n, mc / mr,
-                          [&](std::size_t ic, std::size_t m) { rows(member, jc, nc, pc, kc, ic, m, 0, nc); });
+        b_block_member(b.work(M, mr, mc, nr), k, n, m_tiles >= n, group, ready, ticket);
       }
     }
   });
 }
 #endif
 
-// The same with the two steps as callables.
-template <class PackPanels, class Rows>
-void run_b_block(const exec& x, int nth, std::size_t M, std::size_t mr, std::size_t mc, std::size_t nc,
-                 std::size_t nr, const PackPanels& pack_panels, const Rows& rows) {
-  struct steps {
-    const PackPanels* pack;
-    const Rows* rows;
-  } s{&pack_panels, &rows};
-  const b_block_work w{M, mr, mc, nc, nr, &s,
-                       [](void* c, std::size_t q0, std::size_t q1) { (*static_cast<const steps*>(c)->pack)(q0, q1); },
-                       [](void* c, int k, std::size_t ic, std::size_t m, std::size_t j0, std::size_t j1) {
-                         (*static_cast<const steps*>(c)->rows)(k, ic, m, j0, j1);
-                       }};
-  run_b_block(x, nth, w);
+// Every (jc, pc) block of a product, N in blocks of at most nc_max and K
+// of at most kc_max (jc outer, pc inner), each as run_b_block runs it: a
+// team per block, or, where K or N needs several blocks and the members run
+// side by side, one team for them all (run_b_blocks_on_one_team). Which
+// member computes a tile never changes its bits.
+//   pack(jc, nc, pc, kc, q0, q1): panels [q0, q1) of block (jc, pc);
+//   rows(k, jc, nc, pc, kc, ic, mc, j0, j1): rows [ic, ic + mc) x block
+//   columns [j0, j1) through member k's own A block.
+template <class Pack, class Rows>
+void run_b_blocks(const exec& x, int nth, std::size_t M, std::size_t mr, std::size_t mc, std::size_t N,
+                  std::size_t nc_max, std::size_t nr, std::size_t K, std::size_t kc_max, const Pack& pack,
+                  const Rows& rows) {
+#ifdef QKV_HOSTED
+  if (nth > 1 && (K > kc_max || N > nc_max) &&
+      run_b_blocks_on_one_team(x, nth, M, mr, mc, N, nc_max, nr, K, kc_max, pack, rows))
+    return;
+#endif
+  for (std::size_t jc = 0; jc < N; jc += nc_max)
+    for (std::size_t pc = 0; pc < K; pc += kc_max) {
+      block_calls<Pack, Rows> b{pack, rows, jc, nc_max < N - jc ? nc_max : N - jc, pc,
+                                kc_max < K - pc ? kc_max : K - pc};
+      run_b_block(x, nth, b.work(M, mr, mc, nr));
+    }
 }
 
 }  // namespace qkv::ops
