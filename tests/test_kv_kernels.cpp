@@ -9,7 +9,8 @@
 //    over the stored (exactly widened) values: |error| <= (d + 2) u sum|terms|
 //    for a score of d products (u = 2^-24; q8_0 adds one rounding for the
 //    block scale), (n + 2) u sum|terms| for a weighted sum of n keys.
-// Shapes: d 32 (q8_0's block), 64, 96, 128; n 1, 15, 16, 17, 33, 100;
+// Shapes: d 32 (q8_0's block), 64, 96, 128, 160, 256 (AVX-512's q8_0 walk
+// takes up to 4 blocks of a head at once); n 1, 15, 16, 17, 33, 100;
 // heads 1, 3, 12 with groups 1 and 3 (GQA) and a skew; rows padded.
 #include <catch2/catch.hpp>
 
@@ -73,7 +74,7 @@ cache make_cache(qkv_kv_format f, std::size_t n, std::size_t kvh, std::size_t d,
 
 TEST_CASE("kv walks give the key-by-key bits and match a double reference, on every ISA", "[kv][decode]") {
   const qkv_kv_format formats[] = {QKV_KV_F32, QKV_KV_BF16, QKV_KV_F16, QKV_KV_Q8_0};
-  const std::size_t ds[] = {32, 64, 96, 128}, ns[] = {1, 15, 16, 17, 33, 100};
+  const std::size_t ds[] = {32, 64, 96, 128, 160, 256}, ns[] = {1, 15, 16, 17, 33, 100};
   struct heads_case {
     std::size_t nh, group, skew;
   };
