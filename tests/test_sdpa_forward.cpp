@@ -269,6 +269,122 @@ TEST_CASE("sdpa forward: 1 vs 2 threads and a one-thread workspace are bitwise i
   });
 }
 
+TEST_CASE("sdpa forward: strided K/V rows (copied per head) give the dense layout's bits, any thread count",
+          "[sdpa][threads]") {
+  // fp32 K and V with token strides wider than a head are copied one K/V
+  // head at a time into a thread's workspace when a head has several query
+  // tiles (ops/sdpa_forward_lowp.cpp: packs_kv). The copy is exact and the
+  // tiles' sums keep their order, so [B, T, H, d] rows must give the bits
+  // of the same values laid out [B, H, T, d]; with GQA, two sequences and
+  // 3 threads a thread's copy changes head often, which a stale or shared
+  // copy would show.
+  struct gqa_case {
+    std::size_t B, H, KVH, Tq, Tk, D;
+    bool causal;
+  };
+  const gqa_case cases[] = {{2, 4, 2, 200, 300, 32, false},
+                            {1, 3, 3, 257, 257, 64, true},
+                            {2, 2, 1, 150, 90, 16, true},
+                            {1, 2, 1, 200, 150, 32, false}};  // one K/V head: a reused workspace's copy is it
+  for (const gqa_case& c : cases) {
+    INFO("B" << c.B << " H" << c.H << " KVH" << c.KVH << " Tq" << c.Tq << " Tk" << c.Tk << " D" << c.D
+             << (c.causal ? " causal" : ""));
+    qkv_sdpa_desc strided{}, dense{};
+    strided.batch = c.B;
+    strided.heads = c.H;
+    strided.kv_heads = c.KVH;
+    strided.q_len = c.Tq;
+    strided.kv_len = c.Tk;
+    strided.head_dim = c.D;
+    strided.causal = c.causal;
+    strided.algo = QKV_SDPA_FUSED;
+    dense = strided;
+    strided.q = strided.o = make_strides(layout::bthd, c.H, c.Tq, c.D, 0);
+    strided.k = strided.v = make_strides(layout::bthd, c.KVH, c.Tk, c.D, 5);  // padded: 4 KiB multiples aside
+    dense.q = dense.o = make_strides(layout::bhtd, c.H, c.Tq, c.D, 0);
+    dense.k = dense.v = make_strides(layout::bhtd, c.KVH, c.Tk, c.D, 0);
+    std::vector<float> q[2], k[2], v[2];
+    const qkv_sdpa_desc* ds[2] = {&strided, &dense};
+    for (int l = 0; l < 2; ++l) {
+      q[l].assign(extent(ds[l]->q, c.B, c.H, c.Tq, c.D), 0.f);
+      k[l].assign(extent(ds[l]->k, c.B, c.KVH, c.Tk, c.D), 0.f);
+      v[l].assign(extent(ds[l]->v, c.B, c.KVH, c.Tk, c.D), 0.f);
+    }
+    qkv_test::rng r(77 + c.Tq);
+    auto fill = [&](std::vector<float>* t, const qkv_sdpa_strides qkv_sdpa_desc::*st, std::size_t heads,
+                    std::size_t len) {
+      for (std::size_t b = 0; b < c.B; ++b)
+        for (std::size_t h = 0; h < heads; ++h)
+          for (std::size_t i = 0; i < len; ++i)
+            for (std::size_t f = 0; f < c.D; ++f) {
+              const float x = static_cast<float>(static_cast<int>(r.next() % 2001) - 1000) * 2e-3f;
+              for (int l = 0; l < 2; ++l) {
+                const qkv_sdpa_strides& s = ds[l]->*st;
+                t[l][b * s.batch + h * s.head + i * s.token + f] = x;
+              }
+            }
+    };
+    fill(q, &qkv_sdpa_desc::q, c.H, c.Tq);
+    fill(k, &qkv_sdpa_desc::k, c.KVH, c.Tk);
+    fill(v, &qkv_sdpa_desc::v, c.KVH, c.Tk);
+    qkv_test::for_each_isa([&](qkv_isa isa) {
+      INFO("isa " << qkv_isa_name(isa));
+      std::vector<float> want, want_lse;
+      for (int threads : {1, 3}) {
+        qkv_test::threads_scope scope(threads);
+        std::vector<float> o[2], lse[2];
+        for (int l = 0; l < 2; ++l) {
+          std::size_t bytes = 0;
+          REQUIRE(qkv_sdpa_workspace_size(ds[l], threads, &bytes) == QKV_OK);
+          std::vector<unsigned char> ws(bytes);
+          o[l].assign(extent(ds[l]->o, c.B, c.H, c.Tq, c.D), kCanary);
+          lse[l].assign(c.B * c.H * c.Tq, kCanary);
+          REQUIRE(qkv_sdpa_forward(ds[l], q[l].data(), k[l].data(), v[l].data(), o[l].data(), lse[l].data(),
+                                   ws.data(), bytes) == QKV_OK);
+        }
+        std::size_t diff = 0;
+        for (std::size_t b = 0; b < c.B; ++b)
+          for (std::size_t h = 0; h < c.H; ++h)
+            for (std::size_t i = 0; i < c.Tq; ++i)
+              for (std::size_t f = 0; f < c.D; ++f) {
+                const float x = o[0][b * strided.o.batch + h * strided.o.head + i * strided.o.token + f];
+                const float y = o[1][b * dense.o.batch + h * dense.o.head + i * dense.o.token + f];
+                diff += std::memcmp(&x, &y, sizeof x) != 0;
+              }
+        CHECK(diff == 0);
+        CHECK(std::memcmp(lse[0].data(), lse[1].data(), lse[0].size() * sizeof(float)) == 0);
+        if (want.empty()) {
+          want = o[1], want_lse = lse[1];
+        } else {
+          CHECK(std::memcmp(want.data(), o[1].data(), want.size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(want_lse.data(), lse[1].data(), want_lse.size() * sizeof(float)) == 0);
+        }
+      }
+      // A workspace used before, by a call on other K values (scaled by 2,
+      // exactly), holds that call's copies: the next call must not read them.
+      std::size_t bytes = 0;
+      REQUIRE(qkv_sdpa_workspace_size(&strided, 1, &bytes) == QKV_OK);
+      std::vector<unsigned char> ws(bytes);
+      std::vector<float> k2 = k[0], o1(extent(strided.o, c.B, c.H, c.Tq, c.D)), o2(o1.size());
+      for (float& x : k2) x *= 2.f;
+      REQUIRE(qkv_sdpa_forward(&strided, q[0].data(), k2.data(), v[0].data(), o1.data(), nullptr, ws.data(), bytes) ==
+              QKV_OK);
+      REQUIRE(qkv_sdpa_forward(&strided, q[0].data(), k[0].data(), v[0].data(), o2.data(), nullptr, ws.data(), bytes) ==
+              QKV_OK);
+      std::size_t diff = 0;
+      for (std::size_t b = 0; b < c.B; ++b)
+        for (std::size_t h = 0; h < c.H; ++h)
+          for (std::size_t i = 0; i < c.Tq; ++i)
+            for (std::size_t f = 0; f < c.D; ++f) {
+              const float x = o2[b * strided.o.batch + h * strided.o.head + i * strided.o.token + f];
+              const float y = want[b * dense.o.batch + h * dense.o.head + i * dense.o.token + f];
+              diff += std::memcmp(&x, &y, sizeof x) != 0;
+            }
+      CHECK(diff == 0);
+    });
+  }
+}
+
 TEST_CASE("sdpa forward: lse is optional and the fused workspace does not grow with T", "[sdpa]") {
   problem p({1, 1, 40, 50, 16, 16, false, layout::bhtd, 0, 0.f, false}, 4);
   std::size_t bytes = 0;

@@ -150,7 +150,12 @@ QKV_EXTERN_C_BEGIN
  *  ceil16 rounds up to a multiple of 16 floats: 1,023 bytes for head_dim 2
  *  and kv_len 6 on Cortex-M, 66,367 bytes at head_dim 64 and kv_len >= 128
  *  with br 64 (hosted builds: or the few-query decode path's share, when
- *  larger). BF16/F16 tensors add the widened K and V tiles (t *
+ *  larger). Hosted builds copy fp32 K and V whose rows are strided (token
+ *  stride above head_dim or v_dim: a [B, T, H, d] layout) into contiguous
+ *  rows, one K/V head at a time, when q_len > 2 * br and kv_len * (head_dim
+ *  + v_dim) <= 262,144: per thread 4 * (16 + ceil16(kv_len * head_dim) +
+ *  ceil16(kv_len * v_dim)) bytes more (the bits do not change). BF16/F16
+ *  tensors add the widened K and V tiles (t *
  *  (head_dim + v_dim) floats) and P pairs (t / 2 * br). The reference needs
  *  one q_len x kv_len float matrix whatever the thread count.
  *  @param[in]  desc     a valid description.

@@ -173,7 +173,10 @@ QKV_API qkv_status qkv_mha_cache_size(const qkv_mha_desc* desc, size_t batch, si
  *    + max(attention, GEMM) + 64,
  *  where attention is qkv_sdpa_workspace_size() of the layer's heads:
  *  threads * 4 * ceil16((2h + t + 3) * br) + 63, t = min(128, max(8, seq_len
- *  rounded up to 8)) and br 16 on Cortex-M, at most 64 elsewhere; and GEMM is
+ *  rounded up to 8)) and br 16 on Cortex-M, at most 64 elsewhere (hosted
+ *  builds with K/V heads > 1, seq_len > 2 br and seq_len * 2h <= 262,144: plus
+ *  threads * 4 * (16 + 2 ceil16(seq_len h)), the per-head K/V copy of
+ *  qkv_sdpa_workspace_size()); and GEMM is
  *  0 where every projection has M N K <= 4096 multiply-adds, else qkv_sgemm's
  *  packed blocks, each clipped to the product's own M, N and K. Every term
  *  shrinks with the problem: the book's 6 x 3 example (T 6, d_in 3, d_out 2)

@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "kernels/attn/attn.hpp"
+#include "kernels/attn_bwd/attn_bwd.hpp"
 #include "kernels/attn_bf16/attn_bf16.hpp"
 #include "kernels/attn_bf16/attn_bf16_amx.hpp"
 #include "kernels/gemm_lowp/gemm_lowp_amx.hpp"
@@ -38,6 +39,7 @@
 #include "ops/sdpa_fused_step.hpp"
 #include "ops/sdpa_widen.hpp"
 #include "ops/threads.hpp"
+#include "util/copy.hpp"
 #include "util/size_math.hpp"
 
 namespace qkv::ops {
@@ -87,19 +89,62 @@ const kern::attn_amx_kernels* amx_set(const sdpa_plan& p, qkv_dtype type) {
 // V^T of one K/V head on the AMX path: v_dim rows of this many keys.
 std::size_t vt_keys(const sdpa_plan& p) { return (p.kv_len + 31) / 32 * 32; }
 
+// F32 K and V whose rows are strided (a [B, T, H, d] layout: a token's
+// heads side by side, as the layer's projections leave them) are copied,
+// one K/V head at a time, into contiguous rows of the thread's workspace
+// before its query tiles read them: a head's query tiles then stream one
+// dense block that stays in L2 between them, where strided rows (4 KiB-
+// multiple strides among them) crowd a few cache sets and leave the
+// prefetchers a stream per row. Only where a head has several query tiles
+// (each copy serves them all) and its K and V are at most kPackKvBytes; the
+// copies are exact, so the bits are the in-place reads'.
+constexpr std::size_t kPackKvBytes = std::size_t(1) << 20;
+#ifdef QKV_HOSTED
+constexpr bool kPackBuilt = true;
+#else
+constexpr bool kPackBuilt = false;  // bare metal: no copy, and no code for it
+#endif
+constexpr std::size_t kPackTagFloats = kSdpaAlign / sizeof(float);  // the packed head's tag, one line
+
+bool packs_kv(const sdpa_plan& p, qkv_dtype type) {
+  if constexpr (!kPackBuilt) {
+    (void)p, (void)type;
+    return false;
+  }
+  if (type != QKV_DTYPE_F32 || (kDotBuilt && p.bf16_dot)) return false;
+  if (p.k.token == p.head_dim && p.v.token == p.v_dim) return false;  // dense already
+  if (p.q_len <= 2 * attn_br_bound()) return false;                  // fewer than three query tiles
+  std::size_t floats;
+  return mul_ok(p.kv_len, p.head_dim + p.v_dim, &floats) && floats <= kPackKvBytes / sizeof(float);
+}
+
+// Floats of a thread's K/V copy (0 where packs_kv is false): the tag line,
+// then K [kv_len][head_dim] and V [kv_len][v_dim], each whole lines.
+std::size_t pack_kv_floats(const sdpa_plan& p, qkv_dtype type) {
+  if (!packs_kv(p, type)) return 0;
+  return kPackTagFloats + util::round_up(p.kv_len * p.head_dim, 16) + util::round_up(p.kv_len * p.v_dim, 16);
+}
+
 // One thread's workspace, in floats: Qt, St, Ot, m, l, alpha, then (not
-// F32) widened K and V tiles (or packed V pairs), then P pairs. Rows are
-// attn_br_bound() floats (the widest query tile of the sets built in) and
-// key tiles attn_key_tile(kv_len) keys (ops/attn_blocking.hpp): a problem
-// smaller than a tile gets a share its own size.
-bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
+// F32) widened K and V tiles (or packed V pairs), then P pairs, in whole
+// lines; then the K/V copy (pack_kv_floats). Rows are attn_br_bound()
+// floats (the widest query tile of the sets built in) and key tiles
+// attn_key_tile(kv_len) keys (ops/attn_blocking.hpp): a problem smaller
+// than a tile gets a share its own size.
+bool fused_tile_floats(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
   const bool f32 = type == QKV_DTYPE_F32 && !(kDotBuilt && p.bf16_dot);  // bf16_dot: P pairs too
   const std::size_t tile = attn_key_tile(p.kv_len);
   std::size_t rows, tile_rows, kv;
   if (!add_ok(p.head_dim, p.v_dim, &kv) || !add_ok(kv, tile + 3 + (f32 ? 0 : tile / 2), &rows) ||
       !mul_ok(rows, attn_br_bound(), &rows) || !mul_ok(f32 ? 0 : kv, tile, &tile_rows) ||
-      !add_ok(rows, tile_rows, floats))
+      !add_ok(rows, tile_rows + 15, floats))
     return false;
+  *floats = *floats / 16 * 16;
+  return true;
+}
+
+bool fused_floats_per_thread(const sdpa_plan& p, qkv_dtype type, std::size_t* floats) {
+  if (!fused_tile_floats(p, type, floats) || !add_ok(*floats, pack_kv_floats(p, type), floats)) return false;
   // The decode path's share where it may run (ops/sdpa_decode.hpp).
   std::size_t dec;
   if (!sdpa_decode_floats_per_thread(p, type, &dec)) return false;
@@ -155,6 +200,11 @@ struct lowp_call {
   float* lse;
   std::uint32_t* vpairs;  // the dot path's packed V of every head
   std::uint16_t* krows;   // F32 on the dot path: K of every head rounded to bf16 (after vpairs)
+  std::size_t pack_at;    // packs_kv: the K/V copy's offset in a thread's floats (else 0)
+  std::size_t pack_chunk; // packs_kv: key_chunk for the copied V's rows
+  // Hosted builds: Q^T and O through the ISA's transposes and scaled row
+  // copies (16 x 16 blocks; rows ahead prefetched) instead of element loops.
+  const kern::attn_bwd_kernels* tk;
 
   bool wide() const { return type == QKV_DTYPE_F32; }
   std::size_t krows_head() const { return p.kv_len * p.head_dim; }
@@ -172,6 +222,11 @@ struct lowp_call {
     const std::size_t D = p.head_dim, ld = p.q.token;
     if (wide() && kDotBuilt && bk) {  // fp32 rows rounded into pairs
       bk->pair_cols(rows, br, D, static_cast<const float*>(qv), ld, reinterpret_cast<std::uint32_t*>(w), br);
+      return;
+    }
+    if (wide() && kPackBuilt && tk) {  // pack_qt's fl(scale q), transposed first
+      tk->transpose(rows, D, static_cast<const float*>(qv), ld, w, br);
+      tk->scale_rows(D, rows, rows, p.scale, w, br, w, br);
       return;
     }
     if (wide()) {
@@ -234,6 +289,26 @@ struct lowp_call {
     const std::size_t hk = h / p.group;  // the K/V head of query head h
     const std::size_t kh = base(p.k, b, hk), vh = base(p.v, b, hk);
     const std::uint32_t* vph = vpairs + (b * p.kv_heads + hk) * vpairs_head();  // ax: V^T of the head
+    const float* kp = nullptr;  // packs_kv: the head's K and V rows, contiguous
+    const float* vp = nullptr;
+    if (kPackBuilt && pack_at) {
+      float* tag = w + pack_at;
+      float* kc = tag + kPackTagFloats;
+      float* vc = kc + util::round_up(p.kv_len * D, 16);
+      const std::size_t id = b * p.kv_heads + hk + 1;  // 0: nothing copied yet
+      std::size_t held;
+      std::memcpy(&held, tag, sizeof held);
+      if (held != id) {
+        const auto* ks = static_cast<const float*>(k) + kh;
+        const auto* vs = static_cast<const float*>(v) + vh;
+        for (std::size_t j = 0; j < p.kv_len; ++j) {
+          util::copy_floats(kc + j * D, ks + j * p.k.token, D);
+          util::copy_floats(vc + j * Dv, vs + j * p.v.token, Dv);
+        }
+        std::memcpy(tag, &id, sizeof id);
+      }
+      kp = kc, vp = vc;
+    }
     const std::size_t end = seen.empty() ? 0 : seen.hi;
     for (std::size_t j0 = seen.empty() ? 0 : seen.lo / tile * tile; j0 < end; j0 += tile) {
       const std::size_t kb = end - j0 < tile ? end - j0 : tile;
@@ -248,6 +323,8 @@ struct lowp_call {
       } else if (kDotBuilt && bk) {
         bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), static_cast<const std::uint16_t*>(kt),
                    p.k.token, p.scale, st);
+      } else if (wide() && kp) {
+        kn.scores(kb, D, qt, kp + j0 * D, D, st);
       } else if (wide()) {
         kn.scores(kb, D, qt, static_cast<const float*>(kt), p.k.token, st);
       } else {
@@ -267,6 +344,8 @@ struct lowp_call {
         ax->accumulate(kb, Dv, pp, reinterpret_cast<const std::uint16_t*>(vph) + j0, vt_keys(p), alpha, ot);
       } else if (kDotBuilt && bk) {
         bk->accumulate(kb, Dv, pp, vph + j0 / 2 * Dv, alpha, ot);
+      } else if (wide() && vp) {
+        kn.accumulate(kb, Dv, st, vp + j0 * Dv, Dv, alpha, ot, pack_chunk);
       } else if (wide()) {
         kn.accumulate(kb, Dv, st, static_cast<const float*>(vt), p.v.token, alpha, ot, key_chunk);
       } else {
@@ -280,12 +359,23 @@ struct lowp_call {
     // row that saw nothing is zero.
     const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
     const std::size_t ob = base(p.o, b, h) + i0 * p.o.token;
-    if (kAmxBuilt && ax) {  // the rows' 1/l into alpha (free by now), then O through the kernel
+    const bool transposed = kPackBuilt && tk && wide();
+    if ((kAmxBuilt && ax) || transposed)  // the rows' 1/l into alpha (free by now)
       for (std::size_t r = 0; r < rows; ++r) alpha[r] = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
+    if (kAmxBuilt && ax)
       ax->store_o(rows, Dv, ot, alpha, static_cast<std::uint16_t*>(const_cast<void*>(at(out, ob))), p.o.token);
+    if (transposed) {  // O^T in strips of features through Qt and St (free by now, contiguous), then scaled
+      float* o = static_cast<float*>(out) + ob;
+      const std::size_t cap = D + tile;
+      for (std::size_t f0 = 0; f0 < Dv; f0 += cap) {
+        const std::size_t nf = Dv - f0 < cap ? Dv - f0 : cap;
+        tk->transpose(nf, rows, ot + f0 * br, br, qt, nf);
+        for (std::size_t r = 0; r < rows; ++r)
+          tk->scale_rows(1, nf, nf, alpha[r], qt + r * nf, nf, o + r * p.o.token + f0, p.o.token);
+      }
     }
     for (std::size_t r = 0; r < rows; ++r) {
-      if (!(kAmxBuilt && ax)) {
+      if (!(kAmxBuilt && ax) && !transposed) {
         const float inv = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
         void* orow = const_cast<void*>(at(out, ob + r * p.o.token));
         float* o = wide() ? static_cast<float*>(orow) : vw;
@@ -343,22 +433,27 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
   }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
   const kern::attn_amx_kernels* ax = kAmxBuilt ? amx_set(p, type) : nullptr;
-  const lowp_call c{p,
-                    type,
-                    kn,
-                    ax ? kern::attn_bf16_for(p.x.isa) : dot_kernels(p, type, kn),
-                    ax,
-                    kern::convert_for(p.x.isa),
-                    dropout_cfg(p),
-                    attn_key_chunk(type == QKV_DTYPE_F32 ? p.v.token : p.v_dim, kn.br),
-                    attn_key_tile(p.kv_len),
-                    q,
-                    k,
-                    v,
-                    out,
-                    lse,
-                    reinterpret_cast<std::uint32_t*>(vpairs),
-                    krows_of(p, type, vpairs)};
+  lowp_call c{p,
+              type,
+              kn,
+              ax ? kern::attn_bf16_for(p.x.isa) : dot_kernels(p, type, kn),
+              ax,
+              kern::convert_for(p.x.isa),
+              dropout_cfg(p),
+              attn_key_chunk(type == QKV_DTYPE_F32 ? p.v.token : p.v_dim, kn.br),
+              attn_key_tile(p.kv_len),
+              q,
+              k,
+              v,
+              out,
+              lse,
+              reinterpret_cast<std::uint32_t*>(vpairs),
+              krows_of(p, type, vpairs),
+              0,
+              attn_key_chunk(p.v_dim, kn.br),
+              kPackBuilt ? &kern::attn_bwd_for(p.x.isa) : nullptr};
+  std::size_t pack_at = 0;
+  if (kPackBuilt && packs_kv(p, type) && fused_tile_floats(p, type, &pack_at)) c.pack_at = pack_at;
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
   const std::size_t heads = p.batch * p.heads, kv_heads = p.batch * p.kv_heads;
   const std::size_t tasks = heads * nqt;
@@ -391,9 +486,15 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                        c.krows + bh * c.krows_head() + j0 * p.head_dim, p.head_dim);
     });
   }
-  // Heaviest (last, under a causal mask) query tiles first.
+  if (kPackBuilt && c.pack_at)  // no thread holds a K/V copy yet
+    for (int s = 0; s < threads; ++s) {
+      const std::size_t none = 0;
+      std::memcpy(ws + static_cast<std::size_t>(s) * per_thread_floats + c.pack_at, &none, sizeof none);
+    }
+  // Head after head (a head's K and V stay in L2 across its query tiles),
+  // within a head the heaviest (last, under a causal mask) query tiles first.
   parallel_for_tasks(p.x, threads, tasks, [&](std::size_t t, int thread) {
-    const std::size_t bh = t % heads, qi = nqt - 1 - t / heads;
+    const std::size_t bh = t / nqt, qi = nqt - 1 - t % nqt;
     c.task(bh / p.heads, bh % p.heads, qi, ws + static_cast<std::size_t>(thread) * per_thread_floats);
   });
 }
