@@ -200,11 +200,27 @@ struct lowp_call {
   float* lse;
   std::uint32_t* vpairs;  // the dot path's packed V of every head
   std::uint16_t* krows;   // F32 on the dot path: K of every head rounded to bf16 (after vpairs)
-  std::size_t pack_at;    // packs_kv: the K/V copy's offset in a thread's floats (else 0)
-  std::size_t pack_chunk; // packs_kv: key_chunk for the copied V's rows
-  // Hosted builds: Q^T and O through the ISA's transposes and scaled row
-  // copies (16 x 16 blocks; rows ahead prefetched) instead of element loops.
-  const kern::attn_bwd_kernels* tk;
+#ifdef QKV_HOSTED  // (bare metal: no members, so no zero fields for -Os to memset)
+  std::size_t pack_at_;     // packs_kv: the K/V copy's offset in a thread's floats (else 0)
+  std::size_t pack_chunk;   // packs_kv: key_chunk for the copied V's rows
+  // Q^T and O through the ISA's transposes and scaled row copies (16 x 16
+  // blocks; rows ahead prefetched) instead of element loops.
+  const kern::attn_bwd_kernels* tk_;
+#endif
+  std::size_t pack_at() const {
+#ifdef QKV_HOSTED
+    return pack_at_;
+#else
+    return 0;
+#endif
+  }
+  const kern::attn_bwd_kernels* tk() const {
+#ifdef QKV_HOSTED
+    return tk_;
+#else
+    return nullptr;
+#endif
+  }
 
   bool wide() const { return type == QKV_DTYPE_F32; }
   std::size_t krows_head() const { return p.kv_len * p.head_dim; }
@@ -224,9 +240,9 @@ struct lowp_call {
       bk->pair_cols(rows, br, D, static_cast<const float*>(qv), ld, reinterpret_cast<std::uint32_t*>(w), br);
       return;
     }
-    if (wide() && kPackBuilt && tk) {  // pack_qt's fl(scale q), transposed first
-      tk->transpose(rows, D, static_cast<const float*>(qv), ld, w, br);
-      tk->scale_rows(D, rows, rows, p.scale, w, br, w, br);
+    if (wide() && tk()) {  // pack_qt's fl(scale q), transposed first
+      tk()->transpose(rows, D, static_cast<const float*>(qv), ld, w, br);
+      tk()->scale_rows(D, rows, rows, p.scale, w, br, w, br);
       return;
     }
     if (wide()) {
@@ -291,8 +307,8 @@ struct lowp_call {
     const std::uint32_t* vph = vpairs + (b * p.kv_heads + hk) * vpairs_head();  // ax: V^T of the head
     const float* kp = nullptr;  // packs_kv: the head's K and V rows, contiguous
     const float* vp = nullptr;
-    if (kPackBuilt && pack_at) {
-      float* tag = w + pack_at;
+    if (pack_at()) {
+      float* tag = w + pack_at();
       float* kc = tag + kPackTagFloats;
       float* vc = kc + util::round_up(p.kv_len * D, 16);
       const std::size_t id = b * p.kv_heads + hk + 1;  // 0: nothing copied yet
@@ -345,7 +361,9 @@ struct lowp_call {
       } else if (kDotBuilt && bk) {
         bk->accumulate(kb, Dv, pp, vph + j0 / 2 * Dv, alpha, ot);
       } else if (wide() && vp) {
+#ifdef QKV_HOSTED
         kn.accumulate(kb, Dv, st, vp + j0 * Dv, Dv, alpha, ot, pack_chunk);
+#endif
       } else if (wide()) {
         kn.accumulate(kb, Dv, st, static_cast<const float*>(vt), p.v.token, alpha, ot, key_chunk);
       } else {
@@ -359,7 +377,7 @@ struct lowp_call {
     // row that saw nothing is zero.
     const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
     const std::size_t ob = base(p.o, b, h) + i0 * p.o.token;
-    const bool transposed = kPackBuilt && tk && wide();
+    const bool transposed = tk() && wide();
     if ((kAmxBuilt && ax) || transposed)  // the rows' 1/l into alpha (free by now)
       for (std::size_t r = 0; r < rows; ++r) alpha[r] = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
     if (kAmxBuilt && ax)
@@ -369,9 +387,9 @@ struct lowp_call {
       const std::size_t cap = D + tile;
       for (std::size_t f0 = 0; f0 < Dv; f0 += cap) {
         const std::size_t nf = Dv - f0 < cap ? Dv - f0 : cap;
-        tk->transpose(nf, rows, ot + f0 * br, br, qt, nf);
+        tk()->transpose(nf, rows, ot + f0 * br, br, qt, nf);
         for (std::size_t r = 0; r < rows; ++r)
-          tk->scale_rows(1, nf, nf, alpha[r], qt + r * nf, nf, o + r * p.o.token + f0, p.o.token);
+          tk()->scale_rows(1, nf, nf, alpha[r], qt + r * nf, nf, o + r * p.o.token + f0, p.o.token);
       }
     }
     for (std::size_t r = 0; r < rows; ++r) {
@@ -433,27 +451,32 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
   }
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
   const kern::attn_amx_kernels* ax = kAmxBuilt ? amx_set(p, type) : nullptr;
-  lowp_call c{p,
-              type,
-              kn,
-              ax ? kern::attn_bf16_for(p.x.isa) : dot_kernels(p, type, kn),
-              ax,
-              kern::convert_for(p.x.isa),
-              dropout_cfg(p),
-              attn_key_chunk(type == QKV_DTYPE_F32 ? p.v.token : p.v_dim, kn.br),
-              attn_key_tile(p.kv_len),
-              q,
-              k,
-              v,
-              out,
-              lse,
-              reinterpret_cast<std::uint32_t*>(vpairs),
-              krows_of(p, type, vpairs),
-              0,
-              attn_key_chunk(p.v_dim, kn.br),
-              kPackBuilt ? &kern::attn_bwd_for(p.x.isa) : nullptr};
-  std::size_t pack_at = 0;
-  if (kPackBuilt && packs_kv(p, type) && fused_tile_floats(p, type, &pack_at)) c.pack_at = pack_at;
+#ifdef QKV_HOSTED
+  std::size_t pack_at = 0, tile_floats = 0;  // packs_kv: where a thread's K/V copy starts (else 0)
+  if (packs_kv(p, type) && fused_tile_floats(p, type, &tile_floats)) pack_at = tile_floats;
+#endif
+  const lowp_call c{p,
+                    type,
+                    kn,
+                    ax ? kern::attn_bf16_for(p.x.isa) : dot_kernels(p, type, kn),
+                    ax,
+                    kern::convert_for(p.x.isa),
+                    dropout_cfg(p),
+                    attn_key_chunk(type == QKV_DTYPE_F32 ? p.v.token : p.v_dim, kn.br),
+                    attn_key_tile(p.kv_len),
+                    q,
+                    k,
+                    v,
+                    out,
+                    lse,
+                    reinterpret_cast<std::uint32_t*>(vpairs),
+                    krows_of(p, type, vpairs),
+#ifdef QKV_HOSTED
+                    pack_at,
+                    attn_key_chunk(p.v_dim, kn.br),
+                    &kern::attn_bwd_for(p.x.isa)
+#endif
+  };
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
   const std::size_t heads = p.batch * p.heads, kv_heads = p.batch * p.kv_heads;
   const std::size_t tasks = heads * nqt;
@@ -486,10 +509,10 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                        c.krows + bh * c.krows_head() + j0 * p.head_dim, p.head_dim);
     });
   }
-  if (kPackBuilt && c.pack_at)  // no thread holds a K/V copy yet
+  if (c.pack_at())  // no thread holds a K/V copy yet
     for (int s = 0; s < threads; ++s) {
       const std::size_t none = 0;
-      std::memcpy(ws + static_cast<std::size_t>(s) * per_thread_floats + c.pack_at, &none, sizeof none);
+      std::memcpy(ws + static_cast<std::size_t>(s) * per_thread_floats + c.pack_at(), &none, sizeof none);
     }
   // Head after head (a head's K and V stay in L2 across its query tiles),
   // within a head the heaviest (last, under a causal mask) query tiles first.

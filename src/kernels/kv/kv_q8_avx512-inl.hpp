@@ -49,12 +49,6 @@ inline __m512 kv_q8_scales16(const unsigned char* blk, __m512i rows) {
   return _mm512_maskz_cvtph_ps(kAll, _mm512_maskz_cvtepi32_epi16(kAll, w));
 }
 
-// Makes the 16 floats at f opaque to the compiler, so that each key's
-// broadcast of one of them is a load (an FMA's embedded broadcast) rather
-// than a permute on the shuffle port, which the codes' widening already
-// keeps busy (GCC otherwise forwards the store into vpermd).
-inline void kv_from_memory(float (&f)[kKvGroup]) { asm volatile("" : "+m"(f)); }
-
 // 16 codes from c as floats.
 inline __m512 kv_q8_codes16(const unsigned char* c) {
   const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c));
