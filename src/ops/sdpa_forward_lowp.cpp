@@ -106,6 +106,24 @@ constexpr bool kPackBuilt = false;  // bare metal: no copy, and no code for it
 #endif
 constexpr std::size_t kPackTagFloats = kSdpaAlign / sizeof(float);  // the packed head's tag, one line
 
+// A call's K/V copy (packs_kv) and Q^T / O moves: where a thread's copy
+// starts in its floats (0: no copy), the key chunk for the copied V rows,
+// and the ISA's transposes and scaled row copies (16 x 16 blocks, rows ahead
+// prefetched) in place of element loops. Bare metal has none: constants, not
+// a member of lowp_call, so the code compiles away (and -Os finds no zero
+// fields to memset).
+#ifdef QKV_HOSTED
+struct copy_plan {
+  std::size_t at, chunk;
+  const kern::attn_bwd_kernels* tk;
+};
+#else
+struct copy_plan {
+  static constexpr std::size_t at = 0, chunk = 0;
+  static constexpr const kern::attn_bwd_kernels* tk = nullptr;
+};
+#endif
+
 bool packs_kv(const sdpa_plan& p, qkv_dtype type) {
   if constexpr (!kPackBuilt) {
     (void)p, (void)type;
@@ -200,27 +218,11 @@ struct lowp_call {
   float* lse;
   std::uint32_t* vpairs;  // the dot path's packed V of every head
   std::uint16_t* krows;   // F32 on the dot path: K of every head rounded to bf16 (after vpairs)
-#ifdef QKV_HOSTED  // (bare metal: no members, so no zero fields for -Os to memset)
-  std::size_t pack_at_;     // packs_kv: the K/V copy's offset in a thread's floats (else 0)
-  std::size_t pack_chunk;   // packs_kv: key_chunk for the copied V's rows
-  // Q^T and O through the ISA's transposes and scaled row copies (16 x 16
-  // blocks; rows ahead prefetched) instead of element loops.
-  const kern::attn_bwd_kernels* tk_;
-#endif
-  std::size_t pack_at() const {
 #ifdef QKV_HOSTED
-    return pack_at_;
+  copy_plan cp;  // the K/V copy and the transposes
 #else
-    return 0;
+  static constexpr copy_plan cp{};
 #endif
-  }
-  const kern::attn_bwd_kernels* tk() const {
-#ifdef QKV_HOSTED
-    return tk_;
-#else
-    return nullptr;
-#endif
-  }
 
   bool wide() const { return type == QKV_DTYPE_F32; }
   std::size_t krows_head() const { return p.kv_len * p.head_dim; }
@@ -240,9 +242,9 @@ struct lowp_call {
       bk->pair_cols(rows, br, D, static_cast<const float*>(qv), ld, reinterpret_cast<std::uint32_t*>(w), br);
       return;
     }
-    if (wide() && tk()) {  // pack_qt's fl(scale q), transposed first
-      tk()->transpose(rows, D, static_cast<const float*>(qv), ld, w, br);
-      tk()->scale_rows(D, rows, rows, p.scale, w, br, w, br);
+    if (wide() && cp.tk) {  // pack_qt's fl(scale q), transposed first
+      cp.tk->transpose(rows, D, static_cast<const float*>(qv), ld, w, br);
+      cp.tk->scale_rows(D, rows, rows, p.scale, w, br, w, br);
       return;
     }
     if (wide()) {
@@ -307,8 +309,8 @@ struct lowp_call {
     const std::uint32_t* vph = vpairs + (b * p.kv_heads + hk) * vpairs_head();  // ax: V^T of the head
     const float* kp = nullptr;  // packs_kv: the head's K and V rows, contiguous
     const float* vp = nullptr;
-    if (pack_at()) {
-      float* tag = w + pack_at();
+    if (cp.at) {
+      float* tag = w + cp.at;
       float* kc = tag + kPackTagFloats;
       float* vc = kc + util::round_up(p.kv_len * D, 16);
       const std::size_t id = b * p.kv_heads + hk + 1;  // 0: nothing copied yet
@@ -339,10 +341,8 @@ struct lowp_call {
       } else if (kDotBuilt && bk) {
         bk->scores(kb, D, reinterpret_cast<const std::uint32_t*>(qt), static_cast<const std::uint16_t*>(kt),
                    p.k.token, p.scale, st);
-      } else if (wide() && kp) {
-        kn.scores(kb, D, qt, kp + j0 * D, D, st);
       } else if (wide()) {
-        kn.scores(kb, D, qt, static_cast<const float*>(kt), p.k.token, st);
+        kn.scores(kb, D, qt, kp ? kp + j0 * D : static_cast<const float*>(kt), kp ? D : p.k.token, st);
       } else {
         for (std::size_t j = 0; j < kb; ++j)
           widen(D, static_cast<const std::uint16_t*>(kt) + j * p.k.token, kw + j * D);
@@ -360,12 +360,9 @@ struct lowp_call {
         ax->accumulate(kb, Dv, pp, reinterpret_cast<const std::uint16_t*>(vph) + j0, vt_keys(p), alpha, ot);
       } else if (kDotBuilt && bk) {
         bk->accumulate(kb, Dv, pp, vph + j0 / 2 * Dv, alpha, ot);
-      } else if (wide() && vp) {
-#ifdef QKV_HOSTED
-        kn.accumulate(kb, Dv, st, vp + j0 * Dv, Dv, alpha, ot, pack_chunk);
-#endif
       } else if (wide()) {
-        kn.accumulate(kb, Dv, st, static_cast<const float*>(vt), p.v.token, alpha, ot, key_chunk);
+        kn.accumulate(kb, Dv, st, vp ? vp + j0 * Dv : static_cast<const float*>(vt), vp ? Dv : p.v.token, alpha, ot,
+                      vp ? cp.chunk : key_chunk);
       } else {
         for (std::size_t j = 0; j < kb; ++j)
           widen(Dv, static_cast<const std::uint16_t*>(vt) + j * p.v.token, vw + j * Dv);
@@ -377,7 +374,7 @@ struct lowp_call {
     // row that saw nothing is zero.
     const auto narrow = type == QKV_DTYPE_BF16 ? cv.f32_to_bf16 : cv.f32_to_f16;
     const std::size_t ob = base(p.o, b, h) + i0 * p.o.token;
-    const bool transposed = tk() && wide();
+    const bool transposed = cp.tk && wide();
     if ((kAmxBuilt && ax) || transposed)  // the rows' 1/l into alpha (free by now)
       for (std::size_t r = 0; r < rows; ++r) alpha[r] = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
     if (kAmxBuilt && ax)
@@ -387,9 +384,9 @@ struct lowp_call {
       const std::size_t cap = D + tile;
       for (std::size_t f0 = 0; f0 < Dv; f0 += cap) {
         const std::size_t nf = Dv - f0 < cap ? Dv - f0 : cap;
-        tk()->transpose(nf, rows, ot + f0 * br, br, qt, nf);
+        cp.tk->transpose(nf, rows, ot + f0 * br, br, qt, nf);
         for (std::size_t r = 0; r < rows; ++r)
-          tk()->scale_rows(1, nf, nf, alpha[r], qt + r * nf, nf, o + r * p.o.token + f0, p.o.token);
+          cp.tk->scale_rows(1, nf, nf, alpha[r], qt + r * nf, nf, o + r * p.o.token + f0, p.o.token);
       }
     }
     for (std::size_t r = 0; r < rows; ++r) {
@@ -452,8 +449,9 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
   const kern::attn_kernels& kn = kern::attn_for(p.x.isa);
   const kern::attn_amx_kernels* ax = kAmxBuilt ? amx_set(p, type) : nullptr;
 #ifdef QKV_HOSTED
-  std::size_t pack_at = 0, tile_floats = 0;  // packs_kv: where a thread's K/V copy starts (else 0)
-  if (packs_kv(p, type) && fused_tile_floats(p, type, &tile_floats)) pack_at = tile_floats;
+  std::size_t tile_floats = 0;
+  const copy_plan copies{packs_kv(p, type) && fused_tile_floats(p, type, &tile_floats) ? tile_floats : 0,
+                         attn_key_chunk(p.v_dim, kn.br), &kern::attn_bwd_for(p.x.isa)};
 #endif
   const lowp_call c{p,
                     type,
@@ -472,9 +470,7 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                     reinterpret_cast<std::uint32_t*>(vpairs),
                     krows_of(p, type, vpairs),
 #ifdef QKV_HOSTED
-                    pack_at,
-                    attn_key_chunk(p.v_dim, kn.br),
-                    &kern::attn_bwd_for(p.x.isa)
+                    copies
 #endif
   };
   const std::size_t nqt = (p.q_len + kn.br - 1) / kn.br;
@@ -509,10 +505,10 @@ void sdpa_fused_forward(const sdpa_plan& p, qkv_dtype type, const void* q, const
                        c.krows + bh * c.krows_head() + j0 * p.head_dim, p.head_dim);
     });
   }
-  if (c.pack_at())  // no thread holds a K/V copy yet
+  if (c.cp.at)  // no thread holds a K/V copy yet
     for (int s = 0; s < threads; ++s) {
       const std::size_t none = 0;
-      std::memcpy(ws + static_cast<std::size_t>(s) * per_thread_floats + c.pack_at(), &none, sizeof none);
+      std::memcpy(ws + static_cast<std::size_t>(s) * per_thread_floats + c.cp.at, &none, sizeof none);
     }
   // Head after head (a head's K and V stay in L2 across its query tiles),
   // within a head the heaviest (last, under a causal mask) query tiles first.
