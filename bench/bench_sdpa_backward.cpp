@@ -5,6 +5,7 @@
 // five qkv_sgemm calls per head with the softmax gradient as plain loops.
 // The shapes, causal and not, 1 and 2 threads.
 // FLOPs: 8 B H Tq Tk d (four matmuls, recompute not counted); causal half.
+// pct_peak_paired: against a probe after every call (bench_util.hpp).
 // Filter with e.g. --benchmark_filter='sdpa_backward/fused'.
 #include <cmath>
 #include <map>
@@ -80,7 +81,11 @@ void BM_sdpa_backward(benchmark::State& state, qkv_sdpa_algo algo) {
     return;
   }
   std::vector<unsigned char> ws(bytes);
+  const bench_shape& s = kShapes[shape];
+  const double flops = 8.0 * double(s.B * s.H) * double(s.T) * double(s.T) * double(s.D) * (causal ? 0.5 : 1.0);
+  qkv_bench::paired_peak paired(flops, threads);
   for (auto _ : state) {
+    const double t0 = qkv_bench::now_s();
     const qkv_status st = qkv_sdpa_backward(&x.d, x.q.data(), x.k.data(), x.v.data(), x.o.data(), x.lse.data(),
                                             x.dout.data(), x.dq.data(), x.dk.data(), x.dv.data(), ws.data(), bytes);
     if (st != QKV_OK) {
@@ -88,10 +93,10 @@ void BM_sdpa_backward(benchmark::State& state, qkv_sdpa_algo algo) {
       break;
     }
     benchmark::DoNotOptimize(x.dq.data());
+    paired.sample(state, qkv_bench::now_s() - t0);
   }
-  const bench_shape& s = kShapes[shape];
-  const double flops = 8.0 * double(s.B * s.H) * double(s.T) * double(s.T) * double(s.D) * (causal ? 0.5 : 1.0);
   qkv_bench::set_rate(state, flops, threads);
+  paired.report(state);
   state.counters["ws_KiB_per_thread"] = double(bytes) / 1024.0 / threads;
 }
 

@@ -2,7 +2,7 @@
 // Attention forward: the fused kernel against the unfused composition a user
 // would write (GEMM, stable softmax, GEMM; with OpenBLAS when installed), at
 // the shapes of real models. FLOPs: 4*B*H*Tq*Tk*d, causal counted as half.
-// Counters: GFLOPS, pct_peak, ws_bytes (fused workspace per thread) and
+// Counters: GFLOPS, pct_peak (the fused rows also pct_peak_paired), ws_bytes (fused workspace per thread) and
 // txt_bytes (the T x T scores one (batch, head) of the unfused path holds).
 #include <cmath>
 #include <cstring>
@@ -73,15 +73,19 @@ void BM_sdpa_fused(benchmark::State& state) {
   std::size_t bytes = 0;
   qkv_sdpa_workspace_size(&d, c.threads, &bytes);
   std::vector<unsigned char> ws(bytes);
+  qkv_bench::paired_peak paired(flops_of(c), c.threads);
   for (auto _ : state) {
+    const double t0 = qkv_bench::now_s();
     if (qkv_sdpa_forward(&d, t.q.data(), t.k.data(), t.v.data(), t.o.data(), t.lse.data(), ws.data(), bytes) !=
         QKV_OK) {
       state.SkipWithError("qkv_sdpa_forward failed");
       return;
     }
     benchmark::DoNotOptimize(t.o.data());
+    paired.sample(state, qkv_bench::now_s() - t0);
   }
   set_common(state, c, (bytes - 63) / std::size_t(c.threads));
+  paired.report(state);
 }
 
 // The composition a qkv user would write without the fused kernel: per

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,39 @@ inline void set_rate(benchmark::State& state, double flops, int threads) {
         benchmark::Counter(flops * 1e-9 * 100.0 / peak, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(qkv_isa_name(isa)) + "/t" + std::to_string(threads));
 }
+
+// "% of peak" against a probe paired with every iteration, as BM_sgemm_pair
+// does (bench/README.md, "Which peak?"): after each timed call the FMA
+// probe runs, timing paused, on as much work (2-200 MFLOP per thread), and
+// pct_peak_paired is the median over iterations of the call's rate over
+// that probe's. On the Intel hosts the probe reads up to ~10 % lower for a
+// few ms after any heavy kernel than when it runs alone (pct_peak's probe,
+// at the start of the process): report both.
+class paired_peak {
+ public:
+  paired_peak(double flops, int threads)
+      : flops_(flops), threads_(threads), iters_(std::max<std::int64_t>(1, probe_iters(flops / threads))) {}
+
+  // One iteration's call took `seconds`: probe with timing paused.
+  void sample(benchmark::State& state, double seconds) {
+    state.PauseTiming();
+    const double peak = probe_gflops(active_isa(), threads_, iters_);
+    state.ResumeTiming();
+    if (peak > 0 && seconds > 0) pct_.push_back(100.0 * flops_ * 1e-9 / seconds / peak);
+  }
+
+  void report(benchmark::State& state) const {
+    if (!pct_.empty()) state.counters["pct_peak_paired"] = median(pct_);
+  }
+
+ private:
+  static std::int64_t probe_iters(double flops_per_thread) {  // 768 FLOP per iteration of the chains
+    return std::int64_t(std::min(std::max(flops_per_thread, 2e6), 2e8) / 768);
+  }
+  double flops_;
+  int threads_;
+  std::int64_t iters_;
+  std::vector<double> pct_;
+};
 
 }  // namespace qkv_bench
