@@ -385,6 +385,96 @@ TEST_CASE("sdpa forward: strided K/V rows (copied per head) give the dense layou
   }
 }
 
+TEST_CASE("sdpa forward: the causal mask gives the bits of the same mask given as an additive one",
+          "[sdpa][threads]") {
+  // Under a causal mask the fp32 tiles of the SIMD sets go through the
+  // diagonal in parts, skipping the query vectors past each key (ops/
+  // sdpa_forward_lowp.cpp: vector_ends). The skipped weights are exactly 0,
+  // so the result must be bit for bit that of whole tiles, which the same
+  // mask given as an additive one (0 or -INFINITY, no causal flag) runs.
+  // Query lengths below, at and around the tile widths (16, 32, 64 queries)
+  // and the 16-query vectors; more keys than queries (bottom-right
+  // alignment) and fewer (leading queries that see nothing); strided rows
+  // (the K/V copy); 1 and 2 threads.
+  struct causal_case {
+    std::size_t Tq, Tk, D, Dv;
+    layout lay;
+  };
+  const causal_case all[] = {{1, 1, 8, 8, layout::bhtd},       {5, 9, 16, 8, layout::bhtd},
+                             {17, 17, 24, 40, layout::bthd},    {64, 64, 64, 64, layout::bhtd},
+                             {100, 130, 32, 16, layout::bhtd},  {257, 257, 64, 64, layout::bthd},
+                             {200, 150, 16, 24, layout::bhtd},  {129, 300, 48, 32, layout::bthd}};
+  const std::size_t cases = qkv_test::small_tests() ? 4 : sizeof all / sizeof all[0];
+  const std::size_t B = 2, H = 2;
+  for (std::size_t ci = 0; ci < cases; ++ci) {
+    const causal_case& c = all[ci];
+    INFO("Tq" << c.Tq << " Tk" << c.Tk << " D" << c.D << " Dv" << c.Dv << (c.lay == layout::bthd ? " BTHD" : ""));
+    qkv_sdpa_desc causal{};
+    causal.batch = B;
+    causal.heads = causal.kv_heads = H;
+    causal.q_len = c.Tq;
+    causal.kv_len = c.Tk;
+    causal.head_dim = c.D;
+    causal.v_dim = c.Dv;
+    causal.algo = QKV_SDPA_FUSED;
+    causal.q = make_strides(c.lay, H, c.Tq, c.D, 0);
+    causal.k = make_strides(c.lay, H, c.Tk, c.D, c.lay == layout::bthd ? 3 : 0);
+    causal.v = make_strides(c.lay, H, c.Tk, c.Dv, 0);
+    causal.o = make_strides(c.lay, H, c.Tq, c.Dv, 0);
+    qkv_sdpa_desc masked = causal;
+    causal.causal = true;
+    std::vector<float> mask(c.Tq * c.Tk);
+    const long off = static_cast<long>(c.Tk) - static_cast<long>(c.Tq);
+    for (std::size_t i = 0; i < c.Tq; ++i)
+      for (std::size_t j = 0; j < c.Tk; ++j)
+        mask[i * c.Tk + j] = static_cast<long>(j) <= static_cast<long>(i) + off ? 0.f : -kInf;
+    masked.mask = mask.data();
+    masked.mask_strides = {0, 0, c.Tk};
+    qkv_test::rng r(31 + c.Tq);
+    auto random = [&](std::size_t n) {
+      std::vector<float> t(n);
+      for (float& x : t) x = static_cast<float>(static_cast<int>(r.next() % 2001) - 1000) * 3e-3f;
+      return t;
+    };
+    const std::vector<float> q = random(extent(causal.q, B, H, c.Tq, c.D));
+    const std::vector<float> k = random(extent(causal.k, B, H, c.Tk, c.D));
+    const std::vector<float> v = random(extent(causal.v, B, H, c.Tk, c.Dv));
+    auto body = [&](qkv_isa isa) {
+      INFO("isa " << qkv_isa_name(isa));
+      for (int threads : {1, 2}) {
+        INFO(threads << " threads");
+        qkv_test::threads_scope scope(threads);
+        std::vector<float> o[2], lse[2];
+        const qkv_sdpa_desc* ds[2] = {&causal, &masked};
+        for (int m = 0; m < 2; ++m) {
+          std::size_t bytes = 0;
+          REQUIRE(qkv_sdpa_workspace_size(ds[m], threads, &bytes) == QKV_OK);
+          std::vector<unsigned char> ws(bytes, 0xFF);  // NaN patterns: no lane may read stale workspace
+          o[m].assign(extent(causal.o, B, H, c.Tq, c.Dv), kCanary);
+          lse[m].assign(B * H * c.Tq, kCanary);
+          REQUIRE(qkv_sdpa_forward(ds[m], q.data(), k.data(), v.data(), o[m].data(), lse[m].data(), ws.data(),
+                                   bytes) == QKV_OK);
+        }
+        std::size_t diff = 0, nonfinite = 0;
+        for (std::size_t e = 0; e < o[0].size(); ++e) {
+          diff += std::memcmp(&o[0][e], &o[1][e], sizeof(float)) != 0;
+          nonfinite += !std::isfinite(o[0][e]);
+        }
+        CHECK(diff == 0);
+        CHECK(nonfinite == 0);
+        CHECK(std::memcmp(lse[0].data(), lse[1].data(), lse[0].size() * sizeof(float)) == 0);
+      }
+    };
+    if (qkv_test::small_tests()) {
+      qkv_isa isa = QKV_ISA_SCALAR;
+      qkv_get_isa(&isa);
+      body(isa);
+    } else {
+      qkv_test::for_each_isa(body);
+    }
+  }
+}
+
 TEST_CASE("sdpa forward: lse is optional and the fused workspace does not grow with T", "[sdpa]") {
   problem p({1, 1, 40, 50, 16, 16, false, layout::bhtd, 0, 0.f, false}, 4);
   std::size_t bytes = 0;

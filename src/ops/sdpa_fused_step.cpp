@@ -35,6 +35,29 @@ void add_masks(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, s
   }
   if (i0 + rows <= s.q_len && keys_of_row(p, s, i0 + rows - 1).lo <= j0 && keys_of_row(p, s, i0).hi >= j0 + kb)
     return;
+#ifdef QKV_HOSTED
+  if (rows > 1) {  // the fused forward's tiles: key by key (bare metal: row by row, below, in less code)
+    // Row r sees keys [lo(r), hi(r)), both nondecreasing over the sequence's
+    // rows (rows past its end see none): key j is seen by rows [ra, rb), ra
+    // the first row with hi > j and rb the first with lo > j (or the end),
+    // so its masked rows are a prefix and a suffix of its row of st, stored
+    // contiguously. Both cursors only move forward as j grows.
+    const std::size_t real = i0 >= s.q_len ? 0 : std::min(rows, s.q_len - i0);
+    std::size_t ra = 0, rb = 0;
+    std::size_t hi_a = real ? keys_of_row(p, s, i0).hi : 0, lo_b = real ? keys_of_row(p, s, i0).lo : 0;
+    for (std::size_t j = 0; j < kb; ++j) {
+      const std::size_t key = j0 + j;
+      while (ra < real && hi_a <= key)
+        if (++ra < real) hi_a = keys_of_row(p, s, i0 + ra).hi;
+      while (rb < real && lo_b <= key)
+        if (++rb < real) lo_b = keys_of_row(p, s, i0 + rb).lo;
+      float* row = st + j * br;
+      for (std::size_t r = 0; r < ra; ++r) row[r] = kNegInf;
+      for (std::size_t r = rb < ra ? ra : rb; r < rows; ++r) row[r] = kNegInf;
+    }
+    return;
+  }
+#endif
   // Row r sees keys [lo, hi): the loop jumps over them, writing only the
   // keys outside.
   for (std::size_t r = 0; r < rows; ++r) {

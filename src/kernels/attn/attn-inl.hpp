@@ -52,6 +52,38 @@ void attn_scores_f32(std::size_t kb, std::size_t d, const float* qt, const float
   }
 }
 
+// r <= NB keys against the last n <= QV vectors of a panel, by a tile of
+// exactly that shape.
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+inline void attn_scores_last(std::size_t n, std::size_t r, std::size_t d, const float* qt, const float* k,
+                             std::size_t ldk, float* st) {
+  if constexpr (QV > 0) {
+    constexpr std::size_t W = simd::vf<A>::size;
+    if (n == QV)
+      attn_scores_rest<A, QV, NB, BR>(r, d, qt, k, ldk, st);
+    else
+      attn_scores_last<A, QV - 1, NB, BR>(n, r, d, qt + W, k, ldk, st + W);
+  }
+}
+
+// attn.hpp: scores_stairs. Per group of NB keys, the panel's vectors from
+// the first whose end is past the group's first key.
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+void attn_scores_stairs_f32(std::size_t kb, std::size_t d, const float* qt, const float* k, std::size_t ldk,
+                            float* st, const std::size_t* ends) {
+  constexpr std::size_t W = simd::vf<A>::size, PW = QV * W;
+  for (std::size_t p = 0; p < BR; p += PW) {
+    const std::size_t* e = ends + p / W;
+    for (std::size_t j = 0; j < kb; j += NB) {
+      std::size_t s = 0;
+      while (s < QV && e[s] <= j) ++s;
+      if (s == QV) break;  // the ends never fall: no later key either
+      const std::size_t r = kb - j < NB ? kb - j : NB;
+      attn_scores_last<A, QV, NB, BR>(QV - s, r, d, qt + p, k + j * ldk, ldk, st + j * BR + p);
+    }
+  }
+}
+
 template <class A, std::size_t BR>
 void attn_softmax_f32(std::size_t kb, float* st, float* m, float* l, float* alpha) {
   using V = simd::vf<A>;
@@ -153,6 +185,96 @@ void attn_accumulate_f32(std::size_t kb, std::size_t dv, const float* pt, const 
   }
 }
 
+// Keys [k, e[S]) on vectors S..QV-1 of the register tile, then the next
+// step; e nondecreasing, so vector u takes keys [0, e[u]) in key order.
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR, std::size_t S = 0>
+QKV_TILE_INLINE void attn_stairs_steps(std::size_t k, const std::size_t* e, const float* pt, const float* v,
+                                       std::size_t ldv, simd::vf<A> (&acc)[NB][QV]) {
+  if constexpr (S < QV) {
+    using V = simd::vf<A>;
+    constexpr std::size_t W = V::size;
+    for (; k < e[S]; ++k) {
+      V b[QV];
+#pragma GCC unroll 16
+      for (std::size_t u = S; u < QV; ++u) b[u] = V::load_unaligned(pt + k * BR + u * W);
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < NB; ++i) {
+        const V av(v[k * ldv + i]);
+#pragma GCC unroll 16
+        for (std::size_t u = S; u < QV; ++u) acc[i][u] = vec_ops<V>::fma(av, b[u], acc[i][u]);
+      }
+    }
+    attn_stairs_steps<A, QV, NB, BR, S + 1>(k, e, pt, v, ldv, acc);
+  }
+}
+
+// One register tile of O^T (NB features x QV vectors) over keys whose
+// vector u takes the first e[u] (alpha null: no rescale).
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+inline void attn_accumulate_stairs_tile(const std::size_t* e, const float* pt, const float* v, std::size_t ldv,
+                                        const float* alpha, float* ot) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  V acc[NB][QV];
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < NB; ++i)
+#pragma GCC unroll 16
+    for (std::size_t u = 0; u < QV; ++u) {
+      acc[i][u] = V::load_unaligned(ot + i * BR + u * W);
+      if (alpha) acc[i][u] = acc[i][u] * V::load_unaligned(alpha + u * W);
+    }
+  attn_stairs_steps<A, QV, NB, BR>(0, e, pt, v, ldv, acc);
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < NB; ++i)
+#pragma GCC unroll 16
+    for (std::size_t u = 0; u < QV; ++u) acc[i][u].store_unaligned(ot + i * BR + u * W);
+}
+
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+inline void attn_accumulate_stairs_rest(std::size_t r, const std::size_t* e, const float* pt, const float* v,
+                                        std::size_t ldv, const float* alpha, float* ot) {
+  if constexpr (NB > 0) {
+    if (r == NB)
+      attn_accumulate_stairs_tile<A, QV, NB, BR>(e, pt, v, ldv, alpha, ot);
+    else
+      attn_accumulate_stairs_rest<A, QV, NB - 1, BR>(r, e, pt, v, ldv, alpha, ot);
+  }
+}
+
+// attn.hpp: accumulate_stairs. Per chunk and panel: the whole-tile kernel
+// where every vector takes every key of the chunk, none where no vector
+// takes one (their weights are 0: alpha is 1, or 0 on a zero row), else
+// register tiles that step down the stairs.
+template <class A, std::size_t QV, std::size_t NB, std::size_t BR>
+void attn_accumulate_stairs_f32(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
+                                const float* alpha, float* ot, std::size_t chunk, const std::size_t* ends) {
+  constexpr std::size_t W = simd::vf<A>::size, PW = QV * W;
+  for (std::size_t j0 = 0; j0 < kb; j0 += chunk) {
+    const std::size_t kc = kb - j0 < chunk ? kb - j0 : chunk;
+    const float* ptc = pt + j0 * BR;
+    const float* vc = v + j0 * ldv;
+    for (std::size_t p = 0; p < BR; p += PW) {
+      std::size_t e[QV];  // the panel's ends within the chunk
+      for (std::size_t u = 0; u < QV; ++u) {
+        const std::size_t x = ends[p / W + u];
+        e[u] = x <= j0 ? 0 : x - j0 < kc ? x - j0 : kc;
+      }
+      if (e[QV - 1] == 0) continue;
+      const float* ap = j0 == 0 && alpha ? alpha + p : nullptr;
+      std::size_t f = 0;
+      if (e[0] == kc) {
+        for (; f + NB <= dv; f += NB)
+          attn_accumulate_tile<A, QV, NB, BR>(kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p, chunk);
+        attn_accumulate_rest<A, QV, NB - 1, BR>(dv - f, kc, ptc + p, vc + f, ldv, ap, ot + f * BR + p, chunk);
+        continue;
+      }
+      for (; f + NB <= dv; f += NB)
+        attn_accumulate_stairs_tile<A, QV, NB, BR>(e, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
+      attn_accumulate_stairs_rest<A, QV, NB - 1, BR>(dv - f, e, ptc + p, vc + f, ldv, ap, ot + f * BR + p);
+    }
+  }
+}
+
 // Soft-capping (attn.hpp: softcap) over whole vectors; the tail (n % W)
 // through the same code on a zero-padded stack copy. WithD: also 1 - tanh^2
 // (the backward); without, the forward computes none of it.
@@ -198,7 +320,10 @@ constexpr attn_kernels make_attn_kernels() {
           attn_accumulate_f32<A, QV, NB, BR>,
           attn_softcap_f32<A>,
           attn_decode_scores_f32<A>,
-          attn_decode_accumulate_f32<A, QV * NB>};
+          attn_decode_accumulate_f32<A, QV * NB>,
+          simd::vf<A>::size,
+          attn_scores_stairs_f32<A, QV, NB, BR>,
+          attn_accumulate_stairs_f32<A, QV, NB, BR>};
 }
 
 }  // namespace

@@ -65,6 +65,21 @@ struct attn_kernels {
                         std::size_t ldk, float* s, std::size_t lds);
   void (*decode_accumulate)(std::size_t rows, std::size_t kb, std::size_t dv, const float* p, std::size_t ldp,
                             const float* v, std::size_t ldv, const float* alpha, float* o);
+
+  // `scores` and `accumulate` where the tile's query vector u (`lanes`
+  // queries each) takes only the keys [0, ends[u]) of the kb (ends
+  // nondecreasing, at most kb; alpha may be null: no rescale). The scores
+  // of other (query, key) pairs are left as they were (st's lanes there
+  // hold anything: the caller masks them to -INFINITY), and their weights
+  // must be 0, so each element gets the operations the whole-tile kernels
+  // give it and the same bits. For the causal diagonal of the fused forward
+  // (ops/sdpa_forward_lowp.cpp). lanes 0 and both null in the scalar and
+  // Helium sets (whole tiles there).
+  std::size_t lanes;
+  void (*scores_stairs)(std::size_t kb, std::size_t d, const float* qt, const float* k, std::size_t ldk, float* st,
+                        const std::size_t* ends);
+  void (*accumulate_stairs)(std::size_t kb, std::size_t dv, const float* pt, const float* v, std::size_t ldv,
+                            const float* alpha, float* ot, std::size_t key_chunk, const std::size_t* ends);
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(attn_kernels, attn)

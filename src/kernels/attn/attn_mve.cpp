@@ -92,6 +92,6 @@ void attn_softcap_f32_mve(std::size_t n, float cap, float* s, float* dtanh) { at
 
 // No decode kernels: bare metal has no decode path (ops/sdpa_decode.cpp).
 const attn_kernels attn_mve = {kBr,    attn_scores_f32_mve, attn_softmax_f32_mve, attn_accumulate_f32_mve,
-                               attn_softcap_f32_mve, nullptr, nullptr};
+                               attn_softcap_f32_mve, nullptr, nullptr, 0, nullptr, nullptr};
 
 }  // namespace qkv::kern

@@ -115,6 +115,9 @@ const attn_kernels attn_scalar = {kBr,
                                   attn_accumulate_f32_scalar,
                                   attn_softcap_f32_scalar,
                                   attn_decode_scores_f32_scalar,
-                                  attn_decode_accumulate_f32_scalar};
+                                  attn_decode_accumulate_f32_scalar,
+                                  0,
+                                  nullptr,
+                                  nullptr};
 
 }  // namespace qkv::kern
