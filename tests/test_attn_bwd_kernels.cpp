@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The packing kernels of kernels/attn_bwd/attn_bwd.hpp, checked on each ISA's
 // table directly against plain loops: `transpose` (K_jᵀ, V_jᵀ with zero
-// padding) and `scale_rows` (Qs = fl(scale Q), dQ = fl(scale acc)). Both must
+// padding), `scale_rows` (Qs = fl(scale Q), dQ = fl(scale acc)) and the
+// forward's `transpose_scaled` (Q^T and O in one pass). All must
 // give exactly the bits of the loops (a transpose moves bits; a scaled copy
 // is one multiply per element), write every element of their destination
 // and nothing outside it, and ignore what lies between a source row's end
@@ -122,7 +123,60 @@ void check_scale_rows(const attn_bwd_kernels& t, std::size_t rows, std::size_t c
   }
 }
 
+// transpose_scaled: dst [cols][ld_dst] with dst_cols written per row (the
+// rest canaries: the forward writes O's rows in place), each element one
+// multiply by its row's factor (col_scale) or the one scale.
+void check_transpose_scaled(const attn_bwd_kernels& t, std::size_t rows, std::size_t cols, std::size_t ld,
+                            std::size_t ld_dst, std::size_t dst_cols, bool per_col) {
+  INFO("rows " << rows << " cols " << cols << " ld " << ld << " ld_dst " << ld_dst << " dst_cols " << dst_cols
+               << (per_col ? " per-column scales" : " one scale"));
+  const std::vector<float> src = source(rows * ld, rows * 1000 + cols * 10 + ld);
+  std::vector<float> col_scale = qkv_test::random_vector(cols, rows + cols, 0.25f, 4.f);
+  const float scale = 0.57735026f;
+  const std::size_t n = kFront + (cols + 1) * ld_dst;
+  std::vector<float> want(n, kCanary), got(n, kCanary);
+  for (std::size_t f = 0; f < cols; ++f)
+    for (std::size_t c = 0; c < dst_cols; ++c)
+      want[kFront + f * ld_dst + c] = c < rows ? src[c * ld + f] * (per_col ? col_scale[f] : scale) : 0.f;
+  t.transpose_scaled(rows, cols, src.data(), ld, got.data() + kFront, ld_dst, dst_cols, scale,
+                     per_col ? col_scale.data() : nullptr);
+  std::size_t bad = 0, first = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool ok = same_bits(got[i], want[i]) ||
+                    (std::isnan(got[i]) && std::isnan(want[i]) && !same_bits(want[i], kCanary) &&
+                     !same_bits(got[i], kCanary));
+    if (!ok) {
+      ++bad;
+      if (first == n) first = i;
+    }
+  }
+  INFO("first differing element " << first << " (" << bad << " differ)");
+  REQUIRE(bad == 0);
+}
+
 }  // namespace
+
+TEST_CASE("attention transpose_scaled is transpose then one multiply, writing nothing past dst_cols, every ISA",
+          "[sdpa][kernels]") {
+  const bool small = qkv_test::small_tests();
+  for (qkv_isa isa : qkv_test::runnable_isas()) {
+    INFO("isa " << qkv_isa_name(isa));
+    const attn_bwd_kernels& t = qkv::kern::attn_bwd_for(isa);
+    REQUIRE(t.transpose_scaled != nullptr);  // every hosted table has it
+    for (std::size_t rows : kSizes)
+      for (std::size_t cols : kSizes)
+        // ld: tight, odd, a [B,T,H,d] token stride; dst_cols: exact (O's
+        // rows), one more, the forward's query tile; ld_dst: tight, odd, a
+        // token stride.
+        for (std::size_t ld : {cols, cols + 3, std::size_t(768)})
+          for (std::size_t dst_cols : {rows, rows + 1, round_up(rows, 64)})
+            for (std::size_t ld_dst : {dst_cols, dst_cols + 5, std::size_t(768)}) {
+              if (small && (ld == cols + 3 || ld_dst == dst_cols + 5)) continue;
+              check_transpose_scaled(t, rows, cols, ld, ld_dst, dst_cols, false);
+              check_transpose_scaled(t, rows, cols, ld, ld_dst, dst_cols, true);
+            }
+  }
+}
 
 TEST_CASE("attention backward transpose moves every bit and zeroes the padding on every ISA",
           "[sdpa][backward][kernels]") {

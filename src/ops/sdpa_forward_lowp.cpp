@@ -108,10 +108,10 @@ constexpr std::size_t kPackTagFloats = kSdpaAlign / sizeof(float);  // the packe
 
 // A call's K/V copy (packs_kv) and Q^T / O moves: where a thread's copy
 // starts in its floats (0: no copy), the key chunk for the copied V rows,
-// and the ISA's transposes and scaled row copies (16 x 16 blocks, rows ahead
-// prefetched) in place of element loops. Bare metal has none: constants, not
-// a member of lowp_call, so the code compiles away (and -Os finds no zero
-// fields to memset).
+// and the ISA's scaled transposes (W x W register blocks: Q^T times the
+// scale, O^T into O's rows times 1/l) in place of element loops. Bare
+// metal has none: constants, not a member of lowp_call, so the code
+// compiles away (and -Os finds no zero fields to memset).
 #ifdef QKV_HOSTED
 struct copy_plan {
   std::size_t at, chunk;
@@ -273,9 +273,8 @@ struct lowp_call {
       bk->pair_cols(rows, br, D, static_cast<const float*>(qv), ld, reinterpret_cast<std::uint32_t*>(w), br);
       return;
     }
-    if (wide() && cp.tk) {  // pack_qt's fl(scale q), transposed first
-      cp.tk->transpose(rows, D, static_cast<const float*>(qv), ld, w, br);
-      cp.tk->scale_rows(D, rows, rows, p.scale, w, br, w, br);
+    if (wide() && cp.tk) {  // pack_qt's fl(scale q), transposed and scaled in one pass
+      cp.tk->transpose_scaled(rows, D, static_cast<const float*>(qv), ld, w, br, br, p.scale, nullptr);
       return;
     }
     if (wide()) {
@@ -423,16 +422,8 @@ struct lowp_call {
       for (std::size_t r = 0; r < rows; ++r) alpha[r] = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;
     if (kAmxBuilt && ax)
       ax->store_o(rows, Dv, ot, alpha, static_cast<std::uint16_t*>(const_cast<void*>(at(out, ob))), p.o.token);
-    if (transposed) {  // O^T in strips of features through Qt and St (free by now, contiguous), then scaled
-      float* o = static_cast<float*>(out) + ob;
-      const std::size_t cap = D + tile;
-      for (std::size_t f0 = 0; f0 < Dv; f0 += cap) {
-        const std::size_t nf = Dv - f0 < cap ? Dv - f0 : cap;
-        cp.tk->transpose(nf, rows, ot + f0 * br, br, qt, nf);
-        for (std::size_t r = 0; r < rows; ++r)
-          cp.tk->scale_rows(1, nf, nf, alpha[r], qt + r * nf, nf, o + r * p.o.token + f0, p.o.token);
-      }
-    }
+    if (transposed)  // O^T transposed into O's rows, each scaled by its 1/l on the way
+      cp.tk->transpose_scaled(Dv, rows, ot, br, static_cast<float*>(out) + ob, p.o.token, Dv, 0.f, alpha);
     for (std::size_t r = 0; r < rows; ++r) {
       if (!(kAmxBuilt && ax) && !transposed) {
         const float inv = l[r] > 0.0f ? drop.keep_scale / l[r] : 0.0f;

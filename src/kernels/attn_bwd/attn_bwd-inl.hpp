@@ -186,9 +186,43 @@ void attn_scale_rows_f32(std::size_t rows, std::size_t cols, std::size_t cols_pa
   }
 }
 
+// attn_bwd.hpp: transpose_scaled. W x W blocks transposed in registers and
+// scaled on the way out (a destination row is one source column: one
+// factor); partial blocks and the padding element by element.
+template <class A>
+void attn_transpose_scaled_f32(std::size_t rows, std::size_t cols, const float* src, std::size_t ld, float* dst,
+                               std::size_t ld_dst, std::size_t dst_cols, float scale, const float* col_scale) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  V v[W];
+  std::size_t c0 = 0;  // W source rows at a time, each read whole
+  for (; c0 + W <= rows; c0 += W) {
+    std::size_t f0 = 0;
+    for (; f0 + W <= cols; f0 += W) {
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < W; ++i) v[i] = V::load_unaligned(src + (c0 + i) * ld + f0);
+      simd::transpose<A>(v);
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < W; ++i)
+        (v[i] * V(col_scale ? col_scale[f0 + i] : scale)).store_unaligned(dst + (f0 + i) * ld_dst + c0);
+    }
+    for (; f0 < cols; ++f0) {
+      const float sf = col_scale ? col_scale[f0] : scale;
+      for (std::size_t c = c0; c < c0 + W; ++c) dst[f0 * ld_dst + c] = src[c * ld + f0] * sf;
+    }
+  }
+  for (std::size_t f = 0; f < cols; ++f) {  // the last rows, then the padding
+    const float sf = col_scale ? col_scale[f] : scale;
+    float* d = dst + f * ld_dst;
+    for (std::size_t c = c0; c < rows; ++c) d[c] = src[c * ld + f] * sf;
+    for (std::size_t c = rows; c < dst_cols; ++c) d[c] = 0.f;
+  }
+}
+
 template <class A>
 constexpr attn_bwd_kernels make_attn_bwd_kernels() {
-  return {attn_gemm_f32<A>, attn_softmax_grad_f32<A>, attn_transpose_f32<A>, attn_scale_rows_f32<A>};
+  return {attn_gemm_f32<A>, attn_softmax_grad_f32<A>, attn_transpose_f32<A>, attn_scale_rows_f32<A>,
+          attn_transpose_scaled_f32<A>};
 }
 
 }  // namespace

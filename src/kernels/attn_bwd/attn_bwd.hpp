@@ -60,6 +60,17 @@ struct attn_bwd_kernels {
   // src and dst may be strided rows of the caller's tensors.
   void (*scale_rows)(std::size_t rows, std::size_t cols, std::size_t cols_pad, float scale, const float* src,
                      std::size_t ld, float* dst, std::size_t ld_dst);
+
+  // transpose and scale_rows in one pass (the fused forward's Q^T and O):
+  //   dst[f * ld_dst + c] = src[c * ld + f] * s_f   for c < rows, f < cols,
+  //   dst[f * ld_dst + c] = 0                       for rows <= c < dst_cols,
+  // s_f = col_scale[f] (col_scale not null) or scale; one IEEE multiply
+  // each, so the bits are transpose's then scale_rows'. ld >= cols,
+  // ld_dst >= dst_cols >= rows; nothing at or past dst_cols is written (dst
+  // may be rows of the caller's tensor); src and dst do not overlap. Null
+  // in bare-metal tables (no forward transposes there).
+  void (*transpose_scaled)(std::size_t rows, std::size_t cols, const float* src, std::size_t ld, float* dst,
+                           std::size_t ld_dst, std::size_t dst_cols, float scale, const float* col_scale);
 };
 
 QKV_DECLARE_KERNEL_TABLES_MVE(attn_bwd_kernels, attn_bwd)

@@ -80,6 +80,6 @@ void attn_scale_rows_f32_mve(std::size_t rows, std::size_t cols, std::size_t col
 }  // namespace
 
 const attn_bwd_kernels attn_bwd_mve = {attn_gemm_f32_mve, attn_softmax_grad_f32_mve, attn_transpose_f32_mve,
-                                       attn_scale_rows_f32_mve};
+                                       attn_scale_rows_f32_mve, nullptr};
 
 }  // namespace qkv::kern

@@ -73,9 +73,26 @@ void attn_scale_rows_f32_scalar(std::size_t rows, std::size_t cols, std::size_t 
   }
 }
 
+#ifdef QKV_HOSTED
+// The fused forward's Q^T and O on hosted builds (attn_bwd.hpp).
+void attn_transpose_scaled_f32_scalar(std::size_t rows, std::size_t cols, const float* src, std::size_t ld,
+                                      float* dst, std::size_t ld_dst, std::size_t dst_cols, float scale,
+                                      const float* col_scale) {
+  for (std::size_t f = 0; f < cols; ++f) {
+    const float sf = col_scale ? col_scale[f] : scale;
+    float* d = dst + f * ld_dst;
+    for (std::size_t c = 0; c < rows; ++c) d[c] = src[c * ld + f] * sf;
+    for (std::size_t c = rows; c < dst_cols; ++c) d[c] = 0.f;
+  }
+}
+#else
+constexpr auto attn_transpose_scaled_f32_scalar = nullptr;
+#endif
+
 }  // namespace
 
 const attn_bwd_kernels attn_bwd_scalar = {attn_gemm_f32_scalar, attn_softmax_grad_f32_scalar,
-                                          attn_transpose_f32_scalar, attn_scale_rows_f32_scalar};
+                                          attn_transpose_f32_scalar, attn_scale_rows_f32_scalar,
+                                          attn_transpose_scaled_f32_scalar};
 
 }  // namespace qkv::kern
