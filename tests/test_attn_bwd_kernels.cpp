@@ -62,6 +62,21 @@ std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m;
 const std::size_t kSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65};
 const std::size_t kRows[] = {1, 2, 3, 8, 9, 17, 64, 65};
 
+// Elements of got that differ from want (NaN for NaN passes: the payload is
+// the multiply's business, the contract promises IEEE arithmetic; a canary
+// never does), and the first of them (want.size() if none).
+std::size_t mismatches(const std::vector<float>& got, const std::vector<float>& want, std::size_t* first) {
+  std::size_t bad = 0;
+  *first = want.size();
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const bool ok = same_bits(got[i], want[i]) ||
+                    (std::isnan(got[i]) && std::isnan(want[i]) && !same_bits(want[i], kCanary) &&
+                     !same_bits(got[i], kCanary));
+    if (!ok && bad++ == 0) *first = i;
+  }
+  return bad;
+}
+
 void check_transpose(const attn_bwd_kernels& t, std::size_t rows, std::size_t cols, std::size_t ld,
                      std::size_t ld_dst) {
   INFO("rows " << rows << " cols " << cols << " ld " << ld << " ld_dst " << ld_dst);
@@ -93,18 +108,8 @@ void check_scale_rows(const attn_bwd_kernels& t, std::size_t rows, std::size_t c
     for (std::size_t f = 0; f < cols_pad; ++f)
       want[kFront + r * ld_dst + f] = f < cols ? scale * src[r * ld + f] : 0.f;
   t.scale_rows(rows, cols, cols_pad, scale, src.data(), ld, got.data() + kFront, ld_dst);
-  // NaN in, NaN out: the payload is the multiply's business (same bits on
-  // every ISA here, but the contract promises IEEE arithmetic, not payloads).
-  std::size_t bad = 0, first = n;
-  for (std::size_t i = 0; i < n; ++i) {
-    const bool ok = same_bits(got[i], want[i]) ||
-                    (std::isnan(got[i]) && std::isnan(want[i]) && !same_bits(want[i], kCanary) &&
-                     !same_bits(got[i], kCanary));
-    if (!ok) {
-      ++bad;
-      if (first == n) first = i;
-    }
-  }
+  std::size_t first;
+  std::size_t bad = mismatches(got, want, &first);
   INFO("first differing element " << first << " (" << bad << " differ)");
   REQUIRE(bad == 0);
 
@@ -140,16 +145,8 @@ void check_transpose_scaled(const attn_bwd_kernels& t, std::size_t rows, std::si
       want[kFront + f * ld_dst + c] = c < rows ? src[c * ld + f] * (per_col ? col_scale[f] : scale) : 0.f;
   t.transpose_scaled(rows, cols, src.data(), ld, got.data() + kFront, ld_dst, dst_cols, scale,
                      per_col ? col_scale.data() : nullptr);
-  std::size_t bad = 0, first = n;
-  for (std::size_t i = 0; i < n; ++i) {
-    const bool ok = same_bits(got[i], want[i]) ||
-                    (std::isnan(got[i]) && std::isnan(want[i]) && !same_bits(want[i], kCanary) &&
-                     !same_bits(got[i], kCanary));
-    if (!ok) {
-      ++bad;
-      if (first == n) first = i;
-    }
-  }
+  std::size_t first;
+  const std::size_t bad = mismatches(got, want, &first);
   INFO("first differing element " << first << " (" << bad << " differ)");
   REQUIRE(bad == 0);
 }

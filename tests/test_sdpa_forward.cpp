@@ -234,16 +234,7 @@ TEST_CASE("sdpa forward: 1 vs 2 threads and a one-thread workspace are bitwise i
   for (const shape& s : shapes) problems.emplace_back(s, 9);
   // Thread splits are ISA-independent driver code: under emulation (slow,
   // and where OpenMP threads share one emulated CPU) the active ISA suffices.
-  auto for_isas = [](auto&& body) {
-    if (qkv_test::small_tests()) {
-      qkv_isa isa = QKV_ISA_SCALAR;
-      qkv_get_isa(&isa);
-      body(isa);
-    } else {
-      qkv_test::for_each_isa(body);
-    }
-  };
-  for_isas([&](qkv_isa) {
+  qkv_test::for_each_isa_or_active([&](qkv_isa) {
     for (problem& p : problems) {
       for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
         if (qkv_test::small_tests() && algo == QKV_SDPA_REFERENCE) continue;  // GEMM-threaded; native only
@@ -439,7 +430,7 @@ TEST_CASE("sdpa forward: the causal mask gives the bits of the same mask given a
     const std::vector<float> q = random(extent(causal.q, B, H, c.Tq, c.D));
     const std::vector<float> k = random(extent(causal.k, B, H, c.Tk, c.D));
     const std::vector<float> v = random(extent(causal.v, B, H, c.Tk, c.Dv));
-    auto body = [&](qkv_isa isa) {
+    qkv_test::for_each_isa_or_active([&](qkv_isa isa) {
       INFO("isa " << qkv_isa_name(isa));
       for (int threads : {1, 2}) {
         INFO(threads << " threads");
@@ -464,14 +455,7 @@ TEST_CASE("sdpa forward: the causal mask gives the bits of the same mask given a
         CHECK(nonfinite == 0);
         CHECK(std::memcmp(lse[0].data(), lse[1].data(), lse[0].size() * sizeof(float)) == 0);
       }
-    };
-    if (qkv_test::small_tests()) {
-      qkv_isa isa = QKV_ISA_SCALAR;
-      qkv_get_isa(&isa);
-      body(isa);
-    } else {
-      qkv_test::for_each_isa(body);
-    }
+    });
   }
 }
 

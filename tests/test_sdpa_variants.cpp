@@ -607,16 +607,7 @@ TEST_CASE("sdpa variants: 1, 2 and 3 threads give the same bits (GQA groups > 1)
   for (const variant& s : vs) {
     const problem p(s, ++seed);
     INFO(describe(s));
-    auto for_isas = [](auto&& body) {  // thread splits are driver code: under emulation one ISA suffices
-      if (qkv_test::small_tests()) {
-        qkv_isa isa = QKV_ISA_SCALAR;
-        qkv_get_isa(&isa);
-        body(isa);
-      } else {
-        qkv_test::for_each_isa(body);
-      }
-    };
-    for_isas([&](qkv_isa) {
+    qkv_test::for_each_isa_or_active([&](qkv_isa) {  // thread splits are driver code
       for (qkv_sdpa_algo algo : {QKV_SDPA_FUSED, QKV_SDPA_REFERENCE}) {
         INFO((algo == QKV_SDPA_FUSED ? "fused" : "reference"));
         std::vector<float> o1, l1;

@@ -71,4 +71,18 @@ void for_each_isa(F&& body) {
 // Scale factor for heavy tests: QKV_TEST_SCALE=small under emulation.
 bool small_tests();
 
+// for_each_isa natively; under emulation (small_tests) the active ISA only:
+// for tests of ISA-independent driver code (thread splits, masks), where
+// every emulated ISA would repeat the same checks slowly.
+template <class F>
+void for_each_isa_or_active(F&& body) {
+  if (small_tests()) {
+    qkv_isa isa = QKV_ISA_SCALAR;
+    qkv_get_isa(&isa);
+    body(isa);
+  } else {
+    for_each_isa(body);
+  }
+}
+
 }  // namespace qkv_test
