@@ -188,15 +188,18 @@ void attn_scale_rows_f32(std::size_t rows, std::size_t cols, std::size_t cols_pa
 
 // attn_bwd.hpp: transpose_scaled. W x W blocks transposed in registers and
 // scaled on the way out (a destination row is one source column: one
-// factor); partial blocks and the padding element by element.
+// factor); partial blocks and the padding element by element. ARMv7 NEON
+// flushes subnormals to zero in vector arithmetic (scale_rows' kVectorMul):
+// there every element takes the scalar multiply.
 template <class A>
 void attn_transpose_scaled_f32(std::size_t rows, std::size_t cols, const float* src, std::size_t ld, float* dst,
                                std::size_t ld_dst, std::size_t dst_cols, float scale, const float* col_scale) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
+  constexpr bool kVectorMul = !std::is_same<A, xsimd::neon>::value;
   V v[W];
   std::size_t c0 = 0;  // W source rows at a time, each read whole
-  for (; c0 + W <= rows; c0 += W) {
+  for (; kVectorMul && c0 + W <= rows; c0 += W) {
     std::size_t f0 = 0;
     for (; f0 + W <= cols; f0 += W) {
 #pragma GCC unroll 16
