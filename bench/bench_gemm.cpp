@@ -321,8 +321,7 @@ void BM_sgemm_pair(benchmark::State& state, bool ta) {
   const int batch = flops >= 2e6 ? 1 : int(2e6 / flops);
   const double batch_gflop = flops * double(batch) * 1e-9;
   const qkv_isa isa = qkv_bench::active_isa();
-  const double probe_flops = std::min(std::max(flops * double(batch), 2e6), 2e8);
-  const std::int64_t probe_iters = std::max<std::int64_t>(1, std::int64_t(probe_flops / 768));  // 768 FLOP/iter
+  const std::int64_t probe_iters = qkv_bench::paired_probe_iters(flops * double(batch));
   const std::function<void()> run_qkv = [&] { op.qkv(threads); };
   // Legs: 0 qkv, 1..n the peers, n + 1 the probe.
   const std::size_t legs = peers.size() + 2;

@@ -46,6 +46,12 @@ inline void set_rate(benchmark::State& state, double flops, int threads) {
   state.SetLabel(std::string(qkv_isa_name(isa)) + "/t" + std::to_string(threads));
 }
 
+// Iterations of the FMA probe's chains (768 FLOP each) for a paired probe
+// of `flops` per thread, clamped to 2-200 MFLOP (BM_sgemm_pair, paired_peak).
+inline std::int64_t paired_probe_iters(double flops) {
+  return std::max<std::int64_t>(1, std::int64_t(std::min(std::max(flops, 2e6), 2e8) / 768));
+}
+
 // "% of peak" against a probe paired with every iteration, as BM_sgemm_pair
 // does (bench/README.md, "Which peak?"): after each timed call the FMA
 // probe runs, timing paused, on as much work (2-200 MFLOP per thread), and
@@ -56,7 +62,7 @@ inline void set_rate(benchmark::State& state, double flops, int threads) {
 class paired_peak {
  public:
   paired_peak(double flops, int threads)
-      : flops_(flops), threads_(threads), iters_(std::max<std::int64_t>(1, probe_iters(flops / threads))) {}
+      : flops_(flops), threads_(threads), iters_(paired_probe_iters(flops / threads)) {}
 
   // One iteration's call took `seconds`: probe with timing paused.
   void sample(benchmark::State& state, double seconds) {
@@ -71,9 +77,6 @@ class paired_peak {
   }
 
  private:
-  static std::int64_t probe_iters(double flops_per_thread) {  // 768 FLOP per iteration of the chains
-    return std::int64_t(std::min(std::max(flops_per_thread, 2e6), 2e8) / 768);
-  }
   double flops_;
   int threads_;
   std::int64_t iters_;

@@ -44,7 +44,8 @@ void add_masks(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, s
     // contiguously. Both cursors only move forward as j grows.
     const std::size_t real = i0 >= s.q_len ? 0 : std::min(rows, s.q_len - i0);
     std::size_t ra = 0, rb = 0;
-    std::size_t hi_a = real ? keys_of_row(p, s, i0).hi : 0, lo_b = real ? keys_of_row(p, s, i0).lo : 0;
+    const key_range first = real ? keys_of_row(p, s, i0) : key_range{0, 0};
+    std::size_t hi_a = first.hi, lo_b = first.lo;
     for (std::size_t j = 0; j < kb; ++j) {
       const std::size_t key = j0 + j;
       while (ra < real && hi_a <= key)

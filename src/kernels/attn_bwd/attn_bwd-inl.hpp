@@ -214,12 +214,7 @@ void attn_transpose_scaled_f32(std::size_t rows, std::size_t cols, const float* 
       for (std::size_t c = c0; c < c0 + W; ++c) dst[f0 * ld_dst + c] = src[c * ld + f0] * sf;
     }
   }
-  for (std::size_t f = 0; f < cols; ++f) {  // the last rows, then the padding
-    const float sf = col_scale ? col_scale[f] : scale;
-    float* d = dst + f * ld_dst;
-    for (std::size_t c = c0; c < rows; ++c) d[c] = src[c * ld + f] * sf;
-    for (std::size_t c = rows; c < dst_cols; ++c) d[c] = 0.f;
-  }
+  transpose_scaled_rows_from(c0, rows, cols, src, ld, dst, ld_dst, dst_cols, scale, col_scale);
 }
 
 template <class A>

@@ -75,4 +75,21 @@ struct attn_bwd_kernels {
 
 QKV_DECLARE_KERNEL_TABLES_MVE(attn_bwd_kernels, attn_bwd)
 
+// transpose_scaled element by element from source row c0 on, and the
+// padding: the scalar set's whole kernel, the SIMD sets' rows past their
+// last W x W block. Internal linkage: each ISA's file its own copy (no
+// weak symbol a per-ISA object could lend the baseline).
+namespace {
+inline void transpose_scaled_rows_from(std::size_t c0, std::size_t rows, std::size_t cols, const float* src,
+                                       std::size_t ld, float* dst, std::size_t ld_dst, std::size_t dst_cols,
+                                       float scale, const float* col_scale) {
+  for (std::size_t f = 0; f < cols; ++f) {
+    const float sf = col_scale ? col_scale[f] : scale;
+    float* d = dst + f * ld_dst;
+    for (std::size_t c = c0; c < rows; ++c) d[c] = src[c * ld + f] * sf;
+    for (std::size_t c = rows; c < dst_cols; ++c) d[c] = 0.f;
+  }
+}
+}  // namespace
+
 }  // namespace qkv::kern

@@ -78,12 +78,7 @@ void attn_scale_rows_f32_scalar(std::size_t rows, std::size_t cols, std::size_t 
 void attn_transpose_scaled_f32_scalar(std::size_t rows, std::size_t cols, const float* src, std::size_t ld,
                                       float* dst, std::size_t ld_dst, std::size_t dst_cols, float scale,
                                       const float* col_scale) {
-  for (std::size_t f = 0; f < cols; ++f) {
-    const float sf = col_scale ? col_scale[f] : scale;
-    float* d = dst + f * ld_dst;
-    for (std::size_t c = 0; c < rows; ++c) d[c] = src[c * ld + f] * sf;
-    for (std::size_t c = rows; c < dst_cols; ++c) d[c] = 0.f;
-  }
+  transpose_scaled_rows_from(0, rows, cols, src, ld, dst, ld_dst, dst_cols, scale, col_scale);
 }
 #else
 constexpr auto attn_transpose_scaled_f32_scalar = nullptr;
