@@ -52,6 +52,13 @@ void norm_backward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t
   if (dgamma || dbeta) {
     const std::size_t lines = (n + kLine - 1) / kLine;
     const int t = threads_for(xc, kFlopsParams * static_cast<float>(rows) * static_cast<float>(n), lines);
+    if (t <= 1) {  // one thread: both passes row by row, the second on the row the first left in L1
+      for (std::size_t r = 0; r < rows; ++r) {
+        k.cols_accumulate_f32(n, x + r * ldx, mu(r), rstd[r], dy + r * ldy, dgamma, dbeta);
+        k.row_backward_f32(n, center, x + r * ldx, mu(r), rstd[r], gamma, dy + r * ldy, dx + r * lddx, accumulate);
+      }
+      return;
+    }
     const std::size_t parts = static_cast<std::size_t>(t);
     parallel_for_static(xc, t, parts, [&](std::size_t c) {
       const std::size_t j0 = lines * c / parts * kLine, j1e = lines * (c + 1) / parts * kLine;
