@@ -239,7 +239,7 @@ TEST_CASE("KV caches of every format give the same bits for any thread count", "
           // each) were most of this test's time: 123 of 147 s under
           // qemu-i386 for the scalar set's x87 code on an AMD Zen 5 host,
           // past ctest's 120 s. There it runs at 1 and 3 threads on OpenMP
-          // only (71 s); the op-level test below checks its key-chunk split
+          // only (58 s alone there); the op-level test below checks its split
           // at 1-3 threads, on a team and in any task order.
           const bool long_emulated = B == 1 && qkv_test::small_tests();
           for (int threads : {1, 2, 3, 5}) {
