@@ -46,6 +46,14 @@ void norm_backward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t
   const auto& k = kern::norm_for(xc.isa);
   const bool center = kind == norm_kind::layer;
   auto mu = [&](std::size_t r) { return center && mean ? mean[r] : 0.f; };
+  // Row r's terms of dgamma/dbeta, columns [j0, j1); row r's dx.
+  auto add_params = [&](std::size_t r, std::size_t j0, std::size_t j1) {
+    k.cols_accumulate_f32(j1 - j0, x + r * ldx + j0, mu(r), rstd[r], dy + r * ldy + j0,
+                          dgamma ? dgamma + j0 : nullptr, dbeta ? dbeta + j0 : nullptr);
+  };
+  auto dx_row = [&](std::size_t r) {
+    k.row_backward_f32(n, center, x + r * ldx, mu(r), rstd[r], gamma, dy + r * ldy, dx + r * lddx, accumulate);
+  };
   // Parameter gradients first: dx may overwrite dy. Each column is added
   // onto dgamma/dbeta row after row, whoever computes it, so the split (one
   // contiguous range of columns per thread, in cache lines) changes nothing.
@@ -54,8 +62,8 @@ void norm_backward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t
     const int t = threads_for(xc, kFlopsParams * static_cast<float>(rows) * static_cast<float>(n), lines);
     if (t <= 1) {  // one thread: both passes row by row, the second on the row the first left in L1
       for (std::size_t r = 0; r < rows; ++r) {
-        k.cols_accumulate_f32(n, x + r * ldx, mu(r), rstd[r], dy + r * ldy, dgamma, dbeta);
-        k.row_backward_f32(n, center, x + r * ldx, mu(r), rstd[r], gamma, dy + r * ldy, dx + r * lddx, accumulate);
+        add_params(r, 0, n);
+        dx_row(r);
       }
       return;
     }
@@ -64,17 +72,13 @@ void norm_backward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t
       const std::size_t j0 = lines * c / parts * kLine, j1e = lines * (c + 1) / parts * kLine;
       const std::size_t j1 = j1e < n ? j1e : n;
       if (j0 >= j1) return;
-      for (std::size_t r = 0; r < rows; ++r)
-        k.cols_accumulate_f32(j1 - j0, x + r * ldx + j0, mu(r), rstd[r], dy + r * ldy + j0,
-                              dgamma ? dgamma + j0 : nullptr, dbeta ? dbeta + j0 : nullptr);
+      for (std::size_t r = 0; r < rows; ++r) add_params(r, j0, j1);
     });
   }
   const std::size_t blocks = rows < kBlocks ? rows : kBlocks;
   parallel_for_blocks(xc, blocks, kFlopsBackward * static_cast<float>(rows) * static_cast<float>(n),
                       [&](std::size_t b) {
-                        for (std::size_t r = b * rows / blocks; r < (b + 1) * rows / blocks; ++r)
-                          k.row_backward_f32(n, center, x + r * ldx, mu(r), rstd[r], gamma, dy + r * ldy,
-                                             dx + r * lddx, accumulate);
+                        for (std::size_t r = b * rows / blocks; r < (b + 1) * rows / blocks; ++r) dx_row(r);
                       });
 }
 
