@@ -11,6 +11,7 @@
 // extra roundings it does not itemise: the residual add, the final multiply-add).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -294,27 +295,42 @@ TEST_CASE("norms are bitwise identical for 1, 2 and 3 threads", "[norm][threads]
   const auto x = qkv_test::random_vector(rows * ld, 5, -3.f, 3.f), res = qkv_test::random_vector(rows * ld, 6);
   const auto g = qkv_test::random_vector(n, 7, 0.5f, 1.5f), b = qkv_test::random_vector(n, 8);
   const auto dy = qkv_test::random_vector(rows * ld, 9);
-  qkv_test::for_each_isa([&](qkv_isa) {
-    std::vector<float> out[3];
-    for (int t = 1; t <= 3; ++t) {
-      qkv_test::threads_scope ts(t);
-      qkv_test::team_watch watch;
-      std::vector<float> s(rows * ld), y(rows * ld), m(rows), r(rows), y2(rows * ld), r2(rows), dx(rows * ld),
-          dx2(rows * ld), dg(n, 0.f), db(n, 0.f), dg2(n, 0.f);
-      REQUIRE(qkv_add_layernorm_forward(rows, n, 1e-5f, x.data(), ld, res.data(), ld, s.data(), ld, g.data(),
-                                        b.data(), y.data(), ld, m.data(), r.data()) == QKV_OK);
-      REQUIRE(qkv_layernorm_backward(rows, n, s.data(), ld, g.data(), m.data(), r.data(), dy.data(), ld, dx.data(),
-                                     ld, 0, dg.data(), db.data()) == QKV_OK);
-      REQUIRE(qkv_rmsnorm_forward(rows, n, 1e-6f, x.data(), ld, g.data(), y2.data(), ld, r2.data()) == QKV_OK);
-      REQUIRE(qkv_rmsnorm_backward(rows, n, x.data(), ld, g.data(), r2.data(), dy.data(), ld, dx2.data(), ld, 0,
-                                   dg2.data()) == QKV_OK);
-      if (t > 1) QKV_CHECK_TEAM(watch);
-      for (auto* v : {&s, &y, &m, &r, &y2, &r2, &dx, &dx2, &dg, &db, &dg2})
-        out[t - 1].insert(out[t - 1].end(), v->begin(), v->end());
-    }
-    CHECK(same_bits(out[0].data(), out[1].data(), out[0].size()));
-    CHECK(same_bits(out[0].data(), out[2].data(), out[0].size()));
-  });
+  // The parameter gradients at 0, 3 and 13 floats past a cache line (the
+  // column split's boundaries follow dgamma's lines; dbeta sits 4 floats
+  // off them); emulated, at 13 only.
+  std::vector<float> grads(3 * (n + 28) + 32);
+  const std::size_t line0 = (16 - reinterpret_cast<std::uintptr_t>(grads.data()) / sizeof(float) % 16) % 16;
+  const std::vector<std::size_t> offsets =
+      qkv_test::small_tests() ? std::vector<std::size_t>{13} : std::vector<std::size_t>{0, 3, 13};
+  for (const std::size_t off : offsets) {
+    qkv_test::for_each_isa([&](qkv_isa) {
+      CAPTURE(off);
+      std::vector<float> out[3];
+      for (int t = 1; t <= 3; ++t) {
+        qkv_test::threads_scope ts(t);
+        qkv_test::team_watch watch;
+        std::vector<float> s(rows * ld), y(rows * ld), m(rows), r(rows), y2(rows * ld), r2(rows), dx(rows * ld),
+            dx2(rows * ld);
+        std::fill(grads.begin(), grads.end(), 0.f);
+        float* dg = grads.data() + line0 + off;
+        float* db = dg + n + 28;
+        float* dg2 = db + n + 28;
+        REQUIRE(qkv_add_layernorm_forward(rows, n, 1e-5f, x.data(), ld, res.data(), ld, s.data(), ld, g.data(),
+                                          b.data(), y.data(), ld, m.data(), r.data()) == QKV_OK);
+        REQUIRE(qkv_layernorm_backward(rows, n, s.data(), ld, g.data(), m.data(), r.data(), dy.data(), ld, dx.data(),
+                                       ld, 0, dg, db) == QKV_OK);
+        REQUIRE(qkv_rmsnorm_forward(rows, n, 1e-6f, x.data(), ld, g.data(), y2.data(), ld, r2.data()) == QKV_OK);
+        REQUIRE(qkv_rmsnorm_backward(rows, n, x.data(), ld, g.data(), r2.data(), dy.data(), ld, dx2.data(), ld, 0,
+                                     dg2) == QKV_OK);
+        if (t > 1) QKV_CHECK_TEAM(watch);
+        for (auto* v : {&s, &y, &m, &r, &y2, &r2, &dx, &dx2})
+          out[t - 1].insert(out[t - 1].end(), v->begin(), v->end());
+        for (const float* p : {dg, db, dg2}) out[t - 1].insert(out[t - 1].end(), p, p + n);
+      }
+      CHECK(same_bits(out[0].data(), out[1].data(), out[0].size()));
+      CHECK(same_bits(out[0].data(), out[2].data(), out[0].size()));
+    });
+  }
 }
 
 // ARMv7 NEON flushes subnormal inputs and results to zero (norm.h): there the
