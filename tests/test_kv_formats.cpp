@@ -71,6 +71,16 @@ std::size_t row_bytes(qkv_kv_format f, std::size_t d) {
   return f == QKV_KV_Q8_0 ? d / 32 * 34 : f == QKV_KV_F32 ? 4 * d : 2 * d;
 }
 
+// count floats (whole rows) stored at dst in format f, as a cache holds them.
+void store(qkv_kv_format f, std::size_t count, const float* src, unsigned char* dst) {
+  if (f == QKV_KV_F32)
+    std::memcpy(dst, src, count * sizeof(float));
+  else if (f == QKV_KV_Q8_0)
+    REQUIRE(qkv_quantize_q8_0(count, src, reinterpret_cast<qkv_block_q8_0*>(dst)) == QKV_OK);
+  else
+    REQUIRE(qkv_convert(count, QKV_DTYPE_F32, src, f == QKV_KV_BF16 ? QKV_DTYPE_BF16 : QKV_DTYPE_F16, dst) == QKV_OK);
+}
+
 // Largest storage error of one element of magnitude <= amax, per format:
 // half an ulp (bf16 2^-8, fp16 2^-11 relative), half a q8_0 step (its
 // scale is amax/127 rounded to fp16, so at most amax/127 * (1 + 2^-11)).
@@ -87,12 +97,13 @@ struct decoder {
   qkv_mha_layout lay{};
   std::size_t B, T;
   qkv_kv_format f;
+  std::size_t d_kv;  // K and V row width
   std::vector<float> params, x;
   qkv_mha_kv_state st{};
   std::vector<unsigned char> kv;
 
   decoder(const qkv_mha_desc& desc, std::size_t b, std::size_t t, qkv_kv_format fmt, float x_scale)
-      : d(desc), B(b), T(t), f(fmt) {
+      : d(desc), B(b), T(t), f(fmt), d_kv(d.num_kv_heads ? d.d_out / d.num_heads * d.num_kv_heads : d.d_out) {
     REQUIRE(qkv_mha_param_layout(&d, &lay) == QKV_OK);
     params.resize(lay.count);
     REQUIRE(qkv_mha_init(&d, params.data(), 77) == QKV_OK);
@@ -101,7 +112,6 @@ struct decoder {
     REQUIRE(qkv_mha_kv_cache_init_ex(&st, B, T, f) == QKV_OK);
     std::size_t bytes = 0;
     REQUIRE(qkv_mha_kv_cache_size_ex(&d, B, T, f, &bytes) == QKV_OK);
-    const std::size_t d_kv = d.num_kv_heads ? d.d_out / d.num_heads * d.num_kv_heads : d.d_out;
     REQUIRE(bytes == 2 * B * T * row_bytes(f, d_kv));
     kv.assign(bytes, 0);
   }
@@ -110,20 +120,12 @@ struct decoder {
   // rows, then all V rows, each sequence T rows) and sets its length: a long
   // cache without a prefill's attention, for the emulated runs.
   void fill(std::size_t n) {
-    const std::size_t d_kv = d.num_kv_heads ? d.d_out / d.num_heads * d.num_kv_heads : d.d_out;
     const std::size_t rb = row_bytes(f, d_kv), half = kv.size() / 2;
     const std::vector<float> rows = qkv_test::random_vector(2 * B * n * d_kv, 79);
     for (std::size_t part = 0; part < 2; ++part)
       for (std::size_t b = 0; b < B; ++b) {
         unsigned char* dst = kv.data() + part * half + b * T * rb;
-        const float* src = rows.data() + (part * B + b) * n * d_kv;
-        if (f == QKV_KV_F32)
-          std::memcpy(dst, src, n * d_kv * sizeof(float));
-        else if (f == QKV_KV_Q8_0)
-          REQUIRE(qkv_quantize_q8_0(n * d_kv, src, reinterpret_cast<qkv_block_q8_0*>(dst)) == QKV_OK);
-        else
-          REQUIRE(qkv_convert(n * d_kv, QKV_DTYPE_F32, src, f == QKV_KV_BF16 ? QKV_DTYPE_BF16 : QKV_DTYPE_F16,
-                              dst) == QKV_OK);
+        store(f, n * d_kv, rows.data() + (part * B + b) * n * d_kv, dst);
       }
     st.length = n;
   }
@@ -338,13 +340,7 @@ TEST_CASE("one decode row's key chunks: the same bits on 1-3 threads, a team and
       std::vector<unsigned char> k(keys * row_bytes(f, kvd)), v(k.size());
       for (int part = 0; part < 2; ++part) {
         const std::vector<float>& src = part ? vf : kf;
-        unsigned char* dst = part ? v.data() : k.data();
-        if (f == QKV_KV_F32)
-          std::memcpy(dst, src.data(), src.size() * sizeof(float));
-        else if (f == QKV_KV_Q8_0)
-          REQUIRE(qkv_quantize_q8_0(src.size(), src.data(), reinterpret_cast<qkv_block_q8_0*>(dst)) == QKV_OK);
-        else
-          REQUIRE(qkv_convert(src.size(), QKV_DTYPE_F32, src.data(), QKV_DTYPE_BF16, dst) == QKV_OK);
+        store(f, src.size(), src.data(), part ? v.data() : k.data());
       }
       const std::vector<float> one = one_row(qkv::ops::plain_exec(isa, 1), f, keys, k, v, q);
       for (float o : one) REQUIRE(std::isfinite(o));

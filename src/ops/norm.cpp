@@ -71,8 +71,7 @@ void norm_backward(const exec& xc, norm_kind kind, std::size_t rows, std::size_t
     }
     // Boundaries on dgamma's (else dbeta's) cache lines, not on multiples
     // of 16 floats from its start: a line written by two members would
-    // travel between their cores on every row (~10 % at 1024 x 768 on
-    // 2 threads when the gradients sat 4 bytes off a line).
+    // travel between their cores on every row (bench/README.md, session 27).
     const auto addr = reinterpret_cast<std::uintptr_t>(dgamma ? dgamma : dbeta);
     const std::size_t head = (kLine - addr / sizeof(float) % kLine) % kLine;  // floats to the first line start
     const std::size_t parts = static_cast<std::size_t>(t);
