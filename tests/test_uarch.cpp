@@ -67,24 +67,26 @@ TEST_CASE("uarch: every decision path", "[dispatch][uarch]") {
     qd::gemm_tile tile;
     bool bf16_dot;
     bool b_in_l3;
+    unsigned b_inplace_panels;
   };
   using T = qd::gemm_tile;
   const expect cases[] = {
       // Intel: the assembly tile, bf16 widened, B blocks in L2 (measured on Sapphire/Emerald Rapids class Xeons).
-      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", T::assembly, false, false},  // Sapphire Rapids
-      {"GenuineIntel", eax1(6, 0, 0x7, 0xA), "intel", T::assembly, false, false},  // model 167 (a KVM guest's)
-      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", T::assembly, false, false},  // Skylake-SP
-      // AMD: the intrinsics tile, bf16 dot products, B blocks in L3 (measured on Zen 5).
-      {"AuthenticAMD", eax1(0xF, 0xB, 2, 0), "zen5", T::intrinsics, true, true},   // Turin
-      {"AuthenticAMD", eax1(0xF, 0xB, 4, 4), "zen5", T::intrinsics, true, true},   // Granite Ridge
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 1), "zen4", T::intrinsics, true, true},   // Genoa
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 6), "zen4", T::intrinsics, true, true},   // Raphael
-      {"AuthenticAMD", eax1(0xF, 0xA, 0, 0xA), "zen4", T::intrinsics, true, true}, // Bergamo
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 0), "amd", T::intrinsics, true, true},    // Zen 3 (Milan)
-      {"AuthenticAMD", eax1(0xF, 0x8, 1, 3), "amd", T::intrinsics, true, true},    // Zen 2
+      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", T::assembly, false, false, 0},  // Sapphire Rapids
+      {"GenuineIntel", eax1(6, 0, 0x7, 0xA), "intel", T::assembly, false, false, 0},  // model 167 (a KVM guest's)
+      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", T::assembly, false, false, 0},  // Skylake-SP
+      // AMD: the intrinsics tile, bf16 dot products, B blocks in L3; Zen 5 reads a cache-resident B in place up to
+      // 32 micro-panels of A (measured on Zen 5 only).
+      {"AuthenticAMD", eax1(0xF, 0xB, 2, 0), "zen5", T::intrinsics, true, true, 32},   // Turin
+      {"AuthenticAMD", eax1(0xF, 0xB, 4, 4), "zen5", T::intrinsics, true, true, 32},   // Granite Ridge
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 1), "zen4", T::intrinsics, true, true, 0},   // Genoa
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 6), "zen4", T::intrinsics, true, true, 0},   // Raphael
+      {"AuthenticAMD", eax1(0xF, 0xA, 0, 0xA), "zen4", T::intrinsics, true, true, 0}, // Bergamo
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 0), "amd", T::intrinsics, true, true, 0},    // Zen 3 (Milan)
+      {"AuthenticAMD", eax1(0xF, 0x8, 1, 3), "amd", T::intrinsics, true, true, 0},    // Zen 2
       // Anything else: the portable defaults.
-      {"CentaurHauls", eax1(6, 0, 0xF, 0), "other", T::intrinsics, true, false},
-      {"\0\0\0\0\0\0\0\0\0\0\0\0", 0, "other", T::intrinsics, true, false},
+      {"CentaurHauls", eax1(6, 0, 0xF, 0), "other", T::intrinsics, true, false, 0},
+      {"\0\0\0\0\0\0\0\0\0\0\0\0", 0, "other", T::intrinsics, true, false, 0},
   };
   for (const expect& e : cases) {
     const qd::uarch_choice u = qd::choose(cpu(e.vendor, e.eax));
@@ -93,6 +95,7 @@ TEST_CASE("uarch: every decision path", "[dispatch][uarch]") {
     CHECK(u.avx512_tile == e.tile);
     CHECK(u.bf16_dot == e.bf16_dot);
     CHECK(u.gemm_b_in_l3 == e.b_in_l3);
+    CHECK(u.gemm_b_inplace_panels == e.b_inplace_panels);
   }
 }
 

@@ -59,19 +59,19 @@ cpu_identity identify_cpu() noexcept {
 uarch_choice choose_for(cpu_identity id) noexcept {
   switch (id.vendor) {
     case cpu_vendor::intel:
-      return {"intel", gemm_tile::assembly, false, false};
+      return {"intel", gemm_tile::assembly, false, false, 0};
     case cpu_vendor::amd:
-      if (id.family == 0x1A) return {"zen5", gemm_tile::intrinsics, true, true};
+      if (id.family == 0x1A) return {"zen5", gemm_tile::intrinsics, true, true, 32};
       // Family 0x19 is Zen 3 and Zen 4 (models 10-1F, 60-7F, A0-AF); only
       // Zen 4 runs AVX-512.
       if (id.family == 0x19 && ((id.model >= 0x10 && id.model <= 0x1F) || (id.model >= 0x60 && id.model <= 0x7F) ||
                                 (id.model >= 0xA0 && id.model <= 0xAF)))
-        return {"zen4", gemm_tile::intrinsics, true, true};
-      return {"amd", gemm_tile::intrinsics, true, true};
+        return {"zen4", gemm_tile::intrinsics, true, true, 0};
+      return {"amd", gemm_tile::intrinsics, true, true, 0};
     case cpu_vendor::other:
       break;
   }
-  return {"other", gemm_tile::intrinsics, true, false};
+  return {"other", gemm_tile::intrinsics, true, false, 0};
 }
 
 }  // namespace
@@ -92,6 +92,12 @@ const uarch_choice& uarch() noexcept {
     if (const char* dot = std::getenv("QKV_BF16_DOT")) {
       if (std::strcmp(dot, "0") == 0) u.bf16_dot = false;
       if (std::strcmp(dot, "1") == 0) u.bf16_dot = true;
+    }
+    if (const char* panels = std::getenv("QKV_GEMM_B_INPLACE")) {
+      unsigned v = 0;
+      const char* p = panels;
+      for (; *p >= '0' && *p <= '9' && v <= 65536; ++p) v = v * 10 + static_cast<unsigned>(*p - '0');
+      if (p != panels && *p == '\0' && v <= 65536) u.gemm_b_inplace_panels = v;
     }
 #endif
     return u;

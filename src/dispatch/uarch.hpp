@@ -25,6 +25,15 @@
 //    Intel Xeon (the one above; its L3 is the mesh's, shared by the socket):
 //    the L2-sized block is 5-15 % faster there, the B block at L2's size or
 //    more 9 % slower (2048^3). AMD: L3; everyone else: L2.
+//  - A non-transposed B read in place by the AVX-512 GEMM when it is
+//    cache-resident and meets few A micro-panels (ops/gemm.cpp: M at most
+//    gemm_b_inplace_panels micro-panels, its kc-deep slab within 3/4 of L2,
+//    all of it within the B block's area). AMD Zen 5: 3-12 % faster on one
+//    thread at M 128-448 (256x768x768, the projections of a 256-token
+//    step: 1.03-1.05x), 1.10-1.34x on two (no shared B block to pack and
+//    wait for); no gain from M 512 on one thread. Intel Xeon: its rule
+//    (only B blocks up to 16 KiB in place) came from its own measurements,
+//    this one is not measured there, so Intel and the others keep it (0).
 //  - bf16 x bf16 GEMM (qkv_gemm_ex): the vdpbf16ps tile, or both operands
 //    widened to fp32 for the fp32 tile (exact, same products). AMD Zen 5:
 //    vdpbf16ps at twice the fp32 FMA rate (400-420 vs 213 GFLOP/s for the
@@ -65,13 +74,16 @@ struct uarch_choice {
   gemm_tile avx512_tile;  // the AVX-512 GEMM's full tile
   bool bf16_dot;          // bf16 GEMMs use vdpbf16ps (else widen to fp32)
   bool gemm_b_in_l3;      // the GEMM's B block may take a quarter of L3 (else 3/4 of L2)
+  unsigned gemm_b_inplace_panels;  // AVX-512 GEMM: cache-resident B read in place when M <= this
+                                   // many micro-panels (0: off)
 };
 
 // The choice for a CPU (pure: tests call it with made-up identities).
 uarch_choice choose(cpu_identity id) noexcept;
 
 // The choice for this CPU, made on first use. Hosted builds read
-// QKV_AVX512_TILE=intrinsics|assembly and QKV_BF16_DOT=0|1 there, for A/B
+// QKV_AVX512_TILE=intrinsics|assembly, QKV_BF16_DOT=0|1 and
+// QKV_GEMM_B_INPLACE=<panels> (decimal, at most 65536) there, for A/B
 // measurements on any CPU (an unknown value is ignored; QKV_BLOCKING
 // overrides the blocks). Both tiles give the same results; the bf16 choice
 // changes them within gemm_ex.h's bound.

@@ -94,7 +94,13 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   // masked vector at most) waste fewer FMA lanes than half-empty panels.
   const std::size_t last_panel = N - (N - 1) / t.nr * t.nr;
   const bool narrow_inplace = t.block_inplace && b.a_floats == 0 && N <= 2 * t.nr && 2 * last_panel <= t.nr;
-  const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace || one_band);
+  // And where dispatch/uarch turned it on, a B likely in cache that meets
+  // few A micro-panels (M <= inplace_b_rows): a packed B element would be
+  // read M / mr times, too few to pay for the packing pass (and, on a team,
+  // the wait for the shared block). gemm_blocks states the cache limits.
+  const bool cached_b = M <= g.inplace_b_rows && N <= g.inplace_b_slab / sizeof(float) / b.kc &&
+                        K <= g.inplace_b_whole / sizeof(float) / N;
+  const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace || one_band || cached_b);
   b.b_floats = inplace_b ? 0 : round_up(b.kc * b.nc, kAlignFloats);
 #ifdef QKV_HOSTED
   // One packed B block (K and N each in one block) that own_b_fits: a

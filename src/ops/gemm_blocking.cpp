@@ -80,16 +80,39 @@ bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_block
 
 namespace {
 
+#ifdef QKV_HOSTED
+// The in-place B rule's limits (gemm_blocks) for the AVX-512 sets on CPUs
+// where dispatch/uarch turned it on and the caches are known: M within
+// that many micro-panels, a slab of B (kc rows) within 3/4 of L2 as a
+// packed block would be, and all of B within the B block's area, so that
+// it streams from cache, not memory: read in place, a micro-panel is kc
+// rows ldb apart, more streams than a prefetcher follows from memory.
+void set_inplace_b(qkv_isa isa, const kern::gemm_kernels& t, gemm_blocks* b) {
+  const dispatch::cache_info& c = dispatch::caches();
+  const unsigned panels = dispatch::uarch().gemm_b_inplace_panels;
+  if (panels == 0 || c.source == dispatch::cache_source::defaults) return;
+  if (isa != QKV_ISA_AVX512 && isa != QKV_ISA_AVX512_BF16) return;
+  b->inplace_b_rows = panels * t.mr;
+  b->inplace_b_slab = c.l2.bytes / 4 * 3;
+  b->inplace_b_whole = b->kc * b->nc * kFloat;
+}
+#endif
+
 gemm_blocks decide(qkv_isa isa) {
   const kern::gemm_kernels& t = gemm_table(isa);
 #ifdef QKV_HOSTED
   gemm_blocks b;
-  if (const char* env = std::getenv("QKV_BLOCKING"))
-    if (parse_gemm_blocks(env, t, &b)) return b;
-  if (dispatch::caches().source != dispatch::cache_source::defaults)
-    return model_gemm_blocks(t, dispatch::caches(), dispatch::uarch().gemm_b_in_l3);
-#endif
+  const char* env = std::getenv("QKV_BLOCKING");
+  if (!env || !parse_gemm_blocks(env, t, &b)) {
+    if (dispatch::caches().source == dispatch::cache_source::defaults)
+      return gemm_blocks{t.mc, t.kc, t.nc, QKV_BLOCKING_BUILT_IN};
+    b = model_gemm_blocks(t, dispatch::caches(), dispatch::uarch().gemm_b_in_l3);
+  }
+  set_inplace_b(isa, t, &b);
+  return b;
+#else
   return gemm_blocks{t.mc, t.kc, t.nc, QKV_BLOCKING_BUILT_IN};
+#endif
 }
 
 }  // namespace
