@@ -7,7 +7,13 @@
 // reduced one: > 1, reduced faster). Wall time.
 //
 //   BM_layer_train_pair:  a training step (forward + backward + AdamW) with
-//                         compute_type BF16 against compute_type F32.
+//                         compute_type BF16 against compute_type F32; step
+//                         (s) 0: qkv_adamw_step then qkv_mha_zero_grads, the
+//                         bf16 layer rounding the weights per call; 1: both
+//                         sides qkv_adamw_step_ex zeroing the gradients as it
+//                         goes, the bf16 side with a weight mirror
+//                         (qkv_adamw_step_mirror, qkv_mha_forward_mirror /
+//                         qkv_mha_backward_mirror).
 //   BM_layer_infer_pair:  the inference forward, variant (v):
 //                         0 packed bf16 weights, BF16 compute (bf16 x bf16 GEMMs)
 //                         1 packed bf16 weights, F32 compute (f32 x bf16)
@@ -51,6 +57,7 @@ struct layer_fixture {
   qkv_mha_desc d;
   std::size_t B, T, count = 0;
   std::vector<float> params, grads, adam, x, y, dy, dx, cache, fws, bws;
+  std::vector<std::uint16_t> mirror;  // params rounded to bf16 (train_step_fused, BF16 compute)
   qkv_adamw_config opt{1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
   std::uint64_t step = 0;
 
@@ -87,6 +94,29 @@ struct layer_fixture {
     if (st == QKV_OK) st = qkv_mha_zero_grads(&d, grads.data());
     return st;
   }
+  // One pass of AdamW that zeroes the gradients; BF16 compute reads the
+  // weights from the mirror AdamW writes.
+  qkv_status train_step_fused() {
+    const bool m = d.compute_type == QKV_DTYPE_BF16;
+    if (m && mirror.size() != count) {
+      mirror.resize(count);
+      qkv_convert(count, QKV_DTYPE_F32, params.data(), QKV_DTYPE_BF16, mirror.data());
+    }
+    qkv_status st = m ? qkv_mha_forward_mirror(&d, params.data(), mirror.data(), B, T, x.data(), y.data(), 1,
+                                               cache.data(), cache.size() * 4, fws.data(), fws.size() * 4)
+                      : forward(1);
+    if (st == QKV_OK)
+      st = m ? qkv_mha_backward_mirror(&d, params.data(), mirror.data(), B, T, x.data(), cache.data(),
+                                       cache.size() * 4, dy.data(), dx.data(), grads.data(), bws.data(),
+                                       bws.size() * 4)
+             : qkv_mha_backward(&d, params.data(), B, T, x.data(), cache.data(), cache.size() * 4, dy.data(),
+                                dx.data(), grads.data(), bws.data(), bws.size() * 4);
+    if (st == QKV_OK)
+      st = m ? qkv_adamw_step_mirror(&opt, ++step, 1.f, 1, count, params.data(), grads.data(), adam.data(),
+                                     mirror.data())
+             : qkv_adamw_step_ex(&opt, ++step, 1.f, 1, count, params.data(), grads.data(), adam.data());
+    return st;
+  }
 };
 
 // Times calls[0] (the reduced one) against calls[1] (fp32), alternating.
@@ -120,9 +150,13 @@ void run_pair(benchmark::State& state, const std::function<qkv_status()>& reduce
 void BM_layer_train_pair(benchmark::State& state) {
   const auto B = std::size_t(state.range(0)), T = std::size_t(state.range(1));
   const int threads = int(state.range(2));
+  const bool fused = state.range(3) != 0;
   qkv_set_num_threads(threads);
   layer_fixture b16(QKV_DTYPE_BF16, B, T, threads), f32(QKV_DTYPE_F32, B, T, threads);
-  run_pair(state, [&] { return b16.train_step(); }, [&] { return f32.train_step(); });
+  if (fused)
+    run_pair(state, [&] { return b16.train_step_fused(); }, [&] { return f32.train_step_fused(); });
+  else
+    run_pair(state, [&] { return b16.train_step(); }, [&] { return f32.train_step(); });
   state.counters["tokens_per_s"] = benchmark::Counter(double(B * T), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string("bf16 step vs fp32, ") + qkv_isa_name(qkv_bench::active_isa()));
 }
@@ -205,12 +239,13 @@ void register_all() {
   const long bts[][2] = {{1, 256}, {4, 256}};
   for (const auto& bt : bts)
     for (long th : {1, 2}) {
-      benchmark::RegisterBenchmark("BM_layer_train_pair", BM_layer_train_pair)
-          ->Args({bt[0], bt[1], th})
-          ->ArgNames({"B", "T", "thr"})
-          ->UseManualTime()
-          ->MinTime(2.0)
-          ->Unit(benchmark::kMillisecond);
+      for (long s : {0, 1})
+        benchmark::RegisterBenchmark("BM_layer_train_pair", BM_layer_train_pair)
+            ->Args({bt[0], bt[1], th, s})
+            ->ArgNames({"B", "T", "thr", "s"})
+            ->UseManualTime()
+            ->MinTime(2.0)
+            ->Unit(benchmark::kMillisecond);
       for (long v = 0; v < 5; ++v)
         benchmark::RegisterBenchmark("BM_layer_infer_pair", BM_layer_infer_pair)
             ->Args({bt[0], bt[1], v, th})

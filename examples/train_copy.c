@@ -10,7 +10,10 @@
  * (default 0.95) is reached within the time budget (default 60 s).
  * "bf16" trains the attention layer in bf16 mixed precision (compute_type
  * QKV_DTYPE_BF16: bf16 GEMM operands, fp32 master weights, gradients and
- * AdamW state); the saved model is fp32 either way.
+ * AdamW state; AdamW writes a bf16 mirror of the params as it updates them,
+ * which the layer reads its weights from: qkv_adamw_step_mirror and
+ * qkv_mha_forward_mirror / qkv_mha_backward_mirror); the saved model is fp32
+ * either way.
  * Deterministic for a fixed seed: same bits on every run and thread count. */
 #define _POSIX_C_SOURCE 199309L
 #include "copy_task.h"
@@ -64,6 +67,7 @@ typedef struct buffers {
   float dx[ROWS * COPY_D], dy[ROWS * COPY_D];
   void *cache, *fws, *bws;
   size_t cache_bytes, fws_bytes, bws_bytes;
+  uint16_t* mirror; /* bf16: all params rounded to bf16 (NULL in fp32) */
 } buffers;
 
 /* A batch of fresh random sentences, tokenized by the example's tokenizer. */
@@ -83,8 +87,12 @@ static void forward(const copy_model* m, buffers* w, int training) {
   size_t bad = 0;
   EXAMPLE_TRY(qkv_embedding_forward(&m->emb, BATCH, COPY_T, 0, w->ids, m->params + m->off_tok, m->params + m->off_pos, w->x,
                             COPY_D, &bad));
-  EXAMPLE_TRY(qkv_mha_forward(&m->attn, m->params + m->off_attn, BATCH, COPY_T, w->x, w->y, training, w->cache,
-                      w->cache_bytes, w->fws, w->fws_bytes));
+  if (w->mirror)
+    EXAMPLE_TRY(qkv_mha_forward_mirror(&m->attn, m->params + m->off_attn, w->mirror + m->off_attn, BATCH, COPY_T, w->x,
+                                       w->y, training, w->cache, w->cache_bytes, w->fws, w->fws_bytes));
+  else
+    EXAMPLE_TRY(qkv_mha_forward(&m->attn, m->params + m->off_attn, BATCH, COPY_T, w->x, w->y, training, w->cache,
+                        w->cache_bytes, w->fws, w->fws_bytes));
   EXAMPLE_TRY(copy_head_forward(m, ROWS, w->y, w->logits));
 }
 
@@ -139,6 +147,11 @@ int main(int argc, char** argv) {
   grads = (float*)calloc(m.count, sizeof(float));
   adam = (float*)calloc(adam_floats ? adam_floats : 1, sizeof(float));
   if (!w.cache || !w.fws || !w.bws || !grads || !adam) return 1;
+  if (bf16) { /* the mirror of the initial params; AdamW keeps it current */
+    w.mirror = (uint16_t*)malloc(m.count * sizeof(uint16_t));
+    if (!w.mirror) return 1;
+    EXAMPLE_TRY(qkv_convert(m.count, QKV_DTYPE_F32, m.params, QKV_DTYPE_BF16, w.mirror));
+  }
 
   opt.lr = 3e-3f;
   opt.beta1 = 0.9f;
@@ -161,12 +174,20 @@ int main(int argc, char** argv) {
     for (s = 0; s < ROWS; ++s) EXAMPLE_TRY(qkv_saxpy(COPY_V, 1.0f, w.logits + s * COPY_V, grads + m.off_head_b));
     EXAMPLE_TRY(qkv_sgemm(QKV_NO_TRANS, QKV_TRANS, ROWS, COPY_D, COPY_V, 1.0f, w.logits, COPY_V, m.params + m.off_head_w,
                   COPY_V, 0.0f, w.dy, COPY_D));
-    EXAMPLE_TRY(qkv_mha_backward(&m.attn, m.params + m.off_attn, BATCH, COPY_T, w.x, w.cache, w.cache_bytes, w.dy, w.dx,
-                         grads + m.off_attn, w.bws, w.bws_bytes));
+    if (w.mirror)
+      EXAMPLE_TRY(qkv_mha_backward_mirror(&m.attn, m.params + m.off_attn, w.mirror + m.off_attn, BATCH, COPY_T, w.x,
+                                          w.cache, w.cache_bytes, w.dy, w.dx, grads + m.off_attn, w.bws, w.bws_bytes));
+    else
+      EXAMPLE_TRY(qkv_mha_backward(&m.attn, m.params + m.off_attn, BATCH, COPY_T, w.x, w.cache, w.cache_bytes, w.dy,
+                           w.dx, grads + m.off_attn, w.bws, w.bws_bytes));
     EXAMPLE_TRY(qkv_embedding_backward(&m.emb, BATCH, COPY_T, 0, w.ids, w.dx, COPY_D, grads + m.off_tok, grads + m.off_pos,
                                &bad));
-    EXAMPLE_TRY(qkv_adamw_step(&opt, (uint64_t)step, m.count, m.params, grads, adam));
-    EXAMPLE_TRY(qkv_zero(grads, m.count));
+    if (w.mirror) { /* the update, the mirror and zeroed gradients in one pass */
+      EXAMPLE_TRY(qkv_adamw_step_mirror(&opt, (uint64_t)step, 1.0f, 1, m.count, m.params, grads, adam, w.mirror));
+    } else {
+      EXAMPLE_TRY(qkv_adamw_step(&opt, (uint64_t)step, m.count, m.params, grads, adam));
+      EXAMPLE_TRY(qkv_zero(grads, m.count));
+    }
 
     loss_avg = step == 1 ? loss : 0.9 * loss_avg + 0.1 * loss;
     if (step % 10 == 0) {
@@ -188,6 +209,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   printf("saved the model to %s\n", path);
-  free(w.cache), free(w.fws), free(w.bws), free(grads), free(adam), free(m.params);
+  free(w.cache), free(w.fws), free(w.bws), free(w.mirror), free(grads), free(adam), free(m.params);
   return acc >= target ? 0 : 3;
 }

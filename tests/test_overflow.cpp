@@ -153,7 +153,7 @@ TEST_CASE("embedding: tables, batch and positions near SIZE_MAX never wrap", "[o
 
 #if __has_include("qkv/optim.h") && __has_include("ops/optim.hpp")
 TEST_CASE("optimizers and init: lengths near SIZE_MAX overflow", "[overflow][optim]") {
-  sentinel p, g, s;
+  sentinel p, g, s, m;
   const qkv_sgd_config sgd{0.1f, 0.9f, 0.f, 0.f, 0};
   const qkv_adamw_config adam{1e-3f, 0.9f, 0.999f, 1e-8f, 0.f};
   for (std::size_t h : kHuge) {
@@ -165,6 +165,8 @@ TEST_CASE("optimizers and init: lengths near SIZE_MAX overflow", "[overflow][opt
     CHECK(qkv_sgd_step(&sgd, 1, h, p.p(), g.p(), s.p()) == QKV_ERR_SIZE_OVERFLOW);
     CHECK(qkv_adamw_step(&adam, 1, h, p.p(), g.p(), s.p()) == QKV_ERR_SIZE_OVERFLOW);
     CHECK(qkv_adamw_step_ex(&adam, 1, 0.5f, 1, h, p.p(), g.p(), s.p()) == QKV_ERR_SIZE_OVERFLOW);
+    CHECK(qkv_adamw_step_mirror(&adam, 1, 0.5f, 1, h, p.p(), g.p(), s.p(), reinterpret_cast<std::uint16_t*>(m.p())) ==
+          QKV_ERR_SIZE_OVERFLOW);
     float scale = 7.f;
     CHECK(qkv_grad_clip_scale(g.p(), h, 1.f, nullptr, &scale) == QKV_ERR_SIZE_OVERFLOW);
     CHECK(scale == 7.f);
@@ -173,6 +175,7 @@ TEST_CASE("optimizers and init: lengths near SIZE_MAX overflow", "[overflow][opt
   }
   CHECK(p.untouched());
   CHECK(s.untouched());
+  CHECK(m.untouched());
 }
 #endif
 

@@ -239,6 +239,42 @@ QKV_API qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* param
                                     const float* x, const void* cache, size_t cache_bytes, const float* dy,
                                     float* dx, float* grads, void* workspace, size_t workspace_bytes);
 
+/** qkv_mha_forward() for compute_type BF16 with the weights already rounded: the
+ *  layer reads them from @p params_bf16 instead of rounding the fp32 params on
+ *  every call (and the training cache's copy of them is not written). For
+ *  bf16 mixed-precision training, where the optimizer writes the rounded copy
+ *  while it holds the new values (qkv_adamw_step_mirror(), qkv/optim.h): the
+ *  per-step pass over the fp32 weights (read just after the optimizer wrote
+ *  them) disappears.
+ *  @param[in] params_bf16  qkv_mha_param_count() bf16 bit patterns, params
+ *                          rounded to nearest even (qkv_convert() F32 -> BF16,
+ *                          or qkv_adamw_step_mirror()), same layout; only the
+ *                          weights are read (biases come from params). With
+ *                          exactly that rounding, Y and the cache are bitwise
+ *                          those of qkv_mha_forward(); other values are used
+ *                          as given. Give the same buffer, unchanged, to
+ *                          qkv_mha_backward_mirror().
+ *  Other parameters, sizes (workspace and cache queries) and threading: as
+ *  qkv_mha_forward().
+ *  @return as qkv_mha_forward(), plus QKV_ERR_NULL_POINTER (params_bf16 NULL)
+ *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16), checked after
+ *  the other pointers. */
+QKV_API qkv_status qkv_mha_forward_mirror(const qkv_mha_desc* desc, const float* params,
+                                          const uint16_t* params_bf16, size_t batch, size_t seq_len,
+                                          const float* x, float* y, int training, void* cache, size_t cache_bytes,
+                                          void* workspace, size_t workspace_bytes);
+
+/** qkv_mha_backward() of a qkv_mha_forward_mirror() training forward, with the
+ *  same @p params_bf16 (its bf16 weights are read from there, not from the
+ *  cache). With params_bf16 the rounded params, dx and grads are bitwise those
+ *  of qkv_mha_backward().
+ *  @return as qkv_mha_backward(), plus QKV_ERR_NULL_POINTER (params_bf16 NULL)
+ *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16). */
+QKV_API qkv_status qkv_mha_backward_mirror(const qkv_mha_desc* desc, const float* params,
+                                           const uint16_t* params_bf16, size_t batch, size_t seq_len,
+                                           const float* x, const void* cache, size_t cache_bytes, const float* dy,
+                                           float* dx, float* grads, void* workspace, size_t workspace_bytes);
+
 /** grads[i] = 0 for every parameter gradient of @p desc.
  *  @param[in]  desc   the layer.
  *  @param[out] grads  qkv_mha_param_count() floats.

@@ -166,6 +166,22 @@ QKV_API qkv_status qkv_grad_clip_scale(const float* grads, size_t n, float max_n
 QKV_API qkv_status qkv_adamw_step_ex(const qkv_adamw_config* cfg, uint64_t t, float grad_scale, int zero_grads,
                                      size_t n, float* params, float* grads, float* state);
 
+/** qkv_adamw_step_ex() that also writes the updated params rounded to bf16
+ *  (round to nearest even, NaN kept NaN: qkv_convert()'s bits) into
+ *  @p params_bf16, while each piece of params is still in cache: the mirror
+ *  that bf16 mixed-precision layers read (qkv_mha_forward_mirror(),
+ *  qkv/layer.h). params, grads and state are bitwise those of
+ *  qkv_adamw_step_ex(), for any thread count.
+ *  @param[out] params_bf16  n bf16 bit patterns; must not overlap params,
+ *                           grads or state.
+ *  Other parameters: as qkv_adamw_step_ex().
+ *  @return as qkv_adamw_step_ex(); params_bf16 NULL (n > 0) is
+ *          QKV_ERR_NULL_POINTER, params_bf16 overlapping params, grads or
+ *          state QKV_ERR_BAD_ARGUMENT (after zero_grads' check). Nothing is
+ *          written on error. */
+QKV_API qkv_status qkv_adamw_step_mirror(const qkv_adamw_config* cfg, uint64_t t, float grad_scale, int zero_grads,
+                                         size_t n, float* params, float* grads, float* state, uint16_t* params_bf16);
+
 QKV_EXTERN_C_END
 
 #endif /* QKV_OPTIM_H */

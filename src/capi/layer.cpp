@@ -154,15 +154,19 @@ void report_layer(const qkv::capi::report_clock& clock, const char* routine, con
 // qkv_mha_forward (params) and qkv_mha_forward_packed (packed, never
 // training): one order of checks, the packed buffer's after the NULL
 // pointers.
+// qkv_mha_forward_mirror passes the mirror (checked after the NULL pointers).
 qkv_status forward_call(const qkv_mha_desc* desc, const float* params, const void* packed, std::size_t packed_bytes,
                         std::size_t batch, std::size_t seq_len, const float* x, float* y, int training, void* cache,
-                        std::size_t cache_bytes, void* workspace, std::size_t workspace_bytes) {
+                        std::size_t cache_bytes, void* workspace, std::size_t workspace_bytes,
+                        const uint16_t* mirror = nullptr, bool with_mirror = false) {
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
-  if (!(params || packed) || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
+  if (!(params || packed) || !x || !y || (training && !cache) || (with_mirror && !mirror)) return QKV_ERR_NULL_POINTER;
+  if (with_mirror && desc->compute_type != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
   qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
+  src.mirror = mirror;
   if (!params)
     if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
   if (training && cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float))
@@ -176,7 +180,8 @@ qkv_status forward_call(const qkv_mha_desc* desc, const float* params, const voi
                         workspace_bytes);
   if (clock.on())
     report_layer(clock,
-                 params ? (training ? "mha_forward (training)" : "mha_forward")
+                 mirror ? (training ? "mha_forward_mirror (training)" : "mha_forward_mirror")
+                 : params ? (training ? "mha_forward (training)" : "mha_forward")
                  : src.wtype == QKV_DTYPE_I8 ? "mha_forward_packed (i8 weights)"
                                              : "mha_forward_packed (bf16 weights)",
                  xc, *desc, batch, seq_len);
@@ -321,22 +326,48 @@ qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t
                       workspace_bytes);
 }
 
-qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
-                            const float* x, const void* cache, size_t cache_bytes, const float* dy, float* dx,
-                            float* grads, void* workspace, size_t workspace_bytes) {
+qkv_status qkv_mha_forward_mirror(const qkv_mha_desc* desc, const float* params, const uint16_t* params_bf16,
+                                  size_t batch, size_t seq_len, const float* x, float* y, int training, void* cache,
+                                  size_t cache_bytes, void* workspace, size_t workspace_bytes) {
+  return forward_call(desc, params, nullptr, 0, batch, seq_len, x, y, training, cache, cache_bytes, workspace,
+                      workspace_bytes, params_bf16, true);
+}
+
+namespace {
+// qkv_mha_backward and qkv_mha_backward_mirror (with_mirror): one order of checks.
+qkv_status backward_call(const qkv_mha_desc* desc, const float* params, const uint16_t* mirror, bool with_mirror,
+                         size_t batch, size_t seq_len, const float* x, const void* cache, size_t cache_bytes,
+                         const float* dy, float* dx, float* grads, void* workspace, size_t workspace_bytes) {
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
+  if (!params || !x || !cache || !dy || !grads || (with_mirror && !mirror)) return QKV_ERR_NULL_POINTER;
+  if (with_mirror && desc->compute_type != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
   if (cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::mha_backward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   const qkv::capi::report_clock clock;
   qkv::ops::mha_backward(xc, *desc, l, n, params, x, static_cast<const float*>(cache), dy, dx, grads, workspace,
-                         workspace_bytes);
-  if (clock.on()) report_layer(clock, "mha_backward", xc, *desc, batch, seq_len);
+                         workspace_bytes, mirror);
+  if (clock.on()) report_layer(clock, with_mirror ? "mha_backward_mirror" : "mha_backward", xc, *desc, batch, seq_len);
   return QKV_OK;
+}
+}  // namespace
+
+qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_t batch, size_t seq_len,
+                            const float* x, const void* cache, size_t cache_bytes, const float* dy, float* dx,
+                            float* grads, void* workspace, size_t workspace_bytes) {
+  return backward_call(desc, params, nullptr, false, batch, seq_len, x, cache, cache_bytes, dy, dx, grads, workspace,
+                       workspace_bytes);
+}
+
+qkv_status qkv_mha_backward_mirror(const qkv_mha_desc* desc, const float* params, const uint16_t* params_bf16,
+                                   size_t batch, size_t seq_len, const float* x, const void* cache,
+                                   size_t cache_bytes, const float* dy, float* dx, float* grads, void* workspace,
+                                   size_t workspace_bytes) {
+  return backward_call(desc, params, params_bf16, true, batch, seq_len, x, cache, cache_bytes, dy, dx, grads,
+                       workspace, workspace_bytes);
 }
 
 qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads) {

@@ -172,11 +172,35 @@ qkv_status qkv_adamw_step_ex(const qkv_adamw_config* cfg, uint64_t t, float grad
   return QKV_OK;
 }
 
+qkv_status qkv_adamw_step_mirror(const qkv_adamw_config* cfg, uint64_t t, float grad_scale, int zero_grads, size_t n,
+                                 float* params, float* grads, float* state, uint16_t* params_bf16) {
+  if (const qkv_status st = adamw_check(cfg, t, n, params, grads, state)) return st;
+  if (n && !params_bf16) return QKV_ERR_NULL_POINTER;
+  if (zero_grads != 0 && zero_grads != 1) return QKV_ERR_BAD_ARGUMENT;
+  if (n == 0) return QKV_OK;
+  // The mirror's bytes against params, grads and state (n, n and 2n floats;
+  // adamw_check bounded 2n): compared as addresses, as the kernels would touch them.
+  const auto at = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p); };
+  const std::uintptr_t m0 = at(params_bf16), m1 = m0 + n * sizeof(uint16_t);
+  const auto hits = [&](const float* p, size_t count) { return at(p) < m1 && m0 < at(p) + count * sizeof(float); };
+  if (hits(params, n) || hits(grads, n) || hits(state, 2 * n)) return QKV_ERR_BAD_ARGUMENT;
+  qkv::kern::adamw_args a{};
+  adamw_args_for(*cfg, t, a);
+  qkv::ops::adamw_step_ex(qkv::ops::current_exec(), a, grad_scale, zero_grads == 1, n, params, grads, state,
+                          state + n, params_bf16);
+  return QKV_OK;
+}
+
 #else  // !QKV_HOSTED: code size (qkv/optim.h)
 
 qkv_status qkv_grad_clip_scale(const float*, size_t, float, float*, float*) { return QKV_ERR_UNSUPPORTED; }
 
 qkv_status qkv_adamw_step_ex(const qkv_adamw_config*, uint64_t, float, int, size_t, float*, float*, float*) {
+  return QKV_ERR_UNSUPPORTED;
+}
+
+qkv_status qkv_adamw_step_mirror(const qkv_adamw_config*, uint64_t, float, int, size_t, float*, float*, float*,
+                                 uint16_t*) {
   return QKV_ERR_UNSUPPORTED;
 }
 

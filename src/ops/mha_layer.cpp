@@ -93,7 +93,9 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
     for (int i = kQ; i <= kO; ++i) {
       if (i == kO && !d.out_proj) break;
       const std::size_t in = i == kO ? d.d_out : d.d_in;
-      if (t.round_weights) {
+      if (t.round_weights && src.mirror) {  // rounded already, by the caller (or its optimizer)
+        r.w[i] = src.mirror + w_off[i];
+      } else if (t.round_weights) {
         to_bf16(xc, in * width(d, i), src.params + w_off[i], copies.w[i]);
         r.w[i] = copies.w[i];
       } else {
@@ -473,14 +475,16 @@ std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, con
 
 void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n, const float* params,
                   const float* x, const float* cache, const float* dy, float* dx, float* grads, void* ws,
-                  std::size_t ws_bytes) {
+                  std::size_t ws_bytes, const u16* mirror) {
   const bool lowp = bf16_compute(d);
   const mha_cache_layout c = mha_cache_layout_for(d, n);
   const float *q = cache + c.q, *k = cache + c.k, *v = cache + c.v, *a = cache + c.a, *lse = cache + c.lse;
-  // BF16 compute: the forward's rounded weights, X and A, from the cache.
+  // BF16 compute: the forward's rounded X and A from the cache, its rounded
+  // weights from the cache or the caller's mirror.
   auto u16_at = [&](std::size_t off) {
     return off == SIZE_MAX ? nullptr : reinterpret_cast<const u16*>(cache + off);
   };
+  auto w16 = [&](int i, std::size_t w_off) { return mirror ? mirror + w_off : u16_at(c.w16[i]); };
   const u16 *x16 = u16_at(c.x16), *a16 = u16_at(c.a16);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
@@ -497,7 +501,7 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 #else
     if (lowp) to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
 #endif
-    const operand a_op{a, a16}, dy_op{dy, own.dy16}, wo{params + p.w_o, u16_at(c.w16[kO])};
+    const operand a_op{a, a16}, dy_op{dy, own.dy16}, wo{params + p.w_o, w16(kO, p.w_o)};
     product(xc, lowp, true, false, n.d_out, n.d_out, n.rows, a_op, n.d_out, dy_op, n.d_out, 1.f, grads + p.w_o,
             n.d_out, sub, sub_bytes);
 #ifndef QKV_HOSTED
@@ -523,7 +527,7 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 #else
     if (lowp) to_bf16(xc, n.rows * cols, dproj[i], own.dp16);
 #endif
-    const operand dp{dproj[i], own.dp16}, w{params + w_off[i], u16_at(c.w16[i])};
+    const operand dp{dproj[i], own.dp16}, w{params + w_off[i], w16(i, w_off[i])};
     product(xc, lowp, true, false, n.d_in, cols, n.rows, operand{x, x16}, n.d_in, dp, cols, 1.f, grads + w_off[i],
             cols, sub, sub_bytes);
 #ifndef QKV_HOSTED

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "ops/exec.hpp"
 #include "qkv/attention.h"
@@ -53,6 +54,10 @@ struct mha_weights {
   const float* params;           // wtype F32
   const qkv_mha_layout* layout;  // wtype F32
   const void* packed;            // wtype BF16 or I8
+  // wtype F32 with BF16 compute: the params rounded to bf16, same layout
+  // (qkv_mha_forward_mirror); the weights are read from it instead of being
+  // rounded per call. nullptr: round them.
+  const std::uint16_t* mirror = nullptr;
 };
 
 // Byte offsets of a packed-weights buffer (layout in qkv/layer.h); SIZE_MAX
@@ -78,9 +83,11 @@ std::size_t mha_backward_workspace_bytes(qkv_isa isa, const qkv_mha_desc& d, con
 void mha_forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha_weights& w, const float* x,
                  float* y, bool training, float* cache, void* ws, std::size_t ws_bytes);
 
+// mirror (BF16 compute, else nullptr): the bf16 weights the forward read
+// (mha_weights::mirror); nullptr: the forward's copies in the cache.
 void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p, const mha_dims& n,
                   const float* params, const float* x, const float* cache, const float* dy, float* dx, float* grads,
-                  void* ws, std::size_t ws_bytes);
+                  void* ws, std::size_t ws_bytes, const std::uint16_t* mirror = nullptr);
 
 // KV-cache decoding: K and V rows in kv = [K: batch][capacity][row] then V,
 // a row being d_kv elements of the format (ops/kv_decode.hpp).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "ops/optim.hpp"
 
+#include "kernels/convert/convert.hpp"
 #include "kernels/vec/vec.hpp"
 #include "ops/threads.hpp"
 
@@ -81,12 +82,18 @@ void adamw_step(const exec& x, const kern::adamw_args& a, std::size_t n, float* 
 
 #ifdef QKV_HOSTED
 void adamw_step_ex(const exec& x, const kern::adamw_args& a, float grad_scale, bool zero_grads, std::size_t n, float* p,
-                   float* g, float* m, float* v) noexcept {
+                   float* g, float* m, float* v, std::uint16_t* mirror) noexcept {
   kern::adamw_args b = a;
   b.grad_scale = grad_scale;
   b.zero_grads = zero_grads;
   const auto& k = kern::optim_for(x.isa);
-  for_chunks(x, n, 32.0f, [&](std::size_t i, std::size_t len) { k.adamw_f32(len, b, p + i, g + i, m + i, v + i); });
+  const auto& c = kern::convert_for(x.isa);
+  // The mirror is rounded chunk by chunk, right after the update, from
+  // params still in L1/L2 (a later pass would read them from memory).
+  for_chunks(x, n, 32.0f, [&](std::size_t i, std::size_t len) {
+    k.adamw_f32(len, b, p + i, g + i, m + i, v + i);
+    if (mirror) c.f32_to_bf16(len, p + i, mirror + i);
+  });
 }
 #endif
 

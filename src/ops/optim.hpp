@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/optim/optim.hpp"
 #include "ops/exec.hpp"
@@ -20,9 +21,10 @@ void adamw_step(const exec& x, const kern::adamw_args& a, std::size_t n, float* 
 #ifdef QKV_HOSTED
 // adamw_step on g * grad_scale (the product in registers: g is not written
 // with it), g zeroed as it is read when zero_grads: one read of g, and one
-// write only to zero it.
+// write only to zero it. mirror (nullptr: none): the new p rounded to bf16,
+// written piece by piece while p is in cache.
 void adamw_step_ex(const exec& x, const kern::adamw_args& a, float grad_scale, bool zero_grads, std::size_t n, float* p,
-                   float* g, float* m, float* v) noexcept;
+                   float* g, float* m, float* v, std::uint16_t* mirror = nullptr) noexcept;
 #endif
 
 // sum_i g[i]^2 in an order that depends on n only (not on the thread count).

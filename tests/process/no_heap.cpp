@@ -212,6 +212,15 @@ void run_all() {
     return qkv_mha_backward(&mb, params.data(), B, T, x.data(), aligned64(cache16), cb16, y.data(), dx.data(),
                             grads.data(), aligned64(bws16), wb16);
   });
+  std::vector<std::uint16_t> mirror(params.size(), 0x3f80);  // bf16 1.0
+  expect("qkv_mha_forward_mirror (training)", [&] {
+    return qkv_mha_forward_mirror(&mb, params.data(), mirror.data(), B, T, x.data(), y.data(), 1,
+                                  aligned64(cache16), cb16, aligned64(fws16), wf16);
+  });
+  expect("qkv_mha_backward_mirror", [&] {
+    return qkv_mha_backward_mirror(&mb, params.data(), mirror.data(), B, T, x.data(), aligned64(cache16), cb16,
+                                   y.data(), dx.data(), grads.data(), aligned64(bws16), wb16);
+  });
   for (qkv_dtype wt : {QKV_DTYPE_BF16, QKV_DTYPE_I8}) {
     std::size_t pb = 0, wpf = 0, wpd = 0;
     qkv_mha_pack_weights_size(&md, wt, &pb);
@@ -293,6 +302,9 @@ void run_all() {
   float scale = 0;
   expect("qkv_grad_clip_scale", [&] { return qkv_grad_clip_scale(g.data(), n, 1.f, &norm, &scale); });
   expect("qkv_adamw_step_ex", [&] { return qkv_adamw_step_ex(&adam, 2, 0.5f, 1, n, p.data(), g.data(), s2.data()); });
+  std::vector<std::uint16_t> pm(n);
+  expect("qkv_adamw_step_mirror",
+         [&] { return qkv_adamw_step_mirror(&adam, 3, 0.5f, 1, n, p.data(), g.data(), s2.data(), pm.data()); });
   expect("qkv_init_uniform", [&] { return qkv_init_uniform(p.data(), n, 0.5f, 9); });
   expect("qkv_zero", [&] { return qkv_zero(p.data(), n); });
 
