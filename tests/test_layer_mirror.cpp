@@ -168,6 +168,13 @@ TEST_CASE("layer with a bf16 mirror: forward, backward and training steps bitwis
         CHECK(same_bits(got.gs, want.gs));
         CHECK(same_bits(got.params, want.params));
         CHECK(same_bits(got.mirror, to_bf16(got.params)));
+        // Inference (no cache) from the trained params: the same Y as rounding per call.
+        std::vector<float> y_mirror(got.y.size()), y_round(got.y.size());
+        REQUIRE(qkv_mha_forward_mirror(&d, got.params.data(), got.mirror.data(), B, T, got.x.data(), y_mirror.data(),
+                                       0, nullptr, 0, got.fws.data(), got.fws.size() * 4) == QKV_OK);
+        REQUIRE(qkv_mha_forward(&d, got.params.data(), B, T, got.x.data(), y_round.data(), 0, nullptr, 0,
+                                got.fws.data(), got.fws.size() * 4) == QKV_OK);
+        CHECK(same_bits(y_mirror, y_round));
       }
     }
   });

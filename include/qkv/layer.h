@@ -246,16 +246,25 @@ QKV_API qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* param
  *  while it holds the new values (qkv_adamw_step_mirror(), qkv/optim.h): the
  *  per-step pass over the fp32 weights (read just after the optimizer wrote
  *  them) disappears.
- *  @param[in] params_bf16  qkv_mha_param_count() bf16 bit patterns, params
- *                          rounded to nearest even (qkv_convert() F32 -> BF16,
- *                          or qkv_adamw_step_mirror()), same layout; only the
- *                          weights are read (biases come from params). With
- *                          exactly that rounding, Y and the cache are bitwise
- *                          those of qkv_mha_forward(); other values are used
- *                          as given. Give the same buffer, unchanged, to
- *                          qkv_mha_backward_mirror().
- *  Other parameters, sizes (workspace and cache queries) and threading: as
- *  qkv_mha_forward().
+ *  Sizes (the workspace and cache queries) and threading: as qkv_mha_forward().
+ *  @param[in]  desc         the layer; compute_type must be QKV_DTYPE_BF16.
+ *  @param[in]  params       qkv_mha_param_count() floats (the biases are read from here).
+ *  @param[in]  params_bf16  qkv_mha_param_count() bf16 bit patterns, params
+ *                           rounded to nearest even (qkv_convert() F32 -> BF16,
+ *                           or qkv_adamw_step_mirror()), same layout; only the
+ *                           weights are read. With exactly that rounding, Y and
+ *                           the cache's contents the backward reads are bitwise
+ *                           those of qkv_mha_forward(); other values are used as
+ *                           given. Give the same buffer, unchanged, to
+ *                           qkv_mha_backward_mirror().
+ *  @param[in]  batch, seq_len  as qkv_mha_forward().
+ *  @param[in]  x         as qkv_mha_forward().
+ *  @param[out] y         as qkv_mha_forward().
+ *  @param[in]  training  as qkv_mha_forward().
+ *  @param[out] cache     as qkv_mha_forward().
+ *  @param[in]  cache_bytes  as qkv_mha_forward().
+ *  @param[in]  workspace qkv_mha_forward_workspace_size() bytes (any alignment).
+ *  @param[in]  workspace_bytes  its size in bytes.
  *  @return as qkv_mha_forward(), plus QKV_ERR_NULL_POINTER (params_bf16 NULL)
  *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16), checked after
  *  the other pointers. */
@@ -268,6 +277,14 @@ QKV_API qkv_status qkv_mha_forward_mirror(const qkv_mha_desc* desc, const float*
  *  same @p params_bf16 (its bf16 weights are read from there, not from the
  *  cache). With params_bf16 the rounded params, dx and grads are bitwise those
  *  of qkv_mha_backward().
+ *  @param[in]  desc, params, batch, seq_len, x  as given to the forward.
+ *  @param[in]  params_bf16  the mirror given to qkv_mha_forward_mirror(), unchanged.
+ *  @param[in]  cache, cache_bytes  as qkv_mha_backward().
+ *  @param[in]  dy     as qkv_mha_backward().
+ *  @param[out] dx     as qkv_mha_backward() (OVERWRITTEN; may be NULL).
+ *  @param[in,out] grads  as qkv_mha_backward() (ACCUMULATED).
+ *  @param[in]  workspace        qkv_mha_backward_workspace_size() bytes (any alignment).
+ *  @param[in]  workspace_bytes  its size in bytes.
  *  @return as qkv_mha_backward(), plus QKV_ERR_NULL_POINTER (params_bf16 NULL)
  *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16). */
 QKV_API qkv_status qkv_mha_backward_mirror(const qkv_mha_desc* desc, const float* params,

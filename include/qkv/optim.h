@@ -172,9 +172,16 @@ QKV_API qkv_status qkv_adamw_step_ex(const qkv_adamw_config* cfg, uint64_t t, fl
  *  that bf16 mixed-precision layers read (qkv_mha_forward_mirror(),
  *  qkv/layer.h). params, grads and state are bitwise those of
  *  qkv_adamw_step_ex(), for any thread count.
- *  @param[out] params_bf16  n bf16 bit patterns; must not overlap params,
- *                           grads or state.
- *  Other parameters: as qkv_adamw_step_ex().
+ *  @param[in]     cfg         hyper-parameters (as qkv_adamw_step()).
+ *  @param[in]     t           step number, >= 1.
+ *  @param[in]     grad_scale  the factor on the gradient.
+ *  @param[in]     zero_grads  0 or 1.
+ *  @param[in]     n           number of parameters; 0 is a no-op.
+ *  @param[in,out] params      n floats, updated.
+ *  @param[in,out] grads       n floats: read; zeroed with zero_grads.
+ *  @param[in,out] state       2n floats: m then v (qkv_adamw_state_floats()).
+ *  @param[out]    params_bf16 n bf16 bit patterns; must not overlap params,
+ *                             grads or state.
  *  @return as qkv_adamw_step_ex(); params_bf16 NULL (n > 0) is
  *          QKV_ERR_NULL_POINTER, params_bf16 overlapping params, grads or
  *          state QKV_ERR_BAD_ARGUMENT (after zero_grads' check). Nothing is
