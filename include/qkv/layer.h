@@ -267,7 +267,8 @@ QKV_API qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* param
  *  @param[in]  workspace_bytes  its size in bytes.
  *  @return as qkv_mha_forward(), plus QKV_ERR_NULL_POINTER (params_bf16 NULL)
  *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16), checked after
- *  the other pointers. */
+ *  the other pointers; QKV_ERR_UNSUPPORTED on bare metal (as
+ *  qkv_adamw_step_mirror(): code size). */
 QKV_API qkv_status qkv_mha_forward_mirror(const qkv_mha_desc* desc, const float* params,
                                           const uint16_t* params_bf16, size_t batch, size_t seq_len,
                                           const float* x, float* y, int training, void* cache, size_t cache_bytes,
@@ -286,7 +287,8 @@ QKV_API qkv_status qkv_mha_forward_mirror(const qkv_mha_desc* desc, const float*
  *  @param[in]  workspace        qkv_mha_backward_workspace_size() bytes (any alignment).
  *  @param[in]  workspace_bytes  its size in bytes.
  *  @return as qkv_mha_backward(), plus QKV_ERR_NULL_POINTER (params_bf16 NULL)
- *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16). */
+ *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16); QKV_ERR_UNSUPPORTED
+ *  on bare metal. */
 QKV_API qkv_status qkv_mha_backward_mirror(const qkv_mha_desc* desc, const float* params,
                                            const uint16_t* params_bf16, size_t batch, size_t seq_len,
                                            const float* x, const void* cache, size_t cache_bytes, const float* dy,

@@ -184,8 +184,8 @@ QKV_API qkv_status qkv_adamw_step_ex(const qkv_adamw_config* cfg, uint64_t t, fl
  *                             grads or state.
  *  @return as qkv_adamw_step_ex(); params_bf16 NULL (n > 0) is
  *          QKV_ERR_NULL_POINTER, params_bf16 overlapping params, grads or
- *          state QKV_ERR_BAD_ARGUMENT (after zero_grads' check). Nothing is
- *          written on error. */
+ *          state QKV_ERR_BAD_ARGUMENT (after zero_grads' check);
+ *          QKV_ERR_UNSUPPORTED (bare metal). Nothing is written on error. */
 QKV_API qkv_status qkv_adamw_step_mirror(const qkv_adamw_config* cfg, uint64_t t, float grad_scale, int zero_grads,
                                          size_t n, float* params, float* grads, float* state, uint16_t* params_bf16);
 

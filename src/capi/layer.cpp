@@ -163,10 +163,21 @@ qkv_status forward_call(const qkv_mha_desc* desc, const float* params, const voi
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
-  if (!(params || packed) || !x || !y || (training && !cache) || (with_mirror && !mirror)) return QKV_ERR_NULL_POINTER;
+  if (!(params || packed) || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
+#ifdef QKV_HOSTED
+  if (with_mirror && !mirror) return QKV_ERR_NULL_POINTER;
   if (with_mirror && desc->compute_type != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
-  qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
+#else
+  static_cast<void>(with_mirror);
+#endif
+  qkv::ops::mha_weights src;  // field by field: a braced init is a memset call on bare metal
+  src.wtype = QKV_DTYPE_F32;
+  src.params = params;
+  src.layout = &l;
+  src.packed = packed;
+#ifdef QKV_HOSTED
   src.mirror = mirror;
+#endif
   if (!params)
     if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
   if (training && cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float))
@@ -223,7 +234,11 @@ qkv_status decode_call(const qkv_mha_desc* desc, const float* params, const void
   if (!desc->causal || !kv_format_ok(format)) return QKV_ERR_BAD_ARGUMENT;
   if (n_new == 0 || !kv_format_fits(format, n)) return QKV_ERR_BAD_SHAPE;
   if (!(params || packed) || !kv_buffer || !x_new || !y_new) return QKV_ERR_NULL_POINTER;
-  qkv::ops::mha_weights src{QKV_DTYPE_F32, params, &l, packed};
+  qkv::ops::mha_weights src;  // field by field, as above
+  src.wtype = QKV_DTYPE_F32;
+  src.params = params;
+  src.layout = &l;
+  src.packed = packed;
   if (!params)
     if (qkv_status st = check_packed(*desc, packed, packed_bytes, &src.wtype); st != QKV_OK) return st;
   std::size_t longest;
@@ -326,23 +341,37 @@ qkv_status qkv_mha_forward(const qkv_mha_desc* desc, const float* params, size_t
                       workspace_bytes);
 }
 
+#ifdef QKV_HOSTED
 qkv_status qkv_mha_forward_mirror(const qkv_mha_desc* desc, const float* params, const uint16_t* params_bf16,
                                   size_t batch, size_t seq_len, const float* x, float* y, int training, void* cache,
                                   size_t cache_bytes, void* workspace, size_t workspace_bytes) {
   return forward_call(desc, params, nullptr, 0, batch, seq_len, x, y, training, cache, cache_bytes, workspace,
                       workspace_bytes, params_bf16, true);
 }
+#else  // bare metal: no mirrors (the optimizer that writes them is hosted-only; code size)
+qkv_status qkv_mha_forward_mirror(const qkv_mha_desc*, const float*, const uint16_t*, size_t, size_t, const float*, float*,
+                                  int, void*, size_t, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+#endif
 
 namespace {
 // qkv_mha_backward and qkv_mha_backward_mirror (with_mirror): one order of checks.
-qkv_status backward_call(const qkv_mha_desc* desc, const float* params, const uint16_t* mirror, bool with_mirror,
-                         size_t batch, size_t seq_len, const float* x, const void* cache, size_t cache_bytes,
-                         const float* dy, float* dx, float* grads, void* workspace, size_t workspace_bytes) {
+// Always inlined: on bare metal qkv_mha_backward is its only caller, and a
+// call in between costs Cortex-M4's 64 KiB budget bytes it does not have.
+[[gnu::always_inline]] inline qkv_status backward_call(const qkv_mha_desc* desc, const float* params,
+                                                     const uint16_t* mirror, bool with_mirror, size_t batch,
+                                                     size_t seq_len, const float* x, const void* cache,
+                                                     size_t cache_bytes, const float* dy, float* dx, float* grads,
+                                                     void* workspace, size_t workspace_bytes) {
   qkv_mha_layout l;
   qkv::ops::mha_dims n;
   if (qkv_status st = layer_setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
-  if (!params || !x || !cache || !dy || !grads || (with_mirror && !mirror)) return QKV_ERR_NULL_POINTER;
+  if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
+#ifdef QKV_HOSTED
+  if (with_mirror && !mirror) return QKV_ERR_NULL_POINTER;
   if (with_mirror && desc->compute_type != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
+#endif
   if (cache_bytes < qkv::ops::mha_cache_layout_for(*desc, n).floats * sizeof(float)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::mha_backward_workspace_bytes(xc.isa, *desc, n, 1);
@@ -362,6 +391,7 @@ qkv_status qkv_mha_backward(const qkv_mha_desc* desc, const float* params, size_
                        workspace_bytes);
 }
 
+#ifdef QKV_HOSTED
 qkv_status qkv_mha_backward_mirror(const qkv_mha_desc* desc, const float* params, const uint16_t* params_bf16,
                                    size_t batch, size_t seq_len, const float* x, const void* cache,
                                    size_t cache_bytes, const float* dy, float* dx, float* grads, void* workspace,
@@ -369,6 +399,12 @@ qkv_status qkv_mha_backward_mirror(const qkv_mha_desc* desc, const float* params
   return backward_call(desc, params, params_bf16, true, batch, seq_len, x, cache, cache_bytes, dy, dx, grads,
                        workspace, workspace_bytes);
 }
+#else
+qkv_status qkv_mha_backward_mirror(const qkv_mha_desc*, const float*, const uint16_t*, size_t, size_t, const float*,
+                                   const void*, size_t, const float*, float*, float*, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+#endif
 
 qkv_status qkv_mha_zero_grads(const qkv_mha_desc* desc, float* grads) {
   qkv_mha_layout l;

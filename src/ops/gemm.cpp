@@ -98,8 +98,12 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
   // few A micro-panels (M <= inplace_b_rows): a packed B element would be
   // read M / mr times, too few to pay for the packing pass (and, on a team,
   // the wait for the shared block). gemm_blocks states the cache limits.
+#ifdef QKV_HOSTED
   const bool cached_b = M <= g.inplace_b_rows && N <= g.inplace_b_slab / sizeof(float) / b.kc &&
                         K <= g.inplace_b_whole / sizeof(float) / N;
+#else
+  constexpr bool cached_b = false;
+#endif
   const bool inplace_b = !tb && (b.kc * N <= t.inplace_b_max || narrow_inplace || one_band || cached_b);
   b.b_floats = inplace_b ? 0 : round_up(b.kc * b.nc, kAlignFloats);
 #ifdef QKV_HOSTED

@@ -39,11 +39,13 @@ namespace qkv::ops {
 struct gemm_blocks {
   std::size_t mc, kc, nc;
   qkv_blocking_source source;
+#ifdef QKV_HOSTED  // bare metal has no caches to decide it from (and no code to spare)
   // A non-transposed B is read in place, not packed, when it is likely in
   // cache and meets few A micro-panels (ops/gemm.cpp): M <= inplace_b_rows,
   // a kc-deep slab of B within inplace_b_slab bytes and all of B within
   // inplace_b_whole bytes. 0 rows: off (dispatch/uarch decides per CPU).
   std::size_t inplace_b_rows = 0, inplace_b_slab = 0, inplace_b_whole = 0;
+#endif
 };
 
 // Limits of the derived (and overridden) blocks, whatever the caches say;

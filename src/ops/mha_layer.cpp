@@ -93,9 +93,12 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
     for (int i = kQ; i <= kO; ++i) {
       if (i == kO && !d.out_proj) break;
       const std::size_t in = i == kO ? d.d_out : d.d_in;
+#ifdef QKV_HOSTED  // (bare metal: the mirror entry points return QKV_ERR_UNSUPPORTED)
       if (t.round_weights && src.mirror) {  // rounded already, by the caller (or its optimizer)
         r.w[i] = src.mirror + w_off[i];
-      } else if (t.round_weights) {
+      } else
+#endif
+      if (t.round_weights) {
         to_bf16(xc, in * width(d, i), src.params + w_off[i], copies.w[i]);
         r.w[i] = copies.w[i];
       } else {
@@ -484,7 +487,12 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
   auto u16_at = [&](std::size_t off) {
     return off == SIZE_MAX ? nullptr : reinterpret_cast<const u16*>(cache + off);
   };
+#ifdef QKV_HOSTED
   auto w16 = [&](int i, std::size_t w_off) { return mirror ? mirror + w_off : u16_at(c.w16[i]); };
+#else  // no mirrors on bare metal
+  static_cast<void>(mirror);
+  auto w16 = [&](int i, std::size_t) { return u16_at(c.w16[i]); };
+#endif
   const u16 *x16 = u16_at(c.x16), *a16 = u16_at(c.a16);
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
