@@ -134,9 +134,8 @@ typedef enum qkv_blocking_source {
  *  environment variable QKV_BLOCKING="mc,kc,nc", read at that moment,
  *  overrides the model (hosted builds). Where a rule on caches cannot decide
  *  (whether the B block may live in L3; whether the AVX-512 full tile runs
- *  as compiled intrinsics or as inline assembly; up to which M a B in cache
- *  is read in place, docs/gemm.md), the CPU's vendor and
- *  family do (cpu_class); both tiles and both B paths give the same bits, and
+ *  as compiled intrinsics or as inline assembly), the CPU's vendor and
+ *  family do (cpu_class); both tiles give the same bits, and
  *  QKV_AVX512_TILE=intrinsics|assembly in the environment at first use
  *  overrides that choice for measurements.
  *  qkv_sgemm_workspace_size is at most

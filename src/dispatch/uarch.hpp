@@ -28,12 +28,12 @@
 //  - A non-transposed B read in place by the AVX-512 GEMM when it is
 //    cache-resident and meets few A micro-panels (ops/gemm.cpp: M at most
 //    gemm_b_inplace_panels micro-panels, its kc-deep slab within 3/4 of L2,
-//    all of it within the B block's area). AMD Zen 5: 3-12 % faster on one
-//    thread at M 128-448 (256x768x768, the projections of a 256-token
-//    step: 1.03-1.05x), 1.10-1.34x on two (no shared B block to pack and
-//    wait for); no gain from M 512 on one thread. Intel Xeon: its rule
-//    (only B blocks up to 16 KiB in place) came from its own measurements,
-//    this one is not measured there, so Intel and the others keep it (0).
+//    all of it within the B block's area). Off (0) on every CPU: on AMD
+//    Zen 5 the GEMM alone ran 3-12 % faster at M 128-448 with B hot in
+//    cache (1.10-1.34x on two threads), but the layer's training step, whose
+//    weights come from L3, ran 2-3 % slower on one thread (1.01x on two);
+//    on Intel it is not measured. QKV_GEMM_B_INPLACE turns it on for
+//    measurements (bench/README.md, session 28).
 //  - bf16 x bf16 GEMM (qkv_gemm_ex): the vdpbf16ps tile, or both operands
 //    widened to fp32 for the fp32 tile (exact, same products). AMD Zen 5:
 //    vdpbf16ps at twice the fp32 FMA rate (400-420 vs 213 GFLOP/s for the
