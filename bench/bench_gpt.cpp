@@ -40,9 +40,10 @@ struct gpt_shape {
 const gpt_shape kShapes[] = {{"gpt2_small", 50257, 1024, 768, 12, 12, 3072},
                              {"train_gpt_demo", 256, 128, 128, 2, 4, 512}};
 
-gpt_config config_of(const gpt_shape& s) {
+gpt_config config_of(const gpt_shape& s, qkv_dtype compute = QKV_DTYPE_F32) {
   gpt_config c = gpt_config_default(s.vocab, s.seq_len, s.d_model, s.layers, s.heads);
   c.d_ff = s.d_ff;
+  c.compute_type = compute;
   return c;
 }
 
@@ -115,8 +116,9 @@ struct trainer {
   std::size_t B;
   int threads;
 
-  trainer(int shape, std::size_t batch, int nthreads) : B(batch), threads(nthreads) {
-    const gpt_config c = config_of(kShapes[shape]);
+  trainer(int shape, std::size_t batch, int nthreads, qkv_dtype compute = QKV_DTYPE_F32)
+      : B(batch), threads(nthreads) {
+    const gpt_config c = config_of(kShapes[shape], compute);
     check(gpt_setup(&m, &c), "gpt_setup");
     params = initial_params(shape);
     grads.assign(m.count, 0.f);
@@ -179,6 +181,52 @@ void BM_gpt_train_step(benchmark::State& state) {
   state.counters["cpu_peak_gflops"] = peak1;
   state.counters["cpu_ms"] = 1e3 * cpu / double(state.iterations());
   if (peak1 > 0) state.counters["pct_peak_cpu"] = 100.0 * flops * 1e-9 * double(state.iterations()) / cpu / peak1;
+  state.SetLabel(std::string(kShapes[shape].name) + "/" + qkv_isa_name(qkv_bench::active_isa()) + "/t" +
+                 std::to_string(threads));
+}
+
+// The bf16 step against the fp32 one (qkv_block_desc::compute_type BF16 in
+// every block; embeddings, final norm and tied head fp32 in both): two
+// trainers from the same start, their steps alternating in one process
+// (which goes first alternates too). vs_f32 is the median over rounds of the
+// fp32 step's time over the bf16 step's; GFLOP/s and pct_peak_paired are
+// the bf16 step's, counting the same FLOPs as BM_gpt_train_step.
+// Args: model, batch, threads.
+void BM_gpt_train_pair(benchmark::State& state) {
+  const int shape = int(state.range(0)), threads = int(state.range(2));
+  const auto B = std::size_t(state.range(1));
+  qkv_set_num_threads(threads);
+  trainer f32(shape, B, threads), b16(shape, B, threads, QKV_DTYPE_BF16);
+  f32.step();
+  b16.step();
+  const double flops = step_flops(f32.m.cfg, B);
+  std::vector<double> ratio, t16, t32, paired;
+  float loss32 = 0.f, loss16 = 0.f;
+  std::size_t round = 0;
+  for (auto _ : state) {
+    double t[2];
+    for (int k = 0; k < 2; ++k) {
+      const int which = (k + int(round)) % 2;
+      const double t0 = qkv_bench::now_s();
+      (which ? loss16 : loss32) = (which ? b16 : f32).step();
+      t[which] = qkv_bench::now_s() - t0;
+    }
+    ++round;
+    state.SetIterationTime(t[1]);
+    t32.push_back(t[0]), t16.push_back(t[1]), ratio.push_back(t[0] / t[1]);
+    state.PauseTiming();
+    const double probe = qkv_bench::probe_gflops(qkv_bench::active_isa(), threads, 2000000);
+    if (probe > 0) paired.push_back(flops * 1e-9 / t[1] / probe);
+    state.ResumeTiming();
+  }
+  state.counters["vs_f32"] = qkv_bench::median(ratio);
+  state.counters["ms_f32"] = 1e3 * qkv_bench::median(t32);
+  state.counters["ms_bf16"] = 1e3 * qkv_bench::median(t16);
+  state.counters["GFLOPS"] = flops * 1e-9 / qkv_bench::median(t16);
+  state.counters["tokens_per_s"] = b16.tokens() / qkv_bench::median(t16);
+  state.counters["pct_peak_paired"] = 100.0 * qkv_bench::median(paired);
+  state.counters["loss_f32"] = double(loss32);
+  state.counters["loss_bf16"] = double(loss16);
   state.SetLabel(std::string(kShapes[shape].name) + "/" + qkv_isa_name(qkv_bench::active_isa()) + "/t" +
                  std::to_string(threads));
 }
@@ -593,6 +641,20 @@ BENCHMARK(BM_gpt_train_step)
     ->Args({1, 16, 2})
     ->MinTime(2.0)
     ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_gpt_train_pair)
+    ->ArgNames({"model", "batch", "threads"})
+    ->Args({0, 1, 1})
+    ->Args({0, 1, 2})
+    ->Iterations(5)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_gpt_train_pair)
+    ->ArgNames({"model", "batch", "threads"})
+    ->Args({1, 16, 1})
+    ->Args({1, 16, 2})
+    ->Iterations(40)
+    ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gpt_step_breakdown)
     ->ArgNames({"batch", "threads"})

@@ -75,6 +75,8 @@ typedef struct gpt_config {
   qkv_norm_type norm; /* every norm: the blocks' and the final one */
   qkv_ffn_type ffn;
   float dropout;     /* attention and residual dropout in training (0: none) */
+  qkv_dtype compute_type; /* the blocks' GEMMs: QKV_DTYPE_F32 or QKV_DTYPE_BF16 (qkv_block_desc);
+                             the embeddings, final norm and tied head stay fp32 */
 } gpt_config;
 
 /* GPT-2's shape at a given size: pre-LN, LayerNorm, GELU (tanh), biases. */
@@ -105,6 +107,7 @@ static inline qkv_status gpt_setup(gpt_model* m, const gpt_config* c) {
   b->norm = c->norm, b->norm_eps = GPT_NORM_EPS, b->ffn = c->ffn;
   b->pre_norm = 1, b->bias = 1, b->causal = 1;
   b->attn_dropout = c->dropout, b->resid_dropout = c->dropout;
+  b->compute_type = c->compute_type;
   GPT_CHECK(qkv_block_param_layout(b, &m->lay));
   m->block_floats = m->lay.count;
   m->off_wte = 0;

@@ -72,6 +72,11 @@ struct fixture {
   std::vector<unsigned char> braw;
   float* bcache = nullptr;
   qkv_mha_kv_state bst{};
+  // the block in bf16 compute: its own (larger) cache
+  qkv_block_desc bd16{};
+  std::size_t bcache16_bytes = 0;
+  std::vector<unsigned char> braw16;
+  float* bcache16 = nullptr;
   // the int8 layer (qkv/layer_int8.h): its buffer (64-byte aligned inside
   // q8raw), X codes, Y codes (in float storage: the canary check is bytewise)
   qkv_mha_int8_layout l8{};
@@ -121,6 +126,12 @@ struct fixture {
     REQUIRE(qkv_block_init(&bd, bparams.data(), 11) == QKV_OK);
     braw.resize(bcache_bytes + 64);
     bcache = reinterpret_cast<float*>(braw.data() + (64 - reinterpret_cast<std::uintptr_t>(braw.data()) % 64) % 64);
+    bd16 = bd;
+    bd16.compute_type = QKV_DTYPE_BF16;
+    REQUIRE(qkv_block_cache_size(&bd16, B, T, &bcache16_bytes) == QKV_OK);
+    braw16.resize(bcache16_bytes + 64);
+    bcache16 =
+        reinterpret_cast<float*>(braw16.data() + (64 - reinterpret_cast<std::uintptr_t>(braw16.data()) % 64) % 64);
 
     REQUIRE(qkv_mha_int8_param_layout(&md, &l8) == QKV_OK);
     q8raw.resize(l8.bytes / sizeof(float) + 17), y8.resize(B * T * md.d_out / sizeof(float) + 1);
@@ -301,6 +312,33 @@ std::vector<entry> entries(fixture& f) {
     dc.outputs = {&f.y_new};
     dc.restore = [&f] { REQUIRE(qkv_mha_kv_cache_init(&f.bst, f.B, f.T) == QKV_OK); };
     e.push_back(dc);
+  }
+  {
+    entry fw{"qkv_block_forward (bf16 compute)"};
+    fw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_block_forward_workspace_size(&f.bd16, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    fw.run = [&f](void* w, std::size_t n) {
+      return qkv_block_forward(&f.bd16, f.bparams.data(), f.B, f.T, f.dy.data(), f.y.data(), 1, f.bcache16,
+                               f.bcache16_bytes, w, n);
+    };
+    fw.outputs = {&f.y};
+    e.push_back(fw);
+
+    entry bw{"qkv_block_backward (bf16 compute)"};
+    bw.query = [&f] {
+      std::size_t n = 0;
+      REQUIRE(qkv_block_backward_workspace_size(&f.bd16, f.B, f.T, 1, &n) == QKV_OK);
+      return n;
+    };
+    bw.run = [&f](void* w, std::size_t n) {
+      return qkv_block_backward(&f.bd16, f.bparams.data(), f.B, f.T, f.dy.data(), f.bcache16, f.bcache16_bytes,
+                                f.y.data(), f.bdx.data(), f.bgrads.data(), w, n);
+    };
+    bw.outputs = {&f.bdx, &f.bgrads};
+    e.push_back(bw);
   }
   {
     entry fw{"qkv_mha_forward (bf16 compute)"};

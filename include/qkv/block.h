@@ -107,6 +107,22 @@ typedef struct qkv_block_desc {
   /* since 0.7 */
   float softcap;         /**< 0: off; else the attention's logit soft-capping, as qkv_mha_desc::softcap
                               (finite and > 0; else QKV_ERR_BAD_ARGUMENT) */
+  /* since 0.9 */
+  qkv_dtype compute_type; /**< QKV_DTYPE_F32 (0, a zeroed description's) or QKV_DTYPE_BF16
+                               (else QKV_ERR_BAD_ARGUMENT): the type every GEMM of the block
+                               multiplies in. BF16 is the attention layer's mixed precision
+                               (qkv_mha_desc::compute_type) carried through the block: each
+                               call rounds the weights (W_q .. W_v, W_o, W_gate, W_up, W_down,
+                               from the fp32 params) and each GEMM's activation operands (the
+                               norms' outputs, the attention output, the hidden activations,
+                               and in the backward the branch gradients) to bf16, round to
+                               nearest even, and multiplies them with fp32 accumulation into
+                               fp32 results. Norms, activations, residual sums, dropout,
+                               softmax statistics, biases and every gradient stay fp32. The
+                               training cache (and the forward's workspace) grows by the bf16
+                               copies; X, Y, dY, dX and the params keep their float types.
+                               Error: 2^-8 relative per rounded operand, about 2^-7 of
+                               sum_k |a||b| per GEMM (docs/block.md). */
 } qkv_block_desc;
 
 /** Offsets (in floats) of each parameter tensor in the flat buffer;

@@ -20,6 +20,7 @@
 #include "ops/act.hpp"
 #include "ops/dropout_rng.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_ex.hpp"
 #include "ops/norm.hpp"
 #include "ops/rows.hpp"
 #include "ops/threads.hpp"
@@ -38,7 +39,7 @@ qkv_mha_desc block_attention_desc(const qkv_block_desc& d) {
   a.out_proj = 0;
   a.dropout_p = d.attn_dropout;
   a.dropout_seed = d.dropout_seed;
-  a.compute_type = QKV_DTYPE_F32;
+  a.compute_type = d.compute_type;
   a.window = d.window;
   a.rope = d.rope;
   a.rope_layout = d.rope_layout;
@@ -57,7 +58,11 @@ block_dims block_dims_for(const qkv_block_desc& d, std::size_t batch, std::size_
 
 namespace {
 
+using u16 = std::uint16_t;
+
 bool gated(const qkv_block_desc& d) { return d.ffn == QKV_FFN_SWIGLU; }
+// BF16 compute: the block's GEMMs multiply bf16 copies (qkv/block.h).
+bool lowp(const qkv_block_desc& d) { return d.compute_type == QKV_DTYPE_BF16; }
 norm_kind norm_of(const qkv_block_desc& d) { return d.norm == QKV_NORM_RMS ? norm_kind::rms : norm_kind::layer; }
 float eps_of(const qkv_block_desc& d) { return d.norm_eps > 0.f ? d.norm_eps : 1e-5f; }
 act_kind act_of(const qkv_block_desc& d) {
@@ -72,11 +77,17 @@ act_kind act_of(const qkv_block_desc& d) {
 // The activations of one call. Training: carved from the cache, everything
 // the backward reads. Inference: from the workspace, only what the forward
 // needs (pre-norm keeps R in Y, a non-gated FFN no pre-activations).
+// BF16 compute adds the bf16 operands of the block's own GEMMs (the
+// attention layer keeps its own in its cache or workspace): the attention
+// output A16, the FFN's input F16 (N2 or R), the hidden H16 and the
+// rounded weights.
 struct state {
   float *mean1, *rstd1, *mean2, *rstd2;  // row statistics (training)
   float *n1, *s1, *r1, *n2, *s2;         // N1 (pre), S1 (post), R, N2 (pre), S2 (post)
   float *gate, *up, *h;                  // FFN: gate and up pre-activations, hidden
   float* mha;                            // the attention layer's cache (training)
+  u16 *a16, *f16, *h16;                  // BF16 compute: the GEMMs' activation operands
+  u16 *wo16, *wgate16, *wup16, *wdown16; // BF16 compute: the rounded weights
 };
 
 state carve_state(ws_carver& c, const qkv_block_desc& d, const block_dims& n, bool training) {
@@ -96,6 +107,11 @@ state carve_state(ws_carver& c, const qkv_block_desc& d, const block_dims& n, bo
   if (training || gated(d)) s.up = c.take<float>(rf);
   s.h = c.take<float>(rf);
   if (training) s.mha = c.take<float>(mha_cache_layout_for(block_attention_desc(d), n.attn).floats);
+  if (lowp(d)) {
+    s.a16 = c.take<u16>(rd), s.f16 = c.take<u16>(rd), s.h16 = c.take<u16>(rf);
+    s.wo16 = c.take<u16>(n.d * n.d), s.wup16 = c.take<u16>(n.d * n.ff), s.wdown16 = c.take<u16>(n.ff * n.d);
+    if (gated(d)) s.wgate16 = c.take<u16>(n.d * n.ff);
+  }
   return s;
 }
 
@@ -105,8 +121,21 @@ std::size_t carved(const ws_carver& c) {
   return b;
 }
 
+// A bf16 x bf16 -> fp32 gemm_ex problem, alpha 1: C = beta C + op(A) op(B)
+// (+ bias, set per C tile, with beta 1).
+gemm_ex_args bf16_args(bool ta, bool tb, std::size_t M, std::size_t N, std::size_t K, const u16* A, std::size_t lda,
+                       const u16* B, std::size_t ldb, float beta, float* C, std::size_t ldc,
+                       const float* bias = nullptr) {
+  gemm_ex_args g{};
+  g.ta = ta, g.tb = tb, g.M = M, g.N = N, g.K = K;
+  g.at = g.bt = QKV_DTYPE_BF16, g.ct = QKV_DTYPE_F32;
+  g.A = A, g.lda = lda, g.B = B, g.ldb = ldb, g.C = C, g.ldc = ldc;
+  g.alpha = 1.f, g.beta = bias ? 1.f : beta, g.bias = bias;
+  return g;
+}
+
 // The largest workspace of the block's own GEMMs (forward and backward).
-std::size_t gemm_ws(qkv_isa isa, const block_dims& n, int threads) {
+std::size_t gemm_ws(qkv_isa isa, const qkv_block_desc& d, const block_dims& n, int threads) {
   const std::size_t R = n.rows, D = n.d, F = n.ff;
   const struct {
     bool ta, tb;
@@ -114,8 +143,20 @@ std::size_t gemm_ws(qkv_isa isa, const block_dims& n, int threads) {
   } g[] = {{false, false, R, D, D}, {false, false, R, F, D}, {false, false, R, D, F},
            {true, false, D, D, R},  {false, true, R, D, D},  {true, false, F, D, R},
            {false, true, R, F, D},  {true, false, D, F, R},  {false, true, R, D, F}};
-  std::size_t m = sgemm_bias_act_workspace_bytes(isa, false, false, R, F, D, threads);
-  for (const auto& s : g) m = std::max(m, sgemm_workspace_bytes(isa, s.ta, s.tb, s.M, s.N, s.K, threads));
+  std::size_t m = 0;
+  if (!lowp(d)) m = sgemm_bias_act_workspace_bytes(isa, false, false, R, F, D, threads);
+  for (const auto& s : g) {
+    if (!lowp(d)) {
+      m = std::max(m, sgemm_workspace_bytes(isa, s.ta, s.tb, s.M, s.N, s.K, threads));
+      continue;
+    }
+    for (float beta : {0.f, 1.f}) {  // fp32 C with beta 1 may need an accumulator
+      std::size_t b = 0;
+      if (gemm_ex_workspace_bytes(isa, bf16_args(s.ta, s.tb, s.M, s.N, s.K, nullptr, 0, nullptr, 0, beta, nullptr, 0),
+                                  threads, &b))
+        m = std::max(m, b);
+    }
+  }
   return m;
 }
 
@@ -196,26 +237,50 @@ struct ctx {
   const float* at(std::size_t off) const { return off == SIZE_MAX ? nullptr : P + off; }
 };
 
-// out = base + drop(in W + b) over [rows][d] (in: [rows][k]); br: scratch
-// for the branch when dropout is on (else unused).
-void residual(const ctx& c, const float* base, const float* in, std::size_t k, std::size_t w, std::size_t b,
-              float* out, bool dropout, int branch, float* br) {
+// C[rows][n] = in[rows][k] W[k][n] (+ b) with beta: the fp32 weights at
+// offset w through sgemm, or (BF16 compute) in16 times w16 through gemm_ex.
+void linear(const ctx& c, const float* in, const u16* in16, std::size_t k, std::size_t n, std::size_t w,
+            const u16* w16, const float* b, float beta, float* out) {
+  if (lowp(c.d)) {
+    gemm_ex(c.xc, bf16_args(false, false, c.rows, n, k, in16, k, w16, n, beta, out, n, b), c.gws, c.gws_bytes);
+  } else if (b) {  // beta 0 here
+    sgemm_bias(c.xc, false, false, c.rows, n, k, in, k, c.P + w, n, b, out, n, c.gws, c.gws_bytes);
+  } else {
+    sgemm(c.xc, false, false, c.rows, n, k, 1.f, in, k, c.P + w, n, beta, out, n, c.gws, c.gws_bytes);
+  }
+}
+
+// out = base + drop(in W + b) over [rows][d] (in: [rows][k]; in16 its bf16
+// copy with BF16 compute); br: scratch for the branch when dropout is on
+// (else unused).
+void residual(const ctx& c, const float* base, const float* in, const u16* in16, std::size_t k, std::size_t w,
+              const u16* w16, std::size_t b, float* out, bool dropout, int branch, float* br) {
   const std::size_t D = c.d.d_model;
   if (!dropout) {
     residual_start(c.xc, c.rows, D, base, c.at(b), out);
-    sgemm(c.xc, false, false, c.rows, D, k, 1.f, in, k, c.P + w, D, 1.f, out, D, c.gws, c.gws_bytes);
+    linear(c, in, in16, k, D, w, w16, nullptr, 1.f, out);
     return;
   }
-  if (c.at(b))
-    sgemm_bias(c.xc, false, false, c.rows, D, k, in, k, c.P + w, D, c.at(b), br, D, c.gws, c.gws_bytes);
-  else
-    sgemm(c.xc, false, false, c.rows, D, k, 1.f, in, k, c.P + w, D, 0.f, br, D, c.gws, c.gws_bytes);
+  linear(c, in, in16, k, D, w, w16, c.at(b), 0.f, br);
   dropout_add(c.xc, c.rows, D, base, br, drop_of(c.d, branch), out);
 }
 
-// h = act(in W_up + b_up), or silu(in W_gate + b_gate) * (in W_up + b_up).
+// h = act(in W_up + b_up), or silu(in W_gate + b_gate) * (in W_up + b_up);
+// with BF16 compute in is rounded to s.f16 first and h to s.h16 after.
 void ffn_hidden(const ctx& c, const float* in, const state& s) {
   const std::size_t D = c.d.d_model, F = c.d.d_ff;
+  if (lowp(c.d)) {
+    round_to_bf16(c.xc, c.rows * D, in, s.f16);
+    float* up = s.up ? s.up : s.h;  // inference without a gate keeps no pre-activation
+    if (gated(c.d)) linear(c, in, s.f16, D, F, c.p.w_gate, s.wgate16, c.at(c.p.b_gate), 0.f, s.gate);
+    linear(c, in, s.f16, D, F, c.p.w_up, s.wup16, c.at(c.p.b_up), 0.f, up);
+    if (gated(c.d))
+      swiglu_forward(c.xc, c.rows, F, s.gate, F, s.up, F, s.h, F);
+    else
+      act_forward(c.xc, act_of(c.d), c.rows, F, up, F, s.h, F);
+    round_to_bf16(c.xc, c.rows * F, s.h, s.h16);
+    return;
+  }
   if (!gated(c.d)) {
     sgemm_bias_act(c.xc, false, false, c.rows, F, D, in, D, c.P + c.p.w_up, F, c.at(c.p.b_up), act_of(c.d), s.up, F,
                    s.h, F, c.gws, c.gws_bytes);
@@ -240,28 +305,41 @@ void norm_rows(const ctx& c, const float* in, std::size_t g, std::size_t b, floa
 
 // The forward around an attention call attend(in, out) -> bool (false: stop,
 // nothing written to y). att: [rows][d] scratch for the attention output.
+// BF16 compute: the block's own weights rounded into s (the attention
+// layer rounds its own).
+void round_weights(const ctx& c, const state& s) {
+  if (!lowp(c.d)) return;
+  const std::size_t D = c.d.d_model, F = c.d.d_ff;
+  round_to_bf16(c.xc, D * D, c.P + c.p.w_o, s.wo16);
+  if (gated(c.d)) round_to_bf16(c.xc, D * F, c.P + c.p.w_gate, s.wgate16);
+  round_to_bf16(c.xc, D * F, c.P + c.p.w_up, s.wup16);
+  round_to_bf16(c.xc, F * D, c.P + c.p.w_down, s.wdown16);
+}
+
 template <class Attend>
 bool run_forward(const ctx& c, const float* x, float* y, const state& s, float* att, bool dropout, float* br,
                  Attend&& attend) {
   const qkv_block_desc& d = c.d;
   const qkv_block_layout& p = c.p;
+  round_weights(c, s);
   const float* a_in = x;
   if (d.pre_norm) {
     norm_rows(c, x, p.norm1_g, p.norm1_b, s.n1, s.mean1, s.rstd1);
     a_in = s.n1;
   }
   if (!attend(a_in, att)) return false;
+  if (lowp(d)) round_to_bf16(c.xc, c.rows * d.d_model, att, s.a16);
   float* r1 = s.r1 ? s.r1 : y;  // pre-norm inference keeps R in Y
   if (d.pre_norm) {
-    residual(c, x, att, d.d_model, p.w_o, p.b_o, r1, dropout, 1, br);
+    residual(c, x, att, s.a16, d.d_model, p.w_o, s.wo16, p.b_o, r1, dropout, 1, br);
     norm_rows(c, r1, p.norm2_g, p.norm2_b, s.n2, s.mean2, s.rstd2);
     ffn_hidden(c, s.n2, s);
-    residual(c, r1, s.h, d.d_ff, p.w_down, p.b_down, y, dropout, 2, br);
+    residual(c, r1, s.h, s.h16, d.d_ff, p.w_down, s.wdown16, p.b_down, y, dropout, 2, br);
   } else {
-    residual(c, x, att, d.d_model, p.w_o, p.b_o, s.s1, dropout, 1, br);
+    residual(c, x, att, s.a16, d.d_model, p.w_o, s.wo16, p.b_o, s.s1, dropout, 1, br);
     norm_rows(c, s.s1, p.norm1_g, p.norm1_b, r1, s.mean1, s.rstd1);
     ffn_hidden(c, r1, s);
-    residual(c, r1, s.h, d.d_ff, p.w_down, p.b_down, s.s2, dropout, 2, br);
+    residual(c, r1, s.h, s.h16, d.d_ff, p.w_down, s.wdown16, p.b_down, s.s2, dropout, 2, br);
     norm_rows(c, s.s2, p.norm2_g, p.norm2_b, y, s.mean2, s.rstd2);
   }
   return true;
@@ -305,7 +383,7 @@ std::size_t block_forward_workspace_bytes(qkv_isa isa, const qkv_block_desc& d, 
   }
   const qkv_mha_desc a = block_attention_desc(d);
   const std::size_t sub =
-      std::max(gemm_ws(isa, n, threads), mha_forward_workspace_bytes(isa, a, QKV_DTYPE_F32, n.attn, threads));
+      std::max(gemm_ws(isa, d, n, threads), mha_forward_workspace_bytes(isa, a, QKV_DTYPE_F32, n.attn, threads));
   return most + sub + ws_carver::kAlign;
 }
 
@@ -335,9 +413,11 @@ namespace {
 
 // Backward scratch: the gradient of R/S1 when dx is null (gr), the norms'
 // input gradients (dn), the dropout branch (t1), dA (t2), the FFN's hidden
-// gradients (dh; gated: dg, du).
+// gradients (dh; gated: dg, du); BF16 compute: one branch gradient at a
+// time rounded for its two GEMMs (g16, rows x max(d, ff)).
 struct bwd_ws {
   float *gr, *dn, *t1, *t2, *dh, *dg, *du;
+  u16* g16;
 };
 bwd_ws carve_bwd(ws_carver& c, const qkv_block_desc& d, const block_dims& n) {
   const std::size_t rd = n.rows * n.d, rf = n.rows * n.ff;
@@ -346,7 +426,32 @@ bwd_ws carve_bwd(ws_carver& c, const qkv_block_desc& d, const block_dims& n) {
   if (d.resid_dropout > 0.f) w.t1 = c.take<float>(rd);
   w.dh = c.take<float>(rf);
   if (gated(d)) w.dg = c.take<float>(rf), w.du = c.take<float>(rf);
+  if (lowp(d)) w.g16 = c.take<u16>(std::max(rd, rf));
   return w;
+}
+
+// The two GEMMs through a linear layer Y = in W (+ b) given G = dL/dY
+// [rows][n] (in: [rows][k]): dW += in^T G, the bias gradient (b_off), and
+// out = out_beta * out + G W^T. BF16 compute: G rounded to w.g16 (with the
+// bias sums in the same pass), in16 and w16 the forward's bf16 copies.
+void linear_backward(const ctx& c, const float* in, const u16* in16, std::size_t k, std::size_t n, std::size_t w_off,
+                     const u16* w16, std::size_t b_off, const float* g, float* out, float out_beta, const bwd_ws& w,
+                     float* grads) {
+  const exec& xc = c.xc;
+  const std::size_t R = c.rows;
+  float* db = b_off == SIZE_MAX ? nullptr : grads + b_off;
+  if (!lowp(c.d)) {
+    sgemm(xc, true, false, k, n, R, 1.f, in, k, g, n, 1.f, grads + w_off, n, c.gws, c.gws_bytes);
+    if (db) add_column_sums(xc, R, n, g, n, db);
+    sgemm(xc, false, true, R, k, n, 1.f, g, n, c.P + w_off, n, out_beta, out, k, c.gws, c.gws_bytes);
+    return;
+  }
+  if (db)
+    add_column_sums_to_bf16(xc, R, n, g, n, db, w.g16, n);
+  else
+    round_to_bf16(xc, R * n, g, w.g16);
+  gemm_ex(xc, bf16_args(true, false, k, n, R, in16, k, w.g16, n, 1.f, grads + w_off, n), c.gws, c.gws_bytes);
+  gemm_ex(xc, bf16_args(false, true, R, k, n, w.g16, n, w16, n, out_beta, out, k), c.gws, c.gws_bytes);
 }
 
 // Through Y = base + drop(ffn(in)) given g = dL/dY: accumulates the FFN's
@@ -361,24 +466,21 @@ void ffn_backward(const ctx& c, const state& s, const float* in, const float* g,
     dropout_backward(xc, R, D, g, drop_of(c.d, 2), w.t1);
     df = w.t1;
   }
-  sgemm(xc, true, false, F, D, R, 1.f, s.h, F, df, D, 1.f, grads + p.w_down, D, c.gws, c.gws_bytes);
-  if (p.b_down != SIZE_MAX) add_column_sums(xc, R, D, df, D, grads + p.b_down);
-  sgemm(xc, false, true, R, F, D, 1.f, df, D, c.P + p.w_down, D, 0.f, w.dh, F, c.gws, c.gws_bytes);
+  linear_backward(c, s.h, s.h16, F, D, p.w_down, s.wdown16, p.b_down, df, w.dh, 0.f, w, grads);
   // The pre-activations' gradients and the projections they come from.
   const float* dpre[2] = {w.dh, nullptr};
   std::size_t wt[2] = {p.w_up, SIZE_MAX}, bs[2] = {p.b_up, SIZE_MAX};
+  const u16* w16[2] = {s.wup16, nullptr};
   if (gated(c.d)) {
     swiglu_backward(xc, R, F, s.gate, F, s.up, F, w.dh, F, w.dg, F, w.du, F);
     dpre[0] = w.dg, dpre[1] = w.du;
     wt[0] = p.w_gate, wt[1] = p.w_up, bs[0] = p.b_gate, bs[1] = p.b_up;
+    w16[0] = s.wgate16, w16[1] = s.wup16;
   } else {
     act_backward(xc, act_of(c.d), R, F, s.up, F, w.dh, F, w.dh, F);
   }
-  for (int i = 0; i < 2 && dpre[i]; ++i) {
-    sgemm(xc, true, false, D, F, R, 1.f, in, D, dpre[i], F, 1.f, grads + wt[i], F, c.gws, c.gws_bytes);
-    if (bs[i] != SIZE_MAX) add_column_sums(xc, R, F, dpre[i], F, grads + bs[i]);
-    sgemm(xc, false, true, R, D, F, 1.f, dpre[i], F, c.P + wt[i], F, i ? 1.f : out_beta, out, D, c.gws, c.gws_bytes);
-  }
+  for (int i = 0; i < 2 && dpre[i]; ++i)
+    linear_backward(c, in, s.f16, D, F, wt[i], w16[i], bs[i], dpre[i], out, i ? 1.f : out_beta, w, grads);
 }
 
 }  // namespace
@@ -387,7 +489,7 @@ std::size_t block_backward_workspace_bytes(qkv_isa isa, const qkv_block_desc& d,
   ws_carver c;
   carve_bwd(c, d, n);
   const qkv_mha_desc a = block_attention_desc(d);
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads), mha_backward_workspace_bytes(isa, a, n.attn, threads));
+  const std::size_t sub = std::max(gemm_ws(isa, d, n, threads), mha_backward_workspace_bytes(isa, a, n.attn, threads));
   return carved(c) + sub + ws_carver::kAlign;
 }
 
@@ -430,9 +532,7 @@ void block_backward(const exec& xc, const qkv_block_desc& d, const qkv_block_lay
   }
   const qkv_mha_desc a = block_attention_desc(d);
   const float* att = s.mha + mha_cache_layout_for(a, n.attn).a;
-  sgemm(xc, true, false, D, D, R, 1.f, att, D, d_o, D, 1.f, grads + p.w_o, D, sub, sub_bytes);
-  if (p.b_o != SIZE_MAX) add_column_sums(xc, R, D, d_o, D, grads + p.b_o);
-  sgemm(xc, false, true, R, D, D, 1.f, d_o, D, params + p.w_o, D, 0.f, w.t2, D, sub, sub_bytes);
+  linear_backward(c, att, s.a16, D, D, p.w_o, s.wo16, p.b_o, d_o, w.t2, 0.f, w, grads);
   const qkv_mha_layout l = attn_layout(p);
   const float* a_in = d.pre_norm ? s.n1 : x;
   float* d_in = (d.pre_norm || dx) ? w.dn : nullptr;
@@ -450,7 +550,7 @@ std::size_t block_decode_workspace_bytes(qkv_isa isa, const qkv_block_desc& d, q
   ws_carver c;
   carve_fwd(c, d, n, false);
   const qkv_mha_desc a = block_attention_desc(d);
-  const std::size_t sub = std::max(gemm_ws(isa, n, threads),
+  const std::size_t sub = std::max(gemm_ws(isa, d, n, threads),
                                    mha_decode_workspace_bytes(isa, a, QKV_DTYPE_F32, f, batch, n_new, kv_len, threads));
   return carved(c) + sub + ws_carver::kAlign;
 }

@@ -68,19 +68,6 @@ weight_copies carve_weights(ws_carver& w, const qkv_mha_desc& d, const proj_type
   return r;
 }
 
-// Rounds n >= 0 floats to bf16 (round to nearest even, qkv_convert's bits).
-// Elementwise, so blocks on any number of threads give the same bits.
-void to_bf16(const exec& xc, std::size_t n, const float* x, u16* y) {
-  if (n == 0) return;
-  constexpr std::size_t kBlock = 16384;
-  const kern::convert_kernels& k = kern::convert_for(xc.isa);
-  const std::size_t blocks = (n + kBlock - 1) / kBlock;
-  parallel_for_blocks(xc, blocks, static_cast<float>(n) * 4, [&](std::size_t b) {
-    const std::size_t i = b * kBlock;
-    k.f32_to_bf16(std::min(kBlock, n - i), x + i, y + i);
-  });
-}
-
 // Resolves where each weight comes from; with round_weights, fills the copies.
 proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, const proj_types& t,
                              const weight_copies& copies) {
@@ -99,7 +86,7 @@ proj_weights resolve_weights(const exec& xc, const qkv_mha_desc& d, const mha_we
       } else
 #endif
       if (t.round_weights) {
-        to_bf16(xc, in * width(d, i), src.params + w_off[i], copies.w[i]);
+        round_to_bf16(xc, in * width(d, i), src.params + w_off[i], copies.w[i]);
         r.w[i] = copies.w[i];
       } else {
         r.w[i] = src.params + w_off[i];
@@ -240,7 +227,7 @@ void round_and_sum(const exec& xc, bool lowp, std::size_t rows, std::size_t cols
     add_column_sums_to_bf16(xc, rows, cols, g, cols, db, g16, cols);
     return;
   }
-  if (lowp) to_bf16(xc, rows * cols, g, g16);
+  if (lowp) round_to_bf16(xc, rows * cols, g, g16);
   if (db) add_column_sums(xc, rows, cols, g, cols, db);
 }
 #endif
@@ -438,7 +425,7 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   void* sub = mem.rest(bytes, &sub_bytes);
   const proj_weights w = resolve_weights(xc, d, src, t, copies);
 
-  if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_in, x, own.x16);
+  if (t.at == QKV_DTYPE_BF16) round_to_bf16(xc, n.rows * n.d_in, x, own.x16);
   project(xc, w, kQ, n.rows, n.d_in, n.d_out, x, own.x16, n.d_in, q, sub, sub_bytes);
   project(xc, w, kK, n.rows, n.d_in, n.d_kv, x, own.x16, n.d_in, k, sub, sub_bytes);
   project(xc, w, kV, n.rows, n.d_in, n.d_kv, x, own.x16, n.d_in, v, sub, sub_bytes);
@@ -448,7 +435,7 @@ void forward(const exec& xc, const qkv_mha_desc& d, const mha_dims& n, const mha
   const sdpa_plan att = layer_attention_plan(mha_sdpa_desc(d, n, training), xc, bf16_compute(d));
   layer_attention_forward(att, q, k, v, attn_out, lse, sub, sub_bytes);
   if (d.out_proj) {
-    if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_out, a, own.a16);
+    if (t.at == QKV_DTYPE_BF16) round_to_bf16(xc, n.rows * n.d_out, a, own.a16);
     project(xc, w, kO, n.rows, n.d_out, n.d_out, a, own.a16, n.d_out, y, sub, sub_bytes);
   } else if (training) {
     util::copy_floats(a, y, n.rows * n.d_out);  // backward needs O
@@ -507,7 +494,7 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 #ifdef QKV_HOSTED
     round_and_sum(xc, lowp, n.rows, n.d_out, dy, grads + p.b_o, own.dy16);
 #else
-    if (lowp) to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
+    if (lowp) round_to_bf16(xc, n.rows * n.d_out, dy, own.dy16);
 #endif
     const operand a_op{a, a16}, dy_op{dy, own.dy16}, wo{params + p.w_o, w16(kO, p.w_o)};
     product(xc, lowp, true, false, n.d_out, n.d_out, n.rows, a_op, n.d_out, dy_op, n.d_out, 1.f, grads + p.w_o,
@@ -533,7 +520,7 @@ void mha_backward(const exec& xc, const qkv_mha_desc& d, const qkv_mha_layout& p
 #ifdef QKV_HOSTED
     round_and_sum(xc, lowp, n.rows, cols, dproj[i], d.qkv_bias ? grads + b_off[i] : nullptr, own.dp16);
 #else
-    if (lowp) to_bf16(xc, n.rows * cols, dproj[i], own.dp16);
+    if (lowp) round_to_bf16(xc, n.rows * cols, dproj[i], own.dp16);
 #endif
     const operand dp{dproj[i], own.dp16}, w{params + w_off[i], w16(i, w_off[i])};
     product(xc, lowp, true, false, n.d_in, cols, n.rows, operand{x, x16}, n.d_in, dp, cols, 1.f, grads + w_off[i],
@@ -614,7 +601,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
   // A refused q8_0 store must leave the cache as it was: the weights are
   // resolved (and rounded) into the workspace only, so this is safe.
   const proj_weights w = resolve_weights(xc, d, src, t, copies);
-  if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_in, x_new, own.x16);
+  if (t.at == QKV_DTYPE_BF16) round_to_bf16(xc, n.rows * n.d_in, x_new, own.x16);
   // Q, K and V of the new tokens (K and Q rotated at their positions); K
   // and V stored (rounded or quantized) only when every value fits the
   // format, so a refused call changes nothing. One call site each
@@ -653,7 +640,7 @@ bool mha_decode(const exec& xc, const qkv_mha_desc& d, const mha_weights& src, q
     kv_attention(xc, kp, sub, sub_bytes);
   }
   if (d.out_proj) {
-    if (t.at == QKV_DTYPE_BF16) to_bf16(xc, n.rows * n.d_out, a, own.a16);
+    if (t.at == QKV_DTYPE_BF16) round_to_bf16(xc, n.rows * n.d_out, a, own.a16);
     project(xc, w, kO, n.rows, n.d_out, n.d_out, a, own.a16, n.d_out, y_new, sub, sub_bytes);
   }
   return true;

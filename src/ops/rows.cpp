@@ -58,4 +58,17 @@ void add_column_sums_to_bf16(const exec& xc, std::size_t rows, std::size_t cols,
 }
 #endif
 
+// Rounds n >= 0 floats to bf16 in blocks of 16 Ki elements on the team.
+// Elementwise, so any number of threads gives the same bits.
+void round_to_bf16(const exec& xc, std::size_t n, const float* x, std::uint16_t* y) {
+  if (n == 0) return;
+  constexpr std::size_t kBlock = 16384;
+  const kern::convert_kernels& k = kern::convert_for(xc.isa);
+  const std::size_t blocks = (n + kBlock - 1) / kBlock;
+  parallel_for_blocks(xc, blocks, static_cast<float>(n) * 4, [&](std::size_t b) {
+    const std::size_t i = b * kBlock;
+    k.f32_to_bf16(kBlock < n - i ? kBlock : n - i, x + i, y + i);
+  });
+}
+
 }  // namespace qkv::ops

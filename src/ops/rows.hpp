@@ -24,4 +24,7 @@ void add_column_sums(const exec& xc, std::size_t rows, std::size_t cols, const f
 void add_column_sums_to_bf16(const exec& xc, std::size_t rows, std::size_t cols, const float* x, std::size_t ldx,
                              float* acc, std::uint16_t* y, std::size_t ldy);
 
+// y[i] = x[i] rounded to bf16 (qkv_convert's bits) for i < n, on the team.
+void round_to_bf16(const exec& xc, std::size_t n, const float* x, std::uint16_t* y);
+
 }  // namespace qkv::ops

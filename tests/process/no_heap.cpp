@@ -166,11 +166,12 @@ void run_all() {
     return qkv_mha_decode(&md, params.data(), &st, aligned64(kv), kvb, T, x.data(), y.data(), aligned64(dws), wd);
   });
 
-  // The decoder block: training step and decoding.
-  {
+  // The decoder block: training step and decoding, fp32 and bf16 compute.
+  for (qkv_dtype ct : {QKV_DTYPE_F32, QKV_DTYPE_BF16}) {
     qkv_block_desc bd{};
     bd.d_model = 16, bd.num_heads = 4, bd.num_kv_heads = 2, bd.d_ff = 40, bd.norm = QKV_NORM_RMS;
     bd.ffn = QKV_FFN_SWIGLU, bd.pre_norm = 1, bd.causal = 1, bd.rope = 1, bd.resid_dropout = 0.1f;
+    bd.compute_type = ct;
     std::size_t bn = 0, bc = 0, bf = 0, bb = 0, bkv = 0, bdw = 0;
     qkv_block_param_count(&bd, &bn);
     qkv_block_cache_size(&bd, B, T, &bc);
