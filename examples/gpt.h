@@ -7,6 +7,7 @@
  *   x_l+1 = block_l(x_l), l = 0 .. L-1           qkv_block_forward (qkv/block.h)
  *   h     = LayerNorm_f(x_L)                     qkv_layernorm_forward (qkv/norm.h)
  *   logits = h wte^T                             tied head: qkv_sgemm_ws, B transposed
+ *                                                (bf16 compute: qkv_gemm_ex on bf16 h, wte)
  *   loss  = cross_entropy(logits, targets)       qkv_cross_entropy_forward_backward
  *
  * Parameters: ONE flat float buffer, gradients and AdamW moments alike:
@@ -48,6 +49,7 @@
 
 #include <qkv/qkv.h>
 #include <qkv/block.h>
+#include <qkv/gemm_ex.h>
 #include <qkv/norm.h>
 #include <math.h>
 #include <stdint.h>
@@ -75,8 +77,9 @@ typedef struct gpt_config {
   qkv_norm_type norm; /* every norm: the blocks' and the final one */
   qkv_ffn_type ffn;
   float dropout;     /* attention and residual dropout in training (0: none) */
-  qkv_dtype compute_type; /* the blocks' GEMMs: QKV_DTYPE_F32 or QKV_DTYPE_BF16 (qkv_block_desc);
-                             the embeddings, final norm and tied head stay fp32 */
+  qkv_dtype compute_type; /* QKV_DTYPE_F32 or QKV_DTYPE_BF16: the blocks' GEMMs
+                             (qkv_block_desc) and the tied head's (gpt_head_bf16);
+                             the embeddings and the final norm stay fp32 */
 } gpt_config;
 
 /* GPT-2's shape at a given size: pre-LN, LayerNorm, GELU (tanh), biases. */
@@ -307,6 +310,20 @@ static inline void gpt_free64(void* p) {
   if (p) free(((void**)p)[-1]);
 }
 
+/* The tied head's products in bf16 compute: C (fp32, ldc N) = beta C +
+ * op(A) op(B) on bf16 operands (qkv_gemm_ex, fp32 accumulation), row-major
+ * with the leading dimensions of the stored operands. */
+static inline qkv_gemm_ex_desc gpt_head_desc(int ta, int tb, size_t M, size_t N, size_t K, float beta) {
+  qkv_gemm_ex_desc g;
+  memset(&g, 0, sizeof g);
+  g.ta = ta ? QKV_TRANS : QKV_NO_TRANS, g.tb = tb ? QKV_TRANS : QKV_NO_TRANS;
+  g.M = M, g.N = N, g.K = K;
+  g.a_type = g.b_type = QKV_DTYPE_BF16, g.c_type = QKV_DTYPE_F32;
+  g.lda = ta ? M : K, g.ldb = tb ? K : N, g.ldc = N;
+  g.alpha = 1.0f, g.beta = beta;
+  return g;
+}
+
 /* Everything a forward/backward over B x T tokens needs. */
 typedef struct gpt_acts {
   size_t B, T;
@@ -315,6 +332,8 @@ typedef struct gpt_acts {
   float *h, *mean, *rstd; /* final norm output [B*T][d], its statistics [B*T] */
   float* logits;          /* [B*T][V]; the backward's dlogits in place */
   float *dx, *dh;         /* [B*T][d] */
+  uint16_t *h16, *wte16;  /* bf16 compute: h [B*T][d] and wte [V][d] rounded for the head */
+  uint16_t* g16;          /* bf16 compute, training: dlogits rounded [B*T][V] */
   void** cache;           /* per block, cache_bytes each (training only) */
   size_t cache_bytes;
   void* ws;
@@ -341,6 +360,18 @@ static inline qkv_status gpt_acts_alloc(const gpt_model* m, gpt_acts* a, size_t 
   }
   GPT_CHECK(qkv_sgemm_workspace_size(QKV_NO_TRANS, QKV_TRANS, N, V, d, threads, &bytes));
   if (bytes > a->ws_bytes) a->ws_bytes = bytes;
+  if (m->cfg.compute_type == QKV_DTYPE_BF16) {
+    const qkv_gemm_ex_desc g[3] = {gpt_head_desc(0, 1, N, V, d, 0.0f), gpt_head_desc(1, 0, V, d, N, 1.0f),
+                                   gpt_head_desc(0, 0, N, d, V, 0.0f)};
+    for (l = 0; l < (training ? 3u : 1u); ++l) {
+      GPT_CHECK(qkv_gemm_ex_workspace_size(&g[l], threads, &bytes));
+      if (bytes > a->ws_bytes) a->ws_bytes = bytes;
+    }
+    a->h16 = (uint16_t*)malloc(N * d * sizeof(uint16_t));
+    a->wte16 = (uint16_t*)malloc(V * d * sizeof(uint16_t));
+    if (training) a->g16 = (uint16_t*)malloc(N * V * sizeof(uint16_t));
+    if (!a->h16 || !a->wte16 || (training && !a->g16)) return QKV_ERR_NULL_POINTER;
+  }
   a->ids = (int32_t*)malloc(N * sizeof(int32_t));
   a->targets = (int32_t*)malloc(N * sizeof(int32_t));
   a->res = (float*)malloc((L + 1) * N * d * sizeof(float));
@@ -367,7 +398,7 @@ static inline void gpt_acts_free(const gpt_model* m, gpt_acts* a) {
   if (a->cache)
     for (l = 0; l < m->cfg.layers; ++l) gpt_free64(a->cache[l]);
   free(a->cache), free(a->ids), free(a->targets), free(a->res), free(a->h), free(a->mean), free(a->rstd);
-  free(a->logits), free(a->dx), free(a->dh), free(a->ws);
+  free(a->logits), free(a->dx), free(a->dh), free(a->ws), free(a->h16), free(a->wte16), free(a->g16);
   memset(a, 0, sizeof *a);
 }
 
@@ -395,6 +426,12 @@ static inline qkv_status gpt_forward(const gpt_model* m, const float* params, gp
   }
   GPT_CHECK(gpt_norm_forward(m, N, a->res + m->cfg.layers * N * d, params + m->off_lnf_g, params + m->off_lnf_b, a->h,
                              a->mean, a->rstd));
+  if (m->cfg.compute_type == QKV_DTYPE_BF16) { /* the head on bf16 h and wte, as the blocks' GEMMs */
+    const qkv_gemm_ex_desc g = gpt_head_desc(0, 1, N, V, d, 0.0f);
+    GPT_CHECK(qkv_convert(N * d, QKV_DTYPE_F32, a->h, QKV_DTYPE_BF16, a->h16));
+    GPT_CHECK(qkv_convert(V * d, QKV_DTYPE_F32, params + m->off_wte, QKV_DTYPE_BF16, a->wte16));
+    return qkv_gemm_ex(&g, a->h16, a->wte16, a->logits, a->ws, a->ws_bytes);
+  }
   return qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, N, V, d, 1.0f, a->h, d, params + m->off_wte, d, 0.0f, a->logits, V,
                       a->ws, a->ws_bytes);
 }
@@ -411,11 +448,19 @@ static inline qkv_status gpt_backward(const gpt_model* m, const float* params, g
   const size_t d = m->cfg.d_model, V = m->cfg.vocab, N = a->B * a->T;
   size_t l, bad = 0;
   GPT_CHECK(qkv_cross_entropy_forward_backward(N, V, a->logits, V, a->targets, -1, 1.0f, loss, a->logits, V));
-  /* Tied head: dwte += dlogits^T h, dh = dlogits wte. */
-  GPT_CHECK(qkv_sgemm_ws(QKV_TRANS, QKV_NO_TRANS, V, d, N, 1.0f, a->logits, V, a->h, d, 1.0f, grads + m->off_wte, d,
-                         a->ws, a->ws_bytes));
-  GPT_CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, N, d, V, 1.0f, a->logits, V, params + m->off_wte, d, 0.0f, a->dh,
-                         d, a->ws, a->ws_bytes));
+  /* Tied head: dwte += dlogits^T h, dh = dlogits wte (bf16 compute: on
+   * the rounded dlogits and the forward's rounded h and wte). */
+  if (m->cfg.compute_type == QKV_DTYPE_BF16) {
+    const qkv_gemm_ex_desc gw = gpt_head_desc(1, 0, V, d, N, 1.0f), gh = gpt_head_desc(0, 0, N, d, V, 0.0f);
+    GPT_CHECK(qkv_convert(N * V, QKV_DTYPE_F32, a->logits, QKV_DTYPE_BF16, a->g16));
+    GPT_CHECK(qkv_gemm_ex(&gw, a->g16, a->h16, grads + m->off_wte, a->ws, a->ws_bytes));
+    GPT_CHECK(qkv_gemm_ex(&gh, a->g16, a->wte16, a->dh, a->ws, a->ws_bytes));
+  } else {
+    GPT_CHECK(qkv_sgemm_ws(QKV_TRANS, QKV_NO_TRANS, V, d, N, 1.0f, a->logits, V, a->h, d, 1.0f, grads + m->off_wte,
+                           d, a->ws, a->ws_bytes));
+    GPT_CHECK(qkv_sgemm_ws(QKV_NO_TRANS, QKV_NO_TRANS, N, d, V, 1.0f, a->logits, V, params + m->off_wte, d, 0.0f,
+                           a->dh, d, a->ws, a->ws_bytes));
+  }
   GPT_CHECK(gpt_norm_backward(m, N, a->res + m->cfg.layers * N * d, params + m->off_lnf_g, a->mean, a->rstd, a->dh,
                               a->dx, grads + m->off_lnf_g, grads + m->off_lnf_b));
   for (l = m->cfg.layers; l-- > 0;) { /* dx in place: dL/dx_l+1 -> dL/dx_l */

@@ -9,6 +9,7 @@
 //  - 1, 2 and 3 threads give the same bits, forward and backward;
 //  - decode token by token against the inference forward;
 //  - AdamW on a teacher-imitation task: the bf16 block's loss tracks fp32's;
+//    a small GPT (examples/gpt.h, bf16 blocks and tied head) learns as in fp32;
 //  - a compute_type other than F32 or BF16 is refused, nothing written.
 #include <catch2/catch.hpp>
 
@@ -200,6 +201,7 @@ TEST_CASE("bf16 block: forward and backward bitwise identical on 1, 2 and 3 thre
   // Large enough that the GEMMs and row passes split (emulated: smaller).
   const std::size_t D = 128, B = 2, T = qkv_test::small_tests() ? 32 : 48;
   for (int pre : {1, 0}) {
+    if (!pre && qkv_test::small_tests()) break;  // emulated: the pre-norm block only
     INFO("pre_norm " << pre);
     const qkv_block_desc d = with_type(make(D, 4, 2, 2 * D + 3, QKV_NORM_LAYER, pre ? QKV_FFN_GELU_TANH : QKV_FFN_SWIGLU,
                                             pre, 1, 1, 0.1f, 0.1f),
@@ -347,4 +349,69 @@ TEST_CASE("AdamW on a bf16 block tracks the fp32 loss curve of a teacher-imitati
   CHECK(worst <= 0.25);
   CHECK(f32.back() < kFloor * f32.front());
   CHECK(b16.back() < kFloor * b16.front());
+}
+
+// examples/gpt.h (embeddings, pre-LN blocks, final norm, tied head, AdamW
+// with clipping) with compute_type BF16: its blocks and its tied head.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
+#include "../examples/gpt.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[block][bf16][train]") {
+  // Next-token prediction of a fixed cyclic sequence (token t + 1 follows
+  // t, with a per-sequence offset): both runs from the same start with the
+  // same AdamW, the bf16 loss within 10 % of fp32's while fp32's is above
+  // 1 % of its start (measured: 0.16 % over those 86 steps), both below 1 %
+  // of the start after 150 steps (measured 0.13 %).
+  const std::size_t V = 32, T = 16, B = qkv_test::small_tests() ? 2 : 4;  // emulated: half the tokens
+  auto train = [&](qkv_dtype ct) {
+    gpt_config c = gpt_config_default(V, T, 32, 2, 2);
+    c.compute_type = ct;
+    gpt_model m;
+    REQUIRE(gpt_setup(&m, &c) == QKV_OK);
+    std::vector<float> params(m.count), grads(m.count, 0.f);
+    gpt_init(&m, params.data(), 5);
+    std::size_t af = 0;
+    REQUIRE(qkv_adamw_state_floats(m.count, &af) == QKV_OK);
+    std::vector<float> adam(af, 0.f);
+    gpt_acts a;
+    REQUIRE(gpt_acts_alloc(&m, &a, B, T, 1, 2) == QKV_OK);
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t t = 0; t < T; ++t) {
+        a.ids[b * T + t] = std::int32_t((t + 5 * b) % V);
+        a.targets[b * T + t] = std::int32_t((t + 1 + 5 * b) % V);
+      }
+    const qkv_adamw_config opt{3e-3f, 0.9f, 0.95f, 1e-8f, 0.f};
+    std::vector<double> curve;
+    for (std::uint64_t step = 1; step <= 150; ++step) {
+      float loss = 0.f, norm = 0.f;
+      REQUIRE(gpt_forward(&m, params.data(), &a, 1, step) == QKV_OK);
+      REQUIRE(gpt_backward(&m, params.data(), &a, grads.data(), &loss) == QKV_OK);
+      REQUIRE(gpt_optimizer_step(&m, &opt, step, 1.0f, params.data(), grads.data(), adam.data(), &norm) == QKV_OK);
+      curve.push_back(loss);
+    }
+    gpt_acts_free(&m, &a);
+    return curve;
+  };
+  const std::vector<double> f32 = train(QKV_DTYPE_F32), b16 = train(QKV_DTYPE_BF16);
+  double worst = 0;
+  std::size_t compared = 0;
+  for (std::size_t i = 0; i < f32.size() && f32[i] >= 0.01 * f32.front(); ++i, ++compared)
+    worst = std::max(worst, std::fabs(b16[i] - f32[i]) / f32[i]);
+  INFO("loss " << f32.front() << " -> fp32 " << f32.back() << ", bf16 " << b16.back() << "; worst relative gap "
+               << worst << " over the first " << compared << " steps");
+  CHECK(worst <= 0.1);
+  CHECK(f32.back() < 0.01 * f32.front());
+  CHECK(b16.back() < 0.01 * b16.front());
 }
