@@ -116,7 +116,9 @@ struct trainer {
   std::size_t B;
   int threads;
 
-  trainer(int shape, std::size_t batch, int nthreads, qkv_dtype compute = QKV_DTYPE_F32)
+  std::vector<std::uint16_t> mirror;  // bf16 compute with a weight mirror (gpt_optimizer_step_mirror)
+
+  trainer(int shape, std::size_t batch, int nthreads, qkv_dtype compute = QKV_DTYPE_F32, bool use_mirror = false)
       : B(batch), threads(nthreads) {
     const gpt_config c = config_of(kShapes[shape], compute);
     check(gpt_setup(&m, &c), "gpt_setup");
@@ -126,6 +128,11 @@ struct trainer {
     check(qkv_adamw_state_floats(m.count, &af), "qkv_adamw_state_floats");
     adam.assign(af, 0.f);
     check(gpt_acts_alloc(&m, &a, B, c.seq_len, 1, threads), "gpt_acts_alloc");
+    if (use_mirror) {
+      mirror.resize(m.count);
+      check(qkv_convert(m.count, QKV_DTYPE_F32, params.data(), QKV_DTYPE_BF16, mirror.data()), "qkv_convert");
+      a.mirror = mirror.data();
+    }
     for (std::size_t k = 0; k < B * c.seq_len; ++k) {  // fixed random tokens
       a.ids[k] = std::int32_t(gpt_hash(2 * k) % c.vocab);
       a.targets[k] = std::int32_t(gpt_hash(2 * k + 1) % c.vocab);
@@ -141,8 +148,9 @@ struct trainer {
     ++t;
     check(gpt_forward(&m, params.data(), &a, 1, gpt_hash(t)), "gpt_forward");
     check(gpt_backward(&m, params.data(), &a, grads.data(), &loss), "gpt_backward");
-    check(gpt_optimizer_step(&m, &opt, t, 1.0f, params.data(), grads.data(), adam.data(), &norm),
-          "gpt_optimizer_step");  // clip + AdamW + zeroing in one pass
+    check(gpt_optimizer_step_mirror(&m, &opt, t, 1.0f, params.data(), grads.data(), adam.data(), &norm,
+                                    mirror.empty() ? nullptr : mirror.data()),
+          "gpt_optimizer_step");  // clip + AdamW + zeroing (and the mirror) in one pass
     return loss;
   }
   double tokens() const { return double(B * m.cfg.seq_len); }
@@ -191,12 +199,13 @@ void BM_gpt_train_step(benchmark::State& state) {
 // (which goes first alternates too). vs_f32 is the median over rounds of the
 // fp32 step's time over the bf16 step's; GFLOP/s and pct_peak_paired are
 // the bf16 step's, counting the same FLOPs as BM_gpt_train_step.
-// Args: model, batch, threads.
+// Args: model, batch, threads, mirror (1: the bf16 trainer reads its
+// weights from a bf16 mirror its optimizer keeps; 0: rounds them per call).
 void BM_gpt_train_pair(benchmark::State& state) {
   const int shape = int(state.range(0)), threads = int(state.range(2));
   const auto B = std::size_t(state.range(1));
   qkv_set_num_threads(threads);
-  trainer f32(shape, B, threads), b16(shape, B, threads, QKV_DTYPE_BF16);
+  trainer f32(shape, B, threads), b16(shape, B, threads, QKV_DTYPE_BF16, state.range(3) != 0);
   f32.step();
   b16.step();
   const double flops = step_flops(f32.m.cfg, B);
@@ -643,16 +652,17 @@ BENCHMARK(BM_gpt_train_step)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gpt_train_pair)
-    ->ArgNames({"model", "batch", "threads"})
-    ->Args({0, 1, 1})
-    ->Args({0, 1, 2})
+    ->ArgNames({"model", "batch", "threads", "mirror"})
+    ->Args({0, 1, 1, 1})
+    ->Args({0, 1, 2, 1})
+    ->Args({0, 1, 1, 0})
     ->Iterations(5)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gpt_train_pair)
-    ->ArgNames({"model", "batch", "threads"})
-    ->Args({1, 16, 1})
-    ->Args({1, 16, 2})
+    ->ArgNames({"model", "batch", "threads", "mirror"})
+    ->Args({1, 16, 1, 1})
+    ->Args({1, 16, 2, 1})
     ->Iterations(40)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -33,6 +33,11 @@
  * over the gradients: the global clip factor (qkv_grad_clip_scale), then
  * qkv_adamw_step_ex() per range with it, zeroing each gradient it has used,
  * the same bits as qkv_clip_grad_norm + gpt_adamw_step + qkv_zero.
+ * gpt_optimizer_step_mirror() also writes the updated params rounded to bf16
+ * (qkv_adamw_step_mirror per range): with compute_type BF16 and
+ * gpt_acts::mirror pointing there, the blocks (qkv_block_forward_mirror) and
+ * the tied head read their bf16 weights from it instead of rounding them on
+ * every call, with the same bits.
  *
  * Checkpoint (gpt_save / gpt_load), little-endian host order (the format is
  * not portable to big-endian hosts, which qkv's examples do not target):
@@ -238,21 +243,32 @@ static inline size_t gpt_param_ranges(const gpt_model* m, gpt_range* r, size_t c
 
 /* AdamW range by range on grad_scale * grads, the gradients zeroed after use
  * when zero_grads is 1 (qkv_adamw_step_ex per range). */
-static inline qkv_status gpt_adamw_step_ex(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t,
-                                           float grad_scale, int zero_grads, float* params, float* grads,
-                                           float* state) {
+static inline qkv_status gpt_adamw_step_mirror(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t,
+                                               float grad_scale, int zero_grads, float* params, float* grads,
+                                               float* state, uint16_t* mirror) {
   gpt_range r[GPT_MAX_RANGES];
   const size_t n = gpt_param_ranges(m, r, GPT_MAX_RANGES);
   size_t i, covered = 0;
   if (n == 0) return QKV_ERR_BAD_SHAPE;
   for (i = 0; i < n; ++i) {
     qkv_adamw_config c = *cfg;
+    float* p = params + r[i].off;
     if (!r[i].decay) c.weight_decay = 0.0f;
-    GPT_CHECK(qkv_adamw_step_ex(&c, t, grad_scale, zero_grads, r[i].n, params + r[i].off, grads + r[i].off,
-                                state + 2 * r[i].off));
+    if (mirror)
+      GPT_CHECK(qkv_adamw_step_mirror(&c, t, grad_scale, zero_grads, r[i].n, p, grads + r[i].off,
+                                      state + 2 * r[i].off, mirror + r[i].off));
+    else
+      GPT_CHECK(qkv_adamw_step_ex(&c, t, grad_scale, zero_grads, r[i].n, p, grads + r[i].off, state + 2 * r[i].off));
     covered += r[i].n;
   }
   return covered == m->count ? QKV_OK : QKV_ERR_BAD_SHAPE;
+}
+
+/* gpt_adamw_step_mirror without a mirror. */
+static inline qkv_status gpt_adamw_step_ex(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t,
+                                           float grad_scale, int zero_grads, float* params, float* grads,
+                                           float* state) {
+  return gpt_adamw_step_mirror(m, cfg, t, grad_scale, zero_grads, params, grads, state, NULL);
 }
 
 /* One AdamW step over the whole buffer: weight decay on the 2-D tensors only
@@ -272,6 +288,18 @@ static inline qkv_status gpt_optimizer_step(const gpt_model* m, const qkv_adamw_
   float scale;
   GPT_CHECK(qkv_grad_clip_scale(grads, m->count, max_norm, norm, &scale));
   return gpt_adamw_step_ex(m, cfg, t, scale, 1, params, grads, state);
+}
+
+/* gpt_optimizer_step that also writes the updated params rounded to bf16
+ * into mirror (m->count values, the params' layout): bf16 compute then reads
+ * its weights from there (gpt_acts::mirror) instead of rounding them per
+ * call. The same params, grads and state bits as gpt_optimizer_step. */
+static inline qkv_status gpt_optimizer_step_mirror(const gpt_model* m, const qkv_adamw_config* cfg, uint64_t t,
+                                                   float max_norm, float* params, float* grads, float* state,
+                                                   float* norm, uint16_t* mirror) {
+  float scale;
+  GPT_CHECK(qkv_grad_clip_scale(grads, m->count, max_norm, norm, &scale));
+  return gpt_adamw_step_mirror(m, cfg, t, scale, 1, params, grads, state, mirror);
 }
 
 /* ---- The final norm (qkv/norm.h) ----------------------------------------- */
@@ -334,6 +362,9 @@ typedef struct gpt_acts {
   float *dx, *dh;         /* [B*T][d] */
   uint16_t *h16, *wte16;  /* bf16 compute: h [B*T][d] and wte [V][d] rounded for the head */
   uint16_t* g16;          /* bf16 compute, training: dlogits rounded [B*T][V] */
+  const uint16_t* mirror; /* bf16 compute: the params rounded to bf16, their layout (set by the
+                             caller, kept current by gpt_optimizer_step_mirror), or NULL:
+                             the weights are rounded on every call */
   void** cache;           /* per block, cache_bytes each (training only) */
   size_t cache_bytes;
   void* ws;
@@ -420,17 +451,22 @@ static inline qkv_status gpt_forward(const gpt_model* m, const float* params, gp
                                   d, &bad));
   for (l = 0; l < m->cfg.layers; ++l) {
     const qkv_block_desc b = gpt_block_desc(m, dropout_seed, l);
-    GPT_CHECK(qkv_block_forward(&b, gpt_block(m, (float*)params, l), a->B, a->T, a->res + l * N * d,
-                                a->res + (l + 1) * N * d, training, training ? a->cache[l] : NULL,
-                                training ? a->cache_bytes : 0, a->ws, a->ws_bytes));
+    const float* bp = gpt_block(m, (float*)params, l);
+    if (a->mirror && m->cfg.compute_type == QKV_DTYPE_BF16)
+      GPT_CHECK(qkv_block_forward_mirror(&b, bp, a->mirror + (size_t)(bp - params), a->B, a->T, a->res + l * N * d,
+                                         a->res + (l + 1) * N * d, training, training ? a->cache[l] : NULL,
+                                         training ? a->cache_bytes : 0, a->ws, a->ws_bytes));
+    else
+      GPT_CHECK(qkv_block_forward(&b, bp, a->B, a->T, a->res + l * N * d, a->res + (l + 1) * N * d, training,
+                                  training ? a->cache[l] : NULL, training ? a->cache_bytes : 0, a->ws, a->ws_bytes));
   }
   GPT_CHECK(gpt_norm_forward(m, N, a->res + m->cfg.layers * N * d, params + m->off_lnf_g, params + m->off_lnf_b, a->h,
                              a->mean, a->rstd));
   if (m->cfg.compute_type == QKV_DTYPE_BF16) { /* the head on bf16 h and wte, as the blocks' GEMMs */
     const qkv_gemm_ex_desc g = gpt_head_desc(0, 1, N, V, d, 0.0f);
     GPT_CHECK(qkv_convert(N * d, QKV_DTYPE_F32, a->h, QKV_DTYPE_BF16, a->h16));
-    GPT_CHECK(qkv_convert(V * d, QKV_DTYPE_F32, params + m->off_wte, QKV_DTYPE_BF16, a->wte16));
-    return qkv_gemm_ex(&g, a->h16, a->wte16, a->logits, a->ws, a->ws_bytes);
+    if (!a->mirror) GPT_CHECK(qkv_convert(V * d, QKV_DTYPE_F32, params + m->off_wte, QKV_DTYPE_BF16, a->wte16));
+    return qkv_gemm_ex(&g, a->h16, a->mirror ? a->mirror + m->off_wte : a->wte16, a->logits, a->ws, a->ws_bytes);
   }
   return qkv_sgemm_ws(QKV_NO_TRANS, QKV_TRANS, N, V, d, 1.0f, a->h, d, params + m->off_wte, d, 0.0f, a->logits, V,
                       a->ws, a->ws_bytes);
@@ -454,7 +490,7 @@ static inline qkv_status gpt_backward(const gpt_model* m, const float* params, g
     const qkv_gemm_ex_desc gw = gpt_head_desc(1, 0, V, d, N, 1.0f), gh = gpt_head_desc(0, 0, N, d, V, 0.0f);
     GPT_CHECK(qkv_convert(N * V, QKV_DTYPE_F32, a->logits, QKV_DTYPE_BF16, a->g16));
     GPT_CHECK(qkv_gemm_ex(&gw, a->g16, a->h16, grads + m->off_wte, a->ws, a->ws_bytes));
-    GPT_CHECK(qkv_gemm_ex(&gh, a->g16, a->wte16, a->dh, a->ws, a->ws_bytes));
+    GPT_CHECK(qkv_gemm_ex(&gh, a->g16, a->mirror ? a->mirror + m->off_wte : a->wte16, a->dh, a->ws, a->ws_bytes));
   } else {
     GPT_CHECK(qkv_sgemm_ws(QKV_TRANS, QKV_NO_TRANS, V, d, N, 1.0f, a->logits, V, a->h, d, 1.0f, grads + m->off_wte,
                            d, a->ws, a->ws_bytes));
@@ -465,8 +501,14 @@ static inline qkv_status gpt_backward(const gpt_model* m, const float* params, g
                               a->dx, grads + m->off_lnf_g, grads + m->off_lnf_b));
   for (l = m->cfg.layers; l-- > 0;) { /* dx in place: dL/dx_l+1 -> dL/dx_l */
     const qkv_block_desc b = gpt_block_desc(m, a->dropout_seed, l);
-    GPT_CHECK(qkv_block_backward(&b, gpt_block(m, (float*)params, l), a->B, a->T, a->res + l * N * d, a->cache[l],
-                                 a->cache_bytes, a->dx, a->dx, gpt_block(m, grads, l), a->ws, a->ws_bytes));
+    const float* bp = gpt_block(m, (float*)params, l);
+    if (a->mirror && m->cfg.compute_type == QKV_DTYPE_BF16)
+      GPT_CHECK(qkv_block_backward_mirror(&b, bp, a->mirror + (size_t)(bp - params), a->B, a->T, a->res + l * N * d,
+                                          a->cache[l], a->cache_bytes, a->dx, a->dx, gpt_block(m, grads, l), a->ws,
+                                          a->ws_bytes));
+    else
+      GPT_CHECK(qkv_block_backward(&b, bp, a->B, a->T, a->res + l * N * d, a->cache[l], a->cache_bytes, a->dx, a->dx,
+                                   gpt_block(m, grads, l), a->ws, a->ws_bytes));
   }
   return qkv_embedding_backward(&m->emb, a->B, a->T, 0, a->ids, a->dx, d, grads + m->off_wte, grads + m->off_wpe,
                                 &bad);

@@ -373,9 +373,11 @@ TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[bl
   // t, with a per-sequence offset): both runs from the same start with the
   // same AdamW, the bf16 loss within 10 % of fp32's while fp32's is above
   // 1 % of its start (measured: 0.16 % over those 86 steps), both below 1 %
-  // of the start after 150 steps (measured 0.13 %).
+  // of the start after 150 steps (measured 0.13 %). With the weights from
+  // a bf16 mirror that gpt_optimizer_step_mirror keeps (qkv_block_*_mirror,
+  // the head's wte), the bf16 run's losses are the same bits.
   const std::size_t V = 32, T = 16, B = qkv_test::small_tests() ? 2 : 4;  // emulated: half the tokens
-  auto train = [&](qkv_dtype ct) {
+  auto train = [&](qkv_dtype ct, bool use_mirror) {
     gpt_config c = gpt_config_default(V, T, 32, 2, 2);
     c.compute_type = ct;
     gpt_model m;
@@ -387,6 +389,11 @@ TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[bl
     std::vector<float> adam(af, 0.f);
     gpt_acts a;
     REQUIRE(gpt_acts_alloc(&m, &a, B, T, 1, 2) == QKV_OK);
+    std::vector<std::uint16_t> mirror(m.count);
+    if (use_mirror) {
+      REQUIRE(qkv_convert(m.count, QKV_DTYPE_F32, params.data(), QKV_DTYPE_BF16, mirror.data()) == QKV_OK);
+      a.mirror = mirror.data();
+    }
     for (std::size_t b = 0; b < B; ++b)
       for (std::size_t t = 0; t < T; ++t) {
         a.ids[b * T + t] = std::int32_t((t + 5 * b) % V);
@@ -398,13 +405,16 @@ TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[bl
       float loss = 0.f, norm = 0.f;
       REQUIRE(gpt_forward(&m, params.data(), &a, 1, step) == QKV_OK);
       REQUIRE(gpt_backward(&m, params.data(), &a, grads.data(), &loss) == QKV_OK);
-      REQUIRE(gpt_optimizer_step(&m, &opt, step, 1.0f, params.data(), grads.data(), adam.data(), &norm) == QKV_OK);
+      REQUIRE(gpt_optimizer_step_mirror(&m, &opt, step, 1.0f, params.data(), grads.data(), adam.data(), &norm,
+                                        use_mirror ? mirror.data() : nullptr) == QKV_OK);
       curve.push_back(loss);
     }
     gpt_acts_free(&m, &a);
     return curve;
   };
-  const std::vector<double> f32 = train(QKV_DTYPE_F32), b16 = train(QKV_DTYPE_BF16);
+  const std::vector<double> f32 = train(QKV_DTYPE_F32, false), b16 = train(QKV_DTYPE_BF16, false);
+  // The weights read from a mirror the optimizer keeps: the same bits.
+  CHECK(train(QKV_DTYPE_BF16, true) == b16);
   double worst = 0;
   std::size_t compared = 0;
   for (std::size_t i = 0; i < f32.size() && f32[i] >= 0.01 * f32.front(); ++i, ++compared)
@@ -414,4 +424,83 @@ TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[bl
   CHECK(worst <= 0.1);
   CHECK(f32.back() < 0.01 * f32.front());
   CHECK(b16.back() < 0.01 * b16.front());
+}
+
+TEST_CASE("bf16 block with a weight mirror: the same bits as rounding per call; the mirror is what is read",
+          "[block][bf16][mirror]") {
+  const bf16_case* cases[] = {&kCases[1], &kCases[2]};  // gated + GQA + RoPE; post-norm with both dropouts
+  for (const bf16_case* c : cases) {
+    INFO(c->name);
+    const qkv_block_desc d = with_type(c->d, QKV_DTYPE_BF16);
+    const std::vector<float> prm = init_params(d, 41);
+    const std::size_t n = c->B * c->T * d.d_model;
+    const std::vector<float> x = qkv_test::random_vector(n, 42), dy = qkv_test::random_vector(n, 43);
+    std::vector<std::uint16_t> mirror(prm.size());
+    REQUIRE(qkv_convert(prm.size(), QKV_DTYPE_F32, prm.data(), QKV_DTYPE_BF16, mirror.data()) == QKV_OK);
+    qkv_test::for_each_isa([&](qkv_isa) {
+      block_run plain(d, c->B, c->T, prm, x), mir(d, c->B, c->T, prm, x);
+      REQUIRE(plain.forward(true) == QKV_OK);
+      REQUIRE(qkv_block_forward_mirror(&d, prm.data(), mirror.data(), c->B, c->T, x.data(), mir.y.data(), 1,
+                                       mir.aligned_cache(), mir.cache_bytes(), mir.fws.data(),
+                                       mir.fws.size() * 4) == QKV_OK);
+      CHECK(mir.y == plain.y);
+      REQUIRE(plain.backward(dy) == QKV_OK);
+      REQUIRE(qkv_block_backward_mirror(&d, prm.data(), mirror.data(), c->B, c->T, x.data(), mir.aligned_cache(),
+                                        mir.cache_bytes(), dy.data(), mir.dx.data(), mir.grads.data(),
+                                        mir.bws.data(), mir.bws.size() * 4) == QKV_OK);
+      CHECK(mir.dx == plain.dx);
+      CHECK(mir.grads == plain.grads);
+      // Inference from the mirror, and a mirror that differs in one weight
+      // of W_up and one of W_q: the output moves (the block and its
+      // attention layer read the mirror, not the params).
+      std::vector<float> y_inf(n);
+      REQUIRE(qkv_block_forward_mirror(&d, prm.data(), mirror.data(), c->B, c->T, x.data(), y_inf.data(), 0, nullptr,
+                                       0, mir.fws.data(), mir.fws.size() * 4) == QKV_OK);
+      if (d.attn_dropout == 0.f && d.resid_dropout == 0.f) CHECK(y_inf == plain.y);
+      for (std::size_t off : {mir.lay.w_up + 5, mir.lay.w_q + 3}) {
+        std::vector<std::uint16_t> other = mirror;
+        other[off] ^= 0x4000;  // a large change of that weight
+        REQUIRE(qkv_block_forward_mirror(&d, prm.data(), other.data(), c->B, c->T, x.data(), y_inf.data(), 1,
+                                         mir.aligned_cache(), mir.cache_bytes(), mir.fws.data(),
+                                         mir.fws.size() * 4) == QKV_OK);
+        CHECK(y_inf != plain.y);
+      }
+    });
+  }
+}
+
+TEST_CASE("bf16 block mirror entry points: a NULL mirror or fp32 compute is refused, nothing written",
+          "[block][bf16][mirror][args]") {
+  const qkv_block_desc d16 = with_type(kCases[0].d, QKV_DTYPE_BF16);
+  qkv_block_desc d32 = d16;
+  d32.compute_type = QKV_DTYPE_F32;
+  const std::size_t B = 2, T = 7, n = B * T * d16.d_model;
+  const std::vector<float> prm = init_params(d16, 1), x = qkv_test::random_vector(n, 2), dy = qkv_test::random_vector(n, 3);
+  std::vector<std::uint16_t> mirror(prm.size());
+  REQUIRE(qkv_convert(prm.size(), QKV_DTYPE_F32, prm.data(), QKV_DTYPE_BF16, mirror.data()) == QKV_OK);
+  block_run r(d16, B, T, prm, x);
+  REQUIRE(r.forward(true) == QKV_OK);
+  const std::vector<float> cache0 = r.cache;
+  std::fill(r.y.begin(), r.y.end(), -7.25f);
+  std::fill(r.dx.begin(), r.dx.end(), -7.25f);
+  const std::vector<float> grads0 = r.grads;
+  auto fwd = [&](const qkv_block_desc& d, const std::uint16_t* m) {
+    return qkv_block_forward_mirror(&d, prm.data(), m, B, T, x.data(), r.y.data(), 1, r.aligned_cache(),
+                                    r.cache_bytes(), r.fws.data(), r.fws.size() * 4);
+  };
+  auto bwd = [&](const qkv_block_desc& d, const std::uint16_t* m) {
+    return qkv_block_backward_mirror(&d, prm.data(), m, B, T, x.data(), r.aligned_cache(), r.cache_bytes(),
+                                     dy.data(), r.dx.data(), r.grads.data(), r.bws.data(), r.bws.size() * 4);
+  };
+  CHECK(fwd(d16, nullptr) == QKV_ERR_NULL_POINTER);
+  CHECK(fwd(d32, mirror.data()) == QKV_ERR_BAD_ARGUMENT);
+  CHECK(bwd(d16, nullptr) == QKV_ERR_NULL_POINTER);
+  CHECK(bwd(d32, mirror.data()) == QKV_ERR_BAD_ARGUMENT);
+  // The other statuses come first: a NULL x with a NULL mirror is about x.
+  CHECK(qkv_block_forward_mirror(&d16, prm.data(), nullptr, B, T, nullptr, r.y.data(), 0, nullptr, 0, r.fws.data(),
+                                 r.fws.size() * 4) == QKV_ERR_NULL_POINTER);
+  CHECK(std::all_of(r.y.begin(), r.y.end(), [](float v) { return v == -7.25f; }));
+  CHECK(std::all_of(r.dx.begin(), r.dx.end(), [](float v) { return v == -7.25f; }));
+  CHECK(r.grads == grads0);
+  CHECK(r.cache == cache0);
 }

@@ -239,6 +239,56 @@ QKV_API qkv_status qkv_block_backward(const qkv_block_desc* desc, const float* p
                                       const float* x, const void* cache, size_t cache_bytes, const float* dy,
                                       float* dx, float* grads, void* workspace, size_t workspace_bytes);
 
+/** qkv_block_forward() for compute_type BF16 with the weights already rounded:
+ *  the block (and its attention layer) reads every weight from @p params_bf16
+ *  instead of rounding the fp32 params on each call, and the training cache's
+ *  copies of them are not written. For bf16 mixed-precision training, where
+ *  the optimizer writes the rounded copy while it holds the new values
+ *  (qkv_adamw_step_mirror(), qkv/optim.h). Sizes and threading: as
+ *  qkv_block_forward().
+ *  @param[in]  desc         the block; compute_type must be QKV_DTYPE_BF16.
+ *  @param[in]  params       qkv_block_param_count() floats (biases and norms are read from here).
+ *  @param[in]  params_bf16  qkv_block_param_count() bf16 bit patterns, params
+ *                           rounded to nearest even (qkv_convert() F32 -> BF16,
+ *                           or qkv_adamw_step_mirror()), same layout; only the
+ *                           weights are read. With exactly that rounding, Y and
+ *                           the cache's contents the backward reads are bitwise
+ *                           those of qkv_block_forward(); other values are used
+ *                           as given. Give the same buffer, unchanged, to
+ *                           qkv_block_backward_mirror().
+ *  @param[in]  batch, seq_len, x  as qkv_block_forward().
+ *  @param[out] y            as qkv_block_forward().
+ *  @param[in]  training     as qkv_block_forward().
+ *  @param[out] cache        as qkv_block_forward().
+ *  @param[in]  cache_bytes  as qkv_block_forward().
+ *  @param[in]  workspace    qkv_block_forward_workspace_size() bytes (any alignment).
+ *  @param[in]  workspace_bytes  its size.
+ *  @return as qkv_block_forward(), then QKV_ERR_NULL_POINTER (params_bf16 NULL)
+ *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16). */
+QKV_API qkv_status qkv_block_forward_mirror(const qkv_block_desc* desc, const float* params,
+                                            const uint16_t* params_bf16, size_t batch, size_t seq_len,
+                                            const float* x, float* y, int training, void* cache, size_t cache_bytes,
+                                            void* workspace, size_t workspace_bytes);
+
+/** qkv_block_backward() of a qkv_block_forward_mirror() training forward,
+ *  with the same @p params_bf16 (the weights are read from there, not from
+ *  the cache). With params_bf16 the rounded params, dx and grads are bitwise
+ *  those of qkv_block_backward().
+ *  @param[in]  desc, params, batch, seq_len, x  as given to the forward.
+ *  @param[in]  params_bf16  the mirror given to qkv_block_forward_mirror(), unchanged.
+ *  @param[in]  cache, cache_bytes  as qkv_block_backward().
+ *  @param[in]  dy           as qkv_block_backward().
+ *  @param[out] dx           as qkv_block_backward().
+ *  @param[in,out] grads     as qkv_block_backward() (ACCUMULATED).
+ *  @param[in]  workspace    qkv_block_backward_workspace_size() bytes (any alignment).
+ *  @param[in]  workspace_bytes  its size.
+ *  @return as qkv_block_backward(), then QKV_ERR_NULL_POINTER (params_bf16 NULL)
+ *  and QKV_ERR_BAD_ARGUMENT (compute_type not QKV_DTYPE_BF16). */
+QKV_API qkv_status qkv_block_backward_mirror(const qkv_block_desc* desc, const float* params,
+                                             const uint16_t* params_bf16, size_t batch, size_t seq_len,
+                                             const float* x, const void* cache, size_t cache_bytes, const float* dy,
+                                             float* dx, float* grads, void* workspace, size_t workspace_bytes);
+
 /** Bytes of the block's KV cache: qkv_mha_kv_cache_size_ex() of its attention
  *  (qkv_block_attention_desc()). Initialise the state with qkv_mha_kv_cache_init_ex().
  *  @param[in]  desc      the block (causal).

@@ -210,43 +210,91 @@ qkv_status qkv_block_backward_workspace_size(const qkv_block_desc* desc, size_t 
   return workspace_query(desc, batch, seq_len, threads, bytes, true);
 }
 
-qkv_status qkv_block_forward(const qkv_block_desc* desc, const float* params, size_t batch, size_t seq_len,
-                             const float* x, float* y, int training, void* cache, size_t cache_bytes, void* workspace,
-                             size_t workspace_bytes) {
+}  // extern "C"
+
+namespace {
+
+// qkv_block_forward and qkv_block_forward_mirror (with_mirror): one order of
+// checks, the mirror's last.
+qkv_status forward(const qkv_block_desc* desc, const float* params, const std::uint16_t* mirror, bool with_mirror,
+                   size_t batch, size_t seq_len, const float* x, float* y, int training, void* cache,
+                   size_t cache_bytes, void* workspace, size_t workspace_bytes) {
   qkv_block_layout l;
   qkv::ops::block_dims n;
   if (qkv_status st = setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (training != 0 && training != 1) return QKV_ERR_BAD_ARGUMENT;
   if (!params || !x || !y || (training && !cache)) return QKV_ERR_NULL_POINTER;
   if (training && !aligned64(cache)) return QKV_ERR_BAD_ARGUMENT;
+  if (with_mirror && !mirror) return QKV_ERR_NULL_POINTER;
+  if (with_mirror && desc->compute_type != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
   if (training && cache_bytes < qkv::ops::block_cache_bytes(*desc, n)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();  // the settings, read once for the call
   const std::size_t need = qkv::ops::block_forward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   const qkv::capi::report_clock clock;
   qkv::ops::block_forward(xc, *desc, l, n, params, x, y, training != 0, static_cast<float*>(cache), workspace,
-                          workspace_bytes);
-  if (clock.on()) report_block(clock, training ? "block_forward (training)" : "block_forward", xc, *desc, batch, seq_len);
+                          workspace_bytes, mirror);
+  if (clock.on())
+    report_block(clock,
+                 with_mirror ? (training ? "block_forward_mirror (training)" : "block_forward_mirror")
+                             : (training ? "block_forward (training)" : "block_forward"),
+                 xc, *desc, batch, seq_len);
   return QKV_OK;
 }
 
-qkv_status qkv_block_backward(const qkv_block_desc* desc, const float* params, size_t batch, size_t seq_len,
-                              const float* x, const void* cache, size_t cache_bytes, const float* dy, float* dx,
-                              float* grads, void* workspace, size_t workspace_bytes) {
+// qkv_block_backward and qkv_block_backward_mirror (with_mirror).
+qkv_status backward(const qkv_block_desc* desc, const float* params, const std::uint16_t* mirror, bool with_mirror,
+                    size_t batch, size_t seq_len, const float* x, const void* cache, size_t cache_bytes,
+                    const float* dy, float* dx, float* grads, void* workspace, size_t workspace_bytes) {
   qkv_block_layout l;
   qkv::ops::block_dims n;
   if (qkv_status st = setup(desc, batch, seq_len, &l, &n); st != QKV_OK) return st;
   if (!params || !x || !cache || !dy || !grads) return QKV_ERR_NULL_POINTER;
   if (!aligned64(cache)) return QKV_ERR_BAD_ARGUMENT;
+  if (with_mirror && !mirror) return QKV_ERR_NULL_POINTER;
+  if (with_mirror && desc->compute_type != QKV_DTYPE_BF16) return QKV_ERR_BAD_ARGUMENT;
   if (cache_bytes < qkv::ops::block_cache_bytes(*desc, n)) return QKV_ERR_WORKSPACE_TOO_SMALL;
   const qkv::ops::exec xc = qkv::ops::current_exec();
   const std::size_t need = qkv::ops::block_backward_workspace_bytes(xc.isa, *desc, n, 1);
   if (const qkv_status w = qkv::capi::check_workspace(workspace, workspace_bytes, need); w != QKV_OK) return w;
   const qkv::capi::report_clock clock;
   qkv::ops::block_backward(xc, *desc, l, n, params, x, static_cast<const float*>(cache), dy, dx, grads, workspace,
-                           workspace_bytes);
-  if (clock.on()) report_block(clock, "block_backward", xc, *desc, batch, seq_len);
+                           workspace_bytes, mirror);
+  if (clock.on()) report_block(clock, with_mirror ? "block_backward_mirror" : "block_backward", xc, *desc, batch, seq_len);
   return QKV_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+qkv_status qkv_block_forward(const qkv_block_desc* desc, const float* params, size_t batch, size_t seq_len,
+                             const float* x, float* y, int training, void* cache, size_t cache_bytes, void* workspace,
+                             size_t workspace_bytes) {
+  return forward(desc, params, nullptr, false, batch, seq_len, x, y, training, cache, cache_bytes, workspace,
+                 workspace_bytes);
+}
+
+qkv_status qkv_block_forward_mirror(const qkv_block_desc* desc, const float* params, const uint16_t* params_bf16,
+                                    size_t batch, size_t seq_len, const float* x, float* y, int training, void* cache,
+                                    size_t cache_bytes, void* workspace, size_t workspace_bytes) {
+  return forward(desc, params, params_bf16, true, batch, seq_len, x, y, training, cache, cache_bytes, workspace,
+                 workspace_bytes);
+}
+
+qkv_status qkv_block_backward(const qkv_block_desc* desc, const float* params, size_t batch, size_t seq_len,
+                              const float* x, const void* cache, size_t cache_bytes, const float* dy, float* dx,
+                              float* grads, void* workspace, size_t workspace_bytes) {
+  return backward(desc, params, nullptr, false, batch, seq_len, x, cache, cache_bytes, dy, dx, grads, workspace,
+                  workspace_bytes);
+}
+
+qkv_status qkv_block_backward_mirror(const qkv_block_desc* desc, const float* params, const uint16_t* params_bf16,
+                                     size_t batch, size_t seq_len, const float* x, const void* cache,
+                                     size_t cache_bytes, const float* dy, float* dx, float* grads, void* workspace,
+                                     size_t workspace_bytes) {
+  return backward(desc, params, params_bf16, true, batch, seq_len, x, cache, cache_bytes, dy, dx, grads, workspace,
+                  workspace_bytes);
 }
 
 qkv_status qkv_block_kv_cache_size(const qkv_block_desc* desc, size_t batch, size_t capacity, qkv_kv_format format,
@@ -327,6 +375,14 @@ qkv_status qkv_block_forward(const qkv_block_desc*, const float*, size_t, size_t
 }
 qkv_status qkv_block_backward(const qkv_block_desc*, const float*, size_t, size_t, const float*, const void*, size_t,
                               const float*, float*, float*, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_forward_mirror(const qkv_block_desc*, const float*, const uint16_t*, size_t, size_t, const float*,
+                                    float*, int, void*, size_t, void*, size_t) {
+  return QKV_ERR_UNSUPPORTED;
+}
+qkv_status qkv_block_backward_mirror(const qkv_block_desc*, const float*, const uint16_t*, size_t, size_t,
+                                     const float*, const void*, size_t, const float*, float*, float*, void*, size_t) {
   return QKV_ERR_UNSUPPORTED;
 }
 qkv_status qkv_block_kv_cache_size(const qkv_block_desc*, size_t, size_t, qkv_kv_format, size_t*) {

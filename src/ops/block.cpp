@@ -87,7 +87,8 @@ struct state {
   float *gate, *up, *h;                  // FFN: gate and up pre-activations, hidden
   float* mha;                            // the attention layer's cache (training)
   u16 *a16, *f16, *h16;                  // BF16 compute: the GEMMs' activation operands
-  u16 *wo16, *wgate16, *wup16, *wdown16; // BF16 compute: the rounded weights
+  u16* copies[4];                        // BF16 compute: the weights W_o, W_gate, W_up, W_down rounded
+  const u16 *wo16, *wgate16, *wup16, *wdown16;  // the weights the GEMMs read: copies or a mirror
 };
 
 state carve_state(ws_carver& c, const qkv_block_desc& d, const block_dims& n, bool training) {
@@ -109,8 +110,10 @@ state carve_state(ws_carver& c, const qkv_block_desc& d, const block_dims& n, bo
   if (training) s.mha = c.take<float>(mha_cache_layout_for(block_attention_desc(d), n.attn).floats);
   if (lowp(d)) {
     s.a16 = c.take<u16>(rd), s.f16 = c.take<u16>(rd), s.h16 = c.take<u16>(rf);
-    s.wo16 = c.take<u16>(n.d * n.d), s.wup16 = c.take<u16>(n.d * n.ff), s.wdown16 = c.take<u16>(n.ff * n.d);
-    if (gated(d)) s.wgate16 = c.take<u16>(n.d * n.ff);
+    s.copies[0] = c.take<u16>(n.d * n.d), s.copies[2] = c.take<u16>(n.d * n.ff);
+    s.copies[3] = c.take<u16>(n.ff * n.d);
+    if (gated(d)) s.copies[1] = c.take<u16>(n.d * n.ff);
+    s.wo16 = s.copies[0], s.wgate16 = s.copies[1], s.wup16 = s.copies[2], s.wdown16 = s.copies[3];
   }
   return s;
 }
@@ -234,8 +237,17 @@ struct ctx {
   std::size_t rows;
   void* gws;
   std::size_t gws_bytes;
+  const u16* mirror;  // BF16 compute: the params rounded by the caller (same layout), or nullptr
   const float* at(std::size_t off) const { return off == SIZE_MAX ? nullptr : P + off; }
 };
+
+// The block's own bf16 weights in the caller's mirror instead of the
+// state's copies (which then stay unwritten).
+void point_at_mirror(const ctx& c, state& s) {
+  if (!c.mirror) return;
+  s.wo16 = c.mirror + c.p.w_o, s.wup16 = c.mirror + c.p.w_up, s.wdown16 = c.mirror + c.p.w_down;
+  if (gated(c.d)) s.wgate16 = c.mirror + c.p.w_gate;
+}
 
 // C[rows][n] = in[rows][k] W[k][n] (+ b) with beta: the fp32 weights at
 // offset w through sgemm, or (BF16 compute) in16 times w16 through gemm_ex.
@@ -306,14 +318,14 @@ void norm_rows(const ctx& c, const float* in, std::size_t g, std::size_t b, floa
 // The forward around an attention call attend(in, out) -> bool (false: stop,
 // nothing written to y). att: [rows][d] scratch for the attention output.
 // BF16 compute: the block's own weights rounded into s (the attention
-// layer rounds its own).
+// layer rounds its own), unless they come from the caller's mirror.
 void round_weights(const ctx& c, const state& s) {
-  if (!lowp(c.d)) return;
+  if (!lowp(c.d) || c.mirror) return;
   const std::size_t D = c.d.d_model, F = c.d.d_ff;
-  round_to_bf16(c.xc, D * D, c.P + c.p.w_o, s.wo16);
-  if (gated(c.d)) round_to_bf16(c.xc, D * F, c.P + c.p.w_gate, s.wgate16);
-  round_to_bf16(c.xc, D * F, c.P + c.p.w_up, s.wup16);
-  round_to_bf16(c.xc, F * D, c.P + c.p.w_down, s.wdown16);
+  round_to_bf16(c.xc, D * D, c.P + c.p.w_o, s.copies[0]);
+  if (gated(c.d)) round_to_bf16(c.xc, D * F, c.P + c.p.w_gate, s.copies[1]);
+  round_to_bf16(c.xc, D * F, c.P + c.p.w_up, s.copies[2]);
+  round_to_bf16(c.xc, F * D, c.P + c.p.w_down, s.copies[3]);
 }
 
 template <class Attend>
@@ -389,7 +401,7 @@ std::size_t block_forward_workspace_bytes(qkv_isa isa, const qkv_block_desc& d, 
 
 void block_forward(const exec& xc, const qkv_block_desc& d, const qkv_block_layout& p, const block_dims& n,
                    const float* params, const float* x, float* y, bool training, float* cache, void* ws,
-                   std::size_t ws_bytes) {
+                   std::size_t ws_bytes, const std::uint16_t* mirror) {
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   fwd_ws w = carve_fwd(mem, d, n, training);
@@ -399,10 +411,11 @@ void block_forward(const exec& xc, const qkv_block_desc& d, const qkv_block_layo
   }
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
-  const ctx c{xc, d, p, params, n.rows, sub, sub_bytes};
+  const ctx c{xc, d, p, params, n.rows, sub, sub_bytes, mirror};
+  point_at_mirror(c, w.s);
   const qkv_mha_desc a = block_attention_desc(d);
   const qkv_mha_layout l = attn_layout(p);
-  const mha_weights wts{QKV_DTYPE_F32, params + p.w_q, &l, nullptr};
+  const mha_weights wts{QKV_DTYPE_F32, params + p.w_q, &l, nullptr, mirror ? mirror + p.w_q : nullptr};
   run_forward(c, x, y, w.s, w.att, training && d.resid_dropout > 0.f, w.br, [&](const float* in, float* out) {
     mha_forward(xc, a, n.attn, wts, in, out, training, w.s.mha, sub, sub_bytes);
     return true;
@@ -495,15 +508,16 @@ std::size_t block_backward_workspace_bytes(qkv_isa isa, const qkv_block_desc& d,
 
 void block_backward(const exec& xc, const qkv_block_desc& d, const qkv_block_layout& p, const block_dims& n,
                     const float* params, const float* x, const float* cache, const float* dy, float* dx,
-                    float* grads, void* ws, std::size_t ws_bytes) {
+                    float* grads, void* ws, std::size_t ws_bytes, const std::uint16_t* mirror) {
   std::size_t bytes = ws_bytes;
   ws_carver mem(align_workspace(ws, &bytes));
   const bwd_ws w = carve_bwd(mem, d, n);
   ws_carver cc(const_cast<float*>(cache));  // read only
-  const state s = carve_state(cc, d, n, true);
+  state s = carve_state(cc, d, n, true);
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
-  const ctx c{xc, d, p, params, n.rows, sub, sub_bytes};
+  const ctx c{xc, d, p, params, n.rows, sub, sub_bytes, mirror};
+  point_at_mirror(c, s);
   const std::size_t R = n.rows, D = n.d;
   const norm_kind nk = norm_of(d);
   auto grad_at = [&](std::size_t off) { return off == SIZE_MAX ? nullptr : grads + off; };
@@ -536,7 +550,8 @@ void block_backward(const exec& xc, const qkv_block_desc& d, const qkv_block_lay
   const qkv_mha_layout l = attn_layout(p);
   const float* a_in = d.pre_norm ? s.n1 : x;
   float* d_in = (d.pre_norm || dx) ? w.dn : nullptr;
-  mha_backward(xc, a, l, n.attn, params + p.w_q, a_in, s.mha, w.t2, d_in, grads + p.w_q, sub, sub_bytes);
+  mha_backward(xc, a, l, n.attn, params + p.w_q, a_in, s.mha, w.t2, d_in, grads + p.w_q, sub, sub_bytes,
+               mirror ? mirror + p.w_q : nullptr);
   if (d.pre_norm)  // N1 = norm1(X): dX = dR + norm1'(dN1)
     norm_backward(xc, nk, R, D, x, D, params + p.norm1_g, s.mean1, s.rstd1, w.dn, D, gr, D, true,
                   grads + p.norm1_g, grad_at(p.norm1_b));
@@ -565,7 +580,7 @@ bool block_decode(const exec& xc, const qkv_block_desc& d, const qkv_block_layou
   const fwd_ws w = carve_fwd(mem, d, n, false);
   std::size_t sub_bytes = 0;
   void* sub = mem.rest(bytes, &sub_bytes);
-  const ctx c{xc, d, p, params, n.rows, sub, sub_bytes};
+  const ctx c{xc, d, p, params, n.rows, sub, sub_bytes, nullptr};
   const qkv_mha_desc a = block_attention_desc(d);
   const qkv_mha_layout l = attn_layout(p);
   const mha_weights wts{QKV_DTYPE_F32, params + p.w_q, &l, nullptr};

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "ops/exec.hpp"
 #include "ops/mha_layer.hpp"
@@ -34,13 +35,16 @@ std::size_t block_decode_workspace_bytes(qkv_isa isa, const qkv_block_desc& d, q
                                          std::size_t n_new, std::size_t kv_len, int threads);
 
 // y may be x. Training fills cache (block_cache_bytes(), 64-byte aligned).
+// mirror (BF16 compute, else nullptr): the params rounded to bf16, same
+// layout; the weights are read from it instead of being rounded (their
+// copies in the cache are then not written). nullptr: round them.
 void block_forward(const exec& xc, const qkv_block_desc& d, const qkv_block_layout& p, const block_dims& n,
                    const float* params, const float* x, float* y, bool training, float* cache, void* ws,
-                   std::size_t ws_bytes);
-// dx may be dy or null; grads accumulate.
+                   std::size_t ws_bytes, const std::uint16_t* mirror = nullptr);
+// dx may be dy or null; grads accumulate. mirror: the forward's.
 void block_backward(const exec& xc, const qkv_block_desc& d, const qkv_block_layout& p, const block_dims& n,
                     const float* params, const float* x, const float* cache, const float* dy, float* dx,
-                    float* grads, void* ws, std::size_t ws_bytes);
+                    float* grads, void* ws, std::size_t ws_bytes, const std::uint16_t* mirror = nullptr);
 // The attention's mha_decode inside the block (same cache arguments and
 // result); y_new may be x_new. The caller advances the lengths.
 bool block_decode(const exec& xc, const qkv_block_desc& d, const qkv_block_layout& p, const float* params,

@@ -195,6 +195,17 @@ void run_all() {
     expect("qkv_block_decode", [&] {
       return qkv_block_decode(&bd, bp.data(), &bst, aligned64(bkvb), bkv, T, bx.data(), by.data(), aligned64(bdws), bdw);
     });
+    if (ct == QKV_DTYPE_BF16) {
+      std::vector<std::uint16_t> mirror(bn, 0);
+      expect("qkv_block_forward_mirror (training)", [&] {
+        return qkv_block_forward_mirror(&bd, bp.data(), mirror.data(), B, T, bx.data(), by.data(), 1,
+                                        aligned64(bcache), bc, aligned64(bfws), bf);
+      });
+      expect("qkv_block_backward_mirror", [&] {
+        return qkv_block_backward_mirror(&bd, bp.data(), mirror.data(), B, T, bx.data(), aligned64(bcache), bc,
+                                         by.data(), bdx.data(), bg.data(), aligned64(bbws), bb);
+      });
+    }
   }
 
   // The layer in bf16 compute, and from packed bf16 / int8 weights.
