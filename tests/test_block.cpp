@@ -25,6 +25,7 @@
 #include "qkv/runtime.h"
 #include "ref/ref_block.h"
 #include "support/isa.hpp"
+#include "support/block_run.hpp"
 #include "support/random.hpp"
 #include "support/ref_attention.hpp"  // ref_dropout
 #include "support/teams.hpp"
@@ -75,51 +76,7 @@ const variant kVariants[] = {
      with_softcap(make({16, 4, 2, 11, QKV_NORM_RMS, QKV_FFN_GELU_TANH, 1, 0, 1, 1, 0, 0.1f, 0.f}), 0.3f), 2, 7},
 };
 
-// One block's buffers, sized by the library's own queries.
-struct block_run {
-  qkv_block_desc d;
-  qkv_block_layout lay{};
-  std::size_t B, T, n;
-  std::vector<float> params, x, y, cache, fws, bws, grads, dx;
-
-  block_run(const qkv_block_desc& desc, std::size_t b, std::size_t t, std::uint64_t seed, int threads = 3)
-      : d(desc), B(b), T(t), n(b * t * desc.d_model) {
-    REQUIRE(qkv_block_param_layout(&d, &lay) == QKV_OK);
-    params.resize(lay.count);
-    REQUIRE(qkv_block_init(&d, params.data(), seed) == QKV_OK);
-    // Norm gains and shifts away from 1 and 0, so that their gradients and
-    // their use are visible.
-    const auto jitter = qkv_test::random_vector(4 * d.d_model, seed + 3);
-    const std::size_t norms[4] = {lay.norm1_g, lay.norm1_b, lay.norm2_g, lay.norm2_b};
-    for (int k = 0; k < 4; ++k)
-      for (std::size_t j = 0; norms[k] != SIZE_MAX && j < d.d_model; ++j)
-        params[norms[k] + j] += 0.3f * jitter[k * d.d_model + j];
-    x = qkv_test::random_vector(n, seed + 7);
-    y.assign(n, 0.f);
-    std::size_t cb = 0, fb = 0, bb = 0;
-    REQUIRE(qkv_block_cache_size(&d, B, T, &cb) == QKV_OK);
-    REQUIRE(qkv_block_forward_workspace_size(&d, B, T, threads, &fb) == QKV_OK);
-    REQUIRE(qkv_block_backward_workspace_size(&d, B, T, threads, &bb) == QKV_OK);
-    cache.resize(cb / sizeof(float) + 16);  // + 16: room to 64-byte align
-    fws.resize(fb / sizeof(float) + 1);
-    bws.resize(bb / sizeof(float) + 1);
-    grads.assign(lay.count, 0.f);
-    dx.assign(n, 0.f);
-  }
-  float* aligned_cache() {
-    const auto a = reinterpret_cast<std::uintptr_t>(cache.data());
-    return cache.data() + ((64 - a % 64) % 64) / sizeof(float);
-  }
-  std::size_t cache_bytes() const { return (cache.size() - 16) * sizeof(float); }
-  qkv_status forward(bool training, const float* in = nullptr, float* out = nullptr) {
-    return qkv_block_forward(&d, params.data(), B, T, in ? in : x.data(), out ? out : y.data(), training ? 1 : 0,
-                             aligned_cache(), cache_bytes(), fws.data(), fws.size() * sizeof(float));
-  }
-  qkv_status backward(const float* dy, float* dxp) {
-    return qkv_block_backward(&d, params.data(), B, T, x.data(), aligned_cache(), cache_bytes(), dy, dxp,
-                              grads.data(), bws.data(), bws.size() * sizeof(float));
-  }
-};
+using qkv_test::block_run;
 
 std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "qkv/qkv.h"
+#include "support/frob.hpp"
 #include "support/isa.hpp"
 #include "support/random.hpp"
 #include "support/teams.hpp"
@@ -110,14 +111,7 @@ struct aligned_bytes {
   }
 };
 
-double frob(const float* a, const float* b, std::size_t n) {  // ||a - b|| (b may be null: ||a||)
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double e = double(a[i]) - (b ? double(b[i]) : 0.0);
-    s += e * e;
-  }
-  return std::sqrt(s);
-}
+using qkv_test::frob;
 
 // Per-element magnitude of the layer's output, the sum_k |a||b| of its last
 // product, in double: V = X W_v + b_v; each attention output row is a convex
