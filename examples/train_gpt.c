@@ -13,6 +13,9 @@
  *                        then running on the clock (elapsed / budget)
  *     --layers L --d D --heads H --ctx T --batch B --dff F   (default 2 128 4 128 16, F = 4 D)
  *     --norm layer|rms --ffn gelu|swiglu                     (default layer gelu)
+ *     --compute f32|bf16 every GEMM's operands (default f32); bf16: mixed
+ *                        precision (fp32 master weights, AdamW and gradients;
+ *                        the optimizer keeps a bf16 mirror the GEMMs read)
  *     --lr X --min-lr-frac F --warmup W --wd X --dropout P   (6e-3 0.1 50 0.1 0)
  *     --seed S --threads N
  *     --print-every K --eval-every M --eval-batches E        (10 100 8)
@@ -148,7 +151,7 @@ typedef struct options {
   double time, lr, min_lr_frac, wd, dropout;
   long steps, layers, d, heads, ctx, batch, dff, warmup, seed, threads, print_every, eval_every, eval_batches;
   long samples, sample_len;
-  int expect_below, rms, swiglu;
+  int expect_below, rms, swiglu, bf16;
 } options;
 
 static int usage(const char* why) {
@@ -183,6 +186,7 @@ static int parse(int argc, char** argv, options* o) {
     INT("--samples", samples) INT("--sample-len", sample_len)
     if (strcmp(a, "--norm") == 0) o->rms = strcmp(v, "rms") == 0; else
     if (strcmp(a, "--ffn") == 0) o->swiglu = strcmp(v, "swiglu") == 0; else
+    if (strcmp(a, "--compute") == 0 && (strcmp(v, "f32") == 0 || strcmp(v, "bf16") == 0)) o->bf16 = v[0] == 'b'; else
       return 0;
 #undef STR
 #undef NUM
@@ -273,6 +277,7 @@ int main(int argc, char** argv) {
   gpt_acts a, ev;
   text txt;
   float *params, *grads, *adam;
+  uint16_t* mirror = NULL; /* --compute bf16: the params rounded, kept by the optimizer */
   size_t n_train, n_val, adam_floats = 0;
   const unsigned char *train, *val;
   qkv_adamw_config opt;
@@ -307,6 +312,7 @@ int main(int argc, char** argv) {
   if (o.rms) cfg.norm = QKV_NORM_RMS;
   if (o.swiglu) cfg.ffn = QKV_FFN_SWIGLU;
   cfg.dropout = (float)o.dropout;
+  if (o.bf16) cfg.compute_type = QKV_DTYPE_BF16;
   EXAMPLE_TRY(gpt_setup(&m, &cfg));
   EXAMPLE_TRY(qkv_adamw_state_floats(m.count, &adam_floats));
   params = (float*)malloc(m.count * sizeof(float));
@@ -327,10 +333,16 @@ int main(int argc, char** argv) {
   first_step = step;
   EXAMPLE_TRY(gpt_acts_alloc(&m, &a, (size_t)o.batch, cfg.seq_len, 1, threads));
   EXAMPLE_TRY(gpt_acts_alloc(&m, &ev, (size_t)o.batch, cfg.seq_len, 0, threads));
-  printf("model: %lu layers, d %lu, %lu heads, d_ff %lu, T %lu, %s, %s, tied head: %lu parameters (%.2f M)\n",
+  if (o.bf16) {
+    mirror = (uint16_t*)malloc(m.count * sizeof(uint16_t));
+    if (!mirror) return 1;
+    EXAMPLE_TRY(qkv_convert(m.count, QKV_DTYPE_F32, params, QKV_DTYPE_BF16, mirror));
+    a.mirror = ev.mirror = mirror;
+  }
+  printf("model: %lu layers, d %lu, %lu heads, d_ff %lu, T %lu, %s, %s, tied head: %lu parameters (%.2f M)%s\n",
          (unsigned long)cfg.layers, (unsigned long)cfg.d_model, (unsigned long)cfg.heads, (unsigned long)cfg.d_ff,
          (unsigned long)cfg.seq_len, o.rms ? "RMSNorm" : "LayerNorm", o.swiglu ? "SwiGLU" : "GELU (tanh)",
-         (unsigned long)m.count, (double)m.count / 1e6);
+         (unsigned long)m.count, (double)m.count / 1e6, o.bf16 ? ", bf16 compute" : "");
   printf("training: batch %ld x %lu tokens, AdamW lr %g (warmup %ld, cosine to %g x), wd %g (matrices, embeddings), "
          "clip 1.0, dropout %g, %d thread(s), budget %g s%s\n",
          o.batch, (unsigned long)cfg.seq_len, o.lr, o.warmup, o.min_lr_frac, o.wd, o.dropout, threads, o.time,
@@ -363,7 +375,7 @@ int main(int argc, char** argv) {
     opt.lr = (float)lr;
     EXAMPLE_TRY(gpt_forward(&m, params, &a, 1, (uint64_t)o.seed ^ gpt_hash(step)));
     EXAMPLE_TRY(gpt_backward(&m, params, &a, grads, &loss));
-    EXAMPLE_TRY(gpt_optimizer_step(&m, &opt, step, 1.0f, params, grads, adam, &norm)); /* zeroes grads */
+    EXAMPLE_TRY(gpt_optimizer_step_mirror(&m, &opt, step, 1.0f, params, grads, adam, &norm, mirror)); /* zeroes grads */
     loss_ema = step == first_step + 1 ? loss : 0.9 * loss_ema + 0.1 * loss;
     elapsed = now_s() - t0;
 
@@ -410,7 +422,7 @@ int main(int argc, char** argv) {
   }
   gpt_acts_free(&m, &a);
   gpt_acts_free(&m, &ev);
-  free(params), free(grads), free(adam), free(txt.bytes);
+  free(params), free(grads), free(adam), free(mirror), free(txt.bytes);
   if (o.expect_below && !(val_loss < baseline)) {
     fprintf(stderr, "train_gpt: validation loss %.4f is not below the unigram baseline %.4f\n", val_loss, baseline);
     return 3;
