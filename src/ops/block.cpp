@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "ops/act.hpp"
 #include "ops/dropout_rng.hpp"
@@ -39,7 +40,10 @@ qkv_mha_desc block_attention_desc(const qkv_block_desc& d) {
   a.out_proj = 0;
   a.dropout_p = d.attn_dropout;
   a.dropout_seed = d.dropout_seed;
-  a.compute_type = d.compute_type;
+  // Copied as bits: a caller's description may hold any int there, and
+  // loading an enum outside its range is undefined (the layer's validation
+  // reads it as an integer and refuses it).
+  std::memcpy(&a.compute_type, &d.compute_type, sizeof a.compute_type);
   a.window = d.window;
   a.rope = d.rope;
   a.rope_layout = d.rope_layout;

@@ -12,7 +12,8 @@
 // Tolerance: two norms (each within a few eps of its output scale), an
 // attention layer and three projections, each a sum of at most
 // S = 2 d_model + d_ff + T terms of magnitude <= M = 1 + max|y_ref|, the
-// dropouts scaling by 1/(1-p) each: |y - ref| <= 256 eps * S * M * keep.
+// dropouts scaling by 1/(1-p) each: |y - ref| <= 256 eps * S * M * keep
+// (bf16 compute: 8 u * S * M * keep, u = 2^-8).
 // Backward and decode are checked for the boundary contract (status,
 // untouched outputs and state on error, canaries) and finite results.
 #include "fuzz/harness.hpp"
@@ -47,6 +48,7 @@ qkv_status expected_validate(const qkv_block_desc& d) {
   a.d_in = a.d_out = d.d_model, a.num_heads = d.num_heads, a.num_kv_heads = d.num_kv_heads;
   a.causal = d.causal, a.qkv_bias = d.bias, a.dropout_p = d.attn_dropout, a.window = d.window;
   a.rope = d.rope, a.rope_layout = d.rope_layout, a.rope_dim = d.rope_dim, a.rope_theta = d.rope_theta;
+  a.compute_type = d.compute_type;
   if (const qkv_status ast = qkv_mha_validate(&a); ast != QKV_OK) return ast;
   const auto flag_ok = [](int f) { return f == 0 || f == 1; };
   const int norm = load_int(d.norm), ffn = load_int(d.ffn);
@@ -79,6 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   d.dropout_seed = in.seed();
   if (in.flag()) d.window = in.in<std::size_t>(1, 10);
   if (in.flag()) d.rope = 1, d.rope_dim = 2 * in.in<std::size_t>(0, 4);  // 0: d_head (refused when odd)
+  // compute_type (since 0.9): F32, BF16, or rarely any int.
+  store_int(d.compute_type, in.one_in(16) ? in.in(-1, 6) : (in.flag() ? int(QKV_DTYPE_BF16) : int(QKV_DTYPE_F32)));
   const qkv_block_desc* dp = in.one_in(16) ? nullptr : &d;
   const std::size_t B = in.dim(3), T = in.dim(8);
   const int op = in.in(0, 2);  // forward, backward, decode
@@ -179,7 +183,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     double M = 1;
     for (double v : yr) M = std::max(M, 1 + std::fabs(v));
     const double keep = training ? (1.0 / (1.0 - d.attn_dropout)) * (1.0 / (1.0 - d.resid_dropout)) : 1.0;
-    const double tol = 256 * kEps * double(2 * D + d.d_ff + T) * M * keep;
+    // bf16 compute: every GEMM on operands rounded to bf16 (u = 2^-8 each),
+    // a chain of up to four such products per branch: 8u in place of 256 eps.
+    const double unit = d.compute_type == QKV_DTYPE_BF16 ? 8.0 / 256 : 256 * kEps;
+    const double tol = unit * double(2 * D + d.d_ff + T) * M * keep;
     for (std::size_t i = 0; i < nx; ++i) QKV_FUZZ_CHECK(std::fabs(y.f()[i] - yr[i]) <= tol);
     ++stats().compared;
     return 0;
