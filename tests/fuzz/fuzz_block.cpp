@@ -48,7 +48,7 @@ qkv_status expected_validate(const qkv_block_desc& d) {
   a.d_in = a.d_out = d.d_model, a.num_heads = d.num_heads, a.num_kv_heads = d.num_kv_heads;
   a.causal = d.causal, a.qkv_bias = d.bias, a.dropout_p = d.attn_dropout, a.window = d.window;
   a.rope = d.rope, a.rope_layout = d.rope_layout, a.rope_dim = d.rope_dim, a.rope_theta = d.rope_theta;
-  a.compute_type = d.compute_type;
+  std::memcpy(&a.compute_type, &d.compute_type, sizeof a.compute_type);  // any int: copied as bits
   if (const qkv_status ast = qkv_mha_validate(&a); ast != QKV_OK) return ast;
   const auto flag_ok = [](int f) { return f == 0 || f == 1; };
   const int norm = load_int(d.norm), ffn = load_int(d.ffn);
