@@ -323,7 +323,10 @@ TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[bl
   // of the start after 150 steps (measured 0.13 %). With the weights from
   // a bf16 mirror that gpt_optimizer_step_mirror keeps (qkv_block_*_mirror,
   // the head's wte), the bf16 run's losses are the same bits.
-  const std::size_t V = 32, T = 16, B = qkv_test::small_tests() ? 2 : 4;  // emulated: half the tokens
+  // Emulated: half the tokens and 40 steps (the loss then falls ~8x).
+  const std::size_t V = 32, T = 16, B = qkv_test::small_tests() ? 2 : 4;
+  const std::uint64_t steps = qkv_test::small_tests() ? 40 : 150;
+  const double final_frac = qkv_test::small_tests() ? 0.25 : 0.01;
   auto train = [&](qkv_dtype ct, bool use_mirror) {
     gpt_config c = gpt_config_default(V, T, 32, 2, 2);
     c.compute_type = ct;
@@ -348,7 +351,7 @@ TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[bl
       }
     const qkv_adamw_config opt{3e-3f, 0.9f, 0.95f, 1e-8f, 0.f};
     std::vector<double> curve;
-    for (std::uint64_t step = 1; step <= 150; ++step) {
+    for (std::uint64_t step = 1; step <= steps; ++step) {
       float loss = 0.f, norm = 0.f;
       REQUIRE(gpt_forward(&m, params.data(), &a, 1, step) == QKV_OK);
       REQUIRE(gpt_backward(&m, params.data(), &a, grads.data(), &loss) == QKV_OK);
@@ -369,8 +372,8 @@ TEST_CASE("a small GPT (examples/gpt.h) learns in bf16 compute as in fp32", "[bl
   INFO("loss " << f32.front() << " -> fp32 " << f32.back() << ", bf16 " << b16.back() << "; worst relative gap "
                << worst << " over the first " << compared << " steps");
   CHECK(worst <= 0.1);
-  CHECK(f32.back() < 0.01 * f32.front());
-  CHECK(b16.back() < 0.01 * b16.front());
+  CHECK(f32.back() < final_frac * f32.front());
+  CHECK(b16.back() < final_frac * b16.front());
 }
 
 TEST_CASE("bf16 block with a weight mirror: the same bits as rounding per call; the mirror is what is read",
