@@ -213,8 +213,9 @@ void check(problem p) {
 const qkv_dtype kOperands[] = {QKV_DTYPE_F32, QKV_DTYPE_BF16, QKV_DTYPE_F16, QKV_DTYPE_I8};
 
 // Shapes: 1, primes, tile edges of every kernel (mr 4..16, nr 4..64), K
-// split into blocks for every kind (fp32 kc <= 512, bf16 <= 1024, int8 <=
-// 2048 elements), padded strides, each transpose, beta 0 / 1 / other.
+// split into blocks for every kind (fp32 kc <= 512; bf16 and int8 from the
+// L1 size: 1048 and 2096 elements at 48 KiB), padded strides, each
+// transpose, beta 0 / 1 / other.
 const shape kShapes[] = {
     {1, 1, 1, false, false, 1.f, 0.f, 0, true},
     {17, 33, 29, true, false, 0.75f, 0.f, 3, true},

@@ -166,16 +166,21 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
     const kern::gemm_widen_kernels* w = kern::gemm_widen_for(isa);
     if (w && w->mr == pl.mr && w->nr == pl.nr) pl.set_widen(w);
   }
-  // The fp32 blocks' bytes in the caches (ops/gemm_blocking): a narrower
-  // type runs a deeper kc in the same L1 footprint. K in near-equal blocks
-  // (a multiple of 8 and of kg, but the last), as ops/gemm.cpp splits it.
+  // The fp32 blocks (ops/gemm_blocking) scaled to the kind. K in
+  // near-equal blocks (a multiple of 8 and of kg, but the last), as
+  // ops/gemm.cpp splits it. The lowp tiles hold one A micro-panel in L1
+  // while the B block's panels stream past it from L2 or L3 (driver::rows):
+  // their A panel takes 2/3 of the L1 bytes the fp32 model gives both
+  // micro-panels (g.kc (mr + nr) fp32 values); the deeper K block saves
+  // round trips of C's tile and per-tile calls (bench/README.md, session 30).
   const gemm_blocks& g = gemm_blocks_for(isa);
   const std::size_t step = max_sz(8, kg);
-  // int8 twice that: one K block up to ~2k deep leaves the sum in a stack
-  // tile instead of the workspace (I8 x I8 -> F32 1024^3 11 % faster on
-  // Zen 5, 2048^3 no slower).
-  const std::size_t deeper = pl.k == kind::s8 ? 2 : 1;
-  std::size_t kc_cap = max_sz(step, deeper * g.kc * 4 / eb / step * step);
+#ifdef QKV_HOSTED
+  std::size_t kc_cap = pl.k == kind::f32 ? max_sz(step, g.kc / step * step)
+                                         : max_sz(step, g.kc * 4 * (pl.mr + pl.nr) * 2 / 3 / (pl.mr * eb) / step * step);
+#else  // no caches to model: the fp32 block's bytes (int8 twice them)
+  std::size_t kc_cap = max_sz(step, (pl.k == kind::s8 ? 2 : 1) * g.kc * 4 / eb / step * step);
+#endif
   std::size_t area_b = g.nc * g.kc * 4;
 #ifdef QKV_HAVE_AMX
   if (amx) {
@@ -193,7 +198,9 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   pl.k_blocks = p.K / kc_cap + (p.K % kc_cap != 0);
   pl.kc = min_sz(round_up(p.K / pl.k_blocks + (p.K % pl.k_blocks != 0), step), p.K);
   // mc and nc keep the fp32 blocks' area at this depth, within the limits.
-  const std::size_t area_a = g.mc * g.kc * 4, row = pl.kc * eb;
+  const std::size_t wide = pl.k == kind::bf16 && !amx ? 2 : 1;
+  const std::size_t area_a = g.mc * g.kc * 4 * wide, row = pl.kc * eb;
+  area_b *= wide;
   pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
   pl.mc = min_sz(pl.mc, round_up(p.M, pl.mr));
   const std::size_t nc_max = min_sz(kGemmBlockLimits.nc_max, panel_states::kMaxPanels * pl.nr);
@@ -425,6 +432,8 @@ class driver {
     // An int32 C holds the sums itself: its whole tiles go straight to the
     // micro-kernel (tile()'s general path costs as much as a short tile).
     const bool s8_in_c = pl_.kind_of() == kind::s8 && pl_.mode == acc_mode::in_c, load = !first || p_.beta != 0.f;
+    const bool bf16_in_c = pl_.kind_of() == kind::bf16 && pl_.mode == acc_mode::in_c && (!last || p_.alpha == 1.f) &&
+                           !(biased() && first);
 #ifdef QKV_HAVE_AMX
     if (pl_.amx) kern::amx_tiles_begin();
 #endif
@@ -437,6 +446,9 @@ class driver {
         if (s8_in_c && m == pl_.mr && n == pl_.nr)
           pl_.s8->ukernel(kc, at, bt, static_cast<std::int32_t*>(p_.C) + (ic + ir) * p_.ldc + jc + jr, p_.ldc,
                           load);
+        else if (bf16_in_c && m == pl_.mr && n == pl_.nr)
+          pl_.bf16->ukernel(kc, reinterpret_cast<const std::uint16_t*>(at), reinterpret_cast<const std::uint16_t*>(bt),
+                            static_cast<float*>(p_.C) + (ic + ir) * p_.ldc + jc + jr, p_.ldc, load);
         else
           tile(tile_at{at, bt, ic + ir, jc + jr, jr, m, n, kc, first, last});
       }
