@@ -197,7 +197,10 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
 #endif
   pl.k_blocks = p.K / kc_cap + (p.K % kc_cap != 0);
   pl.kc = min_sz(round_up(p.K / pl.k_blocks + (p.K % pl.k_blocks != 0), step), p.K);
-  // mc and nc keep the fp32 blocks' area at this depth, within the limits.
+  // mc and nc keep the fp32 blocks' area at this depth, within the limits;
+  // the bf16 tiles' twice it: at their depth the fp32 area split 2048-wide
+  // products into two column blocks, each a pass packing A (3 % at 2048^3;
+  // int8's gained nothing from it: bench/README.md, session 30).
   const std::size_t wide = pl.k == kind::bf16 && !amx ? 2 : 1;
   const std::size_t area_a = g.mc * g.kc * 4 * wide, row = pl.kc * eb;
   area_b *= wide;
