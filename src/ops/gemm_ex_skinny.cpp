@@ -7,9 +7,7 @@
 #include <cstdint>
 
 #include "kernels/convert/convert.hpp"
-#include "kernels/gemm/gemm.hpp"
 #include "kernels/vec/vec.hpp"
-#include "ops/gemm_table.hpp"
 #include "ops/threads.hpp"
 #include "ops/ws_carver.hpp"
 #include "util/copy.hpp"
@@ -22,25 +20,22 @@ namespace {
 
 std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
-// Columns of C per task; K rows of a non-transposed B widened at a time
-// (kKcRows x kNb floats, 32 KiB: L1 of every hosted core qkv targets, and
-// at most every table's kc_max, bare metal's 128 included); K elements of
-// one column of a transposed B per dot product (its partial sums).
-constexpr std::size_t kNb = 128, kKcRows = 64, kKcDot = 512;
+// Columns of C per task; K elements of one column of a transposed B per
+// dot product (its partial sums). A B as stored goes through all of K at
+// once (vec's rows_times_lowp).
+constexpr std::size_t kNb = 128, kKcDot = 512;
 
 // Sizes in floats, from the shape and B's transposition only.
 struct skinny_plan {
-  std::size_t nb, kc;  // columns per task, the K chunk
-  std::size_t buf;     // widened B per task (a multiple of 16: the sums start 64-byte aligned)
-  std::size_t slot;    // per task: buf, then the M x nb sums (a multiple of 16)
+  std::size_t nb, kc;  // columns per task, the K chunk (B transposed; else K)
+  std::size_t slot;    // per task: the M x nb sums (a multiple of 16: 64-byte aligned)
 };
 
 skinny_plan make_plan(const gemm_ex_args& p) {
   skinny_plan s;
   s.nb = min_sz(kNb, p.N);
-  s.kc = min_sz(p.tb ? kKcDot : kKcRows, p.K);
-  s.buf = p.tb ? 0 : util::round_up(s.kc * s.nb, 16);  // a transposed B is read in place
-  s.slot = s.buf + util::round_up(p.M * s.nb, 16);
+  s.kc = p.tb ? min_sz(kKcDot, p.K) : p.K;
+  s.slot = util::round_up(p.M * s.nb, 16);
   return s;
 }
 
@@ -95,11 +90,10 @@ void widen_a(const kern::convert_kernels& cv, const gemm_ex_args& p, float* dst)
   }
 }
 
-// C columns [j0, j0 + n): the sums of rows 0..M into acc (M x s.nb), then
-// the epilogue. buf and acc are the task slot's.
-void run_block(const kern::convert_kernels& cv, const kern::vec_kernels& vec, const kern::gemm_kernels& g,
-               const gemm_ex_args& p, const skinny_plan& s, const float* aw, std::size_t j0, float* buf) {
-  float* acc = buf + s.buf;
+// C columns [j0, j0 + n): the sums of rows 0..M into acc (M x s.nb, the
+// task slot's), then the epilogue.
+void run_block(const kern::vec_kernels& vec, const gemm_ex_args& p, const skinny_plan& s, const float* aw,
+               std::size_t j0, float* acc) {
   const std::size_t n = min_sz(s.nb, p.N - j0), eb = dtype_bytes(p.bt);
   const unsigned char* b = static_cast<const unsigned char*>(p.B);
   if (p.tb) {  // column j of op(B) is row j of B: dot products over K
@@ -113,20 +107,8 @@ void run_block(const kern::convert_kernels& cv, const kern::vec_kernels& vec, co
           *c = k0 ? *c + d[i] : d[i];
         }
       }
-  } else {  // kc x n chunks of B, row stride nb, through the fp32 tiles
-    for (std::size_t k0 = 0; k0 < p.K; k0 += s.kc) {
-      const std::size_t kc = min_sz(s.kc, p.K - k0);
-      for (std::size_t k = 0; k < kc; ++k) widen_b(cv, p.bt, b + ((k0 + k) * p.ldb + j0) * eb, n, buf + k * s.nb);
-      const float beta = k0 ? 1.f : 0.f;  // the first chunk never reads acc
-      if (g.block_inplace) {
-        g.block_inplace(p.M, n, kc, 1.f, aw + k0, p.K, 1, buf, s.nb, beta, acc, s.nb);
-        continue;
-      }
-      for (std::size_t i = 0; i < p.M; i += g.mr)
-        for (std::size_t j = 0; j < n; j += g.nr)
-          g.ukernel_strided(min_sz(g.mr, p.M - i), min_sz(g.nr, n - j), kc, 1.f, aw + i * p.K + k0, p.K, 1,
-                            buf + j, s.nb, beta, acc + i * s.nb + j, s.nb);
-    }
+  } else {  // B as stored: all M rows against n columns, widened as read
+    vec.rows_times_lowp(p.bt, p.M, p.K, n, aw, p.K, b + j0 * eb, p.ldb, acc, s.nb);
   }
   gemm_ex_store_rows(p, acc, s.nb, j0, n);
 }
@@ -145,9 +127,9 @@ bool gemm_ex_skinny_workspace_bytes(const gemm_ex_args& p, int threads, std::siz
   return util::add_ok(used, ws_carver::kAlign, bytes);  // slack: any workspace pointer works
 }
 
-gemm_ex_info describe_gemm_ex_skinny(qkv_isa isa, const gemm_ex_args& p) noexcept {
+gemm_ex_info describe_gemm_ex_skinny(qkv_isa, const gemm_ex_args& p) noexcept {
   const skinny_plan s = make_plan(p);
-  return gemm_ex_info{"skinny", p.tb ? "vec_dot_rows" : gemm_table(isa).name, p.M, s.kc, s.nb};
+  return gemm_ex_info{"skinny", p.tb ? "vec_dot_rows" : "vec_rows_times", p.M, s.kc, s.nb};
 }
 
 void gemm_ex_skinny(const exec& x, const gemm_ex_args& p, void* ws, std::size_t ws_bytes) {
@@ -163,10 +145,9 @@ void gemm_ex_skinny(const exec& x, const gemm_ex_args& p, void* ws, std::size_t 
   carve(s, p, nth, base, &aw, &slots, &need1);
   const kern::convert_kernels& cv = kern::convert_for(x.isa);
   const kern::vec_kernels& vec = kern::vec_for(x.isa);
-  const kern::gemm_kernels& g = gemm_table(x.isa);
   widen_a(cv, p, aw);
   parallel_for_tasks(x, nth, tasks, [&](std::size_t t, int slot) {
-    run_block(cv, vec, g, p, s, aw, t * s.nb, slots + static_cast<std::size_t>(slot) * s.slot);
+    run_block(vec, p, s, aw, t * s.nb, slots + static_cast<std::size_t>(slot) * s.slot);
   });
 }
 

@@ -116,13 +116,95 @@ void dot_rows_lowp(qkv_dtype vt, std::size_t m, std::size_t n, const float* x, s
   if (vt == QKV_DTYPE_F16) return dot_rows_t<A, QKV_DTYPE_F16>(m, n, x, ldx, v, y);
   dot_rows_t<A, QKV_DTYPE_I8>(m, n, x, ldx, v, y);
 }
+
+// R rows x C vectors of columns from column c0: the C vectors of v's row j
+// widened once, then one multiply-add per row and vector; the R x C sums
+// stay in registers (C from the register count: rows_times_vectors).
+template <class A, qkv_dtype T, std::size_t R, std::size_t C>
+void rows_times_block(std::size_t k, const float* x, std::size_t ldx, const unsigned char* v, std::size_t ldv,
+                      float* y, std::size_t ldy) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
+  V acc[R][C];
+  #pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (std::size_t c = 0; c < C; ++c) acc[r][c] = V(0.f);
+  for (std::size_t j = 0; j < k; ++j, v += ldv) {
+    V w[C];
+    #pragma GCC unroll 8
+    for (std::size_t c = 0; c < C; ++c) w[c] = load_v<A, T>(v, c * W);
+    #pragma GCC unroll 8
+    for (std::size_t r = 0; r < R; ++r) {
+      const V xr(x[r * ldx + j]);
+      #pragma GCC unroll 8
+      for (std::size_t c = 0; c < C; ++c) acc[r][c] = simd::fmadd<A>(xr, w[c], acc[r][c]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (std::size_t c = 0; c < C; ++c) acc[r][c].store_unaligned(y + r * ldy + c * W);
+}
+
+// Vectors per block for R rows: R x C sums, C widened vectors and the
+// broadcast within the register file (32 vectors with 16 lanes, else 16),
+// at most 8, even from 2 (whole 64-byte lines of bf16 where W is 16).
+template <class A, std::size_t R>
+constexpr std::size_t rows_times_vectors() {
+  constexpr std::size_t regs = simd::vf<A>::size >= 16 ? 32 : 16;
+  constexpr std::size_t c = (regs - 2) / (R + 1) > 8 ? 8 : (regs - 2) / (R + 1);
+  return c >= 2 ? c / 2 * 2 : 1;
+}
+
+template <class A, qkv_dtype T, std::size_t R>
+void rows_times_r(std::size_t k, std::size_t n, const float* x, std::size_t ldx, const void* v_, std::size_t ldv,
+                  float* y, std::size_t ldy) {
+  constexpr std::size_t W = simd::vf<A>::size, C = rows_times_vectors<A, R>();
+  constexpr std::size_t eb = T == QKV_DTYPE_I8 ? 1 : 2;
+  const auto* v = static_cast<const unsigned char*>(v_);
+  std::size_t c0 = 0;
+  for (; c0 + C * W <= n; c0 += C * W) rows_times_block<A, T, R, C>(k, x, ldx, v + c0 * eb, ldv * eb, y + c0, ldy);
+  for (; c0 + W <= n; c0 += W) rows_times_block<A, T, R, 1>(k, x, ldx, v + c0 * eb, ldv * eb, y + c0, ldy);
+  for (; c0 < n; ++c0)  // the last columns, one at a time, with the vectors' multiply-add
+    for (std::size_t r = 0; r < R; ++r) {
+      simd::vf<A> s(0.f);
+      for (std::size_t j = 0; j < k; ++j)
+        s = simd::fmadd<A>(simd::vf<A>(x[r * ldx + j]), simd::vf<A>(lowp_elem<T>(v, j * ldv + c0)), s);
+      alignas(64) float lane[W];
+      s.store_aligned(lane);
+      y[r * ldy + c0] = lane[0];
+    }
+}
+
+template <class A, qkv_dtype T>
+void rows_times_lowp_t(std::size_t m, std::size_t k, std::size_t n, const float* x, std::size_t ldx, const void* v,
+                       std::size_t ldv, float* y, std::size_t ldy) {
+  switch (m) {
+    case 1: return rows_times_r<A, T, 1>(k, n, x, ldx, v, ldv, y, ldy);
+    case 2: return rows_times_r<A, T, 2>(k, n, x, ldx, v, ldv, y, ldy);
+    case 3: return rows_times_r<A, T, 3>(k, n, x, ldx, v, ldv, y, ldy);
+    case 4: return rows_times_r<A, T, 4>(k, n, x, ldx, v, ldv, y, ldy);
+    default:  // 5..8: four rows, then the rest
+      rows_times_r<A, T, 4>(k, n, x, ldx, v, ldv, y, ldy);
+      return rows_times_lowp_t<A, T>(m - 4, k, n, x + 4 * ldx, ldx, v, ldv, y + 4 * ldy, ldy);
+  }
+}
+
+template <class A>
+void rows_times_lowp(qkv_dtype vt, std::size_t m, std::size_t k, std::size_t n, const float* x, std::size_t ldx,
+                     const void* v, std::size_t ldv, float* y, std::size_t ldy) {
+  if (vt == QKV_DTYPE_BF16) return rows_times_lowp_t<A, QKV_DTYPE_BF16>(m, k, n, x, ldx, v, ldv, y, ldy);
+  if (vt == QKV_DTYPE_F16) return rows_times_lowp_t<A, QKV_DTYPE_F16>(m, k, n, x, ldx, v, ldv, y, ldy);
+  rows_times_lowp_t<A, QKV_DTYPE_I8>(m, k, n, x, ldx, v, ldv, y, ldy);
+}
 #endif
 
 template <class A>
 constexpr vec_kernels make_vec_kernels() {
 #ifdef QKV_HOSTED
   return {dot_f32<A>, axpy_f32<A>, dot_rows_f32<A>, dot_rows_s8_plain, axpy_rows_s8_plain, requant_s8_plain,
-          dot_rows_lowp<A>};
+          dot_rows_lowp<A>, rows_times_lowp<A>};
 #else
   return {dot_f32<A>, axpy_f32<A>, dot_rows_f32<A>, dot_rows_s8_plain, axpy_rows_s8_plain, requant_s8_plain};
 #endif

@@ -40,6 +40,14 @@ struct vec_kernels {
   // in place). Hosted builds only (the skinny path's).
   void (*dot_rows_lowp)(qkv_dtype vt, std::size_t m, std::size_t n, const float* x, std::size_t ldx, const void* v,
                         float* y);
+  // y[i*ldy + c] = sum_j x[i*ldx + j] v[j*ldv + c] for i < m <= 8, c < n,
+  // j < k, v of type vt (BF16, F16, I8 codes) widened to fp32 as it is
+  // loaded, once per j for all m rows: each element summed in j order, one
+  // multiply-add at a time (the ISA's vector one, fused where it has FMA),
+  // so its bits do not depend on m, n or its place. The skinny gemm_ex's B
+  // as stored ([K][N]), read in place. Hosted builds only.
+  void (*rows_times_lowp)(qkv_dtype vt, std::size_t m, std::size_t k, std::size_t n, const float* x, std::size_t ldx,
+                          const void* v, std::size_t ldv, float* y, std::size_t ldy);
 #endif
 };
 

@@ -55,13 +55,32 @@ void dot_rows_lowp_scalar(qkv_dtype vt, std::size_t m, std::size_t n, const floa
   if (vt == QKV_DTYPE_F16) return dot_rows_lowp_t<QKV_DTYPE_F16>(m, n, x, ldx, v, y);
   dot_rows_lowp_t<QKV_DTYPE_I8>(m, n, x, ldx, v, y);
 }
+
+template <qkv_dtype T>
+void rows_times_lowp_t(std::size_t m, std::size_t k, std::size_t n, const float* x, std::size_t ldx, const void* v,
+                       std::size_t ldv, float* y, std::size_t ldy) {
+  for (std::size_t r = 0; r < m; ++r)
+    for (std::size_t c = 0; c < n; ++c) {
+      float s = 0.f;
+      for (std::size_t j = 0; j < k; ++j) s += x[r * ldx + j] * lowp_elem<T>(v, j * ldv + c);
+      y[r * ldy + c] = s;
+    }
+}
+
+void rows_times_lowp_scalar(qkv_dtype vt, std::size_t m, std::size_t k, std::size_t n, const float* x,
+                            std::size_t ldx, const void* v, std::size_t ldv, float* y, std::size_t ldy) {
+  if (vt == QKV_DTYPE_BF16) return rows_times_lowp_t<QKV_DTYPE_BF16>(m, k, n, x, ldx, v, ldv, y, ldy);
+  if (vt == QKV_DTYPE_F16) return rows_times_lowp_t<QKV_DTYPE_F16>(m, k, n, x, ldx, v, ldv, y, ldy);
+  rows_times_lowp_t<QKV_DTYPE_I8>(m, k, n, x, ldx, v, ldv, y, ldy);
+}
 #endif
 
 }  // namespace
 
 #ifdef QKV_HOSTED
 const vec_kernels vec_scalar = {dot_f32_scalar,    axpy_f32_scalar,    dot_rows_f32_scalar, dot_rows_s8_plain,
-                                axpy_rows_s8_plain, requant_s8_plain, dot_rows_lowp_scalar};
+                                axpy_rows_s8_plain, requant_s8_plain, dot_rows_lowp_scalar,
+                                rows_times_lowp_scalar};
 #else
 const vec_kernels vec_scalar = {dot_f32_scalar, axpy_f32_scalar, dot_rows_f32_scalar, dot_rows_s8_plain, axpy_rows_s8_plain, requant_s8_plain};
 #endif
