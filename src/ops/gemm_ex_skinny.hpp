@@ -18,11 +18,10 @@
 // The path reads B once, widened exactly to fp32 (int8 with scale 1; B's
 // scales are applied to the sums), and combines it with A, widened once per
 // call:
-//  - B not transposed ([K][N]): chunks of kc rows x nb columns widened by
-//    the convert kernels into a per-task fp32 buffer that stays in L1,
-//    multiplied by the fp32 GEMM table's in-place kernels (block_inplace,
-//    or ukernel_strided tiles), the sums of successive chunks added in C's
-//    place in a per-task accumulator;
+//  - B not transposed ([K][N]): read in place by vec's rows_times_lowp,
+//    all M rows against nb columns, each row of B widened in registers once
+//    for all M rows, each sum one multiply-add per k in k order, into a
+//    per-task accumulator;
 //  - B transposed ([N][K]): each column of op(B) read in place, kc
 //    elements at a time, and dotted with all M rows of A at once (vec's
 //    dot_rows_lowp: the column widened in registers as loaded, once per
