@@ -94,8 +94,14 @@ TEST_CASE("dot_rows_lowp gives dot_rows' bits on the widened vector, on every IS
 // rows of x, v and y.
 TEST_CASE("rows_times_lowp sums each element within the fp32 bound, alone or in any block, on every ISA",
           "[vec][gemm_ex]") {
-  const std::size_t ns[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65, 97, 127, 128, 129, 200};
-  const std::size_t ks[] = {1, 2, 13, 64, 131};
+  // Under emulation (small_tests) the vector edges of every ISA and one
+  // whole block of each row count (128 columns), with fewer depths.
+  const std::vector<std::size_t> ns = qkv_test::small_tests()
+                                          ? std::vector<std::size_t>{1, 7, 9, 16, 17, 33, 129}
+                                          : std::vector<std::size_t>{1,  3,  4,  7,  8,  9,  15,  16,  17,  31,
+                                                                     32, 33, 47, 64, 65, 97, 127, 128, 129, 200};
+  const std::vector<std::size_t> ks =
+      qkv_test::small_tests() ? std::vector<std::size_t>{1, 13, 131} : std::vector<std::size_t>{1, 2, 13, 64, 131};
   std::uint64_t seed = 4200;
   for (qkv_isa isa : qkv_test::runnable_isas()) {
     INFO("isa " << qkv_isa_name(isa));
