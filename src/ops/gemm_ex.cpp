@@ -201,7 +201,7 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   // the bf16 tiles' twice it: at their depth the fp32 area split 2048-wide
   // products into two column blocks, each a pass packing A (3 % at 2048^3;
   // int8's gained nothing from it: bench/README.md, session 30).
-  const std::size_t wide = pl.k == kind::bf16 && !amx ? 2 : 1;
+  const std::size_t wide = kBf16Dot && pl.k == kind::bf16 && !amx ? 2 : 1;
   const std::size_t area_a = g.mc * g.kc * 4 * wide, row = pl.kc * eb;
   area_b *= wide;
   pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
