@@ -21,8 +21,9 @@ namespace {
 std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 // Columns of C per task; K elements of one column of a transposed B per
-// dot product (its partial sums). A B as stored goes through all of K at
-// once (vec's rows_times_lowp).
+// dot product (its partial sums; at M 1 all of K: the chunks' calls and
+// reductions cost more than they keep in L1). A B as stored goes through
+// all of K at once (vec's rows_times_lowp).
 constexpr std::size_t kNb = 128, kKcDot = 512;
 
 // Sizes in floats, from the shape and B's transposition only.
@@ -34,7 +35,7 @@ struct skinny_plan {
 skinny_plan make_plan(const gemm_ex_args& p) {
   skinny_plan s;
   s.nb = min_sz(kNb, p.N);
-  s.kc = p.tb ? min_sz(kKcDot, p.K) : p.K;
+  s.kc = p.tb && p.M > 1 ? min_sz(kKcDot, p.K) : p.K;
   s.slot = util::round_up(p.M * s.nb, 16);
   return s;
 }
