@@ -20,11 +20,14 @@ namespace {
 
 std::size_t min_sz(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
-// Columns of C per task; K elements of one column of a transposed B per
-// dot product (its partial sums; at M 1 all of K: the chunks' calls and
-// reductions cost more than they keep in L1). A B as stored goes through
-// all of K at once (vec's rows_times_lowp).
-constexpr std::size_t kNb = 128, kKcDot = 512;
+// Columns of C per task. A transposed B's columns are dotted with A's M
+// rows kKcDotFloats / M elements of K at a time (at least kKcDot): the
+// chunk of A's rows, 24 KiB (3/4 of the smallest L1d of the hosted CPUs
+// qkv meets, 32 KiB), stays in L1 while the columns stream past, and each
+// chunk costs a call and M reductions per column (at 512 elements these
+// were ~20 % of a 768-deep product at M 1). A B as stored goes through all
+// of K at once (vec's rows_times_lowp).
+constexpr std::size_t kNb = 128, kKcDot = 512, kKcDotFloats = 6144;
 
 // Sizes in floats, from the shape and B's transposition only.
 struct skinny_plan {
@@ -35,7 +38,8 @@ struct skinny_plan {
 skinny_plan make_plan(const gemm_ex_args& p) {
   skinny_plan s;
   s.nb = min_sz(kNb, p.N);
-  s.kc = p.tb && p.M > 1 ? min_sz(kKcDot, p.K) : p.K;
+  const std::size_t dot = kKcDotFloats / p.M > kKcDot ? kKcDotFloats / p.M : kKcDot;
+  s.kc = p.tb ? min_sz(dot, p.K) : p.K;
   s.slot = util::round_up(p.M * s.nb, 16);
   return s;
 }

@@ -23,7 +23,7 @@
 //    for all M rows, each sum one multiply-add per k in k order, into a
 //    per-task accumulator;
 //  - B transposed ([N][K]): each column of op(B) read in place, kc
-//    elements at a time (all of K when M is 1), and dotted with all M rows of A at once (vec's
+//    elements at a time (6144 / M, at least 512), and dotted with all M rows of A at once (vec's
 //    dot_rows_lowp: the column widened in registers as loaded, once per
 //    group of rows), the chunks' sums added in order.
 // Then C = (alpha * sb(j)) * sum + beta * C (gemm_ex.cpp's epilogue). C is
