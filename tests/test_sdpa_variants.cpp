@@ -432,6 +432,9 @@ TEST_CASE("sdpa variants: grouped-query heads, layouts and padded strides", "[sd
                 {1, 4, 0, 9, 9, 4, 4, 1, 0, BTHD, 0, kNone, kNone, mask_kind::none, 0.f},      // kv_heads 0
                 {1, 6, 3, 1, 200, 64, 64, 1, 0, BTHD, 0, kNone, kNone, mask_kind::none, 0.f},  // decode
                 {1, 7, 1, 130, 130, 16, 16, 1, 0, BHTD, 2, kNone, kNone, mask_kind::none, 0.f},
+                // A group whose dQ (256 x 17 rows of 64) is past the backward's 1 MiB copy:
+                // accumulated in the caller's rows instead.
+                {1, 256, 1, 17, 20, 64, 64, 1, 0, BTHD, 0, kNone, kNone, mask_kind::none, 0.f},
             }),
             10);
 }

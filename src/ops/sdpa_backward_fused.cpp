@@ -55,7 +55,14 @@ constexpr std::size_t kBr = 64;           // query rows per tile
 constexpr std::size_t kBc = 64;           // keys per tile
 constexpr std::size_t kBlockTiles = 4;    // key tiles held at once: amortizes packing Q_i and dO_i
 constexpr std::size_t kGroupTiles = 8;    // query tiles per dQ task (split): amortizes packing K_j, V_j
-constexpr std::size_t kDqBudget = 1u << 20;  // bytes of a per-head dQ accumulator (odd head_dim only)
+constexpr std::size_t kDqBudget = 1u << 20;  // bytes of a per-head dQ accumulator copy
+// Whether dQ accumulates in a copy also where the caller's rows could take
+// it (hosted builds; bare metal keeps the workspace small).
+#ifdef QKV_HOSTED
+constexpr bool kDqCopyAlways = true;
+#else
+constexpr bool kDqCopyAlways = false;
+#endif
 constexpr std::size_t kPad = kern::kAttnBwdPad;
 constexpr std::size_t kChunk = 12;        // rows / keys per product on a causal-diagonal tile (2 x MR)
 
@@ -87,7 +94,12 @@ std::size_t half(std::size_t n) { return (n + 1) / 2; }
 struct geometry {
   std::size_t B, H, KVH, G, Tq, Tk, D, Dv;  // G = H / KVH query heads per K/V head
   std::size_t br, bc, bcp, dp, dvp, nq, nk, nkb, gr, ng;
-  bool pack_d;           // head_dim not a multiple of kPad: dQ accumulates in a padded copy
+  // dQ accumulates in a contiguous padded copy, scaled into the caller's rows
+  // at the end: always when head_dim is not a multiple of kPad, and (hosted)
+  // whenever per_head's copy of a group fits kDqBudget: every tile pair reads
+  // and writes its dQ rows, which in the caller's tensor are token strides
+  // apart (a [B,T,H,d] tile's rows crowd a few L1 sets and span ~a page each).
+  bool dq_copy;
   const kern::attn_bf16_kernels* dot;  // bf16 mode (plan bf16_dot): the products on bf16 pairs; else null
 #ifdef QKV_HAVE_AMX
   bool amx;       // dot is the AMX set: tasks configure the tiles
@@ -111,10 +123,10 @@ struct geometry {
     nkb = ceil_div(nk, kBlockTiles);
     gr = br * kGroupTiles < Tq ? br * kGroupTiles : Tq;
     ng = ceil_div(Tq, gr);
-    pack_d = D % kPad != 0;
+    dq_copy = D % kPad != 0 || (kDqCopyAlways && G * Tq * dp * sizeof(float) <= kDqBudget);
   }
   // per_head holds the dQ of a whole group when it accumulates in a padded copy.
-  bool dq_fits_per_head() const { return !pack_d || G * Tq * dp * sizeof(float) <= kDqBudget; }
+  bool dq_fits_per_head() const { return !dq_copy || G * Tq * dp * sizeof(float) <= kDqBudget; }
 };
 
 // Packed key tile j and its gradient accumulators.
@@ -136,7 +148,7 @@ struct tbufs {
   float *qp, *dop;       // Q rows [rows][dp], dO rows [rows][dvp]
   float *s, *dpm, *drop; // [br][bcp]: scores -> P m, dP -> dS, dropout multipliers
   float* dcap;           // [br][bcp]: 1 - tanh² of the soft-capped scores (softcap != 0)
-  float *dq;             // dQ accumulator [rows][dp] (pack_d)
+  float *dq;             // dQ accumulator [rows][dp] (dq_copy)
   float* Dr;             // D = rowsum(dO ∘ O) for [rows]
   std::size_t* valid;    // visible keys per row of the current tile [br]
   // bf16 mode: Q and dO paired along features (bf16 rows, in qp and dop's
@@ -177,7 +189,7 @@ tbufs carve(ws_carver& w, const geometry& g, schedule sc, bool dropout, bool sof
   t.dpm = w.take<float>(g.br * g.bcp);
   t.drop = w.take<float>(dropout ? g.br * g.bcp : 0);
   t.dcap = w.take<float>(softcap ? g.br * g.bcp : 0);
-  t.dq = w.take<float>(g.pack_d ? rows * g.dp : 0);
+  t.dq = w.take<float>(g.dq_copy ? rows * g.dp : 0);
   t.Dr = w.take<float>(rows);
   t.valid = w.take<std::size_t>(g.br);
   return t;
@@ -261,7 +273,7 @@ class fused_backward {
     const cmat q = bk() ? cmat{} : query_operand(h, g0, rows, t.qp);
     const cmat dout = bk() ? cmat{} : dout_operand(h, g0, rows, t.dop);
     const qpairs qp = bk() ? query_pairs(h, g0, rows, t, false) : qpairs{};
-    const mat dq = g_.pack_d ? mat{t.dq, g_.dp} : mat{h.dq + g0 * p_.q.token, p_.q.token};
+    const mat dq = g_.dq_copy ? mat{t.dq, g_.dp} : mat{h.dq + g0 * p_.q.token, p_.q.token};
     zero_rows(dq, rows, g_.D);
     row_dots(h, g0, rows, t.Dr);
     const key_range seen = keys_of_rows(p_, h.s, g0, rows);
@@ -313,7 +325,7 @@ class fused_backward {
 
   // per_head: the dQ accumulator of the group's gi-th head (in place, or its padded copy).
   mat group_dq(const head& h, std::size_t gi, const tbufs& t) const {
-    return g_.pack_d ? mat{t.dq + gi * g_.Tq * g_.dp, g_.dp} : mat{h.dq, p_.q.token};
+    return g_.dq_copy ? mat{t.dq + gi * g_.Tq * g_.dp, g_.dp} : mat{h.dq, p_.q.token};
   }
 
   std::size_t key_count(std::size_t j) const { return g_.Tk - j * g_.bc < g_.bc ? g_.Tk - j * g_.bc : g_.bc; }

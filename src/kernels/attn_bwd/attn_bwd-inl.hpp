@@ -78,45 +78,62 @@ void attn_gemm_f32(std::size_t m, std::size_t n, std::size_t k, const float* a, 
   }
 }
 
-template <class A>
-void attn_softmax_grad_f32(std::size_t rows, std::size_t cols, const std::size_t* valid, const float* lse,
-                           const float* D, const float* drop, float* s, float* dp, std::size_t ld) {
+// One row's visible columns [0, nv): whole vectors, then the partly visible
+// last one (exact small integers in float select its lanes).
+template <class A, bool Drop>
+QKV_TILE_INLINE void softmax_grad_row(std::size_t nv, simd::vf<A> vlse, simd::vf<A> vD, const float* mr, float* sr,
+                                      float* dr) {
   using V = simd::vf<A>;
   constexpr std::size_t W = V::size;
   alignas(64) static constexpr float kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  const V iota = V::load_aligned(kIota);
-  const V zero(0.f);
+  auto one = [&](std::size_t c, bool last) {
+    // s - lse as the forward's s - m, then its exp (attn_softmax_f32).
+    const V p = exp_nonpos_f32<A>(V::load_unaligned(sr + c) - vlse);
+    V g = V::load_unaligned(dr + c);
+    V pd = p;
+    if constexpr (Drop) {
+      const V m = V::load_unaligned(mr + c);
+      pd = p * m;
+      g = g * m;
+    }
+    V ds = p * (g - vD);
+    if (last) {
+      const auto keep = (V::load_aligned(kIota) + V(static_cast<float>(c))) < V(static_cast<float>(nv));
+      pd = xsimd::select(keep, pd, V(0.f));
+      ds = xsimd::select(keep, ds, V(0.f));
+    }
+    pd.store_unaligned(sr + c);
+    ds.store_unaligned(dr + c);
+  };
+  std::size_t c = 0;
+  for (; c + W <= nv; c += W) one(c, false);
+  if (c < nv) one(c, true);
+}
+
+template <class A, bool Drop>
+void softmax_grad_rows(std::size_t rows, std::size_t cols, const std::size_t* valid, const float* lse, const float* D,
+                       const float* drop, float* s, float* dp, std::size_t ld) {
+  using V = simd::vf<A>;
+  constexpr std::size_t W = V::size;
   for (std::size_t r = 0; r < rows; ++r) {
     float* sr = s + r * ld;
     float* dr = dp + r * ld;
-    const float* mr = drop ? drop + r * ld : nullptr;
     const std::size_t nv = valid[r];
-    const V vlse(lse[r]), vD(D[r]), vnv(static_cast<float>(nv));
-    std::size_t c = 0;
-    for (; c < nv; c += W) {
-      // s - lse as the forward's s - m, then its exp (attn_softmax_f32).
-      const V p = exp_nonpos_f32<A>(V::load_unaligned(sr + c) - vlse);
-      V g = V::load_unaligned(dr + c);
-      V pd = p;
-      if (mr) {
-        const V m = V::load_unaligned(mr + c);
-        pd = p * m;
-        g = g * m;
-      }
-      V ds = p * (g - vD);
-      if (c + W > nv) {  // the last, partly visible vector: exact small integers in float
-        const auto keep = (iota + V(static_cast<float>(c))) < vnv;
-        pd = xsimd::select(keep, pd, zero);
-        ds = xsimd::select(keep, ds, zero);
-      }
-      pd.store_unaligned(sr + c);
-      ds.store_unaligned(dr + c);
-    }
-    for (; c < cols; c += W) {
-      zero.store_unaligned(sr + c);
-      zero.store_unaligned(dr + c);
+    softmax_grad_row<A, Drop>(nv, V(lse[r]), V(D[r]), Drop ? drop + r * ld : nullptr, sr, dr);
+    for (std::size_t c = (nv + W - 1) / W * W; c < cols; c += W) {
+      V(0.f).store_unaligned(sr + c);
+      V(0.f).store_unaligned(dr + c);
     }
   }
+}
+
+template <class A>
+void attn_softmax_grad_f32(std::size_t rows, std::size_t cols, const std::size_t* valid, const float* lse,
+                           const float* D, const float* drop, float* s, float* dp, std::size_t ld) {
+  if (drop)
+    softmax_grad_rows<A, true>(rows, cols, valid, lse, D, drop, s, dp, ld);
+  else
+    softmax_grad_rows<A, false>(rows, cols, valid, lse, D, drop, s, dp, ld);
 }
 
 // transpose_f32_<W>x<W>: blocks of W source rows x W columns, transposed in
