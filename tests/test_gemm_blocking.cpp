@@ -55,16 +55,20 @@ void require_well_formed(const gemm_blocks& b, const qkv::kern::gemm_kernels& t)
 TEST_CASE("gemm blocking: the model on known caches", "[gemm][blocking]") {
   const auto avx512 = tile(14, 32), avx2 = tile(6, 16);
   SECTION("48 KiB 12-way L1d, 1 MiB L2 (Zen 5) and 2 MiB L2 (Sapphire Rapids)") {
-    // kc = (48 KiB - 4 KiB) / ((14 + 32) * 4) = 244.9 -> 240 (steps of 8).
+    // kc: an A micro-panel in 2/3 of (48 KiB - 4 KiB): 30037 / (14 * 4) = 536 -> 512 (the limit).
     const gemm_blocks zen5 = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 1 << 20, 16), true);
-    REQUIRE(zen5.kc == 240);
-    REQUIRE(zen5.nc == 800);  // the B block in 3/4 of L2: 786432 / 960 = 819 -> 25 panels
-    REQUIRE(zen5.mc == 126);  // the A block in 1/8: 136 -> 9 tiles of 14
+    REQUIRE(zen5.kc == 512);
+    REQUIRE(zen5.nc == 384);  // the B block in 3/4 of L2: 786432 / 2048 = 384 -> 12 panels
+    REQUIRE(zen5.mc == 56);   // the A block in 1/8: 64 -> 4 tiles of 14
     REQUIRE(zen5.source == QKV_BLOCKING_CACHES);
+    // gemm_ex's bf16 / int8 base: both fp32 micro-panels in the 44 KiB,
+    // (48 KiB - 4 KiB) / ((14 + 32) * 4) = 244.9 -> 240 (steps of 8), and the same areas.
+    REQUIRE((zen5.lowp_kc == 240 && zen5.lowp_nc == 800 && zen5.lowp_mc == 126));  // 819 -> 25 panels, 136 -> 9 tiles
     const gemm_blocks spr = qkv::ops::model_gemm_blocks(avx512, caches(48 << 10, 12, 2 << 20, 16), false);
-    REQUIRE(spr.kc == 240);
-    REQUIRE(spr.nc == 1632);  // twice the L2: 1638 -> 51 panels
-    REQUIRE(spr.mc == 266);
+    REQUIRE(spr.kc == 512);
+    REQUIRE(spr.nc == 768);  // twice the L2: 1572864 / 2048 = 768 -> 24 panels
+    REQUIRE(spr.mc == 126);  // 128 -> 9 tiles
+    REQUIRE((spr.lowp_kc == 240 && spr.lowp_nc == 1632 && spr.lowp_mc == 266));
     require_well_formed(zen5, avx512);
     require_well_formed(spr, avx512);
   }
@@ -72,7 +76,8 @@ TEST_CASE("gemm blocking: the model on known caches", "[gemm][blocking]") {
     cache_info zen5 = caches(48 << 10, 12, 1 << 20, 16);
     zen5.l3 = {32u << 20, 16, 64};  // 8 MiB / 960 bytes per column = 8738 -> the limit
     const gemm_blocks b = qkv::ops::model_gemm_blocks(avx512, zen5, true);
-    REQUIRE((b.kc == 240 && b.mc == 126 && b.nc == kGemmBlockLimits.nc_max));
+    REQUIRE((b.kc == 512 && b.mc == 56 && b.nc == kGemmBlockLimits.nc_max));  // 8 MiB / 2048 = 4096
+    REQUIRE((b.lowp_kc == 240 && b.lowp_mc == 126 && b.lowp_nc == kGemmBlockLimits.nc_max));
     cache_info arm = caches(32 << 10, 4, 512 << 10, 8);
     arm.l3 = {2u << 20, 16, 64};  // 512 KiB (not 3/4 of L2: 384 KiB)
     const gemm_blocks a = qkv::ops::model_gemm_blocks(avx2, arm, true);
@@ -86,13 +91,14 @@ TEST_CASE("gemm blocking: the model on known caches", "[gemm][blocking]") {
     cache_info xeon = caches(48 << 10, 12, 2 << 20, 16);
     xeon.l3 = {480u << 20, 15, 64};  // what a KVM guest on a Xeon host reports
     const gemm_blocks b = qkv::ops::model_gemm_blocks(avx512, xeon, false);
-    REQUIRE((b.kc == 240 && b.mc == 266 && b.nc == 1632));  // 1572864 / 960 = 1638 -> 51 panels
+    REQUIRE((b.kc == 512 && b.mc == 126 && b.nc == 768));  // 1572864 / 2048 = 768 -> 24 panels
     require_well_formed(b, avx512);
   }
   SECTION("32 KiB 8-way L1d (Haswell, 6x16)") {
-    // kc = 28 KiB / ((6 + 16) * 4) = 325.8 -> 320.
+    // kc: 2/3 of 28 KiB / (6 * 4) = 796 -> 512 (the limit); both panels: 28 KiB / ((6 + 16) * 4) = 325.8 -> 320.
     const gemm_blocks hsw = qkv::ops::model_gemm_blocks(avx2, caches(32 << 10, 8, 256 << 10, 8), false);
-    REQUIRE(hsw.kc == 320);
+    REQUIRE(hsw.kc == 512);
+    REQUIRE(hsw.lowp_kc == 320);
     require_well_formed(hsw, avx2);
   }
   SECTION("tiny, huge and unknown-associativity caches stay within the limits") {

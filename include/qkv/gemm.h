@@ -124,8 +124,9 @@ typedef enum qkv_blocking_source {
 /** The GEMM blocking of the active ISA, for benchmark reports and tuning.
  *  Blocks are in elements: op(A) is packed mc x kc at a time, op(B) kc x nc
  *  at a time, and the register tile is mr x nr. They are decided once per
- *  process and ISA from the caches (an analytical model: an A and a B
- *  micro-panel fit L1 less one way, the B block takes 3/4 of L2 (or, on
+ *  process and ISA from the caches (an analytical model: the A
+ *  micro-panel the macro-kernel keeps in L1 takes 2/3 of it less one way,
+ *  the B block takes 3/4 of L2 (or, on
  *  CPUs whose L3 streams it fast enough, AMD's, a quarter of L3 where
  *  that is more), the A block 1/8 of L2), within
  *  64 <= kc <= 512, nc <= 4096, mc <= 1024; a call splits K and N into

@@ -47,7 +47,15 @@ gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache
   // One way of L1 (or an eighth, associativity unknown) is left to C's
   // lines and the stack.
   const std::size_t w1 = c.l1d.ways ? c.l1d.ways : 8;
-  const std::size_t kc = fit_kc(t, (c.l1d.bytes - c.l1d.bytes / w1) / ((t.mr + t.nr) * kFloat));
+  const std::size_t l1 = c.l1d.bytes - c.l1d.bytes / w1;
+  // The macro-kernel (ops/gemm.cpp) keeps one A micro-panel in L1 while
+  // B's micro-panels stream past it from the B block: the A panel takes 2/3
+  // of those bytes, the streaming lines of B the rest. (An A and a B panel
+  // both resident, BLIS's rule for B's panel outside, halves kc: each
+  // further K block is another pass over C and over the packers; deeper
+  // blocks 1.01-1.06x at 1 thread, 1.01-1.10x at 2, bench/README.md,
+  // session 31.)
+  const std::size_t kc = fit_kc(t, l1 * 2 / 3 / (t.mr * kFloat));
   // The B block: 3/4 of L2, or, where the L3 is fast enough for it
   // (b_in_l3), a quarter of L3 where that is more. Each A micro-panel
   // streams the whole block, 4 bytes per 2*mr FLOPs, while every further
@@ -55,9 +63,14 @@ gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache
   // a large A): which of the two costs more is the microarchitecture's.
   const std::size_t l2_area = c.l2.bytes / 4 * 3;
   const std::size_t b_area = b_in_l3 && c.l3.bytes / 4 > l2_area ? c.l3.bytes / 4 : l2_area;
-  const std::size_t nc = b_area / (kc * kFloat);
-  const std::size_t mc = c.l2.bytes / 8 / (kc * kFloat);  // the A block: 1/8 of L2
-  return finish(t, mc, kc, nc, QKV_BLOCKING_CACHES);
+  // The A block: 1/8 of L2.
+  auto blocks = [&](std::size_t k) { return finish(t, c.l2.bytes / 8 / (k * kFloat), k, b_area / (k * kFloat), QKV_BLOCKING_CACHES); };
+  gemm_blocks b = blocks(kc);
+  const gemm_blocks pair = blocks(fit_kc(t, l1 / ((t.mr + t.nr) * kFloat)));
+  b.lowp_mc = pair.mc;
+  b.lowp_kc = pair.kc;
+  b.lowp_nc = pair.nc;
+  return b;
 }
 
 bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_blocks* out) noexcept {

@@ -5,9 +5,13 @@
 // tuned on one CPU. qkv's macro-kernel keeps one packed A micro-panel
 // (mr x kc) in L1 while the B micro-panels (kc x nr) of the packed B block
 // (kc x nc) stream past it from L2 or L3:
-//   kc: the A micro-panel and the B micro-panel streaming past it fit in
-//       L1 together, less one way (C's lines, the stack):
-//       kc = (L1 - L1/W1) / ((mr + nr) * 4);
+//   kc: the A micro-panel takes 2/3 of L1 less one way (C's lines, the
+//       stack), the B lines streaming past it the rest:
+//       kc = 2/3 (L1 - L1/W1) / (mr * 4), within 512 (the kernels' stack
+//       panels); 512 on a 48 KiB 12-way L1. (BLIS's rule, an A and a B
+//       micro-panel resident together, (L1 - L1/W1) / ((mr + nr) * 4) = 240
+//       there, is what gemm_ex's bf16 and int8 blocks scale from:
+//       gemm_blocks::lowp_*);
 //   nc: the B block fills 3/4 of L2, or, on CPUs whose L3 streams it fast
 //       enough (dispatch/uarch: gemm_b_in_l3, AMD's CCD L3), a quarter of
 //       L3 where that is more (every A micro-panel reads all of it, 4 bytes
@@ -45,6 +49,11 @@ struct gemm_blocks {
   // a kc-deep slab of B within inplace_b_slab bytes and all of B within
   // inplace_b_whole bytes. 0 rows: off (dispatch/uarch decides per CPU).
   std::size_t inplace_b_rows = 0, inplace_b_slab = 0, inplace_b_whole = 0;
+  // What gemm_ex's bf16 and int8 blocks are scaled from (ops/gemm_ex.cpp):
+  // the model's blocks for an A and a B fp32 micro-panel in L1 together,
+  // which those kinds' rules were measured against; where the blocks are not
+  // the model's (QKV_BLOCKING, unknown caches), mc, kc and nc themselves.
+  std::size_t lowp_mc = 0, lowp_kc = 0, lowp_nc = 0;
 #endif
 };
 

@@ -171,17 +171,22 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   // ops/gemm.cpp splits it. The lowp tiles hold one A micro-panel in L1
   // while the B block's panels stream past it from L2 or L3 (driver::rows):
   // their A panel takes 2/3 of the L1 bytes the fp32 model gives both
-  // micro-panels (g.kc (mr + nr) fp32 values); the deeper K block saves
+  // micro-panels (lowp_kc (mr + nr) fp32 values); the deeper K block saves
   // round trips of C's tile and per-tile calls (bench/README.md, session 30).
   const gemm_blocks& g = gemm_blocks_for(isa);
   const std::size_t step = max_sz(8, kg);
 #ifdef QKV_HOSTED
-  std::size_t kc_cap = pl.k == kind::f32 ? max_sz(step, g.kc / step * step)
-                                         : max_sz(step, g.kc * 4 * (pl.mr + pl.nr) * 2 / 3 / (pl.mr * eb) / step * step);
+  // The lowp kinds scale the blocks of both fp32 micro-panels in L1
+  // (gemm_blocks::lowp_*), the f32 kind runs sgemm's own.
+  const bool pair = pl.k != kind::f32 && g.lowp_kc != 0;
+  const std::size_t bmc = pair ? g.lowp_mc : g.mc, bkc = pair ? g.lowp_kc : g.kc, bnc = pair ? g.lowp_nc : g.nc;
+  std::size_t kc_cap = pl.k == kind::f32 ? max_sz(step, bkc / step * step)
+                                         : max_sz(step, bkc * 4 * (pl.mr + pl.nr) * 2 / 3 / (pl.mr * eb) / step * step);
 #else  // no caches to model: the fp32 block's bytes (int8 twice them)
-  std::size_t kc_cap = max_sz(step, (pl.k == kind::s8 ? 2 : 1) * g.kc * 4 / eb / step * step);
+  const std::size_t bmc = g.mc, bkc = g.kc, bnc = g.nc;
+  std::size_t kc_cap = max_sz(step, (pl.k == kind::s8 ? 2 : 1) * bkc * 4 / eb / step * step);
 #endif
-  std::size_t area_b = g.nc * g.kc * 4;
+  std::size_t area_b = bnc * bkc * 4;
 #ifdef QKV_HAVE_AMX
   if (amx) {
     // An AMX k step reads 2 KiB of the A and of the B micro-panel for four
@@ -202,7 +207,7 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   // products into two column blocks, each a pass packing A (3 % at 2048^3;
   // int8's gained nothing from it: bench/README.md, session 30).
   const std::size_t wide = kBf16Dot && pl.k == kind::bf16 && !amx ? 2 : 1;
-  const std::size_t area_a = g.mc * g.kc * 4 * wide, row = pl.kc * eb;
+  const std::size_t area_a = bmc * bkc * 4 * wide, row = pl.kc * eb;
   area_b *= wide;
   pl.mc = max_sz(pl.mr, min_sz(area_a / row, kGemmBlockLimits.mc_max) / pl.mr * pl.mr);
   pl.mc = min_sz(pl.mc, round_up(p.M, pl.mr));
