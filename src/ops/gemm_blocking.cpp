@@ -51,10 +51,9 @@ gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache
   // The macro-kernel (ops/gemm.cpp) keeps one A micro-panel in L1 while
   // B's micro-panels stream past it from the B block: the A panel takes 2/3
   // of those bytes, the streaming lines of B the rest. (An A and a B panel
-  // both resident, BLIS's rule for B's panel outside, halves kc: each
-  // further K block is another pass over C and over the packers; deeper
-  // blocks 1.01-1.06x at 1 thread, 1.01-1.10x at 2, bench/README.md,
-  // session 31.)
+  // both resident, BLIS's rule for B's panel outside, halves kc, and each
+  // further K block is another pass over C and over the packers:
+  // bench/README.md, session 31.)
   const std::size_t kc = fit_kc(t, l1 * 2 / 3 / (t.mr * kFloat));
   // The B block: 3/4 of L2, or, where the L3 is fast enough for it
   // (b_in_l3), a quarter of L3 where that is more. Each A micro-panel
@@ -64,7 +63,9 @@ gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache
   const std::size_t l2_area = c.l2.bytes / 4 * 3;
   const std::size_t b_area = b_in_l3 && c.l3.bytes / 4 > l2_area ? c.l3.bytes / 4 : l2_area;
   // The A block: 1/8 of L2.
-  auto blocks = [&](std::size_t k) { return finish(t, c.l2.bytes / 8 / (k * kFloat), k, b_area / (k * kFloat), QKV_BLOCKING_CACHES); };
+  auto blocks = [&](std::size_t k) {
+    return finish(t, c.l2.bytes / 8 / (k * kFloat), k, b_area / (k * kFloat), QKV_BLOCKING_CACHES);
+  };
   gemm_blocks b = blocks(kc);
   const gemm_blocks pair = blocks(fit_kc(t, l1 / ((t.mr + t.nr) * kFloat)));
   b.lowp_mc = pair.mc;
