@@ -444,7 +444,17 @@ class fused_backward {
     const float* lse = h.lse + i0;
     bool full = true;
     bool cut = false;  // some row's window starts inside the tile, or a mask is added
+    // Both ends of a row's keys are nondecreasing over a sequence's rows: if
+    // the first row's reach past the tile and the last row's start at or
+    // before it, every row sees all of it (no call per row).
+    const bool inside = i0 + bri <= h.s.q_len && keys_of_row(p_, h.s, i0).hi >= j0 + bcj &&
+                        keys_of_row(p_, h.s, i0 + bri - 1).lo <= j0;
     for (std::size_t r = 0; r < bri; ++r) {
+      if (inside) {
+        t.valid[r] = lse[r] == -INFINITY ? 0 : bcj;  // a row that sees no key has P = 0
+        full = full && t.valid[r] == bcj;
+        continue;
+      }
       const key_range kr = keys_of_row(p_, h.s, i0 + r);
       std::size_t v = kr.hi <= j0 ? 0 : (kr.hi - j0 < bcj ? kr.hi - j0 : bcj);
       if (kr.empty() || kr.lo >= j0 + bcj || lse[r] == -INFINITY) v = 0;  // a row that sees no key has P = 0
