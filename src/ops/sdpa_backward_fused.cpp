@@ -446,9 +446,14 @@ class fused_backward {
     bool cut = false;  // some row's window starts inside the tile, or a mask is added
     // Both ends of a row's keys are nondecreasing over a sequence's rows: if
     // the first row's reach past the tile and the last row's start at or
-    // before it, every row sees all of it (no call per row).
+    // before it, every row sees all of it (no call per row; hosted builds,
+    // bare metal keeps the smaller code).
+#ifdef QKV_HOSTED
     const bool inside = i0 + bri <= h.s.q_len && keys_of_row(p_, h.s, i0).hi >= j0 + bcj &&
                         keys_of_row(p_, h.s, i0 + bri - 1).lo <= j0;
+#else
+    constexpr bool inside = false;
+#endif
     for (std::size_t r = 0; r < bri; ++r) {
       if (inside) {
         t.valid[r] = lse[r] == -INFINITY ? 0 : bcj;  // a row that sees no key has P = 0
