@@ -130,10 +130,13 @@ void rows_times_block(std::size_t k, const float* x, std::size_t ldx, const unsi
   for (std::size_t r = 0; r < R; ++r)
     #pragma GCC unroll 8
     for (std::size_t c = 0; c < C; ++c) acc[r][c] = V(0.f);
-  for (std::size_t j = 0; j < k; ++j, v += ldv) {
+  for (std::size_t j = 0; j < k; ++j) {
+    // Row j from v's base: never a pointer past the last row (a huge ldv
+    // would overflow it).
+    const unsigned char* vj = v + j * ldv;
     V w[C];
     #pragma GCC unroll 8
-    for (std::size_t c = 0; c < C; ++c) w[c] = load_v<A, T>(v, c * W);
+    for (std::size_t c = 0; c < C; ++c) w[c] = load_v<A, T>(vj, c * W);
     #pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r) {
       const V xr(x[r * ldx + j]);
