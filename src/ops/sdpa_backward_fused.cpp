@@ -50,6 +50,7 @@ using fused_step::keys_of_row;
 using fused_step::keys_of_rows;
 using fused_step::seq;
 using fused_step::seq_of;
+using fused_step::sees_whole_block;
 
 constexpr std::size_t kBr = 64;           // query rows per tile
 constexpr std::size_t kBc = 64;           // keys per tile
@@ -444,28 +445,28 @@ class fused_backward {
     const float* lse = h.lse + i0;
     bool full = true;
     bool cut = false;  // some row's window starts inside the tile, or a mask is added
-    // Both ends of a row's keys are nondecreasing over a sequence's rows: if
-    // the first row's reach past the tile and the last row's start at or
-    // before it, every row sees all of it (no call per row; hosted builds,
-    // bare metal keeps the smaller code).
+    // A tile that every row sees whole (fused_step::sees_whole_block) gets
+    // its counts without a keys_of_row call per row (hosted builds; bare
+    // metal keeps the smaller code).
 #ifdef QKV_HOSTED
-    const bool inside = i0 + bri <= h.s.q_len && keys_of_row(p_, h.s, i0).hi >= j0 + bcj &&
-                        keys_of_row(p_, h.s, i0 + bri - 1).lo <= j0;
+    const bool inside = sees_whole_block(p_, h.s, i0, bri, j0, bcj);
 #else
     constexpr bool inside = false;
 #endif
-    for (std::size_t r = 0; r < bri; ++r) {
-      if (inside) {
+    if (inside) {
+      for (std::size_t r = 0; r < bri; ++r) {
         t.valid[r] = lse[r] == -INFINITY ? 0 : bcj;  // a row that sees no key has P = 0
         full = full && t.valid[r] == bcj;
-        continue;
       }
-      const key_range kr = keys_of_row(p_, h.s, i0 + r);
-      std::size_t v = kr.hi <= j0 ? 0 : (kr.hi - j0 < bcj ? kr.hi - j0 : bcj);
-      if (kr.empty() || kr.lo >= j0 + bcj || lse[r] == -INFINITY) v = 0;  // a row that sees no key has P = 0
-      t.valid[r] = v;
-      full = full && v == bcj;
-      cut = cut || (v && kr.lo > j0);
+    } else {
+      for (std::size_t r = 0; r < bri; ++r) {
+        const key_range kr = keys_of_row(p_, h.s, i0 + r);
+        std::size_t v = kr.hi <= j0 ? 0 : (kr.hi - j0 < bcj ? kr.hi - j0 : bcj);
+        if (kr.empty() || kr.lo >= j0 + bcj || lse[r] == -INFINITY) v = 0;  // a row that sees no key has P = 0
+        t.valid[r] = v;
+        full = full && v == bcj;
+        cut = cut || (v && kr.lo > j0);
+      }
     }
 #ifdef QKV_HAVE_AMX
     // AMX tiles: a whole diagonal tile costs less than its chunks (32-row

@@ -33,8 +33,7 @@ void add_masks(const sdpa_plan& p, const seq& s, std::size_t b, std::size_t h, s
     for (std::size_t r = 0; r < rows; ++r, m += p.mask_strides.token)
       for (std::size_t j = 0; j < kb; ++j) st[j * br + r] += m[j];
   }
-  if (i0 + rows <= s.q_len && keys_of_row(p, s, i0 + rows - 1).lo <= j0 && keys_of_row(p, s, i0).hi >= j0 + kb)
-    return;
+  if (sees_whole_block(p, s, i0, rows, j0, kb)) return;
 #ifdef QKV_HOSTED
   if (rows > 1) {  // the fused forward's tiles: key by key (bare metal: row by row, below, in less code)
     // Row r sees keys [lo(r), hi(r)), both nondecreasing over the sequence's

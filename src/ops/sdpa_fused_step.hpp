@@ -61,6 +61,13 @@ struct key_range {
 // its last). (sdpa_fused_step.cpp: one copy, called from every driver.)
 key_range keys_of_row(const sdpa_plan& p, const seq& s, std::size_t i) noexcept;
 key_range keys_of_rows(const sdpa_plan& p, const seq& s, std::size_t i0, std::size_t rows) noexcept;
+// Whether rows [i0, i0 + rows) (rows >= 1) all lie within the sequence and
+// each sees every key of [j0, j0 + kb) before the mask: the first row's keys
+// reach past the block and the last row's start at or before it.
+inline bool sees_whole_block(const sdpa_plan& p, const seq& s, std::size_t i0, std::size_t rows, std::size_t j0,
+                             std::size_t kb) noexcept {
+  return i0 + rows <= s.q_len && keys_of_row(p, s, i0).hi >= j0 + kb && keys_of_row(p, s, i0 + rows - 1).lo <= j0;
+}
 
 // The score step of every forward driver (the fused tiles of every type,
 // the decode path, the reference), on the scaled scores st[kb][br] of rows
