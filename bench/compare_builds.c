@@ -22,7 +22,8 @@
  * QKV_AVX512_TILE=intrinsics). AB_BTHD=1 lays the attention's tensors out as
  * [B, T, H, d] (rows H * d apart) instead of [B, H, T, d]. AB_SHAPE="M,N,K,tb" times that one sgemm
  * (tb 1: B transposed) and nothing else; with AB_EX=bf16 (bf16 x bf16 ->
- * f32) or AB_EX=i8 (i8 x i8 -> i32) it times qkv_gemm_ex instead. The harness's
+ * f32) or AB_EX=i8 (i8 x i8 -> i32) it times qkv_gemm_ex instead, and with
+ * AB_NOWS=1 the workspace-less qkv_sgemm. The harness's
  * own buffers use malloc: it is a benchmark, not library code. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -38,17 +39,20 @@ typedef qkv_status (*bwd_t)(const qkv_sdpa_desc*, const float*, const float*, co
                             const float*, float*, float*, float*, void*, size_t);
 typedef qkv_status (*gemm_t)(qkv_trans, qkv_trans, size_t, size_t, size_t, float, const float*, size_t, const float*,
                              size_t, float, float*, size_t, void*, size_t);
+typedef qkv_status (*gemm0_t)(qkv_trans, qkv_trans, size_t, size_t, size_t, float, const float*, size_t, const float*,
+                              size_t, float, float*, size_t);
 typedef qkv_status (*thr_t)(int);
 typedef qkv_status (*blk_t)(qkv_gemm_blocking*);
 typedef qkv_status (*ex_t)(const qkv_gemm_ex_desc*, const void*, const void*, void*, void*, size_t);
-struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; blk_t blk; ex_t ex; };
+struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; blk_t blk; ex_t ex; gemm0_t gemm0; };
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 static struct lib load(const char* path) {
   void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (!h) { fprintf(stderr, "%s\n", dlerror()); exit(1); }
   struct lib l = {(fwd_t)dlsym(h, "qkv_sdpa_forward"), (bwd_t)dlsym(h, "qkv_sdpa_backward"),
-                  (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads"), (blk_t)dlsym(h, "qkv_get_gemm_blocking"), (ex_t)dlsym(h, "qkv_gemm_ex")};
+                  (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads"), (blk_t)dlsym(h, "qkv_get_gemm_blocking"), (ex_t)dlsym(h, "qkv_gemm_ex"),
+                  (gemm0_t)dlsym(h, "qkv_sgemm")};
   return l;
 }
 static int cmp(const void* a, const void* b) { double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }
@@ -70,7 +74,9 @@ static double run(int which, int kind, qkv_sdpa_desc* d, float** t, size_t M, si
                             i8 ? QKV_DTYPE_I8 : QKV_DTYPE_BF16, i8 ? QKV_DTYPE_I32 : QKV_DTYPE_F32, K, tb ? K : N, N,
                             1.f, 0.f, NULL, NULL};
       L[which].ex(&e, t[0], t[1], t[2], ws, ws_bytes);
-    } else L[which].gemm(QKV_NO_TRANS, tb ? QKV_TRANS : QKV_NO_TRANS, M, N, K, 1.f, t[0], K, t[1], tb ? K : N, 0.f, t[2], N, ws, ws_bytes);
+    } else if (getenv("AB_NOWS"))
+      L[which].gemm0(QKV_NO_TRANS, tb ? QKV_TRANS : QKV_NO_TRANS, M, N, K, 1.f, t[0], K, t[1], tb ? K : N, 0.f, t[2], N);
+    else L[which].gemm(QKV_NO_TRANS, tb ? QKV_TRANS : QKV_NO_TRANS, M, N, K, 1.f, t[0], K, t[1], tb ? K : N, 0.f, t[2], N, ws, ws_bytes);
   }
   return (now() - t0) / reps;
 }

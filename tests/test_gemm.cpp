@@ -263,7 +263,12 @@ TEST_CASE("sgemm is bitwise identical for 1 and 2 threads and both entry points"
                                      // N = 48: AVX-512 reads A and B in place (6 x 64 tiles)
                                      {false, false, 300, 48, 300, 1.f, 0.3f, 3},
                                      // lda 1024: in-place A in tiles of at most 12 rows
-                                     {false, false, 61, 100, 300, 1.f, 0.f, 724}};
+                                     {false, false, 61, 100, 300, 1.f, 0.f, 724},
+                                     // K 700, one block where the kernels take it (AVX-512, B as
+                                     // stored: qkv_sgemm reads B in place, its panel past the stack
+                                     // block); B transposed: two blocks on every path
+                                     {false, false, 60, 200, 700, 1.f, 0.3f, 1},
+                                     {false, true, 60, 200, 700, -1.f, 0.f, 2}};
   qkv_test::for_each_isa([&](qkv_isa) {
     for (const auto& c : cases) {
       std::vector<float> one, two, two_ws;

@@ -135,7 +135,7 @@ TEST_CASE("qkv_get_gemm_blocking reports the blocks every ISA runs with", "[gemm
     REQUIRE(qkv_get_gemm_blocking(&b) == QKV_OK);
     REQUIRE(b.mc % b.mr == 0);
     REQUIRE(b.nc % b.nr == 0);
-    REQUIRE((b.kc >= 64 && b.kc <= 512 && b.mc <= 1024 && b.nc <= 4096));
+    REQUIRE((b.kc >= 64 && b.kc <= 768 && b.mc <= 1024 && b.nc <= 4096));
     if (env) {
       REQUIRE(b.source == QKV_BLOCKING_ENVIRONMENT);
     } else if (b.source == QKV_BLOCKING_CACHES) {

@@ -50,7 +50,9 @@ typedef enum qkv_trans {
  *
  * Memory: allocates nothing and keeps nothing (no static or thread-local
  * buffer). op(A) is read in place and B is packed, a block at a time, into a
- * 64 KiB array on the calling thread's stack; small problems
+ * 64 KiB array on the calling thread's stack (a B as stored whose K block
+ * is deeper than that array's panels take, see qkv_gemm_blocking, is read
+ * in place instead); small problems
  * (M*N*K <= 4096) and bare-metal builds (small stacks) use the unpacked
  * kernel and no block. Same bits as qkv_sgemm_ws. The cost of having no
  * workspace, against qkv_sgemm_ws, AMD EPYC (Zen 5, AVX-512), medians of
@@ -129,9 +131,12 @@ typedef enum qkv_blocking_source {
  *  the B block takes 3/4 of L2 (or, on
  *  CPUs whose L3 streams it fast enough, AMD's, a quarter of L3 where
  *  that is more), the A block 1/8 of L2), within
- *  64 <= kc <= 512, nc <= 4096, mc <= 1024; a call splits K and N into
- *  near-equal blocks and may widen mc and nc for a shallow K within the
- *  same area. The
+ *  64 <= kc <= 768 (512 where the kernel set copies strided operands to
+ *  stack panels: every set but AVX-512's), nc <= 4096, mc <= 1024; a call
+ *  splits K and N into near-equal blocks (a K of up to 1.5 kc stays one
+ *  block where the kernels take it; a transposed B's blocks stay within 512
+ *  deep, what one panel of qkv_sgemm's stack array holds) and may widen mc
+ *  and nc for a shallow K within the same area. The
  *  environment variable QKV_BLOCKING="mc,kc,nc", read at that moment,
  *  overrides the model (hosted builds). Where a rule on caches cannot decide
  *  (whether the B block may live in L3; whether the AVX-512 full tile runs

@@ -50,18 +50,27 @@ blocks blocks_for(qkv_isa isa, const gemm_kernels& t, bool ta, bool tb, std::siz
                   std::size_t K) {
   const gemm_blocks& g = gemm_blocks_for(isa);
   blocks b{};
+  // The deepest K block: the kernels' kc_max, and for a transposed B
+  // (hosted) one whose panel fits the workspace-less path's stack block,
+  // which must pack it (the same kc on both paths: the same bits).
+#ifdef QKV_HOSTED
+  const std::size_t cap = tb ? min_sz(t.kc_max, kern::kGemmStackBFloats / t.nr / 8 * 8) : t.kc_max;
+#else
+  const std::size_t cap = t.kc_max;
+#endif
+  const std::size_t kc0 = min_sz(g.kc, cap);
   // K in ceil(K / kc) blocks of near-equal depth (no thin last block, which
-  // costs a pass over C for little work); a K up to 1.25 kc stays whole
-  // where the kernels take it.
-  std::size_t k_blocks = K / g.kc + (K % g.kc != 0);  // no K + kc - 1: K may be near SIZE_MAX
-  if (k_blocks == 2 && K <= g.kc + g.kc / 4 && K <= t.kc_max) k_blocks = 1;
-  b.kc = min_sz(round_up(K / k_blocks + (K % k_blocks != 0), 8), K);
-  if (b.kc > t.kc_max) b.kc = t.kc_max;
+  // costs a pass over C for little work); a K up to 1.5 kc stays whole
+  // where the kernels take it (one pass over C instead of two: the K 768 of
+  // d 768 layers, bench/README.md, session 32).
+  std::size_t k_blocks = K / kc0 + (K % kc0 != 0);  // no K + kc - 1: K may be near SIZE_MAX
+  if (k_blocks == 2 && K <= kc0 + kc0 / 2 && K <= cap) k_blocks = 1;
+  b.kc = min_sz(min_sz(round_up(K / k_blocks + (K % k_blocks != 0), 8), K), cap);
   // A shallower K (kc < g.kc) leaves the blocks the same area in the cache:
   // wider blocks mean fewer passes over op(A) (one per nc columns) and over
   // op(B)'s packing. Still within the limits, and within the area the
   // workspace bound of qkv/gemm.h counts.
-  // (At least one tile: a K kept whole up to 1.25 kc makes kc > g.kc.)
+  // (At least one tile: a K kept whole up to 1.5 kc makes kc > g.kc.)
   const std::size_t mc_area = max_sz(g.mc * g.kc / b.kc / t.mr * t.mr, t.mr);
   const std::size_t nc_area = max_sz(g.nc * g.kc / b.kc / t.nr * t.nr, t.nr);
   b.mc = min_sz(min_sz(mc_area, kGemmBlockLimits.mc_max / t.mr * t.mr), round_up(M, t.mr));
@@ -323,16 +332,19 @@ int threads_for_gemm(const exec& x, const gemm_kernels& t, const blocks& bl, std
 
 #ifdef QKV_HOSTED
 // sgemm without a workspace: op(A) read in place, and a packed B block in a
-// kGemmStackBFloats stack array, its width clipped to whole panels that fit.
-// Neither mc, nc nor where A is read changes any element's operations (K is
-// still split at kc), so the bits equal the workspace path's. Not inlined:
-// the 64 KiB frame exists only on this path.
+// kGemmStackBFloats stack array, its width clipped to whole panels that fit;
+// a B deeper than one panel of the array (kc > kGemmKcLimit, B not
+// transposed: blocks_for) is read in place. Neither mc, nc nor where A and B
+// are read changes any element's operations (K is still split at kc), so
+// the bits equal the workspace path's. Not inlined: the 64 KiB frame exists
+// only on this path.
 [[gnu::noinline]] void run_stack_b(const exec& x, const gemm_kernels& t, const problem& p, blocks bl, int nth) {
   alignas(64) float b_block[kern::kGemmStackBFloats];
   bl.a_floats = 0;
   bl.own_b = false;  // one block, shared
+  if (bl.b_floats && bl.kc * t.nr > kern::kGemmStackBFloats) bl.b_floats = 0;  // !p.tb (blocks_for)
   if (bl.b_floats) {
-    const std::size_t nc = kern::kGemmStackBFloats / bl.kc / t.nr * t.nr;  // >= nr: kc*nr fits (gemm.hpp)
+    const std::size_t nc = kern::kGemmStackBFloats / bl.kc / t.nr * t.nr;  // >= nr: kc*nr fits (above)
     if (nc < bl.nc) bl.nc = nc;
     bl.b_floats = round_up(bl.kc * bl.nc, kAlignFloats);
   }

@@ -62,7 +62,7 @@ struct gemm_blocks {
 struct gemm_block_limits {
   std::size_t kc_min, kc_max, nc_max, mc_max;
 };
-constexpr gemm_block_limits kGemmBlockLimits = {64, 512, 4096, 1024};
+constexpr gemm_block_limits kGemmBlockLimits = {64, kern::kGemmKcDeep, 4096, 1024};
 
 // Whether a packed B block of `bytes` is small enough that each member of
 // a team packs its own copy (ops/gemm.cpp, run_own_b): at most four fp32 A

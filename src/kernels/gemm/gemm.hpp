@@ -79,9 +79,16 @@ constexpr std::size_t kBlockInplaceRows = 6;  // every ISA's block_inplace row t
 // holds at least one B panel.
 constexpr std::size_t kGemmStackBFloats = 16384;
 
-// The largest kc any hosted kernel set takes (ops/gemm_blocking never goes
-// above it): 512 * nr floats fit the stack B block for nr <= 32.
+// The largest kc of a hosted kernel set whose strided path copies operands
+// into stack panels (strided_via_pack): 512 * nr floats fit the stack B
+// block for nr <= 32.
 constexpr std::size_t kGemmKcLimit = 512;
+
+// The largest kc of a kernel set whose strided path reads both operands in
+// place (AVX-512): a K of up to this stays one block (one pass over C)
+// where B is not transposed. The workspace-less path reads such a B in
+// place when one of its panels would not fit the stack block (ops/gemm.cpp).
+constexpr std::size_t kGemmKcDeep = 768;
 
 QKV_DECLARE_KERNEL_TABLES_MVE(gemm_kernels, gemm)
 

@@ -659,17 +659,16 @@ constexpr std::size_t kPackAMinN = 192;
 // contiguous packed panel.
 constexpr std::size_t kInplaceBMax = 4096;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocks must hold whole tiles");
-static_assert(kGemmKcLimit * kNR <= kGemmStackBFloats, "a B panel exceeds the stack B block");
 
 }  // namespace
 
 // Two tables that differ only in the code of the full tile (dispatch/uarch
 // chooses per microarchitecture; ops/gemm_table.hpp looks it up).
-const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN, kInplaceBMax,
+const gemm_kernels gemm_avx512 = {"gemm_f32_14x32", kMR, kNR, kMC, kKC, kNC, kGemmKcDeep, kPackAMinN, kInplaceBMax,
                                   gemm_f32_14x32<false>, gemm_f32_14x32_strided<false>, pack_a_14, pack_b_32,
                                   direct_f32_avx512, gemm_f32_block_inplace};
 #ifdef QKV_GEMM_ASM
-const gemm_kernels gemm_avx512_asm = {"gemm_f32_14x32_asm", kMR, kNR, kMC, kKC, kNC, kGemmKcLimit, kPackAMinN,
+const gemm_kernels gemm_avx512_asm = {"gemm_f32_14x32_asm", kMR, kNR, kMC, kKC, kNC, kGemmKcDeep, kPackAMinN,
                                       kInplaceBMax, gemm_f32_14x32<true>, gemm_f32_14x32_strided<true>, pack_a_14,
                                       pack_b_32, direct_f32_avx512, gemm_f32_block_inplace};
 #endif
