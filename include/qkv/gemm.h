@@ -56,9 +56,10 @@ typedef enum qkv_trans {
  * (M*N*K <= 4096) and bare-metal builds (small stacks) use the unpacked
  * kernel and no block. Same bits as qkv_sgemm_ws. The cost of having no
  * workspace, against qkv_sgemm_ws, AMD EPYC (Zen 5, AVX-512), medians of
- * alternated calls: 1 thread 0.89-1.19x its speed (1024^3 0.91x, 2048^3
- * 0.89x; 256^3 1.12x, where packing A costs more than it saves); 2 threads
- * 0.74-1.06x (2048^3 0.74x, 1024^3 0.79x: the narrow B blocks add barriers).
+ * alternated calls (0.9.0): 1 thread 0.80-1.05x its speed (2048^3 0.80x,
+ * 1024^3 0.85-0.93x; 256^3 1.05x, where packing A costs more than it
+ * saves); 2 threads 0.78-0.97x (2048^3 0.78x: the narrow B blocks add
+ * barriers).
  * For full speed on large problems use qkv_sgemm_ws.
  * Thread-safety: reentrant; any number of threads may call it at once.
  *
