@@ -28,7 +28,7 @@ struct gemm_kernels {
   const char* name;        // "gemm_f32_<MR>x<NR>", reported with the ISA
   std::size_t mr, nr;      // register tile
   std::size_t mc, kc, nc;  // default cache blocks (ops/gemm_blocking derives the ones used): mc % mr == 0, nc % nr == 0
-  std::size_t kc_max;      // the largest kc the kernels below take (their stack panels), kc_max * nr <= kGemmStackBFloats
+  std::size_t kc_max;      // the largest kc the kernels below take: kGemmKcLimit (stack panels) or kGemmKcDeep
   std::size_t pack_a_min_n;  // the driver packs A only when N exceeds this
   std::size_t inplace_b_max;  // and reads a non-transposed B in place when kc*N <= this (floats)
 
@@ -74,9 +74,9 @@ struct gemm_kernels {
 constexpr std::size_t kBlockInplaceRows = 6;  // every ISA's block_inplace row tile
 
 // The B block of sgemm without a workspace (ops/gemm.cpp) is a stack array
-// of kGemmStackBFloats floats (64 KiB): every ISA's table satisfies
-// kc*nr <= kGemmStackBFloats (checked where each table is defined), so it
-// holds at least one B panel.
+// of kGemmStackBFloats floats (64 KiB): it holds at least one B panel kc
+// deep for kc <= kGemmKcLimit (checked where each table with stack panels
+// is defined); a deeper non-transposed B is read in place there.
 constexpr std::size_t kGemmStackBFloats = 16384;
 
 // The largest kc of a hosted kernel set whose strided path copies operands
