@@ -6,6 +6,7 @@
 
 #include <cassert>  // xsimd 8.1's xsimd_arch.hpp uses assert without including it
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -18,6 +19,13 @@
 #endif
 
 namespace qkv::simd {
+
+// Prefetches the line `elems` floats past p: a hint that never faults, so
+// the address may lie past the tensor (the next chunk's rows). Computed as
+// an integer: forming such a pointer is undefined, and a huge stride wraps it.
+inline void prefetch_past(const float* p, std::size_t elems) noexcept {
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + elems * sizeof(float)));
+}
 
 template <class A>
 using vf = xsimd::batch<float, A>;

@@ -131,7 +131,7 @@ struct rescaled_ot {
 // step (a hint: it never faults, even past the end of V). vj: key j's row.
 struct prefetch_next_chunk {
   std::size_t ahead;  // key_chunk * ldv
-  void operator()(const float* vj) const { __builtin_prefetch(vj + ahead); }
+  void operator()(const float* vj) const { simd::prefetch_past(vj, ahead); }
 };
 
 // One register tile of O^T: NB features (columns of V, read along rows ldv

@@ -45,13 +45,12 @@ QKV_TILE_INLINE void decode_scores_block(std::size_t nk, std::size_t d, const fl
     // prefetches) out of the loop and spill them (GCC 12 did).
     const float* kc = kj + f0;
     __asm__("" : "+r"(kc));
-    const float* kn = kc + W * ldk;
     V t[W];
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < W; ++i) {
       if (Full || i < nk) {
         t[i] = V::load_unaligned(kc + i * ldk);
-        __builtin_prefetch(kn + i * ldk);
+        simd::prefetch_past(kc, (W + i) * ldk);  // the next W keys: maybe past K
       } else {
         t[i] = V(0.0f);
       }
@@ -133,7 +132,7 @@ QKV_TILE_INLINE void decode_acc_block(std::size_t kb, std::size_t nf, const floa
   }
   for (std::size_t j = 0; j < kb; ++j) {
     const float* vj = v + j * ldv;
-    for (std::size_t f = 0; f < ahead; f += 16) __builtin_prefetch(vj + kb * ldv + f);
+    for (std::size_t f = 0; f < ahead; f += 16) simd::prefetch_past(vj, kb * ldv + f);
     V b[FB];
 #pragma GCC unroll 16
     for (std::size_t u = 0; u < NF; ++u) b[u] = V::load_unaligned(vj + u * W);
