@@ -23,7 +23,9 @@
  * [B, T, H, d] (rows H * d apart) instead of [B, H, T, d]. AB_SHAPE="M,N,K,tb" times that one sgemm
  * (tb 1: B transposed) and nothing else; with AB_EX=bf16 (bf16 x bf16 ->
  * f32) or AB_EX=i8 (i8 x i8 -> i32) it times qkv_gemm_ex instead, and with
- * AB_NOWS=1 the workspace-less qkv_sgemm. The harness's
+ * AB_NOWS=1 the workspace-less qkv_sgemm. AB_LAYER=1 times the MHA layer's
+ * training step instead (qkv_mha_forward in training mode + qkv_mha_backward,
+ * d 768, 12 heads, causal, output projection; B4 T256 and B1 T1024). The harness's
  * own buffers use malloc: it is a benchmark, not library code. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -44,7 +46,16 @@ typedef qkv_status (*gemm0_t)(qkv_trans, qkv_trans, size_t, size_t, size_t, floa
 typedef qkv_status (*thr_t)(int);
 typedef qkv_status (*blk_t)(qkv_gemm_blocking*);
 typedef qkv_status (*ex_t)(const qkv_gemm_ex_desc*, const void*, const void*, void*, void*, size_t);
-struct lib { fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; blk_t blk; ex_t ex; gemm0_t gemm0; };
+typedef qkv_status (*mha_size_t)(const qkv_mha_desc*, size_t, size_t, int, size_t*);
+typedef qkv_status (*mha_cache_t)(const qkv_mha_desc*, size_t, size_t, size_t*);
+typedef qkv_status (*mha_fwd_t)(const qkv_mha_desc*, const float*, size_t, size_t, const float*, float*, int, void*,
+                                size_t, void*, size_t);
+typedef qkv_status (*mha_bwd_t)(const qkv_mha_desc*, const float*, size_t, size_t, const float*, const void*, size_t,
+                                const float*, float*, float*, void*, size_t);
+struct lib {
+  fwd_t fwd; bwd_t bwd; gemm_t gemm; thr_t thr; blk_t blk; ex_t ex; gemm0_t gemm0;
+  mha_size_t mha_fws, mha_bws; mha_fwd_t mha_fwd; mha_bwd_t mha_bwd; mha_cache_t mha_cache;
+};
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 static struct lib load(const char* path) {
@@ -52,7 +63,9 @@ static struct lib load(const char* path) {
   if (!h) { fprintf(stderr, "%s\n", dlerror()); exit(1); }
   struct lib l = {(fwd_t)dlsym(h, "qkv_sdpa_forward"), (bwd_t)dlsym(h, "qkv_sdpa_backward"),
                   (gemm_t)dlsym(h, "qkv_sgemm_ws"), (thr_t)dlsym(h, "qkv_set_num_threads"), (blk_t)dlsym(h, "qkv_get_gemm_blocking"), (ex_t)dlsym(h, "qkv_gemm_ex"),
-                  (gemm0_t)dlsym(h, "qkv_sgemm")};
+                  (gemm0_t)dlsym(h, "qkv_sgemm"), (mha_size_t)dlsym(h, "qkv_mha_forward_workspace_size"),
+                  (mha_size_t)dlsym(h, "qkv_mha_backward_workspace_size"), (mha_fwd_t)dlsym(h, "qkv_mha_forward"),
+                  (mha_bwd_t)dlsym(h, "qkv_mha_backward"), (mha_cache_t)dlsym(h, "qkv_mha_cache_size")};
   return l;
 }
 static int cmp(const void* a, const void* b) { double x = *(const double*)a, y = *(const double*)b; return x < y ? -1 : x > y; }
@@ -62,11 +75,17 @@ enum { ROUNDS = 15 };
 struct lib L[2];
 static char* ws; static size_t ws_bytes = 64u << 20;
 
-/* kind 0 fwd, 1 bwd, 2 gemm */
+/* The layer case's state (kind 4): t[0] params, t[1] x, t[2] y, t[3] dy, t[4] dx, t[5] grads, t[6] cache. */
+static qkv_mha_desc mha; static size_t mha_b, mha_t, mha_cache_bytes;
+
+/* kind 0 fwd, 1 bwd, 2 gemm, 3 gemm_ex, 4 layer step */
 static double run(int which, int kind, qkv_sdpa_desc* d, float** t, size_t M, size_t N, size_t K, int tb, int reps) {
   double t0 = now();
   for (int r = 0; r < reps; ++r) {
-    if (kind == 0) L[which].fwd(d, t[0], t[1], t[2], t[3], t[4], ws, ws_bytes);
+    if (kind == 4) {
+      L[which].mha_fwd(&mha, t[0], mha_b, mha_t, t[1], t[2], 1, t[6], mha_cache_bytes, ws, ws_bytes);
+      L[which].mha_bwd(&mha, t[0], mha_b, mha_t, t[1], t[6], mha_cache_bytes, t[3], t[4], t[5], ws, ws_bytes);
+    } else if (kind == 0) L[which].fwd(d, t[0], t[1], t[2], t[3], t[4], ws, ws_bytes);
     else if (kind == 1) L[which].bwd(d, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], ws, ws_bytes);
     else if (kind == 3) {
       const int i8 = getenv("AB_EX")[0] == 'i';
@@ -120,6 +139,34 @@ int main(int argc, char** argv) {
   int threads = argc > 3 ? atoi(argv[3]) : 1;
   L[0].thr(threads); L[1].thr(threads);
   ws = aligned_alloc(64, ws_bytes);
+  if (getenv("AB_LAYER")) { /* the d768 layer's training step: forward (training) + backward */
+    memset(&mha, 0, sizeof mha);
+    mha.d_in = mha.d_out = 768; mha.num_heads = 12; mha.causal = 1; mha.out_proj = 1;
+    const size_t bt[][2] = {{4, 256}, {1, 1024}};
+    for (int s = 0; s < 2; ++s) {
+      mha_b = bt[s][0]; mha_t = bt[s][1];
+      const size_t rows = mha_b * mha_t, params = 4 * 768 * 768 + 768;
+      mha_cache_bytes = 0;
+      size_t f = 0, b = 0;
+      for (int i = 0; i < 2; ++i) {
+        L[i].mha_fws(&mha, mha_b, mha_t, threads, &f); L[i].mha_bws(&mha, mha_b, mha_t, threads, &b);
+        if (f > ws_bytes || b > ws_bytes) { fprintf(stderr, "layer workspace above %zu\n", ws_bytes); return 1; }
+      }
+      for (int i = 0; i < 2; ++i) { /* the larger of the two builds' training caches */
+        size_t c = 0;
+        L[i].mha_cache(&mha, mha_b, mha_t, &c);
+        if (c > mha_cache_bytes) mha_cache_bytes = c;
+      }
+      float* t[7] = {rnd(params), rnd(rows * 768), rnd(rows * 768), rnd(rows * 768), rnd(rows * 768), rnd(params),
+                     aligned_alloc(64, (mha_cache_bytes + 63) / 64 * 64)};
+      for (size_t i = 0; i < params; ++i) t[0][i] *= 0.05f;
+      char name[96];
+      snprintf(name, sizeof name, "layer step d768 H12 causal B%zu T%zu", mha_b, mha_t);
+      bench(name, 4, NULL, t, 0, 0, 0, 0);
+      for (int i = 0; i < 7; ++i) free(t[i]);
+    }
+    return 0;
+  }
   const size_t shapes[][4] = {{1, 12, 256, 64}, {1, 12, 1024, 64}, {4, 12, 256, 64}};
   for (int s = 0; s < 3; ++s)
     for (int causal = 0; causal < 2; ++causal) {

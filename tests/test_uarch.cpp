@@ -67,26 +67,28 @@ TEST_CASE("uarch: every decision path", "[dispatch][uarch]") {
     qd::gemm_tile tile;
     bool bf16_dot;
     bool b_in_l3;
+    bool a_fills_l1;
     unsigned b_inplace_panels;
   };
   using T = qd::gemm_tile;
   const expect cases[] = {
       // Intel: the assembly tile, bf16 widened, B blocks in L2 (measured on Sapphire/Emerald Rapids class Xeons).
-      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", T::assembly, false, false, 0},  // Sapphire Rapids
-      {"GenuineIntel", eax1(6, 0, 0x7, 0xA), "intel", T::assembly, false, false, 0},  // model 167 (a KVM guest's)
-      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", T::assembly, false, false, 0},  // Skylake-SP
-      // AMD: the intrinsics tile, bf16 dot products, B blocks in L3 (measured on Zen 5); B read in place by
-      // the rule on M nowhere (it lost inside the layer step on Zen 5).
-      {"AuthenticAMD", eax1(0xF, 0xB, 2, 0), "zen5", T::intrinsics, true, true, 0},   // Turin
-      {"AuthenticAMD", eax1(0xF, 0xB, 4, 4), "zen5", T::intrinsics, true, true, 0},   // Granite Ridge
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 1), "zen4", T::intrinsics, true, true, 0},   // Genoa
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 6), "zen4", T::intrinsics, true, true, 0},   // Raphael
-      {"AuthenticAMD", eax1(0xF, 0xA, 0, 0xA), "zen4", T::intrinsics, true, true, 0}, // Bergamo
-      {"AuthenticAMD", eax1(0xF, 0xA, 1, 0), "amd", T::intrinsics, true, true, 0},    // Zen 3 (Milan)
-      {"AuthenticAMD", eax1(0xF, 0x8, 1, 3), "amd", T::intrinsics, true, true, 0},    // Zen 2
+      {"GenuineIntel", eax1(6, 0, 0xF, 8), "intel", T::assembly, false, false, false, 0},  // Sapphire Rapids
+      {"GenuineIntel", eax1(6, 0, 0x7, 0xA), "intel", T::assembly, false, false, false, 0},  // model 167 (a KVM guest's)
+      {"GenuineIntel", eax1(6, 0, 0x5, 5), "intel", T::assembly, false, false, false, 0},  // Skylake-SP
+      // AMD: bf16 dot products, B blocks in L3 (measured on Zen 5); B read in place by the rule on M
+      // nowhere (it lost inside the layer step on Zen 5); the intrinsics tile and the A panel in 2/3 of L1,
+      // except on Zen 4 (half-rate 512-bit FMAs): the assembly tile and the A panel filling L1 (session 33).
+      {"AuthenticAMD", eax1(0xF, 0xB, 2, 0), "zen5", T::intrinsics, true, true, false, 0},   // Turin
+      {"AuthenticAMD", eax1(0xF, 0xB, 4, 4), "zen5", T::intrinsics, true, true, false, 0},   // Granite Ridge
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 1), "zen4", T::assembly, true, true, true, 0},   // Genoa
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 6), "zen4", T::assembly, true, true, true, 0},   // Raphael
+      {"AuthenticAMD", eax1(0xF, 0xA, 0, 0xA), "zen4", T::assembly, true, true, true, 0}, // Bergamo
+      {"AuthenticAMD", eax1(0xF, 0xA, 1, 0), "amd", T::intrinsics, true, true, false, 0},    // Zen 3 (Milan)
+      {"AuthenticAMD", eax1(0xF, 0x8, 1, 3), "amd", T::intrinsics, true, true, false, 0},    // Zen 2
       // Anything else: the portable defaults.
-      {"CentaurHauls", eax1(6, 0, 0xF, 0), "other", T::intrinsics, true, false, 0},
-      {"\0\0\0\0\0\0\0\0\0\0\0\0", 0, "other", T::intrinsics, true, false, 0},
+      {"CentaurHauls", eax1(6, 0, 0xF, 0), "other", T::intrinsics, true, false, false, 0},
+      {"\0\0\0\0\0\0\0\0\0\0\0\0", 0, "other", T::intrinsics, true, false, false, 0},
   };
   for (const expect& e : cases) {
     const qd::uarch_choice u = qd::choose(cpu(e.vendor, e.eax));
@@ -95,6 +97,7 @@ TEST_CASE("uarch: every decision path", "[dispatch][uarch]") {
     CHECK(u.avx512_tile == e.tile);
     CHECK(u.bf16_dot == e.bf16_dot);
     CHECK(u.gemm_b_in_l3 == e.b_in_l3);
+    CHECK(u.gemm_a_fills_l1 == e.a_fills_l1);
     CHECK(u.gemm_b_inplace_panels == e.b_inplace_panels);
   }
 }

@@ -59,19 +59,19 @@ cpu_identity identify_cpu() noexcept {
 uarch_choice choose_for(cpu_identity id) noexcept {
   switch (id.vendor) {
     case cpu_vendor::intel:
-      return {"intel", gemm_tile::assembly, false, false, 0};
+      return {"intel", gemm_tile::assembly, false, false, false, 0};
     case cpu_vendor::amd:
-      if (id.family == 0x1A) return {"zen5", gemm_tile::intrinsics, true, true, 0};
+      if (id.family == 0x1A) return {"zen5", gemm_tile::intrinsics, true, true, false, 0};
       // Family 0x19 is Zen 3 and Zen 4 (models 10-1F, 60-7F, A0-AF); only
       // Zen 4 runs AVX-512.
       if (id.family == 0x19 && ((id.model >= 0x10 && id.model <= 0x1F) || (id.model >= 0x60 && id.model <= 0x7F) ||
                                 (id.model >= 0xA0 && id.model <= 0xAF)))
-        return {"zen4", gemm_tile::intrinsics, true, true, 0};
-      return {"amd", gemm_tile::intrinsics, true, true, 0};
+        return {"zen4", gemm_tile::assembly, true, true, true, 0};
+      return {"amd", gemm_tile::intrinsics, true, true, false, 0};
     case cpu_vendor::other:
       break;
   }
-  return {"other", gemm_tile::intrinsics, true, false, 0};
+  return {"other", gemm_tile::intrinsics, true, false, false, 0};
 }
 
 }  // namespace

@@ -12,9 +12,11 @@
 //    shared by a row's two FMAs; same bits). Intel Xeon (family 6 model 167
 //    as a KVM guest reports it, AMX and AVX512-FP16): the assembly 1-4 %
 //    faster in whole GEMMs, 0.99 of the FMA probe for the tile alone against
-//    0.98. AMD Zen 5: the intrinsics tile ran at the FMA peak (216 GFLOP/s
-//    alone in L1); the assembly is not measured there, so AMD keeps what was.
-//    Any other vendor: the intrinsics (the portable default). (The assembly
+//    0.98. AMD Zen 4 (family 25 model 17): the assembly 0-2 % faster in
+//    whole GEMMs (bench/README.md, session 33). AMD Zen 5: the intrinsics
+//    tile ran at the FMA peak (216 GFLOP/s alone in L1); the assembly is not
+//    measured there, so Zen 5 and other AMD keep what was. Any other vendor:
+//    the intrinsics (the portable default). (The assembly
 //    took A as embedded-broadcast FMA operands until it lost to both: 30
 //    load uops per k step instead of 16, 0.92 of the probe on that Intel,
 //    189 against 216 GFLOP/s on Zen 5.)
@@ -25,6 +27,13 @@
 //    Intel Xeon (the one above; its L3 is the mesh's, shared by the socket):
 //    the L2-sized block is 5-15 % faster there, the B block at L2's size or
 //    more 9 % slower (2048^3). AMD: L3; everyone else: L2.
+//  - The GEMM's kc (ops/gemm_blocking): the A micro-panel in 2/3 of L1 less
+//    a way, or all of it (gemm_a_fills_l1). AMD Zen 4 runs a 512-bit FMA as
+//    two 256-bit halves, so the 14x32 tile's k step takes twice Zen 5's
+//    cycles and B's lines arrive from L2 in their shadow: kc 512 on its
+//    32 KiB L1 (was 336) ran 2-4 % faster at 1 thread, 3-11 % at 2, from
+//    256^3 to 2048^3 and the layer's shapes. Zen 5 and Intel (48 KiB L1) are
+//    measured at 2/3 (536; session 32); everyone else keeps that.
 //  - A non-transposed B read in place by the AVX-512 GEMM when it is
 //    cache-resident and meets few A micro-panels (ops/gemm.cpp: M at most
 //    gemm_b_inplace_panels micro-panels, its kc-deep slab within 3/4 of L2,
@@ -74,6 +83,7 @@ struct uarch_choice {
   gemm_tile avx512_tile;  // the AVX-512 GEMM's full tile
   bool bf16_dot;          // bf16 GEMMs use vdpbf16ps (else widen to fp32)
   bool gemm_b_in_l3;      // the GEMM's B block may take a quarter of L3 (else 3/4 of L2)
+  bool gemm_a_fills_l1;   // the GEMM's A micro-panel may take all of L1 less a way (else 2/3)
   unsigned gemm_b_inplace_panels;  // AVX-512 GEMM: cache-resident B read in place when M <= this
                                    // many micro-panels (0: off)
 };

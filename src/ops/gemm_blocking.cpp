@@ -43,7 +43,8 @@ gemm_blocks finish(const kern::gemm_kernels& t, std::size_t mc, std::size_t kc, 
 
 }  // namespace
 
-gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c, bool b_in_l3) noexcept {
+gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c,
+                              gemm_model_choice u) noexcept {
   // One way of L1 (or an eighth, associativity unknown) is left to C's
   // lines and the stack.
   const std::size_t w1 = c.l1d.ways ? c.l1d.ways : 8;
@@ -53,15 +54,17 @@ gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache
   // of those bytes, the streaming lines of B the rest. (An A and a B panel
   // both resident, BLIS's rule for B's panel outside, halves kc, and each
   // further K block is another pass over C and over the packers:
-  // bench/README.md, session 31.)
-  const std::size_t kc = fit_kc(t, l1 * 2 / 3 / (t.mr * kFloat));
+  // bench/README.md, session 31.) Where the FMAs leave L1 time to spare
+  // (u.a_fills_l1), the A panel takes all of it, B's lines coming from L2
+  // while the FMAs run (bench/README.md, session 33).
+  const std::size_t kc = fit_kc(t, (u.a_fills_l1 ? l1 : l1 * 2 / 3) / (t.mr * kFloat));
   // The B block: 3/4 of L2, or, where the L3 is fast enough for it
   // (b_in_l3), a quarter of L3 where that is more. Each A micro-panel
   // streams the whole block, 4 bytes per 2*mr FLOPs, while every further
   // column block costs a pass over op(A) to pack it again (from memory, for
   // a large A): which of the two costs more is the microarchitecture's.
   const std::size_t l2_area = c.l2.bytes / 4 * 3;
-  const std::size_t b_area = b_in_l3 && c.l3.bytes / 4 > l2_area ? c.l3.bytes / 4 : l2_area;
+  const std::size_t b_area = u.b_in_l3 && c.l3.bytes / 4 > l2_area ? c.l3.bytes / 4 : l2_area;
   // The A block: 1/8 of L2.
   auto blocks = [&](std::size_t k) {
     return finish(t, c.l2.bytes / 8 / (k * kFloat), k, b_area / (k * kFloat), QKV_BLOCKING_CACHES);
@@ -120,7 +123,8 @@ gemm_blocks decide(qkv_isa isa) {
   if (!env || !parse_gemm_blocks(env, t, &b)) {
     if (dispatch::caches().source == dispatch::cache_source::defaults)
       return gemm_blocks{t.mc, t.kc, t.nc, QKV_BLOCKING_BUILT_IN};
-    b = model_gemm_blocks(t, dispatch::caches(), dispatch::uarch().gemm_b_in_l3);
+    const dispatch::uarch_choice& u = dispatch::uarch();
+    b = model_gemm_blocks(t, dispatch::caches(), {u.gemm_b_in_l3, u.gemm_a_fills_l1});
   }
   set_inplace_b(isa, t, &b);
   return b;

@@ -7,8 +7,12 @@
 // (kc x nc) stream past it from L2 or L3:
 //   kc: the A micro-panel takes 2/3 of L1 less one way (C's lines, the
 //       stack), the B lines streaming past it the rest:
-//       kc = 2/3 (L1 - L1/W1) / (mr * 4), within 512 (the kernels' stack
-//       panels); 512 on a 48 KiB 12-way L1. (BLIS's rule, an A and a B
+//       kc = 2/3 (L1 - L1/W1) / (mr * 4), within the kernel set's kc_max;
+//       536 on a 48 KiB 12-way L1. On CPUs whose FMAs leave L1 time to
+//       spare (dispatch/uarch: gemm_a_fills_l1, Zen 4's 512-bit FMAs run
+//       as two 256-bit halves) the A micro-panel takes all of L1 less one
+//       way, the B lines arriving from L2 in the FMAs' shadow:
+//       kc = (L1 - L1/W1) / (mr * 4); 512 on a 32 KiB 8-way L1. (BLIS's rule, an A and a B
 //       micro-panel resident together, (L1 - L1/W1) / ((mr + nr) * 4) = 240
 //       there, is what gemm_ex's bf16 and int8 blocks scale from:
 //       gemm_blocks::lowp_*);
@@ -87,11 +91,18 @@ inline std::size_t column_block(std::size_t N, std::size_t lim, std::size_t step
 #endif
 }
 
+// What dispatch/uarch decides for the model, per microarchitecture.
+struct gemm_model_choice {
+  bool b_in_l3;     // the B block may take a quarter of L3 where that is more than
+                    // 3/4 of L2 (gemm_b_in_l3: whether the L3 streams it fast enough)
+  bool a_fills_l1;  // the A micro-panel may take all of L1 less one way, not 2/3
+                    // (gemm_a_fills_l1: whether the FMAs leave L1 time to spare)
+};
+
 // Defined in hosted builds only (bare metal runs the table's blocks).
-// The model alone (pure, for tests). b_in_l3: the B block may take a
-// quarter of L3 where that is more than 3/4 of L2 (dispatch/uarch's
-// gemm_b_in_l3: whether the L3 streams it fast enough).
-gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c, bool b_in_l3) noexcept;
+// The model alone (pure, for tests).
+gemm_blocks model_gemm_blocks(const kern::gemm_kernels& t, const dispatch::cache_info& c,
+                              gemm_model_choice u) noexcept;
 
 // "mc,kc,nc" applied to t (rounded to tiles, clamped); false when malformed.
 bool parse_gemm_blocks(const char* text, const kern::gemm_kernels& t, gemm_blocks* out) noexcept;
