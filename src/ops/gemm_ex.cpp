@@ -171,8 +171,10 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   // ops/gemm.cpp splits it. The lowp tiles hold one A micro-panel in L1
   // while the B block's panels stream past it from L2 or L3 (driver::rows):
   // their A panel takes 2/3 of the L1 bytes the fp32 model gives both
-  // micro-panels (lowp_kc (mr + nr) fp32 values); the deeper K block saves
-  // round trips of C's tile and per-tile calls (bench/README.md, session 30).
+  // micro-panels (lowp_kc (mr + nr) fp32 values), or all of them where the
+  // fp32 A panel fills L1 too (dispatch/uarch: gemm_a_fills_l1; bf16 1.00-1.03x
+  // on Zen 4, int8 unchanged: bench/README.md, session 33); the deeper K block
+  // saves round trips of C's tile and per-tile calls (session 30).
   const gemm_blocks& g = gemm_blocks_for(isa);
   const std::size_t step = max_sz(8, kg);
 #ifdef QKV_HOSTED
@@ -180,8 +182,10 @@ plan make_plan(qkv_isa isa, const gemm_ex_args& p) {
   // (gemm_blocks::lowp_*), the f32 kind runs sgemm's own.
   const bool pair = pl.k != kind::f32 && g.lowp_kc != 0;
   const std::size_t bmc = pair ? g.lowp_mc : g.mc, bkc = pair ? g.lowp_kc : g.kc, bnc = pair ? g.lowp_nc : g.nc;
-  std::size_t kc_cap = pl.k == kind::f32 ? max_sz(step, bkc / step * step)
-                                         : max_sz(step, bkc * 4 * (pl.mr + pl.nr) * 2 / 3 / (pl.mr * eb) / step * step);
+  const std::size_t a_thirds = dispatch::uarch().gemm_a_fills_l1 ? 3 : 2;
+  std::size_t kc_cap =
+      pl.k == kind::f32 ? max_sz(step, bkc / step * step)
+                        : max_sz(step, bkc * 4 * (pl.mr + pl.nr) * a_thirds / 3 / (pl.mr * eb) / step * step);
 #else  // no caches to model: the fp32 block's bytes (int8 twice them)
   const std::size_t bmc = g.mc, bkc = g.kc, bnc = g.nc;
   std::size_t kc_cap = max_sz(step, (pl.k == kind::s8 ? 2 : 1) * bkc * 4 / eb / step * step);
