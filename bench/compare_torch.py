@@ -31,6 +31,7 @@ import time
 import torch
 import torch.nn as nn
 
+from qkv_ctypes import PTR, MhaDesc, MhaLayout, SdpaDesc, SdpaStrides, c_int, size_t
 from torch_common import cpu_model, find_openblas, quartiles
 
 D_MODEL, HEADS = 768, 12
@@ -92,30 +93,7 @@ else:  # torch 1.13 (Debian 12) has no public SDPA: the explicit form
         return torch.softmax(scores.masked_fill(mask, -torch.inf), dim=-1) @ v
 
 
-# ---- qkv through ctypes: the structs mirror include/qkv/layer.h, attention.h --
-
-size_t, c_int, c_float, c_uint64 = ctypes.c_size_t, ctypes.c_int, ctypes.c_float, ctypes.c_uint64
-PTR = ctypes.c_void_p
-
-
-class MhaDesc(ctypes.Structure):
-    _fields_ = [("d_in", size_t), ("d_out", size_t), ("num_heads", size_t), ("causal", c_int),
-                ("qkv_bias", c_int), ("out_proj", c_int), ("dropout_p", c_float), ("dropout_seed", c_uint64)]
-
-
-class MhaLayout(ctypes.Structure):
-    _fields_ = [(n, size_t) for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o", "count")]
-
-
-class SdpaStrides(ctypes.Structure):
-    _fields_ = [("batch", size_t), ("head", size_t), ("token", size_t)]
-
-
-class SdpaDesc(ctypes.Structure):
-    _fields_ = [("batch", size_t), ("heads", size_t), ("q_len", size_t), ("kv_len", size_t), ("head_dim", size_t),
-                ("v_dim", size_t), ("q", SdpaStrides), ("k", SdpaStrides), ("v", SdpaStrides), ("o", SdpaStrides),
-                ("scale", c_float), ("causal", c_int), ("dropout_p", c_float), ("dropout_seed", c_uint64),
-                ("algo", c_int)]
+# ---- qkv through ctypes: the structs (bench/qkv_ctypes.py) mirror include/qkv/layer.h, attention.h --
 
 
 def load_qkv(path):
