@@ -33,7 +33,8 @@
 //    cycles and B's lines arrive from L2 in their shadow: kc 512 on its
 //    32 KiB L1 (was 336) ran 2-4 % faster at 1 thread, 3-11 % at 2, from
 //    256^3 to 2048^3 and the layer's shapes. Zen 5 and Intel (48 KiB L1) are
-//    measured at 2/3 (536; session 32); everyone else keeps that.
+//    measured at 2/3 (536; session 32); everyone else keeps that. The bf16
+//    and int8 gemm_ex blocks follow it (ops/gemm_ex.cpp; bf16 1.00-1.03x).
 //  - A non-transposed B read in place by the AVX-512 GEMM when it is
 //    cache-resident and meets few A micro-panels (ops/gemm.cpp: M at most
 //    gemm_b_inplace_panels micro-panels, its kc-deep slab within 3/4 of L2,
