@@ -17,7 +17,8 @@
  * AB_ONLY=<substring> keeps the cases whose name contains it. AB_BLOCKING_A /
  * AB_BLOCKING_B="mc,kc,nc" give library A or B its own QKV_BLOCKING (each
  * library decides its blocks once, at the first query): two copies of one
- * build then compare two blockings. AB_ENV_A / AB_ENV_B="NAME=value" set one
+ * build, at two paths, then compare two blockings (dlopen of one path twice
+ * returns the same instance, whose first choice both would share). AB_ENV_A / AB_ENV_B="NAME=value" set one
  * more variable while that library makes its first choices (e.g.
  * QKV_AVX512_TILE=intrinsics). AB_BTHD=1 lays the attention's tensors out as
  * [B, T, H, d] (rows H * d apart) instead of [B, H, T, d]. AB_SHAPE="M,N,K,tb" times that one sgemm
