@@ -121,6 +121,10 @@ static void bench(const char* name, int kind, qkv_sdpa_desc* d, float** t, size_
 
 int main(int argc, char** argv) {
   L[0] = load(argv[1]); L[1] = load(argv[2]);
+  if (L[0].gemm == L[1].gemm) { /* one instance: every choice shared, the ratios meaningless */
+    fprintf(stderr, "%s and %s are one loaded library: copy the build to a second path\n", argv[1], argv[2]);
+    return 1;
+  }
   for (int i = 0; i < 2; ++i) {
     const char* b = getenv(i ? "AB_BLOCKING_B" : "AB_BLOCKING_A");
     if (b) setenv("QKV_BLOCKING", b, 1); else unsetenv("QKV_BLOCKING");
