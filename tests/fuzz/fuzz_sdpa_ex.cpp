@@ -36,6 +36,7 @@
 #include "fuzz/harness.hpp"
 #include "fuzz/sdpa_draw.hpp"
 #include "support/ref_attention.hpp"
+#include "util/half.hpp"
 
 namespace {
 using namespace qkv_fuzz;
@@ -99,7 +100,7 @@ void for_each_element(const qkv_sdpa_strides& s, const tensor_dims& d, F&& on_el
 }
 
 // Elements of `g` (of `eb` bytes) not marked in `seen` are as at the snapshot.
-void untouched_outside(const guarded& g, std::size_t eb, const std::vector<char>& seen) {
+void untouched_outside(const guarded& g, std::size_t eb, const std::vector<bool>& seen) {
   for (std::size_t i = 0; i < seen.size(); ++i)
     if (!seen[i]) QKV_FUZZ_CHECK(g.same_bytes(i * eb, eb));
 }
@@ -275,9 +276,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const double flush = bf16 ? (double(d.kv_len) + 2) * 0x1p-126 * keep : 0x1p-25;
     const double mass = (up + e) * keep * max_abs(vw) + flush + 1e-30;
     const std::vector<float> ow = widen_all(o, type);
-    std::vector<char> seen(ow.size(), 0);
+    std::vector<bool> seen(ow.size(), false);
     for_each_element(d.o, to, [&](std::size_t off, std::size_t i) {
-      seen[off] = 1;
+      seen[off] = true;
       const double want = ro[i], got = ow[off], tol = u * std::fabs(want) + mass;
       // fp16 rounds a result beyond its range to Inf.
       if (!bf16 && std::isinf(got) && (got > 0) == (want > 0) && std::fabs(want) + tol >= 65520.0) return;
@@ -311,17 +312,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool bounded = (kind == values::unit || kind == values::wide) && !c.mask_special;
     auto same = [&](const guarded& got, std::vector<float>& ref, const qkv_sdpa_strides& s, const tensor_dims& td) {
       const auto* g = static_cast<const std::uint16_t*>(got.data());
-      std::vector<char> seen(ref.size(), 0);
+      std::vector<bool> seen(ref.size(), false);
       if (in_bf16) {  // ||got - ref|| <= 4u ||ref|| (u = 2^-8), over the tensor's elements
-        std::vector<bool> in(ref.size(), false);
-        for_each_element(s, td, [&](std::size_t off, std::size_t) { seen[off] = 1, in[off] = true; });
-        auto widen = [](std::uint16_t x) {  // bf16 (in_bf16 means the type is BF16): exact
-          const std::uint32_t u = std::uint32_t(x) << 16;
-          float f;
-          std::memcpy(&f, &u, sizeof f);
-          return double(f);
-        };
-        const double err = qkv_test::sdpa_rel_error(ref, std::vector<std::uint16_t>(g, g + ref.size()), in, widen);
+        for_each_element(s, td, [&](std::size_t off, std::size_t) { seen[off] = true; });
+        auto widen = [](std::uint16_t x) { return double(qkv::util::bf16_to_f32(x)); };  // in_bf16: the type is BF16
+        const double err = qkv_test::sdpa_rel_error(ref, std::vector<std::uint16_t>(g, g + ref.size()), seen, widen);
         if (bounded && !(err <= 4 * 0x1p-8)) {
           std::fprintf(stderr, "qkv-fuzz: bf16 mode: normwise error / u = %.3g\n", 256 * err);
           QKV_FUZZ_CHECK(err <= 4 * 0x1p-8);
@@ -334,7 +329,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           qkv_convert(ref.size(), QKV_DTYPE_F32, ref.data(), static_cast<qkv_dtype>(type), bits.data()) != QKV_OK)
         std::abort();
       for_each_element(s, td, [&](std::size_t off, std::size_t) {
-        seen[off] = 1;
+        seen[off] = true;
         if (g[off] != bits[off]) {
           std::fprintf(stderr, "qkv-fuzz: element %zu: 0x%04x, narrowed fp32 backward 0x%04x (%.9g)\n", off,
                        unsigned(g[off]), unsigned(bits[off]), double(ref[off]));
